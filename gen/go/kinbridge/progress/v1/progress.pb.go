@@ -85,7 +85,8 @@ type Child struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `children/{child}`. Assigned by the server.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The name shown to family members, for example "Ada".
+	// The name shown to family members, for example "Ada". Required when
+	// creating a child; an update that names it in its mask may not clear it.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The date of birth as `YYYY-MM-DD`; empty when not given.
 	BirthDate string `protobuf:"bytes,3,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
@@ -947,10 +948,11 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa5\x03\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa6\x03\n" +
 	"\x05Child\x12\x19\n" +
-	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12,\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\vdisplayName\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\n" +
+	"\xbaH\a\xd8\x01\x01r\x02\x18dR\vdisplayName\x12E\n" +
 	"\n" +
 	"birth_date\x18\x03 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tbirthDate\x12 \n" +
 	"\x06school\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06school\x12(\n" +
@@ -972,9 +974,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"P\n" +
-	"\x12CreateChildRequest\x12:\n" +
-	"\x05child\x18\x01 \x01(\v2\x1c.kinbridge.progress.v1.ChildB\x06\xbaH\x03\xc8\x01\x01R\x05child\"G\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xa4\x01\n" +
+	"\x12CreateChildRequest\x12\x8d\x01\n" +
+	"\x05child\x18\x01 \x01(\v2\x1c.kinbridge.progress.v1.ChildBY\xbaHV\xba\x01P\n" +
+	"\x1bchild.display_name_required\x12\x18display_name is required\x1a\x17this.display_name != ''\xc8\x01\x01R\x05child\"G\n" +
 	"\x0fGetChildRequest\x124\n" +
 	"\x04name\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x04name\"g\n" +
 	"\x13ListChildrenRequest\x12'\n" +

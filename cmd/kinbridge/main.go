@@ -1,0 +1,84 @@
+// Command kinbridge is the one Kinbridge binary: `kinbridge serve ...` runs
+// servers; every other subcommand is a client or a tool.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	_ "time/tzdata" // children's time zones must resolve on hosts without zoneinfo
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
+const usage = `kinbridge: follow a child's school life from afar.
+
+Servers:
+  kinbridge serve all           every service and the REST gateway in one process
+  kinbridge serve progress      the progress service (gRPC)
+  kinbridge serve gateway       the REST/JSON gateway
+
+Tools:
+  kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
+  kinbridge migrate [--progress-db DSN]                   apply database migrations
+  kinbridge version                                       print the version
+
+Run 'kinbridge COMMAND -h' for a command's flags. Every flag can also be set
+through an environment variable: --data-dir is KINBRIDGE_DATA_DIR.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	default:
+		fmt.Fprintln(os.Stderr, "kinbridge:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command line; tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, stderr)
+	case "token":
+		return token(rest, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, stderr)
+	case "version":
+		fmt.Fprintln(stdout, buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/config"
+)
+
+// settings are every server setting, in one place: the README's
+// configuration table lists these.
+type settings struct {
+	DataDir string
+
+	ProgressListen string
+	ProgressAddr   string
+	ProgressDB     string
+
+	GatewayListen   string
+	CORSOrigins     []string
+	UpstreamTimeout time.Duration
+
+	MetricsListen string
+
+	UserKey    string
+	ServiceKey string
+
+	OIDCIssuer        string
+	OIDCAudience      string
+	OIDCJWKSURL       string
+	OIDCAdminSubjects []string
+	OIDCUserClaim     string
+
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+}
+
+// define registers the settings on s. Defaults that live in the data
+// directory are resolved after parsing, so --data-dir moves them all.
+func (c *settings) define(s *config.Set) {
+	s.String(&c.DataDir, "data-dir", "data", "directory for local state: SQLite databases, dev signing keys")
+	s.String(&c.ProgressListen, "progress-listen", "127.0.0.1:9101", "address the progress gRPC server listens on")
+	s.String(&c.ProgressAddr, "progress-addr", "", "address other processes reach progress at (default: --progress-listen)")
+	s.Secret(&c.ProgressDB, "progress-db", "", "progress database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)")
+	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
+	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
+	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
+	s.String(&c.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty turns it off")
+	s.String(&c.UserKey, "user-key", "", "Ed25519 key (PEM) of the built-in user token issuer (default: created in --data-dir/keys)")
+	s.String(&c.ServiceKey, "service-key", "", "Ed25519 key (PEM) signing service identities (default: created in --data-dir/keys)")
+	s.String(&c.OIDCIssuer, "oidc-issuer", "", "accept user tokens from this OIDC issuer (iss)")
+	s.String(&c.OIDCAudience, "oidc-audience", "", "required aud of OIDC tokens")
+	s.String(&c.OIDCJWKSURL, "oidc-jwks-url", "", "JWKS URL of the OIDC issuer")
+	s.List(&c.OIDCAdminSubjects, "oidc-admin-subjects", nil, "OIDC user ids that are administrators, comma-separated")
+	s.String(&c.OIDCUserClaim, "oidc-user-claim", "sub", "OIDC claim holding the user id")
+	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")
+	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may finish after SIGTERM")
+}
+
+// resolve fills the defaults derived from other settings.
+func (c *settings) resolve() {
+	if c.ProgressAddr == "" {
+		c.ProgressAddr = c.ProgressListen
+	}
+	if c.ProgressDB == "" {
+		c.ProgressDB = "sqlite:" + filepath.Join(c.DataDir, "progress.db")
+	}
+	if c.UserKey == "" {
+		c.UserKey = filepath.Join(c.DataDir, "keys", "user.pem")
+	}
+	if c.ServiceKey == "" {
+		c.ServiceKey = filepath.Join(c.DataDir, "keys", "service.pem")
+	}
+}
+
+func (c *settings) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("--log-level: %w", err)
+	}
+	return l, nil
+}
+
+// parseSettings reads the settings of a command; -h prints them.
+func parseSettings(name string, args []string, stderr io.Writer) (*settings, *config.Set, error) {
+	c := &settings{}
+	s := config.New(name)
+	c.define(s)
+	if err := s.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage of kinbridge %s:\n", name)
+			s.PrintUsage(stderr)
+		}
+		return nil, nil, err
+	}
+	if len(s.Args()) > 0 {
+		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	}
+	c.resolve()
+	return c, s, nil
+}
+
+// verifier builds the token verifier every server shares.
+func (c *settings) verifier(userKey, serviceKey ed25519.PublicKey) (*auth.Verifier, error) {
+	cfg := auth.VerifierConfig{UserKey: userKey, ServiceKey: serviceKey}
+	if c.OIDCIssuer != "" || c.OIDCJWKSURL != "" {
+		if c.OIDCIssuer == "" || c.OIDCJWKSURL == "" || c.OIDCAudience == "" {
+			return nil, fmt.Errorf("OIDC needs --oidc-issuer, --oidc-audience and --oidc-jwks-url together")
+		}
+		cfg.OIDC = &auth.OIDCConfig{
+			Issuer:        c.OIDCIssuer,
+			Audience:      c.OIDCAudience,
+			JWKSURL:       c.OIDCJWKSURL,
+			AdminSubjects: c.OIDCAdminSubjects,
+			UserClaim:     c.OIDCUserClaim,
+		}
+	}
+	return auth.NewVerifier(cfg)
+}

@@ -1,0 +1,115 @@
+// Package validate enforces the constraints declared in the contracts
+// (protovalidate) on every incoming message, and is the one place that turns
+// bad input into INVALID_ARGUMENT with google.rpc.BadRequest field
+// violations, so gRPC and REST callers see the same details.
+package validate
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Field is one violated constraint: the field's path in the request (proto
+// names, dotted: "child.display_name") and what is wrong with it.
+type Field struct {
+	Path        string
+	Description string
+}
+
+// InvalidArgument builds the INVALID_ARGUMENT error for the given violations.
+// Application code uses it for rules the contract cannot express (a date
+// that does not exist, an unknown time zone).
+func InvalidArgument(fields ...Field) error {
+	var msgs []string
+	br := &errdetails.BadRequest{}
+	for _, f := range fields {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field:       f.Path,
+			Description: f.Description,
+		})
+		msgs = append(msgs, f.Path+": "+f.Description)
+	}
+	st := status.New(codes.InvalidArgument, "invalid request: "+strings.Join(msgs, "; "))
+	if withDetails, err := st.WithDetails(br); err == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// Validator checks messages against their protovalidate constraints.
+type Validator struct {
+	v protovalidate.Validator
+}
+
+// New returns a Validator. Constraint programs are compiled lazily per
+// message type and cached.
+func New() (*Validator, error) {
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	return &Validator{v: v}, nil
+}
+
+// Check validates msg, returning nil or an INVALID_ARGUMENT status error.
+func (v *Validator) Check(msg any) error {
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return nil
+	}
+	err := v.v.Validate(m)
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		// A constraint that cannot be evaluated is our bug, not the caller's.
+		return status.Errorf(codes.Internal, "validating %s: %v", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	fields := make([]Field, 0, len(verr.Violations))
+	for _, viol := range verr.Violations {
+		fields = append(fields, Field{
+			Path:        protovalidate.FieldPathString(viol.Proto.GetField()),
+			Description: viol.Proto.GetMessage(),
+		})
+	}
+	return InvalidArgument(fields...)
+}
+
+// UnaryServerInterceptor rejects requests that violate their constraints
+// before the handler runs.
+func (v *Validator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := v.Check(req); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor validates every message a client sends on a stream.
+func (v *Validator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &validatingStream{ServerStream: ss, v: v})
+	}
+}
+
+type validatingStream struct {
+	grpc.ServerStream
+	v *Validator
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.v.Check(m)
+}

@@ -1,0 +1,67 @@
+package validate_test
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/validate"
+)
+
+func TestCheck(t *testing.T) {
+	v, err := validate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		msg    any
+		fields []string
+	}{
+		{"valid", &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: "Ada"}}, nil},
+		{"missing required message", &progressv1.CreateChildRequest{}, []string{"child"}},
+		{"empty display name", &progressv1.CreateChildRequest{Child: &progressv1.Child{}}, []string{"child"}},
+		{"display name too long", &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: strings.Repeat("a", 101)}}, []string{"child.display_name"}},
+		{"bad name and page size", &progressv1.ListGuardianshipsRequest{Parent: "kids/1", PageSize: 5000},
+			[]string{"parent", "page_size"}},
+		{"not a proto message", "plain", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.Check(tt.msg)
+			if len(tt.fields) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			st := status.Convert(err)
+			if st.Code() != codes.InvalidArgument {
+				t.Fatalf("code = %v, want InvalidArgument (%v)", st.Code(), err)
+			}
+			var got []string
+			for _, d := range st.Details() {
+				if br, ok := d.(*errdetails.BadRequest); ok {
+					for _, fv := range br.FieldViolations {
+						got = append(got, fv.Field)
+						if fv.Description == "" {
+							t.Errorf("field %s has no description", fv.Field)
+						}
+					}
+				}
+			}
+			if len(got) != len(tt.fields) {
+				t.Fatalf("violations = %v, want %v", got, tt.fields)
+			}
+			for i := range got {
+				if got[i] != tt.fields[i] {
+					t.Errorf("violation %d = %s, want %s", i, got[i], tt.fields[i])
+				}
+			}
+		})
+	}
+}

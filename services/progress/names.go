@@ -1,0 +1,103 @@
+package progress
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kinbridge/kinbridge/pkg/validate"
+)
+
+// Resource names. Their shape is already checked by the contract's
+// constraints; these only split them.
+
+func childName(id string) string                 { return "children/" + id }
+func guardianshipName(child, user string) string { return "children/" + child + "/guardians/" + user }
+
+// parseChildName returns the id of "children/{child}".
+func parseChildName(field, name string) (string, error) {
+	id, ok := strings.CutPrefix(name, "children/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}"})
+	}
+	return id, nil
+}
+
+// parseGuardianshipName returns the ids in "children/{child}/guardians/{user}".
+func parseGuardianshipName(field, name string) (child, user string, err error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 || parts[0] != "children" || parts[2] != "guardians" || parts[1] == "" || parts[3] == "" {
+		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}/guardians/{user}"})
+	}
+	return parts[1], parts[3], nil
+}
+
+// newID returns a random id: 26 characters of lowercase base32, enough
+// randomness that ids can be neither guessed nor enumerated.
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// Etags are opaque to clients; inside they carry the row's revision.
+func etag(revision int64) string { return "v" + strconv.FormatInt(revision, 10) }
+
+// parseEtag returns the revision an etag names; an empty etag means "any".
+func parseEtag(field, e string) (int64, error) {
+	if e == "" {
+		return 0, nil
+	}
+	rev, err := strconv.ParseInt(strings.TrimPrefix(e, "v"), 10, 64)
+	if err != nil || rev <= 0 || !strings.HasPrefix(e, "v") {
+		return 0, validate.InvalidArgument(validate.Field{Path: field, Description: "is not an etag this service issued"})
+	}
+	return rev, nil
+}
+
+// Page sizes.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+func pageSize(requested int32) int {
+	switch {
+	case requested <= 0:
+		return defaultPageSize
+	case requested > maxPageSize:
+		return maxPageSize
+	}
+	return int(requested)
+}
+
+// pageToken is the position after a page. It names the listing it belongs
+// to so a token cannot be replayed against another one.
+type pageToken struct {
+	Listing    string `json:"l"`
+	AfterTime  int64  `json:"t,omitempty"`
+	AfterID    string `json:"i,omitempty"`
+	AfterValue string `json:"v,omitempty"`
+}
+
+func encodePageToken(t pageToken) string {
+	b, _ := json.Marshal(t) // a struct of strings and ints always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s, listing string) (*pageToken, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is not a token from a previous page of this listing"})
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad
+	}
+	var t pageToken
+	if err := json.Unmarshal(b, &t); err != nil || t.Listing != listing {
+		return nil, bad
+	}
+	return &t, nil
+}
+
+func guardiansListing(childID string) string { return fmt.Sprintf("guardians:%s", childID) }

@@ -1,0 +1,289 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
+)
+
+// SQL is the Store on a SQLite or PostgreSQL database.
+type SQL struct {
+	db  *sqldb.DB
+	now func() time.Time
+}
+
+// NewSQL returns a Store on db, whose schema must be migrated.
+func NewSQL(db *sqldb.DB) *SQL {
+	return &SQL{db: db, now: time.Now}
+}
+
+// Times are stored as unix microseconds: portable, ordered, and as precise
+// as PostgreSQL's own timestamps.
+func micros(t time.Time) int64      { return t.UnixMicro() }
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// now returns the current time at the stored precision, so what a write
+// returns equals what a later read returns.
+func (s *SQL) stamp() time.Time { return fromMicros(micros(s.now())) }
+
+const childColumns = `id, display_name, birth_date, school, grade_level, time_zone, create_time, update_time, revision`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanChild(row scanner) (Child, error) {
+	var c Child
+	var created, updated int64
+	err := row.Scan(&c.ID, &c.DisplayName, &c.BirthDate, &c.School, &c.GradeLevel, &c.TimeZone, &created, &updated, &c.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Child{}, ErrNotFound
+	}
+	c.CreateTime, c.UpdateTime = fromMicros(created), fromMicros(updated)
+	return c, err
+}
+
+// CreateChild stores a new child at revision 1.
+func (s *SQL) CreateChild(ctx context.Context, c Child) (Child, error) {
+	c.CreateTime = s.stamp()
+	c.UpdateTime = c.CreateTime
+	c.Revision = 1
+	_, err := s.db.ExecContext(ctx, `INSERT INTO children (`+childColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.CreateTime), micros(c.UpdateTime), c.Revision)
+	if sqldb.IsUniqueViolation(err) {
+		return Child{}, ErrAlreadyExists
+	}
+	if err != nil {
+		return Child{}, fmt.Errorf("insert child: %w", err)
+	}
+	return c, nil
+}
+
+// GetChild returns one child.
+func (s *SQL) GetChild(ctx context.Context, id string) (Child, error) {
+	return scanChild(s.db.QueryRowContext(ctx, `SELECT `+childColumns+` FROM children WHERE id = $1`, id))
+}
+
+// ListChildren returns a page of children by (create_time, id).
+func (s *SQL) ListChildren(ctx context.Context, q ListChildrenQuery) ([]Child, error) {
+	after := ChildCursor{CreateTime: time.UnixMicro(-1 << 62)}
+	if q.After != nil {
+		after = *q.After
+	}
+	query := `SELECT ` + childColumns + ` FROM children
+		WHERE (create_time > $1 OR (create_time = $1 AND id > $2))
+		ORDER BY create_time, id LIMIT $3`
+	args := []any{micros(after.CreateTime), after.ID, q.Limit}
+	if q.User != "" {
+		query = `SELECT ` + childColumns + ` FROM children
+			WHERE id IN (SELECT child_id FROM guardianships WHERE user_id = $4)
+			AND (create_time > $1 OR (create_time = $1 AND id > $2))
+			ORDER BY create_time, id LIMIT $3`
+		args = append(args, q.User)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list children: %w", err)
+	}
+	defer rows.Close()
+	var out []Child
+	for rows.Next() {
+		c, err := scanChild(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateChild is an optimistic read-modify-write: the write succeeds only if
+// the revision it read is still current, and is retried when another writer
+// got in between and the caller did not pin a revision.
+func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, change func(*Child) error) (Child, error) {
+	for {
+		c, err := s.GetChild(ctx, id)
+		if err != nil {
+			return Child{}, err
+		}
+		if expectRevision != 0 && c.Revision != expectRevision {
+			return Child{}, ErrStale
+		}
+		read := c.Revision
+		if err := change(&c); err != nil {
+			return Child{}, err
+		}
+		c.ID, c.Revision, c.UpdateTime = id, read+1, s.stamp()
+		res, err := s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
+			grade_level = $4, time_zone = $5, update_time = $6, revision = $7 WHERE id = $8 AND revision = $9`,
+			c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.UpdateTime), c.Revision, id, read)
+		if err != nil {
+			return Child{}, fmt.Errorf("update child: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return Child{}, err
+		} else if n == 1 {
+			return c, nil
+		}
+		if expectRevision != 0 {
+			return Child{}, ErrStale
+		}
+	}
+}
+
+// DeleteChild removes a child; guardianships go with it by cascade.
+func (s *SQL) DeleteChild(ctx context.Context, id string, expectRevision int64) error {
+	query, args := `DELETE FROM children WHERE id = $1`, []any{id}
+	if expectRevision != 0 {
+		query, args = query+` AND revision = $2`, append(args, expectRevision)
+	}
+	return s.deleteOne(ctx, query, args, func(ctx context.Context) error {
+		_, err := s.GetChild(ctx, id)
+		return err
+	})
+}
+
+// deleteOne runs a delete that should remove one row; when it removes none,
+// exists tells ErrNotFound (the row is gone) from ErrStale (it changed).
+func (s *SQL) deleteOne(ctx context.Context, query string, args []any, exists func(context.Context) error) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	if err := exists(ctx); err != nil {
+		return err
+	}
+	return ErrStale
+}
+
+const guardianshipColumns = `child_id, user_id, role, relation, create_time, update_time, revision`
+
+func scanGuardianship(row scanner) (Guardianship, error) {
+	var g Guardianship
+	var created, updated int64
+	err := row.Scan(&g.ChildID, &g.User, &g.Role, &g.Relation, &created, &updated, &g.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Guardianship{}, ErrNotFound
+	}
+	g.CreateTime, g.UpdateTime = fromMicros(created), fromMicros(updated)
+	return g, err
+}
+
+// CreateGuardianship grants access; ErrNotFound when the child does not exist.
+func (s *SQL) CreateGuardianship(ctx context.Context, g Guardianship) (Guardianship, error) {
+	g.CreateTime = s.stamp()
+	g.UpdateTime = g.CreateTime
+	g.Revision = 1
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM children WHERE id = $1`, g.ChildID).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO guardianships (`+guardianshipColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			g.ChildID, g.User, g.Role, g.Relation, micros(g.CreateTime), micros(g.UpdateTime), g.Revision)
+		if sqldb.IsUniqueViolation(err) {
+			return ErrAlreadyExists
+		}
+		return err
+	})
+	if err != nil {
+		return Guardianship{}, err
+	}
+	return g, nil
+}
+
+// GetGuardianship returns one guardianship.
+func (s *SQL) GetGuardianship(ctx context.Context, childID, user string) (Guardianship, error) {
+	return scanGuardianship(s.db.QueryRowContext(ctx,
+		`SELECT `+guardianshipColumns+` FROM guardianships WHERE child_id = $1 AND user_id = $2`, childID, user))
+}
+
+// ListGuardianships returns a page of a child's guardianships by user.
+func (s *SQL) ListGuardianships(ctx context.Context, childID, afterUser string, limit int) ([]Guardianship, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+guardianshipColumns+` FROM guardianships
+		WHERE child_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, childID, afterUser, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list guardianships: %w", err)
+	}
+	defer rows.Close()
+	var out []Guardianship
+	for rows.Next() {
+		g, err := scanGuardianship(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// UpdateGuardianship is an optimistic read-modify-write like UpdateChild.
+func (s *SQL) UpdateGuardianship(ctx context.Context, childID, user string, expectRevision int64, change func(*Guardianship) error) (Guardianship, error) {
+	for {
+		g, err := s.GetGuardianship(ctx, childID, user)
+		if err != nil {
+			return Guardianship{}, err
+		}
+		if expectRevision != 0 && g.Revision != expectRevision {
+			return Guardianship{}, ErrStale
+		}
+		read := g.Revision
+		if err := change(&g); err != nil {
+			return Guardianship{}, err
+		}
+		g.ChildID, g.User, g.Revision, g.UpdateTime = childID, user, read+1, s.stamp()
+		res, err := s.db.ExecContext(ctx, `UPDATE guardianships SET role = $1, relation = $2, update_time = $3, revision = $4
+			WHERE child_id = $5 AND user_id = $6 AND revision = $7`,
+			g.Role, g.Relation, micros(g.UpdateTime), g.Revision, childID, user, read)
+		if err != nil {
+			return Guardianship{}, fmt.Errorf("update guardianship: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return Guardianship{}, err
+		} else if n == 1 {
+			return g, nil
+		}
+		if expectRevision != 0 {
+			return Guardianship{}, ErrStale
+		}
+	}
+}
+
+// DeleteGuardianship revokes access.
+func (s *SQL) DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64) error {
+	query, args := `DELETE FROM guardianships WHERE child_id = $1 AND user_id = $2`, []any{childID, user}
+	if expectRevision != 0 {
+		query, args = query+` AND revision = $3`, append(args, expectRevision)
+	}
+	return s.deleteOne(ctx, query, args, func(ctx context.Context) error {
+		_, err := s.GetGuardianship(ctx, childID, user)
+		return err
+	})
+}
+
+// Role answers in one query whether the child exists and what the user may do.
+func (s *SQL) Role(ctx context.Context, childID, user string) (Role, bool, error) {
+	var role sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT g.role FROM children c
+		LEFT JOIN guardianships g ON g.child_id = c.id AND g.user_id = $2
+		WHERE c.id = $1`, childID, user).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return RoleNone, false, nil
+	}
+	if err != nil {
+		return RoleNone, false, fmt.Errorf("role: %w", err)
+	}
+	return Role(role.Int64), true, nil
+}
