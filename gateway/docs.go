@@ -68,13 +68,11 @@ type specSchema struct {
 }
 
 // TypeName is how a schema reads in the docs: a definition's name or a type.
-func (s *specSchema) TypeName() string {
+func (s specSchema) TypeName() string {
 	switch {
-	case s == nil:
-		return ""
 	case s.Ref != "":
 		return strings.TrimPrefix(s.Ref, "#/definitions/")
-	case s.Type == "array":
+	case s.Type == "array" && s.Items != nil:
 		return s.Items.TypeName() + "[]"
 	case s.Format != "":
 		return s.Type + " (" + s.Format + ")"
@@ -156,7 +154,7 @@ pre{white-space:pre-wrap;margin:.3rem 0} .ro{color:#777;font-size:85%}
 {{if .Parameters}}<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>
 {{range .Parameters}}<tr><td><code>{{.Name}}</code>{{if .Required}} *{{end}}</td><td>{{.In}}</td><td>{{if .Schema}}<a href="#{{.Schema.TypeName}}">{{.Schema.TypeName}}</a>{{else}}{{.Type}}{{end}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>{{end}}
-{{range $code, $r := .Responses}}{{if eq $code "200"}}<div>Returns <a href="#{{$r.Schema.TypeName}}">{{$r.Schema.TypeName}}</a>.</div>{{end}}{{end}}
+{{range $code, $r := .Responses}}{{if and (eq $code "200") $r.Schema}}<div>Returns <a href="#{{$r.Schema.TypeName}}">{{$r.Schema.TypeName}}</a>.</div>{{end}}{{end}}
 </div>{{end}}{{end}}
 <h2>Schemas</h2>
 {{range .Schemas}}{{$s := index $.Spec.Definitions .}}<div class="op" id="{{.}}"><b>{{.}}</b>

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -94,8 +95,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 
+	api := requireUserToken(cfg.Verifier, mux)
 	root := http.NewServeMux()
-	root.Handle("/v1/", requireUserToken(cfg.Verifier, mux))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
 	root.HandleFunc("GET /readyz", g.ready)
 	root.HandleFunc("GET /openapi.json", serveSpec)
@@ -106,7 +107,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound) })
 
-	g.handler = otelhttp.NewHandler(cors(cfg.CORSOrigins, root), "gateway",
+	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
+	// pattern as the route, where routeTelemetry sets the real template.
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
+	g.handler = otelhttp.NewHandler(cors(cfg.CORSOrigins, top), "gateway",
 		otelhttp.WithTracerProvider(cfg.TracerProvider),
 		otelhttp.WithMeterProvider(cfg.MeterProvider),
 		// Raw paths carry ids: name spans by method until the route is known.
@@ -131,7 +141,8 @@ func (g *Gateway) Close() error {
 // route template, never the raw path, so ids do not explode cardinality.
 func routeTelemetry(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if route, ok := runtime.HTTPPathPattern(r.Context()); ok {
+		if pattern, ok := runtime.HTTPPattern(r.Context()); ok {
+			route := pattern.String()
 			span := trace.SpanFromContext(r.Context())
 			span.SetName(r.Method + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route))

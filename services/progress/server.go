@@ -3,6 +3,8 @@ package progress
 import (
 	"context"
 	"errors"
+	"strings"
+	"unicode"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -195,6 +197,7 @@ func (u updatable) paths(mask *fieldmaskpb.FieldMask) (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, p := range mask.GetPaths() {
+		p = snakeCase(p) // REST clients send JSON names
 		switch {
 		case u.fields[p]:
 			out[p] = true
@@ -204,6 +207,19 @@ func (u updatable) paths(mask *fieldmaskpb.FieldMask) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// snakeCase turns a JSON field name ("displayName") into its proto name.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // UpdateChild changes the masked fields, checking the etag when given.

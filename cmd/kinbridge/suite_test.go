@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/auth"
+)
+
+// suite is a `kinbridge serve all` running inside the test process on
+// ephemeral ports, with its own data directory.
+type suite struct {
+	gateway    string // http://host:port
+	progress   string // host:port
+	metrics    string // http://host:port/metrics
+	adminToken string
+	dataDir    string
+}
+
+var (
+	lineRE = regexp.MustCompile(`^\s+(progress gRPC|REST gateway|metrics)\s+(\S+)`)
+	tokRE  = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
+)
+
+// startSuite runs the suite until the test ends and waits until it is ready.
+func startSuite(t *testing.T, extra ...string) *suite {
+	t.Helper()
+	s := &suite{dataDir: t.TempDir()}
+	args := append([]string{"serve", "all",
+		"--data-dir", s.dataDir,
+		"--progress-listen", "127.0.0.1:0",
+		"--gateway-listen", "127.0.0.1:0",
+		"--metrics-listen", "127.0.0.1:0",
+		"--log-level", "warn",
+	}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, w, io.Discard)
+		w.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve all ended with %v", err)
+		}
+	})
+
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := lineRE.FindStringSubmatch(line); m != nil {
+			switch m[1] {
+			case "progress gRPC":
+				s.progress = m[2]
+			case "REST gateway":
+				s.gateway = m[2]
+			case "metrics":
+				s.metrics = m[2]
+			}
+		}
+		if m := tokRE.FindStringSubmatch(line); m != nil {
+			s.adminToken = m[1]
+		}
+		if strings.HasPrefix(line, "More tokens:") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, out) // keep the writer from blocking
+	if s.gateway == "" || s.progress == "" || s.adminToken == "" {
+		t.Fatalf("serve all did not print its addresses and token: %+v", s)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(s.gateway + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway never became ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// userToken mints a token from the suite's own built-in issuer.
+func (s *suite) userToken(t *testing.T, user string, admin bool) string {
+	t.Helper()
+	key, err := auth.LoadKey(filepath.Join(s.dataDir, "keys", "user.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.NewUserIssuer(key).Issue(user, admin, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// serviceToken mints a service identity with the suite's service key.
+func (s *suite) serviceToken(t *testing.T, service string) string {
+	t.Helper()
+	key, err := auth.LoadKey(filepath.Join(s.dataDir, "keys", "service.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.NewServiceIdentity(key, service).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// response is what a REST call answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not JSON: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// call sends one REST request with an optional bearer token.
+func (s *suite) call(t *testing.T, method, path, token, body string, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.gateway+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: bytes.TrimSpace(b)}
+}
+
+// mustCreate creates a resource and returns its JSON.
+func (s *suite) mustCreate(t *testing.T, path, token, body string) map[string]any {
+	t.Helper()
+	r := s.call(t, "POST", path, token, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, r.status, r.body)
+	}
+	return r.json(t)
+}
