@@ -97,7 +97,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	api := requireUserToken(cfg.Verifier, mux)
 	root := http.NewServeMux()
-	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	root.HandleFunc("GET /readyz", g.ready)
 	root.HandleFunc("GET /openapi.json", serveSpec)
 	root.HandleFunc("GET /docs", serveDocs)
@@ -105,7 +107,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Metrics != nil {
 		root.Handle("GET /metrics", cfg.Metrics)
 	}
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound) })
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)
+	})
 
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.
