@@ -1,0 +1,183 @@
+//go:build e2e
+
+// Package e2e runs whole journeys against a `kinbridge serve all` built
+// from this tree, as a separate process, with real clients.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	repoRoot string
+	bin      string // the kinbridge binary under test
+	grpcurl  string // grpcurl at the version pinned in tools/go.mod
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		wd, err := os.Getwd()
+		if err != nil {
+			panic(err)
+		}
+		repoRoot = filepath.Dir(wd)
+		dir, err := os.MkdirTemp("", "kinbridge-e2e-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "kinbridge")
+		grpcurl = filepath.Join(dir, "grpcurl")
+		for _, build := range [][]string{
+			{"go", "build", "-o", bin, "./cmd/kinbridge"},
+			{"go", "-C", "tools", "build", "-o", grpcurl, "github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+		} {
+			cmd := exec.Command(build[0], build[1:]...)
+			cmd.Dir, cmd.Stdout, cmd.Stderr = repoRoot, os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: build failed:", strings.Join(build, " "), err)
+				return 1
+			}
+		}
+		return m.Run()
+	}())
+}
+
+// process is a running `kinbridge serve ...`.
+type process struct {
+	cmd        *exec.Cmd
+	dataDir    string
+	gateway    string // host:port
+	progress   string // host:port
+	metrics    string // host:port
+	adminToken string
+	stderr     *syncBuffer
+	done       chan error
+}
+
+var (
+	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
+	tokenRE = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
+)
+
+// serve starts the binary on ephemeral ports and waits until the gateway
+// is ready. It is stopped with SIGTERM when the test ends and must exit 0.
+func serve(t *testing.T, dataDir string, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{dataDir: dataDir, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	all := append([]string{"serve", "all", "--data-dir", dataDir,
+		"--progress-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)
+	p.cmd = exec.Command(bin, all...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stderr = p.stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.stop(t) })
+
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := addrRE.FindStringSubmatch(line); m != nil {
+			switch m[1] {
+			case "progress gRPC":
+				p.progress = m[2]
+			case "REST gateway":
+				p.gateway = m[2]
+			case "metrics":
+				p.metrics = m[2]
+			}
+		}
+		if m := tokenRE.FindStringSubmatch(line); m != nil {
+			p.adminToken = m[1]
+		}
+		if strings.HasPrefix(line, "More tokens:") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if p.gateway == "" || p.progress == "" {
+		t.Fatalf("kinbridge did not print its addresses; stderr:\n%s", p.stderr)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.gateway + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready: %v; stderr:\n%s", err, p.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and expects a clean exit within the drain time.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("kinbridge exited with %v after SIGTERM; stderr:\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("kinbridge did not stop within 30s of SIGTERM")
+	}
+}
+
+// runScript runs a shell snippet from the repository root.
+func runScript(t *testing.T, ctx context.Context, script string, env []string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script failed: %v\n--- script\n%s\n--- output\n%s", err, script, out)
+	}
+	return string(out)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,106 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
+)
+
+// readmeBlock returns the shell block that follows `<!-- e2e: NAME` in
+// the README, so the README's examples are exactly what is tested.
+func readmeBlock(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile("(?s)<!-- e2e: " + regexp.QuoteMeta(name) + "\\b[^>]*-->\\s*```sh\\n(.*?)```")
+	m := re.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("README has no block marked e2e: %s", name)
+	}
+	return string(m[1])
+}
+
+// asWritten adapts the README's commands to this run: the ports the
+// process really bound, and the binaries built from the tree instead of
+// `go run`. Nothing else of the text changes.
+func (p *process) asWritten(script string) string {
+	return strings.NewReplacer(
+		"localhost:8080", p.gateway,
+		"localhost:9101", p.progress,
+		"go run ./cmd/kinbridge", bin,
+		"go run github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4", grpcurl,
+	).Replace(script)
+}
+
+// TestREADMEJourney runs the README's examples as written against
+// `kinbridge serve all`: on the embedded defaults (what `make run` starts)
+// and on PostgreSQL.
+func TestREADMEJourney(t *testing.T) {
+	backends := []struct {
+		name string
+		env  func(t *testing.T) []string
+	}{
+		{"sqlite", func(t *testing.T) []string { return nil }},
+		{"postgres", func(t *testing.T) []string { return []string{"KINBRIDGE_PROGRESS_DB=" + testenv.Postgres(t)} }},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			env := append(b.env(t), "KINBRIDGE_DATA_DIR="+dataDir)
+			p := serve(t, dataDir, env)
+			if p.adminToken == "" {
+				t.Fatal("the first run printed no admin token")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			env = append(env, "KINBRIDGE_TOKEN="+p.adminToken)
+			// The grpcurl block uses $CHILD and $MARIA from the quickstart,
+			// as a reader's shell would have them.
+			script := p.asWritten(readmeBlock(t, "quickstart") + "\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
+			out := runScript(t, ctx, script, env)
+			quick, grpc, _ := strings.Cut(out, "--- grpcurl")
+
+			lines := strings.Split(strings.TrimSpace(quick), "\n")
+			if len(lines) != 6 {
+				t.Fatalf("want 6 output lines from the quickstart, got %d:\n%s", len(lines), quick)
+			}
+			checks := []struct{ what, line, want string }{
+				{"the child's name", lines[0], "children/"},
+				{"the guardianship", lines[1], `"role":"ROLE_GUARDIAN"`},
+				{"the guardianship's status", lines[1], `} 200`},
+				{"maria reads Ada", lines[2], `"displayName":"Ada"`},
+				{"maria's status", lines[2], `} 200`},
+				{"olga gets not found", lines[3], `"code":5`},
+				{"olga's status", lines[3], `} 404`},
+				{"the update with the current etag", lines[4], `"school":"River School"`},
+				{"the stale etag", lines[5], `"code":10`},
+				{"the stale etag's status", lines[5], `} 409`},
+			}
+			for _, c := range checks {
+				if !strings.Contains(strings.ReplaceAll(c.line, `": "`, `":"`), c.want) {
+					t.Errorf("%s: %s lacks %s", c.what, c.line, c.want)
+				}
+			}
+			for _, want := range []string{
+				"kinbridge.progress.v1.ProgressService", // listed by reflection
+				`"displayName": "Ada"`,                   // GetChild over gRPC
+				"PermissionDenied",                       // CheckAccess refused to a user token
+				"for Kinbridge services only",
+			} {
+				if !strings.Contains(grpc, want) {
+					t.Errorf("grpcurl output lacks %q:\n%s", want, grpc)
+				}
+			}
+		})
+	}
+}

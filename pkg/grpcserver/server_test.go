@@ -1,0 +1,176 @@
+package grpcserver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/kinbridge/kinbridge/pkg/auth"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testService is a one-method service whose handler does what the test
+// says, registered by hand so the test needs no generated code.
+type testService struct{ handle func(ctx context.Context) error }
+
+var testDesc = grpc.ServiceDesc{
+	ServiceName: "kinbridge.test.v1.TestService",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Do",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+			in := new(emptypb.Empty)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			h := func(ctx context.Context, _ any) (any, error) {
+				return &emptypb.Empty{}, srv.(*testService).handle(ctx)
+			}
+			if interceptor == nil {
+				return h(ctx, in)
+			}
+			return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/kinbridge.test.v1.TestService/Do"}, h)
+		},
+	}},
+}
+
+func do(ctx context.Context, conn *grpc.ClientConn) error {
+	return conn.Invoke(ctx, "/kinbridge.test.v1.TestService/Do", &emptypb.Empty{}, &emptypb.Empty{})
+}
+
+// start runs a Server with handle as the test method, open to anyone.
+func start(t *testing.T, handle func(ctx context.Context) error, drain time.Duration) (conn *grpc.ClientConn, stop func() error) {
+	t.Helper()
+	pub1, _, _ := ed25519.GenerateKey(rand.Reader)
+	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := auth.NewVerifier(auth.VerifierConfig{UserKey: pub1, ServiceKey: pub2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Verifier: v,
+		Policy: func(m string) auth.Requirement {
+			if m == "/kinbridge.test.v1.TestService/Do" {
+				return auth.Open
+			}
+			return auth.DefaultPolicy(m)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RegisterService(&testDesc, &testService{handle: handle})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, lis, drain) }()
+	conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var stopped bool
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-served
+	}
+	t.Cleanup(func() { _ = stop() })
+	return conn, stop
+}
+
+func TestShutdownDrainsInFlightCalls(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	conn, stop := start(t, func(ctx context.Context) error {
+		close(entered)
+		<-release
+		return nil
+	}, time.Minute)
+
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- do(context.Background(), conn) }()
+	<-entered
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+
+	// While draining, the server says it is going away...
+	health := healthpb.NewHealthClient(conn)
+	for {
+		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Serve returned (%v) with a call still in flight", err)
+	default:
+	}
+	// ...and the call that was running finishes normally.
+	close(release)
+	if err := <-inFlight; err != nil {
+		t.Fatalf("in-flight call failed: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func TestShutdownCancelsCallsAfterTheDrainTime(t *testing.T) {
+	entered := make(chan struct{})
+	conn, stop := start(t, func(ctx context.Context) error {
+		close(entered)
+		<-ctx.Done() // a call that never finishes by itself
+		return ctx.Err()
+	}, 50*time.Millisecond)
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- do(context.Background(), conn) }()
+	<-entered
+	if err := stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if err := <-inFlight; status.Code(err) == codes.OK {
+		t.Fatal("a call outliving the drain time succeeded")
+	}
+}
+
+func TestPanicsBecomeInternal(t *testing.T) {
+	conn, _ := start(t, func(context.Context) error { panic("boom") }, time.Second)
+	err := do(context.Background(), conn)
+	if status.Code(err) != codes.Internal || status.Convert(err).Message() != "internal error" {
+		t.Fatalf("got %v, want Internal without the panic's text", err)
+	}
+	// The server survives.
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("health after panic: %v", err)
+	}
+}
+
+func TestNewRequiresAVerifier(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Fatal("a server without a verifier was built")
+	}
+}
