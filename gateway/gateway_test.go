@@ -109,7 +109,9 @@ func TestStatusMapping(t *testing.T) {
 		{"upstream deadline", func(ctx context.Context) (*progressv1.Child, error) { <-ctx.Done(); return nil, ctx.Err() }, 504, codes.DeadlineExceeded},
 		{"not found", func(context.Context) (*progressv1.Child, error) { return nil, status.Error(codes.NotFound, "nope") }, 404, codes.NotFound},
 		{"aborted", func(context.Context) (*progressv1.Child, error) { return nil, status.Error(codes.Aborted, "stale") }, 409, codes.Aborted},
-		{"permission", func(context.Context) (*progressv1.Child, error) { return nil, status.Error(codes.PermissionDenied, "no") }, 403, codes.PermissionDenied},
+		{"permission", func(context.Context) (*progressv1.Child, error) {
+			return nil, status.Error(codes.PermissionDenied, "no")
+		}, 403, codes.PermissionDenied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
