@@ -13,6 +13,7 @@ import (
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
 // settings are every server setting, in one place: the README's
@@ -50,7 +51,7 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.DataDir, "data-dir", "data", "directory for local state: SQLite databases, dev signing keys")
 	s.String(&c.ProgressListen, "progress-listen", "127.0.0.1:9101", "address the progress gRPC server listens on")
 	s.String(&c.ProgressAddr, "progress-addr", "", "address other processes reach progress at (default: --progress-listen)")
-	s.Secret(&c.ProgressDB, "progress-db", "", "progress database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)")
+	s.Redacted(&c.ProgressDB, "progress-db", "", "progress database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")

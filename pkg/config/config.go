@@ -28,9 +28,9 @@ func EnvName(flagName string) string {
 
 // Set is a flag set whose flags fall back to environment variables.
 type Set struct {
-	fs      *flag.FlagSet
-	secrets map[string]bool
-	source  map[string]string
+	fs     *flag.FlagSet
+	redact map[string]func(string) string
+	source map[string]string
 }
 
 // New returns an empty Set for the named command. Errors are returned from
@@ -38,7 +38,7 @@ type Set struct {
 func New(name string) *Set {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &Set{fs: fs, secrets: map[string]bool{}, source: map[string]string{}}
+	return &Set{fs: fs, redact: map[string]func(string) string{}, source: map[string]string{}}
 }
 
 // FlagSet exposes the underlying flag set, for usage output.
@@ -51,7 +51,13 @@ func (s *Set) String(p *string, name, def, usage string) {
 
 // Secret defines a string setting that is masked when printed.
 func (s *Set) Secret(p *string, name, def, usage string) {
-	s.secrets[name] = true
+	s.Redacted(p, name, def, usage, func(string) string { return "****" })
+}
+
+// Redacted defines a string setting printed through redact, for values
+// with a secret inside (a DSN's password).
+func (s *Set) Redacted(p *string, name, def, usage string, redact func(string) string) {
+	s.redact[name] = redact
 	s.String(p, name, def, usage)
 }
 
@@ -138,8 +144,8 @@ func (s *Set) Log(logger *slog.Logger) {
 	attrs := make([]any, 0, len(names))
 	for _, name := range names {
 		v := s.fs.Lookup(name).Value.String()
-		if s.secrets[name] && v != "" {
-			v = "****"
+		if redact := s.redact[name]; redact != nil && v != "" {
+			v = redact(v)
 		}
 		attrs = append(attrs, slog.String(name, v+" ("+s.source[name]+")"))
 	}
