@@ -93,8 +93,8 @@ func TestREADMEJourney(t *testing.T) {
 			}
 			for _, want := range []string{
 				"kinbridge.progress.v1.ProgressService", // listed by reflection
-				`"displayName": "Ada"`,                   // GetChild over gRPC
-				"PermissionDenied",                       // CheckAccess refused to a user token
+				`"displayName": "Ada"`,                  // GetChild over gRPC
+				"PermissionDenied",                      // CheckAccess refused to a user token
 				"for Kinbridge services only",
 			} {
 				if !strings.Contains(grpc, want) {

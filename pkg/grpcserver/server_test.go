@@ -25,7 +25,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testService is a one-method service whose handler does what the test
 // says, registered by hand so the test needs no generated code.
-type testService struct{ handle func(ctx context.Context) error }
+type testService struct {
+	handle func(ctx context.Context) error
+}
 
 var testDesc = grpc.ServiceDesc{
 	ServiceName: "kinbridge.test.v1.TestService",
