@@ -1,0 +1,327 @@
+// Package access answers, for the services that keep things about a child
+// without owning the child (media, notification), whether a user may see or
+// contribute for that child.
+//
+// Progress owns children and guardianships, so the answer always comes from
+// its service-only AccessService. This package asks it, caches the answers
+// for a short while (a media upload or an inbox page would otherwise cost one
+// call to progress per request), and turns them into the same gRPC statuses
+// progress itself uses, so a user cannot tell from an error which service
+// refused them:
+//
+//   - a child that does not exist, or that the user holds no role on, is
+//     NOT_FOUND ("children/x not found"), so ids never reveal which children
+//     exist;
+//   - a user who may see the child but asks to contribute gets
+//     PERMISSION_DENIED;
+//   - administrators may do anything to a child that exists.
+//
+// A failure to reach progress is never reported as a refusal: it comes back
+// as UNAVAILABLE (or DEADLINE_EXCEEDED / CANCELED), so callers and clients
+// know to retry instead of concluding they have no access.
+package access
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/auth"
+)
+
+// DefaultTTL is a reasonable cache lifetime for [New]: it spares progress the
+// bursts of identical questions one user's activity produces, and a revoked
+// guardianship stops working within seconds.
+const DefaultTTL = 5 * time.Second
+
+// defaultMaxEntries bounds the cache. An entry is a few hundred bytes, so the
+// bound keeps a busy service's cache to a few megabytes however many users
+// and children it sees.
+const defaultMaxEntries = 10_000
+
+// maxUserLen is the longest user id CheckAccessRequest accepts (in
+// characters, as protovalidate counts). Guardianship.user has the same limit,
+// so a longer id can hold no role on any child.
+const maxUserLen = 128
+
+// existenceProbe is the user progress is asked about when only the child's
+// existence matters (an administrator whose id is too long for the
+// contract). Any user would do: existence does not depend on who asks.
+const existenceProbe = "service:access-probe"
+
+// Checker asks progress whether users may see or contribute for children.
+// It is safe for concurrent use. Build it with [New].
+type Checker struct {
+	client progresspeerv1.AccessServiceClient
+	ttl    time.Duration
+	// now and maxEntries are fields so tests can move time and fill the
+	// cache without waiting or making ten thousand calls.
+	now        func() time.Time
+	maxEntries int
+
+	// flights lets concurrent misses for the same key share one call, so a
+	// burst (a page of thumbnails, all for the same child) costs progress
+	// one question instead of one per request.
+	flights singleflight.Group
+
+	mu      sync.Mutex
+	entries map[key]entry
+}
+
+// New returns a Checker that asks client (progress's AccessService, called
+// with a service identity) and caches each answer for ttl. A ttl of zero (or
+// less) turns the cache off: every Check then calls progress.
+//
+// A cached answer can outlive a change in progress by up to ttl: a revoked
+// guardian keeps access, and a newly granted one waits, for at most that long.
+func New(client progresspeerv1.AccessServiceClient, ttl time.Duration) *Checker {
+	return &Checker{
+		client:     client,
+		ttl:        ttl,
+		now:        time.Now,
+		maxEntries: defaultMaxEntries,
+		entries:    make(map[key]entry),
+	}
+}
+
+// Check returns nil when p may do perm on child ("children/{id}"), and
+// otherwise a gRPC status error:
+//
+//   - NotFound ("children/x not found") when the child does not exist or p
+//     holds no role on it;
+//   - PermissionDenied when p may see the child but asks to contribute;
+//   - Unavailable when progress cannot be asked or answers with an error,
+//     DeadlineExceeded or Canceled when ctx (or the call's deadline) ends
+//     first; these are never cached, so the next Check asks again;
+//   - InvalidArgument for a malformed child name or a permission other than
+//     PERMISSION_VIEW and PERMISSION_CONTRIBUTE, and Unauthenticated for a
+//     principal without a subject: both are bugs in the caller, which should
+//     have validated its own request and authenticated its caller first.
+//
+// Administrators (p.Admin) are allowed whenever the child exists.
+func (c *Checker) Check(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) error {
+	if !validChildName(child) {
+		return status.Errorf(codes.InvalidArgument, "%q is not a child's name: want children/{child}", child)
+	}
+	switch perm {
+	case progresspeerv1.Permission_PERMISSION_VIEW, progresspeerv1.Permission_PERMISSION_CONTRIBUTE:
+	default:
+		return status.Errorf(codes.InvalidArgument, "cannot check permission %v", perm)
+	}
+	if p.Subject == "" {
+		return status.Error(codes.Unauthenticated, "missing caller identity")
+	}
+	user := p.Subject
+	if utf8.RuneCountInString(user) > maxUserLen {
+		// Progress would refuse the request; the answer is known anyway.
+		if !p.Admin {
+			return notFound(child)
+		}
+		user = existenceProbe
+	}
+	a, err := c.answer(ctx, key{child: child, user: user, perm: perm})
+	if err != nil {
+		return err
+	}
+	return decide(p, child, a)
+}
+
+// decide applies the suite's policy to what progress said. The admin flag
+// comes from p's token, not from progress, which is why it is applied here
+// and not cached: the same user may call with and without admin rights.
+func decide(p auth.Principal, child string, a answer) error {
+	switch {
+	case !a.exists:
+		return notFound(child)
+	case p.Admin || a.allowed:
+		return nil
+	case !a.visible:
+		return notFound(child)
+	default:
+		return status.Errorf(codes.PermissionDenied, "your role on %s does not allow contributing", child)
+	}
+}
+
+func notFound(child string) error {
+	return status.Errorf(codes.NotFound, "%s not found", child)
+}
+
+// key identifies one question to progress.
+type key struct {
+	child string
+	user  string
+	perm  progresspeerv1.Permission
+}
+
+// flight names the key for singleflight. The permission is a single digit
+// and child names hold no '|', so the string is unambiguous even for user
+// ids containing '|'.
+func (k key) flight() string {
+	return strconv.Itoa(int(k.perm)) + "|" + k.child + "|" + k.user
+}
+
+// answer is progress's answer, before the caller's admin flag is applied.
+type answer struct {
+	exists  bool // the child exists
+	allowed bool // the user holds the permission
+	visible bool // the user holds some role, so may at least see the child
+}
+
+type entry struct {
+	answer
+	expires time.Time
+}
+
+// answer returns progress's answer for k, from the cache when it is fresh.
+func (c *Checker) answer(ctx context.Context, k key) (answer, error) {
+	if c.ttl > 0 {
+		if a, ok := c.cached(k); ok {
+			return a, nil
+		}
+	}
+	// A caller that has already given up gets no call made for it (and
+	// starts no shared call others might join only to fail with it).
+	if err := ctx.Err(); err != nil {
+		return answer{}, status.FromContextError(err).Err()
+	}
+	if c.ttl <= 0 {
+		return c.ask(ctx, k)
+	}
+
+	// The shared call runs with the context of whoever started it, so the
+	// trace shows it under that request. Everyone else waits on their own
+	// context and never longer.
+	var led bool // set only by the call this Check started itself
+	ch := c.flights.DoChan(k.flight(), func() (any, error) {
+		led = true
+		asked := c.now()
+		a, err := c.ask(ctx, k)
+		if err == nil {
+			// Cached before the flight ends, so a Check arriving after it
+			// finds the answer instead of making a second call.
+			c.store(k, a, asked)
+		}
+		return a, err
+	})
+	select {
+	case <-ctx.Done():
+		return answer{}, status.FromContextError(ctx.Err()).Err()
+	case r := <-ch:
+		if r.Err == nil {
+			return r.Val.(answer), nil
+		}
+		if !led && ctx.Err() == nil {
+			switch status.Code(r.Err) {
+			case codes.Canceled, codes.DeadlineExceeded:
+				// The call we joined ended with its starter's context, which
+				// says nothing about ours: ask on our own.
+				a, err := c.ask(ctx, k)
+				if err == nil {
+					c.store(k, a, c.now())
+				}
+				return a, err
+			}
+		}
+		return answer{}, r.Err
+	}
+}
+
+// ask calls progress once.
+func (c *Checker) ask(ctx context.Context, k key) (answer, error) {
+	resp, err := c.client.CheckAccess(ctx, &progresspeerv1.CheckAccessRequest{
+		Child:      k.child,
+		User:       k.user,
+		Permission: k.perm,
+	})
+	if err != nil {
+		return answer{}, callError(ctx, k.child, err)
+	}
+	exists := resp.GetChildExists()
+	return answer{
+		exists:  exists,
+		allowed: exists && resp.GetAllowed(),
+		visible: exists && resp.GetRole() != progressv1.Role_ROLE_UNSPECIFIED,
+	}, nil
+}
+
+// callError turns a failed call into what Check reports. Whatever progress
+// answered (even PermissionDenied, say for a misconfigured service key) is
+// about the call, not about the user's access, so it must not reach users
+// as a refusal.
+func callError(ctx context.Context, child string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return status.FromContextError(ctxErr).Err()
+	}
+	st := status.Convert(err)
+	if st.Code() == codes.DeadlineExceeded {
+		// The call's own deadline (the client's default timeout): progress
+		// is too slow, which callers and the gateway report as a timeout.
+		return st.Err()
+	}
+	return status.Errorf(codes.Unavailable, "cannot check access to %s: progress answered %s: %s", child, st.Code(), st.Message())
+}
+
+// cached returns a fresh cached answer for k.
+func (c *Checker) cached(k key) (answer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return answer{}, false
+	}
+	if !c.now().Before(e.expires) {
+		delete(c.entries, k)
+		return answer{}, false
+	}
+	return e.answer, true
+}
+
+// store caches a for k. The entry expires ttl after the question was asked,
+// not after the answer arrived, so no answer is ever served older than ttl.
+func (c *Checker) store(k key, a answer, asked time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.maxEntries {
+		c.evict()
+	}
+	c.entries[k] = entry{answer: a, expires: asked.Add(c.ttl)}
+}
+
+// evict makes room in a full cache: expired entries go first. If that frees
+// less than a quarter of the room the cache starts over, rather than
+// sweeping a nearly full map again on the next insert; nothing of value is
+// lost, since every entry is at most ttl from going stale anyway.
+func (c *Checker) evict() {
+	now := c.now()
+	for k, e := range c.entries {
+		if !now.Before(e.expires) {
+			delete(c.entries, k)
+		}
+	}
+	if room := c.maxEntries - len(c.entries); room < max(1, c.maxEntries/4) {
+		clear(c.entries)
+	}
+}
+
+// validChildName accepts what CheckAccessRequest.child does:
+// children/[a-z0-9]{1,63}.
+func validChildName(name string) bool {
+	const prefix = "children/"
+	if len(name) <= len(prefix) || len(name) > len(prefix)+63 || name[:len(prefix)] != prefix {
+		return false
+	}
+	for _, r := range name[len(prefix):] {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
