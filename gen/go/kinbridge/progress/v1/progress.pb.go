@@ -80,6 +80,140 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
 }
 
+// What kind of work an assessment records.
+type AssessmentKind int32
+
+const (
+	// Not set; invalid.
+	AssessmentKind_ASSESSMENT_KIND_UNSPECIFIED AssessmentKind = 0
+	// A test or quiz.
+	AssessmentKind_ASSESSMENT_KIND_TEST AssessmentKind = 1
+	// Homework.
+	AssessmentKind_ASSESSMENT_KIND_HOMEWORK AssessmentKind = 2
+	// A project.
+	AssessmentKind_ASSESSMENT_KIND_PROJECT AssessmentKind = 3
+	// A grade on a report card.
+	AssessmentKind_ASSESSMENT_KIND_REPORT_CARD AssessmentKind = 4
+	// A teacher's note; never scored, counted only as an entry.
+	AssessmentKind_ASSESSMENT_KIND_TEACHER_NOTE AssessmentKind = 5
+)
+
+// Enum value maps for AssessmentKind.
+var (
+	AssessmentKind_name = map[int32]string{
+		0: "ASSESSMENT_KIND_UNSPECIFIED",
+		1: "ASSESSMENT_KIND_TEST",
+		2: "ASSESSMENT_KIND_HOMEWORK",
+		3: "ASSESSMENT_KIND_PROJECT",
+		4: "ASSESSMENT_KIND_REPORT_CARD",
+		5: "ASSESSMENT_KIND_TEACHER_NOTE",
+	}
+	AssessmentKind_value = map[string]int32{
+		"ASSESSMENT_KIND_UNSPECIFIED":  0,
+		"ASSESSMENT_KIND_TEST":         1,
+		"ASSESSMENT_KIND_HOMEWORK":     2,
+		"ASSESSMENT_KIND_PROJECT":      3,
+		"ASSESSMENT_KIND_REPORT_CARD":  4,
+		"ASSESSMENT_KIND_TEACHER_NOTE": 5,
+	}
+)
+
+func (x AssessmentKind) Enum() *AssessmentKind {
+	p := new(AssessmentKind)
+	*p = x
+	return p
+}
+
+func (x AssessmentKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AssessmentKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
+}
+
+func (AssessmentKind) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
+}
+
+func (x AssessmentKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AssessmentKind.Descriptor instead.
+func (AssessmentKind) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
+}
+
+// What area of life a milestone belongs to.
+type MilestoneCategory int32
+
+const (
+	// Not set.
+	MilestoneCategory_MILESTONE_CATEGORY_UNSPECIFIED MilestoneCategory = 0
+	// Learning: reading a first book, mastering times tables.
+	MilestoneCategory_MILESTONE_CATEGORY_ACADEMIC MilestoneCategory = 1
+	// Friendships, teamwork, leadership.
+	MilestoneCategory_MILESTONE_CATEGORY_SOCIAL MilestoneCategory = 2
+	// Music, drawing, theatre.
+	MilestoneCategory_MILESTONE_CATEGORY_ARTS MilestoneCategory = 3
+	// Sports and games.
+	MilestoneCategory_MILESTONE_CATEGORY_SPORTS MilestoneCategory = 4
+	// Independence: tying shoes, riding the bus alone.
+	MilestoneCategory_MILESTONE_CATEGORY_LIFE_SKILLS MilestoneCategory = 5
+	// Anything else.
+	MilestoneCategory_MILESTONE_CATEGORY_OTHER MilestoneCategory = 6
+)
+
+// Enum value maps for MilestoneCategory.
+var (
+	MilestoneCategory_name = map[int32]string{
+		0: "MILESTONE_CATEGORY_UNSPECIFIED",
+		1: "MILESTONE_CATEGORY_ACADEMIC",
+		2: "MILESTONE_CATEGORY_SOCIAL",
+		3: "MILESTONE_CATEGORY_ARTS",
+		4: "MILESTONE_CATEGORY_SPORTS",
+		5: "MILESTONE_CATEGORY_LIFE_SKILLS",
+		6: "MILESTONE_CATEGORY_OTHER",
+	}
+	MilestoneCategory_value = map[string]int32{
+		"MILESTONE_CATEGORY_UNSPECIFIED": 0,
+		"MILESTONE_CATEGORY_ACADEMIC":    1,
+		"MILESTONE_CATEGORY_SOCIAL":      2,
+		"MILESTONE_CATEGORY_ARTS":        3,
+		"MILESTONE_CATEGORY_SPORTS":      4,
+		"MILESTONE_CATEGORY_LIFE_SKILLS": 5,
+		"MILESTONE_CATEGORY_OTHER":       6,
+	}
+)
+
+func (x MilestoneCategory) Enum() *MilestoneCategory {
+	p := new(MilestoneCategory)
+	*p = x
+	return p
+}
+
+func (x MilestoneCategory) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MilestoneCategory) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
+}
+
+func (MilestoneCategory) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
+}
+
+func (x MilestoneCategory) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MilestoneCategory.Descriptor instead.
+func (MilestoneCategory) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
+}
+
 // A child whose school life is followed.
 type Child struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -944,6 +1078,1628 @@ func (x *DeleteGuardianshipRequest) GetEtag() string {
 	return ""
 }
 
+// A score as points out of a maximum.
+type Points struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The points earned, 0 or more (may exceed `possible` with extra credit).
+	Earned float64 `protobuf:"fixed64,1,opt,name=earned,proto3" json:"earned,omitempty"`
+	// The points possible, more than 0.
+	Possible      float64 `protobuf:"fixed64,2,opt,name=possible,proto3" json:"possible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Points) Reset() {
+	*x = Points{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Points) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Points) ProtoMessage() {}
+
+func (x *Points) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Points.ProtoReflect.Descriptor instead.
+func (*Points) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Points) GetEarned() float64 {
+	if x != nil {
+		return x.Earned
+	}
+	return 0
+}
+
+func (x *Points) GetPossible() float64 {
+	if x != nil {
+		return x.Possible
+	}
+	return 0
+}
+
+// How an assessment was scored: points or a letter grade.
+type Score struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The score.
+	//
+	// Types that are valid to be assigned to Value:
+	//
+	//	*Score_Points
+	//	*Score_LetterGrade
+	Value         isScore_Value `protobuf_oneof:"value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Score) Reset() {
+	*x = Score{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Score) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Score) ProtoMessage() {}
+
+func (x *Score) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Score.ProtoReflect.Descriptor instead.
+func (*Score) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Score) GetValue() isScore_Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *Score) GetPoints() *Points {
+	if x != nil {
+		if x, ok := x.Value.(*Score_Points); ok {
+			return x.Points
+		}
+	}
+	return nil
+}
+
+func (x *Score) GetLetterGrade() string {
+	if x != nil {
+		if x, ok := x.Value.(*Score_LetterGrade); ok {
+			return x.LetterGrade
+		}
+	}
+	return ""
+}
+
+type isScore_Value interface {
+	isScore_Value()
+}
+
+type Score_Points struct {
+	// Points out of a maximum, for example 18 of 20.
+	Points *Points `protobuf:"bytes,1,opt,name=points,proto3,oneof"`
+}
+
+type Score_LetterGrade struct {
+	// A letter grade, for example "B+"; it becomes a percentage through the
+	// child's grading scale.
+	LetterGrade string `protobuf:"bytes,2,opt,name=letter_grade,json=letterGrade,proto3,oneof"`
+}
+
+func (*Score_Points) isScore_Value() {}
+
+func (*Score_LetterGrade) isScore_Value() {}
+
+// One recorded piece of school work: a test, homework, a project, a report
+// card grade or a teacher's note.
+type Assessment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `children/{child}/assessments/{assessment}`. Assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The subject, for example "Math". Required on create.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// What was assessed, for example "Fractions quiz". Required on create.
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// The kind of work. Required on create.
+	Kind AssessmentKind `protobuf:"varint,4,opt,name=kind,proto3,enum=kinbridge.progress.v1.AssessmentKind" json:"kind,omitempty"`
+	// The score; absent for unscored work and teacher notes.
+	Score *Score `protobuf:"bytes,5,opt,name=score,proto3" json:"score,omitempty"`
+	// The day the work was assessed, `YYYY-MM-DD` in the child's time zone.
+	// Required on create.
+	AssessedDate string `protobuf:"bytes,6,opt,name=assessed_date,json=assessedDate,proto3" json:"assessed_date,omitempty"`
+	// What the teacher wrote.
+	TeacherComment string `protobuf:"bytes,7,opt,name=teacher_comment,json=teacherComment,proto3" json:"teacher_comment,omitempty"`
+	// The user who recorded it.
+	RecordedBy string `protobuf:"bytes,8,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// The score as a percentage (see GetProgressSummary); absent when
+	// unscored or when the letter grade is not on the child's scale.
+	Percent *float64 `protobuf:"fixed64,9,opt,name=percent,proto3,oneof" json:"percent,omitempty"`
+	// When it was recorded.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current state, checked on update and delete when sent.
+	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Assessment) Reset() {
+	*x = Assessment{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Assessment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Assessment) ProtoMessage() {}
+
+func (x *Assessment) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Assessment.ProtoReflect.Descriptor instead.
+func (*Assessment) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Assessment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Assessment) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Assessment) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Assessment) GetKind() AssessmentKind {
+	if x != nil {
+		return x.Kind
+	}
+	return AssessmentKind_ASSESSMENT_KIND_UNSPECIFIED
+}
+
+func (x *Assessment) GetScore() *Score {
+	if x != nil {
+		return x.Score
+	}
+	return nil
+}
+
+func (x *Assessment) GetAssessedDate() string {
+	if x != nil {
+		return x.AssessedDate
+	}
+	return ""
+}
+
+func (x *Assessment) GetTeacherComment() string {
+	if x != nil {
+		return x.TeacherComment
+	}
+	return ""
+}
+
+func (x *Assessment) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Assessment) GetPercent() float64 {
+	if x != nil && x.Percent != nil {
+		return *x.Percent
+	}
+	return 0
+}
+
+func (x *Assessment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Assessment) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Assessment) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Something the child achieved.
+type Milestone struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `children/{child}/milestones/{milestone}`. Assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What was achieved, for example "Read a chapter book alone". Required on create.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// More about it.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The area of life it belongs to.
+	Category MilestoneCategory `protobuf:"varint,4,opt,name=category,proto3,enum=kinbridge.progress.v1.MilestoneCategory" json:"category,omitempty"`
+	// The day it was achieved, `YYYY-MM-DD` in the child's time zone. Required on create.
+	AchievedDate string `protobuf:"bytes,5,opt,name=achieved_date,json=achievedDate,proto3" json:"achieved_date,omitempty"`
+	// The user who recorded it.
+	RecordedBy string `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When it was recorded.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current state, checked on update and delete when sent.
+	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Milestone) Reset() {
+	*x = Milestone{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Milestone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Milestone) ProtoMessage() {}
+
+func (x *Milestone) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Milestone.ProtoReflect.Descriptor instead.
+func (*Milestone) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Milestone) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Milestone) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Milestone) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Milestone) GetCategory() MilestoneCategory {
+	if x != nil {
+		return x.Category
+	}
+	return MilestoneCategory_MILESTONE_CATEGORY_UNSPECIFIED
+}
+
+func (x *Milestone) GetAchievedDate() string {
+	if x != nil {
+		return x.AchievedDate
+	}
+	return ""
+}
+
+func (x *Milestone) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Milestone) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Milestone) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Milestone) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// One letter grade and the percentage it stands for.
+type GradeMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The letter grade, for example "B+".
+	Letter string `protobuf:"bytes,1,opt,name=letter,proto3" json:"letter,omitempty"`
+	// The percentage it stands for, 0 to 100.
+	Percent       float64 `protobuf:"fixed64,2,opt,name=percent,proto3" json:"percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradeMapping) Reset() {
+	*x = GradeMapping{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradeMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradeMapping) ProtoMessage() {}
+
+func (x *GradeMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradeMapping.ProtoReflect.Descriptor instead.
+func (*GradeMapping) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GradeMapping) GetLetter() string {
+	if x != nil {
+		return x.Letter
+	}
+	return ""
+}
+
+func (x *GradeMapping) GetPercent() float64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+// How a child's letter grades become percentages. The default: A+ 97, A 93,
+// A- 90, B+ 87, B 83, B- 80, C+ 77, C 73, C- 70, D+ 67, D 63, D- 60, F 0.
+type GradingScale struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `children/{child}/gradingScale`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The letters and their percentages; letters are unique (compared
+	// without regard to case).
+	Grades []*GradeMapping `protobuf:"bytes,2,rep,name=grades,proto3" json:"grades,omitempty"`
+	// When the scale was last set; absent while it is the default.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// A checksum of the current state, checked on update when sent.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GradingScale) Reset() {
+	*x = GradingScale{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GradingScale) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GradingScale) ProtoMessage() {}
+
+func (x *GradingScale) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GradingScale.ProtoReflect.Descriptor instead.
+func (*GradingScale) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GradingScale) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GradingScale) GetGrades() []*GradeMapping {
+	if x != nil {
+		return x.Grades
+	}
+	return nil
+}
+
+func (x *GradingScale) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *GradingScale) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// The numbers of one subject, or of all subjects together.
+type SubjectSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subject; empty in the overall summary.
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Every assessment in the window, scored or not.
+	AssessmentCount int32 `protobuf:"varint,2,opt,name=assessment_count,json=assessmentCount,proto3" json:"assessment_count,omitempty"`
+	// The assessments with a percentage.
+	ScoredCount int32 `protobuf:"varint,3,opt,name=scored_count,json=scoredCount,proto3" json:"scored_count,omitempty"`
+	// The percentage of the latest scored assessment.
+	LatestPercent *float64 `protobuf:"fixed64,4,opt,name=latest_percent,json=latestPercent,proto3,oneof" json:"latest_percent,omitempty"`
+	// The mean of the percentages.
+	MeanPercent *float64 `protobuf:"fixed64,5,opt,name=mean_percent,json=meanPercent,proto3,oneof" json:"mean_percent,omitempty"`
+	// The least-squares slope of percentage against date, in percentage
+	// points per 30 days; absent with fewer than two scored days.
+	TrendPer_30Days *float64 `protobuf:"fixed64,6,opt,name=trend_per_30_days,json=trendPer30Days,proto3,oneof" json:"trend_per_30_days,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SubjectSummary) Reset() {
+	*x = SubjectSummary{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectSummary) ProtoMessage() {}
+
+func (x *SubjectSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectSummary.ProtoReflect.Descriptor instead.
+func (*SubjectSummary) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SubjectSummary) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SubjectSummary) GetAssessmentCount() int32 {
+	if x != nil {
+		return x.AssessmentCount
+	}
+	return 0
+}
+
+func (x *SubjectSummary) GetScoredCount() int32 {
+	if x != nil {
+		return x.ScoredCount
+	}
+	return 0
+}
+
+func (x *SubjectSummary) GetLatestPercent() float64 {
+	if x != nil && x.LatestPercent != nil {
+		return *x.LatestPercent
+	}
+	return 0
+}
+
+func (x *SubjectSummary) GetMeanPercent() float64 {
+	if x != nil && x.MeanPercent != nil {
+		return *x.MeanPercent
+	}
+	return 0
+}
+
+func (x *SubjectSummary) GetTrendPer_30Days() float64 {
+	if x != nil && x.TrendPer_30Days != nil {
+		return *x.TrendPer_30Days
+	}
+	return 0
+}
+
+// A child's progress in a window of days, defined in GetProgressSummary.
+type ProgressSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `children/{child}/progressSummary`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The first day of the window, inclusive; empty for "from the beginning".
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day of the window, inclusive; empty for "until now".
+	EndDate string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// One entry per subject, ordered by subject.
+	Subjects []*SubjectSummary `protobuf:"bytes,4,rep,name=subjects,proto3" json:"subjects,omitempty"`
+	// All subjects together.
+	Overall *SubjectSummary `protobuf:"bytes,5,opt,name=overall,proto3" json:"overall,omitempty"`
+	// The milestones achieved in the window, oldest first.
+	Milestones    []*Milestone `protobuf:"bytes,6,rep,name=milestones,proto3" json:"milestones,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgressSummary) Reset() {
+	*x = ProgressSummary{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgressSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgressSummary) ProtoMessage() {}
+
+func (x *ProgressSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgressSummary.ProtoReflect.Descriptor instead.
+func (*ProgressSummary) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ProgressSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProgressSummary) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ProgressSummary) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *ProgressSummary) GetSubjects() []*SubjectSummary {
+	if x != nil {
+		return x.Subjects
+	}
+	return nil
+}
+
+func (x *ProgressSummary) GetOverall() *SubjectSummary {
+	if x != nil {
+		return x.Overall
+	}
+	return nil
+}
+
+func (x *ProgressSummary) GetMilestones() []*Milestone {
+	if x != nil {
+		return x.Milestones
+	}
+	return nil
+}
+
+// Request of CreateAssessment.
+type CreateAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The assessment; `subject`, `title`, `kind` and `assessed_date` are required.
+	Assessment *Assessment `protobuf:"bytes,2,opt,name=assessment,proto3" json:"assessment,omitempty"`
+	// A client-chosen id that makes retries safe: a second request with the
+	// same id for the same child returns the first result.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAssessmentRequest) Reset() {
+	*x = CreateAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAssessmentRequest) ProtoMessage() {}
+
+func (x *CreateAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*CreateAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateAssessmentRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateAssessmentRequest) GetAssessment() *Assessment {
+	if x != nil {
+		return x.Assessment
+	}
+	return nil
+}
+
+func (x *CreateAssessmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request of GetAssessment.
+type GetAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment's name, `children/{child}/assessments/{assessment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAssessmentRequest) Reset() {
+	*x = GetAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAssessmentRequest) ProtoMessage() {}
+
+func (x *GetAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*GetAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetAssessmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of ListAssessments.
+type ListAssessmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many assessments to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call with the same filters.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only this subject (exact match).
+	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Only this kind.
+	Kind AssessmentKind `protobuf:"varint,5,opt,name=kind,proto3,enum=kinbridge.progress.v1.AssessmentKind" json:"kind,omitempty"`
+	// Only assessments on or after this day, `YYYY-MM-DD`.
+	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Only assessments on or before this day, `YYYY-MM-DD`.
+	EndDate       string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssessmentsRequest) Reset() {
+	*x = ListAssessmentsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssessmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssessmentsRequest) ProtoMessage() {}
+
+func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssessmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAssessmentsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListAssessmentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAssessmentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAssessmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAssessmentsRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ListAssessmentsRequest) GetKind() AssessmentKind {
+	if x != nil {
+		return x.Kind
+	}
+	return AssessmentKind_ASSESSMENT_KIND_UNSPECIFIED
+}
+
+func (x *ListAssessmentsRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ListAssessmentsRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// Response of ListAssessments.
+type ListAssessmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessments of this page.
+	Assessments []*Assessment `protobuf:"bytes,1,rep,name=assessments,proto3" json:"assessments,omitempty"`
+	// Pass as `page_token` to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssessmentsResponse) Reset() {
+	*x = ListAssessmentsResponse{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssessmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssessmentsResponse) ProtoMessage() {}
+
+func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssessmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAssessmentsResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListAssessmentsResponse) GetAssessments() []*Assessment {
+	if x != nil {
+		return x.Assessments
+	}
+	return nil
+}
+
+func (x *ListAssessmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of UpdateAssessment.
+type UpdateAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment with its `name` and the new values.
+	Assessment *Assessment `protobuf:"bytes,1,opt,name=assessment,proto3" json:"assessment,omitempty"`
+	// The fields to change: any of subject, title, kind, score,
+	// assessed_date, teacher_comment. Empty or `*` means all of them.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAssessmentRequest) Reset() {
+	*x = UpdateAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAssessmentRequest) ProtoMessage() {}
+
+func (x *UpdateAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateAssessmentRequest) GetAssessment() *Assessment {
+	if x != nil {
+		return x.Assessment
+	}
+	return nil
+}
+
+func (x *UpdateAssessmentRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request of DeleteAssessment.
+type DeleteAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment's name, `children/{child}/assessments/{assessment}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the delete happens only if this is the current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAssessmentRequest) Reset() {
+	*x = DeleteAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAssessmentRequest) ProtoMessage() {}
+
+func (x *DeleteAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteAssessmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteAssessmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request of CreateMilestone.
+type CreateMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The milestone; `title` and `achieved_date` are required.
+	Milestone *Milestone `protobuf:"bytes,2,opt,name=milestone,proto3" json:"milestone,omitempty"`
+	// A client-chosen id that makes retries safe, as in CreateAssessment.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMilestoneRequest) Reset() {
+	*x = CreateMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMilestoneRequest) ProtoMessage() {}
+
+func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*CreateMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateMilestoneRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateMilestoneRequest) GetMilestone() *Milestone {
+	if x != nil {
+		return x.Milestone
+	}
+	return nil
+}
+
+func (x *CreateMilestoneRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request of GetMilestone.
+type GetMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone's name, `children/{child}/milestones/{milestone}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMilestoneRequest) Reset() {
+	*x = GetMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMilestoneRequest) ProtoMessage() {}
+
+func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*GetMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetMilestoneRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of ListMilestones.
+type ListMilestonesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many milestones to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call with the same filters.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only this category.
+	Category MilestoneCategory `protobuf:"varint,4,opt,name=category,proto3,enum=kinbridge.progress.v1.MilestoneCategory" json:"category,omitempty"`
+	// Only milestones achieved on or after this day, `YYYY-MM-DD`.
+	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Only milestones achieved on or before this day, `YYYY-MM-DD`.
+	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMilestonesRequest) Reset() {
+	*x = ListMilestonesRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMilestonesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMilestonesRequest) ProtoMessage() {}
+
+func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMilestonesRequest.ProtoReflect.Descriptor instead.
+func (*ListMilestonesRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListMilestonesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListMilestonesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMilestonesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListMilestonesRequest) GetCategory() MilestoneCategory {
+	if x != nil {
+		return x.Category
+	}
+	return MilestoneCategory_MILESTONE_CATEGORY_UNSPECIFIED
+}
+
+func (x *ListMilestonesRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *ListMilestonesRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+// Response of ListMilestones.
+type ListMilestonesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestones of this page.
+	Milestones []*Milestone `protobuf:"bytes,1,rep,name=milestones,proto3" json:"milestones,omitempty"`
+	// Pass as `page_token` to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMilestonesResponse) Reset() {
+	*x = ListMilestonesResponse{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMilestonesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMilestonesResponse) ProtoMessage() {}
+
+func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMilestonesResponse.ProtoReflect.Descriptor instead.
+func (*ListMilestonesResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListMilestonesResponse) GetMilestones() []*Milestone {
+	if x != nil {
+		return x.Milestones
+	}
+	return nil
+}
+
+func (x *ListMilestonesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of UpdateMilestone.
+type UpdateMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone with its `name` and the new values.
+	Milestone *Milestone `protobuf:"bytes,1,opt,name=milestone,proto3" json:"milestone,omitempty"`
+	// The fields to change: any of title, description, category,
+	// achieved_date. Empty or `*` means all of them.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMilestoneRequest) Reset() {
+	*x = UpdateMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMilestoneRequest) ProtoMessage() {}
+
+func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpdateMilestoneRequest) GetMilestone() *Milestone {
+	if x != nil {
+		return x.Milestone
+	}
+	return nil
+}
+
+func (x *UpdateMilestoneRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request of DeleteMilestone.
+type DeleteMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone's name, `children/{child}/milestones/{milestone}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the delete happens only if this is the current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMilestoneRequest) Reset() {
+	*x = DeleteMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMilestoneRequest) ProtoMessage() {}
+
+func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteMilestoneRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteMilestoneRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request of GetGradingScale.
+type GetGradingScaleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `children/{child}/gradingScale`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGradingScaleRequest) Reset() {
+	*x = GetGradingScaleRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGradingScaleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGradingScaleRequest) ProtoMessage() {}
+
+func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
+func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetGradingScaleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of UpdateGradingScale.
+type UpdateGradingScaleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new scale with its `name`; it replaces the whole table.
+	GradingScale  *GradingScale `protobuf:"bytes,1,opt,name=grading_scale,json=gradingScale,proto3" json:"grading_scale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateGradingScaleRequest) Reset() {
+	*x = UpdateGradingScaleRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateGradingScaleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateGradingScaleRequest) ProtoMessage() {}
+
+func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
+	if x != nil {
+		return x.GradingScale
+	}
+	return nil
+}
+
+// Request of GetProgressSummary.
+type GetProgressSummaryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `children/{child}/progressSummary`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The first day of the window, inclusive, `YYYY-MM-DD`; empty for "from the beginning".
+	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day of the window, inclusive, `YYYY-MM-DD`; empty for "until now".
+	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProgressSummaryRequest) Reset() {
+	*x = GetProgressSummaryRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProgressSummaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProgressSummaryRequest) ProtoMessage() {}
+
+func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
+func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetProgressSummaryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetProgressSummaryRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *GetProgressSummaryRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
 var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
@@ -1015,11 +2771,168 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"{\n" +
 	"\x19DeleteGuardianshipRequest\x12J\n" +
 	"\x04name\x18\x01 \x01(\tB6\xbaH3r12/^children/[a-z0-9]{1,63}/guardians/[^/]{1,128}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag*E\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"`\n" +
+	"\x06Points\x12(\n" +
+	"\x06earned\x18\x01 \x01(\x01B\x10\xbaH\r\x12\v@\x01)\x00\x00\x00\x00\x00\x00\x00\x00R\x06earned\x12,\n" +
+	"\bpossible\x18\x02 \x01(\x01B\x10\xbaH\r\x12\v@\x01!\x00\x00\x00\x00\x00\x00\x00\x00R\bpossible\"y\n" +
+	"\x05Score\x127\n" +
+	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
+	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
+	"\x05value\"\xe0\x04\n" +
+	"\n" +
+	"Assessment\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
+	"\asubject\x18\x02 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18d2\x02\\SR\asubject\x12\x1e\n" +
+	"\x05title\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12C\n" +
+	"\x04kind\x18\x04 \x01(\x0e2%.kinbridge.progress.v1.AssessmentKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x122\n" +
+	"\x05score\x18\x05 \x01(\v2\x1c.kinbridge.progress.v1.ScoreR\x05score\x12K\n" +
+	"\rassessed_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\fassessedDate\x121\n" +
+	"\x0fteacher_comment\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x0eteacherComment\x12&\n" +
+	"\vrecorded_by\x18\b \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"recordedBy\x12$\n" +
+	"\apercent\x18\t \x01(\x01B\x05\x92A\x02@\x01H\x00R\apercent\x88\x01\x01\x12B\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"createTime\x12B\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\f \x01(\tR\x04etagB\n" +
+	"\n" +
+	"\b_percent\"\xd3\x03\n" +
+	"\tMilestone\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
+	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x12N\n" +
+	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12K\n" +
+	"\rachieved_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\fachievedDate\x12&\n" +
+	"\vrecorded_by\x18\x06 \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"recordedBy\x12B\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"createTime\x12B\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\"d\n" +
+	"\fGradeMapping\x12!\n" +
+	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
+	"\apercent\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00Y@)\x00\x00\x00\x00\x00\x00\x00\x00R\apercent\"\xc3\x01\n" +
+	"\fGradingScale\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12G\n" +
+	"\x06grades\x18\x02 \x03(\v2#.kinbridge.progress.v1.GradeMappingB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x06grades\x12B\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xb6\x02\n" +
+	"\x0eSubjectSummary\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12)\n" +
+	"\x10assessment_count\x18\x02 \x01(\x05R\x0fassessmentCount\x12!\n" +
+	"\fscored_count\x18\x03 \x01(\x05R\vscoredCount\x12*\n" +
+	"\x0elatest_percent\x18\x04 \x01(\x01H\x00R\rlatestPercent\x88\x01\x01\x12&\n" +
+	"\fmean_percent\x18\x05 \x01(\x01H\x01R\vmeanPercent\x88\x01\x01\x12.\n" +
+	"\x11trend_per_30_days\x18\x06 \x01(\x01H\x02R\x0etrendPer30Days\x88\x01\x01B\x11\n" +
+	"\x0f_latest_percentB\x0f\n" +
+	"\r_mean_percentB\x14\n" +
+	"\x12_trend_per_30_days\"\xa5\x02\n" +
+	"\x0fProgressSummary\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x12A\n" +
+	"\bsubjects\x18\x04 \x03(\v2%.kinbridge.progress.v1.SubjectSummaryR\bsubjects\x12?\n" +
+	"\aoverall\x18\x05 \x01(\v2%.kinbridge.progress.v1.SubjectSummaryR\aoverall\x12@\n" +
+	"\n" +
+	"milestones\x18\x06 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
+	"milestones\"\xf4\x02\n" +
+	"\x17CreateAssessmentRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xf6\x01\n" +
+	"\n" +
+	"assessment\x18\x02 \x01(\v2!.kinbridge.progress.v1.AssessmentB\xb2\x01\xbaH\xae\x01\xba\x01\xa7\x01\n" +
+	"\x1aassessment.required_fields\x123subject, title, kind and assessed_date are required\x1aTthis.subject != '' && this.title != '' && this.kind != 0 && this.assessed_date != ''\xc8\x01\x01R\n" +
+	"assessment\x12&\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
+	"\x14GetAssessmentRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\x96\x03\n" +
+	"\x16ListAssessmentsRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n" +
+	"\asubject\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\asubject\x12C\n" +
+	"\x04kind\x18\x05 \x01(\x0e2%.kinbridge.progress.v1.AssessmentKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
+	"\n" +
+	"start_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
+	"\bend_date\x18\a \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x86\x01\n" +
+	"\x17ListAssessmentsResponse\x12C\n" +
+	"\vassessments\x18\x01 \x03(\v2!.kinbridge.progress.v1.AssessmentR\vassessments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
+	"\x17UpdateAssessmentRequest\x12I\n" +
+	"\n" +
+	"assessment\x18\x01 \x01(\v2!.kinbridge.progress.v1.AssessmentB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"assessment\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"~\n" +
+	"\x17DeleteAssessmentRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xb5\x02\n" +
+	"\x16CreateMilestoneRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xb8\x01\n" +
+	"\tmilestone\x18\x02 \x01(\v2 .kinbridge.progress.v1.MilestoneBx\xbaHu\xba\x01o\n" +
+	"\x19milestone.required_fields\x12$title and achieved_date are required\x1a,this.title != '' && this.achieved_date != ''\xc8\x01\x01R\tmilestone\x12&\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
+	"\x13GetMilestoneRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\xfd\x02\n" +
+	"\x15ListMilestonesRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12N\n" +
+	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12E\n" +
+	"\n" +
+	"start_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
+	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x82\x01\n" +
+	"\x16ListMilestonesResponse\x12@\n" +
+	"\n" +
+	"milestones\x18\x01 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
+	"milestones\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9d\x01\n" +
+	"\x16UpdateMilestoneRequest\x12F\n" +
+	"\tmilestone\x18\x01 \x01(\v2 .kinbridge.progress.v1.MilestoneB\x06\xbaH\x03\xc8\x01\x01R\tmilestone\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"|\n" +
+	"\x16DeleteMilestoneRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
+	"\x16GetGradingScaleRequest\x12A\n" +
+	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
+	"\x19UpdateGradingScaleRequest\x12P\n" +
+	"\rgrading_scale\x18\x01 \x01(\v2#.kinbridge.progress.v1.GradingScaleB\x06\xbaH\x03\xc8\x01\x01R\fgradingScale\"\xeb\x01\n" +
+	"\x19GetProgressSummaryRequest\x12D\n" +
+	"\x04name\x18\x01 \x01(\tB0\xbaH-r+2)^children/[a-z0-9]{1,63}/progressSummary$R\x04name\x12E\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
+	"\bend_date\x18\x03 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
-	"\x10ROLE_CONTRIBUTOR\x10\x022\x9d\v\n" +
+	"\x10ROLE_CONTRIBUTOR\x10\x02*\xc9\x01\n" +
+	"\x0eAssessmentKind\x12\x1f\n" +
+	"\x1bASSESSMENT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ASSESSMENT_KIND_TEST\x10\x01\x12\x1c\n" +
+	"\x18ASSESSMENT_KIND_HOMEWORK\x10\x02\x12\x1b\n" +
+	"\x17ASSESSMENT_KIND_PROJECT\x10\x03\x12\x1f\n" +
+	"\x1bASSESSMENT_KIND_REPORT_CARD\x10\x04\x12 \n" +
+	"\x1cASSESSMENT_KIND_TEACHER_NOTE\x10\x05*\xf5\x01\n" +
+	"\x11MilestoneCategory\x12\"\n" +
+	"\x1eMILESTONE_CATEGORY_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bMILESTONE_CATEGORY_ACADEMIC\x10\x01\x12\x1d\n" +
+	"\x19MILESTONE_CATEGORY_SOCIAL\x10\x02\x12\x1b\n" +
+	"\x17MILESTONE_CATEGORY_ARTS\x10\x03\x12\x1d\n" +
+	"\x19MILESTONE_CATEGORY_SPORTS\x10\x04\x12\"\n" +
+	"\x1eMILESTONE_CATEGORY_LIFE_SKILLS\x10\x05\x12\x1c\n" +
+	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\x96\x1b\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -1030,7 +2943,22 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0fGetGuardianship\x12-.kinbridge.progress.v1.GetGuardianshipRequest\x1a#.kinbridge.progress.v1.Guardianship\",\x82\xd3\xe4\x93\x02#\x12!/v1/{name=children/*/guardians/*}\x90\x02\x01\x12\xa4\x01\n" +
 	"\x11ListGuardianships\x12/.kinbridge.progress.v1.ListGuardianshipsRequest\x1a0.kinbridge.progress.v1.ListGuardianshipsResponse\",\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=children/*}/guardians\x90\x02\x01\x12\xb1\x01\n" +
 	"\x12UpdateGuardianship\x120.kinbridge.progress.v1.UpdateGuardianshipRequest\x1a#.kinbridge.progress.v1.Guardianship\"D\x82\xd3\xe4\x93\x02>:\fguardianship2./v1/{guardianship.name=children/*/guardians/*}\x12\x8c\x01\n" +
-	"\x12DeleteGuardianship\x120.kinbridge.progress.v1.DeleteGuardianshipRequest\x1a\x16.google.protobuf.Empty\",\x82\xd3\xe4\x93\x02#*!/v1/{name=children/*/guardians/*}\x90\x02\x02B\xb6\x02\x92A\xea\x01\x12\x97\x01\n" +
+	"\x12DeleteGuardianship\x120.kinbridge.progress.v1.DeleteGuardianshipRequest\x1a\x16.google.protobuf.Empty\",\x82\xd3\xe4\x93\x02#*!/v1/{name=children/*/guardians/*}\x90\x02\x02\x12\x9e\x01\n" +
+	"\x10CreateAssessment\x12..kinbridge.progress.v1.CreateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"7\x82\xd3\xe4\x93\x021:\n" +
+	"assessment\"#/v1/{parent=children/*}/assessments\x12\x8f\x01\n" +
+	"\rGetAssessment\x12+.kinbridge.progress.v1.GetAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\".\x82\xd3\xe4\x93\x02%\x12#/v1/{name=children/*/assessments/*}\x90\x02\x01\x12\xa0\x01\n" +
+	"\x0fListAssessments\x12-.kinbridge.progress.v1.ListAssessmentsRequest\x1a..kinbridge.progress.v1.ListAssessmentsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/assessments\x90\x02\x01\x12\xa9\x01\n" +
+	"\x10UpdateAssessment\x12..kinbridge.progress.v1.UpdateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"B\x82\xd3\xe4\x93\x02<:\n" +
+	"assessment2./v1/{assessment.name=children/*/assessments/*}\x12\x8a\x01\n" +
+	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x99\x01\n" +
+	"\x0fCreateMilestone\x12-.kinbridge.progress.v1.CreateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\tmilestone\"\"/v1/{parent=children/*}/milestones\x12\x8b\x01\n" +
+	"\fGetMilestone\x12*.kinbridge.progress.v1.GetMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/milestones/*}\x90\x02\x01\x12\x9c\x01\n" +
+	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
+	"\x0fUpdateMilestone\x12-.kinbridge.progress.v1.UpdateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"?\x82\xd3\xe4\x93\x029:\tmilestone2,/v1/{milestone.name=children/*/milestones/*}\x12\x87\x01\n" +
+	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x94\x01\n" +
+	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
+	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
+	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01B\xb6\x02\x92A\xea\x01\x12\x97\x01\n" +
 	"\rKinbridge API\x12\x81\x01Follow a child's school life from afar: progress, media and live notifications. Every call needs `Authorization: Bearer <token>`.2\x02v1Z@\n" +
 	">\n" +
 	"\x06bearer\x124\b\x02\x12\x1fA bearer token: `Bearer <jwt>`.\x1a\rAuthorization \x02b\f\n" +
@@ -1050,67 +2978,142 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 	return file_kinbridge_progress_v1_progress_proto_rawDescData
 }
 
-var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(Role)(0),                         // 0: kinbridge.progress.v1.Role
-	(*Child)(nil),                     // 1: kinbridge.progress.v1.Child
-	(*Guardianship)(nil),              // 2: kinbridge.progress.v1.Guardianship
-	(*CreateChildRequest)(nil),        // 3: kinbridge.progress.v1.CreateChildRequest
-	(*GetChildRequest)(nil),           // 4: kinbridge.progress.v1.GetChildRequest
-	(*ListChildrenRequest)(nil),       // 5: kinbridge.progress.v1.ListChildrenRequest
-	(*ListChildrenResponse)(nil),      // 6: kinbridge.progress.v1.ListChildrenResponse
-	(*UpdateChildRequest)(nil),        // 7: kinbridge.progress.v1.UpdateChildRequest
-	(*DeleteChildRequest)(nil),        // 8: kinbridge.progress.v1.DeleteChildRequest
-	(*CreateGuardianshipRequest)(nil), // 9: kinbridge.progress.v1.CreateGuardianshipRequest
-	(*GetGuardianshipRequest)(nil),    // 10: kinbridge.progress.v1.GetGuardianshipRequest
-	(*ListGuardianshipsRequest)(nil),  // 11: kinbridge.progress.v1.ListGuardianshipsRequest
-	(*ListGuardianshipsResponse)(nil), // 12: kinbridge.progress.v1.ListGuardianshipsResponse
-	(*UpdateGuardianshipRequest)(nil), // 13: kinbridge.progress.v1.UpdateGuardianshipRequest
-	(*DeleteGuardianshipRequest)(nil), // 14: kinbridge.progress.v1.DeleteGuardianshipRequest
-	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 16: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 17: google.protobuf.Empty
+	(AssessmentKind)(0),               // 1: kinbridge.progress.v1.AssessmentKind
+	(MilestoneCategory)(0),            // 2: kinbridge.progress.v1.MilestoneCategory
+	(*Child)(nil),                     // 3: kinbridge.progress.v1.Child
+	(*Guardianship)(nil),              // 4: kinbridge.progress.v1.Guardianship
+	(*CreateChildRequest)(nil),        // 5: kinbridge.progress.v1.CreateChildRequest
+	(*GetChildRequest)(nil),           // 6: kinbridge.progress.v1.GetChildRequest
+	(*ListChildrenRequest)(nil),       // 7: kinbridge.progress.v1.ListChildrenRequest
+	(*ListChildrenResponse)(nil),      // 8: kinbridge.progress.v1.ListChildrenResponse
+	(*UpdateChildRequest)(nil),        // 9: kinbridge.progress.v1.UpdateChildRequest
+	(*DeleteChildRequest)(nil),        // 10: kinbridge.progress.v1.DeleteChildRequest
+	(*CreateGuardianshipRequest)(nil), // 11: kinbridge.progress.v1.CreateGuardianshipRequest
+	(*GetGuardianshipRequest)(nil),    // 12: kinbridge.progress.v1.GetGuardianshipRequest
+	(*ListGuardianshipsRequest)(nil),  // 13: kinbridge.progress.v1.ListGuardianshipsRequest
+	(*ListGuardianshipsResponse)(nil), // 14: kinbridge.progress.v1.ListGuardianshipsResponse
+	(*UpdateGuardianshipRequest)(nil), // 15: kinbridge.progress.v1.UpdateGuardianshipRequest
+	(*DeleteGuardianshipRequest)(nil), // 16: kinbridge.progress.v1.DeleteGuardianshipRequest
+	(*Points)(nil),                    // 17: kinbridge.progress.v1.Points
+	(*Score)(nil),                     // 18: kinbridge.progress.v1.Score
+	(*Assessment)(nil),                // 19: kinbridge.progress.v1.Assessment
+	(*Milestone)(nil),                 // 20: kinbridge.progress.v1.Milestone
+	(*GradeMapping)(nil),              // 21: kinbridge.progress.v1.GradeMapping
+	(*GradingScale)(nil),              // 22: kinbridge.progress.v1.GradingScale
+	(*SubjectSummary)(nil),            // 23: kinbridge.progress.v1.SubjectSummary
+	(*ProgressSummary)(nil),           // 24: kinbridge.progress.v1.ProgressSummary
+	(*CreateAssessmentRequest)(nil),   // 25: kinbridge.progress.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),      // 26: kinbridge.progress.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),    // 27: kinbridge.progress.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil),   // 28: kinbridge.progress.v1.ListAssessmentsResponse
+	(*UpdateAssessmentRequest)(nil),   // 29: kinbridge.progress.v1.UpdateAssessmentRequest
+	(*DeleteAssessmentRequest)(nil),   // 30: kinbridge.progress.v1.DeleteAssessmentRequest
+	(*CreateMilestoneRequest)(nil),    // 31: kinbridge.progress.v1.CreateMilestoneRequest
+	(*GetMilestoneRequest)(nil),       // 32: kinbridge.progress.v1.GetMilestoneRequest
+	(*ListMilestonesRequest)(nil),     // 33: kinbridge.progress.v1.ListMilestonesRequest
+	(*ListMilestonesResponse)(nil),    // 34: kinbridge.progress.v1.ListMilestonesResponse
+	(*UpdateMilestoneRequest)(nil),    // 35: kinbridge.progress.v1.UpdateMilestoneRequest
+	(*DeleteMilestoneRequest)(nil),    // 36: kinbridge.progress.v1.DeleteMilestoneRequest
+	(*GetGradingScaleRequest)(nil),    // 37: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 38: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 39: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*timestamppb.Timestamp)(nil),     // 40: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 41: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),             // 42: google.protobuf.Empty
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	15, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	15, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	40, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	40, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	15, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	15, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	1,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
-	1,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	16, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	2,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
-	2,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	16, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 13: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	4,  // 14: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	5,  // 15: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	7,  // 16: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	8,  // 17: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	9,  // 18: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	10, // 19: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	11, // 20: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	13, // 21: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	14, // 22: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	1,  // 23: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	1,  // 24: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	6,  // 25: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	1,  // 26: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	17, // 27: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	2,  // 28: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	2,  // 29: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	12, // 30: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	2,  // 31: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	17, // 32: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	23, // [23:33] is the sub-list for method output_type
-	13, // [13:23] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	40, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	40, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	3,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
+	3,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	41, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	4,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
+	4,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	41, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
+	1,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	18, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
+	40, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	40, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	40, // 19: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	40, // 20: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	21, // 21: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	40, // 22: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	23, // 23: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	23, // 24: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	20, // 25: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	19, // 26: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	1,  // 27: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	19, // 28: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	19, // 29: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	41, // 30: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	20, // 31: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	2,  // 32: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	20, // 33: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	20, // 34: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	41, // 35: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	22, // 36: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	5,  // 37: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	6,  // 38: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	7,  // 39: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	9,  // 40: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	10, // 41: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	11, // 42: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	12, // 43: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	13, // 44: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	15, // 45: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	16, // 46: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	25, // 47: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	26, // 48: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	27, // 49: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	29, // 50: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	30, // 51: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	31, // 52: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	32, // 53: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	33, // 54: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	35, // 55: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	36, // 56: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	37, // 57: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	38, // 58: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	39, // 59: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	3,  // 60: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	3,  // 61: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	8,  // 62: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	3,  // 63: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	42, // 64: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	4,  // 65: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	4,  // 66: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	14, // 67: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	4,  // 68: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	42, // 69: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	19, // 70: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	19, // 71: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	28, // 72: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	19, // 73: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	42, // 74: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	20, // 75: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	20, // 76: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	34, // 77: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	20, // 78: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	42, // 79: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	22, // 80: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	22, // 81: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	24, // 82: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	60, // [60:83] is the sub-list for method output_type
+	37, // [37:60] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -1118,13 +3121,19 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 	if File_kinbridge_progress_v1_progress_proto != nil {
 		return
 	}
+	file_kinbridge_progress_v1_progress_proto_msgTypes[15].OneofWrappers = []any{
+		(*Score_Points)(nil),
+		(*Score_LetterGrade)(nil),
+	}
+	file_kinbridge_progress_v1_progress_proto_msgTypes[16].OneofWrappers = []any{}
+	file_kinbridge_progress_v1_progress_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      3,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

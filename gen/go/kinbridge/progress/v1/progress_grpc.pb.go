@@ -30,6 +30,19 @@ const (
 	ProgressService_ListGuardianships_FullMethodName  = "/kinbridge.progress.v1.ProgressService/ListGuardianships"
 	ProgressService_UpdateGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGuardianship"
 	ProgressService_DeleteGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/DeleteGuardianship"
+	ProgressService_CreateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/CreateAssessment"
+	ProgressService_GetAssessment_FullMethodName      = "/kinbridge.progress.v1.ProgressService/GetAssessment"
+	ProgressService_ListAssessments_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListAssessments"
+	ProgressService_UpdateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/UpdateAssessment"
+	ProgressService_DeleteAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/DeleteAssessment"
+	ProgressService_CreateMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/CreateMilestone"
+	ProgressService_GetMilestone_FullMethodName       = "/kinbridge.progress.v1.ProgressService/GetMilestone"
+	ProgressService_ListMilestones_FullMethodName     = "/kinbridge.progress.v1.ProgressService/ListMilestones"
+	ProgressService_UpdateMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/UpdateMilestone"
+	ProgressService_DeleteMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/DeleteMilestone"
+	ProgressService_GetGradingScale_FullMethodName    = "/kinbridge.progress.v1.ProgressService/GetGradingScale"
+	ProgressService_UpdateGradingScale_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGradingScale"
+	ProgressService_GetProgressSummary_FullMethodName = "/kinbridge.progress.v1.ProgressService/GetProgressSummary"
 )
 
 // ProgressServiceClient is the client API for ProgressService service.
@@ -69,6 +82,61 @@ type ProgressServiceClient interface {
 	UpdateGuardianship(ctx context.Context, in *UpdateGuardianshipRequest, opts ...grpc.CallOption) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(ctx context.Context, in *DeleteGuardianshipRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Records an assessment. Contributors and administrators. With a
+	// `request_id`, sending the same request again returns the assessment the
+	// first one created instead of recording it twice.
+	CreateAssessment(ctx context.Context, in *CreateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
+	// Returns one assessment of a child the caller may see.
+	GetAssessment(ctx context.Context, in *GetAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
+	// Lists a child's assessments, oldest assessed first, optionally filtered
+	// by subject, kind and date range. Pages stay stable while new
+	// assessments are recorded: every assessment that existed when the
+	// listing began is returned exactly once.
+	ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error)
+	// Changes the fields named in `update_mask`. Contributors and
+	// administrators; a stale etag fails with ABORTED (HTTP 409).
+	UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
+	// Deletes an assessment. Contributors and administrators.
+	DeleteAssessment(ctx context.Context, in *DeleteAssessmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Records a milestone. Contributors and administrators; idempotent with a
+	// `request_id` like CreateAssessment.
+	CreateMilestone(ctx context.Context, in *CreateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
+	// Returns one milestone of a child the caller may see.
+	GetMilestone(ctx context.Context, in *GetMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
+	// Lists a child's milestones, oldest achieved first, optionally filtered by
+	// category and date range; pages are stable like ListAssessments.
+	ListMilestones(ctx context.Context, in *ListMilestonesRequest, opts ...grpc.CallOption) (*ListMilestonesResponse, error)
+	// Changes the fields named in `update_mask`; etag-checked.
+	UpdateMilestone(ctx context.Context, in *UpdateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
+	// Deletes a milestone. Contributors and administrators.
+	DeleteMilestone(ctx context.Context, in *DeleteMilestoneRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Returns how the child's letter grades become percentages: the default
+	// scale until one is set.
+	GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error)
+	// Replaces the child's grading scale. Contributors and administrators.
+	UpdateGradingScale(ctx context.Context, in *UpdateGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error)
+	// Summarizes the child's assessments and milestones in a window of days.
+	//
+	// Definitions, so every store and client gets the same numbers:
+	//   - every scored assessment becomes a percentage: points earned /
+	//     points possible x 100, or its letter grade through the child's
+	//     grading scale. TEACHER_NOTE assessments, unscored ones, and letters
+	//     not on the scale count only as entries;
+	//   - per subject: `assessment_count` counts every entry; `latest_percent`
+	//     is the percentage of the scored assessment with the latest
+	//     `assessed_date` (the one recorded last, on a tie); `mean_percent` is
+	//     the arithmetic mean; `trend_per_30_days` is the least-squares slope
+	//     of percentage against `assessed_date` (x in days), times 30: in
+	//     percentage points per 30 days, absent when fewer than two scored
+	//     assessments fall on different days;
+	//   - `overall` is the same over every subject together; the milestones
+	//     are those achieved in the window;
+	//   - numbers are rounded to two decimals, half away from zero.
+	//
+	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
+	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
+	// trend of -20.28 points per 30 days.
+	GetProgressSummary(ctx context.Context, in *GetProgressSummaryRequest, opts ...grpc.CallOption) (*ProgressSummary, error)
 }
 
 type progressServiceClient struct {
@@ -179,6 +247,136 @@ func (c *progressServiceClient) DeleteGuardianship(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *progressServiceClient) CreateAssessment(ctx context.Context, in *CreateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Assessment)
+	err := c.cc.Invoke(ctx, ProgressService_CreateAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetAssessment(ctx context.Context, in *GetAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Assessment)
+	err := c.cc.Invoke(ctx, ProgressService_GetAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListAssessments(ctx context.Context, in *ListAssessmentsRequest, opts ...grpc.CallOption) (*ListAssessmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAssessmentsResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListAssessments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Assessment)
+	err := c.cc.Invoke(ctx, ProgressService_UpdateAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) DeleteAssessment(ctx context.Context, in *DeleteAssessmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ProgressService_DeleteAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) CreateMilestone(ctx context.Context, in *CreateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Milestone)
+	err := c.cc.Invoke(ctx, ProgressService_CreateMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetMilestone(ctx context.Context, in *GetMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Milestone)
+	err := c.cc.Invoke(ctx, ProgressService_GetMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListMilestones(ctx context.Context, in *ListMilestonesRequest, opts ...grpc.CallOption) (*ListMilestonesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMilestonesResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListMilestones_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) UpdateMilestone(ctx context.Context, in *UpdateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Milestone)
+	err := c.cc.Invoke(ctx, ProgressService_UpdateMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) DeleteMilestone(ctx context.Context, in *DeleteMilestoneRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ProgressService_DeleteMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradingScale)
+	err := c.cc.Invoke(ctx, ProgressService_GetGradingScale_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) UpdateGradingScale(ctx context.Context, in *UpdateGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GradingScale)
+	err := c.cc.Invoke(ctx, ProgressService_UpdateGradingScale_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetProgressSummary(ctx context.Context, in *GetProgressSummaryRequest, opts ...grpc.CallOption) (*ProgressSummary, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProgressSummary)
+	err := c.cc.Invoke(ctx, ProgressService_GetProgressSummary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProgressServiceServer is the server API for ProgressService service.
 // All implementations must embed UnimplementedProgressServiceServer
 // for forward compatibility.
@@ -216,6 +414,61 @@ type ProgressServiceServer interface {
 	UpdateGuardianship(context.Context, *UpdateGuardianshipRequest) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error)
+	// Records an assessment. Contributors and administrators. With a
+	// `request_id`, sending the same request again returns the assessment the
+	// first one created instead of recording it twice.
+	CreateAssessment(context.Context, *CreateAssessmentRequest) (*Assessment, error)
+	// Returns one assessment of a child the caller may see.
+	GetAssessment(context.Context, *GetAssessmentRequest) (*Assessment, error)
+	// Lists a child's assessments, oldest assessed first, optionally filtered
+	// by subject, kind and date range. Pages stay stable while new
+	// assessments are recorded: every assessment that existed when the
+	// listing began is returned exactly once.
+	ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error)
+	// Changes the fields named in `update_mask`. Contributors and
+	// administrators; a stale etag fails with ABORTED (HTTP 409).
+	UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*Assessment, error)
+	// Deletes an assessment. Contributors and administrators.
+	DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error)
+	// Records a milestone. Contributors and administrators; idempotent with a
+	// `request_id` like CreateAssessment.
+	CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error)
+	// Returns one milestone of a child the caller may see.
+	GetMilestone(context.Context, *GetMilestoneRequest) (*Milestone, error)
+	// Lists a child's milestones, oldest achieved first, optionally filtered by
+	// category and date range; pages are stable like ListAssessments.
+	ListMilestones(context.Context, *ListMilestonesRequest) (*ListMilestonesResponse, error)
+	// Changes the fields named in `update_mask`; etag-checked.
+	UpdateMilestone(context.Context, *UpdateMilestoneRequest) (*Milestone, error)
+	// Deletes a milestone. Contributors and administrators.
+	DeleteMilestone(context.Context, *DeleteMilestoneRequest) (*emptypb.Empty, error)
+	// Returns how the child's letter grades become percentages: the default
+	// scale until one is set.
+	GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error)
+	// Replaces the child's grading scale. Contributors and administrators.
+	UpdateGradingScale(context.Context, *UpdateGradingScaleRequest) (*GradingScale, error)
+	// Summarizes the child's assessments and milestones in a window of days.
+	//
+	// Definitions, so every store and client gets the same numbers:
+	//   - every scored assessment becomes a percentage: points earned /
+	//     points possible x 100, or its letter grade through the child's
+	//     grading scale. TEACHER_NOTE assessments, unscored ones, and letters
+	//     not on the scale count only as entries;
+	//   - per subject: `assessment_count` counts every entry; `latest_percent`
+	//     is the percentage of the scored assessment with the latest
+	//     `assessed_date` (the one recorded last, on a tie); `mean_percent` is
+	//     the arithmetic mean; `trend_per_30_days` is the least-squares slope
+	//     of percentage against `assessed_date` (x in days), times 30: in
+	//     percentage points per 30 days, absent when fewer than two scored
+	//     assessments fall on different days;
+	//   - `overall` is the same over every subject together; the milestones
+	//     are those achieved in the window;
+	//   - numbers are rounded to two decimals, half away from zero.
+	//
+	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
+	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
+	// trend of -20.28 points per 30 days.
+	GetProgressSummary(context.Context, *GetProgressSummaryRequest) (*ProgressSummary, error)
 	mustEmbedUnimplementedProgressServiceServer()
 }
 
@@ -255,6 +508,45 @@ func (UnimplementedProgressServiceServer) UpdateGuardianship(context.Context, *U
 }
 func (UnimplementedProgressServiceServer) DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteGuardianship not implemented")
+}
+func (UnimplementedProgressServiceServer) CreateAssessment(context.Context, *CreateAssessmentRequest) (*Assessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAssessment not implemented")
+}
+func (UnimplementedProgressServiceServer) GetAssessment(context.Context, *GetAssessmentRequest) (*Assessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAssessment not implemented")
+}
+func (UnimplementedProgressServiceServer) ListAssessments(context.Context, *ListAssessmentsRequest) (*ListAssessmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAssessments not implemented")
+}
+func (UnimplementedProgressServiceServer) UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*Assessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAssessment not implemented")
+}
+func (UnimplementedProgressServiceServer) DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAssessment not implemented")
+}
+func (UnimplementedProgressServiceServer) CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMilestone not implemented")
+}
+func (UnimplementedProgressServiceServer) GetMilestone(context.Context, *GetMilestoneRequest) (*Milestone, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMilestone not implemented")
+}
+func (UnimplementedProgressServiceServer) ListMilestones(context.Context, *ListMilestonesRequest) (*ListMilestonesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMilestones not implemented")
+}
+func (UnimplementedProgressServiceServer) UpdateMilestone(context.Context, *UpdateMilestoneRequest) (*Milestone, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateMilestone not implemented")
+}
+func (UnimplementedProgressServiceServer) DeleteMilestone(context.Context, *DeleteMilestoneRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMilestone not implemented")
+}
+func (UnimplementedProgressServiceServer) GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGradingScale not implemented")
+}
+func (UnimplementedProgressServiceServer) UpdateGradingScale(context.Context, *UpdateGradingScaleRequest) (*GradingScale, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGradingScale not implemented")
+}
+func (UnimplementedProgressServiceServer) GetProgressSummary(context.Context, *GetProgressSummaryRequest) (*ProgressSummary, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProgressSummary not implemented")
 }
 func (UnimplementedProgressServiceServer) mustEmbedUnimplementedProgressServiceServer() {}
 func (UnimplementedProgressServiceServer) testEmbeddedByValue()                         {}
@@ -457,6 +749,240 @@ func _ProgressService_DeleteGuardianship_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_CreateAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).CreateAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_CreateAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).CreateAssessment(ctx, req.(*CreateAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetAssessment(ctx, req.(*GetAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListAssessments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAssessmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListAssessments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListAssessments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListAssessments(ctx, req.(*ListAssessmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_UpdateAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).UpdateAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_UpdateAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).UpdateAssessment(ctx, req.(*UpdateAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_DeleteAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).DeleteAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_DeleteAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).DeleteAssessment(ctx, req.(*DeleteAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_CreateMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).CreateMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_CreateMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).CreateMilestone(ctx, req.(*CreateMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetMilestone(ctx, req.(*GetMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListMilestones_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMilestonesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListMilestones(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListMilestones_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListMilestones(ctx, req.(*ListMilestonesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_UpdateMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).UpdateMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_UpdateMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).UpdateMilestone(ctx, req.(*UpdateMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_DeleteMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).DeleteMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_DeleteMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).DeleteMilestone(ctx, req.(*DeleteMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetGradingScale_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGradingScaleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetGradingScale(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetGradingScale_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetGradingScale(ctx, req.(*GetGradingScaleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_UpdateGradingScale_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGradingScaleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).UpdateGradingScale(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_UpdateGradingScale_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).UpdateGradingScale(ctx, req.(*UpdateGradingScaleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetProgressSummary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProgressSummaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetProgressSummary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetProgressSummary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetProgressSummary(ctx, req.(*GetProgressSummaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProgressService_ServiceDesc is the grpc.ServiceDesc for ProgressService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -503,6 +1029,58 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteGuardianship",
 			Handler:    _ProgressService_DeleteGuardianship_Handler,
+		},
+		{
+			MethodName: "CreateAssessment",
+			Handler:    _ProgressService_CreateAssessment_Handler,
+		},
+		{
+			MethodName: "GetAssessment",
+			Handler:    _ProgressService_GetAssessment_Handler,
+		},
+		{
+			MethodName: "ListAssessments",
+			Handler:    _ProgressService_ListAssessments_Handler,
+		},
+		{
+			MethodName: "UpdateAssessment",
+			Handler:    _ProgressService_UpdateAssessment_Handler,
+		},
+		{
+			MethodName: "DeleteAssessment",
+			Handler:    _ProgressService_DeleteAssessment_Handler,
+		},
+		{
+			MethodName: "CreateMilestone",
+			Handler:    _ProgressService_CreateMilestone_Handler,
+		},
+		{
+			MethodName: "GetMilestone",
+			Handler:    _ProgressService_GetMilestone_Handler,
+		},
+		{
+			MethodName: "ListMilestones",
+			Handler:    _ProgressService_ListMilestones_Handler,
+		},
+		{
+			MethodName: "UpdateMilestone",
+			Handler:    _ProgressService_UpdateMilestone_Handler,
+		},
+		{
+			MethodName: "DeleteMilestone",
+			Handler:    _ProgressService_DeleteMilestone_Handler,
+		},
+		{
+			MethodName: "GetGradingScale",
+			Handler:    _ProgressService_GetGradingScale_Handler,
+		},
+		{
+			MethodName: "UpdateGradingScale",
+			Handler:    _ProgressService_UpdateGradingScale_Handler,
+		},
+		{
+			MethodName: "GetProgressSummary",
+			Handler:    _ProgressService_GetProgressSummary_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
