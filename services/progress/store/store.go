@@ -80,6 +80,8 @@ type ListChildrenQuery struct {
 
 // Store is the progress service's repository.
 type Store interface {
+	Records
+
 	CreateChild(ctx context.Context, c Child) (Child, error)
 	GetChild(ctx context.Context, id string) (Child, error)
 	ListChildren(ctx context.Context, q ListChildrenQuery) ([]Child, error)

@@ -1,0 +1,150 @@
+// Package summary computes a child's progress summary. The definitions
+// live in the contract (GetProgressSummary in progress.proto); this package
+// is their one implementation, pure and independent of any store.
+package summary
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Grade is one row of a grading scale: a letter and its percentage.
+type Grade struct {
+	Letter  string  `json:"letter"`
+	Percent float64 `json:"percent"`
+}
+
+// DefaultScale is the grading scale of a child who has none of their own.
+func DefaultScale() []Grade {
+	return []Grade{
+		{"A+", 97}, {"A", 93}, {"A-", 90},
+		{"B+", 87}, {"B", 83}, {"B-", 80},
+		{"C+", 77}, {"C", 73}, {"C-", 70},
+		{"D+", 67}, {"D", 63}, {"D-", 60},
+		{"F", 0},
+	}
+}
+
+// LetterPercent returns the percentage of a letter on the scale, compared
+// without regard to case.
+func LetterPercent(scale []Grade, letter string) (float64, bool) {
+	for _, g := range scale {
+		if strings.EqualFold(g.Letter, strings.TrimSpace(letter)) {
+			return g.Percent, true
+		}
+	}
+	return 0, false
+}
+
+// PointsPercent is earned / possible x 100.
+func PointsPercent(earned, possible float64) (float64, bool) {
+	if possible <= 0 || math.IsNaN(earned) || math.IsInf(earned, 0) {
+		return 0, false
+	}
+	return earned / possible * 100, true
+}
+
+// Entry is one assessment as the summary sees it.
+type Entry struct {
+	Subject string
+	Date    time.Time // the assessed day, at midnight UTC
+	// Percent is nil for entries that count only as entries: teacher notes,
+	// unscored work, letters not on the scale.
+	Percent *float64
+	// Recorded orders entries of the same day: the later one is "latest".
+	Recorded time.Time
+}
+
+// Stats are the numbers of one subject or of all subjects.
+type Stats struct {
+	Subject     string
+	Count       int
+	ScoredCount int
+	Latest      *float64
+	Mean        *float64
+	Trend       *float64 // percentage points per 30 days
+}
+
+// Summarize returns per-subject stats ordered by subject, and the overall
+// stats, all rounded to two decimals.
+func Summarize(entries []Entry) (subjects []Stats, overall Stats) {
+	bySubject := map[string][]Entry{}
+	for _, e := range entries {
+		bySubject[e.Subject] = append(bySubject[e.Subject], e)
+	}
+	names := make([]string, 0, len(bySubject))
+	for name := range bySubject {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := stats(bySubject[name])
+		st.Subject = name
+		subjects = append(subjects, st)
+	}
+	return subjects, stats(entries)
+}
+
+func stats(entries []Entry) Stats {
+	st := Stats{Count: len(entries)}
+	var scored []Entry
+	for _, e := range entries {
+		if e.Percent != nil {
+			scored = append(scored, e)
+		}
+	}
+	st.ScoredCount = len(scored)
+	if len(scored) == 0 {
+		return st
+	}
+	latest, sum := scored[0], 0.0
+	for _, e := range scored {
+		sum += *e.Percent
+		if e.Date.After(latest.Date) || (e.Date.Equal(latest.Date) && e.Recorded.After(latest.Recorded)) {
+			latest = e
+		}
+	}
+	st.Latest = rounded(*latest.Percent)
+	st.Mean = rounded(sum / float64(len(scored)))
+	if slope, ok := slopePerDay(scored); ok {
+		st.Trend = rounded(slope * 30)
+	}
+	return st
+}
+
+// slopePerDay is the least-squares slope of percentage against day. It
+// needs two distinct days; with one, the slope is undefined.
+func slopePerDay(scored []Entry) (float64, bool) {
+	origin := scored[0].Date
+	var sx, sy float64
+	for _, e := range scored {
+		sx += days(origin, e.Date)
+		sy += *e.Percent
+	}
+	n := float64(len(scored))
+	mx, my := sx/n, sy/n
+	var sxy, sxx float64
+	for _, e := range scored {
+		dx := days(origin, e.Date) - mx
+		sxy += dx * (*e.Percent - my)
+		sxx += dx * dx
+	}
+	if sxx == 0 {
+		return 0, false
+	}
+	return sxy / sxx, true
+}
+
+func days(origin, t time.Time) float64 { return t.Sub(origin).Hours() / 24 }
+
+// rounded rounds to two decimals, half away from zero, and never returns
+// negative zero (which JSON would print as -0).
+func rounded(x float64) *float64 {
+	r := math.Round(x*100) / 100
+	if r == 0 {
+		r = 0
+	}
+	return &r
+}
