@@ -1632,9 +1632,9 @@ type SubjectSummary struct {
 	MeanPercent *float64 `protobuf:"fixed64,5,opt,name=mean_percent,json=meanPercent,proto3,oneof" json:"mean_percent,omitempty"`
 	// The least-squares slope of percentage against date, in percentage
 	// points per 30 days; absent with fewer than two scored days.
-	TrendPer_30Days *float64 `protobuf:"fixed64,6,opt,name=trend_per_30_days,json=trendPer30Days,proto3,oneof" json:"trend_per_30_days,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	Trend         *float64 `protobuf:"fixed64,6,opt,name=trend,proto3,oneof" json:"trend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubjectSummary) Reset() {
@@ -1702,9 +1702,9 @@ func (x *SubjectSummary) GetMeanPercent() float64 {
 	return 0
 }
 
-func (x *SubjectSummary) GetTrendPer_30Days() float64 {
-	if x != nil && x.TrendPer_30Days != nil {
-		return *x.TrendPer_30Days
+func (x *SubjectSummary) GetTrend() float64 {
+	if x != nil && x.Trend != nil {
+		return *x.Trend
 	}
 	return 0
 }
@@ -2821,17 +2821,17 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x06grades\x12B\n" +
 	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xb6\x02\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\x95\x02\n" +
 	"\x0eSubjectSummary\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12)\n" +
 	"\x10assessment_count\x18\x02 \x01(\x05R\x0fassessmentCount\x12!\n" +
 	"\fscored_count\x18\x03 \x01(\x05R\vscoredCount\x12*\n" +
 	"\x0elatest_percent\x18\x04 \x01(\x01H\x00R\rlatestPercent\x88\x01\x01\x12&\n" +
-	"\fmean_percent\x18\x05 \x01(\x01H\x01R\vmeanPercent\x88\x01\x01\x12.\n" +
-	"\x11trend_per_30_days\x18\x06 \x01(\x01H\x02R\x0etrendPer30Days\x88\x01\x01B\x11\n" +
+	"\fmean_percent\x18\x05 \x01(\x01H\x01R\vmeanPercent\x88\x01\x01\x12\x19\n" +
+	"\x05trend\x18\x06 \x01(\x01H\x02R\x05trend\x88\x01\x01B\x11\n" +
 	"\x0f_latest_percentB\x0f\n" +
-	"\r_mean_percentB\x14\n" +
-	"\x12_trend_per_30_days\"\xa5\x02\n" +
+	"\r_mean_percentB\b\n" +
+	"\x06_trend\"\xa5\x02\n" +
 	"\x0fProgressSummary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +

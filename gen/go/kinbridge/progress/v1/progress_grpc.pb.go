@@ -125,7 +125,7 @@ type ProgressServiceClient interface {
 	//   - per subject: `assessment_count` counts every entry; `latest_percent`
 	//     is the percentage of the scored assessment with the latest
 	//     `assessed_date` (the one recorded last, on a tie); `mean_percent` is
-	//     the arithmetic mean; `trend_per_30_days` is the least-squares slope
+	//     the arithmetic mean; `trend` is the least-squares slope
 	//     of percentage against `assessed_date` (x in days), times 30: in
 	//     percentage points per 30 days, absent when fewer than two scored
 	//     assessments fall on different days;
@@ -457,7 +457,7 @@ type ProgressServiceServer interface {
 	//   - per subject: `assessment_count` counts every entry; `latest_percent`
 	//     is the percentage of the scored assessment with the latest
 	//     `assessed_date` (the one recorded last, on a tie); `mean_percent` is
-	//     the arithmetic mean; `trend_per_30_days` is the least-squares slope
+	//     the arithmetic mean; `trend` is the least-squares slope
 	//     of percentage against `assessed_date` (x in days), times 30: in
 	//     percentage points per 30 days, absent when fewer than two scored
 	//     assessments fall on different days;
