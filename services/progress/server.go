@@ -22,7 +22,8 @@ import (
 // server implements the public ProgressService.
 type server struct {
 	progressv1.UnimplementedProgressServiceServer
-	store store.Store
+	store     store.Store
+	summaries *summaryCache
 }
 
 // storeError maps store errors to statuses; what names the resource kind.

@@ -25,6 +25,9 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 }
 
+// summaryCacheSize bounds the summaries kept in memory.
+const summaryCacheSize = 10000
+
 // Service is a running progress service, ready to register on a gRPC server.
 type Service struct {
 	db     *sqldb.DB
@@ -39,7 +42,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("progress database: %w", err)
 	}
 	st := store.NewSQL(db)
-	return &Service{db: db, server: &server{store: st}, access: &accessServer{store: st}}, nil
+	return &Service{db: db, server: &server{store: st, summaries: newSummaryCache(summaryCacheSize)}, access: &accessServer{store: st}}, nil
 }
 
 // Register adds the public and the service-only APIs to s.

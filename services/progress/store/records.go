@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/kinbridge/kinbridge/services/progress/summary"
 )
 
 // ScoreKind says how an assessment was scored.
@@ -84,10 +86,7 @@ type MilestoneQuery struct {
 }
 
 // Grade is a letter and the percentage it stands for.
-type Grade struct {
-	Letter  string  `json:"letter"`
-	Percent float64 `json:"percent"`
-}
+type Grade = summary.Grade
 
 // GradingScale is a child's own scale.
 type GradingScale struct {

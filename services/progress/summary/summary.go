@@ -139,12 +139,17 @@ func slopePerDay(scored []Entry) (float64, bool) {
 
 func days(origin, t time.Time) float64 { return t.Sub(origin).Hours() / 24 }
 
-// rounded rounds to two decimals, half away from zero, and never returns
+// Round rounds to two decimals, half away from zero, and never returns
 // negative zero (which JSON would print as -0).
-func rounded(x float64) *float64 {
+func Round(x float64) float64 {
 	r := math.Round(x*100) / 100
 	if r == 0 {
-		r = 0
+		return 0
 	}
+	return r
+}
+
+func rounded(x float64) *float64 {
+	r := Round(x)
 	return &r
 }
