@@ -198,7 +198,9 @@ func (u updatable) paths(mask *fieldmaskpb.FieldMask) (map[string]bool, error) {
 	}
 	out := map[string]bool{}
 	for _, p := range mask.GetPaths() {
-		p = snakeCase(p) // REST clients send JSON names
+		// REST clients send JSON names, and the gateway names nested fields
+		// ("score.points.earned"): a message field is replaced whole.
+		p, _, _ = strings.Cut(snakeCase(p), ".")
 		switch {
 		case u.fields[p]:
 			out[p] = true
