@@ -66,9 +66,12 @@ func TestREADMEJourney(t *testing.T) {
 			env = append(env, "KINBRIDGE_TOKEN="+p.adminToken)
 			// The grpcurl block uses $CHILD and $MARIA from the quickstart,
 			// as a reader's shell would have them.
-			script := p.asWritten(readmeBlock(t, "quickstart") + "\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
+			script := p.asWritten(readmeBlock(t, "quickstart") + "\necho '--- progress'\n" + readmeBlock(t, "progress") +
+				"\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
 			out := runScript(t, ctx, script, env)
-			quick, grpc, _ := strings.Cut(out, "--- grpcurl")
+			quick, rest, _ := strings.Cut(out, "--- progress")
+			progress, grpc, _ := strings.Cut(rest, "--- grpcurl")
+			checkProgressBlock(t, progress)
 
 			lines := strings.Split(strings.TrimSpace(quick), "\n")
 			if len(lines) != 6 {
@@ -102,5 +105,30 @@ func TestREADMEJourney(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkProgressBlock checks the output of the README's progress block.
+func checkProgressBlock(t *testing.T, out string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("want 8 output lines from the progress block, got %d:\n%s", len(lines), out)
+	}
+	flat := func(s string) string { return strings.ReplaceAll(s, `": `, `":`) }
+	checks := []struct{ what, line, want string }{
+		{"teacher made a contributor", lines[0], "} 200"},
+		{"points recorded", lines[1], `"percent":90`},
+		{"letter recorded", lines[2], `"percent":87`},
+		{"points recorded", lines[3], `"percent":70`},
+		{"milestone recorded", lines[4], "} 200"},
+		{"a page of two with a next page", lines[5], `"nextPageToken"`},
+		{"the worked example", lines[6], `"latestPercent":70,"meanPercent":82.33,"trend":-20.28`},
+		{"guardian cannot record", lines[7], "} 403"},
+	}
+	for _, c := range checks {
+		if !strings.Contains(strings.ReplaceAll(flat(c.line), ", ", ","), c.want) {
+			t.Errorf("%s: %s lacks %s", c.what, c.line, c.want)
+		}
 	}
 }
