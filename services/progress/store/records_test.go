@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kinbridge/kinbridge/services/progress/store"
+	"github.com/kinbridge/kinbridge/services/progress/summary"
 )
 
 func init() {
@@ -32,6 +34,47 @@ var recordsContract = []struct {
 	name string
 	run  func(t *testing.T, s store.Store)
 }{
+	{"the summary's worked example from stored rows", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		mustChild(t, s, "c1")
+		rows := []store.Assessment{
+			assessment("c1", "a1", "Math", "2026-03-01"),
+			assessment("c1", "a2", "Math", "2026-03-15"),
+			assessment("c1", "a3", "Math", "2026-03-31"),
+			assessment("c1", "a4", "Math", "2026-04-01"), // outside the window
+		}
+		rows[1].Score = store.Score{Kind: store.ScoredLetter, Letter: "B+"}
+		rows[2].Score = store.Score{Kind: store.ScoredPoints, Earned: 70, Possible: 100}
+		for _, a := range rows {
+			if _, _, err := s.CreateAssessment(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.ListAssessments(ctx, store.AssessmentQuery{ChildID: "c1", StartDate: "2026-03-01", EndDate: "2026-03-31"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries []summary.Entry
+		for _, a := range got {
+			var p float64
+			switch a.Score.Kind {
+			case store.ScoredPoints:
+				p, _ = summary.PointsPercent(a.Score.Earned, a.Score.Possible)
+			case store.ScoredLetter:
+				p, _ = summary.LetterPercent(summary.DefaultScale(), a.Score.Letter)
+			}
+			day, err := time.Parse(time.DateOnly, a.AssessedDate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, summary.Entry{Subject: a.Subject, Date: day, Percent: &p, Recorded: a.CreateTime})
+		}
+		_, overall := summary.Summarize(entries)
+		if overall.Count != 3 || *overall.Latest != 70 || *overall.Mean != 82.33 || *overall.Trend != -20.28 {
+			t.Fatalf("from stored rows: count %d latest %v mean %v trend %v; want 3, 70, 82.33, -20.28",
+				overall.Count, *overall.Latest, *overall.Mean, *overall.Trend)
+		}
+	}},
 	{"assessments round trip and raise the progress revision", func(t *testing.T, s store.Store) {
 		ctx := context.Background()
 		mustChild(t, s, "c1")
