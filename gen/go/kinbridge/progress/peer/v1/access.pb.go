@@ -204,6 +204,162 @@ func (x *CheckAccessResponse) GetRole() v1.Role {
 	return v1.Role(0)
 }
 
+// Request of ListGuardians.
+type ListGuardiansRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Child         string `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGuardiansRequest) Reset() {
+	*x = ListGuardiansRequest{}
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGuardiansRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGuardiansRequest) ProtoMessage() {}
+
+func (x *ListGuardiansRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGuardiansRequest.ProtoReflect.Descriptor instead.
+func (*ListGuardiansRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_peer_v1_access_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListGuardiansRequest) GetChild() string {
+	if x != nil {
+		return x.Child
+	}
+	return ""
+}
+
+// One user who may see a child.
+type Guardian struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's id.
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Their role.
+	Role          v1.Role `protobuf:"varint,2,opt,name=role,proto3,enum=kinbridge.progress.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Guardian) Reset() {
+	*x = Guardian{}
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Guardian) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Guardian) ProtoMessage() {}
+
+func (x *Guardian) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Guardian.ProtoReflect.Descriptor instead.
+func (*Guardian) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_peer_v1_access_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Guardian) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Guardian) GetRole() v1.Role {
+	if x != nil {
+		return x.Role
+	}
+	return v1.Role(0)
+}
+
+// Response of ListGuardians.
+type ListGuardiansResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every guardian and contributor of the child, by user id.
+	Guardians []*Guardian `protobuf:"bytes,1,rep,name=guardians,proto3" json:"guardians,omitempty"`
+	// Whether the child exists.
+	ChildExists   bool `protobuf:"varint,2,opt,name=child_exists,json=childExists,proto3" json:"child_exists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGuardiansResponse) Reset() {
+	*x = ListGuardiansResponse{}
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGuardiansResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGuardiansResponse) ProtoMessage() {}
+
+func (x *ListGuardiansResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_peer_v1_access_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGuardiansResponse.ProtoReflect.Descriptor instead.
+func (*ListGuardiansResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_peer_v1_access_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListGuardiansResponse) GetGuardians() []*Guardian {
+	if x != nil {
+		return x.Guardians
+	}
+	return nil
+}
+
+func (x *ListGuardiansResponse) GetChildExists() bool {
+	if x != nil {
+		return x.ChildExists
+	}
+	return false
+}
+
 var File_kinbridge_progress_peer_v1_access_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_peer_v1_access_proto_rawDesc = "" +
@@ -220,14 +376,23 @@ const file_kinbridge_progress_peer_v1_access_proto_rawDesc = "" +
 	"\x13CheckAccessResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12!\n" +
 	"\fchild_exists\x18\x02 \x01(\bR\vchildExists\x12/\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleR\x04role*X\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleR\x04role\"N\n" +
+	"\x14ListGuardiansRequest\x126\n" +
+	"\x05child\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x05child\"O\n" +
+	"\bGuardian\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12/\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleR\x04role\"~\n" +
+	"\x15ListGuardiansResponse\x12B\n" +
+	"\tguardians\x18\x01 \x03(\v2$.kinbridge.progress.peer.v1.GuardianR\tguardians\x12!\n" +
+	"\fchild_exists\x18\x02 \x01(\bR\vchildExists*X\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPERMISSION_VIEW\x10\x01\x12\x19\n" +
-	"\x15PERMISSION_CONTRIBUTE\x10\x022\x84\x01\n" +
+	"\x15PERMISSION_CONTRIBUTE\x10\x022\xff\x01\n" +
 	"\rAccessService\x12s\n" +
-	"\vCheckAccess\x12..kinbridge.progress.peer.v1.CheckAccessRequest\x1a/.kinbridge.progress.peer.v1.CheckAccessResponse\"\x03\x90\x02\x01BQZOgithub.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1;progresspeerv1b\x06proto3"
+	"\vCheckAccess\x12..kinbridge.progress.peer.v1.CheckAccessRequest\x1a/.kinbridge.progress.peer.v1.CheckAccessResponse\"\x03\x90\x02\x01\x12y\n" +
+	"\rListGuardians\x120.kinbridge.progress.peer.v1.ListGuardiansRequest\x1a1.kinbridge.progress.peer.v1.ListGuardiansResponse\"\x03\x90\x02\x01BQZOgithub.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1;progresspeerv1b\x06proto3"
 
 var (
 	file_kinbridge_progress_peer_v1_access_proto_rawDescOnce sync.Once
@@ -242,23 +407,30 @@ func file_kinbridge_progress_peer_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_progress_peer_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kinbridge_progress_peer_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_kinbridge_progress_peer_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_kinbridge_progress_peer_v1_access_proto_goTypes = []any{
-	(Permission)(0),             // 0: kinbridge.progress.peer.v1.Permission
-	(*CheckAccessRequest)(nil),  // 1: kinbridge.progress.peer.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil), // 2: kinbridge.progress.peer.v1.CheckAccessResponse
-	(v1.Role)(0),                // 3: kinbridge.progress.v1.Role
+	(Permission)(0),               // 0: kinbridge.progress.peer.v1.Permission
+	(*CheckAccessRequest)(nil),    // 1: kinbridge.progress.peer.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),   // 2: kinbridge.progress.peer.v1.CheckAccessResponse
+	(*ListGuardiansRequest)(nil),  // 3: kinbridge.progress.peer.v1.ListGuardiansRequest
+	(*Guardian)(nil),              // 4: kinbridge.progress.peer.v1.Guardian
+	(*ListGuardiansResponse)(nil), // 5: kinbridge.progress.peer.v1.ListGuardiansResponse
+	(v1.Role)(0),                  // 6: kinbridge.progress.v1.Role
 }
 var file_kinbridge_progress_peer_v1_access_proto_depIdxs = []int32{
 	0, // 0: kinbridge.progress.peer.v1.CheckAccessRequest.permission:type_name -> kinbridge.progress.peer.v1.Permission
-	3, // 1: kinbridge.progress.peer.v1.CheckAccessResponse.role:type_name -> kinbridge.progress.v1.Role
-	1, // 2: kinbridge.progress.peer.v1.AccessService.CheckAccess:input_type -> kinbridge.progress.peer.v1.CheckAccessRequest
-	2, // 3: kinbridge.progress.peer.v1.AccessService.CheckAccess:output_type -> kinbridge.progress.peer.v1.CheckAccessResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 1: kinbridge.progress.peer.v1.CheckAccessResponse.role:type_name -> kinbridge.progress.v1.Role
+	6, // 2: kinbridge.progress.peer.v1.Guardian.role:type_name -> kinbridge.progress.v1.Role
+	4, // 3: kinbridge.progress.peer.v1.ListGuardiansResponse.guardians:type_name -> kinbridge.progress.peer.v1.Guardian
+	1, // 4: kinbridge.progress.peer.v1.AccessService.CheckAccess:input_type -> kinbridge.progress.peer.v1.CheckAccessRequest
+	3, // 5: kinbridge.progress.peer.v1.AccessService.ListGuardians:input_type -> kinbridge.progress.peer.v1.ListGuardiansRequest
+	2, // 6: kinbridge.progress.peer.v1.AccessService.CheckAccess:output_type -> kinbridge.progress.peer.v1.CheckAccessResponse
+	5, // 7: kinbridge.progress.peer.v1.AccessService.ListGuardians:output_type -> kinbridge.progress.peer.v1.ListGuardiansResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_peer_v1_access_proto_init() }
@@ -272,7 +444,7 @@ func file_kinbridge_progress_peer_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_peer_v1_access_proto_rawDesc), len(file_kinbridge_progress_peer_v1_access_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

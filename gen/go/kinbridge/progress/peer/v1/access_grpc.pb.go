@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccessService_CheckAccess_FullMethodName = "/kinbridge.progress.peer.v1.AccessService/CheckAccess"
+	AccessService_CheckAccess_FullMethodName   = "/kinbridge.progress.peer.v1.AccessService/CheckAccess"
+	AccessService_ListGuardians_FullMethodName = "/kinbridge.progress.peer.v1.AccessService/ListGuardians"
 )
 
 // AccessServiceClient is the client API for AccessService service.
@@ -33,6 +34,9 @@ type AccessServiceClient interface {
 	// Says whether a user holds a permission on a child. It never fails for a
 	// missing child: it answers `child_exists = false` instead.
 	CheckAccess(ctx context.Context, in *CheckAccessRequest, opts ...grpc.CallOption) (*CheckAccessResponse, error)
+	// Lists everyone who may see a child, with their roles. An unknown
+	// child has none.
+	ListGuardians(ctx context.Context, in *ListGuardiansRequest, opts ...grpc.CallOption) (*ListGuardiansResponse, error)
 }
 
 type accessServiceClient struct {
@@ -53,6 +57,16 @@ func (c *accessServiceClient) CheckAccess(ctx context.Context, in *CheckAccessRe
 	return out, nil
 }
 
+func (c *accessServiceClient) ListGuardians(ctx context.Context, in *ListGuardiansRequest, opts ...grpc.CallOption) (*ListGuardiansResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListGuardiansResponse)
+	err := c.cc.Invoke(ctx, AccessService_ListGuardians_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccessServiceServer is the server API for AccessService service.
 // All implementations must embed UnimplementedAccessServiceServer
 // for forward compatibility.
@@ -64,6 +78,9 @@ type AccessServiceServer interface {
 	// Says whether a user holds a permission on a child. It never fails for a
 	// missing child: it answers `child_exists = false` instead.
 	CheckAccess(context.Context, *CheckAccessRequest) (*CheckAccessResponse, error)
+	// Lists everyone who may see a child, with their roles. An unknown
+	// child has none.
+	ListGuardians(context.Context, *ListGuardiansRequest) (*ListGuardiansResponse, error)
 	mustEmbedUnimplementedAccessServiceServer()
 }
 
@@ -76,6 +93,9 @@ type UnimplementedAccessServiceServer struct{}
 
 func (UnimplementedAccessServiceServer) CheckAccess(context.Context, *CheckAccessRequest) (*CheckAccessResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckAccess not implemented")
+}
+func (UnimplementedAccessServiceServer) ListGuardians(context.Context, *ListGuardiansRequest) (*ListGuardiansResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListGuardians not implemented")
 }
 func (UnimplementedAccessServiceServer) mustEmbedUnimplementedAccessServiceServer() {}
 func (UnimplementedAccessServiceServer) testEmbeddedByValue()                       {}
@@ -116,6 +136,24 @@ func _AccessService_CheckAccess_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_ListGuardians_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGuardiansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).ListGuardians(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_ListGuardians_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).ListGuardians(ctx, req.(*ListGuardiansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccessService_ServiceDesc is the grpc.ServiceDesc for AccessService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +164,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckAccess",
 			Handler:    _AccessService_CheckAccess_Handler,
+		},
+		{
+			MethodName: "ListGuardians",
+			Handler:    _AccessService_ListGuardians_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
