@@ -1,0 +1,195 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
+	"github.com/kinbridge/kinbridge/services/notification/store"
+)
+
+// TestContract runs the same suite on SQLite and PostgreSQL.
+func TestContract(t *testing.T) {
+	backends := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "notification.db") },
+		"postgres": func(t *testing.T) string { return testenv.Postgres(t) },
+	}
+	for name, dsn := range backends {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range contract {
+				t.Run(tc.name, func(t *testing.T) {
+					db, err := sqldb.Open(context.Background(), dsn(t), sqldb.Options{Migrations: store.Migrations()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { db.Close() })
+					tc.run(t, store.NewSQL(db))
+				})
+			}
+		})
+	}
+}
+
+func event(id, child string) store.Notification {
+	return store.Notification{EventID: id, Type: 1, ChildID: child, Title: "New grade", Body: "Math: 90%", Link: "children/" + child + "/assessments/a"}
+}
+
+var contract = []struct {
+	name string
+	run  func(t *testing.T, s *store.SQL)
+}{
+	{"deliver, de-duplicate, read", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		stored, fresh, err := s.Deliver(ctx, event("e1", "c1"), []string{"maria", "joao"})
+		if err != nil || !fresh || len(stored) != 2 || stored[0].Sequence != 1 || stored[1].Sequence != 1 {
+			t.Fatalf("first delivery: %+v %v %v", stored, fresh, err)
+		}
+		again, fresh, err := s.Deliver(ctx, event("e1", "c1"), []string{"maria", "joao"})
+		if err != nil || fresh || len(again) != 0 {
+			t.Fatalf("a redelivered event was stored again: %+v %v %v", again, fresh, err)
+		}
+		if _, _, err := s.Deliver(ctx, event("e2", "c1"), []string{"maria"}); err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.After(ctx, "maria", 0, 10)
+		if err != nil || len(page) != 2 || page[0].EventID != "e1" || page[1].Sequence != 2 || page[0].Read {
+			t.Fatalf("maria's inbox: %+v %v", page, err)
+		}
+		if last, _ := s.LastSequence(ctx, "maria"); last != 2 {
+			t.Fatalf("last sequence %d", last)
+		}
+		newest, err := s.Before(ctx, "maria", 0, false, 1)
+		if err != nil || len(newest) != 1 || newest[0].Sequence != 2 {
+			t.Fatalf("newest first: %+v %v", newest, err)
+		}
+		if n, _ := s.CountUnread(ctx, "maria"); n != 2 {
+			t.Fatalf("unread %d", n)
+		}
+		if n, err := s.MarkRead(ctx, "maria", []int64{2, 2}, 0); err != nil || n != 1 {
+			t.Fatalf("mark one: %d %v", n, err)
+		}
+		if n, err := s.MarkRead(ctx, "maria", nil, 5); err != nil || n != 1 {
+			t.Fatalf("mark up to: %d %v", n, err)
+		}
+		if unread, _ := s.Before(ctx, "maria", 0, true, 10); len(unread) != 0 {
+			t.Fatalf("still unread: %+v", unread)
+		}
+	}},
+	{"removing a child keeps sequences moving forward", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		for i, child := range []string{"c1", "c2", "c1"} {
+			if _, _, err := s.Deliver(ctx, event(fmt.Sprint("e", i), child), []string{"maria", "joao"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.RemoveChild(ctx, "c1", "maria"); err != nil || n != 2 {
+			t.Fatalf("revoke: %d %v", n, err)
+		}
+		if left, _ := s.After(ctx, "maria", 0, 10); len(left) != 1 || left[0].ChildID != "c2" {
+			t.Fatalf("maria keeps %+v", left)
+		}
+		if left, _ := s.After(ctx, "joao", 0, 10); len(left) != 3 {
+			t.Fatalf("joao lost notifications: %+v", left)
+		}
+		stored, _, err := s.Deliver(ctx, event("e9", "c2"), []string{"maria"})
+		if err != nil || stored[0].Sequence != 4 {
+			t.Fatalf("a sequence was reused: %+v %v", stored, err)
+		}
+		if n, err := s.RemoveChild(ctx, "c1", ""); err != nil || n != 2 {
+			t.Fatalf("delete child: %d %v", n, err)
+		}
+	}},
+	{"subscriptions", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		sub, err := s.PutSubscription(ctx, store.Subscription{User: "maria", ChildID: "c1", EventTypes: []int{1, 3}})
+		if err != nil || !sub.Wants(3) || sub.Wants(2) {
+			t.Fatalf("put: %+v %v", sub, err)
+		}
+		sub.Muted = true
+		if sub, err = s.PutSubscription(ctx, sub); err != nil || sub.Wants(1) {
+			t.Fatalf("mute: %+v %v", sub, err)
+		}
+		all, err := s.ChildSubscriptions(ctx, "c1")
+		if err != nil || len(all) != 1 || !all["maria"].Muted {
+			t.Fatalf("by child: %+v %v", all, err)
+		}
+		if list, _ := s.Subscriptions(ctx, "maria", "", 10); len(list) != 1 {
+			t.Fatalf("list: %+v", list)
+		}
+		if err := s.DeleteSubscription(ctx, "maria", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Subscription(ctx, "maria", "c1"); err != store.ErrNotFound {
+			t.Fatalf("after delete: %v", err)
+		}
+	}},
+	{"retention", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		if _, _, err := s.Deliver(ctx, event("old", "c1"), []string{"maria"}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.Expire(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+			t.Fatalf("expire: %d %v", n, err)
+		}
+		if left, _ := s.After(ctx, "maria", 0, 10); len(left) != 0 {
+			t.Fatalf("expired rows remain: %+v", left)
+		}
+	}},
+	{"concurrent publishers never let a cursor skip a row", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		const publishers, each = 6, 40
+		users := []string{"maria", "joao"}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		for p := range publishers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					if _, _, err := s.Deliver(ctx, event(fmt.Sprintf("p%d-%d", p, i), "c1"), users); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		go func() { wg.Wait(); close(done) }()
+
+		// A reader follows maria's feed with a cursor, as a resuming stream
+		// does, while the publishers race. It must see every sequence once,
+		// in order, with no gap.
+		var seen []int64
+		last := int64(0)
+		for finished := false; ; {
+			select {
+			case <-done:
+				finished = true
+			default:
+			}
+			page, err := s.After(ctx, "maria", last, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range page {
+				seen = append(seen, n.Sequence)
+				last = n.Sequence
+			}
+			if finished && len(page) == 0 {
+				break
+			}
+		}
+		if len(seen) != publishers*each {
+			t.Fatalf("the cursor saw %d notifications, want %d", len(seen), publishers*each)
+		}
+		for i, seq := range seen {
+			if seq != int64(i+1) {
+				t.Fatalf("position %d has sequence %d: a row was skipped or repeated", i, seq)
+			}
+		}
+	}},
+}
