@@ -453,3 +453,26 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		Role:        progressv1.Role(role),
 	}, nil
 }
+
+// ListGuardians tells other services who follows a child.
+func (a *accessServer) ListGuardians(ctx context.Context, req *progresspeerv1.ListGuardiansRequest) (*progresspeerv1.ListGuardiansResponse, error) {
+	id, err := parseChildName("child", req.GetChild())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.store.GetChild(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return &progresspeerv1.ListGuardiansResponse{}, nil
+		}
+		return nil, storeError(err, "child")
+	}
+	gs, err := a.store.Guardians(ctx, id)
+	if err != nil {
+		return nil, storeError(err, "guardians")
+	}
+	resp := &progresspeerv1.ListGuardiansResponse{ChildExists: true}
+	for _, g := range gs {
+		resp.Guardians = append(resp.Guardians, &progresspeerv1.Guardian{User: g.User, Role: progressv1.Role(g.Role)})
+	}
+	return resp, nil
+}

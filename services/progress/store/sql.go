@@ -210,10 +210,14 @@ func (s *SQL) GetGuardianship(ctx context.Context, childID, user string) (Guardi
 		`SELECT `+guardianshipColumns+` FROM guardianships WHERE child_id = $1 AND user_id = $2`, childID, user))
 }
 
-// ListGuardianships returns a page of a child's guardianships by user.
+// ListGuardianships returns a page of a child's guardianships by user
+// (limit 0: all of them).
 func (s *SQL) ListGuardianships(ctx context.Context, childID, afterUser string, limit int) ([]Guardianship, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+guardianshipColumns+` FROM guardianships
-		WHERE child_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, childID, afterUser, limit)
+	query, args := `SELECT `+guardianshipColumns+` FROM guardianships WHERE child_id = $1 AND user_id > $2 ORDER BY user_id`, []any{childID, afterUser}
+	if limit > 0 {
+		query, args = query+` LIMIT $3`, append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list guardianships: %w", err)
 	}
@@ -286,4 +290,10 @@ func (s *SQL) Role(ctx context.Context, childID, user string) (Role, bool, error
 		return RoleNone, false, fmt.Errorf("role: %w", err)
 	}
 	return Role(role.Int64), true, nil
+}
+
+// Guardians lists every guardianship of a child, by user: the recipients of
+// the child's events. Guardianships per child are few, so no paging.
+func (s *SQL) Guardians(ctx context.Context, childID string) ([]Guardianship, error) {
+	return s.ListGuardianships(ctx, childID, "", 0)
 }

@@ -99,6 +99,9 @@ type Store interface {
 	UpdateGuardianship(ctx context.Context, childID, user string, expectRevision int64, change func(*Guardianship) error) (Guardianship, error)
 	DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64) error
 
+	// Guardians lists every guardianship of a child, by user.
+	Guardians(ctx context.Context, childID string) ([]Guardianship, error)
+
 	// Role returns the user's role on the child (RoleNone without one) and
 	// whether the child exists.
 	Role(ctx context.Context, childID, user string) (role Role, childExists bool, err error)
