@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,9 +20,12 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
@@ -31,6 +35,12 @@ import (
 type Config struct {
 	// ProgressTarget is the progress service's gRPC address.
 	ProgressTarget string
+	// NotificationTarget is the notification service's gRPC address.
+	NotificationTarget string
+	// ServiceIdentity authenticates the gateway itself to the service-only
+	// LiveService that carries browsers' live feeds. It is used for nothing
+	// else: every other call carries the user's own token.
+	ServiceIdentity credentials.PerRPCCredentials
 	// Verifier checks bearer tokens before anything is forwarded, so a
 	// service identity can never enter from outside.
 	Verifier *auth.Verifier
@@ -47,8 +57,13 @@ type Config struct {
 
 // Gateway is the REST facade.
 type Gateway struct {
-	handler  http.Handler
-	upstream []upstream
+	handler   http.Handler
+	upstream  []upstream
+	verifier  *auth.Verifier
+	live      *liveMux
+	liveConn  *grpc.ClientConn
+	stopLive  context.CancelFunc
+	wsOrigins []string
 }
 
 type upstream struct {
@@ -65,19 +80,38 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	dial := func(target string, services ...protoreflect.ServiceDescriptor) (*grpc.ClientConn, error) {
+	dial := func(target string, creds credentials.PerRPCCredentials, services ...protoreflect.ServiceDescriptor) (*grpc.ClientConn, error) {
 		return grpcclient.New(target, grpcclient.Options{
 			TracerProvider: cfg.TracerProvider,
 			MeterProvider:  cfg.MeterProvider,
 			Timeout:        cfg.Timeout,
+			Credentials:    creds,
 			Services:       services,
 		})
 	}
-	progressConn, err := dial(cfg.ProgressTarget, progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0))
+	progressConn, err := dial(cfg.ProgressTarget, nil, progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0))
 	if err != nil {
 		return nil, fmt.Errorf("progress client: %w", err)
 	}
-	g := &Gateway{upstream: []upstream{{"progress", progressConn}}}
+	notificationConn, err := dial(cfg.NotificationTarget, nil, notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0))
+	if err != nil {
+		return nil, fmt.Errorf("notification client: %w", err)
+	}
+	liveConn, err := dial(cfg.NotificationTarget, cfg.ServiceIdentity)
+	if err != nil {
+		return nil, fmt.Errorf("notification live client: %w", err)
+	}
+	// The live feeds end when ctx does (shutdown begins), so the browsers'
+	// connections close and the notification service can drain.
+	liveCtx, stopLive := context.WithCancel(ctx)
+	g := &Gateway{
+		upstream:  []upstream{{"progress", progressConn}, {"notification", notificationConn}},
+		liveConn:  liveConn,
+		verifier:  cfg.Verifier,
+		live:      newLiveMux(liveCtx, notificationpeerv1.NewLiveServiceClient(liveConn), cfg.Logger, liveBuffer),
+		stopLive:  stopLive,
+		wsOrigins: originPatterns(cfg.CORSOrigins),
+	}
 
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -93,6 +127,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
 		return nil, err
+	}
+	if err := notificationv1.RegisterNotificationServiceHandler(ctx, mux, notificationConn); err != nil {
+		return nil, err
+	}
+	for path, h := range map[string]runtime.HandlerFunc{"/v1/notifications/events": g.serveSSE, "/v1/notifications/ws": g.serveWebSocket} {
+		if err := mux.HandlePath(http.MethodGet, path, h); err != nil {
+			return nil, err
+		}
 	}
 
 	api := requireUserToken(cfg.Verifier, mux)
@@ -132,13 +174,33 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Handler serves the gateway.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Close drops the upstream connections.
+// Close ends the live feeds and drops the upstream connections.
 func (g *Gateway) Close() error {
-	var errs []error
+	g.stopLive()
+	errs := []error{g.liveConn.Close()}
 	for _, u := range g.upstream {
 		errs = append(errs, u.conn.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// liveBuffer is how many notifications a browser may lag by before it is
+// told to resume.
+const liveBuffer = 64
+
+// originPatterns turns the CORS allow-list into WebSocket origin patterns
+// (host names, as the websocket package matches them).
+func originPatterns(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if o == "*" {
+			return []string{"*"}
+		}
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
 }
 
 // routeTelemetry names the server span and labels metrics by the matched

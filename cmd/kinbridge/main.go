@@ -36,6 +36,15 @@ Servers:
   kinbridge serve progress      the progress service (gRPC)
   kinbridge serve gateway       the REST/JSON gateway
 
+Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for more):
+  kinbridge children create|list|get|update|delete    children (administrators create and change them)
+  kinbridge guardians add|list|remove CHILD           who may follow a child, and as what
+  kinbridge assessments add|list CHILD                grades, scores and teacher notes
+  kinbridge milestones add|list CHILD                 what the child achieved
+  kinbridge summary CHILD [--from D] [--to D]         per-subject progress and milestones
+  Every client command takes --addr (KINBRIDGE_ADDR, default 127.0.0.1:9101),
+  --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json.
+
 Tools:
   kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
   kinbridge migrate [--progress-db DSN]                   apply database migrations
@@ -69,6 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, rest, stdout, stderr)
 	case "token":
 		return token(rest, stdout, stderr)
+	case "children":
+		return childrenCmd(ctx, rest, stdout, stderr)
+	case "guardians":
+		return guardiansCmd(ctx, rest, stdout, stderr)
+	case "assessments":
+		return assessmentsCmd(ctx, rest, stdout, stderr)
+	case "milestones":
+		return milestonesCmd(ctx, rest, stdout, stderr)
+	case "summary":
+		return summaryCmd(ctx, rest, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, stderr)
 	case "version":

@@ -12,19 +12,33 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kinbridge/kinbridge/gateway"
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
+	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/progress"
 )
 
 // roles lists what each `serve` argument starts.
 var roles = map[string][]string{
-	"all":      {"progress", "gateway"},
-	"progress": {"progress"},
-	"gateway":  {"gateway"},
+	"all":          {"progress", "notification", "gateway"},
+	"progress":     {"progress"},
+	"notification": {"notification"},
+	"gateway":      {"gateway"},
+}
+
+// peerServices are the service-only APIs services call on each other; their
+// idempotent methods are retried.
+var peerServices = []protoreflect.ServiceDescriptor{
+	progresspeerv1.File_kinbridge_progress_peer_v1_access_proto.Services().Get(0),
+	notificationpeerv1.File_kinbridge_notification_peer_v1_publish_proto.Services().Get(0),
 }
 
 // devTokenTTL is how long the admin token printed on a first run lasts.
@@ -35,7 +49,7 @@ const devTokenTTL = 30 * 24 * time.Hour
 // so a trace of a local run shows the same hops as a split deployment.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || roles[args[0]] == nil {
-		return errors.New("serve what? kinbridge serve all|progress|gateway")
+		return errors.New("serve what? kinbridge serve all|progress|notification|gateway")
 	}
 	role := args[0]
 	c, set, err := parseSettings("serve "+role, args[1:], stderr)
@@ -82,48 +96,123 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, r := range roles[role] {
 		runs[r] = true
 	}
-
-	if runs["progress"] {
-		lis, err := net.Listen("tcp", c.ProgressListen)
-		if err != nil {
-			return fmt.Errorf("progress: %w", err)
+	// Bind every service's port first: in one process, each dials what the
+	// others really bound (ports may be 0).
+	listeners := map[string]net.Listener{}
+	defer func() {
+		for _, lis := range listeners {
+			lis.Close() // no-op once served; frees ports on an early error
 		}
+	}()
+	for _, svc := range []struct {
+		name   string
+		listen string
+		addr   *string
+	}{{"progress", c.ProgressListen, &c.ProgressAddr}, {"notification", c.NotificationListen, &c.NotificationAddr}} {
+		if !runs[svc.name] {
+			continue
+		}
+		lis, err := net.Listen("tcp", svc.listen)
+		if err != nil {
+			return fmt.Errorf("%s: %w", svc.name, err)
+		}
+		listeners[svc.name] = lis
 		if role == "all" {
-			// The gateway in this process dials what was really bound (the
-			// port may have been 0).
-			c.ProgressAddr = lis.Addr().String()
+			*svc.addr = lis.Addr().String()
 		}
-		svc, err := progress.New(ctx, progress.Config{DSN: c.ProgressDB, TracerProvider: tel.TracerProvider("progress")})
-		if err != nil {
-			lis.Close()
-			return err
-		}
-		defer svc.Close()
+		banner = append(banner, fmt.Sprintf("  %-15s %s", svc.name+" gRPC", lis.Addr()))
+	}
+	// serveGRPC builds the gRPC server of one service and serves it.
+	serveGRPC := func(name string, register func(grpc.ServiceRegistrar)) error {
 		srv, err := grpcserver.New(grpcserver.Options{
-			Logger:         tel.Logger("progress"),
-			TracerProvider: tel.TracerProvider("progress"),
+			Logger:         tel.Logger(name),
+			TracerProvider: tel.TracerProvider(name),
 			MeterProvider:  tel.MeterProvider(),
 			Verifier:       verifier,
 		})
 		if err != nil {
-			lis.Close()
 			return err
 		}
-		svc.Register(srv)
+		register(srv)
+		lis := listeners[name]
 		group.Go(func() error { return srv.Serve(ctx, lis, c.ShutdownTimeout) })
-		banner = append(banner, fmt.Sprintf("  progress gRPC   %s", lis.Addr()))
+		return nil
+	}
+	// dial connects to a neighbour as service name.
+	dial := func(name, target string) (*grpc.ClientConn, error) {
+		return grpcclient.New(target, grpcclient.Options{
+			TracerProvider: tel.TracerProvider(name),
+			MeterProvider:  tel.MeterProvider(),
+			Credentials:    auth.NewServiceIdentity(serviceKey, name),
+			Services:       peerServices,
+		})
+	}
+
+	if runs["progress"] {
+		notificationConn, err := dial("progress", c.NotificationAddr)
+		if err != nil {
+			return err
+		}
+		defer notificationConn.Close()
+		svc, err := progress.New(ctx, progress.Config{
+			DSN:            c.ProgressDB,
+			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
+			Logger:         tel.Logger("progress"),
+			TracerProvider: tel.TracerProvider("progress"),
+			MeterProvider:  tel.MeterProvider(),
+		})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		group.Go(func() error { return svc.Run(ctx) })
+		if err := serveGRPC("progress", svc.Register); err != nil {
+			return err
+		}
+	}
+
+	if runs["notification"] {
+		progressConn, err := dial("notification", c.ProgressAddr)
+		if err != nil {
+			return err
+		}
+		defer progressConn.Close()
+		bus, closeBus, err := c.bus(tel.Logger("notification"))
+		if err != nil {
+			return err
+		}
+		defer closeBus()
+		svc, err := notification.New(ctx, notification.Config{
+			DSN:              c.NotificationDB,
+			Progress:         progresspeerv1.NewAccessServiceClient(progressConn),
+			Bus:              bus,
+			GuardianCacheTTL: c.GuardianCacheTTL,
+			Retention:        c.Retention,
+			Logger:           tel.Logger("notification"),
+			TracerProvider:   tel.TracerProvider("notification"),
+		})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		group.Go(func() error { return svc.Run(ctx) })
+		if err := serveGRPC("notification", svc.Register); err != nil {
+			return err
+		}
 	}
 
 	if runs["gateway"] {
 		gw, err := gateway.New(ctx, gateway.Config{
-			ProgressTarget: c.ProgressAddr,
-			Verifier:       verifier,
-			CORSOrigins:    c.CORSOrigins,
-			Timeout:        c.UpstreamTimeout,
-			Logger:         tel.Logger("gateway"),
-			TracerProvider: tel.TracerProvider("gateway"),
-			MeterProvider:  tel.MeterProvider(),
-			Metrics:        tel.MetricsHandler(),
+			ProgressTarget:     c.ProgressAddr,
+			NotificationTarget: c.NotificationAddr,
+			ServiceIdentity:    auth.NewServiceIdentity(serviceKey, "gateway"),
+			Verifier:           verifier,
+			CORSOrigins:        c.CORSOrigins,
+			Timeout:            c.UpstreamTimeout,
+			Logger:             tel.Logger("gateway"),
+			TracerProvider:     tel.TracerProvider("gateway"),
+			MeterProvider:      tel.MeterProvider(),
+			Metrics:            tel.MetricsHandler(),
 		})
 		if err != nil {
 			return err

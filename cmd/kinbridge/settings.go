@@ -11,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/notification/fanout"
 )
 
 // settings are every server setting, in one place: the README's
@@ -24,6 +27,13 @@ type settings struct {
 	ProgressListen string
 	ProgressAddr   string
 	ProgressDB     string
+
+	NotificationListen string
+	NotificationAddr   string
+	NotificationDB     string
+	NATSURL            string
+	GuardianCacheTTL   time.Duration
+	Retention          time.Duration
 
 	GatewayListen   string
 	CORSOrigins     []string
@@ -52,6 +62,12 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.ProgressListen, "progress-listen", "127.0.0.1:9101", "address the progress gRPC server listens on")
 	s.String(&c.ProgressAddr, "progress-addr", "", "address other processes reach progress at (default: --progress-listen)")
 	s.Redacted(&c.ProgressDB, "progress-db", "", "progress database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
+	s.String(&c.NotificationListen, "notification-listen", "127.0.0.1:9103", "address the notification gRPC server listens on")
+	s.String(&c.NotificationAddr, "notification-addr", "", "address other processes reach notification at (default: --notification-listen)")
+	s.Redacted(&c.NotificationDB, "notification-db", "", "notification database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
+	s.Redacted(&c.NATSURL, "nats-url", "", "NATS server for live fan-out across notification instances (empty: in process)", sqldb.RedactDSN)
+	s.Duration(&c.GuardianCacheTTL, "guardian-cache-ttl", 5*time.Second, "how long notification remembers a child's guardians; 0 asks progress every time")
+	s.Duration(&c.Retention, "notification-retention", 90*24*time.Hour, "how long notifications are kept; 0 keeps them forever")
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
@@ -72,6 +88,12 @@ func (c *settings) define(s *config.Set) {
 func (c *settings) resolve() {
 	if c.ProgressAddr == "" {
 		c.ProgressAddr = c.ProgressListen
+	}
+	if c.NotificationAddr == "" {
+		c.NotificationAddr = c.NotificationListen
+	}
+	if c.NotificationDB == "" {
+		c.NotificationDB = "sqlite:" + filepath.Join(c.DataDir, "notification.db")
 	}
 	if c.ProgressDB == "" {
 		c.ProgressDB = "sqlite:" + filepath.Join(c.DataDir, "progress.db")
@@ -127,4 +149,24 @@ func (c *settings) verifier(userKey, serviceKey ed25519.PublicKey) (*auth.Verifi
 		}
 	}
 	return auth.NewVerifier(cfg)
+}
+
+// bus returns the notification fan-out: NATS when configured, so instances
+// share live delivery; in process otherwise.
+// The returned func closes the bus and its connection.
+func (c *settings) bus(logger *slog.Logger) (fanout.Bus, func(), error) {
+	if c.NATSURL == "" {
+		bus := fanout.NewLocal()
+		return bus, func() { bus.Close() }, nil
+	}
+	nc, err := nats.Connect(c.NATSURL, append(fanout.NATSOptions(logger), nats.Name("kinbridge-notification"))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats: %w", err)
+	}
+	bus, err := fanout.NewNATS(nc, "kinbridge.notification")
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return bus, func() { bus.Close(); nc.Close() }, nil
 }

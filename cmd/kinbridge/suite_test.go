@@ -19,15 +19,16 @@ import (
 // suite is a `kinbridge serve all` running inside the test process on
 // ephemeral ports, with its own data directory.
 type suite struct {
-	gateway    string // http://host:port
-	progress   string // host:port
-	metrics    string // http://host:port/metrics
-	adminToken string
-	dataDir    string
+	gateway      string // http://host:port
+	progress     string // host:port
+	notification string // host:port
+	metrics      string // http://host:port/metrics
+	adminToken   string
+	dataDir      string
 }
 
 var (
-	lineRE = regexp.MustCompile(`^\s+(progress gRPC|REST gateway|metrics)\s+(\S+)`)
+	lineRE = regexp.MustCompile(`^\s+(progress gRPC|notification gRPC|REST gateway|metrics)\s+(\S+)`)
 	tokRE  = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
 )
 
@@ -38,6 +39,7 @@ func startSuite(t *testing.T, extra ...string) *suite {
 	args := append([]string{"serve", "all",
 		"--data-dir", s.dataDir,
 		"--progress-listen", "127.0.0.1:0",
+		"--notification-listen", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0",
 		"--log-level", "warn",
@@ -63,6 +65,8 @@ func startSuite(t *testing.T, extra ...string) *suite {
 			switch m[1] {
 			case "progress gRPC":
 				s.progress = m[2]
+			case "notification gRPC":
+				s.notification = m[2]
 			case "REST gateway":
 				s.gateway = m[2]
 			case "metrics":

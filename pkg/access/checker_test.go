@@ -38,6 +38,11 @@ func (f *fakeProgress) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 	return f.fn(ctx, n, req)
 }
 
+// ListGuardians is not what the checker asks.
+func (f *fakeProgress) ListGuardians(context.Context, *progresspeerv1.ListGuardiansRequest, ...grpc.CallOption) (*progresspeerv1.ListGuardiansResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "not used by the checker")
+}
+
 func (f *fakeProgress) calls() int64 { return f.n.Load() }
 
 func (f *fakeProgress) lastRequest() *progresspeerv1.CheckAccessRequest {

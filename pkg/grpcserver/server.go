@@ -43,6 +43,11 @@ type Server struct {
 	*grpc.Server
 	health *health.Server
 	logger *slog.Logger
+	// streamsDone ends every open stream when shutdown begins: a stream
+	// may live for hours (a live feed), so waiting for it would only burn
+	// the drain time. Its client resumes elsewhere.
+	streamsDone context.Context
+	endStreams  context.CancelFunc
 }
 
 // New returns a Server with interceptors in this order: panic recovery,
@@ -69,6 +74,7 @@ func New(opts Options) (*Server, error) {
 	if opts.MeterProvider != nil {
 		otelOpts = append(otelOpts, otelgrpc.WithMeterProvider(opts.MeterProvider))
 	}
+	streamsDone, endStreams := context.WithCancel(context.Background())
 	gs := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelOpts...)),
 		grpc.ChainUnaryInterceptor(
@@ -78,6 +84,7 @@ func New(opts Options) (*Server, error) {
 			v.UnaryServerInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
+			endOnShutdown(streamsDone),
 			recoverStream(opts.Logger),
 			logStream(opts.Logger),
 			auth.StreamServerInterceptor(opts.Verifier, opts.Policy),
@@ -90,7 +97,7 @@ func New(opts Options) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
-	return &Server{Server: gs, health: hs, logger: opts.Logger}, nil
+	return &Server{Server: gs, health: hs, logger: opts.Logger, streamsDone: streamsDone, endStreams: endStreams}, nil
 }
 
 // Serve serves on lis until ctx is done, then marks itself NOT_SERVING,
@@ -106,6 +113,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drain time.Duratio
 	case <-ctx.Done():
 	}
 	s.health.Shutdown()
+	s.endStreams()
 	done := make(chan struct{})
 	go func() {
 		s.GracefulStop()
@@ -125,6 +133,24 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drain time.Duratio
 	}
 	return nil
 }
+
+// endOnShutdown cancels a stream's context when shutdown begins.
+func endOnShutdown(shutdown context.Context) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, cancel := context.WithCancel(ss.Context())
+		defer cancel()
+		stop := context.AfterFunc(shutdown, cancel)
+		defer stop()
+		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
 
 func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -24,9 +25,21 @@ import (
 //
 // Migrations are meant to be written once, in SQL both dialects accept
 // (TEXT, BIGINT, BOOLEAN, timestamps as BIGINT unix microseconds).
-func Migrate(ctx context.Context, db *DB, migrations fs.FS) error {
+//
+// Applied versions are recorded in goose's default table, goose_db_version,
+// unless [WithVersionTable] names another: that is how a shared package
+// (the outbox) keeps a schema of its own, numbered independently, in the
+// database of every service that uses it.
+func Migrate(ctx context.Context, db *DB, migrations fs.FS, opts ...MigrateOption) error {
 	if db == nil {
 		return errNilDB
+	}
+	var cfg migrateConfig
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if cfg.table != "" && !versionTableName.MatchString(cfg.table) {
+		return fmt.Errorf("sqldb: migrate: version table %q: want a lower-case SQL identifier ([a-z_][a-z0-9_]*)", cfg.table)
 	}
 	if migrations == nil {
 		return nil
@@ -38,11 +51,41 @@ func Migrate(ctx context.Context, db *DB, migrations fs.FS) error {
 		}
 		defer unlock()
 	}
-	return db.migrate(ctx, migrations)
+	return db.migrate(ctx, migrations, cfg.table)
 }
 
-// migrate applies migrations; on SQLite the caller holds the lock file.
-func (db *DB) migrate(ctx context.Context, migrations fs.FS) (err error) {
+// MigrateOption tunes [Migrate].
+type MigrateOption func(*migrateConfig)
+
+type migrateConfig struct {
+	// table is the goose version table; empty means goose's default.
+	table string
+}
+
+// versionTableName is what a version table may be called. goose pastes the
+// name into its SQL unquoted and, on PostgreSQL, looks it up in pg_tables
+// as written, so an upper-case letter would make it miss the table it
+// created (folded to lower case) and try to create it again on every start.
+var versionTableName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// WithVersionTable makes [Migrate] record applied versions in table instead
+// of goose_db_version, so that a second, independent set of migrations can
+// live in the same database with version numbers of its own.
+//
+// Every set still migrates under the same lock (one PostgreSQL advisory lock
+// id, one SQLite lock file per database): schema changes to one database
+// then never interleave, whichever set they come from, and nothing is lost
+// by the queueing since each Migrate takes the lock alone and briefly. A
+// lock id per table would have to be derived from the name, with no gain
+// and a chance of meeting some other advisory lock of the application.
+func WithVersionTable(table string) MigrateOption {
+	return func(c *migrateConfig) { c.table = table }
+}
+
+// migrate applies migrations, recording them in the version table named
+// table (goose's default when empty); on SQLite the caller holds the lock
+// file.
+func (db *DB) migrate(ctx context.Context, migrations fs.FS, table string) (err error) {
 	if migrations == nil {
 		return nil
 	}
@@ -59,6 +102,10 @@ func (db *DB) migrate(ctx context.Context, migrations fs.FS) (err error) {
 		// Only the SQL files given count, never Go migrations some imported
 		// package registered globally.
 		goose.WithDisableGlobalRegistry(true),
+	}
+	if table != "" {
+		opts = append(opts, goose.WithTableName(table))
+		span.SetAttributes(attribute.String("sqldb.migrations.table", table))
 	}
 	var dialect goose.Dialect
 	switch db.dialect {

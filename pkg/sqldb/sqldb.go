@@ -182,7 +182,7 @@ func (db *DB) start(ctx context.Context, migrations fs.FS) error {
 	if err := db.db.PingContext(ctx); err != nil {
 		return err
 	}
-	return db.migrate(ctx, migrations)
+	return db.migrate(ctx, migrations, "")
 }
 
 // postgresAttrs returns the server attributes of a Postgres DSN. A DSN pgx

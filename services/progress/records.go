@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
@@ -184,9 +185,21 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 		return nil, err
 	}
 	a.RecordedBy = p.Subject
-	created, _, err := s.store.CreateAssessment(ctx, a)
+	body := a.Title
+	switch a.Score.Kind {
+	case store.ScoredPoints:
+		body += fmt.Sprintf(": %g/%g", a.Score.Earned, a.Score.Possible)
+	case store.ScoredLetter:
+		body += ": " + a.Score.Letter
+	}
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, childID, "New assessment in "+a.Subject, body,
+		assessmentName(childID, a.ID), "")
+	created, fresh, err := s.store.CreateAssessment(ctx, a, ev)
 	if err != nil {
 		return nil, storeError(err, "assessment")
+	}
+	if fresh {
+		s.notify()
 	}
 	scale, _, _, err := s.scale(ctx, childID)
 	if err != nil {
@@ -375,9 +388,13 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 		return nil, err
 	}
 	m.RecordedBy = p.Subject
-	created, _, err := s.store.CreateMilestone(ctx, m)
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, childID, "New milestone", m.Title, milestoneName(childID, m.ID), "")
+	created, fresh, err := s.store.CreateMilestone(ctx, m, ev)
 	if err != nil {
 		return nil, storeError(err, "milestone")
+	}
+	if fresh {
+		s.notify()
 	}
 	return milestoneToProto(created), nil
 }

@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -24,6 +26,7 @@ type server struct {
 	progressv1.UnimplementedProgressServiceServer
 	store     store.Store
 	summaries *summaryCache
+	notify    func() // an event was committed: deliver it now
 }
 
 // storeError maps store errors to statuses; what names the resource kind.
@@ -289,9 +292,11 @@ func (s *server) DeleteChild(ctx context.Context, req *progressv1.DeleteChildReq
 	if err := s.authorizeAdminOnChild(ctx, id, "delete children"); err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteChild(ctx, id, rev); err != nil {
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_CHILD_DELETED, id, "A child was removed", "", req.GetName(), "")
+	if err := s.store.DeleteChild(ctx, id, rev, ev); err != nil {
 		return nil, storeError(err, req.GetName())
 	}
+	s.notify()
 	return &emptypb.Empty{}, nil
 }
 
@@ -315,10 +320,14 @@ func (s *server) CreateGuardianship(ctx context.Context, req *progressv1.CreateG
 	if err := s.authorizeAdminOnChild(ctx, id, "grant access to children"); err != nil {
 		return nil, err
 	}
-	g, err := s.store.CreateGuardianship(ctx, store.Guardianship{ChildID: id, User: in.User, Role: store.Role(in.Role), Relation: in.Relation})
+	role := strings.ToLower(strings.TrimPrefix(in.Role.String(), "ROLE_"))
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, id, "New guardian",
+		fmt.Sprintf("%s may now follow as %s", in.User, role), guardianshipName(id, in.User), in.User)
+	g, err := s.store.CreateGuardianship(ctx, store.Guardianship{ChildID: id, User: in.User, Role: store.Role(in.Role), Relation: in.Relation}, ev)
 	if err != nil {
 		return nil, storeError(err, guardianshipName(id, in.User))
 	}
+	s.notify()
 	return guardianshipToProto(g), nil
 }
 
@@ -420,9 +429,12 @@ func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteG
 	if err := s.authorizeAdminOnChild(ctx, child, "revoke access to children"); err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteGuardianship(ctx, child, user, rev); err != nil {
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, child, "Access revoked",
+		user+" no longer follows the child", req.GetName(), user)
+	if err := s.store.DeleteGuardianship(ctx, child, user, rev, ev); err != nil {
 		return nil, storeError(err, req.GetName())
 	}
+	s.notify()
 	return &emptypb.Empty{}, nil
 }
 

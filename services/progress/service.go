@@ -8,12 +8,16 @@ package progress
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/progress/store"
 )
@@ -21,8 +25,14 @@ import (
 // Config is what the service needs to run.
 type Config struct {
 	// DSN of the service's own database: "sqlite:PATH" or "postgres://...".
-	DSN            string
+	DSN string
+	// Publisher receives the service's events (notification's Publish).
+	// Without one, events wait in the outbox until a process that has one
+	// runs.
+	Publisher      notificationpeerv1.PublishServiceClient
+	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // summaryCacheSize bounds the summaries kept in memory.
@@ -33,16 +43,50 @@ type Service struct {
 	db     *sqldb.DB
 	server *server
 	access *accessServer
+	relay  *outbox.Relay
+	cfg    Config
+}
+
+// notify tells the relay an event was just committed.
+func (s *Service) notify() {
+	if s.relay != nil {
+		s.relay.Notify()
+	}
+}
+
+// Run delivers the service's events until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	if s.relay == nil {
+		s.cfg.Logger.WarnContext(ctx, "no publisher configured: events stay in the outbox until one runs")
+		<-ctx.Done()
+		return nil
+	}
+	return s.relay.Run(ctx)
 }
 
 // New opens (and migrates) the service's database.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider})
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("progress database: %w", err)
 	}
+	if err := outbox.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("progress outbox: %w", err)
+	}
+	svc := &Service{db: db, cfg: cfg}
+	if cfg.Publisher != nil {
+		svc.relay = outbox.NewRelay(db, publish(cfg.Publisher), outbox.Options{
+			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "progress",
+		})
+	}
 	st := store.NewSQL(db)
-	return &Service{db: db, server: &server{store: st, summaries: newSummaryCache(summaryCacheSize)}, access: &accessServer{store: st}}, nil
+	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify}
+	svc.access = &accessServer{store: st}
+	return svc, nil
 }
 
 // Register adds the public and the service-only APIs to s.

@@ -249,6 +249,24 @@ func (s *SQL) RemoveChild(ctx context.Context, childID, user string) (int64, err
 	return res.RowsAffected()
 }
 
+// ChildRecipients lists the users whose inboxes hold the child's notifications.
+func (s *SQL) ChildRecipients(ctx context.Context, childID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT user_id FROM notifications WHERE child_id = $1`, childID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var users []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
 // Expire removes notifications and published-event records older than
 // cutoff. The de-duplication window is therefore the retention period.
 func (s *SQL) Expire(ctx context.Context, cutoff time.Time) (int64, error) {

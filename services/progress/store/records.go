@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/services/progress/summary"
 )
 
@@ -101,13 +102,13 @@ type GradingScale struct {
 type Records interface {
 	// CreateAssessment stores a new assessment. When one with the same
 	// RequestID exists for the child, it returns that one and created=false.
-	CreateAssessment(ctx context.Context, a Assessment) (_ Assessment, created bool, _ error)
+	CreateAssessment(ctx context.Context, a Assessment, events ...outbox.Message) (_ Assessment, created bool, _ error)
 	GetAssessment(ctx context.Context, childID, id string) (Assessment, error)
 	ListAssessments(ctx context.Context, q AssessmentQuery) ([]Assessment, error)
 	UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error) (Assessment, error)
 	DeleteAssessment(ctx context.Context, childID, id string, expectRevision int64) error
 
-	CreateMilestone(ctx context.Context, m Milestone) (_ Milestone, created bool, _ error)
+	CreateMilestone(ctx context.Context, m Milestone, events ...outbox.Message) (_ Milestone, created bool, _ error)
 	GetMilestone(ctx context.Context, childID, id string) (Milestone, error)
 	ListMilestones(ctx context.Context, q MilestoneQuery) ([]Milestone, error)
 	UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error) (Milestone, error)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
@@ -134,35 +135,54 @@ func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, 
 }
 
 // DeleteChild removes a child; guardianships go with it by cascade.
-func (s *SQL) DeleteChild(ctx context.Context, id string, expectRevision int64) error {
+func (s *SQL) DeleteChild(ctx context.Context, id string, expectRevision int64, events ...outbox.Message) error {
 	query, args := `DELETE FROM children WHERE id = $1`, []any{id}
 	if expectRevision != 0 {
 		query, args = query+` AND revision = $2`, append(args, expectRevision)
 	}
-	return s.deleteOne(ctx, query, args, func(ctx context.Context) error {
+	return s.deleteOne(ctx, query, args, events, func(ctx context.Context) error {
 		_, err := s.GetChild(ctx, id)
 		return err
 	})
 }
 
-// deleteOne runs a delete that should remove one row; when it removes none,
-// exists tells ErrNotFound (the row is gone) from ErrStale (it changed).
-func (s *SQL) deleteOne(ctx context.Context, query string, args []any, exists func(context.Context) error) error {
-	res, err := s.db.ExecContext(ctx, query, args...)
+// deleteOne runs a delete that should remove one row, with its events;
+// when it removes none, exists tells ErrNotFound (the row is gone) from
+// ErrStale (it changed).
+func (s *SQL) deleteOne(ctx context.Context, query string, args []any, events []outbox.Message, exists func(context.Context) error) error {
+	var deleted bool
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		deleted = true
+		return addEvents(ctx, tx, events)
+	})
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 1 {
+	if deleted {
 		return nil
 	}
 	if err := exists(ctx); err != nil {
 		return err
 	}
 	return ErrStale
+}
+
+// addEvents puts the events announcing a write into the outbox, in the
+// write's transaction and after its rows (the lock order outbox.Add asks for).
+func addEvents(ctx context.Context, tx *sqldb.Tx, events []outbox.Message) error {
+	for _, ev := range events {
+		if _, err := outbox.Add(ctx, tx, ev); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
 }
 
 const guardianshipColumns = `child_id, user_id, role, relation, create_time, update_time, revision`
@@ -179,7 +199,7 @@ func scanGuardianship(row scanner) (Guardianship, error) {
 }
 
 // CreateGuardianship grants access; ErrNotFound when the child does not exist.
-func (s *SQL) CreateGuardianship(ctx context.Context, g Guardianship) (Guardianship, error) {
+func (s *SQL) CreateGuardianship(ctx context.Context, g Guardianship, events ...outbox.Message) (Guardianship, error) {
 	g.CreateTime = s.stamp()
 	g.UpdateTime = g.CreateTime
 	g.Revision = 1
@@ -196,7 +216,10 @@ func (s *SQL) CreateGuardianship(ctx context.Context, g Guardianship) (Guardians
 		if sqldb.IsUniqueViolation(err) {
 			return ErrAlreadyExists
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, events)
 	})
 	if err != nil {
 		return Guardianship{}, err
@@ -266,12 +289,12 @@ func (s *SQL) UpdateGuardianship(ctx context.Context, childID, user string, expe
 }
 
 // DeleteGuardianship revokes access.
-func (s *SQL) DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64) error {
+func (s *SQL) DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, events ...outbox.Message) error {
 	query, args := `DELETE FROM guardianships WHERE child_id = $1 AND user_id = $2`, []any{childID, user}
 	if expectRevision != 0 {
 		query, args = query+` AND revision = $3`, append(args, expectRevision)
 	}
-	return s.deleteOne(ctx, query, args, func(ctx context.Context) error {
+	return s.deleteOne(ctx, query, args, events, func(ctx context.Context) error {
 		_, err := s.GetGuardianship(ctx, childID, user)
 		return err
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
@@ -110,7 +111,7 @@ func scanAssessment(row scanner) (Assessment, error) {
 
 // CreateAssessment stores an assessment, or returns the one an earlier
 // request with the same request id created.
-func (s *SQL) CreateAssessment(ctx context.Context, a Assessment) (Assessment, bool, error) {
+func (s *SQL) CreateAssessment(ctx context.Context, a Assessment, events ...outbox.Message) (Assessment, bool, error) {
 	a.CreateTime = s.stamp()
 	a.UpdateTime, a.Revision = a.CreateTime, 1
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -122,7 +123,10 @@ func (s *SQL) CreateAssessment(ctx context.Context, a Assessment) (Assessment, b
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			a.ChildID, a.ID, a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter,
 			a.AssessedDate, a.TeacherComment, a.RecordedBy, nullable(a.RequestID), micros(a.CreateTime), micros(a.UpdateTime), a.Revision)
-		return err
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, events)
 	})
 	if sqldb.IsUniqueViolation(err) && a.RequestID != "" {
 		first, err := scanAssessment(s.db.QueryRowContext(ctx,
@@ -274,7 +278,7 @@ func scanMilestone(row scanner) (Milestone, error) {
 
 // CreateMilestone stores a milestone, or returns the one an earlier request
 // with the same request id created.
-func (s *SQL) CreateMilestone(ctx context.Context, m Milestone) (Milestone, bool, error) {
+func (s *SQL) CreateMilestone(ctx context.Context, m Milestone, events ...outbox.Message) (Milestone, bool, error) {
 	m.CreateTime = s.stamp()
 	m.UpdateTime, m.Revision = m.CreateTime, 1
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -285,7 +289,10 @@ func (s *SQL) CreateMilestone(ctx context.Context, m Milestone) (Milestone, bool
 			recorded_by, request_id, create_time, update_time, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			m.ChildID, m.ID, m.Title, m.Description, m.Category, m.AchievedDate, m.RecordedBy, nullable(m.RequestID),
 			micros(m.CreateTime), micros(m.UpdateTime), m.Revision)
-		return err
+		if err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, events)
 	})
 	if sqldb.IsUniqueViolation(err) && m.RequestID != "" {
 		first, err := scanMilestone(s.db.QueryRowContext(ctx,

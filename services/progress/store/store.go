@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io/fs"
 	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
 
 //go:embed migrations/*.sql
@@ -78,7 +80,9 @@ type ListChildrenQuery struct {
 	Limit int
 }
 
-// Store is the progress service's repository.
+// Store is the progress service's repository. Writes that others must
+// hear about take the events announcing them, which are added to the
+// outbox in the same transaction: stored together or not at all.
 type Store interface {
 	Records
 
@@ -90,14 +94,14 @@ type Store interface {
 	// current revision fails with ErrStale and nothing changes.
 	UpdateChild(ctx context.Context, id string, expectRevision int64, change func(*Child) error) (Child, error)
 	// DeleteChild removes the child and, by cascade, its guardianships.
-	DeleteChild(ctx context.Context, id string, expectRevision int64) error
+	DeleteChild(ctx context.Context, id string, expectRevision int64, events ...outbox.Message) error
 
-	CreateGuardianship(ctx context.Context, g Guardianship) (Guardianship, error)
+	CreateGuardianship(ctx context.Context, g Guardianship, events ...outbox.Message) (Guardianship, error)
 	GetGuardianship(ctx context.Context, childID, user string) (Guardianship, error)
 	// ListGuardianships lists a child's guardianships ordered by user, after afterUser.
 	ListGuardianships(ctx context.Context, childID, afterUser string, limit int) ([]Guardianship, error)
 	UpdateGuardianship(ctx context.Context, childID, user string, expectRevision int64, change func(*Guardianship) error) (Guardianship, error)
-	DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64) error
+	DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, events ...outbox.Message) error
 
 	// Guardians lists every guardianship of a child, by user.
 	Guardians(ctx context.Context, childID string) ([]Guardianship, error)

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+)
+
+// liveMux carries every browser's live feed (SSE and WebSocket) over one
+// upstream LiveService.Watch stream, instead of one gRPC stream per
+// browser. Each browser connection is a watch with its own bounded
+// buffer: a browser that reads too slowly is ended with "resume", and
+// never slows the others.
+type liveMux struct {
+	client notificationpeerv1.LiveServiceClient
+	logger *slog.Logger
+	buffer int
+
+	mu       sync.Mutex
+	ctx      context.Context // the mux's lifetime
+	stream   notificationpeerv1.LiveService_WatchClient
+	cancel   context.CancelFunc // ends the current upstream stream
+	watchers map[int64]*watcher
+	nextID   int64
+}
+
+// watcher is one browser connection's view of the mux.
+type watcher struct {
+	id      int64
+	events  chan *notificationpeerv1.WatchResponse
+	done    chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	reason  string // why the mux ended the watch
+	resume  bool   // the browser fell behind and should resume
+	stopped bool
+}
+
+func (w *watcher) end(reason string, resume bool) {
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.reason, w.resume = reason, resume
+		w.mu.Unlock()
+		close(w.done)
+	})
+}
+
+// ended reports why a watch ended.
+func (w *watcher) ended() (reason string, resume bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reason, w.resume
+}
+
+func newLiveMux(ctx context.Context, client notificationpeerv1.LiveServiceClient, logger *slog.Logger, buffer int) *liveMux {
+	return &liveMux{client: client, logger: logger, buffer: buffer, ctx: ctx, watchers: map[int64]*watcher{}}
+}
+
+// watch starts a watch of user's feed after resumeToken.
+func (m *liveMux) watch(user, resumeToken string) (*watcher, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stream == nil {
+		if err := m.connect(); err != nil {
+			return nil, err
+		}
+	}
+	m.nextID++
+	w := &watcher{id: m.nextID, events: make(chan *notificationpeerv1.WatchResponse, m.buffer), done: make(chan struct{})}
+	m.watchers[w.id] = w
+	err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Start{
+		Start: &notificationpeerv1.StartWatch{WatchId: w.id, User: user, ResumeToken: resumeToken}}})
+	if err != nil {
+		delete(m.watchers, w.id)
+		m.dropLocked(err)
+		return nil, err
+	}
+	return w, nil
+}
+
+// stop ends a watch the browser left.
+func (m *liveMux) stop(w *watcher) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.watchers[w.id]; !ok {
+		return
+	}
+	delete(m.watchers, w.id)
+	w.end("closed", false)
+	if m.stream != nil {
+		if err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Stop{
+			Stop: &notificationpeerv1.StopWatch{WatchId: w.id}}}); err != nil {
+			m.dropLocked(err)
+		}
+	}
+}
+
+// connect opens the upstream stream; m.mu is held.
+func (m *liveMux) connect() error {
+	if m.ctx.Err() != nil {
+		return errors.New("gateway is shutting down")
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	stream, err := m.client.Watch(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	m.stream, m.cancel = stream, cancel
+	go m.receive(stream)
+	return nil
+}
+
+// receive dispatches upstream messages to their watchers.
+func (m *liveMux) receive(stream notificationpeerv1.LiveService_WatchClient) {
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			m.mu.Lock()
+			if m.stream == stream {
+				m.dropLocked(err)
+			}
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Lock()
+		w := m.watchers[resp.GetWatchId()]
+		m.mu.Unlock()
+		if w == nil {
+			continue // stopped meanwhile
+		}
+		if ended := resp.GetEnded(); ended != nil {
+			m.forget(w)
+			w.end(ended.GetReason(), ended.GetFellBehind())
+			continue
+		}
+		select {
+		case w.events <- resp:
+		default:
+			// The browser is not reading: end its watch and let it resume
+			// from its last event id, rather than block every other browser.
+			w.end("fell behind", true)
+			m.stop(w)
+		}
+	}
+}
+
+func (m *liveMux) forget(w *watcher) {
+	m.mu.Lock()
+	delete(m.watchers, w.id)
+	m.mu.Unlock()
+}
+
+// dropLocked ends the upstream stream and every watch on it: browsers
+// reconnect (with their last event id) and a new stream is opened.
+func (m *liveMux) dropLocked(err error) {
+	if m.stream == nil {
+		return
+	}
+	if m.ctx.Err() == nil {
+		m.logger.Warn("live upstream stream ended; browsers will resume", slog.Any("error", err))
+	}
+	m.cancel()
+	m.stream, m.cancel = nil, nil
+	for id, w := range m.watchers {
+		w.end("upstream reconnecting", true)
+		delete(m.watchers, id)
+	}
+}

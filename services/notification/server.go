@@ -1,0 +1,343 @@
+package notification
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/notification/fanout"
+	"github.com/kinbridge/kinbridge/services/notification/store"
+)
+
+// server implements the public NotificationService.
+type server struct {
+	notificationv1.UnimplementedNotificationServiceServer
+	store     *store.SQL
+	bus       fanout.Bus
+	guardians *guardians
+	heartbeat time.Duration
+	buffer    int
+	logger    *slog.Logger
+}
+
+// owner resolves `users/{user}` (or `users/me`) to the caller, who may
+// reach only their own inbox: anyone else's answers NOT_FOUND.
+func owner(ctx context.Context, field, parent string) (string, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "missing bearer token")
+	}
+	user, ok := strings.CutPrefix(parent, "users/")
+	if !ok || user == "" || strings.Contains(user, "/") {
+		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like users/{user} or users/me"})
+	}
+	if user != "me" && user != p.Subject {
+		return "", status.Errorf(codes.NotFound, "%s not found", parent)
+	}
+	return p.Subject, nil
+}
+
+func notificationToProto(n store.Notification) *notificationv1.Notification {
+	return &notificationv1.Notification{
+		Name:       "users/" + n.User + "/notifications/" + strconv.FormatInt(n.Sequence, 10),
+		Sequence:   n.Sequence,
+		Type:       notificationv1.EventType(n.Type),
+		Child:      "children/" + n.ChildID,
+		Title:      n.Title,
+		Body:       n.Body,
+		Link:       n.Link,
+		CreateTime: timestamppb.New(n.CreateTime),
+		Read:       n.Read,
+	}
+}
+
+func internal(ctx context.Context, logger *slog.Logger, what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return status.Error(codes.Canceled, "request canceled")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	logger.ErrorContext(ctx, what, slog.Any("error", err))
+	return status.Error(codes.Internal, "storage error")
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+func pageSize(n int32) int {
+	switch {
+	case n <= 0:
+		return defaultPageSize
+	case n > maxPageSize:
+		return maxPageSize
+	}
+	return int(n)
+}
+
+// Page tokens are opaque; inside, the position and the listing they
+// belong to.
+func encodeToken(listing, position string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(listing + "\x00" + position))
+}
+
+func decodeToken(token, listing string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	l, position, ok := strings.Cut(string(b), "\x00")
+	if err != nil || !ok || l != listing {
+		return "", validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is not a token from a previous page of this listing"})
+	}
+	return position, nil
+}
+
+// ListNotifications lists the caller's inbox, newest first.
+func (s *server) ListNotifications(ctx context.Context, req *notificationv1.ListNotificationsRequest) (*notificationv1.ListNotificationsResponse, error) {
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	listing := fmt.Sprintf("inbox:%s:%v", user, req.GetUnreadOnly())
+	position, err := decodeToken(req.GetPageToken(), listing)
+	if err != nil {
+		return nil, err
+	}
+	var before int64
+	if position != "" {
+		if before, err = strconv.ParseInt(position, 10, 64); err != nil {
+			return nil, validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is corrupt"})
+		}
+	}
+	limit := pageSize(req.GetPageSize()) + 1
+	rows, err := s.store.Before(ctx, user, before, req.GetUnreadOnly(), limit)
+	if err != nil {
+		return nil, internal(ctx, s.logger, "list notifications", err)
+	}
+	resp := &notificationv1.ListNotificationsResponse{}
+	if len(rows) == limit {
+		rows = rows[:limit-1]
+		resp.NextPageToken = encodeToken(listing, strconv.FormatInt(rows[len(rows)-1].Sequence, 10))
+	}
+	for _, n := range rows {
+		resp.Notifications = append(resp.Notifications, notificationToProto(n))
+	}
+	return resp, nil
+}
+
+// CountUnreadNotifications counts the caller's unread notifications.
+func (s *server) CountUnreadNotifications(ctx context.Context, req *notificationv1.CountUnreadNotificationsRequest) (*notificationv1.CountUnreadNotificationsResponse, error) {
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.store.CountUnread(ctx, user)
+	if err != nil {
+		return nil, internal(ctx, s.logger, "count unread", err)
+	}
+	return &notificationv1.CountUnreadNotificationsResponse{UnreadCount: n}, nil
+}
+
+// MarkNotificationsRead marks the named notifications, and all up to a
+// sequence, read.
+func (s *server) MarkNotificationsRead(ctx context.Context, req *notificationv1.MarkNotificationsReadRequest) (*notificationv1.MarkNotificationsReadResponse, error) {
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	var seqs []int64
+	for i, name := range req.GetNames() {
+		rest, ok := strings.CutPrefix(name, "users/"+user+"/notifications/")
+		if !ok {
+			rest, ok = strings.CutPrefix(name, "users/me/notifications/")
+		}
+		seq, err := strconv.ParseInt(rest, 10, 64)
+		if !ok || err != nil || seq <= 0 {
+			return nil, validate.InvalidArgument(validate.Field{Path: fmt.Sprintf("names[%d]", i), Description: "must be one of your notifications, users/{user}/notifications/{sequence}"})
+		}
+		seqs = append(seqs, seq)
+	}
+	n, err := s.store.MarkRead(ctx, user, seqs, req.GetUpToSequence())
+	if err != nil {
+		return nil, internal(ctx, s.logger, "mark read", err)
+	}
+	return &notificationv1.MarkNotificationsReadResponse{MarkedCount: n}, nil
+}
+
+func subscriptionToProto(sub store.Subscription) *notificationv1.Subscription {
+	out := &notificationv1.Subscription{
+		Name:       "users/" + sub.User + "/subscriptions/" + sub.ChildID,
+		Child:      "children/" + sub.ChildID,
+		Muted:      sub.Muted,
+		CreateTime: timestamppb.New(sub.CreateTime),
+		UpdateTime: timestamppb.New(sub.UpdateTime),
+	}
+	for _, t := range sub.EventTypes {
+		out.EventTypes = append(out.EventTypes, notificationv1.EventType(t))
+	}
+	return out
+}
+
+func eventTypes(in []notificationv1.EventType) []int {
+	out := make([]int, 0, len(in))
+	for _, t := range in {
+		out = append(out, int(t))
+	}
+	return out
+}
+
+// subscriptionName splits users/{user}/subscriptions/{child}, resolving the user to the caller.
+func subscriptionName(ctx context.Context, field, name string) (user, child string, err error) {
+	parent, child, ok := strings.Cut(name, "/subscriptions/")
+	if !ok || child == "" {
+		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like users/{user}/subscriptions/{child}"})
+	}
+	user, err = owner(ctx, field, parent)
+	return user, child, err
+}
+
+// CreateSubscription sets what the caller hears about a child.
+func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.CreateSubscriptionRequest) (*notificationv1.Subscription, error) {
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetSubscription()
+	child, ok := strings.CutPrefix(in.GetChild(), "children/")
+	if !ok || child == "" {
+		return nil, validate.InvalidArgument(validate.Field{Path: "subscription.child", Description: "is required: children/{child}"})
+	}
+	if _, err := s.store.Subscription(ctx, user, child); err == nil {
+		return nil, status.Errorf(codes.AlreadyExists, "users/%s/subscriptions/%s already exists", user, child)
+	}
+	sub, err := s.store.PutSubscription(ctx, store.Subscription{User: user, ChildID: child, EventTypes: eventTypes(in.GetEventTypes()), Muted: in.GetMuted()})
+	if err != nil {
+		return nil, internal(ctx, s.logger, "create subscription", err)
+	}
+	return subscriptionToProto(sub), nil
+}
+
+// GetSubscription returns one subscription.
+func (s *server) GetSubscription(ctx context.Context, req *notificationv1.GetSubscriptionRequest) (*notificationv1.Subscription, error) {
+	user, child, err := subscriptionName(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.store.Subscription(ctx, user, child)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "%s not found", req.GetName())
+	}
+	if err != nil {
+		return nil, internal(ctx, s.logger, "get subscription", err)
+	}
+	return subscriptionToProto(sub), nil
+}
+
+// ListSubscriptions lists the caller's subscriptions.
+func (s *server) ListSubscriptions(ctx context.Context, req *notificationv1.ListSubscriptionsRequest) (*notificationv1.ListSubscriptionsResponse, error) {
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	listing := "subscriptions:" + user
+	after, err := decodeToken(req.GetPageToken(), listing)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageSize(req.GetPageSize()) + 1
+	subs, err := s.store.Subscriptions(ctx, user, after, limit)
+	if err != nil {
+		return nil, internal(ctx, s.logger, "list subscriptions", err)
+	}
+	resp := &notificationv1.ListSubscriptionsResponse{}
+	if len(subs) == limit {
+		subs = subs[:limit-1]
+		resp.NextPageToken = encodeToken(listing, subs[len(subs)-1].ChildID)
+	}
+	for _, sub := range subs {
+		resp.Subscriptions = append(resp.Subscriptions, subscriptionToProto(sub))
+	}
+	return resp, nil
+}
+
+// UpdateSubscription changes event types or muting.
+func (s *server) UpdateSubscription(ctx context.Context, req *notificationv1.UpdateSubscriptionRequest) (*notificationv1.Subscription, error) {
+	in := req.GetSubscription()
+	user, child, err := subscriptionName(ctx, "subscription.name", in.GetName())
+	if err != nil {
+		return nil, err
+	}
+	paths, err := maskPaths(req.GetUpdateMask())
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.store.Subscription(ctx, user, child)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "%s not found", in.GetName())
+	}
+	if err != nil {
+		return nil, internal(ctx, s.logger, "get subscription", err)
+	}
+	if paths["event_types"] {
+		sub.EventTypes = eventTypes(in.GetEventTypes())
+	}
+	if paths["muted"] {
+		sub.Muted = in.GetMuted()
+	}
+	if sub, err = s.store.PutSubscription(ctx, sub); err != nil {
+		return nil, internal(ctx, s.logger, "update subscription", err)
+	}
+	return subscriptionToProto(sub), nil
+}
+
+// maskPaths returns the subscription fields to change.
+func maskPaths(mask *fieldmaskpb.FieldMask) (map[string]bool, error) {
+	all := map[string]bool{"event_types": true, "muted": true}
+	if len(mask.GetPaths()) == 0 || (len(mask.GetPaths()) == 1 && mask.GetPaths()[0] == "*") {
+		return all, nil
+	}
+	out := map[string]bool{}
+	for _, p := range mask.GetPaths() {
+		switch p {
+		case "event_types", "eventTypes":
+			out["event_types"] = true
+		case "muted":
+			out["muted"] = true
+		case "name", "child", "create_time", "createTime", "update_time", "updateTime":
+		default:
+			return nil, validate.InvalidArgument(validate.Field{Path: "update_mask", Description: "names a field that cannot be updated: " + p})
+		}
+	}
+	return out, nil
+}
+
+// DeleteSubscription goes back to hearing everything about the child.
+func (s *server) DeleteSubscription(ctx context.Context, req *notificationv1.DeleteSubscriptionRequest) (*emptypb.Empty, error) {
+	user, child, err := subscriptionName(ctx, "name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteSubscription(ctx, user, child); errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "%s not found", req.GetName())
+	} else if err != nil {
+		return nil, internal(ctx, s.logger, "delete subscription", err)
+	}
+	return &emptypb.Empty{}, nil
+}

@@ -1,0 +1,132 @@
+// Package notification is the notification service: per-user inboxes fed
+// by the other services' events, and live delivery with resume.
+//
+// publish.go takes events in and fans them out, server.go serves the
+// inbox, stream.go the live feed; store/ keeps the state and fanout/
+// carries live messages between instances.
+package notification
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/notification/fanout"
+	"github.com/kinbridge/kinbridge/services/notification/store"
+)
+
+// Config is what the service needs.
+type Config struct {
+	// DSN of the service's own database.
+	DSN string
+	// Progress answers who the guardians of a child are.
+	Progress progresspeerv1.AccessServiceClient
+	// Bus carries live notifications between instances; nil: in process.
+	// The caller keeps ownership of a bus it passes.
+	Bus fanout.Bus
+	// GuardianCacheTTL is how long a child's guardians are remembered; 0 asks every time.
+	GuardianCacheTTL time.Duration
+	// Retention is how long notifications are kept; 0 keeps them forever.
+	Retention time.Duration
+	// Heartbeat is the interval of heartbeats on idle streams.
+	Heartbeat time.Duration
+	// StreamBuffer is how many live notifications a slow stream may lag by
+	// before it is told to resume.
+	StreamBuffer int
+
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+}
+
+// Service is a running notification service.
+type Service struct {
+	db     *sqldb.DB
+	server *server
+	cfg    Config
+	ownBus bool
+}
+
+// New opens the database and prepares the service.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ownBus := cfg.Bus == nil
+	if ownBus {
+		cfg.Bus = fanout.NewLocal()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.StreamBuffer <= 0 {
+		cfg.StreamBuffer = 256
+	}
+	if cfg.Progress == nil {
+		return nil, fmt.Errorf("notification: a progress client is required")
+	}
+	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
+	if err != nil {
+		if ownBus {
+			cfg.Bus.Close()
+		}
+		return nil, fmt.Errorf("notification database: %w", err)
+	}
+	s := &server{
+		store:     store.NewSQL(db),
+		bus:       cfg.Bus,
+		guardians: newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
+		heartbeat: cfg.Heartbeat,
+		buffer:    cfg.StreamBuffer,
+		logger:    cfg.Logger,
+	}
+	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
+}
+
+// Register adds the public inbox API and the service-only Publish and
+// Watch to r.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	notificationv1.RegisterNotificationServiceServer(r, s.server)
+	notificationpeerv1.RegisterPublishServiceServer(r, &publishServer{server: s.server})
+	notificationpeerv1.RegisterLiveServiceServer(r, &liveServer{server: s.server})
+}
+
+// Run does the background work (retention) until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	if s.cfg.Retention <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	tick := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
+	defer tick.Stop()
+	for {
+		if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.cfg.Logger.WarnContext(ctx, "retention run failed", slog.Any("error", err))
+		} else if n > 0 {
+			s.cfg.Logger.InfoContext(ctx, "expired notifications", slog.Int64("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Close releases the database, and the bus when the service made it.
+func (s *Service) Close() error {
+	if s.ownBus {
+		s.cfg.Bus.Close()
+	}
+	return s.db.Close()
+}

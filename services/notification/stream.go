@@ -1,0 +1,186 @@
+package notification
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/notification/fanout"
+)
+
+// replayPage is how many stored notifications a resuming feed reads at once.
+const replayPage = 500
+
+// feed is one user's live feed from a position: the logic shared by
+// StreamNotifications and the gateway's multiplexed watches.
+//
+// The seam: a feed subscribes to the live bus BEFORE reading the inbox, so
+// nothing that commits during the replay is missed; live messages at or
+// below the last sequence sent are duplicates of the replay and are
+// skipped; a live message beyond the next expected sequence means the bus
+// lost one, and the gap is read back from the inbox. The inbox is the
+// truth; the bus only says "now".
+type feed struct {
+	s         *server
+	user      string
+	sub       *fanout.Subscription
+	last      int64
+	withdrawn map[string]bool // children this feed no longer carries
+	emit      func(n *notificationv1.Notification, resumeToken string) error
+}
+
+// openFeed resolves the resume token, subscribes, and replays what the
+// client missed.
+func (s *server) openFeed(ctx context.Context, user, token string, emit func(*notificationv1.Notification, string) error) (*feed, error) {
+	last, err := s.resumePoint(ctx, user, token)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.bus.Subscribe(user, s.buffer)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "live delivery unavailable: %v", err)
+	}
+	f := &feed{s: s, user: user, sub: sub, last: last, withdrawn: map[string]bool{}, emit: emit}
+	if err := f.catchUp(ctx); err != nil {
+		sub.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *feed) close()              { f.sub.Close() }
+func (f *feed) resumeToken() string { return strconv.FormatInt(f.last, 10) }
+
+// resumePoint turns a resume token into the last sequence the client has;
+// no token means "from now on".
+func (s *server) resumePoint(ctx context.Context, user, token string) (int64, error) {
+	if token == "" {
+		last, err := s.store.LastSequence(ctx, user)
+		if err != nil {
+			return 0, internal(ctx, s.logger, "last sequence", err)
+		}
+		return last, nil
+	}
+	seq, err := strconv.ParseInt(token, 10, 64)
+	if err != nil || seq < 0 {
+		return 0, validate.InvalidArgument(validate.Field{Path: "resume_token", Description: "is not a token this stream issued"})
+	}
+	return seq, nil
+}
+
+func (f *feed) deliver(n *notificationv1.Notification) error {
+	if n.GetSequence() <= f.last {
+		return nil // already sent: the replay and the live feed overlap at the seam
+	}
+	f.last = n.GetSequence()
+	if f.withdrawn[n.GetChild()] {
+		return nil
+	}
+	return f.emit(n, f.resumeToken())
+}
+
+// catchUp sends everything stored after the feed's position.
+func (f *feed) catchUp(ctx context.Context) error {
+	for {
+		rows, err := f.s.store.After(ctx, f.user, f.last, replayPage)
+		if err != nil {
+			return internal(ctx, f.s.logger, "replay", err)
+		}
+		for _, n := range rows {
+			if err := f.deliver(notificationToProto(n)); err != nil {
+				return err
+			}
+		}
+		if len(rows) < replayPage {
+			return nil
+		}
+	}
+}
+
+// live handles one message from the bus.
+func (f *feed) live(ctx context.Context, m fanout.Message) error {
+	n := &notificationv1.Notification{}
+	if err := proto.Unmarshal(m.Payload, n); err != nil {
+		f.s.logger.WarnContext(ctx, "dropping an unreadable live message; the inbox has it")
+		return f.catchUp(ctx)
+	}
+	if m.Sequence == 0 { // a withdrawal: stop carrying the child
+		f.withdrawn[n.GetChild()] = true
+		return nil
+	}
+	if m.Sequence > f.last+1 {
+		return f.catchUp(ctx) // the bus lost something: the inbox has it
+	}
+	return f.deliver(n)
+}
+
+// errFellBehind ends a feed whose client cannot keep up.
+func (f *feed) errFellBehind() error {
+	return status.Errorf(codes.Aborted, "the stream fell behind; resume with resume_token %s", f.resumeToken())
+}
+
+// run carries live messages until ctx is done or the client falls behind;
+// tick, when not nil, is called on every heartbeat tick.
+func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() error) error {
+	var beats <-chan time.Time
+	if tick != nil {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		beats = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beats:
+			if err := tick(); err != nil {
+				return err
+			}
+		case <-f.sub.Done():
+			if ctx.Err() != nil {
+				return nil
+			}
+			if f.sub.Overflowed() {
+				return f.errFellBehind()
+			}
+			return status.Errorf(codes.Unavailable, "live delivery ended (%v); resume with resume_token %s", f.sub.Err(), f.resumeToken())
+		case m := <-f.sub.C():
+			if err := f.live(ctx, m); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// StreamNotifications replays what the caller missed after their resume
+// token, then carries live notifications with heartbeats.
+func (s *server) StreamNotifications(req *notificationv1.StreamNotificationsRequest, stream notificationv1.NotificationService_StreamNotificationsServer) error {
+	ctx := stream.Context()
+	user, err := owner(ctx, "parent", req.GetParent())
+	if err != nil {
+		return err
+	}
+	f, err := s.openFeed(ctx, user, req.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
+		return stream.Send(&notificationv1.StreamNotificationsResponse{
+			Event:       &notificationv1.StreamNotificationsResponse_Notification{Notification: n},
+			ResumeToken: token,
+		})
+	})
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	return f.run(ctx, s.heartbeat, func() error {
+		return stream.Send(&notificationv1.StreamNotificationsResponse{
+			Event:       &notificationv1.StreamNotificationsResponse_Heartbeat{Heartbeat: &notificationv1.Heartbeat{Time: timestamppb.Now()}},
+			ResumeToken: f.resumeToken(),
+		})
+	})
+}

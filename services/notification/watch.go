@@ -1,0 +1,85 @@
+package notification
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+)
+
+// liveServer implements the service-only LiveService: many users' feeds
+// over one stream, for the gateway.
+type liveServer struct {
+	notificationpeerv1.UnimplementedLiveServiceServer
+	*server
+}
+
+// Watch runs one feed per started watch, all writing into the one stream.
+// A gateway too slow to read makes its feeds fall behind one by one; each
+// ends with fell_behind, and the gateway tells its browsers to resume.
+func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	var sendMu sync.Mutex
+	send := func(resp *notificationpeerv1.WatchResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(resp)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	watches := map[int64]context.CancelFunc{}
+	var mu sync.Mutex
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return nil // the gateway closed or went away: its watches end with the stream
+		}
+		switch a := req.GetAction().(type) {
+		case *notificationpeerv1.WatchRequest_Stop:
+			mu.Lock()
+			if stop, ok := watches[a.Stop.GetWatchId()]; ok {
+				stop()
+				delete(watches, a.Stop.GetWatchId())
+			}
+			mu.Unlock()
+		case *notificationpeerv1.WatchRequest_Start:
+			id := a.Start.GetWatchId()
+			wctx, stop := context.WithCancel(ctx)
+			mu.Lock()
+			if old, ok := watches[id]; ok {
+				old()
+			}
+			watches[id] = stop
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer stop()
+				token, err := l.runWatch(wctx, id, a.Start, send)
+				if wctx.Err() != nil {
+					return // stopped by the gateway, or the stream ended
+				}
+				ended := &notificationpeerv1.WatchEnded{Reason: status.Convert(err).Message(), FellBehind: status.Code(err) == codes.Aborted}
+				_ = send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Ended{Ended: ended}, ResumeToken: token})
+			}()
+		}
+	}
+}
+
+// runWatch carries one watch until it ends, returning the token to resume it.
+func (l *liveServer) runWatch(ctx context.Context, id int64, start *notificationpeerv1.StartWatch, send func(*notificationpeerv1.WatchResponse) error) (string, error) {
+	f, err := l.openFeed(ctx, start.GetUser(), start.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
+		return send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Notification{Notification: n}, ResumeToken: token})
+	})
+	if err != nil {
+		return start.GetResumeToken(), err
+	}
+	defer f.close()
+	err = f.run(ctx, 0, nil)
+	return f.resumeToken(), err
+}
