@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
-	"github.com/kinbridge/kinbridge/services/progress/store"
+	notificationstore "github.com/kinbridge/kinbridge/services/notification/store"
+	progressstore "github.com/kinbridge/kinbridge/services/progress/store"
 )
 
 // token prints a user token from the built-in issuer. It can only mint
@@ -60,10 +63,27 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.Open(ctx, c.ProgressDB, sqldb.Options{Migrations: store.Migrations()})
-	if err != nil {
-		return fmt.Errorf("progress: %w", err)
+	for _, svc := range []struct {
+		name       string
+		dsn        string
+		migrations fs.FS
+		outbox     bool
+	}{
+		{"progress", c.ProgressDB, progressstore.Migrations(), true},
+		{"notification", c.NotificationDB, notificationstore.Migrations(), false},
+	} {
+		db, err := sqldb.Open(ctx, svc.dsn, sqldb.Options{Migrations: svc.migrations})
+		if err != nil {
+			return fmt.Errorf("%s: %w", svc.name, err)
+		}
+		if svc.outbox {
+			err = outbox.Migrate(ctx, db)
+		}
+		db.Close()
+		if err != nil {
+			return fmt.Errorf("%s outbox: %w", svc.name, err)
+		}
+		fmt.Fprintf(stderr, "%s: migrated %s\n", svc.name, sqldb.RedactDSN(svc.dsn))
 	}
-	fmt.Fprintf(stderr, "progress: migrated %s\n", sqldb.RedactDSN(c.ProgressDB))
-	return db.Close()
+	return nil
 }
