@@ -66,12 +66,19 @@ func TestREADMEJourney(t *testing.T) {
 			env = append(env, "KINBRIDGE_TOKEN="+p.adminToken)
 			// The grpcurl block uses $CHILD and $MARIA from the quickstart,
 			// as a reader's shell would have them.
+			env = append(env, "KINBRIDGE_ADDR="+p.progress) // the CLI's default is make run's port
 			script := p.asWritten(readmeBlock(t, "quickstart") + "\necho '--- progress'\n" + readmeBlock(t, "progress") +
-				"\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
+				"\necho '--- cli'\n" + readmeBlock(t, "cli") + "\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
 			out := runScript(t, ctx, script, env)
 			quick, rest, _ := strings.Cut(out, "--- progress")
-			progress, grpc, _ := strings.Cut(rest, "--- grpcurl")
+			progress, rest, _ := strings.Cut(rest, "--- cli")
+			cli, grpc, _ := strings.Cut(rest, "--- grpcurl")
 			checkProgressBlock(t, progress)
+			for _, want := range []string{"Ada", "Book report", "Reading", "Math", "82.33", "-20.28", "Read a chapter book alone"} {
+				if !strings.Contains(cli, want) {
+					t.Errorf("the CLI block's output lacks %q:\n%s", want, cli)
+				}
+			}
 
 			lines := strings.Split(strings.TrimSpace(quick), "\n")
 			if len(lines) != 6 {
