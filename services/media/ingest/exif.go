@@ -1,0 +1,264 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// EXIF is a TIFF structure: a header naming the byte order and the offset of
+// IFD0, then image file directories (IFDs) of 12-byte entries. GPS data lives
+// in its own IFD, linked from IFD0 (and, in files from careless writers, from
+// the Exif IFD or IFD1) by tag 0x8825. All offsets are relative to the TIFF
+// header, so the code below works on the TIFF bytes alone.
+
+const (
+	tagOrientation = 0x0112
+	tagExifIFD     = 0x8769
+	tagGPSIFD      = 0x8825
+	tagInteropIFD  = 0xA005
+	tagSubIFDs     = 0x014A
+
+	// maxIFDs bounds the directories visited in one EXIF block; real files
+	// have at most five or six (IFD0, Exif, Interop, GPS, IFD1).
+	maxIFDs = 32
+)
+
+type tiff struct {
+	b  []byte
+	bo binary.ByteOrder
+}
+
+// parseTIFF checks the header and returns the offset of IFD0.
+func parseTIFF(b []byte) (tiff, uint32, bool) {
+	if len(b) < 8 {
+		return tiff{}, 0, false
+	}
+	var bo binary.ByteOrder
+	switch string(b[:4]) {
+	case "II*\x00":
+		bo = binary.LittleEndian
+	case "MM\x00*":
+		bo = binary.BigEndian
+	default:
+		return tiff{}, 0, false
+	}
+	return tiff{b, bo}, bo.Uint32(b[4:]), true
+}
+
+// ifd returns the number of entries of the IFD at off that lie inside the
+// block, and whether that is all of them. A directory cut short by the end
+// of the block still has its whole entries read: some readers do, so GPS
+// links among them must be found too.
+func (t tiff) ifd(off uint32) (n int, whole bool, ok bool) {
+	if uint64(off)+2 > uint64(len(t.b)) {
+		return 0, false, false
+	}
+	n = int(t.bo.Uint16(t.b[off:]))
+	if fit := (uint64(len(t.b)) - uint64(off) - 2) / 12; uint64(n) > fit {
+		return int(fit), false, true
+	}
+	return n, true, true
+}
+
+// next returns the link to the following IFD, or 0.
+func (t tiff) next(off uint32, n int) uint32 {
+	p := uint64(off) + 2 + 12*uint64(n)
+	if p+4 > uint64(len(t.b)) {
+		return 0
+	}
+	return t.bo.Uint32(t.b[p:])
+}
+
+type ifdEntry struct {
+	tag, typ uint16
+	count    uint32
+	value    uint32 // the value field read as a LONG: an offset when the value does not fit
+	pos      uint32 // position of the entry in the block
+}
+
+func (t tiff) entry(off uint32, i int) ifdEntry {
+	p := off + 2 + 12*uint32(i)
+	e := t.b[p : p+12]
+	return ifdEntry{
+		tag:   t.bo.Uint16(e),
+		typ:   t.bo.Uint16(e[2:]),
+		count: t.bo.Uint32(e[4:]),
+		value: t.bo.Uint32(e[8:]),
+		pos:   p,
+	}
+}
+
+// typeSizes are the byte sizes of the TIFF field types (0 for unknown ones).
+var typeSizes = [...]uint64{0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4}
+
+// dataRange returns where an entry's value lives when it does not fit in the
+// entry itself, if that range lies inside the block.
+func (t tiff) dataRange(e ifdEntry) (start, end uint64, ok bool) {
+	if int(e.typ) >= len(typeSizes) || typeSizes[e.typ] == 0 {
+		return 0, 0, false
+	}
+	n := typeSizes[e.typ] * uint64(e.count)
+	if n <= 4 {
+		return 0, 0, false
+	}
+	start, end = uint64(e.value), uint64(e.value)+n
+	return start, end, end <= uint64(len(t.b))
+}
+
+// tiffOrientation reads IFD0's orientation tag; ok is false when the block
+// cannot be parsed. A missing or out-of-range value reads as 1.
+func tiffOrientation(b []byte) (int, bool) {
+	t, ifd0, ok := parseTIFF(b)
+	if !ok {
+		return 1, false
+	}
+	n, _, ok := t.ifd(ifd0)
+	if !ok {
+		return 1, false
+	}
+	for i := range n {
+		e := t.entry(ifd0, i)
+		if e.tag == tagOrientation && e.typ == 3 && e.count >= 1 {
+			if v := int(t.bo.Uint16(t.b[e.pos+8:])); v >= 1 && v <= 8 {
+				return v, true
+			}
+			return 1, true
+		}
+	}
+	return 1, true
+}
+
+// gpsLink is an IFD entry pointing at a GPS IFD.
+type gpsLink struct {
+	ifd   uint32 // the IFD holding the entry
+	index int    // the entry's index in it
+	entry ifdEntry
+}
+
+// cleanEXIF removes GPS from the TIFF block b in place.
+//
+// Each GPS link entry is removed from its IFD: later entries move up by one,
+// the entry count drops by one, the next-IFD link moves with them, and the 12
+// bytes freed at the end are zeroed. Readers then find a valid directory with
+// no GPS tag at all, where zeroing only the link's value would leave a GPS
+// tag pointing at offset 0, which some readers follow and report as broken.
+// The GPS IFD and its out-of-line values are zeroed as well, so the
+// coordinates do not survive as unreferenced bytes.
+//
+// A block whose header or IFD0 cannot be parsed is zeroed entirely: no reader
+// can get orientation out of it either, and it cannot be vouched for.
+//
+// In a hostile block, directories may overlap, so one edit can create a link
+// that was not there before. The pass is repeated until nothing changes (a
+// clean block is a fixed point, so a second StripLocation is a no-op); a
+// block that keeps changing is zeroed.
+func cleanEXIF(b []byte) {
+	for range 4 {
+		before := bytes.Clone(b)
+		cleanEXIFOnce(b)
+		if bytes.Equal(before, b) {
+			return
+		}
+	}
+	clear(b)
+}
+
+func cleanEXIFOnce(b []byte) {
+	t, ifd0, ok := parseTIFF(b)
+	if !ok {
+		clear(b)
+		return
+	}
+	if _, _, ok := t.ifd(ifd0); !ok {
+		clear(b)
+		return
+	}
+
+	// Walk the IFD graph breadth-first from IFD0 with a visited set and a
+	// hard cap, so cyclic or self-referencing offsets end the walk.
+	var links []gpsLink
+	visited := map[uint32]bool{}
+	queue := []uint32{ifd0}
+	for len(queue) > 0 && len(visited) < maxIFDs {
+		off := queue[0]
+		queue = queue[1:]
+		if visited[off] || (off < 8 && off != ifd0) { // below 8 is the header
+			continue
+		}
+		visited[off] = true
+		n, whole, ok := t.ifd(off)
+		if !ok {
+			continue // unreadable here means unreadable to every reader
+		}
+		for i := range n {
+			e := t.entry(off, i)
+			switch e.tag {
+			case tagGPSIFD:
+				links = append(links, gpsLink{off, i, e})
+			case tagExifIFD, tagInteropIFD:
+				queue = append(queue, e.value)
+			case tagSubIFDs:
+				if e.count == 1 {
+					queue = append(queue, e.value)
+				} else if s, end, ok := t.dataRange(e); ok && e.typ != 3 {
+					for p := s; p+4 <= end && len(queue) < maxIFDs; p += 4 {
+						queue = append(queue, t.bo.Uint32(t.b[p:]))
+					}
+				}
+			}
+		}
+		if nx := t.next(off, n); nx != 0 && whole {
+			queue = append(queue, nx)
+		}
+	}
+
+	// Work out everything to zero before editing anything: removing entries
+	// moves bytes, and a hostile file may overlap its structures.
+	type span struct{ start, end uint64 }
+	var spans []span
+	for _, l := range links {
+		if l.entry.typ != 4 && l.entry.typ != 13 {
+			continue // not an offset we can follow; the link goes anyway
+		}
+		g := l.entry.value
+		if g < 8 {
+			continue // 0 is how writers say "none"; below 8 is the header
+		}
+		n, _, ok := t.ifd(g)
+		if !ok {
+			continue
+		}
+		end := uint64(g) + 2 + 12*uint64(n) + 4
+		spans = append(spans, span{uint64(g), min(end, uint64(len(b)))})
+		for i := range n {
+			if s, e, ok := t.dataRange(t.entry(g, i)); ok {
+				spans = append(spans, span{s, e})
+			}
+		}
+	}
+
+	// Remove links last-first within each IFD so indexes stay valid.
+	for k := len(links) - 1; k >= 0; k-- {
+		l := links[k]
+		n, _, ok := t.ifd(l.ifd)
+		if !ok || l.index >= n || t.entry(l.ifd, l.index).tag != tagGPSIFD {
+			continue // already rewritten by an earlier removal in overlapping IFDs
+		}
+		removeEntry(t, l.ifd, n, l.index)
+	}
+	for _, s := range spans {
+		clear(b[s.start:s.end])
+	}
+}
+
+// removeEntry deletes entry i from the IFD at off that has n entries.
+func removeEntry(t tiff, off uint32, n, i int) {
+	base := uint64(off) + 2
+	// The table plus its next-IFD link, clipped to the block when the link
+	// is missing.
+	end := min(base+12*uint64(n)+4, uint64(len(t.b)))
+	at := base + 12*uint64(i)
+	copy(t.b[at:end-12], t.b[at+12:end])
+	clear(t.b[end-12 : end])
+	t.bo.PutUint16(t.b[off:], uint16(n-1))
+}
