@@ -20,6 +20,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 var (
@@ -62,7 +66,8 @@ type process struct {
 	cmd        *exec.Cmd
 	dataDir    string
 	gateway    string // host:port
-	progress   string // host:port
+	progress     string // host:port
+	notification string // host:port
 	metrics    string // host:port
 	adminToken string
 	stderr     *syncBuffer
@@ -70,17 +75,25 @@ type process struct {
 }
 
 var (
-	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
+	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|notification gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
 	tokenRE = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
 )
 
-// serve starts the binary on ephemeral ports and waits until the gateway
-// is ready. It is stopped with SIGTERM when the test ends and must exit 0.
+// serve starts `kinbridge serve all` on ephemeral ports and waits until
+// the gateway is ready. It is stopped with SIGTERM when the test ends and
+// must exit 0.
 func serve(t *testing.T, dataDir string, env []string, args ...string) *process {
 	t.Helper()
+	return start(t, "all", dataDir, env, append([]string{"--progress-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
+		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
+}
+
+// start runs `kinbridge serve ROLE` and waits until it is ready: the
+// gateway answers /readyz, a service answers its gRPC health check.
+func start(t *testing.T, role, dataDir string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{dataDir: dataDir, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	all := append([]string{"serve", "all", "--data-dir", dataDir,
-		"--progress-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)
+	all := append([]string{"serve", role, "--data-dir", dataDir}, args...)
 	p.cmd = exec.Command(bin, all...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
@@ -101,6 +114,8 @@ func serve(t *testing.T, dataDir string, env []string, args ...string) *process 
 			switch m[1] {
 			case "progress gRPC":
 				p.progress = m[2]
+			case "notification gRPC":
+				p.notification = m[2]
 			case "REST gateway":
 				p.gateway = m[2]
 			case "metrics":
@@ -115,23 +130,61 @@ func serve(t *testing.T, dataDir string, env []string, args ...string) *process 
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	if p.gateway == "" || p.progress == "" {
+	if p.gateway == "" && p.progress == "" && p.notification == "" {
 		t.Fatalf("kinbridge did not print its addresses; stderr:\n%s", p.stderr)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + p.gateway + "/readyz")
+		err := p.ready()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready: %v; stderr:\n%s", err, p.stderr)
+			t.Fatalf("kinbridge serve %s not ready: %v; stderr:\n%s", role, err, p.stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ready asks the process whether it serves.
+func (p *process) ready() error {
+	if p.gateway != "" {
+		resp, err := http.Get("http://" + p.gateway + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %d", resp.StatusCode)
+		}
+		return nil
+	}
+	addr := p.progress
+	if addr == "" {
+		addr = p.notification
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("health: %v", resp.GetStatus())
+	}
+	return nil
+}
+
+// kill ends the process at once, as a crash would.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	<-p.done // stop, at cleanup, then sees the process has ended
 }
 
 // stop sends SIGTERM and expects a clean exit within the drain time.
