@@ -63,15 +63,15 @@ func TestMain(m *testing.M) {
 
 // process is a running `kinbridge serve ...`.
 type process struct {
-	cmd        *exec.Cmd
-	dataDir    string
-	gateway    string // host:port
+	cmd          *exec.Cmd
+	dataDir      string
+	gateway      string // host:port
 	progress     string // host:port
 	notification string // host:port
-	metrics    string // host:port
-	adminToken string
-	stderr     *syncBuffer
-	done       chan error
+	metrics      string // host:port
+	adminToken   string
+	stderr       *syncBuffer
+	done         chan error
 }
 
 var (

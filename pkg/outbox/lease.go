@@ -18,8 +18,9 @@ const leaseRow = "relay"
 // its own monotonic clock, when it first saw the current version, and takes
 // the lease over (compare-and-swap on that version) only once it has seen
 // no change for a whole TTL. The holder renews every TTL/5 and, should its
-// renewals fail, stops delivering once fenceAfter (3/5 TTL) has passed
-// since the start of its last successful renewal.
+// renewals fail or hang, stops delivering (a timer cancels the deliveries
+// in flight) once fenceAfter (3/5 TTL) has passed since the start of its
+// last successful renewal.
 //
 // Why that keeps two relays from delivering at once: the renewal that wrote
 // the version a waiter saw started before the waiter saw it, so the holder

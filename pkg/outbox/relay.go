@@ -250,7 +250,14 @@ func (r *Relay) hold(ctx context.Context, start time.Time) error {
 
 // keepLease renews the lease until hctx is done, and ends hctx (stop) when
 // the lease is lost or could not be renewed in time.
+//
+// The fence is a timer of its own rather than a check between renewals: a
+// renewal can be stuck in the database well past it (SQLite's busy wait
+// does not heed the context), and deliveries must stop on time regardless.
 func (r *Relay) keepLease(hctx context.Context, stop context.CancelCauseFunc, lastOK time.Time) {
+	fenceAfter := r.lease.fenceAfter()
+	fence := time.AfterFunc(time.Until(lastOK.Add(fenceAfter)), func() { stop(errLeaseExpired) })
+	defer fence.Stop()
 	ticker := time.NewTicker(r.lease.renewEvery())
 	defer ticker.Stop()
 	for {
@@ -259,26 +266,24 @@ func (r *Relay) keepLease(hctx context.Context, stop context.CancelCauseFunc, la
 			return
 		case <-ticker.C:
 		}
-		fence := lastOK.Add(r.lease.fenceAfter())
 		start := time.Now()
-		if !start.Before(fence) {
-			stop(errLeaseExpired)
-			return
-		}
-		rctx, cancel := context.WithDeadline(hctx, fence)
+		rctx, cancel := context.WithDeadline(hctx, lastOK.Add(fenceAfter))
 		ok, err := r.lease.renew(rctx)
 		cancel()
 		switch {
 		case hctx.Err() != nil:
 			return
 		case err != nil:
-			// Try again at the next tick, if the fence allows one.
+			// Try again at the next tick; the fence stands meanwhile.
 			r.logger.WarnContext(hctx, "outbox: renewing the delivery lease", "err", err)
 		case !ok:
 			stop(errLeaseLost)
 			return
 		default:
+			// Counted from when the renewal started, not ended: a waiting
+			// relay may have seen the version it replaced until then.
 			lastOK = start
+			fence.Reset(time.Until(start.Add(fenceAfter)))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/kinbridge/kinbridge/pkg/outbox"
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
 // overlap is a receiver shared by several relays that notices when two of
@@ -97,7 +99,7 @@ func TestTwoRelaysNeverOverlap(t *testing.T) {
 		relays := map[string]func(){}
 		logs := newLogRecorder()
 		t.Cleanup(func() {
-			if t.Failed() {
+			if t.Failed() || testing.Verbose() {
 				for _, r := range logs.all() {
 					t.Log(r)
 				}
@@ -134,12 +136,24 @@ func TestTwoRelaysNeverOverlap(t *testing.T) {
 			return true
 		}
 
+		// The slow message blocks its delivery for twice the TTL, which the
+		// holder's fence would cut short without renewals: that it gets
+		// delivered at all shows the lease is renewed while delivering.
 		addAll(1, 15)
 		waitFor(t, "the first phase", delivered)
 		holder := o.by(ids[0])
-		for _, id := range ids {
-			if by := o.by(id); by != holder {
-				t.Errorf("message %s delivered by %s while %s held the lease", id, by, holder)
+		// A machine starved enough to delay a renewal past the fence makes
+		// the lease change hands, which is correct, only not the usual
+		// case; then no relay may still deliver at once, but repeats and a
+		// change of holder are allowed.
+		handovers := func() int { return len(logs.find(slog.LevelWarn, "outbox: stopped delivering")) }
+		if n := handovers(); n > 0 {
+			t.Logf("the lease changed hands %d times: checking overlap and order only", n)
+		} else {
+			for _, id := range ids {
+				if by := o.by(id); by != holder {
+					t.Errorf("message %s delivered by %s while %s held the lease", id, by, holder)
+				}
 			}
 		}
 
@@ -162,7 +176,7 @@ func TestTwoRelaysNeverOverlap(t *testing.T) {
 				t.Errorf("key %s delivered %v, want %v", k, got, w)
 			}
 		}
-		if got := o.rec.count(); got != len(ids) {
+		if got := o.rec.count(); got != len(ids) && handovers() == 0 {
 			t.Errorf("%d deliveries of %d messages", got, len(ids))
 		}
 	})
@@ -247,6 +261,70 @@ func TestLostLeaseCancelsDelivery(t *testing.T) {
 			}
 		})
 		waitFor(t, "the delivery after the lease came back", func() bool { return rec.count() == 1 })
+		if got := rec.messages()[0]; got.ID != m.ID || got.Attempts != 0 {
+			t.Errorf("delivered %+v; want %s with no attempts counted", got, m.ID)
+		}
+	})
+}
+
+// TestUnrenewableLeaseStopsDelivery blocks the holder's renewals (a
+// transaction holding the lease row, or SQLite's write lock): the holder
+// must cancel its delivery in flight while the renewal still hangs, since
+// another relay may take the lease over at the TTL, and resume once it can
+// write again.
+func TestUnrenewableLeaseStopsDelivery(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.dsn(t)
+		db := open(t, dsn)
+		m := mustAdd(t, db, "children/a", "event")
+		entered := make(chan struct{})
+		cause := make(chan error, 1)
+		var calls int
+		var mu sync.Mutex
+		rec := &recorder{}
+		deliver := func(ctx context.Context, m outbox.Message) error {
+			mu.Lock()
+			calls++
+			first := calls == 1
+			mu.Unlock()
+			if !first {
+				return rec.deliver(ctx, m)
+			}
+			close(entered)
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return ctx.Err()
+		}
+		opts := fast("holder")
+		opts.LeaseTTL = 300 * time.Millisecond
+		opts.Timeout = time.Hour // only the fence may end the delivery
+		start(t, outbox.NewRelay(db, deliver, opts))
+		<-entered
+
+		locker := open(t, dsn)
+		locked, unlock := make(chan struct{}), make(chan struct{})
+		txDone := make(chan error, 1)
+		go func() {
+			txDone <- locker.InTx(context.WithoutCancel(t.Context()), func(tx *sqldb.Tx) error {
+				_, err := tx.ExecContext(t.Context(), `UPDATE outbox_lease SET holder = holder WHERE name = 'relay'`)
+				close(locked)
+				if err != nil {
+					return err
+				}
+				<-unlock
+				return nil
+			})
+		}()
+		<-locked
+		err := <-cause // while the lock is still held
+		close(unlock)
+		if err := <-txDone; err != nil {
+			t.Fatalf("locking transaction: %v", err)
+		}
+		if err == nil || !strings.Contains(err.Error(), "not renewed in time") {
+			t.Errorf("delivery canceled with cause %v, want the lease not renewed in time", err)
+		}
+		waitFor(t, "the delivery once the lease could be renewed", func() bool { return rec.count() == 1 })
 		if got := rec.messages()[0]; got.ID != m.ID || got.Attempts != 0 {
 			t.Errorf("delivered %+v; want %s with no attempts counted", got, m.ID)
 		}
