@@ -100,38 +100,18 @@ func (s *SQL) ListChildren(ctx context.Context, q ListChildrenQuery) ([]Child, e
 	return out, rows.Err()
 }
 
-// UpdateChild is an optimistic read-modify-write: the write succeeds only if
-// the revision it read is still current, and is retried when another writer
-// got in between and the caller did not pin a revision.
+// UpdateChild changes a child with an optimistic read-modify-write.
 func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, change func(*Child) error) (Child, error) {
-	for {
-		c, err := s.GetChild(ctx, id)
-		if err != nil {
-			return Child{}, err
-		}
-		if expectRevision != 0 && c.Revision != expectRevision {
-			return Child{}, ErrStale
-		}
-		read := c.Revision
-		if err := change(&c); err != nil {
-			return Child{}, err
-		}
-		c.ID, c.Revision, c.UpdateTime = id, read+1, s.stamp()
-		res, err := s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
-			grade_level = $4, time_zone = $5, update_time = $6, revision = $7 WHERE id = $8 AND revision = $9`,
-			c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.UpdateTime), c.Revision, id, read)
-		if err != nil {
-			return Child{}, fmt.Errorf("update child: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return Child{}, err
-		} else if n == 1 {
-			return c, nil
-		}
-		if expectRevision != 0 {
-			return Child{}, ErrStale
-		}
-	}
+	return optimistic(expectRevision,
+		func() (Child, error) { return s.GetChild(ctx, id) },
+		func(c *Child) *int64 { return &c.Revision },
+		change,
+		func(c *Child, read int64) (bool, error) {
+			c.ID, c.UpdateTime = id, s.stamp()
+			return oneRow(s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
+				grade_level = $4, time_zone = $5, update_time = $6, revision = $7 WHERE id = $8 AND revision = $9`,
+				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.UpdateTime), c.Revision, id, read))
+		})
 }
 
 // DeleteChild removes a child; guardianships go with it by cascade.
@@ -256,36 +236,18 @@ func (s *SQL) ListGuardianships(ctx context.Context, childID, afterUser string, 
 	return out, rows.Err()
 }
 
-// UpdateGuardianship is an optimistic read-modify-write like UpdateChild.
+// UpdateGuardianship changes a guardianship with an optimistic read-modify-write.
 func (s *SQL) UpdateGuardianship(ctx context.Context, childID, user string, expectRevision int64, change func(*Guardianship) error) (Guardianship, error) {
-	for {
-		g, err := s.GetGuardianship(ctx, childID, user)
-		if err != nil {
-			return Guardianship{}, err
-		}
-		if expectRevision != 0 && g.Revision != expectRevision {
-			return Guardianship{}, ErrStale
-		}
-		read := g.Revision
-		if err := change(&g); err != nil {
-			return Guardianship{}, err
-		}
-		g.ChildID, g.User, g.Revision, g.UpdateTime = childID, user, read+1, s.stamp()
-		res, err := s.db.ExecContext(ctx, `UPDATE guardianships SET role = $1, relation = $2, update_time = $3, revision = $4
-			WHERE child_id = $5 AND user_id = $6 AND revision = $7`,
-			g.Role, g.Relation, micros(g.UpdateTime), g.Revision, childID, user, read)
-		if err != nil {
-			return Guardianship{}, fmt.Errorf("update guardianship: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return Guardianship{}, err
-		} else if n == 1 {
-			return g, nil
-		}
-		if expectRevision != 0 {
-			return Guardianship{}, ErrStale
-		}
-	}
+	return optimistic(expectRevision,
+		func() (Guardianship, error) { return s.GetGuardianship(ctx, childID, user) },
+		func(g *Guardianship) *int64 { return &g.Revision },
+		change,
+		func(g *Guardianship, read int64) (bool, error) {
+			g.UpdateTime = s.stamp()
+			return oneRow(s.db.ExecContext(ctx, `UPDATE guardianships SET role = $1, relation = $2, update_time = $3, revision = $4
+				WHERE child_id = $5 AND user_id = $6 AND revision = $7`,
+				g.Role, g.Relation, micros(g.UpdateTime), g.Revision, childID, user, read))
+		})
 }
 
 // DeleteGuardianship revokes access.

@@ -141,7 +141,7 @@ func (s *SQL) CreateAssessment(ctx context.Context, a Assessment, events ...outb
 
 // wrap keeps the store's own errors recognisable and names the rest.
 func wrap(what string, err error) error {
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrStale) || errors.Is(err, ErrAlreadyExists) {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrStale) || errors.Is(err, ErrAlreadyExists) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -179,47 +179,38 @@ func (s *SQL) ListAssessments(ctx context.Context, q AssessmentQuery) ([]Assessm
 	return out, rows.Err()
 }
 
-// UpdateAssessment is an optimistic read-modify-write like UpdateChild.
+// UpdateAssessment changes an assessment with an optimistic
+// read-modify-write, raising the child's progress revision with it.
 func (s *SQL) UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error) (Assessment, error) {
-	for {
-		a, err := s.GetAssessment(ctx, childID, id)
-		if err != nil {
-			return Assessment{}, err
-		}
-		if expectRevision != 0 && a.Revision != expectRevision {
-			return Assessment{}, ErrStale
-		}
-		read := a.Revision
-		if err := change(&a); err != nil {
-			return Assessment{}, err
-		}
-		a.ChildID, a.ID, a.Revision, a.UpdateTime = childID, id, read+1, s.stamp()
-		var updated bool
-		err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-			res, err := tx.ExecContext(ctx, `UPDATE assessments SET subject = $1, title = $2, kind = $3, score_kind = $4,
+	a, err := optimistic(expectRevision,
+		func() (Assessment, error) { return s.GetAssessment(ctx, childID, id) },
+		func(a *Assessment) *int64 { return &a.Revision },
+		change,
+		func(a *Assessment, read int64) (bool, error) {
+			a.ChildID, a.ID, a.UpdateTime = childID, id, s.stamp()
+			return s.writeRecord(ctx, childID, `UPDATE assessments SET subject = $1, title = $2, kind = $3, score_kind = $4,
 				points_earned = $5, points_possible = $6, letter_grade = $7, assessed_date = $8, teacher_comment = $9,
 				update_time = $10, revision = $11 WHERE child_id = $12 AND id = $13 AND revision = $14`,
 				a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter, a.AssessedDate,
 				a.TeacherComment, micros(a.UpdateTime), a.Revision, childID, id, read)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				return err
-			}
-			updated = true
-			return touchProgress(ctx, tx, childID)
 		})
-		if err != nil {
-			return Assessment{}, wrap("update assessment", err)
+	return a, wrap("update assessment", err)
+}
+
+// writeRecord runs an UPDATE of one of a child's records and, when it
+// changed its row, raises the child's progress revision in the same
+// transaction.
+func (s *SQL) writeRecord(ctx context.Context, childID, query string, args ...any) (bool, error) {
+	var written bool
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		ok, err := oneRow(tx.ExecContext(ctx, query, args...))
+		if err != nil || !ok {
+			return err
 		}
-		if updated {
-			return a, nil
-		}
-		if expectRevision != 0 {
-			return Assessment{}, ErrStale
-		}
-	}
+		written = true
+		return touchProgress(ctx, tx, childID)
+	})
+	return written, err
 }
 
 // DeleteAssessment removes an assessment.
@@ -334,45 +325,19 @@ func (s *SQL) ListMilestones(ctx context.Context, q MilestoneQuery) ([]Milestone
 	return out, rows.Err()
 }
 
-// UpdateMilestone is an optimistic read-modify-write like UpdateChild.
+// UpdateMilestone changes a milestone with an optimistic read-modify-write.
 func (s *SQL) UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error) (Milestone, error) {
-	for {
-		m, err := s.GetMilestone(ctx, childID, id)
-		if err != nil {
-			return Milestone{}, err
-		}
-		if expectRevision != 0 && m.Revision != expectRevision {
-			return Milestone{}, ErrStale
-		}
-		read := m.Revision
-		if err := change(&m); err != nil {
-			return Milestone{}, err
-		}
-		m.ChildID, m.ID, m.Revision, m.UpdateTime = childID, id, read+1, s.stamp()
-		var updated bool
-		err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-			res, err := tx.ExecContext(ctx, `UPDATE milestones SET title = $1, description = $2, category = $3,
+	m, err := optimistic(expectRevision,
+		func() (Milestone, error) { return s.GetMilestone(ctx, childID, id) },
+		func(m *Milestone) *int64 { return &m.Revision },
+		change,
+		func(m *Milestone, read int64) (bool, error) {
+			m.ChildID, m.ID, m.UpdateTime = childID, id, s.stamp()
+			return s.writeRecord(ctx, childID, `UPDATE milestones SET title = $1, description = $2, category = $3,
 				achieved_date = $4, update_time = $5, revision = $6 WHERE child_id = $7 AND id = $8 AND revision = $9`,
 				m.Title, m.Description, m.Category, m.AchievedDate, micros(m.UpdateTime), m.Revision, childID, id, read)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				return err
-			}
-			updated = true
-			return touchProgress(ctx, tx, childID)
 		})
-		if err != nil {
-			return Milestone{}, wrap("update milestone", err)
-		}
-		if updated {
-			return m, nil
-		}
-		if expectRevision != 0 {
-			return Milestone{}, ErrStale
-		}
-	}
+	return m, wrap("update milestone", err)
 }
 
 // DeleteMilestone removes a milestone.
