@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,7 +25,7 @@ var jsonMarshaler = &runtime.JSONPb{}
 
 // errorHandler is the unary error handler, and the one writer of error
 // bodies: it sets the headers a status implies and writes the status.
-func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
+func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	httpStatus := 0
 	var custom *runtime.HTTPStatusError
 	if errors.As(err, &custom) {
@@ -46,6 +47,12 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
 				h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 			}
+		}
+	}
+	// The body names the trace too, for reports that quote only the body.
+	if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
+		if withInfo, err := st.WithDetails(&errdetails.RequestInfo{RequestId: sc.TraceID().String()}); err == nil {
+			st = withInfo
 		}
 	}
 	body, merr := m.Marshal(st.Proto())

@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		root.ServeHTTP(w, r)
 	})
-	g.handler = otelhttp.NewHandler(cors(cfg.CORSOrigins, top), "gateway",
+	g.handler = otelhttp.NewHandler(traceHeader(cors(cfg.CORSOrigins, top)), "gateway",
 		otelhttp.WithTracerProvider(cfg.TracerProvider),
 		otelhttp.WithMeterProvider(cfg.MeterProvider),
 		// Raw paths carry ids: name spans by method until the route is known.
@@ -201,6 +201,17 @@ func originPatterns(origins []string) []string {
 		}
 	}
 	return out
+}
+
+// traceHeader tells every caller the trace id of their request, so a user
+// can report exactly which request went wrong.
+func traceHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
+			w.Header().Set("X-Trace-Id", sc.TraceID().String())
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // routeTelemetry names the server span and labels metrics by the matched

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -180,8 +181,19 @@ func panicked(ctx context.Context, logger *slog.Logger, method string, r any) er
 	return status.Error(codes.Internal, "internal error")
 }
 
+// traceIDHeader is the response header that names the call's trace.
+const traceIDHeader = "x-trace-id"
+
+// sendTraceID tells the caller the trace id of their call.
+func sendTraceID(ctx context.Context) {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(traceIDHeader, sc.TraceID().String()))
+	}
+}
+
 func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		sendTraceID(ctx)
 		start := time.Now()
 		resp, err := handler(ctx, req)
 		logCall(ctx, logger, info.FullMethod, start, err)
@@ -191,6 +203,9 @@ func logUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
 
 func logStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if sc := trace.SpanContextFromContext(ss.Context()); sc.HasTraceID() {
+			_ = ss.SetHeader(metadata.Pairs(traceIDHeader, sc.TraceID().String()))
+		}
 		start := time.Now()
 		err := handler(srv, ss)
 		logCall(ss.Context(), logger, info.FullMethod, start, err)

@@ -50,8 +50,8 @@ type Options struct {
 	MeterProvider metric.MeterProvider
 
 	// PollInterval is how often the relay looks for messages when nobody
-	// calls Notify, and how often a relay without the lease checks on it.
-	// Default 1s.
+	// calls Notify, and how often a relay without the lease checks on it
+	// (at least every LeaseTTL/5). Default 1s.
 	PollInterval time.Duration
 	// BatchSize caps the messages read per round. Default 100.
 	BatchSize int
