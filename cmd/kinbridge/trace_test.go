@@ -30,6 +30,13 @@ func TestOneRESTCallIsOneTrace(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("GET: %d %s", r.status, r.body)
 	}
+	if got := r.header.Get("X-Trace-Id"); got != traceID {
+		t.Errorf("X-Trace-Id = %q, want the caller's trace %s", got, traceID)
+	}
+	miss := s.call(t, "GET", "/v1/children/nobody", s.adminToken, "")
+	if id := miss.header.Get("X-Trace-Id"); id == "" || !strings.Contains(string(miss.body), `"requestId":"`+id+`"`) {
+		t.Errorf("an error body should name its trace %q: %s", id, miss.body)
+	}
 
 	var httpSpan, clientSpan, serverSpan *telemetrytest.Span
 	var sqlSpans []telemetrytest.Span
