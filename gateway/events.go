@@ -85,6 +85,7 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
 		case resp := <-watch.events:
+			g.live.consumed(watch)
 			data, err := notificationJSON.Marshal(resp.GetNotification())
 			if err != nil {
 				return
@@ -156,6 +157,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 				return
 			}
 		case resp := <-watch.events:
+			g.live.consumed(watch)
 			data, err := notificationJSON.Marshal(resp.GetNotification())
 			if err != nil {
 				return

@@ -11,9 +11,11 @@ import (
 
 // liveMux carries every browser's live feed (SSE and WebSocket) over one
 // upstream LiveService.Watch stream, instead of one gRPC stream per
-// browser. Each browser connection is a watch with its own bounded
-// buffer: a browser that reads too slowly is ended with "resume", and
-// never slows the others.
+// browser. Each browser connection is a watch with its own bounded buffer
+// and flow control: the notification service sends a watch only as many
+// notifications as its buffer has room for, and more as the browser
+// consumes them. A browser that stops reading holds back only its own
+// watch, which ends with "resume" once it has fallen too far behind.
 type liveMux struct {
 	client notificationpeerv1.LiveServiceClient
 	logger *slog.Logger
@@ -34,9 +36,9 @@ type watcher struct {
 	done    chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
-	reason  string // why the mux ended the watch
-	resume  bool   // the browser fell behind and should resume
-	stopped bool
+	reason   string // why the mux ended the watch
+	resume   bool   // the browser fell behind and should resume
+	consumed int32  // events taken since the last credit grant; guarded by liveMux.mu
 }
 
 func (w *watcher) end(reason string, resume bool) {
@@ -72,13 +74,33 @@ func (m *liveMux) watch(user, resumeToken string) (*watcher, error) {
 	w := &watcher{id: m.nextID, events: make(chan *notificationpeerv1.WatchResponse, m.buffer), done: make(chan struct{})}
 	m.watchers[w.id] = w
 	err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Start{
-		Start: &notificationpeerv1.StartWatch{WatchId: w.id, User: user, ResumeToken: resumeToken}}})
+		Start: &notificationpeerv1.StartWatch{WatchId: w.id, User: user, ResumeToken: resumeToken, InitialCredit: int32(m.buffer)}}})
 	if err != nil {
 		delete(m.watchers, w.id)
 		m.dropLocked(err)
 		return nil, err
 	}
 	return w, nil
+}
+
+// consumed records that the browser took one event, and grants the
+// server more in batches of half the buffer.
+func (m *liveMux) consumed(w *watcher) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w.consumed++
+	if w.consumed < int32(max(m.buffer/2, 1)) || m.stream == nil {
+		return
+	}
+	if _, ok := m.watchers[w.id]; !ok {
+		return
+	}
+	err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Credit{
+		Credit: &notificationpeerv1.GrantCredit{WatchId: w.id, Count: w.consumed}}})
+	w.consumed = 0
+	if err != nil {
+		m.dropLocked(err)
+	}
 }
 
 // stop ends a watch the browser left.
@@ -140,8 +162,8 @@ func (m *liveMux) receive(stream notificationpeerv1.LiveService_WatchClient) {
 		select {
 		case w.events <- resp:
 		default:
-			// The browser is not reading: end its watch and let it resume
-			// from its last event id, rather than block every other browser.
+			// More than the credit granted: the buffer is full. End the
+			// watch and let the browser resume, rather than block the others.
 			w.end("fell behind", true)
 			m.stop(w)
 		}

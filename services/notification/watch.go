@@ -32,7 +32,11 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	watches := map[int64]context.CancelFunc{}
+	type watch struct {
+		stop    context.CancelFunc
+		credits *credits
+	}
+	watches := map[int64]watch{}
 	var mu sync.Mutex
 	for {
 		req, err := stream.Recv()
@@ -42,25 +46,32 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 		switch a := req.GetAction().(type) {
 		case *notificationpeerv1.WatchRequest_Stop:
 			mu.Lock()
-			if stop, ok := watches[a.Stop.GetWatchId()]; ok {
-				stop()
+			if w, ok := watches[a.Stop.GetWatchId()]; ok {
+				w.stop()
 				delete(watches, a.Stop.GetWatchId())
+			}
+			mu.Unlock()
+		case *notificationpeerv1.WatchRequest_Credit:
+			mu.Lock()
+			if w, ok := watches[a.Credit.GetWatchId()]; ok {
+				w.credits.grant(int64(a.Credit.GetCount()))
 			}
 			mu.Unlock()
 		case *notificationpeerv1.WatchRequest_Start:
 			id := a.Start.GetWatchId()
 			wctx, stop := context.WithCancel(ctx)
+			cr := newCredits(int64(a.Start.GetInitialCredit()))
 			mu.Lock()
 			if old, ok := watches[id]; ok {
-				old()
+				old.stop()
 			}
-			watches[id] = stop
+			watches[id] = watch{stop: stop, credits: cr}
 			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer stop()
-				token, err := l.runWatch(wctx, id, a.Start, send)
+				token, err := l.runWatch(wctx, id, a.Start, cr, send)
 				if wctx.Err() != nil {
 					return // stopped by the gateway, or the stream ended
 				}
@@ -72,8 +83,13 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 }
 
 // runWatch carries one watch until it ends, returning the token to resume it.
-func (l *liveServer) runWatch(ctx context.Context, id int64, start *notificationpeerv1.StartWatch, send func(*notificationpeerv1.WatchResponse) error) (string, error) {
+func (l *liveServer) runWatch(ctx context.Context, id int64, start *notificationpeerv1.StartWatch, cr *credits, send func(*notificationpeerv1.WatchResponse) error) (string, error) {
 	f, err := l.openFeed(ctx, start.GetUser(), start.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
+		// Waiting for credit holds back only this watch; if it waits too
+		// long, its live buffer overflows and it ends as fell_behind.
+		if err := cr.take(ctx); err != nil {
+			return err
+		}
 		return send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Notification{Notification: n}, ResumeToken: token})
 	})
 	if err != nil {
@@ -82,4 +98,44 @@ func (l *liveServer) runWatch(ctx context.Context, id int64, start *notification
 	defer f.close()
 	err = f.run(ctx, 0, nil)
 	return f.resumeToken(), err
+}
+
+// credits is a watch's flow-control window: how many notifications may
+// still be sent before the caller grants more.
+type credits struct {
+	mu        sync.Mutex
+	n         int64
+	unlimited bool
+	more      chan struct{} // closed and replaced on every grant
+}
+
+func newCredits(initial int64) *credits {
+	return &credits{n: initial, unlimited: initial == 0, more: make(chan struct{})}
+}
+
+func (c *credits) grant(k int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += k
+	close(c.more)
+	c.more = make(chan struct{})
+}
+
+// take waits for one credit.
+func (c *credits) take(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.unlimited || c.n > 0 {
+			c.n--
+			c.mu.Unlock()
+			return nil
+		}
+		more := c.more
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-more:
+		}
+	}
 }

@@ -31,7 +31,11 @@ type StartWatch struct {
 	// The user whose feed to carry.
 	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// Resume after this sequence; empty for "from now on".
-	ResumeToken   string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// How many notifications the server may send before the caller grants
+	// more (flow control per watch, so a slow browser holds back only its
+	// own watch); 0 means no limit.
+	InitialCredit int32 `protobuf:"varint,4,opt,name=initial_credit,json=initialCredit,proto3" json:"initial_credit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -87,6 +91,68 @@ func (x *StartWatch) GetResumeToken() string {
 	return ""
 }
 
+func (x *StartWatch) GetInitialCredit() int32 {
+	if x != nil {
+		return x.InitialCredit
+	}
+	return 0
+}
+
+// Lets the server send more notifications on a watch with flow control.
+type GrantCredit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The watch.
+	WatchId int64 `protobuf:"varint,1,opt,name=watch_id,json=watchId,proto3" json:"watch_id,omitempty"`
+	// How many more notifications may be sent.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantCredit) Reset() {
+	*x = GrantCredit{}
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantCredit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantCredit) ProtoMessage() {}
+
+func (x *GrantCredit) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantCredit.ProtoReflect.Descriptor instead.
+func (*GrantCredit) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GrantCredit) GetWatchId() int64 {
+	if x != nil {
+		return x.WatchId
+	}
+	return 0
+}
+
+func (x *GrantCredit) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // Stops a watch.
 type StopWatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -98,7 +164,7 @@ type StopWatch struct {
 
 func (x *StopWatch) Reset() {
 	*x = StopWatch{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[1]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -110,7 +176,7 @@ func (x *StopWatch) String() string {
 func (*StopWatch) ProtoMessage() {}
 
 func (x *StopWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[1]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -123,7 +189,7 @@ func (x *StopWatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopWatch.ProtoReflect.Descriptor instead.
 func (*StopWatch) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{1}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StopWatch) GetWatchId() int64 {
@@ -142,6 +208,7 @@ type WatchRequest struct {
 	//
 	//	*WatchRequest_Start
 	//	*WatchRequest_Stop
+	//	*WatchRequest_Credit
 	Action        isWatchRequest_Action `protobuf_oneof:"action"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -149,7 +216,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[2]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -161,7 +228,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[2]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -174,7 +241,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{2}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchRequest) GetAction() isWatchRequest_Action {
@@ -202,6 +269,15 @@ func (x *WatchRequest) GetStop() *StopWatch {
 	return nil
 }
 
+func (x *WatchRequest) GetCredit() *GrantCredit {
+	if x != nil {
+		if x, ok := x.Action.(*WatchRequest_Credit); ok {
+			return x.Credit
+		}
+	}
+	return nil
+}
+
 type isWatchRequest_Action interface {
 	isWatchRequest_Action()
 }
@@ -216,9 +292,16 @@ type WatchRequest_Stop struct {
 	Stop *StopWatch `protobuf:"bytes,2,opt,name=stop,proto3,oneof"`
 }
 
+type WatchRequest_Credit struct {
+	// Let a watch send more.
+	Credit *GrantCredit `protobuf:"bytes,3,opt,name=credit,proto3,oneof"`
+}
+
 func (*WatchRequest_Start) isWatchRequest_Action() {}
 
 func (*WatchRequest_Stop) isWatchRequest_Action() {}
+
+func (*WatchRequest_Credit) isWatchRequest_Action() {}
 
 // A watch ended by the server.
 type WatchEnded struct {
@@ -234,7 +317,7 @@ type WatchEnded struct {
 
 func (x *WatchEnded) Reset() {
 	*x = WatchEnded{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[3]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -246,7 +329,7 @@ func (x *WatchEnded) String() string {
 func (*WatchEnded) ProtoMessage() {}
 
 func (x *WatchEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[3]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -259,7 +342,7 @@ func (x *WatchEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEnded.ProtoReflect.Descriptor instead.
 func (*WatchEnded) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{3}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WatchEnded) GetReason() string {
@@ -296,7 +379,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +391,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +404,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{4}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatchResponse) GetWatchId() int64 {
@@ -385,18 +468,23 @@ var File_kinbridge_notification_peer_v1_live_proto protoreflect.FileDescriptor
 
 const file_kinbridge_notification_peer_v1_live_proto_rawDesc = "" +
 	"\n" +
-	")kinbridge/notification/peer/v1/live.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a,kinbridge/notification/v1/notification.proto\"|\n" +
+	")kinbridge/notification/peer/v1/live.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a,kinbridge/notification/v1/notification.proto\"\xac\x01\n" +
 	"\n" +
 	"StartWatch\x12\"\n" +
 	"\bwatch_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\awatchId\x12\x1e\n" +
 	"\x04user\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x04user\x12*\n" +
-	"\fresume_token\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\vresumeToken\"/\n" +
+	"\fresume_token\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\vresumeToken\x12.\n" +
+	"\x0einitial_credit\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\rinitialCredit\"P\n" +
+	"\vGrantCredit\x12\"\n" +
+	"\bwatch_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\awatchId\x12\x1d\n" +
+	"\x05count\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\x05count\"/\n" +
 	"\tStopWatch\x12\"\n" +
-	"\bwatch_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\awatchId\"\xa4\x01\n" +
+	"\bwatch_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\awatchId\"\xeb\x01\n" +
 	"\fWatchRequest\x12B\n" +
 	"\x05start\x18\x01 \x01(\v2*.kinbridge.notification.peer.v1.StartWatchH\x00R\x05start\x12?\n" +
-	"\x04stop\x18\x02 \x01(\v2).kinbridge.notification.peer.v1.StopWatchH\x00R\x04stopB\x0f\n" +
+	"\x04stop\x18\x02 \x01(\v2).kinbridge.notification.peer.v1.StopWatchH\x00R\x04stop\x12E\n" +
+	"\x06credit\x18\x03 \x01(\v2+.kinbridge.notification.peer.v1.GrantCreditH\x00R\x06creditB\x0f\n" +
 	"\x06action\x12\x05\xbaH\x02\b\x01\"E\n" +
 	"\n" +
 	"WatchEnded\x12\x16\n" +
@@ -424,27 +512,29 @@ func file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_peer_v1_live_proto_rawDescData
 }
 
-var file_kinbridge_notification_peer_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_kinbridge_notification_peer_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_kinbridge_notification_peer_v1_live_proto_goTypes = []any{
 	(*StartWatch)(nil),      // 0: kinbridge.notification.peer.v1.StartWatch
-	(*StopWatch)(nil),       // 1: kinbridge.notification.peer.v1.StopWatch
-	(*WatchRequest)(nil),    // 2: kinbridge.notification.peer.v1.WatchRequest
-	(*WatchEnded)(nil),      // 3: kinbridge.notification.peer.v1.WatchEnded
-	(*WatchResponse)(nil),   // 4: kinbridge.notification.peer.v1.WatchResponse
-	(*v1.Notification)(nil), // 5: kinbridge.notification.v1.Notification
+	(*GrantCredit)(nil),     // 1: kinbridge.notification.peer.v1.GrantCredit
+	(*StopWatch)(nil),       // 2: kinbridge.notification.peer.v1.StopWatch
+	(*WatchRequest)(nil),    // 3: kinbridge.notification.peer.v1.WatchRequest
+	(*WatchEnded)(nil),      // 4: kinbridge.notification.peer.v1.WatchEnded
+	(*WatchResponse)(nil),   // 5: kinbridge.notification.peer.v1.WatchResponse
+	(*v1.Notification)(nil), // 6: kinbridge.notification.v1.Notification
 }
 var file_kinbridge_notification_peer_v1_live_proto_depIdxs = []int32{
 	0, // 0: kinbridge.notification.peer.v1.WatchRequest.start:type_name -> kinbridge.notification.peer.v1.StartWatch
-	1, // 1: kinbridge.notification.peer.v1.WatchRequest.stop:type_name -> kinbridge.notification.peer.v1.StopWatch
-	5, // 2: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
-	3, // 3: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
-	2, // 4: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
-	4, // 5: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 1: kinbridge.notification.peer.v1.WatchRequest.stop:type_name -> kinbridge.notification.peer.v1.StopWatch
+	1, // 2: kinbridge.notification.peer.v1.WatchRequest.credit:type_name -> kinbridge.notification.peer.v1.GrantCredit
+	6, // 3: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
+	4, // 4: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
+	3, // 5: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
+	5, // 6: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_peer_v1_live_proto_init() }
@@ -452,11 +542,12 @@ func file_kinbridge_notification_peer_v1_live_proto_init() {
 	if File_kinbridge_notification_peer_v1_live_proto != nil {
 		return
 	}
-	file_kinbridge_notification_peer_v1_live_proto_msgTypes[2].OneofWrappers = []any{
+	file_kinbridge_notification_peer_v1_live_proto_msgTypes[3].OneofWrappers = []any{
 		(*WatchRequest_Start)(nil),
 		(*WatchRequest_Stop)(nil),
+		(*WatchRequest_Credit)(nil),
 	}
-	file_kinbridge_notification_peer_v1_live_proto_msgTypes[4].OneofWrappers = []any{
+	file_kinbridge_notification_peer_v1_live_proto_msgTypes[5].OneofWrappers = []any{
 		(*WatchResponse_Notification)(nil),
 		(*WatchResponse_Ended)(nil),
 	}
@@ -466,7 +557,7 @@ func file_kinbridge_notification_peer_v1_live_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_peer_v1_live_proto_rawDesc), len(file_kinbridge_notification_peer_v1_live_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
