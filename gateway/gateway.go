@@ -53,6 +53,8 @@ type Config struct {
 	MeterProvider  metric.MeterProvider
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// Tracez, when set, is served at /debug/tracez: recent spans in a browser.
+	Tracez http.Handler
 }
 
 // Gateway is the REST facade.
@@ -148,6 +150,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs", http.StatusFound) })
 	if cfg.Metrics != nil {
 		root.Handle("GET /metrics", cfg.Metrics)
+	}
+	if cfg.Tracez != nil {
+		root.Handle("GET /debug/tracez", cfg.Tracez)
 	}
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)

@@ -213,6 +213,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			TracerProvider:     tel.TracerProvider("gateway"),
 			MeterProvider:      tel.MeterProvider(),
 			Metrics:            tel.MetricsHandler(),
+			Tracez:             tel.TracezHandler(),
 		})
 		if err != nil {
 			return err
@@ -227,7 +228,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		banner = append(banner,
 			fmt.Sprintf("  REST gateway    %s", url),
 			fmt.Sprintf("  API docs        %s/docs", url),
-			fmt.Sprintf("  OpenAPI         %s/openapi.json", url))
+			fmt.Sprintf("  OpenAPI         %s/openapi.json", url),
+			fmt.Sprintf("  recent traces   %s/debug/tracez", url))
 	}
 
 	if c.MetricsListen != "" {
@@ -237,6 +239,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.MetricsHandler())
+		mux.Handle("GET /debug/tracez", tel.TracezHandler())
 		group.Go(func() error { return serveHTTP(ctx, lis, mux, c.ShutdownTimeout) })
 		banner = append(banner, fmt.Sprintf("  metrics         http://%s/metrics", lis.Addr()))
 	}

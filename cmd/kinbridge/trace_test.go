@@ -89,3 +89,19 @@ func TestOneRESTCallIsOneTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestTracezWithoutJaeger checks the zero-setup view: with no exporter
+// configured, recent spans and their latencies are on /debug/tracez.
+func TestTracezWithoutJaeger(t *testing.T) {
+	s := startSuite(t)
+	s.family(t)
+	r := s.call(t, "GET", "/debug/tracez", "", "")
+	if r.status != 200 {
+		t.Fatalf("tracez: %d", r.status)
+	}
+	for _, want := range []string{"kinbridge.progress.v1.ProgressService/CreateChild", "POST /v1/children"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("tracez lacks %q", want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/contrib/zpages"
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
@@ -86,6 +87,10 @@ type Telemetry struct {
 
 	logHandler slog.Handler
 
+	// recent keeps the latest spans of every service in memory for the
+	// zpages view: traces are visible in a browser with no Jaeger at all.
+	recent *zpages.SpanProcessor
+
 	mu        sync.Mutex
 	providers map[string]*sdktrace.TracerProvider
 	closed    bool
@@ -114,7 +119,7 @@ func Init(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
 	}
-	t := &Telemetry{cfg: cfg, providers: make(map[string]*sdktrace.TracerProvider)}
+	t := &Telemetry{cfg: cfg, providers: make(map[string]*sdktrace.TracerProvider), recent: zpages.NewSpanProcessor()}
 
 	inner, err := newInnerHandler(cfg)
 	if err != nil {
@@ -223,7 +228,7 @@ func (t *Telemetry) TracerProvider(service string) trace.TracerProvider {
 	if tp, ok := t.providers[service]; ok {
 		return tp
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(withServiceName(t.baseRes, service))}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(withServiceName(t.baseRes, service)), sdktrace.WithSpanProcessor(t.recent)}
 	// No WithSampler: the SDK then reads OTEL_TRACES_SAMPLER(_ARG), defaulting to
 	// parentbased_always_on.
 	if t.exporter != nil && !t.closed {
@@ -233,6 +238,11 @@ func (t *Telemetry) TracerProvider(service string) trace.TracerProvider {
 	t.providers[service] = tp
 	return tp
 }
+
+// TracezHandler serves recent spans and per-span latency buckets of every
+// service in this process (OpenTelemetry zpages): the zero-setup view of
+// traces. Mount it at /debug/tracez.
+func (t *Telemetry) TracezHandler() http.Handler { return zpages.NewTracezHandler(t.recent) }
 
 // MeterProvider returns the process-wide meter provider, whose instruments are served by
 // MetricsHandler. It is also the otel global MeterProvider.
