@@ -228,13 +228,9 @@ var progressService = progressv1.File_kinbridge_progress_v1_progress_proto.Servi
 // connect opens a connection; call it only once the input is known to be
 // good, so bad input never reaches the service. Close the client after.
 func (c *cmdline) connect() (*client, error) {
-	token := strings.TrimSpace(c.client.token)
-	// People paste whole Authorization header values too.
-	token = strings.TrimSpace(strings.TrimPrefix(token, "Bearer "))
-	if token == "" {
-		return nil, errors.New("no token: pass --token or export KINBRIDGE_TOKEN.\n" +
-			"Get one with 'kinbridge token issue --user U' (add --admin for an administrator's), " +
-			"or use the admin token 'kinbridge serve' printed when it created its keys")
+	token, err := c.bearer()
+	if err != nil {
+		return nil, err
 	}
 	conn, err := grpcclient.New(c.client.addr, grpcclient.Options{
 		Timeout:  c.client.timeout,
@@ -246,6 +242,20 @@ func (c *cmdline) connect() (*client, error) {
 	flags := c.client
 	flags.token = token
 	return &client{api: progressv1.NewProgressServiceClient(conn), conn: conn, flags: flags, out: c.stdout}, nil
+}
+
+// bearer returns the person's token (--token, KINBRIDGE_TOKEN) as it goes
+// after "Bearer ", or says how to get one. Every connection uses it.
+func (c *cmdline) bearer() (string, error) {
+	token := strings.TrimSpace(c.client.token)
+	// People paste whole Authorization header values too.
+	token = strings.TrimSpace(strings.TrimPrefix(token, "Bearer "))
+	if token == "" {
+		return "", errors.New("no token: pass --token or export KINBRIDGE_TOKEN.\n" +
+			"Get one with 'kinbridge token issue --user U' (add --admin for an administrator's), " +
+			"or use the admin token 'kinbridge serve' printed when it created its keys")
+	}
+	return token, nil
 }
 
 func (c *client) close() { c.conn.Close() }

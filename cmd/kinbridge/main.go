@@ -45,6 +45,14 @@ Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for
   Every client command takes --addr (KINBRIDGE_ADDR, default 127.0.0.1:9101),
   --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json.
 
+Your notifications (over the notification gRPC API; 'kinbridge notifications -h' for more):
+  kinbridge notifications list [--unread] [--limit N]  your inbox, newest first
+  kinbridge notifications count                        how many are unread
+  kinbridge notifications read SEQUENCE... | --all     mark notifications read
+  kinbridge notifications watch [--resume TOKEN]       print them as they arrive, until Ctrl-C
+  These take --notification-addr (KINBRIDGE_NOTIFICATION_ADDR, default
+  127.0.0.1:9103) instead of --addr, and --token, --timeout and --json.
+
 Tools:
   kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
   kinbridge migrate [--progress-db DSN]                   apply database migrations
@@ -88,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return milestonesCmd(ctx, rest, stdout, stderr)
 	case "summary":
 		return summaryCmd(ctx, rest, stdout, stderr)
+	case "notifications":
+		return notificationsCmd(ctx, rest, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, stderr)
 	case "version":

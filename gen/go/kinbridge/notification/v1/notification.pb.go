@@ -550,8 +550,8 @@ type StreamNotificationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The inbox: `users/{user}` or `users/me`.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// Resume after this sequence: every later notification is sent first.
-	// Empty or 0 starts with what arrives from now on.
+	// Resume after this sequence: every later notification is sent first
+	// (0 replays the whole inbox). Empty starts with what arrives from now on.
 	ResumeToken   string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,0 +1,557 @@
+package main
+
+// `kinbridge notifications ...`: the caller's own inbox and live feed, from
+// the notification service. The commands share the client flags of the
+// others (--token, --timeout, --json, through pkg/config) and add
+// --notification-addr, the notification service's own address.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+)
+
+// notificationsCommands are `kinbridge notifications ...`.
+var notificationsCommands = []subcommand{
+	{"list", "[--unread] [--limit N] [--page-size N]", "list your notifications, newest first", notificationsList},
+	{"count", "", "count your unread notifications", notificationsCount},
+	{"read", "SEQUENCE... | --all", "mark notifications read: the ones given, or all up to the newest", notificationsRead},
+	{"watch", "[--resume TOKEN]", "print your notifications as they arrive, resuming by itself after a lost connection, until interrupted", notificationsWatch},
+}
+
+// notificationsCmd runs `kinbridge notifications ...`.
+func notificationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runGroup(ctx, "notifications", notificationsCommands, args, stdout, stderr)
+}
+
+// inbox is the caller's own inbox: a user reaches no other.
+const inbox = "users/me"
+
+const notificationAddrFlag = "notification-addr"
+
+// notificationService describes NotificationService, so the connection
+// retries the methods the contract marks idempotent and never the others.
+var notificationService = notificationv1.File_kinbridge_notification_v1_notification_proto.Services().ByName("NotificationService")
+
+// notificationAddr adds --notification-addr to cmd's client flags: it then
+// falls back to KINBRIDGE_NOTIFICATION_ADDR as --addr does to
+// KINBRIDGE_ADDR, may come anywhere on the line, and is listed among the
+// client flags in -h. Call it before cmd.parse.
+func notificationAddr(cmd *cmdline) *string {
+	addr := new(string)
+	cmd.global.String(addr, notificationAddrFlag, "127.0.0.1:9103", "gRPC address of the notification service")
+	return addr
+}
+
+// notifier is a client of the notification service: the progress client's
+// token, deadline and output, on a connection to another address.
+type notifier struct {
+	*client
+	api notificationv1.NotificationServiceClient
+}
+
+// connectNotifications opens a connection to the notification service at
+// addr; like connect, call it only once the input is known to be good.
+func connectNotifications(cmd *cmdline, addr string) (*notifier, error) {
+	token, err := cmd.bearer()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpcclient.New(addr, grpcclient.Options{
+		Timeout:  cmd.client.timeout,
+		Services: []protoreflect.ServiceDescriptor{notificationService},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--%s %q: %w", notificationAddrFlag, addr, err)
+	}
+	flags := cmd.client
+	flags.addr, flags.token = addr, token
+	return &notifier{
+		client: &client{conn: conn, flags: flags, out: cmd.stdout},
+		api:    notificationv1.NewNotificationServiceClient(conn),
+	}, nil
+}
+
+// explain is client.explain, except that the errors about reaching the
+// service name the notification service and its flag.
+func (n *notifier) explain(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return n.client.explain(err)
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return fmt.Errorf("cannot reach the notification service at %s (--%s, %s): %s",
+			n.flags.addr, notificationAddrFlag, config.EnvName(notificationAddrFlag), st.Message())
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("no answer from the notification service at %s within %s (--timeout)", n.flags.addr, n.flags.timeout)
+	case codes.Unimplemented:
+		return fmt.Errorf("the notification service at %s does not offer this yet (Unimplemented): %s", n.flags.addr, st.Message())
+	}
+	return n.client.explain(err)
+}
+
+// notifyCall is call for the notification service.
+func notifyCall[Req, Resp any](ctx context.Context, n *notifier, method func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	ctx, cancel := n.callContext(ctx)
+	defer cancel()
+	resp, err := method(ctx, req)
+	if err != nil {
+		return resp, n.explain(err)
+	}
+	return resp, nil
+}
+
+func notificationsList(ctx context.Context, cmd *cmdline, args []string) error {
+	addr := notificationAddr(cmd)
+	var unread bool
+	var pageSize, limit int
+	cmd.local.BoolVar(&unread, "unread", false, "only the unread ones")
+	cmd.local.IntVar(&limit, "limit", 0, "show at most this many, the newest (default: all)")
+	cmd.local.IntVar(&pageSize, "page-size", 1000, "how many to fetch per call, 1 to 1000")
+	args, err := cmd.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return err
+	}
+	if err := checkPageSize(pageSize); err != nil {
+		return err
+	}
+	if limit < 0 {
+		return fmt.Errorf("--limit must be 0 (all) or more, got %d", limit)
+	}
+	n, err := connectNotifications(cmd, *addr)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	got := 0
+	more := "" // the page token of what --limit left out
+	all, err := listAll(ctx, func(ctx context.Context, token string) ([]*notificationv1.Notification, string, error) {
+		size := pageSize
+		if limit > 0 {
+			size = min(size, limit-got)
+		}
+		resp, err := notifyCall(ctx, n, n.api.ListNotifications, &notificationv1.ListNotificationsRequest{
+			Parent: inbox, PageSize: int32(size), PageToken: token, UnreadOnly: unread,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		got += len(resp.GetNotifications())
+		next := resp.GetNextPageToken()
+		if limit > 0 && got >= limit {
+			more, next = next, ""
+		}
+		return resp.GetNotifications(), next, nil
+	})
+	if err != nil {
+		return err
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return n.emit(&notificationv1.ListNotificationsResponse{Notifications: all, NextPageToken: more}, func(w io.Writer) {
+		if len(all) == 0 {
+			if unread {
+				fmt.Fprintln(w, "No unread notifications.")
+			} else {
+				fmt.Fprintln(w, "No notifications.")
+			}
+			return
+		}
+		row(w, "SEQUENCE", "TIME", "CHILD", "TITLE", "BODY", "READ")
+		for _, nt := range all {
+			read := "no"
+			if nt.GetRead() {
+				read = "yes"
+			}
+			row(w, strconv.FormatInt(nt.GetSequence(), 10), when(nt.GetCreateTime()), nt.GetChild(), nt.GetTitle(), nt.GetBody(), read)
+		}
+		if more != "" {
+			fmt.Fprintf(w, "\nOlder notifications are not shown: raise --limit to see them.\n")
+		}
+	})
+}
+
+func notificationsCount(ctx context.Context, cmd *cmdline, args []string) error {
+	addr := notificationAddr(cmd)
+	args, err := cmd.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return err
+	}
+	n, err := connectNotifications(cmd, *addr)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	resp, err := notifyCall(ctx, n, n.api.CountUnreadNotifications, &notificationv1.CountUnreadNotificationsRequest{Parent: inbox})
+	if err != nil {
+		return err
+	}
+	return n.emit(resp, func(w io.Writer) {
+		switch c := resp.GetUnreadCount(); c {
+		case 0:
+			fmt.Fprintln(w, "No unread notifications.")
+		case 1:
+			fmt.Fprintln(w, "1 unread notification.")
+		default:
+			fmt.Fprintf(w, "%d unread notifications.\n", c)
+		}
+	})
+}
+
+// maxMarked is how many notifications MarkNotificationsRead takes by name.
+const maxMarked = 1000
+
+var notificationNameRE = regexp.MustCompile(`^users/[^/]{1,128}/notifications/[1-9][0-9]{0,18}$`)
+
+// notificationNames turns the notifications given on the command line,
+// by sequence (12) or by name (users/me/notifications/12), into names.
+func notificationNames(args []string) ([]string, error) {
+	if len(args) > maxMarked {
+		return nil, fmt.Errorf("at most %d notifications at once, got %d; --all marks every one", maxMarked, len(args))
+	}
+	names := make([]string, 0, len(args))
+	for _, a := range args {
+		if strings.Contains(a, "/") {
+			if !notificationNameRE.MatchString(a) {
+				return nil, fmt.Errorf("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			}
+			names = append(names, a)
+			continue
+		}
+		seq, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || seq <= 0 {
+			return nil, fmt.Errorf("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+		}
+		names = append(names, inbox+"/notifications/"+strconv.FormatInt(seq, 10))
+	}
+	return names, nil
+}
+
+func notificationsRead(ctx context.Context, cmd *cmdline, args []string) error {
+	addr := notificationAddr(cmd)
+	var all bool
+	cmd.local.BoolVar(&all, "all", false, "mark every notification read, up to the newest")
+	args, err := cmd.parse(args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case all && len(args) > 0:
+		return fmt.Errorf("give sequences or --all, not both\n%s", cmd.usageLine())
+	case !all && len(args) == 0:
+		return fmt.Errorf("which notifications? Give their sequences, as 'kinbridge notifications list' shows them, or --all\n%s", cmd.usageLine())
+	}
+	names, err := notificationNames(args)
+	if err != nil {
+		return err
+	}
+	n, err := connectNotifications(cmd, *addr)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	req := &notificationv1.MarkNotificationsReadRequest{Parent: inbox, Names: names}
+	if all {
+		// Up to the newest now: what arrives meanwhile was not seen, and
+		// stays unread.
+		newest, err := notifyCall(ctx, n, n.api.ListNotifications, &notificationv1.ListNotificationsRequest{Parent: inbox, PageSize: 1})
+		if err != nil {
+			return err
+		}
+		if len(newest.GetNotifications()) == 0 {
+			return n.emit(&notificationv1.MarkNotificationsReadResponse{}, func(w io.Writer) {
+				fmt.Fprintln(w, "No notifications to mark.")
+			})
+		}
+		req.UpToSequence = newest.GetNotifications()[0].GetSequence()
+	}
+	resp, err := notifyCall(ctx, n, n.api.MarkNotificationsRead, req)
+	if err != nil {
+		return err
+	}
+	return n.emit(resp, func(w io.Writer) {
+		switch c := resp.GetMarkedCount(); c {
+		case 0:
+			fmt.Fprintln(w, "Nothing changed: no such notification was unread.")
+		case 1:
+			fmt.Fprintln(w, "Marked 1 notification read.")
+		default:
+			fmt.Fprintf(w, "Marked %d notifications read.\n", c)
+		}
+	})
+}
+
+func notificationsWatch(ctx context.Context, cmd *cmdline, args []string) error {
+	addr := notificationAddr(cmd)
+	var resume string
+	cmd.local.StringVar(&resume, "resume", "", "start after this resume token: the sequence of the last notification you saw, or what a stopped watch printed (default: from now on)")
+	args, err := cmd.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return err
+	}
+	n, err := connectNotifications(cmd, *addr)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	w := &watcher{n: n, stderr: cmd.stderr, backoff: backoff{base: 250 * time.Millisecond, max: 30 * time.Second}}
+	w.print = w.line
+	if n.flags.json {
+		w.print = w.json
+	}
+	w.setToken(strings.TrimSpace(resume))
+	err = w.run(ctx)
+	if w.token != "" {
+		fmt.Fprintf(cmd.stderr, "To continue from here: kinbridge notifications watch --resume %s\n", w.token)
+	}
+	return err
+}
+
+// watcher follows the caller's notification stream across lost
+// connections. The stream's resume tokens (of notifications and of
+// heartbeats) say where the next stream starts; sequences, which only
+// grow, keep a notification a resumed stream sends again from being
+// printed twice.
+type watcher struct {
+	n       *notifier
+	stderr  io.Writer
+	print   func(*notificationv1.Notification) error
+	backoff backoff
+
+	token     string // where the next stream starts; "" before the start is known
+	printed   int64  // the sequence of the last notification printed
+	announced bool
+}
+
+// errStreamEnded is a stream the service closed without an error, as it
+// does when shutting down: the watch goes on elsewhere or later.
+var errStreamEnded = errors.New("the notification service ended the stream")
+
+// outputError is a failure to print; no retry helps that.
+type outputError struct{ error }
+
+// run follows the stream until ctx is done or an error no retry can fix.
+func (w *watcher) run(ctx context.Context) error {
+	for {
+		progressed, err := w.follow(ctx)
+		if ctx.Err() != nil {
+			return nil // interrupted: the normal end of a watch
+		}
+		if oe, ok := errors.AsType[outputError](err); ok {
+			return oe.error
+		}
+		if !retryable(err) {
+			return w.n.explain(err)
+		}
+		if progressed {
+			w.backoff.reset()
+		}
+		delay := w.backoff.next()
+		reason := err
+		if err != errStreamEnded {
+			reason = w.n.explain(err)
+		}
+		from := ""
+		if w.token != "" {
+			from = " from resume token " + w.token
+		}
+		fmt.Fprintf(w.stderr, "Watch interrupted: %v. Resuming%s in %s.\n", reason, from, delay.Round(10*time.Millisecond))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		// The connection keeps its own, longer, reconnection backoff; this
+		// one decides when to try.
+		w.n.conn.ResetConnectBackoff()
+	}
+}
+
+// retryable reports whether a failed stream is worth resuming: everything
+// but what the person has to fix (their token, their input, the address).
+func retryable(err error) bool {
+	if err == errStreamEnded {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
+		codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
+		return false
+	}
+	return true
+}
+
+// follow opens one stream from the resume token and prints what it
+// carries until it fails; progressed is whether it carried anything.
+func (w *watcher) follow(ctx context.Context) (progressed bool, err error) {
+	if w.token == "" {
+		// Start after the newest notification in the inbox, not at the
+		// service's own "now" (an empty token): a stream lost before its
+		// first message then still resumes from a known point. With the
+		// inbox empty, after 0, which replays only what arrives from now.
+		cctx, cancel := w.n.callContext(ctx)
+		resp, err := w.n.api.ListNotifications(cctx, &notificationv1.ListNotificationsRequest{Parent: inbox, PageSize: 1})
+		cancel()
+		if err != nil {
+			return false, err
+		}
+		var newest int64
+		if ns := resp.GetNotifications(); len(ns) > 0 {
+			newest = ns[0].GetSequence()
+		}
+		w.setToken(strconv.FormatInt(newest, 10))
+	}
+	if !w.announced {
+		w.announced = true
+		fmt.Fprintf(w.stderr, "Watching your notifications at %s; stop with Ctrl-C.\n", w.n.flags.addr)
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sctx = metadata.AppendToOutgoingContext(sctx, "authorization", "Bearer "+w.n.flags.token)
+	stream, err := w.n.api.StreamNotifications(sctx, &notificationv1.StreamNotificationsRequest{Parent: inbox, ResumeToken: w.token})
+	if err != nil {
+		return false, err
+	}
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			return progressed, errStreamEnded
+		}
+		if err != nil {
+			w.adoptStatusToken(err)
+			return progressed, err
+		}
+		progressed = true
+		token := resp.GetResumeToken()
+		if nt := resp.GetNotification(); nt != nil {
+			if nt.GetSequence() > w.printed {
+				if err := w.print(nt); err != nil {
+					return progressed, outputError{err}
+				}
+				w.printed = nt.GetSequence()
+			}
+			if token == "" { // a notification's sequence is its resume token
+				token = strconv.FormatInt(nt.GetSequence(), 10)
+			}
+		}
+		if token != "" {
+			w.token = token
+		}
+	}
+}
+
+// setToken sets where the next stream starts. What a numeric token (a
+// sequence) covers counts as printed.
+func (w *watcher) setToken(token string) {
+	w.token = token
+	if seq, err := strconv.ParseInt(token, 10, 64); err == nil && seq > w.printed {
+		w.printed = seq
+	}
+}
+
+var statusTokenRE = regexp.MustCompile(`resume_token (\d+)\s*$`)
+
+// adoptStatusToken takes the resume token a stream's end names ("the
+// stream fell behind; resume with resume_token 42") when it is later than
+// the watcher's own: the service ends a stream after everything it sent,
+// so the two differ only by what it skipped for this user.
+func (w *watcher) adoptStatusToken(err error) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return
+	}
+	m := statusTokenRE.FindStringSubmatch(st.Message())
+	if m == nil {
+		return
+	}
+	theirs, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return
+	}
+	ours, err := strconv.ParseInt(w.token, 10, 64)
+	if w.token == "" || (err == nil && theirs > ours) {
+		w.token = m[1]
+	}
+}
+
+// line prints a notification as one readable line, the columns of
+// `notifications list`: sequence, time, child, title — body.
+func (w *watcher) line(nt *notificationv1.Notification) error {
+	text := cell(nt.GetTitle())
+	if nt.GetBody() != "" {
+		text += " — " + cell(nt.GetBody())
+	}
+	_, err := fmt.Fprintf(w.n.out, "%d  %s  %s  %s\n", nt.GetSequence(), cell(when(nt.GetCreateTime())), cell(nt.GetChild()), text)
+	return err
+}
+
+// json prints a notification as one line of protojson. protojson varies
+// its whitespace between builds; compacting keeps one line each.
+func (w *watcher) json(nt *notificationv1.Notification) error {
+	b, err := protojson.Marshal(nt)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = w.n.out.Write(buf.Bytes())
+	return err
+}
+
+// backoff is capped exponential backoff with jitter: the n-th wait since
+// the last reset is a random duration between half and all of
+// min(max, base·2ⁿ), so clients that lost the service together do not
+// come back together.
+type backoff struct {
+	base, max time.Duration
+	attempt   int
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.max
+	if b.attempt < 32 {
+		if e := b.base << b.attempt; e > 0 && e < b.max {
+			d = e
+		}
+	}
+	b.attempt++
+	return d/2 + rand.N(d/2+1)
+}
+
+func (b *backoff) reset() { b.attempt = 0 }
