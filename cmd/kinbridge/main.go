@@ -34,6 +34,7 @@ const usage = `kinbridge: follow a child's school life from afar.
 Servers:
   kinbridge serve all           every service and the REST gateway in one process
   kinbridge serve progress      the progress service (gRPC)
+  kinbridge serve notification  the notification service (gRPC)
   kinbridge serve gateway       the REST/JSON gateway
 
 Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for more):
@@ -55,7 +56,7 @@ Your notifications (over the notification gRPC API; 'kinbridge notifications -h'
 
 Tools:
   kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
-  kinbridge migrate [--progress-db DSN]                   apply database migrations
+  kinbridge migrate [--progress-db DSN] [--notification-db DSN]   apply database migrations
   kinbridge version                                       print the version
 
 Run 'kinbridge COMMAND -h' for a command's flags. Every flag can also be set
