@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
+)
+
+const sessionColumns = `id, child_id, kind, title, caption, filename, size_bytes, sha256, committed_offset, temp_key,
+	uploaded_by, idle_timeout_us, create_time, update_time, expire_time`
+
+func scanSession(row scanner) (Session, error) {
+	var s Session
+	var idle, created, updated, expires int64
+	err := row.Scan(&s.ID, &s.ChildID, &s.Metadata.Kind, &s.Metadata.Title, &s.Metadata.Caption, &s.Metadata.Filename,
+		&s.Metadata.SizeBytes, &s.Metadata.SHA256, &s.CommittedOffset, &s.TempKey, &s.UploadedBy, &idle,
+		&created, &updated, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	s.IdleTimeout = time.Duration(idle) * time.Microsecond
+	s.CreateTime, s.UpdateTime, s.ExpireTime = fromMicros(created), fromMicros(updated), fromMicros(expires)
+	return s, err
+}
+
+// CreateSession stores a new upload session at offset 0, expiring
+// IdleTimeout from now. An empty ID is generated.
+func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) {
+	if sess.ID == "" {
+		sess.ID = newID()
+	}
+	if sess.Metadata.SizeBytes < 0 {
+		return Session{}, fmt.Errorf("create session: size %d: %w", sess.Metadata.SizeBytes, ErrInvalid)
+	}
+	if sess.IdleTimeout <= 0 {
+		sess.IdleTimeout = DefaultIdleTimeout
+	}
+	sess.IdleTimeout = sess.IdleTimeout.Truncate(time.Microsecond)
+	sess.CommittedOffset = 0
+	sess.CreateTime = s.stamp()
+	sess.UpdateTime = sess.CreateTime
+	sess.ExpireTime = sess.CreateTime.Add(sess.IdleTimeout)
+	m := sess.Metadata
+	_, err := s.db.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
+		sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), micros(sess.CreateTime),
+		micros(sess.UpdateTime), micros(sess.ExpireTime))
+	if sqldb.IsUniqueViolation(err) {
+		return Session{}, ErrAlreadyExists
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("create session: %w", err)
+	}
+	return sess, nil
+}
+
+// GetSession returns a session, expired or not: the caller compares
+// ExpireTime with its clock, and ChildID with the resource name.
+func (s *SQL) GetSession(ctx context.Context, id string) (Session, error) {
+	return scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
+}
+
+// AdvanceSession is a compare-and-set on the committed offset: of several
+// writers that wrote from the same offset, exactly one moves it, and the
+// others learn the offset to resume from. Each success pushes the expiry
+// IdleTimeout past now. An expired session no longer moves (the sweeper
+// may be deleting its bytes) and is reported as ErrNotFound. to == from
+// only extends the expiry.
+func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error) {
+	if from < 0 || to < from {
+		return Session{}, fmt.Errorf("advance session from %d to %d: %w", from, to, ErrInvalid)
+	}
+	now := s.stamp()
+	var sess Session
+	var moved bool
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE upload_sessions
+			SET committed_offset = $3, update_time = $4, expire_time = $4 + idle_timeout_us
+			WHERE id = $1 AND committed_offset = $2 AND expire_time > $4 AND size_bytes >= $3`,
+			id, from, to, micros(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		moved = true
+		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
+		return err
+	})
+	if err != nil {
+		return Session{}, wrap("advance session", err)
+	}
+	if moved {
+		return sess, nil
+	}
+	cur, err := s.GetSession(ctx, id)
+	switch {
+	case err != nil:
+		return Session{}, err
+	case !cur.ExpireTime.After(now):
+		return Session{}, ErrNotFound
+	case cur.CommittedOffset != from:
+		return cur, ErrOffsetMismatch
+	case to > cur.Metadata.SizeBytes:
+		return cur, fmt.Errorf("advance session to %d beyond its size %d: %w", to, cur.Metadata.SizeBytes, ErrInvalid)
+	}
+	// Moved away and back between our update and our read: report the
+	// race rather than guess.
+	return cur, ErrOffsetMismatch
+}
+
+// deleteSessions deletes the sessions matching where, releases their pins
+// into delta, and returns them.
+func deleteSessions(ctx context.Context, tx *sqldb.Tx, where string, args []any, delta refDelta) ([]Session, error) {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM upload_sessions WHERE `+where+` RETURNING `+sessionColumns, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// After the rows are read: a connection runs one statement at a time.
+	for _, sess := range out {
+		if err := releasePins(ctx, tx, SessionHolder(sess.ID), delta); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DeleteSession removes a session and releases its pins. Delete the
+// session's temporary bytes first: if the process dies in between, the
+// session is still listed as expired and the cleanup runs again, whereas
+// the other order would leave bytes no row points to.
+func (s *SQL) DeleteSession(ctx context.Context, id string) error {
+	var found bool
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		delta := refDelta{}
+		deleted, err := deleteSessions(ctx, tx, `id = $1`, []any{id}, delta)
+		if err != nil {
+			return err
+		}
+		found = len(deleted) > 0
+		return delta.apply(ctx, tx, s.stamp())
+	})
+	if err != nil {
+		return wrap("delete session", err)
+	}
+	if !found {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ExpiredSessions lists sessions whose expiry is at or before now, soonest
+// first (limit 0: all of them). An expired session never moves again, so
+// what is listed stays expired until deleted.
+func (s *SQL) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error) {
+	query, args := `SELECT `+sessionColumns+` FROM upload_sessions WHERE expire_time <= $1 ORDER BY expire_time, id`, []any{micros(now)}
+	if limit > 0 {
+		query, args = query+` LIMIT $2`, append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("expired sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, rows.Err()
+}

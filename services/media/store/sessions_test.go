@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinbridge/kinbridge/services/media/store"
+)
+
+func session(child string, size int64) store.Session {
+	return store.Session{ChildID: child, TempKey: "uploads/" + child, UploadedBy: "parent",
+		Metadata: store.UploadMetadata{Kind: store.KindVideo, Title: "Recital", Caption: "c", Filename: "r.mp4",
+			SizeBytes: size, SHA256: sha("video")}}
+}
+
+var sessionContract = []contractCase{
+	{"session round trip", func(t *testing.T, e env) {
+		ctx := context.Background()
+		in := session("c1", 100)
+		in.IdleTimeout = time.Hour
+		created, err := e.s.CreateSession(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created.ID == "" || created.CommittedOffset != 0 || !created.ExpireTime.Equal(created.CreateTime.Add(time.Hour)) {
+			t.Fatalf("created = %+v", created)
+		}
+		got, err := e.s.GetSession(ctx, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != created {
+			t.Fatalf("read back %+v, want %+v", got, created)
+		}
+		if _, err := e.s.CreateSession(ctx, created); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Fatalf("duplicate id: %v", err)
+		}
+		if _, err := e.s.GetSession(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing session: %v", err)
+		}
+		if d, err := e.s.CreateSession(ctx, session("c1", 5)); err != nil || d.IdleTimeout != store.DefaultIdleTimeout {
+			t.Fatalf("default idle timeout: %+v, %v", d, err)
+		}
+
+		time.Sleep(2 * time.Millisecond) // so the expiry visibly moves
+		moved, err := e.s.AdvanceSession(ctx, created.ID, 0, 60)
+		if err != nil || moved.CommittedOffset != 60 || !moved.ExpireTime.After(created.ExpireTime) ||
+			!moved.ExpireTime.Equal(moved.UpdateTime.Add(time.Hour)) {
+			t.Fatalf("advance = %+v, %v", moved, err)
+		}
+		cur, err := e.s.AdvanceSession(ctx, created.ID, 0, 10)
+		if !errors.Is(err, store.ErrOffsetMismatch) || cur.CommittedOffset != 60 {
+			t.Fatalf("advance from a stale offset = %d, %v", cur.CommittedOffset, err)
+		}
+		if _, err := e.s.AdvanceSession(ctx, created.ID, 60, 101); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("advance beyond the size: %v", err)
+		}
+		if _, err := e.s.AdvanceSession(ctx, created.ID, 60, 59); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("advance backwards: %v", err)
+		}
+		if done, err := e.s.AdvanceSession(ctx, created.ID, 60, 100); err != nil || done.CommittedOffset != 100 {
+			t.Fatalf("advance to the end = %+v, %v", done, err)
+		}
+		if _, err := e.s.AdvanceSession(ctx, "nope", 0, 1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("advance of a missing session: %v", err)
+		}
+		if err := e.s.DeleteSession(ctx, created.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.DeleteSession(ctx, created.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	}},
+	{"of writers racing from one offset exactly one advances", func(t *testing.T, e env) {
+		ctx := context.Background()
+		sess, err := e.s.CreateSession(ctx, session("c1", 1<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 2 {
+			start, err := e.s.GetSession(ctx, sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := start.CommittedOffset
+			const writers = 8
+			errs := make([]error, writers)
+			got := make([]store.Session, writers)
+			var wg sync.WaitGroup
+			for i := range writers {
+				wg.Go(func() {
+					got[i], errs[i] = e.s.AdvanceSession(ctx, sess.ID, from, from+int64(1000*(i+1)))
+				})
+			}
+			wg.Wait()
+			winner := -1
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					if winner >= 0 {
+						t.Fatalf("round %d: writers %d and %d both advanced", round, winner, i)
+					}
+					winner = i
+				case !errors.Is(err, store.ErrOffsetMismatch):
+					t.Fatalf("round %d, writer %d: %v", round, i, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("round %d: nobody advanced", round)
+			}
+			want := from + int64(1000*(winner+1))
+			cur, _ := e.s.GetSession(ctx, sess.ID)
+			if cur.CommittedOffset != want {
+				t.Fatalf("round %d: offset %d, want the winner's %d", round, cur.CommittedOffset, want)
+			}
+			for i, err := range errs {
+				if err != nil && got[i].CommittedOffset != want {
+					t.Errorf("round %d: loser %d told to resume at %d, want %d", round, i, got[i].CommittedOffset, want)
+				}
+			}
+		}
+	}},
+	{"expired sessions are listed and no longer move", func(t *testing.T, e env) {
+		ctx := context.Background()
+		now := time.Now()
+		short := session("c1", 10)
+		short.IdleTimeout = time.Hour
+		long := session("c1", 10)
+		long.IdleTimeout = 3 * time.Hour
+		s1, err := e.s.CreateSession(ctx, short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s3, err := e.s.CreateSession(ctx, long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			at   time.Time
+			want []string
+		}{
+			{now, nil},
+			{now.Add(2 * time.Hour), []string{s1.ID}},
+			{now.Add(4 * time.Hour), []string{s1.ID, s3.ID}},
+		} {
+			list, err := e.s.ExpiredSessions(ctx, tc.at, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, s := range list {
+				ids = append(ids, s.ID)
+			}
+			if len(ids) != len(tc.want) || (len(ids) > 0 && (ids[0] != tc.want[0] || ids[len(ids)-1] != tc.want[len(tc.want)-1])) {
+				t.Errorf("expired at +%v = %v, want %v", tc.at.Sub(now).Round(time.Hour), ids, tc.want)
+			}
+		}
+		if list, _ := e.s.ExpiredSessions(ctx, now.Add(4*time.Hour), 1); len(list) != 1 || list[0].ID != s1.ID {
+			t.Errorf("limit 1 = %+v", list)
+		}
+
+		gone := session("c1", 10)
+		gone.IdleTimeout = time.Microsecond
+		g, err := e.s.CreateSession(ctx, gone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		if _, err := e.s.AdvanceSession(ctx, g.ID, 0, 5); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("advance of an expired session: %v", err)
+		}
+		if list, _ := e.s.ExpiredSessions(ctx, time.Now(), 0); len(list) != 1 || list[0].ID != g.ID || list[0].CommittedOffset != 0 {
+			t.Fatalf("expired now = %+v", list)
+		}
+	}},
+}
