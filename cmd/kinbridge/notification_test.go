@@ -279,3 +279,45 @@ func TestRevokedGuardianHearsNothingMore(t *testing.T) {
 	s.record(t, child, teacher, "after")
 	quiet(t, feed, "the revoked guardian's stream")
 }
+
+// TestNewlineDelimitedJSONStream reads the grpc-gateway mapping of
+// StreamNotifications: one JSON object per line.
+func TestNewlineDelimitedJSONStream(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	maria, teacher := s.userToken(t, "maria", false), s.userToken(t, "teacher", false)
+	s.settled(t, maria, "teacher may now follow")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.gateway+"/v1/users/me/notifications:stream", nil)
+	req.Header.Set("Authorization", "Bearer "+maria)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), `"notification"`) {
+				lines <- sc.Text()
+			}
+		}
+		close(lines)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	s.record(t, child, teacher, "ndjson")
+	var line struct {
+		Result struct {
+			Notification struct{ Body string }
+			ResumeToken  string
+		}
+	}
+	if err := json.Unmarshal([]byte(next(t, lines, "the NDJSON stream")), &line); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line.Result.Notification.Body, "ndjson") || line.Result.ResumeToken == "" {
+		t.Fatalf("NDJSON line: %+v", line)
+	}
+}

@@ -177,10 +177,17 @@ func (s *server) StreamNotifications(req *notificationv1.StreamNotificationsRequ
 		return err
 	}
 	defer f.close()
-	return f.run(ctx, s.heartbeat, func() error {
+	heartbeat := func() error {
 		return stream.Send(&notificationv1.StreamNotificationsResponse{
 			Event:       &notificationv1.StreamNotificationsResponse_Heartbeat{Heartbeat: &notificationv1.Heartbeat{Time: timestamppb.Now()}},
 			ResumeToken: f.resumeToken(),
 		})
-	})
+	}
+	// One heartbeat at once: the client learns the stream is live and its
+	// position, and HTTP clients of the REST mapping get their response
+	// headers now rather than with the first notification.
+	if err := heartbeat(); err != nil {
+		return err
+	}
+	return f.run(ctx, s.heartbeat, heartbeat)
 }

@@ -51,7 +51,8 @@ type NotificationServiceClient interface {
 	// Streams the caller's notifications live. Starting from a resume token
 	// (the `sequence` of the last notification received), it first replays
 	// every notification after it, in order, then continues live, with no gap
-	// and no duplicate at the seam. Heartbeats keep idle connections open.
+	// and no duplicate at the seam. A heartbeat comes at once after the
+	// replay, then every few seconds while idle, to keep connections open.
 	// A consumer too slow to keep up is not silently dropped: its stream
 	// ends with ABORTED, and it resumes from its last sequence.
 	StreamNotifications(ctx context.Context, in *StreamNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamNotificationsResponse], error)
@@ -195,7 +196,8 @@ type NotificationServiceServer interface {
 	// Streams the caller's notifications live. Starting from a resume token
 	// (the `sequence` of the last notification received), it first replays
 	// every notification after it, in order, then continues live, with no gap
-	// and no duplicate at the seam. Heartbeats keep idle connections open.
+	// and no duplicate at the seam. A heartbeat comes at once after the
+	// replay, then every few seconds while idle, to keep connections open.
 	// A consumer too slow to keep up is not silently dropped: its stream
 	// ends with ABORTED, and it resumes from its last sequence.
 	StreamNotifications(*StreamNotificationsRequest, grpc.ServerStreamingServer[StreamNotificationsResponse]) error
