@@ -31,11 +31,11 @@ type liveMux struct {
 
 // watcher is one browser connection's view of the mux.
 type watcher struct {
-	id      int64
-	events  chan *notificationpeerv1.WatchResponse
-	done    chan struct{}
-	once    sync.Once
-	mu      sync.Mutex
+	id       int64
+	events   chan *notificationpeerv1.WatchResponse
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
 	reason   string // why the mux ended the watch
 	resume   bool   // the browser fell behind and should resume
 	consumed int32  // events taken since the last credit grant; guarded by liveMux.mu
