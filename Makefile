@@ -32,6 +32,13 @@ unit: ## Run unit and integration tests (-race). Real backends are used when rea
 e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree.
 	$(GO_TEST) -tags e2e -timeout 20m ./e2e/...
 
+.PHONY: bench
+bench: ## Benchmark live notifications (delivery latency, memory per idle feed) on a built serve all; BENCH_FLAGS="-h" for knobs.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
+	go build -o "$$tmp/bench" ./bench/notifications && \
+	"$$tmp/bench" -bin "$$tmp/kinbridge" $(BENCH_FLAGS)
+
 # Tools are built from the pinned tools modules; a change to their go.mod
 # rebuilds them.
 $(BUF): tools/buf/go.mod tools/buf/go.sum
