@@ -2,7 +2,6 @@ package notification
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
@@ -91,22 +91,11 @@ func pageSize(n int32) int {
 	return int(n)
 }
 
-// Page tokens are opaque; inside, the position and the listing they
-// belong to.
-func encodeToken(listing, position string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(listing + "\x00" + position))
-}
-
+// decodeToken returns the position in a page token ("" for the first page).
 func decodeToken(token, listing string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	l, position, ok := strings.Cut(string(b), "\x00")
-	if err != nil || !ok || l != listing {
-		return "", validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is not a token from a previous page of this listing"})
-	}
-	return position, nil
+	var position string
+	_, err := pagetoken.Decode(token, listing, &position)
+	return position, err
 }
 
 // ListNotifications lists the caller's inbox, newest first.
@@ -134,7 +123,7 @@ func (s *server) ListNotifications(ctx context.Context, req *notificationv1.List
 	resp := &notificationv1.ListNotificationsResponse{}
 	if len(rows) == limit {
 		rows = rows[:limit-1]
-		resp.NextPageToken = encodeToken(listing, strconv.FormatInt(rows[len(rows)-1].Sequence, 10))
+		resp.NextPageToken = pagetoken.Encode(listing, strconv.FormatInt(rows[len(rows)-1].Sequence, 10))
 	}
 	for _, n := range rows {
 		resp.Notifications = append(resp.Notifications, notificationToProto(n))
@@ -269,7 +258,7 @@ func (s *server) ListSubscriptions(ctx context.Context, req *notificationv1.List
 	resp := &notificationv1.ListSubscriptionsResponse{}
 	if len(subs) == limit {
 		subs = subs[:limit-1]
-		resp.NextPageToken = encodeToken(listing, subs[len(subs)-1].ChildID)
+		resp.NextPageToken = pagetoken.Encode(listing, subs[len(subs)-1].ChildID)
 	}
 	for _, sub := range subs {
 		resp.Subscriptions = append(resp.Subscriptions, subscriptionToProto(sub))

@@ -2,12 +2,11 @@ package progress
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
@@ -70,34 +69,20 @@ func pageSize(requested int32) int {
 	return int(requested)
 }
 
-// pageToken is the position after a page. It names the listing it belongs
-// to so a token cannot be replayed against another one.
-type pageToken struct {
-	Listing    string `json:"l"`
+// cursor is the position after a page, carried in its page token.
+type cursor struct {
 	AfterTime  int64  `json:"t,omitempty"`
 	AfterID    string `json:"i,omitempty"`
 	AfterValue string `json:"v,omitempty"`
 }
 
-func encodePageToken(t pageToken) string {
-	b, _ := json.Marshal(t) // a struct of strings and ints always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(s, listing string) (*pageToken, error) {
-	if s == "" {
-		return nil, nil
+// decodePageToken returns the cursor of a token from listing, nil for the first page.
+func decodePageToken(token, listing string) (*cursor, error) {
+	var c cursor
+	if ok, err := pagetoken.Decode(token, listing, &c); !ok {
+		return nil, err
 	}
-	bad := validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is not a token from a previous page of this listing"})
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.Listing != listing {
-		return nil, bad
-	}
-	return &t, nil
+	return &c, nil
 }
 
 func guardiansListing(childID string) string { return fmt.Sprintf("guardians:%s", childID) }

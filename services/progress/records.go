@@ -11,6 +11,7 @@ import (
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
 	"github.com/kinbridge/kinbridge/services/progress/summary"
@@ -263,7 +264,7 @@ func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssess
 	if len(rows) == q.Limit {
 		rows = rows[:q.Limit-1]
 		last := rows[len(rows)-1]
-		resp.NextPageToken = encodePageToken(pageToken{Listing: listing, AfterValue: last.AssessedDate, AfterID: last.ID})
+		resp.NextPageToken = pagetoken.Encode(listing, cursor{AfterValue: last.AssessedDate, AfterID: last.ID})
 	}
 	for _, a := range rows {
 		resp.Assessments = append(resp.Assessments, assessmentToProto(a, scale))
@@ -445,7 +446,7 @@ func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilesto
 	if len(rows) == q.Limit {
 		rows = rows[:q.Limit-1]
 		last := rows[len(rows)-1]
-		resp.NextPageToken = encodePageToken(pageToken{Listing: listing, AfterValue: last.AchievedDate, AfterID: last.ID})
+		resp.NextPageToken = pagetoken.Encode(listing, cursor{AfterValue: last.AchievedDate, AfterID: last.ID})
 	}
 	for _, m := range rows {
 		resp.Milestones = append(resp.Milestones, milestoneToProto(m))

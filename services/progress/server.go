@@ -17,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
 )
@@ -167,7 +168,7 @@ func (s *server) ListChildren(ctx context.Context, req *progressv1.ListChildrenR
 	if len(children) == q.Limit {
 		children = children[:q.Limit-1]
 		last := children[len(children)-1]
-		resp.NextPageToken = encodePageToken(pageToken{Listing: listing, AfterTime: last.CreateTime.UnixMicro(), AfterID: last.ID})
+		resp.NextPageToken = pagetoken.Encode(listing, cursor{AfterTime: last.CreateTime.UnixMicro(), AfterID: last.ID})
 	}
 	for _, c := range children {
 		resp.Children = append(resp.Children, childToProto(c))
@@ -372,7 +373,7 @@ func (s *server) ListGuardianships(ctx context.Context, req *progressv1.ListGuar
 	resp := &progressv1.ListGuardianshipsResponse{}
 	if len(gs) == limit {
 		gs = gs[:limit-1]
-		resp.NextPageToken = encodePageToken(pageToken{Listing: guardiansListing(id), AfterValue: gs[len(gs)-1].User})
+		resp.NextPageToken = pagetoken.Encode(guardiansListing(id), cursor{AfterValue: gs[len(gs)-1].User})
 	}
 	for _, g := range gs {
 		resp.Guardianships = append(resp.Guardianships, guardianshipToProto(g))
