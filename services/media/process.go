@@ -1,0 +1,240 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/kinbridge/kinbridge/services/media/ingest"
+	"github.com/kinbridge/kinbridge/services/media/store"
+	"github.com/kinbridge/kinbridge/services/media/thumb"
+)
+
+// Background work: the job worker makes thumbnails (and reads dimensions
+// and durations) of new items and marks them READY, announcing them with a
+// MEDIA_READY event written in the same transaction; the sweeper removes
+// expired upload sessions with their bytes and deletes blobs nothing
+// references any more, with the store's condemn-then-delete protocol.
+
+const (
+	// jobLease is how long a claimed job is a worker's: longer than making
+	// a video's thumbnails with ffmpeg takes.
+	jobLease = 10 * time.Minute
+	// sweepLease is how long a sweeper holds a condemned blob; its Delete
+	// is bounded well within it (see the store's package doc).
+	sweepLease    = 5 * time.Minute
+	deleteTimeout = time.Minute
+	sweepBatch    = 100
+)
+
+// runWorker claims and runs due jobs until ctx is done, woken by new jobs
+// or the poll interval.
+func (s *Service) runWorker(ctx context.Context) {
+	owner := s.owner + "/" + newID()[:6]
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		for ctx.Err() == nil {
+			jobs, err := s.store.ClaimJobs(ctx, owner, time.Now(), jobLease, 1)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.cfg.Logger.WarnContext(ctx, "media: claiming jobs", "err", err)
+				}
+				break
+			}
+			if len(jobs) == 0 {
+				break
+			}
+			s.runJob(ctx, owner, jobs[0])
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// permanentError is a failure that retrying cannot cure.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+// runJob runs one claimed job and records its outcome.
+func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
+	log := s.cfg.Logger.With("job", job.ID, "item", itemName(job.ChildID, job.ItemID), "attempt", job.Attempts)
+	it, err := s.store.GetItem(ctx, job.ChildID, job.ItemID)
+	if errors.Is(err, store.ErrNotFound) {
+		_ = s.store.CompleteJob(ctx, job.ID, owner) // the item is gone
+		return
+	}
+	if err == nil {
+		switch job.Kind {
+		case jobThumbnail:
+			err = s.thumbnail(ctx, owner, job, it)
+		default:
+			err = permanentError{fmt.Errorf("unknown job kind %q", job.Kind)}
+		}
+	}
+	if err == nil {
+		return
+	}
+	// The outcome is recorded even when ctx ended (shutdown): the lease
+	// would otherwise hold the job for its whole length.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var perm permanentError
+	if ctx.Err() == nil && (errors.As(err, &perm) || job.Attempts >= s.cfg.JobAttempts) {
+		log.WarnContext(ctx, "media: processing failed for good", "err", err)
+		reason := "thumbnails could not be made: " + err.Error()
+		if _, ferr := s.store.FinishJob(rctx, job.ID, owner, func(it *store.Item) error {
+			it.State, it.FailureReason = store.StateFailed, reason
+			return nil
+		}); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+			log.ErrorContext(ctx, "media: recording failure", "err", ferr)
+		}
+		return
+	}
+	backoff := time.Duration(job.Attempts*job.Attempts) * 5 * time.Second
+	if ctx.Err() != nil {
+		backoff = 0
+	} else {
+		log.WarnContext(ctx, "media: processing failed, will retry", "err", err, "in", backoff)
+	}
+	if ferr := s.store.FailJob(rctx, job.ID, owner, err, time.Now().Add(backoff)); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+		log.ErrorContext(ctx, "media: recording failed attempt", "err", ferr)
+	}
+}
+
+// thumbnail makes an item's thumbnails, stores them, and marks the item
+// READY with a MEDIA_READY event, in the transaction that ends the job.
+func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it store.Item) error {
+	// The original is copied to a local file: the thumbnailer's external
+	// programs (ffmpeg, heif-convert) need a path, and an S3 blob has none.
+	r, err := s.blobs.Open(ctx, it.ContentSHA256, 0, -1)
+	if err != nil {
+		return fmt.Errorf("opening original: %w", err)
+	}
+	f, err := os.CreateTemp(s.cfg.TempDir, "thumb-*")
+	if err != nil {
+		r.Close()
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	size, err := io.Copy(f, r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("copying original: %w", err)
+	}
+	orientation := 1
+	if head, err := headOf(f, size); err == nil {
+		if t, err := ingest.Sniff(head); err == nil {
+			orientation = ingest.Orientation(f, size, t)
+		}
+	}
+	res, err := thumb.MakeFromFile(ctx, f.Name(), it.ContentType, orientation, nil, thumb.Limits{},
+		thumb.WithTools(s.tools), thumb.WithTracerProvider(s.cfg.TracerProvider))
+	if errors.Is(err, thumb.ErrTooLarge) || errors.Is(err, errors.ErrUnsupported) {
+		return permanentError{err}
+	}
+	if err != nil {
+		return err
+	}
+	var thumbs []store.Thumbnail
+	for _, sz := range thumb.DefaultSizes {
+		data, ok := res.Thumbs[sz.Name]
+		if !ok {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		sha := hex.EncodeToString(sum[:])
+		if err := s.store.PinBlob(ctx, sha, store.JobHolder(job.ID)); err != nil {
+			return fmt.Errorf("pinning thumbnail: %w", err)
+		}
+		if _, _, err := s.blobs.Put(ctx, bytes.NewReader(data), sha); err != nil {
+			return fmt.Errorf("storing thumbnail: %w", err)
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("thumbnail %s: %w", sz.Name, err)
+		}
+		thumbs = append(thumbs, store.Thumbnail{Size: sz.Name, Width: int32(cfg.Width), Height: int32(cfg.Height), SHA256: sha})
+	}
+	done, err := s.store.FinishJob(ctx, job.ID, owner, func(it *store.Item) error {
+		it.State, it.FailureReason = store.StateReady, ""
+		it.Width, it.Height, it.Duration = int32(res.Width), int32(res.Height), res.Duration
+		it.Thumbnails = thumbs
+		return nil
+	}, readyEvent(it))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile, its job with it
+	}
+	if err != nil {
+		return err
+	}
+	s.cfg.Logger.DebugContext(ctx, "media: ready", "item", itemName(done.ChildID, done.ID), "thumbnails", strconv.Itoa(len(thumbs)))
+	s.notify()
+	return nil
+}
+
+// runSweeper removes expired sessions and unreferenced blobs until ctx is
+// done.
+func (s *Service) runSweeper(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.SweepInterval)
+	defer tick.Stop()
+	for {
+		s.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sweep runs one round of both cleanups.
+func (s *Service) sweep(ctx context.Context) {
+	now := time.Now()
+	sessions, err := s.store.ExpiredSessions(ctx, now, sweepBatch)
+	if err != nil && ctx.Err() == nil {
+		s.cfg.Logger.WarnContext(ctx, "media: listing expired sessions", "err", err)
+	}
+	for _, sess := range sessions {
+		s.server.dropSession(ctx, sess)
+	}
+
+	olderThan := now.Add(-s.cfg.BlobGrace)
+	shas, err := s.store.UnreferencedBlobs(ctx, olderThan, sweepBatch)
+	if err != nil && ctx.Err() == nil {
+		s.cfg.Logger.WarnContext(ctx, "media: listing unreferenced blobs", "err", err)
+	}
+	for _, sha := range shas {
+		if ctx.Err() != nil {
+			return
+		}
+		ok, err := s.store.CondemnBlob(ctx, sha, s.owner, olderThan, time.Now().Add(sweepLease))
+		if err != nil || !ok {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+		err = s.blobs.Delete(dctx, sha)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.WarnContext(ctx, "media: deleting blob", "blob", sha, "err", err)
+			continue // the lease runs out and a later sweep retries
+		}
+		if _, err := s.store.ForgetBlob(ctx, sha, s.owner); err != nil {
+			s.cfg.Logger.WarnContext(ctx, "media: forgetting blob", "blob", sha, "err", err)
+		}
+	}
+}

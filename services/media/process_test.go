@@ -1,0 +1,135 @@
+package media
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+)
+
+// fakePublisher records what the outbox relay delivers.
+type fakePublisher struct {
+	mu     sync.Mutex
+	events []*notificationpeerv1.Event
+}
+
+func (f *fakePublisher) Publish(_ context.Context, in *notificationpeerv1.PublishRequest, _ ...grpc.CallOption) (*notificationpeerv1.PublishResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, in.GetEvent())
+	return &notificationpeerv1.PublishResponse{}, nil
+}
+
+func (f *fakePublisher) snapshot() []*notificationpeerv1.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*notificationpeerv1.Event(nil), f.events...)
+}
+
+func TestReadyEventDelivered(t *testing.T) {
+	pub := &fakePublisher{}
+	e := newEnv(t, func(c *Config) { c.Publisher = pub })
+	ctx := e.as(t, "carol")
+	data := readFile(t, "ingest/testdata/plain.jpg")
+	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, Title: "Sun", SizeBytes: int64(len(data))}, data, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_READY)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(pub.snapshot()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	evs := pub.snapshot()
+	if len(evs) != 1 {
+		t.Fatalf("%d events delivered, want 1 MEDIA_READY", len(evs))
+	}
+	ev := evs[0]
+	if ev.GetType() != notificationv1.EventType_EVENT_TYPE_MEDIA_READY || ev.GetChild() != child || ev.GetLink() != it.GetName() || ev.GetId() == "" || ev.GetActor() != "carol" {
+		t.Errorf("event %v", ev)
+	}
+}
+
+func TestCorruptImageFails(t *testing.T) {
+	// Location stripping would refuse the broken file up front; keeping
+	// location lets it through to the thumbnailer, which cannot decode it.
+	e := newEnv(t, func(c *Config) { c.KeepLocation = true; c.JobAttempts = 1 })
+	ctx := e.as(t, "carol")
+	data := append([]byte{0xFF, 0xD8, 0xFF, 0xDB}, make([]byte, 600)...)
+	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_FAILED)
+	if failed.GetFailureReason() == "" {
+		t.Error("FAILED without a reason")
+	}
+	// The original is kept.
+	if _, got, err := e.readAll(ctx, it.GetName(), "", 0, 0); err != nil || len(got) != len(data) {
+		t.Errorf("original after failure: %d bytes, %v", len(got), err)
+	}
+}
+
+func TestSweeper(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.BlobGrace = time.Millisecond
+		c.SessionIdleTimeout = 200 * time.Millisecond
+		c.SweepInterval = time.Hour // swept by hand below
+	})
+	ctx := e.as(t, "carol")
+	data := readFile(t, "ingest/testdata/plain.jpg")
+	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_READY)
+	blobs := countFiles(t, e.blobDir)
+	// The original and its thumbnails (identical thumbnails of a tiny
+	// picture share one blob).
+	if len(ready.GetThumbnails()) == 0 || blobs < 2 || blobs > 1+len(ready.GetThumbnails()) {
+		t.Fatalf("%d blobs for an item with %d thumbnails", blobs, len(ready.GetThumbnails()))
+	}
+	// Referenced blobs survive a sweep.
+	time.Sleep(5 * time.Millisecond)
+	e.svc.sweep(context.Background())
+	if n := countFiles(t, e.blobDir); n != blobs {
+		t.Fatalf("sweep of referenced blobs left %d of %d", n, blobs)
+	}
+
+	// An abandoned session expires and its bytes go.
+	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.writeSession(ctx, sess.GetName(), 0, data[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if n := countFiles(t, e.tempDir); n != 1 {
+		t.Fatalf("%d temp files for one session", n)
+	}
+
+	if _, err := e.client.DeleteMediaItem(ctx, &mediav1.DeleteMediaItemRequest{Name: it.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	e.svc.sweep(context.Background())
+	if n := countFiles(t, e.blobDir); n != 0 {
+		t.Errorf("%d blobs left after their item was deleted and swept", n)
+	}
+	if n := countFiles(t, e.tempDir); n != 0 {
+		t.Errorf("%d temp files left after the session expired", n)
+	}
+	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+	if _, err := os.Stat(e.tempDir); err != nil {
+		t.Fatal(err)
+	}
+}

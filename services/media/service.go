@@ -1,0 +1,270 @@
+// Package media is the media service: a child's artwork, photos, videos and
+// scanned work, uploaded in one stream or through resumable sessions,
+// checked (size, type sniffed from the bytes, checksum), cleaned of location
+// data, stored as content-addressed blobs, thumbnailed in the background and
+// read back in ranges.
+//
+// service.go wires the service (Config, New, Register, Run, Close),
+// server.go translates between the contract and the store for reads and
+// edits, upload.go receives bytes (one-stream uploads and sessions) and
+// turns them into items, and process.go runs the background work: the
+// thumbnail job worker and the sweeper of expired sessions and unreferenced
+// blobs.
+//
+// Access is never decided here: every method asks progress (through
+// [AccessChecker], in production a *access.Checker) whether the caller may
+// view (reads) or contribute (writes) for the child.
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/outbox"
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/media/blob"
+	"github.com/kinbridge/kinbridge/services/media/store"
+	"github.com/kinbridge/kinbridge/services/media/thumb"
+)
+
+// AccessChecker answers whether a principal may do perm on a child
+// ("children/{id}"), with the suite's statuses (NOT_FOUND for a child the
+// caller cannot see, PERMISSION_DENIED for a viewer asking to contribute).
+// *access.Checker implements it.
+type AccessChecker interface {
+	Check(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) error
+}
+
+// Limits bound upload sizes per kind, in bytes. A zero field takes its
+// default.
+type Limits struct {
+	Photo    int64
+	Artwork  int64
+	Document int64
+	Video    int64
+}
+
+// Default limits.
+const (
+	DefaultPhotoLimit    = 50 << 20
+	DefaultArtworkLimit  = 50 << 20
+	DefaultDocumentLimit = 50 << 20
+	DefaultVideoLimit    = 4 << 30
+)
+
+func (l Limits) withDefaults() Limits {
+	def := func(v, d int64) int64 {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	return Limits{
+		Photo:    def(l.Photo, DefaultPhotoLimit),
+		Artwork:  def(l.Artwork, DefaultArtworkLimit),
+		Document: def(l.Document, DefaultDocumentLimit),
+		Video:    def(l.Video, DefaultVideoLimit),
+	}
+}
+
+// of returns the limit of a kind; for an unspecified kind (not known until
+// the bytes are sniffed), the largest.
+func (l Limits) of(k store.Kind) int64 {
+	switch k {
+	case store.KindPhoto:
+		return l.Photo
+	case store.KindArtwork:
+		return l.Artwork
+	case store.KindDocument:
+		return l.Document
+	case store.KindVideo:
+		return l.Video
+	}
+	return max(l.Photo, l.Artwork, l.Document, l.Video)
+}
+
+// Config is what the service needs to run.
+type Config struct {
+	// DSN of the service's own database: "sqlite:PATH" or "postgres://...".
+	DSN string
+	// BlobURL names the blob store (see blob.Open): a directory or s3://.
+	BlobURL string
+	// TempDir keeps the bytes of uploads in progress; default
+	// $TMPDIR/kinbridge-media. Sessions resume from it after a restart, so
+	// it should be on persistent storage in production.
+	TempDir string
+	// Access decides who may see or contribute for a child. Required.
+	Access AccessChecker
+	// Publisher receives the service's events (notification's Publish).
+	// Without one, events wait in the outbox.
+	Publisher notificationpeerv1.PublishServiceClient
+	// Limits bound upload sizes per kind.
+	Limits Limits
+	// KeepLocation stores uploads with their location data (EXIF GPS, XMP,
+	// QuickTime atoms). The zero value strips it, which is the default.
+	KeepLocation bool
+	// SessionIdleTimeout is how long an untouched upload session lives;
+	// default store.DefaultIdleTimeout.
+	SessionIdleTimeout time.Duration
+	// Workers is how many thumbnail jobs run at once; default 2.
+	Workers int
+	// JobAttempts is how many times a job is tried before its item is
+	// marked FAILED; default 3.
+	JobAttempts int
+	// PollInterval is how often the worker looks for due jobs when nothing
+	// woke it; default 2s. SweepInterval is how often expired sessions and
+	// unreferenced blobs are removed; default 1m. BlobGrace is how long an
+	// unreferenced blob is kept before it is swept; default 1h.
+	PollInterval  time.Duration
+	SweepInterval time.Duration
+	BlobGrace     time.Duration
+
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+}
+
+// Service is a running media service, ready to register on a gRPC server.
+type Service struct {
+	cfg    Config
+	db     *sqldb.DB
+	store  *store.SQL
+	blobs  blob.Store
+	relay  *outbox.Relay
+	server *server
+	tools  thumb.Tools
+	owner  string        // this process's name for job leases and sweeps
+	wake   chan struct{} // a job was enqueued
+}
+
+// New opens (and migrates) the service's database and its blob store.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Access == nil {
+		return nil, errors.New("media: an access checker is required")
+	}
+	if cfg.BlobURL == "" {
+		return nil, errors.New("media: a blob store URL is required")
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = filepath.Join(os.TempDir(), "kinbridge-media")
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = store.DefaultIdleTimeout
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.JobAttempts <= 0 {
+		cfg.JobAttempts = 3
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Minute
+	}
+	if cfg.BlobGrace <= 0 {
+		cfg.BlobGrace = time.Hour
+	}
+	if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
+		return nil, fmt.Errorf("media temp dir: %w", err)
+	}
+	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("media database: %w", err)
+	}
+	if err := outbox.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("media outbox: %w", err)
+	}
+	blobs, err := blob.Open(ctx, cfg.BlobURL, blob.WithTracerProvider(cfg.TracerProvider), blob.WithLogger(cfg.Logger))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("media blobs: %w", err)
+	}
+	host, _ := os.Hostname()
+	svc := &Service{
+		cfg:   cfg,
+		db:    db,
+		store: store.NewSQL(db),
+		blobs: blobs,
+		tools: thumb.LookupTools(),
+		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
+		wake:  make(chan struct{}, 1),
+	}
+	if cfg.Publisher != nil {
+		svc.relay = outbox.NewRelay(db, publish(cfg.Publisher), outbox.Options{
+			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "media",
+		})
+	}
+	svc.server = &server{svc: svc}
+	return svc, nil
+}
+
+// Register adds the MediaService to r.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	mediav1.RegisterMediaServiceServer(r, s.server)
+}
+
+// Run processes jobs, sweeps expired sessions and unreferenced blobs, and
+// delivers events, until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() { s.runWorker(ctx) })
+	}
+	wg.Go(func() { s.runSweeper(ctx) })
+	var err error
+	if s.relay == nil {
+		s.cfg.Logger.WarnContext(ctx, "no publisher configured: events stay in the outbox until one runs")
+		<-ctx.Done()
+	} else {
+		err = s.relay.Run(ctx)
+	}
+	wg.Wait()
+	return err
+}
+
+// Close releases the database and the blob store.
+func (s *Service) Close() error {
+	var errs []error
+	if c, ok := s.blobs.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+// notify tells the relay an event was committed.
+func (s *Service) notify() {
+	if s.relay != nil {
+		s.relay.Notify()
+	}
+}
+
+// jobEnqueued wakes a worker.
+func (s *Service) jobEnqueued() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}

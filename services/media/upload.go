@@ -1,0 +1,587 @@
+package media
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/media/blob"
+	"github.com/kinbridge/kinbridge/services/media/ingest"
+	"github.com/kinbridge/kinbridge/services/media/store"
+)
+
+// Uploads, one stream or resumable, share one path:
+//
+//  1. the declared size is checked against the kind's limit before any byte
+//     is accepted, and enforced while writing;
+//  2. bytes go to a temporary file in TempDir, never memory, owned by an
+//     upload session row (UploadMedia makes a short-lived one of its own),
+//     so a crash leaves an expiring session whose bytes and pins the
+//     sweeper removes;
+//  3. the first 512 bytes are sniffed: the type comes from the content,
+//     never from the client, and the kind is inferred from it when unset;
+//  4. the client's SHA-256 is verified against the bytes as uploaded;
+//  5. the same bytes already stored for the child answer with that item;
+//  6. location data is removed in place;
+//  7. the stored bytes' blob is pinned by the session, written, and
+//     referenced by a new PROCESSING item (with its thumbnail job) in one
+//     transaction; deleting the session then drops the pin.
+
+// uploadIdleTimeout bounds how long a one-stream upload may stall before
+// its session expires and its bytes are swept.
+const uploadIdleTimeout = time.Hour
+
+// keepAliveEvery is how often a one-stream upload pushes its session's
+// expiry forward while bytes arrive.
+const keepAliveEvery = 30 * time.Second
+
+// jobThumbnail is the kind of the job that makes an item's thumbnails.
+const jobThumbnail = "thumbnail"
+
+// checkDeclared checks what an upload declares: the parent, and the size
+// against the declared kind's limit (the largest limit when the kind is to
+// be inferred). It runs before any byte is accepted.
+func (s *server) checkDeclared(field string, m *mediav1.UploadMetadata) (string, store.UploadMetadata, error) {
+	if m == nil {
+		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field, Description: "is required"})
+	}
+	child, err := parseChildName(field+".parent", m.GetParent())
+	if err != nil {
+		return "", store.UploadMetadata{}, err
+	}
+	if m.GetSizeBytes() <= 0 {
+		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field + ".size_bytes", Description: "must be the exact size in bytes, above 0"})
+	}
+	meta := store.UploadMetadata{
+		Kind: store.Kind(m.GetKind()), Title: m.GetTitle(), Caption: m.GetCaption(),
+		Filename: m.GetFilename(), SizeBytes: m.GetSizeBytes(), SHA256: m.GetSha256(),
+	}
+	if err := s.checkSize(meta.Kind, meta.SizeBytes); err != nil {
+		return "", store.UploadMetadata{}, err
+	}
+	return child, meta, nil
+}
+
+// checkSize refuses a size over the kind's limit.
+func (s *server) checkSize(k store.Kind, size int64) error {
+	limit := s.svc.cfg.Limits.of(k)
+	if size <= limit {
+		return nil
+	}
+	what := "an upload"
+	if k != store.KindUnspecified {
+		what = "a " + kindWord(k)
+	}
+	return refusal(codes.OutOfRange, ReasonTooLarge,
+		fmt.Sprintf("%d bytes is over the limit for %s (%d bytes)", size, what, limit),
+		map[string]string{"size_bytes": strconv.FormatInt(size, 10), "limit_bytes": strconv.FormatInt(limit, 10)})
+}
+
+func kindWord(k store.Kind) string {
+	switch k {
+	case store.KindPhoto:
+		return "photo"
+	case store.KindArtwork:
+		return "artwork"
+	case store.KindVideo:
+		return "video"
+	case store.KindDocument:
+		return "document"
+	}
+	return "file"
+}
+
+// tooMany refuses bytes beyond the declared size.
+func tooMany(declared int64) error {
+	return refusal(codes.OutOfRange, ReasonTooLarge,
+		fmt.Sprintf("more bytes than the declared size_bytes %d", declared),
+		map[string]string{"size_bytes": strconv.FormatInt(declared, 10)})
+}
+
+// classify sniffs the head of an upload, settles its kind (inferred when
+// unset, else checked against the content) and checks the kind's limit.
+func (s *server) classify(meta store.UploadMetadata, head []byte) (ingest.Type, store.Kind, error) {
+	t, err := ingest.Sniff(head)
+	if err != nil {
+		looks := "something else"
+		var na *ingest.NotAllowedError
+		if errors.As(err, &na) {
+			looks = na.Looks
+		}
+		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonUnsupportedType,
+			fmt.Sprintf("this file looks like %s: only photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, QuickTime, WebM) and PDFs are accepted", looks),
+			map[string]string{"looks_like": looks})
+	}
+	k := meta.Kind
+	if k == store.KindUnspecified {
+		switch t.Kind {
+		case ingest.Image:
+			k = store.KindPhoto
+		case ingest.Video:
+			k = store.KindVideo
+		default:
+			k = store.KindDocument
+		}
+	} else if !kindFits(k, t.ContentType) {
+		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonKindMismatch,
+			fmt.Sprintf("the content is %s, which cannot be filed as a %s", t.ContentType, kindWord(k)),
+			map[string]string{"content_type": t.ContentType})
+	}
+	if err := s.checkSize(k, meta.SizeBytes); err != nil {
+		return ingest.Type{}, 0, err
+	}
+	return t, k, nil
+}
+
+// tempPath is where a session keeps its bytes.
+func (s *server) tempPath(sessionID string) string {
+	return filepath.Join(s.svc.cfg.TempDir, "upload-"+sessionID)
+}
+
+// dropSession removes a session's bytes, then the session (releasing its
+// pins), on a context of its own: it runs after failures and cancellations.
+func (s *server) dropSession(ctx context.Context, sess store.Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
+		return // the sweeper retries once the session expires
+	}
+	if err := s.svc.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.svc.cfg.Logger.WarnContext(ctx, "media: deleting upload session", "session", sess.ID, "err", err)
+	}
+}
+
+// lockSession marks a session busy in this process, or refuses.
+func (s *server) lockSession(id string) (unlock func(), err error) {
+	if _, loaded := s.busy.LoadOrStore(id, struct{}{}); loaded {
+		return nil, status.Error(codes.Aborted, "another write or finish of this upload session is in progress")
+	}
+	return func() { s.busy.Delete(id) }, nil
+}
+
+// headOf returns the first SniffLen bytes of f (fewer for a shorter file).
+func headOf(f *os.File, size int64) ([]byte, error) {
+	head := make([]byte, min(size, ingest.SniffLen))
+	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return head, nil
+}
+
+// hashFile returns the hex SHA-256 of f's bytes.
+func hashFile(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// UploadMedia receives metadata, then the bytes, and stores them.
+func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMediaRequest, mediav1.MediaItem]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return recvError(err)
+	}
+	child, meta, err := s.checkDeclared("metadata", first.GetMetadata())
+	if err != nil {
+		return err
+	}
+	p, err := s.authorize(ctx, child, contribute)
+	if err != nil {
+		return err
+	}
+	id := newID()
+	sess, err := s.svc.store.CreateSession(ctx, store.Session{
+		ID: id, ChildID: child, Metadata: meta, TempKey: s.tempPath(id), UploadedBy: p.Subject, IdleTimeout: uploadIdleTimeout,
+	})
+	if err != nil {
+		return storeError(err, "upload")
+	}
+	defer s.dropSession(ctx, sess)
+	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return s.internal(ctx, "upload", err)
+	}
+	defer f.Close()
+
+	h := sha256.New()
+	var n int64
+	head := make([]byte, 0, ingest.SniffLen)
+	sniffed := false
+	lastAlive := time.Now()
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return recvError(err)
+		}
+		chunk := msg.GetChunk()
+		if msg.GetMetadata() != nil {
+			return validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
+		}
+		if n+int64(len(chunk)) > meta.SizeBytes {
+			return tooMany(meta.SizeBytes)
+		}
+		if len(head) < ingest.SniffLen {
+			head = append(head, chunk[:min(len(chunk), ingest.SniffLen-len(head))]...)
+		}
+		if !sniffed && len(head) == ingest.SniffLen {
+			if _, _, err := s.classify(meta, head); err != nil {
+				return err
+			}
+			sniffed = true
+		}
+		if _, err := f.Write(chunk); err != nil {
+			return s.internal(ctx, "upload", err)
+		}
+		h.Write(chunk)
+		n += int64(len(chunk))
+		if time.Since(lastAlive) > keepAliveEvery {
+			if _, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0); err != nil {
+				return storeError(err, "upload")
+			}
+			lastAlive = time.Now()
+		}
+	}
+	if n < meta.SizeBytes {
+		return refusal(codes.InvalidArgument, ReasonIncomplete,
+			fmt.Sprintf("the stream ended after %d of the declared %d bytes", n, meta.SizeBytes),
+			map[string]string{"received_bytes": strconv.FormatInt(n, 10), "size_bytes": strconv.FormatInt(meta.SizeBytes, 10)})
+	}
+	if err := f.Sync(); err != nil {
+		return s.internal(ctx, "upload", err)
+	}
+	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(itemToProto(it))
+}
+
+// recvError maps a failed Recv: a client gone is CANCELED.
+func recvError(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return status.Error(codes.Canceled, "upload canceled")
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+// keep turns a complete upload (its bytes in f, original hash known) into
+// an item, or returns the child's item with the same bytes. The caller
+// drops the session afterwards, which releases the pin.
+func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session, f *os.File, originalSHA string, head []byte) (store.Item, error) {
+	meta := sess.Metadata
+	t, kind, err := s.classify(meta, head)
+	if err != nil {
+		return store.Item{}, err
+	}
+	if meta.SHA256 != "" && meta.SHA256 != originalSHA {
+		return store.Item{}, refusal(codes.InvalidArgument, ReasonChecksumMismatch,
+			"the bytes received do not match the given sha256", map[string]string{"received_sha256": originalSHA})
+	}
+	if it, err := s.svc.store.FindByOriginal(ctx, sess.ChildID, originalSHA); err == nil {
+		return it, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.Item{}, storeError(err, "upload")
+	}
+	contentSHA := originalSHA
+	if !s.svc.cfg.KeepLocation {
+		changed, err := ingest.StripLocation(f, meta.SizeBytes, t)
+		if errors.Is(err, ingest.ErrMalformed) {
+			return store.Item{}, refusal(codes.InvalidArgument, ReasonMalformed,
+				"the "+t.ContentType+" file is malformed: its location data cannot be ruled out", nil)
+		}
+		if err != nil {
+			return store.Item{}, s.internal(ctx, "removing location", err)
+		}
+		if changed {
+			if err := f.Sync(); err != nil {
+				return store.Item{}, s.internal(ctx, "upload", err)
+			}
+			if contentSHA, err = hashFile(f); err != nil {
+				return store.Item{}, s.internal(ctx, "upload", err)
+			}
+		}
+	}
+	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
+		return store.Item{}, err
+	}
+	if _, _, err := s.svc.blobs.Put(ctx, io.NewSectionReader(f, 0, meta.SizeBytes), contentSHA); err != nil {
+		if errors.Is(err, blob.ErrDigestMismatch) {
+			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("temporary file changed under us: %w", err))
+		}
+		return store.Item{}, s.internal(ctx, "storing upload", err)
+	}
+	it, created, err := s.svc.store.CreateItem(ctx, store.Item{
+		ChildID: sess.ChildID, ID: newID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
+		ContentType: t.ContentType, SizeBytes: meta.SizeBytes, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
+		State: store.StateProcessing, UploadedBy: p.Subject, Filename: meta.Filename,
+	}, []store.Job{{Kind: jobThumbnail}})
+	if err != nil {
+		return store.Item{}, storeError(err, "upload")
+	}
+	if created {
+		s.svc.jobEnqueued()
+	}
+	return it, nil
+}
+
+// pin pins a blob for holder, waiting out a sweeper deleting the same bytes.
+func (s *server) pin(ctx context.Context, sha string, holder store.Holder) error {
+	for attempt := 1; ; attempt++ {
+		err := s.svc.store.PinBlob(ctx, sha, holder)
+		if !errors.Is(err, store.ErrBlobCondemned) || attempt == 5 {
+			return storeError(err, "upload")
+		}
+		select {
+		case <-ctx.Done():
+			return storeError(ctx.Err(), "upload")
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+}
+
+func sessionToProto(sess store.Session) *mediav1.UploadSession {
+	m := sess.Metadata
+	return &mediav1.UploadSession{
+		Name: sessionName(sess.ChildID, sess.ID),
+		Metadata: &mediav1.UploadMetadata{
+			Parent: childName(sess.ChildID), Kind: mediav1.MediaKind(m.Kind), Title: m.Title, Caption: m.Caption,
+			Filename: m.Filename, SizeBytes: m.SizeBytes, Sha256: m.SHA256,
+		},
+		CommittedOffset: sess.CommittedOffset,
+		ExpireTime:      timestamppb.New(sess.ExpireTime),
+		CreateTime:      timestamppb.New(sess.CreateTime),
+	}
+}
+
+// CreateUploadSession starts a resumable upload.
+func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUploadSessionRequest) (*mediav1.UploadSession, error) {
+	child, meta, err := s.checkDeclared("metadata", req.GetMetadata())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.authorize(ctx, child, contribute)
+	if err != nil {
+		return nil, err
+	}
+	id := newID()
+	path := s.tempPath(id)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, s.internal(ctx, "creating upload session", err)
+	}
+	f.Close()
+	sess, err := s.svc.store.CreateSession(ctx, store.Session{
+		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.svc.cfg.SessionIdleTimeout,
+	})
+	if err != nil {
+		os.Remove(path)
+		return nil, storeError(err, "upload session")
+	}
+	return sessionToProto(sess), nil
+}
+
+// session returns the caller's live session named name, after checking
+// perm on its child. Another user's session is NOT_FOUND.
+func (s *server) session(ctx context.Context, field, name string, perm progresspeerv1.Permission) (auth.Principal, store.Session, error) {
+	child, id, err := parseName(field, name, "uploadSessions")
+	if err != nil {
+		return auth.Principal{}, store.Session{}, err
+	}
+	p, err := s.authorize(ctx, child, perm)
+	if err != nil {
+		return p, store.Session{}, err
+	}
+	sess, err := s.svc.store.GetSession(ctx, id)
+	if err != nil {
+		return p, store.Session{}, storeError(err, name)
+	}
+	if sess.ChildID != child || (sess.UploadedBy != p.Subject && !p.Admin) || !sess.ExpireTime.After(time.Now()) {
+		return p, store.Session{}, status.Errorf(codes.NotFound, "%s not found", name)
+	}
+	return p, sess, nil
+}
+
+// GetUploadSession returns a session with its committed offset.
+func (s *server) GetUploadSession(ctx context.Context, req *mediav1.GetUploadSessionRequest) (*mediav1.UploadSession, error) {
+	_, sess, err := s.session(ctx, "name", req.GetName(), view)
+	if err != nil {
+		return nil, err
+	}
+	return sessionToProto(sess), nil
+}
+
+// WriteUploadSession appends bytes from the committed offset, committing
+// each chunk (written, synced, then the offset moved) as it arrives.
+func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.WriteUploadSessionRequest, mediav1.UploadSession]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return recvError(err)
+	}
+	start := first.GetStart()
+	if start == nil {
+		return validate.InvalidArgument(validate.Field{Path: "start", Description: "must be the first message"})
+	}
+	_, sess, err := s.session(ctx, "start.name", start.GetName(), contribute)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lockSession(sess.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if start.GetOffset() != sess.CommittedOffset {
+		return offsetMismatch(sess.CommittedOffset)
+	}
+	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return s.internal(ctx, "writing upload session", err)
+	}
+	defer f.Close()
+	// Bytes written after the last commit (a write whose stream dropped, or
+	// a crash) are not part of the upload.
+	if err := f.Truncate(sess.CommittedOffset); err != nil {
+		return s.internal(ctx, "writing upload session", err)
+	}
+	off, size := sess.CommittedOffset, sess.Metadata.SizeBytes
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return recvError(err)
+		}
+		if msg.GetStart() != nil {
+			return validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
+		}
+		chunk := msg.GetChunk()
+		if len(chunk) == 0 {
+			continue
+		}
+		end := off + int64(len(chunk))
+		if end > size {
+			return tooMany(size)
+		}
+		if _, err := f.WriteAt(chunk, off); err != nil {
+			return s.internal(ctx, "writing upload session", err)
+		}
+		if err := f.Sync(); err != nil {
+			return s.internal(ctx, "writing upload session", err)
+		}
+		// Refuse content of the wrong type as soon as its head is in.
+		if off < ingest.SniffLen && (end >= ingest.SniffLen || end == size) {
+			head, err := headOf(f, end)
+			if err != nil {
+				return s.internal(ctx, "writing upload session", err)
+			}
+			if _, _, err := s.classify(sess.Metadata, head); err != nil {
+				return err
+			}
+		}
+		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, off, end)
+		if errors.Is(err, store.ErrOffsetMismatch) {
+			return offsetMismatch(next.CommittedOffset)
+		}
+		if err != nil {
+			return storeError(err, start.GetName())
+		}
+		sess, off = next, end
+	}
+	return stream.SendAndClose(sessionToProto(sess))
+}
+
+func offsetMismatch(committed int64) error {
+	return refusal(codes.FailedPrecondition, ReasonOffsetMismatch,
+		fmt.Sprintf("the session's committed offset is %d: continue from there", committed),
+		map[string]string{"committed_offset": strconv.FormatInt(committed, 10)})
+}
+
+// FinishUploadSession stores a session whose bytes are all there.
+func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUploadSessionRequest) (*mediav1.MediaItem, error) {
+	p, sess, err := s.session(ctx, "name", req.GetName(), contribute)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.lockSession(sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	size := sess.Metadata.SizeBytes
+	if sess.CommittedOffset < size {
+		return nil, refusal(codes.FailedPrecondition, ReasonIncomplete,
+			fmt.Sprintf("%d of %d bytes are committed: write the rest first", sess.CommittedOffset, size),
+			map[string]string{"committed_offset": strconv.FormatInt(sess.CommittedOffset, 10)})
+	}
+	// Push the expiry forward so the sweeper leaves the bytes alone.
+	if sess, err = s.svc.store.AdvanceSession(ctx, sess.ID, size, size); err != nil {
+		return nil, storeError(err, req.GetName())
+	}
+	f, err := os.OpenFile(sess.TempKey, os.O_RDWR, 0)
+	if err != nil {
+		return nil, s.internal(ctx, "finishing upload session", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return nil, s.internal(ctx, "finishing upload session", err)
+	}
+	head, err := headOf(f, size)
+	if err != nil {
+		return nil, s.internal(ctx, "finishing upload session", err)
+	}
+	original, err := hashFile(f)
+	if err != nil {
+		return nil, s.internal(ctx, "finishing upload session", err)
+	}
+	it, err := s.keep(ctx, p, sess, f, original, head)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	s.dropSession(ctx, sess)
+	return itemToProto(it), nil
+}
+
+// CancelUploadSession abandons a session and removes its bytes.
+func (s *server) CancelUploadSession(ctx context.Context, req *mediav1.CancelUploadSessionRequest) (*emptypb.Empty, error) {
+	_, sess, err := s.session(ctx, "name", req.GetName(), contribute)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.lockSession(sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s.dropSession(ctx, sess)
+	return &emptypb.Empty{}, nil
+}
