@@ -84,7 +84,7 @@ var (
 // must exit 0.
 func serve(t *testing.T, dataDir string, env []string, args ...string) *process {
 	t.Helper()
-	return start(t, "all", dataDir, env, append([]string{"--progress-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
+	return start(t, "all", dataDir, env, append([]string{"--progress-listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 }
 

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
@@ -35,6 +36,8 @@ import (
 type Config struct {
 	// ProgressTarget is the progress service's gRPC address.
 	ProgressTarget string
+	// MediaTarget is the media service's gRPC address.
+	MediaTarget string
 	// NotificationTarget is the notification service's gRPC address.
 	NotificationTarget string
 	// ServiceIdentity authenticates the gateway itself to the service-only
@@ -95,6 +98,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("progress client: %w", err)
 	}
+	mediaConn, err := dial(cfg.MediaTarget, nil, mediav1.File_kinbridge_media_v1_media_proto.Services().Get(0))
+	if err != nil {
+		return nil, fmt.Errorf("media client: %w", err)
+	}
 	notificationConn, err := dial(cfg.NotificationTarget, nil, notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0))
 	if err != nil {
 		return nil, fmt.Errorf("notification client: %w", err)
@@ -107,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	// connections close and the notification service can drain.
 	liveCtx, stopLive := context.WithCancel(ctx)
 	g := &Gateway{
-		upstream:  []upstream{{"progress", progressConn}, {"notification", notificationConn}},
+		upstream:  []upstream{{"progress", progressConn}, {"media", mediaConn}, {"notification", notificationConn}},
 		liveConn:  liveConn,
 		verifier:  cfg.Verifier,
 		live:      newLiveMux(liveCtx, notificationpeerv1.NewLiveServiceClient(liveConn), cfg.Logger, liveBuffer),
@@ -128,6 +135,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithMiddlewares(routeTelemetry),
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
+		return nil, err
+	}
+	if err := mediav1.RegisterMediaServiceHandler(ctx, mux, mediaConn); err != nil {
 		return nil, err
 	}
 	if err := notificationv1.RegisterNotificationServiceHandler(ctx, mux, notificationConn); err != nil {

@@ -49,7 +49,7 @@ func startServer(ctx context.Context, bin, dir string, env []string) (*server, e
 	}
 	defer logFile.Close() // the child has its own descriptor
 	s.cmd = exec.Command(bin, "serve", "all", "--data-dir", dataDir,
-		"--progress-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
+		"--progress-listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = logFile

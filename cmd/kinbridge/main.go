@@ -34,6 +34,7 @@ const usage = `kinbridge: follow a child's school life from afar.
 Servers:
   kinbridge serve all           every service and the REST gateway in one process
   kinbridge serve progress      the progress service (gRPC)
+  kinbridge serve media         the media service (gRPC)
   kinbridge serve notification  the notification service (gRPC)
   kinbridge serve gateway       the REST/JSON gateway
 

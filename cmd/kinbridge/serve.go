@@ -18,18 +18,21 @@ import (
 	"github.com/kinbridge/kinbridge/gateway"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
+	"github.com/kinbridge/kinbridge/services/media"
 	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/progress"
 )
 
 // roles lists what each `serve` argument starts.
 var roles = map[string][]string{
-	"all":          {"progress", "notification", "gateway"},
+	"all":          {"progress", "media", "notification", "gateway"},
 	"progress":     {"progress"},
+	"media":        {"media"},
 	"notification": {"notification"},
 	"gateway":      {"gateway"},
 }
@@ -49,7 +52,7 @@ const devTokenTTL = 30 * 24 * time.Hour
 // so a trace of a local run shows the same hops as a split deployment.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || roles[args[0]] == nil {
-		return errors.New("serve what? kinbridge serve all|progress|notification|gateway")
+		return errors.New("serve what? kinbridge serve all|progress|media|notification|gateway")
 	}
 	role := args[0]
 	c, set, err := parseSettings("serve "+role, args[1:], stderr)
@@ -108,7 +111,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name   string
 		listen string
 		addr   *string
-	}{{"progress", c.ProgressListen, &c.ProgressAddr}, {"notification", c.NotificationListen, &c.NotificationAddr}} {
+	}{{"progress", c.ProgressListen, &c.ProgressAddr}, {"media", c.MediaListen, &c.MediaAddr}, {"notification", c.NotificationListen, &c.NotificationAddr}} {
 		if !runs[svc.name] {
 			continue
 		}
@@ -171,6 +174,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if runs["media"] {
+		progressConn, err := dial("media", c.ProgressAddr)
+		if err != nil {
+			return err
+		}
+		defer progressConn.Close()
+		notificationConn, err := dial("media", c.NotificationAddr)
+		if err != nil {
+			return err
+		}
+		defer notificationConn.Close()
+		svc, err := media.New(ctx, media.Config{
+			DSN:            c.MediaDB,
+			BlobURL:        c.BlobURL,
+			TempDir:        c.UploadDir,
+			Access:         access.New(progresspeerv1.NewAccessServiceClient(progressConn), c.AccessCacheTTL),
+			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
+			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
+			KeepLocation:   c.KeepLocation,
+			Logger:         tel.Logger("media"),
+			TracerProvider: tel.TracerProvider("media"),
+			MeterProvider:  tel.MeterProvider(),
+		})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		group.Go(func() error { return svc.Run(ctx) })
+		if err := serveGRPC("media", svc.Register); err != nil {
+			return err
+		}
+	}
+
 	if runs["notification"] {
 		progressConn, err := dial("notification", c.ProgressAddr)
 		if err != nil {
@@ -204,6 +240,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if runs["gateway"] {
 		gw, err := gateway.New(ctx, gateway.Config{
 			ProgressTarget:     c.ProgressAddr,
+			MediaTarget:        c.MediaAddr,
 			NotificationTarget: c.NotificationAddr,
 			ServiceIdentity:    auth.NewServiceIdentity(serviceKey, "gateway"),
 			Verifier:           verifier,

@@ -13,9 +13,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 )
 
@@ -27,6 +29,16 @@ type settings struct {
 	ProgressListen string
 	ProgressAddr   string
 	ProgressDB     string
+
+	MediaListen    string
+	MediaAddr      string
+	MediaDB        string
+	BlobURL        string
+	UploadDir      string
+	MaxPhoto       int64
+	MaxVideo       int64
+	AccessCacheTTL time.Duration
+	KeepLocation   bool
 
 	NotificationListen string
 	NotificationAddr   string
@@ -62,6 +74,15 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.ProgressListen, "progress-listen", "127.0.0.1:9101", "address the progress gRPC server listens on")
 	s.String(&c.ProgressAddr, "progress-addr", "", "address other processes reach progress at (default: --progress-listen)")
 	s.Redacted(&c.ProgressDB, "progress-db", "", "progress database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
+	s.String(&c.MediaListen, "media-listen", "127.0.0.1:9102", "address the media gRPC server listens on")
+	s.String(&c.MediaAddr, "media-addr", "", "address other processes reach media at (default: --media-listen)")
+	s.Redacted(&c.MediaDB, "media-db", "", "media database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
+	s.Redacted(&c.BlobURL, "blob-url", "", "media blob store: a directory or s3://KEY:SECRET@host:port/bucket (default: --data-dir/blobs)", blob.RedactURL)
+	s.String(&c.UploadDir, "upload-dir", "", "bytes of uploads in progress; must survive restarts (default: --data-dir/uploads)")
+	s.Int64(&c.MaxPhoto, "max-photo-bytes", 50<<20, "largest photo, artwork or document upload, in bytes")
+	s.Int64(&c.MaxVideo, "max-video-bytes", 4<<30, "largest video upload, in bytes")
+	s.Duration(&c.AccessCacheTTL, "access-cache-ttl", access.DefaultTTL, "how long media remembers progress's access answers; 0 asks every time")
+	s.Bool(&c.KeepLocation, "keep-location", false, "store uploads with their location data (by default GPS and place data are removed)")
 	s.String(&c.NotificationListen, "notification-listen", "127.0.0.1:9103", "address the notification gRPC server listens on")
 	s.String(&c.NotificationAddr, "notification-addr", "", "address other processes reach notification at (default: --notification-listen)")
 	s.Redacted(&c.NotificationDB, "notification-db", "", "notification database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
@@ -88,6 +109,18 @@ func (c *settings) define(s *config.Set) {
 func (c *settings) resolve() {
 	if c.ProgressAddr == "" {
 		c.ProgressAddr = c.ProgressListen
+	}
+	if c.MediaAddr == "" {
+		c.MediaAddr = c.MediaListen
+	}
+	if c.MediaDB == "" {
+		c.MediaDB = "sqlite:" + filepath.Join(c.DataDir, "media.db")
+	}
+	if c.BlobURL == "" {
+		c.BlobURL = filepath.Join(c.DataDir, "blobs")
+	}
+	if c.UploadDir == "" {
+		c.UploadDir = filepath.Join(c.DataDir, "uploads")
 	}
 	if c.NotificationAddr == "" {
 		c.NotificationAddr = c.NotificationListen

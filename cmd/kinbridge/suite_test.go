@@ -22,13 +22,14 @@ type suite struct {
 	gateway      string // http://host:port
 	progress     string // host:port
 	notification string // host:port
+	media        string // host:port
 	metrics      string // http://host:port/metrics
 	adminToken   string
 	dataDir      string
 }
 
 var (
-	lineRE = regexp.MustCompile(`^\s+(progress gRPC|notification gRPC|REST gateway|metrics)\s+(\S+)`)
+	lineRE = regexp.MustCompile(`^\s+(progress gRPC|media gRPC|notification gRPC|REST gateway|metrics)\s+(\S+)`)
 	tokRE  = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
 )
 
@@ -40,6 +41,7 @@ func startSuite(t *testing.T, extra ...string) *suite {
 		"--data-dir", s.dataDir,
 		"--progress-listen", "127.0.0.1:0",
 		"--notification-listen", "127.0.0.1:0",
+		"--media-listen", "127.0.0.1:0",
 		"--gateway-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0",
 		"--log-level", "warn",
@@ -67,6 +69,8 @@ func startSuite(t *testing.T, extra ...string) *suite {
 				s.progress = m[2]
 			case "notification gRPC":
 				s.notification = m[2]
+			case "media gRPC":
+				s.media = m[2]
 			case "REST gateway":
 				s.gateway = m[2]
 			case "metrics":

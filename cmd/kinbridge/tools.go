@@ -12,6 +12,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	mediastore "github.com/kinbridge/kinbridge/services/media/store"
 	notificationstore "github.com/kinbridge/kinbridge/services/notification/store"
 	progressstore "github.com/kinbridge/kinbridge/services/progress/store"
 )
@@ -70,6 +71,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer) error {
 		outbox     bool
 	}{
 		{"progress", c.ProgressDB, progressstore.Migrations(), true},
+		{"media", c.MediaDB, mediastore.Migrations(), true},
 		{"notification", c.NotificationDB, notificationstore.Migrations(), false},
 	} {
 		db, err := sqldb.Open(ctx, svc.dsn, sqldb.Options{Migrations: svc.migrations})
