@@ -65,6 +65,7 @@ type Gateway struct {
 	handler   http.Handler
 	upstream  []upstream
 	verifier  *auth.Verifier
+	media     mediav1.MediaServiceClient
 	live      *liveMux
 	liveConn  *grpc.ClientConn
 	stopLive  context.CancelFunc
@@ -117,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		upstream:  []upstream{{"progress", progressConn}, {"media", mediaConn}, {"notification", notificationConn}},
 		liveConn:  liveConn,
 		verifier:  cfg.Verifier,
+		media:     mediav1.NewMediaServiceClient(mediaConn),
 		live:      newLiveMux(liveCtx, notificationpeerv1.NewLiveServiceClient(liveConn), cfg.Logger, liveBuffer),
 		stopLive:  stopLive,
 		wsOrigins: originPatterns(cfg.CORSOrigins),
@@ -143,9 +145,18 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := notificationv1.RegisterNotificationServiceHandler(ctx, mux, notificationConn); err != nil {
 		return nil, err
 	}
-	for path, h := range map[string]runtime.HandlerFunc{"/v1/notifications/events": g.serveSSE, "/v1/notifications/ws": g.serveWebSocket} {
-		if err := mux.HandlePath(http.MethodGet, path, h); err != nil {
-			return nil, err
+	for _, route := range []struct {
+		method, path string
+		handler      runtime.HandlerFunc
+	}{
+		{http.MethodGet, "/v1/notifications/events", g.serveSSE},
+		{http.MethodGet, "/v1/notifications/ws", g.serveWebSocket},
+		{http.MethodGet, "/v1/{name=children/*/media/*}:content", g.serveContent},
+		{http.MethodHead, "/v1/{name=children/*/media/*}:content", g.serveContent},
+		{http.MethodPost, "/v1/{parent=children/*}/media:upload", g.serveUpload},
+	} {
+		if err := mux.HandlePath(route.method, route.path, route.handler); err != nil {
+			return nil, fmt.Errorf("route %s %s: %w", route.method, route.path, err)
 		}
 	}
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -143,8 +144,18 @@ func TestSlowBrowserIsToldToResume(t *testing.T) {
 		return ids, last
 	}
 
-	stalled := open()
-	defer stalled.Body.Close()
+	// The stalled browser is a raw connection with a small receive buffer,
+	// so the kernel cannot absorb the flood on its behalf (loopback
+	// autotuning would take tens of megabytes).
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /v1/notifications/events?access_token=%s HTTP/1.1\r\nHost: kinbridge\r\n\r\n", token)
 	reader := open()
 	defer reader.Body.Close()
 
@@ -152,7 +163,16 @@ func TestSlowBrowserIsToldToResume(t *testing.T) {
 	if len(got) != total {
 		t.Fatalf("the reading browser got %d of %d while another stalled", len(got), total)
 	}
-	ids, last := read(stalled.Body) // only now does the stalled browser read
+	// Only now does the stalled browser read, with a normal buffer again
+	// (a 16 KiB window would make reading the backlog crawl).
+	if err := conn.(*net.TCPConn).SetReadBuffer(4 << 20); err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || stalled.StatusCode != 200 {
+		t.Fatalf("stalled SSE: %v %v", stalled, err)
+	}
+	ids, last := read(stalled.Body)
 	if last != "resume" {
 		t.Fatalf("the stalled browser was not told to resume (last event %q, %d ids)", last, len(ids))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +73,73 @@ func TestMediaThroughTheSuite(t *testing.T) {
 		t.Fatalf("a stranger lists media: %d %s", r.status, r.body)
 	}
 	s.settled(t, maria, "Self-portrait") // MEDIA_READY reached the inbox
+}
+
+// TestMediaOverREST uploads in one request and downloads with ranges,
+// ETags and the headers browsers need.
+func TestMediaOverREST(t *testing.T) {
+	s := startSuite(t, "--max-photo-bytes", "200000")
+	child := s.family(t)
+	teacher, maria := s.userToken(t, "teacher", false), s.userToken(t, "maria", false)
+	photo, err := os.ReadFile("../../services/media/ingest/testdata/gps.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(token, query string, body []byte) response {
+		t.Helper()
+		return s.call(t, "POST", "/v1/"+child+"/media:upload?"+query, token, string(body))
+	}
+	r := post(teacher, "title=Portrait&kind=artwork", photo)
+	if r.status != 200 || r.header.Get("Location") == "" {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	item := r.json(t)
+	name, sha := item["name"].(string), item["contentSha256"].(string)
+	if item["kind"] != "MEDIA_KIND_ARTWORK" || item["originalSha256"] == sha {
+		t.Fatalf("uploaded item %v (location should have been removed, changing the stored bytes)", item)
+	}
+
+	refusals := []struct {
+		name   string
+		token  string
+		body   []byte
+		status int
+	}{
+		{"HTML named like a photo", teacher, []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), 415},
+		{"SVG", teacher, []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 415},
+		{"too large", teacher, append(append([]byte{}, photo[:4]...), make([]byte, 300000)...), 413},
+		{"a guardian uploads", maria, photo, 403},
+	}
+	for _, tt := range refusals {
+		if got := post(tt.token, "filename=x.jpg", tt.body); got.status != tt.status {
+			t.Errorf("%s: %d %s, want %d", tt.name, got.status, got.body, tt.status)
+		}
+	}
+	if list := s.call(t, "GET", "/v1/"+child+"/media", teacher, "").json(t); len(list["mediaItems"].([]any)) != 1 {
+		t.Fatalf("refused uploads were stored: %v", list)
+	}
+
+	full := s.call(t, "GET", "/v1/"+name+":content", maria, "")
+	if full.status != 200 || full.header.Get("Content-Type") != "image/jpeg" || full.header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.Contains(full.header.Get("Content-Disposition"), "Portrait") || full.header.Get("ETag") != `"`+sha+`"` {
+		t.Fatalf("download: %d %v", full.status, full.header)
+	}
+	part := s.call(t, "GET", "/v1/"+name+":content", maria, "", "Range", "bytes=10-109")
+	if part.status != 206 || string(part.body) != string(full.body[10:110]) ||
+		part.header.Get("Content-Range") != "bytes 10-109/"+strconv.Itoa(len(full.body)) {
+		t.Fatalf("range: %d %v (%d bytes)", part.status, part.header, len(part.body))
+	}
+	tail := s.call(t, "GET", "/v1/"+name+":content", maria, "", "Range", "bytes=-5")
+	if tail.status != 206 || string(tail.body) != string(full.body[len(full.body)-5:]) {
+		t.Fatalf("suffix range: %d", tail.status)
+	}
+	if r := s.call(t, "GET", "/v1/"+name+":content", maria, "", "Range", "bytes=999999-"); r.status != 416 {
+		t.Fatalf("unsatisfiable range: %d", r.status)
+	}
+	if r := s.call(t, "GET", "/v1/"+name+":content", maria, "", "If-None-Match", `"`+sha+`"`); r.status != 304 {
+		t.Fatalf("If-None-Match: %d", r.status)
+	}
+	if r := s.call(t, "GET", "/v1/"+name+":content", s.userToken(t, "olga", false), ""); r.status != 404 {
+		t.Fatalf("a stranger downloads: %d", r.status)
+	}
 }

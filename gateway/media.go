@@ -1,0 +1,341 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+)
+
+// Media bytes over REST: ranged downloads and a one-request upload. Both
+// are plain HTTP handlers over the media service's gRPC streams; the
+// gateway never holds a whole file in memory.
+
+// uploadChunk is how much of a request body goes into one gRPC message.
+const uploadChunk = 1 << 20
+
+// maxMultipartSpool bounds a multipart upload, which has to be spooled to
+// disk to learn its size; larger files use tus or the raw-body form.
+const maxMultipartSpool = 64 << 20
+
+// withUser forwards the caller's bearer token to the media service, which
+// checks it (and the caller's access to the child) itself.
+func withUser(r *http.Request) context.Context {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", h)
+	}
+	return ctx
+}
+
+// httpStatusFor maps media's refusals to the statuses HTTP clients expect
+// for uploads: 413 for too large, 415 for a type that is not allowed.
+func httpStatusFor(err error) error {
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			switch info.GetReason() {
+			case "TOO_LARGE":
+				return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: err}
+			case "UNSUPPORTED_TYPE":
+				return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType, Err: err}
+			}
+		}
+	}
+	return err
+}
+
+// serveContent streams an item's bytes (or, with ?thumbnail=small|large, a
+// thumbnail's) with Range, ETag and If-None-Match handled by
+// http.ServeContent over a seeker that opens a ranged gRPC read on demand.
+func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	name := params["name"]
+	ctx := withUser(r)
+	item, err := g.media.GetMediaItem(ctx, &mediav1.GetMediaItemRequest{Name: name})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	thumb := r.URL.Query().Get("thumbnail")
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, max-age=0, must-revalidate")
+	var content io.ReadSeeker
+	if thumb == "" {
+		h.Set("Content-Type", item.GetContentType())
+		h.Set("ETag", `"`+item.GetContentSha256()+`"`)
+		content = &mediaReader{ctx: ctx, client: g.media, name: name, size: item.GetSizeBytes()}
+	} else {
+		// Thumbnails are small: read whole, then serve from memory.
+		data, err := readAll(ctx, g.media, name, thumb)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h.Set("Content-Type", "image/jpeg")
+		h.Set("ETag", `"`+item.GetContentSha256()+"-"+thumb+`"`)
+		content = bytes.NewReader(data)
+	}
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": downloadName(item, thumb)}))
+	modified := time.Time{}
+	if item.GetCreateTime() != nil {
+		modified = item.GetCreateTime().AsTime()
+	}
+	http.ServeContent(w, r, "", modified, content)
+}
+
+// downloadName is a safe file name for Content-Disposition.
+func downloadName(item *mediav1.MediaItem, thumb string) string {
+	base := path.Base(item.GetName())
+	if t := strings.Map(func(r rune) rune {
+		if r < 0x20 || strings.ContainsRune(`/\"`, r) {
+			return -1
+		}
+		return r
+	}, item.GetTitle()); t != "" {
+		base = t
+	}
+	if thumb != "" {
+		return base + "-" + thumb + ".jpg"
+	}
+	exts, _ := mime.ExtensionsByType(item.GetContentType())
+	if len(exts) > 0 && !strings.HasSuffix(strings.ToLower(base), exts[0]) {
+		base += exts[0]
+	}
+	return base
+}
+
+func readAll(ctx context.Context, client mediav1.MediaServiceClient, name, thumb string) ([]byte, error) {
+	stream, err := client.ReadMediaContent(ctx, &mediav1.ReadMediaContentRequest{Name: name, Thumbnail: thumb})
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(msg.GetData())
+	}
+}
+
+// mediaReader is an io.ReadSeeker over ReadMediaContent: a seek only moves
+// the offset, and the next read opens a gRPC stream from there.
+type mediaReader struct {
+	ctx    context.Context
+	client mediav1.MediaServiceClient
+	name   string
+	size   int64
+
+	offset int64
+	stream mediav1.MediaService_ReadMediaContentClient
+	cancel context.CancelFunc
+	buf    []byte
+}
+
+func (m *mediaReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += m.offset
+	case io.SeekEnd:
+		offset += m.size
+	}
+	if offset < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if offset != m.offset {
+		m.close()
+		m.offset = offset
+	}
+	return offset, nil
+}
+
+func (m *mediaReader) Read(p []byte) (int, error) {
+	if m.offset >= m.size {
+		return 0, io.EOF
+	}
+	for len(m.buf) == 0 {
+		if m.stream == nil {
+			ctx, cancel := context.WithCancel(m.ctx)
+			stream, err := m.client.ReadMediaContent(ctx, &mediav1.ReadMediaContentRequest{Name: m.name, Offset: m.offset})
+			if err != nil {
+				cancel()
+				return 0, err
+			}
+			m.stream, m.cancel = stream, cancel
+		}
+		msg, err := m.stream.Recv()
+		if errors.Is(err, io.EOF) {
+			m.close()
+			return 0, io.ErrUnexpectedEOF // the size promised more
+		}
+		if err != nil {
+			m.close()
+			return 0, err
+		}
+		m.buf = msg.GetData()
+	}
+	n := copy(p, m.buf)
+	m.buf = m.buf[n:]
+	m.offset += int64(n)
+	return n, nil
+}
+
+func (m *mediaReader) close() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.stream, m.cancel, m.buf = nil, nil, nil
+}
+
+// serveUpload takes a whole file in one request: the raw body (with
+// Content-Length) or the first file of a multipart/form-data body. Query
+// parameters: title, caption, kind (photo, video, artwork, document),
+// filename, sha256.
+func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	q := r.URL.Query()
+	meta := &mediav1.UploadMetadata{Parent: params["parent"], Title: q.Get("title"), Caption: q.Get("caption"),
+		Filename: q.Get("filename"), Sha256: q.Get("sha256")}
+	if k := q.Get("kind"); k != "" {
+		v, ok := mediav1.MediaKind_value["MEDIA_KIND_"+strings.ToUpper(k)]
+		if !ok {
+			writeError(w, r, status.Errorf(codes.InvalidArgument, "kind %q is not one of photo, video, artwork, document", k))
+			return
+		}
+		meta.Kind = mediav1.MediaKind(v)
+	}
+	body, size := io.Reader(r.Body), r.ContentLength
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		file, name, n, err := spoolFirstFile(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer file.Close()
+		body, size = file, n
+		if meta.Filename == "" {
+			meta.Filename = name
+		}
+	}
+	if size < 0 {
+		writeError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusLengthRequired,
+			Err: status.Error(codes.InvalidArgument, "Content-Length is required: the size is checked before anything is stored")})
+		return
+	}
+	meta.SizeBytes = size
+	item, err := g.upload(withUser(r), meta, body)
+	if err != nil {
+		writeError(w, r, httpStatusFor(err))
+		return
+	}
+	b, err := jsonMarshaler.Marshal(item)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/v1/"+item.GetName())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// upload streams body to UploadMedia after its metadata.
+func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body io.Reader) (*mediav1.MediaItem, error) {
+	stream, err := g.media.UploadMedia(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Metadata{Metadata: meta}}); err != nil {
+		return stream.CloseAndRecv()
+	}
+	buf := make([]byte, uploadChunk)
+	for {
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+				return stream.CloseAndRecv() // the service refused: its status says why
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			return stream.CloseAndRecv()
+		}
+		if rerr != nil {
+			return nil, status.Errorf(codes.Canceled, "reading the request body: %v", rerr)
+		}
+	}
+}
+
+// spoolFirstFile copies the first file part of a multipart body to a
+// temporary file (deleted on Close), bounded by maxMultipartSpool.
+func spoolFirstFile(r *http.Request) (*tempFile, string, int64, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", 0, status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, "", 0, status.Error(codes.InvalidArgument, "the multipart body has no file part")
+		}
+		if err != nil {
+			return nil, "", 0, status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
+		}
+		if part.FileName() == "" {
+			continue
+		}
+		return spool(part, part.FileName())
+	}
+}
+
+type tempFile struct{ *os.File }
+
+// Close closes and removes the spooled file.
+func (f *tempFile) Close() error {
+	err := f.File.Close()
+	os.Remove(f.Name())
+	return err
+}
+
+func spool(part *multipart.Part, name string) (*tempFile, string, int64, error) {
+	f, err := os.CreateTemp("", "kinbridge-upload-*")
+	if err != nil {
+		return nil, "", 0, err
+	}
+	tf := &tempFile{f}
+	n, err := io.Copy(f, io.LimitReader(part, maxMultipartSpool+1))
+	if err != nil {
+		tf.Close()
+		return nil, "", 0, status.Errorf(codes.Canceled, "reading the upload: %v", err)
+	}
+	if n > maxMultipartSpool {
+		tf.Close()
+		return nil, "", 0, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
+			Err: status.Errorf(codes.OutOfRange, "multipart uploads are limited to %d bytes; send the raw body or use tus", maxMultipartSpool)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		tf.Close()
+		return nil, "", 0, err
+	}
+	return tf, name, n, nil
+}
