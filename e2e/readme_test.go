@@ -68,10 +68,16 @@ func TestREADMEJourney(t *testing.T) {
 			// as a reader's shell would have them.
 			env = append(env, "KINBRIDGE_ADDR="+p.progress) // the CLI's default is make run's port
 			script := p.asWritten(readmeBlock(t, "quickstart") + "\necho '--- progress'\n" + readmeBlock(t, "progress") +
-				"\necho '--- cli'\n" + readmeBlock(t, "cli") + "\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
+				"\necho '--- media'\n" + readmeBlock(t, "media") + "\necho '--- cli'\n" + readmeBlock(t, "cli") + "\necho '--- grpcurl'\n" + readmeBlock(t, "grpcurl"))
 			out := runScript(t, ctx, script, env)
 			quick, rest, _ := strings.Cut(out, "--- progress")
-			progress, rest, _ := strings.Cut(rest, "--- cli")
+			progress, rest, _ := strings.Cut(rest, "--- media")
+			mediaOut, rest, _ := strings.Cut(rest, "--- cli")
+			mediaLines := strings.Split(strings.TrimSpace(mediaOut), "\n")
+			if len(mediaLines) != 5 || !strings.Contains(mediaLines[0], "/media/") || !strings.Contains(mediaLines[1], "Self-portrait") ||
+				mediaLines[2] != "206 100" || mediaLines[3] != "415" || mediaLines[4] != "403" {
+				t.Errorf("the media block's output is not what the README says:\n%s", mediaOut)
+			}
 			cli, grpc, _ := strings.Cut(rest, "--- grpcurl")
 			checkProgressBlock(t, progress)
 			for _, want := range []string{"Ada", "Book report", "Reading", "Math", "82.33", "-20.28", "Read a chapter book alone"} {
