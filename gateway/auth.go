@@ -34,3 +34,12 @@ func requireUserToken(v *auth.Verifier, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// forwardToken puts the caller's bearer token into the request context as
+// outgoing gRPC metadata, for handlers (tus) whose calls to services are
+// made deep inside a library with only the context at hand.
+func forwardToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(withUser(r)))
+	})
+}

@@ -161,6 +161,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 
 	api := requireUserToken(cfg.Verifier, mux)
+	tus, err := newTusHandler(g.media)
+	if err != nil {
+		return nil, err
+	}
+	uploads := requireUserToken(cfg.Verifier, forwardToken(tus))
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -182,7 +187,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") {
+		switch {
+		case r.URL.Path+"/" == tusBasePath || strings.HasPrefix(r.URL.Path, tusBasePath):
+			uploads.ServeHTTP(w, r)
+			return
+		case strings.HasPrefix(r.URL.Path, "/v1/"):
 			api.ServeHTTP(w, r)
 			return
 		}

@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	expslog "golang.org/x/exp/slog"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+)
+
+// tus 1.0 at /v1/uploads, so stock resumable clients (tus-js-client,
+// Uppy) work. The protocol is tusd's; the bytes go straight into the media
+// service's resumable sessions over gRPC. No gateway keeps upload state or
+// bytes, so an upload begun through one gateway resumes through another.
+//
+// Upload-Metadata keys: child (children/{child}, required), filename,
+// title, caption, kind (photo, video, artwork, document), sha256 (hex).
+
+const tusBasePath = "/v1/uploads/"
+
+// newTusHandler returns the tus handler over the media client.
+func newTusHandler(media mediav1.MediaServiceClient) (http.Handler, error) {
+	store := &tusStore{media: media}
+	composer := tusd.NewStoreComposer()
+	composer.UseCore(store)
+	composer.UseTerminater(store)
+	h, err := tusd.NewHandler(tusd.Config{
+		BasePath:             tusBasePath,
+		StoreComposer:        composer,
+		DisableDownload:      true,
+		DisableConcatenation: true,
+		Cors:                 &tusd.CorsConfig{Disable: true}, // the gateway's own CORS applies
+		// tusd logs every request through golang.org/x/exp/slog; the
+		// gateway's own spans, metrics and error logs already cover them.
+		Logger:                    expslog.New(expslog.NewTextHandler(io.Discard, nil)),
+		PreFinishResponseCallback: store.finishResponse,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// tusd's router expects paths relative to its base.
+	return http.StripPrefix(strings.TrimSuffix(tusBasePath, "/"), h), nil
+}
+
+// tusStore maps tus uploads onto media upload sessions. The upload id is
+// the session name with its slashes folded: "{child}.{session}".
+type tusStore struct {
+	media mediav1.MediaServiceClient
+	// items remembers, for the moment between FinishUpload and the
+	// response, which item an upload became.
+	items sync.Map
+}
+
+func uploadID(session string) string {
+	parts := strings.Split(session, "/") // children/{c}/uploadSessions/{s}
+	return parts[1] + "." + parts[3]
+}
+
+func sessionName(id string) (string, bool) {
+	child, sess, ok := strings.Cut(id, ".")
+	if !ok || child == "" || sess == "" || strings.ContainsAny(id, "/") {
+		return "", false
+	}
+	return "children/" + child + "/uploadSessions/" + sess, true
+}
+
+// tusError turns a gRPC status into a tus response with the status an
+// HTTP client expects.
+func tusError(err error) error {
+	st := status.Convert(err)
+	code := runtime.HTTPStatusFromCode(st.Code())
+	var hs *runtime.HTTPStatusError
+	if errors.As(httpStatusFor(err), &hs) {
+		code = hs.HTTPStatus
+	}
+	reason := st.Code().String()
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason()
+		}
+	}
+	return tusd.NewError(reason, st.Message(), code)
+}
+
+func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
+	if info.SizeIsDeferred {
+		return nil, tusd.NewError("SIZE_REQUIRED", "Upload-Length is required: the size is checked before anything is stored", http.StatusBadRequest)
+	}
+	md := info.MetaData
+	meta := &mediav1.UploadMetadata{Parent: md["child"], Title: md["title"], Caption: md["caption"],
+		Filename: md["filename"], Sha256: md["sha256"], SizeBytes: info.Size}
+	if k := md["kind"]; k != "" {
+		v, ok := mediav1.MediaKind_value["MEDIA_KIND_"+strings.ToUpper(k)]
+		if !ok {
+			return nil, tusd.NewError("BAD_KIND", "kind must be photo, video, artwork or document", http.StatusBadRequest)
+		}
+		meta.Kind = mediav1.MediaKind(v)
+	}
+	sess, err := s.media.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: meta})
+	if err != nil {
+		return nil, tusError(err)
+	}
+	return &tusUpload{store: s, name: sess.GetName(), info: sessionInfo(sess)}, nil
+}
+
+func sessionInfo(sess *mediav1.UploadSession) tusd.FileInfo {
+	m := sess.GetMetadata()
+	return tusd.FileInfo{
+		ID:     uploadID(sess.GetName()),
+		Size:   m.GetSizeBytes(),
+		Offset: sess.GetCommittedOffset(),
+		MetaData: tusd.MetaData{"child": m.GetParent(), "filename": m.GetFilename(), "title": m.GetTitle(),
+			"kind": strings.ToLower(strings.TrimPrefix(m.GetKind().String(), "MEDIA_KIND_"))},
+	}
+}
+
+func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
+	name, ok := sessionName(id)
+	if !ok {
+		return nil, tusd.ErrNotFound
+	}
+	sess, err := s.media.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		return nil, tusd.ErrNotFound
+	}
+	if err != nil {
+		return nil, tusError(err)
+	}
+	return &tusUpload{store: s, name: name, info: sessionInfo(sess)}, nil
+}
+
+func (s *tusStore) AsTerminatableUpload(u tusd.Upload) tusd.TerminatableUpload { return u.(*tusUpload) }
+
+// finishResponse tells the client which item its upload became.
+func (s *tusStore) finishResponse(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
+	item, ok := s.items.LoadAndDelete(hook.Upload.ID)
+	if !ok {
+		return tusd.HTTPResponse{}, nil
+	}
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Kinbridge-Media-Item": item.(string)}}, nil
+}
+
+type tusUpload struct {
+	store *tusStore
+	name  string
+	info  tusd.FileInfo
+}
+
+func (u *tusUpload) GetInfo(context.Context) (tusd.FileInfo, error) { return u.info, nil }
+
+func (u *tusUpload) GetReader(context.Context) (io.ReadCloser, error) {
+	return nil, tusd.ErrNotImplemented
+}
+
+// WriteChunk streams the request body into the session. Media commits
+// bytes as they arrive, so after a dropped connection the committed offset
+// (what tus HEAD reports) is exactly what is safely stored.
+func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	stream, err := u.store.media.WriteUploadSession(ctx)
+	if err != nil {
+		return 0, tusError(err)
+	}
+	if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{
+		Start: &mediav1.WriteStart{Name: u.name, Offset: offset}}}); err != nil {
+		_, err := stream.CloseAndRecv()
+		return 0, tusError(err)
+	}
+	buf := make([]byte, uploadChunk)
+	for {
+		n, rerr := io.ReadFull(src, buf)
+		if n > 0 {
+			if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+				break // media refused or went away: its answer below says what is committed
+			}
+		}
+		if rerr != nil {
+			break // end of body, or the client dropped: keep what was committed
+		}
+	}
+	sess, err := stream.CloseAndRecv()
+	switch status.Code(err) {
+	case codes.OK, codes.Canceled, codes.Unavailable, codes.DeadlineExceeded:
+	default:
+		return 0, tusError(err) // refused: the client must hear why
+	}
+	if err != nil {
+		// The stream broke; ask where the session stands, so tus reports
+		// exactly what was committed.
+		cur, gerr := u.store.media.GetUploadSession(context.WithoutCancel(ctx), &mediav1.GetUploadSessionRequest{Name: u.name})
+		if gerr != nil {
+			return 0, tusError(err)
+		}
+		u.info.Offset = cur.GetCommittedOffset()
+		return cur.GetCommittedOffset() - offset, nil
+	}
+	u.info.Offset = sess.GetCommittedOffset()
+	return sess.GetCommittedOffset() - offset, nil
+}
+
+// FinishUpload turns the complete session into a media item.
+func (u *tusUpload) FinishUpload(ctx context.Context) error {
+	item, err := u.store.media.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: u.name})
+	if err != nil {
+		return tusError(err)
+	}
+	u.store.items.Store(u.info.ID, item.GetName())
+	return nil
+}
+
+// Terminate abandons the session (tus termination).
+func (u *tusUpload) Terminate(ctx context.Context) error {
+	if _, err := u.store.media.CancelUploadSession(ctx, &mediav1.CancelUploadSessionRequest{Name: u.name}); err != nil {
+		return tusError(err)
+	}
+	return nil
+}
