@@ -105,3 +105,86 @@ func TestTracezWithoutJaeger(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordingIsOneTraceAcrossTheOutbox follows "a teacher records a
+// grade -> the parent's feed" as one trace: the REST call, progress and its
+// SQL, the outbox relay's delivery (asynchronous, continuing the request's
+// trace), notification's Publish, its question to progress about the
+// guardians, and the inbox write. Caches are off so every hop shows.
+func TestRecordingIsOneTraceAcrossTheOutbox(t *testing.T) {
+	collector := telemetrytest.NewCollector(t)
+	collector.Env(t)
+	s := startSuite(t, "--guardian-cache-ttl", "0", "--access-cache-ttl", "0")
+	child := s.family(t)
+	teacher := s.userToken(t, "teacher", false)
+	r := s.call(t, "POST", "/v1/"+child+"/assessments", teacher,
+		`{"subject":"Math","title":"Traced quiz","kind":"ASSESSMENT_KIND_TEST","assessedDate":"2026-03-01"}`)
+	if r.status != 200 {
+		t.Fatalf("record: %d %s", r.status, r.body)
+	}
+	traceID := r.header.Get("X-Trace-Id")
+
+	find := func(spans []telemetrytest.Span, service string, kind int32, name string) *telemetrytest.Span {
+		for i := range spans {
+			sp := &spans[i]
+			if sp.TraceID == traceID && sp.Service == service && sp.Kind == kind && strings.Contains(sp.Name, name) {
+				return sp
+			}
+		}
+		return nil
+	}
+	const kindProducer = 4
+	var spans []telemetrytest.Span
+	collector.WaitFor(t, 20*time.Second, func(all []telemetrytest.Span) bool {
+		spans = all
+		for _, want := range []struct {
+			service string
+			kind    int32
+			name    string
+		}{{"gateway", kindServer, "POST"}, {"progress", kindServer, "CreateAssessment"}, {"progress", kindProducer, "outbox"},
+			{"progress", kindClient, "Publish"}, {"notification", kindServer, "Publish"},
+			{"notification", kindClient, "ListGuardians"}, {"progress", kindServer, "ListGuardians"}} {
+			if find(all, want.service, want.kind, want.name) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	httpSpan := find(spans, "gateway", kindServer, "POST")
+	create := find(spans, "progress", kindServer, "CreateAssessment")
+	deliver := find(spans, "progress", kindProducer, "outbox")
+	publishClient := find(spans, "progress", kindClient, "Publish")
+	publish := find(spans, "notification", kindServer, "Publish")
+	guardiansClient := find(spans, "notification", kindClient, "ListGuardians")
+	guardians := find(spans, "progress", kindServer, "ListGuardians")
+	for name, sp := range map[string]*telemetrytest.Span{"gateway HTTP": httpSpan, "progress CreateAssessment": create,
+		"outbox delivery": deliver, "Publish client": publishClient, "notification Publish": publish,
+		"ListGuardians client": guardiansClient, "progress ListGuardians": guardians} {
+		if sp == nil {
+			t.Fatalf("no %s span in trace %s", name, traceID)
+		}
+	}
+	parent := func(child, parent *telemetrytest.Span, what string) {
+		t.Helper()
+		if child.ParentSpanID != parent.SpanID {
+			t.Errorf("%s: parent %s, want %s (%s)", what, child.ParentSpanID, parent.SpanID, parent.Name)
+		}
+	}
+	parent(publishClient, deliver, "the Publish call runs inside the outbox delivery")
+	parent(publish, publishClient, "notification's Publish continues progress's call")
+	parent(guardiansClient, publish, "the guardian lookup is made while publishing")
+	parent(guardians, guardiansClient, "progress answers the guardian lookup")
+	// The delivery is asynchronous, yet it stays in the request's trace.
+	if deliver.TraceID != create.TraceID {
+		t.Errorf("the outbox delivery left the request's trace")
+	}
+	inbox := false
+	for _, sp := range spans {
+		if sp.TraceID == traceID && sp.Service == "notification" && strings.Contains(sp.Attributes["db.query.text"], "INSERT INTO notifications") {
+			inbox = true
+		}
+	}
+	if !inbox {
+		t.Error("no inbox write in the trace")
+	}
+}
