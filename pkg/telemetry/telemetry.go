@@ -228,7 +228,7 @@ func (t *Telemetry) TracerProvider(service string) trace.TracerProvider {
 	if tp, ok := t.providers[service]; ok {
 		return tp
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(withServiceName(t.baseRes, service)), sdktrace.WithSpanProcessor(t.recent)}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(withServiceName(t.baseRes, service)), sdktrace.WithSpanProcessor(t.recent), sdktrace.WithSpanProcessor(baggageAttributes{})}
 	// No WithSampler: the SDK then reads OTEL_TRACES_SAMPLER(_ARG), defaulting to
 	// parentbased_always_on.
 	if t.exporter != nil && !t.closed {

@@ -16,17 +16,19 @@ import (
 )
 
 // Propagator returns the propagator Init installs globally: Jaeger's uber-trace-id, W3C
-// tracecontext and W3C baggage. Pass it explicitly where a library takes one.
+// tracecontext, W3C baggage and Jaeger's uberctx-* baggage. Pass it explicitly where a library
+// takes one.
 //
 // Extraction runs in that order and a later valid context replaces an earlier one, so when a
 // request carries both headers the W3C traceparent wins; injection writes both, so callees
-// still on jaeger-client-go stay in the trace. (Jaeger's uberctx-* baggage headers are not read
-// by the contrib propagator; W3C baggage is.)
+// still on jaeger-client-go stay in the trace. The contrib Jaeger propagator ignores uberctx-*
+// headers, so jaegerBaggage (baggage.go) carries them.
 func Propagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(
 		jaeger.Jaeger{},
 		propagation.TraceContext{},
 		propagation.Baggage{},
+		jaegerBaggage{},
 	)
 }
 
