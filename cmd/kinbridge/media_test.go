@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -73,6 +75,18 @@ func TestMediaThroughTheSuite(t *testing.T) {
 		t.Fatalf("a stranger lists media: %d %s", r.status, r.body)
 	}
 	s.settled(t, maria, "Self-portrait") // MEDIA_READY reached the inbox
+
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"kinbridge_media_upload_bytes_total", "kinbridge_media_uploads_active", "kinbridge_media_jobs_depth", "kinbridge_media_jobs_oldest_age_seconds"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestMediaOverREST uploads in one request and downloads with ranges,

@@ -150,6 +150,8 @@ type Service struct {
 	tools  thumb.Tools
 	owner  string        // this process's name for job leases and sweeps
 	wake   chan struct{} // a job was enqueued
+
+	metrics *metrics
 }
 
 // New opens (and migrates) the service's database and its blob store.
@@ -215,6 +217,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		svc.relay = outbox.NewRelay(db, publish(cfg.Publisher), outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "media",
 		})
+	}
+	if svc.metrics, err = newMetrics(cfg.MeterProvider, svc); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("media metrics: %w", err)
 	}
 	svc.server = &server{svc: svc}
 	return svc, nil

@@ -197,6 +197,8 @@ func hashFile(f *os.File) (string, error) {
 
 // UploadMedia receives metadata, then the bytes, and stores them.
 func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMediaRequest, mediav1.MediaItem]) error {
+	s.svc.metrics.active.Add(stream.Context(), 1)
+	defer s.svc.metrics.active.Add(stream.Context(), -1)
 	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err != nil {
@@ -256,6 +258,7 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 		if _, err := f.Write(chunk); err != nil {
 			return s.internal(ctx, "upload", err)
 		}
+		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
 		h.Write(chunk)
 		n += int64(len(chunk))
 		if time.Since(lastAlive) > keepAliveEvery {
@@ -440,6 +443,8 @@ func (s *server) GetUploadSession(ctx context.Context, req *mediav1.GetUploadSes
 // WriteUploadSession appends bytes from the committed offset, committing
 // each chunk (written, synced, then the offset moved) as it arrives.
 func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.WriteUploadSessionRequest, mediav1.UploadSession]) error {
+	s.svc.metrics.active.Add(stream.Context(), 1)
+	defer s.svc.metrics.active.Add(stream.Context(), -1)
 	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err != nil {
@@ -494,6 +499,7 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		if _, err := f.WriteAt(chunk, off); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
+		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
 		if err := f.Sync(); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
