@@ -68,6 +68,7 @@ type process struct {
 	gateway      string // host:port
 	progress     string // host:port
 	notification string // host:port
+	media        string // host:port
 	metrics      string // host:port
 	adminToken   string
 	stderr       *syncBuffer
@@ -75,7 +76,7 @@ type process struct {
 }
 
 var (
-	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|notification gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
+	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|media gRPC|notification gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
 	tokenRE = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
 )
 
@@ -116,6 +117,8 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 				p.progress = m[2]
 			case "notification gRPC":
 				p.notification = m[2]
+			case "media gRPC":
+				p.media = m[2]
 			case "REST gateway":
 				p.gateway = m[2]
 			case "metrics":
@@ -130,7 +133,7 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	if p.gateway == "" && p.progress == "" && p.notification == "" {
+	if p.gateway == "" && p.progress == "" && p.notification == "" && p.media == "" {
 		t.Fatalf("kinbridge did not print its addresses; stderr:\n%s", p.stderr)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -160,8 +163,10 @@ func (p *process) ready() error {
 		return nil
 	}
 	addr := p.progress
-	if addr == "" {
-		addr = p.notification
+	for _, a := range []string{p.notification, p.media} {
+		if addr == "" {
+			addr = a
+		}
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
