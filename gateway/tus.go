@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	expslog "golang.org/x/exp/slog"
@@ -208,8 +209,14 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	return sess.GetCommittedOffset() - offset, nil
 }
 
+// finishTimeout bounds FinishUploadSession, which hashes, cleans and
+// stores the whole file: far longer than the default deadline of a call.
+const finishTimeout = 10 * time.Minute
+
 // FinishUpload turns the complete session into a media item.
 func (u *tusUpload) FinishUpload(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
 	item, err := u.store.media.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: u.name})
 	if err != nil {
 		return tusError(err)
