@@ -47,3 +47,21 @@ func Decode(token, listing string, position any) (bool, error) {
 	}
 	return true, nil
 }
+
+// Page sizes every List method of the suite documents: 0 means
+// DefaultSize, and no page is larger than MaxSize.
+const (
+	DefaultSize = 50
+	MaxSize     = 1000
+)
+
+// Size returns the page size to use for a requested one.
+func Size(requested int32) int {
+	switch {
+	case requested <= 0:
+		return DefaultSize
+	case requested > MaxSize:
+		return MaxSize
+	}
+	return int(requested)
+}

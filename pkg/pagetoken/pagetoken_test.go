@@ -46,3 +46,11 @@ func FuzzDecode(f *testing.F) {
 		_, _ = Decode(token, "children", &c) // must never panic
 	})
 }
+
+func TestSize(t *testing.T) {
+	for in, want := range map[int32]int{0: DefaultSize, -1: DefaultSize, 1: 1, 1000: 1000, 5000: MaxSize} {
+		if got := Size(in); got != want {
+			t.Errorf("Size(%d) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -212,22 +212,6 @@ func (s *server) GetMediaItem(ctx context.Context, req *mediav1.GetMediaItemRequ
 	return itemToProto(it), nil
 }
 
-// Page sizes.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
-)
-
-func pageSize(requested int32) int {
-	switch {
-	case requested <= 0:
-		return defaultPageSize
-	case requested > maxPageSize:
-		return maxPageSize
-	}
-	return int(requested)
-}
-
 // itemCursor is the position after a page of items, in its page token.
 type itemCursor struct {
 	AfterTime int64  `json:"t"`
@@ -240,7 +224,7 @@ func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItems
 	if err != nil {
 		return nil, err
 	}
-	q := store.ItemQuery{ChildID: child, Kind: store.Kind(req.GetKind()), Limit: pageSize(req.GetPageSize()) + 1}
+	q := store.ItemQuery{ChildID: child, Kind: store.Kind(req.GetKind()), Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	var bad []validate.Field
 	if d := req.GetStartDate(); d != "" {
 		t, err := time.Parse(time.DateOnly, d)

@@ -76,21 +76,6 @@ func internal(ctx context.Context, logger *slog.Logger, what string, err error) 
 	return status.Error(codes.Internal, "storage error")
 }
 
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
-)
-
-func pageSize(n int32) int {
-	switch {
-	case n <= 0:
-		return defaultPageSize
-	case n > maxPageSize:
-		return maxPageSize
-	}
-	return int(n)
-}
-
 // decodeToken returns the position in a page token ("" for the first page).
 func decodeToken(token, listing string) (string, error) {
 	var position string
@@ -115,7 +100,7 @@ func (s *server) ListNotifications(ctx context.Context, req *notificationv1.List
 			return nil, validate.InvalidArgument(validate.Field{Path: "page_token", Description: "is corrupt"})
 		}
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.Size(req.GetPageSize()) + 1
 	rows, err := s.store.Before(ctx, user, before, req.GetUnreadOnly(), limit)
 	if err != nil {
 		return nil, internal(ctx, s.logger, "list notifications", err)
@@ -250,7 +235,7 @@ func (s *server) ListSubscriptions(ctx context.Context, req *notificationv1.List
 	if err != nil {
 		return nil, err
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.Size(req.GetPageSize()) + 1
 	subs, err := s.store.Subscriptions(ctx, user, after, limit)
 	if err != nil {
 		return nil, internal(ctx, s.logger, "list subscriptions", err)

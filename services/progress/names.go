@@ -53,22 +53,6 @@ func parseEtag(field, e string) (int64, error) {
 	return rev, nil
 }
 
-// Page sizes.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
-)
-
-func pageSize(requested int32) int {
-	switch {
-	case requested <= 0:
-		return defaultPageSize
-	case requested > maxPageSize:
-		return maxPageSize
-	}
-	return int(requested)
-}
-
 // cursor is the position after a page, carried in its page token.
 type cursor struct {
 	AfterTime  int64  `json:"t,omitempty"`

@@ -70,11 +70,3 @@ func TestUpdateMaskPaths(t *testing.T) {
 		}
 	}
 }
-
-func TestPageSize(t *testing.T) {
-	for in, want := range map[int32]int{0: defaultPageSize, -1: defaultPageSize, 1: 1, 1000: 1000, 5000: maxPageSize} {
-		if got := pageSize(in); got != want {
-			t.Errorf("pageSize(%d) = %d, want %d", in, got, want)
-		}
-	}
-}

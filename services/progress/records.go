@@ -248,7 +248,7 @@ func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssess
 		return nil, err
 	}
 	q := store.AssessmentQuery{ChildID: childID, Subject: req.GetSubject(), Kind: int(req.GetKind()),
-		StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Limit: pageSize(req.GetPageSize()) + 1}
+		StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	if tok != nil {
 		q.After = &store.DateCursor{Date: tok.AfterValue, ID: tok.AfterID}
 	}
@@ -434,7 +434,7 @@ func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilesto
 		return nil, err
 	}
 	q := store.MilestoneQuery{ChildID: childID, Category: int(req.GetCategory()), StartDate: req.GetStartDate(),
-		EndDate: req.GetEndDate(), Limit: pageSize(req.GetPageSize()) + 1}
+		EndDate: req.GetEndDate(), Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	if tok != nil {
 		q.After = &store.DateCursor{Date: tok.AfterValue, ID: tok.AfterID}
 	}

@@ -146,7 +146,7 @@ func (s *server) ListChildren(ctx context.Context, req *progressv1.ListChildrenR
 	if err != nil {
 		return nil, err
 	}
-	q := store.ListChildrenQuery{Limit: pageSize(req.GetPageSize()) + 1}
+	q := store.ListChildrenQuery{Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	listing := "children"
 	if !p.Admin {
 		q.User = p.Subject
@@ -365,7 +365,7 @@ func (s *server) ListGuardianships(ctx context.Context, req *progressv1.ListGuar
 	if tok != nil {
 		after = tok.AfterValue
 	}
-	limit := pageSize(req.GetPageSize()) + 1
+	limit := pagetoken.Size(req.GetPageSize()) + 1
 	gs, err := s.store.ListGuardianships(ctx, id, after, limit)
 	if err != nil {
 		return nil, storeError(err, "guardianships")
