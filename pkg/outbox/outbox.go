@@ -30,14 +30,7 @@ var migrations embed.FS
 // Migrations returns the outbox schema as goose SQL migrations, for
 // [sqldb.Migrate] with [sqldb.WithVersionTable]([VersionTable]); [Migrate]
 // does exactly that.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		// The directory is embedded at build time; it cannot be missing.
-		panic(err)
-	}
-	return sub
-}
+func Migrations() fs.FS { return sqldb.MigrationsDir(migrations, "migrations") }
 
 // Migrate applies the outbox schema to db. Run it where the service applies
 // its own migrations, before any [Add] or [Relay.Run]; it is safe for

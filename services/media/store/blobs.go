@@ -54,7 +54,7 @@ func (d refDelta) apply(ctx context.Context, tx *sqldb.Tx, now time.Time) error 
 			// dialects: the count reaches zero when it equalled the decrement.
 			res, err := tx.ExecContext(ctx, `UPDATE blob_refs SET refs = refs - $2,
 				zero_since = CASE WHEN refs = $2 THEN CAST($3 AS BIGINT) ELSE zero_since END
-				WHERE sha256 = $1 AND refs >= $2`, sha, -n, micros(now))
+				WHERE sha256 = $1 AND refs >= $2`, sha, -n, sqldb.Micros(now))
 			if err := oneRow(res, err, fmt.Errorf("blob %s: dropping %d references: %w", sha, -n, ErrNotPinned)); err != nil {
 				return err
 			}
@@ -113,7 +113,7 @@ func (s *SQL) PinBlob(ctx context.Context, sha256 string, holder Holder) error {
 	now := s.stamp()
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO blob_pins (sha256, holder, create_time) VALUES ($1, $2, $3)
-			ON CONFLICT (sha256, holder) DO NOTHING`, sha256, string(holder), micros(now))
+			ON CONFLICT (sha256, holder) DO NOTHING`, sha256, string(holder), sqldb.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (s *SQL) PinBlob(ctx context.Context, sha256 string, holder Holder) error {
 		res, err = tx.ExecContext(ctx, `INSERT INTO blob_refs (sha256, refs) VALUES ($1, 1)
 			ON CONFLICT (sha256) DO UPDATE SET refs = blob_refs.refs + 1, zero_since = NULL,
 				condemned_by = NULL, condemned_until = NULL
-			WHERE blob_refs.condemned_until IS NULL OR blob_refs.condemned_until < $2`, sha256, micros(now))
+			WHERE blob_refs.condemned_until IS NULL OR blob_refs.condemned_until < $2`, sha256, sqldb.Micros(now))
 		return oneRow(res, err, fmt.Errorf("blob %s: %w", sha256, ErrBlobCondemned))
 	})
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *SQL) UnreferencedBlobs(ctx context.Context, olderThan time.Time, limit 
 	query := `SELECT sha256 FROM blob_refs
 		WHERE refs = 0 AND zero_since <= $1 AND (condemned_until IS NULL OR condemned_until < $2)
 		ORDER BY zero_since, sha256`
-	args := []any{micros(olderThan), micros(s.stamp())}
+	args := []any{sqldb.Micros(olderThan), sqldb.Micros(s.stamp())}
 	if limit > 0 {
 		query, args = query+` LIMIT $3`, append(args, limit)
 	}
@@ -200,7 +200,7 @@ func (s *SQL) CondemnBlob(ctx context.Context, sha256, sweeper string, olderThan
 	res, err := s.db.ExecContext(ctx, `UPDATE blob_refs SET condemned_by = $2, condemned_until = $3
 		WHERE sha256 = $1 AND refs = 0 AND zero_since <= $4
 		AND (condemned_until IS NULL OR condemned_until < $5 OR condemned_by = $2)`,
-		sha256, sweeper, micros(until), micros(olderThan), micros(s.stamp()))
+		sha256, sweeper, sqldb.Micros(until), sqldb.Micros(olderThan), sqldb.Micros(s.stamp()))
 	if err != nil {
 		return false, fmt.Errorf("condemn blob: %w", err)
 	}

@@ -25,9 +25,9 @@ func scanJob(row scanner) (Job, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
 	}
-	j.NextAttempt, j.CreateTime = fromMicros(next), fromMicros(created)
+	j.NextAttempt, j.CreateTime = sqldb.FromMicros(next), sqldb.FromMicros(created)
 	if leaseUntil != 0 {
-		j.LeaseUntil = fromMicros(leaseUntil)
+		j.LeaseUntil = sqldb.FromMicros(leaseUntil)
 	}
 	return j, err
 }
@@ -51,7 +51,7 @@ func (s *SQL) prepareJobs(jobs []Job, childID, itemID string) []Job {
 		if j.NextAttempt.IsZero() {
 			j.NextAttempt = now
 		}
-		j.NextAttempt = fromMicros(micros(j.NextAttempt))
+		j.NextAttempt = sqldb.FromMicros(sqldb.Micros(j.NextAttempt))
 		j.Attempts, j.LastError, j.LeaseOwner, j.LeaseUntil, j.CreateTime = 0, "", "", time.Time{}, now
 		out[i] = j
 	}
@@ -64,8 +64,8 @@ func insertJobs(ctx context.Context, tx *sqldb.Tx, jobs []Job) error {
 			return fmt.Errorf("job %+v: child, item and kind are required: %w", j, ErrInvalid)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO media_jobs (`+jobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			j.ID, j.ChildID, j.ItemID, j.Kind, j.Attempts, micros(j.NextAttempt), j.LastError, j.LeaseOwner, 0,
-			micros(j.CreateTime)); err != nil {
+			j.ID, j.ChildID, j.ItemID, j.Kind, j.Attempts, sqldb.Micros(j.NextAttempt), j.LastError, j.LeaseOwner, 0,
+			sqldb.Micros(j.CreateTime)); err != nil {
 			return fmt.Errorf("enqueue job: %w", err)
 		}
 	}
@@ -113,7 +113,7 @@ func (s *SQL) ClaimJobs(ctx context.Context, owner string, now time.Time, leaseF
 	if owner == "" || leaseFor <= 0 || limit <= 0 {
 		return nil, fmt.Errorf("claim jobs: owner %q, lease %v, limit %d: %w", owner, leaseFor, limit, ErrInvalid)
 	}
-	nowUS, until := micros(now), micros(now.Add(leaseFor))
+	nowUS, until := sqldb.Micros(now), sqldb.Micros(now.Add(leaseFor))
 	// Twice the limit of candidates: under contention some go to others.
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM media_jobs WHERE next_attempt <= $1 AND lease_until < $1
 		ORDER BY next_attempt, id LIMIT $2`, nowUS, 2*limit)
@@ -302,7 +302,7 @@ func (s *SQL) FailJob(ctx context.Context, id, owner string, cause error, nextAt
 		msg = msg[:maxLastError]
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE media_jobs SET lease_owner = '', lease_until = 0, next_attempt = $3, last_error = $4
-		WHERE id = $1 AND lease_owner = $2`, id, owner, micros(nextAttempt), msg)
+		WHERE id = $1 AND lease_owner = $2`, id, owner, sqldb.Micros(nextAttempt), msg)
 	if err := oneRow(res, err, ErrLeaseLost); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			return s.leaseLost(ctx, id)
@@ -333,5 +333,5 @@ func (s *SQL) OldestJobAge(ctx context.Context, now time.Time) (time.Duration, e
 	if !oldest.Valid {
 		return 0, nil
 	}
-	return max(0, now.Sub(fromMicros(oldest.Int64))), nil
+	return max(0, now.Sub(sqldb.FromMicros(oldest.Int64))), nil
 }

@@ -23,7 +23,7 @@ func scanSession(row scanner) (Session, error) {
 		return Session{}, ErrNotFound
 	}
 	s.IdleTimeout = time.Duration(idle) * time.Microsecond
-	s.CreateTime, s.UpdateTime, s.ExpireTime = fromMicros(created), fromMicros(updated), fromMicros(expires)
+	s.CreateTime, s.UpdateTime, s.ExpireTime = sqldb.FromMicros(created), sqldb.FromMicros(updated), sqldb.FromMicros(expires)
 	return s, err
 }
 
@@ -48,8 +48,8 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) 
 	_, err := s.db.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
-		sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), micros(sess.CreateTime),
-		micros(sess.UpdateTime), micros(sess.ExpireTime))
+		sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
+		sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime))
 	if sqldb.IsUniqueViolation(err) {
 		return Session{}, ErrAlreadyExists
 	}
@@ -82,7 +82,7 @@ func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Se
 		res, err := tx.ExecContext(ctx, `UPDATE upload_sessions
 			SET committed_offset = $3, update_time = $4, expire_time = $4 + idle_timeout_us
 			WHERE id = $1 AND committed_offset = $2 AND expire_time > $4 AND size_bytes >= $3`,
-			id, from, to, micros(now))
+			id, from, to, sqldb.Micros(now))
 		if err != nil {
 			return err
 		}
@@ -172,7 +172,7 @@ func (s *SQL) DeleteSession(ctx context.Context, id string) error {
 // first (limit 0: all of them). An expired session never moves again, so
 // what is listed stays expired until deleted.
 func (s *SQL) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error) {
-	query, args := `SELECT `+sessionColumns+` FROM upload_sessions WHERE expire_time <= $1 ORDER BY expire_time, id`, []any{micros(now)}
+	query, args := `SELECT `+sessionColumns+` FROM upload_sessions WHERE expire_time <= $1 ORDER BY expire_time, id`, []any{sqldb.Micros(now)}
 	if limit > 0 {
 		query, args = query+` LIMIT $2`, append(args, limit)
 	}

@@ -38,12 +38,10 @@ func NewSQL(db *sqldb.DB) *SQL {
 
 // Times are stored as unix microseconds: portable, ordered, and as precise
 // as PostgreSQL's own timestamps.
-func micros(t time.Time) int64      { return t.UnixMicro() }
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // stamp returns the current time at the stored precision, so what a write
 // returns equals what a later read returns.
-func (s *SQL) stamp() time.Time { return fromMicros(micros(s.now())) }
+func (s *SQL) stamp() time.Time { return sqldb.FromMicros(sqldb.Micros(s.now())) }
 
 // newID returns 128 random bits in hex: an id that fits every resource
 // name pattern of the contract ([a-z0-9]{1,63}).
@@ -134,9 +132,9 @@ func scanItem(row scanner) (Item, error) {
 	}
 	it.Duration = time.Duration(durationUS) * time.Microsecond
 	if taken.Valid {
-		it.TakenTime = fromMicros(taken.Int64)
+		it.TakenTime = sqldb.FromMicros(taken.Int64)
 	}
-	it.CreateTime, it.UpdateTime = fromMicros(created), fromMicros(updated)
+	it.CreateTime, it.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return it, nil
 }
 
@@ -167,7 +165,7 @@ func encodeThumbnails(ts []Thumbnail) string {
 func normalize(it *Item) {
 	it.Duration = it.Duration.Truncate(time.Microsecond)
 	if !it.TakenTime.IsZero() {
-		it.TakenTime = fromMicros(micros(it.TakenTime))
+		it.TakenTime = sqldb.FromMicros(sqldb.Micros(it.TakenTime))
 	}
 	if len(it.Thumbnails) == 0 {
 		it.Thumbnails = nil
@@ -178,7 +176,7 @@ func takenArg(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return micros(t)
+	return sqldb.Micros(t)
 }
 
 // CreateItem stores a new item with its references, jobs and events, or
@@ -197,7 +195,7 @@ func (s *SQL) CreateItem(ctx context.Context, it Item, jobs []Job, events ...out
 				it.ChildID, it.ID, it.Kind, it.Title, it.Caption, it.ContentType, it.SizeBytes, nullable(it.OriginalSHA256),
 				it.ContentSHA256, it.Width, it.Height, it.Duration.Microseconds(), takenArg(it.TakenTime), it.State,
 				it.FailureReason, encodeThumbnails(it.Thumbnails), it.UploadedBy, it.Filename,
-				micros(it.CreateTime), micros(it.UpdateTime), it.Revision); err != nil {
+				sqldb.Micros(it.CreateTime), sqldb.Micros(it.UpdateTime), it.Revision); err != nil {
 				return err
 			}
 			if err := insertJobs(ctx, tx, jobs); err != nil {
@@ -256,13 +254,13 @@ func (s *SQL) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 		f.where("kind = " + f.arg(q.Kind))
 	}
 	if !q.CreatedFrom.IsZero() {
-		f.where("create_time >= " + f.arg(micros(q.CreatedFrom)))
+		f.where("create_time >= " + f.arg(sqldb.Micros(q.CreatedFrom)))
 	}
 	if !q.CreatedBefore.IsZero() {
-		f.where("create_time < " + f.arg(micros(q.CreatedBefore)))
+		f.where("create_time < " + f.arg(sqldb.Micros(q.CreatedBefore)))
 	}
 	if q.After != nil {
-		t, id := f.arg(micros(q.After.CreateTime)), f.arg(q.After.ID)
+		t, id := f.arg(sqldb.Micros(q.After.CreateTime)), f.arg(q.After.ID)
 		f.where(fmt.Sprintf("(create_time < %s OR (create_time = %s AND id < %s))", t, t, id))
 	}
 	query := `SELECT ` + itemColumns + ` FROM media_items WHERE ` + strings.Join(f.conds, " AND ") +
@@ -315,7 +313,7 @@ func updateItemRow(ctx context.Context, tx *sqldb.Tx, cur, next Item, delta refD
 		WHERE child_id = $17 AND id = $18 AND revision = $19`,
 		next.Kind, next.Title, next.Caption, next.ContentType, next.SizeBytes, next.ContentSHA256, next.Width,
 		next.Height, next.Duration.Microseconds(), takenArg(next.TakenTime), next.State, next.FailureReason,
-		encodeThumbnails(next.Thumbnails), next.Filename, micros(next.UpdateTime), next.Revision,
+		encodeThumbnails(next.Thumbnails), next.Filename, sqldb.Micros(next.UpdateTime), next.Revision,
 		cur.ChildID, cur.ID, cur.Revision)
 	if err != nil {
 		return err

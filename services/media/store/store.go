@@ -73,19 +73,15 @@ import (
 	"time"
 
 	"github.com/kinbridge/kinbridge/pkg/outbox"
+
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
 // Migrations returns the schema migrations, for sqldb.Open and `kinbridge migrate`.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		panic(err) // the folder is embedded at build time
-	}
-	return sub
-}
+func Migrations() fs.FS { return sqldb.MigrationsDir(migrations, "migrations") }
 
 // Errors the store reports; callers map them to API status codes.
 var (

@@ -21,13 +21,7 @@ import (
 var migrations embed.FS
 
 // Migrations returns the schema migrations.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		panic(err) // the folder is embedded at build time
-	}
-	return sub
-}
+func Migrations() fs.FS { return sqldb.MigrationsDir(migrations, "migrations") }
 
 // ErrNotFound reports a missing row.
 var ErrNotFound = errors.New("not found")
@@ -81,9 +75,6 @@ type SQL struct {
 // NewSQL returns the store on a migrated database.
 func NewSQL(db *sqldb.DB) *SQL { return &SQL{db: db, now: time.Now} }
 
-func micros(t time.Time) int64      { return t.UnixMicro() }
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
 // Deliver stores one notification per recipient for an event, each with
 // the recipient's next sequence, and records the event as published, all
 // in one transaction. A second delivery of the same event id stores
@@ -94,11 +85,11 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // cannot commit before one that got an earlier sequence, so a reader who
 // has seen sequence n never later finds a committed n-1 it skipped.
 func (s *SQL) Deliver(ctx context.Context, n Notification, recipients []string) (stored []Notification, fresh bool, err error) {
-	now := fromMicros(micros(s.now()))
+	now := sqldb.FromMicros(sqldb.Micros(s.now()))
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		stored = stored[:0]
 		_, err := tx.ExecContext(ctx, `INSERT INTO published_events (event_id, child_id, publish_time, recipient_count) VALUES ($1, $2, $3, $4)`,
-			n.EventID, n.ChildID, micros(now), len(recipients))
+			n.EventID, n.ChildID, sqldb.Micros(now), len(recipients))
 		if sqldb.IsUniqueViolation(err) {
 			return errDuplicate
 		}
@@ -119,7 +110,7 @@ func (s *SQL) Deliver(ctx context.Context, n Notification, recipients []string) 
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (user_id, sequence, event_id, type, child_id, title, body, link, create_time, is_read)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE)`,
-				row.User, row.Sequence, row.EventID, row.Type, row.ChildID, row.Title, row.Body, row.Link, micros(row.CreateTime)); err != nil {
+				row.User, row.Sequence, row.EventID, row.Type, row.ChildID, row.Title, row.Body, row.Link, sqldb.Micros(row.CreateTime)); err != nil {
 				return fmt.Errorf("insert notification: %w", err)
 			}
 			stored = append(stored, row)
@@ -143,7 +134,7 @@ func scan(row interface{ Scan(...any) error }) (Notification, error) {
 	var n Notification
 	var created int64
 	err := row.Scan(&n.User, &n.Sequence, &n.EventID, &n.Type, &n.ChildID, &n.Title, &n.Body, &n.Link, &created, &n.Read)
-	n.CreateTime = fromMicros(created)
+	n.CreateTime = sqldb.FromMicros(created)
 	return n, err
 }
 
@@ -270,7 +261,7 @@ func (s *SQL) ChildRecipients(ctx context.Context, childID string) ([]string, er
 // Expire removes notifications and published-event records older than
 // cutoff. The de-duplication window is therefore the retention period.
 func (s *SQL) Expire(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM notifications WHERE create_time < $1`, micros(cutoff))
+	res, err := s.db.ExecContext(ctx, `DELETE FROM notifications WHERE create_time < $1`, sqldb.Micros(cutoff))
 	if err != nil {
 		return 0, err
 	}
@@ -278,7 +269,7 @@ func (s *SQL) Expire(ctx context.Context, cutoff time.Time) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	_, err = s.db.ExecContext(ctx, `DELETE FROM published_events WHERE publish_time < $1`, micros(cutoff))
+	_, err = s.db.ExecContext(ctx, `DELETE FROM published_events WHERE publish_time < $1`, sqldb.Micros(cutoff))
 	return n, err
 }
 
@@ -310,20 +301,20 @@ func scanSubscription(row interface{ Scan(...any) error }) (Subscription, error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Subscription{}, ErrNotFound
 	}
-	sub.EventTypes, sub.CreateTime, sub.UpdateTime = decodeTypes(types), fromMicros(created), fromMicros(updated)
+	sub.EventTypes, sub.CreateTime, sub.UpdateTime = decodeTypes(types), sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return sub, err
 }
 
 // PutSubscription creates or replaces a subscription.
 func (s *SQL) PutSubscription(ctx context.Context, sub Subscription) (Subscription, error) {
-	now := fromMicros(micros(s.now()))
+	now := sqldb.FromMicros(sqldb.Micros(s.now()))
 	sub.UpdateTime = now
 	if sub.CreateTime.IsZero() {
 		sub.CreateTime = now
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (user_id, child_id) DO UPDATE SET event_types = $3, muted = $4, update_time = $6`,
-		sub.User, sub.ChildID, encodeTypes(sub.EventTypes), sub.Muted, micros(sub.CreateTime), micros(sub.UpdateTime))
+		sub.User, sub.ChildID, encodeTypes(sub.EventTypes), sub.Muted, sqldb.Micros(sub.CreateTime), sqldb.Micros(sub.UpdateTime))
 	if err != nil {
 		return Subscription{}, err
 	}

@@ -22,14 +22,9 @@ func NewSQL(db *sqldb.DB) *SQL {
 	return &SQL{db: db, now: time.Now}
 }
 
-// Times are stored as unix microseconds: portable, ordered, and as precise
-// as PostgreSQL's own timestamps.
-func micros(t time.Time) int64      { return t.UnixMicro() }
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
 // now returns the current time at the stored precision, so what a write
 // returns equals what a later read returns.
-func (s *SQL) stamp() time.Time { return fromMicros(micros(s.now())) }
+func (s *SQL) stamp() time.Time { return sqldb.FromMicros(sqldb.Micros(s.now())) }
 
 const childColumns = `id, display_name, birth_date, school, grade_level, time_zone, create_time, update_time, revision`
 
@@ -42,7 +37,7 @@ func scanChild(row scanner) (Child, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Child{}, ErrNotFound
 	}
-	c.CreateTime, c.UpdateTime = fromMicros(created), fromMicros(updated)
+	c.CreateTime, c.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return c, err
 }
 
@@ -52,7 +47,7 @@ func (s *SQL) CreateChild(ctx context.Context, c Child) (Child, error) {
 	c.UpdateTime = c.CreateTime
 	c.Revision = 1
 	_, err := s.db.ExecContext(ctx, `INSERT INTO children (`+childColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.CreateTime), micros(c.UpdateTime), c.Revision)
+		c.ID, c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.CreateTime), sqldb.Micros(c.UpdateTime), c.Revision)
 	if sqldb.IsUniqueViolation(err) {
 		return Child{}, ErrAlreadyExists
 	}
@@ -76,7 +71,7 @@ func (s *SQL) ListChildren(ctx context.Context, q ListChildrenQuery) ([]Child, e
 	query := `SELECT ` + childColumns + ` FROM children
 		WHERE (create_time > $1 OR (create_time = $1 AND id > $2))
 		ORDER BY create_time, id LIMIT $3`
-	args := []any{micros(after.CreateTime), after.ID, q.Limit}
+	args := []any{sqldb.Micros(after.CreateTime), after.ID, q.Limit}
 	if q.User != "" {
 		query = `SELECT ` + childColumns + ` FROM children
 			WHERE id IN (SELECT child_id FROM guardianships WHERE user_id = $4)
@@ -110,7 +105,7 @@ func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, 
 			c.ID, c.UpdateTime = id, s.stamp()
 			return oneRow(s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
 				grade_level = $4, time_zone = $5, update_time = $6, revision = $7 WHERE id = $8 AND revision = $9`,
-				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, micros(c.UpdateTime), c.Revision, id, read))
+				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.UpdateTime), c.Revision, id, read))
 		})
 }
 
@@ -174,7 +169,7 @@ func scanGuardianship(row scanner) (Guardianship, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Guardianship{}, ErrNotFound
 	}
-	g.CreateTime, g.UpdateTime = fromMicros(created), fromMicros(updated)
+	g.CreateTime, g.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return g, err
 }
 
@@ -192,7 +187,7 @@ func (s *SQL) CreateGuardianship(ctx context.Context, g Guardianship, events ...
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO guardianships (`+guardianshipColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			g.ChildID, g.User, g.Role, g.Relation, micros(g.CreateTime), micros(g.UpdateTime), g.Revision)
+			g.ChildID, g.User, g.Role, g.Relation, sqldb.Micros(g.CreateTime), sqldb.Micros(g.UpdateTime), g.Revision)
 		if sqldb.IsUniqueViolation(err) {
 			return ErrAlreadyExists
 		}
@@ -246,7 +241,7 @@ func (s *SQL) UpdateGuardianship(ctx context.Context, childID, user string, expe
 			g.UpdateTime = s.stamp()
 			return oneRow(s.db.ExecContext(ctx, `UPDATE guardianships SET role = $1, relation = $2, update_time = $3, revision = $4
 				WHERE child_id = $5 AND user_id = $6 AND revision = $7`,
-				g.Role, g.Relation, micros(g.UpdateTime), g.Revision, childID, user, read))
+				g.Role, g.Relation, sqldb.Micros(g.UpdateTime), g.Revision, childID, user, read))
 		})
 }
 

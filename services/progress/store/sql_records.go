@@ -105,7 +105,7 @@ func scanAssessment(row scanner) (Assessment, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Assessment{}, ErrNotFound
 	}
-	a.CreateTime, a.UpdateTime = fromMicros(created), fromMicros(updated)
+	a.CreateTime, a.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return a, err
 }
 
@@ -122,7 +122,7 @@ func (s *SQL) CreateAssessment(ctx context.Context, a Assessment, events ...outb
 			points_possible, letter_grade, assessed_date, teacher_comment, recorded_by, request_id, create_time, update_time, revision)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			a.ChildID, a.ID, a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter,
-			a.AssessedDate, a.TeacherComment, a.RecordedBy, nullable(a.RequestID), micros(a.CreateTime), micros(a.UpdateTime), a.Revision)
+			a.AssessedDate, a.TeacherComment, a.RecordedBy, nullable(a.RequestID), sqldb.Micros(a.CreateTime), sqldb.Micros(a.UpdateTime), a.Revision)
 		if err != nil {
 			return err
 		}
@@ -192,7 +192,7 @@ func (s *SQL) UpdateAssessment(ctx context.Context, childID, id string, expectRe
 				points_earned = $5, points_possible = $6, letter_grade = $7, assessed_date = $8, teacher_comment = $9,
 				update_time = $10, revision = $11 WHERE child_id = $12 AND id = $13 AND revision = $14`,
 				a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter, a.AssessedDate,
-				a.TeacherComment, micros(a.UpdateTime), a.Revision, childID, id, read)
+				a.TeacherComment, sqldb.Micros(a.UpdateTime), a.Revision, childID, id, read)
 		})
 	return a, wrap("update assessment", err)
 }
@@ -263,7 +263,7 @@ func scanMilestone(row scanner) (Milestone, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Milestone{}, ErrNotFound
 	}
-	m.CreateTime, m.UpdateTime = fromMicros(created), fromMicros(updated)
+	m.CreateTime, m.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return m, err
 }
 
@@ -279,7 +279,7 @@ func (s *SQL) CreateMilestone(ctx context.Context, m Milestone, events ...outbox
 		_, err := tx.ExecContext(ctx, `INSERT INTO milestones (child_id, id, title, description, category, achieved_date,
 			recorded_by, request_id, create_time, update_time, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			m.ChildID, m.ID, m.Title, m.Description, m.Category, m.AchievedDate, m.RecordedBy, nullable(m.RequestID),
-			micros(m.CreateTime), micros(m.UpdateTime), m.Revision)
+			sqldb.Micros(m.CreateTime), sqldb.Micros(m.UpdateTime), m.Revision)
 		if err != nil {
 			return err
 		}
@@ -335,7 +335,7 @@ func (s *SQL) UpdateMilestone(ctx context.Context, childID, id string, expectRev
 			m.ChildID, m.ID, m.UpdateTime = childID, id, s.stamp()
 			return s.writeRecord(ctx, childID, `UPDATE milestones SET title = $1, description = $2, category = $3,
 				achieved_date = $4, update_time = $5, revision = $6 WHERE child_id = $7 AND id = $8 AND revision = $9`,
-				m.Title, m.Description, m.Category, m.AchievedDate, micros(m.UpdateTime), m.Revision, childID, id, read)
+				m.Title, m.Description, m.Category, m.AchievedDate, sqldb.Micros(m.UpdateTime), m.Revision, childID, id, read)
 		})
 	return m, wrap("update milestone", err)
 }
@@ -364,7 +364,7 @@ func (s *SQL) GradingScale(ctx context.Context, childID string) (GradingScale, b
 	if err := json.Unmarshal([]byte(raw), &gs.Grades); err != nil {
 		return GradingScale{}, false, fmt.Errorf("grading scale of %s is corrupt: %w", childID, err)
 	}
-	gs.UpdateTime = fromMicros(updated)
+	gs.UpdateTime = sqldb.FromMicros(updated)
 	return gs, true, nil
 }
 
@@ -394,10 +394,10 @@ func (s *SQL) SetGradingScale(ctx context.Context, childID string, grades []Grad
 		gs.Revision = current + 1
 		if current == 0 {
 			_, err = tx.ExecContext(ctx, `INSERT INTO grading_scales (child_id, grades, update_time, revision) VALUES ($1, $2, $3, $4)`,
-				childID, string(raw), micros(gs.UpdateTime), gs.Revision)
+				childID, string(raw), sqldb.Micros(gs.UpdateTime), gs.Revision)
 		} else {
 			_, err = tx.ExecContext(ctx, `UPDATE grading_scales SET grades = $1, update_time = $2, revision = $3 WHERE child_id = $4`,
-				string(raw), micros(gs.UpdateTime), gs.Revision, childID)
+				string(raw), sqldb.Micros(gs.UpdateTime), gs.Revision, childID)
 		}
 		return err
 	})
