@@ -22,7 +22,7 @@ func NewSQL(db *sqldb.DB) *SQL {
 	return &SQL{db: db, now: time.Now}
 }
 
-// now returns the current time at the stored precision, so what a write
+// stamp returns the current time at the stored precision, so what a write
 // returns equals what a later read returns.
 func (s *SQL) stamp() time.Time { return sqldb.FromMicros(sqldb.Micros(s.now())) }
 
