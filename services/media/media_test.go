@@ -18,12 +18,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +39,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 )
 
@@ -56,6 +60,31 @@ func (f fakeAccess) Check(_ context.Context, p auth.Principal, c string, perm pr
 	return status.Errorf(codes.PermissionDenied, "your role on %s does not allow contributing", c)
 }
 
+// backend is where a test's service keeps its rows and bytes. The tests
+// that touch storage run on each: SQLite with a local blob directory (what
+// `make run` uses), and PostgreSQL with S3, when those are reachable (see
+// pkg/testenv: skipped with a message, or failed when KINBRIDGE_TEST_REQUIRE
+// names them).
+type backend struct {
+	name  string
+	apply func(t *testing.T, c *Config) // nil: the defaults newEnv sets
+}
+
+var (
+	sqliteLocal = backend{name: "sqlite+local"}
+	postgresS3  = backend{name: "postgres+s3", apply: func(t *testing.T, c *Config) {
+		c.DSN = testenv.Postgres(t)
+		c.BlobURL = testenv.S3(t)
+	}}
+)
+
+// onEachBackend runs test as a subtest per backend.
+func onEachBackend(t *testing.T, test func(t *testing.T, on backend)) {
+	for _, b := range []backend{sqliteLocal, postgresS3} {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
 type env struct {
 	svc     *Service
 	client  mediav1.MediaServiceClient
@@ -64,7 +93,7 @@ type env struct {
 	blobDir string
 }
 
-func newEnv(t *testing.T, mutate func(*Config)) *env {
+func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	userPub, userKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -83,6 +112,9 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 		}},
 		PollInterval: 50 * time.Millisecond,
 		Logger:       logger,
+	}
+	if on.apply != nil {
+		on.apply(t, &cfg)
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -226,6 +258,31 @@ func (e *env) waitState(t *testing.T, ctx context.Context, name string, want med
 	}
 }
 
+// countBlobs counts the objects in the service's blob store.
+func (e *env) countBlobs(t *testing.T) int {
+	t.Helper()
+	if !strings.HasPrefix(e.blobDir, "s3://") {
+		return countFiles(t, e.blobDir)
+	}
+	u, err := url.Parse(e.blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := u.User.Password()
+	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(u.User.Username(), secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for obj := range client.ListObjects(t.Context(), strings.Trim(u.Path, "/"), minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		n++
+	}
+	return n
+}
+
 // countFiles counts regular files under dir.
 func countFiles(t *testing.T, dir string) int {
 	t.Helper()
@@ -239,8 +296,10 @@ func countFiles(t *testing.T, dir string) int {
 	return n
 }
 
-func TestUploadProcessAndDedupe(t *testing.T) {
-	e := newEnv(t, nil)
+func TestUploadProcessAndDedupe(t *testing.T) { onEachBackend(t, testUploadProcessAndDedupe) }
+
+func testUploadProcessAndDedupe(t *testing.T, on backend) {
+	e := newEnv(t, on, nil)
 	ctx := e.as(t, "carol")
 	data := readFile(t, "ingest/testdata/gps.jpg")
 	meta := &mediav1.UploadMetadata{Parent: child, Title: "Beach", Filename: "beach.jpg", SizeBytes: int64(len(data)), Sha256: hexSHA(data)}
@@ -325,8 +384,10 @@ func TestUploadProcessAndDedupe(t *testing.T) {
 	}
 }
 
-func TestUploadRefusals(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Limits.Photo = 2000 })
+func TestUploadRefusals(t *testing.T) { onEachBackend(t, testUploadRefusals) }
+
+func testUploadRefusals(t *testing.T, on backend) {
+	e := newEnv(t, on, func(c *Config) { c.Limits.Photo = 2000 })
 	ctx := e.as(t, "carol")
 	html := []byte("<!DOCTYPE html><html><script>alert(1)</script></html>")
 
@@ -371,7 +432,7 @@ func TestUploadRefusals(t *testing.T) {
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO, SizeBytes: int64(len(plain))}, plain, 100)
 	wantCode(t, err, codes.InvalidArgument, ReasonKindMismatch)
 
-	if n := countFiles(t, e.blobDir); n != 0 {
+	if n := e.countBlobs(t); n != 0 {
 		t.Errorf("%d blob files stored by refused uploads", n)
 	}
 	if n := countFiles(t, e.tempDir); n != 0 {
@@ -384,7 +445,7 @@ func TestUploadRefusals(t *testing.T) {
 }
 
 func TestAccess(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, sqliteLocal, nil)
 	plain := readFile(t, "ingest/testdata/plain.jpg")
 	meta := &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(plain))}
 
@@ -434,7 +495,11 @@ func (e *env) writeSession(ctx context.Context, name string, offset int64, data 
 }
 
 func TestResumableSessionAndRangedRead(t *testing.T) {
-	e := newEnv(t, nil)
+	onEachBackend(t, testResumableSessionAndRangedRead)
+}
+
+func testResumableSessionAndRangedRead(t *testing.T, on backend) {
+	e := newEnv(t, on, nil)
 	ctx := e.as(t, "carol")
 	data := readFile(t, "ingest/testdata/gps.jpg")
 	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
@@ -548,8 +613,10 @@ func TestResumableSessionAndRangedRead(t *testing.T) {
 	}
 }
 
-func TestUpdateDeleteList(t *testing.T) {
-	e := newEnv(t, nil)
+func TestUpdateDeleteList(t *testing.T) { onEachBackend(t, testUpdateDeleteList) }
+
+func testUpdateDeleteList(t *testing.T, on backend) {
+	e := newEnv(t, on, nil)
 	ctx := e.as(t, "carol")
 	var names []string
 	for _, f := range []string{"plain.jpg", "plain.gif", "plain.pdf"} {
@@ -611,4 +678,29 @@ func TestUpdateDeleteList(t *testing.T) {
 	}
 	_, err = e.client.GetMediaItem(ctx, &mediav1.GetMediaItemRequest{Name: names[0]})
 	wantCode(t, err, codes.NotFound, "")
+}
+
+// TestTakenTime checks that the job reads when a picture or film was taken
+// from the stored bytes, and that location removal left that in place.
+func TestTakenTime(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	want := time.Date(2026, 5, 14, 7, 30, 0, 0, time.UTC)
+	for _, file := range []string{"taken.jpg", "taken.mp4", "plain.jpg"} {
+		data := readFile(t, "ingest/testdata/"+file)
+		it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 1000)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if it.GetTakenTime() != nil {
+			t.Errorf("%s: taken time %v before processing; it is read by the job", file, it.GetTakenTime().AsTime())
+		}
+		ready := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_READY)
+		switch got := ready.GetTakenTime(); {
+		case file == "plain.jpg" && got != nil:
+			t.Errorf("%s: taken time %v from a file that does not say", file, got.AsTime())
+		case file != "plain.jpg" && (got == nil || !got.AsTime().Equal(want)):
+			t.Errorf("%s: taken time %v, want %v", file, got.AsTime(), want)
+		}
+	}
 }

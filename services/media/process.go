@@ -136,13 +136,13 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 	if err != nil {
 		return fmt.Errorf("copying original: %w", err)
 	}
-	orientation := 1
+	info := ingest.Info{Orientation: 1}
 	if head, err := headOf(f, size); err == nil {
 		if t, err := ingest.Sniff(head); err == nil {
-			orientation = ingest.Orientation(f, size, t)
+			info = ingest.Inspect(f, size, t)
 		}
 	}
-	res, err := thumb.MakeFromFile(ctx, f.Name(), it.ContentType, orientation, nil, thumb.Limits{},
+	res, err := thumb.MakeFromFile(ctx, f.Name(), it.ContentType, info.Orientation, nil, thumb.Limits{},
 		thumb.WithTools(s.tools), thumb.WithTracerProvider(s.cfg.TracerProvider))
 	if errors.Is(err, thumb.ErrTooLarge) || errors.Is(err, errors.ErrUnsupported) {
 		return permanentError{err}
@@ -173,6 +173,7 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 	done, err := s.store.FinishJob(ctx, job.ID, owner, func(it *store.Item) error {
 		it.State, it.FailureReason = store.StateReady, ""
 		it.Width, it.Height, it.Duration = int32(res.Width), int32(res.Height), res.Duration
+		it.TakenTime = info.TakenTime
 		it.Thumbnails = thumbs
 		return nil
 	}, readyEvent(it))

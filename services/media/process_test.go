@@ -36,7 +36,7 @@ func (f *fakePublisher) snapshot() []*notificationpeerv1.Event {
 
 func TestReadyEventDelivered(t *testing.T) {
 	pub := &fakePublisher{}
-	e := newEnv(t, func(c *Config) { c.Publisher = pub })
+	e := newEnv(t, sqliteLocal, func(c *Config) { c.Publisher = pub })
 	ctx := e.as(t, "carol")
 	data := readFile(t, "ingest/testdata/plain.jpg")
 	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, Title: "Sun", SizeBytes: int64(len(data))}, data, 100)
@@ -61,7 +61,7 @@ func TestReadyEventDelivered(t *testing.T) {
 func TestCorruptImageFails(t *testing.T) {
 	// Location stripping would refuse the broken file up front; keeping
 	// location lets it through to the thumbnailer, which cannot decode it.
-	e := newEnv(t, func(c *Config) { c.KeepLocation = true; c.JobAttempts = 1 })
+	e := newEnv(t, sqliteLocal, func(c *Config) { c.KeepLocation = true; c.JobAttempts = 1 })
 	ctx := e.as(t, "carol")
 	data := append([]byte{0xFF, 0xD8, 0xFF, 0xDB}, make([]byte, 600)...)
 	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 100)
@@ -78,8 +78,10 @@ func TestCorruptImageFails(t *testing.T) {
 	}
 }
 
-func TestSweeper(t *testing.T) {
-	e := newEnv(t, func(c *Config) {
+func TestSweeper(t *testing.T) { onEachBackend(t, testSweeper) }
+
+func testSweeper(t *testing.T, on backend) {
+	e := newEnv(t, on, func(c *Config) {
 		c.BlobGrace = time.Millisecond
 		c.SessionIdleTimeout = 200 * time.Millisecond
 		c.SweepInterval = time.Hour // swept by hand below
@@ -91,7 +93,7 @@ func TestSweeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_READY)
-	blobs := countFiles(t, e.blobDir)
+	blobs := e.countBlobs(t)
 	// The original and its thumbnails (identical thumbnails of a tiny
 	// picture share one blob).
 	if len(ready.GetThumbnails()) == 0 || blobs < 2 || blobs > 1+len(ready.GetThumbnails()) {
@@ -100,7 +102,7 @@ func TestSweeper(t *testing.T) {
 	// Referenced blobs survive a sweep.
 	time.Sleep(5 * time.Millisecond)
 	e.svc.sweep(context.Background())
-	if n := countFiles(t, e.blobDir); n != blobs {
+	if n := e.countBlobs(t); n != blobs {
 		t.Fatalf("sweep of referenced blobs left %d of %d", n, blobs)
 	}
 
@@ -121,7 +123,7 @@ func TestSweeper(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	e.svc.sweep(context.Background())
-	if n := countFiles(t, e.blobDir); n != 0 {
+	if n := e.countBlobs(t); n != 0 {
 		t.Errorf("%d blobs left after their item was deleted and swept", n)
 	}
 	if n := countFiles(t, e.tempDir); n != 0 {

@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
+	"time"
 )
 
 // EXIF is a TIFF structure: a header naming the byte order and the offset of
@@ -13,10 +15,19 @@ import (
 
 const (
 	tagOrientation = 0x0112
+	tagDateTime    = 0x0132
 	tagExifIFD     = 0x8769
 	tagGPSIFD      = 0x8825
 	tagInteropIFD  = 0xA005
 	tagSubIFDs     = 0x014A
+
+	// In the Exif IFD: when the picture was taken, when it was digitized,
+	// and the UTC offsets of those (EXIF 2.31; older files have none).
+	tagDateTimeOriginal    = 0x9003
+	tagDateTimeDigitized   = 0x9004
+	tagOffsetTime          = 0x9010
+	tagOffsetTimeOriginal  = 0x9011
+	tagOffsetTimeDigitized = 0x9012
 
 	// maxIFDs bounds the directories visited in one EXIF block; real files
 	// have at most five or six (IFD0, Exif, Interop, GPS, IFD1).
@@ -126,6 +137,91 @@ func tiffOrientation(b []byte) (int, bool) {
 		}
 	}
 	return 1, true
+}
+
+// tiffTakenTime reads when a picture was taken: DateTimeOriginal, else
+// DateTimeDigitized, else IFD0's DateTime (the file's last change, which
+// for camera files is the capture), each with its offset tag when present.
+// Zero when none parses.
+func tiffTakenTime(b []byte) time.Time {
+	t, ifd0, ok := parseTIFF(b)
+	if !ok {
+		return time.Time{}
+	}
+	tags := map[uint16]string{}
+	read := func(off uint32, exif bool) (exifIFD uint32, found bool) {
+		n, _, ok := t.ifd(off)
+		if !ok {
+			return 0, false
+		}
+		for i := range n {
+			e := t.entry(off, i)
+			switch {
+			case !exif && e.tag == tagExifIFD && (e.typ == 4 || e.typ == 13):
+				exifIFD, found = e.value, true
+			case !exif && e.tag == tagDateTime,
+				exif && e.tag >= tagDateTimeOriginal && e.tag <= tagOffsetTimeDigitized:
+				if s, ok := t.ascii(e); ok {
+					tags[e.tag] = s
+				}
+			}
+		}
+		return exifIFD, found
+	}
+	if exifIFD, found := read(ifd0, false); found && exifIFD != ifd0 {
+		read(exifIFD, true)
+	}
+	for _, p := range [][2]uint16{
+		{tagDateTimeOriginal, tagOffsetTimeOriginal},
+		{tagDateTimeDigitized, tagOffsetTimeDigitized},
+		{tagDateTime, tagOffsetTime},
+	} {
+		if ts, ok := exifTime(tags[p[0]], tags[p[1]]); ok {
+			return ts
+		}
+	}
+	return time.Time{}
+}
+
+// ascii returns an ASCII entry's text up to its first NUL.
+func (t tiff) ascii(e ifdEntry) (string, bool) {
+	if e.typ != 2 || e.count == 0 || e.count > 64 {
+		return "", false
+	}
+	var v []byte
+	if e.count <= 4 {
+		v = t.b[e.pos+8 : e.pos+8+e.count]
+	} else {
+		start, end, ok := t.dataRange(e)
+		if !ok {
+			return "", false
+		}
+		v = t.b[start:end]
+	}
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
+	}
+	return strings.TrimSpace(string(v)), true
+}
+
+// exifTime parses EXIF's "2006:01:02 15:04:05" with an optional "-07:00"
+// offset; without one the time is read as UTC. Blank or zeroed values
+// ("0000:00:00 00:00:00", as some cameras write when the clock was never
+// set) and years outside 1900..2200 are refused.
+func exifTime(v, offset string) (time.Time, bool) {
+	if len(v) < 19 {
+		return time.Time{}, false
+	}
+	loc := time.UTC
+	if o, err := time.Parse("-07:00", offset); err == nil {
+		_, secs := o.Zone()
+		loc = time.FixedZone("", secs)
+	}
+	ts, err := time.ParseInLocation("2006:01:02 15:04:05", v[:19], loc)
+	if err != nil || ts.Year() < 1900 || ts.Year() > 2200 {
+		return time.Time{}, false
+	}
+	return ts, true
 }
 
 // gpsLink is an IFD entry pointing at a GPS IFD.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strings"
+	"time"
 )
 
 // MP4, 3GP, QuickTime and HEIF are all ISO base media files: a tree of boxes
@@ -114,7 +115,9 @@ func (j *job) isobmff() error {
 		case "meta":
 			err = j.meta(b, 1)
 		case "moov":
-			if !j.findOrientation {
+			if j.inspect {
+				err = j.movieTime(b)
+			} else {
 				err = j.container(b, 1)
 			}
 		case "uuid":
@@ -126,6 +129,39 @@ func (j *job) isobmff() error {
 		off = b.end
 	}
 	return nil
+}
+
+// movieEpoch is where ISO and QuickTime movie times count from.
+var movieEpoch = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// movieTime reads the creation time of moov/mvhd (seconds since 1904 in
+// UTC; 0 when the writer did not say) as the taken time.
+func (j *job) movieTime(moov box) error {
+	return j.children(moov.data, moov.end, func(b box) error {
+		if string(b.typ[:]) != "mvhd" {
+			return nil
+		}
+		var h [12]byte
+		n := min(int64(len(h)), b.end-b.data)
+		if n < 8 || j.readAt(h[:n], b.data) != nil {
+			return errFound
+		}
+		var secs uint64
+		switch h[0] {
+		case 0:
+			secs = uint64(binary.BigEndian.Uint32(h[4:8]))
+		case 1:
+			if n < 12 {
+				return errFound
+			}
+			secs = binary.BigEndian.Uint64(h[4:12])
+		}
+		// Beyond year 2200 is a broken header, not a date.
+		if secs > 0 && secs < uint64(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).Sub(movieEpoch)/time.Second) {
+			j.taken = movieEpoch.Add(time.Duration(secs) * time.Second)
+		}
+		return errFound
+	})
 }
 
 // children calls fn for each child box of the payload range [from, to).
@@ -182,7 +218,7 @@ func (j *job) uuidXMP(b box) error {
 
 // neutralise renames a box to 'free' and zeroes its payload.
 func (j *job) neutralise(b box) error {
-	if j.findOrientation {
+	if j.inspect {
 		return nil
 	}
 	if err := j.writeAt([]byte("free"), b.start+4); err != nil {
@@ -235,7 +271,7 @@ func (j *job) meta(b box, depth int) error {
 	if err != nil {
 		return err
 	}
-	if ilst != nil && !j.findOrientation {
+	if ilst != nil && !j.inspect {
 		if err := j.ilst(*ilst, keys); err != nil {
 			return err
 		}
@@ -318,7 +354,7 @@ func (j *job) heifItems(iinf, iloc box, idat *box) error {
 		case itemXMP:
 			err = j.xmpRegion(rg)
 		case itemEncoded:
-			if !j.findOrientation {
+			if !j.inspect {
 				for _, e := range rg {
 					if err = j.zero(e.off, e.n); err != nil {
 						break

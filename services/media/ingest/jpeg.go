@@ -140,7 +140,7 @@ func (j *job) jpeg(base int64, index int) error {
 			return eof(err)
 		}
 		if m == markerSOS {
-			if j.findOrientation {
+			if j.inspect {
 				return nil // EXIF comes before the image data
 			}
 			if err := skipEntropy(r); err != nil {
@@ -261,7 +261,7 @@ var photoshopHeader = []byte("Photoshop 3.0\x00")
 // length). Resource 0x0404 holds IPTC-IIM, whose place fields (city,
 // country...) photo managers such as Lightroom fill; 0x0424 holds XMP.
 func (j *job) jpegAPP13(off, n int64) error {
-	if j.findOrientation || n < int64(len(photoshopHeader)) {
+	if j.inspect || n < int64(len(photoshopHeader)) {
 		return nil
 	}
 	b, err := j.load(region{{off, n}})

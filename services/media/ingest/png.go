@@ -93,9 +93,8 @@ func (j *job) pngEXIf(data, n int64) error {
 	if bytes.HasPrefix(b, exifHeader) {
 		skip = len(exifHeader)
 	}
-	if j.findOrientation {
-		if o, ok := tiffOrientation(b[skip:]); ok {
-			j.orientation = o
+	if j.inspect {
+		if j.readTIFF(b[skip:]) {
 			return errFound
 		}
 		return nil
@@ -143,7 +142,7 @@ func (j *job) pngText(typ string, data, n int64) error {
 	if n > maxBlock {
 		// Too large to inspect in memory, and far larger than any real text
 		// metadata: drop it rather than refuse the image.
-		if j.findOrientation {
+		if j.inspect {
 			return nil
 		}
 		return j.pngDrop(data, n)
@@ -156,7 +155,7 @@ func (j *job) pngText(typ string, data, n int64) error {
 	if !ok {
 		// Not a valid text chunk: strict decoders ignore it, and lenient
 		// ones must not find anything in it either.
-		if j.findOrientation {
+		if j.inspect {
 			return nil
 		}
 		return j.pngDrop(data, n)
@@ -164,7 +163,7 @@ func (j *job) pngText(typ string, data, n int64) error {
 	if isLocationName([]byte(kw)) {
 		// ImageMagick also copies each EXIF/XMP property into a text chunk
 		// of its own ("exif:GPSLatitude", "photoshop:City").
-		if j.findOrientation {
+		if j.inspect {
 			return nil
 		}
 		return j.pngDrop(data, n)
@@ -175,11 +174,10 @@ func (j *job) pngText(typ string, data, n int64) error {
 	cur := bytes.Clone(b)
 	// text aliases b; find the same range in cur.
 	t := cur[len(b)-len(text):]
-	if j.findOrientation {
+	if j.inspect {
 		if kind, ok := rawProfileKind(kw); ok && kind == "exif" {
 			if raw, ok := decodeRawProfile(bytes.Clone(text)); ok {
-				if o, ok := tiffOrientation(trimExifHeader(raw)); ok {
-					j.orientation = o
+				if j.readTIFF(trimExifHeader(raw)) {
 					return errFound
 				}
 			}
@@ -249,15 +247,14 @@ func pngTextFields(typ string, b []byte) (kw string, text []byte, compressed boo
 // still get something out of it, and it is not worth the risk).
 func (j *job) pngCompressedText(data int64, n int64, kw string, z []byte) error {
 	kind, raw := rawProfileKind(kw)
-	if j.findOrientation && (!raw || kind != "exif") {
+	if j.inspect && (!raw || kind != "exif") {
 		return nil
 	}
 	text, err := inflate(z)
-	if j.findOrientation {
+	if j.inspect {
 		if err == nil {
 			if prof, ok := decodeRawProfile(text); ok {
-				if o, ok := tiffOrientation(trimExifHeader(prof)); ok {
-					j.orientation = o
+				if j.readTIFF(trimExifHeader(prof)) {
 					return errFound
 				}
 			}

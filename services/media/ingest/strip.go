@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ErrMalformed reports a file whose structure could not be parsed safely, so
@@ -74,38 +75,53 @@ func StripLocation(f interface {
 	return j.changed, nil
 }
 
-// Orientation returns the EXIF orientation (1..8) of a JPEG, PNG, WebP or
-// HEIC/HEIF image, and 1 when there is none, it is out of range, the file
-// cannot be parsed, or t is another type.
-//
-// For HEIC the EXIF value is informative only: HEIF readers apply the
-// container's irot/imir transforms, and a thumbnailer that decodes through
-// such a reader must not rotate again.
-func Orientation(r io.ReaderAt, size int64, t Type) int {
-	j := &job{r: r, size: size, findOrientation: true, orientation: 1}
-	switch t.ContentType {
-	case typeJPEG.ContentType, typePNG.ContentType, typeWebP.ContentType,
-		typeHEIC.ContentType, typeHEIF.ContentType, typeHEICSeq.ContentType, typeHEIFSeq.ContentType:
-		_ = j.run(t) // any failure leaves the default
-	}
-	return j.orientation
+// Info is what Inspect reads from a file without changing it.
+type Info struct {
+	// Orientation is the EXIF orientation (1..8); 1 when there is none.
+	//
+	// For HEIC the EXIF value is informative only: HEIF readers apply the
+	// container's irot/imir transforms, and a thumbnailer that decodes
+	// through such a reader must not rotate again.
+	Orientation int
+	// TakenTime is when the picture or film was taken, as the file says:
+	// EXIF DateTimeOriginal (with its OffsetTimeOriginal when present,
+	// otherwise read as UTC: cameras record local time without a zone), a
+	// movie header's creation time, or WebM's DateUTC. Zero when unknown.
+	TakenTime time.Time
 }
 
-// job carries one pass over a file: either stripping (w set) or looking for
-// the orientation (findOrientation set, w nil, nothing written).
+// Inspect reads a file's orientation and taken time. A file that cannot be
+// parsed, or a type without such metadata, yields the defaults: Inspect
+// never fails, because neither is needed to store or show the file.
+func Inspect(r io.ReaderAt, size int64, t Type) Info {
+	j := &job{r: r, size: size, inspect: true, orientation: 1}
+	if t.ContentType != typePDF.ContentType {
+		_ = j.run(t) // any failure leaves what was found so far
+	}
+	return Info{Orientation: j.orientation, TakenTime: j.taken}
+}
+
+// Orientation returns Inspect's orientation.
+func Orientation(r io.ReaderAt, size int64, t Type) int {
+	return Inspect(r, size, t).Orientation
+}
+
+// job carries one pass over a file: either stripping (w set) or reading
+// metadata (inspect set, w nil, nothing written).
 type job struct {
 	r    io.ReaderAt
 	w    io.WriterAt
 	size int64
 
-	findOrientation bool
-	orientation     int
+	inspect     bool
+	orientation int
+	taken       time.Time
 
 	changed bool
 	items   int // segments/chunks/boxes walked so far, against maxItems
 }
 
-// errFound stops a walk once the orientation has been found.
+// errFound stops an inspecting walk once what it looks for has been found.
 var errFound = errors.New("found")
 
 func (j *job) run(t Type) error {
@@ -233,6 +249,18 @@ func (j *job) store(rg region, old, cur []byte) error {
 	return nil
 }
 
+// readTIFF takes the orientation and the taken time from an EXIF block,
+// reporting whether it could be parsed.
+func (j *job) readTIFF(b []byte) bool {
+	o, ok := tiffOrientation(b)
+	if !ok {
+		return false
+	}
+	j.orientation = o
+	j.taken = tiffTakenTime(b)
+	return true
+}
+
 // exifRegion cleans (or, in orientation mode, reads) the EXIF block stored in
 // rg, whose TIFF header starts skip bytes in; heifExifSkip reads the offset
 // from the block's first four bytes as HEIF stores it.
@@ -248,10 +276,9 @@ func (j *job) exifRegion(rg region, skip int64) error {
 		}
 	}
 	valid := skip >= 0 && skip <= int64(len(b))
-	if j.findOrientation {
+	if j.inspect {
 		if valid {
-			if o, ok := tiffOrientation(b[skip:]); ok {
-				j.orientation = o
+			if j.readTIFF(b[skip:]) {
 				return errFound
 			}
 		}
@@ -268,7 +295,7 @@ func (j *job) exifRegion(rg region, skip int64) error {
 
 // xmpRegion blanks location properties in the XMP packet stored in rg.
 func (j *job) xmpRegion(rg region) error {
-	if j.findOrientation {
+	if j.inspect {
 		return nil
 	}
 	b, err := j.load(rg)

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"strings"
+	"time"
 )
 
 // WebM (Matroska) keeps free-form metadata in Segment/Tags/Tag/SimpleTag
@@ -17,6 +19,8 @@ import (
 
 const (
 	ebmlSegment   = 0x18538067
+	ebmlInfo      = 0x1549A966
+	ebmlDateUTC   = 0x4461
 	ebmlTags      = 0x1254C367
 	ebmlTag       = 0x7373
 	ebmlSimpleTag = 0x67C8
@@ -103,6 +107,10 @@ func (j *job) ebmlChildren(from, to int64, depth int) error {
 			return nil
 		}
 		switch e.id {
+		case ebmlInfo:
+			if j.inspect && depth == 0 {
+				j.webmDate(e)
+			}
 		case ebmlTags, ebmlTag:
 			if err := j.ebmlChildren(e.data, e.end, depth+1); err != nil {
 				return err
@@ -115,6 +123,29 @@ func (j *job) ebmlChildren(from, to int64, depth int) error {
 		off = e.end
 	}
 	return nil
+}
+
+// webmEpoch is where Matroska's DateUTC counts from, in nanoseconds.
+var webmEpoch = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// webmDate reads Segment/Info/DateUTC as the taken time.
+func (j *job) webmDate(info ebmlElem) {
+	for off := info.data; off < info.end; {
+		e, ok := j.readEBML(off, info.end)
+		if !ok {
+			return
+		}
+		if e.id == ebmlDateUTC && e.end-e.data == 8 {
+			var v [8]byte
+			if j.readAt(v[:], e.data) == nil {
+				if ts := webmEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[:])))); ts.Year() >= 1900 && ts.Year() <= 2200 {
+					j.taken = ts
+				}
+			}
+			return
+		}
+		off = e.end
+	}
 }
 
 // simpleTag voids a SimpleTag whose name is a location, or else looks into
@@ -144,7 +175,7 @@ func (j *job) simpleTag(st ebmlElem, depth int) error {
 // 0xEC, a size written in as many bytes as make the lengths match (up to 8),
 // then zeros.
 func (j *job) ebmlVoid(e ebmlElem) error {
-	if j.findOrientation {
+	if j.inspect {
 		return nil
 	}
 	total := e.end - e.start

@@ -49,6 +49,15 @@ webm() { ffmpeg -hide_banner -loglevel error -f lavfi -i color=c=blue:s=16x16:d=
 webm plain.webm
 webm -metadata location=+48.8584+002.2945/ gps.webm
 
+# When each was taken, for Inspect: EXIF DateTimeOriginal with and without
+# an offset, an MP4 movie header, WebM's DateUTC. All name 07:30 UTC on
+# 14 May 2026.
+cp plain.jpg taken.jpg
+exiftool -q -q -overwrite_original -DateTimeOriginal="2026:05:14 09:30:00" -OffsetTimeOriginal="+02:00" taken.jpg
+cp gps.heic taken.heic && exiftool -q -q -overwrite_original -DateTimeOriginal="2026:05:14 07:30:00" taken.heic
+ff -metadata creation_time=2026-05-14T07:30:00Z taken.mp4
+webm -metadata creation_time=2026-05-14T07:30:00Z taken.webm
+
 # Types Sniff accepts that carry no location for us to strip.
 printf '%%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%%%EOF\n' > plain.pdf
 # A clean JPEG: stripping must report no change.
