@@ -61,12 +61,55 @@ func httpStatusFor(err error) error {
 	return err
 }
 
+// contentUser is withUser for the download route, which also takes the
+// token as ?access_token=. A page shows a child's video or photo with
+// <video src>, <audio src> or <img src>, and such elements cannot set an
+// Authorization header (neither can a plain link to download), so the URL
+// has to carry the token, as it does for EventSource and WebSocket
+// (events.go). The header wins when both are present.
+//
+// requireUserToken sees only the header, so a query token is verified here
+// the same way before it is forwarded: a service identity cannot enter
+// through the URL either. The token stays out of telemetry: otelhttp puts
+// url.path, never the query, on the server span; the span name and the
+// metrics' http.route are the route template; nothing in the gateway logs
+// request URLs; and the parameter is removed from the request here, so
+// nothing after this point (http.ServeContent, error pages) can see it.
+func (g *Gateway) contentUser(r *http.Request) (context.Context, *http.Request, error) {
+	q := r.URL.Query()
+	token, inQuery := q.Get("access_token"), q.Has("access_token")
+	if inQuery {
+		q.Del("access_token")
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		r = r.Clone(r.Context())
+		r.URL, r.RequestURI = &u, u.RequestURI()
+	}
+	if r.Header.Get("Authorization") != "" || !inQuery {
+		return withUser(r), r, nil // checked by requireUserToken, or none
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, r, status.Error(codes.Unauthenticated, "the access_token parameter is empty")
+	}
+	if _, err := g.verifier.VerifyUser(r.Context(), token); err != nil {
+		return nil, r, status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
+	}
+	return metadata.AppendToOutgoingContext(r.Context(), "authorization", "Bearer "+token), r, nil
+}
+
 // serveContent streams an item's bytes (or, with ?thumbnail=small|large, a
 // thumbnail's) with Range, ETag and If-None-Match handled by
 // http.ServeContent over a seeker that opens a ranged gRPC read on demand.
+// The token comes from the Authorization header or, for media elements,
+// ?access_token= (see contentUser).
 func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, params map[string]string) {
 	name := params["name"]
-	ctx := withUser(r)
+	ctx, r, err := g.contentUser(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	item, err := g.media.GetMediaItem(ctx, &mediav1.GetMediaItemRequest{Name: name})
 	if err != nil {
 		writeError(w, r, err)
