@@ -13,6 +13,13 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 	"github.com/kinbridge/kinbridge/services/media/store"
 	"github.com/kinbridge/kinbridge/services/media/thumb"
@@ -71,6 +78,8 @@ func (e permanentError) Unwrap() error { return e.error }
 
 // runJob runs one claimed job and records its outcome.
 func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
+	ctx, span := s.startJobSpan(ctx, job)
+	defer span.End()
 	log := s.cfg.Logger.With("job", job.ID, "item", itemName(job.ChildID, job.ItemID), "attempt", job.Attempts)
 	it, err := s.store.GetItem(ctx, job.ChildID, job.ItemID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -88,6 +97,8 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	if err == nil {
 		return
 	}
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
 	// The outcome is recorded even when ctx ended (shutdown): the lease
 	// would otherwise hold the job for its whole length.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -113,6 +124,45 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	if ferr := s.store.FailJob(rctx, job.ID, owner, err, time.Now().Add(backoff)); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
 		log.ErrorContext(ctx, "media: recording failed attempt", "err", ferr)
 	}
+}
+
+// jobTracerName is the instrumentation scope of the job spans.
+const jobTracerName = "github.com/kinbridge/kinbridge/services/media"
+
+// startJobSpan starts the span of one run of job, in the trace of the
+// request that enqueued it (the upload that finished), whatever ctx
+// carries; every run of the job, retries included, is a child of that
+// request's span and links to it. The MEDIA_READY event written under
+// this span carries it on, so the outbox delivery to notification stays in
+// the same trace. A job without a stored context (enqueued outside any
+// trace, or before contexts were stored) starts a trace of its own.
+func (s *Service) startJobSpan(ctx context.Context, job store.Job) (context.Context, trace.Span) {
+	tp := s.cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	if len(job.TraceContext) > 0 {
+		parent = otel.GetTextMapPropagator().Extract(parent, propagation.MapCarrier(job.TraceContext))
+	}
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			// The job queue is a message queue in the semantic
+			// conventions' terms: a job is a message, a run processes it.
+			semconv.MessagingSystemKey.String("kinbridge.media.jobs"),
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingMessageID(job.ID),
+			attribute.String("media.job.kind", job.Kind),
+			attribute.Int("media.job.attempt", job.Attempts),
+			attribute.String("media.item", itemName(job.ChildID, job.ItemID)),
+		),
+	}
+	if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	return tp.Tracer(jobTracerName, trace.WithSchemaURL(semconv.SchemaURL)).Start(parent, "media.job "+job.Kind, opts...)
 }
 
 // thumbnail makes an item's thumbnails, stores them, and marks the item

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -32,6 +33,9 @@ type server struct {
 	heartbeat time.Duration
 	buffer    int
 	logger    *slog.Logger
+	// tracer records the live pushes (stream.go), in the trace of the
+	// Publish that produced each notification.
+	tracer trace.Tracer
 }
 
 // owner resolves `users/{user}` (or `users/me`) to the caller, who may

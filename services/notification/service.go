@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
@@ -44,6 +46,17 @@ type Config struct {
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
+}
+
+// tracerName is the instrumentation scope of the spans this package starts.
+const tracerName = "github.com/kinbridge/kinbridge/services/notification"
+
+// tracerProvider is tp, or the otel global one when tp is nil.
+func tracerProvider(tp trace.TracerProvider) trace.TracerProvider {
+	if tp == nil {
+		return otel.GetTracerProvider()
+	}
+	return tp
 }
 
 // Service is a running notification service.
@@ -86,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		heartbeat: cfg.Heartbeat,
 		buffer:    cfg.StreamBuffer,
 		logger:    cfg.Logger,
+		tracer:    tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
 	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
 }

@@ -5,6 +5,10 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -115,6 +119,49 @@ func (f *feed) live(ctx context.Context, m fanout.Message) error {
 		f.withdrawn[n.GetChild()] = true
 		return nil
 	}
+	if m.Sequence <= f.last || f.withdrawn[n.GetChild()] || !m.SpanContext.IsValid() {
+		return f.push(ctx, m, n) // nothing to send, or no trace to record it in
+	}
+	pctx, span := f.startPush(ctx, m, n)
+	err := f.push(pctx, m, n)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(otelcodes.Error, err.Error())
+	}
+	span.End()
+	return err
+}
+
+// Span attributes of a live push. No user id or token: the link to the
+// stream's own span says which subscriber it was.
+const (
+	attrSequence = attribute.Key("kinbridge.notification.sequence")
+	attrType     = attribute.Key("kinbridge.notification.type")
+)
+
+// startPush starts the span of handing m to this feed's client, in the
+// trace of the Publish that produced it (the message carries its span
+// context, across instances too), linked to the subscriber's stream. ctx
+// stays the stream's for cancellation.
+func (f *feed) startPush(ctx context.Context, m fanout.Message, n *notificationv1.Notification) (context.Context, trace.Span) {
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			semconv.MessagingSystemKey.String("kinbridge.notification.live"),
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("push"),
+			attrSequence.Int64(m.Sequence), attrType.String(n.GetType().String()),
+		),
+	}
+	if stream := trace.SpanContextFromContext(ctx); stream.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: stream}))
+	}
+	return f.s.tracer.Start(trace.ContextWithSpanContext(ctx, m.SpanContext), "notification.live.push", opts...)
+}
+
+// push sends a live notification to the client, reading a gap back from
+// the inbox first.
+func (f *feed) push(ctx context.Context, m fanout.Message, n *notificationv1.Notification) error {
 	if m.Sequence > f.last+1 {
 		return f.catchUp(ctx) // the bus lost something: the inbox has it
 	}

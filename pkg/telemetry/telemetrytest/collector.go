@@ -18,6 +18,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 )
 
@@ -39,6 +40,14 @@ type Span struct {
 	Attributes map[string]string
 	// Resource holds the resource attributes (service.namespace, service.version, ...).
 	Resource map[string]string
+	// Links are the span's links to other spans, in the order the span has them.
+	Links []Link
+}
+
+// Link is one span link, ids in lowercase hex like Span's.
+type Link struct {
+	TraceID string
+	SpanID  string
 }
 
 // Collector is a real OTLP/gRPC TraceService listening on loopback that keeps every span it
@@ -135,6 +144,7 @@ func (ts traceService) Export(_ context.Context, req *coltracepb.ExportTraceServ
 					Kind:         int32(s.GetKind()),
 					Attributes:   attrMap(s.GetAttributes()),
 					Resource:     res,
+					Links:        links(s.GetLinks()),
 				})
 			}
 		}
@@ -187,6 +197,15 @@ func describe(spans []Span) string {
 		fmt.Fprintf(&b, "  %s/%s trace=%s span=%s parent=%s kind=%d\n", s.Service, s.Name, s.TraceID, s.SpanID, s.ParentSpanID, s.Kind)
 	}
 	return b.String()
+}
+
+// links flattens OTLP span links; nil when there are none.
+func links(ls []*tracepb.Span_Link) []Link {
+	var out []Link
+	for _, l := range ls {
+		out = append(out, Link{TraceID: hex.EncodeToString(l.GetTraceId()), SpanID: hex.EncodeToString(l.GetSpanId())})
+	}
+	return out
 }
 
 // attrMap flattens OTLP attributes to strings.

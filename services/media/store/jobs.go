@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
@@ -15,13 +19,14 @@ import (
 // never a row that grows with a tool's output.
 const maxLastError = 2048
 
-const jobColumns = `id, child_id, item_id, kind, attempts, next_attempt, last_error, lease_owner, lease_until, create_time`
+const jobColumns = `id, child_id, item_id, kind, attempts, next_attempt, last_error, lease_owner, lease_until, create_time, trace_context`
 
 func scanJob(row scanner) (Job, error) {
 	var j Job
 	var next, leaseUntil, created int64
+	var traceContext sql.NullString
 	err := row.Scan(&j.ID, &j.ChildID, &j.ItemID, &j.Kind, &j.Attempts, &next, &j.LastError, &j.LeaseOwner,
-		&leaseUntil, &created)
+		&leaseUntil, &created, &traceContext)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
 	}
@@ -29,7 +34,39 @@ func scanJob(row scanner) (Job, error) {
 	if leaseUntil != 0 {
 		j.LeaseUntil = sqldb.FromMicros(leaseUntil)
 	}
+	if err == nil && traceContext.Valid {
+		// An unreadable context costs the trace only: the job still runs,
+		// in a trace of its own.
+		if json.Unmarshal([]byte(traceContext.String), &j.TraceContext) != nil {
+			j.TraceContext = nil
+		}
+	}
 	return j, err
+}
+
+// captureTraceContext returns the propagation headers of ctx's trace (the
+// global propagator's: W3C trace context and baggage, Jaeger's), or nil
+// when ctx carries none.
+func captureTraceContext(ctx context.Context) map[string]string {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	if len(carrier) == 0 {
+		return nil
+	}
+	return carrier
+}
+
+// traceContextArg stores a job's trace context as JSON, NULL when it has
+// none.
+func traceContextArg(tc map[string]string) (any, error) {
+	if len(tc) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(tc)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
 }
 
 // prepareJobs returns jobs as they will be stored: ids generated, enqueued
@@ -58,14 +95,24 @@ func (s *SQL) prepareJobs(jobs []Job, childID, itemID string) []Job {
 	return out
 }
 
+// insertJobs stores prepared jobs. A job without a trace context takes
+// ctx's, set on jobs in place so that callers return the jobs as stored.
 func insertJobs(ctx context.Context, tx *sqldb.Tx, jobs []Job) error {
-	for _, j := range jobs {
+	for i := range jobs {
+		j := &jobs[i]
 		if j.ChildID == "" || j.ItemID == "" || j.Kind == "" {
-			return fmt.Errorf("job %+v: child, item and kind are required: %w", j, ErrInvalid)
+			return fmt.Errorf("job %+v: child, item and kind are required: %w", *j, ErrInvalid)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO media_jobs (`+jobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		if j.TraceContext == nil {
+			j.TraceContext = captureTraceContext(ctx)
+		}
+		tc, err := traceContextArg(j.TraceContext)
+		if err != nil {
+			return fmt.Errorf("job %s: trace context: %w", j.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO media_jobs (`+jobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			j.ID, j.ChildID, j.ItemID, j.Kind, j.Attempts, sqldb.Micros(j.NextAttempt), j.LastError, j.LeaseOwner, 0,
-			sqldb.Micros(j.CreateTime)); err != nil {
+			sqldb.Micros(j.CreateTime), tc); err != nil {
 			return fmt.Errorf("enqueue job: %w", err)
 		}
 	}

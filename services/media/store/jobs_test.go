@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/store"
@@ -231,7 +236,7 @@ var jobContract = []contractCase{
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := e.s.GetJob(ctx, stored[0].ID); err != nil || got != stored[0] {
+		if got, err := e.s.GetJob(ctx, stored[0].ID); err != nil || !reflect.DeepEqual(got, stored[0]) {
 			t.Fatalf("read back %+v, %v; want %+v", got, err, stored[0])
 		}
 		if err := e.s.EnqueueJobs(ctx, store.Job{ChildID: "c1", Kind: "thumbnail"}); !errors.Is(err, store.ErrInvalid) {
@@ -254,6 +259,62 @@ var jobContract = []contractCase{
 		got, err := e.s.ClaimJobs(ctx, "w1", time.Now(), time.Minute, 10)
 		if err != nil || len(got) != 1 || got[0].ID != stored[0].ID {
 			t.Fatalf("claimed %+v, %v", got, err)
+		}
+	}},
+	{"a job keeps the trace of the request that enqueued it, retries included", func(t *testing.T, e env) {
+		// The store captures with the global propagator, as outbox.Add does.
+		prev := otel.GetTextMapPropagator()
+		otel.SetTextMapPropagator(propagation.TraceContext{})
+		t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+		sc := trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{0x0a, 0xf7, 0x65, 0x19, 1}, SpanID: trace.SpanID{0xb7, 0xad, 2}, TraceFlags: trace.FlagsSampled,
+		})
+		traced := trace.ContextWithSpanContext(context.Background(), sc)
+		mustCreateCtx := func(ctx context.Context, id string) {
+			t.Helper()
+			if _, created, err := e.s.CreateItem(ctx, item("c1", id, sha("o"+id), sha("c"+id)), []store.Job{{Kind: "thumbnail"}}); err != nil || !created {
+				t.Fatalf("CreateItem(%s) = %v, %v", id, created, err)
+			}
+		}
+		mustCreateCtx(traced, "m1")
+		mustCreateCtx(context.Background(), "m2") // no trace: no context, as for rows older than the column
+		want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
+		now := time.Now()
+		for attempt := 1; attempt <= 2; attempt++ {
+			jobs, err := e.s.ClaimJobs(context.Background(), "w1", now, time.Minute, 10)
+			if err != nil || len(jobs) != 2 {
+				t.Fatalf("attempt %d: claimed %+v, %v", attempt, jobs, err)
+			}
+			for _, j := range jobs {
+				switch j.ItemID {
+				case "m1":
+					if got := j.TraceContext["traceparent"]; got != want {
+						t.Errorf("attempt %d: traceparent %q, want %q (context %v)", attempt, got, want, j.TraceContext)
+					}
+				case "m2":
+					if j.TraceContext != nil {
+						t.Errorf("attempt %d: a job enqueued outside any trace has context %v", attempt, j.TraceContext)
+					}
+				}
+				// A failure, recorded outside the trace, keeps the context for the retry.
+				if err := e.s.FailJob(context.Background(), j.ID, "w1", errors.New("flaky"), now); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// A context the caller sets is stored as given.
+		given := map[string]string{"traceparent": want, "tracestate": "k=v"}
+		if err := e.s.EnqueueJobs(context.Background(), store.Job{ChildID: "c1", ItemID: "m3", Kind: "metadata", TraceContext: given}); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := e.s.ClaimJobs(context.Background(), "w2", now.Add(time.Hour), time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs {
+			if j.ItemID == "m3" && !reflect.DeepEqual(j.TraceContext, given) {
+				t.Errorf("given context read back as %v", j.TraceContext)
+			}
 		}
 	}},
 }

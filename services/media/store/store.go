@@ -269,6 +269,12 @@ type Job struct {
 	LeaseOwner  string
 	LeaseUntil  time.Time // zero when never leased
 	CreateTime  time.Time
+	// TraceContext is the trace of the request that enqueued the job, as
+	// propagation headers (traceparent, tracestate, ...): its runs, retries
+	// included, continue that trace. Enqueueing fills it from the context
+	// with the otel global propagator unless it is already set; nil when
+	// there was no trace to continue.
+	TraceContext map[string]string
 }
 
 // Store is the media service's repository. Writes that others must hear

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 )
@@ -53,6 +55,28 @@ func testBus(t *testing.T, newPair pair) {
 		// before the second.
 		for _, s := range subs {
 			wantNext(t, s, 1, 2)
+		}
+	})
+
+	t.Run("carries the publisher's trace", func(t *testing.T) {
+		pub, sub := newPair(t)
+		s := subscribe(t, sub, "alice", 10)
+		ts, _ := trace.ParseTraceState("kinbridge=1")
+		sc := trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{0x0a, 0xf7, 1}, SpanID: trace.SpanID{0xb7, 2}, TraceFlags: trace.FlagsSampled, TraceState: ts,
+		})
+		if err := pub.Publish(trace.ContextWithSpanContext(t.Context(), sc), msg("alice", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(t.Context(), msg("alice", 2)); err != nil {
+			t.Fatal(err)
+		}
+		got := recv(t, s).SpanContext
+		if got.TraceID() != sc.TraceID() || got.SpanID() != sc.SpanID() || !got.IsSampled() || got.TraceState().String() != "kinbridge=1" {
+			t.Errorf("received span context %v, want the publisher's %v", got, sc)
+		}
+		if got := recv(t, s).SpanContext; got.IsValid() {
+			t.Errorf("a message published outside any trace arrived with %v", got)
 		}
 	})
 

@@ -25,6 +25,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Message is what travels on the bus: a user's new notification, already stored, as opaque
@@ -42,6 +43,19 @@ type Message struct {
 	// Payload is the notification as the notification service encodes it; the bus never looks
 	// inside.
 	Payload []byte
+	// SpanContext is the trace of the publish that produced the message, so that whoever hands
+	// it on to a client can record that in the same trace. Publish sets it from its ctx when it
+	// is not valid; [NATS] carries it to other instances as W3C trace context headers. Zero when
+	// the publish had no trace.
+	SpanContext trace.SpanContext
+}
+
+// withSpanContext returns m carrying ctx's span context unless it carries one already.
+func withSpanContext(ctx context.Context, m Message) Message {
+	if !m.SpanContext.IsValid() {
+		m.SpanContext = trace.SpanContextFromContext(ctx)
+	}
+	return m
 }
 
 // Bus carries messages from publishers to the subscribers of a user on every instance.

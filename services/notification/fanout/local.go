@@ -215,6 +215,7 @@ func (l *Local) Publish(ctx context.Context, m Message) error {
 	if err := validateMessage(m); err != nil {
 		return err
 	}
+	m = withSpanContext(ctx, m)
 	if !l.hub.deliver(ctx, m) {
 		return ErrClosed
 	}

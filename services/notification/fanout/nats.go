@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Headers of a message on NATS. The payload travels as the message data, untouched.
@@ -182,6 +184,7 @@ func (b *NATS) Publish(ctx context.Context, m Message) error {
 	if b.pubClosed {
 		return ErrClosed
 	}
+	m = withSpanContext(ctx, m)
 	// Local subscribers directly: they must not depend on NATS being up.
 	b.hub.deliver(ctx, m)
 	b.m.published.Add(ctx, 1)
@@ -199,13 +202,17 @@ func (b *NATS) publishLoop() {
 	defer close(b.pubDone)
 	failing := 0 // messages lost since the first failure of the current streak
 	for m := range b.queue {
+		header := nats.Header{
+			headerOrigin:   {b.origin},
+			headerSequence: {strconv.FormatInt(m.Sequence, 10)},
+		}
+		if m.SpanContext.IsValid() {
+			traceContext.Inject(trace.ContextWithSpanContext(context.Background(), m.SpanContext), headerCarrier(header))
+		}
 		err := b.nc.PublishMsg(&nats.Msg{
 			Subject: b.subjectFor(m.User),
-			Header: nats.Header{
-				headerOrigin:   {b.origin},
-				headerSequence: {strconv.FormatInt(m.Sequence, 10)},
-			},
-			Data: m.Payload,
+			Header:  header,
+			Data:    m.Payload,
 		})
 		// While nats.go reconnects it buffers publishes, so an error means the message is lost
 		// for other instances: the reconnect buffer is full, the connection is closed, or the
@@ -329,7 +336,29 @@ func (b *NATS) receive(user string, r *remote, msg *nats.Msg) {
 		b.logger.Warn("fanout: ignoring a NATS message without a valid sequence", "subject", msg.Subject, "error", err)
 		return
 	}
-	b.hub.deliver(ctx, Message{User: user, Sequence: seq, Payload: msg.Data})
+	sc := trace.SpanContextFromContext(traceContext.Extract(ctx, headerCarrier(msg.Header)))
+	b.hub.deliver(ctx, Message{User: user, Sequence: seq, Payload: msg.Data, SpanContext: sc})
+}
+
+// traceContext carries Message.SpanContext between instances: W3C traceparent and tracestate
+// headers, whatever the process's global propagator, since only the span context travels.
+var traceContext propagation.TraceContext
+
+// headerCarrier lets a propagator read and write NATS message headers. Unlike http.Header it
+// keeps keys as given: NATS header names are case-sensitive, and the propagator writes and
+// reads them lowercase.
+type headerCarrier nats.Header
+
+func (h headerCarrier) Get(key string) string { return nats.Header(h).Get(key) }
+
+func (h headerCarrier) Set(key, value string) { nats.Header(h).Set(key, value) }
+
+func (h headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // watch follows the connection's status until Close removes the listener.
