@@ -10,7 +10,7 @@ import (
 // ranged requests, tus uploads and SSE resume.
 var (
 	corsAllowHeaders  = "Authorization, Content-Type, If-Match, If-None-Match, Range, Last-Event-ID, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset, Upload-Concat, Upload-Defer-Length, X-HTTP-Method-Override, traceparent, tracestate, baggage, uber-trace-id"
-	corsExposeHeaders = "ETag, Location, Content-Range, Content-Disposition, Retry-After, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Upload-Offset, Upload-Length, Upload-Metadata, X-Trace-Id"
+	corsExposeHeaders = "ETag, Location, Content-Range, Content-Disposition, Retry-After, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Upload-Offset, Upload-Length, Upload-Metadata, Kinbridge-Media-Item, X-Trace-Id"
 	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 )
 

@@ -51,8 +51,39 @@ func newTusHandler(media mediav1.MediaServiceClient) (http.Handler, error) {
 		return nil, err
 	}
 	// tusd's router expects paths relative to its base.
-	return http.StripPrefix(strings.TrimSuffix(tusBasePath, "/"), h), nil
+	return http.StripPrefix(strings.TrimSuffix(tusBasePath, "/"), withItemHeader(h)), nil
 }
+
+// withItemHeader names the item a finished upload became on HEAD too, as
+// the finishing PATCH does: a client that lost that PATCH's response
+// learns from HEAD that all bytes are there (Upload-Offset equals
+// Upload-Length) and which item they became. The item is also in
+// Upload-Metadata ("item"), which tus clients can read.
+func withItemHeader(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w = &itemHeaderWriter{ResponseWriter: w}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type itemHeaderWriter struct{ http.ResponseWriter }
+
+func (w *itemHeaderWriter) WriteHeader(code int) {
+	if md := w.Header().Get("Upload-Metadata"); md != "" {
+		if item := tusd.ParseMetadataHeader(md)["item"]; item != "" {
+			w.Header().Set(mediaItemHeader, item)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *itemHeaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// mediaItemHeader names the item an upload became, on the response that
+// finishes it and on HEAD afterwards.
+const mediaItemHeader = "Kinbridge-Media-Item"
 
 // tusStore maps tus uploads onto media upload sessions. The upload id is
 // the session name with its slashes folded: "{child}.{session}".
@@ -117,13 +148,17 @@ func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uplo
 
 func sessionInfo(sess *mediav1.UploadSession) tusd.FileInfo {
 	m := sess.GetMetadata()
-	return tusd.FileInfo{
+	info := tusd.FileInfo{
 		ID:     uploadID(sess.GetName()),
 		Size:   m.GetSizeBytes(),
 		Offset: sess.GetCommittedOffset(),
 		MetaData: tusd.MetaData{"child": m.GetParent(), "filename": m.GetFilename(), "title": m.GetTitle(),
 			"kind": strings.ToLower(strings.TrimPrefix(m.GetKind().String(), "MEDIA_KIND_"))},
 	}
+	if item := sess.GetMediaItem(); item != "" {
+		info.MetaData["item"] = item
+	}
+	return info
 }
 
 func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
@@ -138,6 +173,19 @@ func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error
 	if err != nil {
 		return nil, tusError(err)
 	}
+	if sess.GetMediaItem() == "" && sess.GetCommittedOffset() == sess.GetMetadata().GetSizeBytes() {
+		// Every byte is committed but the upload was never finished: the
+		// gateway that took the last PATCH went away before finishing it.
+		// tus clients take Upload-Offset == Upload-Length as done, so
+		// finish it now (finishing is idempotent).
+		fctx, cancel := context.WithTimeout(ctx, finishTimeout)
+		defer cancel()
+		item, err := s.media.FinishUploadSession(fctx, &mediav1.FinishUploadSessionRequest{Name: name})
+		if err != nil {
+			return nil, tusError(err)
+		}
+		sess.MediaItem = item.GetName()
+	}
 	return &tusUpload{store: s, name: name, info: sessionInfo(sess)}, nil
 }
 
@@ -149,7 +197,7 @@ func (s *tusStore) finishResponse(hook tusd.HookEvent) (tusd.HTTPResponse, error
 	if !ok {
 		return tusd.HTTPResponse{}, nil
 	}
-	return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Kinbridge-Media-Item": item.(string)}}, nil
+	return tusd.HTTPResponse{Header: tusd.HTTPHeader{mediaItemHeader: item.(string)}}, nil
 }
 
 type tusUpload struct {

@@ -2,12 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 )
 
 // tusRequest sends one tus 1.0 request.
@@ -36,6 +44,28 @@ func tusMetadata(pairs ...string) string {
 		out = append(out, pairs[i]+" "+base64.StdEncoding.EncodeToString([]byte(pairs[i+1])))
 	}
 	return strings.Join(out, ",")
+}
+
+// writeSession writes data into a media upload session over gRPC, as a
+// gateway's PATCH would, without finishing it.
+func (s *suite) writeSession(t *testing.T, token, session string, data []byte) {
+	t.Helper()
+	conn, err := grpc.NewClient(s.media, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token), 30*time.Second)
+	defer cancel()
+	stream, err := mediav1.NewMediaServiceClient(conn).WriteUploadSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{Start: &mediav1.WriteStart{Name: session}}})
+	stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: data}})
+	if sess, err := stream.CloseAndRecv(); err != nil || sess.GetCommittedOffset() != int64(len(data)) {
+		t.Fatalf("writing %s: %v, %v", session, sess, err)
+	}
 }
 
 // TestTusUploads speaks tus 1.0 to /v1/uploads: create, write in two
@@ -77,6 +107,32 @@ func TestTusUploads(t *testing.T) {
 	}
 	if r := s.call(t, "GET", "/v1/"+item, maria, ""); r.status != 200 || !strings.Contains(string(r.body), "Portrait") {
 		t.Fatalf("the item: %d %s", r.status, r.body)
+	}
+	// A client that lost the last PATCH's response asks HEAD: all bytes
+	// are there, and the item is named.
+	if r := s.tusRequest(t, "HEAD", loc, teacher, nil); r.StatusCode != 200 ||
+		r.Header.Get("Upload-Offset") != strconv.Itoa(len(photo)) || r.Header.Get("Kinbridge-Media-Item") != item {
+		t.Fatalf("HEAD after finishing: %d %v; want offset %d and item %s", r.StatusCode, r.Header, len(photo), item)
+	}
+
+	// Every byte committed but never finished (the gateway that took the
+	// last PATCH died before finishing): the next HEAD finishes it, so the
+	// client that takes Upload-Offset == Upload-Length as done is right.
+	plain, err := os.ReadFile("../../services/media/ingest/testdata/plain.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := create(teacher, len(plain), tusMetadata("child", child, "filename", "plain.jpg")).Header.Get("Location")
+	id := orphan[strings.LastIndex(orphan, "/")+1:]
+	c, sessID, _ := strings.Cut(id, ".")
+	s.writeSession(t, teacher, "children/"+c+"/uploadSessions/"+sessID, plain)
+	head := s.tusRequest(t, "HEAD", orphan, teacher, nil)
+	orphanItem := head.Header.Get("Kinbridge-Media-Item")
+	if head.StatusCode != 200 || head.Header.Get("Upload-Offset") != strconv.Itoa(len(plain)) || !strings.Contains(orphanItem, "/media/") {
+		t.Fatalf("HEAD of a complete, unfinished upload: %d %v", head.StatusCode, head.Header)
+	}
+	if got := s.call(t, "GET", "/v1/"+orphanItem, teacher, ""); got.status != 200 {
+		t.Fatalf("the item HEAD finished: %d %s", got.status, got.body)
 	}
 
 	// A declared photo over the limit is refused at creation; with the

@@ -571,9 +571,18 @@ func testResumableSessionAndRangedRead(t *testing.T, on backend) {
 	if it.GetOriginalSha256() != hexSHA(data) || it.GetKind() != mediav1.MediaKind_MEDIA_KIND_ARTWORK || it.GetTitle() != "Self-portrait" {
 		t.Errorf("item %v", it)
 	}
-	// The session is gone once finished.
-	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	// A finished session names its item, so a client that lost the answer
+	// learns it; finishing again gives the same item; it takes no bytes.
+	done, err := e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
+	if err != nil || done.GetMediaItem() != it.GetName() || done.GetCommittedOffset() != int64(len(data)) {
+		t.Fatalf("finished session: %v, %v; want media_item %s", done, err, it.GetName())
+	}
+	again, err := e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
+	if err != nil || again.GetName() != it.GetName() {
+		t.Fatalf("second finish: %v, %v; want %s", again, err, it.GetName())
+	}
+	_, err = e.writeSession(ctx, sess.GetName(), int64(len(data)), []byte("more"))
+	wantCode(t, err, codes.FailedPrecondition, ReasonFinished)
 
 	// Ranged reads return exactly the requested bytes.
 	_, full, err := e.readAll(ctx, it.GetName(), "", 0, 0)

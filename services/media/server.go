@@ -44,6 +44,7 @@ const (
 	ReasonKindMismatch     = "KIND_MISMATCH"
 	ReasonIncomplete       = "INCOMPLETE"
 	ReasonOffsetMismatch   = "OFFSET_MISMATCH"
+	ReasonFinished         = "FINISHED"
 )
 
 // readChunk is the size of the chunks ReadMediaContent sends.

@@ -380,7 +380,23 @@ func sessionToProto(sess store.Session) *mediav1.UploadSession {
 		CommittedOffset: sess.CommittedOffset,
 		ExpireTime:      timestamppb.New(sess.ExpireTime),
 		CreateTime:      timestamppb.New(sess.CreateTime),
+		MediaItem:       finishedItem(sess),
 	}
+}
+
+// finishedItem is the name of the item a finished session became, or "".
+func finishedItem(sess store.Session) string {
+	if sess.ItemID == "" {
+		return ""
+	}
+	return itemName(sess.ChildID, sess.ItemID)
+}
+
+// alreadyFinished refuses bytes for a finished session, naming its item.
+func alreadyFinished(sess store.Session) error {
+	return refusal(codes.FailedPrecondition, ReasonFinished,
+		fmt.Sprintf("the upload is finished: it is %s", finishedItem(sess)),
+		map[string]string{"media_item": finishedItem(sess)})
 }
 
 // CreateUploadSession starts a resumable upload.
@@ -458,6 +474,9 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 	if err != nil {
 		return err
 	}
+	if sess.ItemID != "" {
+		return alreadyFinished(sess)
+	}
 	unlock, err := s.lockSession(sess.ID)
 	if err != nil {
 		return err
@@ -517,6 +536,9 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
+		if errors.Is(err, store.ErrFinished) {
+			return alreadyFinished(next)
+		}
 		if err != nil {
 			return storeError(err, start.GetName())
 		}
@@ -531,11 +553,16 @@ func offsetMismatch(committed int64) error {
 		map[string]string{"committed_offset": strconv.FormatInt(committed, 10)})
 }
 
-// FinishUploadSession stores a session whose bytes are all there.
+// FinishUploadSession stores a session whose bytes are all there, and
+// marks it finished (keeping it, without its bytes, until it expires), so
+// that finishing again answers with the same item.
 func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUploadSessionRequest) (*mediav1.MediaItem, error) {
 	p, sess, err := s.session(ctx, "name", req.GetName(), contribute)
 	if err != nil {
 		return nil, err
+	}
+	if sess.ItemID != "" {
+		return s.finishedItemProto(ctx, sess)
 	}
 	unlock, err := s.lockSession(sess.ID)
 	if err != nil {
@@ -549,9 +576,14 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 			map[string]string{"committed_offset": strconv.FormatInt(sess.CommittedOffset, 10)})
 	}
 	// Push the expiry forward so the sweeper leaves the bytes alone.
-	if sess, err = s.svc.store.AdvanceSession(ctx, sess.ID, size, size); err != nil {
+	next, err := s.svc.store.AdvanceSession(ctx, sess.ID, size, size)
+	if errors.Is(err, store.ErrFinished) { // by another process, meanwhile
+		return s.finishedItemProto(ctx, next)
+	}
+	if err != nil {
 		return nil, storeError(err, req.GetName())
 	}
+	sess = next
 	f, err := os.OpenFile(sess.TempKey, os.O_RDWR, 0)
 	if err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
@@ -573,7 +605,34 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 		return nil, err
 	}
 	f.Close()
-	s.dropSession(ctx, sess)
+	s.finishSession(ctx, sess, it.ID)
+	return itemToProto(it), nil
+}
+
+// finishSession marks a session finished as item itemID, then removes its
+// bytes. In that order: a crash in between leaves bytes the sweeper removes
+// when the session expires, never a finished session without its item.
+// Failures are logged, not returned: the item is stored either way.
+func (s *server) finishSession(ctx context.Context, sess store.Session, itemID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.svc.store.FinishSession(ctx, sess.ID, itemID); err != nil {
+		s.svc.cfg.Logger.WarnContext(ctx, "media: marking upload session finished", "session", sess.ID, "err", err)
+		s.dropSession(ctx, sess)
+		return
+	}
+	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
+	}
+}
+
+// finishedItemProto answers a repeated finish with the item the session
+// became (NOT_FOUND if it was deleted since).
+func (s *server) finishedItemProto(ctx context.Context, sess store.Session) (*mediav1.MediaItem, error) {
+	it, err := s.svc.store.GetItem(ctx, sess.ChildID, sess.ItemID)
+	if err != nil {
+		return nil, storeError(err, finishedItem(sess))
+	}
 	return itemToProto(it), nil
 }
 

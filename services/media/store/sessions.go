@@ -11,14 +11,14 @@ import (
 )
 
 const sessionColumns = `id, child_id, kind, title, caption, filename, size_bytes, sha256, committed_offset, temp_key,
-	uploaded_by, idle_timeout_us, create_time, update_time, expire_time`
+	uploaded_by, idle_timeout_us, create_time, update_time, expire_time, item_id`
 
 func scanSession(row scanner) (Session, error) {
 	var s Session
 	var idle, created, updated, expires int64
 	err := row.Scan(&s.ID, &s.ChildID, &s.Metadata.Kind, &s.Metadata.Title, &s.Metadata.Caption, &s.Metadata.Filename,
 		&s.Metadata.SizeBytes, &s.Metadata.SHA256, &s.CommittedOffset, &s.TempKey, &s.UploadedBy, &idle,
-		&created, &updated, &expires)
+		&created, &updated, &expires, &s.ItemID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
@@ -45,11 +45,12 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) 
 	sess.UpdateTime = sess.CreateTime
 	sess.ExpireTime = sess.CreateTime.Add(sess.IdleTimeout)
 	m := sess.Metadata
+	sess.ItemID = ""
 	_, err := s.db.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
 		sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
-		sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime))
+		sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime), sess.ItemID)
 	if sqldb.IsUniqueViolation(err) {
 		return Session{}, ErrAlreadyExists
 	}
@@ -69,8 +70,9 @@ func (s *SQL) GetSession(ctx context.Context, id string) (Session, error) {
 // writers that wrote from the same offset, exactly one moves it, and the
 // others learn the offset to resume from. Each success pushes the expiry
 // IdleTimeout past now. An expired session no longer moves (the sweeper
-// may be deleting its bytes) and is reported as ErrNotFound. to == from
-// only extends the expiry.
+// may be deleting its bytes) and is reported as ErrNotFound; a finished one
+// is reported as ErrFinished, with the session. to == from only extends
+// the expiry.
 func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error) {
 	if from < 0 || to < from {
 		return Session{}, fmt.Errorf("advance session from %d to %d: %w", from, to, ErrInvalid)
@@ -81,7 +83,7 @@ func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Se
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE upload_sessions
 			SET committed_offset = $3, update_time = $4, expire_time = $4 + idle_timeout_us
-			WHERE id = $1 AND committed_offset = $2 AND expire_time > $4 AND size_bytes >= $3`,
+			WHERE id = $1 AND committed_offset = $2 AND expire_time > $4 AND size_bytes >= $3 AND item_id = ''`,
 			id, from, to, sqldb.Micros(now))
 		if err != nil {
 			return err
@@ -105,6 +107,8 @@ func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Se
 		return Session{}, err
 	case !cur.ExpireTime.After(now):
 		return Session{}, ErrNotFound
+	case cur.ItemID != "":
+		return cur, ErrFinished
 	case cur.CommittedOffset != from:
 		return cur, ErrOffsetMismatch
 	case to > cur.Metadata.SizeBytes:
@@ -113,6 +117,53 @@ func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Se
 	// Moved away and back between our update and our read: report the
 	// race rather than guess.
 	return cur, ErrOffsetMismatch
+}
+
+// FinishSession records that a complete session became item itemID and
+// releases its pins (the item now references what they held). The session
+// stays, taking no more bytes, until IdleTimeout from now. Finishing a
+// finished session changes nothing and returns it (with the item it
+// became, which a racing finisher of the same bytes deduplicated to the
+// same item). An incomplete or expired session cannot be finished
+// (ErrInvalid, ErrNotFound).
+func (s *SQL) FinishSession(ctx context.Context, id, itemID string) (Session, error) {
+	if itemID == "" {
+		return Session{}, fmt.Errorf("finish session: empty item id: %w", ErrInvalid)
+	}
+	now := s.stamp()
+	var sess Session
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx, `UPDATE upload_sessions
+			SET item_id = $2, update_time = $3, expire_time = $3 + idle_timeout_us
+			WHERE id = $1 AND item_id = '' AND committed_offset = size_bytes AND expire_time > $3
+			RETURNING `+sessionColumns, id, itemID, sqldb.Micros(now)))
+		if err != nil {
+			return err
+		}
+		delta := refDelta{}
+		if err := releasePins(ctx, tx, SessionHolder(id), delta); err != nil {
+			return err
+		}
+		return delta.apply(ctx, tx, now)
+	})
+	if err == nil {
+		return sess, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Session{}, wrap("finish session", err)
+	}
+	cur, err := s.GetSession(ctx, id)
+	switch {
+	case err != nil:
+		return Session{}, err
+	case cur.ItemID != "":
+		return cur, nil
+	case !cur.ExpireTime.After(now):
+		return Session{}, ErrNotFound
+	default:
+		return cur, fmt.Errorf("finish session with %d of %d bytes: %w", cur.CommittedOffset, cur.Metadata.SizeBytes, ErrInvalid)
+	}
 }
 
 // deleteSessions deletes the sessions matching where, releases their pins

@@ -74,6 +74,47 @@ var sessionContract = []contractCase{
 			t.Fatalf("second delete: %v", err)
 		}
 	}},
+	{"a finished session names its item, takes no bytes and releases its pins", func(t *testing.T, e env) {
+		ctx := context.Background()
+		sess, err := e.s.CreateSession(ctx, session("c1", 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := sha("finished content")
+		if err := e.s.PinBlob(ctx, content, store.SessionHolder(sess.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.FinishSession(ctx, sess.ID, "m1"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("finish of an incomplete session: %v", err)
+		}
+		if _, err := e.s.AdvanceSession(ctx, sess.ID, 0, 10); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, e.s, item("c1", "m1", sha("finished original"), content))
+		time.Sleep(2 * time.Millisecond) // so the expiry visibly moves
+		done, err := e.s.FinishSession(ctx, sess.ID, "m1")
+		if err != nil || done.ItemID != "m1" || done.CommittedOffset != 10 || !done.ExpireTime.After(sess.ExpireTime) {
+			t.Fatalf("finish = %+v, %v", done, err)
+		}
+		wantRefs(t, e.s, map[string]int64{content: 1}) // the item's; the session's pin is gone
+		if got, err := e.s.GetSession(ctx, sess.ID); err != nil || got != done {
+			t.Fatalf("read back %+v, %v; want %+v", got, err, done)
+		}
+		again, err := e.s.FinishSession(ctx, sess.ID, "m2")
+		if err != nil || again != done {
+			t.Fatalf("second finish = %+v, %v; want the first unchanged", again, err)
+		}
+		if cur, err := e.s.AdvanceSession(ctx, sess.ID, 10, 10); !errors.Is(err, store.ErrFinished) || cur.ItemID != "m1" {
+			t.Fatalf("advance of a finished session = %+v, %v", cur, err)
+		}
+		if _, err := e.s.FinishSession(ctx, "nope", "m1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("finish of a missing session: %v", err)
+		}
+		if err := e.s.DeleteSession(ctx, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantRefs(t, e.s, map[string]int64{content: 1})
+	}},
 	{"of writers racing from one offset exactly one advances", func(t *testing.T, e env) {
 		ctx := context.Background()
 		sess, err := e.s.CreateSession(ctx, session("c1", 1<<20))

@@ -92,6 +92,9 @@ var (
 	// ErrOffsetMismatch means an upload session's committed offset is not
 	// the one the write started from: another writer got there first.
 	ErrOffsetMismatch = errors.New("committed offset has moved")
+	// ErrFinished means an upload session has become an item: it takes no
+	// more bytes (Session.ItemID names the item).
+	ErrFinished = errors.New("upload session is finished")
 	// ErrInvalid is a request the store refuses outright (an offset beyond
 	// the upload's size, an empty blob name).
 	ErrInvalid = errors.New("invalid argument")
@@ -249,6 +252,10 @@ type Session struct {
 	CreateTime  time.Time
 	UpdateTime  time.Time
 	ExpireTime  time.Time
+	// ItemID is the item a finished session became; "" while it is open.
+	// A finished session is kept until it expires, so that a client that
+	// lost the answer can learn the item; its bytes are already gone.
+	ItemID string
 }
 
 // DefaultIdleTimeout is how long an untouched session lives when its
@@ -334,8 +341,13 @@ type Store interface {
 	// AdvanceSession moves the committed offset from one value to another
 	// and extends the expiry; it fails with ErrOffsetMismatch (and the
 	// current session) when the offset is no longer from, so two writers
-	// never both append. An expired session is ErrNotFound.
+	// never both append. An expired session is ErrNotFound, a finished one
+	// ErrFinished (with the session).
 	AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error)
+	// FinishSession records the item a complete session became and
+	// releases its pins; the session takes no more bytes and is kept until
+	// it expires. Finishing it again returns it unchanged.
+	FinishSession(ctx context.Context, id, itemID string) (Session, error)
 	// DeleteSession removes a session and releases its pins.
 	DeleteSession(ctx context.Context, id string) error
 	// ExpiredSessions lists sessions that expired before now, soonest first.

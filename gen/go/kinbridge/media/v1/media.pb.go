@@ -624,7 +624,13 @@ type UploadSession struct {
 	// When an untouched session expires and its bytes are removed.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// When it was created.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Once finished, the item the upload became,
+	// `children/{child}/media/{media}`. A finished session is kept until its
+	// expire time, so a client that lost the answer to its last write or to
+	// FinishUploadSession learns the item from GetUploadSession, and a
+	// repeated FinishUploadSession answers with the same item.
+	MediaItem     string `protobuf:"bytes,6,opt,name=media_item,json=mediaItem,proto3" json:"media_item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -692,6 +698,13 @@ func (x *UploadSession) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *UploadSession) GetMediaItem() string {
+	if x != nil {
+		return x.MediaItem
+	}
+	return ""
 }
 
 // Request of CreateUploadSession.
@@ -1500,7 +1513,7 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\bmetadata\x18\x01 \x01(\v2\".kinbridge.media.v1.UploadMetadataH\x00R\bmetadata\x12\"\n" +
 	"\x05chunk\x18\x02 \x01(\fB\n" +
 	"\xbaH\az\x05\x18\x80\x80\x80\x02H\x00R\x05chunkB\r\n" +
-	"\x04part\x12\x05\xbaH\x02\b\x01\"\x88\x02\n" +
+	"\x04part\x12\x05\xbaH\x02\b\x01\"\xae\x02\n" +
 	"\rUploadSession\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\bmetadata\x18\x02 \x01(\v2\".kinbridge.media.v1.UploadMetadataR\bmetadata\x12)\n" +
@@ -1508,7 +1521,9 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"d\n" +
+	"createTime\x12$\n" +
+	"\n" +
+	"media_item\x18\x06 \x01(\tB\x05\x92A\x02@\x01R\tmediaItem\"d\n" +
 	"\x1aCreateUploadSessionRequest\x12F\n" +
 	"\bmetadata\x18\x01 \x01(\v2\".kinbridge.media.v1.UploadMetadataB\x06\xbaH\x03\xc8\x01\x01R\bmetadata\"\x81\x01\n" +
 	"\n" +

@@ -71,7 +71,8 @@ type MediaServiceClient interface {
 	// Returns a session with its committed offset.
 	GetUploadSession(ctx context.Context, in *GetUploadSessionRequest, opts ...grpc.CallOption) (*UploadSession, error)
 	// Completes a session whose bytes are all there: checks and stores them
-	// and returns the new (or existing, for the same bytes) item.
+	// and returns the new (or existing, for the same bytes) item. Finishing a
+	// finished session answers with its item again.
 	FinishUploadSession(ctx context.Context, in *FinishUploadSessionRequest, opts ...grpc.CallOption) (*MediaItem, error)
 	// Abandons a session and removes its bytes.
 	CancelUploadSession(ctx context.Context, in *CancelUploadSessionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
@@ -250,7 +251,8 @@ type MediaServiceServer interface {
 	// Returns a session with its committed offset.
 	GetUploadSession(context.Context, *GetUploadSessionRequest) (*UploadSession, error)
 	// Completes a session whose bytes are all there: checks and stores them
-	// and returns the new (or existing, for the same bytes) item.
+	// and returns the new (or existing, for the same bytes) item. Finishing a
+	// finished session answers with its item again.
 	FinishUploadSession(context.Context, *FinishUploadSessionRequest) (*MediaItem, error)
 	// Abandons a session and removes its bytes.
 	CancelUploadSession(context.Context, *CancelUploadSessionRequest) (*emptypb.Empty, error)
