@@ -378,10 +378,10 @@ type jaegerSpan struct {
 }
 
 // parent is the span's parent in its own trace, "" for a root: its
-// CHILD_OF reference, else its FOLLOWS_FROM one. Jaeger shows a span that
-// also links to its parent (the outbox delivery, the media job: work that
-// continues a request later) with a single FOLLOWS_FROM reference to that
-// parent, as OpenTracing modelled asynchronous children.
+// CHILD_OF reference. The asynchronous steps (the outbox delivery, the
+// media job) are children of the request that caused them, too: they carry
+// no span link to that same parent, which Jaeger would turn into a single
+// FOLLOWS_FROM reference.
 func (s *jaegerSpan) parent() string {
 	id, _ := s.parentRef()
 	return id
@@ -389,11 +389,9 @@ func (s *jaegerSpan) parent() string {
 
 // parentRef returns the parent and the type of the reference to it.
 func (s *jaegerSpan) parentRef() (id, refType string) {
-	for _, want := range []string{"CHILD_OF", "FOLLOWS_FROM"} {
-		for _, r := range s.References {
-			if r.RefType == want && r.TraceID == s.TraceID {
-				return r.SpanID, r.RefType
-			}
+	for _, r := range s.References {
+		if r.RefType == "CHILD_OF" && r.TraceID == s.TraceID {
+			return r.SpanID, r.RefType
 		}
 	}
 	return "", ""
@@ -604,12 +602,6 @@ func (c *jaegerChecker) childOf(child, parent *jaegerSpan, why string) {
 	c.parentIs(child, parent, why, "CHILD_OF")
 }
 
-// continues checks that parent is child's direct parent by either kind of
-// reference: work that continues a request asynchronously.
-func (c *jaegerChecker) continues(child, parent *jaegerSpan, why string) {
-	c.parentIs(child, parent, why, "CHILD_OF", "FOLLOWS_FROM")
-}
-
 func (c *jaegerChecker) parentIs(child, parent *jaegerSpan, why string, refTypes ...string) {
 	if child == nil || parent == nil {
 		return
@@ -667,7 +659,7 @@ func jaegerCheckRecording(tr *jaegerTrace, caller jaegerCaller) []string {
 	// The relay delivers later, in the trace of the request whose
 	// transaction wrote the event.
 	deliver := c.one("progress outbox relay", "progress", "producer", `outbox`)
-	c.continues(deliver, create, "the outbox relay continues the recording request")
+	c.childOf(deliver, create, "the outbox relay continues the recording request")
 	publishClient := c.one("progress Publish client", "progress", "client", `Publish$`)
 	publish := c.one("notification Publish", "notification", "server", `Publish$`)
 	guardiansClient := c.one("notification ListGuardians client", "notification", "client", `ListGuardians$`)
@@ -737,7 +729,7 @@ func jaegerCheckUpload(tr *jaegerTrace, caller jaegerCaller) []string {
 	// The MEDIA_READY event is written in the job's transaction; the relay
 	// delivers it later, in the job's trace.
 	deliver := c.one("media outbox relay", "media", "producer", `outbox`)
-	c.continues(deliver, job, "the outbox relay continues the job")
+	c.childOf(deliver, job, "the outbox relay continues the job")
 	publishClient := c.one("media Publish client", "media", "client", `Publish$`)
 	publish := c.one("notification Publish", "notification", "server", `Publish$`)
 	c.childOf(publishClient, deliver, "the relay calls Publish")

@@ -452,9 +452,9 @@ func (r *Relay) deliverLane(hctx context.Context, lane []queued) error {
 // attempts and backoff when not. ok reports that q was delivered; err, that
 // the outbox could not be updated.
 func (r *Relay) deliverOne(hctx context.Context, q queued) (ok bool, err error) {
-	// The delivery continues the trace of the request that added q, never
-	// whatever span hctx may carry. It is also linked to it, for backends
-	// that show producer spans by their links.
+	// The delivery continues the trace of the request that added q, as its
+	// child, never whatever span hctx may carry. No span link to that same
+	// parent: Jaeger would merge the two into one FOLLOWS_FROM reference.
 	parent := otel.GetTextMapPropagator().Extract(
 		trace.ContextWithSpanContext(hctx, trace.SpanContext{}), propagation.MapCarrier(q.Carrier))
 	startOpts := []trace.SpanStartOption{
@@ -469,9 +469,6 @@ func (r *Relay) deliverOne(hctx context.Context, q queued) (ok bool, err error) 
 			attrKey.String(q.Key),
 			attrAttempt.Int(q.Attempts+1),
 		),
-	}
-	if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
-		startOpts = append(startOpts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
 	ctx, span := r.tracer.Start(parent, "outbox.deliver", startOpts...)
 	defer span.End()

@@ -132,7 +132,8 @@ const jobTracerName = "github.com/kinbridge/kinbridge/services/media"
 // startJobSpan starts the span of one run of job, in the trace of the
 // request that enqueued it (the upload that finished), whatever ctx
 // carries; every run of the job, retries included, is a child of that
-// request's span and links to it. The MEDIA_READY event written under
+// request's span (no span link to it as well: Jaeger would show the pair as
+// FOLLOWS_FROM rather than a child). The MEDIA_READY event written under
 // this span carries it on, so the outbox delivery to notification stays in
 // the same trace. A job without a stored context (enqueued outside any
 // trace, or before contexts were stored) starts a trace of its own.
@@ -158,9 +159,6 @@ func (s *Service) startJobSpan(ctx context.Context, job store.Job) (context.Cont
 			attribute.Int("media.job.attempt", job.Attempts),
 			attribute.String("media.item", itemName(job.ChildID, job.ItemID)),
 		),
-	}
-	if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
 	return tp.Tracer(jobTracerName, trace.WithSchemaURL(semconv.SchemaURL)).Start(parent, "media.job "+job.Kind, opts...)
 }
