@@ -47,6 +47,12 @@ Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for
   Every client command takes --addr (KINBRIDGE_ADDR, default 127.0.0.1:9101),
   --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json.
 
+A child's photos, videos, artwork and documents (over the media gRPC API; 'kinbridge media -h' for more):
+  kinbridge media upload FILE --child CHILD       upload with a progress bar; run it again to resume
+  kinbridge media list CHILD [--kind K]           a child's media, newest first
+  kinbridge media get MEDIA [--output FILE]       show an item; --output downloads its bytes
+  These take --media-addr (KINBRIDGE_MEDIA_ADDR, default 127.0.0.1:9102) instead of --addr.
+
 Your notifications (over the notification gRPC API; 'kinbridge notifications -h' for more):
   kinbridge notifications list [--unread] [--limit N]  your inbox, newest first
   kinbridge notifications count                        how many are unread
@@ -100,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return summaryCmd(ctx, rest, stdout, stderr)
 	case "notifications":
 		return notificationsCmd(ctx, rest, stdout, stderr)
+	case "media":
+		return mediaCmd(ctx, rest, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, stderr)
 	case "version":

@@ -1,0 +1,630 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+)
+
+// The tests in this file run `kinbridge media ...` in process against a
+// real `serve all`: uploads that are interrupted and run again, uploads
+// whose connection is cut, downloads, and refusals.
+
+// kbOut runs one command line in process with ctx and returns what it
+// printed on stdout and on stderr.
+func kbOut(ctx context.Context, args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	err := run(ctx, args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// mediaEnv points the media commands at the suite and at a state
+// directory of the test's own, which it returns.
+func mediaEnv(t *testing.T, s *suite) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("KINBRIDGE_MEDIA_ADDR", s.media)
+	t.Setenv("KINBRIDGE_STATE_DIR", dir)
+	return dir
+}
+
+// fileSHA256 returns the hex SHA-256 of a file.
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// fakeMP4 writes an MP4-shaped file of size bytes: an ftyp box the media
+// service sniffs as video/mp4, then an mdat box of pseudo-random bytes.
+func fakeMP4(t *testing.T, size int) string {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")
+	mdat := make([]byte, 8)
+	binary.BigEndian.PutUint32(mdat, uint32(size-b.Len()))
+	copy(mdat[4:], "mdat")
+	b.Write(mdat)
+	body := make([]byte, size-b.Len())
+	rand.NewChaCha8([32]byte{'c', 'l', 'i'}).Read(body)
+	b.Write(body)
+	path := filepath.Join(t.TempDir(), "sports-day.mp4")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// stateFiles lists the upload state files in dir.
+func stateFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// listMedia returns the child's items through the CLI's --json output.
+func listMedia(t *testing.T, child, token string) []*mediav1.MediaItem {
+	t.Helper()
+	var resp mediav1.ListMediaItemsResponse
+	if err := protojson.Unmarshal([]byte(mustKB(t, "media", "list", child, "--token", token, "--json")), &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetMediaItems()
+}
+
+func TestCLIMediaUploadGetList(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	states := mediaEnv(t, s)
+	teacher, maria := s.userToken(t, "teacher", false), s.userToken(t, "maria", false)
+	photo := "../../services/media/ingest/testdata/plain.jpg"
+	doc := "../../services/media/ingest/testdata/plain.pdf"
+
+	out, errOut, err := kbOut(context.Background(), "media", "upload", photo, "--child", child, "--token", teacher,
+		"--title", "Portrait", "--caption", "Blue period", "--kind", "artwork")
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, errOut)
+	}
+	name := field(t, out, "Name")
+	for key, want := range map[string]string{"Kind": "artwork", "Title": "Portrait", "Caption": "Blue period", "Type": "image/jpeg",
+		"Size": "298 B", "Original SHA-256": fileSHA256(t, photo), "Uploaded by": "teacher"} {
+		if got := field(t, out, key); got != want {
+			t.Errorf("%s: %q, want %q", key, got, want)
+		}
+	}
+	if !strings.HasPrefix(name, child+"/media/") {
+		t.Fatalf("name %q", name)
+	}
+	if st := field(t, out, "State"); st != "processing" && st != "ready" && st != "failed" {
+		t.Errorf("state %q", st)
+	}
+	if files := stateFiles(t, states); len(files) != 0 {
+		t.Errorf("a finished upload left its state file: %q", files)
+	}
+
+	// The bare id names the child too; the kind is inferred from the content.
+	id := strings.TrimPrefix(child, "children/")
+	pdf := mustKB(t, "media", "upload", doc, "--child", id, "--token", teacher, "--json")
+	var item mediav1.MediaItem
+	if err := protojson.Unmarshal([]byte(pdf), &item); err != nil {
+		t.Fatalf("--json is not a MediaItem: %v\n%s", err, pdf)
+	}
+	if item.GetKind() != mediav1.MediaKind_MEDIA_KIND_DOCUMENT || item.GetContentType() != "application/pdf" || item.GetOriginalSha256() != fileSHA256(t, doc) {
+		t.Fatalf("pdf item %v", &item)
+	}
+
+	t.Run("the same file again is the same item", func(t *testing.T) {
+		again := mustKB(t, "media", "upload", photo, "--child", child, "--token", teacher)
+		if field(t, again, "Name") != name {
+			t.Fatalf("a second item:\n%s", again)
+		}
+	})
+	t.Run("the guardian lists and reads", func(t *testing.T) {
+		rows := tableRows(t, mustKB(t, "media", "list", child, "--token", maria), "NAME")
+		if len(rows) != 2 || rows[0][0] != item.GetName() || rows[1][0] != name || !slices.Equal(rows[1][1:5], []string{"artwork", "Portrait", "image/jpeg", "298 B"}) {
+			t.Fatalf("rows %q", rows)
+		}
+		paged := mustKB(t, "media", "list", "--child", child, "--token", maria, "--page-size", "1", "--json")
+		var resp mediav1.ListMediaItemsResponse
+		if err := protojson.Unmarshal([]byte(paged), &resp); err != nil || len(resp.GetMediaItems()) != 2 {
+			t.Fatalf("every page: %v %v", &resp, err)
+		}
+		rows = tableRows(t, mustKB(t, "media", "list", child, "--token", maria, "--kind", "document"), "NAME")
+		if len(rows) != 1 || rows[0][0] != item.GetName() {
+			t.Fatalf("documents %q", rows)
+		}
+		if out := mustKB(t, "media", "list", child, "--token", maria, "--kind", "video"); strings.TrimSpace(out) != "No media." {
+			t.Fatalf("videos: %q", out)
+		}
+		got := mustKB(t, "media", "get", name, "--token", maria)
+		if field(t, got, "Title") != "Portrait" || field(t, got, "Name") != name {
+			t.Fatalf("get:\n%s", got)
+		}
+	})
+	t.Run("the guardian downloads what was uploaded", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "portrait.jpg")
+		got := mustKB(t, "media", "get", name, "--token", maria, "--output", dst)
+		if !strings.HasPrefix(field(t, got, "Saved to"), dst+", 298 B") {
+			t.Fatalf("get --output:\n%s", got)
+		}
+		if fileSHA256(t, dst) != fileSHA256(t, photo) {
+			t.Fatal("the download differs from the file uploaded")
+		}
+		// To standard output, only the bytes.
+		raw := mustKB(t, "media", "get", item.GetName(), "--token", maria, "--output", "-")
+		want, _ := os.ReadFile(doc)
+		if raw != string(want) {
+			t.Fatalf("--output - printed %d bytes, want the %d of the PDF", len(raw), len(want))
+		}
+		leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dst), ".*.part"))
+		if len(leftovers) != 0 {
+			t.Fatalf("partial downloads left: %q", leftovers)
+		}
+	})
+	t.Run("a thumbnail that is not there", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "thumb.jpg")
+		_, err := kb(t, "media", "get", item.GetName(), "--token", maria, "--output", dst, "--thumbnail", "large")
+		if err == nil || !strings.Contains(err.Error(), `no "large" thumbnail`) {
+			t.Fatalf("got %v", err)
+		}
+		if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+			t.Fatalf("a failed download left %s: %v", dst, serr)
+		}
+	})
+}
+
+func TestCLIMediaUploadRefusals(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	states := mediaEnv(t, s)
+	photo := "../../services/media/ingest/testdata/plain.jpg"
+	maria, olga, teacher := s.userToken(t, "maria", false), s.userToken(t, "olga", false), s.userToken(t, "teacher", false)
+
+	_, err := kb(t, "media", "upload", photo, "--child", child, "--token", maria)
+	if err == nil || !strings.HasPrefix(err.Error(), "permission denied: ") {
+		t.Errorf("a guardian uploads: %v", err)
+	}
+	_, err = kb(t, "media", "upload", photo, "--child", child, "--token", olga)
+	if err == nil || err.Error() != child+" not found" {
+		t.Errorf("a stranger uploads: %v", err)
+	}
+	_, err = kb(t, "media", "upload", photo, "--child", "children/nosuchchild", "--token", teacher)
+	if err == nil || err.Error() != "children/nosuchchild not found" {
+		t.Errorf("a child that does not exist: %v", err)
+	}
+	if _, err := kb(t, "media", "list", child, "--token", olga); err == nil || err.Error() != child+" not found" {
+		t.Errorf("a stranger lists: %v", err)
+	}
+
+	html := filepath.Join(t.TempDir(), "not-a-photo.jpg")
+	if err := os.WriteFile(html, []byte("<html><script>alert(1)</script></html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kb(t, "media", "upload", html, "--child", child, "--token", teacher)
+	if err == nil || !strings.Contains(err.Error(), "the media service refused not-a-photo.jpg") || !strings.Contains(err.Error(), "only photos") {
+		t.Errorf("HTML named like a photo: %v", err)
+	}
+	_, err = kb(t, "media", "upload", photo, "--child", child, "--token", teacher, "--kind", "video")
+	if err == nil || !strings.Contains(err.Error(), "cannot be filed as a video") {
+		t.Errorf("a photo as a video: %v", err)
+	}
+	if files := stateFiles(t, states); len(files) != 0 {
+		t.Errorf("refused uploads left state files: %q", files)
+	}
+	if items := listMedia(t, child, teacher); len(items) != 0 {
+		t.Errorf("refused uploads became items: %v", items)
+	}
+}
+
+func TestCLIMediaRefusesBadInputBeforeAnyCall(t *testing.T) {
+	addr, connections := countingListener(t)
+	t.Setenv("KINBRIDGE_MEDIA_ADDR", addr)
+	t.Setenv("KINBRIDGE_STATE_DIR", t.TempDir())
+	t.Setenv("KINBRIDGE_TOKEN", "some-token")
+	photo := "../../services/media/ingest/testdata/plain.jpg"
+	empty := filepath.Join(t.TempDir(), "empty.jpg")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no child", []string{"media", "upload", photo}, "--child is required"},
+		{"not a child", []string{"media", "upload", photo, "--child", "Ada"}, `"Ada" is not a child`},
+		{"no file", []string{"media", "upload", "--child", "abc"}, "missing arguments"},
+		{"two files", []string{"media", "upload", photo, photo, "--child", "abc"}, "unexpected arguments"},
+		{"a file that is not there", []string{"media", "upload", "nope.jpg", "--child", "abc"}, "cannot read the file to upload"},
+		{"a directory", []string{"media", "upload", ".", "--child", "abc"}, "is not a regular file"},
+		{"an empty file", []string{"media", "upload", empty, "--child", "abc"}, "is empty: nothing to upload"},
+		{"unknown kind", []string{"media", "upload", photo, "--child", "abc", "--kind", "painting"}, `--kind "painting" is not one of artwork, photo, video, document`},
+		{"list without a child", []string{"media", "list"}, "missing arguments"},
+		{"list with two children", []string{"media", "list", "abc", "--child", "def"}, "not both"},
+		{"list with page size 0", []string{"media", "list", "abc", "--page-size", "0"}, "--page-size must be 1 to 1000"},
+		{"list backwards", []string{"media", "list", "abc", "--from", "2026-04-01", "--to", "2026-03-01"}, "is after --to"},
+		{"get a child", []string{"media", "get", "children/abc"}, "is not a media item"},
+		{"thumbnail without output", []string{"media", "get", "children/abc/media/xyz", "--thumbnail", "small"}, "--thumbnail needs --output"},
+		{"unknown thumbnail", []string{"media", "get", "children/abc/media/xyz", "--output", "x", "--thumbnail", "huge"}, `--thumbnail "huge" is not one of small, large`},
+		{"unknown command", []string{"media", "delete"}, `unknown command "media delete"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := kb(t, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if n := connections.Load(); n != 0 {
+		t.Fatalf("bad input reached the service: %d connections", n)
+	}
+}
+
+// tripProxy forwards TCP connections to a target until budget bytes have
+// gone from clients to the target; then it trips, once: it cuts every
+// connection and refuses new ones for down (later ones pass freely), or
+// with stall it holds them all open and silent, as a network that stopped
+// carrying bytes would.
+type tripProxy struct {
+	lis    net.Listener
+	target string
+	stall  bool
+	down   time.Duration
+	held   chan struct{} // closed by release: stalled connections end
+
+	mu       sync.Mutex
+	budget   int64
+	tripped  bool
+	upAgain  time.Time // after a cut, connections are refused until then
+	conns    map[net.Conn]bool
+	accepted int
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+func newTripProxy(t *testing.T, target string, budget int64, stall bool, down time.Duration) *tripProxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tripProxy{lis: lis, target: target, stall: stall, down: down, budget: budget, held: make(chan struct{}), conns: map[net.Conn]bool{}}
+	p.wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Go(func() { p.forward(c) })
+		}
+	})
+	t.Cleanup(func() {
+		p.release()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *tripProxy) addr() string { return p.lis.Addr().String() }
+
+func (p *tripProxy) forward(c net.Conn) {
+	p.mu.Lock()
+	refused := time.Now().Before(p.upAgain)
+	p.mu.Unlock()
+	if refused {
+		c.Close()
+		return
+	}
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.accepted++
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	var copies sync.WaitGroup
+	copies.Go(func() {
+		io.Copy(c, up)
+		c.Close()
+		up.Close()
+	})
+	copies.Go(func() {
+		p.upstream(up, c)
+		c.Close()
+		up.Close()
+	})
+	copies.Wait()
+}
+
+// upstream copies client bytes to the target within the budget.
+func (p *tripProxy) upstream(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			allowed := int64(n)
+			if !p.tripped {
+				allowed = min(allowed, p.budget)
+				p.budget -= allowed
+			}
+			trip := !p.tripped && p.budget == 0
+			stalled := p.tripped && p.stall
+			if trip {
+				p.tripped = true
+				p.upAgain = time.Now().Add(p.down)
+			}
+			p.mu.Unlock()
+			if stalled {
+				<-p.held
+				return
+			}
+			if _, werr := dst.Write(buf[:allowed]); werr != nil {
+				return
+			}
+			if trip {
+				if p.stall {
+					<-p.held
+					return
+				}
+				p.cutAll()
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *tripProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// release ends the proxy: stalled connections are closed, as a network
+// that gave up would close them, and no new ones are accepted.
+func (p *tripProxy) release() {
+	p.once.Do(func() {
+		p.lis.Close()
+		close(p.held)
+		p.cutAll()
+	})
+}
+
+func (p *tripProxy) connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+// committed asks the media service how much of a session is committed.
+func committed(t *testing.T, s *suite, token, session string) int64 {
+	t.Helper()
+	conn, err := grpc.NewClient(s.media, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token), 10*time.Second)
+	defer cancel()
+	sess, err := mediav1.NewMediaServiceClient(conn).GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: session})
+	if err != nil {
+		t.Fatalf("GetUploadSession %s: %v", session, err)
+	}
+	return sess.GetCommittedOffset()
+}
+
+func TestCLIMediaUploadResumesWhenRunAgain(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	states := mediaEnv(t, s)
+	teacher := s.userToken(t, "teacher", false)
+	const size = 6 << 20
+	video := fakeMP4(t, size)
+	upload := []string{"media", "upload", video, "--child", child, "--token", teacher, "--title", "Sports day", "--timeout", "1m"}
+
+	// The first run goes through a network that stops carrying bytes
+	// after 2.5 MiB; once the service has committed some of them, the run
+	// is interrupted, as Ctrl-C would.
+	proxy := newTripProxy(t, s.media, 5<<19, true, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		out, errOut string
+		err         error
+	}
+	first := make(chan result, 1)
+	go func() {
+		out, errOut, err := kbOut(ctx, append(upload, "--media-addr", proxy.addr())...)
+		first <- result{out, errOut, err}
+	}()
+	var session string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if files := stateFiles(t, states); len(files) == 1 {
+			b, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st struct{ Session string }
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("state file %s: %v\n%s", files[0], err, b)
+			}
+			if session = st.Session; session != "" && committed(t, s, teacher, session) >= 1<<20 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no state file with a session that has 1 MiB committed within 30s (session %q)", session)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	r := <-first
+	if r.err == nil || !strings.HasPrefix(r.err.Error(), "interrupted. ") || !strings.Contains(r.err.Error(), "the same command again to resume") || r.out != "" {
+		t.Fatalf("the interrupted run: %q, %v\n%s", r.out, r.err, r.errOut)
+	}
+	if files := stateFiles(t, states); len(files) != 1 {
+		t.Fatalf("the interrupted run left %d state files, want 1", len(files))
+	}
+	proxy.release() // the held connection drops, as the network gives up
+
+	out, errOut, err := kbOut(context.Background(), upload...)
+	if err != nil {
+		t.Fatalf("the second run: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "Resuming the upload of sports-day.mp4 at ") || strings.Contains(errOut, " at 0 B of ") {
+		t.Errorf("the second run did not say it resumes past the start:\n%s", errOut)
+	}
+	if got, want := field(t, out, "Original SHA-256"), fileSHA256(t, video); got != want {
+		t.Errorf("original sha256 %s, want %s", got, want)
+	}
+	if field(t, out, "Title") != "Sports day" || field(t, out, "Kind") != "video" {
+		t.Errorf("item:\n%s", out)
+	}
+	if items := listMedia(t, child, teacher); len(items) != 1 {
+		t.Errorf("want one item, got %v", items)
+	}
+	if files := stateFiles(t, states); len(files) != 0 {
+		t.Errorf("the finished upload left its state file: %q", files)
+	}
+}
+
+func TestCLIMediaUploadSurvivesACutConnection(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	mediaEnv(t, s)
+	teacher := s.userToken(t, "teacher", false)
+	video := fakeMP4(t, 6<<20)
+	// After 3 MiB the connection is cut and the service stays out of
+	// reach for 2s: the CLI keeps asking where the upload stands until it
+	// answers, then writes on from there.
+	proxy := newTripProxy(t, s.media, 3<<20, false, 2*time.Second)
+
+	out, errOut, err := kbOut(context.Background(), "media", "upload", video, "--child", child, "--token", teacher, "--media-addr", proxy.addr())
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, errOut)
+	}
+	if strings.Count(errOut, "Upload interrupted after sending ") != 1 || !strings.Contains(errOut, "Still no answer about the upload: ") ||
+		strings.Count(errOut, "; continuing from there.") != 1 {
+		t.Errorf("the cut was not reported:\n%s", errOut)
+	}
+	if got, want := field(t, out, "Original SHA-256"), fileSHA256(t, video); got != want {
+		t.Errorf("original sha256 %s, want %s", got, want)
+	}
+	if n := proxy.connections(); n < 2 {
+		t.Errorf("the upload never connected again: %d connections", n)
+	}
+	if items := listMedia(t, child, teacher); len(items) != 1 {
+		t.Errorf("want one item, got %v", items)
+	}
+}
+
+func TestMediaMeterLines(t *testing.T) {
+	var b bytes.Buffer
+	m := newMeter(&b, false)
+	m.start("Uploading big.mp4", 100<<20, 30<<20, true)
+	for n := int64(30 << 20); n <= 100<<20; n += 7 << 20 {
+		m.set(n)
+	}
+	m.set(100 << 20)
+	m.stop()
+	// A resumed transfer has no heading line: "Resuming ..." said the size.
+	want := "Uploading big.mp4: 44% (44.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 51% (51.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 65% (65.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 72% (72.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 86% (86.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 93% (93.0 MiB of 100.0 MiB)\n" +
+		"Uploading big.mp4: 100% (100.0 MiB of 100.0 MiB)\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	fresh := newMeter(&b, false)
+	fresh.start("Uploading big.mp4", 100<<20, 0, true)
+	fresh.set(5 << 20)
+	if want := "Uploading big.mp4: 100.0 MiB\n"; b.String() != want {
+		t.Errorf("a fresh transfer printed %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	q := newMeter(&b, true)
+	q.start("Uploading big.mp4", 100<<20, 0, true)
+	q.set(100 << 20)
+	q.stop()
+	if b.Len() != 0 {
+		t.Errorf("--quiet printed %q", b.String())
+	}
+	small := newMeter(&b, false)
+	small.start("Uploading a.jpg", 300, 0, true)
+	small.set(300)
+	small.stop()
+	if b.Len() != 0 {
+		t.Errorf("a small upload printed %q", b.String())
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 298: "298 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 19: "1.5 MiB", 1 << 30: "1.0 GiB", 5 << 40: "5.0 TiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestUploadStateFileKeysTheUpload(t *testing.T) {
+	base := uploadState{Path: "/home/ana/v.mp4", Size: 10, ModTime: 1, Child: "children/a"}
+	seen := map[string]bool{base.file("d"): true}
+	for _, other := range []uploadState{
+		{Path: "/home/ana/w.mp4", Size: 10, ModTime: 1, Child: "children/a"},
+		{Path: "/home/ana/v.mp4", Size: 11, ModTime: 1, Child: "children/a"},
+		{Path: "/home/ana/v.mp4", Size: 10, ModTime: 2, Child: "children/a"},
+		{Path: "/home/ana/v.mp4", Size: 10, ModTime: 1, Child: "children/b"},
+	} {
+		if f := other.file("d"); seen[f] {
+			t.Errorf("%+v shares a state file", other)
+		} else {
+			seen[f] = true
+		}
+	}
+	withSession := base
+	withSession.Session, withSession.SHA256 = "children/a/uploadSessions/x", "ab"
+	if withSession.file("d") != base.file("d") || !withSession.same(base) {
+		t.Error("the session is not part of the key")
+	}
+}
