@@ -29,15 +29,24 @@ unit: ## Run unit and integration tests (-race). Real backends are used when rea
 	$(GO_TEST) ./...
 
 .PHONY: e2e
-e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree.
-	$(GO_TEST) -tags e2e -timeout 20m ./e2e/...
+e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree (backends, Jaeger, node and chromium when present; see KINBRIDGE_TEST_REQUIRE).
+	$(GO_TEST) -tags e2e -timeout 40m ./e2e/...
 
-.PHONY: bench
-bench: ## Benchmark live notifications (delivery latency, memory per idle feed) on a built serve all; BENCH_FLAGS="-h" for knobs.
+.PHONY: bench bench-notifications bench-uploads
+bench: ## Run both benchmarks below, one after the other (numbers in docs/benchmarks.md).
+	@$(MAKE) --no-print-directory bench-notifications && $(MAKE) --no-print-directory bench-uploads
+
+bench-notifications: ## Benchmark live notifications (delivery latency, memory per idle feed) on a built serve all; BENCH_FLAGS="-h" for knobs.
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
 	go build -o "$$tmp/bench" ./bench/notifications && \
 	"$$tmp/bench" -bin "$$tmp/kinbridge" $(BENCH_FLAGS)
+
+bench-uploads: ## Benchmark uploads of a 1 GiB file (throughput, peak server memory) per upload path; UPLOAD_BENCH_FLAGS="-h" for knobs.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
+	go build -o "$$tmp/bench-uploads" ./bench/uploads && \
+	"$$tmp/bench-uploads" -bin "$$tmp/kinbridge" $(UPLOAD_BENCH_FLAGS)
 
 # Tools are built from the pinned tools modules; a change to their go.mod
 # rebuilds them.
