@@ -439,6 +439,24 @@ func testSpans(t *testing.T, b backend) {
 	db := open(t, b.dsn(t), sqldb.Options{TracerProvider: tp})
 	exporter.Reset() // drop the migration's span
 
+	// Outside any trace (a poller, a gauge read at scrape time) statements
+	// and transactions make no spans: each would be a root of its own.
+	if _, err := db.ExecContext(ctx, `SELECT 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, `SELECT 1`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if spans := exporter.GetSpans(); len(spans) != 0 {
+		t.Fatalf("%d spans for statements outside any trace, want none: first %q", len(spans), spans[0].Name)
+	}
+
+	// Inside a request's trace, everything is.
+	ctx, request := tp.Tracer("test").Start(ctx, "request")
+
 	const secret = "Secret-Argument-Value"
 	const insert = `INSERT INTO children (id, name, nick) VALUES ($1, $2, $3)`
 	const selectByName = `SELECT id FROM children WHERE name = $1`
@@ -470,6 +488,7 @@ func testSpans(t *testing.T, b backend) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	request.End()
 
 	spans := exporter.GetSpans()
 	type want struct {
@@ -485,6 +504,7 @@ func testSpans(t *testing.T, b backend) {
 		{"SELECT children", `SELECT count(*) FROM children`, "SELECT", false},
 		{"store.step", "", "", false},
 		{"sqldb.InTx", "", "", false},
+		{"request", "", "", false},
 	}
 	if len(spans) != len(wants) {
 		for _, s := range spans {
@@ -511,7 +531,7 @@ func testSpans(t *testing.T, b backend) {
 		if s.Name != w.name {
 			t.Errorf("span %d name = %q, want %q", i, s.Name, w.name)
 		}
-		if s.Name != "store.step" && s.InstrumentationScope.Name != sqldb.TracerName {
+		if s.Name != "store.step" && s.Name != "request" && s.InstrumentationScope.Name != sqldb.TracerName {
 			t.Errorf("span %q scope = %q", s.Name, s.InstrumentationScope.Name)
 		}
 		if gotErr := s.Status.Code == codes.Error; gotErr != w.err {

@@ -15,9 +15,20 @@ import (
 	"modernc.org/sqlite"
 )
 
+// inTrace reports whether ctx belongs to a trace. Statements and
+// transactions outside any (pollers claiming work, gauges read at scrape
+// time) get no span: each would be a trace of its own, one per poll,
+// burying the journeys in the trace store. Work that starts from such a
+// poll opens its own span first (a media job, an outbox delivery), and its
+// statements are traced under it.
+func inTrace(ctx context.Context) bool { return trace.SpanContextFromContext(ctx).IsValid() }
+
 // startSpan starts the client span of one statement. Only the parameterised
 // text goes on it: argument values may be personal data.
 func (db *DB) startSpan(ctx context.Context, query string) (context.Context, trace.Span) {
+	if !inTrace(ctx) {
+		return ctx, trace.SpanFromContext(ctx) // a no-op span
+	}
 	op, table := summarize(query)
 	name := db.system
 	attrs := make([]attribute.KeyValue, 0, len(db.attrs)+3)

@@ -70,7 +70,10 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // lock, and a DB of one connection (:memory:) would deadlock.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	outer := trace.SpanContextFromContext(ctx).SpanID()
-	ctx, span := db.tracer.Start(ctx, "sqldb.InTx")
+	span := trace.SpanFromContext(ctx) // a no-op span outside any trace
+	if inTrace(ctx) {
+		ctx, span = db.tracer.Start(ctx, "sqldb.InTx")
+	}
 	defer func() {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
