@@ -189,6 +189,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path+"/" == tusBasePath || strings.HasPrefix(r.URL.Path, tusBasePath):
+			route := tusBasePath + "{upload}"
+			if strings.TrimSuffix(r.URL.Path, "/")+"/" == tusBasePath {
+				route = tusBasePath // creation
+			}
+			setRoute(r, route)
 			uploads.ServeHTTP(w, r)
 			return
 		case strings.HasPrefix(r.URL.Path, "/v1/"):
@@ -254,14 +259,19 @@ func traceHeader(next http.Handler) http.Handler {
 func routeTelemetry(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		if pattern, ok := runtime.HTTPPattern(r.Context()); ok {
-			route := pattern.String()
-			span := trace.SpanFromContext(r.Context())
-			span.SetName(r.Method + " " + route)
-			span.SetAttributes(semconv.HTTPRoute(route))
-			if labeler, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-				labeler.Add(semconv.HTTPRoute(route))
-			}
+			setRoute(r, pattern.String())
 		}
 		next(w, r, params)
+	}
+}
+
+// setRoute names the request's server span by its route template and adds
+// the template to its metrics' labels.
+func setRoute(r *http.Request, route string) {
+	span := trace.SpanFromContext(r.Context())
+	span.SetName(r.Method + " " + route)
+	span.SetAttributes(semconv.HTTPRoute(route))
+	if labeler, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+		labeler.Add(semconv.HTTPRoute(route))
 	}
 }

@@ -435,7 +435,7 @@ func TestTusUploadIsOneTrace(t *testing.T) {
 	// POST -> CreateUploadSession -> media -> progress's access check.
 	create := one(gwCreate)
 	post := parentOf(create)
-	if post.Service != "gateway" || post.Kind != kindServer || post.Attributes["http.request.method"] != "POST" || post.ParentSpanID != clientSpan {
+	if post.Service != "gateway" || post.Kind != kindServer || post.Name != "POST /v1/uploads/" || post.Attributes["http.route"] != "/v1/uploads/" || post.ParentSpanID != clientSpan {
 		t.Errorf("CreateUploadSession was called from %s span %q (kind %d, method %s, parent %s); want the gateway's POST, child of the client's span",
 			post.Service, post.Name, post.Kind, post.Attributes["http.request.method"], post.ParentSpanID)
 	}
@@ -445,7 +445,7 @@ func TestTusUploadIsOneTrace(t *testing.T) {
 	// The request that finished it: the last PATCH.
 	finishClient := one(gwFinish)
 	patch := parentOf(finishClient)
-	if patch.Service != "gateway" || patch.Kind != kindServer || patch.Attributes["http.request.method"] != "PATCH" || patch.ParentSpanID != clientSpan {
+	if patch.Service != "gateway" || patch.Kind != kindServer || patch.Name != "PATCH /v1/uploads/{upload}" || patch.Attributes["http.route"] != "/v1/uploads/{upload}" || patch.ParentSpanID != clientSpan {
 		t.Errorf("FinishUploadSession was called from %s span %q (kind %d, method %s, parent %s); want the gateway's PATCH, child of the client's span",
 			patch.Service, patch.Name, patch.Kind, patch.Attributes["http.request.method"], patch.ParentSpanID)
 	}
