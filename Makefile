@@ -11,7 +11,7 @@ LDFLAGS    := -X main.version=$(VERSION)
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-20s %s\n", $$1, $$2}'
 
 .PHONY: run
 run: ## Run the whole suite on embedded defaults (SQLite, local files) and print its URLs.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/kinbridge/kinbridge/bench/internal/suite"
 )
 
 // Idle transports.
@@ -50,10 +52,10 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("%s: %w\n%s", transport, err, srv.logTail(10))
+			err = fmt.Errorf("%s: %w\n%s", transport, err, srv.LogTail(10))
 		}
 	}()
 	res = &idleResult{transport: transport}
@@ -64,10 +66,10 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	if transport == idleGRPCMux {
 		sockets = min(cfg.muxConns, most)
 	}
-	if limit := openFileLimit(); limit > 0 && uint64(sockets+256) > limit {
+	if limit := suite.OpenFileLimit(); limit > 0 && uint64(sockets+256) > limit {
 		return nil, fmt.Errorf("%d feeds need more than this process's open-file limit of %d: lower -idle-steps", most, limit)
 	}
-	metrics, err := srv.scrape(ctx)
+	metrics, err := srv.Scrape(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	subs := make([]*subscriber, most)
 	for i := range subs {
 		user := fmt.Sprintf("idle-%05d", i)
-		tok, err := srv.token(user, false)
+		tok, err := srv.Token(user, false)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +94,7 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	var muxConns []*grpc.ClientConn
 	if transport == idleGRPCMux {
 		for range min(cfg.muxConns, most) {
-			c, err := dial(srv.notification)
+			c, err := dial(srv.Notification)
 			if err != nil {
 				return nil, err
 			}
@@ -136,11 +138,11 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 					var connect func(context.Context, string) (feed, error)
 					switch transport {
 					case idleSSE:
-						connect = sseConnect(srv.gateway, s.token)
+						connect = sseConnect(srv.Gateway, s.token)
 					case idleGRPCMux:
 						connect = grpcConnect(muxConns[int(hash(s.user))%len(muxConns)], s.token)
 					default:
-						c, err := dial(srv.notification)
+						c, err := dial(srv.Notification)
 						if err != nil {
 							failMu.Lock()
 							failed++
@@ -214,7 +216,7 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 		}
 		res.rows = append(res.rows, idleRow{feeds: opened, conns: conns, live: live, failed: failed, openTook: openTook, mem: mem})
 	}
-	res.load = loadAvg()
+	res.load = suite.LoadAvg()
 	return res, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/kinbridge/kinbridge/bench/internal/suite"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 )
 
@@ -77,18 +78,18 @@ type latencyResult struct {
 // notification from the send of its CreateAssessment to its arrival on
 // every feed.
 func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyResult, error) {
-	res := &latencyResult{cfg: cfg, loadBefore: loadAvg()}
-	conn, err := dial(srv.progress)
+	res := &latencyResult{cfg: cfg, loadBefore: suite.LoadAvg()}
+	conn, err := dial(srv.Progress)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
 	progress := progressv1.NewProgressServiceClient(conn)
-	admin, err := srv.token("bench-admin", true)
+	admin, err := srv.Token("bench-admin", true)
 	if err != nil {
 		return nil, err
 	}
-	teacher, err := srv.token("bench-teacher", false)
+	teacher, err := srv.Token("bench-teacher", false)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 		if i >= cfg.grpcGuardians {
 			via, user = viaSSE, fmt.Sprintf("guardian-sse-%03d", i-cfg.grpcGuardians)
 		}
-		tok, err := srv.token(user, false)
+		tok, err := srv.Token(user, false)
 		if err != nil {
 			return nil, err
 		}
@@ -147,9 +148,9 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 	}()
 	openErrs := make(chan error, len(subs))
 	for _, s := range subs {
-		connect := sseConnect(srv.gateway, s.token)
+		connect := sseConnect(srv.Gateway, s.token)
 		if s.via == viaGRPC {
-			c, err := dial(srv.notification)
+			c, err := dial(srv.Notification)
 			if err != nil {
 				return nil, err
 			}
@@ -296,7 +297,7 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 	if res.publishCalls = pubCount1 - pubCount0; res.publishCalls > 0 {
 		res.publishMean = time.Duration((pubSum1 - pubSum0) / res.publishCalls * float64(time.Second))
 	}
-	res.loadAfter = loadAvg()
+	res.loadAfter = suite.LoadAvg()
 
 	// Match every delivery to its send.
 	byPath := map[string]*pathStats{}

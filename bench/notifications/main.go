@@ -9,9 +9,10 @@
 //  2. memory per idle subscriber: K idle feeds are opened on a fresh server
 //     and its RSS, Go heap and stacks are read after they settle.
 //
-// `make bench` builds kinbridge from the tree and runs this with defaults
-// that take about three minutes on two cores; -h lists the knobs. It binds
-// loopback only and stops by itself (-timeout).
+// `make bench-notifications` (and `make bench`, which runs both benchmarks)
+// builds kinbridge from the tree and runs this with defaults that take
+// about three minutes on two cores; -h lists the knobs. It binds loopback
+// only and stops by itself (-timeout).
 package main
 
 import (
@@ -21,9 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kinbridge/kinbridge/bench/internal/suite"
 )
 
 func main() {
@@ -116,19 +117,16 @@ func run(args []string, out io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	if *bin == "" {
-		*bin = filepath.Join(dir, "kinbridge")
-		build := exec.CommandContext(ctx, "go", "build", "-o", *bin, "./cmd/kinbridge")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building kinbridge (run from the repository root or pass -bin): %w", err)
+		if *bin, err = suite.Build(ctx, dir); err != nil {
+			return err
 		}
 	}
 
 	began := time.Now()
 	fmt.Fprintln(out, "Kinbridge live notifications benchmark")
 	fmt.Fprintf(out, "machine: %s/%s, %d CPUs, %s RAM, kernel %s; load generator built with %s\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), memTotal(), kernel(), runtime.Version())
-	fmt.Fprintf(out, "load average at start (1/5/15 min): %s\n", loadAvg())
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), suite.MemTotal(), suite.Kernel(), runtime.Version())
+	fmt.Fprintf(out, "load average at start (1/5/15 min): %s\n", suite.LoadAvg())
 	fmt.Fprintf(out, "server: %s serve all, SQLite in a temporary data dir, loopback ephemeral ports\n", *bin)
 	if len(serverEnv) > 0 {
 		fmt.Fprintf(out, "server environment: %s\n", strings.Join(serverEnv, " "))
@@ -141,9 +139,9 @@ func run(args []string, out io.Writer) error {
 		}
 		res, err := runLatency(ctx, srv, lc)
 		if err != nil {
-			err = fmt.Errorf("latency: %w\n%s", err, srv.logTail(10))
+			err = fmt.Errorf("latency: %w\n%s", err, srv.LogTail(10))
 		}
-		srv.stop()
+		srv.Stop()
 		if err != nil {
 			return err
 		}
@@ -160,7 +158,7 @@ func run(args []string, out io.Writer) error {
 		}
 		printIdle(out, ic, results)
 	}
-	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", loadAvg(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", suite.LoadAvg(), time.Since(began).Round(time.Second))
 	return nil
 }
 
@@ -261,40 +259,3 @@ func liveOf(row idleRow) string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 
 func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }
-
-// loadAvg is the 1, 5 and 15 minute load average, or "?" without /proc.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return "?"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			f := strings.Fields(rest)
-			if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
-				return fmt.Sprintf("%.1f GiB", kb/(1<<20))
-			}
-		}
-	}
-	return "?"
-}
-
-func kernel() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(b))
-}

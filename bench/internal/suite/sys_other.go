@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package suite
 
 import "syscall"
 
@@ -8,5 +8,8 @@ import "syscall"
 // server is stopped on the way out.
 func childAttrs() *syscall.SysProcAttr { return nil }
 
-// openFileLimit is unknown here; 0 skips the check.
-func openFileLimit() uint64 { return 0 }
+// OpenFileLimit is unknown here; 0 skips the check.
+func OpenFileLimit() uint64 { return 0 }
+
+// FreeBytes is unknown here; 0 skips the check.
+func FreeBytes(string) uint64 { return 0 }

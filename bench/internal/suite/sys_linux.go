@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package suite
 
 import "syscall"
 
@@ -10,12 +10,22 @@ func childAttrs() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// openFileLimit is this process's limit on open files (Go raises the soft
+// OpenFileLimit is this process's limit on open files (Go raises the soft
 // limit to the hard one at start).
-func openFileLimit() uint64 {
+func OpenFileLimit() uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0
 	}
 	return lim.Cur
+}
+
+// FreeBytes is the space available to this user on the file system that
+// holds dir, or 0 when it cannot be told.
+func FreeBytes(dir string) uint64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return st.Bavail * uint64(st.Bsize)
 }
