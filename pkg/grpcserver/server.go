@@ -51,6 +51,11 @@ type Server struct {
 	endStreams  context.CancelFunc
 }
 
+// MaxRecvMessageBytes is the largest message a server takes: the APIs'
+// largest field is a 4 MiB upload chunk (media), and the message around it
+// adds a few bytes, which gRPC's default limit of exactly 4 MiB refuses.
+const MaxRecvMessageBytes = 4<<20 + 64<<10
+
 // New returns a Server with interceptors in this order: panic recovery,
 // logging, authentication, validation. Recovery is outermost so a panic
 // anywhere becomes INTERNAL and is logged once.
@@ -91,6 +96,7 @@ func New(opts Options) (*Server, error) {
 			auth.StreamServerInterceptor(opts.Verifier, opts.Policy),
 			v.StreamServerInterceptor(),
 		),
+		grpc.MaxRecvMsgSize(MaxRecvMessageBytes),
 		// Clients ping every 30s; allow that without a GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),

@@ -713,3 +713,29 @@ func TestTakenTime(t *testing.T) {
 		}
 	}
 }
+
+// TestLargestChunk sends a session write of one chunk as large as the
+// contract allows (4 MiB): the message around it must fit too.
+func TestLargestChunk(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	data := make([]byte, 4<<20)
+	copy(data, readFile(t, "ingest/testdata/plain.jpg"))
+	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: int64(len(data))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := e.client.WriteUploadSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{Start: &mediav1.WriteStart{Name: sess.GetName()}}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: data}})
+	got, err := stream.CloseAndRecv()
+	if err != nil || got.GetCommittedOffset() != int64(len(data)) {
+		t.Fatalf("one 4 MiB chunk: %v, %v", got, err)
+	}
+}
