@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/kinbridge/kinbridge/internal/banner"
 )
 
 var (
@@ -75,11 +75,6 @@ type process struct {
 	done         chan error
 }
 
-var (
-	addrRE  = regexp.MustCompile(`^\s+(progress gRPC|media gRPC|notification gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
-	tokenRE = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
-)
-
 // serve starts `kinbridge serve all` on ephemeral ports and waits until
 // the gateway is ready. It is stopped with SIGTERM when the test ends and
 // must exit 0.
@@ -108,29 +103,11 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.stop(t) })
 
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		if m := addrRE.FindStringSubmatch(line); m != nil {
-			switch m[1] {
-			case "progress gRPC":
-				p.progress = m[2]
-			case "notification gRPC":
-				p.notification = m[2]
-			case "media gRPC":
-				p.media = m[2]
-			case "REST gateway":
-				p.gateway = m[2]
-			case "metrics":
-				p.metrics = m[2]
-			}
-		}
-		if m := tokenRE.FindStringSubmatch(line); m != nil {
-			p.adminToken = m[1]
-		}
-		if strings.HasPrefix(line, "More tokens:") {
-			break
-		}
+	addrs, err := banner.Read(stdout)
+	p.progress, p.media, p.notification = addrs.Progress, addrs.Media, addrs.Notification
+	p.gateway, p.metrics, p.adminToken = addrs.Gateway, addrs.Metrics, addrs.AdminToken
+	if err != nil {
+		t.Fatalf("kinbridge serve %s: %v; stderr:\n%s", role, err, p.stderr)
 	}
 	go io.Copy(io.Discard, stdout)
 	if p.gateway == "" && p.progress == "" && p.notification == "" && p.media == "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/kinbridge/kinbridge/gateway"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/internal/banner"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
@@ -94,7 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	group, ctx := errgroup.WithContext(ctx)
-	var banner []string
+	var lines []string // the banner's address lines
 	runs := map[string]bool{}
 	for _, r := range roles[role] {
 		runs[r] = true
@@ -109,9 +110,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	for _, svc := range []struct {
 		name   string
+		label  string
 		listen string
 		addr   *string
-	}{{"progress", c.ProgressListen, &c.ProgressAddr}, {"media", c.MediaListen, &c.MediaAddr}, {"notification", c.NotificationListen, &c.NotificationAddr}} {
+	}{
+		{"progress", banner.Progress, c.ProgressListen, &c.ProgressAddr},
+		{"media", banner.Media, c.MediaListen, &c.MediaAddr},
+		{"notification", banner.Notification, c.NotificationListen, &c.NotificationAddr},
+	} {
 		if !runs[svc.name] {
 			continue
 		}
@@ -123,7 +129,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if role == "all" {
 			*svc.addr = lis.Addr().String()
 		}
-		banner = append(banner, fmt.Sprintf("  %-15s %s", svc.name+" gRPC", lis.Addr()))
+		lines = append(lines, banner.Line(svc.label, lis.Addr().String()))
 	}
 	// serveGRPC builds the gRPC server of one service and serves it.
 	serveGRPC := func(name string, register func(grpc.ServiceRegistrar)) error {
@@ -262,11 +268,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		group.Go(func() error { return serveHTTP(ctx, lis, gw.Handler(), c.ShutdownTimeout) })
 		url := "http://" + lis.Addr().String()
-		banner = append(banner,
-			fmt.Sprintf("  REST gateway    %s", url),
-			fmt.Sprintf("  API docs        %s/docs", url),
-			fmt.Sprintf("  OpenAPI         %s/openapi.json", url),
-			fmt.Sprintf("  recent traces   %s/debug/tracez", url))
+		lines = append(lines,
+			banner.Line(banner.Gateway, url),
+			banner.Line(banner.APIDocs, url+"/docs"),
+			banner.Line(banner.OpenAPI, url+"/openapi.json"),
+			banner.Line(banner.Tracez, url+"/debug/tracez"))
 	}
 
 	if c.MetricsListen != "" {
@@ -278,11 +284,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mux.Handle("GET /metrics", tel.MetricsHandler())
 		mux.Handle("GET /debug/tracez", tel.TracezHandler())
 		group.Go(func() error { return serveHTTP(ctx, lis, mux, c.ShutdownTimeout) })
-		banner = append(banner, fmt.Sprintf("  metrics         http://%s/metrics", lis.Addr()))
+		lines = append(lines, banner.Line(banner.Metrics, "http://"+lis.Addr().String()+"/metrics"))
 	}
 
 	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), role, c.DataDir)
-	for _, line := range banner {
+	for _, line := range lines {
 		fmt.Fprintln(stdout, line)
 	}
 	if created {
@@ -290,9 +296,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nA new signing key was created in %s. An admin token, valid for 30 days:\n\n  export KINBRIDGE_TOKEN=%s\n\n", c.UserKey, tok)
+		fmt.Fprintf(stdout, "\nA new signing key was created in %s. An admin token, valid for 30 days:\n\n%s\n\n", c.UserKey, banner.TokenLine(tok))
 	}
-	fmt.Fprintf(stdout, "More tokens: kinbridge token issue --data-dir %s --user USER [--admin]\n", c.DataDir)
+	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --user USER [--admin]\n", banner.LastLinePrefix, c.DataDir)
 	logger.Info("started", slog.String("role", role))
 
 	err = group.Wait()

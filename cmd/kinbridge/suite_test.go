@@ -1,18 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kinbridge/kinbridge/internal/banner"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 )
 
@@ -27,11 +26,6 @@ type suite struct {
 	adminToken   string
 	dataDir      string
 }
-
-var (
-	lineRE = regexp.MustCompile(`^\s+(progress gRPC|media gRPC|notification gRPC|REST gateway|metrics)\s+(\S+)`)
-	tokRE  = regexp.MustCompile(`export KINBRIDGE_TOKEN=(\S+)`)
-)
 
 // startSuite runs the suite until the test ends and waits until it is ready.
 func startSuite(t *testing.T, extra ...string) *suite {
@@ -60,32 +54,14 @@ func startSuite(t *testing.T, extra ...string) *suite {
 		}
 	})
 
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if m := lineRE.FindStringSubmatch(line); m != nil {
-			switch m[1] {
-			case "progress gRPC":
-				s.progress = m[2]
-			case "notification gRPC":
-				s.notification = m[2]
-			case "media gRPC":
-				s.media = m[2]
-			case "REST gateway":
-				s.gateway = m[2]
-			case "metrics":
-				s.metrics = m[2]
-			}
-		}
-		if m := tokRE.FindStringSubmatch(line); m != nil {
-			s.adminToken = m[1]
-		}
-		if strings.HasPrefix(line, "More tokens:") {
-			break
-		}
+	addrs, err := banner.Read(out)
+	if err != nil {
+		t.Fatal(err)
 	}
+	s.gateway, s.progress, s.media, s.notification = "http://"+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
+	s.metrics, s.adminToken = "http://"+addrs.Metrics+"/metrics", addrs.AdminToken
 	go io.Copy(io.Discard, out) // keep the writer from blocking
-	if s.gateway == "" || s.progress == "" || s.adminToken == "" {
+	if addrs.Gateway == "" || s.progress == "" || s.adminToken == "" {
 		t.Fatalf("serve all did not print its addresses and token: %+v", s)
 	}
 	deadline := time.Now().Add(10 * time.Second)

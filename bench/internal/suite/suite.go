@@ -14,12 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	kbbanner "github.com/kinbridge/kinbridge/internal/banner"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 )
 
@@ -38,8 +38,6 @@ type Server struct {
 	logPath string
 	issuer  *auth.UserIssuer
 }
-
-var addrRE = regexp.MustCompile(`^\s+(progress gRPC|media gRPC|notification gRPC|REST gateway|metrics)\s+(?:http://)?([^/\s]+)`)
 
 // Start runs bin in a fresh data directory under dir, with env added to
 // this process's environment and args after the listen flags, and waits
@@ -72,30 +70,11 @@ func Start(ctx context.Context, bin, dir string, env []string, args ...string) (
 
 	banner := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			if m := addrRE.FindStringSubmatch(line); m != nil {
-				switch m[1] {
-				case "progress gRPC":
-					s.Progress = m[2]
-				case "media gRPC":
-					s.Media = m[2]
-				case "notification gRPC":
-					s.Notification = m[2]
-				case "REST gateway":
-					s.Gateway = m[2]
-				case "metrics":
-					s.Metrics = m[2]
-				}
-			}
-			if strings.HasPrefix(line, "More tokens:") {
-				banner <- nil
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		banner <- errors.New("kinbridge exited before printing its addresses")
+		addrs, err := kbbanner.Read(stdout)
+		s.Progress, s.Media, s.Notification = addrs.Progress, addrs.Media, addrs.Notification
+		s.Gateway, s.Metrics = addrs.Gateway, addrs.Metrics
+		banner <- err
+		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	fail := func(err error) (*Server, error) {
 		s.Stop()
