@@ -740,3 +740,37 @@ func TestOpenURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalOpenFile: the local store hands out its own file, read only, to
+// readers that need a path (the thumbnailer's ffmpeg).
+func TestLocalOpenFile(t *testing.T) {
+	s, err := blob.NewLocal(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("the bytes of a video")
+	sum := sha256.Sum256(data)
+	name, _, err := s.Put(t.Context(), bytes.NewReader(data), hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.OpenFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if _, err := f.Write([]byte("x")); err == nil {
+		t.Error("the blob's file was opened writable")
+	}
+	missing := sha256.Sum256([]byte("never stored"))
+	if _, err := s.OpenFile(hex.EncodeToString(missing[:])); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("missing blob: %v, want ErrNotFound", err)
+	}
+	if _, err := s.OpenFile("../../etc/passwd"); err == nil {
+		t.Error("a name that is not a SHA-256 was opened")
+	}
+}

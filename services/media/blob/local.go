@@ -171,6 +171,24 @@ func (l *Local) exists(name string) bool {
 	return err == nil
 }
 
+// OpenFile opens blob name as a read-only file, for readers that need a
+// path (programs such as ffmpeg) or random access without a copy. The file
+// is never changed: blobs are content-addressed, and Put replaces a file
+// only by renaming an identical one over it.
+func (l *Local) OpenFile(name string) (*os.File, error) {
+	if err := checkName("open", name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(l.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob: open %s: %w", short(name), ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: open %s: %w", short(name), err)
+	}
+	return f, nil
+}
+
 // Open implements [Store.Open].
 func (l *Local) Open(ctx context.Context, name string, offset, length int64) (_ io.ReadCloser, err error) {
 	_, span := l.tr.start(ctx, "blob.Open",
