@@ -199,7 +199,7 @@ func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() err
 			}
 			return status.Errorf(codes.Unavailable, "live delivery ended (%v); resume with resume_token %s", f.sub.Err(), f.resumeToken())
 		case m := <-f.sub.C():
-			if err := f.live(ctx, m); err != nil {
+			if err := f.live(ctx, *m); err != nil {
 				return err
 			}
 		}

@@ -9,8 +9,10 @@ import (
 // buffer overflows, when the bus loses messages for it, or when the bus closes; Err says which.
 // Its methods are safe for concurrent use.
 type Subscription struct {
-	user    string
-	c       chan Message
+	user string
+	// c carries pointers: a buffer of a few hundred Messages (about 100
+	// bytes each) would cost every idle subscriber tens of KiB up front.
+	c       chan *Message
 	done    chan struct{}
 	hub     *hub
 	release func() // gives back what the bus holds for this subscription (the NATS interest)
@@ -25,11 +27,11 @@ type Subscription struct {
 func (s *Subscription) User() string { return s.user }
 
 // C returns the channel the messages arrive on, in the order this instance received them.
+// Every subscription of the user gets the same *Message: read it, never change it.
 //
 // C is never closed: watch Done for the end. (A closed C would hand a reader that does not
-// check for it zero Messages, whose Sequence 0 the notification service gives a meaning.)
-// Messages buffered before the end stay readable.
-func (s *Subscription) C() <-chan Message { return s.c }
+// check for it nil Messages.) Messages buffered before the end stay readable.
+func (s *Subscription) C() <-chan *Message { return s.c }
 
 // Done returns a channel closed when the subscription ends; nothing is sent on C after that.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
@@ -89,7 +91,7 @@ func newHub(m *metrics) *hub {
 func (h *hub) subscribe(user string, buffer int, release func()) (*Subscription, error) {
 	s := &Subscription{
 		user:    user,
-		c:       make(chan Message, buffer),
+		c:       make(chan *Message, buffer),
 		done:    make(chan struct{}),
 		hub:     h,
 		release: release,
@@ -118,9 +120,10 @@ func (h *hub) deliver(ctx context.Context, m Message) bool {
 	if h.closed {
 		return false
 	}
+	shared := &m // one copy for all of the user's subscriptions, which only read it
 	for s := range h.users[m.User] {
 		select {
-		case s.c <- m:
+		case s.c <- shared:
 		default:
 			h.endLocked(ctx, s, ErrOverflow) // deleting the entry being ranged over is allowed
 		}

@@ -156,12 +156,12 @@ func recv(t testing.TB, s *fanout.Subscription) fanout.Message {
 	t.Helper()
 	select {
 	case m := <-s.C():
-		return m
+		return *m
 	case <-s.Done():
 		// Nothing is sent after the end, but what was buffered before it is still there.
 		select {
 		case m := <-s.C():
-			return m
+			return *m
 		default:
 		}
 		t.Fatalf("subscription of %q ended (%v) while a message was expected", s.User(), s.Err())
