@@ -164,3 +164,42 @@ func TestTusUploads(t *testing.T) {
 		t.Fatalf("HEAD after terminate: %d", r.StatusCode)
 	}
 }
+
+// TestTusExtensions: the gateway advertises the tus extensions it
+// implements, and a creation that carries the whole file (creation with
+// upload) answers with the item at once.
+func TestTusExtensions(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	teacher := s.userToken(t, "teacher", false)
+
+	opts := s.tusRequest(t, "OPTIONS", "/v1/uploads/", teacher, nil)
+	if opts.StatusCode != 204 && opts.StatusCode != 200 {
+		t.Fatalf("OPTIONS: %d", opts.StatusCode)
+	}
+	ext := opts.Header.Get("Tus-Extension")
+	for _, want := range []string{"creation", "creation-with-upload", "termination"} {
+		if !strings.Contains(","+ext+",", ","+want+",") {
+			t.Errorf("Tus-Extension %q lacks %s", ext, want)
+		}
+	}
+	// No Tus-Max-Size: the limit depends on the kind, which media learns
+	// from the metadata or the first bytes, and refuses with 413 then.
+	if opts.Header.Get("Tus-Version") != "1.0.0" {
+		t.Errorf("OPTIONS headers: %v", opts.Header)
+	}
+
+	photo, err := os.ReadFile("../../services/media/ingest/testdata/plain.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.tusRequest(t, "POST", "/v1/uploads/", teacher, photo, "Upload-Length", strconv.Itoa(len(photo)),
+		"Upload-Metadata", tusMetadata("child", child, "filename", "plain.jpg"), "Content-Type", "application/offset+octet-stream")
+	item := r.Header.Get("Kinbridge-Media-Item")
+	if r.StatusCode != 201 || r.Header.Get("Upload-Offset") != strconv.Itoa(len(photo)) || !strings.Contains(item, "/media/") {
+		t.Fatalf("creation with upload: %d %v", r.StatusCode, r.Header)
+	}
+	if got := s.call(t, "GET", "/v1/"+item, teacher, ""); got.status != 200 {
+		t.Fatalf("the item: %d %s", got.status, got.body)
+	}
+}
