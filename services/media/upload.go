@@ -169,12 +169,44 @@ func (s *server) dropSession(ctx context.Context, sess store.Session) {
 	}
 }
 
-// lockSession marks a session busy in this process, or refuses.
-func (s *server) lockSession(id string) (unlock func(), err error) {
-	if _, loaded := s.busy.LoadOrStore(id, struct{}{}); loaded {
-		return nil, status.Error(codes.Aborted, "another write or finish of this upload session is in progress")
+// errSessionBusy refuses a second writer, finisher or canceller of a
+// session while one is at work; the client retries or asks where the
+// session stands.
+var errSessionBusy = status.Error(codes.Aborted, "another write or finish of this upload session is in progress")
+
+// holdSession makes the caller the only one at work on a session: it marks
+// the session busy in this process and takes an exclusive lock on its bytes'
+// file, which keeps out other media processes sharing the upload directory
+// (the kernel drops the lock if its holder dies). It returns the session as
+// it stands now (what was read before may be stale: another writer may
+// have committed since, or finished it) with the file open for reading and
+// writing, created if missing; release closes it and lets others in.
+func (s *server) holdSession(ctx context.Context, sess store.Session) (store.Session, *os.File, func(), error) {
+	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
+		return store.Session{}, nil, nil, errSessionBusy
 	}
-	return func() { s.busy.Delete(id) }, nil
+	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		s.busy.Delete(sess.ID)
+		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
+	}
+	release := func() { f.Close(); s.busy.Delete(sess.ID) }
+	if err := lockFile(f); err != nil {
+		release()
+		if errors.Is(err, errFileLocked) {
+			return store.Session{}, nil, nil, errSessionBusy
+		}
+		return store.Session{}, nil, nil, s.internal(ctx, "locking upload session", err)
+	}
+	cur, err := s.svc.store.GetSession(ctx, sess.ID)
+	if err == nil && !cur.ExpireTime.After(time.Now()) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		release()
+		return store.Session{}, nil, nil, storeError(err, sessionName(sess.ChildID, sess.ID))
+	}
+	return cur, f, release, nil
 }
 
 // headOf returns the first SniffLen bytes of f (fewer for a shorter file).
@@ -477,19 +509,17 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 	if sess.ItemID != "" {
 		return alreadyFinished(sess)
 	}
-	unlock, err := s.lockSession(sess.ID)
+	sess, f, release, err := s.holdSession(ctx, sess)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer release()
+	if sess.ItemID != "" {
+		return alreadyFinished(sess)
+	}
 	if start.GetOffset() != sess.CommittedOffset {
 		return offsetMismatch(sess.CommittedOffset)
 	}
-	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return s.internal(ctx, "writing upload session", err)
-	}
-	defer f.Close()
 	// Bytes written after the last commit (a write whose stream dropped, or
 	// a crash) are not part of the upload.
 	if err := f.Truncate(sess.CommittedOffset); err != nil {
@@ -564,11 +594,14 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 	if sess.ItemID != "" {
 		return s.finishedItemProto(ctx, sess)
 	}
-	unlock, err := s.lockSession(sess.ID)
+	sess, f, release, err := s.holdSession(ctx, sess)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer release()
+	if sess.ItemID != "" {
+		return s.finishedItemProto(ctx, sess)
+	}
 	size := sess.Metadata.SizeBytes
 	if sess.CommittedOffset < size {
 		return nil, refusal(codes.FailedPrecondition, ReasonIncomplete,
@@ -584,11 +617,6 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 		return nil, storeError(err, req.GetName())
 	}
 	sess = next
-	f, err := os.OpenFile(sess.TempKey, os.O_RDWR, 0)
-	if err != nil {
-		return nil, s.internal(ctx, "finishing upload session", err)
-	}
-	defer f.Close()
 	if err := f.Truncate(size); err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
@@ -604,7 +632,8 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 	if err != nil {
 		return nil, err
 	}
-	f.Close()
+	// Still held: nobody writes or finishes again until it is marked
+	// finished.
 	s.finishSession(ctx, sess, it.ID)
 	return itemToProto(it), nil
 }
@@ -642,11 +671,11 @@ func (s *server) CancelUploadSession(ctx context.Context, req *mediav1.CancelUpl
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := s.lockSession(sess.ID)
+	sess, _, release, err := s.holdSession(ctx, sess)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer release()
 	s.dropSession(ctx, sess)
 	return &emptypb.Empty{}, nil
 }

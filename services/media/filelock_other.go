@@ -1,0 +1,15 @@
+//go:build !unix
+
+package media
+
+import (
+	"errors"
+	"os"
+)
+
+var errFileLocked = errors.New("file is locked")
+
+// lockFile does nothing where flock is missing: the busy map still keeps
+// a second writer of a session out of this process, but not out of
+// another media process sharing the upload directory.
+func lockFile(*os.File) error { return nil }
