@@ -107,20 +107,11 @@ func run(args []string, out io.Writer) error {
 	ctx, cancelTimeout := context.WithTimeout(ctx, *timeout)
 	defer cancelTimeout()
 
-	dir, err := os.MkdirTemp("", "kinbridge-bench-")
+	dir, cleanup, err := suite.Workspace(ctx, "", "kinbridge-bench-", *keep, out, bin)
 	if err != nil {
 		return err
 	}
-	if *keep {
-		fmt.Fprintf(out, "data directories and server logs kept in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if *bin == "" {
-		if *bin, err = suite.Build(ctx, dir); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 
 	began := time.Now()
 	fmt.Fprintln(out, "Kinbridge live notifications benchmark")

@@ -129,20 +129,11 @@ func run(args []string, out, progress io.Writer) error {
 	ctx, cancelTimeout := context.WithTimeout(ctx, *timeout)
 	defer cancelTimeout()
 
-	tmp, err := os.MkdirTemp(*dir, "kinbridge-bench-uploads-")
+	tmp, cleanup, err := suite.Workspace(ctx, *dir, "kinbridge-bench-uploads-", *keep, out, bin)
 	if err != nil {
 		return err
 	}
-	if *keep {
-		fmt.Fprintf(out, "files, data directories and server logs kept in %s\n", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
-	if *bin == "" {
-		if *bin, err = suite.Build(ctx, tmp); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	rc := runConfig{bin: *bin, dir: tmp, env: serverEnv, serverArgs: serverArgs, settle: *settle, keep: *keep, upload: uc}
 
 	began := time.Now()

@@ -218,6 +218,27 @@ func (s *Server) ScrapeAll(ctx context.Context) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
+// Workspace makes a run's temporary folder under parent (the system's
+// when ""), removed by cleanup unless keep says to leave it (and where it
+// is told to out), and builds kinbridge into it when *bin is "".
+func Workspace(ctx context.Context, parent, prefix string, keep bool, out io.Writer, bin *string) (dir string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp(parent, prefix); err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if keep {
+		fmt.Fprintf(out, "files, data directories and server logs kept in %s\n", dir)
+		cleanup = func() {}
+	}
+	if *bin == "" {
+		if *bin, err = Build(ctx, dir); err != nil {
+			cleanup()
+			return "", nil, err
+		}
+	}
+	return dir, cleanup, nil
+}
+
 // Build builds ./cmd/kinbridge (run from the repository root) into dir and
 // returns the binary's path.
 func Build(ctx context.Context, dir string) (string, error) {

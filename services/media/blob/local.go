@@ -198,15 +198,9 @@ func (l *Local) Open(ctx context.Context, name string, offset, length int64) (_ 
 			end(span, err)
 		}
 	}()
-	if err := checkName("open", name); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(l.path(name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("blob: open %s: %w", short(name), ErrNotFound)
-	}
+	f, err := l.OpenFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("blob: open %s: %w", short(name), err)
+		return nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
