@@ -3,11 +3,13 @@
 package media
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -50,5 +52,39 @@ func TestSessionHeldByAnotherProcess(t *testing.T) {
 	it, err := e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
 	if err != nil || it.GetOriginalSha256() != hexSHA(data) {
 		t.Fatalf("finish: %v, %v", it, err)
+	}
+}
+
+// TestSweepSkipsAHeldSession: an expired session whose bytes another
+// process still holds is left for the next round, not removed from under
+// it.
+func TestSweepSkipsAHeldSession(t *testing.T) {
+	e := newEnv(t, sqliteLocal, func(c *Config) {
+		c.SessionIdleTimeout = 50 * time.Millisecond
+		c.SweepInterval = time.Hour // swept by hand below
+	})
+	ctx := e.as(t, "carol")
+	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.tempDir, "upload-"+sess.GetName()[strings.LastIndex(sess.GetName(), "/")+1:])
+	other, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // expired
+	e.svc.sweep(context.Background())
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a held session's bytes were swept: %v", err)
+	}
+	other.Close()
+	e.svc.sweep(context.Background())
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("an expired, unheld session's bytes are still there: %v", err)
 	}
 }

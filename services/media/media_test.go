@@ -739,3 +739,52 @@ func TestLargestChunk(t *testing.T) {
 		t.Fatalf("one 4 MiB chunk: %v, %v", got, err)
 	}
 }
+
+// TestSessionBytesLost: a session whose bytes vanished (a disk replaced, a
+// hand-cleaned directory) is not resumed into zeros: it is dropped, and the
+// client hears NOT_FOUND and starts over.
+func TestSessionBytesLost(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	data := readFile(t, "ingest/testdata/plain.jpg")
+	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: int64(len(data))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.writeSession(ctx, sess.GetName(), 0, data); err != nil {
+		t.Fatal(err)
+	}
+	id := sess.GetName()[strings.LastIndex(sess.GetName(), "/")+1:]
+	if err := os.Remove(filepath.Join(e.tempDir, "upload-"+id)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+	if n := countFiles(t, e.tempDir); n != 0 {
+		t.Errorf("%d files in the upload directory, want none", n)
+	}
+
+	// A finished session has no bytes either, by design: cancelling it
+	// forgets the session and keeps the item.
+	s2, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: int64(len(data))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.writeSession(ctx, s2.GetName(), 0, data); err != nil {
+		t.Fatal(err)
+	}
+	it, err := e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: s2.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CancelUploadSession(ctx, &mediav1.CancelUploadSessionRequest{Name: s2.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.GetMediaItem(ctx, &mediav1.GetMediaItemRequest{Name: it.GetName()}); err != nil {
+		t.Fatalf("the item after cancelling its finished session: %v", err)
+	}
+}

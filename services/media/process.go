@@ -279,7 +279,7 @@ func (s *Service) sweep(ctx context.Context) {
 		s.cfg.Logger.WarnContext(ctx, "media: listing expired sessions", "err", err)
 	}
 	for _, sess := range sessions {
-		s.server.dropSession(ctx, sess)
+		s.server.sweepSession(ctx, sess)
 	}
 
 	olderThan := now.Add(-s.cfg.BlobGrace)

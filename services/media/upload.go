@@ -179,34 +179,85 @@ var errSessionBusy = status.Error(codes.Aborted, "another write or finish of thi
 // file, which keeps out other media processes sharing the upload directory
 // (the kernel drops the lock if its holder dies). It returns the session as
 // it stands now (what was read before may be stale: another writer may
-// have committed since, or finished it) with the file open for reading and
-// writing, created if missing; release closes it and lets others in.
-func (s *server) holdSession(ctx context.Context, sess store.Session) (store.Session, *os.File, func(), error) {
+// have committed since, or finished it) with its file open for reading and
+// writing; release closes it and lets others in.
+//
+// A finished session has no file any more: it comes back with f nil, and
+// the caller answers from its ItemID. An open session whose file is gone
+// cannot be resumed: it is dropped and reported NOT_FOUND, so the client
+// starts over rather than upload into bytes that are not there.
+func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
+	name := sessionName(sess.ChildID, sess.ID)
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
 	}
-	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		s.busy.Delete(sess.ID)
+	unmark := func() { s.busy.Delete(sess.ID) }
+	f, err = openLocked(sess.TempKey)
+	switch {
+	case errors.Is(err, errFileLocked):
+		unmark()
+		return store.Session{}, nil, nil, errSessionBusy
+	case errors.Is(err, os.ErrNotExist):
+		defer unmark()
+		cur, err := s.svc.store.GetSession(ctx, sess.ID)
+		if err == nil && cur.ItemID != "" {
+			return cur, nil, func() {}, nil
+		}
+		if err == nil {
+			s.svc.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID)
+			s.dropSession(ctx, cur)
+		}
+		return store.Session{}, nil, nil, status.Errorf(codes.NotFound, "%s not found", name)
+	case err != nil:
+		unmark()
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
 	}
-	release := func() { f.Close(); s.busy.Delete(sess.ID) }
-	if err := lockFile(f); err != nil {
-		release()
-		if errors.Is(err, errFileLocked) {
-			return store.Session{}, nil, nil, errSessionBusy
-		}
-		return store.Session{}, nil, nil, s.internal(ctx, "locking upload session", err)
-	}
-	cur, err := s.svc.store.GetSession(ctx, sess.ID)
+	release = func() { f.Close(); unmark() }
+	cur, err = s.svc.store.GetSession(ctx, sess.ID)
 	if err == nil && !cur.ExpireTime.After(time.Now()) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
 		release()
-		return store.Session{}, nil, nil, storeError(err, sessionName(sess.ChildID, sess.ID))
+		return store.Session{}, nil, nil, storeError(err, name)
 	}
 	return cur, f, release, nil
+}
+
+// openLocked opens an upload file for reading and writing and locks it
+// (lockFile). A file removed or replaced between the open and the lock
+// (a cancel or a sweep that got there first) counts as missing: the lock
+// would guard nothing.
+func openLocked(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		f.Close()
+		return nil, fmt.Errorf("%s was removed: %w", filepath.Base(path), os.ErrNotExist)
+	}
+	return f, nil
+}
+
+// sweepSession drops an expired session unless someone still holds it (it
+// is then tried again next round): the same lock as holdSession, so a
+// sweep never removes bytes from under a write in another process.
+func (s *server) sweepSession(ctx context.Context, sess store.Session) {
+	f, err := openLocked(sess.TempKey)
+	if errors.Is(err, errFileLocked) {
+		return
+	}
+	if err == nil {
+		defer f.Close()
+	}
+	s.dropSession(ctx, sess)
 }
 
 // headOf returns the first SniffLen bytes of f (fewer for a shorter file).
