@@ -63,12 +63,18 @@ func withItemHeader(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {
 			w = &itemHeaderWriter{ResponseWriter: w}
+			r = r.WithContext(context.WithValue(r.Context(), headRequest{}, true))
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
 type itemHeaderWriter struct{ http.ResponseWriter }
+
+// headRequest marks the context of a HEAD (tusd passes the request's
+// values on to the store): only a HEAD finishes a complete upload that
+// nobody finished (see GetUpload).
+type headRequest struct{}
 
 func (w *itemHeaderWriter) WriteHeader(code int) {
 	if md := w.Header().Get("Upload-Metadata"); md != "" {
@@ -115,6 +121,12 @@ func tusError(err error) error {
 	var hs *runtime.HTTPStatusError
 	if errors.As(httpStatusFor(err), &hs) {
 		code = hs.HTTPStatus
+	}
+	if st.Code() == codes.Aborted {
+		// Someone else is writing or finishing this upload right now. tus
+		// clients take 423 Locked as "retry later"; a 409 would make
+		// tus-js-client give up on a HEAD and upload the file again.
+		code = http.StatusLocked
 	}
 	reason := st.Code().String()
 	for _, d := range st.Details() {
@@ -173,21 +185,55 @@ func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error
 	if err != nil {
 		return nil, tusError(err)
 	}
-	if sess.GetMediaItem() == "" && sess.GetCommittedOffset() == sess.GetMetadata().GetSizeBytes() {
-		// Every byte is committed but the upload was never finished: the
-		// gateway that took the last PATCH went away before finishing it.
-		// tus clients take Upload-Offset == Upload-Length as done, so
-		// finish it now (finishing is idempotent).
-		fctx, cancel := context.WithTimeout(ctx, finishTimeout)
-		defer cancel()
-		item, err := s.media.FinishUploadSession(fctx, &mediav1.FinishUploadSessionRequest{Name: name})
+	if head, _ := ctx.Value(headRequest{}).(bool); head && sess.GetMediaItem() == "" &&
+		sess.GetCommittedOffset() == sess.GetMetadata().GetSizeBytes() {
+		item, err := s.finishOrWait(ctx, name)
 		if err != nil {
-			return nil, tusError(err)
+			return nil, err
 		}
-		sess.MediaItem = item.GetName()
+		sess.MediaItem = item
 	}
 	return &tusUpload{store: s, name: name, info: sessionInfo(sess)}, nil
 }
+
+// finishOrWait turns a complete upload into its item for a HEAD: every
+// byte is committed but the upload was not finished, because the gateway
+// that took the last PATCH went away before finishing it, or because
+// finishing (hashing, cleaning and storing a big file) is still under way.
+// tus clients take Upload-Offset == Upload-Length as done, so the HEAD
+// answers only once the item is known: it finishes the upload itself
+// (finishing is idempotent), or waits for the finish under way, up to
+// finishTimeout; after that it answers without the item.
+func (s *tusStore) finishOrWait(ctx context.Context, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	item, err := s.media.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: name})
+	if err == nil {
+		return item.GetName(), nil
+	}
+	if status.Code(err) != codes.Aborted {
+		return "", tusError(err)
+	}
+	tick := time.NewTicker(finishPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "", nil
+		case <-tick.C:
+		}
+		sess, err := s.media.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: name})
+		switch {
+		case status.Code(err) == codes.NotFound:
+			return "", tusd.ErrNotFound
+		case err == nil && sess.GetMediaItem() != "":
+			return sess.GetMediaItem(), nil
+		}
+	}
+}
+
+// finishPoll is how often a HEAD asks whether a finish under way is done.
+const finishPoll = 250 * time.Millisecond
 
 func (s *tusStore) AsTerminatableUpload(u tusd.Upload) tusd.TerminatableUpload { return u.(*tusUpload) }
 
