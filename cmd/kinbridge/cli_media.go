@@ -35,6 +35,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+	"github.com/kinbridge/kinbridge/services/media"
 )
 
 // mediaCommands are `kinbridge media ...`.
@@ -343,8 +344,9 @@ func (u *uploader) resume(ctx context.Context) (*mediav1.UploadSession, *mediav1
 	sess, err := u.getSession(ctx, saved.Session)
 	switch {
 	case status.Code(err) == codes.NotFound:
-		// Finished by an earlier run whose answer was lost, expired, or
-		// canceled: the service keeps one item per content, so look there.
+		// Expired or canceled (a finished session is kept until it
+		// expires); an earlier run may still have stored the bytes, and
+		// the service keeps one item per content, so look there.
 		item, ferr := u.findItem(ctx)
 		if ferr != nil {
 			return nil, nil, ferr
@@ -359,6 +361,16 @@ func (u *uploader) resume(ctx context.Context) (*mediav1.UploadSession, *mediav1
 		return nil, nil, nil
 	case err != nil:
 		return nil, nil, u.m.explain(err)
+	}
+	if sess.GetMediaItem() != "" {
+		// Finished by an earlier run whose answer was lost: finishing
+		// again answers with the item.
+		item, err := u.finish(ctx, saved.Session)
+		if err != nil {
+			return nil, nil, u.m.explain(err)
+		}
+		u.meter.note("%s was already uploaded as %s.", u.shown, item.GetName())
+		return nil, item, nil
 	}
 	if m := sess.GetMetadata(); m.GetSizeBytes() != u.size || m.GetSha256() != saved.SHA256 {
 		u.meter.note("The remembered upload session of %s is for other bytes; starting over.", u.shown)
@@ -692,7 +704,11 @@ func uploadRetryable(err error) bool {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Canceled, codes.ResourceExhausted:
 		return true
 	case codes.FailedPrecondition:
-		return errorReason(err) == "OFFSET_MISMATCH"
+		// FINISHED: an earlier finish whose answer was lost made it an
+		// item; asking where the session stands leads to finishing again,
+		// which answers with that item.
+		r := errorReason(err)
+		return r == media.ReasonOffsetMismatch || r == media.ReasonFinished
 	}
 	return false
 }
@@ -721,7 +737,7 @@ func (u *uploader) refusedError(ctx context.Context, name string, err error) err
 		u.meter.note("Warning: canceling the refused upload: %v", u.m.explain(cerr))
 	}
 	msg := u.m.explain(err)
-	if errorReason(err) == "CHECKSUM_MISMATCH" {
+	if errorReason(err) == media.ReasonChecksumMismatch {
 		return fmt.Errorf("%w: %s changed while it was uploaded; upload it again", msg, u.shown)
 	}
 	return fmt.Errorf("the media service refused %s: %w", u.shown, msg)
