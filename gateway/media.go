@@ -312,8 +312,8 @@ func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body
 	if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Metadata{Metadata: meta}}); err != nil {
 		return stream.CloseAndRecv()
 	}
-	buf := make([]byte, uploadChunk)
 	for {
+		buf := make([]byte, uploadChunk) // fresh per message, as in tusUpload.WriteChunk
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {
 			if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: buf[:n]}}); err != nil {

@@ -271,8 +271,10 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 		_, err := stream.CloseAndRecv()
 		return 0, tusError(err)
 	}
-	buf := make([]byte, uploadChunk)
 	for {
+		// A fresh buffer per message: gRPC may still read a sent message
+		// (stats handlers, tracing), so it must not change after Send.
+		buf := make([]byte, uploadChunk)
 		n, rerr := io.ReadFull(src, buf)
 		if n > 0 {
 			if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: buf[:n]}}); err != nil {

@@ -295,7 +295,6 @@ type uploader struct {
 	meter   *meter
 	backoff backoff
 	given   map[string]bool
-	buf     []byte
 	sent    int64 // how far the current write has sent, for messages
 }
 
@@ -434,7 +433,7 @@ func (u *uploader) create(ctx context.Context) (*mediav1.UploadSession, error) {
 func (u *uploader) checksum(ctx context.Context) (string, error) {
 	u.meter.start("Checking "+u.shown, u.size, 0, false)
 	h := sha256.New()
-	buf := u.buffer()
+	buf := make([]byte, mediaChunk)
 	var n int64
 	for n < u.size {
 		if err := ctx.Err(); err != nil {
@@ -452,13 +451,6 @@ func (u *uploader) checksum(ctx context.Context) (string, error) {
 	}
 	u.meter.stop()
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func (u *uploader) buffer() []byte {
-	if u.buf == nil {
-		u.buf = make([]byte, mediaChunk)
-	}
-	return u.buf
 }
 
 // fileChanged names the likely cause of a short read of the file.
@@ -646,11 +638,13 @@ func (u *uploader) write(ctx context.Context, name string, offset int64) (int64,
 		_, err := stream.CloseAndRecv()
 		return 0, guard.explain(err)
 	}
-	buf := u.buffer()
 	sent := offset
 	u.sent = sent
 	for sent < u.size {
-		n, rerr := u.file.ReadAt(buf[:min(int64(len(buf)), u.size-sent)], sent)
+		// A fresh buffer per message: gRPC may still read a sent message
+		// (stats handlers, tracing), so it must not change after Send.
+		buf := make([]byte, min(mediaChunk, u.size-sent))
+		n, rerr := u.file.ReadAt(buf, sent)
 		if rerr != nil && !(errors.Is(rerr, io.EOF) && sent+int64(n) == u.size) {
 			guard.stop() // ends the stream: what is committed stays
 			return 0, localError{fmt.Errorf("reading %s: %w", u.shown, fileChanged(rerr))}
