@@ -305,8 +305,8 @@ func noSecrets(t *testing.T, spans []telemetrytest.Span, tokens ...string) {
 // so all of them share its trace id, each request's server span a child of
 // the client's span. The request that finishes the upload (the last PATCH,
 // whose FinishUploadSession turns the session into an item and enqueues
-// its job) is the one the job continues: the job span is a child of (and
-// links to) media's FinishUploadSession server span.
+// its job) is the one the job continues: the job span is a child of
+// media's FinishUploadSession server span.
 func TestTusUploadIsOneTrace(t *testing.T) {
 	collector := telemetrytest.NewCollector(t)
 	collector.Env(t)

@@ -69,7 +69,7 @@ func FuzzStripLocation(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		ty := strippable[int(which)%len(strippable)]
-		if o := Orientation(bytes.NewReader(data), int64(len(data)), ty); o < 1 || o > 8 {
+		if o := Inspect(bytes.NewReader(data), int64(len(data)), ty).Orientation; o < 1 || o > 8 {
 			t.Fatalf("Orientation = %d", o)
 		}
 		m := &memFile{b: bytes.Clone(data)}

@@ -101,11 +101,6 @@ func Inspect(r io.ReaderAt, size int64, t Type) Info {
 	return Info{Orientation: j.orientation, TakenTime: j.taken}
 }
 
-// Orientation returns Inspect's orientation.
-func Orientation(r io.ReaderAt, size int64, t Type) int {
-	return Inspect(r, size, t).Orientation
-}
-
 // job carries one pass over a file: either stripping (w set) or reading
 // metadata (inspect set, w nil, nothing written).
 type job struct {

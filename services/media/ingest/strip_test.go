@@ -132,10 +132,10 @@ func TestStripLocationFixtures(t *testing.T) {
 			}
 
 			if tt.orientation != 0 {
-				if got := Orientation(bytes.NewReader(orig), int64(len(orig)), ty); got != tt.orientation {
+				if got := Inspect(bytes.NewReader(orig), int64(len(orig)), ty).Orientation; got != tt.orientation {
 					t.Errorf("Orientation(original) = %d, want %d", got, tt.orientation)
 				}
-				if got := Orientation(bytes.NewReader(out), int64(len(out)), ty); got != tt.orientation {
+				if got := Inspect(bytes.NewReader(out), int64(len(out)), ty).Orientation; got != tt.orientation {
 					t.Errorf("Orientation(stripped) = %d, want %d", got, tt.orientation)
 				}
 			}
@@ -263,14 +263,14 @@ func TestStripLocationPNGRawProfile(t *testing.T) {
 				t.Fatal("checker finds no location in the crafted PNG")
 			}
 			ty := Type{ContentType: "image/png", Kind: Image, Ext: ".png"}
-			if o := Orientation(bytes.NewReader(orig), int64(len(orig)), ty); o != 6 {
+			if o := Inspect(bytes.NewReader(orig), int64(len(orig)), ty).Orientation; o != 6 {
 				t.Fatalf("Orientation = %d, want 6 from the raw profile", o)
 			}
 			out, changed := strip(t, orig)
 			if !changed || len(findLocation(out)) > 0 {
 				t.Fatalf("changed = %v, left: %v", changed, findLocation(out))
 			}
-			if o := Orientation(bytes.NewReader(out), int64(len(out)), ty); o != 6 {
+			if o := Inspect(bytes.NewReader(out), int64(len(out)), ty).Orientation; o != 6 {
 				t.Fatalf("Orientation after = %d, want 6", o)
 			}
 			if _, err := png.Decode(bytes.NewReader(out)); err != nil {
@@ -401,11 +401,11 @@ func TestOrientation(t *testing.T) {
 	} {
 		b := fixture(t, tc.file)
 		ty, _ := Sniff(b)
-		if got := Orientation(bytes.NewReader(b), int64(len(b)), ty); got != tc.want {
+		if got := Inspect(bytes.NewReader(b), int64(len(b)), ty).Orientation; got != tc.want {
 			t.Errorf("Orientation(%s) = %d, want %d", tc.file, got, tc.want)
 		}
 		// Truncated or garbage input reads as 1, never panics.
-		if got := Orientation(bytes.NewReader(b[:len(b)/5]), int64(len(b)/5), ty); got < 1 || got > 8 {
+		if got := Inspect(bytes.NewReader(b[:len(b)/5]), int64(len(b)/5), ty).Orientation; got < 1 || got > 8 {
 			t.Errorf("Orientation(truncated %s) = %d", tc.file, got)
 		}
 	}

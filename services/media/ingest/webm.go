@@ -110,6 +110,7 @@ func (j *job) ebmlChildren(from, to int64, depth int) error {
 		case ebmlInfo:
 			if j.inspect && depth == 0 {
 				j.webmDate(e)
+				return errFound // nothing else inspected lives in a WebM
 			}
 		case ebmlTags, ebmlTag:
 			if err := j.ebmlChildren(e.data, e.end, depth+1); err != nil {
