@@ -17,22 +17,48 @@ import (
 // UNAUTHENTICATED itself (every service checks tokens on its own).
 func requireUserToken(v *auth.Verifier, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		if header == "" {
-			next.ServeHTTP(w, r)
-			return
+		token, err := bearerToken(r, false)
+		if err == nil && token != "" {
+			_, err = verifyUser(r, v, token)
 		}
-		scheme, token, ok := strings.Cut(header, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			writeError(w, r, status.Error(codes.Unauthenticated, "the Authorization header must be 'Bearer <token>'"))
-			return
-		}
-		if _, err := v.VerifyUser(r.Context(), strings.TrimSpace(token)); err != nil {
-			writeError(w, r, status.Errorf(codes.Unauthenticated, "invalid token: %v", err))
+		if err != nil {
+			writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken returns the caller's token, "" when there is none: from the
+// Authorization header or, where allowQuery says (the routes a browser
+// reaches with EventSource, WebSocket or <video src>, none of which can set
+// a header), from ?access_token=. The header wins when both are present.
+func bearerToken(r *http.Request, allowQuery bool) (string, error) {
+	if header := r.Header.Get("Authorization"); header != "" {
+		scheme, token, ok := strings.Cut(header, " ")
+		if token = strings.TrimSpace(token); !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return "", status.Error(codes.Unauthenticated, "the Authorization header must be 'Bearer <token>'")
+		}
+		return token, nil
+	}
+	if q := r.URL.Query(); allowQuery && q.Has("access_token") {
+		token := strings.TrimSpace(q.Get("access_token"))
+		if token == "" {
+			return "", status.Error(codes.Unauthenticated, "the access_token parameter is empty")
+		}
+		return token, nil
+	}
+	return "", nil
+}
+
+// verifyUser checks that token is a valid user token: a service identity
+// presented from outside is refused like a bad token.
+func verifyUser(r *http.Request, v *auth.Verifier, token string) (auth.Principal, error) {
+	p, err := v.VerifyUser(r.Context(), token)
+	if err != nil {
+		return auth.Principal{}, status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
+	}
+	return p, nil
 }
 
 // forwardToken puts the caller's bearer token into the request context as

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,20 +24,16 @@ var notificationJSON = protojson.MarshalOptions{}
 
 // liveUser authenticates a live request.
 func (g *Gateway) liveUser(r *http.Request) (string, error) {
-	token := r.URL.Query().Get("access_token")
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, t, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return "", status.Error(codes.Unauthenticated, "the Authorization header must be 'Bearer <token>'")
-		}
-		token = strings.TrimSpace(t)
+	token, err := bearerToken(r, true)
+	if err != nil {
+		return "", err
 	}
 	if token == "" {
 		return "", status.Error(codes.Unauthenticated, "missing bearer token (header or access_token parameter)")
 	}
-	p, err := g.verifier.VerifyUser(r.Context(), token)
+	p, err := verifyUser(r, g.verifier, token)
 	if err != nil {
-		return "", status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
+		return "", err
 	}
 	return p.Subject, nil
 }

@@ -76,24 +76,22 @@ func httpStatusFor(err error) error {
 // request URLs; and the parameter is removed from the request here, so
 // nothing after this point (http.ServeContent, error pages) can see it.
 func (g *Gateway) contentUser(r *http.Request) (context.Context, *http.Request, error) {
-	q := r.URL.Query()
-	token, inQuery := q.Get("access_token"), q.Has("access_token")
-	if inQuery {
+	token, err := bearerToken(r, true)
+	if q := r.URL.Query(); q.Has("access_token") {
 		q.Del("access_token")
 		u := *r.URL
 		u.RawQuery = q.Encode()
 		r = r.Clone(r.Context())
 		r.URL, r.RequestURI = &u, u.RequestURI()
 	}
-	if r.Header.Get("Authorization") != "" || !inQuery {
-		return withUser(r), r, nil // checked by requireUserToken, or none
+	if err != nil {
+		return nil, r, err
 	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return nil, r, status.Error(codes.Unauthenticated, "the access_token parameter is empty")
+	if token == "" || r.Header.Get("Authorization") != "" {
+		return withUser(r), r, nil // none, or the header requireUserToken checked
 	}
-	if _, err := g.verifier.VerifyUser(r.Context(), token); err != nil {
-		return nil, r, status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
+	if _, err := verifyUser(r, g.verifier, token); err != nil {
+		return nil, r, err
 	}
 	return metadata.AppendToOutgoingContext(r.Context(), "authorization", "Bearer "+token), r, nil
 }
