@@ -13,10 +13,8 @@ import (
 	"maps"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
-
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/telemetry"
 )
 
 // VersionTable is the goose version table the outbox schema is recorded in,
@@ -100,9 +98,9 @@ func Add(ctx context.Context, tx *sqldb.Tx, m Message) (Message, error) {
 		m.Payload = []byte{}
 	}
 	m.Attempts = 0
-	carrier := make(propagation.MapCarrier, len(m.Carrier)+3)
+	carrier := make(map[string]string, len(m.Carrier)+3)
 	maps.Copy(carrier, m.Carrier)
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	maps.Copy(carrier, telemetry.Carrier(ctx))
 	m.Carrier = carrier
 	carrierJSON, err := json.Marshal(m.Carrier)
 	if err != nil {

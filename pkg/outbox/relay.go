@@ -20,11 +20,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/telemetry"
 )
 
 // Deliver hands one message to its receiver (notification.Publish over
@@ -455,8 +455,7 @@ func (r *Relay) deliverOne(hctx context.Context, q queued) (ok bool, err error) 
 	// The delivery continues the trace of the request that added q, as its
 	// child, never whatever span hctx may carry. No span link to that same
 	// parent: Jaeger would merge the two into one FOLLOWS_FROM reference.
-	parent := otel.GetTextMapPropagator().Extract(
-		trace.ContextWithSpanContext(hctx, trace.SpanContext{}), propagation.MapCarrier(q.Carrier))
+	parent := telemetry.Continue(hctx, q.Carrier)
 	startOpts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(

@@ -16,10 +16,10 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 	"github.com/kinbridge/kinbridge/services/media/store"
@@ -143,10 +143,7 @@ func (s *Service) startJobSpan(ctx context.Context, job store.Job) (context.Cont
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	parent := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
-	if len(job.TraceContext) > 0 {
-		parent = otel.GetTextMapPropagator().Extract(parent, propagation.MapCarrier(job.TraceContext))
-	}
+	parent := telemetry.Continue(ctx, job.TraceContext)
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
-
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/telemetry"
 )
 
 // maxLastError bounds the error text kept on a job: enough to diagnose,
@@ -42,18 +40,6 @@ func scanJob(row scanner) (Job, error) {
 		}
 	}
 	return j, err
-}
-
-// captureTraceContext returns the propagation headers of ctx's trace (the
-// global propagator's: W3C trace context and baggage, Jaeger's), or nil
-// when ctx carries none.
-func captureTraceContext(ctx context.Context) map[string]string {
-	carrier := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, carrier)
-	if len(carrier) == 0 {
-		return nil
-	}
-	return carrier
 }
 
 // traceContextArg stores a job's trace context as JSON, NULL when it has
@@ -104,7 +90,7 @@ func insertJobs(ctx context.Context, tx *sqldb.Tx, jobs []Job) error {
 			return fmt.Errorf("job %+v: child, item and kind are required: %w", *j, ErrInvalid)
 		}
 		if j.TraceContext == nil {
-			j.TraceContext = captureTraceContext(ctx)
+			j.TraceContext = telemetry.Carrier(ctx)
 		}
 		tc, err := traceContextArg(j.TraceContext)
 		if err != nil {
