@@ -8,13 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestDeployFilesMatchTheMetrics keeps deploy/ honest: every metric the
-// Grafana dashboard queries exists on a running suite's /metrics, and the
+// TestDeployFilesMatchTheMetrics keeps deploy/ and the docs honest: every
+// metric the Grafana dashboard queries exists on a running suite's
+// /metrics, every metric there is listed in docs/observability.md, and the
 // Prometheus config passes promtool when it is installed.
 func TestDeployFilesMatchTheMetrics(t *testing.T) {
 	raw, err := os.ReadFile("../../deploy/grafana/kinbridge.json")
@@ -68,6 +70,32 @@ func TestDeployFilesMatchTheMetrics(t *testing.T) {
 					t.Errorf("panel %q queries %s, which /metrics does not have", p.Title, name)
 				}
 			}
+		}
+	}
+
+	// docs/observability.md lists every metric in the first column of its
+	// metrics table (go_memstats_* as a group).
+	doc, err := os.ReadFile("../../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	nameRE := regexp.MustCompile("`([a-z][a-z0-9_]*\\*?)`")
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		for _, m := range nameRE.FindAllStringSubmatch(cells[1], -1) {
+			documented = append(documented, m[1])
+		}
+	}
+	for name := range exposed {
+		if !slices.ContainsFunc(documented, func(d string) bool {
+			prefix, wildcard := strings.CutSuffix(d, "*")
+			return d == name || wildcard && strings.HasPrefix(name, prefix)
+		}) {
+			t.Errorf("docs/observability.md does not list the metric %s", name)
 		}
 	}
 
