@@ -8,7 +8,7 @@
 #   scripts/jaeger.sh         start, unless it already answers; wait until it does
 #   scripts/jaeger.sh stop    stop the server this script started (its pid file)
 #
-# The binary is built into .bin/jaeger the first time (about 4 minutes and
+# The binary is built into .bin/jaeger-<version> the first time (about 4 minutes and
 # 2.3 GB of memory). There is no Debian package, and `go install` refuses the
 # command because the module's go.mod has a replace directive; it builds all
 # the same from a writable copy of the module. Such a build has no web UI;
@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 
 version=v1.76.0
 bin_dir=${GOBIN:-$PWD/.bin}
-jaeger=${JAEGER:-$bin_dir/jaeger}
+# The version is in the name, so pinning another one builds it.
+jaeger=${JAEGER:-$bin_dir/jaeger-$version}
 config=$PWD/scripts/jaeger.yaml
 # One fixed place under the temp folder, so a second run finds the pid and the
 # log of the first. Traces live in memory only; nothing else is kept here.

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 version=v0.0.0-20260212201848-7aac2a2c5b7c
 bin_dir=${GOBIN:-$PWD/.bin}
-minio=${MINIO:-$bin_dir/minio}
+# The version is in the name, so pinning another one builds it.
+minio=${MINIO:-$bin_dir/minio-$version}
 # One fixed place under the temp folder, so a second run finds the pid and the
 # log of the first. Test buckets are removed by the tests; the data is
 # disposable either way.
@@ -49,8 +50,11 @@ fi
 
 if [[ ! -x $minio ]]; then
   echo "minio: building github.com/minio/minio@$version into $bin_dir (about 2 minutes)"
-  GOBIN=$bin_dir go install "github.com/minio/minio@$version"
-  minio=$bin_dir/minio
+  mkdir -p "$(dirname "$minio")"
+  tmp=$(mktemp -d)
+  GOBIN=$tmp go install "github.com/minio/minio@$version"
+  mv "$tmp/minio" "$minio"
+  rmdir "$tmp"
 fi
 
 mkdir -p "$state/data"
