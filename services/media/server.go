@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,6 +24,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -439,7 +439,7 @@ func readyEvent(it store.Item) outbox.Message {
 	if it.Title != "" {
 		title += ": " + it.Title
 	}
-	payload, err := proto.Marshal(&notificationpeerv1.Event{
+	return events.Message(&notificationpeerv1.Event{
 		Type:      notificationv1.EventType_EVENT_TYPE_MEDIA_READY,
 		Child:     childName(it.ChildID),
 		Title:     title,
@@ -448,22 +448,4 @@ func readyEvent(it store.Item) outbox.Message {
 		OccurTime: timestamppb.Now(),
 		Actor:     it.UploadedBy,
 	})
-	if err != nil {
-		panic(err) // strings and a timestamp always marshal
-	}
-	return outbox.Message{Key: childName(it.ChildID), Payload: payload}
-}
-
-// publish delivers an outbox message to notification's Publish, with the
-// message's id as the event's de-duplication id.
-func publish(client notificationpeerv1.PublishServiceClient) outbox.Deliver {
-	return func(ctx context.Context, m outbox.Message) error {
-		ev := &notificationpeerv1.Event{}
-		if err := proto.Unmarshal(m.Payload, ev); err != nil {
-			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
-		}
-		ev.Id = m.ID
-		_, err := client.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
-		return err
-	}
 }

@@ -35,6 +35,7 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/blob"
@@ -214,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		wake:  make(chan struct{}, 1),
 	}
 	if cfg.Publisher != nil {
-		svc.relay = outbox.NewRelay(db, publish(cfg.Publisher), outbox.Options{
+		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "media",
 		})
 	}

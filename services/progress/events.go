@@ -2,14 +2,13 @@ package progress
 
 import (
 	"context"
-	"fmt"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
 
@@ -21,7 +20,7 @@ import (
 // event builds the outbox message of one event about a child.
 func event(ctx context.Context, typ notificationv1.EventType, childID, title, body, link, user string) outbox.Message {
 	p, _ := auth.FromContext(ctx)
-	payload, err := proto.Marshal(&notificationpeerv1.Event{
+	return events.Message(&notificationpeerv1.Event{
 		Type:      typ,
 		Child:     childName(childID),
 		Title:     title,
@@ -31,22 +30,4 @@ func event(ctx context.Context, typ notificationv1.EventType, childID, title, bo
 		Actor:     p.Subject,
 		User:      user,
 	})
-	if err != nil {
-		panic(err) // a message of strings and a timestamp always marshals
-	}
-	return outbox.Message{Key: childName(childID), Payload: payload}
-}
-
-// publish returns the relay's delivery: the event, with the outbox
-// message's id as its de-duplication id, to notification's Publish.
-func publish(client notificationpeerv1.PublishServiceClient) outbox.Deliver {
-	return func(ctx context.Context, m outbox.Message) error {
-		ev := &notificationpeerv1.Event{}
-		if err := proto.Unmarshal(m.Payload, ev); err != nil {
-			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
-		}
-		ev.Id = m.ID
-		_, err := client.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
-		return err
-	}
 }

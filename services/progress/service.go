@@ -17,6 +17,7 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/progress/store"
@@ -79,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	svc := &Service{db: db, cfg: cfg}
 	if cfg.Publisher != nil {
-		svc.relay = outbox.NewRelay(db, publish(cfg.Publisher), outbox.Options{
+		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "progress",
 		})
 	}
