@@ -395,29 +395,15 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
-	contentSHA := originalSHA
-	if !s.svc.cfg.KeepLocation {
-		changed, err := ingest.StripLocation(f, meta.SizeBytes, t)
-		if errors.Is(err, ingest.ErrMalformed) {
-			return store.Item{}, refusal(codes.InvalidArgument, ReasonMalformed,
-				"the "+t.ContentType+" file is malformed: its location data cannot be ruled out", nil)
-		}
-		if err != nil {
-			return store.Item{}, s.internal(ctx, "removing location", err)
-		}
-		if changed {
-			if err := f.Sync(); err != nil {
-				return store.Item{}, s.internal(ctx, "upload", err)
-			}
-			if contentSHA, err = hashFile(f); err != nil {
-				return store.Item{}, s.internal(ctx, "upload", err)
-			}
-		}
+	content, err := s.rebuild(ctx, f, meta.SizeBytes, t, originalSHA)
+	if err != nil {
+		return store.Item{}, err
 	}
+	contentSHA := content.sha
 	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
 		return store.Item{}, err
 	}
-	if _, _, err := s.svc.blobs.Put(ctx, io.NewSectionReader(f, 0, meta.SizeBytes), contentSHA); err != nil {
+	if _, _, err := s.svc.blobs.Put(ctx, content.open(), contentSHA); err != nil {
 		if errors.Is(err, blob.ErrDigestMismatch) {
 			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("temporary file changed under us: %w", err))
 		}
@@ -425,7 +411,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	}
 	it, created, err := s.svc.store.CreateItem(ctx, store.Item{
 		ChildID: sess.ChildID, ID: newID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
-		ContentType: t.ContentType, SizeBytes: meta.SizeBytes, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
+		ContentType: t.ContentType, SizeBytes: content.size, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
 		State: store.StateProcessing, UploadedBy: p.Subject, Filename: meta.Filename,
 	}, []store.Job{{Kind: jobThumbnail}})
 	if err != nil {
@@ -435,6 +421,63 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 		s.svc.jobEnqueued()
 	}
 	return it, nil
+}
+
+// stored is what an upload is stored as: its bytes (opened as often as
+// needed), their size and SHA-256.
+type stored struct {
+	open func() io.Reader
+	size int64
+	sha  string
+}
+
+// rebuild turns a complete upload into the file to store: the allowlist
+// rebuild of package ingest (or, for the types it does not cover yet, the
+// upload with its location removed in place), hashed on the way. A file
+// whose structure cannot be walked completely is refused, with the reason.
+func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type, originalSHA string) (stored, error) {
+	whole := stored{open: func() io.Reader { return io.NewSectionReader(f, 0, size) }, size: size, sha: originalSHA}
+	if !ingest.HasRebuild(t) {
+		if s.svc.cfg.KeepLocation {
+			return whole, nil
+		}
+		changed, err := ingest.StripLocation(f, size, t)
+		if errors.Is(err, ingest.ErrMalformed) {
+			return stored{}, malformedRefusal(t, err)
+		}
+		if err != nil {
+			return stored{}, s.internal(ctx, "removing location", err)
+		}
+		if changed {
+			if err := f.Sync(); err != nil {
+				return stored{}, s.internal(ctx, "upload", err)
+			}
+			if whole.sha, err = hashFile(f); err != nil {
+				return stored{}, s.internal(ctx, "upload", err)
+			}
+		}
+		return whole, nil
+	}
+	rb, err := ingest.Rebuild(f, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
+	if errors.Is(err, ingest.ErrMalformed) {
+		return stored{}, malformedRefusal(t, err)
+	}
+	if err != nil {
+		return stored{}, s.internal(ctx, "rebuilding upload", err)
+	}
+	h := sha256.New()
+	if _, err := rb.WriteTo(h); err != nil {
+		return stored{}, s.internal(ctx, "rebuilding upload", err)
+	}
+	return stored{open: rb.Reader, size: rb.Size(), sha: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// malformedRefusal refuses a file whose structure could not be walked,
+// saying what was wrong with it.
+func malformedRefusal(t ingest.Type, err error) error {
+	return refusal(codes.InvalidArgument, ReasonMalformed,
+		fmt.Sprintf("the %s file cannot be read through (%s), so it cannot be cleaned of location data", t.ContentType, ingest.Reason(err)),
+		map[string]string{"reason": ingest.Reason(err)})
 }
 
 // pin pins a blob for holder, waiting out a sweeper deleting the same bytes.

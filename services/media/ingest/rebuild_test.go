@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// rebuilt runs Rebuild over data and returns the rebuilt bytes.
+func rebuilt(t testing.TB, data []byte, opt Options) ([]byte, *Rebuilt) {
+	t.Helper()
+	ty, err := Sniff(data[:min(len(data), SniffLen)])
+	if err != nil {
+		t.Fatalf("Sniff: %v", err)
+	}
+	rb, err := Rebuild(bytes.NewReader(data), int64(len(data)), ty, opt)
+	if err != nil {
+		t.Fatalf("Rebuild: %v", err)
+	}
+	out, err := rb.Bytes()
+	if err != nil {
+		t.Fatalf("writing the rebuilt file: %v", err)
+	}
+	if int64(len(out)) != rb.Size() {
+		t.Fatalf("wrote %d bytes, Size says %d", len(out), rb.Size())
+	}
+	return out, rb
+}
+
+func TestRebuildFixtures(t *testing.T) {
+	tests := []struct {
+		file        string
+		orientation int // 0 for types without one
+	}{
+		{"gps.jpg", 6},
+		{"gps.png", 6},
+		{"gps-im.png", 6},
+		{"gps.webp", 6},
+		{"gps.heic", 6},
+		{"gps.mp4", 0},
+		{"gps.mov", 0},
+		{"gps-keys.mov", 0},
+		{"gps.gif", 0},
+		{"gps.webm", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			orig := fixture(t, tt.file)
+			ty, _ := Sniff(orig[:SniffLen])
+			if !HasRebuild(ty) {
+				t.Skipf("no rebuild for %s yet", ty.ContentType)
+			}
+			if found := findLocation(orig); len(found) == 0 {
+				t.Fatal("checker finds no location in the original: the fixture or the checker is wrong")
+			}
+			out, rb := rebuilt(t, orig, Options{})
+			if found := findLocation(out); len(found) > 0 {
+				t.Errorf("location left after the rebuild: %v", found)
+			}
+			path := writeTemp(t, tt.file, out)
+			if loc, ok := exiftoolLocation(t, path); ok && len(loc) > 0 {
+				t.Errorf("exiftool still finds location: %v", loc)
+			}
+			if tags, ok := ffprobeLocation(t, path); ok && len(tags) > 0 {
+				t.Errorf("ffprobe still finds location: %v", tags)
+			}
+			if tt.orientation != 0 {
+				if rb.Info.Orientation != tt.orientation {
+					t.Errorf("Info.Orientation = %d, want %d", rb.Info.Orientation, tt.orientation)
+				}
+				if got := Inspect(bytes.NewReader(out), int64(len(out)), ty).Orientation; got != tt.orientation {
+					t.Errorf("Orientation(rebuilt) = %d, want %d", got, tt.orientation)
+				}
+			}
+			decodes(t, ty, orig, out)
+			again, _ := rebuilt(t, out, Options{})
+			if !bytes.Equal(again, out) {
+				t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes); want a fixed point", len(out), len(again))
+			}
+		})
+	}
+}
+
+func TestRebuildKeepsTakenTime(t *testing.T) {
+	want := time.Date(2026, 5, 14, 7, 30, 0, 0, time.UTC)
+	for _, name := range []string{"taken.jpg", "taken.heic", "taken.mp4", "taken.webm"} {
+		t.Run(name, func(t *testing.T) {
+			orig := fixture(t, name)
+			ty, _ := Sniff(orig[:min(len(orig), SniffLen)])
+			if !HasRebuild(ty) {
+				t.Skipf("no rebuild for %s yet", ty.ContentType)
+			}
+			out, rb := rebuilt(t, orig, Options{})
+			if !rb.Info.TakenTime.Equal(want) {
+				t.Errorf("Info.TakenTime = %v, want %v", rb.Info.TakenTime, want)
+			}
+			if got := Inspect(bytes.NewReader(out), int64(len(out)), ty).TakenTime; !got.Equal(want) {
+				t.Errorf("TakenTime(rebuilt) = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestRebuildKeepLocation(t *testing.T) {
+	orig := fixture(t, "gps.jpg")
+	out, _ := rebuilt(t, orig, Options{KeepLocation: true})
+	if !gpsLinked(exifOf(t, out)) {
+		t.Fatal("KeepLocation: the rebuilt EXIF has no GPS directory")
+	}
+	if bytes.Contains(out, []byte("Paris")) {
+		t.Error("KeepLocation kept XMP/IPTC place names: only the EXIF GPS directory is kept")
+	}
+}
+
+func TestRebuildRefusesUnwalkable(t *testing.T) {
+	jpg := fixture(t, "plain.jpg")
+	eoi := bytes.LastIndex(jpg, []byte{0xFF, 0xD9})
+	tests := map[string][]byte{
+		"jpeg cut in a segment":   jpg[:20],
+		"jpeg without end marker": jpg[:eoi],
+		"jpeg segment past end":   append(bytes.Clone(jpg[:2]), 0xFF, 0xE1, 0xFF, 0xFF, 'E', 'x'),
+		"jpeg without scan":       {0xFF, 0xD8, 0xFF, 0xD9},
+	}
+	for name, data := range tests {
+		t.Run(name, func(t *testing.T) {
+			ty, err := Sniff(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Rebuild(bytes.NewReader(data), int64(len(data)), ty, Options{})
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Rebuild = %v, want ErrMalformed", err)
+			}
+			if Reason(err) == "" || Reason(err) == err.Error() {
+				t.Errorf("Reason(%v) = %q", err, Reason(err))
+			}
+		})
+	}
+}
