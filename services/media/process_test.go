@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"sync"
@@ -59,11 +60,12 @@ func TestReadyEventDelivered(t *testing.T) {
 }
 
 func TestCorruptImageFails(t *testing.T) {
-	// Location stripping would refuse the broken file up front; keeping
-	// location lets it through to the thumbnailer, which cannot decode it.
-	e := newEnv(t, sqliteLocal, func(c *Config) { c.KeepLocation = true; c.JobAttempts = 1 })
+	// A JPEG whose structure walks (frame header, scan, end marker) but
+	// whose scan cannot be decoded: it has no Huffman tables.
+	e := newEnv(t, sqliteLocal, func(c *Config) { c.JobAttempts = 1 })
 	ctx := e.as(t, "carol")
-	data := append([]byte{0xFF, 0xD8, 0xFF, 0xDB}, make([]byte, 600)...)
+	data := []byte{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0}
+	data = append(append(data, bytes.Repeat([]byte{0x12}, 600)...), 0xFF, 0xD9)
 	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 100)
 	if err != nil {
 		t.Fatal(err)
