@@ -149,7 +149,7 @@ func mediaUpload(ctx context.Context, cmd *cmdline, args []string) error {
 	var child, kind, title, caption string
 	var quiet bool
 	cmd.local.StringVar(&child, "child", "", "the child the file is for: children/abc123 or abc123 (required)")
-	cmd.local.StringVar(&kind, "kind", "", "one of "+strings.Join(enumWords(mediaKindEnum), ", ")+" (default: from the content the service sniffs: images are photos, videos videos, PDFs documents)")
+	cmd.local.StringVar(&kind, "kind", "", "one of "+strings.Join(enumWords(mediaKindEnum), ", ")+" (default: from the content the service sniffs: images are photos, videos videos)")
 	cmd.local.StringVar(&title, "title", "", `a title, for example "Self-portrait in blue"`)
 	cmd.local.StringVar(&caption, "caption", "", "a caption or story")
 	cmd.local.BoolVar(&quiet, "quiet", false, "print no progress, only the result and what went wrong")

@@ -281,7 +281,7 @@ func kindFits(k store.Kind, contentType string) bool {
 	case store.KindVideo:
 		return strings.HasPrefix(contentType, "video/")
 	case store.KindArtwork, store.KindDocument:
-		return strings.HasPrefix(contentType, "image/") || contentType == "application/pdf"
+		return strings.HasPrefix(contentType, "image/")
 	}
 	return k == store.KindUnspecified
 }

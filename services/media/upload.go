@@ -126,7 +126,7 @@ func (s *server) classify(meta store.UploadMetadata, head []byte) (ingest.Type, 
 			looks = na.Looks
 		}
 		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonUnsupportedType,
-			fmt.Sprintf("this file looks like %s: only photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, QuickTime, WebM) and PDFs are accepted", looks),
+			fmt.Sprintf("this file looks like %s: only photos (JPEG, PNG, GIF, WebP, HEIC/HEIF) and videos (MP4, 3GP, QuickTime, WebM) are accepted", looks),
 			map[string]string{"looks_like": looks})
 	}
 	k := meta.Kind
@@ -136,8 +136,6 @@ func (s *server) classify(meta store.UploadMetadata, head []byte) (ingest.Type, 
 			k = store.KindPhoto
 		case ingest.Video:
 			k = store.KindVideo
-		default:
-			k = store.KindDocument
 		}
 	} else if !kindFits(k, t.ContentType) {
 		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonKindMismatch,

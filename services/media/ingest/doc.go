@@ -5,7 +5,7 @@
 // content type or file name:
 //
 //   - [Sniff] decides from the first bytes what a file really is and refuses
-//     everything outside a short allow-list (photos, videos, PDF). A browser
+//     everything outside a short allow-list (photos and videos). A browser
 //     given an SVG or HTML file "named .jpg" would run its scripts; an
 //     executable has no business in a family album.
 //   - [StripLocation] removes where a picture or video was taken (EXIF GPS,

@@ -15,7 +15,6 @@ type Kind int
 const (
 	Image Kind = iota + 1
 	Video
-	Document
 )
 
 // String returns a lower-case name for logs and metrics labels.
@@ -25,8 +24,6 @@ func (k Kind) String() string {
 		return "image"
 	case Video:
 		return "video"
-	case Document:
-		return "document"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -74,22 +71,21 @@ var (
 	typeGIF     = Type{"image/gif", Image, ".gif"}
 	typeWebP    = Type{"image/webp", Image, ".webp"}
 	typeHEIC    = Type{"image/heic", Image, ".heic"}
-	typeHEICSeq = Type{"image/heic-sequence", Image, ".heics"}
 	typeHEIF    = Type{"image/heif", Image, ".heif"}
-	typeHEIFSeq = Type{"image/heif-sequence", Image, ".heifs"}
 	typeMP4     = Type{"video/mp4", Video, ".mp4"}
 	type3GP     = Type{"video/3gpp", Video, ".3gp"}
 	typeMOV     = Type{"video/quicktime", Video, ".mov"}
 	typeWebM    = Type{"video/webm", Video, ".webm"}
-	typePDF     = Type{"application/pdf", Document, ".pdf"}
 )
 
 // Sniff decides what a file is from its first bytes (pass at least SniffLen
 // of them, or the whole file if it is shorter). It never looks at a name or a
 // declared content type, which the client controls.
 //
-// Allowed: JPEG, PNG, GIF, WebP, HEIC/HEIF, MP4 (and 3GP, the same container
-// from older phones), QuickTime, WebM and PDF. Everything else is refused
+// Allowed: JPEG, PNG, GIF, WebP, HEIC/HEIF still images, MP4 (and 3GP, the
+// same container from older phones), QuickTime and WebM: the types whose
+// structure Rebuild can rebuild from an allowlist and that have a thumbnail
+// path. Everything else is refused
 // with an error wrapping ErrNotAllowed that names what the content looks like
 // when it is recognisable (HTML, SVG/XML, executables and scripts, archives).
 //
@@ -112,7 +108,10 @@ func Sniff(head []byte) (Type, error) {
 	case len(head) >= 12 && string(head[:4]) == "RIFF":
 		return refuse(fmt.Sprintf("a RIFF %q file", head[8:12]))
 	case bytes.HasPrefix(head, []byte("%PDF-")):
-		return typePDF, nil
+		// A PDF carries XMP, embedded images and scripts that cannot be
+		// rebuilt from an allowlist without rendering it: a scanned
+		// worksheet is uploaded as a photo instead.
+		return refuse("a PDF document")
 	case bytes.HasPrefix(head, []byte{0x1A, 0x45, 0xDF, 0xA3}):
 		return sniffEBML(head)
 	case len(head) >= 8 && string(head[4:8]) == "ftyp":
@@ -193,12 +192,12 @@ func sniffFtyp(head []byte) (Type, error) {
 	switch class {
 	case brandHEIC:
 		return typeHEIC, nil
-	case brandHEICSeq:
-		return typeHEICSeq, nil
 	case brandHEIF:
 		return typeHEIF, nil
-	case brandHEIFSeq:
-		return typeHEIFSeq, nil
+	case brandHEICSeq, brandHEIFSeq:
+		// Image sequences (bursts, animations) are films in a HEIF
+		// container: no thumbnailer here reads them.
+		return refuse("a HEIF image sequence")
 	case brandMP4:
 		return typeMP4, nil
 	case brand3GP:

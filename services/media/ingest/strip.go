@@ -95,9 +95,7 @@ type Info struct {
 // never fails, because neither is needed to store or show the file.
 func Inspect(r io.ReaderAt, size int64, t Type) Info {
 	j := &job{r: r, size: size, inspect: true, orientation: 1}
-	if t.ContentType != typePDF.ContentType {
-		_ = j.run(t) // any failure leaves what was found so far
-	}
+	_ = j.run(t) // any failure leaves what was found so far
 	return Info{Orientation: j.orientation, TakenTime: j.taken}
 }
 
@@ -131,17 +129,13 @@ func (j *job) run(t Type) error {
 		err = j.png()
 	case typeWebP.ContentType:
 		err = j.webp()
-	case typeHEIC.ContentType, typeHEIF.ContentType, typeHEICSeq.ContentType, typeHEIFSeq.ContentType,
+	case typeHEIC.ContentType, typeHEIF.ContentType,
 		typeMP4.ContentType, type3GP.ContentType, typeMOV.ContentType:
 		err = j.isobmff()
 	case typeGIF.ContentType:
 		err = j.gif()
 	case typeWebM.ContentType:
 		err = j.webm()
-	case typePDF.ContentType:
-		// A PDF's own XMP rarely says where, and photos embedded in it are
-		// compressed streams that cannot be edited in place; the media
-		// service takes PDFs for scanned schoolwork, not for photos.
 	default:
 		return fmt.Errorf("ingest: no location stripping for content type %q", t.ContentType)
 	}

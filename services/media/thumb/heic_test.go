@@ -54,7 +54,12 @@ func TestHEIC(t *testing.T) {
 	conv := needTool(t, "heif-convert", "heif", "libheif-examples")
 	tools := WithTools(Tools{HeifConvert: conv})
 	path, data := fixture(t, "photo.heic")
+	heifPath, _ := fixture(t, "photo.heif")
 	makers := map[string]func() (Result, error){
+		// A plain HEIF (generic brands only) takes the same path.
+		"heif": func() (Result, error) {
+			return MakeFromFile(t.Context(), heifPath, TypeHEIF, 6, nil, Limits{}, tools)
+		},
 		// In place, as the local blob store allows.
 		"file": func() (Result, error) {
 			return MakeFromFile(t.Context(), path, TypeHEIC, 6, nil, Limits{}, tools)

@@ -171,15 +171,13 @@ func TestMakeAnimatedWebP(t *testing.T) {
 	}
 }
 
-func TestMakePDF(t *testing.T) {
+func TestMakeRefusesOtherTypes(t *testing.T) {
 	t.Parallel()
 	pdf := []byte("%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-	res, err := Make(t.Context(), bytes.NewReader(pdf), int64(len(pdf)), TypePDF, 1, nil, Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Thumbs) != 0 || res.Thumbs == nil {
-		t.Errorf("a PDF got %d thumbnails (nil map: %t), want none in an empty map", len(res.Thumbs), res.Thumbs == nil)
+	for _, ct := range []string{"application/pdf", "image/heic-sequence", "image/svg+xml"} {
+		if _, err := Make(t.Context(), bytes.NewReader(pdf), int64(len(pdf)), ct, 1, nil, Limits{}); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("%s: %v, want errors.ErrUnsupported", ct, err)
+		}
 	}
 }
 

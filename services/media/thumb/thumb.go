@@ -13,9 +13,7 @@
 // stored original in place; otherwise a small original is copied to a
 // private temporary folder, removed before Make returns.
 //
-// Some content gets no thumbnail, and Make still succeeds: PDFs (rendering
-// one needs pdftoppm or Ghostscript, which the deployment does not otherwise
-// carry, and Debian's ImageMagick refuses PDFs by policy), animated WebP (no
+// Some content gets no thumbnail, and Make still succeeds: animated WebP (no
 // decoder here, ffmpeg 5.1's included), and videos without a picture track.
 //
 // Thumbnails are JPEG at quality 80, fitted within Size.Max x Size.Max with
@@ -98,7 +96,7 @@ type Result struct {
 	// Duration is the length of a video, when known.
 	Duration time.Duration
 	// Thumbs holds JPEG bytes by [Size.Name]. It is empty (not nil), and
-	// Make still succeeds, when no thumbnail can be made: a PDF, an animated
+	// Make still succeeds, when no thumbnail can be made: an animated
 	// WebP, a video without ffmpeg or without a picture track, a HEIC
 	// without heif-convert, an original too large to copy for a program
 	// when no path was given.
@@ -116,10 +114,11 @@ const (
 	TypeGIF       = "image/gif"
 	TypeWebP      = "image/webp"
 	TypeHEIC      = "image/heic"
+	TypeHEIF      = "image/heif"
 	TypeMP4       = "video/mp4"
+	Type3GP       = "video/3gpp"
 	TypeQuickTime = "video/quicktime"
 	TypeWebM      = "video/webm"
-	TypePDF       = "application/pdf"
 )
 
 // Tools names the external programs Make may run. An empty field means the
@@ -285,12 +284,10 @@ func Make(ctx context.Context, r io.ReaderAt, size int64, contentType string, or
 	switch ct {
 	case TypeJPEG, TypePNG, TypeGIF, TypeWebP:
 		res, err = j.still(io.NewSectionReader(r, 0, size), ct, normalizeOrientation(orientation))
-	case TypeHEIC:
+	case TypeHEIC, TypeHEIF:
 		res, err = j.heic()
-	case TypeMP4, TypeQuickTime, TypeWebM:
+	case TypeMP4, Type3GP, TypeQuickTime, TypeWebM:
 		res, err = j.video()
-	case TypePDF:
-		res = Result{Thumbs: map[string][]byte{}}
 	default:
 		return Result{}, fmt.Errorf("thumb: content type %q: %w", contentType, errors.ErrUnsupported)
 	}

@@ -31,6 +31,7 @@ const posterAt = time.Second
 // protocol whitelist ("file" only) closes that door a second time.
 var demuxers = map[string]string{
 	TypeMP4:       "mov",
+	Type3GP:       "mov",
 	TypeQuickTime: "mov",
 	TypeWebM:      "matroska",
 }

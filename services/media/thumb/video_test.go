@@ -28,6 +28,7 @@ var (
 	clipMOV  = videoFixture{"clip-rotated.mov", TypeQuickTime, 270, 480, 2 * time.Second} // 480x270 turned by its matrix
 	shortMP4 = videoFixture{"short.mp4", TypeMP4, 160, 90, 500 * time.Millisecond}
 	clipWebM = videoFixture{"clip.webm", TypeWebM, 320, 240, 2 * time.Second}
+	clip3GP  = videoFixture{"clip.3gp", Type3GP, 480, 270, 2 * time.Second}
 )
 
 // durationNear allows for the container's rounding of the last frame.
@@ -112,6 +113,7 @@ func TestVideo(t *testing.T) {
 	}{
 		{"mp4", clipMP4, all, "file", map[string]image.Point{"small": {320, 180}, "large": {480, 270}}, true},
 		{"mp4 through a copy", clipMP4, all, "reader", map[string]image.Point{"small": {320, 180}, "large": {480, 270}}, true},
+		{"3gp", clip3GP, all, "file", map[string]image.Point{"small": {320, 180}, "large": {480, 270}}, true},
 		{"turned mov", clipMOV, all, "file", map[string]image.Point{"small": {180, 320}, "large": {270, 480}}, true},
 		{"webm", clipWebM, all, "file", map[string]image.Point{"small": {320, 240}, "large": {320, 240}}, true},
 		{"webm through a copy", clipWebM, all, "reader", map[string]image.Point{"small": {320, 240}, "large": {320, 240}}, true},

@@ -58,8 +58,6 @@ cp gps.heic taken.heic && exiftool -q -q -overwrite_original -DateTimeOriginal="
 ff -metadata creation_time=2026-05-14T07:30:00Z taken.mp4
 webm -metadata creation_time=2026-05-14T07:30:00Z taken.webm
 
-# Types Sniff accepts that carry no location for us to strip.
-printf '%%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%%%EOF\n' > plain.pdf
 # A clean JPEG: stripping must report no change.
 cp "$tmp/src.jpg" plain.jpg
 

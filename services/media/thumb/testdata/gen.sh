@@ -78,5 +78,10 @@ ff -f lavfi -i testsrc=size=160x90:rate=10:duration=0.5 -c:v libx264 -crf 38 \
    -pix_fmt yuv420p "${exact[@]}" short.mp4
 ff -f lavfi -i testsrc=size=320x240:rate=10:duration=2 -c:v libvpx -crf 40 -b:v 0 \
    "${exact[@]}" clip.webm
+# 3GP, the same container from older phones.
+ff -i clip.mp4 -c copy "${exact[@]}" -f 3gp clip.3gp
+# Plain HEIF: the HEIC photo under the generic brands only (mif1, miaf).
+printf 'mif1' | cat <(head -c 8 photo.heic) - <(tail -c +13 photo.heic | head -c 4) \
+  <(printf 'mif1miaf') <(tail -c +25 photo.heic) > photo.heif
 
 ls -l

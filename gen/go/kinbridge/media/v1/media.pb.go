@@ -40,7 +40,7 @@ const (
 	MediaKind_MEDIA_KIND_PHOTO MediaKind = 2
 	// A video.
 	MediaKind_MEDIA_KIND_VIDEO MediaKind = 3
-	// A scanned worksheet, test or report (PDF or image).
+	// A scanned worksheet, test or report, as a picture (PDF is not accepted).
 	MediaKind_MEDIA_KIND_DOCUMENT MediaKind = 4
 )
 
@@ -429,7 +429,7 @@ type UploadMetadata struct {
 	// The child, `children/{child}`.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// What it is; inferred from the sniffed type when not set (images are
-	// photos, videos videos, PDFs documents).
+	// photos, videos videos).
 	Kind MediaKind `protobuf:"varint,2,opt,name=kind,proto3,enum=kinbridge.media.v1.MediaKind" json:"kind,omitempty"`
 	// A title.
 	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
