@@ -144,6 +144,7 @@ func HasRebuild(t Type) bool { return rebuilders[t.ContentType] != nil }
 var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Options) error{
 	typeJPEG.ContentType: rebuildJPEG,
 	typePNG.ContentType:  rebuildPNG,
+	typeGIF.ContentType:  rebuildGIF,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
