@@ -145,6 +145,7 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 	typeJPEG.ContentType: rebuildJPEG,
 	typePNG.ContentType:  rebuildPNG,
 	typeGIF.ContentType:  rebuildGIF,
+	typeWebP.ContentType: rebuildWebP,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
