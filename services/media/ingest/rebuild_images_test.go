@@ -131,6 +131,9 @@ func testICC() []byte {
 	p[8] = 2
 	copy(p[12:], "mntrRGB XYZ ")
 	copy(p[36:], "acsp")
+	be.PutUint32(p[68:], 0xF6D6) // D50 illuminant
+	be.PutUint32(p[72:], 0x10000)
+	be.PutUint32(p[76:], 0xD32D)
 	p = be.AppendUint32(p, uint32(len(tags)))
 	table := len(p)
 	p = append(p, make([]byte, 12*len(tags))...)
@@ -276,12 +279,13 @@ func TestRebuildPNGKeeps(t *testing.T) {
 	})
 	t.Run("ICC profile cleaned", func(t *testing.T) {
 		iccp := testPNGChunk("iCCP", append([]byte("PLANTED name\x00\x00"), zlibBytes(testICC())...))
-		in := basePNG(t, gradient()).insert(1, iccp)
+		second := testPNGChunk("iCCP", append([]byte("second\x00\x00"), zlibBytes(testICC())...))
+		in := basePNG(t, gradient()).insert(1, iccp, second)
 		out, _ := checkRebuilt(t, in.bytes(), true)
 		p := parseTestPNG(t, out)
 		i := p.index("iCCP")
-		if i != 1 {
-			t.Fatalf("iCCP at %d in %v, want right after IHDR", i, chunkTypes(t, out))
+		if want := []string{"IHDR", "iCCP", "IDAT", "IEND"}; !equalStrings(chunkTypes(t, out), want) {
+			t.Fatalf("chunks %v, want %v", chunkTypes(t, out), want)
 		}
 		data := p[i][8 : len(p[i])-4]
 		if !bytes.HasPrefix(data, []byte("ICC profile\x00\x00")) {
@@ -617,6 +621,11 @@ func TestRebuildWebP(t *testing.T) {
 			flags:  webpRebuildEXIF,
 			chunks: []string{"VP8X", "VP8 ", "EXIF"},
 			orient: 6,
+		},
+		{
+			name:   "ICCP without its flag",
+			in:     webpFile(vp8x(0, 16, 16), iccp, vp8),
+			chunks: []string{"VP8X", "VP8 "},
 		},
 		{
 			name:   "XMP only: flags cleared",

@@ -9,7 +9,8 @@ import (
 // VP8 or VP8L chunk; for an extended file:
 //   - VP8X, its canvas size as it was and its flags rewritten to say what
 //     is kept (ICC, alpha, EXIF, animation; never XMP);
-//   - ICCP, the colour profile cleaned by keepICC;
+//   - ICCP, the colour profile cleaned by keepICC, when the upload's flags
+//     announce it (readers ignore it otherwise);
 //   - ANIM and every ANMF frame, each frame's header followed by only its
 //     ALPH and VP8 or VP8L sub-chunks; or, for a still picture, ALPH and
 //     VP8, or VP8L;
@@ -151,8 +152,8 @@ func rebuildWebPExtended(s *source, body *builder, info *Info, opt Options, end 
 			}
 			animated = p[0]&webpRebuildAnim != 0
 		case "ICCP":
-			if sawICC {
-				return nil
+			if sawICC || vp8x[0]&webpRebuildICC == 0 {
+				return nil // readers ignore a profile the flags do not announce
 			}
 			sawICC = true
 			p, err := s.load(c.data, c.n)
