@@ -722,3 +722,41 @@ func TestRebuildWebPRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) { refused(t, data) })
 	}
 }
+
+// FuzzRebuildImages checks that no upload makes the image rebuilds panic,
+// and that whatever they accept rebuilds to itself.
+func FuzzRebuildImages(f *testing.F) {
+	for _, name := range []string{"gps.png", "gps-im.png", "gps.gif", "plain.gif", "gps.webp"} {
+		f.Add(fixture(f, name))
+	}
+	f.Add(baseGIF(f))
+	f.Add(basePNG(f, gradient()).insert(1, testPNGChunk("iCCP", append([]byte("x\x00\x00"), zlibBytes(testICC())...))).bytes())
+	vp8 := fixtureVP8(f)
+	f.Add(webpFile(vp8x(0x3E, 16, 16), webpChunkT("ICCP", testICC()), webpChunkT("ALPH", make([]byte, 257)), vp8, webpChunkT("EXIF", gpsTIFF(f))))
+	f.Add(webpFile(vp8x(0x02, 16, 16), webpChunkT("ANIM", make([]byte, 6)), anmf(16, 16, vp8, webpChunkT("EXIF", []byte("x")))))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ty, err := Sniff(data[:min(len(data), SniffLen)])
+		if err != nil || (ty != typePNG && ty != typeGIF && ty != typeWebP) {
+			return
+		}
+		rb, err := Rebuild(bytes.NewReader(data), int64(len(data)), ty, Options{})
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Rebuild = %v, want nil or ErrMalformed", err)
+			}
+			return
+		}
+		out, err := rb.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb2, err := Rebuild(bytes.NewReader(out), int64(len(out)), ty, Options{})
+		if err != nil {
+			t.Fatalf("the rebuilt file is refused: %v", err)
+		}
+		again, _ := rb2.Bytes()
+		if !bytes.Equal(again, out) {
+			t.Fatalf("not a fixed point: %d -> %d bytes", len(out), len(again))
+		}
+	})
+}
