@@ -66,16 +66,16 @@ func refuse(looks string) (Type, error) { return Type{}, &NotAllowedError{Looks:
 // The allowed types. Content types are the registered ones, so browsers and
 // the thumbnailer agree on them.
 var (
-	typeJPEG    = Type{"image/jpeg", Image, ".jpg"}
-	typePNG     = Type{"image/png", Image, ".png"}
-	typeGIF     = Type{"image/gif", Image, ".gif"}
-	typeWebP    = Type{"image/webp", Image, ".webp"}
-	typeHEIC    = Type{"image/heic", Image, ".heic"}
-	typeHEIF    = Type{"image/heif", Image, ".heif"}
-	typeMP4     = Type{"video/mp4", Video, ".mp4"}
-	type3GP     = Type{"video/3gpp", Video, ".3gp"}
-	typeMOV     = Type{"video/quicktime", Video, ".mov"}
-	typeWebM    = Type{"video/webm", Video, ".webm"}
+	typeJPEG = Type{"image/jpeg", Image, ".jpg"}
+	typePNG  = Type{"image/png", Image, ".png"}
+	typeGIF  = Type{"image/gif", Image, ".gif"}
+	typeWebP = Type{"image/webp", Image, ".webp"}
+	typeHEIC = Type{"image/heic", Image, ".heic"}
+	typeHEIF = Type{"image/heif", Image, ".heif"}
+	typeMP4  = Type{"video/mp4", Video, ".mp4"}
+	type3GP  = Type{"video/3gpp", Video, ".3gp"}
+	typeMOV  = Type{"video/quicktime", Video, ".mov"}
+	typeWebM = Type{"video/webm", Video, ".webm"}
 )
 
 // Sniff decides what a file is from its first bytes (pass at least SniffLen
