@@ -68,10 +68,14 @@ type heifItemInfo struct {
 // heifLoc is one item's data as iloc places it: construction method 0
 // (extents of the file) or 1 (of idat); 2 and other files are refused.
 type heifLoc struct {
-	method   int
-	dataRef  uint16
-	extents  [][2]uint64 // offset (base added), length
-	overflow bool        // an offset past 2^64
+	method  int
+	dataRef uint16
+	base    uint64
+	// extents are read when the item is used: n of them in raw, each
+	// an index, an offset and a length of the sizes in sizes.
+	n     int
+	raw   []byte
+	sizes [3]int
 }
 
 // heifAssoc is one property association of ipma: a 1-based ipco index.
@@ -343,23 +347,15 @@ func (m *heifMeta) readIloc(s *source, b heifBox) error {
 			loc.method = int(r.u16() & 15)
 		}
 		loc.dataRef = r.u16()
-		base := r.uint(baseSize)
-		n := int(r.u16())
-		for range n {
-			// Extents of zero-size fields take no bytes: count them.
-			if err := s.step(); err != nil {
-				return err
-			}
-			r.uint(idxSize)
-			off, length := r.uint(offSize), r.uint(lenSize)
-			if base+off < base {
-				loc.overflow = true
-			}
-			loc.extents = append(loc.extents, [2]uint64{base + off, length})
-		}
-		if r.bad {
+		loc.base = r.uint(baseSize)
+		loc.n = int(r.u16())
+		loc.sizes = [3]int{idxSize, offSize, lenSize}
+		size := loc.n * (idxSize + offSize + lenSize)
+		if r.bad || size > len(r.p) {
+			r.bad = true
 			break
 		}
+		loc.raw, r.p = r.p[:size], r.p[size:]
 		if _, dup := m.locs[id]; dup {
 			return malformed("HEIF item %d placed twice", id)
 		}
@@ -373,7 +369,7 @@ func (m *heifMeta) readIloc(s *source, b heifBox) error {
 
 // place returns item id's data as extents of the file (inside an mdat box)
 // or, when idat is true, of the idat box.
-func (m *heifMeta) place(id uint32) (extents [][2]int64, idat bool, err error) {
+func (m *heifMeta) place(s *source, id uint32) (extents [][2]int64, idat bool, err error) {
 	loc, ok := m.locs[id]
 	if !ok {
 		return nil, false, nil
@@ -382,7 +378,15 @@ func (m *heifMeta) place(id uint32) (extents [][2]int64, idat bool, err error) {
 		return nil, false, malformed("HEIF item %d is stored in another file or inside another item", id)
 	}
 	idat = loc.method == 1
-	for _, e := range loc.extents {
+	r := heifBoxReader{p: loc.raw}
+	var total int64
+	for range loc.n {
+		// Extents of zero-size fields take no bytes in iloc: count them.
+		if err := s.step(); err != nil {
+			return nil, false, err
+		}
+		r.uint(loc.sizes[0])
+		e := [2]uint64{loc.base + r.uint(loc.sizes[1]), r.uint(loc.sizes[2])}
 		space := [2]int64{0, int64(len(m.idat))}
 		if !idat {
 			space = [2]int64{math.MaxInt64, 0}
@@ -396,12 +400,16 @@ func (m *heifMeta) place(id uint32) (extents [][2]int64, idat bool, err error) {
 		if e[1] == 0 { // to the end of its space
 			n = space[1] - off
 		}
-		if loc.overflow || off < space[0] || n <= 0 || n > space[1]-off {
+		if e[0] < loc.base || off < space[0] || n <= 0 || n > space[1]-off {
 			where := "an mdat box"
 			if idat {
 				where = "the idat box"
 			}
 			return nil, false, malformed("HEIF item %d has data outside %s", id, where)
+		}
+		if total += n; total > s.size {
+			// Only extents used twice add up to more than the upload.
+			return nil, false, malformed("HEIF item %d whose data adds up to more than the file", id)
 		}
 		extents = append(extents, [2]int64{off, n})
 	}
@@ -691,6 +699,10 @@ func heifWrite(s *source, out *builder, info *Info, opt Options, ftyp []byte, m 
 	place := map[uint32][2]int64{} // offset in idat or mdat, length
 	for _, id := range order {
 		d := data[id]
+		if mdat.pos()+int64(len(idat)+len(d.lit))+d.b.pos() > s.size+int64(len(exif)) {
+			// Only extents used twice add up to more than the upload.
+			return malformed("HEIF items whose data adds up to more than the file")
+		}
 		switch {
 		case d.idat:
 			place[id] = [2]int64{int64(len(idat)), int64(len(d.lit))}
@@ -734,7 +746,7 @@ func heifWrite(s *source, out *builder, info *Info, opt Options, ftyp []byte, m 
 
 // load reads item id's data into memory (for Exif).
 func (m *heifMeta) load(s *source, id uint32) ([]byte, error) {
-	extents, idat, err := m.place(id)
+	extents, idat, err := m.place(s, id)
 	if err != nil {
 		return nil, err
 	}
@@ -759,7 +771,7 @@ func (m *heifMeta) load(s *source, id uint32) ([]byte, error) {
 // itemData returns the new data of kept image item it: the coded image's
 // bytes as they are, a JPEG rebuilt, a grid's or overlay's fixed fields.
 func (m *heifMeta) itemData(s *source, it heifItemInfo) (*heifItemData, error) {
-	extents, idat, err := m.place(it.id)
+	extents, idat, err := m.place(s, it.id)
 	if err != nil {
 		return nil, err
 	}
