@@ -114,7 +114,7 @@ type heifFile struct {
 	trailing  []byte
 }
 
-// heifRef builds an iref child box with 16-bit ids.
+// heifTestRef builds an iref child box with 16-bit ids.
 func heifTestRef(typ string, from uint32, to ...uint32) []byte {
 	p := binary.BigEndian.AppendUint16(nil, uint16(from))
 	p = binary.BigEndian.AppendUint16(p, uint16(len(to)))
