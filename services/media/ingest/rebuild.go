@@ -146,6 +146,8 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 	typePNG.ContentType:  rebuildPNG,
 	typeGIF.ContentType:  rebuildGIF,
 	typeWebP.ContentType: rebuildWebP,
+	typeHEIC.ContentType: rebuildHEIF,
+	typeHEIF.ContentType: rebuildHEIF,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
