@@ -143,6 +143,7 @@ func HasRebuild(t Type) bool { return rebuilders[t.ContentType] != nil }
 // they keep of orientation and taken time in info.
 var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Options) error{
 	typeJPEG.ContentType: rebuildJPEG,
+	typeWebM.ContentType: rebuildWebM,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
