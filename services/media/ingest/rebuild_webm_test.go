@@ -264,14 +264,12 @@ func ffprobeStreams(t *testing.T, path string) (codecs []string, chapters int, o
 	return codecs, len(res.Chapters), true
 }
 
-func TestRebuildWebMHostile(t *testing.T) {
-	orig := fixture(t, "hostile.webm")
-	for _, leak := range []string{where, "where.txt", "We are at"} {
-		if !bytes.Contains(orig, []byte(leak)) {
-			t.Fatalf("the fixture lacks %q", leak)
-		}
-	}
-	out, rb := rebuilt(t, orig, Options{})
+// rebuildWebMClean rebuilds in and checks the result: no leak of the
+// fixtures' strings, the shape checkWebM wants, the same frames as in
+// (streams "v", "a"), and a fixed point. It returns the rebuilt file.
+func rebuildWebMClean(t *testing.T, name string, in []byte, streams ...string) []byte {
+	t.Helper()
+	out, _ := rebuilt(t, in, Options{})
 	for _, leak := range webmLeaks {
 		if bytes.Contains(out, []byte(leak)) {
 			t.Errorf("%q left in the rebuilt file", leak)
@@ -280,7 +278,27 @@ func TestRebuildWebMHostile(t *testing.T) {
 	if found := findLocation(out); len(found) > 0 {
 		t.Errorf("location left: %v", found)
 	}
-	top := checkWebM(t, out)
+	checkWebM(t, out)
+	if tags, ok := ffprobeLocation(t, writeTemp(t, name, out)); ok && len(tags) > 0 {
+		t.Errorf("ffprobe finds location: %v", tags)
+	}
+	sameMedia(t, name, in, out, streams...)
+	again, _ := rebuilt(t, out, Options{})
+	if !bytes.Equal(again, out) {
+		t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes)", len(out), len(again))
+	}
+	return out
+}
+
+func TestRebuildWebMHostile(t *testing.T) {
+	orig := fixture(t, "hostile.webm")
+	for _, leak := range []string{where, "where.txt", "We are at"} {
+		if !bytes.Contains(orig, []byte(leak)) {
+			t.Fatalf("the fixture lacks %q", leak)
+		}
+	}
+	out := rebuildWebMClean(t, "hostile.webm", orig, "v", "a")
+	top := tparse(t, out, 0)
 	seg := top[1].kids
 	if n := len(tall(seg, 0x1654AE6B, 0xAE)); n != 2 {
 		t.Errorf("%d tracks kept, want video and audio", n)
@@ -289,30 +307,24 @@ func TestRebuildWebMHostile(t *testing.T) {
 		t.Error("no Cues: seeking needs them")
 	}
 	want := time.Date(2026, 5, 14, 7, 30, 0, 0, time.UTC)
-	if !rb.Info.TakenTime.Equal(want) {
+	if _, rb := rebuilt(t, orig, Options{}); !rb.Info.TakenTime.Equal(want) {
 		t.Errorf("Info.TakenTime = %v, want %v", rb.Info.TakenTime, want)
+	}
+	if got := Inspect(bytes.NewReader(out), int64(len(out)), typeWebM).TakenTime; !got.Equal(want) {
+		t.Errorf("TakenTime(rebuilt) = %v, want %v", got, want)
 	}
 
 	path := writeTemp(t, "out.webm", out)
-	if tags, ok := ffprobeLocation(t, path); ok && len(tags) > 0 {
-		t.Errorf("ffprobe finds location: %v", tags)
-	}
 	if codecs, chapters, ok := ffprobeStreams(t, path); ok {
 		if !slices.Equal(codecs, []string{"video:vp8", "audio:opus"}) || chapters != 0 {
 			t.Errorf("ffprobe finds streams %v and %d chapters, want vp8 and opus only", codecs, chapters)
 		}
 	}
-	sameMedia(t, "hostile.webm", orig, out, "v", "a")
 	origPath := writeTemp(t, "orig.webm", orig)
 	for _, ss := range []string{"0.5", "1.2", "1.7"} {
 		if framemd5(t, origPath, "v", ss, 1) != framemd5(t, path, "v", ss, 1) {
 			t.Errorf("seeking to %s s finds another frame than in the original", ss)
 		}
-	}
-
-	again, _ := rebuilt(t, out, Options{})
-	if !bytes.Equal(again, out) {
-		t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes)", len(out), len(again))
 	}
 }
 
@@ -348,13 +360,7 @@ func TestRebuildWebMPlanted(t *testing.T) {
 	if !bytes.Contains(in, []byte("u"+where)) {
 		t.Fatal("nothing planted")
 	}
-	out, _ := rebuilt(t, in, Options{})
-	for _, leak := range webmLeaks {
-		if bytes.Contains(out, []byte(leak)) {
-			t.Errorf("%q left in the rebuilt file", leak)
-		}
-	}
-	checkWebM(t, out)
+	out := rebuildWebMClean(t, "planted.webm", in, "v", "a")
 	bgs := tall(tparse(t, out, 0), 0x18538067, 0x1F43B675, 0xA0)
 	if len(bgs) == 0 {
 		t.Error("no BlockGroup kept")
@@ -366,17 +372,17 @@ func TestRebuildWebMPlanted(t *testing.T) {
 			t.Errorf("BlockGroup children %X", tids(bg.kids))
 		}
 	}
-	sameMedia(t, "planted.webm", in, out, "v", "a")
-	again, _ := rebuilt(t, out, Options{})
-	if !bytes.Equal(again, out) {
-		t.Errorf("rebuilding the rebuilt file changed it")
-	}
 }
 
 // TestRebuildWebMLive rebuilds what browsers' MediaRecorder writes: a
 // Segment and Clusters of unknown size, without SeekHead or Cues, here with
 // Tags after the last Cluster, which end it.
 func TestRebuildWebMLive(t *testing.T) {
+	// ffmpeg's live mode: a Segment of unknown size, Clusters of known size.
+	rebuildWebMClean(t, "live.webm", fixture(t, "live.webm"), "v", "a")
+
+	// MediaRecorder's shape, crafted from hostile.webm: Clusters of unknown
+	// size too, no SeekHead or Cues, Tags after the last Cluster.
 	orig := fixture(t, "hostile.webm")
 	top := tparse(t, orig[:len(orig)-len(fixture(t, "gps.webm"))], 0)
 	seg := top[1]
@@ -385,7 +391,7 @@ func TestRebuildWebMLive(t *testing.T) {
 	for _, n := range seg.kids {
 		switch n.id {
 		case 0x114D9B74, 0x1C53BB6B, 0x1254C367:
-			continue // SeekHead, Cues, Tags: moved to the end below
+			continue // SeekHead, Cues, Tags: Tags moved to the end below
 		case 0x1F43B675:
 			n.unknown = true
 		}
@@ -396,25 +402,13 @@ func TestRebuildWebMLive(t *testing.T) {
 	if p := writeTemp(t, "live.webm", in); framemd5(t, p, "v", "", 0) != framemd5(t, writeTemp(t, "orig.webm", orig), "v", "", 0) {
 		t.Fatal("ffmpeg does not read the crafted live recording as the original")
 	}
-	out, _ := rebuilt(t, in, Options{})
-	for _, leak := range webmLeaks {
-		if bytes.Contains(out, []byte(leak)) {
-			t.Errorf("%q left in the rebuilt file", leak)
-		}
-	}
-	checkWebM(t, out) // known sizes throughout
+	out := rebuildWebMClean(t, "recorder.webm", in, "v", "a")
 	if n, m := len(tall(tparse(t, out, 0), 0x18538067, 0x1F43B675)), len(tall(kids, 0x1F43B675)); n != m {
 		t.Errorf("%d clusters, want %d", n, m)
 	}
-	sameMedia(t, "live.webm", in, out, "v", "a")
-	again, _ := rebuilt(t, out, Options{})
-	if !bytes.Equal(again, out) {
-		t.Errorf("rebuilding the rebuilt file changed it")
-	}
 
-	// A second Segment after a Segment of unknown size ends it.
-	in2 := append(bytes.Clone(in), fixture(t, "gps.webm")...)
-	out2, _ := rebuilt(t, in2, Options{})
+	// A second EBML header and Segment end a Segment of unknown size.
+	out2, _ := rebuilt(t, append(bytes.Clone(in), fixture(t, "gps.webm")...), Options{})
 	if !bytes.Equal(out2, out) {
 		t.Errorf("a second EBML header and Segment changed the rebuilt file")
 	}

@@ -33,4 +33,11 @@ assert b.count(old) == 1
 b = b.replace(old, b'\x42\x82\x88webm\0\0\0\0')
 open(sys.argv[2], 'wb').write(b + open('gps.webm', 'rb').read())
 PY
-ls -l hostile.webm
+
+# live.webm: ffmpeg's live mode to a pipe writes the Segment with an unknown
+# size, as browsers' MediaRecorder does (which also leaves clusters' sizes
+# unknown: the tests craft that from hostile.webm), and a LOCATION tag.
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=s=16x16:d=2:r=10 -f lavfi -i sine=d=2:sample_rate=48000 \
+  -c:v libvpx -b:v 20k -g 5 -c:a libopus -b:a 6k -fflags +bitexact -map_metadata -1 \
+  -metadata location="$where" -live 1 -f webm - | cat > live.webm
+ls -l hostile.webm live.webm
