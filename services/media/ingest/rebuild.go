@@ -148,6 +148,7 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 	typeWebP.ContentType: rebuildWebP,
 	typeHEIC.ContentType: rebuildHEIF,
 	typeHEIF.ContentType: rebuildHEIF,
+	typeWebM.ContentType: rebuildWebM,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
