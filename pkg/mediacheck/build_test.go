@@ -144,10 +144,13 @@ func pngIHDR(w, h uint32) []byte {
 }
 
 // pngIDAT1x1 is the image data of one grey pixel.
-func pngIDAT1x1() []byte {
+func pngIDAT1x1() []byte { return pngIDATOf(0x80) }
+
+// pngIDATOf is the image data of one pixel of grey level v.
+func pngIDATOf(v byte) []byte {
 	var b bytes.Buffer
 	z := zlib.NewWriter(&b)
-	z.Write([]byte{0, 0x80})
+	z.Write([]byte{0, v})
 	z.Close()
 	return b.Bytes()
 }

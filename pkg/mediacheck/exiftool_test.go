@@ -37,6 +37,7 @@ func TestPositionsFixtures(t *testing.T) {
 	for _, name := range []string{"gps.jpg", "gps.png", "gps-im.png", "gps.webp", "gps.heic",
 		"gps.mp4", "gps.mov", "gps-keys.mov", "gps.gif", "gps.webm"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			found, ok := Positions(t, filepath.Join(fixtures, name))
 			if !ok {
 				t.Fatal("exiftool vanished")
@@ -49,6 +50,7 @@ func TestPositionsFixtures(t *testing.T) {
 	}
 	for _, name := range []string{"plain.jpg", "plain.gif", "plain.webm", "plain.pdf"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			if found, _ := Positions(t, filepath.Join(fixtures, name)); len(found) > 0 {
 				t.Errorf("false alarm on a clean file: %v", found)
 			}
@@ -70,6 +72,7 @@ func TestPositionsValues(t *testing.T) {
 		{"kinbridge-marker-7f3a", "marker"},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
+			t.Parallel()
 			png := pngFile(pngChunk("IHDR", pngIHDR(1, 1)), pngChunk("tEXt", []byte("Comment\x00"+tc.text)),
 				pngChunk("IDAT", pngIDAT1x1()), pngChunk("IEND", nil))
 			found, _ := Positions(t, writeTemp(t, "v.png", png), "kinbridge-marker-7f3a")

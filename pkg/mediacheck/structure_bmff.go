@@ -2,6 +2,7 @@ package mediacheck
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -171,13 +172,14 @@ func (c *checker) bmff(d []byte, kind bmffKind) {
 }
 
 // inMdat reports whether [off, off+n) lies in the data of one mdat.
-func (f *bmffFile) inMdat(off, n uint64) bool {
-	for _, m := range f.mdats {
-		if off >= uint64(m.start) && off+n <= uint64(m.end) && off+n >= off {
-			return true
-		}
-	}
-	return false
+func (f *bmffFile) inMdat(off, n uint64) bool { return inAny(f.mdats, off, n) }
+
+// inAny reports whether [off, off+n) lies inside the payload of one of bs,
+// which are in file order (so sorted and apart): a binary search, as a
+// hostile file may have many of both.
+func inAny(bs []box, off, n uint64) bool {
+	i := sort.Search(len(bs), func(i int) bool { return uint64(bs[i].start) > off }) - 1
+	return i >= 0 && off+n >= off && off+n <= uint64(bs[i].end)
 }
 
 // fullBoxSizes are the payload sizes of full boxes with a fixed layout, by

@@ -63,12 +63,23 @@ func (c *checker) exif(b []byte, where string) {
 		return
 	}
 	size := uint32(len(b))
-	// used marks the bytes the structure accounts for.
-	used := make([]bool, size)
-	mark := func(off, n uint32) {
-		for i := off; i < off+n && i < size; i++ {
-			used[i] = true
+	// uses counts, per byte, the structures that account for it: 0 is a
+	// byte no tag explains, 2 or more an overlap. Marking stops once more
+	// bytes were marked than the block has twice over, so that a hostile
+	// block of many entries pointing at one big value costs no more than
+	// its size.
+	uses := make([]uint8, size)
+	marked := uint64(0)
+	mark := func(off, n uint32) bool {
+		if marked += uint64(n); marked > 2*uint64(size) {
+			return false
 		}
+		for i := off; i < off+n && i < size; i++ {
+			if uses[i] < 2 {
+				uses[i]++
+			}
+		}
+		return true
 	}
 	mark(0, 8)
 
@@ -84,13 +95,10 @@ func (c *checker) exif(b []byte, where string) {
 			c.addf("%s: EXIF %s at %d with %d entries runs past the block", where, name, off, n)
 			return nil, 0, false
 		}
-		for i := off; i < uint32(end); i++ {
-			if used[i] {
-				c.addf("%s: EXIF %s at %d overlaps another structure", where, name, off)
-				return nil, 0, false
-			}
+		if !mark(off, uint32(end)-off) {
+			c.addf("%s: EXIF %s at %d overlaps other structures", where, name, off)
+			return nil, 0, false
 		}
-		mark(off, uint32(end)-off)
 		es := make([]tiffEntry, n)
 		for i := range es {
 			p := off + 2 + 12*uint32(i)
@@ -117,13 +125,10 @@ func (c *checker) exif(b []byte, where string) {
 			c.addf("%s: EXIF %s tag 0x%04x value (%d bytes at %d) lies outside the block", where, name, e.tag, n, e.value)
 			return nil, false
 		}
-		for i := e.value; i < e.value+uint32(n); i++ {
-			if used[i] {
-				c.addf("%s: EXIF %s tag 0x%04x value at %d overlaps another structure", where, name, e.tag, e.value)
-				return nil, false
-			}
+		if !mark(e.value, uint32(n)) {
+			c.addf("%s: EXIF %s tag 0x%04x value at %d overlaps other structures", where, name, e.tag, e.value)
+			return nil, false
 		}
-		mark(e.value, uint32(n))
 		return b[e.value : e.value+uint32(n)], true
 	}
 	pointer := func(name string, e tiffEntry) (uint32, bool) {
@@ -212,28 +217,36 @@ func (c *checker) exif(b []byte, where string) {
 			}
 		}
 	}
-	c.unaccounted(where, b, used)
+	c.unaccounted(where, b, uses)
 }
 
-// unaccounted reports the bytes of an EXIF block no structure accounts for,
-// but for zero padding of a byte or three (to a word boundary).
-func (c *checker) unaccounted(where string, b []byte, used []bool) {
+// unaccounted reports the bytes of an EXIF block that no structure
+// accounts for, but for zero padding of a byte or three (to a word
+// boundary), and the bytes two structures claim.
+func (c *checker) unaccounted(where string, b []byte, uses []uint8) {
 	var gaps []string
-	for i := 0; i < len(used); {
-		if used[i] {
+	overlaps := 0
+	for i := 0; i < len(uses); {
+		if uses[i] > 0 {
+			if uses[i] > 1 {
+				overlaps++
+			}
 			i++
 			continue
 		}
 		j := i
-		for j < len(used) && !used[j] {
+		for j < len(uses) && uses[j] == 0 {
 			j++
 		}
-		if j-i > 3 || !allZero(b[i:j]) {
+		if (j-i > 3 || !allZero(b[i:j])) && len(gaps) < 10 {
 			gaps = append(gaps, fmt.Sprintf("%d bytes at %d", j-i, i))
 		}
 		i = j
 	}
 	if len(gaps) > 0 {
 		c.addf("%s: EXIF block holds bytes no tag accounts for: %v", where, gaps)
+	}
+	if overlaps > 0 {
+		c.addf("%s: EXIF block has %d bytes that two structures claim", where, overlaps)
 	}
 }

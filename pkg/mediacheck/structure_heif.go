@@ -273,16 +273,6 @@ func (c *checker) heifIloc(d []byte, iloc box, items map[uint32]*heifItem, idat 
 	return extents
 }
 
-// inAny reports whether [off, off+n) lies inside the payload of one box.
-func inAny(bs []box, off, n uint64) bool {
-	for _, b := range bs {
-		if off >= uint64(b.start) && off+n >= off && off+n <= uint64(b.end) {
-			return true
-		}
-	}
-	return false
-}
-
 // heifCoverage reports bytes of an mdat or idat that no extent points at.
 func (c *checker) heifCoverage(a box, extents []heifExtent) {
 	type span struct{ from, to uint64 }
