@@ -14,6 +14,8 @@
 //   - structure*.go: [Structure], the allowlist structure walkers;
 //   - picture.go: [SamePicture], pixel and frame comparison.
 //
-// Tools that are missing make the helpers report ok=false; callers skip, or
-// fail when KINBRIDGE_TEST_REQUIRE names the tool (see [RequireTool]).
+// Without their tool, Positions, Exiftool and FFprobe return ok=false and
+// callers decide: skip, or fail when KINBRIDGE_TEST_REQUIRE names the tool
+// (testenv.Tool does both). SamePicture, which needs heif-convert or ffmpeg
+// for some types, skips or fails the test itself through testenv.Tool.
 package mediacheck
