@@ -24,7 +24,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
-	"github.com/kinbridge/kinbridge/services/media/ingest/locationcheck"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // The ingest rules and access rules as a user meets them: through the REST
@@ -202,7 +202,7 @@ func TestStoredMediaCarriesNoLocation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if found := locationcheck.Find(orig); len(found) == 0 {
+			if found := mediacheck.Find(orig); len(found) == 0 {
 				t.Fatal("the checker finds no location in the fixture itself")
 			}
 			var item, via string
@@ -246,17 +246,17 @@ func TestStoredMediaCarriesNoLocation(t *testing.T) {
 			if len(stored) != len(orig) {
 				t.Errorf("stored %d bytes of %d: location is removed in place", len(stored), len(orig))
 			}
-			if found := locationcheck.Find(stored); len(found) > 0 {
+			if found := mediacheck.Find(stored); len(found) > 0 {
 				t.Errorf("location served back: %v", found)
 			}
 			out := filepath.Join(t.TempDir(), file)
 			if err := os.WriteFile(out, stored, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if loc, ok := locationcheck.Exiftool(t, out); ok && len(loc) > 0 {
+			if loc, ok := mediacheck.Exiftool(t, out); ok && len(loc) > 0 {
 				t.Errorf("exiftool finds location in what was served: %v", loc)
 			}
-			if tags, ok := locationcheck.FFprobe(t, out); ok && len(tags) > 0 {
+			if tags, ok := mediacheck.FFprobe(t, out); ok && len(tags) > 0 {
 				t.Errorf("ffprobe finds location in what was served: %v", tags)
 			}
 		})

@@ -1,5 +1,6 @@
 // Package testenv gives tests the real backends Kinbridge runs on
-// (PostgreSQL today; NATS and S3 helpers follow the same rules).
+// (PostgreSQL, NATS, S3, Jaeger) and the outside programs some tests run
+// (exiftool, ffmpeg, heif-convert; see [Tool]).
 //
 // A backend that cannot be reached skips the test with a message saying how
 // to point at one, so `go test ./...` passes on a bare laptop. CI, which must

@@ -173,3 +173,37 @@ func TestPostgres(t *testing.T) {
 		t.Errorf("database %s still exists after its test ended", name)
 	}
 }
+
+func TestTool(t *testing.T) {
+	tests := []struct {
+		program, require string
+		wantSkip         bool
+	}{
+		{"kinbridge-no-such-tool", "", true},
+		{"kinbridge-no-such-tool", "kinbridge-no-such-tool", false},
+		{"kinbridge-no-such-tool", "exiftool,ffmpeg", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.require, func(t *testing.T) {
+			t.Setenv(testenv.RequireEnv, tc.require)
+			r := &recorder{TB: t}
+			if got := testenv.Tool(r, tc.program); got != "" {
+				t.Errorf("Tool(%q) = %q", tc.program, got)
+			}
+			if (r.skipped != "") != tc.wantSkip || (r.failed != "") == tc.wantSkip {
+				t.Fatalf("skipped=%q failed=%q, want skip: %v", r.skipped, r.failed, tc.wantSkip)
+			}
+			if msg := r.skipped + r.failed; !strings.Contains(msg, tc.program) {
+				t.Errorf("message %q does not name %s", msg, tc.program)
+			}
+		})
+	}
+	for program, want := range map[string]string{"ffprobe": "ffmpeg", "heif-enc": "heif-convert", "exiftool": "exiftool", "sh": "sh"} {
+		if got := testenv.ToolRequirement(program); got != want {
+			t.Errorf("ToolRequirement(%q) = %q, want %q", program, got, want)
+		}
+	}
+	if p := testenv.Tool(t, "sh"); p == "" {
+		t.Error("Tool(sh) found no sh")
+	}
+}

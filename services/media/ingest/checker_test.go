@@ -4,16 +4,16 @@ import (
 	"os"
 	"testing"
 
-	"github.com/kinbridge/kinbridge/services/media/ingest/locationcheck"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
-// The independent location checks live in locationcheck, shared with the
-// whole-stack tests.
+// The independent location checks live in pkg/mediacheck, shared with the
+// whole-stack tests; these names keep the ingest tests short.
 var (
-	findLocation     = locationcheck.Find
-	gpsLinked        = locationcheck.GPSLinked
-	exiftoolLocation = locationcheck.Exiftool
-	ffprobeLocation  = locationcheck.FFprobe
+	findLocation     = mediacheck.Find
+	gpsLinked        = mediacheck.GPSLinked
+	exiftoolLocation = mediacheck.Exiftool
+	ffprobeLocation  = mediacheck.FFprobe
 )
 
 // writeTemp writes b to a file in a test temp dir and returns its path.

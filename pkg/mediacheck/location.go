@@ -1,24 +1,12 @@
-// Package locationcheck is an independent check, for tests, that a media
-// file carries no location: the one the ingest tests and the whole-stack
-// tests use to judge the stripper. It shares no code with the stripper and
-// is deliberately blunt: instead of walking containers the way the stripper
-// does, it searches the whole file (and every zlib stream in a PNG text
-// chunk) for the traces the fixtures in ../testdata were made with (see
-// ../testdata/make.sh), and asks exiftool and ffprobe when they are
-// installed.
-package locationcheck
+package mediacheck
 
 import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"strings"
-	"testing"
 )
 
 // traces are byte strings that betray the fixtures' location (the Eiffel
@@ -35,7 +23,11 @@ var traces = [][]byte{
 	{48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1, 0, 0, 0},
 }
 
-// Find returns every trace of the fixtures' location found in a file.
+// Find returns every trace of the fixtures' location found in a file. It is
+// deliberately blunt: instead of walking containers it searches the whole
+// file (and every zlib stream in a PNG text chunk) for the traces the
+// fixtures in services/media/ingest/testdata were made with (see make.sh
+// there), and for EXIF blocks that link a GPS directory.
 func Find(data []byte) []string {
 	var found []string
 	scan := func(where string, b []byte) {
@@ -197,61 +189,4 @@ func pngZlibStreams(b []byte) [][]byte {
 		}
 	}
 	return out
-}
-
-// Exiftool asks exiftool, when it is installed, for every location tag it
-// can find in a file. It returns nil, false without exiftool.
-func Exiftool(t testing.TB, path string) (map[string]any, bool) {
-	t.Helper()
-	bin, err := exec.LookPath("exiftool")
-	if err != nil {
-		return nil, false
-	}
-	out, err := exec.Command(bin, "-j", "-a", "-G1", "-ee",
-		"-gps:all", "-location:all", "-GPSLatitude", "-GPSLongitude", "-GPSPosition",
-		"-GPSCoordinates", "-ISO6709", "-LocationInformation", "-City", path).Output()
-	if err != nil && len(out) == 0 {
-		t.Fatalf("exiftool: %v", err)
-	}
-	var res []map[string]any
-	if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
-		t.Fatalf("exiftool output %q: %v", out, err)
-	}
-	delete(res[0], "SourceFile")
-	return res[0], true
-}
-
-// FFprobe asks ffprobe, when it is installed, for container tags naming a
-// location (ffmpeg maps ©xyz, loci, mdta keys and Matroska tags to them).
-// It returns nil, false without ffprobe, or for a file it cannot read.
-func FFprobe(t testing.TB, path string) ([]string, bool) {
-	t.Helper()
-	bin, err := exec.LookPath("ffprobe")
-	if err != nil {
-		return nil, false
-	}
-	out, err := exec.Command(bin, "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json", path).Output()
-	if err != nil {
-		return nil, false
-	}
-	var res struct {
-		Format  struct{ Tags map[string]string }
-		Streams []struct{ Tags map[string]string }
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("ffprobe output %q: %v", out, err)
-	}
-	var found []string
-	check := func(tags map[string]string) {
-		for k, v := range tags {
-			if strings.Contains(strings.ToLower(k), "location") || strings.Contains(v, "48.8584") {
-				found = append(found, k+"="+v)
-			}
-		}
-	}
-	check(res.Format.Tags)
-	for _, s := range res.Streams {
-		check(s.Tags)
-	}
-	return found, true
 }
