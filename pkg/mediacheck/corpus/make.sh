@@ -51,7 +51,6 @@ cp "$tmp/base.png" "$tmp/png-ordinary.png" && tag "${gps[@]}" "${xmpgps[@]}" "$t
 cp "$tmp/base.webp" "$tmp/webp-ordinary.webp" && tag "${gps[@]}" "${xmpgps[@]}" "$tmp/webp-ordinary.webp"
 cp "$tmp/base.gif" "$tmp/gif-xmp.gif" && tag "${xmpgps[@]}" "$tmp/gif-xmp.gif"
 cp "$tmp/base.heic" "$tmp/heic-ordinary.heic" && tag "${gps[@]}" "${xmpgps[@]}" "$tmp/heic-ordinary.heic"
-cp "$tmp/base.heic" "$tmp/heic-xmp-tool.heic" && tag "${xmpgps[@]}" "$tmp/heic-xmp-tool.heic"
 ff -metadata location=$iso "$tmp/mp4-loci.mp4"
 ff -metadata location=$iso -movflags +faststart "$tmp/mp4-loci-moov-first.mp4"
 ff -metadata location=$iso "$tmp/mov-xyz.mov"
@@ -67,7 +66,9 @@ webm -metadata title="$iso KBLOC-webm-title" "$tmp/webm-title.webm"
 # Cluster's size unknown).
 webm -metadata location="$iso KBLOC-webm-live" -f webm pipe:1 >"$tmp/base-live.webm"
 printf 'WEBVTT\n\n00:00.000 --> 00:00.200\nKBLOC-webm-subtitle %s Paris, France\n' "$iso" >"$tmp/sub.vtt"
-webm -i "$tmp/sub.vtt" -map 0:v -map 1:s -c:s webvtt "$tmp/webm-subtitle.webm"
+# Two frames: with -frames:v 1 ffmpeg stops before it muxes the cue.
+ffmpeg -hide_banner -loglevel error -f lavfi -i color=c=blue:s=16x16:d=0.4:r=5 -i "$tmp/sub.vtt" \
+  -map 0:v -map 1:s -c:v libvpx -b:v 10k -c:s webvtt -fflags +bitexact -map_metadata -1 -y "$tmp/webm-subtitle.webm"
 
 rm -rf files
 go run ./internal/gen -in "$tmp" -out .
