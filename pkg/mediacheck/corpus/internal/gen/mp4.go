@@ -206,15 +206,16 @@ func mp4Shapes() []shape {
 		ms("mp4-free", "top-level free box holding the position as text", false,
 			func(m *mp4, id string) { m.top = append(m.top, leaf("free", []byte(payload(id)))) }),
 		{id: "mp4-overrun", ext: "mp4", ctype: "video/mp4", format: "mp4", marker: true, refused: true,
-			prose: "\u00a9xyz atom in moov/udta whose size runs past its udta parent",
+			prose: "moov/udta (holding \u00a9xyz) whose size runs past its moov parent and the end of the file",
 			build: func(in *inputs, id string) []byte {
 				m := mp4Parse(in.get("base.mp4"))
 				u := udtaOf(m.moov)
-				x := xyzFor(id)
-				u.kids = append(u.kids, x)
+				u.kids = append(u.kids, xyzFor(id))
+				must(m.moov.kids[len(m.moov.kids)-1] == u && m.top[len(m.top)-1] == m.moov, "udta is not last in the base")
 				b := m.bytes()
-				p := indexOf(b, x.bytes())
-				binary.BigEndian.PutUint32(b[p:], uint32(len(x.bytes())+16))
+				ub := u.bytes()
+				p := len(b) - len(ub)
+				binary.BigEndian.PutUint32(b[p:], uint32(len(ub)+16))
 				return b
 			}},
 	}
