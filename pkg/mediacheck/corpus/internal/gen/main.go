@@ -94,7 +94,7 @@ func main() {
 		log.Fatal(err)
 	}
 	m := manifest{
-		About: "Adversarial location corpus for the media suite; see doc.go. " +
+		About: "Adversarial location corpus for the media suite; see corpus.go. " +
 			"Regenerate with make.sh.",
 		Position: iso6709 + " (Eiffel Tower), " + place,
 	}
