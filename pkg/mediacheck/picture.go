@@ -3,6 +3,7 @@ package mediacheck
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -23,13 +24,16 @@ import (
 // SamePicture returns an error unless stored shows the same picture (or
 // plays the same film) as orig, to the pixel and to the sample:
 //   - JPEG, PNG and WebP: both decoded with Go's decoders (WebP with
-//     golang.org/x/image/webp), compared pixel by pixel;
+//     golang.org/x/image/webp), compared pixel by pixel; an animated WebP,
+//     which no Go decoder reads, by its frames: the same frame headers and
+//     the same coded frames (ALPH, VP8, VP8L payloads), in order;
 //   - GIF: every frame, and its delay and disposal, compared;
 //   - HEIC/HEIF: both converted to PNG by heif-convert, compared pixel by
 //     pixel (the primary picture, with its rotation and mirroring applied);
 //   - MP4, QuickTime, 3GP and WebM: the frame checksums ffmpeg computes for
 //     the video streams (ffmpeg -map 0:v -f framemd5), and for the audio
-//     streams when there are any, are the same.
+//     streams when there are any, are the same. Other streams (subtitles,
+//     data, timed metadata) are not part of the film: a rebuild drops them.
 //
 // When heif-convert or ffmpeg/ffprobe is missing the test is skipped, or
 // fails when KINBRIDGE_TEST_REQUIRE names the tool (see testenv.Tool):
@@ -42,6 +46,9 @@ func SamePicture(t testing.TB, contentType string, orig, stored []byte) error {
 	case "image/png":
 		return samePixels(orig, stored, func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) })
 	case "image/webp":
+		if webpAnimated(orig) {
+			return sameWebPFrames(orig, stored)
+		}
 		return samePixels(orig, stored, func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) })
 	case "image/gif":
 		return sameGIF(orig, stored)
@@ -171,7 +178,13 @@ func sameFilm(t testing.TB, orig, stored []byte) error {
 		if err != nil {
 			return fmt.Errorf("ffprobe cannot read the %s file: %v: %s", filepath.Base(p), err, out)
 		}
-		kinds[i] = strings.Join(strings.Fields(out), ",")
+		var av []string
+		for _, k := range strings.Fields(out) {
+			if k == "video" || k == "audio" {
+				av = append(av, k)
+			}
+		}
+		kinds[i] = strings.Join(av, ",")
 	}
 	if kinds[0] != kinds[1] {
 		return fmt.Errorf("stored copy has streams %q, the original %q", kinds[1], kinds[0])
@@ -211,4 +224,69 @@ func runTool(bin string, args ...string) (string, error) {
 		return stderr.String(), err
 	}
 	return stdout.String(), nil
+}
+
+// webpAnimated reports whether a WebP's VP8X header sets the animation flag.
+func webpAnimated(b []byte) bool {
+	return len(b) >= 21 && string(b[12:16]) == "VP8X" && b[20]&0x02 != 0
+}
+
+// sameWebPFrames compares two animated WebPs frame by frame: each ANMF's
+// 16-byte header (position, size, duration, blending) and its coded image
+// chunks, in order. Equal coded frames decode to equal pixels.
+func sameWebPFrames(orig, stored []byte) error {
+	a, err := webpFrames(orig)
+	if err != nil {
+		return fmt.Errorf("the original: %w", err)
+	}
+	b, err := webpFrames(stored)
+	if err != nil {
+		return fmt.Errorf("the stored copy: %w", err)
+	}
+	if len(a) != len(b) {
+		return fmt.Errorf("%d frames, the original has %d", len(b), len(a))
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return fmt.Errorf("frame %d differs", i)
+		}
+	}
+	return nil
+}
+
+// webpFrames returns, per ANMF chunk, its header followed by the type,
+// size and payload of each ALPH, VP8 or VP8L sub-chunk.
+func webpFrames(b []byte) ([][]byte, error) {
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
+		return nil, errors.New("not a WebP")
+	}
+	end := min(len(b), 8+int(binary.LittleEndian.Uint32(b[4:])))
+	var frames [][]byte
+	for off := 12; off+8 <= end; {
+		n := int(binary.LittleEndian.Uint32(b[off+4:]))
+		if n < 0 || n > end-off-8 {
+			return nil, fmt.Errorf("chunk %q at %d runs past the file", b[off:off+4], off)
+		}
+		if string(b[off:off+4]) == "ANMF" && n >= 16 {
+			body := b[off+8 : off+8+n]
+			frame := append([]byte(nil), body[:16]...)
+			for p := 16; p+8 <= len(body); {
+				k := int(binary.LittleEndian.Uint32(body[p+4:]))
+				if k < 0 || k > len(body)-p-8 {
+					return nil, fmt.Errorf("frame chunk %q runs past its frame", body[p:p+4])
+				}
+				switch string(body[p : p+4]) {
+				case "ALPH", "VP8 ", "VP8L":
+					frame = append(frame, body[p:p+8+k]...)
+				}
+				p += 8 + k + k%2
+			}
+			frames = append(frames, frame)
+		}
+		off += 8 + n + n%2
+	}
+	if len(frames) == 0 {
+		return nil, errors.New("no frames")
+	}
+	return frames, nil
 }
