@@ -143,6 +143,9 @@ func HasRebuild(t Type) bool { return rebuilders[t.ContentType] != nil }
 // they keep of orientation and taken time in info.
 var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Options) error{
 	typeJPEG.ContentType: rebuildJPEG,
+	typeMP4.ContentType:  rebuildMovie,
+	type3GP.ContentType:  rebuildMovie,
+	typeMOV.ContentType:  rebuildMovie,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
