@@ -79,24 +79,34 @@ func mvPlant(t *testing.T, f, child []byte, path ...string) []byte {
 	t.Helper()
 	offs := mvPath(t, f, path...)
 	last := offs[len(offs)-1]
-	at := last + int(binary.BigEndian.Uint32(f[last:]))
-	out := append(append(bytes.Clone(f[:at]), child...), f[at:]...)
+	out := mvInsert(f, last+int(binary.BigEndian.Uint32(f[last:])), child)
 	for _, o := range offs {
 		binary.BigEndian.PutUint32(out[o:], binary.BigEndian.Uint32(out[o:])+uint32(len(child)))
 	}
+	return out
+}
+
+// mvInsert inserts b at byte at and moves the chunk offsets past it.
+func mvInsert(f []byte, at int, b []byte) []byte {
+	out := append(append(bytes.Clone(f[:at]), b...), f[at:]...)
+	mvMoveChunks(out, at, len(b))
+	return out
+}
+
+// mvMoveChunks adds delta to every chunk offset at or past at.
+func mvMoveChunks(f []byte, at, delta int) {
 	for i := 0; ; i++ {
-		stco := mvFind(out, "moov", "trak@"+strconv.Itoa(i), "mdia", "minf", "stbl", "stco")
+		stco := mvFind(f, "moov", "trak@"+strconv.Itoa(i), "mdia", "minf", "stbl", "stco")
 		if stco < 0 {
-			break
+			return
 		}
-		for k := range int(binary.BigEndian.Uint32(out[stco+12:])) {
-			p := out[stco+16+4*k:]
+		for k := range int(binary.BigEndian.Uint32(f[stco+12:])) {
+			p := f[stco+16+4*k:]
 			if o := binary.BigEndian.Uint32(p); int(o) >= at {
-				binary.BigEndian.PutUint32(p, o+uint32(len(child)))
+				binary.BigEndian.PutUint32(p, uint32(int(o)+delta))
 			}
 		}
 	}
-	return out
 }
 
 // mvFind is the offset of the last box on path, -1 if there is none.
@@ -168,6 +178,10 @@ func movShapes(t *testing.T) map[string][]byte {
 	} {
 		shapes["unknown in "+strings.Join(path, "/")] = mvPlant(t, mov, unknown, path...)
 	}
+	// Legacy QuickTime: no ftyp, a wide atom before mdat.
+	legacy := bytes.Clone(mov[mvPath(t, mov, "moov")[0]:])
+	mvMoveChunks(legacy, 0, -mvPath(t, mov, "moov")[0])
+	shapes["legacy QuickTime"] = mvInsert(legacy, mvPath(t, legacy, "mdat")[0], mvBox("wide"))
 	all := mov
 	for _, p := range [][]string{{"moov", "trak"}, {"moov", "trak", "mdia"}, {"moov", "trak@1"}} {
 		all = mvPlant(t, all, udta, p...)
@@ -212,6 +226,9 @@ func TestRebuildMovieShapes(t *testing.T) {
 			}
 			if !bytes.Equal(mvhdOf(t, orig), mvhdOf(t, out)) {
 				t.Error("mvhd changed")
+			}
+			if (string(orig[4:8]) == "ftyp") != (string(out[4:8]) == "ftyp") {
+				t.Errorf("the upload starts with %q, the rebuilt movie with %q", orig[4:8], out[4:8])
 			}
 		})
 	}
@@ -328,7 +345,7 @@ func TestRebuildMovieRefuses(t *testing.T) {
 		"no moov":                mvPatch(mov, mvPath(t, mov, "moov")[0]+4, "moox"),
 		"moov cut short":         mp4[:mvPath(t, mp4, "moov", "trak@1")[1]],
 		"chunk outside mdat":     set(mov, stco+16, 8),
-		"chunk past its mdat":    set(mov, stco+16, uint32(mvPath(t, mov, "moov")[0]-4)),
+		"chunk past its mdat":    set(mov, stco+16, uint32(len(mov)-2)),
 		"external data":          set(mov, url+8, 0),
 		"box past its parent":    set(mov, tkhd, 2000),
 		"stco lists too many":    set(mov, stco+12, 1000),
@@ -442,7 +459,7 @@ func TestRebuildMovieLarge(t *testing.T) {
 	var head bytes.Buffer
 	rb.WriteTo(&limitWriter{&head, 64 << 10})
 	out := head.Bytes()
-	if want := int64(mvPath(t, out, "mdat")[0]+16+gap+len(payload)); rb.Size() != want {
+	if want := int64(mvPath(t, out, "mdat")[0] + 16 + gap + len(payload)); rb.Size() != want {
 		t.Errorf("Size = %d, want %d", rb.Size(), want)
 	}
 	co := mvPath(t, out, "moov", "trak", "mdia", "minf", "stbl", "co64")[5]
