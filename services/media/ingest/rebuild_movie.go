@@ -586,6 +586,7 @@ func (p *movParser) hdlr(b bmffBox) (*movBox, error) {
 // handler, a data reference to the file itself, the sample table.
 func (p *movParser) minf(b bmffBox, handler string) (*movBox, error) {
 	var mhd, hdlr, stbl *movBox
+	ref := "url "
 	seen := map[string]bool{}
 	err := bmffBoxes(p.s, b.data, b.end, func(c bmffBox) error {
 		switch c.typ {
@@ -607,7 +608,7 @@ func (p *movParser) minf(b bmffBox, handler string) (*movBox, error) {
 		case c.typ == "hdlr" && p.qt:
 			hdlr, err = p.hdlr(c)
 		case c.typ == "dinf":
-			err = p.dinf(c)
+			ref, err = p.dinf(c)
 		case c.typ == "stbl":
 			stbl, err = p.stbl(c, handler)
 		}
@@ -620,22 +621,28 @@ func (p *movParser) minf(b bmffBox, handler string) (*movBox, error) {
 		return nil, malformed("a track without a sample table (stbl)")
 	}
 	out := &movBox{typ: "minf"}
+	if hdlr != nil {
+		copy(hdlr.data[4:12], "dhlr"+ref) // QuickTime's data handler names the reference type
+	}
 	for _, k := range []*movBox{mhd, hdlr} {
 		if k != nil {
 			out.kids = append(out.kids, k)
 		}
 	}
-	// The data reference, written anew: the media is in this file.
-	url := &movBox{typ: "url ", data: []byte{0, 0, 0, 1}}
+	// The data reference, written anew: the media is in this file. Apple
+	// writes a self-referencing alias, others a URL; both mean "here".
+	url := &movBox{typ: ref, data: []byte{0, 0, 0, 1}}
 	dref := &movBox{typ: "dref", data: []byte{0, 0, 0, 0, 0, 0, 0, 1}, kids: []*movBox{url}}
 	out.kids = append(out.kids, &movBox{typ: "dinf", kids: []*movBox{dref}}, stbl)
 	return out, nil
 }
 
 // dinf refuses media whose data lies in another file: every data reference
-// must be to the file itself (flag 1).
-func (p *movParser) dinf(b bmffBox) error {
-	return bmffBoxes(p.s, b.data, b.end, func(c bmffBox) error {
+// must be to the file itself (flag 1). It returns the type of reference to
+// write: a QuickTime alias ('alis') when the first was one, else a URL.
+func (p *movParser) dinf(b bmffBox) (string, error) {
+	ref := "url "
+	err := bmffBoxes(p.s, b.data, b.end, func(c bmffBox) error {
 		if c.typ != "dref" {
 			return nil
 		}
@@ -654,9 +661,13 @@ func (p *movParser) dinf(b bmffBox) error {
 			if len(d) < 4 || d[3]&1 == 0 {
 				return malformed("media data in another file (a %q data reference)", e.typ)
 			}
+			if n == 1 && e.typ == "alis" {
+				ref = "alis"
+			}
 			return nil
 		})
 	})
+	return ref, err
 }
 
 // movGroupings are the sample groups kept (sgpd/sbgp grouping types): roll

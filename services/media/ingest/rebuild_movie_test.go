@@ -178,6 +178,8 @@ func movShapes(t *testing.T) map[string][]byte {
 	} {
 		shapes["unknown in "+strings.Join(path, "/")] = mvPlant(t, mov, unknown, path...)
 	}
+	// Apple's self-referencing alias instead of a URL.
+	shapes["alias data reference"] = mvPatch(mov, mvPath(t, mov, "moov", "trak", "mdia", "minf", "dinf", "dref")[5]+16+4, "alis")
 	// Legacy QuickTime: no ftyp, a wide atom before mdat.
 	legacy := bytes.Clone(mov[mvPath(t, mov, "moov")[0]:])
 	mvMoveChunks(legacy, 0, -mvPath(t, mov, "moov")[0])
