@@ -79,14 +79,17 @@ func mvPlant(t *testing.T, f, child []byte, path ...string) []byte {
 	t.Helper()
 	offs := mvPath(t, f, path...)
 	last := offs[len(offs)-1]
-	out := mvInsert(f, last+int(binary.BigEndian.Uint32(f[last:])), child)
+	at := last + int(binary.BigEndian.Uint32(f[last:]))
+	out := append(append(bytes.Clone(f[:at]), child...), f[at:]...)
 	for _, o := range offs {
 		binary.BigEndian.PutUint32(out[o:], binary.BigEndian.Uint32(out[o:])+uint32(len(child)))
 	}
+	mvMoveChunks(out, at, len(child)) // once the boxes can be walked again
 	return out
 }
 
-// mvInsert inserts b at byte at and moves the chunk offsets past it.
+// mvInsert inserts b at byte at, between top-level boxes, and moves the
+// chunk offsets past it.
 func mvInsert(f []byte, at int, b []byte) []byte {
 	out := append(append(bytes.Clone(f[:at]), b...), f[at:]...)
 	mvMoveChunks(out, at, len(b))
