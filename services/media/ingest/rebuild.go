@@ -149,6 +149,9 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 	typeHEIC.ContentType: rebuildHEIF,
 	typeHEIF.ContentType: rebuildHEIF,
 	typeWebM.ContentType: rebuildWebM,
+	typeMP4.ContentType:  rebuildMovie,
+	type3GP.ContentType:  rebuildMovie,
+	typeMOV.ContentType:  rebuildMovie,
 }
 
 // Bounds on the memory one file's metadata may take: the total read into
