@@ -24,7 +24,6 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
-	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // The ingest rules and access rules as a user meets them: through the REST
@@ -181,86 +180,6 @@ func errorReason(err error) string {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// TestStoredMediaCarriesNoLocation uploads one file per format that can
-// carry a location, through the REST upload, tus and gRPC in turn, and
-// checks that what the service serves back has none, while the original's
-// checksum is still the one of the bytes sent.
-func TestStoredMediaCarriesNoLocation(t *testing.T) {
-	dir := t.TempDir()
-	p := serve(t, dir, nil)
-	f := newMediaFamily(t, dir, p.progress)
-	media := mediav1.NewMediaServiceClient(dialGRPC(t, p.media))
-
-	files := []string{"gps.jpg", "gps.png", "gps-im.png", "gps.webp", "gps.heic",
-		"gps.mp4", "gps.mov", "gps-keys.mov", "gps.gif", "gps.webm"}
-	for i, file := range files {
-		t.Run(file, func(t *testing.T) {
-			path := filepath.Join(fixtures, file)
-			orig, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if found := mediacheck.Find(orig); len(found) == 0 {
-				t.Fatal("the checker finds no location in the fixture itself")
-			}
-			var item, via string
-			switch i % 3 {
-			case 0:
-				via = "REST"
-				code, body := restUpload(t, p.gateway, f.teacher, f.child, "?title="+file, "application/octet-stream", orig)
-				if code != http.StatusOK {
-					t.Fatalf("upload: %d %s", code, body)
-				}
-				var it restItem
-				if err := json.Unmarshal(body, &it); err != nil {
-					t.Fatal(err)
-				}
-				item = it.Name
-			case 1:
-				via = "tus"
-				item = tusUpload(t, p.gateway, f.teacher, f.child, path)
-			case 2:
-				via = "gRPC"
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				it, err := grpcUpload(as(ctx, f.teacher), media, &mediav1.UploadMetadata{Parent: f.child, Title: file, SizeBytes: int64(len(orig))}, orig)
-				if err != nil {
-					t.Fatal(err)
-				}
-				item = it.GetName()
-			}
-			it := waitReady(t, p.gateway, f.teacher, item)
-			code, stored, hdr := httpDo(t, "GET", "http://"+p.gateway+"/v1/"+item+":content", f.teacher, "", nil)
-			if code != http.StatusOK {
-				t.Fatalf("GET content: %d %s", code, stored)
-			}
-			t.Logf("%s via %s: %s, %d bytes", file, via, it.ContentType, len(stored))
-			if it.OriginalSha256 != sha256Hex(orig) {
-				t.Errorf("original_sha256 %s, want the uploaded bytes' %s", it.OriginalSha256, sha256Hex(orig))
-			}
-			if it.ContentSha256 != sha256Hex(stored) || !strings.Contains(hdr.Get("ETag"), it.ContentSha256) {
-				t.Errorf("content_sha256 %s, ETag %s; the served bytes hash to %s", it.ContentSha256, hdr.Get("ETag"), sha256Hex(stored))
-			}
-			if len(stored) != len(orig) {
-				t.Errorf("stored %d bytes of %d: location is removed in place", len(stored), len(orig))
-			}
-			if found := mediacheck.Find(stored); len(found) > 0 {
-				t.Errorf("location served back: %v", found)
-			}
-			out := filepath.Join(t.TempDir(), file)
-			if err := os.WriteFile(out, stored, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if loc, ok := mediacheck.Exiftool(t, out); ok && len(loc) > 0 {
-				t.Errorf("exiftool finds location in what was served: %v", loc)
-			}
-			if tags, ok := mediacheck.FFprobe(t, out); ok && len(tags) > 0 {
-				t.Errorf("ffprobe finds location in what was served: %v", tags)
-			}
-		})
-	}
 }
 
 // TestUploadRefusals: a file that is not what its name says is refused as

@@ -7,12 +7,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +22,8 @@ import (
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // The media journeys: big resumable uploads over tus 1.0 that survive cut
@@ -45,10 +45,10 @@ func tusBytes(t *testing.T) int64 {
 	return size
 }
 
-// bigMP4 writes an MP4-shaped file of size bytes to dir, streaming: an
-// ftyp box (brand isom, which media sniffs as video/mp4) and one mdat box
-// with a 64-bit size covering the rest, filled with pseudo-random bytes. It
-// returns the path and the file's SHA-256, computed while writing.
+// bigMP4 writes an MP4 of size bytes to dir, streaming
+// (mediacheck.WriteMovie: pseudo-random samples that the media service
+// stores as they are), and returns its path and SHA-256, computed while
+// writing.
 func bigMP4(t *testing.T, dir string, size int64) (string, string) {
 	t.Helper()
 	path := filepath.Join(dir, "big.mp4")
@@ -58,25 +58,7 @@ func bigMP4(t *testing.T, dir string, size int64) (string, string) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	ftyp := []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")
-	mdat := make([]byte, 16)
-	binary.BigEndian.PutUint32(mdat[0:4], 1) // a 64-bit size follows the type
-	copy(mdat[4:8], "mdat")
-	binary.BigEndian.PutUint64(mdat[8:16], uint64(size-int64(len(ftyp))))
-	w.Write(ftyp)
-	w.Write(mdat)
-	rng := rand.NewChaCha8([32]byte{'k', 'i', 'n', 'b', 'r', 'i', 'd', 'g', 'e'})
-	buf := make([]byte, 1<<20)
-	for left := size - int64(len(ftyp)+len(mdat)); left > 0; {
-		n := int(min(left, int64(len(buf))))
-		rng.Read(buf[:n])
-		if _, err := w.Write(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		left -= int64(n)
-	}
-	if err := w.Flush(); err != nil {
+	if err := mediacheck.WriteMovie(io.MultiWriter(f, h), size, [32]byte{'k', 'i', 'n', 'b', 'r', 'i', 'd', 'g', 'e'}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

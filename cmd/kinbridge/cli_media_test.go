@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // The tests in this file run `kinbridge media ...` in process against a
@@ -59,19 +58,14 @@ func fileSHA256(t *testing.T, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// fakeMP4 writes an MP4-shaped file of size bytes: an ftyp box the media
-// service sniffs as video/mp4, then an mdat box of pseudo-random bytes.
+// fakeMP4 writes an MP4 of size bytes (mediacheck.WriteMovie: pseudo-random
+// samples the media service stores as they are).
 func fakeMP4(t *testing.T, size int) string {
 	t.Helper()
 	var b bytes.Buffer
-	b.WriteString("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")
-	mdat := make([]byte, 8)
-	binary.BigEndian.PutUint32(mdat, uint32(size-b.Len()))
-	copy(mdat[4:], "mdat")
-	b.Write(mdat)
-	body := make([]byte, size-b.Len())
-	rand.NewChaCha8([32]byte{'c', 'l', 'i'}).Read(body)
-	b.Write(body)
+	if err := mediacheck.WriteMovie(&b, int64(size), [32]byte{'c', 'l', 'i'}); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(t.TempDir(), "sports-day.mp4")
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)

@@ -17,9 +17,10 @@ import (
 //   - stbl: stsd, stts, ctts, cslg, stss, stps, sdtp, stsc, stsz, stz2,
 //     stco, co64, sgpd, sbgp;
 //   - stsd: sample entries of video or audio codecs, whose children are only
-//     avcC, hvcC, vpcC, av1C, esds, dOps, dac3, dec3, alac, dfLa, pasp, colr,
-//     btrt, clap, fiel, gama, mdcv, clli, chan and wave (frma, esds, enda,
-//     mp4a, terminator); a video entry's compressor name is all zero;
+//     codec configurations (avcC, hvcC, vpcC, av1C, esds, d263, damr, glbl,
+//     dvcC, dvvC, dOps, dac3, dec3, alac, dfLa), pasp, colr, btrt, clap,
+//     fiel, gama, mdcv, clli, chan and wave (frma, esds, enda, mp4a,
+//     terminator); a video entry's compressor name is all zero;
 //   - every chunk offset (stco, co64) inside an mdat's data.
 //
 // No udta, meta, uuid, free, skip or wide box anywhere, no timed metadata
@@ -349,7 +350,7 @@ func (c *checker) stbl(d []byte, stbl box, f *bmffFile, handler string) {
 const (
 	videoEntries = "avc1 avc3 hvc1 hev1 vp08 vp09 av01 mp4v jpeg mjpa mjpb apch apcn apcs apco ap4h ap4x s263 h263 dvh1 dvhe"
 	audioEntries = "mp4a Opus ac-3 ec-3 alac fLaC lpcm sowt twos ipcm fpcm samr sawb .mp3 ulaw alaw raw_ in24 in32 fl32 fl64"
-	entryBoxes   = "avcC hvcC vpcC av1C esds dOps dac3 dec3 alac dfLa pasp colr btrt clap fiel gama mdcv clli chan wave"
+	entryBoxes   = "avcC hvcC vpcC av1C esds d263 damr glbl dvcC dvvC dOps dac3 dec3 alac dfLa pasp colr btrt clap fiel gama mdcv clli chan wave"
 )
 
 // sampleEntry checks one sample description.

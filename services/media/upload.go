@@ -39,7 +39,10 @@ import (
 //     never from the client, and the kind is inferred from it when unset;
 //  4. the client's SHA-256 is verified against the bytes as uploaded;
 //  5. the same bytes already stored for the child answer with that item;
-//  6. location data is removed in place;
+//  6. the file to store is rebuilt from an allowlist (package ingest): only
+//     what shows the picture or plays the film, plus orientation, colour
+//     profile and capture time, is kept; a file that cannot be walked
+//     completely is refused;
 //  7. the stored bytes' blob is pinned by the session, written, and
 //     referenced by a new PROCESSING item (with its thumbnail job) in one
 //     transaction; deleting the session then drops the pin.
@@ -393,7 +396,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
-	content, err := s.rebuild(ctx, f, meta.SizeBytes, t, originalSHA)
+	content, err := s.rebuild(ctx, f, meta.SizeBytes, t)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -430,32 +433,9 @@ type stored struct {
 }
 
 // rebuild turns a complete upload into the file to store: the allowlist
-// rebuild of package ingest (or, for the types it does not cover yet, the
-// upload with its location removed in place), hashed on the way. A file
-// whose structure cannot be walked completely is refused, with the reason.
-func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type, originalSHA string) (stored, error) {
-	whole := stored{open: func() io.Reader { return io.NewSectionReader(f, 0, size) }, size: size, sha: originalSHA}
-	if !ingest.HasRebuild(t) {
-		if s.svc.cfg.KeepLocation {
-			return whole, nil
-		}
-		changed, err := ingest.StripLocation(f, size, t)
-		if errors.Is(err, ingest.ErrMalformed) {
-			return stored{}, malformedRefusal(t, err)
-		}
-		if err != nil {
-			return stored{}, s.internal(ctx, "removing location", err)
-		}
-		if changed {
-			if err := f.Sync(); err != nil {
-				return stored{}, s.internal(ctx, "upload", err)
-			}
-			if whole.sha, err = hashFile(f); err != nil {
-				return stored{}, s.internal(ctx, "upload", err)
-			}
-		}
-		return whole, nil
-	}
+// rebuild of package ingest, hashed on the way. A file whose structure
+// cannot be walked completely is refused, with the reason.
+func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type) (stored, error) {
 	rb, err := ingest.Rebuild(f, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
 	if errors.Is(err, ingest.ErrMalformed) {
 		return stored{}, malformedRefusal(t, err)

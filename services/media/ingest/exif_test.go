@@ -55,125 +55,62 @@ var (
 	gpsIFD = []tEntry{{0x0001, 2, 2, 'N'}, {0x0002, 5, 3, 300}}
 )
 
-func TestCleanEXIF(t *testing.T) {
+// TestEXIFKept: a rebuilt EXIF block holds orientation and capture time
+// and, only with KeepLocation, IFD0's GPS directory; nothing else of the
+// source survives, whatever links it.
+func TestEXIFKept(t *testing.T) {
 	le, be := binary.ByteOrder(binary.LittleEndian), binary.ByteOrder(binary.BigEndian)
-	tests := []struct {
-		name  string
-		build func() []byte
-	}{
-		{"gps in IFD0", func() []byte {
-			b := newTIFF(be, 400)
-			b.ifd(8, 0, orient6, exifAt(100), gpsAt(200))
-			b.ifd(100, 0, tEntry{0x9003, 2, 4, 0x31323334})
-			b.ifd(200, 0, gpsIFD...)
-			copy(b.b[300:], []byte{0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1})
-			return b.b
-		}},
-		{"gps in IFD1 and Exif IFD, little endian", func() []byte {
-			b := newTIFF(le, 400)
-			b.ifd(8, 60, orient6, exifAt(100))
-			b.ifd(60, 0, gpsAt(200))
-			b.ifd(100, 0, gpsAt(200), tEntry{0x9003, 2, 4, 0})
-			b.ifd(200, 0, gpsIFD...)
-			return b.b
-		}},
-		{"cycles", func() []byte {
-			b := newTIFF(be, 400)
-			b.ifd(8, 8, orient6, exifAt(8), gpsAt(200))
-			b.ifd(200, 200, gpsIFD...)
-			return b.b
-		}},
-		{"two gps links in one IFD", func() []byte {
-			b := newTIFF(be, 400)
-			b.ifd(8, 0, orient6, gpsAt(200), gpsAt(200))
-			b.ifd(200, 0, gpsIFD...)
-			return b.b
-		}},
-		{"gps link out of range", func() []byte {
-			b := newTIFF(be, 100)
-			b.ifd(8, 0, orient6, gpsAt(0xFFFFFFF0))
-			return b.b
-		}},
-		{"gps IFD overlapping IFD0", func() []byte {
-			b := newTIFF(be, 100)
-			b.ifd(8, 0, orient6, gpsAt(8))
-			return b.b
-		}},
-		{"IFD0 without next link at end of block", func() []byte {
-			b := newTIFF(be, 8+2+24+4)
-			b.ifd(8, 0, orient6, gpsAt(0))
-			return b.b[:8+2+24]
-		}},
-		{"gps link with a wrong type", func() []byte {
-			b := newTIFF(be, 100)
-			b.ifd(8, 0, orient6, tEntry{tagGPSIFD, 2, 4, 0x41424344})
-			return b.b
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := tt.build()
-			if !gpsLinked(b) {
-				t.Fatal("test block has no GPS link")
-			}
-			n := len(b)
-			cleanEXIF(b)
-			if len(b) != n {
-				t.Fatal("length changed")
-			}
-			if gpsLinked(b) {
-				t.Fatal("GPS link left")
-			}
-			if bytes.Contains(b, []byte{0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51}) {
-				t.Fatal("GPS value left")
-			}
-			if tt.name != "gps IFD overlapping IFD0" {
-				if o, ok := tiffOrientation(b); !ok || o != 6 {
-					t.Fatalf("orientation = %d, %v; want 6", o, ok)
-				}
-			}
-			again := bytes.Clone(b)
-			cleanEXIF(again)
-			if !bytes.Equal(again, b) {
-				t.Fatal("second clean changed the block")
-			}
-		})
-	}
-}
+	makeTag := tEntry{0x010F, 2, 4, 0} // "Make", a tag that is not kept
+	for _, bo := range []binary.ByteOrder{le, be} {
+		src := newTIFF(bo, 512)
+		// IFD0 at 8 links the Exif IFD (100) and GPS (200), and IFD1 (260).
+		src.ifd(8, 260, makeTag, orient6, exifAt(100), gpsAt(200))
+		// The Exif IFD links a second GPS IFD, as careless writers do.
+		src.ifd(100, 0, tEntry{tagDateTimeOriginal, 2, 20, 400}, gpsAt(200))
+		copy(src.b[400:], "2026:05:14 09:30:00\x00")
+		src.ifd(200, 0, gpsIFD...)
+		bo.PutUint32(src.b[300:], 48)
+		bo.PutUint32(src.b[304:], 1)
+		// IFD1 (a thumbnail's directory) with its own GPS link.
+		src.ifd(260, 0, gpsAt(200))
 
-func TestCleanEXIFRemovesEntry(t *testing.T) {
-	b := newTIFF(binary.BigEndian, 400)
-	b.ifd(8, 60, orient6, gpsAt(200), tEntry{0x0131, 2, 4, 0x41424300})
-	b.ifd(60, 0)
-	b.ifd(200, 0, gpsIFD...)
-	cleanEXIF(b.b)
-	tf, ifd0, _ := parseTIFF(b.b)
-	n, _, _ := tf.ifd(ifd0)
-	if n != 2 {
-		t.Fatalf("IFD0 has %d entries, want 2", n)
-	}
-	if e := tf.entry(ifd0, 1); e.tag != 0x0131 || e.value != 0x41424300 {
-		t.Fatalf("entry after the GPS link not moved up intact: %+v", e)
-	}
-	if tf.next(ifd0, n) != 60 {
-		t.Fatal("next-IFD link not moved with the entries")
-	}
-	if g, _, _ := tf.ifd(200); g != 0 {
-		t.Fatal("GPS IFD not zeroed")
-	}
-}
-
-func TestCleanEXIFUnparseable(t *testing.T) {
-	for _, b := range [][]byte{
-		[]byte("XX*\x00\x08\x00\x00\x00garbage"),
-		[]byte("MM\x00*\x00\x00\xff\xff\x00\x00"), // IFD0 outside
-		[]byte("MM\x00*\x00\x00\x00\x09\x00"),     // no room for the entry count
-		[]byte("II*"),
-	} {
-		c := bytes.Clone(b)
-		cleanEXIF(c)
-		if !bytes.Equal(c, make([]byte, len(b))) {
-			t.Errorf("unparseable block %q not zeroed: %q", b, c)
+		for _, keep := range []bool{false, true} {
+			k, ok := readEXIF(src.b, keep)
+			if !ok {
+				t.Fatal("readEXIF refused a readable block")
+			}
+			out := k.tiff()
+			if k.orientation != 6 || k.taken.IsZero() {
+				t.Errorf("kept %+v, want orientation 6 and a taken time", k)
+			}
+			if !bytes.HasPrefix(out, []byte("MM\x00*")) {
+				t.Fatalf("rebuilt block starts %q", out[:4])
+			}
+			if got := gpsLinked(out); got != keep {
+				t.Errorf("KeepLocation=%v: GPS linked in the rebuilt block = %v", keep, got)
+			}
+			if bytes.Contains(out, []byte{0x01, 0x0F}) {
+				t.Error("a tag that is not kept (Make) survived")
+			}
+			if o, _ := tiffOrientation(out); o != 6 {
+				t.Errorf("orientation of the rebuilt block %d", o)
+			}
+			if !tiffTakenTime(out).Equal(k.taken) {
+				t.Errorf("taken time of the rebuilt block %v, want %v", tiffTakenTime(out), k.taken)
+			}
+			if tr, ifd0, _ := parseTIFF(out); tr.next(ifd0, int(be.Uint16(out[ifd0:]))) != 0 {
+				t.Error("the rebuilt block links an IFD1")
+			}
+			again, _ := readEXIF(out, keep)
+			if !bytes.Equal(again.tiff(), out) {
+				t.Error("rebuilding the rebuilt block changed it")
+			}
 		}
+	}
+	if _, ok := readEXIF([]byte("not a TIFF block"), false); ok {
+		t.Error("readEXIF accepted a block without a TIFF header")
+	}
+	if k, _ := readEXIF(newTIFF(le, 64).b, false); !k.empty() || k.tiff() == nil {
+		t.Errorf("an empty IFD0 kept %+v", k)
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck/corpus"
 )
 
-// seeds adds every fixture (and its first SniffLen bytes) to a fuzz corpus.
-func seeds(f *testing.F, add func(name string, b []byte)) {
+// seeds adds every fixture and every corpus file to a fuzz corpus.
+func seeds(f *testing.F, add func(b []byte)) {
 	files, err := filepath.Glob("testdata/*.*")
 	if err != nil {
 		f.Fatal(err)
@@ -23,14 +26,17 @@ func seeds(f *testing.F, add func(name string, b []byte)) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		add(filepath.Base(p), b)
+		add(b)
+	}
+	for _, e := range corpus.All() {
+		add(e.Data)
 	}
 }
 
 func FuzzSniff(f *testing.F) {
-	seeds(f, func(_ string, b []byte) { f.Add(b[:min(len(b), SniffLen)]) })
+	seeds(f, func(b []byte) { f.Add(b[:min(len(b), SniffLen)]) })
 	for _, s := range []string{"", "<svg", " <html>", "#!", "MZ", "\x7fELF", "PK\x03\x04", "RIFF\x00\x00\x00\x00WEBP",
-		"\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00", "\x1a\x45\xdf\xa3\x84\x42\x82\x81w"} {
+		"\x00\x00\x00\x10ftypmif1\x00\x00\x00\x00", "\x1a\x45\xdf\xa3\x84\x42\x82\x81w", "%PDF-1.7"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, head []byte) {
@@ -44,110 +50,62 @@ func FuzzSniff(f *testing.F) {
 		if ty.ContentType == "" || ty.Kind == 0 || !strings.HasPrefix(ty.Ext, ".") {
 			t.Fatalf("incomplete type %+v", ty)
 		}
-		// Every allowed type is one StripLocation handles.
-		if _, err := StripLocation(&memFile{}, 0, ty); err != nil && !errors.Is(err, ErrMalformed) {
-			t.Fatalf("StripLocation cannot handle sniffed type %+v: %v", ty, err)
+		if !HasRebuild(ty) {
+			t.Fatalf("Sniff accepts %s, which has no rebuild", ty.ContentType)
 		}
 	})
 }
 
-// strippable are the types with a location parser; the fuzzer picks one per
-// input, so every parser sees every input, whatever it sniffs as.
-var strippable = []Type{typeJPEG, typePNG, typeWebP, typeHEIC, typeMP4, typeMOV, typeGIF, typeWebM}
+// rebuildable are the types with a rebuild; the fuzzer picks one per input
+// (by its first argument), so every walker sees every input, whatever it
+// sniffs as.
+var rebuildable = []Type{typeJPEG, typePNG, typeGIF, typeWebP, typeHEIC, typeHEIF, typeMP4, type3GP, typeMOV, typeWebM}
 
-func FuzzStripLocation(f *testing.F) {
-	seeds(f, func(_ string, b []byte) {
+// FuzzRebuild: whatever the upload, Rebuild either refuses it as malformed
+// or plans a file that the independent structure walker of pkg/mediacheck
+// (which shares no code with the rebuild) finds made only of allowed
+// structures, that is not much larger than the upload, and that rebuilds
+// to itself. It never panics and never fails otherwise.
+func FuzzRebuild(f *testing.F) {
+	seeds(f, func(b []byte) {
 		ty, err := Sniff(b[:min(len(b), SniffLen)])
 		if err != nil {
-			f.Fatal(err)
+			return
 		}
-		for i, s := range strippable {
-			if s.ContentType == ty.ContentType || (s == typeHEIC && ty.Kind == Image && strings.HasPrefix(ty.ContentType, "image/hei")) {
-				f.Add(b, uint8(i))
+		for i, r := range rebuildable {
+			if r == ty {
+				f.Add(uint8(i), false, b)
 			}
 		}
 	})
-	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
-		ty := strippable[int(which)%len(strippable)]
-		if o := Inspect(bytes.NewReader(data), int64(len(data)), ty).Orientation; o < 1 || o > 8 {
-			t.Fatalf("Orientation = %d", o)
-		}
-		m := &memFile{b: bytes.Clone(data)}
-		_, err := StripLocation(m, int64(len(data)), ty)
-		if len(m.outside) > 0 {
-			t.Fatalf("writes outside the file: %v", m.outside)
-		}
-		if len(m.b) != len(data) {
-			t.Fatal("size changed")
-		}
+	f.Add(uint8(0), true, fixture(f, "gps.jpg"))
+	f.Fuzz(func(t *testing.T, pick uint8, keep bool, in []byte) {
+		ty := rebuildable[int(pick)%len(rebuildable)]
+		opt := Options{KeepLocation: keep}
+		rb, err := Rebuild(bytes.NewReader(in), int64(len(in)), ty, opt)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error not wrapping ErrMalformed: %v", err)
+				t.Fatalf("Rebuild = %v, want nil or ErrMalformed", err)
 			}
 			return
 		}
-		// A file that was cleaned without error is clean: a second pass has
-		// nothing left to do.
-		once := bytes.Clone(m.b)
-		changed, err := StripLocation(m, int64(len(data)), ty)
-		if err != nil || changed || !bytes.Equal(once, m.b) {
-			t.Fatalf("second pass: changed = %v, err = %v, bytes equal = %v", changed, err, bytes.Equal(once, m.b))
+		// New metadata is small: a rebuilt EXIF block, a profile, headers.
+		if rb.Size() > 2*int64(len(in))+4096 {
+			t.Fatalf("%d bytes rebuilt into %d", len(in), rb.Size())
 		}
-	})
-}
-
-// FuzzCleanEXIF checks the EXIF cleaner directly, where the fuzzer reaches
-// odd directory layouts much faster than through a container: the block
-// keeps its length, no GPS link is left for the independent checker to find,
-// and a second pass changes nothing.
-func FuzzCleanEXIF(f *testing.F) {
-	seeds(f, func(_ string, b []byte) {
-		for _, sig := range []string{"II*\x00", "MM\x00*"} {
-			if i := bytes.Index(b, []byte(sig)); i >= 0 {
-				f.Add(b[i:min(len(b), i+2048)])
-			}
+		out, err := rb.Bytes()
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	// Found by this target: IFD0's next link is 0, and a reader that took
-	// 0 for an IFD would find a GPS entry in the header's shadow.
-	f.Add([]byte("MM\x00*\x00\x00\x00\x08\x00\x06" + strings.Repeat("0", 64) + "\x88%000000\x00\x00\x00\x00"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		b := bytes.Clone(in) // the engine keeps in; never edit it
-		n := len(b)
-		cleanEXIF(b)
-		if len(b) != n {
-			t.Fatal("length changed")
+		if v := mediacheck.Structure(out, ty.ContentType, mediacheck.Options{KeepLocation: keep}); len(v) > 0 {
+			t.Fatalf("the rebuilt %s holds structures that are not allowed:\n%s", ty.ContentType, strings.Join(v, "\n"))
 		}
-		if gpsLinked(b) {
-			t.Fatal("GPS link left")
+		again, err := Rebuild(bytes.NewReader(out), int64(len(out)), ty, opt)
+		if err != nil {
+			t.Fatalf("the rebuilt file is refused: %v", err)
 		}
-		again := bytes.Clone(b)
-		cleanEXIF(again)
-		if !bytes.Equal(again, b) {
-			t.Fatal("second pass changed the block")
-		}
-	})
-}
-
-// FuzzCleanXMP checks the XMP scanner: same length, idempotent.
-func FuzzCleanXMP(f *testing.F) {
-	seeds(f, func(_ string, b []byte) {
-		if i := bytes.Index(b, []byte("<x:xmpmeta")); i >= 0 {
-			f.Add(b[i:min(len(b), i+4096)])
-		}
-	})
-	f.Add([]byte(`<a <exif:GPSLatitude>x</exif:GPSLatitude> exif:GPSLongitude="1">`))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		b := bytes.Clone(in)
-		n := len(b)
-		cleanXMP(b)
-		if len(b) != n {
-			t.Fatal("length changed")
-		}
-		again := bytes.Clone(b)
-		cleanXMP(again)
-		if !bytes.Equal(again, b) {
-			t.Fatal("second pass changed the packet")
+		if b, _ := again.Bytes(); !bytes.Equal(b, out) {
+			t.Fatalf("rebuilding the rebuilt file changed it (%d -> %d bytes)", len(out), len(b))
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Rebuild is the allowlist: instead of removing the metadata it knows to be
@@ -154,11 +153,6 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 	typeMOV.ContentType:  rebuildMovie,
 }
 
-// Bounds on the memory one file's metadata may take: the total read into
-// memory while walking it (sample tables, EXIF, colour profiles) across the
-// whole file, not only per block.
-const maxLoaded = 64 << 20
-
 // source reads the upload for a rebuild, refusing reads outside the file
 // and counting what is walked and loaded against the bounds.
 type source struct {
@@ -266,10 +260,4 @@ func (b *builder) append(c *builder) {
 			b.copy(p.off, p.n)
 		}
 	}
-}
-
-// Reason is what a malformed error says was wrong, without the sentinel's
-// words, for the message shown to the uploader.
-func Reason(err error) string {
-	return strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": ")
 }

@@ -445,33 +445,3 @@ func TestRebuildHEIFFixturePixels(t *testing.T) {
 		})
 	}
 }
-
-// FuzzRebuildHEIF checks that any input is refused or rebuilt into a file
-// that rebuilds to itself.
-func FuzzRebuildHEIF(f *testing.F) {
-	for _, name := range []string{"gps.heic", "taken.heic"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		rb, err := Rebuild(bytes.NewReader(b), int64(len(b)), typeHEIC, Options{})
-		if err != nil {
-			return
-		}
-		out, err := rb.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rb2, err := Rebuild(bytes.NewReader(out), int64(len(out)), typeHEIC, Options{})
-		if err != nil {
-			t.Fatalf("the rebuilt file is refused: %v", err)
-		}
-		again, _ := rb2.Bytes()
-		if !bytes.Equal(again, out) {
-			t.Fatal("not a fixed point")
-		}
-	})
-}

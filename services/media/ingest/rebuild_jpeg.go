@@ -21,6 +21,14 @@ import (
 // C2PA, MPF, maker segments), COM, unknown markers, and whatever follows EOI
 // (further MPF images, vendor trailers).
 
+// JPEG markers the rebuild names.
+const (
+	markerSOI  = 0xD8
+	markerEOI  = 0xD9
+	markerSOS  = 0xDA
+	markerAPP1 = 0xE1
+)
+
 // rebuildJPEG plans the rebuilt JPEG.
 func rebuildJPEG(s *source, out *builder, info *Info, opt Options) error {
 	r := &jpegScanner{s: s, br: bufio.NewReaderSize(io.NewSectionReader(s.r, 0, s.size), 64<<10)}

@@ -396,8 +396,11 @@ func (p *movParser) moov(m bmffBox) (*movBox, error) {
 	return &movBox{typ: "moov", kids: append([]*movBox{mvhd}, traks...)}, nil
 }
 
+// movieEpoch is where ISO and QuickTime movie times count from.
+var movieEpoch = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // movieCreation reads the creation time of an mvhd payload (seconds since
-// 1904 in UTC; 0 when the writer did not say), as Inspect does.
+// 1904 in UTC; 0 when the writer did not say).
 func movieCreation(d []byte) time.Time {
 	var secs uint64
 	if d[0] == 0 {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // mvBox is a box of type typ holding the concatenated parts.
@@ -158,7 +160,9 @@ func movShapes(t *testing.T) map[string][]byte {
 	unknown := mvBox("Zzzz", plantISO6709)
 	udta := mvBox("udta", mvBox("\xa9xyz", qtText(plantISO6709)), mvBox("XMP_", plantXMP))
 	loci := mvBox("loci", []byte{0, 0, 0, 0, 0x15, 0xC7, 'P', 'a', 'r', 'i', 's', 0, 0}, []byte{0, 0x00, 0x24, 0x5A, 0x30, 0x00, 0x30, 0xD8, 0x5A, 0x00, 0, 0, 0, 0}, []byte("Earth\x00\x00"))
-	xmpBox := mvBox("uuid", xmpUUID[:], plantXMP)
+	// The UUID Adobe registered for XMP in ISO media files.
+	xmpUUID := []byte{0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC}
+	xmpBox := mvBox("uuid", xmpUUID, plantXMP)
 	shapes := map[string][]byte{
 		"as made":          mov,
 		"trak udta":        mvPlant(t, mov, udta, "moov", "trak"),
@@ -492,4 +496,19 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 		return 0, io.ErrShortWrite
 	}
 	return l.w.Write(p)
+}
+
+// TestRebuildKeepsWrittenMovie: the large MP4s that upload tests and
+// benchmarks make with mediacheck.WriteMovie are stored as they are, so
+// those tests may compare sizes and checksums with the file sent.
+func TestRebuildKeepsWrittenMovie(t *testing.T) {
+	for _, size := range []int64{4096, 3 << 20} {
+		var b bytes.Buffer
+		if err := mediacheck.WriteMovie(&b, size, [32]byte{7}); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := rebuilt(t, b.Bytes(), Options{}); !bytes.Equal(out, b.Bytes()) {
+			t.Errorf("size %d: rebuilt into %d other bytes", size, len(out))
+		}
+	}
 }

@@ -493,34 +493,3 @@ func TestWebMHeaderSizes(t *testing.T) {
 		t.Errorf("webmIDBytes = %X", got)
 	}
 }
-
-func FuzzRebuildWebM(f *testing.F) {
-	for _, name := range []string{"plain.webm", "gps.webm", "taken.webm", "live.webm", "hostile.webm"} {
-		f.Add(fixture(f, name))
-	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		rb, err := Rebuild(bytes.NewReader(in), int64(len(in)), typeWebM, Options{})
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("Rebuild = %v, want nil or ErrMalformed", err)
-			}
-			return
-		}
-		// New headers are at most a SeekHead, an Info and a few bytes per
-		// element more than the upload's.
-		if rb.Size() > int64(len(in))*2+256 {
-			t.Fatalf("%d bytes rebuilt into %d", len(in), rb.Size())
-		}
-		out, err := rb.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := Rebuild(bytes.NewReader(out), int64(len(out)), typeWebM, Options{})
-		if err != nil {
-			t.Fatalf("rebuilding the rebuilt file: %v", err)
-		}
-		if b, _ := again.Bytes(); !bytes.Equal(b, out) {
-			t.Fatalf("rebuilding the rebuilt file changed it (%d -> %d bytes)", len(out), len(b))
-		}
-	})
-}

@@ -1,0 +1,72 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	_ "image/gif"  // registered for image.Decode
+	_ "image/jpeg" // registered for image.Decode
+	_ "image/png"  // registered for image.Decode
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/image/webp"
+)
+
+// fixture reads a file of testdata (made by testdata/make*.sh).
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// decodes checks that a rebuilt image decodes to the same pixels as the
+// original, for the types Go decodes; others are left to the tests that
+// run their decoders.
+func decodes(t *testing.T, ty Type, orig, out []byte) {
+	t.Helper()
+	decode := func(b []byte) (image.Image, error) {
+		img, _, err := image.Decode(bytes.NewReader(b))
+		return img, err
+	}
+	switch ty.ContentType {
+	case "image/jpeg", "image/png", "image/gif":
+	case "image/webp":
+		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+	default:
+		return
+	}
+	a, err := decode(orig)
+	if err != nil {
+		t.Fatalf("decoding the original: %v", err)
+	}
+	b, err := decode(out)
+	if err != nil {
+		t.Fatalf("decoding the rebuilt image: %v", err)
+	}
+	if a.Bounds() != b.Bounds() {
+		t.Fatalf("bounds %v -> %v", a.Bounds(), b.Bounds())
+	}
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				t.Fatalf("pixel (%d,%d) changed", x, y)
+			}
+		}
+	}
+}
+
+// exifOf returns the TIFF block of a JPEG's first APP1 EXIF segment.
+func exifOf(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	i := bytes.Index(jpg, []byte("Exif\x00\x00"))
+	if i < 4 {
+		t.Fatal("no EXIF in the JPEG")
+	}
+	n := int(binary.BigEndian.Uint16(jpg[i-2:]))
+	return bytes.Clone(jpg[i+6 : i-2+n])
+}
