@@ -82,7 +82,7 @@ func (c *settings) define(s *config.Set) {
 	s.Int64(&c.MaxPhoto, "max-photo-bytes", 50<<20, "largest photo, artwork or document upload, in bytes")
 	s.Int64(&c.MaxVideo, "max-video-bytes", 4<<30, "largest video upload, in bytes")
 	s.Duration(&c.AccessCacheTTL, "access-cache-ttl", access.DefaultTTL, "how long media remembers progress's access answers; 0 asks every time")
-	s.Bool(&c.KeepLocation, "keep-location", false, "store uploads with their location data (by default GPS and place data are removed)")
+	s.Bool(&c.KeepLocation, "keep-location", false, "keep photos' EXIF GPS position (by default the allowlist rebuild drops every position; it drops what it does not know either way)")
 	s.String(&c.NotificationListen, "notification-listen", "127.0.0.1:9103", "address the notification gRPC server listens on")
 	s.String(&c.NotificationAddr, "notification-addr", "", "address other processes reach notification at (default: --notification-listen)")
 	s.Redacted(&c.NotificationDB, "notification-db", "", "notification database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)

@@ -4,8 +4,9 @@ import "fmt"
 
 // Options change what [Structure] allows.
 type Options struct {
-	// KeepLocation allows the EXIF GPS directory (tags 0x00-0x1F), as the
-	// rebuild keeps it when the uploader asked to.
+	// KeepLocation allows what a deployment that keeps positions stores:
+	// the EXIF GPS directory (tags 0x00-0x1F) and a movie's QuickTime
+	// location (moov/udta/©xyz holding only an ISO 6709 point).
 	KeepLocation bool
 }
 

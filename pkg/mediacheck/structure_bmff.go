@@ -1,7 +1,9 @@
 package mediacheck
 
 import (
+	"encoding/binary"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -183,6 +185,9 @@ func inAny(bs []box, off, n uint64) bool {
 	return i >= 0 && off+n >= off && off+n <= uint64(bs[i].end)
 }
 
+// isoPoint is an ISO 6709 point in decimal degrees, as QuickTime writes it.
+var isoPoint = regexp.MustCompile(`^[+-][0-9]{2}(\.[0-9]+)?[+-][0-9]{3}(\.[0-9]+)?([+-][0-9]+(\.[0-9]+)?)?/$`)
+
 // fullBoxSizes are the payload sizes of full boxes with a fixed layout, by
 // version, so that no extra bytes can ride along.
 var fullBoxSizes = map[string][2]int{
@@ -201,10 +206,22 @@ func (c *checker) fixedSize(d []byte, b box) {
 	}
 }
 
-// moov checks a movie box.
+// moov checks a movie box. With KeepLocation it may hold one udta holding
+// one ©xyz: a QuickTime location, an ISO 6709 point and nothing else.
 func (c *checker) moov(d []byte, moov box, f *bmffFile, kind bmffKind) {
-	for _, b := range c.children(d, moov, moov.start, "mvhd trak mvex", "mvhd mvex") {
+	allowed := "mvhd trak mvex"
+	if c.opt.KeepLocation {
+		allowed += " udta"
+	}
+	for _, b := range c.children(d, moov, moov.start, allowed, "mvhd mvex udta") {
 		switch b.typ {
+		case "udta":
+			for _, x := range c.children(d, b, b.start, "\xa9xyz", "\xa9xyz") {
+				p := d[x.start:x.end]
+				if len(p) < 4 || int(binary.BigEndian.Uint16(p))+4 != len(p) || !isoPoint.Match(p[4:]) {
+					c.addf("%s is not a length, a language and an ISO 6709 point", x)
+				}
+			}
 		case "mvhd":
 			c.fixedSize(d, b)
 		case "mvex":

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"regexp"
 	"slices"
 	"time"
 )
@@ -22,6 +23,9 @@ import (
 //     no kept track refers to, which are written as zeros: the samples of
 //     dropped tracks (GoPro gpmd, camm, Apple mebx, subtitles, timecode)
 //     and whatever else sits between samples.
+//
+// With Options.KeepLocation, moov/udta/©xyz is kept too, written anew from
+// its ISO 6709 text (nothing else of udta).
 //
 // Everything else is dropped: udta (©xyz, loci, XMP_), meta (Apple mdta
 // keys such as com.apple.quicktime.location.ISO6709), uuid boxes (XMP),
@@ -102,7 +106,7 @@ top:
 	}
 	// QuickTime files (no ftyp, or the 'qt  ' brand) lay sound
 	// descriptions out their own way.
-	p := &movParser{s: s, qt: ftyp == nil}
+	p := &movParser{s: s, qt: ftyp == nil, keepLocation: opt.KeepLocation}
 	for i := 0; i+4 <= len(ftyp); i += 4 {
 		if i != 4 && string(ftyp[i:i+4]) == "qt  " { // major, minor version, compatible
 			p.qt = true
@@ -298,10 +302,11 @@ func (b *movBox) appendTo(p []byte) []byte {
 
 // movParser walks moov and builds the rebuilt one.
 type movParser struct {
-	s      *source
-	qt     bool // QuickTime sample description layouts
-	taken  time.Time
-	chunks []*movChunks // of the kept tracks
+	s            *source
+	qt           bool // QuickTime sample description layouts
+	keepLocation bool // Options.KeepLocation: keep moov/udta/©xyz
+	taken        time.Time
+	chunks       []*movChunks // of the kept tracks
 }
 
 // load reads the payload of b, at most limit bytes of it.
@@ -359,10 +364,16 @@ func once(seen map[string]bool, b bmffBox) error {
 
 // moov rebuilds the movie box.
 func (p *movParser) moov(m bmffBox) (*movBox, error) {
-	var mvhd *movBox
+	var mvhd, place *movBox
 	var traks []*movBox
 	err := bmffBoxes(p.s, m.data, m.end, func(b bmffBox) error {
 		switch b.typ {
+		case "udta":
+			if p.keepLocation && place == nil {
+				var err error
+				place, err = p.place(b)
+				return err
+			}
 		case "mvhd":
 			if mvhd != nil {
 				return malformed("two movie headers (mvhd)")
@@ -393,7 +404,41 @@ func (p *movParser) moov(m bmffBox) (*movBox, error) {
 	if len(traks) == 0 {
 		return nil, malformed("no video or audio track")
 	}
-	return &movBox{typ: "moov", kids: append([]*movBox{mvhd}, traks...)}, nil
+	kids := append([]*movBox{mvhd}, traks...)
+	if place != nil {
+		kids = append(kids, place)
+	}
+	return &movBox{typ: "moov", kids: kids}, nil
+}
+
+// iso6709Point is the form of a QuickTime location: latitude, longitude and an
+// optional altitude, in decimal degrees, ending with a slash.
+var iso6709Point = regexp.MustCompile(`^[+-][0-9]{2}(\.[0-9]{1,10})?[+-][0-9]{3}(\.[0-9]{1,10})?([+-][0-9]{1,5}(\.[0-9]{1,10})?)?/$`)
+
+// place returns, with Options.KeepLocation, a new udta holding only the
+// movie's QuickTime location (©xyz), written anew from its ISO 6709 text
+// when that text is a well-formed position; nil when there is none.
+func (p *movParser) place(udta bmffBox) (*movBox, error) {
+	var kept *movBox
+	err := bmffBoxes(p.s, udta.data, udta.end, func(b bmffBox) error {
+		if b.typ != "\xa9xyz" || kept != nil {
+			return nil
+		}
+		d, err := p.load(b, 64)
+		if err != nil || len(d) < 4 {
+			return err
+		}
+		n := int(binary.BigEndian.Uint16(d))
+		if 4+n > len(d) || !iso6709Point.Match(d[4:4+n]) {
+			return nil
+		}
+		text := append([]byte(nil), d[4:4+n]...)
+		data := binary.BigEndian.AppendUint16(nil, uint16(len(text)))
+		data = append(binary.BigEndian.AppendUint16(data, 0x15C7), text...) // language: undetermined
+		kept = &movBox{typ: "udta", kids: []*movBox{{typ: "\xa9xyz", data: data}}}
+		return nil
+	})
+	return kept, err
 }
 
 // movieEpoch is where ISO and QuickTime movie times count from.

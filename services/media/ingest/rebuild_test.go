@@ -3,8 +3,11 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // rebuilt runs Rebuild over data and returns the rebuilt bytes.
@@ -102,14 +105,29 @@ func TestRebuildKeepsTakenTime(t *testing.T) {
 	}
 }
 
+// TestRebuildKeepLocation: with Options.KeepLocation a photo keeps its
+// EXIF GPS directory and a QuickTime movie its ©xyz position, and nothing
+// else the allowlist drops (no XMP or IPTC place names); the independent
+// walker, told positions are kept, finds only allowed structures.
 func TestRebuildKeepLocation(t *testing.T) {
-	orig := fixture(t, "gps.jpg")
-	out, _ := rebuilt(t, orig, Options{KeepLocation: true})
-	if !gpsLinked(exifOf(t, out)) {
-		t.Fatal("KeepLocation: the rebuilt EXIF has no GPS directory")
+	for _, name := range []string{"gps.jpg", "gps.png", "gps.webp", "gps.heic", "gps.mov"} {
+		t.Run(name, func(t *testing.T) {
+			orig := fixture(t, name)
+			ty, _ := Sniff(orig[:SniffLen])
+			out, _ := rebuilt(t, orig, Options{KeepLocation: true})
+			if len(findLocation(out)) == 0 {
+				t.Error("KeepLocation: no position kept")
+			}
+			if bytes.Contains(out, []byte("Paris")) || bytes.Contains(out, []byte("xmpmeta")) {
+				t.Error("KeepLocation kept XMP or IPTC: only the GPS position is kept")
+			}
+			if v := mediacheck.Structure(out, ty.ContentType, mediacheck.Options{KeepLocation: true}); len(v) > 0 {
+				t.Errorf("structures that are not allowed:\n%s", strings.Join(v, "\n"))
+			}
+		})
 	}
-	if bytes.Contains(out, []byte("Paris")) {
-		t.Error("KeepLocation kept XMP/IPTC place names: only the EXIF GPS directory is kept")
+	if out, _ := rebuilt(t, fixture(t, "gps.jpg"), Options{}); gpsLinked(exifOf(t, out)) {
+		t.Error("without KeepLocation the JPEG kept its GPS directory")
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // blockedFFmpeg starts Make on a named pipe that nobody writes: ffmpeg opens
@@ -20,7 +22,7 @@ import (
 // (opened is then false), with a channel that delivers Make's error.
 func blockedFFmpeg(t *testing.T, ctx context.Context, opts ...Option) (done <-chan error, opened bool) {
 	t.Helper()
-	ffmpeg := needTool(t, "ffmpeg", "ffmpeg", "ffmpeg")
+	ffmpeg := testenv.Tool(t, "ffmpeg")
 	fifo := filepath.Join(t.TempDir(), "stuck.webm")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)

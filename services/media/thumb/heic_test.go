@@ -6,6 +6,8 @@ import (
 	"image"
 	"io/fs"
 	"testing"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 func TestHEICWithoutConverter(t *testing.T) {
@@ -51,7 +53,7 @@ func TestHEICRefusals(t *testing.T) {
 
 func TestHEIC(t *testing.T) {
 	t.Parallel()
-	conv := needTool(t, "heif-convert", "heif", "libheif-examples")
+	conv := testenv.Tool(t, "heif-convert")
 	tools := WithTools(Tools{HeifConvert: conv})
 	path, data := fixture(t, "photo.heic")
 	heifPath, _ := fixture(t, "photo.heif")

@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-
-	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // TestMain fails the run if a test leaves a goroutine behind: the ones that
@@ -30,18 +28,6 @@ func fixture(t *testing.T, name string) (string, []byte) {
 		t.Fatal(err)
 	}
 	return path, data
-}
-
-// needTool returns the path of prog, skipping the test when it is not on
-// PATH, or failing it when KINBRIDGE_TEST_REQUIRE names group ("ffmpeg",
-// "heif").
-func needTool(t *testing.T, prog, group, pkg string) string {
-	t.Helper()
-	p := lookPath(prog)
-	if p == "" {
-		testenv.SkipOrFail(t, group, prog+" is not on PATH (apt-get install "+pkg+")")
-	}
-	return p
 }
 
 // decodeThumb decodes a thumbnail, failing the test unless it is a JPEG.

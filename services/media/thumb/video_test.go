@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -93,8 +94,8 @@ func TestVideoBomb(t *testing.T) {
 func videoTools(t *testing.T) Tools {
 	t.Helper()
 	return Tools{
-		FFmpeg:  needTool(t, "ffmpeg", "ffmpeg", "ffmpeg"),
-		FFprobe: needTool(t, "ffprobe", "ffmpeg", "ffmpeg"),
+		FFmpeg:  testenv.Tool(t, "ffmpeg"),
+		FFprobe: testenv.Tool(t, "ffprobe"),
 	}
 }
 
