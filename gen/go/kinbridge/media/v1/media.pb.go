@@ -232,7 +232,8 @@ type MediaItem struct {
 	// Hex SHA-256 of the bytes as uploaded: verified against the client's,
 	// and used to store the same upload once.
 	OriginalSha256 string `protobuf:"bytes,7,opt,name=original_sha256,json=originalSha256,proto3" json:"original_sha256,omitempty"`
-	// Hex SHA-256 of the bytes as stored, after location removal: the ETag.
+	// Hex SHA-256 of the bytes as stored (the upload rebuilt from an
+	// allowlist, see docs/privacy.md): the ETag.
 	ContentSha256 string `protobuf:"bytes,8,opt,name=content_sha256,json=contentSha256,proto3" json:"content_sha256,omitempty"`
 	// Width in pixels, when known.
 	Width int32 `protobuf:"varint,9,opt,name=width,proto3" json:"width,omitempty"`
