@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"image"
 	_ "image/gif"  // registered for image.Decode
 	_ "image/jpeg" // registered for image.Decode
@@ -69,4 +70,20 @@ func exifOf(t *testing.T, jpg []byte) []byte {
 	}
 	n := int(binary.BigEndian.Uint16(jpg[i-2:]))
 	return bytes.Clone(jpg[i+6 : i-2+n])
+}
+
+// refused checks that Rebuild refuses data as malformed.
+func refused(t *testing.T, data []byte) {
+	t.Helper()
+	ty, err := Sniff(data[:min(len(data), SniffLen)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Rebuild(bytes.NewReader(data), int64(len(data)), ty, Options{})
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Rebuild = %v, want ErrMalformed", err)
+	}
+	if Reason(err) == "" || Reason(err) == err.Error() {
+		t.Errorf("Reason(%v) = %q", err, Reason(err))
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -193,22 +192,6 @@ func checkRebuilt(t *testing.T, in []byte, decode bool) ([]byte, *Rebuilt) {
 		t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes)", len(out), len(again))
 	}
 	return out, rb
-}
-
-// refused checks that Rebuild refuses data as malformed.
-func refused(t *testing.T, data []byte) {
-	t.Helper()
-	ty, err := Sniff(data[:min(len(data), SniffLen)])
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Rebuild(bytes.NewReader(data), int64(len(data)), ty, Options{})
-	if !errors.Is(err, ErrMalformed) {
-		t.Fatalf("Rebuild = %v, want ErrMalformed", err)
-	}
-	if Reason(err) == "" || Reason(err) == err.Error() {
-		t.Errorf("Reason(%v) = %q", err, Reason(err))
-	}
 }
 
 func TestRebuildPNGDrops(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck/corpus"
 )
 
 // The position planted everywhere: the Eiffel Tower.
@@ -39,21 +41,10 @@ type shape struct {
 	build    func(in *inputs, id string) []byte
 }
 
-// manifestEntry is one line of manifest.json; corpus.Entry reads it.
-type manifestEntry struct {
-	Name        string `json:"name"`
-	ContentType string `json:"content_type"`
-	Format      string `json:"format"`
-	Shape       string `json:"shape"`
-	Marker      string `json:"marker,omitempty"`
-	Exiftool    bool   `json:"exiftool"`
-	Expect      string `json:"expect"`
-}
-
 type manifest struct {
-	About    string          `json:"about"`
-	Position string          `json:"position"`
-	Entries  []manifestEntry `json:"entries"`
+	About    string         `json:"about"`
+	Position string         `json:"position"`
+	Entries  []corpus.Entry `json:"entries"`
 }
 
 // inputs reads the base files once.
@@ -117,7 +108,7 @@ func main() {
 		if err := os.WriteFile(filepath.Join(files, name), data, 0o644); err != nil {
 			log.Fatal(err)
 		}
-		e := manifestEntry{Name: name, ContentType: s.ctype, Format: s.format, Shape: s.prose,
+		e := corpus.Entry{Name: name, ContentType: s.ctype, Format: s.format, Shape: s.prose,
 			Exiftool: s.exiftool, Expect: "clean"}
 		if s.marker {
 			e.Marker = marker(s.id)
