@@ -95,8 +95,12 @@ func rebuildJPEG(s *source, out *builder, info *Info, opt Options) error {
 			if !sawSOF {
 				return malformed("JPEG scan before its frame header")
 			}
-			if err := r.skip(n); err != nil {
+			p, err := r.payload(n)
+			if err != nil {
 				return err
+			}
+			if !jpegSegmentExact(m, p) {
+				return malformed("JPEG scan header at byte %d is not the size its components make", at)
 			}
 			end, err := r.entropy()
 			if err != nil {
@@ -111,8 +115,12 @@ func rebuildJPEG(s *source, out *builder, info *Info, opt Options) error {
 				}
 				sawSOF = true
 			}
-			if err := r.skip(n); err != nil {
+			p, err := r.payload(n)
+			if err != nil {
 				return err
+			}
+			if !jpegSegmentExact(m, p) {
+				return malformed("JPEG marker %02X segment at byte %d is not the size its tables make", m, at)
 			}
 			frame.copy(at, r.pos-at)
 		case m == 0xE0 && jfif == nil, m == markerAPP1 && exif == nil, m == 0xE2, m == 0xEE && adobe == nil:
@@ -154,6 +162,53 @@ func isFrameMarker(m byte) bool {
 		return true
 	case m >= 0xDB && m <= 0xDF:
 		return true
+	}
+	return false
+}
+
+// jpegSegmentExact reports whether a kept segment's payload holds exactly
+// what its marker defines, no byte more: tables, frame and scan headers are
+// copied as they are, so nothing may ride along in them unread. Decoders
+// refuse such segments too (libjpeg: "bogus marker length").
+func jpegSegmentExact(m byte, p []byte) bool {
+	switch {
+	case m == 0xDB: // DQT: precision and destination, then 64 values of 8 or 16 bits
+		for len(p) > 0 {
+			n := 65
+			if p[0]>>4 == 1 {
+				n = 129
+			}
+			if p[0]>>4 > 1 || len(p) < n {
+				return false
+			}
+			p = p[n:]
+		}
+		return true
+	case m == 0xC4: // DHT: class and destination, 16 counts, then the values
+		for len(p) > 0 {
+			if len(p) < 17 {
+				return false
+			}
+			n := 17
+			for _, c := range p[1:17] {
+				n += int(c)
+			}
+			if len(p) < n {
+				return false
+			}
+			p = p[n:]
+		}
+		return true
+	case m == 0xCC: // DAC: pairs of destination and value
+		return len(p) > 0 && len(p)%2 == 0
+	case m == 0xDD, m == 0xDC: // DRI, DNL
+		return len(p) == 2
+	case m == 0xDF: // EXP
+		return len(p) == 1
+	case m == markerSOS: // components, then spectral selection and approximation
+		return len(p) >= 1 && len(p) == 1+2*int(p[0])+3
+	case m == 0xDE, m >= 0xC0 && m <= 0xCF: // SOFn and DHP: 6 bytes, then 3 per component
+		return len(p) >= 6 && len(p) == 6+3*int(p[5])
 	}
 	return false
 }
