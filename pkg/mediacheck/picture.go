@@ -179,7 +179,9 @@ func sameFilm(t testing.TB, orig, stored []byte) error {
 			return fmt.Errorf("ffprobe cannot read the %s file: %v: %s", filepath.Base(p), err, out)
 		}
 		var av []string
-		for _, k := range strings.Fields(out) {
+		// A stream with side data (a display matrix) prints more fields
+		// after its type.
+		for _, k := range strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' }) {
 			if k == "video" || k == "audio" {
 				av = append(av, k)
 			}

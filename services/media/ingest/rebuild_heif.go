@@ -922,41 +922,13 @@ func heifProperty(p heifBox) ([]byte, error) {
 }
 
 // heifHvcC keeps an HEVC configuration's fixed fields and its parameter
-// sets (VPS, SPS, PPS); SEI and other NAL units in it are dropped.
+// sets (keepHvcC).
 func heifHvcC(p heifBox) ([]byte, error) {
-	if len(p.body) < 23 {
-		return nil, malformed("HEIF hvcC property at byte %d too short", p.at)
+	kept, ok := keepHvcC(p.body)
+	if !ok {
+		return nil, malformed("HEIF hvcC property at byte %d cut short", p.at)
 	}
-	out := bytes.Clone(p.body[:22])
-	r := heifBoxReader{p: p.body[22:]}
-	arrays := int(r.u8())
-	var kept [][]byte
-	for range arrays {
-		head := r.u8()
-		n := int(r.u16())
-		var nalus []byte
-		for range n {
-			size := int(r.u16())
-			if len(r.p) < size {
-				r.bad = true
-				break
-			}
-			nalus = binary.BigEndian.AppendUint16(nalus, uint16(size))
-			nalus = append(nalus, r.p[:size]...)
-			r.p = r.p[size:]
-		}
-		if r.bad {
-			return nil, malformed("HEIF hvcC property at byte %d cut short", p.at)
-		}
-		if t := head & 0x3F; t >= 32 && t <= 34 && n > 0 {
-			kept = append(kept, append(binary.BigEndian.AppendUint16([]byte{head}, uint16(n)), nalus...))
-		}
-	}
-	out = append(out, byte(len(kept)))
-	for _, a := range kept {
-		out = append(out, a...)
-	}
-	return heifBoxPut("hvcC", out), nil
+	return heifBoxPut("hvcC", kept), nil
 }
 
 // heifJpgC keeps a JPEG configuration's frame marker segments (tables and

@@ -1061,6 +1061,20 @@ func (p *movParser) sampleKid(c bmffBox, kids map[string]int) (*movBox, error) {
 	switch c.typ {
 	case "wave":
 		return p.wave(c)
+	case "avcC", "hvcC":
+		d, err := p.load(c, c.end-c.data)
+		if err != nil {
+			return nil, err
+		}
+		keep := keepAvcC
+		if c.typ == "hvcC" {
+			keep = keepHvcC
+		}
+		kept, ok := keep(d)
+		if !ok {
+			return nil, malformed("%q codec configuration at byte %d cannot be read through", c.typ, c.start)
+		}
+		return &movBox{typ: c.typ, data: kept}, nil
 	case "colr":
 		d, err := p.load(c, c.end-c.data)
 		if err != nil || len(d) < 4 {
