@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 )
@@ -43,32 +44,33 @@ const (
 	webmIDDocTypeVersion     = 0x4287
 	webmIDDocTypeReadVersion = 0x4285
 
-	webmIDSegment     = 0x18538067
-	webmIDSeekHead    = 0x114D9B74
-	webmIDSeek        = 0x4DBB
-	webmIDSeekID      = 0x53AB
-	webmIDSeekPos     = 0x53AC
-	webmIDInfo        = 0x1549A966
-	webmIDDateUTC     = 0x4461
-	webmIDTracks      = 0x1654AE6B
-	webmIDTrackEntry  = 0xAE
-	webmIDTrackNumber = 0xD7
-	webmIDTrackType   = 0x83
-	webmIDCues        = 0x1C53BB6B
-	webmIDCuePoint    = 0xBB
-	webmIDCueTime     = 0xB3
-	webmIDCueTrackPos = 0xB7
-	webmIDCueTrack    = 0xF7
-	webmIDCueCluster  = 0xF1
-	webmIDCueDuration = 0xB2
-	webmIDCluster     = 0x1F43B675
-	webmIDTimestamp   = 0xE7
-	webmIDSimpleBlock = 0xA3
-	webmIDBlockGroup  = 0xA0
-	webmIDBlock       = 0xA1
-	webmIDTags        = 0x1254C367
-	webmIDAttachments = 0x1941A469
-	webmIDChapters    = 0x1043A770
+	webmIDSegment      = 0x18538067
+	webmIDSeekHead     = 0x114D9B74
+	webmIDSeek         = 0x4DBB
+	webmIDSeekID       = 0x53AB
+	webmIDSeekPos      = 0x53AC
+	webmIDInfo         = 0x1549A966
+	webmIDDateUTC      = 0x4461
+	webmIDTracks       = 0x1654AE6B
+	webmIDTrackEntry   = 0xAE
+	webmIDTrackNumber  = 0xD7
+	webmIDTrackType    = 0x83
+	webmIDCodecPrivate = 0x63A2
+	webmIDCues         = 0x1C53BB6B
+	webmIDCuePoint     = 0xBB
+	webmIDCueTime      = 0xB3
+	webmIDCueTrackPos  = 0xB7
+	webmIDCueTrack     = 0xF7
+	webmIDCueCluster   = 0xF1
+	webmIDCueDuration  = 0xB2
+	webmIDCluster      = 0x1F43B675
+	webmIDTimestamp    = 0xE7
+	webmIDSimpleBlock  = 0xA3
+	webmIDBlockGroup   = 0xA0
+	webmIDBlock        = 0xA1
+	webmIDTags         = 0x1254C367
+	webmIDAttachments  = 0x1941A469
+	webmIDChapters     = 0x1043A770
 )
 
 // webmKind says how a kept element is checked and written.
@@ -566,6 +568,16 @@ func (w *webmRebuild) keep(e webmElem, depth int, out *builder) error {
 			if n > maxBlock {
 				return malformed("WebM element %X at byte %d has %d bytes (the limit is %d)", c.id, c.start, n, maxBlock)
 			}
+			if c.id == webmIDCodecPrivate {
+				d, err := w.s.load(c.data, n)
+				if err != nil {
+					return err
+				}
+				if kept, ok := keepVorbisPrivate(d); ok {
+					b.bytes(append(webmHeader(c.id, int64(len(kept))), kept...))
+					continue
+				}
+			}
 		}
 		b.copy(c.start, c.end-c.start)
 	}
@@ -879,4 +891,45 @@ func webmAppendUint(b []byte, id uint32, v uint64) []byte {
 		b = append(b, byte(v>>(8*i)))
 	}
 	return b
+}
+
+// keepVorbisPrivate rewrites a Vorbis CodecPrivate (three Xiph-laced
+// header packets: identification, comment, setup) with an empty comment
+// packet: Vorbis comments are free-form tags ("LOCATION=...") a decoder
+// does not need. ok is false for anything else, which is kept as it is.
+func keepVorbisPrivate(d []byte) (out []byte, ok bool) {
+	if len(d) < 3 || d[0] != 2 {
+		return nil, false
+	}
+	var sizes [2]int
+	p := 1
+	for i := range sizes {
+		for p < len(d) {
+			sizes[i] += int(d[p])
+			p++
+			if d[p-1] != 255 {
+				break
+			}
+		}
+	}
+	id, rest := d[p:], []byte(nil)
+	if sizes[0]+sizes[1] > len(id) {
+		return nil, false
+	}
+	id, rest = id[:sizes[0]], id[sizes[0]:]
+	comment, setup := rest[:sizes[1]], rest[sizes[1]:]
+	if !bytes.HasPrefix(id, []byte("\x01vorbis")) || !bytes.HasPrefix(comment, []byte("\x03vorbis")) || !bytes.HasPrefix(setup, []byte("\x05vorbis")) {
+		return nil, false
+	}
+	// No vendor, no comments, the framing bit.
+	empty := []byte("\x03vorbis\x00\x00\x00\x00\x00\x00\x00\x00\x01")
+	out = []byte{2}
+	for _, n := range []int{len(id), len(empty)} {
+		for ; n >= 255; n -= 255 {
+			out = append(out, 255)
+		}
+		out = append(out, byte(n))
+	}
+	out = append(append(append(out, id...), empty...), setup...)
+	return out, true
 }

@@ -493,3 +493,32 @@ func TestWebMHeaderSizes(t *testing.T) {
 		t.Errorf("webmIDBytes = %X", got)
 	}
 }
+
+// TestRebuildWebMVorbisComments: a Vorbis track's CodecPrivate keeps its
+// identification and setup headers, and its comment header (vendor and
+// free-form tags such as LOCATION=...) is emptied; the sound is the same.
+func TestRebuildWebMVorbisComments(t *testing.T) {
+	orig := fixture(t, "vorbis.webm")
+	out, _ := rebuilt(t, orig, Options{})
+	if !bytes.Contains(orig, []byte("Xiph.Org")) || bytes.Contains(out, []byte("Xiph.Org")) {
+		t.Error("the Vorbis vendor string was not removed (or the fixture has none)")
+	}
+	sameMedia(t, "vorbis.webm", orig, out, "v", "a")
+
+	planted := []byte("\x03vorbis\x04\x00\x00\x00Xiph\x01\x00\x00\x00\x1b\x00\x00\x00LOCATION=+48.8584+002.2945/\x01")
+	id, setup := []byte("\x01vorbis-identification"), bytes.Repeat([]byte("\x05vorbis-setup"), 30)
+	private := append([]byte{2, byte(len(id)), byte(len(planted))}, id...)
+	private = append(append(private, planted...), setup...)
+	kept, ok := keepVorbisPrivate(private)
+	if !ok || bytes.Contains(kept, []byte("LOCATION")) || !bytes.Contains(kept, id) || !bytes.HasSuffix(kept, setup) {
+		t.Fatalf("keepVorbisPrivate = %q, %v", kept, ok)
+	}
+	if again, _ := keepVorbisPrivate(kept); !bytes.Equal(again, kept) {
+		t.Error("not a fixed point")
+	}
+	for _, other := range [][]byte{[]byte("OpusHead\x01\x02"), {2, 200, 1}, private[:10]} {
+		if _, ok := keepVorbisPrivate(other); ok {
+			t.Errorf("%q taken for Vorbis headers", other)
+		}
+	}
+}

@@ -40,4 +40,9 @@ PY
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=s=16x16:d=2:r=10 -f lavfi -i sine=d=2:sample_rate=48000 \
   -c:v libvpx -b:v 20k -g 5 -c:a libopus -b:a 6k -fflags +bitexact -map_metadata -1 \
   -metadata location="$where" -live 1 -f webm - | cat > live.webm
-ls -l hostile.webm live.webm
+
+# vorbis.webm: Vorbis audio, whose CodecPrivate carries a comment header
+# (the encoder's vendor string and tags) that the rebuild empties.
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=s=16x16:d=0.5:r=10 -f lavfi -i sine=d=0.5 \
+  -c:v libvpx -b:v 20k -c:a libvorbis -shortest -fflags +bitexact -map_metadata -1 vorbis.webm
+ls -l hostile.webm live.webm vorbis.webm
