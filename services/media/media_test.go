@@ -786,3 +786,22 @@ func TestSessionBytesLost(t *testing.T) {
 		t.Fatalf("the item after cancelling its finished session: %v", err)
 	}
 }
+
+// TestCleanUploadStoredAsIs: an upload that holds nothing the rebuild
+// leaves out is stored byte for byte, under the hash taken while it was
+// received.
+func TestCleanUploadStoredAsIs(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	data := readFile(t, "ingest/testdata/plain.jpg")
+	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.GetContentSha256() != hexSHA(data) || it.GetOriginalSha256() != hexSHA(data) || it.GetSizeBytes() != int64(len(data)) {
+		t.Errorf("item %v; the upload hashes to %s", it, hexSHA(data))
+	}
+	if _, stored, err := e.readAll(ctx, it.GetName(), "", 0, 0); err != nil || !bytes.Equal(stored, data) {
+		t.Errorf("stored %d bytes (%v), not the upload", len(stored), err)
+	}
+}

@@ -396,7 +396,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
-	content, err := s.rebuild(ctx, f, meta.SizeBytes, t)
+	content, err := s.rebuild(ctx, f, meta.SizeBytes, t, originalSHA)
 	if err != nil {
 		return store.Item{}, err
 	}
@@ -433,15 +433,21 @@ type stored struct {
 }
 
 // rebuild turns a complete upload into the file to store: the allowlist
-// rebuild of package ingest, hashed on the way. A file whose structure
-// cannot be walked completely is refused, with the reason.
-func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type) (stored, error) {
+// rebuild of package ingest, hashed on the way (an upload the rebuild
+// leaves as it is keeps the hash taken while it was received). A file whose
+// structure cannot be walked completely is refused, with the reason.
+func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type, originalSHA string) (stored, error) {
 	rb, err := ingest.Rebuild(f, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
 	if errors.Is(err, ingest.ErrMalformed) {
 		return stored{}, malformedRefusal(t, err)
 	}
 	if err != nil {
 		return stored{}, s.internal(ctx, "rebuilding upload", err)
+	}
+	if rb.Unchanged() {
+		// Nothing to leave out: the upload is stored under the hash taken
+		// while it was received.
+		return stored{open: func() io.Reader { return io.NewSectionReader(f, 0, size) }, size: size, sha: originalSHA}, nil
 	}
 	h := sha256.New()
 	if _, err := rb.WriteTo(h); err != nil {

@@ -64,8 +64,9 @@ var rebuildable = []Type{typeJPEG, typePNG, typeGIF, typeWebP, typeHEIC, typeHEI
 // FuzzRebuild: whatever the upload, Rebuild either refuses it as malformed
 // or plans a file that the independent structure walker of pkg/mediacheck
 // (which shares no code with the rebuild) finds made only of allowed
-// structures, that is not much larger than the upload, and that rebuilds
-// to itself. It never panics and never fails otherwise.
+// structures, that is not much larger than the upload, that rebuilds to
+// itself, and that Unchanged tells apart from the upload exactly when it
+// differs. It never panics and never fails otherwise.
 func FuzzRebuild(f *testing.F) {
 	seeds(f, func(b []byte) {
 		ty, err := Sniff(b[:min(len(b), SniffLen)])
@@ -96,6 +97,9 @@ func FuzzRebuild(f *testing.F) {
 		out, err := rb.Bytes()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if rb.Unchanged() != bytes.Equal(out, in) {
+			t.Fatalf("Unchanged() = %v, but the rebuilt file equal to the upload is %v", rb.Unchanged(), bytes.Equal(out, in))
 		}
 		if v := mediacheck.Structure(out, ty.ContentType, mediacheck.Options{KeepLocation: keep}); len(v) > 0 {
 			t.Fatalf("the rebuilt %s holds structures that are not allowed:\n%s", ty.ContentType, strings.Join(v, "\n"))

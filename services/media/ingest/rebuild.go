@@ -32,8 +32,9 @@ type Options struct {
 // Rebuilt is the plan of a rebuilt file: pieces that are either new bytes
 // or ranges of the upload, which WriteTo streams in order.
 type Rebuilt struct {
-	src    io.ReaderAt
-	pieces []piece
+	src     io.ReaderAt
+	srcSize int64
+	pieces  []piece
 	size   int64
 	// Info is what the rebuild read on the way: orientation and taken
 	// time, as kept in the rebuilt file.
@@ -81,6 +82,62 @@ func (r *Rebuilt) WriteTo(w io.Writer) (int64, error) {
 	return written, nil
 }
 
+// Unchanged reports whether the rebuilt file is the upload byte for byte
+// (an upload that held nothing to leave out), so that the caller can store
+// it under the hash it already has. Only new bytes are compared with the
+// upload: ranges of the upload at their own offsets are equal by
+// construction.
+func (r *Rebuilt) Unchanged() bool {
+	if r.size != r.srcSize {
+		return false
+	}
+	var at int64
+	buf := make([]byte, 32<<10)
+	for _, p := range r.pieces {
+		switch {
+		case p.lit != nil:
+			for rest, off := p.lit, at; len(rest) > 0; {
+				n := min(len(rest), len(buf))
+				if _, err := r.src.ReadAt(buf[:n], off); err != nil || !bytes.Equal(buf[:n], rest[:n]) {
+					return false
+				}
+				rest, off = rest[n:], off+int64(n)
+			}
+		case p.off < 0:
+			for left, off := p.n, at; left > 0; {
+				n := min(left, int64(len(buf)))
+				if _, err := r.src.ReadAt(buf[:n], off); err != nil || !allZero(buf[:n]) {
+					return false
+				}
+				left, off = left-n, off+n
+			}
+		default:
+			if p.off != at {
+				return false
+			}
+		}
+		at += p.pieceSize()
+	}
+	return true
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pieceSize is the number of bytes a piece adds to the file.
+func (p piece) pieceSize() int64 {
+	if p.lit != nil {
+		return int64(len(p.lit))
+	}
+	return p.n
+}
+
 // Reader returns the rebuilt file as a stream.
 func (r *Rebuilt) Reader() io.Reader {
 	pr, pw := io.Pipe()
@@ -118,7 +175,7 @@ func Rebuild(src io.ReaderAt, size int64, t Type, opt Options) (*Rebuilt, error)
 		return nil, malformed("negative size")
 	}
 	b := &builder{}
-	rb := &Rebuilt{src: src, Info: Info{Orientation: 1}}
+	rb := &Rebuilt{src: src, srcSize: size, Info: Info{Orientation: 1}}
 	rebuild := rebuilders[t.ContentType]
 	if rebuild == nil {
 		return nil, fmt.Errorf("%w: %s", errNoRebuild, t.ContentType)

@@ -493,8 +493,9 @@ func TestRebuildKeepsWrittenMovie(t *testing.T) {
 		if err := mediacheck.WriteMovie(&b, size, [32]byte{7}); err != nil {
 			t.Fatal(err)
 		}
-		if out, _ := rebuilt(t, b.Bytes(), Options{}); !bytes.Equal(out, b.Bytes()) {
-			t.Errorf("size %d: rebuilt into %d other bytes", size, len(out))
+		out, rb := rebuilt(t, b.Bytes(), Options{})
+		if !bytes.Equal(out, b.Bytes()) || !rb.Unchanged() {
+			t.Errorf("size %d: rebuilt into %d other bytes (Unchanged: %v)", size, len(out), rb.Unchanged())
 		}
 	}
 }

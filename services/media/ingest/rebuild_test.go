@@ -60,6 +60,9 @@ func TestRebuildFixtures(t *testing.T) {
 			if found := findLocation(out); len(found) > 0 {
 				t.Errorf("location left after the rebuild: %v", found)
 			}
+			if rb.Unchanged() {
+				t.Error("Unchanged() is true for a file the rebuild changed")
+			}
 			path := writeTemp(t, tt.file, out)
 			if loc, ok := exiftoolLocation(t, path); ok && len(loc) > 0 {
 				t.Errorf("exiftool still finds location: %v", loc)
@@ -76,9 +79,9 @@ func TestRebuildFixtures(t *testing.T) {
 				}
 			}
 			decodes(t, ty, orig, out)
-			again, _ := rebuilt(t, out, Options{})
-			if !bytes.Equal(again, out) {
-				t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes); want a fixed point", len(out), len(again))
+			again, rb2 := rebuilt(t, out, Options{})
+			if !bytes.Equal(again, out) || !rb2.Unchanged() {
+				t.Errorf("rebuilding the rebuilt file changed it (%d -> %d bytes, Unchanged %v); want a fixed point", len(out), len(again), rb2.Unchanged())
 			}
 		})
 	}
