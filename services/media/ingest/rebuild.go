@@ -35,7 +35,7 @@ type Rebuilt struct {
 	src     io.ReaderAt
 	srcSize int64
 	pieces  []piece
-	size   int64
+	size    int64
 	// Info is what the rebuild read on the way: orientation and taken
 	// time, as kept in the rebuilt file.
 	Info Info
