@@ -30,10 +30,14 @@ import (
 // top-level box but the first ftyp and meta (free, skip, uuid, moov, a
 // second meta) and bytes after the last box.
 //
-// Refused as malformed: a meta with two of the boxes read here (two iloc,
-// two iinf...), since readers disagree on which one counts (libheif takes
-// the first, exiftool the last) and the rebuild must describe the picture
-// they show; a primary of another type; a kept item stored elsewhere than
+// Duplicate metadata containers are dropped: a meta may hold one of each
+// box read here (hdlr, pitm, iinf, iloc, iref, iprp, idat, dinf; ipco and
+// ipma in iprp), and the first is the one that counts, as libheif reads it
+// (exiftool reads the last one, where a hostile writer may put an Exif
+// item with a position); the rebuilt file has exactly one of each, so every
+// reader sees the picture libheif shows.
+//
+// Refused as malformed: a primary of another type; a kept item stored elsewhere than
 // in an mdat or idat, protected, or needing an essential property that is
 // not kept.
 
@@ -191,10 +195,9 @@ func heifReadMeta(s *source, meta heifBox, mdats [][2]int64) (*heifMeta, error) 
 	for _, c := range children {
 		switch c.typ {
 		case "hdlr", "pitm", "iloc", "iinf", "iref", "iprp", "idat", "dinf":
-			if _, dup := boxes[c.typ]; dup {
-				return nil, malformed("HEIF meta box with two %s boxes", c.typ)
+			if _, dup := boxes[c.typ]; !dup {
+				boxes[c.typ] = c // a second one is dropped
 			}
-			boxes[c.typ] = c
 		}
 	}
 	for _, need := range []string{"hdlr", "pitm", "iinf", "iloc"} {
@@ -465,10 +468,9 @@ func (m *heifMeta) readIprp(s *source, b heifBox) error {
 			if c.typ == "ipma" {
 				p = &ipma
 			}
-			if *p != nil {
-				return malformed("HEIF iprp box with two %s boxes", c.typ)
+			if *p == nil { // a second one is dropped
+				*p = &children[i]
 			}
-			*p = &children[i]
 		}
 	}
 	if ipco == nil || ipma == nil {

@@ -331,6 +331,28 @@ func TestRebuildHEIFShapes(t *testing.T) {
 			t.Errorf("Info.TakenTime = %v from a thumbnail's Exif", rb.Info.TakenTime)
 		}
 	})
+	// Duplicate metadata containers: the first counts (as libheif reads
+	// it), the others are dropped, so the rebuilt file has one of each.
+	for name, extra := range map[string][]byte{
+		"second iloc": func() []byte {
+			b := heifShape(p).bytes()
+			i := bytes.Index(b, []byte("iloc"))
+			return b[i-4 : i-4+int(binary.BigEndian.Uint32(b[i-4:]))]
+		}(),
+		"second iinf": heifBoxPutFull("iinf", 0, 0, []byte{0, 0}),
+		"second pitm": heifBoxPutFull("pitm", 0, 0, []byte{0, 6}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := heifShape(p)
+			f.extraMeta = [][]byte{extra}
+			out, _ := checkHEIF(t, f.bytes(), 6)
+			for _, typ := range []string{"iloc", "iinf", "pitm"} {
+				if n := bytes.Count(out, []byte(typ)); n != 1 {
+					t.Errorf("%d %s boxes in the rebuilt file, want one", n, typ)
+				}
+			}
+		})
+	}
 	t.Run("hevc primary with transforms", func(t *testing.T) {
 		f := heifShape(p)
 		f.primary = 1
@@ -381,23 +403,7 @@ func TestRebuildHEIFAlphaKeptDepthDropped(t *testing.T) {
 func TestRebuildHEIFRefusesMalformed(t *testing.T) {
 	p, _ := heifFixtureParts(t)
 	good := heifShape(p)
-	iloc := func(f heifFile) []byte { // the iloc box the file was written with
-		b := f.bytes()
-		i := bytes.Index(b, []byte("iloc"))
-		return b[i-4 : i-4+int(binary.BigEndian.Uint32(b[i-4:]))]
-	}
 	tests := map[string]func() []byte{
-		"second iloc": func() []byte { f := good; f.extraMeta = [][]byte{iloc(good)}; return f.bytes() },
-		"second iinf": func() []byte {
-			f := good
-			f.extraMeta = [][]byte{heifBoxPutFull("iinf", 0, 0, []byte{0, 0})}
-			return f.bytes()
-		},
-		"second pitm": func() []byte {
-			f := good
-			f.extraMeta = [][]byte{heifBoxPutFull("pitm", 0, 0, []byte{0, 6})}
-			return f.bytes()
-		},
 		"primary of unknown type": func() []byte { f := good; f.primary = 5; return f.bytes() },
 		"primary not described":   func() []byte { f := good; f.primary = 9; return f.bytes() },
 		"grid without tiles":      func() []byte { f := good; f.refs = f.refs[1:]; return f.bytes() },

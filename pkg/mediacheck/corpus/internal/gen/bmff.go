@@ -351,9 +351,9 @@ func heicShapes() []shape {
 		hs("heic-trailer", "the position as text after the last box", false,
 			func(h *heif, id string) { h.trailer = []byte(payload(id)) }),
 		mif1,
-		{id: "heic-two-iloc", ext: "heic", ctype: "image/heic", format: "heic", marker: true, exiftool: true, refused: true,
+		{id: "heic-two-iloc", ext: "heic", ctype: "image/heic", format: "heic", marker: true, exiftool: true,
 			prose: "two iloc boxes that agree on the image but not on the Exif item: the first puts it on a clean block, " +
-				"the second on one with GPS (libheif 1.15 reads the first, exiftool 12.57 the second); readers disagree, so it is refused",
+				"the second on one with GPS (libheif 1.15 reads the first, exiftool 12.57 the second)",
 			build: func(in *inputs, id string) []byte {
 				h := heifParse(in.get("base.heic"))
 				item := h.addItem("Exif", "", heicExif("", exifClean()), false, true)
