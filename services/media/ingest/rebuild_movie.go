@@ -88,11 +88,13 @@ top:
 				ftyp = p[:len(p)&^3] // brands are 4 bytes each
 			}
 		case "moov":
-			if moov != nil {
-				return malformed("two movie boxes (moov)")
+			// A second moov is a duplicate container: the first is the
+			// one players read (ffmpeg skips the others), so the others
+			// are dropped.
+			if moov == nil {
+				moov = &b
+				parts = append(parts, movPart{mdat: -1})
 			}
-			moov = &b
-			parts = append(parts, movPart{mdat: -1})
 		case "mdat":
 			parts = append(parts, movPart{mdat: len(mdats)})
 			mdats = append(mdats, movMdat{box: b, present: b.end})
