@@ -12,6 +12,7 @@ import (
 //   - top level: ftyp (first), moov (once), mdat (a size of 0, "to the end",
 //     only for the last box);
 //   - moov: mvhd, trak, mvex (mehd, trex);
+//   - moof boxes of a fragmented film: see structure_fragment.go;
 //   - trak: tkhd, edts (elst), mdia, tapt (clef, prof, enof);
 //   - mdia: mdhd, hdlr (handler vide or soun, empty name), minf;
 //   - minf: vmhd or smhd, dinf (dref of self-contained url/alis entries),
@@ -121,7 +122,9 @@ func hasWord(list, w string) bool {
 // bmffFile is what the walk of one file gathers for the final checks.
 type bmffFile struct {
 	mdats   []box
-	offsets []uint64 // chunk offsets from stco/co64
+	offsets []uint64          // chunk offsets from stco/co64
+	tracks  map[uint32]bool   // track IDs from tkhd
+	trex    map[uint32]uint32 // default sample sizes from mvex/trex
 }
 
 // bmff checks an ISO BMFF file of the given kind.
@@ -130,8 +133,9 @@ func (c *checker) bmff(d []byte, kind bmffKind) {
 	if len(top) == 0 || top[0].typ != "ftyp" {
 		c.addf("ISO BMFF file does not start with ftyp")
 	}
-	f := &bmffFile{}
-	allowed := map[bmffKind]string{bmffVideo: "ftyp moov mdat", bmffImage: "ftyp meta mdat",
+	f := &bmffFile{tracks: map[uint32]bool{}, trex: map[uint32]uint32{}}
+	var moofs []box
+	allowed := map[bmffKind]string{bmffVideo: "ftyp moov mdat moof", bmffImage: "ftyp meta mdat",
 		bmffImageSequence: "ftyp meta moov mdat"}[kind]
 	count := map[string]int{}
 	for i, b := range top {
@@ -143,13 +147,15 @@ func (c *checker) bmff(d []byte, kind bmffKind) {
 			c.addf("top level holds a %s", b)
 			continue
 		}
-		if b.typ != "mdat" && count[b.typ] == 2 {
+		if b.typ != "mdat" && b.typ != "moof" && count[b.typ] == 2 {
 			c.addf("top level holds a second %s", b)
 			continue
 		}
 		switch b.typ {
 		case "mdat":
 			f.mdats = append(f.mdats, b)
+		case "moof":
+			moofs = append(moofs, b)
 		case "moov":
 			c.moov(d, b, f, kind)
 		}
@@ -166,6 +172,9 @@ func (c *checker) bmff(d []byte, kind bmffKind) {
 				c.heifMeta(d, b, f, kind == bmffImage)
 			}
 		}
+	}
+	for _, m := range moofs {
+		c.fragment(d, m, f)
 	}
 	for _, off := range f.offsets {
 		if !f.inMdat(off, 1) {
@@ -227,6 +236,17 @@ func (c *checker) moov(d []byte, moov box, f *bmffFile, kind bmffKind) {
 		case "mvex":
 			for _, e := range c.children(d, b, b.start, "mehd trex", "mehd") {
 				c.fixedSize(d, e)
+				if e.typ == "trex" {
+					if e.end-e.start != 24 {
+						c.addf("%s is %d bytes, want 24", e, e.end-e.start)
+						continue
+					}
+					id := be32(d[e.start+4:])
+					if _, dup := f.trex[id]; dup {
+						c.addf("%s: a second trex for track %d", e, id)
+					}
+					f.trex[id] = be32(d[e.start+16:])
+				}
 			}
 		case "trak":
 			c.trak(d, b, f, kind)
@@ -240,6 +260,11 @@ func (c *checker) trak(d []byte, trak box, f *bmffFile, kind bmffKind) {
 		switch b.typ {
 		case "tkhd":
 			c.fixedSize(d, b)
+			if p := d[b.start:b.end]; len(p) == 84 && p[0] == 0 {
+				f.tracks[be32(p[12:])] = true
+			} else if len(p) == 96 && p[0] == 1 {
+				f.tracks[be32(p[20:])] = true
+			}
 		case "edts":
 			c.children(d, b, b.start, "elst", "elst")
 		case "tapt":

@@ -32,17 +32,18 @@ import (
 // free, skip, wide, iods, tref, unknown boxes at any level, timed metadata,
 // text and hint tracks, and bytes after the last box.
 //
-// Fragmented MP4 (moof, mvex, sidx, ...) is refused as malformed for now:
-// its samples are addressed from each fragment, which this rebuild does not
-// walk.
+// A fragmented MP4 keeps mvex in moov (mehd, trex of the kept tracks) and
+// every moof, rebuilt (see rebuild_fragment.go), in place before its mdat;
+// its indexes (sidx, ssix, mfra), styp, emsg and prft are dropped.
 
 // rebuildMovie plans the rebuilt movie.
 func rebuildMovie(s *source, out *builder, info *Info, opt Options) error {
 	var (
 		ftyp  []byte
 		moov  *bmffBox
-		parts []movPart // moov and the mdat boxes, in file order
+		parts []movPart // moov, the moof and mdat boxes, in file order
 		mdats []movMdat
+		moofs []bmffBox
 	)
 top:
 	for off := int64(0); off < s.size; {
@@ -95,11 +96,19 @@ top:
 				moov = &b
 				parts = append(parts, movPart{mdat: -1})
 			}
+		case "moof":
+			// A fragment's samples are read with the tracks' defaults.
+			if moov == nil {
+				return malformed("a movie fragment (moof) before the movie box (moov)")
+			}
+			if len(moofs) >= 1<<16 {
+				return malformed("too many movie fragments")
+			}
+			parts = append(parts, movPart{mdat: -1, moof: len(moofs) + 1})
+			moofs = append(moofs, b)
 		case "mdat":
 			parts = append(parts, movPart{mdat: len(mdats)})
 			mdats = append(mdats, movMdat{box: b, present: b.end})
-		case "moof", "mfra", "sidx", "ssix", "styp", "emsg", "prft":
-			return malformed("fragmented MP4 (a %q box) is not supported", b.typ)
 		}
 		off = b.end
 	}
@@ -119,30 +128,54 @@ top:
 		return err
 	}
 	info.TakenTime = p.taken
+	frags := make([]*movFrag, len(moofs))
+	for i, b := range moofs {
+		if frags[i], err = p.moof(b); err != nil {
+			return err
+		}
+	}
 
-	// Every chunk lies inside a kept mdat: find which.
+	// Every chunk and every run of a kept fragment lies inside an mdat:
+	// find which.
 	keep := make([][][2]int64, len(mdats)) // per mdat, the ranges kept
+	inMdat := func(off, end int64, what string) (int, error) {
+		k, ok := slices.BinarySearchFunc(mdats, off, func(m movMdat, off int64) int {
+			switch {
+			case m.box.end <= off:
+				return -1
+			case m.box.start > off:
+				return 1
+			}
+			return 0
+		})
+		if !ok || off < mdats[k].box.data {
+			return 0, malformed("a %s at byte %d lies outside the media data (mdat)", what, off)
+		}
+		if end > mdats[k].box.end {
+			return 0, malformed("a %s at byte %d runs past its media data box (mdat)", what, off)
+		}
+		if from, to := off, min(end, mdats[k].present); to > from {
+			keep[k] = append(keep[k], [2]int64{from, to})
+		}
+		return k, nil
+	}
 	for _, c := range p.chunks {
 		c.mdat = make([]int, len(c.offs))
 		for i, off := range c.offs {
-			k, ok := slices.BinarySearchFunc(mdats, off, func(m movMdat, off int64) int {
-				switch {
-				case m.box.end <= off:
-					return -1
-				case m.box.start > off:
-					return 1
+			if c.mdat[i], err = inMdat(off, c.ends[i], "chunk"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range frags {
+		for _, t := range f.trafs {
+			for _, r := range t.runs {
+				if r.to == r.from {
+					continue // no bytes: written relative to its base
 				}
-				return 0
-			})
-			if !ok || off < mdats[k].box.data {
-				return malformed("a chunk at byte %d lies outside the media data (mdat)", off)
-			}
-			if c.ends[i] > mdats[k].box.end {
-				return malformed("a chunk at byte %d runs past its media data box (mdat)", off)
-			}
-			c.mdat[i] = k
-			if from, to := off, min(c.ends[i], mdats[k].present); to > from {
-				keep[k] = append(keep[k], [2]int64{from, to})
+				if r.mdat, err = inMdat(r.from, r.to, "track run"); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -157,7 +190,10 @@ top:
 		}
 		starts := make([]int64, len(mdats))
 		for _, pt := range parts {
-			if pt.mdat < 0 {
+			if pt.moof > 0 {
+				frags[pt.moof-1].start = pos
+				pos += frags[pt.moof-1].out.size()
+			} else if pt.mdat < 0 {
 				pos += mv.size()
 			} else {
 				m := mdats[pt.mdat]
@@ -178,6 +214,11 @@ top:
 		}
 		if !grew {
 			moovBytes = mv.appendTo(nil)
+			for _, f := range frags {
+				if err := f.fragOffsets(mdats, starts); err != nil {
+					return err
+				}
+			}
 			break
 		}
 	}
@@ -186,6 +227,10 @@ top:
 		out.bytes(append(bmffHeader("ftyp", int64(len(ftyp))), ftyp...))
 	}
 	for _, pt := range parts {
+		if pt.moof > 0 {
+			out.bytes(frags[pt.moof-1].out.appendTo(nil))
+			continue
+		}
 		if pt.mdat < 0 {
 			out.bytes(moovBytes)
 			continue
@@ -203,8 +248,9 @@ top:
 	return nil
 }
 
-// movPart is moov (mdat < 0) or the mdat of that index, in file order.
-type movPart struct{ mdat int }
+// movPart is, in file order, the mdat of that index, or the moof of index
+// moof-1 when moof > 0, or moov.
+type movPart struct{ mdat, moof int }
 
 // movMdat is an mdat box of the upload; present is where its bytes end in
 // the upload, before the declared end when the file was cut short.
@@ -309,6 +355,14 @@ type movParser struct {
 	keepLocation bool // Options.KeepLocation: keep moov/udta/©xyz
 	taken        time.Time
 	chunks       []*movChunks // of the kept tracks
+
+	// Fragmented movies: the kept tracks by ID in trak order, and what
+	// mvex holds for every track.
+	kept     map[uint32]bool
+	trackIDs []uint32
+	mehd     *movBox
+	trex     map[uint32]*movBox // nil without mvex
+	trexSize map[uint32]uint32  // default sample sizes
 }
 
 // load reads the payload of b, at most limit bytes of it.
@@ -393,7 +447,7 @@ func (p *movParser) moov(m bmffBox) (*movBox, error) {
 			}
 			return err
 		case "mvex":
-			return malformed("fragmented MP4 (an mvex box) is not supported")
+			return p.mvex(b)
 		}
 		return nil
 	})
@@ -407,6 +461,9 @@ func (p *movParser) moov(m bmffBox) (*movBox, error) {
 		return nil, malformed("no video or audio track")
 	}
 	kids := append([]*movBox{mvhd}, traks...)
+	if mvex := p.keptMvex(); mvex != nil {
+		kids = append(kids, mvex)
+	}
 	if place != nil {
 		kids = append(kids, place)
 	}
@@ -525,6 +582,19 @@ func (p *movParser) trak(t bmffBox) (*movBox, error) {
 	if tkhd == nil || mdia == nil {
 		return nil, malformed("a track without its header (tkhd) or media (mdia)")
 	}
+	// Fragments name their track by this ID.
+	id := binary.BigEndian.Uint32(tkhd.data[12:16])
+	if tkhd.data[0] == 1 {
+		id = binary.BigEndian.Uint32(tkhd.data[20:24])
+	}
+	if p.kept[id] {
+		return nil, malformed("two tracks with ID %d", id)
+	}
+	if p.kept == nil {
+		p.kept = map[uint32]bool{}
+	}
+	p.kept[id] = true
+	p.trackIDs = append(p.trackIDs, id)
 	trak := &movBox{typ: "trak", kids: []*movBox{tkhd}}
 	for _, k := range []*movBox{tapt, edts, mdia} {
 		if k != nil {
@@ -781,21 +851,11 @@ func (p *movParser) stbl(b bmffBox, handler string) (*movBox, error) {
 			}
 			d = []byte{} // written from the offsets
 		case "sgpd", "sbgp":
-			d, err = p.load(c, c.end-c.data)
-			if err != nil || len(d) < 8 || !movGroupings[string(d[4:8])] {
-				return err
+			g, err := p.group(c)
+			if g != nil {
+				groups = append(groups, g)
 			}
-			if c.typ == "sbgp" {
-				at := int64(8)
-				if d[0] == 1 {
-					at = 12 // after the grouping type parameter
-				}
-				if d, _, err = p.table(c, at, 8); err != nil {
-					return err
-				}
-			}
-			groups = append(groups, &movBox{typ: c.typ, data: d})
-			return nil
+			return err
 		default:
 			return nil
 		}
@@ -1004,6 +1064,10 @@ func (p *movParser) stsd(b bmffBox, handler string) (*movBox, error) {
 
 // sampleEntry rebuilds one sample description.
 func (p *movParser) sampleEntry(e bmffBox, handler string, stsdVersion byte) (*movBox, error) {
+	if e.typ == "encv" || e.typ == "enca" {
+		// Its protection scheme (sinf) is not kept: it would not play.
+		return nil, malformed("encrypted media (a %q sample description)", e.typ)
+	}
 	fixed, kids := int64(78), movVisualKids
 	if handler == "soun" {
 		fixed, kids = 28, movAudioKids

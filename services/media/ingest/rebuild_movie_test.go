@@ -349,9 +349,10 @@ func TestRebuildMovieRefuses(t *testing.T) {
 		binary.BigEndian.PutUint32(f[off:], v)
 		return f
 	}
+	mvex := mvBox("mvex", mvBox("trex", make([]byte, 24)))
 	tests := map[string][]byte{
-		"fragmented":             append(bytes.Clone(mov), mvBox("moof", mvBox("mfhd", make([]byte, 8)))...),
-		"fragments announced":    mvPlant(t, mov, mvBox("mvex", mvBox("trex", make([]byte, 24))), "moov"),
+		"encrypted":              mvPatch(mov, mvPath(t, mov, "moov", "trak", "mdia", "minf", "stbl", "stsd", "avc1")[6]+4, "encv"),
+		"two mvex":               mvPlant(t, mvPlant(t, mov, mvex, "moov"), mvex, "moov"),
 		"no moov":                mvPatch(mov, mvPath(t, mov, "moov")[0]+4, "moox"),
 		"moov cut short":         mp4[:mvPath(t, mp4, "moov", "trak@1")[1]],
 		"chunk outside mdat":     set(mov, stco+16, 8),
