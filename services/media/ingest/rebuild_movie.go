@@ -1066,7 +1066,7 @@ func (p *movParser) stsd(b bmffBox, handler string) (*movBox, error) {
 func (p *movParser) sampleEntry(e bmffBox, handler string, stsdVersion byte) (*movBox, error) {
 	if e.typ == "encv" || e.typ == "enca" {
 		// Its protection scheme (sinf) is not kept: it would not play.
-		return nil, malformed("encrypted media (a %q sample description)", e.typ)
+		return nil, malformed("encrypted media (sample description %q)", e.typ)
 	}
 	fixed, kids := int64(78), movVisualKids
 	if handler == "soun" {
