@@ -35,6 +35,8 @@ import (
 // A fragmented MP4 keeps mvex in moov (mehd, trex of the kept tracks) and
 // every moof, rebuilt (see rebuild_fragment.go), in place before its mdat;
 // its indexes (sidx, ssix, mfra), styp, emsg and prft are dropped.
+// Encrypted media (encv, enca sample descriptions, senc) is refused: its
+// protection boxes are not kept, so it would not play.
 
 // rebuildMovie plans the rebuilt movie.
 func rebuildMovie(s *source, out *builder, info *Info, opt Options) error {
