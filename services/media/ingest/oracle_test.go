@@ -13,7 +13,7 @@ import (
 func TestRebuildOracle(t *testing.T) {
 	for _, name := range []string{"plain.jpg", "gps.jpg", "taken.jpg", "gps.png", "gps-im.png", "gps.webp",
 		"gps.heic", "taken.heic", "gps.mp4", "taken.mp4", "gps.mov", "gps-keys.mov", "gps.gif", "plain.gif",
-		"gps.webm", "plain.webm", "taken.webm"} {
+		"gps.webm", "plain.webm", "taken.webm", "frag.mp4", "frag-nobase.mp4"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			orig := fixture(t, name)

@@ -286,8 +286,14 @@ func TestRebuildFragmented(t *testing.T) {
 			if err := mediacheck.SamePicture(t, "video/mp4", ref, orig); err != nil {
 				t.Fatalf("the planted file does not play as the fixture: %v", err)
 			}
-			out, _ := rebuilt(t, orig, Options{})
+			out, rb := rebuilt(t, orig, Options{})
+			if rb.Unchanged() {
+				t.Error("Unchanged() is true for a file the rebuild changed")
+			}
 			checkMovie(t, ref, out)
+			if _, rb2 := rebuilt(t, out, Options{}); !rb2.Unchanged() {
+				t.Error("Unchanged() is false for the rebuilt file rebuilt again")
+			}
 			if err := mediacheck.SamePicture(t, "video/mp4", ref, out); err != nil {
 				t.Errorf("not the same film: %v", err)
 			}
