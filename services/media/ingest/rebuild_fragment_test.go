@@ -239,6 +239,39 @@ func fragImplicit(t *testing.T, f []byte) []byte {
 	return out
 }
 
+// fragNoDataOffset makes every trun of f (one per traf, as ffmpeg
+// writes them) start at its traf's base_data_offset, holding no
+// data_offset of its own.
+func fragNoDataOffset(t *testing.T, f []byte) []byte {
+	t.Helper()
+	runs := fragRuns(t, f)
+	out := bytes.Clone(f)
+	trafs := fragTrafs(f)
+	for i := len(trafs) - 1; i >= 0; i-- {
+		if len(trafs[i].truns) != 1 || out[trafs[i].tfhd+11]&1 == 0 {
+			t.Fatal("want one trun per traf and a base_data_offset")
+		}
+		r := trafs[i].truns[0]
+		out[r+11] &^= 1
+		out = append(out[:r+16:r+16], out[r+20:]...)
+		runs = fragMoved(runs, r+20, -4)
+		grow := []int{r, trafs[i].moof}
+		m := trafs[i].moof
+		for _, tr := range fragKids(f, m+8, m+int(binary.BigEndian.Uint32(f[m:]))) {
+			if tr.at < r && r < tr.end {
+				grow = append(grow, tr.at)
+			}
+		}
+		for _, o := range grow {
+			binary.BigEndian.PutUint32(out[o:], binary.BigEndian.Uint32(out[o:])-4)
+		}
+	}
+	for i, tr := range fragTrafs(out) {
+		binary.BigEndian.PutUint64(out[tr.tfhd+16:], uint64(runs[i].pos))
+	}
+	return out
+}
+
 // fragShapes are the fragmented fixtures with positions and boxes planted
 // where the rebuild must drop them.
 func fragShapes(t *testing.T) map[string][2][]byte {
@@ -267,6 +300,7 @@ func fragShapes(t *testing.T) map[string][2][]byte {
 	}
 	nobase := fixture(t, "frag-nobase.mp4")
 	shapes["implicit bases"] = [2][]byte{nobase, fragImplicit(t, nobase)}
+	shapes["runs without data offsets"] = [2][]byte{nobase, fragNoDataOffset(t, nobase)}
 	return shapes
 }
 
