@@ -130,6 +130,9 @@ top:
 		return err
 	}
 	info.TakenTime = p.taken
+	if p.twoIDs && len(moofs) > 0 {
+		return malformed("a fragmented movie with two tracks of one ID")
+	}
 	frags := make([]*movFrag, len(moofs))
 	for i, b := range moofs {
 		if frags[i], err = p.moof(b); err != nil {
@@ -361,6 +364,7 @@ type movParser struct {
 	// Fragmented movies: the kept tracks by ID in trak order, and what
 	// mvex holds for every track.
 	kept     map[uint32]bool
+	twoIDs   bool // two kept tracks share an ID
 	trackIDs []uint32
 	mehd     *movBox
 	trex     map[uint32]*movBox // nil without mvex
@@ -590,7 +594,7 @@ func (p *movParser) trak(t bmffBox) (*movBox, error) {
 		id = binary.BigEndian.Uint32(tkhd.data[20:24])
 	}
 	if p.kept[id] {
-		return nil, malformed("two tracks with ID %d", id)
+		p.twoIDs = true // fragments could not say which they are for
 	}
 	if p.kept == nil {
 		p.kept = map[uint32]bool{}
