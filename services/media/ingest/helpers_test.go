@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"image"
 	_ "image/gif"  // registered for image.Decode
 	_ "image/jpeg" // registered for image.Decode
 	_ "image/png"  // registered for image.Decode
@@ -12,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/image/webp"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // fixture reads a file of testdata (made by testdata/make*.sh).
@@ -26,37 +25,14 @@ func fixture(t testing.TB, name string) []byte {
 }
 
 // decodes checks that a rebuilt image decodes to the same pixels as the
-// original, for the types Go decodes; others are left to the tests that
-// run their decoders.
+// original (mediacheck.SamePicture), for the types Go decodes; others are
+// left to the tests that run their decoders.
 func decodes(t *testing.T, ty Type, orig, out []byte) {
 	t.Helper()
-	decode := func(b []byte) (image.Image, error) {
-		img, _, err := image.Decode(bytes.NewReader(b))
-		return img, err
-	}
 	switch ty.ContentType {
-	case "image/jpeg", "image/png", "image/gif":
-	case "image/webp":
-		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
-	default:
-		return
-	}
-	a, err := decode(orig)
-	if err != nil {
-		t.Fatalf("decoding the original: %v", err)
-	}
-	b, err := decode(out)
-	if err != nil {
-		t.Fatalf("decoding the rebuilt image: %v", err)
-	}
-	if a.Bounds() != b.Bounds() {
-		t.Fatalf("bounds %v -> %v", a.Bounds(), b.Bounds())
-	}
-	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
-		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
-			if a.At(x, y) != b.At(x, y) {
-				t.Fatalf("pixel (%d,%d) changed", x, y)
-			}
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		if err := mediacheck.SamePicture(t, ty.ContentType, orig, out); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

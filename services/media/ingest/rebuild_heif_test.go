@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"image"
-	"image/png"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 )
 
 // The HEIF shapes below are assembled by heifFile from the parts of
@@ -229,45 +227,12 @@ func heifShape(p heifParts) heifFile {
 	}
 }
 
-// heifDecode decodes a HEIF file with heif-convert and returns the pixels.
-func heifDecode(t *testing.T, name string, b []byte) image.Image {
-	t.Helper()
-	if _, err := exec.LookPath("heif-convert"); err != nil {
-		t.Skip("heif-convert not installed")
-	}
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, name), filepath.Join(dir, "out.png")
-	if err := os.WriteFile(in, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command("heif-convert", in, out).CombinedOutput(); err != nil {
-		t.Fatalf("heif-convert %s: %v\n%s", name, err, msg)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("decoding heif-convert's PNG: %v", err)
-	}
-	return img
-}
-
-// sameHEIFPixels checks that heif-convert shows out as it shows orig.
+// sameHEIFPixels checks that heif-convert shows out as it shows orig
+// (mediacheck.SamePicture, which needs heif-convert: see testenv.Tool).
 func sameHEIFPixels(t *testing.T, orig, out []byte) {
 	t.Helper()
-	a, b := heifDecode(t, "orig.heic", orig), heifDecode(t, "out.heic", out)
-	if a.Bounds() != b.Bounds() {
-		t.Fatalf("bounds %v -> %v", a.Bounds(), b.Bounds())
-	}
-	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
-		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
-			if a.At(x, y) != b.At(x, y) {
-				t.Fatalf("pixel (%d,%d) changed", x, y)
-			}
-		}
+	if err := mediacheck.SamePicture(t, "image/heic", orig, out); err != nil {
+		t.Fatal(err)
 	}
 }
 
