@@ -39,6 +39,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 )
@@ -803,5 +804,46 @@ func TestCleanUploadStoredAsIs(t *testing.T) {
 	}
 	if _, stored, err := e.readAll(ctx, it.GetName(), "", 0, 0); err != nil || !bytes.Equal(stored, data) {
 		t.Errorf("stored %d bytes (%v), not the upload", len(stored), err)
+	}
+}
+
+// TestRebuildSettings: a file the rebuild cannot read through is refused
+// as MALFORMED, saying why (in the message and the ErrorInfo), and
+// --keep-location (Config.KeepLocation) stores a photo's GPS position while
+// still dropping its XMP.
+func TestRebuildSettings(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	jpg := readFile(t, "ingest/testdata/plain.jpg")
+	cut := jpg[:len(jpg)-2] // no end marker
+	_, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(cut))}, cut, 100)
+	wantCode(t, err, codes.InvalidArgument, ReasonMalformed)
+	var why string
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			why = info.GetMetadata()["reason"]
+		}
+	}
+	if !strings.Contains(why, "end marker") || !strings.Contains(status.Convert(err).Message(), why) {
+		t.Errorf("refusal %v says why %q", err, why)
+	}
+
+	keep := newEnv(t, sqliteLocal, func(c *Config) { c.KeepLocation = true })
+	ctx = keep.as(t, "carol")
+	gps := readFile(t, "ingest/testdata/gps.jpg")
+	it, err := keep.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(gps))}, gps, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := keep.readAll(ctx, it.GetName(), "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(stored, []byte("Exif\x00\x00"))
+	if i < 0 || !mediacheck.GPSLinked(stored[i+6:]) {
+		t.Error("with KeepLocation the stored photo has no GPS directory")
+	}
+	if bytes.Contains(stored, []byte("xmpmeta")) || bytes.Contains(stored, []byte("Paris")) {
+		t.Error("with KeepLocation the stored photo kept XMP or IPTC")
 	}
 }
