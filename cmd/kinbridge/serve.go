@@ -219,7 +219,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer progressConn.Close()
-		bus, closeBus, err := c.bus(tel.Logger("notification"))
+		bus, closeBus, err := c.bus(tel.Logger("notification"), serviceKey)
 		if err != nil {
 			return err
 		}

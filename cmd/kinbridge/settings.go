@@ -44,6 +44,8 @@ type settings struct {
 	NotificationAddr   string
 	NotificationDB     string
 	NATSURL            string
+	NATSDeployment     string
+	NATSAcceptUnsigned bool
 	GuardianCacheTTL   time.Duration
 	Retention          time.Duration
 
@@ -87,6 +89,12 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.NotificationAddr, "notification-addr", "", "address other processes reach notification at (default: --notification-listen)")
 	s.Redacted(&c.NotificationDB, "notification-db", "", "notification database: postgres://... or sqlite:PATH (default: sqlite in --data-dir)", sqldb.RedactDSN)
 	s.Redacted(&c.NATSURL, "nats-url", "", "NATS server for live fan-out across notification instances (empty: in process)", sqldb.RedactDSN)
+	s.String(&c.NATSDeployment, "nats-deployment", "", "name of this deployment in the NATS subjects; instances hear only "+
+		"their deployment's messages, authenticated with a key derived from --service-key, so share both (default: an id derived from --service-key)")
+	s.Bool(&c.NATSAcceptUnsigned, "nats-accept-unsigned", false, "for a rolling upgrade from a release without --nats-deployment "+
+		"only: also hear and send live notifications on the old subject kinbridge.notification.user.*, where old instances "+
+		"publish unsigned (what is sent is still signed); any client of the NATS server can reach this deployment's live "+
+		"feeds there, so turn it off once every instance is upgraded")
 	s.Duration(&c.GuardianCacheTTL, "guardian-cache-ttl", 5*time.Second, "how long notification remembers a child's guardians; 0 asks progress every time")
 	s.Duration(&c.Retention, "notification-retention", 90*24*time.Hour, "how long notifications are kept; 0 keeps them forever")
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
@@ -163,6 +171,11 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
 	}
 	c.resolve()
+	if c.NATSDeployment != "" {
+		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {
+			return nil, nil, fmt.Errorf("--nats-deployment: %w", err)
+		}
+	}
 	return c, s, nil
 }
 
@@ -184,10 +197,11 @@ func (c *settings) verifier(userKey, serviceKey ed25519.PublicKey) (*auth.Verifi
 	return auth.NewVerifier(cfg)
 }
 
-// bus returns the notification fan-out: NATS when configured, so instances
-// share live delivery; in process otherwise.
+// bus returns the notification fan-out: NATS when configured, so the
+// instances of this deployment (those sharing serviceKey) share live
+// delivery; in process otherwise.
 // The returned func closes the bus and its connection.
-func (c *settings) bus(logger *slog.Logger) (fanout.Bus, func(), error) {
+func (c *settings) bus(logger *slog.Logger, serviceKey ed25519.PrivateKey) (fanout.Bus, func(), error) {
 	if c.NATSURL == "" {
 		bus := fanout.NewLocal()
 		return bus, func() { bus.Close() }, nil
@@ -196,7 +210,11 @@ func (c *settings) bus(logger *slog.Logger) (fanout.Bus, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("nats: %w", err)
 	}
-	bus, err := fanout.NewNATS(nc, "kinbridge.notification")
+	bus, err := fanout.NewNATS(nc, "kinbridge.notification", fanout.Deployment{
+		Secret:         serviceKey.Seed(),
+		Name:           c.NATSDeployment,
+		AcceptUnsigned: c.NATSAcceptUnsigned,
+	}, fanout.WithLogger(logger))
 	if err != nil {
 		nc.Close()
 		return nil, nil, err

@@ -208,20 +208,29 @@ func TestLocal(t *testing.T) {
 	})
 }
 
-// natsPair returns a pair for two instances on the server at url, under prefix.
-func natsPair(url string, prefix func(t *testing.T) string) pair {
+// natsPair returns a pair for two instances of d on the server at url, under prefix.
+func natsPair(url string, prefix func(t *testing.T) string, d fanout.Deployment) pair {
 	return func(t *testing.T) (fanout.Bus, fanout.Bus) {
 		logger, _ := testLogger(t)
 		p := prefix(t)
-		pub := newNATSBus(t, connect(t, url, logger), p, fanout.WithLogger(logger))
-		sub := newNATSBus(t, connect(t, url, logger), p, fanout.WithLogger(logger))
+		pub := newDeploymentBus(t, connect(t, url, logger), p, d, fanout.WithLogger(logger))
+		sub := newDeploymentBus(t, connect(t, url, logger), p, d, fanout.WithLogger(logger))
 		return pub, sub
 	}
 }
 
 func TestNATSContract(t *testing.T) {
 	s := startServer(t)
-	testBus(t, natsPair(s.ClientURL(), func(*testing.T) string { return "kinbridge.notification" }))
+	testBus(t, natsPair(s.ClientURL(), func(*testing.T) string { return "kinbridge.notification" }, deployment))
+}
+
+// TestNATSContractAcceptUnsigned runs the contract on buses that also speak the old format, as
+// during a rolling upgrade: each message travels twice, and is still delivered once.
+func TestNATSContractAcceptUnsigned(t *testing.T) {
+	s := startServer(t)
+	d := deployment
+	d.AcceptUnsigned = true
+	testBus(t, natsPair(s.ClientURL(), func(*testing.T) string { return "kinbridge.notification" }, d))
 }
 
 // TestNATSSharedServer runs the contract on the machine's NATS server (KINBRIDGE_TEST_NATS_URL),
@@ -229,5 +238,5 @@ func TestNATSContract(t *testing.T) {
 // of its own.
 func TestNATSSharedServer(t *testing.T) {
 	t.Parallel()
-	testBus(t, natsPair(testenv.NATS(t), func(t *testing.T) string { return testenv.NATSPrefix(t) }))
+	testBus(t, natsPair(testenv.NATS(t), func(t *testing.T) string { return testenv.NATSPrefix(t) }, deployment))
 }

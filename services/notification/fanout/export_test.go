@@ -1,18 +1,36 @@
 package fanout
 
-import "github.com/nats-io/nats.go"
+import (
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
 
 // SubjectFor returns the NATS subject b uses for user's messages.
 func SubjectFor(b *NATS, user string) string { return b.subjectFor(user) }
 
-// NATSSubscription returns b's NATS subscription for user, or nil if it has none.
+// LegacySubjectFor returns the subject of user's messages in the old, unsigned format under
+// prefix, as the release before deployments were told apart used it.
+func LegacySubjectFor(prefix, user string) string {
+	return prefix + ".user." + tokenEncoding.EncodeToString([]byte(user))
+}
+
+// NATSSubscription returns b's NATS subscription for user on its deployment's subject, or nil
+// if it has none.
 func NATSSubscription(b *NATS, user string) *nats.Subscription {
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
 	if r := b.remotes[user]; r != nil {
-		return r.ns
+		return r.subs[0].ns
 	}
 	return nil
+}
+
+// SetClock makes b read the time from now, for the rate of its log of rejected messages.
+func SetClock(b *NATS, now func() time.Time) {
+	b.rejectMu.Lock()
+	defer b.rejectMu.Unlock()
+	b.now = now
 }
 
 // HoldDelivery stops every delivery to b's subscribers until release is called, as a

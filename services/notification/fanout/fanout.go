@@ -13,8 +13,10 @@
 //  4. when the subscription ends with Overflowed() true, make its client resume from its cursor:
 //     messages may have been missed and no later message is guaranteed to reveal the gap.
 //
-// [Local] delivers within one process. [NATS] does the same and moves messages between instances
-// over core NATS; see its documentation for what happens when the connection is lost.
+// [Local] delivers within one process. [NATS] does the same and moves messages between the
+// instances of one [Deployment] over core NATS, authenticated so that deployments sharing a
+// server never hear each other; see its documentation for what happens when the connection is
+// lost.
 package fanout
 
 import (

@@ -98,12 +98,25 @@ func connect(t testing.TB, url string, logger *slog.Logger, extra ...nats.Option
 	return nc
 }
 
-// newNATSBus makes a bus on nc, closed when the test ends. It logs into a logger of the test's
-// own unless opts name another.
+// secret returns a deployment secret made of n.
+func secret(n byte) []byte { return bytes.Repeat([]byte{n}, fanout.MinSecretLen) }
+
+// deployment is the deployment of the tests that are not about telling deployments apart.
+var deployment = fanout.Deployment{Secret: secret(1)}
+
+// newNATSBus makes a bus of deployment on nc, closed when the test ends. It logs into a logger
+// of the test's own unless opts name another.
 func newNATSBus(t testing.TB, nc *nats.Conn, prefix string, opts ...fanout.Option) *fanout.NATS {
 	t.Helper()
+	return newDeploymentBus(t, nc, prefix, deployment, opts...)
+}
+
+// newDeploymentBus makes a bus of d on nc, closed when the test ends. It logs into a logger of
+// the test's own unless opts name another.
+func newDeploymentBus(t testing.TB, nc *nats.Conn, prefix string, d fanout.Deployment, opts ...fanout.Option) *fanout.NATS {
+	t.Helper()
 	logger, _ := testLogger(t)
-	b, err := fanout.NewNATS(nc, prefix, append([]fanout.Option{fanout.WithLogger(logger)}, opts...)...)
+	b, err := fanout.NewNATS(nc, prefix, d, append([]fanout.Option{fanout.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatalf("NewNATS: %v", err)
 	}

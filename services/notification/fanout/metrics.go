@@ -18,12 +18,19 @@ const (
 	metricOverflows       = "kinbridge.notification.overflows"
 	metricNATSDropped     = "kinbridge.notification.nats_dropped"
 	metricNATSConnected   = "kinbridge.notification.nats_connected"
+	metricNATSRejected    = "kinbridge.notification.nats_rejected"
 )
 
 // Values of the reason attribute of the overflows counter.
 var (
 	reasonBuffer      = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "buffer")))
 	reasonInterrupted = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "interrupted")))
+)
+
+// Values of the reason attribute of the rejected counter.
+var (
+	reasonUnsigned = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "unsigned")))
+	reasonBadMAC   = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "bad_mac")))
 )
 
 // metrics holds the bus's instruments. Every field is usable: an instrument that could not be
@@ -34,6 +41,7 @@ type metrics struct {
 	published metric.Int64Counter
 	overflows metric.Int64Counter
 	dropped   metric.Int64Counter
+	rejected  metric.Int64Counter
 }
 
 func newMetrics(mp metric.MeterProvider, logger *slog.Logger) *metrics {
@@ -71,5 +79,13 @@ func newMetrics(mp metric.MeterProvider, logger *slog.Logger) *metrics {
 	if dropped == nil {
 		dropped, _ = noops.Int64Counter(metricNATSDropped)
 	}
-	return &metrics{meter: meter, live: live, published: published, overflows: overflows, dropped: dropped}
+	rejected, err := meter.Int64Counter(metricNATSRejected, metric.WithUnit("{message}"),
+		metric.WithDescription("Messages from NATS this instance dropped because they are not authenticated as its "+
+			"deployment's: reason=unsigned without a MAC, reason=bad_mac with one that does not verify (another "+
+			"deployment's key or subject, or a changed message)."))
+	report(metricNATSRejected, err)
+	if rejected == nil {
+		rejected, _ = noops.Int64Counter(metricNATSRejected)
+	}
+	return &metrics{meter: meter, live: live, published: published, overflows: overflows, dropped: dropped, rejected: rejected}
 }

@@ -38,13 +38,19 @@ const interestTimeout = 2 * time.Second
 // reversible, so an operator can tell whose subject it is.
 var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// NATS is a [Bus] across instances over core NATS.
+// NATS is a [Bus] across the instances of one [Deployment] over core NATS.
 //
 // A message goes to the subscribers on the publishing instance directly, and to NATS on subject
-// "<prefix>.user.<token>", token being the base32 encoding of the user id. Each instance holds one
-// NATS subscription per user that has subscribers on it (the first Subscribe makes it, the last
-// Close drops it) and hands what arrives to its local subscribers through the same non-blocking,
+// "<prefix>.<deployment>.user.<token>", token being the base32 encoding of the user id, signed
+// with the deployment's key. Each instance holds one NATS subscription per user that has
+// subscribers on it (the first Subscribe makes it, the last Close drops it) and hands what
+// arrives and verifies to its local subscribers through the same non-blocking,
 // overflow-reporting delivery as [Local]. NATS moves messages between instances and nothing more.
+//
+// A message that does not verify (unsigned, another deployment's, changed on the way, or replayed
+// onto another subject) is never delivered: it is counted (kinbridge.notification.nats_rejected)
+// and logged at most once a minute. A message replayed onto its own subject verifies; it is a
+// duplicate, which streams skip by sequence.
 //
 // When the connection is lost the bus keeps working on this instance: publishes still reach local
 // subscribers at once. Messages for other instances queue in nats.go's reconnect buffer (8 MiB by
@@ -58,11 +64,19 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // Connect with [NATSOptions] so that the connection never gives up reconnecting.
 type NATS struct {
 	nc      *nats.Conn
-	subject string // "<prefix>.user.", followed by the token
+	subject string // "<prefix>.<deployment>.user.", followed by the token
+	legacy  string // "<prefix>.user.", followed by the token, with Deployment.AcceptUnsigned; "" without
+	signer  *signer
 	origin  string
 	hub     *hub
 	m       *metrics
 	logger  *slog.Logger
+
+	// The rejected messages' log: one line per rejectLogEvery at most.
+	rejectMu    sync.Mutex
+	now         func() time.Time
+	rejectNext  time.Time // when the next line may be written
+	rejectQuiet int       // rejections since the last line
 
 	// connected mirrors the connection's status, kept by watch: asking nats.go would block
 	// for as long as a reconnection attempt holds its lock (up to its dial timeout).
@@ -89,23 +103,58 @@ type NATS struct {
 
 var _ Bus = (*NATS)(nil)
 
-// remote is this instance's NATS subscription for one user.
+// rejectLogEvery is how often at most a bus logs the messages it rejected: someone flooding a
+// subject with forgeries must not flood the logs too. The metric counts every one.
+const rejectLogEvery = time.Minute
+
+// remote is this instance's interest in one user: its NATS subscription, and with
+// Deployment.AcceptUnsigned a second one on the old subject.
 type remote struct {
-	ns    *nats.Subscription
+	subs  []*natsSub
 	refs  int           // subscriptions holding it; guarded by NATS.subMu
 	ready chan struct{} // closed once the server has the interest (or it is no use waiting)
-
-	dropped int // messages nats.go dropped, as last seen; the subscription's handler's alone
 }
 
-// NewNATS returns a bus across the instances connected to the same NATS, on subjects under
-// subjectPrefix (such as "kinbridge.notification"; instances that should talk must share it).
-// nc stays the caller's: Close does not close it. Of the options it uses all.
-func NewNATS(nc *nats.Conn, subjectPrefix string, opts ...Option) (*NATS, error) {
+// natsSub is one NATS subscription of a remote.
+type natsSub struct {
+	ns      *nats.Subscription
+	legacy  bool // on the old, unsigned format's subject
+	dropped int  // messages nats.go dropped, as last seen; the subscription's handler's alone
+}
+
+// unsubscribe drops r's NATS subscriptions; a closed connection has dropped them already.
+func (r *remote) unsubscribe() error {
+	var errs []error
+	for _, s := range r.subs {
+		if err := s.ns.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewNATS returns a bus across the instances of deployment d connected to the same NATS, on
+// subjects under subjectPrefix (such as "kinbridge.notification"; instances that should talk
+// must share it, and d). nc stays the caller's: Close does not close it. Of the options it uses
+// all.
+func NewNATS(nc *nats.Conn, subjectPrefix string, d Deployment, opts ...Option) (*NATS, error) {
 	if nc == nil {
 		return nil, fmt.Errorf("%w: nil NATS connection", ErrInvalid)
 	}
 	if err := validatePrefix(subjectPrefix); err != nil {
+		return nil, err
+	}
+	signer, err := newSigner(d.Secret)
+	if err != nil {
+		return nil, err
+	}
+	name := d.Name
+	if name == "" {
+		if name, err = DeploymentName(d.Secret); err != nil {
+			return nil, err
+		}
+	}
+	if err := ValidateDeploymentName(name); err != nil {
 		return nil, err
 	}
 	if nc.IsClosed() {
@@ -115,7 +164,9 @@ func NewNATS(nc *nats.Conn, subjectPrefix string, opts ...Option) (*NATS, error)
 	m := newMetrics(o.meterProvider, o.logger)
 	b := &NATS{
 		nc:        nc,
-		subject:   subjectPrefix + ".user.",
+		subject:   subjectPrefix + "." + name + ".user.",
+		signer:    signer,
+		now:       time.Now,
 		origin:    rand.Text(),
 		hub:       newHub(m),
 		m:         m,
@@ -124,6 +175,9 @@ func NewNATS(nc *nats.Conn, subjectPrefix string, opts ...Option) (*NATS, error)
 		queue:     make(chan Message, o.publishQueue),
 		pubDone:   make(chan struct{}),
 		remotes:   make(map[string]*remote),
+	}
+	if d.AcceptUnsigned {
+		b.legacy = subjectPrefix + ".user."
 	}
 	// Reading the options races with nothing: nats.go writes them only in its Set*Handler methods,
 	// which touch the callbacks alone.
@@ -158,6 +212,13 @@ func NewNATS(nc *nats.Conn, subjectPrefix string, opts ...Option) (*NATS, error)
 		o.logger.Warn("fanout: cannot create metric", "metric", metricNATSConnected, "error", err)
 	}
 
+	o.logger.Info("fanout: live delivery across instances over NATS", "subjects", b.subject+"*", "deployment", name,
+		"accept_unsigned", d.AcceptUnsigned)
+	if d.AcceptUnsigned {
+		o.logger.Warn("fanout: also hearing unsigned messages on " + b.legacy + "*, as before deployments were told apart: " +
+			"any deployment or client on this NATS server can reach this one's live feeds there; turn it off once every " +
+			"instance is upgraded")
+	}
 	go b.watch()
 	go b.publishLoop()
 	return b, nil
@@ -202,18 +263,10 @@ func (b *NATS) publishLoop() {
 	defer close(b.pubDone)
 	failing := 0 // messages lost since the first failure of the current streak
 	for m := range b.queue {
-		header := nats.Header{
-			headerOrigin:   {b.origin},
-			headerSequence: {strconv.FormatInt(m.Sequence, 10)},
+		err := b.send(b.subjectFor(m.User), m)
+		if b.legacy != "" {
+			err = errors.Join(err, b.send(b.legacySubjectFor(m.User), m))
 		}
-		if m.SpanContext.IsValid() {
-			traceContext.Inject(trace.ContextWithSpanContext(context.Background(), m.SpanContext), headerCarrier(header))
-		}
-		err := b.nc.PublishMsg(&nats.Msg{
-			Subject: b.subjectFor(m.User),
-			Header:  header,
-			Data:    m.Payload,
-		})
 		// While nats.go reconnects it buffers publishes, so an error means the message is lost
 		// for other instances: the reconnect buffer is full, the connection is closed, or the
 		// server refuses the size. One log line per streak, not one per message.
@@ -230,6 +283,19 @@ func (b *NATS) publishLoop() {
 			failing = 0
 		}
 	}
+}
+
+// send hands m to nats.go for subject, signed.
+func (b *NATS) send(subject string, m Message) error {
+	header := nats.Header{
+		headerOrigin:   {b.origin},
+		headerSequence: {strconv.FormatInt(m.Sequence, 10)},
+	}
+	if m.SpanContext.IsValid() {
+		traceContext.Inject(trace.ContextWithSpanContext(context.Background(), m.SpanContext), headerCarrier(header))
+	}
+	b.signer.sign(subject, header, m.Payload)
+	return b.nc.PublishMsg(&nats.Msg{Subject: subject, Header: header, Data: m.Payload})
 }
 
 // Subscribe returns a subscription to user's messages from every instance with room for buffer
@@ -272,12 +338,21 @@ func (b *NATS) acquire(user string) (*remote, error) {
 	r := &remote{refs: 1, ready: make(chan struct{})}
 	// Under subMu, so that two first subscribers cannot both subscribe; nats.go only buffers the
 	// request (though it may wait for its own lock during a reconnection attempt).
-	ns, err := b.nc.Subscribe(b.subjectFor(user), func(msg *nats.Msg) { b.receive(user, r, msg) })
-	if err != nil {
-		b.subMu.Unlock()
-		return nil, fmt.Errorf("fanout: subscribe on NATS: %w", err)
+	subjects := []string{b.subjectFor(user)}
+	if b.legacy != "" {
+		subjects = append(subjects, b.legacySubjectFor(user))
 	}
-	r.ns = ns
+	for i, subject := range subjects {
+		s := &natsSub{legacy: i > 0}
+		ns, err := b.nc.Subscribe(subject, func(msg *nats.Msg) { b.receive(user, s, msg) })
+		if err != nil {
+			err = errors.Join(err, r.unsubscribe())
+			b.subMu.Unlock()
+			return nil, fmt.Errorf("fanout: subscribe on NATS: %w", err)
+		}
+		s.ns = ns
+		r.subs = append(r.subs, s)
+	}
 	b.remotes[user] = r
 	b.subMu.Unlock()
 
@@ -307,27 +382,35 @@ func (b *NATS) release(user string, r *remote) {
 		return
 	}
 	delete(b.remotes, user)
-	if err := r.ns.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := r.unsubscribe(); err != nil {
 		b.logger.Warn("fanout: cannot unsubscribe on NATS", "error", err)
 	}
 }
 
-// receive handles a message NATS delivers on user's subject. It runs on the goroutine nats.go
-// keeps for r's subscription, so messages for a user are handled one at a time, in order.
-func (b *NATS) receive(user string, r *remote, msg *nats.Msg) {
+// receive handles a message NATS delivers on one of user's subjects. It runs on the goroutine
+// nats.go keeps for s, so messages for a user on a subject are handled one at a time, in order.
+func (b *NATS) receive(user string, s *natsSub, msg *nats.Msg) {
 	ctx := context.Background() // nothing to carry: the publisher's request is on another instance
 	// nats.go drops messages when a subscription's pending queue is full, and tells no one but
 	// the connection's error handler. A message counts as pending until its handler returns and
 	// the limits (512Ki messages, 64 MiB) are far above one, so every drop happens while some
 	// message is queued or being handled here: looking after each one sees every drop.
 	defer func() {
-		if n, err := msg.Sub.Dropped(); err == nil && n > r.dropped {
-			r.dropped = n
+		if n, err := msg.Sub.Dropped(); err == nil && n > s.dropped {
+			s.dropped = n
 			ended := b.hub.interrupt(ctx, user)
 			b.logger.Warn("fanout: NATS dropped messages for a user; their subscriptions resume from their cursors",
 				"dropped_total", n, "subscriptions", ended)
 		}
 	}()
+	signed, valid := b.signer.verify(msg)
+	switch {
+	case !signed && !s.legacy, signed && !valid:
+		b.reject(ctx, signed, msg.Subject)
+		return
+	case signed && s.legacy:
+		return // a copy for old instances of what this deployment also sent on its own subject
+	}
 	if msg.Header.Get(headerOrigin) == b.origin {
 		return // published here and already delivered to local subscribers
 	}
@@ -338,6 +421,30 @@ func (b *NATS) receive(user string, r *remote, msg *nats.Msg) {
 	}
 	sc := trace.SpanContextFromContext(traceContext.Extract(ctx, headerCarrier(msg.Header)))
 	b.hub.deliver(ctx, Message{User: user, Sequence: seq, Payload: msg.Data, SpanContext: sc})
+}
+
+// reject counts a message that is not authenticated as this deployment's, signed or not, and
+// logs it unless a line was written less than rejectLogEvery ago.
+func (b *NATS) reject(ctx context.Context, signed bool, subject string) {
+	reason := reasonUnsigned
+	if signed {
+		reason = reasonBadMAC
+	}
+	b.m.rejected.Add(ctx, 1, reason)
+	b.rejectMu.Lock()
+	now := b.now()
+	if now.Before(b.rejectNext) {
+		b.rejectQuiet++
+		b.rejectMu.Unlock()
+		return
+	}
+	b.rejectNext = now.Add(rejectLogEvery)
+	quiet := b.rejectQuiet
+	b.rejectQuiet = 0
+	b.rejectMu.Unlock()
+	b.logger.Warn("fanout: dropped a NATS message not authenticated as this deployment's (another deployment's, "+
+		"forged, or changed on the way)", "subject", subject, "signed", signed,
+		"dropped_unlogged", quiet, "logged_at_most_every", rejectLogEvery)
 }
 
 // traceContext carries Message.SpanContext between instances: W3C traceparent and tracestate
@@ -401,9 +508,7 @@ func (b *NATS) Close() error {
 		b.subMu.Unlock()
 		var errs []error
 		for _, r := range remotes {
-			if err := r.ns.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-				errs = append(errs, err)
-			}
+			errs = append(errs, r.unsubscribe())
 		}
 
 		b.nc.RemoveStatusListener(b.status)
@@ -424,9 +529,14 @@ func (b *NATS) subjectFor(user string) string {
 	return b.subject + tokenEncoding.EncodeToString([]byte(user))
 }
 
-// maxPrefixLen bounds the subject prefix so that a subject (prefix, ".user.", and up to 1,639
-// characters of token for the longest user id) stays well inside the server's 4 KiB protocol
-// line: a longer line makes the server drop the connection.
+// legacySubjectFor returns the subject of user's messages in the old, unsigned format.
+func (b *NATS) legacySubjectFor(user string) string {
+	return b.legacy + tokenEncoding.EncodeToString([]byte(user))
+}
+
+// maxPrefixLen bounds the subject prefix so that a subject (prefix, deployment name, ".user.",
+// and up to 1,639 characters of token for the longest user id) stays well inside the server's
+// 4 KiB protocol line: a longer line makes the server drop the connection.
 const maxPrefixLen = 256
 
 // validatePrefix accepts a literal NATS subject: dot-separated non-empty tokens without

@@ -25,17 +25,25 @@ func serverSubs(t testing.TB, s *server.Server, subject string) int {
 	return sz.Total
 }
 
-// TestNATSSubjects checks the subject scheme: one literal token per user under the prefix,
-// whatever the id holds, distinct for distinct ids.
+// TestNATSSubjects checks the subject scheme: one literal token per user under the prefix and
+// the deployment's name, whatever the id holds, distinct for distinct ids.
 func TestNATSSubjects(t *testing.T) {
 	s := startServer(t)
 	b := newNATSBus(t, connect(t, s.ClientURL(), nil), prefix)
+	name, err := fanout.DeploymentName(deployment.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := newDeploymentBus(t, connect(t, s.ClientURL(), nil), prefix, fanout.Deployment{Secret: deployment.Secret, Name: "Blue_2-x"})
+	if got, want := fanout.SubjectFor(named, "alice"), prefix+".Blue_2-x.user.MFWGSY3F"; got != want {
+		t.Errorf("named deployment: subject %q, want %q", got, want)
+	}
 	seen := map[string]string{}
 	for _, user := range []string{"alice", "a.b", "a", "b", "*", ">", "a b", "a.>", "élève", strings.Repeat("z", fanout.MaxUserLen)} {
 		subject := fanout.SubjectFor(b, user)
-		token, ok := strings.CutPrefix(subject, prefix+".user.")
+		token, ok := strings.CutPrefix(subject, prefix+"."+name+".user.")
 		if !ok || token == "" || strings.ContainsAny(token, ".*> \t\r\n") || !server.IsValidLiteralSubject(subject) {
-			t.Errorf("user %q: subject %q is not one literal token under %s.user", user, subject, prefix)
+			t.Errorf("user %q: subject %q is not one literal token under %s.%s.user", user, subject, prefix, name)
 		}
 		if other, dup := seen[subject]; dup {
 			t.Errorf("users %q and %q share subject %q", user, other, subject)
@@ -279,47 +287,37 @@ func HoldDeliveryOnce(t *testing.T, b *fanout.NATS) (release func()) {
 	return release
 }
 
-// TestNATSIgnoresForeignMessages publishes on a user's subject what no bus would: the bus
-// ignores it and keeps delivering.
-func TestNATSIgnoresForeignMessages(t *testing.T) {
-	s := startServer(t)
-	logger, logs := testLogger(t)
-	nc := connect(t, s.ClientURL(), logger)
-	b := newNATSBus(t, connect(t, s.ClientURL(), logger), prefix, fanout.WithLogger(logger))
-	pub := newNATSBus(t, nc, prefix, fanout.WithLogger(logger))
-	alice := subscribe(t, b, "alice", 10)
-	subject := fanout.SubjectFor(b, "alice")
-
-	if err := nc.Publish(subject, []byte("no headers")); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.PublishMsg(&nats.Msg{Subject: subject, Header: nats.Header{"Kinbridge-Sequence": {"x"}}}); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, pub, "alice", 1)
-	wantNext(t, alice, 1)
-	if got := strings.Count(logs.String(), "ignoring a NATS message without a valid sequence"); got != 2 {
-		t.Errorf("%d warnings about foreign messages, want 2", got)
-	}
-}
-
 func TestNewNATSRefuses(t *testing.T) {
 	s := startServer(t)
 	nc := connect(t, s.ClientURL(), nil)
 	for _, p := range []string{"", ".", "a.", ".a", "a..b", "a.*", "a.>", ">", "a b", "a\tb", "a\x00b", strings.Repeat("a", 257)} {
-		if b, err := fanout.NewNATS(nc, p); !errors.Is(err, fanout.ErrInvalid) {
+		if b, err := fanout.NewNATS(nc, p, deployment); !errors.Is(err, fanout.ErrInvalid) {
 			t.Errorf("NewNATS(prefix %q): %v, want ErrInvalid", p, err)
 			if b != nil {
 				b.Close()
 			}
 		}
 	}
-	if _, err := fanout.NewNATS(nil, prefix); !errors.Is(err, fanout.ErrInvalid) {
+	if _, err := fanout.NewNATS(nil, prefix, deployment); !errors.Is(err, fanout.ErrInvalid) {
 		t.Errorf("NewNATS(nil): %v, want ErrInvalid", err)
+	}
+	for name, d := range map[string]fanout.Deployment{
+		"no secret":    {},
+		"short secret": {Secret: secret(1)[1:]},
+		"dotted name":  {Secret: secret(1), Name: "a.b"},
+		"wildcard":     {Secret: secret(1), Name: "*"},
+		"long name":    {Secret: secret(1), Name: strings.Repeat("a", 65)},
+	} {
+		if b, err := fanout.NewNATS(nc, prefix, d); !errors.Is(err, fanout.ErrInvalid) {
+			t.Errorf("NewNATS(%s): %v, want ErrInvalid", name, err)
+			if b != nil {
+				b.Close()
+			}
+		}
 	}
 	closed := connect(t, s.ClientURL(), nil)
 	closed.Close()
-	if _, err := fanout.NewNATS(closed, prefix); !errors.Is(err, nats.ErrConnectionClosed) {
+	if _, err := fanout.NewNATS(closed, prefix, deployment); !errors.Is(err, nats.ErrConnectionClosed) {
 		t.Errorf("NewNATS(closed connection): %v, want ErrConnectionClosed", err)
 	}
 }
