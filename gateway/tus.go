@@ -27,6 +27,15 @@ import (
 //
 // Upload-Metadata keys: child (children/{child}, required), filename,
 // title, caption, kind (photo, video, artwork, document), sha256 (hex).
+//
+// Nothing refused is kept. Media refuses an upload for what it is (type,
+// kind, size, checksum, structure) during a PATCH or when the last one
+// finishes it, and drops the session with its bytes as it does: the
+// refusing request answers why (413, 415, 400), and HEAD and PATCH on the
+// upload answer 404 from then on. A body that runs past Upload-Length is
+// such a refusal too (see withBodyTail). What is not a refusal keeps the
+// upload resumable: a PATCH at the wrong offset (409), one that a busy
+// session turns away (423), a broken connection, media being away.
 
 const tusBasePath = "/v1/uploads/"
 
@@ -51,7 +60,58 @@ func newTusHandler(media mediav1.MediaServiceClient) (http.Handler, error) {
 		return nil, err
 	}
 	// tusd's router expects paths relative to its base.
-	return http.StripPrefix(strings.TrimSuffix(tusBasePath, "/"), withItemHeader(h)), nil
+	return http.StripPrefix(strings.TrimSuffix(tusBasePath, "/"), withBodyTail(withItemHeader(h))), nil
+}
+
+// withBodyTail lets WriteChunk see a body that runs past the upload's
+// length. tusd cuts such a body at Upload-Length (or turns it away when
+// its Content-Length says so) and answers 413 itself, which would leave
+// the session and its bytes in place: refused, yet kept. So tusd is not
+// told the Content-Length, and the body is counted below tusd's cut
+// (bodyTail); WriteChunk then hands media the first byte past the end
+// too, and media refuses the upload as too large and drops it, as it
+// does a gRPC client's extra bytes.
+func withBodyTail(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		carries := r.Method == http.MethodPatch ||
+			(r.Method == http.MethodPost && r.Header.Get("Content-Type") == "application/offset+octet-stream")
+		if carries && r.Body != nil {
+			tail := &bodyTail{ReadCloser: r.Body}
+			r = r.WithContext(context.WithValue(r.Context(), bodyTailKey{}, tail))
+			r.Body, r.ContentLength = tail, -1
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// bodyTail counts what a request body really held, below tusd's cut at
+// Upload-Length, and keeps its last byte. tusd's cut reads at most one
+// byte past the length, so when the body held more than tusd passed on,
+// it held exactly one more here, and that is the last byte.
+type bodyTail struct {
+	io.ReadCloser
+	n    int64
+	last byte
+}
+
+type bodyTailKey struct{}
+
+func (b *bodyTail) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		b.last = p[n-1]
+	}
+	return n, err
+}
+
+// beyond returns the first byte past what tusd passed on (passed bytes),
+// if the body went on past the upload's length.
+func (b *bodyTail) beyond(passed int64) (byte, bool) {
+	if b == nil || b.n <= passed {
+		return 0, false
+	}
+	return b.last, true
 }
 
 // withItemHeader names the item a finished upload became on HEAD too, as
@@ -271,13 +331,22 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 		_, err := stream.CloseAndRecv()
 		return 0, tusError(err)
 	}
+	tail, _ := ctx.Value(bodyTailKey{}).(*bodyTail)
+	var passed int64
 	for {
 		// A fresh buffer per message: gRPC may still read a sent message
 		// (stats handlers, tracing), so it must not change after Send.
-		buf := make([]byte, uploadChunk)
+		buf := make([]byte, uploadChunk, uploadChunk+1)
 		n, rerr := io.ReadFull(src, buf)
-		if n > 0 {
-			if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+		passed += int64(n)
+		chunk := buf[:n]
+		if extra, ok := tail.beyond(passed); ok && rerr != nil {
+			// Past Upload-Length: media refuses the upload as too large
+			// on seeing the byte, and drops it (see withBodyTail).
+			chunk = append(chunk, extra)
+		}
+		if len(chunk) > 0 {
+			if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: chunk}}); err != nil {
 				break // media refused or went away: its answer below says what is committed
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kinbridge/kinbridge/gateway"
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/internal/banner"
@@ -43,6 +44,7 @@ var roles = map[string][]string{
 var peerServices = []protoreflect.ServiceDescriptor{
 	progresspeerv1.File_kinbridge_progress_peer_v1_access_proto.Services().Get(0),
 	notificationpeerv1.File_kinbridge_notification_peer_v1_publish_proto.Services().Get(0),
+	mediapeerv1.File_kinbridge_media_peer_v1_child_data_proto.Services().Get(0),
 }
 
 // devTokenTTL is how long the admin token printed on a first run lasts.
@@ -163,9 +165,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer notificationConn.Close()
+		// A deleted child's photos and videos go with it: progress's relay
+		// tells media (at --media-addr) as it tells notification.
+		mediaConn, err := dial("progress", c.MediaAddr)
+		if err != nil {
+			return err
+		}
+		defer mediaConn.Close()
 		svc, err := progress.New(ctx, progress.Config{
 			DSN:            c.ProgressDB,
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
+			Media:          mediapeerv1.NewChildDataServiceClient(mediaConn),
 			Logger:         tel.Logger("progress"),
 			TracerProvider: tel.TracerProvider("progress"),
 			MeterProvider:  tel.MeterProvider(),

@@ -1,6 +1,11 @@
 // Package events is how a service announces a change to the notification
 // service: it writes the event to its outbox, in the transaction of the
 // change, and its outbox relay delivers it to notification's Publish.
+//
+// A child's deletion must reach media too, which keeps the child's photos
+// and videos: [WithChildDeletions] has progress's relay hand each
+// CHILD_DELETED event to media's DeleteChildData before notification, in
+// the same delivery, so it is retried until both have it.
 package events
 
 import (
@@ -9,7 +14,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
 
@@ -34,5 +41,27 @@ func Deliver(client notificationpeerv1.PublishServiceClient) outbox.Deliver {
 		ev.Id = m.ID
 		_, err := client.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
 		return err
+	}
+}
+
+// WithChildDeletions returns a delivery that first has media delete the
+// child of a CHILD_DELETED event (DeleteChildData, with the outbox
+// message's id as the event id), then delivers the event as deliver does;
+// other events go to deliver alone. The message leaves the outbox only
+// once both have succeeded, and both de-duplicate by its id, so the relay
+// retries the pair until media and notification have each taken it once:
+// a media outage delays the deletion, never loses it.
+func WithChildDeletions(media mediapeerv1.ChildDataServiceClient, deliver outbox.Deliver) outbox.Deliver {
+	return func(ctx context.Context, m outbox.Message) error {
+		ev := &notificationpeerv1.Event{}
+		if err := proto.Unmarshal(m.Payload, ev); err != nil {
+			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+		}
+		if ev.GetType() == notificationv1.EventType_EVENT_TYPE_CHILD_DELETED {
+			if _, err := media.DeleteChildData(ctx, &mediapeerv1.DeleteChildDataRequest{EventId: m.ID, Child: ev.GetChild()}); err != nil {
+				return fmt.Errorf("media: deleting the data of %s: %w", ev.GetChild(), err)
+			}
+		}
+		return deliver(ctx, m)
 	}
 }

@@ -5,9 +5,13 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
@@ -38,6 +42,60 @@ func TestMessageThenDeliver(t *testing.T) {
 		t.Errorf("published %v, want %v", p.got, want)
 	}
 	if err := events.Deliver(&p)(context.Background(), outbox.Message{ID: "bad", Payload: []byte{0xff}}); err == nil {
+		t.Error("a payload that is not an event was delivered")
+	}
+}
+
+type mediaDeleter struct {
+	got  []*mediapeerv1.DeleteChildDataRequest
+	fail error
+}
+
+func (d *mediaDeleter) DeleteChildData(_ context.Context, in *mediapeerv1.DeleteChildDataRequest, _ ...grpc.CallOption) (*mediapeerv1.DeleteChildDataResponse, error) {
+	d.got = append(d.got, in)
+	if d.fail != nil {
+		return nil, d.fail
+	}
+	return &mediapeerv1.DeleteChildDataResponse{Accepted: true}, nil
+}
+
+// TestWithChildDeletions: a CHILD_DELETED event goes to media's
+// DeleteChildData (under the outbox message's id) and then to
+// notification; while media fails, the delivery fails and notification
+// waits, so the relay retries both. Other events go to notification only.
+func TestWithChildDeletions(t *testing.T) {
+	var p publisher
+	media := &mediaDeleter{fail: status.Error(codes.Unavailable, "media is down")}
+	deliver := events.WithChildDeletions(media, events.Deliver(&p))
+	m := events.Message(&notificationpeerv1.Event{Type: notificationv1.EventType_EVENT_TYPE_CHILD_DELETED, Child: "children/ada"})
+	m.ID = "msg-7"
+	if err := deliver(context.Background(), m); status.Code(err) != codes.Unavailable {
+		t.Fatalf("delivery while media is down: %v", err)
+	}
+	if len(p.got) != 0 {
+		t.Fatalf("notification heard of the deletion before media: %v", p.got)
+	}
+	media.fail = nil
+	if err := deliver(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	want := &mediapeerv1.DeleteChildDataRequest{EventId: "msg-7", Child: "children/ada"}
+	if len(media.got) != 2 || !proto.Equal(media.got[1], want) {
+		t.Errorf("media got %v, want twice %v", media.got, want)
+	}
+	if len(p.got) != 1 || p.got[0].GetId() != "msg-7" || p.got[0].GetType() != notificationv1.EventType_EVENT_TYPE_CHILD_DELETED {
+		t.Errorf("notification got %v", p.got)
+	}
+
+	other := events.Message(&notificationpeerv1.Event{Type: notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, Child: "children/ada"})
+	other.ID = "msg-8"
+	if err := deliver(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	if len(media.got) != 2 || len(p.got) != 2 {
+		t.Errorf("a milestone reached media (%d calls) or missed notification (%d)", len(media.got), len(p.got))
+	}
+	if err := deliver(context.Background(), outbox.Message{ID: "bad", Payload: []byte{0xff}}); err == nil {
 		t.Error("a payload that is not an event was delivered")
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
@@ -87,18 +88,20 @@ func onEachBackend(t *testing.T, test func(t *testing.T, on backend)) {
 }
 
 type env struct {
-	svc     *Service
-	client  mediav1.MediaServiceClient
-	issuer  *auth.UserIssuer
-	tempDir string
-	blobDir string
+	svc        *Service
+	client     mediav1.MediaServiceClient
+	peer       mediapeerv1.ChildDataServiceClient
+	issuer     *auth.UserIssuer
+	serviceKey ed25519.PrivateKey
+	tempDir    string
+	blobDir    string
 }
 
 func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	userPub, userKey, _ := ed25519.GenerateKey(rand.Reader)
-	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
+	servicePub, serviceKey, _ := ed25519.GenerateKey(rand.Reader)
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{UserKey: userPub, ServiceKey: servicePub})
 	if err != nil {
 		t.Fatal(err)
@@ -148,8 +151,8 @@ func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
 		<-ran
 		svc.Close()
 	})
-	return &env{svc: svc, client: mediav1.NewMediaServiceClient(conn), issuer: auth.NewUserIssuer(userKey),
-		tempDir: cfg.TempDir, blobDir: cfg.BlobURL}
+	return &env{svc: svc, client: mediav1.NewMediaServiceClient(conn), peer: mediapeerv1.NewChildDataServiceClient(conn),
+		issuer: auth.NewUserIssuer(userKey), serviceKey: serviceKey, tempDir: cfg.TempDir, blobDir: cfg.BlobURL}
 }
 
 // as returns a context calling as user.

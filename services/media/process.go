@@ -29,8 +29,10 @@ import (
 // Background work: the job worker makes thumbnails (and reads dimensions
 // and durations) of new items and marks them READY, announcing them with a
 // MEDIA_READY event written in the same transaction; the sweeper removes
-// expired upload sessions with their bytes and deletes blobs nothing
-// references any more, with the store's condemn-then-delete protocol.
+// expired (or ended) upload sessions with their bytes and deletes blobs
+// nothing references any more, with the store's condemn-then-delete
+// protocol. The sweeper runs when a deletion wakes it, and every
+// SweepInterval in case a process died before its sweep.
 
 const (
 	// jobLease is how long a claimed job is a worker's: longer than making
@@ -84,7 +86,7 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	log := s.cfg.Logger.With("job", job.ID, "item", itemName(job.ChildID, job.ItemID), "attempt", job.Attempts)
 	it, err := s.store.GetItem(ctx, job.ChildID, job.ItemID)
 	if errors.Is(err, store.ErrNotFound) {
-		_ = s.store.CompleteJob(ctx, job.ID, owner) // the item is gone
+		s.itemGone(ctx, owner, job)
 		return
 	}
 	if err == nil {
@@ -94,6 +96,10 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 		default:
 			err = permanentError{fmt.Errorf("unknown job kind %q", job.Kind)}
 		}
+	}
+	if errors.Is(err, errItemGone) {
+		s.itemGone(ctx, owner, job)
+		return
 	}
 	if err == nil {
 		return
@@ -108,10 +114,14 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	if ctx.Err() == nil && (errors.As(err, &perm) || job.Attempts >= s.cfg.JobAttempts) {
 		log.WarnContext(ctx, "media: processing failed for good", "err", err)
 		reason := "thumbnails could not be made: " + err.Error()
-		if _, ferr := s.store.FinishJob(rctx, job.ID, owner, func(it *store.Item) error {
+		_, ferr := s.store.FinishJob(rctx, job.ID, owner, func(it *store.Item) error {
 			it.State, it.FailureReason = store.StateFailed, reason
 			return nil
-		}); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+		})
+		switch {
+		case errors.Is(ferr, store.ErrNotFound):
+			s.itemGone(rctx, owner, job)
+		case ferr != nil:
 			log.ErrorContext(ctx, "media: recording failure", "err", ferr)
 		}
 		return
@@ -125,6 +135,20 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	if ferr := s.store.FailJob(rctx, job.ID, owner, err, time.Now().Add(backoff)); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
 		log.ErrorContext(ctx, "media: recording failed attempt", "err", ferr)
 	}
+}
+
+// errItemGone says a job's item was deleted while the job ran.
+var errItemGone = errors.New("the item was deleted")
+
+// itemGone completes a job whose item was deleted: the deletion left the
+// job to its worker (see the store's package doc), and completing it
+// releases the pins on what the job stored, for the sweeper to delete now.
+func (s *Service) itemGone(ctx context.Context, owner string, job store.Job) {
+	if err := s.store.CompleteJob(ctx, job.ID, owner); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.cfg.Logger.WarnContext(ctx, "media: completing the job of a deleted item", "job", job.ID, "err", err)
+		return // the lease runs out, and the next claim finds the item gone
+	}
+	s.deleted()
 }
 
 // jobTracerName is the instrumentation scope of the job spans.
@@ -243,7 +267,7 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 		return nil
 	}, readyEvent(it))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile, its job with it
+		return errItemGone
 	}
 	if err != nil {
 		return err
@@ -254,7 +278,7 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 }
 
 // runSweeper removes expired sessions and unreferenced blobs until ctx is
-// done.
+// done: at start, whenever a deletion wakes it, and every SweepInterval.
 func (s *Service) runSweeper(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.SweepInterval)
 	defer tick.Stop()
@@ -264,43 +288,74 @@ func (s *Service) runSweeper(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-s.sweepNow:
 		}
 	}
 }
 
-// sweep runs one round of both cleanups.
+// sweep removes every expired session nobody holds, with its bytes, then
+// deletes every blob nothing references, in batches until none is left.
+// Bytes nothing references go at once: there is no grace period (see the
+// store's package doc).
 func (s *Service) sweep(ctx context.Context) {
-	now := time.Now()
-	sessions, err := s.store.ExpiredSessions(ctx, now, sweepBatch)
-	if err != nil && ctx.Err() == nil {
-		s.cfg.Logger.WarnContext(ctx, "media: listing expired sessions", "err", err)
+	s.sweeping.Lock()
+	defer s.sweeping.Unlock()
+	for ctx.Err() == nil {
+		sessions, err := s.store.ExpiredSessions(ctx, time.Now(), sweepBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Logger.WarnContext(ctx, "media: listing expired sessions", "err", err)
+			}
+			break
+		}
+		dropped := 0
+		for _, sess := range sessions {
+			if s.server.sweepSession(ctx, sess) {
+				dropped++
+			}
+		}
+		// A full batch of sessions someone holds would list itself again.
+		if len(sessions) < sweepBatch || dropped == 0 {
+			break
+		}
 	}
-	for _, sess := range sessions {
-		s.server.sweepSession(ctx, sess)
-	}
-
-	olderThan := now.Add(-s.cfg.BlobGrace)
-	shas, err := s.store.UnreferencedBlobs(ctx, olderThan, sweepBatch)
-	if err != nil && ctx.Err() == nil {
-		s.cfg.Logger.WarnContext(ctx, "media: listing unreferenced blobs", "err", err)
-	}
-	for _, sha := range shas {
-		if ctx.Err() != nil {
+	for ctx.Err() == nil {
+		now := time.Now()
+		shas, err := s.store.UnreferencedBlobs(ctx, now, sweepBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Logger.WarnContext(ctx, "media: listing unreferenced blobs", "err", err)
+			}
 			return
 		}
-		ok, err := s.store.CondemnBlob(ctx, sha, s.owner, olderThan, time.Now().Add(sweepLease))
-		if err != nil || !ok {
-			continue
+		deleted := 0
+		for _, sha := range shas {
+			if s.deleteBlob(ctx, sha, now) {
+				deleted++
+			}
 		}
-		dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
-		err = s.blobs.Delete(dctx, sha)
-		cancel()
-		if err != nil {
-			s.cfg.Logger.WarnContext(ctx, "media: deleting blob", "blob", sha, "err", err)
-			continue // the lease runs out and a later sweep retries
-		}
-		if _, err := s.store.ForgetBlob(ctx, sha, s.owner); err != nil {
-			s.cfg.Logger.WarnContext(ctx, "media: forgetting blob", "blob", sha, "err", err)
+		if len(shas) < sweepBatch || deleted == 0 {
+			return
 		}
 	}
+}
+
+// deleteBlob deletes an unreferenced blob's bytes with the store's
+// condemn-then-delete protocol, and reports whether it did.
+func (s *Service) deleteBlob(ctx context.Context, sha string, olderThan time.Time) bool {
+	ok, err := s.store.CondemnBlob(ctx, sha, s.owner, olderThan, time.Now().Add(sweepLease))
+	if err != nil || !ok {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	err = s.blobs.Delete(dctx, sha)
+	cancel()
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "media: deleting blob", "blob", sha, "err", err)
+		return false // the lease runs out and a later sweep retries
+	}
+	if _, err := s.store.ForgetBlob(ctx, sha, s.owner); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "media: forgetting blob", "blob", sha, "err", err)
+	}
+	return true
 }

@@ -84,7 +84,6 @@ func TestSweeper(t *testing.T) { onEachBackend(t, testSweeper) }
 
 func testSweeper(t *testing.T, on backend) {
 	e := newEnv(t, on, func(c *Config) {
-		c.BlobGrace = time.Millisecond
 		c.SessionIdleTimeout = 200 * time.Millisecond
 		c.SweepInterval = time.Hour // swept by hand below
 	})

@@ -80,6 +80,8 @@ func storeError(err error, what string) error {
 		return status.Errorf(codes.AlreadyExists, "%s already exists", what)
 	case errors.Is(err, store.ErrStale):
 		return status.Errorf(codes.Aborted, "%s was changed by someone else since the etag was read; read it again and retry", what)
+	case errors.Is(err, store.ErrChildDeleted):
+		return status.Error(codes.NotFound, "the child was deleted")
 	case errors.Is(err, store.ErrBlobCondemned):
 		return status.Error(codes.Unavailable, "the stored bytes are being cleaned up; retry shortly")
 	case errors.Is(err, context.Canceled):
@@ -340,8 +342,8 @@ func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaIt
 	return itemToProto(it), nil
 }
 
-// DeleteMediaItem deletes an item; the sweeper frees its bytes once no
-// other item uses them.
+// DeleteMediaItem deletes an item and wakes the sweeper, which deletes its
+// bytes and thumbnails at once unless another item uses them.
 func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaItemRequest) (*emptypb.Empty, error) {
 	child, id, err := parseName("name", req.GetName(), "media")
 	if err != nil {
@@ -357,6 +359,7 @@ func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaIt
 	if err := s.svc.store.DeleteItem(ctx, child, id, rev); err != nil {
 		return nil, storeError(err, req.GetName())
 	}
+	s.svc.deleted()
 	return &emptypb.Empty{}, nil
 }
 

@@ -7,9 +7,14 @@
 // service.go wires the service (Config, New, Register, Run, Close),
 // server.go translates between the contract and the store for reads and
 // edits, upload.go receives bytes (one-stream uploads and sessions) and
-// turns them into items, and process.go runs the background work: the
-// thumbnail job worker and the sweeper of expired sessions and unreferenced
-// blobs.
+// turns them into items, peer.go takes progress's word that a child was
+// deleted, and process.go runs the background work: the thumbnail job
+// worker and the sweeper of expired sessions and unreferenced blobs.
+//
+// Nothing refused or deleted is kept: an upload refused for its content
+// is dropped with its bytes at once, and the bytes of a deleted item or
+// child (and of anything no item uses any more) are deleted by the sweeper
+// as soon as the deletion commits (see the store's package doc).
 //
 // Access is never decided here: every method asks progress (through
 // [AccessChecker], in production a *access.Checker) whether the caller may
@@ -31,6 +36,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
@@ -129,11 +135,11 @@ type Config struct {
 	JobAttempts int
 	// PollInterval is how often the worker looks for due jobs when nothing
 	// woke it; default 2s. SweepInterval is how often expired sessions and
-	// unreferenced blobs are removed; default 1m. BlobGrace is how long an
-	// unreferenced blob is kept before it is swept; default 1h.
+	// unreferenced blobs are removed when nothing woke the sweeper (a
+	// deletion does, at once); default 1m. It bounds how long a crash
+	// between a deletion and its sweep can keep the bytes.
 	PollInterval  time.Duration
 	SweepInterval time.Duration
-	BlobGrace     time.Duration
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -142,15 +148,19 @@ type Config struct {
 
 // Service is a running media service, ready to register on a gRPC server.
 type Service struct {
-	cfg    Config
-	db     *sqldb.DB
-	store  *store.SQL
-	blobs  blob.Store
-	relay  *outbox.Relay
-	server *server
-	tools  thumb.Tools
-	owner  string        // this process's name for job leases and sweeps
-	wake   chan struct{} // a job was enqueued
+	cfg      Config
+	db       *sqldb.DB
+	store    *store.SQL
+	blobs    blob.Store
+	relay    *outbox.Relay
+	server   *server
+	tools    thumb.Tools
+	owner    string        // this process's name for job leases and sweeps
+	wake     chan struct{} // a job was enqueued
+	sweepNow chan struct{} // something was deleted: sweep now
+	// sweeping serializes sweeps (the sweeper's, and tests'): sweeps of
+	// one process share the owner name they condemn blobs under.
+	sweeping sync.Mutex
 
 	metrics *metrics
 }
@@ -185,9 +195,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
 	}
-	if cfg.BlobGrace <= 0 {
-		cfg.BlobGrace = time.Hour
-	}
 	if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
 		return nil, fmt.Errorf("media temp dir: %w", err)
 	}
@@ -206,13 +213,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	host, _ := os.Hostname()
 	svc := &Service{
-		cfg:   cfg,
-		db:    db,
-		store: store.NewSQL(db),
-		blobs: blobs,
-		tools: thumb.LookupTools(),
-		owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
-		wake:  make(chan struct{}, 1),
+		cfg:      cfg,
+		db:       db,
+		store:    store.NewSQL(db),
+		blobs:    blobs,
+		tools:    thumb.LookupTools(),
+		owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
+		wake:     make(chan struct{}, 1),
+		sweepNow: make(chan struct{}, 1),
 	}
 	if cfg.Publisher != nil {
 		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{
@@ -227,9 +235,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return svc, nil
 }
 
-// Register adds the MediaService to r.
+// Register adds the public MediaService and the service-only
+// ChildDataService to r.
 func (s *Service) Register(r grpc.ServiceRegistrar) {
 	mediav1.RegisterMediaServiceServer(r, s.server)
+	mediapeerv1.RegisterChildDataServiceServer(r, &peerServer{svc: s})
 }
 
 // Run processes jobs, sweeps expired sessions and unreferenced blobs, and
@@ -265,6 +275,15 @@ func (s *Service) Close() error {
 func (s *Service) notify() {
 	if s.relay != nil {
 		s.relay.Notify()
+	}
+}
+
+// deleted wakes the sweeper: a write has just dropped references, ended
+// sessions or dropped a session, and what nothing uses goes now.
+func (s *Service) deleted() {
+	select {
+	case s.sweepNow <- struct{}{}:
+	default:
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,7 +35,10 @@ import (
 //  2. bytes go to a temporary file in TempDir, never memory, owned by an
 //     upload session row (UploadMedia makes a short-lived one of its own),
 //     so a crash leaves an expiring session whose bytes and pins the
-//     sweeper removes;
+//     sweeper removes; whatever refuses an upload for what it is (steps 3,
+//     4 and 6, and bytes beyond the declared size) drops its session and
+//     bytes at once, so nothing refused is kept and the session is
+//     NOT_FOUND from then on;
 //  3. the first 512 bytes are sniffed: the type comes from the content,
 //     never from the client, and the kind is inferred from it when unset;
 //  4. the client's SHA-256 is verified against the bytes as uploaded;
@@ -45,7 +49,10 @@ import (
 //     completely is refused;
 //  7. the stored bytes' blob is pinned by the session, written, and
 //     referenced by a new PROCESSING item (with its thumbnail job) in one
-//     transaction; deleting the session then drops the pin.
+//     transaction; deleting the session then drops the pin. An item for a
+//     child deleted meanwhile is refused (the store keeps a tombstone): the
+//     session, ended by the deletion, is dropped on the way out, and the
+//     bytes its pin held are swept.
 
 // uploadIdleTimeout bounds how long a one-stream upload may stall before
 // its session expires and its bytes are swept.
@@ -157,17 +164,47 @@ func (s *server) tempPath(sessionID string) string {
 }
 
 // dropSession removes a session's bytes, then the session (releasing its
-// pins), on a context of its own: it runs after failures and cancellations.
-func (s *server) dropSession(ctx context.Context, sess store.Session) {
+// pins, whose bytes the sweeper then deletes), on a context of its own: it
+// runs after failures, refusals and cancellations. It reports whether the
+// session is gone; if not, the sweeper retries once it expires.
+func (s *server) dropSession(ctx context.Context, sess store.Session) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
-		return // the sweeper retries once the session expires
+		return false
 	}
 	if err := s.svc.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: deleting upload session", "session", sess.ID, "err", err)
+		return false
 	}
+	s.svc.deleted()
+	return true
+}
+
+// refuse drops a session whose upload was refused for what it is (its
+// type, kind, size, checksum or structure), so nothing of a refused upload
+// is kept: its bytes go at once, and asking for the session afterwards is
+// NOT_FOUND. The caller holds the session. It returns err.
+func (s *server) refuse(ctx context.Context, sess store.Session, err error) error {
+	s.dropSession(ctx, sess)
+	return err
+}
+
+// refusedForGood reports whether err refuses an upload for what it is:
+// sending it again, or the rest of it, cannot make it acceptable. Other
+// failures (an offset that moved, a busy session, bytes still missing,
+// this service's own trouble) leave the session to resume.
+func refusedForGood(err error) bool {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			switch info.GetReason() {
+			case ReasonTooLarge, ReasonUnsupportedType, ReasonKindMismatch, ReasonChecksumMismatch, ReasonMalformed:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // errSessionBusy refuses a second writer, finisher or canceller of a
@@ -213,7 +250,11 @@ func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store
 		unmark()
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
 	}
-	release = func() { f.Close(); unmark() }
+	release = func() {
+		s.dropIfEnded(ctx, sess)
+		f.Close()
+		unmark()
+	}
 	cur, err = s.svc.store.GetSession(ctx, sess.ID)
 	if err == nil && !cur.ExpireTime.After(time.Now()) {
 		err = store.ErrNotFound
@@ -223,6 +264,22 @@ func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store
 		return store.Session{}, nil, nil, storeError(err, name)
 	}
 	return cur, f, release, nil
+}
+
+// dropIfEnded drops a held session that expired, or was ended because its
+// child was deleted, while its holder worked: the holder is the one who
+// may (the sweeper skips a held session), and now, rather than at the
+// sweeper's next round, is when the bytes should go.
+func (s *server) dropIfEnded(ctx context.Context, sess store.Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cur, err := s.svc.store.GetSession(ctx, sess.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_ = os.Remove(sess.TempKey) // dropped already; the bytes with it
+	case err == nil && !cur.ExpireTime.After(time.Now()):
+		s.dropSession(ctx, cur)
+	}
 }
 
 // openLocked opens an upload file for reading and writing and locks it
@@ -247,18 +304,19 @@ func openLocked(path string) (*os.File, error) {
 	return f, nil
 }
 
-// sweepSession drops an expired session unless someone still holds it (it
-// is then tried again next round): the same lock as holdSession, so a
-// sweep never removes bytes from under a write in another process.
-func (s *server) sweepSession(ctx context.Context, sess store.Session) {
+// sweepSession drops an expired session unless someone still holds it
+// (its holder drops it on the way out, or the next round does): the same
+// lock as holdSession, so a sweep never removes bytes from under a write
+// in another process. It reports whether the session is gone.
+func (s *server) sweepSession(ctx context.Context, sess store.Session) bool {
 	f, err := openLocked(sess.TempKey)
 	if errors.Is(err, errFileLocked) {
-		return
+		return false
 	}
 	if err == nil {
 		defer f.Close()
 	}
-	s.dropSession(ctx, sess)
+	return s.dropSession(ctx, sess)
 }
 
 // headOf returns the first SniffLen bytes of f (fewer for a shorter file).
@@ -309,6 +367,12 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 		return s.internal(ctx, "upload", err)
 	}
 	defer f.Close()
+	// Locked like a held session's, so that a sweep (after the child is
+	// deleted, say) leaves this upload to drop its session itself: a sweep
+	// under it could release its pin between its PinBlob and its Put.
+	if err := lockFile(f); err != nil {
+		return s.internal(ctx, "upload", err)
+	}
 
 	h := sha256.New()
 	var n int64
@@ -621,7 +685,7 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		}
 		end := off + int64(len(chunk))
 		if end > size {
-			return tooMany(size)
+			return s.refuse(ctx, sess, tooMany(size))
 		}
 		if _, err := f.WriteAt(chunk, off); err != nil {
 			return s.internal(ctx, "writing upload session", err)
@@ -637,7 +701,7 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 				return s.internal(ctx, "writing upload session", err)
 			}
 			if _, _, err := s.classify(sess.Metadata, head); err != nil {
-				return err
+				return s.refuse(ctx, sess, err)
 			}
 		}
 		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, off, end)
@@ -707,6 +771,9 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
 	it, err := s.keep(ctx, p, sess, f, original, head)
+	if refusedForGood(err) {
+		return nil, s.refuse(ctx, sess, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
@@ -30,7 +31,12 @@ type Config struct {
 	// Publisher receives the service's events (notification's Publish).
 	// Without one, events wait in the outbox until a process that has one
 	// runs.
-	Publisher      notificationpeerv1.PublishServiceClient
+	Publisher notificationpeerv1.PublishServiceClient
+	// Media hears of deleted children (media's DeleteChildData), from the
+	// same relay, before notification does. Without it media keeps a
+	// deleted child's photos and videos: only tests of progress alone
+	// leave it out.
+	Media          mediapeerv1.ChildDataServiceClient
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -80,7 +86,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	svc := &Service{db: db, cfg: cfg}
 	if cfg.Publisher != nil {
-		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{
+		deliver := events.Deliver(cfg.Publisher)
+		if cfg.Media != nil {
+			deliver = events.WithChildDeletions(cfg.Media, deliver)
+		} else {
+			cfg.Logger.WarnContext(ctx, "no media client configured: media will not hear of deleted children")
+		}
+		svc.relay = outbox.NewRelay(db, deliver, outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "progress",
 		})
 	}

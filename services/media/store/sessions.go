@@ -28,7 +28,8 @@ func scanSession(row scanner) (Session, error) {
 }
 
 // CreateSession stores a new upload session at offset 0, expiring
-// IdleTimeout from now. An empty ID is generated.
+// IdleTimeout from now, unless its child was deleted. An empty ID is
+// generated.
 func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) {
 	if sess.ID == "" {
 		sess.ID = newID()
@@ -46,16 +47,22 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) 
 	sess.ExpireTime = sess.CreateTime.Add(sess.IdleTimeout)
 	m := sess.Metadata
 	sess.ItemID = ""
-	_, err := s.db.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
-		sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
-		sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime), sess.ItemID)
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if err := childLive(ctx, tx, sess.ChildID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
+			sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
+			sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime), sess.ItemID)
+		return err
+	})
 	if sqldb.IsUniqueViolation(err) {
 		return Session{}, ErrAlreadyExists
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("create session: %w", err)
+		return Session{}, wrap("create session", err)
 	}
 	return sess, nil
 }

@@ -19,8 +19,8 @@ import (
 // SQL is the Store on a SQLite or PostgreSQL database.
 //
 // Every transaction that touches several tables locks them in one order:
-// media_items, upload_sessions, media_jobs, blob_pins, blob_refs (by
-// ascending sha256), then the outbox. On PostgreSQL that order is what
+// media_children, media_items, upload_sessions, media_jobs, blob_pins,
+// blob_refs (by ascending sha256), then the outbox. On PostgreSQL that order is what
 // keeps concurrent writers queueing instead of deadlocking; on SQLite a
 // write transaction holds the database's one write lock anyway.
 type SQL struct {
@@ -70,7 +70,7 @@ func wrap(what string, err error) error {
 		return nil
 	}
 	for _, own := range []error{ErrNotFound, ErrAlreadyExists, ErrStale, ErrOffsetMismatch, ErrInvalid,
-		ErrBlobCondemned, ErrNotPinned, ErrLeaseLost} {
+		ErrBlobCondemned, ErrNotPinned, ErrLeaseLost, ErrChildDeleted} {
 		if errors.Is(err, own) {
 			return err
 		}
@@ -100,6 +100,19 @@ func (f *filter) arg(v any) string {
 }
 
 func (f *filter) where(cond string) { f.conds = append(f.conds, cond) }
+
+// --- children ---
+
+// childLive takes the child's row for a write that adds to the child,
+// creating it, and fails with ErrChildDeleted once the child is deleted.
+// The upsert locks the row until the transaction ends, which orders the
+// write against a DeleteChild of the same child on PostgreSQL: whichever
+// comes second sees what the first did.
+func childLive(ctx context.Context, tx *sqldb.Tx, childID string) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO media_children (child_id) VALUES ($1)
+		ON CONFLICT (child_id) DO UPDATE SET child_id = excluded.child_id WHERE media_children.deleted_time IS NULL`, childID)
+	return oneRow(res, err, fmt.Errorf("child %s: %w", childID, ErrChildDeleted))
+}
 
 // --- items ---
 
@@ -190,6 +203,9 @@ func (s *SQL) CreateItem(ctx context.Context, it Item, jobs []Job, events ...out
 	// look for it; then the insert is worth another try.
 	for attempt := 0; ; attempt++ {
 		err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+			if err := childLive(ctx, tx, it.ChildID); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO media_items (`+itemInsertColumns+`)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 				it.ChildID, it.ID, it.Kind, it.Title, it.Caption, it.ContentType, it.SizeBytes, nullable(it.OriginalSHA256),
@@ -387,12 +403,13 @@ func deletedBlobs(rows *sql.Rows, delta refDelta) (int, error) {
 	return n, rows.Err()
 }
 
-// DeleteItem removes an item with its jobs and references.
+// DeleteItem removes an item with its unleased jobs and its references.
 func (s *SQL) DeleteItem(ctx context.Context, childID, id string, expectRevision int64, events ...outbox.Message) error {
 	query, args := `DELETE FROM media_items WHERE child_id = $1 AND id = $2`, []any{childID, id}
 	if expectRevision != 0 {
 		query, args = query+` AND revision = $3`, append(args, expectRevision)
 	}
+	now := s.stamp()
 	var deleted bool
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		rows, err := tx.QueryContext(ctx, query+` RETURNING content_sha256, thumbnails`, args...)
@@ -404,10 +421,13 @@ func (s *SQL) DeleteItem(ctx context.Context, childID, id string, expectRevision
 			return err
 		}
 		deleted = true
-		if err := deleteJobs(ctx, tx, `child_id = $1 AND item_id = $2`, []any{childID, id}, delta); err != nil {
+		// A leased job's worker may be between pinning and writing bytes:
+		// its pins are its own to release (see the package doc).
+		if err := deleteJobs(ctx, tx, `child_id = $1 AND item_id = $2 AND lease_until < $3`,
+			[]any{childID, id, sqldb.Micros(now)}, delta); err != nil {
 			return err
 		}
-		if err := delta.apply(ctx, tx, s.stamp()); err != nil {
+		if err := delta.apply(ctx, tx, now); err != nil {
 			return err
 		}
 		return addEvents(ctx, tx, events)
@@ -424,29 +444,56 @@ func (s *SQL) DeleteItem(ctx context.Context, childID, id string, expectRevision
 	return ErrStale
 }
 
-// DeleteChild removes everything of a child's in one transaction.
-func (s *SQL) DeleteChild(ctx context.Context, childID string) ([]Session, error) {
-	var sessions []Session
+// DeleteChild records the child's deletion and removes what it had, in one
+// transaction (see Store.DeleteChild).
+func (s *SQL) DeleteChild(ctx context.Context, childID, eventID string) (ChildDeletion, error) {
+	if childID == "" || eventID == "" {
+		return ChildDeletion{}, fmt.Errorf("delete child %q, event %q: %w", childID, eventID, ErrInvalid)
+	}
+	now := s.stamp()
+	var d ChildDeletion
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		sessions = sessions[:0]
+		d = ChildDeletion{}
+		// The tombstone first: from here on no item or session is added.
+		res, err := tx.ExecContext(ctx, `INSERT INTO media_children (child_id, deleted_time, delete_event) VALUES ($1, $2, $3)
+			ON CONFLICT (child_id) DO UPDATE SET deleted_time = excluded.deleted_time, delete_event = excluded.delete_event
+			WHERE media_children.deleted_time IS NULL`, childID, sqldb.Micros(now), eventID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		d.Fresh = n == 1
+		if err := tx.QueryRowContext(ctx, `SELECT delete_event FROM media_children WHERE child_id = $1`, childID).Scan(&d.EventID); err != nil {
+			return err
+		}
 		delta := refDelta{}
 		rows, err := tx.QueryContext(ctx, `DELETE FROM media_items WHERE child_id = $1 RETURNING content_sha256, thumbnails`, childID)
 		if err != nil {
 			return err
 		}
-		if _, err := deletedBlobs(rows, delta); err != nil {
+		if d.Items, err = deletedBlobs(rows, delta); err != nil {
 			return err
 		}
-		if sessions, err = deleteSessions(ctx, tx, `child_id = $1`, []any{childID}, delta); err != nil {
+		// Ended, not deleted: a writer may hold one (see the package doc).
+		// Expiry 0 is past on every clock.
+		res, err = tx.ExecContext(ctx, `UPDATE upload_sessions SET expire_time = 0 WHERE child_id = $1 AND expire_time <> 0`, childID)
+		if err != nil {
 			return err
 		}
-		if err := deleteJobs(ctx, tx, `child_id = $1`, []any{childID}, delta); err != nil {
+		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		return delta.apply(ctx, tx, s.stamp())
+		d.Sessions = int(n)
+		if err := deleteJobs(ctx, tx, `child_id = $1 AND lease_until < $2`, []any{childID, sqldb.Micros(now)}, delta); err != nil {
+			return err
+		}
+		return delta.apply(ctx, tx, now)
 	})
 	if err != nil {
-		return nil, wrap("delete child", err)
+		return ChildDeletion{}, wrap("delete child", err)
 	}
-	return sessions, nil
+	return d, nil
 }

@@ -51,18 +51,50 @@
 //     bytes may already be gone, and only a Put can bring them back.
 //
 // So a writer must pin a blob before it writes the bytes and keep the pin
-// until its item references them. The grace period (UnreferencedBlobs'
-// olderThan) is not what makes this safe; it only keeps bytes that are
-// dropped and referenced again soon (a delete and re-upload) from being
-// rewritten. The lease must exceed the sweeper's Delete deadline by more
-// than the clock skew between machines, since a writer compares the
-// sweeper's lease with its own clock: minutes against seconds is plenty.
+// until its item references them. The lease must exceed the sweeper's
+// Delete deadline by more than the clock skew between machines, since a
+// writer compares the sweeper's lease with its own clock: minutes against
+// seconds is plenty.
 //
 // A pin belongs to a [Holder]: an upload session or a processing job. The
 // store releases a session's pins when the session is deleted, and a job's
 // when the job completes or is deleted, in the same transaction, so a
 // crash between pinning and unpinning holds the bytes only until the
 // session expires or the job is retried to completion.
+//
+// # Deleting promptly
+//
+// Deleting is deleting: bytes no item uses are a child's picture that
+// nobody may see any more, so nothing waits for them to age. The media
+// service sweeps with olderThan = now, and wakes its sweeper after every
+// write that can drop a count to 0 (an item or a child deleted, an upload
+// refused or cancelled, a job ended): the bytes go within moments, and a
+// crash in between leaves a row at 0 that the next sweep (at start, then
+// every sweep interval) finds. The protocol above never needed a grace
+// period to be safe; without one, bytes dropped and soon uploaded again
+// are merely written twice.
+//
+// That leaves one way to lose track of bytes, which the store rules out: a
+// pin released under a writer that is still at work. If deleting an item
+// released the pins of the job working on it between the worker's PinBlob
+// and its Put, the sweeper could condemn, delete and forget the blob, and
+// the Put would then leave bytes no row knows of. So a holder's pins are
+// released only when no writer works under it:
+//
+//   - a session is deleted only by whoever holds its bytes' file lock (its
+//     writer, a cancel, the sweeper). [Store.DeleteChild] does not delete a
+//     child's sessions: it ends them (they expire at once and take no more
+//     bytes), and the sweeper, or the holder on its way out, deletes them;
+//   - a job is deleted by its worker (CompleteJob, FinishJob), or with its
+//     item only while no worker leases it. A leased job outlives its
+//     deleted item: its worker finds the item gone and completes the job,
+//     releasing its pins.
+//
+// And an item for a deleted child cannot be created: [Store.DeleteChild]
+// leaves a tombstone that [Store.CreateItem] and [Store.CreateSession]
+// check in their transactions (see media_children in the migrations), so
+// an upload that finishes after the deletion is refused, and its session's
+// pin, released when the session is dropped, leaves its bytes at 0.
 package store
 
 import (
@@ -110,6 +142,9 @@ var (
 	// ErrLeaseLost means a job is no longer leased to the worker finishing
 	// it: its lease ran out and another worker claimed it.
 	ErrLeaseLost = errors.New("job lease lost")
+	// ErrChildDeleted means the child was deleted (DeleteChild): nothing
+	// more is stored for it.
+	ErrChildDeleted = errors.New("child was deleted")
 )
 
 // Kind is what a media item is. The numbers match the contract's MediaKind.
@@ -215,6 +250,17 @@ type ItemQuery struct {
 	Limit         int         // 0 for all
 }
 
+// ChildDeletion is what a DeleteChild did.
+type ChildDeletion struct {
+	// Fresh is false when the child was deleted before: a repeat.
+	Fresh bool
+	// EventID is the id of the event the child was first deleted by.
+	EventID string
+	// Items and Sessions count the items this call deleted and the upload
+	// sessions it ended.
+	Items, Sessions int
+}
+
 // Holder owns pins: an upload session or a processing job.
 type Holder string
 
@@ -293,7 +339,8 @@ type Store interface {
 	// one transaction. If the child already has an item with the same
 	// OriginalSHA256, it returns that item with created=false and changes
 	// nothing: concurrent identical uploads yield one item. A clash of ids
-	// alone is ErrAlreadyExists; a condemned blob is ErrBlobCondemned.
+	// alone is ErrAlreadyExists; a condemned blob is ErrBlobCondemned; a
+	// deleted child is ErrChildDeleted.
 	CreateItem(ctx context.Context, it Item, jobs []Job, events ...outbox.Message) (item Item, created bool, err error)
 	GetItem(ctx context.Context, childID, id string) (Item, error)
 	// FindByOriginal returns the child's item uploaded with these bytes.
@@ -306,13 +353,18 @@ type Store interface {
 	// fails with ErrStale and nothing changes. The ids, OriginalSHA256,
 	// UploadedBy and CreateTime cannot be changed.
 	UpdateItem(ctx context.Context, childID, id string, expectRevision int64, change func(*Item) error, events ...outbox.Message) (Item, error)
-	// DeleteItem removes an item, its jobs (releasing their pins) and its
-	// blob references, with events.
+	// DeleteItem removes an item, its jobs that no worker leases (releasing
+	// their pins) and its blob references, with events. A leased job stays
+	// for its worker, which completes it on finding the item gone.
 	DeleteItem(ctx context.Context, childID, id string, expectRevision int64, events ...outbox.Message) error
-	// DeleteChild removes all of a child's items, sessions and jobs and
-	// their references, and returns the sessions removed, whose temporary
-	// bytes the caller deletes.
-	DeleteChild(ctx context.Context, childID string) ([]Session, error)
+	// DeleteChild records that the child was deleted (eventID says by
+	// which event) and, in the same transaction, removes its items with
+	// their references and its jobs that no worker leases, and ends its
+	// upload sessions: they expire at once, for the sweeper (or whoever
+	// holds one) to delete with their bytes. From then on CreateItem and
+	// CreateSession for the child fail with ErrChildDeleted. Deleting again
+	// changes nothing but what a repeat finds left, and reports Fresh false.
+	DeleteChild(ctx context.Context, childID, eventID string) (ChildDeletion, error)
 
 	// PinBlob takes a reference for holder on bytes about to be written.
 	// Pinning again for the same holder does nothing.
@@ -334,7 +386,8 @@ type Store interface {
 	// whether it did. A new reference wins.
 	ForgetBlob(ctx context.Context, sha256, sweeper string) (bool, error)
 
-	// CreateSession stores a new upload session at offset 0.
+	// CreateSession stores a new upload session at offset 0;
+	// ErrChildDeleted for a deleted child.
 	CreateSession(ctx context.Context, s Session) (Session, error)
 	// GetSession returns a session, expired or not.
 	GetSession(ctx context.Context, id string) (Session, error)

@@ -396,11 +396,21 @@ var itemContract = []contractCase{
 			t.Fatalf("range [%v, %v) listed %v, want %v", from, before, got, want)
 		}
 	}},
-	{"deleting a child removes its items, sessions and jobs and drops references", func(t *testing.T, e env) {
+	{"deleting a child removes its items and idle jobs, ends its sessions and drops references", func(t *testing.T, e env) {
 		ctx := context.Background()
 		mustCreate(t, e.s, item("c1", "m1", sha("o1"), sha("shared"), sha("t1")), store.Job{Kind: "thumbnail"})
-		mustCreate(t, e.s, item("c1", "m2", sha("o2"), sha("c2")), store.Job{Kind: "metadata"})
 		mustCreate(t, e.s, item("c2", "m1", sha("o1"), sha("shared")), store.Job{Kind: "thumbnail"})
+		// Claimed now, so the two jobs above are leased and the one below is not.
+		leased, err := e.s.ClaimJobs(ctx, "w1", time.Now(), time.Minute, 10)
+		if err != nil || len(leased) != 2 {
+			t.Fatalf("claimed %d, %v", len(leased), err)
+		}
+		for _, j := range leased {
+			if err := e.s.PinBlob(ctx, sha("thumb of "+j.ID), store.JobHolder(j.ID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustCreate(t, e.s, item("c1", "m2", sha("o2"), sha("c2")), store.Job{Kind: "metadata"})
 		sess, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "tmp/1", UploadedBy: "parent",
 			Metadata: store.UploadMetadata{Kind: store.KindPhoto, SizeBytes: 10}})
 		if err != nil {
@@ -409,49 +419,112 @@ var itemContract = []contractCase{
 		if err := e.s.PinBlob(ctx, sha("uploading"), store.SessionHolder(sess.ID)); err != nil {
 			t.Fatal(err)
 		}
-		jobs, err := e.s.ClaimJobs(ctx, "w1", time.Now(), time.Minute, 10)
-		if err != nil || len(jobs) != 3 {
-			t.Fatalf("claimed %d, %v", len(jobs), err)
-		}
-		for _, j := range jobs {
-			if err := e.s.PinBlob(ctx, sha("thumb of "+j.ID), store.JobHolder(j.ID)); err != nil {
-				t.Fatal(err)
-			}
-		}
 
-		removed, err := e.s.DeleteChild(ctx, "c1")
+		d, err := e.s.DeleteChild(ctx, "c1", "ev1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(removed) != 1 || removed[0].TempKey != "tmp/1" {
-			t.Fatalf("removed sessions = %+v", removed)
+		if d != (store.ChildDeletion{Fresh: true, EventID: "ev1", Items: 2, Sessions: 1}) {
+			t.Fatalf("DeleteChild = %+v", d)
 		}
 		if items, _ := e.s.ListItems(ctx, store.ItemQuery{ChildID: "c1"}); len(items) != 0 {
 			t.Errorf("%d items left", len(items))
 		}
-		if _, err := e.s.GetSession(ctx, sess.ID); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("session left: %v", err)
+		// The session is ended, not deleted: whoever holds its bytes (or
+		// the sweeper) deletes it, which releases its pin.
+		got, err := e.s.GetSession(ctx, sess.ID)
+		if err != nil || got.ExpireTime.After(time.Now()) {
+			t.Fatalf("ended session = %+v, %v", got, err)
 		}
-		want := map[string]int64{sha("shared"): 1, sha("t1"): 0, sha("c2"): 0, sha("uploading"): 0}
-		for _, j := range jobs {
+		if _, err := e.s.AdvanceSession(ctx, sess.ID, 0, 5); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("an ended session took bytes: %v", err)
+		}
+		if expired, _ := e.s.ExpiredSessions(ctx, time.Now(), 0); len(expired) != 1 || expired[0].ID != sess.ID {
+			t.Errorf("expired sessions = %+v", expired)
+		}
+		var c1Job store.Job
+		for _, j := range leased {
 			if j.ChildID == "c1" {
-				want[sha("thumb of "+j.ID)] = 0
-				if _, err := e.s.GetJob(ctx, j.ID); !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("job %s left: %v", j.ID, err)
-				}
-			} else {
-				want[sha("thumb of "+j.ID)] = 1
+				c1Job = j
 			}
 		}
-		wantRefs(t, e.s, want)
-		if n, _ := e.s.JobDepth(ctx); n != 1 {
-			t.Errorf("JobDepth = %d, want the other child's 1", n)
+		// The idle job went; the leased one stays, pins and all, for its
+		// worker, which finds the item gone.
+		if n, _ := e.s.JobDepth(ctx); n != 2 {
+			t.Errorf("JobDepth = %d, want the leased job of each child", n)
 		}
+		wantRefs(t, e.s, map[string]int64{sha("shared"): 1, sha("t1"): 0, sha("c2"): 0, sha("uploading"): 1,
+			sha("thumb of " + c1Job.ID): 1})
+		if _, err := e.s.FinishJob(ctx, c1Job.ID, "w1", func(*store.Item) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("finishing the deleted item's job: %v", err)
+		}
+		if err := e.s.CompleteJob(ctx, c1Job.ID, "w1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.DeleteSession(ctx, sess.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantRefs(t, e.s, map[string]int64{sha("uploading"): 0, sha("thumb of " + c1Job.ID): 0})
 		if _, err := e.s.GetItem(ctx, "c2", "m1"); err != nil {
 			t.Errorf("other child's item: %v", err)
 		}
-		if again, err := e.s.DeleteChild(ctx, "c1"); err != nil || len(again) != 0 {
-			t.Errorf("second DeleteChild = %v, %v", again, err)
+
+		// Nothing more is stored for the child.
+		if _, _, err := e.s.CreateItem(ctx, item("c1", "m3", sha("o3"), sha("c3")), nil); !errors.Is(err, store.ErrChildDeleted) {
+			t.Errorf("CreateItem for a deleted child: %v", err)
+		}
+		if _, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "tmp/2", UploadedBy: "parent",
+			Metadata: store.UploadMetadata{SizeBytes: 10}}); !errors.Is(err, store.ErrChildDeleted) {
+			t.Errorf("CreateSession for a deleted child: %v", err)
+		}
+		if refs(t, e.s, sha("c3")) != -1 {
+			t.Error("a refused item left a reference")
+		}
+		mustCreate(t, e.s, item("c2", "m2", sha("o3"), sha("c3")))
+
+		// A repeat, under another event id too, changes nothing.
+		for _, ev := range []string{"ev1", "ev2"} {
+			if again, err := e.s.DeleteChild(ctx, "c1", ev); err != nil || again != (store.ChildDeletion{EventID: "ev1"}) {
+				t.Errorf("DeleteChild again under %s = %+v, %v", ev, again, err)
+			}
+		}
+		if _, err := e.s.DeleteChild(ctx, "c1", ""); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("DeleteChild without an event id: %v", err)
+		}
+		// A child media never stored anything for is remembered too.
+		if d, err := e.s.DeleteChild(ctx, "c9", "ev9"); err != nil || !d.Fresh {
+			t.Errorf("DeleteChild of an unknown child = %+v, %v", d, err)
+		}
+		if _, err := e.s.CreateSession(ctx, store.Session{ChildID: "c9", TempKey: "tmp/3", UploadedBy: "parent",
+			Metadata: store.UploadMetadata{SizeBytes: 10}}); !errors.Is(err, store.ErrChildDeleted) {
+			t.Errorf("CreateSession for a deleted unknown child: %v", err)
+		}
+	}},
+	{"an item created and its child deleted at once: the item is never left behind", func(t *testing.T, e env) {
+		ctx := context.Background()
+		for round := range 20 {
+			childID := fmt.Sprintf("race%d", round)
+			mustCreate(t, e.s, item(childID, "first", sha(childID+"o"), sha(childID+"c")))
+			var wg sync.WaitGroup
+			var createErr error
+			wg.Go(func() {
+				_, _, createErr = e.s.CreateItem(ctx, item(childID, "late", sha(childID+"o2"), sha(childID+"c2")), []store.Job{{Kind: "thumbnail"}})
+			})
+			wg.Go(func() {
+				if _, err := e.s.DeleteChild(ctx, childID, "ev-"+childID); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Wait()
+			if createErr != nil && !errors.Is(createErr, store.ErrChildDeleted) {
+				t.Fatalf("round %d: CreateItem: %v", round, createErr)
+			}
+			if items, _ := e.s.ListItems(ctx, store.ItemQuery{ChildID: childID}); len(items) != 0 {
+				t.Fatalf("round %d: %d items outlived their child (create: %v)", round, len(items), createErr)
+			}
+			if got := refs(t, e.s, sha(childID+"c2")); got > 0 {
+				t.Fatalf("round %d: the late item's bytes keep %d references", round, got)
+			}
 		}
 	}},
 }
