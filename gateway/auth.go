@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -55,7 +57,13 @@ func bearerToken(r *http.Request, allowQuery bool) (string, error) {
 // presented from outside is refused like a bad token.
 func verifyUser(r *http.Request, v *auth.Verifier, token string) (auth.Principal, error) {
 	p, err := v.VerifyUser(r.Context(), token)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrKeySetUnavailable):
+		// Not the caller's fault, and the reason names the identity
+		// provider's address: it goes to the log only.
+		slog.WarnContext(r.Context(), "gateway: verifying a token", slog.Any("error", err))
+		return auth.Principal{}, status.Error(codes.Unavailable, "the identity provider's keys cannot be fetched; retry shortly")
+	case err != nil:
 		return auth.Principal{}, status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
 	}
 	return p, nil

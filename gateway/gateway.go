@@ -54,10 +54,6 @@ type Config struct {
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
-	// Metrics, when set, is served at /metrics.
-	Metrics http.Handler
-	// Tracez, when set, is served at /debug/tracez: recent spans in a browser.
-	Tracez http.Handler
 }
 
 // Gateway is the REST facade.
@@ -86,28 +82,31 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	dial := func(target string, creds credentials.PerRPCCredentials, services ...protoreflect.ServiceDescriptor) (*grpc.ClientConn, error) {
+	// dial connects to the service called name; see upstream.go for what
+	// its callers hear when that service does not answer.
+	dial := func(name, target string, creds credentials.PerRPCCredentials, services ...protoreflect.ServiceDescriptor) (*grpc.ClientConn, error) {
 		return grpcclient.New(target, grpcclient.Options{
 			TracerProvider: cfg.TracerProvider,
 			MeterProvider:  cfg.MeterProvider,
 			Timeout:        cfg.Timeout,
 			Credentials:    creds,
 			Services:       services,
+			DialOptions:    upstreamErrors{service: name, logger: cfg.Logger}.dialOptions(),
 		})
 	}
-	progressConn, err := dial(cfg.ProgressTarget, nil, progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0))
+	progressConn, err := dial("progress", cfg.ProgressTarget, nil, progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0))
 	if err != nil {
 		return nil, fmt.Errorf("progress client: %w", err)
 	}
-	mediaConn, err := dial(cfg.MediaTarget, nil, mediav1.File_kinbridge_media_v1_media_proto.Services().Get(0))
+	mediaConn, err := dial("media", cfg.MediaTarget, nil, mediav1.File_kinbridge_media_v1_media_proto.Services().Get(0))
 	if err != nil {
 		return nil, fmt.Errorf("media client: %w", err)
 	}
-	notificationConn, err := dial(cfg.NotificationTarget, nil, notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0))
+	notificationConn, err := dial("notification", cfg.NotificationTarget, nil, notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0))
 	if err != nil {
 		return nil, fmt.Errorf("notification client: %w", err)
 	}
-	liveConn, err := dial(cfg.NotificationTarget, cfg.ServiceIdentity)
+	liveConn, err := dial("notification", cfg.NotificationTarget, cfg.ServiceIdentity)
 	if err != nil {
 		return nil, fmt.Errorf("notification live client: %w", err)
 	}
@@ -166,6 +165,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	uploads := requireUserToken(cfg.Verifier, forwardToken(tus))
+	// Nothing here tells about the suite's insides: metrics and recent
+	// traces name children, media and users, so they are served only on the
+	// metrics listener (loopback by default), never on this public port.
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -174,12 +176,6 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /openapi.json", serveSpec)
 	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs", http.StatusFound) })
-	if cfg.Metrics != nil {
-		root.Handle("GET /metrics", cfg.Metrics)
-	}
-	if cfg.Tracez != nil {
-		root.Handle("GET /debug/tracez", cfg.Tracez)
-	}
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)
 	})

@@ -19,7 +19,8 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 		resp, err := healthpb.NewHealthClient(u.conn).Check(ctx, &healthpb.HealthCheckRequest{})
 		switch {
 		case err != nil:
-			report[u.name] = "unreachable: " + err.Error()
+			// The error stays in the log (upstream.go): this page is public.
+			report[u.name] = "unreachable"
 			code = http.StatusServiceUnavailable
 		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
 			report[u.name] = resp.GetStatus().String()

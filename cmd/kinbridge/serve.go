@@ -265,8 +265,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Logger:             tel.Logger("gateway"),
 			TracerProvider:     tel.TracerProvider("gateway"),
 			MeterProvider:      tel.MeterProvider(),
-			Metrics:            tel.MetricsHandler(),
-			Tracez:             tel.TracezHandler(),
 		})
 		if err != nil {
 			return err
@@ -281,10 +279,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		lines = append(lines,
 			banner.Line(banner.Gateway, url),
 			banner.Line(banner.APIDocs, url+"/docs"),
-			banner.Line(banner.OpenAPI, url+"/openapi.json"),
-			banner.Line(banner.Tracez, url+"/debug/tracez"))
+			banner.Line(banner.OpenAPI, url+"/openapi.json"))
 	}
 
+	// Metrics and recent traces name children, media and users: they are
+	// served here only, on their own listener (loopback by default), and
+	// never on the gateway's public port.
 	if c.MetricsListen != "" {
 		lis, err := net.Listen("tcp", c.MetricsListen)
 		if err != nil {
@@ -294,7 +294,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mux.Handle("GET /metrics", tel.MetricsHandler())
 		mux.Handle("GET /debug/tracez", tel.TracezHandler())
 		group.Go(func() error { return serveHTTP(ctx, lis, mux, c.ShutdownTimeout) })
-		lines = append(lines, banner.Line(banner.Metrics, "http://"+lis.Addr().String()+"/metrics"))
+		url := "http://" + lis.Addr().String()
+		lines = append(lines,
+			banner.Line(banner.Metrics, url+"/metrics"),
+			banner.Line(banner.Tracez, url+"/debug/tracez"))
 	}
 
 	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), role, c.DataDir)

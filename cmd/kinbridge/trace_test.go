@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -98,17 +100,28 @@ func TestOneRESTCallIsOneTrace(t *testing.T) {
 }
 
 // TestTracezWithoutJaeger checks the zero-setup view: with no exporter
-// configured, recent spans and their latencies are on /debug/tracez.
+// configured, recent spans and their latencies are on /debug/tracez of the
+// metrics listener, and not on the gateway, whose port is public.
 func TestTracezWithoutJaeger(t *testing.T) {
 	s := startSuite(t)
 	s.family(t)
-	r := s.call(t, "GET", "/debug/tracez", "", "")
-	if r.status != 200 {
-		t.Fatalf("tracez: %d", r.status)
+	resp, err := http.Get(strings.TrimSuffix(s.metrics, "/metrics") + "/debug/tracez")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("tracez: %d %v", resp.StatusCode, err)
 	}
 	for _, want := range []string{"kinbridge.progress.v1.ProgressService/CreateChild", "POST /v1/children"} {
-		if !strings.Contains(string(r.body), want) {
+		if !strings.Contains(string(body), want) {
 			t.Errorf("tracez lacks %q", want)
+		}
+	}
+	for _, path := range []string{"/debug/tracez", "/metrics"} {
+		if r := s.call(t, "GET", path, s.adminToken, ""); r.status != http.StatusNotFound {
+			t.Errorf("the gateway answers %s: %d", path, r.status)
 		}
 	}
 }

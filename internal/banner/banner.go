@@ -10,6 +10,7 @@
 //	  progress gRPC   127.0.0.1:9101
 //	  REST gateway    http://127.0.0.1:8080
 //	  metrics         http://127.0.0.1:9464/metrics
+//	  recent traces   http://127.0.0.1:9464/debug/tracez
 //
 //	  export KINBRIDGE_TOKEN=...
 //

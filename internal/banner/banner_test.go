@@ -16,6 +16,7 @@ func TestReadWhatIsWritten(t *testing.T) {
 		banner.Line(banner.Gateway, "http://127.0.0.1:8080"),
 		banner.Line(banner.APIDocs, "http://127.0.0.1:8080/docs"),
 		banner.Line(banner.Metrics, "http://127.0.0.1:9464/metrics"),
+		banner.Line(banner.Tracez, "http://127.0.0.1:9464/debug/tracez"),
 		"",
 		banner.TokenLine("abc.def"),
 		"",

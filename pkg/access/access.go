@@ -260,13 +260,15 @@ func callError(ctx context.Context, child string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return status.FromContextError(ctxErr).Err()
 	}
-	st := status.Convert(err)
-	if st.Code() == codes.DeadlineExceeded {
+	// What progress said, or the connection to it (which names the
+	// address it dialled), stays on the call's span: the caller hears only
+	// what failed.
+	if status.Code(err) == codes.DeadlineExceeded {
 		// The call's own deadline (the client's default timeout): progress
 		// is too slow, which callers and the gateway report as a timeout.
-		return st.Err()
+		return status.Errorf(codes.DeadlineExceeded, "cannot check access to %s: the progress service did not answer in time", child)
 	}
-	return status.Errorf(codes.Unavailable, "cannot check access to %s: progress answered %s: %s", child, st.Code(), st.Message())
+	return status.Errorf(codes.Unavailable, "cannot check access to %s: the progress service cannot be asked right now; retry shortly", child)
 }
 
 // cached returns a fresh cached answer for k.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -122,7 +123,10 @@ func authorize(ctx context.Context, v *Verifier, req Requirement) (context.Conte
 	p, err := v.Verify(ctx, token)
 	switch {
 	case errors.Is(err, ErrKeySetUnavailable):
-		return nil, status.Error(codes.Unavailable, err.Error())
+		// The reason names the identity provider's address: the log has it,
+		// the caller hears only what failed.
+		slog.WarnContext(ctx, "auth: verifying a token", slog.Any("error", err))
+		return nil, status.Error(codes.Unavailable, "the identity provider's keys cannot be fetched; retry shortly")
 	case errors.Is(err, context.Canceled):
 		return nil, status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

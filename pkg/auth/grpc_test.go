@@ -282,4 +282,8 @@ func TestInterceptorProviderDown(t *testing.T) {
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("code = %v (%v), want Unavailable", status.Code(err), err)
 	}
+	// The provider's address is the server's business, not the caller's.
+	if msg := status.Convert(err).Message(); strings.Contains(msg, p.srv.Listener.Addr().String()) || strings.Contains(msg, "http") {
+		t.Errorf("the caller is told where the provider is: %q", msg)
+	}
 }

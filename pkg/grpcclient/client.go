@@ -35,6 +35,10 @@ type Options struct {
 	// Services whose idempotent methods (idempotency_level NO_SIDE_EFFECTS
 	// or IDEMPOTENT in the proto) are retried on UNAVAILABLE.
 	Services []protoreflect.ServiceDescriptor
+	// DialOptions are added after the defaults, for what one caller needs
+	// of its connections alone (the gateway's handling of errors that no
+	// service sent, for example).
+	DialOptions []grpc.DialOption
 }
 
 // New returns a lazily connecting client for target ("127.0.0.1:9101",
@@ -64,6 +68,7 @@ func New(target string, opts Options) (*grpc.ClientConn, error) {
 	if opts.Credentials != nil {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(opts.Credentials))
 	}
+	dialOpts = append(dialOpts, opts.DialOptions...)
 	return grpc.NewClient(target, dialOpts...)
 }
 

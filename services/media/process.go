@@ -113,9 +113,8 @@ func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	var perm permanentError
 	if ctx.Err() == nil && (errors.As(err, &perm) || job.Attempts >= s.cfg.JobAttempts) {
 		log.WarnContext(ctx, "media: processing failed for good", "err", err)
-		reason := "thumbnails could not be made: " + err.Error()
 		_, ferr := s.store.FinishJob(rctx, job.ID, owner, func(it *store.Item) error {
-			it.State, it.FailureReason = store.StateFailed, reason
+			it.State, it.FailureReason = store.StateFailed, failureReason(err)
 			return nil
 		})
 		switch {
@@ -149,6 +148,28 @@ func (s *Service) itemGone(ctx context.Context, owner string, job store.Job) {
 		return // the lease runs out, and the next claim finds the item gone
 	}
 	s.deleted()
+}
+
+// The reasons a reader sees for an item whose processing failed. The error
+// itself stays in the log and on the job's span: it may quote a program's
+// stderr, which names files on the server.
+const (
+	reasonTooLarge    = "The picture is too large to show a preview of. The original is kept."
+	reasonUnsupported = "No preview can be made of this kind of file. The original is kept."
+	reasonUnreadable  = "No preview could be made of this file; it may be damaged. The original is kept."
+)
+
+// failureReason is what readers are told about err, the error that failed
+// an item's processing for good.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, thumb.ErrTooLarge):
+		return reasonTooLarge
+	case errors.Is(err, errors.ErrUnsupported):
+		return reasonUnsupported
+	default:
+		return reasonUnreadable
+	}
 }
 
 // jobTracerName is the instrumentation scope of the job spans.

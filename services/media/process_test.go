@@ -3,7 +3,10 @@ package media
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,8 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/mediacheck"
+	"github.com/kinbridge/kinbridge/services/media/thumb"
 )
 
 // fakePublisher records what the outbox relay delivers.
@@ -71,12 +76,56 @@ func TestCorruptImageFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_FAILED)
-	if failed.GetFailureReason() == "" {
-		t.Error("FAILED without a reason")
+	if got := failed.GetFailureReason(); got != reasonUnreadable {
+		t.Errorf("failure_reason %q, want %q", got, reasonUnreadable)
 	}
 	// The original is kept.
 	if _, got, err := e.readAll(ctx, it.GetName(), "", 0, 0); err != nil || len(got) != len(data) {
 		t.Errorf("original after failure: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestFailureReasonTellsNoServerDetail: a video ffmpeg cannot decode
+// fails with a fixed reason for readers, not ffmpeg's stderr, which names
+// the file it was given (a path in the server's data directory).
+func TestFailureReasonTellsNoServerDetail(t *testing.T) {
+	if thumb.LookupTools().FFmpeg == "" {
+		t.Skip("needs ffmpeg: without it a video is READY without a poster frame")
+	}
+	e := newEnv(t, sqliteLocal, func(c *Config) { c.JobAttempts = 1 })
+	ctx := e.as(t, "carol")
+	var movie bytes.Buffer
+	if err := mediacheck.WriteMovie(&movie, 64<<10, [32]byte{'f'}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(movie.Len())}, movie.Bytes(), 16<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_FAILED)
+	reason := failed.GetFailureReason()
+	if reason != reasonUnreadable {
+		t.Errorf("failure_reason %q, want %q", reason, reasonUnreadable)
+	}
+	for _, leak := range []string{e.blobDir, e.tempDir, os.TempDir(), "ffmpeg", "exit status"} {
+		if strings.Contains(reason, leak) {
+			t.Errorf("failure_reason %q tells %q", reason, leak)
+		}
+	}
+}
+
+func TestFailureReasons(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("thumb: 30000x10: %w", thumb.ErrTooLarge), reasonTooLarge},
+		{permanentError{fmt.Errorf("thumb: content type %q: %w", "image/tiff", errors.ErrUnsupported)}, reasonUnsupported},
+		{errors.New("thumb: ffmpeg: exit status 1: /srv/kinbridge/data/blobs/ab/abcd: Invalid data found when processing input"), reasonUnreadable},
+	} {
+		if got := failureReason(tt.err); got != tt.want {
+			t.Errorf("failureReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
 

@@ -44,8 +44,10 @@ func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.Pub
 
 	users, err := p.guardians.users(ctx, ev.GetChild())
 	if err != nil {
-		// The sender's outbox retries: nothing is lost by refusing now.
-		return nil, status.Errorf(codes.Unavailable, "asking progress for the guardians of %s: %v", ev.GetChild(), status.Convert(err).Message())
+		// The sender's outbox retries: nothing is lost by refusing now. The
+		// reason (which may name progress's address) goes to the log only.
+		p.logger.WarnContext(ctx, "asking progress for the guardians", slog.String("child", ev.GetChild()), slog.Any("error", err))
+		return nil, status.Errorf(codes.Unavailable, "cannot ask the progress service for the guardians of %s right now; retry shortly", ev.GetChild())
 	}
 	subs, err := p.store.ChildSubscriptions(ctx, childID)
 	if err != nil {

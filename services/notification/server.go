@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -30,6 +32,8 @@ type server struct {
 	store     *store.SQL
 	bus       fanout.Bus
 	guardians *guardians
+	// access says whether a caller may see a child they subscribe to.
+	access    *access.Checker
 	heartbeat time.Duration
 	buffer    int
 	logger    *slog.Logger
@@ -191,7 +195,9 @@ func subscriptionName(ctx context.Context, field, name string) (user, child stri
 	return user, child, err
 }
 
-// CreateSubscription sets what the caller hears about a child.
+// CreateSubscription sets what the caller hears about a child. A child the
+// caller may not see answers NOT_FOUND, exactly like one that does not
+// exist, so subscribing never tells which children exist.
 func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.CreateSubscriptionRequest) (*notificationv1.Subscription, error) {
 	user, err := owner(ctx, "parent", req.GetParent())
 	if err != nil {
@@ -201,6 +207,10 @@ func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.Cre
 	child, ok := strings.CutPrefix(in.GetChild(), "children/")
 	if !ok || child == "" {
 		return nil, validate.InvalidArgument(validate.Field{Path: "subscription.child", Description: "is required: children/{child}"})
+	}
+	p, _ := auth.FromContext(ctx) // owner found it
+	if err := s.access.Check(ctx, p, in.GetChild(), progresspeerv1.Permission_PERMISSION_VIEW); err != nil {
+		return nil, err
 	}
 	if _, err := s.store.Subscription(ctx, user, child); err == nil {
 		return nil, status.Errorf(codes.AlreadyExists, "users/%s/subscriptions/%s already exists", user, child)

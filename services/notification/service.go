@@ -20,6 +20,7 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
@@ -34,7 +35,9 @@ type Config struct {
 	// Bus carries live notifications between instances; nil: in process.
 	// The caller keeps ownership of a bus it passes.
 	Bus fanout.Bus
-	// GuardianCacheTTL is how long a child's guardians are remembered; 0 asks every time.
+	// GuardianCacheTTL is how long progress's answers about a child's
+	// guardians (who they are, whether a caller is one) are remembered; 0
+	// asks every time.
 	GuardianCacheTTL time.Duration
 	// Retention is how long notifications are kept; 0 keeps them forever.
 	Retention time.Duration
@@ -96,6 +99,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store:     store.NewSQL(db),
 		bus:       cfg.Bus,
 		guardians: newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
+		access:    access.New(cfg.Progress, cfg.GuardianCacheTTL),
 		heartbeat: cfg.Heartbeat,
 		buffer:    cfg.StreamBuffer,
 		logger:    cfg.Logger,

@@ -162,6 +162,15 @@ func checkAssessment(prefix string, a store.Assessment) error {
 	if a.Score.Kind == store.ScoredLetter && a.Score.Letter == "" {
 		bad = append(bad, validate.Field{Path: prefix + "score.letter_grade", Description: "is empty"})
 	}
+	if a.Score.Kind == store.ScoredPoints {
+		// Checked before anything is stored: a percentage that is not a
+		// number, or too large to add up, would break every summary.
+		if _, ok := summary.PointsPercent(a.Score.Earned, a.Score.Possible); !ok {
+			bad = append(bad, validate.Field{Path: prefix + "score.points",
+				Description: fmt.Sprintf("earned / possible x 100 must be a number from 0 to %.0f (earned at most %.0f times possible)",
+					summary.MaxPercent, summary.MaxPercent/100)})
+		}
+	}
 	return invalid(bad)
 }
 

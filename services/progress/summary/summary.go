@@ -38,12 +38,23 @@ func LetterPercent(scale []Grade, letter string) (float64, bool) {
 	return 0, false
 }
 
-// PointsPercent is earned / possible x 100.
+// MaxPercent bounds the percentage of a points score: earned may exceed
+// possible (extra credit), up to 10,000 times. Any number of percentages so
+// bounded sum, and so average and trend, to finite numbers.
+const MaxPercent = 1e6
+
+// PointsPercent is earned / possible x 100. It is not defined (ok is
+// false) when possible is not positive or the result is not a number from
+// 0 to [MaxPercent]: 1e308 points out of 1e-300 would be infinite.
 func PointsPercent(earned, possible float64) (float64, bool) {
-	if possible <= 0 || math.IsNaN(earned) || math.IsInf(earned, 0) {
+	if !(possible > 0) {
 		return 0, false
 	}
-	return earned / possible * 100, true
+	p := earned / possible * 100
+	if !(p >= 0 && p <= MaxPercent) { // also false for NaN
+		return 0, false
+	}
+	return p, true
 }
 
 // Entry is one assessment as the summary sees it.
@@ -137,7 +148,9 @@ func slopePerDay(scored []Entry) (float64, bool) {
 	return sxy / sxx, true
 }
 
-func days(origin, t time.Time) float64 { return t.Sub(origin).Hours() / 24 }
+// days counts in seconds, not with t.Sub: a Duration ends at 292 years,
+// and dates span 300 (1900 to 2199).
+func days(origin, t time.Time) float64 { return float64(t.Unix()-origin.Unix()) / 86400 }
 
 // Round rounds to two decimals, half away from zero, and never returns
 // negative zero (which JSON would print as -0).

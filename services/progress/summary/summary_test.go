@@ -99,13 +99,50 @@ func TestPercents(t *testing.T) {
 	if _, ok := LetterPercent(DefaultScale(), "E"); ok {
 		t.Error("a letter off the scale has a percentage")
 	}
-	for _, c := range []struct{ earned, possible float64 }{{1, 0}, {1, -1}, {math.NaN(), 10}, {math.Inf(1), 10}} {
+	for _, c := range []struct{ earned, possible float64 }{
+		{1, 0}, {1, -1}, {math.NaN(), 10}, {math.Inf(1), 10}, {10, math.NaN()}, {-1, 10},
+		{1e308, 1e-300}, {1, 5e-324}, {math.MaxFloat64, 1}, {MaxPercent/100*2 + 1, 2},
+	} {
 		if _, ok := PointsPercent(c.earned, c.possible); ok {
 			t.Errorf("PointsPercent(%v, %v) should not be defined", c.earned, c.possible)
 		}
 	}
 	if p, _ := PointsPercent(21, 20); p != 105 {
 		t.Errorf("extra credit: %v", p)
+	}
+	if p, ok := PointsPercent(MaxPercent/100, 1); !ok || p != MaxPercent {
+		t.Errorf("the largest extra credit: %v %v", p, ok)
+	}
+}
+
+// TestSummariesStayFinite: the largest percentages over the widest span of
+// dates still give finite numbers, and a span over 292 years (where a
+// time.Duration ends) still gives the right trend.
+func TestSummariesStayFinite(t *testing.T) {
+	var entries []Entry
+	for i := range 1000 {
+		d := day("1900-01-01")
+		if i%2 == 1 {
+			d = day("2199-12-31")
+		}
+		entries = append(entries, Entry{Subject: "Math", Date: d, Percent: pct(MaxPercent)})
+	}
+	entries = append(entries, Entry{Subject: "Math", Date: day("2199-12-31"), Percent: pct(0)})
+	subjects, overall := Summarize(entries)
+	for _, st := range append(subjects, overall) {
+		for name, v := range map[string]*float64{"latest": st.Latest, "mean": st.Mean, "trend": st.Trend} {
+			if v == nil || math.IsInf(*v, 0) || math.IsNaN(*v) {
+				t.Errorf("%s %s = %v", st.Subject, name, v)
+			}
+		}
+	}
+	_, two := Summarize([]Entry{
+		{Subject: "Math", Date: day("1900-01-01"), Percent: pct(0)},
+		{Subject: "Math", Date: day("2199-12-31"), Percent: pct(MaxPercent)},
+	})
+	span := day("2199-12-31").Unix() - day("1900-01-01").Unix()
+	if want := Round(MaxPercent / (float64(span) / 86400) * 30); two.Trend == nil || *two.Trend != want {
+		t.Errorf("trend over 300 years = %v, want %v", show(two), want)
 	}
 }
 

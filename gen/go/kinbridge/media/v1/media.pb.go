@@ -245,7 +245,9 @@ type MediaItem struct {
 	TakenTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=taken_time,json=takenTime,proto3" json:"taken_time,omitempty"`
 	// Where the item is in its life.
 	State MediaState `protobuf:"varint,13,opt,name=state,proto3,enum=kinbridge.media.v1.MediaState" json:"state,omitempty"`
-	// Why processing failed, for FAILED items.
+	// Why processing failed, for FAILED items: a fixed sentence for people
+	// (too large, a kind of file with no preview, or one that cannot be read),
+	// never a program's own output, which names files on the server.
 	FailureReason string `protobuf:"bytes,14,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
 	// The thumbnails made so far.
 	Thumbnails []*Thumbnail `protobuf:"bytes,15,rep,name=thumbnails,proto3" json:"thumbnails,omitempty"`

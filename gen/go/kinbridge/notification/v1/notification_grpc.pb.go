@@ -57,7 +57,9 @@ type NotificationServiceClient interface {
 	// ends with ABORTED, and it resumes from its last sequence.
 	StreamNotifications(ctx context.Context, in *StreamNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamNotificationsResponse], error)
 	// Narrows or mutes what the caller hears about one child. Without a
-	// subscription, a guardian hears every event of the child.
+	// subscription, a guardian hears every event of the child. A child the
+	// caller may not see answers NOT_FOUND, exactly like one that does not
+	// exist.
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// Returns one of the caller's subscriptions.
 	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
@@ -202,7 +204,9 @@ type NotificationServiceServer interface {
 	// ends with ABORTED, and it resumes from its last sequence.
 	StreamNotifications(*StreamNotificationsRequest, grpc.ServerStreamingServer[StreamNotificationsResponse]) error
 	// Narrows or mutes what the caller hears about one child. Without a
-	// subscription, a guardian hears every event of the child.
+	// subscription, a guardian hears every event of the child. A child the
+	// caller may not see answers NOT_FOUND, exactly like one that does not
+	// exist.
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*Subscription, error)
 	// Returns one of the caller's subscriptions.
 	GetSubscription(context.Context, *GetSubscriptionRequest) (*Subscription, error)

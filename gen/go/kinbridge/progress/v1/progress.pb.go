@@ -222,7 +222,8 @@ type Child struct {
 	// The name shown to family members, for example "Ada". Required when
 	// creating a child; an update that names it in its mask may not clear it.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// The date of birth as `YYYY-MM-DD`; empty when not given.
+	// The date of birth as `YYYY-MM-DD`, from 1900-01-01 and not in the
+	// future; empty when not given.
 	BirthDate string `protobuf:"bytes,3,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
 	// The school the child attends.
 	School string `protobuf:"bytes,4,opt,name=school,proto3" json:"school,omitempty"`
@@ -1078,7 +1079,11 @@ func (x *DeleteGuardianshipRequest) GetEtag() string {
 	return ""
 }
 
-// A score as points out of a maximum.
+// A score as points out of a maximum. Its percentage, earned / possible x
+// 100, must be a number from 0 to 1,000,000 (extra credit up to 10,000
+// times the points possible), so that every summary stays a finite number;
+// a score outside that is refused (INVALID_ARGUMENT on `score.points`) and
+// nothing is stored.
 type Points struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The points earned, 0 or more (may exceed `possible` with extra credit).
@@ -1235,8 +1240,8 @@ type Assessment struct {
 	Kind AssessmentKind `protobuf:"varint,4,opt,name=kind,proto3,enum=kinbridge.progress.v1.AssessmentKind" json:"kind,omitempty"`
 	// The score; absent for unscored work and teacher notes.
 	Score *Score `protobuf:"bytes,5,opt,name=score,proto3" json:"score,omitempty"`
-	// The day the work was assessed, `YYYY-MM-DD` in the child's time zone.
-	// Required on create.
+	// The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
+	// from 1900-01-01 to 2199-12-31. Required on create.
 	AssessedDate string `protobuf:"bytes,6,opt,name=assessed_date,json=assessedDate,proto3" json:"assessed_date,omitempty"`
 	// What the teacher wrote.
 	TeacherComment string `protobuf:"bytes,7,opt,name=teacher_comment,json=teacherComment,proto3" json:"teacher_comment,omitempty"`
@@ -1380,7 +1385,8 @@ type Milestone struct {
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	// The area of life it belongs to.
 	Category MilestoneCategory `protobuf:"varint,4,opt,name=category,proto3,enum=kinbridge.progress.v1.MilestoneCategory" json:"category,omitempty"`
-	// The day it was achieved, `YYYY-MM-DD` in the child's time zone. Required on create.
+	// The day it was achieved, `YYYY-MM-DD` in the child's time zone, from
+	// 1900-01-01 to 2199-12-31. Required on create.
 	AchievedDate string `protobuf:"bytes,5,opt,name=achieved_date,json=achievedDate,proto3" json:"achieved_date,omitempty"`
 	// The user who recorded it.
 	RecordedBy string `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
@@ -1924,9 +1930,11 @@ type ListAssessmentsRequest struct {
 	Subject string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
 	// Only this kind.
 	Kind AssessmentKind `protobuf:"varint,5,opt,name=kind,proto3,enum=kinbridge.progress.v1.AssessmentKind" json:"kind,omitempty"`
-	// Only assessments on or after this day, `YYYY-MM-DD`.
+	// Only assessments on or after this day, `YYYY-MM-DD` (1900-01-01 to
+	// 2199-12-31, like every date).
 	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Only assessments on or before this day, `YYYY-MM-DD`.
+	// Only assessments on or before this day, `YYYY-MM-DD` (1900-01-01 to
+	// 2199-12-31).
 	EndDate       string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2298,9 +2306,11 @@ type ListMilestonesRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only this category.
 	Category MilestoneCategory `protobuf:"varint,4,opt,name=category,proto3,enum=kinbridge.progress.v1.MilestoneCategory" json:"category,omitempty"`
-	// Only milestones achieved on or after this day, `YYYY-MM-DD`.
+	// Only milestones achieved on or after this day, `YYYY-MM-DD` (1900-01-01
+	// to 2199-12-31, like every date).
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Only milestones achieved on or before this day, `YYYY-MM-DD`.
+	// Only milestones achieved on or before this day, `YYYY-MM-DD`
+	// (1900-01-01 to 2199-12-31).
 	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2641,9 +2651,11 @@ type GetProgressSummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `children/{child}/progressSummary`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The first day of the window, inclusive, `YYYY-MM-DD`; empty for "from the beginning".
+	// The first day of the window, inclusive, `YYYY-MM-DD` (1900-01-01 to
+	// 2199-12-31, like every date); empty for "from the beginning".
 	StartDate string `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// The last day of the window, inclusive, `YYYY-MM-DD`; empty for "until now".
+	// The last day of the window, inclusive, `YYYY-MM-DD` (1900-01-01 to
+	// 2199-12-31); empty for "until now".
 	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2704,13 +2716,14 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa6\x03\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xac\x04\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\a\xd8\x01\x01r\x02\x18dR\vdisplayName\x12E\n" +
+	"\xbaH\a\xd8\x01\x01r\x02\x18dR\vdisplayName\x12\xca\x01\n" +
 	"\n" +
-	"birth_date\x18\x03 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tbirthDate\x12 \n" +
+	"birth_date\x18\x03 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tbirthDate\x12 \n" +
 	"\x06school\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06school\x12(\n" +
 	"\vgrade_level\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x182R\n" +
 	"gradeLevel\x12$\n" +
@@ -2778,15 +2791,16 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\xe0\x04\n" +
+	"\x05value\"\xe6\x05\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
 	"\asubject\x18\x02 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18d2\x02\\SR\asubject\x12\x1e\n" +
 	"\x05title\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12C\n" +
 	"\x04kind\x18\x04 \x01(\x0e2%.kinbridge.progress.v1.AssessmentKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x122\n" +
-	"\x05score\x18\x05 \x01(\v2\x1c.kinbridge.progress.v1.ScoreR\x05score\x12K\n" +
-	"\rassessed_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\fassessedDate\x121\n" +
+	"\x05score\x18\x05 \x01(\v2\x1c.kinbridge.progress.v1.ScoreR\x05score\x12\xd0\x01\n" +
+	"\rassessed_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\fassessedDate\x121\n" +
 	"\x0fteacher_comment\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x0eteacherComment\x12&\n" +
 	"\vrecorded_by\x18\b \x01(\tB\x05\x92A\x02@\x01R\n" +
 	"recordedBy\x12$\n" +
@@ -2798,13 +2812,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\f \x01(\tR\x04etagB\n" +
 	"\n" +
-	"\b_percent\"\xd3\x03\n" +
+	"\b_percent\"\xd9\x04\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x12N\n" +
-	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12K\n" +
-	"\rachieved_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\fachievedDate\x12&\n" +
+	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12\xd0\x01\n" +
+	"\rachieved_date\x18\x05 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\fachievedDate\x12&\n" +
 	"\vrecorded_by\x18\x06 \x01(\tB\x05\x92A\x02@\x01R\n" +
 	"recordedBy\x12B\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
@@ -2851,7 +2866,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
 	"\x14GetAssessmentRequest\x12O\n" +
-	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\x96\x03\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xa2\x05\n" +
 	"\x16ListAssessmentsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2859,10 +2874,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n" +
 	"\asubject\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\asubject\x12C\n" +
-	"\x04kind\x18\x05 \x01(\x0e2%.kinbridge.progress.v1.AssessmentKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
+	"\x04kind\x18\x05 \x01(\x0e2%.kinbridge.progress.v1.AssessmentKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12\xca\x01\n" +
 	"\n" +
-	"start_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
-	"\bend_date\x18\a \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x86\x01\n" +
+	"start_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
+	"\bend_date\x18\a \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x86\x01\n" +
 	"\x17ListAssessmentsResponse\x12C\n" +
 	"\vassessments\x18\x01 \x03(\v2!.kinbridge.progress.v1.AssessmentR\vassessments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
@@ -2882,17 +2899,19 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
 	"\x13GetMilestoneRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\xfd\x02\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\x89\x05\n" +
 	"\x15ListMilestonesRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12N\n" +
-	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12E\n" +
+	"\bcategory\x18\x04 \x01(\x0e2(.kinbridge.progress.v1.MilestoneCategoryB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcategory\x12\xca\x01\n" +
 	"\n" +
-	"start_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
-	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x82\x01\n" +
+	"start_date\x18\x05 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
+	"\bend_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x82\x01\n" +
 	"\x16ListMilestonesResponse\x12@\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
@@ -2908,12 +2927,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
-	"\rgrading_scale\x18\x01 \x01(\v2#.kinbridge.progress.v1.GradingScaleB\x06\xbaH\x03\xc8\x01\x01R\fgradingScale\"\xeb\x01\n" +
+	"\rgrading_scale\x18\x01 \x01(\v2#.kinbridge.progress.v1.GradingScaleB\x06\xbaH\x03\xc8\x01\x01R\fgradingScale\"\xf7\x03\n" +
 	"\x19GetProgressSummaryRequest\x12D\n" +
-	"\x04name\x18\x01 \x01(\tB0\xbaH-r+2)^children/[a-z0-9]{1,63}/progressSummary$R\x04name\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB0\xbaH-r+2)^children/[a-z0-9]{1,63}/progressSummary$R\x04name\x12\xca\x01\n" +
 	"\n" +
-	"start_date\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
-	"\bend_date\x18\x03 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate*E\n" +
+	"start_date\x18\x02 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
+	"\bend_date\x18\x03 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
