@@ -32,9 +32,9 @@ type StartWatch struct {
 	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// Resume after this sequence; empty for "from now on". A token that is
 	// not a sequence ends the watch at once with INVALID_ARGUMENT, one beyond
-	// the user's inbox with OUT_OF_RANGE (see WatchEnded.code). A request
-	// that breaks the constraints below fails the whole Watch stream, so the
-	// caller checks what it passes on.
+	// the user's inbox with OUT_OF_RANGE (see WatchEnded.code). A token longer
+	// than the limit below fails the whole Watch stream instead, so the caller
+	// checks what it passes on.
 	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// How many notifications the server may send before the caller grants
 	// more (flow control per watch, so a slow browser holds back only its
