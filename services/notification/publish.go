@@ -79,7 +79,9 @@ func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.Pub
 // child's notifications up to a sequence), so a feed passes over only what
 // its inbox no longer holds, and still carries what arrives for the child
 // later (the guardianship granted again): what is stored after the removal
-// comes from a later Publish, which asks progress who may see the child.
+// comes from a later Publish, which asks progress who may see the child. A
+// push already under way when the removal commits may still reach a feed
+// before the signal; it was stored while the user could see the child.
 func (p *publishServer) withdraw(ctx context.Context, n store.Notification, ev *notificationpeerv1.Event) (*notificationpeerv1.PublishResponse, error) {
 	p.guardians.forget(ev.GetChild())
 	user := ev.GetUser()
@@ -104,8 +106,8 @@ func (p *publishServer) withdraw(ctx context.Context, n store.Notification, ev *
 // push sends a notification (sequence > 0) or a withdrawal signal
 // (sequence 0; the notification names the child and, as its sequence, the
 // highest of the child's that left the inbox) to the user's live streams on
-// every instance. It is best
-// effort: the inbox already has the truth and streams heal gaps from it.
+// every instance. It is best effort: the inbox already has the truth and
+// streams heal gaps from it.
 func (p *publishServer) push(ctx context.Context, user string, seq int64, n *notificationv1.Notification) {
 	payload, err := proto.Marshal(n)
 	if err == nil {
