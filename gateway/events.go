@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
 // Browsers' live feeds: Server-Sent Events and WebSocket, both carried by
@@ -38,6 +42,47 @@ func (g *Gateway) liveUser(r *http.Request) (string, error) {
 	return p.Subject, nil
 }
 
+// resumeSyntax refuses a resume position that no feed issues (decimal
+// digits, no sign, no leading zero) before it goes upstream. The
+// notification service checks it too, and also refuses one beyond the
+// inbox; but a start it cannot even parse would fail the Watch stream that
+// every browser shares.
+func resumeSyntax(param, token string) error {
+	if token == "" {
+		return nil
+	}
+	if seq, err := strconv.ParseInt(token, 10, 64); err != nil || seq < 0 || strconv.FormatInt(seq, 10) != token {
+		return validate.InvalidArgument(validate.Field{Path: param, Description: "is not a position this feed issued: the id of a notification it sent"})
+	}
+	return nil
+}
+
+// openWatch opens a browser's watch from the resume position it sent in
+// param. An error is the answer to give instead of a stream: a refused
+// position is a 400 that names param, so the client can tell it from a
+// lost connection (EventSource gives up on a non-200 answer instead of
+// reconnecting).
+func (g *Gateway) openWatch(r *http.Request, user, param, resume string) (*watcher, error) {
+	if err := resumeSyntax(param, resume); err != nil {
+		return nil, err
+	}
+	watch, err := g.live.watch(r.Context(), user, resume)
+	if err == nil {
+		return watch, nil
+	}
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument && st.Code() != codes.OutOfRange {
+		return nil, err
+	}
+	refusal := status.New(st.Code(), st.Message())
+	if withDetails, derr := refusal.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: param, Description: st.Message()},
+	}}); derr == nil {
+		refusal = withDetails
+	}
+	return nil, refusal.Err()
+}
+
 // serveSSE streams the caller's notifications as text/event-stream. Each
 // event's id is its resume token, so EventSource's automatic reconnect
 // (which sends Last-Event-ID) resumes exactly after the last event seen.
@@ -52,13 +97,13 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 		writeError(w, r, status.Error(codes.Internal, "streaming unsupported"))
 		return
 	}
-	resume := r.Header.Get("Last-Event-ID")
+	param, resume := "Last-Event-ID", r.Header.Get("Last-Event-ID")
 	if resume == "" {
-		resume = r.URL.Query().Get("last_event_id")
+		param, resume = "last_event_id", r.URL.Query().Get("last_event_id")
 	}
-	watch, err := g.live.watch(user, resume)
+	watch, err := g.openWatch(r, user, param, resume)
 	if err != nil {
-		writeError(w, r, status.Errorf(codes.Unavailable, "live feed unavailable: %v", err))
+		writeError(w, r, err)
 		return
 	}
 	defer g.live.stop(watch)
@@ -68,7 +113,10 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 2000\n\n")
+	// The start position is the stream's first id (an event without data
+	// sets it and dispatches nothing), so an EventSource that loses the
+	// connection before the first notification still resumes from there.
+	fmt.Fprintf(w, "retry: 2000\nid: %s\n\n", watch.position)
 	flusher.Flush()
 
 	heartbeat := time.NewTicker(heartbeatEvery)
@@ -87,13 +135,10 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 			}
 			fmt.Fprintf(w, "id: %s\nevent: notification\ndata: %s\n\n", resp.GetResumeToken(), data)
 		case <-watch.done:
-			reason, resumable := watch.ended()
-			if resumable {
-				// The client reconnects by itself and resumes from its last id.
-				fmt.Fprintf(w, "event: resume\ndata: %q\n\n", reason)
-			} else {
-				fmt.Fprintf(w, "event: error\ndata: %q\n\n", reason)
-			}
+			// Whatever ended a started watch, the client resumes from its
+			// last id (EventSource does so by itself when the stream ends);
+			// what cannot be resumed was refused before the stream began.
+			fmt.Fprintf(w, "event: resume\ndata: %q\n\n", status.Convert(watch.ended()).Message())
 			flusher.Flush()
 			return
 		}
@@ -103,23 +148,24 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 
 // wsFrame is one WebSocket message, JSON.
 type wsFrame struct {
-	Type         string          `json:"type"` // notification, heartbeat, resume, error
+	Type         string          `json:"type"` // notification, heartbeat, resume
 	ResumeToken  string          `json:"resumeToken,omitempty"`
 	Notification json.RawMessage `json:"notification,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
 }
 
 // serveWebSocket streams the caller's notifications as JSON frames;
-// ?resume=TOKEN continues after a previous frame's resumeToken.
+// ?resume=TOKEN continues after a previous frame's resumeToken. A refused
+// token is answered with a 400 instead of the upgrade.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	user, err := g.liveUser(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	watch, err := g.live.watch(user, r.URL.Query().Get("resume"))
+	watch, err := g.openWatch(r, user, "resume", r.URL.Query().Get("resume"))
 	if err != nil {
-		writeError(w, r, status.Errorf(codes.Unavailable, "live feed unavailable: %v", err))
+		writeError(w, r, err)
 		return
 	}
 	defer g.live.stop(watch)
@@ -140,9 +186,14 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b)
 	}
+	// A heartbeat at once tells the client its position, as the gRPC
+	// stream's first heartbeat does.
+	last := watch.position
+	if send(wsFrame{Type: "heartbeat", ResumeToken: last}) != nil {
+		return
+	}
 	heartbeat := time.NewTicker(heartbeatEvery)
 	defer heartbeat.Stop()
-	last := r.URL.Query().Get("resume")
 	for {
 		select {
 		case <-ctx.Done():
@@ -162,12 +213,8 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 				return
 			}
 		case <-watch.done:
-			reason, resumable := watch.ended()
-			frame := wsFrame{Type: "error", Reason: reason, ResumeToken: last}
-			if resumable {
-				frame.Type = "resume"
-			}
-			_ = send(frame)
+			reason := status.Convert(watch.ended()).Message()
+			_ = send(wsFrame{Type: "resume", Reason: reason, ResumeToken: last})
 			conn.Close(websocket.StatusTryAgainLater, reason)
 			return
 		}

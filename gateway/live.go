@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"sync"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 )
 
@@ -31,38 +34,63 @@ type liveMux struct {
 
 // watcher is one browser connection's view of the mux.
 type watcher struct {
-	id       int64
-	events   chan *notificationpeerv1.WatchResponse
+	id     int64
+	events chan *notificationpeerv1.WatchResponse
+	// started is closed when the notification service has opened the
+	// watch; position is then the resume token it starts from. Only the
+	// receive loop writes them.
+	started  chan struct{}
+	position string
 	done     chan struct{}
 	once     sync.Once
 	mu       sync.Mutex
-	reason   string // why the mux ended the watch
-	resume   bool   // the browser fell behind and should resume
-	consumed int32  // events taken since the last credit grant; guarded by liveMux.mu
+	err      error // why the watch ended, a status error
+	consumed int32 // events taken since the last credit grant; guarded by liveMux.mu
 }
 
-func (w *watcher) end(reason string, resume bool) {
+func (w *watcher) end(err error) {
 	w.once.Do(func() {
 		w.mu.Lock()
-		w.reason, w.resume = reason, resume
+		w.err = err
 		w.mu.Unlock()
 		close(w.done)
 	})
 }
 
 // ended reports why a watch ended.
-func (w *watcher) ended() (reason string, resume bool) {
+func (w *watcher) ended() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.reason, w.resume
+	return w.err
 }
 
 func newLiveMux(ctx context.Context, client notificationpeerv1.LiveServiceClient, logger *slog.Logger, buffer int) *liveMux {
 	return &liveMux{client: client, logger: logger, buffer: buffer, ctx: ctx, watchers: map[int64]*watcher{}}
 }
 
-// watch starts a watch of user's feed after resumeToken.
-func (m *liveMux) watch(user, resumeToken string) (*watcher, error) {
+// watch starts a watch of user's feed after resumeToken and waits until
+// the notification service has opened it, so that the browser hears of a
+// refusal (a resume token beyond the inbox, say) before its stream starts.
+// Errors are status errors: the service's refusal, UNAVAILABLE when the
+// service cannot be reached, CANCELLED when ctx ends first.
+func (m *liveMux) watch(ctx context.Context, user, resumeToken string) (*watcher, error) {
+	w, err := m.start(user, resumeToken)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "live feed unavailable: %v", err)
+	}
+	select {
+	case <-w.started:
+		return w, nil
+	case <-w.done:
+		return nil, w.ended()
+	case <-ctx.Done():
+		m.stop(w)
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// start sends the start of a watch.
+func (m *liveMux) start(user, resumeToken string) (*watcher, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stream == nil {
@@ -71,7 +99,7 @@ func (m *liveMux) watch(user, resumeToken string) (*watcher, error) {
 		}
 	}
 	m.nextID++
-	w := &watcher{id: m.nextID, events: make(chan *notificationpeerv1.WatchResponse, m.buffer), done: make(chan struct{})}
+	w := &watcher{id: m.nextID, events: make(chan *notificationpeerv1.WatchResponse, m.buffer), started: make(chan struct{}), done: make(chan struct{})}
 	m.watchers[w.id] = w
 	err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Start{
 		Start: &notificationpeerv1.StartWatch{WatchId: w.id, User: user, ResumeToken: resumeToken, InitialCredit: int32(m.buffer)}}})
@@ -111,7 +139,7 @@ func (m *liveMux) stop(w *watcher) {
 		return
 	}
 	delete(m.watchers, w.id)
-	w.end("closed", false)
+	w.end(status.Error(codes.Canceled, "closed"))
 	if m.stream != nil {
 		if err := m.stream.Send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Stop{
 			Stop: &notificationpeerv1.StopWatch{WatchId: w.id}}}); err != nil {
@@ -156,7 +184,20 @@ func (m *liveMux) receive(stream notificationpeerv1.LiveService_WatchClient) {
 		}
 		if ended := resp.GetEnded(); ended != nil {
 			m.forget(w)
-			w.end(ended.GetReason(), ended.GetFellBehind())
+			code := codes.Code(ended.GetCode())
+			if code == codes.OK {
+				code = codes.Unavailable // a watch never ends by itself without a reason
+			}
+			w.end(status.Error(code, ended.GetReason()))
+			continue
+		}
+		if resp.GetStarted() != nil {
+			select {
+			case <-w.started: // said once already
+			default:
+				w.position = resp.GetResumeToken()
+				close(w.started)
+			}
 			continue
 		}
 		select {
@@ -164,7 +205,7 @@ func (m *liveMux) receive(stream notificationpeerv1.LiveService_WatchClient) {
 		default:
 			// More than the credit granted: the buffer is full. End the
 			// watch and let the browser resume, rather than block the others.
-			w.end("fell behind", true)
+			w.end(status.Error(codes.Aborted, "fell behind"))
 			m.stop(w)
 		}
 	}
@@ -188,7 +229,7 @@ func (m *liveMux) dropLocked(err error) {
 	m.cancel()
 	m.stream, m.cancel = nil, nil
 	for id, w := range m.watchers {
-		w.end("upstream reconnecting", true)
+		w.end(status.Error(codes.Unavailable, "upstream reconnecting"))
 		delete(m.watchers, id)
 	}
 }

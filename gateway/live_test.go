@@ -58,6 +58,10 @@ func (f *floodLive) Watch(stream notificationpeerv1.LiveService_WatchServer) err
 		if start == nil {
 			continue
 		}
+		if send(&notificationpeerv1.WatchResponse{WatchId: start.GetWatchId(), ResumeToken: "0",
+			Event: &notificationpeerv1.WatchResponse_Started{Started: &notificationpeerv1.WatchStarted{}}}) != nil {
+			return nil
+		}
 		tokens := make(chan struct{}, f.count)
 		for range start.GetInitialCredit() {
 			tokens <- struct{}{}
@@ -125,16 +129,19 @@ func TestSlowBrowserIsToldToResume(t *testing.T) {
 	// read returns the ids of the notification events and the last event's name.
 	read := func(body io.Reader) (ids []int, last string) {
 		sc := bufio.NewScanner(body)
+		id := 0
 		for sc.Scan() {
 			line := sc.Text()
-			if id, ok := strings.CutPrefix(line, "id: "); ok {
-				n, _ := strconv.Atoi(id)
-				ids = append(ids, n)
+			if v, ok := strings.CutPrefix(line, "id: "); ok {
+				id, _ = strconv.Atoi(v)
 			}
 			if ev, ok := strings.CutPrefix(line, "event: "); ok {
 				last = ev
 				if ev == "resume" {
 					return ids, last
+				}
+				if ev == "notification" {
+					ids = append(ids, id)
 				}
 			}
 			if len(ids) == total {

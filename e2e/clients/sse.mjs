@@ -8,8 +8,10 @@
 //   {"kind":"open"}                    a connection (first or reconnect) is open
 //   {"kind":"error","message":...}     the connection broke; EventSource retries by itself
 //   {"kind":"notification","id":...,"type":...,"title":...,"body":...}
-//   {"kind":"resume","data":...}       the server asked the client to resume
-//   {"kind":"done"} / {"kind":"timeout"} / {"kind":"failed",...}
+//   {"kind":"resume","data":...}       the server ended the stream; EventSource resumes by itself
+//   {"kind":"failed","code":...}       EventSource gave up: a non-200 answer (400 for a
+//                                      Last-Event-ID the feed refuses), which it never retries
+//   {"kind":"done"} / {"kind":"timeout"}
 // The script exits 0 after COUNT notifications, and 1 on TIMEOUT_MS or when
 // EventSource gives up (readyState CLOSED).
 import { EventSource } from "eventsource";

@@ -8,9 +8,11 @@
 // host), as a browser does. Every line on stdout is one JSON object:
 //   {"kind":"open"}
 //   {"kind":"notification","resumeToken":...,"type":...,"title":...,"body":...}
-//   {"kind":"resume"|"error","resumeToken":...,"reason":...}   frames other than heartbeats
+//   {"kind":"resume","resumeToken":...,"reason":...}   the server ended the feed: reconnect
+//                                                    with resume=resumeToken
 //   {"kind":"closed","code":...,"reason":...}
-//   {"kind":"done"} / {"kind":"timeout"} / {"kind":"failed",...}
+//   {"kind":"failed","status":...}   the upgrade was refused (400 for a resume the feed refuses)
+//   {"kind":"done"} / {"kind":"timeout"} / {"kind":"failed","message":...}
 // After COUNT notifications the client closes normally (1000), and the
 // script exits 0 once the close completes; it exits 1 on TIMEOUT_MS, on a
 // connection error, or when the server closes first.

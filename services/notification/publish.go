@@ -11,6 +11,7 @@ import (
 
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
 )
@@ -73,43 +74,42 @@ func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.Pub
 }
 
 // withdraw handles a revoked guardianship or a deleted child: the child's
-// notifications leave the affected inboxes and the affected users' open
-// streams stop carrying the child at once.
+// notifications leave the affected inboxes, and the affected users' open
+// feeds learn which ones left.
+//
+// The signal follows the removal and names exactly what it removed (the
+// child's notifications up to a sequence), so a feed passes over only what
+// its inbox no longer holds, and still carries what arrives for the child
+// later (the guardianship granted again): what is stored after the removal
+// comes from a later Publish, which asks progress who may see the child. A
+// push already under way when the removal commits may still reach a feed
+// before the signal; it was stored while the user could see the child.
 func (p *publishServer) withdraw(ctx context.Context, n store.Notification, ev *notificationpeerv1.Event) (*notificationpeerv1.PublishResponse, error) {
 	p.guardians.forget(ev.GetChild())
-	if _, fresh, err := p.store.Deliver(ctx, n, nil); err != nil {
-		return nil, internal(ctx, p.logger, "record event", err)
-	} else if !fresh {
-		return &notificationpeerv1.PublishResponse{Accepted: false}, nil
-	}
-	var affected []string
-	if n.Type == int(notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED) {
-		affected = []string{ev.GetUser()}
-	} else {
-		users, err := p.store.ChildRecipients(ctx, n.ChildID)
-		if err != nil {
-			return nil, internal(ctx, p.logger, "recipients", err)
-		}
-		affected = users
-	}
-	// Tell the streams first: a notification pushed between the delete and
-	// the signal could otherwise slip through.
-	for _, u := range affected {
-		p.push(ctx, u, 0, &notificationv1.Notification{Type: ev.GetType(), Child: ev.GetChild()})
-	}
 	user := ev.GetUser()
 	if n.Type == int(notificationv1.EventType_EVENT_TYPE_CHILD_DELETED) {
-		user = ""
+		user = "" // every inbox
+	} else if user == "" {
+		return nil, validate.InvalidArgument(validate.Field{Path: "event.user", Description: "is required for a revoked guardianship: whose access ended"})
 	}
-	if _, err := p.store.RemoveChild(ctx, n.ChildID, user); err != nil {
-		return nil, internal(ctx, p.logger, "remove child", err)
+	removed, fresh, err := p.store.Withdraw(ctx, n, user)
+	if err != nil {
+		return nil, internal(ctx, p.logger, "withdraw", err)
+	}
+	if !fresh {
+		return &notificationpeerv1.PublishResponse{Accepted: false}, nil
+	}
+	for u, upTo := range removed {
+		p.push(ctx, u, 0, &notificationv1.Notification{Type: ev.GetType(), Child: ev.GetChild(), Sequence: upTo})
 	}
 	return &notificationpeerv1.PublishResponse{Accepted: true}, nil
 }
 
 // push sends a notification (sequence > 0) or a withdrawal signal
-// (sequence 0) to the user's live streams on every instance. It is best
-// effort: the inbox already has the truth and streams heal gaps from it.
+// (sequence 0; the notification names the child and, as its sequence, the
+// highest of the child's that left the inbox) to the user's live streams on
+// every instance. It is best effort: the inbox already has the truth and
+// streams heal gaps from it.
 func (p *publishServer) push(ctx context.Context, user string, seq int64, n *notificationv1.Notification) {
 	payload, err := proto.Marshal(n)
 	if err == nil {

@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	otelcodes "go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -31,17 +33,26 @@ const replayPage = 500
 // skipped; a live message beyond the next expected sequence means the bus
 // lost one, and the gap is read back from the inbox. The inbox is the
 // truth; the bus only says "now".
+//
+// The position: every resume token a feed hands out is its position, and
+// the position never passes a notification that is in the inbox and was
+// not sent. deliver is the one place it moves: past a notification the
+// client got, or past one the inbox no longer holds (a withdrawn child's,
+// or a sequence the inbox read skips because it was removed). Sequences
+// commit in order, so a removed one never comes back.
 type feed struct {
-	s         *server
-	user      string
-	sub       *fanout.Subscription
-	last      int64
-	withdrawn map[string]bool // children this feed no longer carries
+	s    *server
+	user string
+	sub  *fanout.Subscription
+	last int64 // the position
+	// withdrawn holds, per child, the highest sequence of the child's that
+	// left this user's inbox (a revoked guardianship, a deleted child).
+	withdrawn map[string]int64
 	emit      func(n *notificationv1.Notification, resumeToken string) error
 }
 
-// openFeed resolves the resume token, subscribes, and replays what the
-// client missed.
+// openFeed resolves the resume token and subscribes; catchUp then replays
+// what the client missed.
 func (s *server) openFeed(ctx context.Context, user, token string, emit func(*notificationv1.Notification, string) error) (*feed, error) {
 	last, err := s.resumePoint(ctx, user, token)
 	if err != nil {
@@ -51,43 +62,67 @@ func (s *server) openFeed(ctx context.Context, user, token string, emit func(*no
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "live delivery unavailable: %v", err)
 	}
-	f := &feed{s: s, user: user, sub: sub, last: last, withdrawn: map[string]bool{}, emit: emit}
-	if err := f.catchUp(ctx); err != nil {
-		sub.Close()
-		return nil, err
-	}
-	return f, nil
+	return &feed{s: s, user: user, sub: sub, last: last, withdrawn: map[string]int64{}, emit: emit}, nil
 }
 
 func (f *feed) close()              { f.sub.Close() }
 func (f *feed) resumeToken() string { return strconv.FormatInt(f.last, 10) }
 
 // resumePoint turns a resume token into the last sequence the client has;
-// no token means "from now on".
+// no token means "from now on". A token must be one a feed of this user
+// could have issued: a sequence, in the canonical form, that the inbox has
+// reached. Anything else would silently skip what the inbox will hold.
 func (s *server) resumePoint(ctx context.Context, user, token string) (int64, error) {
+	last, err := s.store.LastSequence(ctx, user)
+	if err != nil {
+		return 0, internal(ctx, s.logger, "last sequence", err)
+	}
 	if token == "" {
-		last, err := s.store.LastSequence(ctx, user)
-		if err != nil {
-			return 0, internal(ctx, s.logger, "last sequence", err)
-		}
 		return last, nil
 	}
 	seq, err := strconv.ParseInt(token, 10, 64)
-	if err != nil || seq < 0 {
-		return 0, validate.InvalidArgument(validate.Field{Path: "resume_token", Description: "is not a token this stream issued"})
+	if err != nil || seq < 0 || strconv.FormatInt(seq, 10) != token {
+		return 0, validate.InvalidArgument(validate.Field{Path: "resume_token", Description: "is not a token this stream issued: the sequence of a notification, or the resume_token of a message"})
+	}
+	if seq > last {
+		return 0, beyondInbox(seq, last)
 	}
 	return seq, nil
 }
 
+// beyondInbox is the OUT_OF_RANGE refusal of a resume token past the end
+// of the inbox, with the same field violation detail as INVALID_ARGUMENT.
+func beyondInbox(seq, last int64) error {
+	desc := fmt.Sprintf("resume position %d is beyond your inbox, which has reached sequence %d", seq, last)
+	st := status.New(codes.OutOfRange, desc)
+	if withDetails, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "resume_token", Description: desc},
+	}}); err == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// sends reports whether a notification is still to be sent: neither at or
+// below the position, nor withdrawn from the inbox with its child.
+func (f *feed) sends(seq int64, child string) bool {
+	return seq > f.last && seq > f.withdrawn[child]
+}
+
+// deliver sends a notification the inbox holds (replayed or live) and
+// moves the position past it; see feed.
 func (f *feed) deliver(n *notificationv1.Notification) error {
-	if n.GetSequence() <= f.last {
+	seq := n.GetSequence()
+	if seq <= f.last {
 		return nil // already sent: the replay and the live feed overlap at the seam
 	}
-	f.last = n.GetSequence()
-	if f.withdrawn[n.GetChild()] {
-		return nil
+	if f.sends(seq, n.GetChild()) {
+		if err := f.emit(n, strconv.FormatInt(seq, 10)); err != nil {
+			return err // the position stays before it
+		}
 	}
-	return f.emit(n, f.resumeToken())
+	f.last = seq
+	return nil
 }
 
 // catchUp sends everything stored after the feed's position.
@@ -115,11 +150,11 @@ func (f *feed) live(ctx context.Context, m fanout.Message) error {
 		f.s.logger.WarnContext(ctx, "dropping an unreadable live message; the inbox has it")
 		return f.catchUp(ctx)
 	}
-	if m.Sequence == 0 { // a withdrawal: stop carrying the child
-		f.withdrawn[n.GetChild()] = true
+	if m.Sequence == 0 { // a withdrawal: the child's notifications up to n's sequence left the inbox
+		f.withdrawn[n.GetChild()] = max(f.withdrawn[n.GetChild()], n.GetSequence())
 		return nil
 	}
-	if m.Sequence <= f.last || f.withdrawn[n.GetChild()] || !m.SpanContext.IsValid() {
+	if !f.sends(m.Sequence, n.GetChild()) || !m.SpanContext.IsValid() {
 		return f.push(ctx, m, n) // nothing to send, or no trace to record it in
 	}
 	pctx, span := f.startPush(ctx, m, n)
@@ -224,6 +259,9 @@ func (s *server) StreamNotifications(req *notificationv1.StreamNotificationsRequ
 		return err
 	}
 	defer f.close()
+	if err := f.catchUp(ctx); err != nil {
+		return err
+	}
 	heartbeat := func() error {
 		return stream.Send(&notificationv1.StreamNotificationsResponse{
 			Event:       &notificationv1.StreamNotificationsResponse_Heartbeat{Heartbeat: &notificationv1.Heartbeat{Time: timestamppb.Now()}},

@@ -75,14 +75,16 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 				if wctx.Err() != nil {
 					return // stopped by the gateway, or the stream ended
 				}
-				ended := &notificationpeerv1.WatchEnded{Reason: status.Convert(err).Message(), FellBehind: status.Code(err) == codes.Aborted}
+				st := status.Convert(err)
+				ended := &notificationpeerv1.WatchEnded{Reason: st.Message(), FellBehind: st.Code() == codes.Aborted, Code: int32(st.Code())}
 				_ = send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Ended{Ended: ended}, ResumeToken: token})
 			}()
 		}
 	}
 }
 
-// runWatch carries one watch until it ends, returning the token to resume it.
+// runWatch carries one watch until it ends, returning the token to resume
+// it: none when the watch could not start.
 func (l *liveServer) runWatch(ctx context.Context, id int64, start *notificationpeerv1.StartWatch, cr *credits, send func(*notificationpeerv1.WatchResponse) error) (string, error) {
 	f, err := l.openFeed(ctx, start.GetUser(), start.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
 		// Waiting for credit holds back only this watch; if it waits too
@@ -93,9 +95,18 @@ func (l *liveServer) runWatch(ctx context.Context, id int64, start *notification
 		return send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Notification{Notification: n}, ResumeToken: token})
 	})
 	if err != nil {
-		return start.GetResumeToken(), err
+		return "", err
 	}
 	defer f.close()
+	// Started before the replay, so the caller knows the watch is open
+	// (and where it starts) before the first notification.
+	if err := send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Started{Started: &notificationpeerv1.WatchStarted{}},
+		ResumeToken: f.resumeToken()}); err != nil {
+		return f.resumeToken(), err
+	}
+	if err := f.catchUp(ctx); err != nil {
+		return f.resumeToken(), err
+	}
 	err = f.run(ctx, 0, nil)
 	return f.resumeToken(), err
 }

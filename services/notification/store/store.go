@@ -225,37 +225,52 @@ func (s *SQL) MarkRead(ctx context.Context, user string, sequences []int64, upTo
 	return total, err
 }
 
-// RemoveChild removes a child's notifications from one user's inbox (a
-// revoked guardianship) or, with user empty, from every inbox (a deleted
-// child). Sequences are never reused: the feed rows keep their counters.
-func (s *SQL) RemoveChild(ctx context.Context, childID, user string) (int64, error) {
-	q, args := `DELETE FROM notifications WHERE child_id = $1`, []any{childID}
-	if user != "" {
-		q, args = q+` AND user_id = $2`, append(args, user)
-	}
-	res, err := s.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-// ChildRecipients lists the users whose inboxes hold the child's notifications.
-func (s *SQL) ChildRecipients(ctx context.Context, childID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT user_id FROM notifications WHERE child_id = $1`, childID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var users []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
+// Withdraw records a revoked guardianship or a deleted child (the event id,
+// for de-duplication) and removes the child's notifications from the user's
+// inbox, or from every inbox when user is empty, in one transaction. It
+// returns, for each user whose inbox lost any, the highest sequence removed:
+// every notification of the child up to it has left that inbox, and none can
+// still arrive below it (a user's sequences commit in order), so a later one
+// was stored after the removal and stays. A second withdrawal of the same
+// event id removes nothing and returns fresh=false. Sequences are never
+// reused: the feed rows keep their counters.
+func (s *SQL) Withdraw(ctx context.Context, ev Notification, user string) (removed map[string]int64, fresh bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		removed = map[string]int64{}
+		_, err := tx.ExecContext(ctx, `INSERT INTO published_events (event_id, child_id, publish_time, recipient_count) VALUES ($1, $2, $3, 0)`,
+			ev.EventID, ev.ChildID, sqldb.Micros(s.now()))
+		if sqldb.IsUniqueViolation(err) {
+			return errDuplicate
 		}
-		users = append(users, u)
+		if err != nil {
+			return err
+		}
+		q, args := `DELETE FROM notifications WHERE child_id = $1`, []any{ev.ChildID}
+		if user != "" {
+			q, args = q+` AND user_id = $2`, append(args, user)
+		}
+		rows, err := tx.QueryContext(ctx, q+` RETURNING user_id, sequence`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u string
+			var seq int64
+			if err := rows.Scan(&u, &seq); err != nil {
+				return err
+			}
+			removed[u] = max(removed[u], seq)
+		}
+		return rows.Err()
+	})
+	if errors.Is(err, errDuplicate) {
+		return nil, false, nil
 	}
-	return users, rows.Err()
+	if err != nil {
+		return nil, false, err
+	}
+	return removed, true, nil
 }
 
 // Expire removes notifications and published-event records older than

@@ -80,15 +80,19 @@ var contract = []struct {
 			t.Fatalf("still unread: %+v", unread)
 		}
 	}},
-	{"removing a child keeps sequences moving forward", func(t *testing.T, s *store.SQL) {
+	{"withdrawing a child keeps sequences moving forward and names what left", func(t *testing.T, s *store.SQL) {
 		ctx := context.Background()
 		for i, child := range []string{"c1", "c2", "c1"} {
 			if _, _, err := s.Deliver(ctx, event(fmt.Sprint("e", i), child), []string{"maria", "joao"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, err := s.RemoveChild(ctx, "c1", "maria"); err != nil || n != 2 {
-			t.Fatalf("revoke: %d %v", n, err)
+		removed, fresh, err := s.Withdraw(ctx, event("revoke-maria", "c1"), "maria")
+		if err != nil || !fresh || len(removed) != 1 || removed["maria"] != 3 {
+			t.Fatalf("revoke: %v %v %v", removed, fresh, err)
+		}
+		if again, fresh, err := s.Withdraw(ctx, event("revoke-maria", "c1"), "maria"); err != nil || fresh || len(again) != 0 {
+			t.Fatalf("a redelivered withdrawal was done again: %v %v %v", again, fresh, err)
 		}
 		if left, _ := s.After(ctx, "maria", 0, 10); len(left) != 1 || left[0].ChildID != "c2" {
 			t.Fatalf("maria keeps %+v", left)
@@ -96,12 +100,20 @@ var contract = []struct {
 		if left, _ := s.After(ctx, "joao", 0, 10); len(left) != 3 {
 			t.Fatalf("joao lost notifications: %+v", left)
 		}
-		stored, _, err := s.Deliver(ctx, event("e9", "c2"), []string{"maria"})
+		// Granted again: what follows is stored after the removal, above it.
+		stored, _, err := s.Deliver(ctx, event("e9", "c1"), []string{"maria"})
 		if err != nil || stored[0].Sequence != 4 {
 			t.Fatalf("a sequence was reused: %+v %v", stored, err)
 		}
-		if n, err := s.RemoveChild(ctx, "c1", ""); err != nil || n != 2 {
-			t.Fatalf("delete child: %d %v", n, err)
+		if removed, _, err := s.Withdraw(ctx, event("revoke-olga", "c1"), "olga"); err != nil || len(removed) != 0 {
+			t.Fatalf("withdrawing from an inbox without the child: %v %v", removed, err)
+		}
+		removed, _, err = s.Withdraw(ctx, event("delete-c1", "c1"), "")
+		if err != nil || len(removed) != 2 || removed["maria"] != 4 || removed["joao"] != 3 {
+			t.Fatalf("delete child: %v %v", removed, err)
+		}
+		if left, _ := s.After(ctx, "joao", 0, 10); len(left) != 1 || left[0].ChildID != "c2" {
+			t.Fatalf("joao keeps %+v", left)
 		}
 	}},
 	{"subscriptions", func(t *testing.T, s *store.SQL) {

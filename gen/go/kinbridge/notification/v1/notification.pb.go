@@ -552,6 +552,7 @@ type StreamNotificationsRequest struct {
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Resume after this sequence: every later notification is sent first
 	// (0 replays the whole inbox). Empty starts with what arrives from now on.
+	// It must be a sequence the inbox has reached: see StreamNotifications.
 	ResumeToken   string `protobuf:"bytes,2,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -55,6 +55,19 @@ type NotificationServiceClient interface {
 	// replay, then every few seconds while idle, to keep connections open.
 	// A consumer too slow to keep up is not silently dropped: its stream
 	// ends with ABORTED, and it resumes from its last sequence.
+	//
+	// A resume token the stream hands out (with a notification, with a
+	// heartbeat, or in the status it ends with) never passes a notification
+	// of the caller's inbox that the stream did not send: resuming from it
+	// skips nothing the inbox holds. It may pass notifications that left the
+	// inbox (those of a child whose guardianship was revoked).
+	//
+	// A resume token the stream could not have issued is refused before any
+	// message: INVALID_ARGUMENT when it is not a sequence (decimal digits, no
+	// sign, no leading zero), OUT_OF_RANGE when it is beyond the caller's
+	// inbox (a sequence the inbox never reached). Neither is worth retrying
+	// unchanged; OUT_OF_RANGE says the inbox is not where the client thinks
+	// (restored from an older backup, say) and it should start afresh.
 	StreamNotifications(ctx context.Context, in *StreamNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamNotificationsResponse], error)
 	// Narrows or mutes what the caller hears about one child. Without a
 	// subscription, a guardian hears every event of the child. A child the
@@ -202,6 +215,19 @@ type NotificationServiceServer interface {
 	// replay, then every few seconds while idle, to keep connections open.
 	// A consumer too slow to keep up is not silently dropped: its stream
 	// ends with ABORTED, and it resumes from its last sequence.
+	//
+	// A resume token the stream hands out (with a notification, with a
+	// heartbeat, or in the status it ends with) never passes a notification
+	// of the caller's inbox that the stream did not send: resuming from it
+	// skips nothing the inbox holds. It may pass notifications that left the
+	// inbox (those of a child whose guardianship was revoked).
+	//
+	// A resume token the stream could not have issued is refused before any
+	// message: INVALID_ARGUMENT when it is not a sequence (decimal digits, no
+	// sign, no leading zero), OUT_OF_RANGE when it is beyond the caller's
+	// inbox (a sequence the inbox never reached). Neither is worth retrying
+	// unchanged; OUT_OF_RANGE says the inbox is not where the client thinks
+	// (restored from an older backup, say) and it should start afresh.
 	StreamNotifications(*StreamNotificationsRequest, grpc.ServerStreamingServer[StreamNotificationsResponse]) error
 	// Narrows or mutes what the caller hears about one child. Without a
 	// subscription, a guardian hears every event of the child. A child the

@@ -30,7 +30,11 @@ type StartWatch struct {
 	WatchId int64 `protobuf:"varint,1,opt,name=watch_id,json=watchId,proto3" json:"watch_id,omitempty"`
 	// The user whose feed to carry.
 	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	// Resume after this sequence; empty for "from now on".
+	// Resume after this sequence; empty for "from now on". A token that is
+	// not a sequence ends the watch at once with INVALID_ARGUMENT, one beyond
+	// the user's inbox with OUT_OF_RANGE (see WatchEnded.code). A token longer
+	// than the limit below fails the whole Watch stream instead, so the caller
+	// checks what it passes on.
 	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// How many notifications the server may send before the caller grants
 	// more (flow control per watch, so a slow browser holds back only its
@@ -303,6 +307,45 @@ func (*WatchRequest_Stop) isWatchRequest_Action() {}
 
 func (*WatchRequest_Credit) isWatchRequest_Action() {}
 
+// The watch is open: the user's feed is subscribed and its position fixed.
+// The message's resume_token is that position (the watch's start); the
+// replay, then live notifications, follow.
+type WatchStarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStarted) Reset() {
+	*x = WatchStarted{}
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStarted) ProtoMessage() {}
+
+func (x *WatchStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStarted.ProtoReflect.Descriptor instead.
+func (*WatchStarted) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{4}
+}
+
 // A watch ended by the server.
 type WatchEnded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -310,14 +353,19 @@ type WatchEnded struct {
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The client fell behind and should resume from the watch's last
 	// resume token.
-	FellBehind    bool `protobuf:"varint,2,opt,name=fell_behind,json=fellBehind,proto3" json:"fell_behind,omitempty"`
+	FellBehind bool `protobuf:"varint,2,opt,name=fell_behind,json=fellBehind,proto3" json:"fell_behind,omitempty"`
+	// The gRPC status code (google.rpc.Code) the watch ended with. Before
+	// WatchStarted it is the refusal to pass on: INVALID_ARGUMENT (3) for a
+	// resume token that is not a sequence, OUT_OF_RANGE (11) for one beyond
+	// the user's inbox.
+	Code          int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchEnded) Reset() {
 	*x = WatchEnded{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +377,7 @@ func (x *WatchEnded) String() string {
 func (*WatchEnded) ProtoMessage() {}
 
 func (x *WatchEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[4]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +390,7 @@ func (x *WatchEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEnded.ProtoReflect.Descriptor instead.
 func (*WatchEnded) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{4}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatchEnded) GetReason() string {
@@ -359,6 +407,13 @@ func (x *WatchEnded) GetFellBehind() bool {
 	return false
 }
 
+func (x *WatchEnded) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
 // One message to the caller.
 type WatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -370,8 +425,10 @@ type WatchResponse struct {
 	//
 	//	*WatchResponse_Notification
 	//	*WatchResponse_Ended
+	//	*WatchResponse_Started
 	Event isWatchResponse_Event `protobuf_oneof:"event"`
-	// The token to resume the watch after this message.
+	// The token to resume the watch after this message. It never passes a
+	// notification of the user's inbox that the watch did not send.
 	ResumeToken   string `protobuf:"bytes,4,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -379,7 +436,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +448,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[5]
+	mi := &file_kinbridge_notification_peer_v1_live_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +461,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{5}
+	return file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WatchResponse) GetWatchId() int64 {
@@ -439,6 +496,15 @@ func (x *WatchResponse) GetEnded() *WatchEnded {
 	return nil
 }
 
+func (x *WatchResponse) GetStarted() *WatchStarted {
+	if x != nil {
+		if x, ok := x.Event.(*WatchResponse_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
 func (x *WatchResponse) GetResumeToken() string {
 	if x != nil {
 		return x.ResumeToken
@@ -460,9 +526,16 @@ type WatchResponse_Ended struct {
 	Ended *WatchEnded `protobuf:"bytes,3,opt,name=ended,proto3,oneof"`
 }
 
+type WatchResponse_Started struct {
+	// The watch is open; it comes before any notification of the watch.
+	Started *WatchStarted `protobuf:"bytes,5,opt,name=started,proto3,oneof"`
+}
+
 func (*WatchResponse_Notification) isWatchResponse_Event() {}
 
 func (*WatchResponse_Ended) isWatchResponse_Event() {}
+
+func (*WatchResponse_Started) isWatchResponse_Event() {}
 
 var File_kinbridge_notification_peer_v1_live_proto protoreflect.FileDescriptor
 
@@ -485,16 +558,19 @@ const file_kinbridge_notification_peer_v1_live_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\v2*.kinbridge.notification.peer.v1.StartWatchH\x00R\x05start\x12?\n" +
 	"\x04stop\x18\x02 \x01(\v2).kinbridge.notification.peer.v1.StopWatchH\x00R\x04stop\x12E\n" +
 	"\x06credit\x18\x03 \x01(\v2+.kinbridge.notification.peer.v1.GrantCreditH\x00R\x06creditB\x0f\n" +
-	"\x06action\x12\x05\xbaH\x02\b\x01\"E\n" +
+	"\x06action\x12\x05\xbaH\x02\b\x01\"\x0e\n" +
+	"\fWatchStarted\"Y\n" +
 	"\n" +
 	"WatchEnded\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1f\n" +
 	"\vfell_behind\x18\x02 \x01(\bR\n" +
-	"fellBehind\"\xe9\x01\n" +
+	"fellBehind\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\"\xb3\x02\n" +
 	"\rWatchResponse\x12\x19\n" +
 	"\bwatch_id\x18\x01 \x01(\x03R\awatchId\x12M\n" +
 	"\fnotification\x18\x02 \x01(\v2'.kinbridge.notification.v1.NotificationH\x00R\fnotification\x12B\n" +
-	"\x05ended\x18\x03 \x01(\v2*.kinbridge.notification.peer.v1.WatchEndedH\x00R\x05ended\x12!\n" +
+	"\x05ended\x18\x03 \x01(\v2*.kinbridge.notification.peer.v1.WatchEndedH\x00R\x05ended\x12H\n" +
+	"\astarted\x18\x05 \x01(\v2,.kinbridge.notification.peer.v1.WatchStartedH\x00R\astarted\x12!\n" +
 	"\fresume_token\x18\x04 \x01(\tR\vresumeTokenB\a\n" +
 	"\x05event2w\n" +
 	"\vLiveService\x12h\n" +
@@ -512,29 +588,31 @@ func file_kinbridge_notification_peer_v1_live_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_peer_v1_live_proto_rawDescData
 }
 
-var file_kinbridge_notification_peer_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_kinbridge_notification_peer_v1_live_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_kinbridge_notification_peer_v1_live_proto_goTypes = []any{
 	(*StartWatch)(nil),      // 0: kinbridge.notification.peer.v1.StartWatch
 	(*GrantCredit)(nil),     // 1: kinbridge.notification.peer.v1.GrantCredit
 	(*StopWatch)(nil),       // 2: kinbridge.notification.peer.v1.StopWatch
 	(*WatchRequest)(nil),    // 3: kinbridge.notification.peer.v1.WatchRequest
-	(*WatchEnded)(nil),      // 4: kinbridge.notification.peer.v1.WatchEnded
-	(*WatchResponse)(nil),   // 5: kinbridge.notification.peer.v1.WatchResponse
-	(*v1.Notification)(nil), // 6: kinbridge.notification.v1.Notification
+	(*WatchStarted)(nil),    // 4: kinbridge.notification.peer.v1.WatchStarted
+	(*WatchEnded)(nil),      // 5: kinbridge.notification.peer.v1.WatchEnded
+	(*WatchResponse)(nil),   // 6: kinbridge.notification.peer.v1.WatchResponse
+	(*v1.Notification)(nil), // 7: kinbridge.notification.v1.Notification
 }
 var file_kinbridge_notification_peer_v1_live_proto_depIdxs = []int32{
 	0, // 0: kinbridge.notification.peer.v1.WatchRequest.start:type_name -> kinbridge.notification.peer.v1.StartWatch
 	2, // 1: kinbridge.notification.peer.v1.WatchRequest.stop:type_name -> kinbridge.notification.peer.v1.StopWatch
 	1, // 2: kinbridge.notification.peer.v1.WatchRequest.credit:type_name -> kinbridge.notification.peer.v1.GrantCredit
-	6, // 3: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
-	4, // 4: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
-	3, // 5: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
-	5, // 6: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 3: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
+	5, // 4: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
+	4, // 5: kinbridge.notification.peer.v1.WatchResponse.started:type_name -> kinbridge.notification.peer.v1.WatchStarted
+	3, // 6: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
+	6, // 7: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_peer_v1_live_proto_init() }
@@ -547,9 +625,10 @@ func file_kinbridge_notification_peer_v1_live_proto_init() {
 		(*WatchRequest_Stop)(nil),
 		(*WatchRequest_Credit)(nil),
 	}
-	file_kinbridge_notification_peer_v1_live_proto_msgTypes[5].OneofWrappers = []any{
+	file_kinbridge_notification_peer_v1_live_proto_msgTypes[6].OneofWrappers = []any{
 		(*WatchResponse_Notification)(nil),
 		(*WatchResponse_Ended)(nil),
+		(*WatchResponse_Started)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -557,7 +636,7 @@ func file_kinbridge_notification_peer_v1_live_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_peer_v1_live_proto_rawDesc), len(file_kinbridge_notification_peer_v1_live_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,8 +32,11 @@ const (
 // (the gateway) has already authenticated each user it watches for.
 type LiveServiceClient interface {
 	// Starts and stops watches on the request side; each watch's
-	// notifications come back tagged with its id, with the same replay, seam
-	// and slow-consumer rules as NotificationService.StreamNotifications.
+	// notifications come back tagged with its id, with the same replay, seam,
+	// resume-token and slow-consumer rules as
+	// NotificationService.StreamNotifications. A started watch answers first
+	// with WatchStarted, or, when it cannot start (a resume token the user's
+	// feed could not have issued), with WatchEnded and nothing else.
 	Watch(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WatchRequest, WatchResponse], error)
 }
 
@@ -68,8 +71,11 @@ type LiveService_WatchClient = grpc.BidiStreamingClient[WatchRequest, WatchRespo
 // (the gateway) has already authenticated each user it watches for.
 type LiveServiceServer interface {
 	// Starts and stops watches on the request side; each watch's
-	// notifications come back tagged with its id, with the same replay, seam
-	// and slow-consumer rules as NotificationService.StreamNotifications.
+	// notifications come back tagged with its id, with the same replay, seam,
+	// resume-token and slow-consumer rules as
+	// NotificationService.StreamNotifications. A started watch answers first
+	// with WatchStarted, or, when it cannot start (a resume token the user's
+	// feed could not have issued), with WatchEnded and nothing else.
 	Watch(grpc.BidiStreamingServer[WatchRequest, WatchResponse]) error
 	mustEmbedUnimplementedLiveServiceServer()
 }
