@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
@@ -128,7 +129,14 @@ func (m mediaPlaces) blobs(t *testing.T) []string {
 // rows counts rows of the media database, those matching where if set.
 func (m mediaPlaces) rows(t *testing.T, table, where string, args ...any) int {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), "sqlite:"+filepath.Join(m.dataDir, "media.db"), sqldb.Options{Logger: slog.New(slog.DiscardHandler)})
+	return m.rowsOf(t, "media", table, where, args...)
+}
+
+// rowsOf counts rows of service's database (progress, media or
+// notification), those matching where if set.
+func (m mediaPlaces) rowsOf(t *testing.T, service, table, where string, args ...any) int {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), "sqlite:"+filepath.Join(m.dataDir, service+".db"), sqldb.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +389,8 @@ type deletionFixture struct {
 // newDeletionFixture uploads, for the kept child, a photo (waiting until
 // its thumbnails are made, then taking the blob store's listing as what
 // must stay); for the other, the same photo, a video through tus, and half
-// of a photo through a tus upload left open.
+// of a photo through a tus upload left open, and records an assessment and
+// a milestone, which its teacher follows.
 func newDeletionFixture(t *testing.T, at mediaPlaces, gateway, progressAddr string) deletionFixture {
 	t.Helper()
 	fx := deletionFixture{gone: newMediaFamily(t, at.dataDir, progressAddr), kept: newMediaFamily(t, at.dataDir, progressAddr)}
@@ -416,6 +425,47 @@ func newDeletionFixture(t *testing.T, at mediaPlaces, gateway, progressAddr stri
 	if b := at.blobs(t); len(b) <= len(fx.keptBlobs) {
 		t.Fatalf("the video added no blobs: %v", b)
 	}
+	// What else is kept of the child: records, a follower's settings, and
+	// the notifications of all the above.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	progress := progressv1.NewProgressServiceClient(dialGRPC(t, progressAddr))
+	if _, err := progress.CreateAssessment(as(ctx, fx.gone.teacher), &progressv1.CreateAssessmentRequest{Parent: fx.gone.child,
+		Assessment: &progressv1.Assessment{Subject: "Art", Title: "Clay", Kind: progressv1.AssessmentKind_ASSESSMENT_KIND_PROJECT,
+			AssessedDate: "2026-11-30", Score: &progressv1.Score{Value: &progressv1.Score_Points{Points: &progressv1.Points{Earned: 8, Possible: 10}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := progress.CreateMilestone(as(ctx, fx.gone.teacher), &progressv1.CreateMilestoneRequest{Parent: fx.gone.child,
+		Milestone: &progressv1.Milestone{Title: "Rode a bike", Category: progressv1.MilestoneCategory_MILESTONE_CATEGORY_SOCIAL, AchievedDate: "2026-11-29"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := progress.UpdateGradingScale(as(ctx, fx.gone.admin), &progressv1.UpdateGradingScaleRequest{GradingScale: &progressv1.GradingScale{
+		Name: fx.gone.child + "/gradingScale", Grades: []*progressv1.GradeMapping{{Letter: "A", Percent: 90}, {Letter: "B", Percent: 0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := apiCall(t, gateway, "POST", "/v1/users/me/subscriptions", fx.gone.teacher, "application/json",
+		[]byte(`{"child":"`+fx.gone.child+`"}`)); code != http.StatusOK {
+		t.Fatalf("subscribing: %d %s", code, body)
+	}
+	id := childID(fx.gone.child)
+	for _, table := range []string{"children", "guardianships", "assessments", "milestones", "grading_scales"} {
+		column := "child_id"
+		if table == "children" {
+			column = "id"
+		}
+		if n := at.rowsOf(t, "progress", table, column+" = $1", id); n == 0 {
+			t.Fatalf("progress has no %s of the child before the deletion", table)
+		}
+	}
+	if n := at.rowsOf(t, "notification", "subscriptions", "child_id = $1", id); n != 1 {
+		t.Fatalf("%d subscriptions to the child before the deletion", n)
+	}
+	waitUntil(t, "notifications of the child's records", func() string {
+		if n := at.rowsOf(t, "notification", "notifications", "child_id = $1", id); n < 2 {
+			return fmt.Sprintf("%d notifications of the child", n)
+		}
+		return ""
+	})
 	return fx
 }
 
@@ -452,8 +502,28 @@ func (fx deletionFixture) waitGone(t *testing.T, at mediaPlaces, gateway string)
 		if n := at.rows(t, "blob_pins", ""); n != 0 {
 			return fmt.Sprintf("blob_pins has %d rows", n)
 		}
+		for _, table := range []string{"children", "guardianships", "assessments", "milestones", "grading_scales"} {
+			column := "child_id"
+			if table == "children" {
+				column = "id"
+			}
+			if n := at.rowsOf(t, "progress", table, column+" = $1", id); n != 0 {
+				return fmt.Sprintf("progress's %s has %d rows of the child", table, n)
+			}
+		}
+		if n := at.rowsOf(t, "progress", "outbox_messages", ""); n != 0 {
+			return fmt.Sprintf("progress's outbox still holds %d messages", n)
+		}
+		for _, table := range []string{"notifications", "subscriptions"} {
+			if n := at.rowsOf(t, "notification", table, "child_id = $1", id); n != 0 {
+				return fmt.Sprintf("notification's %s has %d rows of the child", table, n)
+			}
+		}
 		return ""
 	})
+	if n := at.rowsOf(t, "notification", "notifications", "child_id = $1", childID(fx.kept.child)); n == 0 {
+		t.Error("the other child's notifications went too")
+	}
 	if code := tusSend(t, "HEAD", fx.upload, fx.gone.teacher, nil, false); code != http.StatusNotFound {
 		t.Errorf("HEAD of the deleted child's upload: %d", code)
 	}
@@ -467,8 +537,10 @@ func (fx deletionFixture) waitGone(t *testing.T, at mediaPlaces, gateway string)
 
 // TestMediaPrivacyDeleteChild: deleting a child over REST deletes its
 // photo, its video, their thumbnails and its open upload from the upload
-// directory, the blob store and the media database; the same photo
-// uploaded for another child stays.
+// directory, the blob store and the media database; its records and
+// guardianships from progress's database; its notifications and
+// subscriptions from notification's. The same photo uploaded for another
+// child stays, and so do that child's notifications.
 func TestMediaPrivacyDeleteChild(t *testing.T) {
 	onBlobStores(t, func(t *testing.T, at mediaPlaces, args []string) {
 		p := serve(t, at.dataDir, nil, args...)

@@ -227,7 +227,8 @@ func (s *SQL) MarkRead(ctx context.Context, user string, sequences []int64, upTo
 
 // Withdraw records a revoked guardianship or a deleted child (the event id,
 // for de-duplication) and removes the child's notifications from the user's
-// inbox, or from every inbox when user is empty, in one transaction. It
+// inbox, or, when user is empty (the child is deleted), from every inbox
+// along with every subscription to the child, in one transaction. It
 // returns, for each user whose inbox lost any, the highest sequence removed:
 // every notification of the child up to it has left that inbox, and none can
 // still arrive below it (a user's sequences commit in order), so a later one
@@ -244,6 +245,12 @@ func (s *SQL) Withdraw(ctx context.Context, ev Notification, user string) (remov
 		}
 		if err != nil {
 			return err
+		}
+		if user == "" {
+			// The child is deleted: so are its followers' settings for it.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE child_id = $1`, ev.ChildID); err != nil {
+				return err
+			}
 		}
 		q, args := `DELETE FROM notifications WHERE child_id = $1`, []any{ev.ChildID}
 		if user != "" {

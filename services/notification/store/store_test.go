@@ -108,12 +108,31 @@ var contract = []struct {
 		if removed, _, err := s.Withdraw(ctx, event("revoke-olga", "c1"), "olga"); err != nil || len(removed) != 0 {
 			t.Fatalf("withdrawing from an inbox without the child: %v %v", removed, err)
 		}
+		// A revoked guardianship keeps the user's settings for the child; a
+		// deleted child takes every follower's with it, and no other child's.
+		for _, sub := range []store.Subscription{{User: "maria", ChildID: "c1"}, {User: "joao", ChildID: "c1"}, {User: "joao", ChildID: "c2"}} {
+			if _, err := s.PutSubscription(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := s.Withdraw(ctx, event("revoke-joao", "c1"), "joao"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Subscription(ctx, "joao", "c1"); err != nil {
+			t.Fatalf("a revoked guardianship lost the subscription: %v", err)
+		}
 		removed, _, err = s.Withdraw(ctx, event("delete-c1", "c1"), "")
-		if err != nil || len(removed) != 2 || removed["maria"] != 4 || removed["joao"] != 3 {
+		if err != nil || len(removed) != 1 || removed["maria"] != 4 { // joao's went with his guardianship
 			t.Fatalf("delete child: %v %v", removed, err)
 		}
 		if left, _ := s.After(ctx, "joao", 0, 10); len(left) != 1 || left[0].ChildID != "c2" {
 			t.Fatalf("joao keeps %+v", left)
+		}
+		if subs, err := s.ChildSubscriptions(ctx, "c1"); err != nil || len(subs) != 0 {
+			t.Fatalf("subscriptions to the deleted child: %+v %v", subs, err)
+		}
+		if _, err := s.Subscription(ctx, "joao", "c2"); err != nil {
+			t.Fatalf("another child's subscription went too: %v", err)
 		}
 	}},
 	{"subscriptions", func(t *testing.T, s *store.SQL) {
