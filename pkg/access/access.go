@@ -23,10 +23,15 @@ package access
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
@@ -62,6 +67,14 @@ const existenceProbe = "service:access-probe"
 type Checker struct {
 	client progresspeerv1.AccessServiceClient
 	ttl    time.Duration
+	// shared, when set, replaces the in-process cache: answers live in
+	// Redis, where progress can invalidate them for every instance.
+	shared  *Shared
+	metrics *metrics
+	logger  *slog.Logger
+	// sharedDown is set while Redis fails, so that the switch is logged
+	// once each way.
+	sharedDown atomic.Bool
 	// now and maxEntries are fields so tests can move time and fill the
 	// cache without waiting or making ten thousand calls.
 	now        func() time.Time
@@ -82,14 +95,52 @@ type Checker struct {
 //
 // A cached answer can outlive a change in progress by up to ttl: a revoked
 // guardian keeps access, and a newly granted one waits, for at most that long.
-func New(client progresspeerv1.AccessServiceClient, ttl time.Duration) *Checker {
-	return &Checker{
+//
+// With [WithShared], answers are cached in Redis instead, shared by every
+// instance and dropped by progress as soon as who may see a child changes
+// ([Shared.Invalidate]); while Redis fails, every Check asks progress.
+func New(client progresspeerv1.AccessServiceClient, ttl time.Duration, opts ...Option) *Checker {
+	c := &Checker{
 		client:     client,
 		ttl:        ttl,
 		now:        time.Now,
 		maxEntries: defaultMaxEntries,
 		entries:    make(map[key]entry),
+		logger:     slog.Default(),
 	}
+	o := options{meterProvider: otel.GetMeterProvider()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c.shared = o.shared
+	if o.logger != nil {
+		c.logger = o.logger
+	}
+	c.metrics = newMetrics(o.meterProvider, o.name)
+	return c
+}
+
+// Option configures a [Checker].
+type Option func(*options)
+
+type options struct {
+	shared        *Shared
+	logger        *slog.Logger
+	meterProvider metric.MeterProvider
+	name          string
+}
+
+// WithShared caches answers in s (Redis) instead of in process.
+func WithShared(s *Shared) Option { return func(o *options) { o.shared = s } }
+
+// WithLogger logs to l (slog.Default otherwise): only when the shared cache
+// starts or stops failing.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithMetrics reports the cache's lookups to mp, under service (the
+// service the Checker answers for: media, notification).
+func WithMetrics(mp metric.MeterProvider, service string) Option {
+	return func(o *options) { o.meterProvider, o.name = mp, service }
 }
 
 // Check returns nil when p may do perm on child ("children/{id}"), and
@@ -182,10 +233,33 @@ type entry struct {
 
 // answer returns progress's answer for k, from the cache when it is fresh.
 func (c *Checker) answer(ctx context.Context, k key) (answer, error) {
-	if c.ttl > 0 {
+	// gen is the child's generation in the shared cache, read with the
+	// lookup; sharedOK says a new answer may be stored under it.
+	var gen string
+	var sharedOK bool
+	switch {
+	case c.ttl <= 0:
+	case c.shared != nil:
+		a, g, ok, err := c.shared.lookup(ctx, k, c.now())
+		switch {
+		case err != nil:
+			c.sharedFailed(ctx, err)
+			c.metrics.lookup(ctx, cacheShared, outcomeError)
+		case ok:
+			c.sharedWorks(ctx)
+			c.metrics.lookup(ctx, cacheShared, outcomeHit)
+			return a, nil
+		default:
+			c.sharedWorks(ctx)
+			c.metrics.lookup(ctx, cacheShared, outcomeMiss)
+			gen, sharedOK = g, true
+		}
+	default:
 		if a, ok := c.cached(k); ok {
+			c.metrics.lookup(ctx, cacheLocal, outcomeHit)
 			return a, nil
 		}
+		c.metrics.lookup(ctx, cacheLocal, outcomeMiss)
 	}
 	// A caller that has already given up gets no call made for it (and
 	// starts no shared call others might join only to fail with it).
@@ -207,7 +281,7 @@ func (c *Checker) answer(ctx context.Context, k key) (answer, error) {
 		if err == nil {
 			// Cached before the flight ends, so a Check arriving after it
 			// finds the answer instead of making a second call.
-			c.store(k, a, asked)
+			c.keep(ctx, k, a, asked, gen, sharedOK)
 		}
 		return a, err
 	})
@@ -223,9 +297,10 @@ func (c *Checker) answer(ctx context.Context, k key) (answer, error) {
 			case codes.Canceled, codes.DeadlineExceeded:
 				// The call we joined ended with its starter's context, which
 				// says nothing about ours: ask on our own.
+				asked := c.now()
 				a, err := c.ask(ctx, k)
 				if err == nil {
-					c.store(k, a, c.now())
+					c.keep(ctx, k, a, asked, gen, sharedOK)
 				}
 				return a, err
 			}
@@ -269,6 +344,39 @@ func callError(ctx context.Context, child string, err error) error {
 		return status.Errorf(codes.DeadlineExceeded, "cannot check access to %s: the progress service did not answer in time", child)
 	}
 	return status.Errorf(codes.Unavailable, "cannot check access to %s: the progress service cannot be asked right now; retry shortly", child)
+}
+
+// keep caches what progress answered to k, asked at asked: in the shared
+// cache under the generation read before asking (sharedOK), or in process.
+// A shared cache that failed keeps nothing: the next Check asks again.
+func (c *Checker) keep(ctx context.Context, k key, a answer, asked time.Time, gen string, sharedOK bool) {
+	if c.shared == nil {
+		c.store(k, a, asked)
+		return
+	}
+	if !sharedOK {
+		return
+	}
+	// The answer is stored even if the caller leaves now: it is valid.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := c.shared.store(sctx, k, gen, a, asked.Add(c.ttl), c.ttl); err != nil {
+		c.sharedFailed(ctx, err)
+	}
+}
+
+// sharedFailed and sharedWorks log when the shared cache starts failing
+// and when it works again, once each.
+func (c *Checker) sharedFailed(ctx context.Context, err error) {
+	if c.sharedDown.CompareAndSwap(false, true) {
+		c.logger.WarnContext(ctx, "access: the shared cache (redis) fails; asking progress every time until it answers", "err", err)
+	}
+}
+
+func (c *Checker) sharedWorks(ctx context.Context) {
+	if c.sharedDown.CompareAndSwap(true, false) {
+		c.logger.InfoContext(ctx, "access: the shared cache (redis) answers again")
+	}
 }
 
 // cached returns a fresh cached answer for k.
