@@ -9,13 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,14 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
-	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
@@ -63,33 +56,7 @@ func onBlobStores(t *testing.T, journey func(t *testing.T, at mediaPlaces, args 
 // uploads lists the files in the upload directory with their sizes.
 func (m mediaPlaces) uploads(t *testing.T) map[string]int64 {
 	t.Helper()
-	return filesIn(t, filepath.Join(m.dataDir, "uploads"))
-}
-
-func filesIn(t *testing.T, dir string) map[string]int64 {
-	t.Helper()
-	out := map[string]int64{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, p)
-			out[rel] = fi.Size()
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.Files(t, filepath.Join(m.dataDir, "uploads"))
 }
 
 // blobs lists the stored blobs: files of the blob directory, or objects
@@ -97,33 +64,9 @@ func filesIn(t *testing.T, dir string) map[string]int64 {
 func (m mediaPlaces) blobs(t *testing.T) []string {
 	t.Helper()
 	if m.blobURL == "" {
-		return slices.Sorted(maps.Keys(filesIn(t, filepath.Join(m.dataDir, "blobs"))))
+		return testenv.Blobs(t, filepath.Join(m.dataDir, "blobs"))
 	}
-	u, err := url.Parse(m.blobURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := u.User.Password()
-	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(u.User.Username(), secret, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := strings.Trim(u.Path, "/")
-	var out []string
-	for obj := range client.ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if obj.Err != nil {
-			t.Fatal(obj.Err)
-		}
-		out = append(out, path.Base(obj.Key))
-	}
-	for up := range client.ListIncompleteUploads(context.Background(), bucket, "", true) {
-		if up.Err != nil {
-			t.Fatal(up.Err)
-		}
-		out = append(out, "incomplete:"+up.Key)
-	}
-	slices.Sort(out)
-	return out
+	return testenv.Blobs(t, m.blobURL)
 }
 
 // rows counts rows of the media database, those matching where if set.
@@ -136,20 +79,7 @@ func (m mediaPlaces) rows(t *testing.T, table, where string, args ...any) int {
 // notification), those matching where if set.
 func (m mediaPlaces) rowsOf(t *testing.T, service, table, where string, args ...any) int {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), "sqlite:"+filepath.Join(m.dataDir, service+".db"), sqldb.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	q := `SELECT count(*) FROM ` + table
-	if where != "" {
-		q += ` WHERE ` + where
-	}
-	var n int
-	if err := db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return testenv.Rows(t, "sqlite:"+filepath.Join(m.dataDir, service+".db"), table, where, args...)
 }
 
 // nothingOfUploads reports what is left of uploads: "" when the upload
@@ -168,23 +98,6 @@ func (m mediaPlaces) nothingOfUploads(t *testing.T) string {
 		}
 	}
 	return ""
-}
-
-// waitUntil polls cond until it returns "", failing with its last answer
-// after a minute.
-func waitUntil(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // testdata reads a sample of the media service's tests.
@@ -460,7 +373,7 @@ func newDeletionFixture(t *testing.T, at mediaPlaces, gateway, progressAddr stri
 	if n := at.rowsOf(t, "notification", "subscriptions", "child_id = $1", id); n != 1 {
 		t.Fatalf("%d subscriptions to the child before the deletion", n)
 	}
-	waitUntil(t, "notifications of the child's records", func() string {
+	testenv.Eventually(t, "notifications of the child's records", func() string {
 		if n := at.rowsOf(t, "notification", "notifications", "child_id = $1", id); n < 2 {
 			return fmt.Sprintf("%d notifications of the child", n)
 		}
@@ -484,7 +397,7 @@ func (fx deletionFixture) deleteChild(t *testing.T, gateway string) {
 func (fx deletionFixture) waitGone(t *testing.T, at mediaPlaces, gateway string) {
 	t.Helper()
 	id := childID(fx.gone.child)
-	waitUntil(t, "the deleted child's media", func() string {
+	testenv.Eventually(t, "the deleted child's media", func() string {
 		if f := at.uploads(t); len(f) != 0 {
 			return "upload directory holds " + strings.Join(slices.Sorted(maps.Keys(f)), " ")
 		}
@@ -573,7 +486,7 @@ func TestMediaPrivacyDeletionOutlivesMediaOutage(t *testing.T) {
 	failed := outboxFailures(t, progressMetrics)
 	fx.deleteChild(t, gw.gateway)
 	// Progress tries, and fails, to tell media.
-	waitUntil(t, "a failed delivery to media", func() string {
+	testenv.Eventually(t, "a failed delivery to media", func() string {
 		if n := outboxFailures(t, progressMetrics); n <= failed {
 			return fmt.Sprintf("%v failed deliveries, as before the deletion", n)
 		}

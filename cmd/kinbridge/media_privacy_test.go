@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
-	"io/fs"
-	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -14,37 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
-
-// files lists the regular files under dir (path relative to dir -> size).
-func files(t *testing.T, dir string) map[string]int64 {
-	t.Helper()
-	out := map[string]int64{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, p)
-			out[rel] = fi.Size()
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func names(m map[string]int64) string { return strings.Join(slices.Sorted(maps.Keys(m)), " ") }
 
@@ -52,37 +21,7 @@ func names(m map[string]int64) string { return strings.Join(slices.Sorted(maps.K
 // directory), those matching where when it is set.
 func (s *suite) mediaRows(t *testing.T, table, where string, args ...any) int {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "media.db"), sqldb.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	q := `SELECT count(*) FROM ` + table
-	if where != "" {
-		q += ` WHERE ` + where
-	}
-	var n int
-	if err := db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// poll waits until cond returns "", failing with its last answer after a
-// deadline.
-func poll(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testenv.Rows(t, "sqlite:"+filepath.Join(s.dataDir, "media.db"), table, where, args...)
 }
 
 // TestTusRefusalsLeaveNothing: an upload through tus that media refuses
@@ -137,7 +76,7 @@ func TestTusRefusalsLeaveNothing(t *testing.T) {
 				"Content-Type", "application/offset+octet-stream"); r.StatusCode != 204 {
 				t.Fatalf("first PATCH: %d", r.StatusCode)
 			}
-			if before := files(t, uploads); len(before) != 1 || slices.Collect(maps.Values(before))[0] != int64(tc.first) {
+			if before := testenv.Files(t, uploads); len(before) != 1 || slices.Collect(maps.Values(before))[0] != int64(tc.first) {
 				t.Fatalf("before the refusal the upload directory holds %v, want one file of %d bytes", before, tc.first)
 			}
 
@@ -164,10 +103,10 @@ func TestTusRefusalsLeaveNothing(t *testing.T) {
 			}
 
 			// Gone at once: the refusing request dropped it.
-			if after := files(t, uploads); len(after) != 0 {
+			if after := testenv.Files(t, uploads); len(after) != 0 {
 				t.Errorf("after the refusal the upload directory holds %s", names(after))
 			}
-			if after := files(t, blobs); len(after) != 0 {
+			if after := testenv.Files(t, blobs); len(after) != 0 {
 				t.Errorf("after the refusal the blob directory holds %s", names(after))
 			}
 			for _, table := range []string{"upload_sessions", "media_items", "media_jobs", "blob_pins", "blob_refs"} {
@@ -212,7 +151,7 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 		return r.json(t)["name"].(string)
 	}
 	ready := func(item string) {
-		poll(t, item+" ready", func() string {
+		testenv.Eventually(t, item+" ready", func() string {
 			if r := s.call(t, "GET", "/v1/"+item, teacher, ""); !strings.Contains(string(r.body), "MEDIA_STATE_READY") {
 				return string(r.body)
 			}
@@ -223,7 +162,7 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 
 	keptItem := upload(kept, photo)
 	ready(keptItem)
-	keptBlobs := files(t, blobs)
+	keptBlobs := testenv.Files(t, blobs)
 	photoItem := upload(gone, photo)
 	upload(gone, video)
 	ready(photoItem)
@@ -238,10 +177,10 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 	if n := s.mediaRows(t, "media_items", "child_id = $1", goneID); n != 2 {
 		t.Fatalf("%d items of the child before", n)
 	}
-	if f := files(t, uploads); len(f) != 1 {
+	if f := testenv.Files(t, uploads); len(f) != 1 {
 		t.Fatalf("upload directory before: %s", names(f))
 	}
-	poll(t, "maria hears of the photo", func() string {
+	testenv.Eventually(t, "maria hears of the photo", func() string {
 		if r := s.call(t, "GET", "/v1/users/me/notifications", maria, ""); !strings.Contains(string(r.body), photoItem) {
 			return string(r.body)
 		}
@@ -251,11 +190,11 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 	if r := s.call(t, "DELETE", "/v1/"+gone, s.adminToken, ""); r.status != 200 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	poll(t, "the deleted child's media", func() string {
-		if f := files(t, uploads); len(f) != 0 {
+	testenv.Eventually(t, "the deleted child's media", func() string {
+		if f := testenv.Files(t, uploads); len(f) != 0 {
 			return "upload directory holds " + names(f)
 		}
-		if f := files(t, blobs); !maps.Equal(f, keptBlobs) {
+		if f := testenv.Files(t, blobs); !maps.Equal(f, keptBlobs) {
 			return "blob directory holds " + names(f) + ", want the other child's " + names(keptBlobs)
 		}
 		for _, table := range []string{"media_items", "upload_sessions", "media_jobs"} {
@@ -280,7 +219,7 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 	if r := s.call(t, "GET", "/v1/"+keptItem+":content?thumbnail=small", maria, ""); r.status != 200 {
 		t.Errorf("the other child's thumbnail: %d", r.status)
 	}
-	poll(t, "the child leaves maria's inbox", func() string {
+	testenv.Eventually(t, "the child leaves maria's inbox", func() string {
 		if r := s.call(t, "GET", "/v1/users/me/notifications", maria, ""); strings.Contains(string(r.body), gone+"/") {
 			return string(r.body)
 		}

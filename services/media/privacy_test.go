@@ -7,24 +7,20 @@ package media
 
 import (
 	"context"
-	"io/fs"
 	"maps"
-	"net/url"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // otherChild shares carol's contributions with child, so that the two can
@@ -46,66 +42,16 @@ func (e *env) asService(t *testing.T, name string) context.Context {
 // spooled lists the files in the upload directory with their sizes.
 func (e *env) spooled(t *testing.T) map[string]int64 {
 	t.Helper()
-	out := map[string]int64{}
-	err := filepath.WalkDir(e.tempDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			out[filepath.Base(p)] = fi.Size()
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.Files(t, e.tempDir)
 }
 
-// storedBlobs lists the names of the blobs in the blob store: files of the
-// local directory (its tmp/ too), or objects of the S3 bucket.
+// storedBlobs lists the names of the blobs in the blob store, as the last
+// element of their paths or keys (see testenv.Blobs).
 func (e *env) storedBlobs(t *testing.T) []string {
 	t.Helper()
-	var out []string
-	if !strings.HasPrefix(e.blobDir, "s3://") {
-		err := filepath.WalkDir(e.blobDir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				out = append(out, filepath.Base(p))
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.Sort(out)
-		return out
-	}
-	u, err := url.Parse(e.blobDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := u.User.Password()
-	client, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(u.User.Username(), secret, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bucket := strings.Trim(u.Path, "/")
-	for obj := range client.ListObjects(t.Context(), bucket, minio.ListObjectsOptions{Recursive: true}) {
-		if obj.Err != nil {
-			t.Fatal(obj.Err)
-		}
-		out = append(out, path.Base(obj.Key))
-	}
-	// Multipart uploads in progress hold bytes too.
-	for up := range client.ListIncompleteUploads(t.Context(), bucket, "", true) {
-		if up.Err != nil {
-			t.Fatal(up.Err)
-		}
-		out = append(out, "incomplete:"+up.Key)
+	out := testenv.Blobs(t, e.blobDir)
+	for i, name := range out {
+		out[i] = path.Base(name)
 	}
 	slices.Sort(out)
 	return out
@@ -123,23 +69,6 @@ func (e *env) rows(t *testing.T, table, where string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// eventually polls cond until it returns "" or the deadline passes, then
-// fails with what cond last said.
-func eventually(t *testing.T, what string, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // sessionID is the id part of a session's name.
@@ -293,7 +222,7 @@ func testDeletedItemBytesGo(t *testing.T, on backend) {
 	}
 	// What the other child's item uses (the same bytes, the same
 	// thumbnails) stays; the rest goes.
-	eventually(t, "bytes of the deleted items", func() string {
+	testenv.Eventually(t, "bytes of the deleted items", func() string {
 		after := e.storedBlobs(t)
 		if slices.Contains(after, alone.GetContentSha256()) || len(after) >= len(before) {
 			return "still stored: " + strings.Join(after, " ")
@@ -374,7 +303,7 @@ func testDeleteChildData(t *testing.T, on backend) {
 		t.Fatalf("DeleteChildData = %v", resp)
 	}
 
-	eventually(t, "the deleted child's data", func() string {
+	testenv.Eventually(t, "the deleted child's data", func() string {
 		if f := e.spooled(t); len(f) != 0 {
 			return "upload directory holds " + strings.Join(slices.Sorted(maps.Keys(f)), " ")
 		}
@@ -449,7 +378,7 @@ func testUploadsUnderWayWhenTheChildIsDeleted(t *testing.T, on backend) {
 	must(t, write.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{Start: &mediav1.WriteStart{Name: sess.GetName()}}}))
 	must(t, write.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: photo[:1000]}}))
 	// Both are in: two spooled files with their first bytes.
-	eventually(t, "both uploads under way", func() string {
+	testenv.Eventually(t, "both uploads under way", func() string {
 		f := e.spooled(t)
 		if len(f) != 2 || f["upload-"+sessionID(sess.GetName())] != 1000 {
 			return "upload directory holds something else"
@@ -472,7 +401,7 @@ func testUploadsUnderWayWhenTheChildIsDeleted(t *testing.T, on backend) {
 	_, err = write.CloseAndRecv()
 	wantCode(t, err, codes.NotFound, "")
 
-	eventually(t, "what the uploads left", func() string {
+	testenv.Eventually(t, "what the uploads left", func() string {
 		if f := e.spooled(t); len(f) != 0 {
 			return "upload directory holds " + strings.Join(slices.Sorted(maps.Keys(f)), " ")
 		}
