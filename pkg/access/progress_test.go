@@ -37,12 +37,23 @@ type progressEnv struct {
 	userKey    ed25519.PrivateKey
 	serviceKey ed25519.PrivateKey
 
+	// accessCache is the shared cache progress drops answers from (nil:
+	// none).
+	accessCache *Shared
+
 	addr  string                           // where the server listens
 	stop  func()                           // stops the running server
 	admin progressv1.ProgressServiceClient // calls with an administrator's token
 }
 
 func startProgress(t *testing.T) *progressEnv {
+	t.Helper()
+	return startProgressWith(t, nil)
+}
+
+// startProgressWith starts progress dropping the answers about a child
+// from accessCache when who may see it changes.
+func startProgressWith(t *testing.T, accessCache *Shared) *progressEnv {
 	t.Helper()
 	userPub, userKey := newKey(t)
 	servicePub, serviceKey := newKey(t)
@@ -51,11 +62,12 @@ func startProgress(t *testing.T) *progressEnv {
 		t.Fatal(err)
 	}
 	e := &progressEnv{
-		t:          t,
-		dsn:        "sqlite:" + filepath.Join(t.TempDir(), "progress.db"),
-		verifier:   v,
-		userKey:    userKey,
-		serviceKey: serviceKey,
+		t:           t,
+		dsn:         "sqlite:" + filepath.Join(t.TempDir(), "progress.db"),
+		verifier:    v,
+		userKey:     userKey,
+		serviceKey:  serviceKey,
+		accessCache: accessCache,
 	}
 	e.serve("127.0.0.1:0")
 	tok, err := auth.NewUserIssuer(userKey).Issue("root", true, time.Hour)
@@ -80,7 +92,11 @@ func newKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 func (e *progressEnv) serve(addr string) {
 	t := e.t
 	t.Helper()
-	svc, err := progress.New(context.Background(), progress.Config{DSN: e.dsn})
+	cfg := progress.Config{DSN: e.dsn}
+	if e.accessCache != nil {
+		cfg.AccessCache = e.accessCache
+	}
+	svc, err := progress.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

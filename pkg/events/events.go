@@ -6,6 +6,10 @@
 // and videos: [WithChildDeletions] has progress's relay hand each
 // CHILD_DELETED event to media's DeleteChildData before notification, in
 // the same delivery, so it is retried until both have it.
+//
+// Where media and notification share their access answers (Redis),
+// [WithAccessChanges] has the relay drop a child's answers before it
+// delivers an event that changes who may see the child.
 package events
 
 import (
@@ -60,6 +64,29 @@ func WithChildDeletions(media mediapeerv1.ChildDataServiceClient, deliver outbox
 		if ev.GetType() == notificationv1.EventType_EVENT_TYPE_CHILD_DELETED {
 			if _, err := media.DeleteChildData(ctx, &mediapeerv1.DeleteChildDataRequest{EventId: m.ID, Child: ev.GetChild()}); err != nil {
 				return fmt.Errorf("media: deleting the data of %s: %w", ev.GetChild(), err)
+			}
+		}
+		return deliver(ctx, m)
+	}
+}
+
+// WithAccessChanges returns a delivery that first calls invalidate with the
+// child of an event that changes who may see it (a guardianship granted or
+// revoked, the child deleted), then delivers the event as deliver does;
+// other events go to deliver alone. A failed invalidate fails the delivery,
+// so the relay retries it: once the event is delivered, no instance serves
+// an access answer about the child from before it.
+func WithAccessChanges(invalidate func(ctx context.Context, child string) error, deliver outbox.Deliver) outbox.Deliver {
+	return func(ctx context.Context, m outbox.Message) error {
+		ev := &notificationpeerv1.Event{}
+		if err := proto.Unmarshal(m.Payload, ev); err != nil {
+			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+		}
+		switch ev.GetType() {
+		case notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED,
+			notificationv1.EventType_EVENT_TYPE_CHILD_DELETED:
+			if err := invalidate(ctx, ev.GetChild()); err != nil {
+				return fmt.Errorf("dropping the shared access answers about %s: %w", ev.GetChild(), err)
 			}
 		}
 		return deliver(ctx, m)

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -97,5 +98,45 @@ func TestWithChildDeletions(t *testing.T) {
 	}
 	if err := deliver(context.Background(), outbox.Message{ID: "bad", Payload: []byte{0xff}}); err == nil {
 		t.Error("a payload that is not an event was delivered")
+	}
+}
+
+// TestWithAccessChanges: the events that change who may see a child drop
+// its shared access answers before they are delivered, and a failure to
+// drop them fails the delivery (the relay retries); other events pass.
+func TestWithAccessChanges(t *testing.T) {
+	var dropped []string
+	fail := error(nil)
+	invalidate := func(_ context.Context, child string) error {
+		dropped = append(dropped, child)
+		return fail
+	}
+	var p publisher
+	deliver := events.WithAccessChanges(invalidate, events.Deliver(&p))
+	for i, typ := range []notificationv1.EventType{
+		notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED,
+		notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, notificationv1.EventType_EVENT_TYPE_MEDIA_READY,
+		notificationv1.EventType_EVENT_TYPE_CHILD_DELETED, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED,
+	} {
+		m := events.Message(&notificationpeerv1.Event{Type: typ, Child: "children/c" + string(rune('0'+i))})
+		m.ID = "msg"
+		if err := deliver(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"children/c0", "children/c2", "children/c4"}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped the answers about %v, want %v", dropped, want)
+	}
+	if len(p.got) != 6 {
+		t.Errorf("%d events delivered, want 6", len(p.got))
+	}
+
+	fail = status.Error(codes.Unavailable, "redis is down")
+	m := events.Message(&notificationpeerv1.Event{Type: notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, Child: "children/c9"})
+	if err := deliver(context.Background(), m); err == nil {
+		t.Error("delivered though the answers could not be dropped")
+	}
+	if len(p.got) != 6 {
+		t.Error("the event reached notification before its access answers were dropped")
 	}
 }

@@ -28,6 +28,11 @@ type server struct {
 	store     store.Store
 	summaries *summaryCache
 	notify    func() // an event was committed: deliver it now
+	// accessChanged is called once a change to who may see a child has
+	// committed (a guardianship granted, changed or revoked, the child
+	// deleted): it drops the answers media and notification share about
+	// the child (see Config.AccessCache).
+	accessChanged func(ctx context.Context, child string)
 }
 
 // storeError maps store errors to statuses; what names the resource kind.
@@ -298,6 +303,7 @@ func (s *server) DeleteChild(ctx context.Context, req *progressv1.DeleteChildReq
 		return nil, storeError(err, req.GetName())
 	}
 	s.notify()
+	s.accessChanged(ctx, req.GetName())
 	return &emptypb.Empty{}, nil
 }
 
@@ -329,6 +335,7 @@ func (s *server) CreateGuardianship(ctx context.Context, req *progressv1.CreateG
 		return nil, storeError(err, guardianshipName(id, in.User))
 	}
 	s.notify()
+	s.accessChanged(ctx, childName(id))
 	return guardianshipToProto(g), nil
 }
 
@@ -414,6 +421,7 @@ func (s *server) UpdateGuardianship(ctx context.Context, req *progressv1.UpdateG
 	if err != nil {
 		return nil, storeError(err, in.GetName())
 	}
+	s.accessChanged(ctx, childName(child))
 	return guardianshipToProto(g), nil
 }
 
@@ -436,6 +444,7 @@ func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteG
 		return nil, storeError(err, req.GetName())
 	}
 	s.notify()
+	s.accessChanged(ctx, childName(child))
 	return &emptypb.Empty{}, nil
 }
 

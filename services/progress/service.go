@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -36,7 +37,14 @@ type Config struct {
 	// same relay, before notification does. Without it media keeps a
 	// deleted child's photos and videos: only tests of progress alone
 	// leave it out.
-	Media          mediapeerv1.ChildDataServiceClient
+	Media mediapeerv1.ChildDataServiceClient
+	// AccessCache, when set, is the cache of access answers media and
+	// notification share (Redis). A change to who may see a child drops the
+	// child's answers there: at once, after the change commits, and again
+	// from the outbox when the event of a grant, a revocation or a deletion
+	// is delivered, which retries until it succeeds. (A role change has no
+	// event: if dropping fails, its answers live out their TTL.)
+	AccessCache    AccessInvalidator
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -62,6 +70,28 @@ func (s *Service) notify() {
 }
 
 // Run delivers the service's events until ctx is done.
+// AccessInvalidator drops the shared access answers about a child
+// (access.Shared).
+type AccessInvalidator interface {
+	Invalidate(ctx context.Context, child string) error
+}
+
+// accessChanged drops the shared access answers about child, if answers
+// are shared. A failure is logged: the outbox's delivery of the change's
+// event tries again.
+func (s *Service) accessChanged(ctx context.Context, child string) {
+	if s.cfg.AccessCache == nil {
+		return
+	}
+	// The change has committed: drop the answers even if the caller leaves.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.AccessCache.Invalidate(ictx, child); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "progress: could not drop the shared access answers; the event's delivery retries",
+			"child", child, "err", err)
+	}
+}
+
 func (s *Service) Run(ctx context.Context) error {
 	if s.relay == nil {
 		s.cfg.Logger.WarnContext(ctx, "no publisher configured: events stay in the outbox until one runs")
@@ -92,12 +122,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		} else {
 			cfg.Logger.WarnContext(ctx, "no media client configured: media will not hear of deleted children")
 		}
+		if cfg.AccessCache != nil {
+			deliver = events.WithAccessChanges(cfg.AccessCache.Invalidate, deliver)
+		}
 		svc.relay = outbox.NewRelay(db, deliver, outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "progress",
 		})
 	}
 	st := store.NewSQL(db)
-	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify}
+	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged}
 	svc.access = &accessServer{store: st}
 	return svc, nil
 }
