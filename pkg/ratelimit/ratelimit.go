@@ -10,6 +10,8 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"math"
@@ -209,7 +211,9 @@ type Config struct {
 	// RedisURL names the Redis server every instance shares (see
 	// [NewRedisClient]); empty keeps buckets in process.
 	RedisURL string
-	// Secret names the buckets in Redis (see [RedisOptions.Secret]).
+	// Secret is what the deployment's instances share (the service key's
+	// seed): the key that names buckets in Redis ([RedisOptions.Secret]) is
+	// derived from it with HKDF-SHA256.
 	Secret        []byte
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
@@ -230,7 +234,12 @@ func Open(cfg Config) (store Store, closeStore func() error, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis url: %w", err)
 	}
-	f := NewFallback(NewRedis(client, RedisOptions{Secret: cfg.Secret}),
+	secret, err := hkdf.Key(sha256.New, cfg.Secret, nil, "kinbridge ratelimit: redis bucket names v1", 32)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	f := NewFallback(NewRedis(client, RedisOptions{Secret: secret}),
 		FallbackOptions{Logger: cfg.Logger, MeterProvider: cfg.MeterProvider})
 	return f, client.Close, nil
 }
