@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"log/slog"
 	"math"
@@ -234,12 +235,21 @@ func Open(cfg Config) (store Store, closeStore func() error, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis url: %w", err)
 	}
+	// Keys are "kinbridge:ratelimit:<deployment>:<bucket>": a deployment's
+	// keys can be found (and dropped) by their prefix, and the bucket part
+	// is an HMAC that names no one.
 	secret, err := hkdf.Key(sha256.New, cfg.Secret, nil, "kinbridge ratelimit: redis bucket names v1", 32)
 	if err != nil {
 		client.Close()
 		return nil, nil, err
 	}
-	f := NewFallback(NewRedis(client, RedisOptions{Secret: secret}),
+	id, err := hkdf.Key(sha256.New, cfg.Secret, nil, "kinbridge ratelimit: redis deployment id v1", 10)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	prefix := DefaultRedisPrefix + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(id) + ":"
+	f := NewFallback(NewRedis(client, RedisOptions{Prefix: prefix, Secret: secret}),
 		FallbackOptions{Logger: cfg.Logger, MeterProvider: cfg.MeterProvider})
 	return f, client.Close, nil
 }
