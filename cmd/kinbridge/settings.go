@@ -225,12 +225,14 @@ func (c *settings) rateLimiters(logger *slog.Logger, mp metric.MeterProvider, se
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis-url: %w", err)
 	}
-	limits := ratelimit.Limits{
-		User:    ratelimit.Limit{Rate: c.UserRate, Burst: c.UserBurst},
-		Address: ratelimit.Limit{Rate: c.AddressRate, Burst: c.AddressBurst},
-		Service: ratelimit.Limit{Rate: c.ServiceRate, Burst: c.ServiceBurst},
-	}
-	return func(surface string) *ratelimit.Limiter { return ratelimit.New(store, surface, limits, mp) }, closeStore, nil
+	user := ratelimit.Limit{Rate: c.UserRate, Burst: c.UserBurst}
+	return func(surface string) *ratelimit.Limiter {
+		limits := ratelimit.Limits{User: user, Service: ratelimit.Limit{Rate: c.ServiceRate, Burst: c.ServiceBurst}}
+		if surface == "gateway" {
+			limits = ratelimit.Limits{User: user, Address: ratelimit.Limit{Rate: c.AddressRate, Burst: c.AddressBurst}}
+		}
+		return ratelimit.New(store, surface, limits, mp)
+	}, closeStore, nil
 }
 
 // verifier builds the token verifier every server shares.

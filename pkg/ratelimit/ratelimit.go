@@ -76,7 +76,8 @@ const (
 
 // Limits are a surface's buckets: one per user, per address and per
 // service identity, each of this size. A limit that is [Limit.Off] is not
-// applied.
+// applied. The gateway counts users and addresses (it lets no service
+// identity in); services count users and service identities.
 type Limits struct {
 	User    Limit
 	Address Limit
@@ -121,7 +122,19 @@ func New(store Store, surface string, limits Limits, mp metric.MeterProvider) *L
 	if err != nil {
 		otel.Handle(fmt.Errorf("ratelimit: metrics: %w", err))
 	}
-	return &Limiter{store: store, surface: surface, limits: limits, limited: limited}
+	l := &Limiter{store: store, surface: surface, limits: limits, limited: limited}
+	// Every series this limiter can raise is there from the start, at 0,
+	// so that a rate over it (a dashboard, an alert) has something to read.
+	for _, kind := range []Kind{User, Address, Service} {
+		if !limits.of(kind).Off() {
+			limited.Add(context.Background(), 0, l.attrs(kind))
+		}
+	}
+	return l
+}
+
+func (l *Limiter) attrs(kind Kind) metric.AddOption {
+	return metric.WithAttributes(AttrSurface.String(l.surface), AttrKind.String(string(kind)))
 }
 
 // Allow takes one request from the bucket of (kind, id): nil if it had
@@ -141,7 +154,7 @@ func (l *Limiter) Allow(ctx context.Context, kind Kind, id string) error {
 	if err != nil || res.Allowed {
 		return nil
 	}
-	l.limited.Add(ctx, 1, metric.WithAttributes(AttrSurface.String(l.surface), AttrKind.String(string(kind))))
+	l.limited.Add(ctx, 1, l.attrs(kind))
 	return refusal(kind, res.RetryAfter)
 }
 
