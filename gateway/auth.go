@@ -66,6 +66,9 @@ func verifyUser(r *http.Request, v *auth.Verifier, token string) (auth.Principal
 	case err != nil:
 		return auth.Principal{}, status.Errorf(codes.Unauthenticated, "invalid token: %v", err)
 	}
+	if err := limitUser(r, p); err != nil {
+		return auth.Principal{}, err
+	}
 	return p, nil
 }
 

@@ -38,17 +38,10 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	h := w.Header()
 	h.Del("Trailer")
 	h.Del("Transfer-Encoding")
-	switch st.Code() {
-	case codes.Unauthenticated:
+	if st.Code() == codes.Unauthenticated {
 		h.Set("WWW-Authenticate", `Bearer realm="kinbridge"`)
-	case codes.ResourceExhausted, codes.Unavailable:
-		for _, d := range st.Details() {
-			if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
-				h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			}
-		}
 	}
+	setRetryAfter(h, st)
 	// The body names the trace too, for reports that quote only the body.
 	if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
 		if withInfo, err := st.WithDetails(&errdetails.RequestInfo{RequestId: sc.TraceID().String()}); err == nil {
@@ -65,10 +58,47 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	_, _ = w.Write(body) // the client is gone if this fails
 }
 
+// setRetryAfter tells when to retry, in whole seconds rounded up: the
+// RetryInfo delay of RESOURCE_EXHAUSTED (429) and UNAVAILABLE (503). A 429
+// always says when; one without RetryInfo (a refusal not from a rate
+// limit, such as a cap) says 1 second.
+func setRetryAfter(h http.Header, st *status.Status) {
+	if st.Code() != codes.ResourceExhausted && st.Code() != codes.Unavailable {
+		return
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			return
+		}
+	}
+	if st.Code() == codes.ResourceExhausted {
+		h.Set("Retry-After", "1")
+	}
+}
+
 // streamErrorHandler turns an error in the middle of a server stream into
-// the status sent as the stream's last message.
-func streamErrorHandler(_ context.Context, err error) *status.Status {
-	return status.Convert(err)
+// the status sent as the stream's last message. When the stream fails
+// before its first message, grpc-gateway answers with the status's HTTP
+// code (429 for RESOURCE_EXHAUSTED) after this returns: the Retry-After
+// that goes with it is set here, on the writer exposeWriter kept.
+func streamErrorHandler(ctx context.Context, err error) *status.Status {
+	st := status.Convert(err)
+	if w, ok := ctx.Value(responseWriterKey{}).(http.ResponseWriter); ok {
+		setRetryAfter(w.Header(), st) // no effect once the stream has begun
+	}
+	return st
+}
+
+type responseWriterKey struct{}
+
+// exposeWriter keeps the response writer in the request's context, for
+// streamErrorHandler, which grpc-gateway gives only the context.
+func exposeWriter(next runtime.HandlerFunc) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		next(w, r.WithContext(context.WithValue(r.Context(), responseWriterKey{}, w)), params)
+	}
 }
 
 // routingErrorHandler answers requests no route matched, in the same shape.

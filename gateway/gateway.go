@@ -30,6 +30,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 )
 
 // Config is what the gateway needs.
@@ -50,7 +51,14 @@ type Config struct {
 	// CORSOrigins may call from a browser; "*" allows any.
 	CORSOrigins []string
 	// Timeout is the deadline of upstream calls that carry none.
-	Timeout        time.Duration
+	Timeout time.Duration
+	// RateLimiter limits each client address and each user (see
+	// limitRequests); nil limits nothing.
+	RateLimiter *ratelimit.Limiter
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address.
+	TrustedProxies ratelimit.TrustedProxies
+
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -133,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithMiddlewares(routeTelemetry),
+		runtime.WithMiddlewares(routeTelemetry, exposeWriter),
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
 		return nil, err
@@ -198,7 +206,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 		root.ServeHTTP(w, r)
 	})
-	g.handler = otelhttp.NewHandler(traceHeader(cors(cfg.CORSOrigins, top)), "gateway",
+	g.handler = otelhttp.NewHandler(traceHeader(cors(cfg.CORSOrigins, limitRequests(cfg.RateLimiter, cfg.TrustedProxies, top))), "gateway",
 		otelhttp.WithTracerProvider(cfg.TracerProvider),
 		otelhttp.WithMeterProvider(cfg.MeterProvider),
 		// Raw paths carry ids: name spans by method until the route is known.

@@ -194,7 +194,13 @@ func tusError(err error) error {
 			reason = info.GetReason()
 		}
 	}
-	return tusd.NewError(reason, st.Message(), code)
+	e := tusd.NewError(reason, st.Message(), code)
+	h := http.Header{}
+	setRetryAfter(h, st)
+	if v := h.Get("Retry-After"); v != "" {
+		e.HTTPResponse.Header["Retry-After"] = v
+	}
+	return e
 }
 
 func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {

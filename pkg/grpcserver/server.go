@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
@@ -37,6 +38,8 @@ type Options struct {
 	Verifier       *auth.Verifier
 	// Policy says which identity each method needs; nil means auth.DefaultPolicy.
 	Policy func(fullMethod string) auth.Requirement
+	// RateLimiter limits each user and service identity; nil limits nothing.
+	RateLimiter *ratelimit.Limiter
 }
 
 // Server is a grpc.Server with its health service.
@@ -57,7 +60,8 @@ type Server struct {
 const MaxRecvMessageBytes = 4<<20 + 64<<10
 
 // New returns a Server with interceptors in this order: panic recovery,
-// logging, authentication, validation. Recovery is outermost so a panic
+// logging, authentication, rate limits (by the caller authentication
+// found), validation. Recovery is outermost so a panic
 // anywhere becomes INTERNAL and is logged once.
 func New(opts Options) (*Server, error) {
 	if opts.Verifier == nil {
@@ -87,6 +91,7 @@ func New(opts Options) (*Server, error) {
 			recoverUnary(opts.Logger),
 			logUnary(opts.Logger),
 			auth.UnaryServerInterceptor(opts.Verifier, opts.Policy),
+			ratelimit.UnaryServerInterceptor(opts.RateLimiter),
 			v.UnaryServerInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
@@ -94,6 +99,7 @@ func New(opts Options) (*Server, error) {
 			recoverStream(opts.Logger),
 			logStream(opts.Logger),
 			auth.StreamServerInterceptor(opts.Verifier, opts.Policy),
+			ratelimit.StreamServerInterceptor(opts.RateLimiter),
 			v.StreamServerInterceptor(),
 		),
 		grpc.MaxRecvMsgSize(MaxRecvMessageBytes),

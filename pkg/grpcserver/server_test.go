@@ -29,25 +29,58 @@ type testService struct {
 	handle func(ctx context.Context) error
 }
 
-var testDesc = grpc.ServiceDesc{
-	ServiceName: "kinbridge.test.v1.TestService",
+var testDesc = unaryDesc("kinbridge.test.v1.TestService")
+
+// unaryDesc describes service with the one method Do.
+func unaryDesc(service string) grpc.ServiceDesc {
+	return grpc.ServiceDesc{
+		ServiceName: service,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Do",
+			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+				in := new(emptypb.Empty)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				h := func(ctx context.Context, _ any) (any, error) {
+					return &emptypb.Empty{}, srv.(*testService).handle(ctx)
+				}
+				if interceptor == nil {
+					return h(ctx, in)
+				}
+				return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/" + service + "/Do"}, h)
+			},
+		}},
+	}
+}
+
+// streamDesc is a server-streaming method that sends nothing and ends.
+var streamDesc = grpc.ServiceDesc{
+	ServiceName: "kinbridge.test.v1.StreamService",
 	HandlerType: (*any)(nil),
-	Methods: []grpc.MethodDesc{{
-		MethodName: "Do",
-		Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-			in := new(emptypb.Empty)
-			if err := dec(in); err != nil {
-				return nil, err
-			}
-			h := func(ctx context.Context, _ any) (any, error) {
-				return &emptypb.Empty{}, srv.(*testService).handle(ctx)
-			}
-			if interceptor == nil {
-				return h(ctx, in)
-			}
-			return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/kinbridge.test.v1.TestService/Do"}, h)
+	Streams: []grpc.StreamDesc{{
+		StreamName:    "Watch",
+		ServerStreams: true,
+		Handler: func(srv any, ss grpc.ServerStream) error {
+			return srv.(*testService).handle(ss.Context())
 		},
 	}},
+}
+
+// watch opens the streaming test method and waits for its end.
+func watch(ctx context.Context, conn *grpc.ClientConn) error {
+	s, err := conn.NewStream(ctx, &streamDesc.Streams[0], "/kinbridge.test.v1.StreamService/Watch")
+	if err != nil {
+		return err
+	}
+	if err := s.CloseSend(); err != nil {
+		return err
+	}
+	if err := s.RecvMsg(&emptypb.Empty{}); err != io.EOF {
+		return err
+	}
+	return nil
 }
 
 func do(ctx context.Context, conn *grpc.ClientConn) error {
@@ -63,8 +96,7 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return startWith(t, Options{
 		Verifier: v,
 		Policy: func(m string) auth.Requirement {
 			if m == "/kinbridge.test.v1.TestService/Do" {
@@ -72,11 +104,21 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 			}
 			return auth.DefaultPolicy(m)
 		},
-	})
+	}, handle, drain)
+}
+
+// startWith runs a Server built from opts with handle as the test method.
+func startWith(t *testing.T, opts Options, handle func(ctx context.Context) error, drain time.Duration, more ...*grpc.ServiceDesc) (conn *grpc.ClientConn, stop func() error) {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.RegisterService(&testDesc, &testService{handle: handle})
+	for _, d := range append(more, &streamDesc) {
+		s.RegisterService(d, &testService{handle: handle})
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
