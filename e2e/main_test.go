@@ -84,12 +84,22 @@ func serve(t *testing.T, dataDir string, env []string, args ...string) *process 
 		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 }
 
+// journeyLimits are the rate limits every process a journey starts runs
+// under, unless its args say otherwise (a later flag wins): everything a
+// journey sends comes from 127.0.0.1, some of it by the thousand, so they
+// are set far above that. The rate-limit journeys set their own.
+var journeyLimits = []string{
+	"--rate-limit-user", "100000", "--rate-limit-user-burst", "100000",
+	"--rate-limit-address", "100000", "--rate-limit-address-burst", "100000",
+	"--rate-limit-service", "100000", "--rate-limit-service-burst", "100000",
+}
+
 // start runs `kinbridge serve ROLE` and waits until it is ready: the
 // gateway answers /readyz, a service answers its gRPC health check.
 func start(t *testing.T, role, dataDir string, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{dataDir: dataDir, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	all := append([]string{"serve", role, "--data-dir", dataDir}, args...)
+	all := append(append([]string{"serve", role, "--data-dir", dataDir}, journeyLimits...), args...)
 	p.cmd = exec.Command(bin, all...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr

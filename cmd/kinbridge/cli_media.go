@@ -35,6 +35,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/services/media"
 )
 
@@ -567,6 +568,9 @@ func (u *uploader) send(ctx context.Context, sess *mediav1.UploadSession) (*medi
 				return nil, fmt.Errorf("%w\nGave up after %d attempts in a row. %s", u.m.explain(err), maxStalls, u.resumeHint(ctx, name))
 			}
 			delay := u.backoff.next()
+			if after, ok := ratelimit.RetryDelay(err); ok && after > delay {
+				delay = after // a rate limit says when a retry can pass
+			}
 			u.meter.note("%s: %v. Trying again in %s.", what, u.m.explain(err), delay.Round(10*time.Millisecond))
 			t := time.NewTimer(delay)
 			select {

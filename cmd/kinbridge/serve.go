@@ -96,6 +96,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	rateLimiter, closeLimits, err := c.rateLimiters(tel.Logger("ratelimit"), tel.MeterProvider(), serviceKey)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
+
 	group, ctx := errgroup.WithContext(ctx)
 	var lines []string // the banner's address lines
 	runs := map[string]bool{}
@@ -140,6 +146,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			TracerProvider: tel.TracerProvider(name),
 			MeterProvider:  tel.MeterProvider(),
 			Verifier:       verifier,
+			RateLimiter:    rateLimiter(name),
 		})
 		if err != nil {
 			return err
@@ -262,6 +269,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Verifier:           verifier,
 			CORSOrigins:        c.CORSOrigins,
 			Timeout:            c.UpstreamTimeout,
+			RateLimiter:        rateLimiter("gateway"),
+			TrustedProxies:     c.trusted,
 			Logger:             tel.Logger("gateway"),
 			TracerProvider:     tel.TracerProvider("gateway"),
 			MeterProvider:      tel.MeterProvider(),

@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
@@ -54,6 +57,16 @@ type settings struct {
 	UpstreamTimeout time.Duration
 
 	MetricsListen string
+
+	RedisURL       string
+	UserRate       float64
+	UserBurst      int
+	AddressRate    float64
+	AddressBurst   int
+	ServiceRate    float64
+	ServiceBurst   int
+	TrustedProxies []string
+	trusted        ratelimit.TrustedProxies // TrustedProxies, parsed
 
 	UserKey    string
 	ServiceKey string
@@ -101,6 +114,16 @@ func (c *settings) define(s *config.Set) {
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
 	s.String(&c.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty turns it off")
+	s.Redacted(&c.RedisURL, "redis-url", "", "Redis shared by every instance for rate-limit buckets: redis://[:PASSWORD@]host:port[/db], "+
+		"rediss:// for TLS (empty: buckets in process, per instance)", sqldb.RedactDSN)
+	s.Float64(&c.UserRate, "rate-limit-user", 20, "requests a second each user may make, at the gateway and at each service; 0 turns the limit off")
+	s.Int(&c.UserBurst, "rate-limit-user-burst", 100, "requests a user may make at once above --rate-limit-user")
+	s.Float64(&c.AddressRate, "rate-limit-address", 50, "requests a second the gateway takes from each client address (IPv6 by /64); 0 turns the limit off")
+	s.Int(&c.AddressBurst, "rate-limit-address-burst", 200, "requests a client address may make at once above --rate-limit-address")
+	s.Float64(&c.ServiceRate, "rate-limit-service", 500, "requests a second each Kinbridge service identity may make to another service; 0 turns the limit off")
+	s.Int(&c.ServiceBurst, "rate-limit-service-burst", 2000, "requests a service identity may make at once above --rate-limit-service")
+	s.List(&c.TrustedProxies, "trusted-proxies", nil, "proxies in front of the gateway whose X-Forwarded-For names the client address: "+
+		"addresses or CIDR ranges, comma-separated (default: none, the connection's address counts)")
 	s.String(&c.UserKey, "user-key", "", "Ed25519 key (PEM) of the built-in user token issuer (default: created in --data-dir/keys)")
 	s.String(&c.ServiceKey, "service-key", "", "Ed25519 key (PEM) signing service identities (default: created in --data-dir/keys)")
 	s.String(&c.OIDCIssuer, "oidc-issuer", "", "accept user tokens from this OIDC issuer (iss)")
@@ -160,7 +183,8 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 	c := &settings{}
 	s := config.New(name)
 	c.define(s)
-	if err := s.Parse(args); err != nil {
+	err := s.Parse(args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage of kinbridge %s:\n", name)
 			s.PrintUsage(stderr)
@@ -171,12 +195,44 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
 	}
 	c.resolve()
+	if c.trusted, err = ratelimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	for name, v := range map[string]float64{"--rate-limit-user": c.UserRate, "--rate-limit-address": c.AddressRate, "--rate-limit-service": c.ServiceRate} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, fmt.Errorf("%s: %v is not a rate (requests a second, 0 for no limit)", name, v)
+		}
+	}
+	for name, v := range map[string]int{"--rate-limit-user-burst": c.UserBurst, "--rate-limit-address-burst": c.AddressBurst, "--rate-limit-service-burst": c.ServiceBurst} {
+		if v < 1 {
+			return nil, nil, fmt.Errorf("%s: %d; a bucket holds at least 1 request (turn a limit off with its rate, 0)", name, v)
+		}
+	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {
 			return nil, nil, fmt.Errorf("--nats-deployment: %w", err)
 		}
 	}
 	return c, s, nil
+}
+
+// rateLimiters returns the limiter of each surface of this process
+// ("gateway", "progress", ...), all on one store: Redis with --redis-url,
+// whose bucket names derive from serviceKey so that only this
+// deployment's instances share them; in process otherwise.
+func (c *settings) rateLimiters(logger *slog.Logger, mp metric.MeterProvider, serviceKey ed25519.PrivateKey) (func(surface string) *ratelimit.Limiter, func() error, error) {
+	store, closeStore, err := ratelimit.Open(ratelimit.Config{RedisURL: c.RedisURL, Secret: serviceKey.Seed(), Logger: logger, MeterProvider: mp})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	user := ratelimit.Limit{Rate: c.UserRate, Burst: c.UserBurst}
+	return func(surface string) *ratelimit.Limiter {
+		limits := ratelimit.Limits{User: user, Service: ratelimit.Limit{Rate: c.ServiceRate, Burst: c.ServiceBurst}}
+		if surface == "gateway" {
+			limits = ratelimit.Limits{User: user, Address: ratelimit.Limit{Rate: c.AddressRate, Burst: c.AddressBurst}}
+		}
+		return ratelimit.New(store, surface, limits, mp)
+	}, closeStore, nil
 }
 
 // verifier builds the token verifier every server shares.

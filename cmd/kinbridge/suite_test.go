@@ -39,6 +39,11 @@ func startSuite(t *testing.T, extra ...string) *suite {
 		"--gateway-listen", "127.0.0.1:0",
 		"--metrics-listen", "127.0.0.1:0",
 		"--log-level", "warn",
+		// Every test request comes from 127.0.0.1, hundreds of them in some
+		// tests: limits far above that, unless extra sets its own.
+		"--rate-limit-user", "100000", "--rate-limit-user-burst", "100000",
+		"--rate-limit-address", "100000", "--rate-limit-address-burst", "100000",
+		"--rate-limit-service", "100000", "--rate-limit-service-burst", "100000",
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()

@@ -76,6 +76,11 @@ func (s *Set) Int64(p *int64, name string, def int64, usage string) {
 	s.fs.Int64Var(p, name, def, usage+envHint(name))
 }
 
+// Float64 defines a floating-point setting, for rates.
+func (s *Set) Float64(p *float64, name string, def float64, usage string) {
+	s.fs.Float64Var(p, name, def, usage+envHint(name))
+}
+
 // Duration defines a duration setting ("5s", "1h").
 func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage string) {
 	s.fs.DurationVar(p, name, def, usage+envHint(name))

@@ -160,3 +160,28 @@ func TestOpenWithoutRedisIsLocal(t *testing.T) {
 		t.Fatalf("backend{local} = %d, want 1", v)
 	}
 }
+
+// TestOpenSharesBucketsWithinADeployment: with a Redis URL, the instances
+// of one deployment (one secret, the service key's seed) share buckets
+// under a prefix of their own; another deployment on the same server does
+// not. (A fresh secret is a fresh key prefix, so this test has its own.)
+func TestOpenSharesBucketsWithinADeployment(t *testing.T) {
+	url := testenv.Redis(t)
+	deployment := secret()
+	open := func(s []byte) ratelimit.Store {
+		store, closeStore, err := ratelimit.Open(ratelimit.Config{RedisURL: url, Secret: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeStore() })
+		return store
+	}
+	one, two, other := open(deployment), open(deployment), open(secret())
+	l := slow(2)
+	spend(t, one, "gateway/user/maria", l, 2)
+	if allow(t, two, "gateway/user/maria", l).Allowed {
+		t.Fatal("an instance of the same deployment was allowed past the shared burst")
+	}
+	spend(t, other, "gateway/user/maria", l, 2)
+
+}

@@ -10,6 +10,9 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"log/slog"
 	"math"
@@ -73,7 +76,8 @@ const (
 
 // Limits are a surface's buckets: one per user, per address and per
 // service identity, each of this size. A limit that is [Limit.Off] is not
-// applied.
+// applied. The gateway counts users and addresses (it lets no service
+// identity in); services count users and service identities.
 type Limits struct {
 	User    Limit
 	Address Limit
@@ -118,7 +122,19 @@ func New(store Store, surface string, limits Limits, mp metric.MeterProvider) *L
 	if err != nil {
 		otel.Handle(fmt.Errorf("ratelimit: metrics: %w", err))
 	}
-	return &Limiter{store: store, surface: surface, limits: limits, limited: limited}
+	l := &Limiter{store: store, surface: surface, limits: limits, limited: limited}
+	// Every series this limiter can raise is there from the start, at 0,
+	// so that a rate over it (a dashboard, an alert) has something to read.
+	for _, kind := range []Kind{User, Address, Service} {
+		if !limits.of(kind).Off() {
+			limited.Add(context.Background(), 0, l.attrs(kind))
+		}
+	}
+	return l
+}
+
+func (l *Limiter) attrs(kind Kind) metric.AddOption {
+	return metric.WithAttributes(AttrSurface.String(l.surface), AttrKind.String(string(kind)))
 }
 
 // Allow takes one request from the bucket of (kind, id): nil if it had
@@ -138,7 +154,7 @@ func (l *Limiter) Allow(ctx context.Context, kind Kind, id string) error {
 	if err != nil || res.Allowed {
 		return nil
 	}
-	l.limited.Add(ctx, 1, metric.WithAttributes(AttrSurface.String(l.surface), AttrKind.String(string(kind))))
+	l.limited.Add(ctx, 1, l.attrs(kind))
 	return refusal(kind, res.RetryAfter)
 }
 
@@ -209,7 +225,9 @@ type Config struct {
 	// RedisURL names the Redis server every instance shares (see
 	// [NewRedisClient]); empty keeps buckets in process.
 	RedisURL string
-	// Secret names the buckets in Redis (see [RedisOptions.Secret]).
+	// Secret is what the deployment's instances share (the service key's
+	// seed): the key that names buckets in Redis ([RedisOptions.Secret]) is
+	// derived from it with HKDF-SHA256.
 	Secret        []byte
 	Logger        *slog.Logger
 	MeterProvider metric.MeterProvider
@@ -230,7 +248,21 @@ func Open(cfg Config) (store Store, closeStore func() error, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis url: %w", err)
 	}
-	f := NewFallback(NewRedis(client, RedisOptions{Secret: cfg.Secret}),
+	// Keys are "kinbridge:ratelimit:<deployment>:<bucket>": a deployment's
+	// keys can be found (and dropped) by their prefix, and the bucket part
+	// is an HMAC that names no one.
+	secret, err := hkdf.Key(sha256.New, cfg.Secret, nil, "kinbridge ratelimit: redis bucket names v1", 32)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	id, err := hkdf.Key(sha256.New, cfg.Secret, nil, "kinbridge ratelimit: redis deployment id v1", 10)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	prefix := DefaultRedisPrefix + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(id) + ":"
+	f := NewFallback(NewRedis(client, RedisOptions{Prefix: prefix, Secret: secret}),
 		FallbackOptions{Logger: cfg.Logger, MeterProvider: cfg.MeterProvider})
 	return f, client.Close, nil
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,9 +40,19 @@ type Server struct {
 	issuer  *auth.UserIssuer
 }
 
+// LoadLimits are the rate limits a benchmark's server runs under. All its
+// load comes from 127.0.0.1 and a few users, far past what the defaults
+// let one address or one user send: a benchmark measures the suite, not
+// its rate limits, so they are set far above what it sends.
+var LoadLimits = []string{
+	"--rate-limit-user", "1000000", "--rate-limit-user-burst", "1000000",
+	"--rate-limit-address", "1000000", "--rate-limit-address-burst", "1000000",
+	"--rate-limit-service", "1000000", "--rate-limit-service-burst", "1000000",
+}
+
 // Start runs bin in a fresh data directory under dir, with env added to
-// this process's environment and args after the listen flags, and waits
-// until the gateway answers /readyz.
+// this process's environment and, after the listen flags and [LoadLimits],
+// args, and waits until the gateway answers /readyz.
 func Start(ctx context.Context, bin, dir string, env []string, args ...string) (*Server, error) {
 	dataDir, err := os.MkdirTemp(dir, "data-")
 	if err != nil {
@@ -55,7 +66,7 @@ func Start(ctx context.Context, bin, dir string, env []string, args ...string) (
 	defer logFile.Close() // the child has its own descriptor
 	s.cmd = exec.Command(bin, append([]string{"serve", "all", "--data-dir", dataDir,
 		"--progress-listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0", "--notification-listen", "127.0.0.1:0",
-		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
+		"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, slices.Concat(LoadLimits, args)...)...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = logFile
 	s.cmd.SysProcAttr = childAttrs() // dies with the load generator
