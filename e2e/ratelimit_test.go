@@ -124,7 +124,7 @@ func TestTwoGatewaysShareRateLimitsThroughRedis(t *testing.T) {
 	// Restored: back on Redis, where 203.0.113.7 has spent its budget
 	// (neither gateway's own buckets ever saw it).
 	proxy.Restore()
-	waitUntil(t, "both gateways back on Redis", func() string {
+	testenv.Eventually(t, "both gateways back on Redis", func() string {
 		for _, p := range []*process{a, b} {
 			get(p, "/openapi.json", "", "") // a request asks Redis again
 			if got := backendOf(p); got != "redis" {
