@@ -20,7 +20,6 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/internal/banner"
-	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
@@ -101,6 +100,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLimits()
+	accessCache, closeAccessCache, err := c.accessCache(serviceKey)
+	if err != nil {
+		return err
+	}
+	defer closeAccessCache()
 
 	group, ctx := errgroup.WithContext(ctx)
 	var lines []string // the banner's address lines
@@ -179,14 +183,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer mediaConn.Close()
-		svc, err := progress.New(ctx, progress.Config{
+		cfg := progress.Config{
 			DSN:            c.ProgressDB,
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
 			Media:          mediapeerv1.NewChildDataServiceClient(mediaConn),
 			Logger:         tel.Logger("progress"),
 			TracerProvider: tel.TracerProvider("progress"),
 			MeterProvider:  tel.MeterProvider(),
-		})
+		}
+		if accessCache != nil {
+			cfg.AccessCache = accessCache // not a typed nil in the interface
+		}
+		svc, err := progress.New(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -212,7 +220,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			DSN:            c.MediaDB,
 			BlobURL:        c.BlobURL,
 			TempDir:        c.UploadDir,
-			Access:         access.New(progresspeerv1.NewAccessServiceClient(progressConn), c.AccessCacheTTL),
+			Access:         c.accessChecker(progressConn, accessCache, "media", tel.Logger("media"), tel.MeterProvider()),
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
 			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
 			KeepLocation:   c.KeepLocation,
@@ -246,9 +254,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Progress:         progresspeerv1.NewAccessServiceClient(progressConn),
 			Bus:              bus,
 			GuardianCacheTTL: c.GuardianCacheTTL,
+			AccessCache:      accessCache,
 			Retention:        c.Retention,
 			Logger:           tel.Logger("notification"),
 			TracerProvider:   tel.TracerProvider("notification"),
+			MeterProvider:    tel.MeterProvider(),
 		})
 		if err != nil {
 			return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
 
+	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
@@ -233,6 +237,36 @@ func (c *settings) rateLimiters(logger *slog.Logger, mp metric.MeterProvider, se
 		}
 		return ratelimit.New(store, surface, limits, mp)
 	}, closeStore, nil
+}
+
+// accessCache returns, with --redis-url, the cache of access answers that
+// media and notification share and progress invalidates, named by a
+// secret derived from serviceKey so that only this deployment's instances
+// share it; nil without --redis-url.
+func (c *settings) accessCache(serviceKey ed25519.PrivateKey) (*access.Shared, func() error, error) {
+	if c.RedisURL == "" {
+		return nil, func() error { return nil }, nil
+	}
+	client, err := ratelimit.NewRedisClient(c.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	secret, err := hkdf.Key(sha256.New, serviceKey.Seed(), nil, "kinbridge access: shared cache names v1", 32)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return access.NewShared(client, access.SharedOptions{Secret: secret}), client.Close, nil
+}
+
+// accessChecker is media's checker of who may see a child: asking progress
+// over conn, caching in shared when set, else in process.
+func (c *settings) accessChecker(conn *grpc.ClientConn, shared *access.Shared, service string, logger *slog.Logger, mp metric.MeterProvider) *access.Checker {
+	opts := []access.Option{access.WithLogger(logger), access.WithMetrics(mp, service)}
+	if shared != nil {
+		opts = append(opts, access.WithShared(shared))
+	}
+	return access.New(progresspeerv1.NewAccessServiceClient(conn), c.AccessCacheTTL, opts...)
 }
 
 // verifier builds the token verifier every server shares.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -47,8 +48,27 @@ type Config struct {
 	// before it is told to resume.
 	StreamBuffer int
 
+	// AccessCache, when set, holds the answers about who may see a child in
+	// Redis, shared with media and dropped by progress when they change;
+	// otherwise they are cached in process for GuardianCacheTTL.
+	AccessCache *access.Shared
+
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+}
+
+// newAccess builds the checker of who may see a child, on the shared cache
+// when there is one.
+func newAccess(cfg Config) *access.Checker {
+	opts := []access.Option{access.WithLogger(cfg.Logger)}
+	if cfg.MeterProvider != nil {
+		opts = append(opts, access.WithMetrics(cfg.MeterProvider, "notification"))
+	}
+	if cfg.AccessCache != nil {
+		opts = append(opts, access.WithShared(cfg.AccessCache))
+	}
+	return access.New(cfg.Progress, cfg.GuardianCacheTTL, opts...)
 }
 
 // tracerName is the instrumentation scope of the spans this package starts.
@@ -99,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store:     store.NewSQL(db),
 		bus:       cfg.Bus,
 		guardians: newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
-		access:    access.New(cfg.Progress, cfg.GuardianCacheTTL),
+		access:    newAccess(cfg),
 		heartbeat: cfg.Heartbeat,
 		buffer:    cfg.StreamBuffer,
 		logger:    cfg.Logger,
