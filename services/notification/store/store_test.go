@@ -355,7 +355,7 @@ var contract = []struct {
 		// Concurrent creations never pass the cap either.
 		var admitted atomic.Int32
 		var wg sync.WaitGroup
-		for i := range 12 {
+		for i := range 32 {
 			wg.Go(func() {
 				_, _, err := s.CreateSubscription(ctx, store.Subscription{User: "ana", ChildID: fmt.Sprint("k", i)}, 3)
 				if err == nil {
