@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,9 +35,12 @@ import (
 // finishes it, and drops the session with its bytes as it does: the
 // refusing request answers why (413, 415, 400), and HEAD and PATCH on the
 // upload answer 404 from then on. A body that runs past Upload-Length is
-// such a refusal too (see withBodyTail). What is not a refusal keeps the
-// upload resumable: a PATCH at the wrong offset (409), one that a busy
-// session turns away (423), a broken connection, media being away.
+// such a refusal too (see withBodyTail). Creating an upload over the
+// user's caps (uploads under way, bytes declared and not yet sent) answers
+// 429 with the reason (TOO_MANY_UPLOADS, UPLOAD_QUOTA) and Retry-After.
+// What is not a refusal keeps the upload resumable: a PATCH at the wrong
+// offset (409), one that a busy session turns away (423), a broken
+// connection, media being away.
 
 const tusBasePath = "/v1/uploads/"
 
@@ -189,12 +194,22 @@ func tusError(err error) error {
 		code = http.StatusLocked
 	}
 	reason := st.Code().String()
+	var retry *errdetails.RetryInfo
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			reason = info.GetReason()
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+		case *errdetails.RetryInfo:
+			retry = d
 		}
 	}
-	return tusd.NewError(reason, st.Message(), code)
+	e := tusd.NewError(reason, st.Message(), code)
+	if delay := retry.GetRetryDelay(); delay != nil {
+		// As the JSON errors do: when a refused upload may fit (a cap per
+		// user, 429), at the latest.
+		e.HTTPResponse.Header["Retry-After"] = strconv.Itoa(max(int(math.Ceil(delay.AsDuration().Seconds())), 1))
+	}
+	return e
 }
 
 func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media"
+	mediastore "github.com/kinbridge/kinbridge/services/media/store"
 	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/progress"
 )
@@ -209,6 +210,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
 			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
 			KeepLocation:   c.KeepLocation,
+			Caps:           mediastore.UploadCaps{Sessions: c.MaxUploads, Bytes: c.MaxUploadBytes},
 			Logger:         tel.Logger("media"),
 			TracerProvider: tel.TracerProvider("media"),
 			MeterProvider:  tel.MeterProvider(),
@@ -235,13 +237,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer closeBus()
 		svc, err := notification.New(ctx, notification.Config{
-			DSN:              c.NotificationDB,
-			Progress:         progresspeerv1.NewAccessServiceClient(progressConn),
-			Bus:              bus,
-			GuardianCacheTTL: c.GuardianCacheTTL,
-			Retention:        c.Retention,
-			Logger:           tel.Logger("notification"),
-			TracerProvider:   tel.TracerProvider("notification"),
+			DSN:                     c.NotificationDB,
+			Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
+			Bus:                     bus,
+			GuardianCacheTTL:        c.GuardianCacheTTL,
+			Retention:               c.Retention,
+			MaxFeedsPerUser:         c.MaxFeeds,
+			MaxSubscriptionsPerUser: c.MaxSubscriptions,
+			Logger:                  tel.Logger("notification"),
+			TracerProvider:          tel.TracerProvider("notification"),
 		})
 		if err != nil {
 			return err
