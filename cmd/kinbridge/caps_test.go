@@ -94,6 +94,16 @@ func TestCapsPerUser(t *testing.T) {
 			t.Fatalf("a third feed over WebSocket: %v", err)
 		}
 
+		// `kinbridge notifications watch` says so and stops, rather than
+		// retry: retrying would not close a feed.
+		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+		err = run(wctx, []string{"notifications", "watch", "--notification-addr", s.notification, "--token", maria}, io.Discard, io.Discard)
+		interrupted := wctx.Err()
+		wcancel()
+		if interrupted != nil || err == nil || !strings.Contains(err.Error(), "live feeds open") {
+			t.Fatalf("notifications watch over the cap: %v (interrupted: %v); want it to stop with the reason", err, interrupted)
+		}
+
 		// The browser with the SSE feed leaves: a WebSocket gets its slot.
 		closeSSE()
 		deadline := time.Now().Add(10 * time.Second)
