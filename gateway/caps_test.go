@@ -44,7 +44,7 @@ func (e capError) reason() string {
 
 // wantTooManyFeeds checks an HTTP answer: 429 with the JSON error (at the
 // top, or under "error" for the newline-delimited stream) carrying the
-// ErrorInfo TOO_MANY_FEEDS, and no Retry-After: time alone frees no slot.
+// ErrorInfo TOO_MANY_FEEDS.
 func wantTooManyFeeds(t *testing.T, what string, resp *http.Response, wrapped bool) {
 	t.Helper()
 	defer resp.Body.Close()
@@ -62,9 +62,6 @@ func wantTooManyFeeds(t *testing.T, what string, resp *http.Response, wrapped bo
 	}
 	if resp.StatusCode != http.StatusTooManyRequests || e.Code != int(codes.ResourceExhausted) || e.reason() != notification.ReasonTooManyFeeds {
 		t.Fatalf("%s: %d %s; want 429 with RESOURCE_EXHAUSTED and ErrorInfo TOO_MANY_FEEDS", what, resp.StatusCode, b)
-	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		t.Errorf("%s: Retry-After %q, but waiting frees no feed", what, ra)
 	}
 }
 
