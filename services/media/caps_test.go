@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
@@ -188,5 +189,34 @@ func TestUploadCapsLeaveRoomForTheLargestUpload(t *testing.T) {
 		Caps: store.UploadCaps{Bytes: 1 << 30}})
 	if err == nil {
 		t.Fatal("a service with 1 GiB under way per user and 4 GiB videos started")
+	}
+}
+
+// TestUploadCapsHoldAcrossInstances runs two media instances on one
+// PostgreSQL database: carol's uploads under way on both count against
+// one cap, and a cancel on one makes room on the other.
+func TestUploadCapsHoldAcrossInstances(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	shared := func(c *Config) {
+		c.DSN = dsn
+		c.Caps = store.UploadCaps{Sessions: 2}
+	}
+	one, two := newEnv(t, sqliteLocal, shared), newEnv(t, sqliteLocal, shared)
+	first, err := one.createSession(one.as(t, "carol"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.createSession(two.as(t, "carol"), 100); err != nil {
+		t.Fatal(err)
+	}
+	_, err = one.createSession(one.as(t, "carol"), 100)
+	capRefused(t, "a third upload on the first instance", err, ReasonTooManyUploads)
+	_, err = two.upload(two.as(t, "carol"), &mediav1.UploadMetadata{Parent: child, SizeBytes: 100}, nil, 100)
+	capRefused(t, "a third upload, one-stream, on the second instance", err, ReasonTooManyUploads)
+	if _, err := one.client.CancelUploadSession(one.as(t, "carol"), &mediav1.CancelUploadSessionRequest{Name: first.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.createSession(two.as(t, "carol"), 100); err != nil {
+		t.Fatalf("on the second instance after a cancel on the first: %v", err)
 	}
 }
