@@ -34,7 +34,10 @@ import (
 // picture or plays the same film as the upload.
 func TestCorpusComesBackClean(t *testing.T) {
 	dir := t.TempDir()
-	p := serve(t, dir, nil)
+	// One teacher uploads the whole corpus, as many files at once as the
+	// test runs in parallel (GOMAXPROCS): more than a family's cap on
+	// uploads under way on a big machine.
+	p := serve(t, dir, nil, "--max-uploads-per-user", "1000")
 	media := mediav1.NewMediaServiceClient(dialGRPC(t, p.media))
 	paths := []string{"REST", "tus", "gRPC"}
 	families := map[string]mediaFamily{}

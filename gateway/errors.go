@@ -73,9 +73,24 @@ func setRetryAfter(h http.Header, st *status.Status) {
 			return
 		}
 	}
-	if st.Code() == codes.ResourceExhausted {
+	if st.Code() == codes.ResourceExhausted && !capReached(st) {
 		h.Set("Retry-After", "1")
 	}
+}
+
+// capReached says st refuses for a cap on what the caller holds open (live
+// feeds, subscriptions), which waiting does not lift: the caller must close
+// something first, so no Retry-After invites a retry on a timer.
+func capReached(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			switch ei.GetReason() {
+			case "TOO_MANY_FEEDS", "TOO_MANY_SUBSCRIPTIONS":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // streamErrorHandler turns an error in the middle of a server stream into

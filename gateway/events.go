@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -86,6 +87,8 @@ func (g *Gateway) openWatch(r *http.Request, user, param, resume string) (*watch
 // serveSSE streams the caller's notifications as text/event-stream. Each
 // event's id is its resume token, so EventSource's automatic reconnect
 // (which sends Last-Event-ID) resumes exactly after the last event seen.
+// A feed over the user's cap is answered 429 (TOO_MANY_FEEDS) before the
+// stream starts, on which EventSource stops rather than reconnects.
 func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	user, err := g.liveUser(r)
 	if err != nil {
@@ -156,7 +159,8 @@ type wsFrame struct {
 
 // serveWebSocket streams the caller's notifications as JSON frames;
 // ?resume=TOKEN continues after a previous frame's resumeToken. A refused
-// token is answered with a 400 instead of the upgrade.
+// token is answered with a 400 instead of the upgrade; a feed over the
+// user's cap is closed at once with wsRefused.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	user, err := g.liveUser(r)
 	if err != nil {
@@ -164,6 +168,10 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 		return
 	}
 	watch, err := g.openWatch(r, user, "resume", r.URL.Query().Get("resume"))
+	if status.Code(err) == codes.ResourceExhausted {
+		g.refuseWebSocket(w, r, err)
+		return
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -219,4 +227,35 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 			return
 		}
 	}
+}
+
+// wsRefused closes a WebSocket whose feed was refused for a cap
+// (RESOURCE_EXHAUSTED, HTTP 429 elsewhere), with a reason that starts
+// with the ErrorInfo reason: "TOO_MANY_FEEDS: ...". A browser cannot read
+// the status of a refused upgrade (it sees 1006 and nothing more), so the
+// upgrade is accepted and closed at once instead. The code is in the range
+// RFC 6455 leaves to applications.
+const wsRefused websocket.StatusCode = 4429
+
+// maxCloseReason is the most a close frame's reason may hold, in bytes.
+const maxCloseReason = 123
+
+// refuseWebSocket accepts the upgrade and closes it with wsRefused.
+func (g *Gateway) refuseWebSocket(w http.ResponseWriter, r *http.Request, refusal error) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.wsOrigins})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	defer conn.CloseNow()
+	st := status.Convert(refusal)
+	reason := st.Message()
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason() + ": " + reason
+		}
+	}
+	if len(reason) > maxCloseReason {
+		reason = strings.ToValidUTF8(reason[:maxCloseReason], "")
+	}
+	_ = conn.Close(wsRefused, reason)
 }

@@ -63,6 +63,14 @@ type browserFeed struct {
 	first string // the position the stream gave before any notification
 	got   []liveEvent
 	done  chan struct{}
+	// cancel closes the connection from the browser's side.
+	cancel context.CancelFunc
+}
+
+func (f *browserFeed) events() []liveEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
 }
 
 func (f *browserFeed) add(ev liveEvent) {
@@ -152,7 +160,7 @@ func openSSE(t *testing.T, base, token string, header, query string) (*browserFe
 		defer resp.Body.Close()
 		return nil, readRefusal(t, resp)
 	}
-	f := &browserFeed{kind: "SSE", done: make(chan struct{})}
+	f := &browserFeed{kind: "SSE", done: make(chan struct{}), cancel: cancel}
 	opened := make(chan struct{})
 	go func() {
 		defer close(f.done)
@@ -212,7 +220,7 @@ func openWS(t *testing.T, base, token, resume string) (*browserFeed, *refusal) {
 		}
 		return nil, readRefusal(t, resp)
 	}
-	f := &browserFeed{kind: "WebSocket", done: make(chan struct{})}
+	f := &browserFeed{kind: "WebSocket", done: make(chan struct{}), cancel: cancel}
 	opened := make(chan struct{})
 	go func() {
 		defer close(f.done)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -188,7 +189,8 @@ func (m *liveMux) receive(stream notificationpeerv1.LiveService_WatchClient) {
 			if code == codes.OK {
 				code = codes.Unavailable // a watch never ends by itself without a reason
 			}
-			w.end(status.Error(code, ended.GetReason()))
+			// With its details: a refusal's ErrorInfo reaches the browser.
+			w.end(status.FromProto(&spb.Status{Code: int32(code), Message: ended.GetReason(), Details: ended.GetDetails()}).Err())
 			continue
 		}
 		if resp.GetStarted() != nil {

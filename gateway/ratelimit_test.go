@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -239,5 +240,18 @@ func TestEvery429SaysWhenToRetry(t *testing.T) {
 		status.Error(codes.ResourceExhausted, "too many feeds open"))
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("RESOURCE_EXHAUSTED without RetryInfo: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// A cap on what the caller holds open is not lifted by waiting: no
+	// Retry-After invites a retry on a timer.
+	for _, reason := range []string{"TOO_MANY_FEEDS", "TOO_MANY_SUBSCRIPTIONS"} {
+		st, err := status.New(codes.ResourceExhausted, "too many").WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "kinbridge"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		errorHandler(context.Background(), nil, jsonMarshaler, rec, httptest.NewRequest("GET", "/", nil), st.Err())
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "" {
+			t.Errorf("%s: %d, Retry-After %q; want 429 without one", reason, rec.Code, rec.Header().Get("Retry-After"))
+		}
 	}
 }

@@ -33,9 +33,12 @@ import (
 // finishes it, and drops the session with its bytes as it does: the
 // refusing request answers why (413, 415, 400), and HEAD and PATCH on the
 // upload answer 404 from then on. A body that runs past Upload-Length is
-// such a refusal too (see withBodyTail). What is not a refusal keeps the
-// upload resumable: a PATCH at the wrong offset (409), one that a busy
-// session turns away (423), a broken connection, media being away.
+// such a refusal too (see withBodyTail). Creating an upload over the
+// user's caps (uploads under way, bytes declared and not yet sent) answers
+// 429 with the reason (TOO_MANY_UPLOADS, UPLOAD_QUOTA) and Retry-After.
+// What is not a refusal keeps the upload resumable: a PATCH at the wrong
+// offset (409), one that a busy session turns away (423), a broken
+// connection, media being away.
 
 const tusBasePath = "/v1/uploads/"
 
@@ -190,8 +193,8 @@ func tusError(err error) error {
 	}
 	reason := st.Code().String()
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			reason = info.GetReason()
+		if d, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = d.GetReason()
 		}
 	}
 	e := tusd.NewError(reason, st.Message(), code)

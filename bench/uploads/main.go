@@ -49,6 +49,9 @@ const maxGRPCChunk = 4 << 20
 // defaultMaxVideo is `serve all`'s default --max-video-bytes.
 const defaultMaxVideo = 4 << 30
 
+// defaultMaxUploadBytes is `serve all`'s default --max-upload-bytes-per-user.
+const defaultMaxUploadBytes = 16 << 30
+
 func run(args []string, out, progress io.Writer) error {
 	fs := flag.NewFlagSet("uploads", flag.ContinueOnError)
 	bin := fs.String("bin", "", "kinbridge binary to benchmark (default: go build ./cmd/kinbridge from the current directory)")
@@ -122,6 +125,10 @@ func run(args []string, out, progress io.Writer) error {
 	}
 	if largest > defaultMaxVideo && !slices.ContainsFunc(serverArgs, func(a string) bool { return strings.Contains(a, "max-video-bytes") }) {
 		serverArgs = append(serverArgs, fmt.Sprintf("--max-video-bytes=%d", largest))
+	}
+	// The cap on bytes under way per user must leave room for the upload.
+	if largest > defaultMaxUploadBytes && !slices.ContainsFunc(serverArgs, func(a string) bool { return strings.Contains(a, "max-upload-bytes-per-user") }) {
+		serverArgs = append(serverArgs, fmt.Sprintf("--max-upload-bytes-per-user=%d", largest))
 	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

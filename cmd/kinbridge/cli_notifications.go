@@ -28,6 +28,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+	"github.com/kinbridge/kinbridge/services/notification"
 )
 
 // notificationsCommands are `kinbridge notifications ...`.
@@ -400,10 +401,14 @@ func (w *watcher) run(ctx context.Context) error {
 }
 
 // retryable reports whether a failed stream is worth resuming: everything
-// but what the person has to fix (their token, their input, the address).
+// but what the person has to fix (their token, their input, the address,
+// too many feeds of theirs open: retrying would not close one).
 func retryable(err error) bool {
 	if err == errStreamEnded {
 		return true
+	}
+	if errorReason(err) == notification.ReasonTooManyFeeds {
+		return false
 	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,

@@ -25,6 +25,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media"
+	mediastore "github.com/kinbridge/kinbridge/services/media/store"
 	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/progress"
 )
@@ -224,6 +225,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
 			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
 			KeepLocation:   c.KeepLocation,
+			Caps:           mediastore.UploadCaps{Sessions: c.MaxUploads, Bytes: c.MaxUploadBytes},
 			Logger:         tel.Logger("media"),
 			TracerProvider: tel.TracerProvider("media"),
 			MeterProvider:  tel.MeterProvider(),
@@ -250,15 +252,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer closeBus()
 		svc, err := notification.New(ctx, notification.Config{
-			DSN:              c.NotificationDB,
-			Progress:         progresspeerv1.NewAccessServiceClient(progressConn),
-			Bus:              bus,
-			GuardianCacheTTL: c.GuardianCacheTTL,
-			AccessCache:      accessCache,
-			Retention:        c.Retention,
-			Logger:           tel.Logger("notification"),
-			TracerProvider:   tel.TracerProvider("notification"),
-			MeterProvider:    tel.MeterProvider(),
+			DSN:                     c.NotificationDB,
+			Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
+			Bus:                     bus,
+			GuardianCacheTTL:        c.GuardianCacheTTL,
+			AccessCache:             accessCache,
+			Retention:               c.Retention,
+			MaxFeedsPerUser:         c.MaxFeeds,
+			MaxSubscriptionsPerUser: c.MaxSubscriptions,
+			Logger:                  tel.Logger("notification"),
+			TracerProvider:          tel.TracerProvider("notification"),
+			MeterProvider:           tel.MeterProvider(),
 		})
 		if err != nil {
 			return err

@@ -24,7 +24,9 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/media"
 	"github.com/kinbridge/kinbridge/services/media/blob"
+	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 )
 
@@ -46,6 +48,9 @@ type settings struct {
 	MaxVideo       int64
 	AccessCacheTTL time.Duration
 	KeepLocation   bool
+	// Caps per user on uploads under way (docs/limits.md).
+	MaxUploads     int
+	MaxUploadBytes int64
 
 	NotificationListen string
 	NotificationAddr   string
@@ -55,6 +60,9 @@ type settings struct {
 	NATSAcceptUnsigned bool
 	GuardianCacheTTL   time.Duration
 	Retention          time.Duration
+	// Caps per user on live feeds and subscriptions (docs/limits.md).
+	MaxFeeds         int
+	MaxSubscriptions int
 
 	GatewayListen   string
 	CORSOrigins     []string
@@ -101,6 +109,10 @@ func (c *settings) define(s *config.Set) {
 	s.Int64(&c.MaxPhoto, "max-photo-bytes", 50<<20, "largest photo, artwork or document upload, in bytes")
 	s.Int64(&c.MaxVideo, "max-video-bytes", 4<<30, "largest video upload, in bytes")
 	s.Duration(&c.AccessCacheTTL, "access-cache-ttl", access.DefaultTTL, "how long media remembers progress's access answers; 0 asks every time")
+	s.Int(&c.MaxUploads, "max-uploads-per-user", media.DefaultMaxUploadSessions, "uploads one user may have under way at once "+
+		"(resumable sessions, tus and one-request uploads); finishing, cancelling or expiring one frees its slot")
+	s.Int64(&c.MaxUploadBytes, "max-upload-bytes-per-user", media.DefaultMaxUploadBytes, "bytes one user's uploads under way "+
+		"may have declared and not yet sent, in all; at least the largest upload allowed")
 	s.Bool(&c.KeepLocation, "keep-location", false, "keep photos' EXIF GPS position (by default the allowlist rebuild drops every position; it drops what it does not know either way)")
 	s.String(&c.NotificationListen, "notification-listen", "127.0.0.1:9103", "address the notification gRPC server listens on")
 	s.String(&c.NotificationAddr, "notification-addr", "", "address other processes reach notification at (default: --notification-listen)")
@@ -114,6 +126,9 @@ func (c *settings) define(s *config.Set) {
 		"feeds there, so turn it off once every instance is upgraded")
 	s.Duration(&c.GuardianCacheTTL, "guardian-cache-ttl", 5*time.Second, "how long notification remembers a child's guardians; 0 asks progress every time")
 	s.Duration(&c.Retention, "notification-retention", 90*24*time.Hour, "how long notifications are kept; 0 keeps them forever")
+	s.Int(&c.MaxFeeds, "max-feeds-per-user", notification.DefaultMaxFeedsPerUser, "live feeds one user may have open at once "+
+		"(gRPC streams, SSE and WebSocket, on every notification instance sharing the database); one more is refused")
+	s.Int(&c.MaxSubscriptions, "max-subscriptions-per-user", notification.DefaultMaxSubscriptionsPerUser, "subscriptions one user may keep")
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
@@ -211,6 +226,15 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 		if v < 1 {
 			return nil, nil, fmt.Errorf("%s: %d; a bucket holds at least 1 request (turn a limit off with its rate, 0)", name, v)
 		}
+	}
+	for name, v := range map[string]int64{"max-feeds-per-user": int64(c.MaxFeeds), "max-subscriptions-per-user": int64(c.MaxSubscriptions),
+		"max-uploads-per-user": int64(c.MaxUploads), "max-upload-bytes-per-user": c.MaxUploadBytes} {
+		if v < 1 {
+			return nil, nil, fmt.Errorf("--%s must be at least 1, not %d", name, v)
+		}
+	}
+	if largest := max(c.MaxPhoto, c.MaxVideo); c.MaxUploadBytes < largest {
+		return nil, nil, fmt.Errorf("--max-upload-bytes-per-user %d leaves no room for the largest upload allowed (--max-photo-bytes, --max-video-bytes: %d)", c.MaxUploadBytes, largest)
 	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {

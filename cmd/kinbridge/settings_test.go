@@ -22,3 +22,21 @@ func TestServeRefusesBadNATSDeployment(t *testing.T) {
 		t.Errorf("KINBRIDGE_NATS_DEPLOYMENT=a.b: %v, want an error naming the setting", err)
 	}
 }
+
+// TestServeRefusesCapsThatRefuseEverything: a cap per user below 1 would
+// refuse every feed, subscription or upload, and a cap on bytes under way
+// below the largest upload would refuse that upload for ever; `serve`
+// stops at once with an error naming the setting.
+func TestServeRefusesCapsThatRefuseEverything(t *testing.T) {
+	for _, flag := range []string{"max-feeds-per-user", "max-subscriptions-per-user", "max-uploads-per-user", "max-upload-bytes-per-user"} {
+		err := run(t.Context(), []string{"serve", "all", "--data-dir", t.TempDir(), "--" + flag, "0"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--"+flag) {
+			t.Errorf("--%s 0: %v, want an error naming the setting", flag, err)
+		}
+	}
+	t.Setenv("KINBRIDGE_MAX_UPLOAD_BYTES_PER_USER", "1000")
+	err := run(t.Context(), []string{"serve", "media", "--data-dir", t.TempDir(), "--media-listen", "127.0.0.1:0", "--metrics-listen", ""}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--max-upload-bytes-per-user") || !strings.Contains(err.Error(), "largest upload") {
+		t.Errorf("KINBRIDGE_MAX_UPLOAD_BYTES_PER_USER=1000 with 4 GiB videos: %v, want an error", err)
+	}
+}

@@ -45,6 +45,12 @@ const (
 	ReasonIncomplete       = "INCOMPLETE"
 	ReasonOffsetMismatch   = "OFFSET_MISMATCH"
 	ReasonFinished         = "FINISHED"
+	// ReasonTooManyUploads refuses an upload to a user who has
+	// Config.Caps.Sessions under way already.
+	ReasonTooManyUploads = "TOO_MANY_UPLOADS"
+	// ReasonUploadQuota refuses an upload whose size would bring the
+	// bytes the user has declared and not yet sent over Config.Caps.Bytes.
+	ReasonUploadQuota = "UPLOAD_QUOTA"
 )
 
 // readChunk is the size of the chunks ReadMediaContent sends.

@@ -105,6 +105,18 @@ func (l Limits) of(k store.Kind) int64 {
 	return max(l.Photo, l.Artwork, l.Document, l.Video)
 }
 
+// Default caps per user (docs/limits.md).
+const (
+	// DefaultMaxUploadSessions: a family's app uploads a few files at a
+	// time (Uppy suggests 10 at once), and the command line one; 16 leaves
+	// room for that and for a few abandoned uploads, which count until
+	// they expire.
+	DefaultMaxUploadSessions = 16
+	// DefaultMaxUploadBytes: four of the largest videos under way at once;
+	// it bounds the upload directory one user can claim.
+	DefaultMaxUploadBytes = 16 << 30
+)
+
 // Config is what the service needs to run.
 type Config struct {
 	// DSN of the service's own database: "sqlite:PATH" or "postgres://...".
@@ -125,6 +137,12 @@ type Config struct {
 	// KeepLocation stores uploads with their location data (EXIF GPS, XMP,
 	// QuickTime atoms). The zero value strips it, which is the default.
 	KeepLocation bool
+	// Caps bound what one user may have under way at once, over every
+	// upload path (one-stream uploads too) and every instance sharing the
+	// database; a zero field takes its default (DefaultMaxUploadSessions,
+	// DefaultMaxUploadBytes). Bytes must leave room for the largest upload
+	// Limits allow.
+	Caps store.UploadCaps
 	// SessionIdleTimeout is how long an untouched upload session lives;
 	// default store.DefaultIdleTimeout.
 	SessionIdleTimeout time.Duration
@@ -180,6 +198,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.TempDir = filepath.Join(os.TempDir(), "kinbridge-media")
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.Caps.Sessions <= 0 {
+		cfg.Caps.Sessions = DefaultMaxUploadSessions
+	}
+	if cfg.Caps.Bytes <= 0 {
+		cfg.Caps.Bytes = DefaultMaxUploadBytes
+	}
+	if largest := cfg.Limits.of(store.KindUnspecified); cfg.Caps.Bytes < largest {
+		return nil, fmt.Errorf("media: the cap of %d bytes under way per user leaves no room for the largest upload allowed (%d bytes)", cfg.Caps.Bytes, largest)
+	}
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = store.DefaultIdleTimeout
 	}

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -355,11 +357,11 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 		return err
 	}
 	id := newID()
-	sess, err := s.svc.store.CreateSession(ctx, store.Session{
+	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: s.tempPath(id), UploadedBy: p.Subject, IdleTimeout: uploadIdleTimeout,
-	})
+	}, "upload")
 	if err != nil {
-		return storeError(err, "upload")
+		return err
 	}
 	defer s.dropSession(ctx, sess)
 	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
@@ -590,14 +592,68 @@ func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUpl
 		return nil, s.internal(ctx, "creating upload session", err)
 	}
 	f.Close()
-	sess, err := s.svc.store.CreateSession(ctx, store.Session{
+	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.svc.cfg.SessionIdleTimeout,
-	})
+	}, "upload session")
 	if err != nil {
 		os.Remove(path)
-		return nil, storeError(err, "upload session")
+		return nil, err
 	}
 	return sessionToProto(sess), nil
+}
+
+// createSession stores a new session within its uploader's caps; a
+// session over them is refused with RESOURCE_EXHAUSTED (capRefusal).
+func (s *server) createSession(ctx context.Context, sess store.Session, what string) (store.Session, error) {
+	created, err := s.svc.store.CreateSession(ctx, sess, s.svc.cfg.Caps)
+	if capErr, ok := errors.AsType[*store.CapError](err); ok {
+		return store.Session{}, s.capRefusal(capErr, sess.Metadata.SizeBytes)
+	}
+	return created, storeError(err, what)
+}
+
+// capRefusal refuses an upload over a cap per user: RESOURCE_EXHAUSTED
+// (HTTP 429) with an ErrorInfo naming the cap, and a RetryInfo saying when
+// enough of the user's open uploads expire, if none is written to, for
+// this one to fit. A finish or a cancel frees room at once.
+func (s *server) capRefusal(e *store.CapError, size int64) error {
+	caps := s.svc.cfg.Caps
+	var st *status.Status
+	var info *errdetails.ErrorInfo
+	if e.Sessions {
+		st = status.Newf(codes.ResourceExhausted,
+			"you have %d uploads under way, the most one user may have: finish or cancel one first (an upload left unfinished expires %s after its last bytes)",
+			e.Open, roughly(s.svc.cfg.SessionIdleTimeout))
+		info = &errdetails.ErrorInfo{Reason: ReasonTooManyUploads, Domain: errorDomain, Metadata: map[string]string{
+			"open_uploads": strconv.Itoa(e.Open), "limit": strconv.Itoa(caps.Sessions)}}
+	} else {
+		st = status.Newf(codes.ResourceExhausted,
+			"your uploads under way have %d bytes still to send; %d more would pass the %d bytes one user may have declared and not yet sent: finish or cancel one first",
+			e.Outstanding, size, caps.Bytes)
+		info = &errdetails.ErrorInfo{Reason: ReasonUploadQuota, Domain: errorDomain, Metadata: map[string]string{
+			"outstanding_bytes": strconv.FormatInt(e.Outstanding, 10), "size_bytes": strconv.FormatInt(size, 10),
+			"limit_bytes": strconv.FormatInt(caps.Bytes, 10)}}
+	}
+	details := []protoadapt.MessageV1{info}
+	if !e.FreesAt.IsZero() {
+		wait := time.Until(e.FreesAt).Truncate(time.Second) + time.Second
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+	}
+	if d, err := st.WithDetails(details...); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// roughly says d in whole hours or minutes when it is whole: 24h, not 24h0m0s.
+func roughly(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
 
 // session returns the caller's live session named name, after checking

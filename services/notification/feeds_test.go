@@ -51,6 +51,8 @@ type conn struct {
 	grant func(n int32) // a watch's credit; nil for a stream
 	owed  int32         // credit held back while stalled
 	stall bool
+
+	cancel context.CancelFunc // closes the connection from the client's side
 }
 
 func (c *conn) token(t *testing.T, tok string) {
@@ -146,7 +148,7 @@ func openStream(t *testing.T, e *notificationtest.Env, user string, resume int64
 		cancel()
 		t.Fatal(err)
 	}
-	c := &conn{kind: "stream of " + user, start: resume, done: make(chan struct{})}
+	c := &conn{kind: "stream of " + user, start: resume, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		for {
 			resp, err := stream.Recv()
@@ -189,7 +191,7 @@ func openWatch(t *testing.T, e *notificationtest.Env, user string, resume int64)
 		defer sendMu.Unlock()
 		_ = stream.Send(req) // a failed send ends the stream, which Recv reports
 	}
-	c := &conn{kind: "watch of " + user, start: resume, done: make(chan struct{}), grant: func(n int32) {
+	c := &conn{kind: "watch of " + user, start: resume, done: make(chan struct{}), cancel: cancel, grant: func(n int32) {
 		send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Credit{Credit: &notificationpeerv1.GrantCredit{WatchId: 1, Count: n}}})
 	}}
 	send(&notificationpeerv1.WatchRequest{Action: &notificationpeerv1.WatchRequest_Start{Start: &notificationpeerv1.StartWatch{

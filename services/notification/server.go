@@ -29,9 +29,13 @@ import (
 // server implements the public NotificationService.
 type server struct {
 	notificationv1.UnimplementedNotificationServiceServer
-	store     *store.SQL
-	bus       fanout.Bus
-	guardians *guardians
+	store *store.SQL
+	// feeds counts live feeds against the cap per user.
+	feeds *feedRegistry
+	// maxSubscriptions caps each user's subscriptions.
+	maxSubscriptions int
+	bus              fanout.Bus
+	guardians        *guardians
 	// access says whether a caller may see a child they subscribe to.
 	access    *access.Checker
 	heartbeat time.Duration
@@ -197,7 +201,8 @@ func subscriptionName(ctx context.Context, field, name string) (user, child stri
 
 // CreateSubscription sets what the caller hears about a child. A child the
 // caller may not see answers NOT_FOUND, exactly like one that does not
-// exist, so subscribing never tells which children exist.
+// exist, so subscribing never tells which children exist. A caller with
+// as many subscriptions as the cap allows is refused (caps.go).
 func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.CreateSubscriptionRequest) (*notificationv1.Subscription, error) {
 	user, err := owner(ctx, "parent", req.GetParent())
 	if err != nil {
@@ -212,11 +217,14 @@ func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.Cre
 	if err := s.access.Check(ctx, p, in.GetChild(), progresspeerv1.Permission_PERMISSION_VIEW); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.Subscription(ctx, user, child); err == nil {
+	sub, count, err := s.store.CreateSubscription(ctx, store.Subscription{User: user, ChildID: child, EventTypes: eventTypes(in.GetEventTypes()), Muted: in.GetMuted()},
+		s.maxSubscriptions)
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
 		return nil, status.Errorf(codes.AlreadyExists, "users/%s/subscriptions/%s already exists", user, child)
-	}
-	sub, err := s.store.PutSubscription(ctx, store.Subscription{User: user, ChildID: child, EventTypes: eventTypes(in.GetEventTypes()), Muted: in.GetMuted()})
-	if err != nil {
+	case errors.Is(err, store.ErrCapReached):
+		return nil, tooManySubscriptions(count, s.maxSubscriptions)
+	case err != nil:
 		return nil, internal(ctx, s.logger, "create subscription", err)
 	}
 	return subscriptionToProto(sub), nil

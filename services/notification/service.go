@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -47,6 +48,16 @@ type Config struct {
 	// StreamBuffer is how many live notifications a slow stream may lag by
 	// before it is told to resume.
 	StreamBuffer int
+	// MaxFeedsPerUser caps the live feeds one user may have open at once,
+	// counted across every transport and every instance sharing the
+	// database (caps.go); 0 takes DefaultMaxFeedsPerUser.
+	MaxFeedsPerUser int
+	// MaxSubscriptionsPerUser caps one user's subscriptions; 0 takes
+	// DefaultMaxSubscriptionsPerUser.
+	MaxSubscriptionsPerUser int
+	// FeedLease is how long this instance's feeds keep counting after it
+	// was last heard of; 0 takes DefaultFeedLease.
+	FeedLease time.Duration
 
 	// AccessCache, when set, holds the answers about who may see a child in
 	// Redis, shared with media and dropped by progress when they change;
@@ -105,6 +116,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.StreamBuffer <= 0 {
 		cfg.StreamBuffer = 256
 	}
+	if cfg.MaxFeedsPerUser <= 0 {
+		cfg.MaxFeedsPerUser = DefaultMaxFeedsPerUser
+	}
+	if cfg.MaxSubscriptionsPerUser <= 0 {
+		cfg.MaxSubscriptionsPerUser = DefaultMaxSubscriptionsPerUser
+	}
+	if cfg.FeedLease <= 0 {
+		cfg.FeedLease = DefaultFeedLease
+	}
 	if cfg.Progress == nil {
 		return nil, fmt.Errorf("notification: a progress client is required")
 	}
@@ -115,15 +135,27 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		return nil, fmt.Errorf("notification database: %w", err)
 	}
+	st := store.NewSQL(db)
+	feeds := newFeedRegistry(st, cfg.MaxFeedsPerUser, cfg.FeedLease, cfg.Logger)
+	// Registered before the first feed opens, so that every feed counts.
+	if err := feeds.renew(ctx); err != nil {
+		db.Close()
+		if ownBus {
+			cfg.Bus.Close()
+		}
+		return nil, fmt.Errorf("notification: %w", err)
+	}
 	s := &server{
-		store:     store.NewSQL(db),
-		bus:       cfg.Bus,
-		guardians: newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
-		access:    newAccess(cfg),
-		heartbeat: cfg.Heartbeat,
-		buffer:    cfg.StreamBuffer,
-		logger:    cfg.Logger,
-		tracer:    tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
+		store:            st,
+		feeds:            feeds,
+		maxSubscriptions: cfg.MaxSubscriptionsPerUser,
+		bus:              cfg.Bus,
+		guardians:        newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
+		access:           newAccess(cfg),
+		heartbeat:        cfg.Heartbeat,
+		buffer:           cfg.StreamBuffer,
+		logger:           cfg.Logger,
+		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
 	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
 }
@@ -136,8 +168,12 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationpeerv1.RegisterLiveServiceServer(r, &liveServer{server: s.server})
 }
 
-// Run does the background work (retention) until ctx is done.
+// Run does the background work (the live feeds' lease, retention) until
+// ctx is done.
 func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.server.feeds.run(ctx) })
 	if s.cfg.Retention <= 0 {
 		<-ctx.Done()
 		return nil
@@ -161,8 +197,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Close releases the database, and the bus when the service made it.
+// Close forgets this instance's live feeds (so they stop counting at
+// once rather than when the lease runs out), then releases the database,
+// and the bus when the service made it.
 func (s *Service) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.server.feeds.stop(ctx); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "forgetting this instance's live feeds failed; they stop counting when its lease runs out", slog.Any("error", err))
+	}
 	if s.ownBus {
 		s.cfg.Bus.Close()
 	}

@@ -43,6 +43,7 @@ const replayPage = 500
 type feed struct {
 	s    *server
 	user string
+	id   string // in the registry that counts it against the cap
 	sub  *fanout.Subscription
 	last int64 // the position
 	// withdrawn holds, per child, the highest sequence of the child's that
@@ -51,21 +52,34 @@ type feed struct {
 	emit      func(n *notificationv1.Notification, resumeToken string) error
 }
 
-// openFeed resolves the resume token and subscribes; catchUp then replays
-// what the client missed.
+// openFeed resolves the resume token, counts the feed against the user's
+// cap (refusing it with TOO_MANY_FEEDS when the user has as many open as
+// the cap allows) and subscribes; catchUp then replays what the client
+// missed.
 func (s *server) openFeed(ctx context.Context, user, token string, emit func(*notificationv1.Notification, string) error) (*feed, error) {
 	last, err := s.resumePoint(ctx, user, token)
 	if err != nil {
 		return nil, err
 	}
+	id, err := s.feeds.admit(ctx, user)
+	if err != nil {
+		return nil, err
+	}
 	sub, err := s.bus.Subscribe(user, s.buffer)
 	if err != nil {
+		s.feeds.release(ctx, id)
 		return nil, status.Errorf(codes.Unavailable, "live delivery unavailable: %v", err)
 	}
-	return &feed{s: s, user: user, sub: sub, last: last, withdrawn: map[string]int64{}, emit: emit}, nil
+	return &feed{s: s, user: user, id: id, sub: sub, last: last, withdrawn: map[string]int64{}, emit: emit}, nil
 }
 
-func (f *feed) close()              { f.sub.Close() }
+// close ends the subscription and forgets the feed (on a context of its
+// own: ctx, the feed's, has usually ended).
+func (f *feed) close(ctx context.Context) {
+	f.sub.Close()
+	f.s.feeds.release(ctx, f.id)
+}
+
 func (f *feed) resumeToken() string { return strconv.FormatInt(f.last, 10) }
 
 // resumePoint turns a resume token into the last sequence the client has;
@@ -258,7 +272,7 @@ func (s *server) StreamNotifications(req *notificationv1.StreamNotificationsRequ
 	if err != nil {
 		return err
 	}
-	defer f.close()
+	defer f.close(ctx)
 	if err := f.catchUp(ctx); err != nil {
 		return err
 	}

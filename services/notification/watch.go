@@ -76,7 +76,8 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 					return // stopped by the gateway, or the stream ended
 				}
 				st := status.Convert(err)
-				ended := &notificationpeerv1.WatchEnded{Reason: st.Message(), FellBehind: st.Code() == codes.Aborted, Code: int32(st.Code())}
+				ended := &notificationpeerv1.WatchEnded{Reason: st.Message(), FellBehind: st.Code() == codes.Aborted, Code: int32(st.Code()),
+					Details: st.Proto().GetDetails()}
 				_ = send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Ended{Ended: ended}, ResumeToken: token})
 			}()
 		}
@@ -97,7 +98,7 @@ func (l *liveServer) runWatch(ctx context.Context, id int64, start *notification
 	if err != nil {
 		return "", err
 	}
-	defer f.close()
+	defer f.close(ctx)
 	// Started before the replay, so the caller knows the watch is open
 	// (and where it starts) before the first notification.
 	if err := send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Started{Started: &notificationpeerv1.WatchStarted{}},

@@ -201,7 +201,7 @@ var blobContract = []contractCase{
 		wantRefs(t, e.s, map[string]int64{blob: 8})
 
 		// Deleting a session releases its pins.
-		sess, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "t", Metadata: store.UploadMetadata{SizeBytes: 1}})
+		sess, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "t", Metadata: store.UploadMetadata{SizeBytes: 1}}, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}

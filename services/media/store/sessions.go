@@ -28,9 +28,9 @@ func scanSession(row scanner) (Session, error) {
 }
 
 // CreateSession stores a new upload session at offset 0, expiring
-// IdleTimeout from now, unless its child was deleted. An empty ID is
-// generated.
-func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) {
+// IdleTimeout from now, unless its child was deleted, or it would put its
+// uploader over caps (a *CapError). An empty ID is generated.
+func (s *SQL) CreateSession(ctx context.Context, sess Session, caps UploadCaps) (Session, error) {
 	if sess.ID == "" {
 		sess.ID = newID()
 	}
@@ -51,6 +51,9 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) 
 		if err := childLive(ctx, tx, sess.ChildID); err != nil {
 			return err
 		}
+		if err := withinCaps(ctx, tx, sess, caps); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
@@ -65,6 +68,100 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session) (Session, error) 
 		return Session{}, wrap("create session", err)
 	}
 	return sess, nil
+}
+
+// UploadCaps bound what one user may have under way at once; a zero field
+// does not bound.
+type UploadCaps struct {
+	// Sessions is how many open sessions (neither finished nor expired)
+	// the user may have.
+	Sessions int
+	// Bytes is how many bytes the user's open sessions may have declared
+	// and not yet committed, in all.
+	Bytes int64
+}
+
+// CapError refuses a session that would put its uploader over a cap.
+type CapError struct {
+	// Sessions is true when the cap on open sessions refused it, false
+	// when the cap on bytes did.
+	Sessions bool
+	// Open is how many sessions the uploader has open; Outstanding is how
+	// many bytes they declared and have not committed.
+	Open        int
+	Outstanding int64
+	// FreesAt is when enough of the open sessions expire, if none is
+	// written to meanwhile, for the refused one to fit; zero if it never
+	// fits.
+	FreesAt time.Time
+}
+
+func (e *CapError) Error() string {
+	if e.Sessions {
+		return fmt.Sprintf("%d upload sessions open", e.Open)
+	}
+	return fmt.Sprintf("%d bytes declared and not yet received", e.Outstanding)
+}
+
+// Unwrap makes a CapError an ErrCapReached.
+func (e *CapError) Unwrap() error { return ErrCapReached }
+
+// withinCaps checks that sess fits its uploader's caps, holding the
+// uploader's row lock until the transaction ends.
+func withinCaps(ctx context.Context, tx *sqldb.Tx, sess Session, caps UploadCaps) error {
+	if caps.Sessions <= 0 && caps.Bytes <= 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO media_uploaders (user_id) VALUES ($1)
+		ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id`, sess.UploadedBy); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT size_bytes - committed_offset, expire_time FROM upload_sessions
+		WHERE uploaded_by = $1 AND item_id = '' AND expire_time > $2 ORDER BY expire_time`, sess.UploadedBy, sqldb.Micros(sess.CreateTime))
+	if err != nil {
+		return err
+	}
+	type open struct {
+		outstanding int64
+		expires     time.Time
+	}
+	var sessions []open
+	var outstanding int64
+	for rows.Next() {
+		var o open
+		var expires int64
+		if err := rows.Scan(&o.outstanding, &expires); err != nil {
+			rows.Close()
+			return err
+		}
+		o.expires = sqldb.FromMicros(expires)
+		sessions = append(sessions, o)
+		outstanding += o.outstanding
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	refusal := &CapError{Open: len(sessions), Outstanding: outstanding}
+	if caps.Sessions > 0 && len(sessions) >= caps.Sessions {
+		refusal.Sessions = true
+		refusal.FreesAt = sessions[len(sessions)-caps.Sessions].expires
+		return refusal
+	}
+	size := sess.Metadata.SizeBytes
+	if caps.Bytes > 0 && outstanding+size > caps.Bytes {
+		if size <= caps.Bytes {
+			for _, o := range sessions {
+				outstanding -= o.outstanding
+				if outstanding+size <= caps.Bytes {
+					refusal.FreesAt = o.expires
+					break
+				}
+			}
+		}
+		return refusal
+	}
+	return nil
 }
 
 // GetSession returns a session, expired or not: the caller compares

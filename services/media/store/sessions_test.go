@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var sessionContract = []contractCase{
 		ctx := context.Background()
 		in := session("c1", 100)
 		in.IdleTimeout = time.Hour
-		created, err := e.s.CreateSession(ctx, in)
+		created, err := e.s.CreateSession(ctx, in, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,13 +36,13 @@ var sessionContract = []contractCase{
 		if got != created {
 			t.Fatalf("read back %+v, want %+v", got, created)
 		}
-		if _, err := e.s.CreateSession(ctx, created); !errors.Is(err, store.ErrAlreadyExists) {
+		if _, err := e.s.CreateSession(ctx, created, store.UploadCaps{}); !errors.Is(err, store.ErrAlreadyExists) {
 			t.Fatalf("duplicate id: %v", err)
 		}
 		if _, err := e.s.GetSession(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing session: %v", err)
 		}
-		if d, err := e.s.CreateSession(ctx, session("c1", 5)); err != nil || d.IdleTimeout != store.DefaultIdleTimeout {
+		if d, err := e.s.CreateSession(ctx, session("c1", 5), store.UploadCaps{}); err != nil || d.IdleTimeout != store.DefaultIdleTimeout {
 			t.Fatalf("default idle timeout: %+v, %v", d, err)
 		}
 
@@ -76,7 +77,7 @@ var sessionContract = []contractCase{
 	}},
 	{"a finished session names its item, takes no bytes and releases its pins", func(t *testing.T, e env) {
 		ctx := context.Background()
-		sess, err := e.s.CreateSession(ctx, session("c1", 10))
+		sess, err := e.s.CreateSession(ctx, session("c1", 10), store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ var sessionContract = []contractCase{
 	}},
 	{"of writers racing from one offset exactly one advances", func(t *testing.T, e env) {
 		ctx := context.Background()
-		sess, err := e.s.CreateSession(ctx, session("c1", 1<<20))
+		sess, err := e.s.CreateSession(ctx, session("c1", 1<<20), store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,11 +172,11 @@ var sessionContract = []contractCase{
 		short.IdleTimeout = time.Hour
 		long := session("c1", 10)
 		long.IdleTimeout = 3 * time.Hour
-		s1, err := e.s.CreateSession(ctx, short)
+		s1, err := e.s.CreateSession(ctx, short, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s3, err := e.s.CreateSession(ctx, long)
+		s3, err := e.s.CreateSession(ctx, long, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +206,7 @@ var sessionContract = []contractCase{
 
 		gone := session("c1", 10)
 		gone.IdleTimeout = time.Microsecond
-		g, err := e.s.CreateSession(ctx, gone)
+		g, err := e.s.CreateSession(ctx, gone, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,6 +216,122 @@ var sessionContract = []contractCase{
 		}
 		if list, _ := e.s.ExpiredSessions(ctx, time.Now(), 0); len(list) != 1 || list[0].ID != g.ID || list[0].CommittedOffset != 0 {
 			t.Fatalf("expired now = %+v", list)
+		}
+	}},
+	{"caps on a user's open sessions: finishing, cancelling or expiring one frees its slot", func(t *testing.T, e env) {
+		ctx := context.Background()
+		two := store.UploadCaps{Sessions: 2}
+		a, err := e.s.CreateSession(ctx, session("c1", 10), two)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.s.CreateSession(ctx, session("c2", 10), two)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.s.CreateSession(ctx, session("c1", 10), two)
+		var capErr *store.CapError
+		if !errors.As(err, &capErr) || !errors.Is(err, store.ErrCapReached) || !capErr.Sessions || capErr.Open != 2 || !capErr.FreesAt.Equal(a.ExpireTime) {
+			t.Fatalf("a third session: %+v (%v); want the sessions cap at 2, freeing when %v expires", capErr, err, a.ExpireTime)
+		}
+		other := session("c1", 10)
+		other.UploadedBy = "teacher"
+		if _, err := e.s.CreateSession(ctx, other, two); err != nil {
+			t.Fatalf("another user: %v", err)
+		}
+		// Finishing one frees its slot.
+		if _, err := e.s.AdvanceSession(ctx, a.ID, 0, 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.FinishSession(ctx, a.ID, "item1"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.s.CreateSession(ctx, session("c1", 10), two)
+		if err != nil {
+			t.Fatalf("after a finish: %v", err)
+		}
+		// So does cancelling one.
+		if _, err := e.s.CreateSession(ctx, session("c1", 10), two); !errors.Is(err, store.ErrCapReached) {
+			t.Fatalf("full again: %v", err)
+		}
+		if err := e.s.DeleteSession(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CreateSession(ctx, session("c1", 10), two); err != nil {
+			t.Fatalf("after a cancel: %v", err)
+		}
+		// And one expiring, before any sweep.
+		if err := e.s.DeleteSession(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		brief := session("c1", 10)
+		brief.IdleTimeout = time.Microsecond
+		if _, err := e.s.CreateSession(ctx, brief, two); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CreateSession(ctx, session("c1", 10), two); err != nil {
+			t.Fatalf("with the other one expired: %v", err)
+		}
+		if _, err := e.s.CreateSession(ctx, session("c1", 10), store.UploadCaps{}); err != nil {
+			t.Fatalf("no caps: %v", err)
+		}
+	}},
+	{"caps on a user's bytes declared and not yet received", func(t *testing.T, e env) {
+		ctx := context.Background()
+		hundred := store.UploadCaps{Bytes: 100}
+		a, err := e.s.CreateSession(ctx, session("c1", 60), hundred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.s.CreateSession(ctx, session("c1", 50), hundred)
+		var capErr *store.CapError
+		if !errors.As(err, &capErr) || capErr.Sessions || capErr.Outstanding != 60 || capErr.Open != 1 || !capErr.FreesAt.Equal(a.ExpireTime) {
+			t.Fatalf("50 more bytes over 60 declared: %+v (%v); want the bytes cap, freeing when %v expires", capErr, err, a.ExpireTime)
+		}
+		// Bytes received no longer count.
+		if a, err = e.s.AdvanceSession(ctx, a.ID, 0, 30); err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.s.CreateSession(ctx, session("c1", 50), hundred)
+		if err != nil {
+			t.Fatalf("50 bytes over 30 outstanding: %v", err)
+		}
+		_, err = e.s.CreateSession(ctx, session("c1", 30), hundred)
+		if !errors.As(err, &capErr) || capErr.Outstanding != 80 || !capErr.FreesAt.Equal(a.ExpireTime) {
+			t.Fatalf("30 more over 80: %+v (%v); want the bytes cap, freeing when a (%v) expires", capErr, err, a.ExpireTime)
+		}
+		_, err = e.s.CreateSession(ctx, session("c1", 101), hundred)
+		if !errors.As(err, &capErr) || !capErr.FreesAt.IsZero() {
+			t.Fatalf("more than the cap alone: %+v (%v); want a refusal that never frees", capErr, err)
+		}
+		if err := e.s.DeleteSession(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CreateSession(ctx, session("c1", 70), hundred); err != nil {
+			t.Fatalf("after a cancel, 70 over 30: %v", err)
+		}
+	}},
+	{"concurrent session creations never pass the caps", func(t *testing.T, e env) {
+		ctx := context.Background()
+		caps := store.UploadCaps{Sessions: 3, Bytes: 1 << 30}
+		var wg sync.WaitGroup
+		results := make([]error, 16)
+		for i := range results {
+			// A child each: the child's row lock must not be what orders them.
+			wg.Go(func() { _, results[i] = e.s.CreateSession(ctx, session(fmt.Sprint("k", i), 10), caps) })
+		}
+		wg.Wait()
+		admitted := 0
+		for _, err := range results {
+			switch {
+			case err == nil:
+				admitted++
+			case !errors.Is(err, store.ErrCapReached):
+				t.Error(err)
+			}
+		}
+		if admitted != 3 {
+			t.Fatalf("%d of %d concurrent creations passed a cap of 3", admitted, len(results))
 		}
 	}},
 }

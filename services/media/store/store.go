@@ -145,6 +145,9 @@ var (
 	// ErrChildDeleted means the child was deleted (DeleteChild): nothing
 	// more is stored for it.
 	ErrChildDeleted = errors.New("child was deleted")
+	// ErrCapReached means a write would put a user over a cap; the error
+	// that wraps it (a *CapError) says which and by how much.
+	ErrCapReached = errors.New("cap reached")
 )
 
 // Kind is what a media item is. The numbers match the contract's MediaKind.
@@ -387,8 +390,10 @@ type Store interface {
 	ForgetBlob(ctx context.Context, sha256, sweeper string) (bool, error)
 
 	// CreateSession stores a new upload session at offset 0;
-	// ErrChildDeleted for a deleted child.
-	CreateSession(ctx context.Context, s Session) (Session, error)
+	// ErrChildDeleted for a deleted child, a *CapError when the uploader's
+	// open sessions (neither finished nor expired, on any instance) leave
+	// no room under caps.
+	CreateSession(ctx context.Context, s Session, caps UploadCaps) (Session, error)
 	// GetSession returns a session, expired or not.
 	GetSession(ctx context.Context, id string) (Session, error)
 	// AdvanceSession moves the committed offset from one value to another

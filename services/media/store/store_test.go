@@ -412,7 +412,7 @@ var itemContract = []contractCase{
 		}
 		mustCreate(t, e.s, item("c1", "m2", sha("o2"), sha("c2")), store.Job{Kind: "metadata"})
 		sess, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "tmp/1", UploadedBy: "parent",
-			Metadata: store.UploadMetadata{Kind: store.KindPhoto, SizeBytes: 10}})
+			Metadata: store.UploadMetadata{Kind: store.KindPhoto, SizeBytes: 10}}, store.UploadCaps{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -474,7 +474,7 @@ var itemContract = []contractCase{
 			t.Errorf("CreateItem for a deleted child: %v", err)
 		}
 		if _, err := e.s.CreateSession(ctx, store.Session{ChildID: "c1", TempKey: "tmp/2", UploadedBy: "parent",
-			Metadata: store.UploadMetadata{SizeBytes: 10}}); !errors.Is(err, store.ErrChildDeleted) {
+			Metadata: store.UploadMetadata{SizeBytes: 10}}, store.UploadCaps{}); !errors.Is(err, store.ErrChildDeleted) {
 			t.Errorf("CreateSession for a deleted child: %v", err)
 		}
 		if refs(t, e.s, sha("c3")) != -1 {
@@ -496,7 +496,7 @@ var itemContract = []contractCase{
 			t.Errorf("DeleteChild of an unknown child = %+v, %v", d, err)
 		}
 		if _, err := e.s.CreateSession(ctx, store.Session{ChildID: "c9", TempKey: "tmp/3", UploadedBy: "parent",
-			Metadata: store.UploadMetadata{SizeBytes: 10}}); !errors.Is(err, store.ErrChildDeleted) {
+			Metadata: store.UploadMetadata{SizeBytes: 10}}, store.UploadCaps{}); !errors.Is(err, store.ErrChildDeleted) {
 			t.Errorf("CreateSession for a deleted unknown child: %v", err)
 		}
 	}},

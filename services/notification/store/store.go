@@ -343,6 +343,46 @@ func (s *SQL) PutSubscription(ctx context.Context, sub Subscription) (Subscripti
 	return s.Subscription(ctx, sub.User, sub.ChildID)
 }
 
+// ErrAlreadyExists reports a subscription created twice.
+var ErrAlreadyExists = errors.New("already exists")
+
+// CreateSubscription stores a new subscription, unless the user has one
+// for the child already (ErrAlreadyExists) or has limit subscriptions
+// already (ErrCapReached, with how many). limit <= 0 does not cap.
+func (s *SQL) CreateSubscription(ctx context.Context, sub Subscription, limit int) (Subscription, int, error) {
+	now := sqldb.FromMicros(sqldb.Micros(s.now()))
+	sub.CreateTime, sub.UpdateTime = now, now
+	var count int
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if err := lockUser(ctx, tx, sub.User); err != nil {
+			return err
+		}
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE user_id = $1 AND child_id = $2`, sub.User, sub.ChildID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists > 0 {
+			return ErrAlreadyExists
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE user_id = $1`, sub.User).Scan(&count); err != nil {
+			return err
+		}
+		if limit > 0 && count >= limit {
+			return ErrCapReached
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			sub.User, sub.ChildID, encodeTypes(sub.EventTypes), sub.Muted, sqldb.Micros(sub.CreateTime), sqldb.Micros(sub.UpdateTime))
+		if sqldb.IsUniqueViolation(err) {
+			return ErrAlreadyExists
+		}
+		return err
+	})
+	if err != nil {
+		return Subscription{}, count, err
+	}
+	return sub, count + 1, nil
+}
+
 // Subscription returns one subscription.
 func (s *SQL) Subscription(ctx context.Context, user, childID string) (Subscription, error) {
 	return scanSubscription(s.db.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE user_id = $1 AND child_id = $2`, user, childID))

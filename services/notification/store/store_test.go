@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,6 +223,151 @@ var contract = []struct {
 			if seq != int64(i+1) {
 				t.Fatalf("position %d has sequence %d: a row was skipped or repeated", i, seq)
 			}
+		}
+	}},
+	{"live feeds: a cap per user, counted on every instance whose lease lasts", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		alive, dead := time.Now().Add(time.Hour), time.Now().Add(-time.Second)
+		if lapsed, err := s.RenewInstance(ctx, "a", alive); err != nil || !lapsed {
+			t.Fatalf("a new instance: lapsed %v, %v", lapsed, err)
+		}
+		if lapsed, err := s.RenewInstance(ctx, "a", alive); err != nil || lapsed {
+			t.Fatalf("a renewed instance: lapsed %v, %v", lapsed, err)
+		}
+		if _, err := s.RenewInstance(ctx, "b", alive); err != nil {
+			t.Fatal(err)
+		}
+		// Three feeds of maria's across two instances fill a cap of 3.
+		for i, inst := range []string{"a", "b", "a"} {
+			if open, err := s.OpenFeed(ctx, fmt.Sprint("m", i), inst, "maria", 3); err != nil || open != i {
+				t.Fatalf("feed %d: %d open before, %v", i, open, err)
+			}
+		}
+		if open, err := s.OpenFeed(ctx, "m3", "b", "maria", 3); !errors.Is(err, store.ErrCapReached) || open != 3 {
+			t.Fatalf("a fourth feed: %d open, %v; want ErrCapReached", open, err)
+		}
+		if _, err := s.OpenFeed(ctx, "j0", "a", "joao", 3); err != nil {
+			t.Fatalf("another user's feed: %v", err)
+		}
+		// Closing one makes room.
+		if err := s.CloseFeed(ctx, "m1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseFeed(ctx, "m1"); err != nil {
+			t.Fatalf("closing twice: %v", err)
+		}
+		if _, err := s.OpenFeed(ctx, "m3", "b", "maria", 3); err != nil {
+			t.Fatalf("after a close: %v", err)
+		}
+		// An instance whose lease ran out (it died) no longer counts.
+		if _, err := s.RenewInstance(ctx, "b", dead); err != nil {
+			t.Fatal(err)
+		}
+		if open, err := s.OpenFeed(ctx, "m4", "a", "maria", 3); err != nil || open != 2 {
+			t.Fatalf("with b's lease run out: %d open, %v; want 2 (a's)", open, err)
+		}
+		if lapsed, err := s.RenewInstance(ctx, "b", dead); err != nil || !lapsed {
+			t.Fatalf("b's lease ran out: lapsed %v, %v", lapsed, err)
+		}
+		// The sweep deletes b with its feed, and a feed of an instance that
+		// holds no lease at all.
+		if err := s.RestoreFeed(ctx, "z0", "z", "maria"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RestoreFeed(ctx, "z0", "z", "maria"); err != nil {
+			t.Fatalf("restoring twice: %v", err)
+		}
+		if n, err := s.SweepInstances(ctx, time.Now()); err != nil || n != 2 {
+			t.Fatalf("sweep: %d feeds, %v; want 2 (b's m3, z's z0)", n, err)
+		}
+		if lapsed, err := s.RenewInstance(ctx, "b", alive); err != nil || !lapsed {
+			t.Fatalf("b swept: lapsed %v, %v", lapsed, err)
+		}
+		if err := s.RestoreFeed(ctx, "m3", "b", "maria"); err != nil {
+			t.Fatal(err)
+		}
+		if open, err := s.OpenFeed(ctx, "m5", "a", "maria", 3); !errors.Is(err, store.ErrCapReached) || open != 4 {
+			t.Fatalf("with b's feed restored: %d open, %v; want ErrCapReached at 4 (a's three, b's one)", open, err)
+		}
+		// An instance that stops takes its feeds with it.
+		if err := s.DropInstance(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if open, err := s.OpenFeed(ctx, "m5", "b", "maria", 3); err != nil || open != 1 {
+			t.Fatalf("after a stopped: %d open, %v; want 1 (b's)", open, err)
+		}
+		if _, err := s.OpenFeed(ctx, "m6", "b", "maria", 0); err != nil {
+			t.Fatalf("no cap: %v", err)
+		}
+	}},
+	{"live feeds: concurrent opens never pass the cap", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		if _, err := s.RenewInstance(ctx, "a", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		const limit, tries = 5, 24
+		var admitted, refused atomic.Int32
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Go(func() {
+				_, err := s.OpenFeed(ctx, fmt.Sprint("f", i), "a", "maria", limit)
+				switch {
+				case err == nil:
+					admitted.Add(1)
+				case errors.Is(err, store.ErrCapReached):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if admitted.Load() != limit || refused.Load() != tries-limit {
+			t.Fatalf("%d admitted, %d refused; want %d and %d", admitted.Load(), refused.Load(), limit, tries-limit)
+		}
+	}},
+	{"subscriptions: a cap per user", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		for i, child := range []string{"c1", "c2"} {
+			sub, n, err := s.CreateSubscription(ctx, store.Subscription{User: "maria", ChildID: child, EventTypes: []int{1}}, 2)
+			if err != nil || n != i+1 || sub.CreateTime.IsZero() {
+				t.Fatalf("subscription %s: %+v, %d, %v", child, sub, n, err)
+			}
+		}
+		if _, _, err := s.CreateSubscription(ctx, store.Subscription{User: "maria", ChildID: "c1"}, 2); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Fatalf("c1 again: %v", err)
+		}
+		if _, n, err := s.CreateSubscription(ctx, store.Subscription{User: "maria", ChildID: "c3"}, 2); !errors.Is(err, store.ErrCapReached) || n != 2 {
+			t.Fatalf("a third: %d, %v; want ErrCapReached at 2", n, err)
+		}
+		if _, _, err := s.CreateSubscription(ctx, store.Subscription{User: "joao", ChildID: "c3"}, 2); err != nil {
+			t.Fatalf("another user: %v", err)
+		}
+		if err := s.DeleteSubscription(ctx, "maria", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateSubscription(ctx, store.Subscription{User: "maria", ChildID: "c3"}, 2); err != nil {
+			t.Fatalf("after a delete: %v", err)
+		}
+		if got, err := s.Subscription(ctx, "maria", "c2"); err != nil || len(got.EventTypes) != 1 {
+			t.Fatalf("stored: %+v %v", got, err)
+		}
+		// Concurrent creations never pass the cap either.
+		var admitted atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				_, _, err := s.CreateSubscription(ctx, store.Subscription{User: "ana", ChildID: fmt.Sprint("k", i)}, 3)
+				if err == nil {
+					admitted.Add(1)
+				} else if !errors.Is(err, store.ErrCapReached) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if admitted.Load() != 3 {
+			t.Fatalf("%d concurrent creations passed a cap of 3", admitted.Load())
 		}
 	}},
 }

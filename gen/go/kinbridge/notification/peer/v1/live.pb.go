@@ -11,6 +11,7 @@ import (
 	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -357,8 +358,13 @@ type WatchEnded struct {
 	// The gRPC status code (google.rpc.Code) the watch ended with. Before
 	// WatchStarted it is the refusal to pass on: INVALID_ARGUMENT (3) for a
 	// resume token that is not a sequence, OUT_OF_RANGE (11) for one beyond
-	// the user's inbox.
-	Code          int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	// the user's inbox; RESOURCE_EXHAUSTED (8) when the user has as many
+	// live feeds open as the cap allows.
+	Code int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	// The status details that go with code (google.rpc.ErrorInfo and the
+	// like), to pass on with it: an ErrorInfo with reason TOO_MANY_FEEDS
+	// for the cap on open feeds.
+	Details       []*anypb.Any `protobuf:"bytes,4,rep,name=details,proto3" json:"details,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -412,6 +418,13 @@ func (x *WatchEnded) GetCode() int32 {
 		return x.Code
 	}
 	return 0
+}
+
+func (x *WatchEnded) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
 }
 
 // One message to the caller.
@@ -541,7 +554,7 @@ var File_kinbridge_notification_peer_v1_live_proto protoreflect.FileDescriptor
 
 const file_kinbridge_notification_peer_v1_live_proto_rawDesc = "" +
 	"\n" +
-	")kinbridge/notification/peer/v1/live.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a,kinbridge/notification/v1/notification.proto\"\xac\x01\n" +
+	")kinbridge/notification/peer/v1/live.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a,kinbridge/notification/v1/notification.proto\"\xac\x01\n" +
 	"\n" +
 	"StartWatch\x12\"\n" +
 	"\bwatch_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\awatchId\x12\x1e\n" +
@@ -559,13 +572,14 @@ const file_kinbridge_notification_peer_v1_live_proto_rawDesc = "" +
 	"\x04stop\x18\x02 \x01(\v2).kinbridge.notification.peer.v1.StopWatchH\x00R\x04stop\x12E\n" +
 	"\x06credit\x18\x03 \x01(\v2+.kinbridge.notification.peer.v1.GrantCreditH\x00R\x06creditB\x0f\n" +
 	"\x06action\x12\x05\xbaH\x02\b\x01\"\x0e\n" +
-	"\fWatchStarted\"Y\n" +
+	"\fWatchStarted\"\x89\x01\n" +
 	"\n" +
 	"WatchEnded\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x1f\n" +
 	"\vfell_behind\x18\x02 \x01(\bR\n" +
 	"fellBehind\x12\x12\n" +
-	"\x04code\x18\x03 \x01(\x05R\x04code\"\xb3\x02\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12.\n" +
+	"\adetails\x18\x04 \x03(\v2\x14.google.protobuf.AnyR\adetails\"\xb3\x02\n" +
 	"\rWatchResponse\x12\x19\n" +
 	"\bwatch_id\x18\x01 \x01(\x03R\awatchId\x12M\n" +
 	"\fnotification\x18\x02 \x01(\v2'.kinbridge.notification.v1.NotificationH\x00R\fnotification\x12B\n" +
@@ -597,22 +611,24 @@ var file_kinbridge_notification_peer_v1_live_proto_goTypes = []any{
 	(*WatchStarted)(nil),    // 4: kinbridge.notification.peer.v1.WatchStarted
 	(*WatchEnded)(nil),      // 5: kinbridge.notification.peer.v1.WatchEnded
 	(*WatchResponse)(nil),   // 6: kinbridge.notification.peer.v1.WatchResponse
-	(*v1.Notification)(nil), // 7: kinbridge.notification.v1.Notification
+	(*anypb.Any)(nil),       // 7: google.protobuf.Any
+	(*v1.Notification)(nil), // 8: kinbridge.notification.v1.Notification
 }
 var file_kinbridge_notification_peer_v1_live_proto_depIdxs = []int32{
 	0, // 0: kinbridge.notification.peer.v1.WatchRequest.start:type_name -> kinbridge.notification.peer.v1.StartWatch
 	2, // 1: kinbridge.notification.peer.v1.WatchRequest.stop:type_name -> kinbridge.notification.peer.v1.StopWatch
 	1, // 2: kinbridge.notification.peer.v1.WatchRequest.credit:type_name -> kinbridge.notification.peer.v1.GrantCredit
-	7, // 3: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
-	5, // 4: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
-	4, // 5: kinbridge.notification.peer.v1.WatchResponse.started:type_name -> kinbridge.notification.peer.v1.WatchStarted
-	3, // 6: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
-	6, // 7: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 3: kinbridge.notification.peer.v1.WatchEnded.details:type_name -> google.protobuf.Any
+	8, // 4: kinbridge.notification.peer.v1.WatchResponse.notification:type_name -> kinbridge.notification.v1.Notification
+	5, // 5: kinbridge.notification.peer.v1.WatchResponse.ended:type_name -> kinbridge.notification.peer.v1.WatchEnded
+	4, // 6: kinbridge.notification.peer.v1.WatchResponse.started:type_name -> kinbridge.notification.peer.v1.WatchStarted
+	3, // 7: kinbridge.notification.peer.v1.LiveService.Watch:input_type -> kinbridge.notification.peer.v1.WatchRequest
+	6, // 8: kinbridge.notification.peer.v1.LiveService.Watch:output_type -> kinbridge.notification.peer.v1.WatchResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_peer_v1_live_proto_init() }

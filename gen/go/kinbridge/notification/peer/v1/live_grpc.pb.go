@@ -36,7 +36,8 @@ type LiveServiceClient interface {
 	// resume-token and slow-consumer rules as
 	// NotificationService.StreamNotifications. A started watch answers first
 	// with WatchStarted, or, when it cannot start (a resume token the user's
-	// feed could not have issued), with WatchEnded and nothing else.
+	// feed could not have issued, or as many live feeds of the user's open as
+	// the cap allows), with WatchEnded and nothing else.
 	Watch(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WatchRequest, WatchResponse], error)
 }
 
@@ -75,7 +76,8 @@ type LiveServiceServer interface {
 	// resume-token and slow-consumer rules as
 	// NotificationService.StreamNotifications. A started watch answers first
 	// with WatchStarted, or, when it cannot start (a resume token the user's
-	// feed could not have issued), with WatchEnded and nothing else.
+	// feed could not have issued, or as many live feeds of the user's open as
+	// the cap allows), with WatchEnded and nothing else.
 	Watch(grpc.BidiStreamingServer[WatchRequest, WatchResponse]) error
 	mustEmbedUnimplementedLiveServiceServer()
 }
