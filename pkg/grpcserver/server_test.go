@@ -54,8 +54,9 @@ func do(ctx context.Context, conn *grpc.ClientConn) error {
 	return conn.Invoke(ctx, "/kinbridge.test.v1.TestService/Do", &emptypb.Empty{}, &emptypb.Empty{})
 }
 
-// start runs a Server with handle as the test method, open to anyone.
-func start(t *testing.T, handle func(ctx context.Context) error, drain time.Duration) (conn *grpc.ClientConn, stop func() error) {
+// start runs a Server with handle as the test method, open to anyone;
+// tweaks change its options.
+func start(t *testing.T, handle func(ctx context.Context) error, drain time.Duration, tweaks ...func(*Options)) (conn *grpc.ClientConn, stop func() error) {
 	t.Helper()
 	pub1, _, _ := ed25519.GenerateKey(rand.Reader)
 	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -63,7 +64,7 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{
+	opts := Options{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Verifier: v,
 		Policy: func(m string) auth.Requirement {
@@ -72,7 +73,11 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 			}
 			return auth.DefaultPolicy(m)
 		},
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
