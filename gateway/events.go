@@ -87,6 +87,7 @@ func (g *Gateway) openWatch(r *http.Request, user, param, resume string) (*watch
 // event's id is its resume token, so EventSource's automatic reconnect
 // (which sends Last-Event-ID) resumes exactly after the last event seen.
 func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	w = streamAnswer(w, r) // a feed outlives the server's timeouts; each write gets its own
 	user, err := g.liveUser(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -169,6 +170,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 		return
 	}
 	defer g.live.stop(watch)
+	holdConnection(r) // the feed outlives the server's timeouts; send bounds each write
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.wsOrigins})
 	if err != nil {
 		return // Accept has answered the request

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -50,7 +51,13 @@ type Config struct {
 	// CORSOrigins may call from a browser; "*" allows any.
 	CORSOrigins []string
 	// Timeout is the deadline of upstream calls that carry none.
-	Timeout        time.Duration
+	Timeout time.Duration
+	// Limits bound each request's body and time (see limits.go).
+	Limits Limits
+	// SpoolDir holds the files multipart uploads are spooled to (default
+	// the system's temporary directory). They have no name while in use,
+	// and what a crash left of them is removed when the gateway starts.
+	SpoolDir       string
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -66,6 +73,8 @@ type Gateway struct {
 	liveConn  *grpc.ClientConn
 	stopLive  context.CancelFunc
 	wsOrigins []string
+	limits    Limits
+	spoolDir  string
 }
 
 type upstream struct {
@@ -81,6 +90,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	}
+	if err := sweepSpool(cfg.SpoolDir); err != nil {
+		return nil, fmt.Errorf("gateway spool: %w", err)
 	}
 	// dial connects to the service called name; see upstream.go for what
 	// its callers hear when that service does not answer.
@@ -121,6 +137,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		live:      newLiveMux(liveCtx, notificationpeerv1.NewLiveServiceClient(liveConn), cfg.Logger, liveBuffer),
 		stopLive:  stopLive,
 		wsOrigins: originPatterns(cfg.CORSOrigins),
+		limits:    cfg.Limits,
+		spoolDir:  cfg.SpoolDir,
 	}
 
 	mux := runtime.NewServeMux(
@@ -160,11 +178,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 
 	api := requireUserToken(cfg.Verifier, mux)
-	tus, err := newTusHandler(g.media)
+	tus, err := newTusHandler(g.media, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	uploads := requireUserToken(cfg.Verifier, forwardToken(tus))
+	uploads := requireUserToken(cfg.Verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// tusd moves the read and write deadlines on itself while a body
+		// comes in (its NetworkTimeout, the read timeout here).
+		takeUpload(w, r, cfg.Limits.largestUpload())
+		forwardToken(tus).ServeHTTP(w, r)
+	}))
 	// Nothing here tells about the suite's insides: metrics and recent
 	// traces name children, media and users, so they are served only on the
 	// metrics listener (loopback by default), never on this public port.
@@ -182,7 +205,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.
+	// Every request starts with the small limits of a JSON call; the
+	// routes that take or give more opt in (limits.go).
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w, r = withLimits(w, r, cfg.Limits)
 		switch {
 		case r.URL.Path+"/" == tusBasePath || strings.HasPrefix(r.URL.Path, tusBasePath):
 			route := tusBasePath + "{upload}"
