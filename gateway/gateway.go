@@ -141,6 +141,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		spoolDir:  cfg.SpoolDir,
 	}
 
+	public := []protoreflect.ServiceDescriptor{
+		progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0),
+		mediav1.File_kinbridge_media_v1_media_proto.Services().Get(0),
+		notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0),
+	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
@@ -151,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithMiddlewares(routeTelemetry),
+		runtime.WithMiddlewares(routeTelemetry, streamedAnswers(streamedRoutes(public...))),
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
 		return nil, err

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
 )
@@ -212,6 +216,42 @@ func (g *bodyGuard) Flush() {
 
 func (g *bodyGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
+// streamedRoutes returns the route templates of the server-streaming
+// methods of services, as grpc-gateway names them: their answers are
+// live feeds (an NDJSON stream of notifications).
+func streamedRoutes(services ...protoreflect.ServiceDescriptor) map[string]bool {
+	out := map[string]bool{}
+	for _, svc := range services {
+		methods := svc.Methods()
+		for i := range methods.Len() {
+			m := methods.Get(i)
+			if !m.IsStreamingServer() {
+				continue
+			}
+			rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+			for _, r := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+				if path := r.GetGet() + r.GetPost(); path != "" {
+					out[path] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// streamedAnswers gives the grpc-gateway routes in streamed (see
+// streamedRoutes) the timeouts of a long answer (streamAnswer).
+func streamedAnswers(streamed map[string]bool) runtime.Middleware {
+	return func(next runtime.HandlerFunc) runtime.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+			if pattern, ok := runtime.HTTPPattern(r.Context()); ok && streamed[pattern.String()] {
+				w = streamAnswer(w, r)
+			}
+			next(w, r, params)
+		}
+	}
+}
+
 // answerWriter gives each write of an answer the write timeout from when
 // it begins.
 type answerWriter struct {
@@ -307,6 +347,20 @@ func tooLargeError(limit int64, what string) error {
 		st = d
 	}
 	return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: st.Err()}
+}
+
+// bodyReadError is the answer to a request whose body could not be read
+// to its end: 408 when it stopped coming for longer than the read timeout,
+// 499 (cancelled) when it broke off. The read error names the connection's
+// addresses: it stays out of the answer. (A body over its limit is
+// answered 413 all the same: see bodyRefusal.)
+func bodyReadError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout,
+			Err: status.Error(codes.DeadlineExceeded, "the request body stopped arriving for longer than the server's read timeout")}
+	}
+	return status.Error(codes.Canceled, "the request body broke off before its end")
 }
 
 // declaredTooLarge refuses, before reading it, a body that declares more

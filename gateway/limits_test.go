@@ -22,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/kinbridge/kinbridge/gateway"
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/gen/openapiv2"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
@@ -56,7 +59,9 @@ func (lg *limitedGateway) readFrom(addr string) int64 {
 	return 0
 }
 
-func startLimited(t *testing.T, limits gateway.Limits) *limitedGateway {
+// startLimited runs the gateway; mediaTarget, when given, is its media
+// service (the others are down).
+func startLimited(t *testing.T, limits gateway.Limits, mediaTarget ...string) *limitedGateway {
 	t.Helper()
 	userPub, userKey, _ := ed25519.GenerateKey(rand.Reader)
 	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -65,9 +70,12 @@ func startLimited(t *testing.T, limits gateway.Limits) *limitedGateway {
 		t.Fatal(err)
 	}
 	lg := &limitedGateway{spool: t.TempDir()}
-	down := "127.0.0.1:1"
+	down, media := "127.0.0.1:1", "127.0.0.1:1"
+	if len(mediaTarget) > 0 {
+		media = mediaTarget[0]
+	}
 	g, err := gateway.New(context.Background(), gateway.Config{
-		ProgressTarget: down, MediaTarget: down, NotificationTarget: down,
+		ProgressTarget: down, MediaTarget: media, NotificationTarget: down,
 		Verifier: v, Limits: limits, SpoolDir: lg.spool, Timeout: time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -485,4 +493,56 @@ func openDeleted(dir string) bool {
 		}
 	}
 	return false
+}
+
+// TestStalledUploadIsCut: an upload's body may take as long as it keeps
+// coming, but one that stops for longer than the read timeout is cut,
+// with an answer that says so (and names no address).
+func TestStalledUploadIsCut(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	mediav1.RegisterMediaServiceServer(gs, drainingMedia{})
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	lg := startLimited(t, gateway.Limits{Timeouts: httpserver.Timeouts{Read: 200 * time.Millisecond}}, lis.Addr().String())
+	for _, tc := range []struct {
+		name, contentType, head string
+	}{
+		{"raw", "image/jpeg", "\xff\xd8\xff"},
+		{"multipart", "multipart/form-data; boundary=xyz", "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n\xff\xd8\xff"},
+	} {
+		conn, err := net.Dial("tcp", lg.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(time.Minute))
+		fmt.Fprintf(conn, "POST /v1/children/a/media:upload HTTP/1.1\r\nHost: kinbridge\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: %s\r\nContent-Length: 100000\r\n\r\n%s", lg.token, tc.contentType, tc.head)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: no answer to a stalled upload: %v", tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "read timeout") || strings.Contains(string(body), "127.0.0.1") {
+			t.Errorf("%s: %d %s, want 408 saying the body stopped arriving", tc.name, resp.StatusCode, body)
+		}
+	}
+}
+
+// drainingMedia takes uploads' bytes until their stream ends.
+type drainingMedia struct {
+	mediav1.UnimplementedMediaServiceServer
+}
+
+func (drainingMedia) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMediaRequest, mediav1.MediaItem]) error {
+	for {
+		if _, err := stream.Recv(); err != nil {
+			return err
+		}
+	}
 }

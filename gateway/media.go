@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -345,7 +346,7 @@ func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body
 			return stream.CloseAndRecv()
 		}
 		if rerr != nil {
-			return nil, status.Errorf(codes.Canceled, "reading the request body: %v", rerr)
+			return nil, bodyReadError(rerr)
 		}
 	}
 }
@@ -363,7 +364,7 @@ func (g *Gateway) spoolFirstFile(r *http.Request, limit int64) (*spooled, string
 			return nil, "", 0, status.Error(codes.InvalidArgument, "the multipart body has no file part")
 		}
 		if err != nil {
-			return nil, "", 0, status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
+			return nil, "", 0, multipartError(err)
 		}
 		if part.FileName() == "" {
 			continue
@@ -380,7 +381,7 @@ func (g *Gateway) spool(part *multipart.Part, limit int64) (*spooled, string, in
 	n, err := io.Copy(f, io.LimitReader(part, limit+1))
 	if err != nil {
 		f.Close()
-		return nil, "", 0, status.Errorf(codes.Canceled, "reading the upload: %v", err)
+		return nil, "", 0, multipartError(err)
 	}
 	if n > limit {
 		f.Close()
@@ -391,6 +392,16 @@ func (g *Gateway) spool(part *multipart.Part, limit int64) (*spooled, string, in
 		return nil, "", 0, err
 	}
 	return f, part.FileName(), n, nil
+}
+
+// multipartError is the answer to a multipart body that could not be
+// read: malformed (400, saying why), or not all there (bodyReadError).
+func multipartError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return bodyReadError(err)
+	}
+	return status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
 }
 
 // spoolPattern names spool files (os.CreateTemp's pattern).
