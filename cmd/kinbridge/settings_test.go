@@ -22,3 +22,24 @@ func TestServeRefusesBadNATSDeployment(t *testing.T) {
 		t.Errorf("KINBRIDGE_NATS_DEPLOYMENT=a.b: %v, want an error naming the setting", err)
 	}
 }
+
+// TestServeRefusesLimitsThatTurnThemselvesOff: a timeout, body limit or
+// stream limit of zero or less (or a stream limit past HTTP/2's range)
+// stops `serve` at once, naming the setting, instead of silently meaning
+// "no limit".
+func TestServeRefusesLimitsThatTurnThemselvesOff(t *testing.T) {
+	for _, args := range [][]string{
+		{"--http-read-header-timeout", "0s"},
+		{"--http-read-timeout", "-1s"},
+		{"--http-write-timeout", "0s"},
+		{"--http-idle-timeout", "0s"},
+		{"--max-json-bytes", "0"},
+		{"--grpc-max-concurrent-streams", "0"},
+		{"--grpc-max-concurrent-streams", "4294967296"},
+	} {
+		err := run(t.Context(), append([]string{"serve", "all", "--data-dir", t.TempDir()}, args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want an error naming the setting", args, err)
+		}
+	}
+}
