@@ -134,12 +134,13 @@ func (c *countingConn) Read(p []byte) (int, error) {
 func (c *countingConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
 
 // request is one request of the tests, with a body of size bytes that
-// starts with prefix and goes on with 'a's; chunked when chunked, else
-// with its Content-Length.
+// starts with prefix, goes on with 'a's and ends with suffix; chunked when
+// chunked, else with its Content-Length.
 type request struct {
 	method, path string
 	header       []string // name, value, ...
 	prefix       string
+	suffix       string
 	size         int64
 	chunked      bool
 	json         bool // a grpc-gateway route of the OpenAPI spec
@@ -212,6 +213,9 @@ func writeBody(w io.Writer, req request) {
 		chunk := buf[:min(int64(len(buf)), left)]
 		if first && req.prefix != "" {
 			chunk = append([]byte(req.prefix), chunk[:max(0, len(chunk)-len(req.prefix))]...)
+		}
+		if int64(len(chunk)) == left && req.suffix != "" {
+			chunk = append(chunk[:len(chunk)-len(req.suffix):len(chunk)-len(req.suffix)], req.suffix...)
 		}
 		var err error
 		if req.chunked {
@@ -375,8 +379,10 @@ func TestBodiesWithinTheirLimitPass(t *testing.T) {
 		{method: "POST", path: "/v1/children", prefix: jsonPrefix, size: 60 << 10, chunked: true},
 		{method: "POST", path: "/v1/children/a/media:upload?kind=photo", size: 1 << 20},
 		{method: "POST", path: "/v1/children/a/media:upload?kind=video", size: 2 << 20},
+		{method: "POST", path: "/v1/children/a/media:upload?kind=photo", size: 1 << 20, header: []string{"Content-Type", "multipart/form-data; boundary=xyz"},
+			prefix: "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n", suffix: "\r\n--xyz--\r\n"},
 	} {
-		req.header = auth
+		req.header = append(req.header, auth...)
 		// The body is taken whole and reaches for the service, which is
 		// down (503): no limit stood in the way.
 		if a := lg.exchange(t, req); a.status != http.StatusServiceUnavailable && a.status != http.StatusBadRequest {

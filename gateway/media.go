@@ -307,6 +307,9 @@ func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, params map
 		if meta.Filename == "" {
 			meta.Filename = name
 		}
+		// The rest of the form (its closing boundary, at least) is read,
+		// within the body's limit, so the connection can serve again.
+		_, _ = io.Copy(io.Discard, r.Body)
 	}
 	meta.SizeBytes = size
 	item, err := g.upload(withUser(r), meta, body)
