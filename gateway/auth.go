@@ -12,15 +12,26 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/auth"
 )
 
-// requireUserToken refuses, before anything reaches a service, a request
-// whose bearer token is not a valid user token. Above all it keeps service
-// identities out: a service token presented from outside is never
-// forwarded. A request without a token goes on, and the service answers
-// UNAUTHENTICATED itself (every service checks tokens on its own).
+// requireUserToken refuses a request without a valid user token before
+// anything reads its body or reaches a service: no token, a bad one, or a
+// service identity presented from outside (never forwarded) is answered
+// 401 at once, and the connection closes rather than read a body sent
+// with it (bodyGuard). The token is the Authorization header's or, on GET and HEAD
+// (the browser routes that take ?access_token= are all GET or HEAD, and
+// verify it again where they forward it), the parameter's. OPTIONS (tus
+// discovery; CORS preflights never get here) asks nothing of a service
+// and passes.
 func requireUserToken(v *auth.Verifier, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := bearerToken(r, false)
-		if err == nil && token != "" {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, err := bearerToken(r, r.Method == http.MethodGet || r.Method == http.MethodHead)
+		if err == nil && token == "" {
+			err = status.Error(codes.Unauthenticated, "missing bearer token")
+		}
+		if err == nil {
 			_, err = verifyUser(r, v, token)
 		}
 		if err != nil {

@@ -26,6 +26,9 @@ var jsonMarshaler = &runtime.JSONPb{}
 // errorHandler is the unary error handler, and the one writer of error
 // bodies: it sets the headers a status implies and writes the status.
 func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if refusal := bodyRefusal(r); refusal != nil {
+		err = refusal // the body went over its limit, whatever the handler made of that
+	}
 	httpStatus := 0
 	var custom *runtime.HTTPStatusError
 	if errors.As(err, &custom) {

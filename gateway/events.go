@@ -90,6 +90,7 @@ func (g *Gateway) openWatch(r *http.Request, user, param, resume string) (*watch
 // A feed over the user's cap is answered 429 (TOO_MANY_FEEDS) before the
 // stream starts, on which EventSource stops rather than reconnects.
 func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+	w = streamAnswer(w, r) // a feed outlives the server's timeouts; each write gets its own
 	user, err := g.liveUser(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -177,6 +178,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request, _ map[s
 		return
 	}
 	defer g.live.stop(watch)
+	holdConnection(r) // the feed outlives the server's timeouts; send bounds each write
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.wsOrigins})
 	if err != nil {
 		return // Accept has answered the request

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -59,6 +60,12 @@ type Config struct {
 	// client address.
 	TrustedProxies ratelimit.TrustedProxies
 
+	// Limits bound each request's body and time (see limits.go).
+	Limits Limits
+	// SpoolDir holds the files multipart uploads are spooled to (default
+	// the system's temporary directory). They have no name while in use,
+	// and what a crash left of them is removed when the gateway starts.
+	SpoolDir       string
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -74,6 +81,8 @@ type Gateway struct {
 	liveConn  *grpc.ClientConn
 	stopLive  context.CancelFunc
 	wsOrigins []string
+	limits    Limits
+	spoolDir  string
 }
 
 type upstream struct {
@@ -89,6 +98,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	}
+	if err := sweepSpool(cfg.SpoolDir); err != nil {
+		return nil, fmt.Errorf("gateway spool: %w", err)
 	}
 	// dial connects to the service called name; see upstream.go for what
 	// its callers hear when that service does not answer.
@@ -129,8 +145,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		live:      newLiveMux(liveCtx, notificationpeerv1.NewLiveServiceClient(liveConn), cfg.Logger, liveBuffer),
 		stopLive:  stopLive,
 		wsOrigins: originPatterns(cfg.CORSOrigins),
+		limits:    cfg.Limits,
+		spoolDir:  cfg.SpoolDir,
 	}
 
+	public := []protoreflect.ServiceDescriptor{
+		progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0),
+		mediav1.File_kinbridge_media_v1_media_proto.Services().Get(0),
+		notificationv1.File_kinbridge_notification_v1_notification_proto.Services().Get(0),
+	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
@@ -141,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithMiddlewares(routeTelemetry, exposeWriter),
+		runtime.WithMiddlewares(routeTelemetry, exposeWriter, streamedAnswers(streamedRoutes(public...))),
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
 		return nil, err
@@ -168,11 +191,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 
 	api := requireUserToken(cfg.Verifier, mux)
-	tus, err := newTusHandler(g.media)
+	tus, err := newTusHandler(g.media, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	uploads := requireUserToken(cfg.Verifier, forwardToken(tus))
+	uploads := requireUserToken(cfg.Verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// tusd moves the read and write deadlines on itself while a body
+		// comes in (its NetworkTimeout, the read timeout here).
+		takeUpload(w, r, cfg.Limits.largestUpload())
+		forwardToken(tus).ServeHTTP(w, r)
+	}))
 	// Nothing here tells about the suite's insides: metrics and recent
 	// traces name children, media and users, so they are served only on the
 	// metrics listener (loopback by default), never on this public port.
@@ -190,7 +218,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.
+	// Every request starts with the small limits of a JSON call; the
+	// routes that take or give more opt in (limits.go).
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w, r = withLimits(w, r, cfg.Limits)
 		switch {
 		case r.URL.Path+"/" == tusBasePath || strings.HasPrefix(r.URL.Path, tusBasePath):
 			route := tusBasePath + "{upload}"

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,6 +36,10 @@ const uploadChunk = 1 << 20
 // maxMultipartSpool bounds a multipart upload, which has to be spooled to
 // disk to learn its size; larger files use tus or the raw-body form.
 const maxMultipartSpool = 64 << 20
+
+// multipartOverhead is what a multipart body may hold besides its file:
+// boundaries, part headers, form fields.
+const multipartOverhead = 64 << 10
 
 // withUser forwards the caller's bearer token to the media service, which
 // checks it (and the caller's access to the child) itself.
@@ -102,6 +109,7 @@ func (g *Gateway) contentUser(r *http.Request) (context.Context, *http.Request, 
 // The token comes from the Authorization header or, for media elements,
 // ?access_token= (see contentUser).
 func (g *Gateway) serveContent(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	w = streamAnswer(w, r) // a film may take longer than the write timeout; each write gets it
 	name := params["name"]
 	ctx, r, err := g.contentUser(r)
 	if err != nil {
@@ -253,22 +261,43 @@ func (m *mediaReader) close() {
 // serveUpload takes a whole file in one request: the raw body (with
 // Content-Length) or the first file of a multipart/form-data body. Query
 // parameters: title, caption, kind (photo, video, artwork, document),
-// filename, sha256.
+// filename, sha256. The body may be as large as the kind's upload limit
+// (a multipart one, as maxMultipartSpool); one that declares more is
+// refused before it is read.
 func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, params map[string]string) {
 	q := r.URL.Query()
 	meta := &mediav1.UploadMetadata{Parent: params["parent"], Title: q.Get("title"), Caption: q.Get("caption"),
 		Filename: q.Get("filename"), Sha256: q.Get("sha256")}
-	if k := q.Get("kind"); k != "" {
-		v, ok := mediav1.MediaKind_value["MEDIA_KIND_"+strings.ToUpper(k)]
+	kind := q.Get("kind")
+	if kind != "" {
+		v, ok := mediav1.MediaKind_value["MEDIA_KIND_"+strings.ToUpper(kind)]
 		if !ok {
-			writeError(w, r, status.Errorf(codes.InvalidArgument, "kind %q is not one of photo, video, artwork, document", k))
+			writeError(w, r, status.Errorf(codes.InvalidArgument, "kind %q is not one of photo, video, artwork, document", kind))
 			return
 		}
 		meta.Kind = mediav1.MediaKind(v)
 	}
-	body, size := io.Reader(r.Body), r.ContentLength
+	limit, what := g.limits.upload(strings.ToLower(kind))
+	multipart := false
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		file, name, n, err := spoolFirstFile(r)
+		multipart, limit, what = true, min(limit, maxMultipartSpool), "a multipart upload"
+	}
+	if !multipart && r.ContentLength < 0 {
+		writeError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusLengthRequired,
+			Err: status.Error(codes.InvalidArgument, "Content-Length is required: the size is checked before anything is stored")})
+		return
+	}
+	bodyLimit := limit
+	if multipart {
+		bodyLimit += multipartOverhead
+	}
+	if declaredTooLarge(w, r, bodyLimit, what) {
+		return
+	}
+	w = takeUpload(w, r, bodyLimit)
+	body, size := io.Reader(r.Body), r.ContentLength
+	if multipart {
+		file, name, n, err := g.spoolFirstFile(r, limit)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -278,11 +307,9 @@ func (g *Gateway) serveUpload(w http.ResponseWriter, r *http.Request, params map
 		if meta.Filename == "" {
 			meta.Filename = name
 		}
-	}
-	if size < 0 {
-		writeError(w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusLengthRequired,
-			Err: status.Error(codes.InvalidArgument, "Content-Length is required: the size is checked before anything is stored")})
-		return
+		// The rest of the form (its closing boundary, at least) is read,
+		// within the body's limit, so the connection can serve again.
+		_, _ = io.Copy(io.Discard, r.Body)
 	}
 	meta.SizeBytes = size
 	item, err := g.upload(withUser(r), meta, body)
@@ -322,14 +349,14 @@ func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body
 			return stream.CloseAndRecv()
 		}
 		if rerr != nil {
-			return nil, status.Errorf(codes.Canceled, "reading the request body: %v", rerr)
+			return nil, bodyReadError(rerr)
 		}
 	}
 }
 
-// spoolFirstFile copies the first file part of a multipart body to a
-// temporary file (deleted on Close), bounded by maxMultipartSpool.
-func spoolFirstFile(r *http.Request) (*tempFile, string, int64, error) {
+// spoolFirstFile copies the first file part of a multipart body, up to
+// limit bytes, to a spool file (spoolFile).
+func (g *Gateway) spoolFirstFile(r *http.Request, limit int64) (*spooled, string, int64, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, "", 0, status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
@@ -340,43 +367,90 @@ func spoolFirstFile(r *http.Request) (*tempFile, string, int64, error) {
 			return nil, "", 0, status.Error(codes.InvalidArgument, "the multipart body has no file part")
 		}
 		if err != nil {
-			return nil, "", 0, status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
+			return nil, "", 0, multipartError(err)
 		}
 		if part.FileName() == "" {
 			continue
 		}
-		return spool(part, part.FileName())
+		return g.spool(part, limit)
 	}
 }
 
-type tempFile struct{ *os.File }
+func (g *Gateway) spool(part *multipart.Part, limit int64) (*spooled, string, int64, error) {
+	f, err := spoolFile(g.spoolDir)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	n, err := io.Copy(f, io.LimitReader(part, limit+1))
+	if err != nil {
+		f.Close()
+		return nil, "", 0, multipartError(err)
+	}
+	if n > limit {
+		f.Close()
+		return nil, "", 0, tooLargeError(limit, "the file of a multipart upload (send the raw body or use tus for more)")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, "", 0, err
+	}
+	return f, part.FileName(), n, nil
+}
 
-// Close closes and removes the spooled file.
-func (f *tempFile) Close() error {
+// multipartError is the answer to a multipart body that could not be
+// read: malformed (400, saying why), or not all there (bodyReadError).
+func multipartError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return bodyReadError(err)
+	}
+	return status.Errorf(codes.InvalidArgument, "multipart body: %v", err)
+}
+
+// spoolPattern names spool files (os.CreateTemp's pattern).
+const spoolPattern = "kinbridge-upload-*"
+
+// spoolFile returns a new, empty file in dir that nothing outlives: its
+// name is removed at once, so it goes with its last descriptor even when
+// the process dies. Where an open file cannot lose its name (Windows), it
+// is removed on Close, and sweepSpool removes what a crash left.
+func spoolFile(dir string) (*spooled, error) {
+	f, err := os.CreateTemp(dir, spoolPattern)
+	if err != nil {
+		return nil, err
+	}
+	return &spooled{File: f, named: os.Remove(f.Name()) != nil}, nil
+}
+
+// spooled is a spool file; named when it kept its name.
+type spooled struct {
+	*os.File
+	named bool
+}
+
+// Close closes the file and removes it if it still has a name.
+func (f *spooled) Close() error {
 	err := f.File.Close()
-	os.Remove(f.Name())
+	if f.named {
+		os.Remove(f.Name())
+	}
 	return err
 }
 
-func spool(part *multipart.Part, name string) (*tempFile, string, int64, error) {
-	f, err := os.CreateTemp("", "kinbridge-upload-*")
+// sweepSpool removes the spool files in dir that a crash left. A live
+// spool file has no name (spoolFile), so none is removed from under its
+// holder: another process's open file can lose only a name it was about
+// to drop itself, and where names stay (Windows) an open file is not
+// removed.
+func sweepSpool(dir string) error {
+	left, err := filepath.Glob(filepath.Join(dir, spoolPattern))
 	if err != nil {
-		return nil, "", 0, err
+		return err
 	}
-	tf := &tempFile{f}
-	n, err := io.Copy(f, io.LimitReader(part, maxMultipartSpool+1))
-	if err != nil {
-		tf.Close()
-		return nil, "", 0, status.Errorf(codes.Canceled, "reading the upload: %v", err)
+	for _, name := range left {
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			slog.Warn("gateway: removing a spool file a crash left", slog.String("file", name), slog.Any("error", err))
+		}
 	}
-	if n > maxMultipartSpool {
-		tf.Close()
-		return nil, "", 0, &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: status.Errorf(codes.OutOfRange, "multipart uploads are limited to %d bytes; send the raw body or use tus", maxMultipartSpool)}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		tf.Close()
-		return nil, "", 0, err
-	}
-	return tf, name, n, nil
+	return nil
 }

@@ -42,8 +42,10 @@ import (
 
 const tusBasePath = "/v1/uploads/"
 
-// newTusHandler returns the tus handler over the media client.
-func newTusHandler(media mediav1.MediaServiceClient) (http.Handler, error) {
+// newTusHandler returns the tus handler over the media client. An upload
+// may declare up to the largest upload limit (media then checks its
+// kind's), and each read of a body may wait up to the read timeout.
+func newTusHandler(media mediav1.MediaServiceClient, limits Limits) (http.Handler, error) {
 	store := &tusStore{media: media}
 	composer := tusd.NewStoreComposer()
 	composer.UseCore(store)
@@ -51,6 +53,8 @@ func newTusHandler(media mediav1.MediaServiceClient) (http.Handler, error) {
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:             tusBasePath,
 		StoreComposer:        composer,
+		MaxSize:              limits.largestUpload(),
+		NetworkTimeout:       limits.Timeouts.Read,
 		DisableDownload:      true,
 		DisableConcatenation: true,
 		Cors:                 &tusd.CorsConfig{Disable: true}, // the gateway's own CORS applies
@@ -274,6 +278,7 @@ func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error
 // (finishing is idempotent), or waits for the finish under way, up to
 // finishTimeout; after that it answers without the item.
 func (s *tusStore) finishOrWait(ctx context.Context, name string) (string, error) {
+	extendWrite(ctx, finishTimeout)
 	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
 	defer cancel()
 	item, err := s.media.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: name})
@@ -389,6 +394,7 @@ const finishTimeout = 10 * time.Minute
 
 // FinishUpload turns the complete session into a media item.
 func (u *tusUpload) FinishUpload(ctx context.Context) error {
+	extendWrite(ctx, finishTimeout) // the answer waits for the finish
 	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
 	defer cancel()
 	item, err := u.store.media.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: u.name})

@@ -23,6 +23,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
+	"github.com/kinbridge/kinbridge/pkg/httpserver"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media"
 	mediastore "github.com/kinbridge/kinbridge/services/media/store"
@@ -152,6 +153,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			MeterProvider:  tel.MeterProvider(),
 			Verifier:       verifier,
 			RateLimiter:    rateLimiter(name),
+			// checkLimits keeps it within uint32.
+			MaxConcurrentStreams: uint32(c.MaxConcurrentStreams),
 		})
 		if err != nil {
 			return err
@@ -285,9 +288,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Timeout:            c.UpstreamTimeout,
 			RateLimiter:        rateLimiter("gateway"),
 			TrustedProxies:     c.trusted,
-			Logger:             tel.Logger("gateway"),
-			TracerProvider:     tel.TracerProvider("gateway"),
-			MeterProvider:      tel.MeterProvider(),
+			Limits: gateway.Limits{JSONBytes: c.MaxJSONBytes, PhotoBytes: c.MaxPhoto, VideoBytes: c.MaxVideo,
+				Timeouts: c.HTTPTimeouts},
+			Logger:         tel.Logger("gateway"),
+			TracerProvider: tel.TracerProvider("gateway"),
+			MeterProvider:  tel.MeterProvider(),
 		})
 		if err != nil {
 			return err
@@ -297,7 +302,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
-		group.Go(func() error { return serveHTTP(ctx, lis, gw.Handler(), c.ShutdownTimeout) })
+		srv := httpserver.New(gw.Handler(), c.HTTPTimeouts)
+		group.Go(func() error { return httpserver.Serve(ctx, lis, srv, c.ShutdownTimeout) })
 		url := "http://" + lis.Addr().String()
 		lines = append(lines,
 			banner.Line(banner.Gateway, url),
@@ -316,7 +322,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.MetricsHandler())
 		mux.Handle("GET /debug/tracez", tel.TracezHandler())
-		group.Go(func() error { return serveHTTP(ctx, lis, mux, c.ShutdownTimeout) })
+		srv := httpserver.New(mux, c.HTTPTimeouts)
+		group.Go(func() error { return httpserver.Serve(ctx, lis, srv, c.ShutdownTimeout) })
 		url := "http://" + lis.Addr().String()
 		lines = append(lines,
 			banner.Line(banner.Metrics, url+"/metrics"),
@@ -340,25 +347,4 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = group.Wait()
 	logger.Info("stopped", slog.Any("error", err))
 	return err
-}
-
-// serveHTTP serves until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, lis net.Listener, h http.Handler, drain time.Duration) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -18,10 +18,13 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 
+	"github.com/kinbridge/kinbridge/gateway"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/grpcserver"
+	"github.com/kinbridge/kinbridge/pkg/httpserver"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media"
@@ -67,6 +70,10 @@ type settings struct {
 	GatewayListen   string
 	CORSOrigins     []string
 	UpstreamTimeout time.Duration
+	MaxJSONBytes    int64
+
+	HTTPTimeouts         httpserver.Timeouts
+	MaxConcurrentStreams int
 
 	MetricsListen string
 
@@ -132,6 +139,12 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
+	s.Int64(&c.MaxJSONBytes, "max-json-bytes", gateway.DefaultMaxJSONBytes, "largest request body of a gateway route that takes no file (every JSON call), in bytes")
+	s.Duration(&c.HTTPTimeouts.ReadHeader, "http-read-header-timeout", httpserver.DefaultReadHeaderTimeout, "HTTP servers: longest wait for a request's headers (cuts slow-loris clients)")
+	s.Duration(&c.HTTPTimeouts.Read, "http-read-timeout", httpserver.DefaultReadTimeout, "HTTP servers: longest read of a whole request; uploads instead get this long for each read of their body")
+	s.Duration(&c.HTTPTimeouts.Write, "http-write-timeout", httpserver.DefaultWriteTimeout, "HTTP servers: longest time to answer a request; live feeds and downloads instead get this long for each write")
+	s.Duration(&c.HTTPTimeouts.Idle, "http-idle-timeout", httpserver.DefaultIdleTimeout, "HTTP servers: how long a kept-alive connection may wait for its next request")
+	s.Int(&c.MaxConcurrentStreams, "grpc-max-concurrent-streams", grpcserver.DefaultMaxConcurrentStreams, "gRPC servers: most calls open at once on one connection; more wait for one to end")
 	s.String(&c.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty turns it off")
 	s.Redacted(&c.RedisURL, "redis-url", "", "Redis shared by every instance for rate-limit buckets: redis://[:PASSWORD@]host:port[/db], "+
 		"rediss:// for TLS (empty: buckets in process, per instance)", sqldb.RedactDSN)
@@ -189,6 +202,31 @@ func (c *settings) resolve() {
 	}
 }
 
+// checkLimits refuses limits that would turn a limit off or stop every
+// request: each must be above zero.
+func (c *settings) checkLimits() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"http-read-header-timeout", c.HTTPTimeouts.ReadHeader},
+		{"http-read-timeout", c.HTTPTimeouts.Read},
+		{"http-write-timeout", c.HTTPTimeouts.Write},
+		{"http-idle-timeout", c.HTTPTimeouts.Idle},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s must be above 0, not %v", d.flag, d.v)
+		}
+	}
+	if c.MaxJSONBytes <= 0 {
+		return fmt.Errorf("--max-json-bytes must be above 0, not %d", c.MaxJSONBytes)
+	}
+	if c.MaxConcurrentStreams <= 0 || c.MaxConcurrentStreams > math.MaxUint32 {
+		return fmt.Errorf("--grpc-max-concurrent-streams must be from 1 to %d, not %d", uint32(math.MaxUint32), c.MaxConcurrentStreams)
+	}
+	return nil
+}
+
 func (c *settings) logLevel() (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -235,6 +273,9 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 	}
 	if largest := max(c.MaxPhoto, c.MaxVideo); c.MaxUploadBytes < largest {
 		return nil, nil, fmt.Errorf("--max-upload-bytes-per-user %d leaves no room for the largest upload allowed (--max-photo-bytes, --max-video-bytes: %d)", c.MaxUploadBytes, largest)
+	}
+	if err := c.checkLimits(); err != nil {
+		return nil, nil, err
 	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {

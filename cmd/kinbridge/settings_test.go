@@ -40,3 +40,24 @@ func TestServeRefusesCapsThatRefuseEverything(t *testing.T) {
 		t.Errorf("KINBRIDGE_MAX_UPLOAD_BYTES_PER_USER=1000 with 4 GiB videos: %v, want an error", err)
 	}
 }
+
+// TestServeRefusesLimitsThatTurnThemselvesOff: a timeout, body limit or
+// stream limit of zero or less (or a stream limit past HTTP/2's range)
+// stops `serve` at once, naming the setting, instead of silently meaning
+// "no limit".
+func TestServeRefusesLimitsThatTurnThemselvesOff(t *testing.T) {
+	for _, args := range [][]string{
+		{"--http-read-header-timeout", "0s"},
+		{"--http-read-timeout", "-1s"},
+		{"--http-write-timeout", "0s"},
+		{"--http-idle-timeout", "0s"},
+		{"--max-json-bytes", "0"},
+		{"--grpc-max-concurrent-streams", "0"},
+		{"--grpc-max-concurrent-streams", "4294967296"},
+	} {
+		err := run(t.Context(), append([]string{"serve", "all", "--data-dir", t.TempDir()}, args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v, want an error naming the setting", args, err)
+		}
+	}
+}

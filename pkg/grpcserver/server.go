@@ -40,7 +40,16 @@ type Options struct {
 	Policy func(fullMethod string) auth.Requirement
 	// RateLimiter limits each user and service identity; nil limits nothing.
 	RateLimiter *ratelimit.Limiter
+	// MaxConcurrentStreams bounds the calls one connection may have open at
+	// once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS): a client's further
+	// calls wait until one ends. Zero means DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
 }
+
+// DefaultMaxConcurrentStreams is Options.MaxConcurrentStreams' default:
+// enough for a gateway carrying many users' transfers over one
+// connection, far below what would let one client pile up work.
+const DefaultMaxConcurrentStreams = 256
 
 // Server is a grpc.Server with its health service.
 type Server struct {
@@ -73,6 +82,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Policy == nil {
 		opts.Policy = auth.DefaultPolicy
 	}
+	if opts.MaxConcurrentStreams == 0 {
+		opts.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
 	v, err := validate.New()
 	if err != nil {
 		return nil, err
@@ -103,6 +115,7 @@ func New(opts Options) (*Server, error) {
 			v.StreamServerInterceptor(),
 		),
 		grpc.MaxRecvMsgSize(MaxRecvMessageBytes),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		// Clients ping every 30s; allow that without a GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),

@@ -87,8 +87,9 @@ func do(ctx context.Context, conn *grpc.ClientConn) error {
 	return conn.Invoke(ctx, "/kinbridge.test.v1.TestService/Do", &emptypb.Empty{}, &emptypb.Empty{})
 }
 
-// start runs a Server with handle as the test method, open to anyone.
-func start(t *testing.T, handle func(ctx context.Context) error, drain time.Duration) (conn *grpc.ClientConn, stop func() error) {
+// start runs a Server with handle as the test method, open to anyone;
+// tweaks change its options.
+func start(t *testing.T, handle func(ctx context.Context) error, drain time.Duration, tweaks ...func(*Options)) (conn *grpc.ClientConn, stop func() error) {
 	t.Helper()
 	pub1, _, _ := ed25519.GenerateKey(rand.Reader)
 	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -96,7 +97,7 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startWith(t, Options{
+	opts := Options{
 		Verifier: v,
 		Policy: func(m string) auth.Requirement {
 			if m == "/kinbridge.test.v1.TestService/Do" {
@@ -104,13 +105,19 @@ func start(t *testing.T, handle func(ctx context.Context) error, drain time.Dura
 			}
 			return auth.DefaultPolicy(m)
 		},
-	}, handle, drain)
+	}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	return startWith(t, opts, handle, drain)
 }
 
 // startWith runs a Server built from opts with handle as the test method.
 func startWith(t *testing.T, opts Options, handle func(ctx context.Context) error, drain time.Duration, more ...*grpc.ServiceDesc) (conn *grpc.ClientConn, stop func() error) {
 	t.Helper()
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

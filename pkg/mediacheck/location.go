@@ -43,8 +43,13 @@ func Find(data []byte) []string {
 		}
 	}
 	scan("file", data)
-	for i, z := range pngZlibStreams(data) {
+	streams, whole := pngZlibStreams(data)
+	for i, z := range streams {
 		scan(fmt.Sprintf("zlib stream %d", i), z)
+	}
+	if !whole {
+		// Fail closed: what was not inflated was not searched.
+		found = append(found, fmt.Sprintf("PNG text inflates past %d bytes in all: the rest was not searched", maxZlibText))
 	}
 	return found
 }
@@ -159,13 +164,18 @@ func GPSLinked(t []byte) bool {
 	return false
 }
 
+// maxZlibText bounds what the text chunks of one PNG may inflate to, in
+// all, before pngZlibStreams stops.
+const maxZlibText = 64 << 20
+
 // pngZlibStreams inflates the text of every zTXt and compressed iTXt chunk
-// of a PNG, which a byte search of the file cannot see into.
-func pngZlibStreams(b []byte) [][]byte {
+// of a PNG, which a byte search of the file cannot see into, up to
+// maxZlibText in all; whole is false when it stopped there.
+func pngZlibStreams(b []byte) (out [][]byte, whole bool) {
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
-		return nil
+		return nil, true
 	}
-	var out [][]byte
+	left := int64(maxZlibText)
 	for p := 8; p+12 <= len(b); {
 		n := int(binary.BigEndian.Uint32(b[p:]))
 		if n < 0 || p+12+n > len(b) {
@@ -180,7 +190,12 @@ func pngZlibStreams(b []byte) [][]byte {
 		for i := 0; i+2 < len(data); i++ {
 			if data[i] == 0x78 && (uint16(data[i])<<8|uint16(data[i+1]))%31 == 0 {
 				if zr, err := zlib.NewReader(bytes.NewReader(data[i:])); err == nil {
-					if text, err := io.ReadAll(zr); err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
+					text, err := io.ReadAll(io.LimitReader(zr, left+1))
+					if int64(len(text)) > left {
+						return out, false
+					}
+					left -= int64(len(text))
+					if err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
 						out = append(out, text)
 						break
 					}
@@ -188,5 +203,5 @@ func pngZlibStreams(b []byte) [][]byte {
 			}
 		}
 	}
-	return out
+	return out, true
 }

@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// fileLocks says lockFile keeps other processes out.
+const fileLocks = true
+
 // errFileLocked means another open file holds the lock.
 var errFileLocked = errors.New("file is locked")
 

@@ -227,7 +227,7 @@ func (s *Service) originalFile(ctx context.Context, sha string) (f *os.File, siz
 		return nil, 0, nil, fmt.Errorf("opening original: %w", err)
 	}
 	defer r.Close()
-	if f, err = os.CreateTemp(s.cfg.TempDir, "thumb-*"); err != nil {
+	if f, err = os.CreateTemp(s.scratch.dir, "original-*"); err != nil {
 		return nil, 0, nil, err
 	}
 	release = func() { f.Close(); os.Remove(f.Name()) }
@@ -253,7 +253,7 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 		}
 	}
 	res, err := thumb.MakeFromFile(ctx, f.Name(), it.ContentType, info.Orientation, nil, thumb.Limits{},
-		thumb.WithTools(s.tools), thumb.WithTracerProvider(s.cfg.TracerProvider))
+		thumb.WithTools(s.tools), thumb.WithTracerProvider(s.cfg.TracerProvider), thumb.WithTempDir(s.scratch.dir))
 	if errors.Is(err, thumb.ErrTooLarge) || errors.Is(err, errors.ErrUnsupported) {
 		return permanentError{err}
 	}

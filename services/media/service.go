@@ -125,7 +125,8 @@ type Config struct {
 	BlobURL string
 	// TempDir keeps the bytes of uploads in progress; default
 	// $TMPDIR/kinbridge-media. Sessions resume from it after a restart, so
-	// it should be on persistent storage in production.
+	// it should be on persistent storage in production. What crashed
+	// processes left there is removed at start (tempdir.go).
 	TempDir string
 	// Access decides who may see or contribute for a child. Required.
 	Access AccessChecker
@@ -174,6 +175,7 @@ type Service struct {
 	server   *server
 	tools    thumb.Tools
 	owner    string        // this process's name for job leases and sweeps
+	scratch  *scratch      // this process's short-lived files, in TempDir
 	wake     chan struct{} // a job was enqueued
 	sweepNow chan struct{} // something was deleted: sweep now
 	// sweeping serializes sweeps (the sweeper's, and tests'): sweeps of
@@ -258,6 +260,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("media metrics: %w", err)
 	}
+	svc.sweepTempDir(ctx)
+	if svc.scratch, err = newScratch(cfg.TempDir); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("media temp dir: %w", err)
+	}
 	svc.server = &server{svc: svc}
 	return svc, nil
 }
@@ -288,9 +295,10 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
-// Close releases the database and the blob store.
+// Close releases the database and the blob store, and removes this
+// process's short-lived files.
 func (s *Service) Close() error {
-	var errs []error
+	errs := []error{s.scratch.Close()}
 	if c, ok := s.blobs.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}

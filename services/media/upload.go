@@ -585,20 +585,24 @@ func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUpl
 	if err != nil {
 		return nil, err
 	}
+	// The row first, then its file: a file without a row is then always
+	// one a crash left, which a starting process removes (tempdir.go). A
+	// crash in between leaves a row without bytes, which is dropped when
+	// next written or when it expires.
 	id := newID()
 	path := s.tempPath(id)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, s.internal(ctx, "creating upload session", err)
-	}
-	f.Close()
 	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.svc.cfg.SessionIdleTimeout,
 	}, "upload session")
 	if err != nil {
-		os.Remove(path)
 		return nil, err
 	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		s.dropSession(ctx, sess)
+		return nil, s.internal(ctx, "creating upload session", err)
+	}
+	f.Close()
 	return sessionToProto(sess), nil
 }
 

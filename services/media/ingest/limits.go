@@ -29,6 +29,12 @@ const (
 	// maxLoaded bounds the total read into memory while walking one file
 	// (sample tables, EXIF, colour profiles), not only per block.
 	maxLoaded = 64 << 20
+	// maxInflated bounds what all the compressed metadata of one file
+	// inflates to, together: every compressed chunk is inflated against it
+	// (source.inflate), whether it is kept (a colour profile) or only
+	// measured and dropped (text), so a file cannot spread a bomb over
+	// many small chunks. A file over it is refused.
+	maxInflated = 16 << 20
 )
 
 // Info is what a rebuild keeps of a file's orientation and capture time.

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -244,10 +245,11 @@ var rebuilders = map[string]func(s *source, out *builder, info *Info, opt Option
 // source reads the upload for a rebuild, refusing reads outside the file
 // and counting what is walked and loaded against the bounds.
 type source struct {
-	r      io.ReaderAt
-	size   int64
-	items  int
-	loaded int64
+	r        io.ReaderAt
+	size     int64
+	items    int
+	loaded   int64
+	inflated int64 // what compressed metadata inflated to, against maxInflated
 }
 
 // step counts one walked item against maxItems.
@@ -289,6 +291,39 @@ func (s *source) load(off, n int64) ([]byte, error) {
 	s.loaded += n
 	p := make([]byte, n)
 	return p, s.readAt(p, off)
+}
+
+// inflate decompresses the zlib stream r, a compressed block named what,
+// drawing what it inflates to from the file's budget (maxInflated): the
+// file is refused when its compressed blocks together inflate to more,
+// whatever they are. keep says whether the output is wanted (it then
+// counts against maxLoaded too, and is returned) or only measured, to be
+// dropped. ok is false when r is not a whole zlib stream: such a block is
+// dropped, not refused.
+func (s *source) inflate(what string, r io.Reader, keep bool) (out []byte, ok bool, err error) {
+	zr, err := zlib.NewReader(r)
+	if err != nil {
+		return nil, false, nil
+	}
+	left := maxInflated - s.inflated
+	var w io.Writer = io.Discard
+	var buf bytes.Buffer
+	if keep {
+		left = min(left, maxLoaded-s.loaded)
+		w = &buf
+	}
+	n, rerr := io.Copy(w, io.LimitReader(zr, left+1))
+	s.inflated += n
+	if keep {
+		s.loaded += n
+	}
+	if n > left {
+		return nil, false, malformed("%s inflates past what one file's compressed metadata may take together (%d bytes)", what, maxInflated)
+	}
+	if rerr != nil {
+		return nil, false, nil
+	}
+	return buf.Bytes(), true, nil
 }
 
 // builder collects the pieces of a rebuilt file, or of a part of it whose

@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 )
@@ -24,6 +26,11 @@ import (
 // XMP and ImageMagick's raw profiles), tIME, unknown and private chunks,
 // second copies of a chunk that may appear once, the chunks that must
 // precede IDAT when they follow it, and whatever follows IEND.
+//
+// Every compressed chunk (iCCP, zTXt, compressed iTXt), kept or dropped,
+// is inflated against the file's one budget (source.inflate): what is
+// dropped is measured into nothing, and a file whose compressed chunks
+// together inflate past the budget is refused.
 //
 // Every kept chunk's CRC is checked, IDAT included: a chunk that does not
 // match its CRC is damaged, and the file is refused rather than stored with
@@ -191,7 +198,11 @@ func rebuildPNG(s *source, out *builder, info *Info, opt Options) error {
 			body.copy(off, next-off)
 		case "iCCP":
 			if sawICC || idat != 0 {
-				break // a second profile, or one after the pixels: dropped
+				// A second profile, or one after the pixels: measured, dropped.
+				if err := pngMeasure(s, typ, data, n); err != nil {
+					return err
+				}
+				break
 			}
 			sawICC = true
 			p, err := s.load(data, n)
@@ -210,6 +221,10 @@ func rebuildPNG(s *source, out *builder, info *Info, opt Options) error {
 				if err != nil {
 					return err
 				}
+			}
+		case "zTXt", "iTXt":
+			if err := pngMeasure(s, typ, data, n); err != nil { // then dropped
+				return err
 			}
 		case "eXIf":
 			if sawEXIF {
@@ -275,28 +290,60 @@ func pngKeepAncillary(typ string, n int64, colorType byte) bool {
 	return false
 }
 
-// pngInflateICC decompresses an iCCP chunk's profile, counting it against
-// the file's memory budget. A profile that does not decompress is dropped
-// (nil): it is not needed to show the pixels.
+// pngInflateICC decompresses an iCCP chunk's profile against the file's
+// budgets. A profile that does not decompress is dropped (nil): it is not
+// needed to show the pixels.
 func pngInflateICC(s *source, p []byte) ([]byte, error) {
 	i := bytes.IndexByte(p, 0)
 	if i < 1 || i > 79 || len(p) < i+2 || p[i+1] != 0 {
 		return nil, nil
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(p[i+2:]))
-	if err != nil {
-		return nil, nil
-	}
-	limit := min(int64(maxBlock), maxLoaded-s.loaded)
-	profile, err := io.ReadAll(io.LimitReader(zr, limit+1))
-	s.loaded += int64(len(profile))
-	if int64(len(profile)) > limit {
-		return nil, malformed("PNG colour profile inflates past %d bytes", limit)
-	}
-	if err != nil {
-		return nil, nil
+	profile, ok, err := s.inflate("PNG colour profile", bytes.NewReader(p[i+2:]), true)
+	if err != nil || !ok {
+		return nil, err
 	}
 	return profile, nil
+}
+
+// pngMeasure inflates the compressed part of a chunk that is dropped
+// (zTXt, compressed iTXt, an extra iCCP) into nothing, against the file's
+// budget, straight from the file. A chunk whose fields do not parse, or
+// whose stream is not zlib, is dropped all the same.
+func pngMeasure(s *source, typ string, data, n int64) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(s.r, data, n), 4096)
+	if !skipPastNUL(br) { // keyword, or profile name
+		return nil
+	}
+	switch typ {
+	case "iTXt":
+		var flags [2]byte
+		if _, err := io.ReadFull(br, flags[:]); err != nil || flags[0] == 0 {
+			return nil // text not compressed: nothing to inflate
+		}
+		if !skipPastNUL(br) || !skipPastNUL(br) { // language tag, translated keyword
+			return nil
+		}
+	default: // zTXt, iCCP: the compression method
+		if _, err := br.ReadByte(); err != nil {
+			return nil
+		}
+	}
+	_, _, err := s.inflate("PNG "+typ+" chunk", br, false)
+	return err
+}
+
+// skipPastNUL reads up to and including the next NUL byte, without
+// holding what it skips; false when there is none.
+func skipPastNUL(br *bufio.Reader) bool {
+	for {
+		_, err := br.ReadSlice(0)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return false
+		}
+	}
 }
 
 // pngICCP is an iCCP chunk holding the profile p under the fixed name.

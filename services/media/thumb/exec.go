@@ -135,7 +135,7 @@ func (b *tailBuffer) lastLines(n int) string {
 // use; cleanup removes it with everything in it.
 func (j *job) tempDir() (string, error) {
 	if j.tmpDir == "" {
-		dir, err := os.MkdirTemp("", "kinbridge-thumb-")
+		dir, err := os.MkdirTemp(j.opt.tempDir, "kinbridge-thumb-")
 		if err != nil {
 			return "", fmt.Errorf("thumb: %w", err)
 		}

@@ -147,6 +147,7 @@ type options struct {
 	tools       *Tools
 	toolTimeout time.Duration
 	spoolLimit  int64
+	tempDir     string
 }
 
 // Defaults for the options.
@@ -201,6 +202,12 @@ func WithToolTimeout(d time.Duration) Option {
 // copies.
 func WithSpoolLimit(n int64) Option {
 	return func(o *options) { o.spoolLimit = n }
+}
+
+// WithTempDir sets where a call's temporary folder is made (default: the
+// system's temporary directory); the folder is removed when the call ends.
+func WithTempDir(dir string) Option {
+	return func(o *options) { o.tempDir = dir }
 }
 
 const tracerName = "github.com/kinbridge/kinbridge/services/media/thumb"
