@@ -48,6 +48,11 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 				h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 			}
 		}
+		if st.Code() == codes.Unavailable && h.Get("Retry-After") == "" {
+			// "Retry shortly": an open breaker's refusal says how long to
+			// wait (RetryInfo, above); a service that just failed, a second.
+			h.Set("Retry-After", "1")
+		}
 	}
 	// The body names the trace too, for reports that quote only the body.
 	if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {

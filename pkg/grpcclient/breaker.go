@@ -129,14 +129,16 @@ func NewBreaker(cfg BreakerConfig) *Breaker {
 		},
 	})
 	meter := cfg.MeterProvider.Meter(scopeName)
-	var errs [2]error
-	_, errs[0] = meter.Int64ObservableGauge(MetricBreakerState,
-		metric.WithDescription("State of the breaker of calls to an upstream service: 0 closed, 1 half-open (probing), 2 open (calls refused)."),
-		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(int64(b.State()), b.attrs)
-			return nil
-		}))
-	b.refused, errs[1] = meter.Int64Counter(MetricBreakerRefused, metric.WithUnit("{call}"),
+	var errs [3]error
+	state, err := meter.Int64ObservableGauge(MetricBreakerState,
+		metric.WithDescription("State of the breaker of calls to an upstream service: 0 closed, 1 half-open (probing), 2 open (calls refused)."))
+	errs[0] = err
+	// Every breaker of the process reports through the one instrument.
+	_, errs[1] = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(state, int64(b.State()), b.attrs)
+		return nil
+	}, state)
+	b.refused, errs[2] = meter.Int64Counter(MetricBreakerRefused, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls to an upstream service refused at once because its breaker is open."))
 	if err := errors.Join(errs[:]...); err != nil {
 		otel.Handle(fmt.Errorf("grpcclient: breaker metrics: %w", err)) // the breaker works without them
