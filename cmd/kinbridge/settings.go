@@ -16,6 +16,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
@@ -54,6 +55,9 @@ type settings struct {
 	UpstreamTimeout time.Duration
 
 	MetricsListen string
+
+	BreakerFailures int
+	BreakerCoolDown time.Duration
 
 	UserKey    string
 	ServiceKey string
@@ -100,6 +104,10 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.GatewayListen, "gateway-listen", "127.0.0.1:8080", "address the REST gateway listens on")
 	s.List(&c.CORSOrigins, "cors-origins", nil, "browser origins allowed to call the gateway, comma-separated; * for any")
 	s.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "deadline of gateway calls to services")
+	s.Int(&c.BreakerFailures, "breaker-failures", grpcclient.DefaultBreakerFailures, "calls in a row that find a service down or silent "+
+		"past their deadline before its callers stop calling it for --breaker-cool-down and fail at once (503 with Retry-After at the gateway); 0 turns this off")
+	s.Duration(&c.BreakerCoolDown, "breaker-cool-down", grpcclient.DefaultBreakerCoolDown, "how long callers stop calling a service "+
+		"that stopped answering, before one call probes it")
 	s.String(&c.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty turns it off")
 	s.String(&c.UserKey, "user-key", "", "Ed25519 key (PEM) of the built-in user token issuer (default: created in --data-dir/keys)")
 	s.String(&c.ServiceKey, "service-key", "", "Ed25519 key (PEM) signing service identities (default: created in --data-dir/keys)")
@@ -171,6 +179,9 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
 	}
 	c.resolve()
+	if c.BreakerFailures < 0 || c.BreakerCoolDown <= 0 {
+		return nil, nil, fmt.Errorf("--breaker-failures must be 0 or more and --breaker-cool-down more than 0")
+	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {
 			return nil, nil, fmt.Errorf("--nats-deployment: %w", err)
