@@ -202,8 +202,9 @@ func TestNotificationDownTheRestGoesOn(t *testing.T) {
 // progress stopped, a read whose answer media remembers still answers 200;
 // any other answers 503 with Retry-After, and after three of those media
 // stops asking progress (its own breaker opens) while the gateway's breaker
-// for media stays closed: media itself answers. Progress's own routes
-// answer 503 and the gateway's breaker for progress opens.
+// for media stays closed: media itself answers. The inbox still answers.
+// Progress's own routes answer 503 and the gateway's breaker for progress
+// opens.
 func TestProgressDownMediaServesWhatItKnows(t *testing.T) {
 	f := newFailFastFamily(t, "--access-cache-ttl", "1h")
 	f.must(t, f.maria, "GET", "/v1/"+f.item, "", nil) // media now knows maria may see the child
@@ -224,6 +225,7 @@ func TestProgressDownMediaServesWhatItKnows(t *testing.T) {
 		t.Errorf("gateway's breaker for media is %v, want 0: media answered every call", s)
 	}
 	f.must(t, f.maria, "GET", "/v1/"+f.item, "", nil)
+	f.must(t, f.maria, "GET", "/v1/users/me/notifications", "", nil) // the inbox needs no access check
 
 	for range 3 {
 		code, body, h := f.call(t, f.maria, "GET", "/v1/"+f.child, "")
