@@ -56,7 +56,7 @@ func (answerWatch) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if !ok {
 		return
 	}
-	switch s := s.(type) {
+	switch s.(type) {
 	case *stats.Begin:
 		w.answered.Store(false)
 	case *stats.OutHeader:
@@ -71,10 +71,6 @@ func (answerWatch) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	case *stats.InTrailer:
 		w.answered.Store(true)
 		w.outcome.reportAnswered()
-	case *stats.End:
-		if w.outcome != nil {
-			w.outcome.report(s.Error, w.answered.Load())
-		}
 	}
 }
 
@@ -82,8 +78,9 @@ func (answerWatch) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Co
 
 func (answerWatch) HandleConn(context.Context, stats.ConnStats) {}
 
-// outcome tells a breaker what one call says about the service, once: the
-// first attempt that decides speaks for the call.
+// outcome tells a breaker what one call says about the service, once: at
+// the first sign of an answer, or else when the call fails (after its
+// retries, which may still find the service).
 type outcome struct {
 	once   sync.Once
 	stream bool

@@ -224,7 +224,7 @@ func (b *Breaker) unary(timeout time.Duration) grpc.UnaryClientInterceptor {
 			return err
 		}
 		err = invoker(ctx, method, req, reply, cc, opts...)
-		w.outcome.report(err, w.answered.Load()) // when no attempt began, so none reported
+		w.outcome.report(err, w.answered.Load()) // unless an answer was reported already
 		return err
 	}
 }
@@ -240,6 +240,7 @@ func (b *Breaker) stream(timeout time.Duration) grpc.StreamClientInterceptor {
 		if err != nil {
 			w.outcome.report(err, w.answered.Load())
 		}
+		// Otherwise the stream reached the service, and answerWatch said so.
 		return cs, err
 	}
 }
