@@ -42,16 +42,8 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	case codes.Unauthenticated:
 		h.Set("WWW-Authenticate", `Bearer realm="kinbridge"`)
 	case codes.ResourceExhausted, codes.Unavailable:
-		for _, d := range st.Details() {
-			if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-				secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
-				h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			}
-		}
-		if st.Code() == codes.Unavailable && h.Get("Retry-After") == "" {
-			// "Retry shortly": an open breaker's refusal says how long to
-			// wait (RetryInfo, above); a service that just failed, a second.
-			h.Set("Retry-After", "1")
+		if after := retryAfter(st); after != "" {
+			h.Set("Retry-After", after)
 		}
 	}
 	// The body names the trace too, for reports that quote only the body.
@@ -68,6 +60,23 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body) // the client is gone if this fails
+}
+
+// retryAfter is the Retry-After header of st: its RetryInfo's delay in
+// whole seconds, rounded up, at least 1 (a rate limit, an open breaker);
+// for an UNAVAILABLE without one (a service that just failed: "retry
+// shortly"), 1; "" when st has no delay to tell.
+func retryAfter(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			return strconv.Itoa(max(secs, 1))
+		}
+	}
+	if st.Code() == codes.Unavailable {
+		return "1"
+	}
+	return ""
 }
 
 // streamErrorHandler turns an error in the middle of a server stream into

@@ -194,7 +194,11 @@ func tusError(err error) error {
 			reason = info.GetReason()
 		}
 	}
-	return tusd.NewError(reason, st.Message(), code)
+	terr := tusd.NewError(reason, st.Message(), code)
+	if after := retryAfter(st); after != "" && (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) {
+		terr.HTTPResponse.Header["Retry-After"] = after
+	}
+	return terr
 }
 
 func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
