@@ -61,24 +61,34 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	_, _ = w.Write(body) // the client is gone if this fails
 }
 
-// setRetryAfter tells when to retry, in whole seconds rounded up: the
-// RetryInfo delay of RESOURCE_EXHAUSTED (429) and UNAVAILABLE (503). A 429
-// always says when; one without RetryInfo (a refusal not from a rate
-// limit, such as a cap) says 1 second.
+// setRetryAfter sets the Retry-After header of st's answer, if it has one
+// (retryAfter).
 func setRetryAfter(h http.Header, st *status.Status) {
+	if after := retryAfter(st); after != "" {
+		h.Set("Retry-After", after)
+	}
+}
+
+// retryAfter is the Retry-After header of st, in whole seconds rounded up,
+// at least 1: its RetryInfo's delay (a rate limit, an open breaker, a cap
+// on uploads that frees when abandoned ones expire); 1 for an UNAVAILABLE
+// without one (a service that just failed: "retry shortly") and for a
+// RESOURCE_EXHAUSTED without one, except a cap on what the caller holds
+// open, which waiting does not lift; "" otherwise.
+func retryAfter(st *status.Status) string {
 	if st.Code() != codes.ResourceExhausted && st.Code() != codes.Unavailable {
-		return
+		return ""
 	}
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
 			secs := int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
-			h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			return
+			return strconv.Itoa(max(secs, 1))
 		}
 	}
-	if st.Code() == codes.ResourceExhausted && !capReached(st) {
-		h.Set("Retry-After", "1")
+	if st.Code() == codes.Unavailable || !capReached(st) {
+		return "1"
 	}
+	return ""
 }
 
 // capReached says st refuses for a cap on what the caller holds open (live

@@ -69,12 +69,20 @@ type Config struct {
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
+
+	// BreakerFailures is how many calls in a row a service must leave
+	// unanswered before the gateway stops calling it for BreakerCoolDown
+	// and answers 503 with Retry-After at once (grpcclient.Breaker); 0
+	// calls every time.
+	BreakerFailures int
+	BreakerCoolDown time.Duration
 }
 
 // Gateway is the REST facade.
 type Gateway struct {
 	handler   http.Handler
 	upstream  []upstream
+	breakers  map[string]*grpcclient.Breaker // by service; empty without breakers
 	verifier  *auth.Verifier
 	media     mediav1.MediaServiceClient
 	live      *liveMux
@@ -106,6 +114,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := sweepSpool(cfg.SpoolDir); err != nil {
 		return nil, fmt.Errorf("gateway spool: %w", err)
 	}
+	// One breaker per service, shared by the connections to it.
+	breakers := map[string]*grpcclient.Breaker{}
+	if cfg.BreakerFailures > 0 {
+		for _, name := range []string{"progress", "media", "notification"} {
+			breakers[name] = grpcclient.NewBreaker(grpcclient.BreakerConfig{
+				Caller: "gateway", Upstream: name, Failures: cfg.BreakerFailures, CoolDown: cfg.BreakerCoolDown,
+				MeterProvider: cfg.MeterProvider, Logger: cfg.Logger,
+			})
+		}
+	}
 	// dial connects to the service called name; see upstream.go for what
 	// its callers hear when that service does not answer.
 	dial := func(name, target string, creds credentials.PerRPCCredentials, services ...protoreflect.ServiceDescriptor) (*grpc.ClientConn, error) {
@@ -115,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			Timeout:        cfg.Timeout,
 			Credentials:    creds,
 			Services:       services,
+			Breaker:        breakers[name],
 			DialOptions:    upstreamErrors{service: name, logger: cfg.Logger}.dialOptions(),
 		})
 	}
@@ -139,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	liveCtx, stopLive := context.WithCancel(ctx)
 	g := &Gateway{
 		upstream:  []upstream{{"progress", progressConn}, {"media", mediaConn}, {"notification", notificationConn}},
+		breakers:  breakers,
 		liveConn:  liveConn,
 		verifier:  cfg.Verifier,
 		media:     mediav1.NewMediaServiceClient(mediaConn),

@@ -128,8 +128,10 @@ func TestStatusMapping(t *testing.T) {
 }
 
 func TestErrorHandlerHeaders(t *testing.T) {
-	// Cancelled calls map to 499, and exhausted ones carry Retry-After.
+	// Cancelled calls map to 499, and exhausted or unavailable ones carry
+	// Retry-After.
 	st, _ := status.New(codes.ResourceExhausted, "slow down").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
+	open, _ := status.New(codes.Unavailable, "the media service is unavailable; retry in 8s").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(7200 * time.Millisecond)})
 	for _, tt := range []struct {
 		err    error
 		status int
@@ -137,6 +139,8 @@ func TestErrorHandlerHeaders(t *testing.T) {
 	}{
 		{status.Error(codes.Canceled, "gone"), 499, ""},
 		{st.Err(), 429, "Retry-After: 2"},
+		{open.Err(), 503, "Retry-After: 8"},                                       // an open breaker: the rest of its cool-down
+		{status.Error(codes.Unavailable, "retry shortly"), 503, "Retry-After: 1"}, // a service that just failed
 		{status.Error(codes.Unauthenticated, "who"), 401, `Www-Authenticate: Bearer realm="kinbridge"`},
 	} {
 		rec := httptest.NewRecorder()

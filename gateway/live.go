@@ -76,6 +76,9 @@ func newLiveMux(ctx context.Context, client notificationpeerv1.LiveServiceClient
 // service cannot be reached, CANCELLED when ctx ends first.
 func (m *liveMux) watch(ctx context.Context, user, resumeToken string) (*watcher, error) {
 	w, err := m.start(user, resumeToken)
+	if status.Code(err) == codes.Unavailable {
+		return nil, err // as the connection said it: an open breaker's says when to retry
+	}
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "live feed unavailable: %v", err)
 	}

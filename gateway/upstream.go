@@ -5,13 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+
+	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 )
 
 // When a service does not answer (it is down, or the connection to it
@@ -22,10 +22,8 @@ import (
 // service sent as they are, and replaces the ones the connection made up by
 // a message that names only the service; the original goes to the log.
 //
-// A status came from the service when the call received the service's
-// trailers: every status a server sends travels in them, and none that
-// grpc-go makes up does. A stats handler sees the trailers arrive and marks
-// the call, so no error text is ever parsed.
+// Which statuses the service sent, grpcclient's connections tell
+// (grpcclient.WatchAnswer): those that came with the service's trailers.
 type upstreamErrors struct {
 	service string // "progress", as callers know it
 	logger  *slog.Logger
@@ -33,27 +31,18 @@ type upstreamErrors struct {
 
 func (u upstreamErrors) dialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithStatsHandler(trailerWatch{}),
 		grpc.WithChainUnaryInterceptor(u.unary),
 		grpc.WithChainStreamInterceptor(u.stream),
 	}
 }
 
-// answeredKey carries, in a call's context, the flag trailerWatch sets.
-type answeredKey struct{}
-
-func withAnswered(ctx context.Context) (context.Context, *atomic.Bool) {
-	answered := new(atomic.Bool)
-	return context.WithValue(ctx, answeredKey{}, answered), answered
-}
-
 func (u upstreamErrors) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	actx, answered := withAnswered(ctx)
+	actx, answered := grpcclient.WatchAnswer(ctx)
 	return u.clean(ctx, method, invoker(actx, method, req, reply, cc, opts...), answered)
 }
 
 func (u upstreamErrors) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	actx, answered := withAnswered(ctx)
+	actx, answered := grpcclient.WatchAnswer(ctx)
 	cs, err := streamer(actx, desc, cc, method, opts...)
 	if err != nil {
 		return nil, u.clean(ctx, method, err, answered)
@@ -63,8 +52,8 @@ func (u upstreamErrors) stream(ctx context.Context, desc *grpc.StreamDesc, cc *g
 
 // clean returns err, or, when the service did not send it, a status of the
 // same code that names only the service.
-func (u upstreamErrors) clean(ctx context.Context, method string, err error, answered *atomic.Bool) error {
-	if err == nil || errors.Is(err, io.EOF) || answered.Load() {
+func (u upstreamErrors) clean(ctx context.Context, method string, err error, answered func() bool) error {
+	if err == nil || errors.Is(err, io.EOF) || answered() {
 		return err
 	}
 	st, ok := status.FromError(err)
@@ -92,7 +81,7 @@ type cleanStream struct {
 	u        upstreamErrors
 	ctx      context.Context
 	method   string
-	answered *atomic.Bool
+	answered func() bool
 }
 
 func (s *cleanStream) SendMsg(m any) error {
@@ -111,27 +100,3 @@ func (s *cleanStream) Header() (metadata.MD, error) {
 func (s *cleanStream) CloseSend() error {
 	return s.u.clean(s.ctx, s.method, s.ClientStream.CloseSend(), s.answered)
 }
-
-// trailerWatch marks a call answered when the service's trailers arrive.
-// A retried call starts each attempt unmarked, so the mark is the last
-// attempt's.
-type trailerWatch struct{}
-
-func (trailerWatch) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
-
-func (trailerWatch) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	answered, ok := ctx.Value(answeredKey{}).(*atomic.Bool)
-	if !ok {
-		return
-	}
-	switch s.(type) {
-	case *stats.Begin:
-		answered.Store(false)
-	case *stats.InTrailer:
-		answered.Store(true)
-	}
-}
-
-func (trailerWatch) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-
-func (trailerWatch) HandleConn(context.Context, stats.ConnStats) {}

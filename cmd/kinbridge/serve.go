@@ -164,25 +164,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		group.Go(func() error { return srv.Serve(ctx, lis, c.ShutdownTimeout) })
 		return nil
 	}
-	// dial connects to a neighbour as service name.
-	dial := func(name, target string) (*grpc.ClientConn, error) {
+	// dial connects service name to its neighbour upstream at target.
+	dial := func(name, upstream, target string) (*grpc.ClientConn, error) {
+		var breaker *grpcclient.Breaker
+		if c.BreakerFailures > 0 {
+			breaker = grpcclient.NewBreaker(grpcclient.BreakerConfig{Caller: name, Upstream: upstream,
+				Failures: c.BreakerFailures, CoolDown: c.BreakerCoolDown, MeterProvider: tel.MeterProvider(), Logger: tel.Logger(name)})
+		}
 		return grpcclient.New(target, grpcclient.Options{
 			TracerProvider: tel.TracerProvider(name),
 			MeterProvider:  tel.MeterProvider(),
 			Credentials:    auth.NewServiceIdentity(serviceKey, name),
 			Services:       peerServices,
+			Breaker:        breaker,
 		})
 	}
 
 	if runs["progress"] {
-		notificationConn, err := dial("progress", c.NotificationAddr)
+		notificationConn, err := dial("progress", "notification", c.NotificationAddr)
 		if err != nil {
 			return err
 		}
 		defer notificationConn.Close()
 		// A deleted child's photos and videos go with it: progress's relay
 		// tells media (at --media-addr) as it tells notification.
-		mediaConn, err := dial("progress", c.MediaAddr)
+		mediaConn, err := dial("progress", "media", c.MediaAddr)
 		if err != nil {
 			return err
 		}
@@ -210,12 +216,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if runs["media"] {
-		progressConn, err := dial("media", c.ProgressAddr)
+		progressConn, err := dial("media", "progress", c.ProgressAddr)
 		if err != nil {
 			return err
 		}
 		defer progressConn.Close()
-		notificationConn, err := dial("media", c.NotificationAddr)
+		notificationConn, err := dial("media", "notification", c.NotificationAddr)
 		if err != nil {
 			return err
 		}
@@ -244,7 +250,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if runs["notification"] {
-		progressConn, err := dial("notification", c.ProgressAddr)
+		progressConn, err := dial("notification", "progress", c.ProgressAddr)
 		if err != nil {
 			return err
 		}
@@ -290,9 +296,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			TrustedProxies:     c.trusted,
 			Limits: gateway.Limits{JSONBytes: c.MaxJSONBytes, PhotoBytes: c.MaxPhoto, VideoBytes: c.MaxVideo,
 				Timeouts: c.HTTPTimeouts},
-			Logger:         tel.Logger("gateway"),
-			TracerProvider: tel.TracerProvider("gateway"),
-			MeterProvider:  tel.MeterProvider(),
+			BreakerFailures: c.BreakerFailures,
+			BreakerCoolDown: c.BreakerCoolDown,
+			Logger:          tel.Logger("gateway"),
+			TracerProvider:  tel.TracerProvider("gateway"),
+			MeterProvider:   tel.MeterProvider(),
 		})
 		if err != nil {
 			return err

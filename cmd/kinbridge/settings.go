@@ -23,6 +23,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
@@ -87,6 +88,9 @@ type settings struct {
 	TrustedProxies []string
 	trusted        ratelimit.TrustedProxies // TrustedProxies, parsed
 
+	BreakerFailures int
+	BreakerCoolDown time.Duration
+
 	UserKey    string
 	ServiceKey string
 
@@ -145,6 +149,10 @@ func (c *settings) define(s *config.Set) {
 	s.Duration(&c.HTTPTimeouts.Write, "http-write-timeout", httpserver.DefaultWriteTimeout, "HTTP servers: longest time to answer a request; live feeds and downloads instead get this long for each write")
 	s.Duration(&c.HTTPTimeouts.Idle, "http-idle-timeout", httpserver.DefaultIdleTimeout, "HTTP servers: how long a kept-alive connection may wait for its next request")
 	s.Int(&c.MaxConcurrentStreams, "grpc-max-concurrent-streams", grpcserver.DefaultMaxConcurrentStreams, "gRPC servers: most calls open at once on one connection; more wait for one to end")
+	s.Int(&c.BreakerFailures, "breaker-failures", grpcclient.DefaultBreakerFailures, "calls in a row that find a service down or silent "+
+		"past their deadline before its callers stop calling it for --breaker-cool-down and fail at once (503 with Retry-After at the gateway); 0 turns this off")
+	s.Duration(&c.BreakerCoolDown, "breaker-cool-down", grpcclient.DefaultBreakerCoolDown, "how long callers stop calling a service "+
+		"that stopped answering, before one call probes it")
 	s.String(&c.MetricsListen, "metrics-listen", "127.0.0.1:9464", "address of the Prometheus /metrics endpoint; empty turns it off")
 	s.Redacted(&c.RedisURL, "redis-url", "", "Redis shared by every instance for rate-limit buckets: redis://[:PASSWORD@]host:port[/db], "+
 		"rediss:// for TLS (empty: buckets in process, per instance)", sqldb.RedactDSN)
@@ -276,6 +284,9 @@ func parseSettings(name string, args []string, stderr io.Writer) (*settings, *co
 	}
 	if err := c.checkLimits(); err != nil {
 		return nil, nil, err
+	}
+	if c.BreakerFailures < 0 || c.BreakerCoolDown <= 0 {
+		return nil, nil, fmt.Errorf("--breaker-failures must be 0 or more and --breaker-cool-down more than 0")
 	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {

@@ -61,3 +61,19 @@ func TestServeRefusesLimitsThatTurnThemselvesOff(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRefusesBadBreakerSettings: a negative failure count or a cool-down
+// that is not positive stops `serve` at once, naming the settings.
+func TestServeRefusesBadBreakerSettings(t *testing.T) {
+	for _, args := range [][]string{{"--breaker-failures", "-1"}, {"--breaker-cool-down", "0s"}, {"--breaker-cool-down", "-5s"}} {
+		err := run(t.Context(), append([]string{"serve", "all", "--data-dir", t.TempDir()}, args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--breaker-failures") || !strings.Contains(err.Error(), "--breaker-cool-down") {
+			t.Errorf("%v: %v, want an error naming the settings", args, err)
+		}
+	}
+	t.Setenv("KINBRIDGE_BREAKER_COOL_DOWN", "0s")
+	if err := run(t.Context(), []string{"serve", "gateway", "--data-dir", t.TempDir()}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "--breaker-cool-down") {
+		t.Errorf("KINBRIDGE_BREAKER_COOL_DOWN=0s: %v, want an error naming the setting", err)
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"golang.org/x/sync/singleflight"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -343,7 +344,17 @@ func callError(ctx context.Context, child string, err error) error {
 		// is too slow, which callers and the gateway report as a timeout.
 		return status.Errorf(codes.DeadlineExceeded, "cannot check access to %s: the progress service did not answer in time", child)
 	}
-	return status.Errorf(codes.Unavailable, "cannot check access to %s: the progress service cannot be asked right now; retry shortly", child)
+	st := status.Newf(codes.Unavailable, "cannot check access to %s: the progress service cannot be asked right now; retry shortly", child)
+	// An open breaker (grpcclient.Breaker) knows when progress is worth
+	// asking again: the caller's caller hears it (Retry-After at the gateway).
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			if withInfo, derr := st.WithDetails(ri); derr == nil {
+				st = withInfo
+			}
+		}
+	}
+	return st.Err()
 }
 
 // keep caches what progress answered to k, asked at asked: in the shared

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -340,6 +341,47 @@ func TestCheckProgressDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestCheckProgressDownBehindABreaker: once media's breaker for progress is
+// open, checks fail at once without calling progress, with UNAVAILABLE and
+// the breaker's RetryInfo; answers cached before the outage still serve.
+func TestCheckProgressDownBehindABreaker(t *testing.T) {
+	e := startProgress(t)
+	child := e.child()
+	e.grant(child, "grace", progressv1.Role_ROLE_GUARDIAN)
+	breaker := grpcclient.NewBreaker(grpcclient.BreakerConfig{Caller: "media", Upstream: "progress", Failures: 2,
+		CoolDown: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	conn, err := grpcclient.New(e.addr, grpcclient.Options{Credentials: e.media(), Breaker: breaker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := New(progresspeerv1.NewAccessServiceClient(conn), time.Minute)
+	c.now = newClock().Now
+	ctx := t.Context()
+	wantCode(t, c.Check(ctx, user("grace"), child, view), codes.OK)
+
+	e.stop()
+	for range 2 {
+		wantCode(t, c.Check(ctx, user("grace"), child, contribute), codes.Unavailable)
+	}
+	if s := breaker.State().String(); s != "open" {
+		t.Fatalf("breaker %s after 2 checks progress did not answer, want open", s)
+	}
+	err = c.Check(ctx, user("grace"), child, contribute)
+	wantCode(t, err, codes.Unavailable)
+	var delay time.Duration
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.GetRetryDelay().AsDuration()
+		}
+	}
+	if delay <= 0 || delay > time.Hour {
+		t.Errorf("check refused by the breaker: RetryInfo %v, want the rest of its cool-down: %v", delay, err)
+	}
+	// What was cached before the outage still serves.
+	wantCode(t, c.Check(ctx, user("grace"), child, view), codes.OK)
 }
 
 // A caller progress refuses to talk to is a configuration fault; the user

@@ -1,6 +1,7 @@
 // Package grpcclient builds the connections Kinbridge processes use to call
-// each other: traced, kept alive, with a default deadline, and retrying
-// only the methods the contracts declare idempotent.
+// each other: traced, kept alive, with a default deadline, retrying only
+// the methods the contracts declare idempotent, and failing fast through a
+// [Breaker] while the service called does not answer.
 package grpcclient
 
 import (
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -35,6 +37,9 @@ type Options struct {
 	// Services whose idempotent methods (idempotency_level NO_SIDE_EFFECTS
 	// or IDEMPOTENT in the proto) are retried on UNAVAILABLE.
 	Services []protoreflect.ServiceDescriptor
+	// Breaker, when set, follows every call on the connection; share one
+	// between the connections a process has to the same service.
+	Breaker *Breaker
 	// DialOptions are added after the defaults, for what one caller needs
 	// of its connections alone (the gateway's handling of errors that no
 	// service sent, for example).
@@ -61,9 +66,23 @@ func New(target string, opts Options) (*grpc.ClientConn, error) {
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)),
+		grpc.WithStatsHandler(answerWatch{}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		// gRPC waits up to two minutes between attempts to reconnect to a
+		// neighbour that went away; capped at a few seconds, one that comes
+		// back is found soon after (and its breaker's probe finds it), at the
+		// cost of a connection attempt every few seconds while it is down.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 20 * time.Second}),
 		grpc.WithChainUnaryInterceptor(defaultDeadline(timeout)),
 		grpc.WithDefaultServiceConfig(ServiceConfig(opts.Services)),
+	}
+	if opts.Breaker != nil {
+		// Inside the default deadline, which the breaker judges deadlines
+		// by; outside the callers' own interceptors (the gateway's error
+		// cleaning), which a refused call never reaches.
+		dialOpts = append(dialOpts,
+			grpc.WithChainUnaryInterceptor(opts.Breaker.unary(timeout)),
+			grpc.WithChainStreamInterceptor(opts.Breaker.stream(timeout)))
 	}
 	if opts.Credentials != nil {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(opts.Credentials))
@@ -71,6 +90,9 @@ func New(target string, opts Options) (*grpc.ClientConn, error) {
 	dialOpts = append(dialOpts, opts.DialOptions...)
 	return grpc.NewClient(target, dialOpts...)
 }
+
+// reconnectBackoff is gRPC's default with the cap at 5s instead of 120s.
+var reconnectBackoff = backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second}
 
 func defaultDeadline(timeout time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
