@@ -308,6 +308,11 @@ func TestLiveFeedsCarryARegrantedChild(t *testing.T) {
 			}
 
 			e.Record(t, ada, assessment, "before")
+			// Delivered before the revocation: one still on its way when the
+			// revocation empties the inbox is rightly never sent.
+			for _, f := range []*browserFeed{sse, ws} {
+				notificationtest.Eventually(t, f.kind+" to carry the notification before the revocation", func() bool { return f.has("before") })
+			}
 			e.Revoke(t, ada, "maria")
 			notificationtest.Eventually(t, "the revocation to empty maria's inbox", func() bool { return len(e.InboxOf(t, "maria")) == 0 })
 			e.Record(t, ada, assessment, "while revoked")
