@@ -340,16 +340,19 @@ func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body
 	for {
 		buf := make([]byte, uploadChunk) // fresh per message, as in tusUpload.WriteChunk
 		n, rerr := io.ReadFull(body, buf)
+		if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+			// The body broke off or stalled: that is the answer, whatever
+			// sending the bytes read before it would meet (the request's
+			// context may end with its connection).
+			return nil, bodyReadError(rerr)
+		}
 		if n > 0 {
 			if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: buf[:n]}}); err != nil {
 				return stream.CloseAndRecv() // the service refused: its status says why
 			}
 		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			return stream.CloseAndRecv()
-		}
 		if rerr != nil {
-			return nil, bodyReadError(rerr)
+			return stream.CloseAndRecv()
 		}
 	}
 }
