@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -134,6 +136,7 @@ func TestHostileClients(t *testing.T) {
 		{"deep and huge JSON", func(h *hostile) (string, error) { return hostileJSON(h, token("jsonq")) }},
 		{"thousands of feeds for one user", func(h *hostile) (string, error) { return hostileFeedsOfOneUser(h, token("feederq")) }},
 		{"many gRPC streams on one connection", func(h *hostile) (string, error) { return hostileStreamsOnOneConn(h, token) }},
+		{"raw HTTP/2 streams beyond the limit", func(h *hostile) (string, error) { return hostileRawStreams(h, token) }},
 		{"slow loris", hostileSlowLoris},
 		{"upload sessions beyond the cap", func(h *hostile) (string, error) { return hostileUploadSessions(h, token("uploaderq"), fam.child) }},
 		{"decompression bombs", func(h *hostile) (string, error) { return hostileBombs(h, fam.teacher, fam.child) }},
@@ -713,6 +716,67 @@ func hostileStreamsOnOneConn(h *hostile, token func(string) string) (string, err
 	}
 	return fmt.Sprintf("%d streams asked for on one connection: %d open at most, %d waited and opened when %d ended; other connections served meanwhile",
 		hostileStreams+extra, hostileStreams, extra, extra), nil
+}
+
+// hostileRawStreams: a client that ignores the server's
+// SETTINGS_MAX_CONCURRENT_STREAMS opens more notification streams on one
+// HTTP/2 connection than it allows (each with a token of its own user, its
+// request never sent, so each stays open). The ones beyond the limit are
+// reset with REFUSED_STREAM; those within it are not touched.
+func hostileRawStreams(h *hostile, token func(string) string) (string, error) {
+	const extra = 16
+	conn, err := (&net.Dialer{}).DialContext(h.ctx, "tcp", h.a.notification)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		return "", err
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		return "", err
+	}
+	for i := range hostileStreams + extra {
+		var block bytes.Buffer
+		enc := hpack.NewEncoder(&block)
+		for _, f := range []hpack.HeaderField{
+			{Name: ":method", Value: "POST"}, {Name: ":scheme", Value: "http"},
+			{Name: ":path", Value: notificationv1.NotificationService_StreamNotifications_FullMethodName},
+			{Name: ":authority", Value: h.a.notification}, {Name: "content-type", Value: "application/grpc"},
+			{Name: "te", Value: "trailers"}, {Name: "authorization", Value: "Bearer " + token(fmt.Sprintf("rawq%d", i))},
+		} {
+			enc.WriteField(f)
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: block.Bytes(), EndHeaders: true}); err != nil {
+			return "", err
+		}
+	}
+	refused := map[uint32]bool{}
+	for len(refused) < extra {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return "", fmt.Errorf("reading frames with %d of %d extra streams refused: %v", len(refused), extra, err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID <= 2*hostileStreams || f.ErrCode != http2.ErrCodeRefusedStream {
+				return "", fmt.Errorf("stream %d reset with %v; want only those beyond the first %d refused", f.StreamID, f.ErrCode, hostileStreams)
+			}
+			refused[f.StreamID] = true
+		case *http2.HeadersFrame:
+			return "", fmt.Errorf("stream %d was answered before its request was sent", f.StreamID)
+		case *http2.GoAwayFrame:
+			return "", fmt.Errorf("GOAWAY %v", f.ErrCode)
+		}
+	}
+	return fmt.Sprintf("%d streams opened on one raw HTTP/2 connection: %d left open, %d refused with REFUSED_STREAM",
+		hostileStreams+extra, hostileStreams, len(refused)), nil
 }
 
 // hostileSlowLoris: connections that trickle their headers a byte at a
