@@ -75,7 +75,22 @@ func TestHostileClients(t *testing.T) {
 	b := start(t, "gateway", a.dataDir, env, append([]string{"--gateway-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
 		"--progress-addr", a.progress, "--media-addr", a.media, "--notification-addr", a.notification}, limits...)...)
 	pid := a.cmd.Process.Pid
-	token := func(user string) string { return issueToken(t, a.dataDir, user) }
+	// Every attacker's token is issued here, on the test's goroutine.
+	tokens := map[string]string{}
+	for _, user := range []string{"bodyq", "jsonq", "feederq", "uploaderq", "bursterq"} {
+		tokens[user] = issueToken(t, a.dataDir, user)
+	}
+	for i := range 2*hostileStreams + 16 {
+		for _, user := range []string{fmt.Sprintf("streamq%d", i), fmt.Sprintf("rawq%d", i)} {
+			tokens[user] = issueToken(t, a.dataDir, user)
+		}
+	}
+	token := func(user string) string {
+		if tok, ok := tokens[user]; ok {
+			return tok
+		}
+		panic("no token issued for " + user)
+	}
 
 	fam := seedHostileFamily(t, a)
 	before := fam.snapshot(t, a.gateway)
