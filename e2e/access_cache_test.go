@@ -3,11 +3,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"net/http"
-	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -102,28 +98,10 @@ func TestSharedAccessCache(t *testing.T) {
 	wantCodes("granted again", codes.OK)
 }
 
-// sharedHitLine is a media instance's count of shared-cache hits.
-var sharedHitLine = regexp.MustCompile(`^kinbridge_access_cache_lookups_total\{[^}]*kinbridge_access_cache="shared"[^}]*kinbridge_access_outcome="hit"[^}]*\} (\S+)$`)
-
-// sharedHits reads the shared-cache hits from a metrics endpoint (0 before
-// the first).
+// sharedHits reads a media instance's shared-cache hits from its metrics
+// (0 before the first).
 func sharedHits(t *testing.T, metricsAddr string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var n float64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if m := sharedHitLine.FindStringSubmatch(sc.Text()); m != nil {
-			v, err := strconv.ParseFloat(m[1], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += v
-		}
-	}
+	n, _ := metricValue(t, metricsAddr, "kinbridge_access_cache_lookups_total", "kinbridge_access_cache", "shared", "kinbridge_access_outcome", "hit")
 	return n
 }

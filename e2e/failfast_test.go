@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -114,25 +113,11 @@ func unavailable(t *testing.T, what string, code int, body string, h http.Header
 // from a process's metrics; -1 when it is not there.
 func breakerState(t *testing.T, metricsAddr, caller, upstream string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	v, found := metricValue(t, metricsAddr, "kinbridge_upstream_breaker_state", "caller", caller, "upstream", upstream)
+	if !found {
+		return -1
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "kinbridge_upstream_breaker_state{") && strings.Contains(line, `caller="`+caller+`"`) &&
-			strings.Contains(line, `upstream="`+upstream+`"`) {
-			fields := strings.Fields(line)
-			v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			return v
-		}
-	}
-	return -1
+	return v
 }
 
 // TestNotificationDownTheRestGoesOn: with the notification service stopped,

@@ -503,24 +503,6 @@ func TestMediaPrivacyDeletionOutlivesMediaOutage(t *testing.T) {
 // metrics.
 func outboxFailures(t *testing.T, metricsAddr string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	var n float64
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "kinbridge_outbox_deliveries_total{") && strings.Contains(line, `kinbridge_outbox_name="progress"`) &&
-			strings.Contains(line, `kinbridge_outbox_outcome="failed"`) {
-			fields := strings.Fields(line)
-			v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-			if err != nil {
-				t.Fatalf("metric line %q: %v", line, err)
-			}
-			n += v
-		}
-	}
+	n, _ := metricValue(t, metricsAddr, "kinbridge_outbox_deliveries_total", "kinbridge_outbox_name", "progress", "kinbridge_outbox_outcome", "failed")
 	return n
 }

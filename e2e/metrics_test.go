@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,41 @@ func mergeNames(have string, names []string) string {
 	}
 	sort.Strings(all)
 	return strings.Join(slices.Compact(all), ",")
+}
+
+// metricValue sums the series of metric (its name as /metrics shows it,
+// _total and all) on a process's metrics endpoint whose labels include
+// each name="value" of labels (pairs: name, value, ...); found is false
+// when no series matches.
+func metricValue(t *testing.T, metricsAddr, metric string, labels ...string) (sum float64, found bool) {
+	t.Helper()
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+series:
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
+			continue
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !strings.Contains(line, labels[i]+`="`+labels[i+1]+`"`) {
+				continue series
+			}
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum, found = sum+v, true
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return sum, found
 }

@@ -66,23 +66,7 @@ func newScratch(tempDir string) (*scratch, error) {
 
 // lockedDir opens dir and locks it. It fails when someone else holds the
 // lock, or dir was removed or replaced before the lock was taken.
-func lockedDir(dir string) (*os.File, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	held, err1 := f.Stat()
-	now, err2 := os.Stat(dir)
-	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
-		f.Close()
-		return nil, fmt.Errorf("%s was removed: %w", filepath.Base(dir), os.ErrNotExist)
-	}
-	return f, nil
-}
+func lockedDir(dir string) (*os.File, error) { return openAndLock(dir, os.O_RDONLY) }
 
 // Close removes the folder with what is in it, lock held until then.
 func (s *scratch) Close() error {

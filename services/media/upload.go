@@ -288,8 +288,13 @@ func (s *server) dropIfEnded(ctx context.Context, sess store.Session) {
 // (lockFile). A file removed or replaced between the open and the lock
 // (a cancel or a sweep that got there first) counts as missing: the lock
 // would guard nothing.
-func openLocked(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+func openLocked(path string) (*os.File, error) { return openAndLock(path, os.O_RDWR) }
+
+// openAndLock opens path with flag and locks it (lockFile), failing when
+// someone else holds the lock, or path was removed or replaced before the
+// lock was taken.
+func openAndLock(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, err
 	}
