@@ -48,6 +48,7 @@ type subscriber struct {
 
 	mu     sync.Mutex
 	got    map[string][]time.Duration // benchmark title -> receive times (since the epoch below)
+	seq    []string                   // benchmark titles in arrival order, for check.Feeds
 	resume string
 	err    error // the last error that ended the feed
 }
@@ -71,6 +72,7 @@ func (s *subscriber) receive(at time.Duration, assessment bool, body string) {
 	case strings.HasPrefix(body, benchPrefix):
 		s.mu.Lock()
 		s.got[body] = append(s.got[body], at)
+		s.seq = append(s.seq, body)
 		s.mu.Unlock()
 	case strings.HasPrefix(body, warmupPrefix):
 		s.warmed.Store(true)

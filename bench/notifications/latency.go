@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/kinbridge/kinbridge/bench/internal/check"
 	"github.com/kinbridge/kinbridge/bench/internal/suite"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 )
@@ -71,6 +73,9 @@ type latencyResult struct {
 	loadAfter     string
 	warmupTook    time.Duration
 	subscriberErr []string
+	// wrong says how the run lost, doubled or invented a notification on
+	// some feed (nil for a right run): it fails the benchmark.
+	wrong error
 }
 
 // runLatency has guardians follow one child on live feeds while a
@@ -340,6 +345,21 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 		p.misses += missing
 		all.misses += missing
 	}
+	// Calls run concurrently, so their commit order is not known: the
+	// check is exactly once, not order.
+	var expected []string
+	for i := range sends {
+		if title := fmt.Sprintf("%s%06d", benchPrefix, i); ok[title] {
+			expected = append(expected, title)
+		}
+	}
+	received := map[string][]string{}
+	for _, s := range subs {
+		s.mu.Lock()
+		received[s.via+" "+s.user] = slices.Clone(s.seq)
+		s.mu.Unlock()
+	}
+	res.wrong = check.Feeds(expected, received, false)
 	for _, via := range []string{viaGRPC, viaSSE} {
 		if byPath[via].subscribers > 0 {
 			res.paths = append(res.paths, byPath[via])

@@ -123,6 +123,7 @@ func run(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "server environment: %s\n", strings.Join(serverEnv, " "))
 	}
 
+	var wrong error // a run that lost or doubled a notification fails, after every phase ran
 	if doLatency {
 		srv, err := startServer(ctx, *bin, dir, serverEnv)
 		if err != nil {
@@ -137,6 +138,7 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		printLatency(out, res)
+		wrong = res.wrong
 	}
 	if doIdle {
 		var results []*idleResult
@@ -150,7 +152,7 @@ func run(args []string, out io.Writer) error {
 		printIdle(out, ic, results)
 	}
 	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", suite.LoadAvg(), time.Since(began).Round(time.Second))
-	return nil
+	return wrong
 }
 
 func printLatency(out io.Writer, r *latencyResult) {
