@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -121,4 +122,11 @@ func Kernel() string {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// Machine describes the machine in one line: OS, CPUs, memory, kernel,
+// Go, and the load average now.
+func Machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s RAM, kernel %s, %s, load average %s",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), MemTotal(), Kernel(), runtime.Version(), LoadAvg())
 }

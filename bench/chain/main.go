@@ -1,0 +1,134 @@
+// Command chain runs services/progress's BenchmarkChainVsBare (the server
+// chain against a bare grpc.NewServer, GetChild over loopback) with
+// `go test -bench -benchmem`, prints its output, and reports the ratios
+// chain/bare and chain-redis/chain in ns/op, with allocs/op and B/op,
+// which a busy machine does not change, beside them. Run from the
+// repository root; `make bench` runs it.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kinbridge/kinbridge/bench/internal/report"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/chain:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
+	reportDir := fs.String("report-dir", "", "write the ratios as JSON into this directory (bench/report merges them)")
+	count := fs.Int("count", 5, "go test -count: runs of each side, interleaved; the median is kept")
+	benchtime := fs.String("benchtime", "2000x", "go test -benchtime for each run")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var buf bytes.Buffer
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkChainVsBare$", "-benchmem",
+		"-count", strconv.Itoa(*count), "-benchtime", *benchtime, "./services/progress/")
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, &buf), os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go test -bench: %w", err)
+	}
+	results := parse(buf.String())
+	rows, err := ratios(results)
+	if err != nil {
+		return err
+	}
+	return report.Write(*reportDir, "chain", rows)
+}
+
+// result is one benchmark line's figures.
+type result struct{ ns, bytes, allocs float64 }
+
+// parse reads `go test -bench -benchmem` lines of BenchmarkChainVsBare
+// into each side's runs.
+func parse(output string) map[string][]result {
+	out := map[string][]result{}
+	for _, line := range strings.Split(output, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.HasPrefix(f[0], "BenchmarkChainVsBare/") {
+			continue
+		}
+		side := strings.TrimPrefix(f[0], "BenchmarkChainVsBare/")
+		if i := strings.LastIndexByte(side, '-'); i > 0 { // the GOMAXPROCS suffix
+			if _, err := strconv.Atoi(side[i+1:]); err == nil {
+				side = side[:i]
+			}
+		}
+		var r result
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				r.ns = v
+			case "B/op":
+				r.bytes = v
+			case "allocs/op":
+				r.allocs = v
+			}
+		}
+		out[side] = append(out[side], r)
+	}
+	return out
+}
+
+// ratios turns the medians of each side into rows; chain-redis is left
+// out when it was skipped (no Redis).
+func ratios(results map[string][]result) ([]report.Row, error) {
+	med := map[string]result{}
+	for side, rs := range results {
+		med[side] = result{median(rs, func(r result) float64 { return r.ns }),
+			median(rs, func(r result) float64 { return r.bytes }), median(rs, func(r result) float64 { return r.allocs })}
+	}
+	row := func(name, num, den string) report.Row {
+		n, d := med[num], med[den]
+		r := report.NewRow("chain", name, report.Figure{Label: num, Value: n.ns, Unit: "ns/op"},
+			report.Figure{Label: den, Value: d.ns, Unit: "ns/op"}, "")
+		r.Counts = []report.Count{{Name: "allocs", Numerator: n.allocs, Denominator: d.allocs, Unit: "allocs/op"},
+			{Name: "bytes", Numerator: n.bytes, Denominator: d.bytes, Unit: "B/op"}}
+		return r
+	}
+	if _, ok := med["chain"]; !ok {
+		return nil, errors.New("no chain result in the benchmark's output")
+	}
+	if _, ok := med["bare"]; !ok {
+		return nil, errors.New("no bare result in the benchmark's output")
+	}
+	rows := []report.Row{row("GetChild: full server chain / bare grpc.NewServer (ns per call)", "chain", "bare")}
+	if _, ok := med["chain-redis"]; ok {
+		rows = append(rows, row("GetChild: chain with --redis-url / chain in process (ns per call)", "chain-redis", "chain"))
+	}
+	return rows, nil
+}
+
+func median(rs []result, of func(result) float64) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = of(r)
+	}
+	slices.Sort(vs)
+	if len(vs) == 0 {
+		return 0
+	}
+	return vs[len(vs)/2]
+}
