@@ -136,4 +136,3 @@ func serve(b *testing.B, run func(net.Listener) error, stop func()) progressv1.P
 	})
 	return progressv1.NewProgressServiceClient(conn)
 }
-
