@@ -33,6 +33,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kinbridge/kinbridge/bench/internal/report"
 	"github.com/kinbridge/kinbridge/bench/internal/suite"
 )
 
@@ -63,6 +64,7 @@ func run(args []string, out, progress io.Writer) error {
 	settle := fs.Duration("settle", 2*time.Second, "wait after a server is up and the child created, before the upload's first byte")
 	dir := fs.String("dir", os.TempDir(), "where the file and the servers' data directories go (needs about 4x the largest size free)")
 	keep := fs.Bool("keep", false, "keep the file, the servers' data directories and their logs")
+	reportDir := fs.String("report-dir", "", "write the ratios (each path / raw write+fsync) as JSON into this directory (bench/report merges them)")
 	var serverEnv, serverArgs listFlag
 	fs.Var(&serverEnv, "server-env", "KEY=VALUE for the server's environment, e.g. GOGC=50 (repeatable)")
 	fs.Var(&serverArgs, "server-arg", "an extra flag for serve all, e.g. --keep-location (repeatable)")
@@ -155,6 +157,7 @@ func run(args []string, out, progress io.Writer) error {
 	}
 
 	failed := 0
+	var rows []report.Row
 	for _, size := range sizeList {
 		f, err := makeFile(tmp, size)
 		if err != nil {
@@ -162,6 +165,12 @@ func run(args []string, out, progress io.Writer) error {
 		}
 		fmt.Fprintf(out, "\n%s file: MP4-shaped (ftyp isom, one mdat of pseudo-random bytes), generated in %s (%.0f MiB/s), sha256 %s\n",
 			sizeName(size), f.took.Round(time.Millisecond), float64(size)/(1<<20)/f.took.Seconds(), f.sha256)
+		raw, err := rawWrite(tmp, f)
+		if err != nil {
+			return fmt.Errorf("raw write of the %s file: %w", sizeName(size), err)
+		}
+		fmt.Fprintf(out, "raw write+fsync of a copy in the servers' directory: %s (%.0f MiB/s)\n",
+			raw.Round(time.Millisecond), float64(size)/(1<<20)/raw.Seconds())
 		var results []*measurement
 		for _, p := range pathList {
 			if ctx.Err() != nil {
@@ -180,11 +189,15 @@ func run(args []string, out, progress io.Writer) error {
 			f.remove()
 		}
 		printResults(out, uc, results)
+		rows = append(rows, uploadRows(uc, raw, results)...)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped: %w", err)
 		}
 	}
 	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", suite.LoadAvg(), time.Since(began).Round(time.Second))
+	if err := report.Write(*reportDir, "uploads", rows); err != nil {
+		return err
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d upload(s) failed", failed)
 	}
