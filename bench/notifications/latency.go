@@ -345,21 +345,7 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 		p.misses += missing
 		all.misses += missing
 	}
-	// Calls run concurrently, so their commit order is not known: the
-	// check is exactly once, not order.
-	var expected []string
-	for i := range sends {
-		if title := fmt.Sprintf("%s%06d", benchPrefix, i); ok[title] {
-			expected = append(expected, title)
-		}
-	}
-	received := map[string][]string{}
-	for _, s := range subs {
-		s.mu.Lock()
-		received[s.via+" "+s.user] = slices.Clone(s.seq)
-		s.mu.Unlock()
-	}
-	res.wrong = check.Feeds(expected, received, false)
+	res.wrong = checkDeliveries(ok, len(sends), subs)
 	for _, via := range []string{viaGRPC, viaSSE} {
 		if byPath[via].subscribers > 0 {
 			res.paths = append(res.paths, byPath[via])
@@ -404,4 +390,24 @@ func quantilesOf(ds []time.Duration) quantiles {
 	}
 	q.p50, q.p90, q.p99, q.pMax = at(0.50), at(0.90), at(0.99), ds[len(ds)-1]
 	return q
+}
+
+// checkDeliveries says whether every feed carried every notification of a
+// call that succeeded (ok, of the titles of sends 0..sent-1) exactly
+// once. Calls run concurrently, so their commit order is not known: the
+// check is exactly once, not order.
+func checkDeliveries(ok map[string]bool, sent int, subs []*subscriber) error {
+	var expected []string
+	for i := range sent {
+		if title := fmt.Sprintf("%s%06d", benchPrefix, i); ok[title] {
+			expected = append(expected, title)
+		}
+	}
+	received := map[string][]string{}
+	for _, s := range subs {
+		s.mu.Lock()
+		received[s.via+" "+s.user] = slices.Clone(s.seq)
+		s.mu.Unlock()
+	}
+	return check.Feeds(expected, received, false)
 }
