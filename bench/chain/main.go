@@ -1,9 +1,10 @@
 // Command chain runs services/progress's BenchmarkChainVsBare (the server
-// chain against a bare grpc.NewServer, GetChild over loopback) with
-// `go test -bench -benchmem`, prints its output, and reports the ratios
+// chain against a bare grpc.NewServer, GetChild over loopback) from its
+// test binary with -benchmem, prints its output, and reports the ratios
 // chain/bare and chain-redis/chain in ns/op, with allocs/op and B/op,
-// which a busy machine does not change, beside them. Run from the
-// repository root; `make bench` runs it.
+// which a busy machine does not change, beside them, and instructions per
+// call where perf stat can count them. Run from the repository root;
+// `make bench` runs it.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,17 +41,47 @@ func run(args []string, out io.Writer) error {
 		}
 		return err
 	}
+	tmp, err := os.MkdirTemp("", "kinbridge-chain-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	testBin := filepath.Join(tmp, "progress.test")
+	build := exec.Command("go", "test", "-c", "-o", testBin, "./services/progress/")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building the services/progress tests (run from the repository root): %w", err)
+	}
 	var buf bytes.Buffer
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkChainVsBare$", "-benchmem",
-		"-count", strconv.Itoa(*count), "-benchtime", *benchtime, "./services/progress/")
+	cmd := exec.Command(testBin, "-test.run", "^$", "-test.bench", "^BenchmarkChainVsBare$", "-test.benchmem",
+		"-test.count", strconv.Itoa(*count), "-test.benchtime", *benchtime)
+	cmd.Dir = "services/progress"
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, &buf), os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go test -bench: %w", err)
+		return fmt.Errorf("BenchmarkChainVsBare: %w", err)
 	}
 	results := parse(buf.String())
 	rows, err := ratios(results)
 	if err != nil {
 		return err
+	}
+	// Instructions per call, which a busy machine does not change: the
+	// difference between a run of n calls and a run of one, over n-1.
+	if !perfWorks() {
+		fmt.Fprintln(out, "instructions per call: perf stat cannot count instructions here (no hardware counters), so allocs/op stand in")
+	} else {
+		const n = 2000
+		per := map[string]float64{}
+		for _, sideName := range []string{"chain", "bare"} {
+			one, err1 := instructions(testBin, sideName, 1)
+			many, err2 := instructions(testBin, sideName, n)
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("perf stat: %w", err)
+			}
+			per[sideName] = (many - one) / float64(n-1)
+		}
+		fmt.Fprintf(out, "instructions per call (perf stat): chain %.0f, bare %.0f\n", per["chain"], per["bare"])
+		rows[0].Counts = append(rows[0].Counts, report.Count{Name: "instructions", Numerator: per["chain"], Denominator: per["bare"], Unit: "per call"})
 	}
 	return report.Write(*reportDir, "chain", rows)
 }
@@ -131,4 +163,43 @@ func median(rs []result, of func(result) float64) float64 {
 		return 0
 	}
 	return vs[len(vs)/2]
+}
+
+// perfWorks says whether perf stat counts instructions on this machine.
+func perfWorks() bool {
+	out, err := exec.Command("perf", "stat", "-x,", "-e", "instructions", "--", "true").CombinedOutput()
+	if err != nil {
+		return false
+	}
+	v, ok := perfCount(string(out))
+	return ok && v > 0
+}
+
+// instructions counts what one side of the benchmark runs with n calls.
+func instructions(testBin, side string, n int) (float64, error) {
+	cmd := exec.Command("perf", "stat", "-x,", "-e", "instructions", "--", testBin, "-test.run", "^$",
+		"-test.bench", "^BenchmarkChainVsBare$/^"+side+"$", "-test.benchtime", fmt.Sprintf("%dx", n))
+	cmd.Dir = "services/progress"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", side, err, stderr.String())
+	}
+	v, ok := perfCount(stderr.String())
+	if !ok {
+		return 0, fmt.Errorf("%s: no instruction count in %q", side, stderr.String())
+	}
+	return v, nil
+}
+
+// perfCount reads the instructions line of `perf stat -x,` output.
+func perfCount(output string) (float64, bool) {
+	for _, line := range strings.Split(output, "\n") {
+		f := strings.Split(line, ",")
+		if len(f) >= 3 && strings.HasPrefix(f[2], "instructions") {
+			v, err := strconv.ParseFloat(f[0], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }

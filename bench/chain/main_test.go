@@ -34,3 +34,12 @@ func TestMissingSideIsAnError(t *testing.T) {
 		t.Fatal("no bare side, no error")
 	}
 }
+
+func TestPerfCount(t *testing.T) {
+	if v, ok := perfCount("1234567,,instructions:u,1000,100.00,,\n"); !ok || v != 1234567 {
+		t.Errorf("got %v %v", v, ok)
+	}
+	if _, ok := perfCount("<not supported>,,instructions,0,100.00,,\n"); ok {
+		t.Error("an unsupported counter read as a count")
+	}
+}
