@@ -33,7 +33,7 @@ func main() {
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
 	reportDir := fs.String("report-dir", "", "write the ratios as JSON into this directory (bench/report merges them)")
-	count := fs.Int("count", 5, "go test -count: runs of each side, interleaved; the median is kept")
+	count := fs.Int("count", 5, "runs of the benchmark, each running every side once; each side keeps its median")
 	benchtime := fs.String("benchtime", "2000x", "go test -benchtime for each run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -52,13 +52,17 @@ func run(args []string, out io.Writer) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("building the services/progress tests (run from the repository root): %w", err)
 	}
+	// One run of every side per count, so that the sides take turns and
+	// a busy spell slows each alike.
 	var buf bytes.Buffer
-	cmd := exec.Command(testBin, "-test.run", "^$", "-test.bench", "^BenchmarkChainVsBare$", "-test.benchmem",
-		"-test.count", strconv.Itoa(*count), "-test.benchtime", *benchtime)
-	cmd.Dir = "services/progress"
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, &buf), os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("BenchmarkChainVsBare: %w", err)
+	for range *count {
+		cmd := exec.Command(testBin, "-test.run", "^$", "-test.bench", "^BenchmarkChainVsBare$", "-test.benchmem",
+			"-test.benchtime", *benchtime)
+		cmd.Dir = "services/progress"
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(out, &buf), os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("BenchmarkChainVsBare: %w", err)
+		}
 	}
 	results := parse(buf.String())
 	rows, err := ratios(results)
