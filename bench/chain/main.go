@@ -136,10 +136,10 @@ func ratios(results map[string][]result) ([]report.Row, error) {
 		med[side] = result{median(rs, func(r result) float64 { return r.ns }),
 			median(rs, func(r result) float64 { return r.bytes }), median(rs, func(r result) float64 { return r.allocs })}
 	}
-	row := func(name, num, den string) report.Row {
+	row := func(name, num, den, target string) report.Row {
 		n, d := med[num], med[den]
 		r := report.NewRow("chain", name, report.Figure{Label: num, Value: n.ns, Unit: "ns/op"},
-			report.Figure{Label: den, Value: d.ns, Unit: "ns/op"}, "")
+			report.Figure{Label: den, Value: d.ns, Unit: "ns/op"}, target)
 		r.Counts = []report.Count{{Name: "allocs", Numerator: n.allocs, Denominator: d.allocs, Unit: "allocs/op"},
 			{Name: "bytes", Numerator: n.bytes, Denominator: d.bytes, Unit: "B/op"}}
 		return r
@@ -150,9 +150,11 @@ func ratios(results map[string][]result) ([]report.Row, error) {
 	if _, ok := med["bare"]; !ok {
 		return nil, errors.New("no bare result in the benchmark's output")
 	}
-	rows := []report.Row{row("GetChild: full server chain / bare grpc.NewServer (ns per call)", "chain", "bare")}
+	// Issue 13's target is throughput: chain/bare >= 0.85, so time per call
+	// chain/bare <= 1/0.85.
+	rows := []report.Row{row("GetChild: full server chain / bare grpc.NewServer (ns per call)", "chain", "bare", "<= 1.18")}
 	if _, ok := med["chain-redis"]; ok {
-		rows = append(rows, row("GetChild: chain with --redis-url / chain in process (ns per call)", "chain-redis", "chain"))
+		rows = append(rows, row("GetChild: chain with --redis-url / chain in process (ns per call)", "chain-redis", "chain", ""))
 	}
 	return rows, nil
 }

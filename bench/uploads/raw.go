@@ -52,7 +52,7 @@ func uploadRows(uc uploadConfig, raw time.Duration, results []*measurement) []re
 		total := m.out.done.Sub(m.out.first)
 		rows = append(rows, report.NewRow("uploads", fmt.Sprintf("%s upload, %s / raw write+fsync (MiB/s)", sizeName(m.file.size), label(m.path, uc)),
 			report.Figure{Label: label(m.path, uc), Value: size / total.Seconds(), Unit: "MiB/s"},
-			report.Figure{Label: "write+fsync", Value: size / raw.Seconds(), Unit: "MiB/s"}, ""))
+			report.Figure{Label: "write+fsync", Value: size / raw.Seconds(), Unit: "MiB/s"}, ">= 0.8"))
 	}
 	return rows
 }
