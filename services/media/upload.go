@@ -3,13 +3,17 @@ package media
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -172,7 +176,7 @@ func (s *server) tempPath(sessionID string) string {
 func (s *server) dropSession(ctx context.Context, sess store.Session) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeUploadFiles(sess); err != nil {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 		return false
 	}
@@ -278,7 +282,7 @@ func (s *server) dropIfEnded(ctx context.Context, sess store.Session) {
 	cur, err := s.svc.store.GetSession(ctx, sess.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = os.Remove(sess.TempKey) // dropped already; the bytes with it
+		_ = removeUploadFiles(sess) // dropped already; the bytes with it
 	case err == nil && !cur.ExpireTime.After(time.Now()):
 		s.dropSession(ctx, cur)
 	}
@@ -326,22 +330,87 @@ func (s *server) sweepSession(ctx context.Context, sess store.Session) bool {
 	return s.dropSession(ctx, sess)
 }
 
-// headOf returns the first SniffLen bytes of f (fewer for a shorter file).
-func headOf(f *os.File, size int64) ([]byte, error) {
+// headOf returns the first SniffLen bytes of an upload (fewer for a
+// shorter one).
+func headOf(r io.ReaderAt, size int64) ([]byte, error) {
 	head := make([]byte, min(size, ingest.SniffLen))
-	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	return head, nil
 }
 
-// hashFile returns the hex SHA-256 of f's bytes.
-func hashFile(f *os.File) (string, error) {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
-		return "", err
+// countedReads counts the bytes read from an upload's file into n. Every
+// read of an upload's bytes goes through one, so that tests can hold the
+// pipeline to its promise: what was received is hashed as it arrives, and
+// read again only to rebuild the file to store.
+type countedReads struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c countedReads) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// uploadFile is f, an upload's bytes, read through the server's count.
+func (s *server) uploadFile(f *os.File) io.ReaderAt { return countedReads{f, &s.uploadReads} }
+
+// hashStatePrefix names the file beside an upload session's bytes that
+// keeps the running SHA-256 of its committed bytes (hashStatePath), so a
+// finish, or a write after a restart, goes on from it instead of reading
+// the bytes again.
+const hashStatePrefix = "sha256-"
+
+func hashStatePath(sess store.Session) string {
+	return filepath.Join(filepath.Dir(sess.TempKey), hashStatePrefix+sess.ID)
+}
+
+// saveHash records h as the running hash of a session's first off bytes:
+// the offset, then the hash's state. It is written beside and renamed over
+// the last one, so a crash leaves the old state or the new, each with its
+// offset.
+func saveHash(sess store.Session, off int64, h hash.Hash) error {
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	path := hashStatePath(sess)
+	if err := os.WriteFile(path+".new", append(binary.BigEndian.AppendUint64(nil, uint64(off)), state...), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".new", path)
+}
+
+// runningHash returns the SHA-256 of a held session's committed bytes, to
+// go on with: the state saved with its last commit, or, when that is
+// missing or not of the committed offset (a crash between the two), the
+// committed bytes hashed once more, counted in rehashedBytes.
+func (s *server) runningHash(sess store.Session, f *os.File) (hash.Hash, error) {
+	h := sha256.New()
+	if b, err := os.ReadFile(hashStatePath(sess)); err == nil && len(b) > 8 &&
+		int64(binary.BigEndian.Uint64(b)) == sess.CommittedOffset {
+		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary(b[8:]) == nil {
+			return h, nil
+		}
+		h.Reset()
+	}
+	n, err := io.Copy(h, io.NewSectionReader(s.uploadFile(f), 0, sess.CommittedOffset))
+	s.rehashedBytes.Add(n)
+	return h, err
+}
+
+// removeUploadFiles removes a session's bytes and its running hash.
+func removeUploadFiles(sess store.Session) error {
+	if err := os.Remove(hashStatePath(sess)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // UploadMedia receives metadata, then the bytes, and stores them.
@@ -467,17 +536,18 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
-	content, err := s.rebuild(ctx, f, meta.SizeBytes, t, originalSHA)
+	content, err := s.rebuild(ctx, s.uploadFile(f), meta.SizeBytes, t)
 	if err != nil {
 		return store.Item{}, err
 	}
+	defer os.Remove(content.path)
 	contentSHA := content.sha
 	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
 		return store.Item{}, err
 	}
-	if _, _, err := s.svc.blobs.Put(ctx, content.open(), contentSHA); err != nil {
+	if err := s.putContent(ctx, content); err != nil {
 		if errors.Is(err, blob.ErrDigestMismatch) {
-			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("temporary file changed under us: %w", err))
+			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("rebuilt file changed under us: %w", err))
 		}
 		return store.Item{}, s.internal(ctx, "storing upload", err)
 	}
@@ -495,36 +565,65 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	return it, nil
 }
 
-// stored is what an upload is stored as: its bytes (opened as often as
-// needed), their size and SHA-256.
-type stored struct {
-	open func() io.Reader
+// content is the file an upload is stored as: the allowlist rebuild,
+// written to this process's scratch folder and hashed on the way.
+type content struct {
+	path string
 	size int64
 	sha  string
 }
 
-// rebuild turns a complete upload into the file to store: the allowlist
-// rebuild of package ingest, hashed on the way (an upload the rebuild
-// leaves as it is keeps the hash taken while it was received). A file whose
+// rebuild writes the file to store from a complete upload: the allowlist
+// rebuild of package ingest, hashed while it is written, so that neither
+// the upload nor the rebuilt file is read again to hash it. A file whose
 // structure cannot be walked completely is refused, with the reason.
-func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type, originalSHA string) (stored, error) {
-	rb, err := ingest.Rebuild(f, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
+func (s *server) rebuild(ctx context.Context, src io.ReaderAt, size int64, t ingest.Type) (c content, err error) {
+	rb, err := ingest.Rebuild(src, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
 	if errors.Is(err, ingest.ErrMalformed) {
-		return stored{}, malformedRefusal(t, err)
+		return content{}, malformedRefusal(t, err)
 	}
 	if err != nil {
-		return stored{}, s.internal(ctx, "rebuilding upload", err)
+		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
-	if rb.Unchanged() {
-		// Nothing to leave out: the upload is stored under the hash taken
-		// while it was received.
-		return stored{open: func() io.Reader { return io.NewSectionReader(f, 0, size) }, size: size, sha: originalSHA}, nil
+	f, err := os.CreateTemp(s.svc.scratch.dir, "content-*")
+	if err != nil {
+		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
 	h := sha256.New()
-	if _, err := rb.WriteTo(h); err != nil {
-		return stored{}, s.internal(ctx, "rebuilding upload", err)
+	n, err := rb.WriteTo(io.MultiWriter(f, h))
+	if err == nil {
+		// Synced before a blob store adopts it: after a crash a blob's name
+		// must not point at bytes that never reached the disk.
+		err = f.Sync()
 	}
-	return stored{open: rb.Reader, size: rb.Size(), sha: hex.EncodeToString(h.Sum(nil))}, nil
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return content{}, s.internal(ctx, "rebuilding upload", err)
+	}
+	return content{path: f.Name(), size: n, sha: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// putContent stores a rebuilt file: a store that can adopt it (the local
+// one) takes the file itself, any other gets its bytes.
+func (s *server) putContent(ctx context.Context, c content) error {
+	if a, ok := s.svc.blobs.(blob.Adopter); ok {
+		return a.Adopt(ctx, c.path, c.sha)
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, _, err = s.svc.blobs.Put(ctx, f, c.sha)
+	return err
 }
 
 // malformedRefusal refuses a file whose structure could not be walked,
@@ -732,6 +831,10 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 	if err := f.Truncate(sess.CommittedOffset); err != nil {
 		return s.internal(ctx, "writing upload session", err)
 	}
+	h, err := s.runningHash(sess, f)
+	if err != nil {
+		return s.internal(ctx, "writing upload session", err)
+	}
 	off, size := sess.CommittedOffset, sess.Metadata.SizeBytes
 	for {
 		msg, err := stream.Recv()
@@ -761,13 +864,20 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		}
 		// Refuse content of the wrong type as soon as its head is in.
 		if off < ingest.SniffLen && (end >= ingest.SniffLen || end == size) {
-			head, err := headOf(f, end)
+			head, err := headOf(s.uploadFile(f), end)
 			if err != nil {
 				return s.internal(ctx, "writing upload session", err)
 			}
 			if _, _, err := s.classify(sess.Metadata, head); err != nil {
 				return s.refuse(ctx, sess, err)
 			}
+		}
+		// The running hash goes with the commit: saved first, so a crash
+		// in between leaves a state ahead of the offset, which a resume
+		// will not take.
+		h.Write(chunk)
+		if err := saveHash(sess, end, h); err != nil {
+			return s.internal(ctx, "writing upload session", err)
 		}
 		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, off, end)
 		if errors.Is(err, store.ErrOffsetMismatch) {
@@ -827,15 +937,15 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 	if err := f.Truncate(size); err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	head, err := headOf(f, size)
+	head, err := headOf(s.uploadFile(f), size)
 	if err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	original, err := hashFile(f)
+	h, err := s.runningHash(sess, f)
 	if err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, original, head)
+	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
 	if refusedForGood(err) {
 		return nil, s.refuse(ctx, sess, err)
 	}
@@ -860,7 +970,7 @@ func (s *server) finishSession(ctx context.Context, sess store.Session, itemID s
 		s.dropSession(ctx, sess)
 		return
 	}
-	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeUploadFiles(sess); err != nil {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 	}
 }
