@@ -47,15 +47,19 @@ import (
 //     NOT_FOUND from then on;
 //  3. the first 512 bytes are sniffed: the type comes from the content,
 //     never from the client, and the kind is inferred from it when unset;
-//  4. the client's SHA-256 is verified against the bytes as uploaded;
+//  4. the client's SHA-256 is verified against the bytes as uploaded,
+//     hashed as they arrive (a session keeps its running hash beside its
+//     bytes, committed with them, so a finish or a resume after a restart
+//     reads nothing again to hash it);
 //  5. the same bytes already stored for the child answer with that item;
 //  6. the file to store is rebuilt from an allowlist (package ingest): only
 //     what shows the picture or plays the film, plus orientation, colour
 //     profile and capture time, is kept; a file that cannot be walked
 //     completely is refused;
-//  7. the stored bytes' blob is pinned by the session, written, and
-//     referenced by a new PROCESSING item (with its thumbnail job) in one
-//     transaction; deleting the session then drops the pin. An item for a
+//  7. the rebuilt file is written to scratch and hashed on the way; its
+//     blob is pinned by the session, handed to the blob store (the local
+//     one adopts the file by rename, S3 gets its bytes), and referenced by
+//     a new PROCESSING item (with its thumbnail job) in one transaction; deleting the session then drops the pin. An item for a
 //     child deleted meanwhile is refused (the store keeps a tombstone): the
 //     session, ended by the deletion, is dropped on the way out, and the
 //     bytes its pin held are swept.
