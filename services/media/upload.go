@@ -454,48 +454,29 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 		return s.internal(ctx, "upload", err)
 	}
 
-	h := sha256.New()
-	var n int64
-	head := make([]byte, 0, ingest.SniffLen)
-	sniffed := false
+	u := &upload{sess: sess, f: f, h: sha256.New(), what: "upload"}
 	lastAlive := time.Now()
-	for {
+	err = s.receive(ctx, u, func() ([]byte, error) {
 		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
 		if err != nil {
-			return recvError(err)
+			return nil, err
 		}
-		chunk := msg.GetChunk()
 		if msg.GetMetadata() != nil {
-			return validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
+			return nil, validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
 		}
-		if n+int64(len(chunk)) > meta.SizeBytes {
-			return tooMany(meta.SizeBytes)
+		return msg.GetChunk(), nil
+	}, func(_, _ int64) error {
+		if time.Since(lastAlive) <= keepAliveEvery {
+			return nil
 		}
-		if len(head) < ingest.SniffLen {
-			head = append(head, chunk[:min(len(chunk), ingest.SniffLen-len(head))]...)
-		}
-		if !sniffed && len(head) == ingest.SniffLen {
-			if _, _, err := s.classify(meta, head); err != nil {
-				return err
-			}
-			sniffed = true
-		}
-		if _, err := f.Write(chunk); err != nil {
-			return s.internal(ctx, "upload", err)
-		}
-		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
-		h.Write(chunk)
-		n += int64(len(chunk))
-		if time.Since(lastAlive) > keepAliveEvery {
-			if _, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0); err != nil {
-				return storeError(err, "upload")
-			}
-			lastAlive = time.Now()
-		}
+		lastAlive = time.Now()
+		_, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0)
+		return storeError(err, "upload")
+	})
+	if err != nil {
+		return err
 	}
+	n := u.n
 	if n < meta.SizeBytes {
 		return refusal(codes.InvalidArgument, ReasonIncomplete,
 			fmt.Sprintf("the stream ended after %d of the declared %d bytes", n, meta.SizeBytes),
@@ -504,11 +485,69 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 	if err := f.Sync(); err != nil {
 		return s.internal(ctx, "upload", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
+	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
 	if err != nil {
 		return err
 	}
 	return stream.SendAndClose(itemToProto(it))
+}
+
+// upload is an upload's bytes as they are received: its session and file,
+// how many bytes are in, the running hash of those, and their head.
+type upload struct {
+	sess store.Session
+	f    *os.File
+	n    int64
+	h    hash.Hash
+	head []byte
+	what string // names the call in errors
+}
+
+// receive is the receive loop of every upload path, one stream or session:
+// it takes chunks from next until io.EOF (next refuses messages of the
+// wrong part), writes each after the bytes in, hashes it on the way,
+// refuses bytes beyond the declared size and, as soon as the head is in,
+// content of the wrong type (dropping the session), then calls commit with
+// the range written.
+func (s *server) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64) error) error {
+	size := u.sess.Metadata.SizeBytes
+	headLen := int(min(size, ingest.SniffLen))
+	sniffed := u.n >= int64(headLen) // before this call
+	for {
+		chunk, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return recvError(err)
+		}
+		if len(chunk) == 0 {
+			continue
+		}
+		from, end := u.n, u.n+int64(len(chunk))
+		if end > size {
+			return s.refuse(ctx, u.sess, tooMany(size))
+		}
+		if _, err := u.f.WriteAt(chunk, from); err != nil {
+			return s.internal(ctx, u.what, err)
+		}
+		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+		u.h.Write(chunk)
+		u.n = end
+		// Refuse content of the wrong type as soon as its head is in.
+		if !sniffed {
+			u.head = append(u.head, chunk[:min(len(chunk), headLen-len(u.head))]...)
+		}
+		if !sniffed && len(u.head) == headLen {
+			if _, _, err := s.classify(u.sess.Metadata, u.head); err != nil {
+				return s.refuse(ctx, u.sess, err)
+			}
+			sniffed = true
+		}
+		if err := commit(from, end); err != nil {
+			return err
+		}
+	}
 }
 
 // recvError maps a failed Recv: a client gone is CANCELED.
@@ -839,51 +878,33 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 	if err != nil {
 		return s.internal(ctx, "writing upload session", err)
 	}
-	off, size := sess.CommittedOffset, sess.Metadata.SizeBytes
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return recvError(err)
-		}
-		if msg.GetStart() != nil {
-			return validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
-		}
-		chunk := msg.GetChunk()
-		if len(chunk) == 0 {
-			continue
-		}
-		end := off + int64(len(chunk))
-		if end > size {
-			return s.refuse(ctx, sess, tooMany(size))
-		}
-		if _, err := f.WriteAt(chunk, off); err != nil {
+	u := &upload{sess: sess, f: f, n: sess.CommittedOffset, h: h, what: "writing upload session"}
+	if u.n > 0 && u.n < min(sess.Metadata.SizeBytes, ingest.SniffLen) {
+		// The head so far, for the sniff once it is complete.
+		if u.head, err = headOf(s.uploadFile(f), u.n); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+	}
+	err = s.receive(ctx, u, func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetStart() != nil {
+			return nil, validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
+		}
+		return msg.GetChunk(), nil
+	}, func(from, end int64) error {
+		// Each chunk is committed: synced, its running hash saved, then
+		// the offset moved. The hash is saved first, so a crash in between
+		// leaves a state ahead of the offset, which a resume will not take.
 		if err := f.Sync(); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		// Refuse content of the wrong type as soon as its head is in.
-		if off < ingest.SniffLen && (end >= ingest.SniffLen || end == size) {
-			head, err := headOf(s.uploadFile(f), end)
-			if err != nil {
-				return s.internal(ctx, "writing upload session", err)
-			}
-			if _, _, err := s.classify(sess.Metadata, head); err != nil {
-				return s.refuse(ctx, sess, err)
-			}
-		}
-		// The running hash goes with the commit: saved first, so a crash
-		// in between leaves a state ahead of the offset, which a resume
-		// will not take.
-		h.Write(chunk)
-		if err := saveHash(sess, end, h); err != nil {
+		if err := saveHash(sess, end, u.h); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, off, end)
+		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, from, end)
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
@@ -893,7 +914,11 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		if err != nil {
 			return storeError(err, start.GetName())
 		}
-		sess, off = next, end
+		sess = next
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return stream.SendAndClose(sessionToProto(sess))
 }
