@@ -119,9 +119,9 @@ func testRefusedSessionIsGone(t *testing.T, on backend) {
 			if err != nil || got.GetCommittedOffset() != int64(tc.first) {
 				t.Fatalf("first write: %v, %v", got, err)
 			}
-			file, hash := "upload-"+sessionID(sess.GetName()), hashStatePrefix+sessionID(sess.GetName())
-			if before := e.spooled(t); len(before) != 2 || before[file] != int64(tc.first) || before[hash] == 0 {
-				t.Fatalf("before the refusal the upload directory holds %v, want %s with %d bytes and its running hash %s", before, file, tc.first, hash)
+			file := "upload-" + sessionID(sess.GetName())
+			if before := e.spooled(t); len(before) != 1 || before[file] != int64(tc.first) {
+				t.Fatalf("before the refusal the upload directory holds %v, want %s with %d bytes", before, file, tc.first)
 			}
 
 			if tc.finish {
@@ -377,15 +377,14 @@ func testUploadsUnderWayWhenTheChildIsDeleted(t *testing.T, on backend) {
 	}
 	must(t, write.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{Start: &mediav1.WriteStart{Name: sess.GetName()}}}))
 	must(t, write.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: photo[:1000]}}))
-	// Both are in: two spooled files with their first bytes, and the
-	// session's running hash.
+	// Both are in: two spooled files with their first bytes.
 	testenv.Eventually(t, "both uploads under way", func() string {
 		f := e.spooled(t)
-		if len(f) != 3 || f["upload-"+sessionID(sess.GetName())] != 1000 || f[hashStatePrefix+sessionID(sess.GetName())] == 0 {
+		if len(f) != 2 || f["upload-"+sessionID(sess.GetName())] != 1000 {
 			return "upload directory holds something else"
 		}
-		for name, size := range f {
-			if size != 1000 && !strings.HasPrefix(name, hashStatePrefix) {
+		for _, size := range f {
+			if size != 1000 {
 				return "upload directory holds something else"
 			}
 		}

@@ -18,8 +18,6 @@ import (
 //     session row and removed before it, so a file without a row (or with
 //     a finished one) is what a crash left. Resumable sessions resume from
 //     these files after a restart: a live one is never removed;
-//   - sha256-{session}: the running hash of a session's committed bytes
-//     (upload.go), kept while its session is live, like its bytes;
 //   - scratch-{random}/: one process's short-lived files (copies of
 //     originals for the thumbnailer, its programs' output). The process
 //     holds a lock on the folder while it lives, so a process starting
@@ -96,8 +94,6 @@ func (s *Service) sweepTempDir(ctx context.Context) {
 		switch {
 		case strings.HasPrefix(name, uploadPrefix) && e.Type().IsRegular():
 			err = s.sweepUploadFile(ctx, path, strings.TrimPrefix(name, uploadPrefix))
-		case strings.HasPrefix(name, hashStatePrefix) && e.Type().IsRegular():
-			err = s.sweepHashState(ctx, path, strings.TrimSuffix(strings.TrimPrefix(name, hashStatePrefix), ".new"))
 		case strings.HasPrefix(name, scratchPrefix) && e.IsDir():
 			err = sweepScratch(path)
 		case strings.HasPrefix(name, legacyThumbPrefix) && e.Type().IsRegular():
@@ -131,19 +127,6 @@ func (s *Service) sweepUploadFile(ctx context.Context, path, id string) error {
 		return fmt.Errorf("looking up its session: %w", err)
 	}
 	return nil // a live session's bytes: resumable, kept
-}
-
-// sweepHashState removes a running hash no live session wants. Removing
-// one still wanted would cost only a hashing of its bytes on resume.
-func (s *Service) sweepHashState(ctx context.Context, path, id string) error {
-	sess, err := s.store.GetSession(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound), err == nil && sess.ItemID != "":
-		return os.Remove(path)
-	case err != nil:
-		return fmt.Errorf("looking up its session: %w", err)
-	}
-	return nil
 }
 
 // sweepScratch removes a dead process's scratch folder. Where locks do not

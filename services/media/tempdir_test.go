@@ -12,7 +12,7 @@ import (
 
 // TestStartRemovesWhatACrashLeft fills a running service's upload
 // directory with what crashes leave (upload bytes without a session, the
-// bytes of a finished session and running hashes no live session wants, a dead process's scratch folder, an older
+// bytes of a finished session, a dead process's scratch folder, an older
 // release's copy of an original) next to what must stay (a resumable
 // session's bytes, a living process's scratch folder, files that are not
 // media's), then starts a second process on the same directory and
@@ -52,14 +52,12 @@ func TestStartRemovesWhatACrashLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	finishedBytes := filepath.Join(e.tempDir, "upload-"+sessionID(done.GetName()))
-	finishedHash := filepath.Join(e.tempDir, hashStatePrefix+sessionID(done.GetName()))
 	orphan := filepath.Join(e.tempDir, "upload-0123456789abcdef")
-	orphanHash := filepath.Join(e.tempDir, hashStatePrefix+"0123456789abcdef.new")
 	deadScratch := filepath.Join(e.tempDir, "scratch-1234")
 	oldThumb := filepath.Join(e.tempDir, "thumb-5678")
 	freshThumb := filepath.Join(e.tempDir, "thumb-9999")
 	notOurs := filepath.Join(e.tempDir, "README")
-	for _, f := range []string{finishedBytes, finishedHash, orphan, orphanHash, oldThumb, freshThumb, notOurs, filepath.Join(deadScratch, "kinbridge-thumb-1", "original")} {
+	for _, f := range []string{finishedBytes, orphan, oldThumb, freshThumb, notOurs, filepath.Join(deadScratch, "kinbridge-thumb-1", "original")} {
 		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -78,13 +76,13 @@ func TestStartRemovesWhatACrashLeft(t *testing.T) {
 
 	second := newEnv(t, sqliteLocal, shared)
 
-	for _, f := range []string{finishedBytes, finishedHash, orphan, orphanHash, deadScratch, oldThumb} {
+	for _, f := range []string{finishedBytes, orphan, deadScratch, oldThumb} {
 		if _, err := os.Stat(f); !os.IsNotExist(err) {
 			t.Errorf("%s, left by a crash, is still there (%v)", filepath.Base(f), err)
 		}
 	}
 	for _, f := range []string{freshThumb, notOurs, filepath.Join(liveScratch, "original-1"), second.svc.scratch.dir,
-		filepath.Join(e.tempDir, "upload-"+sessionID(open.GetName())), filepath.Join(e.tempDir, hashStatePrefix+sessionID(open.GetName()))} {
+		filepath.Join(e.tempDir, "upload-"+sessionID(open.GetName()))} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(f), err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -48,9 +47,9 @@ import (
 //  3. the first 512 bytes are sniffed: the type comes from the content,
 //     never from the client, and the kind is inferred from it when unset;
 //  4. the client's SHA-256 is verified against the bytes as uploaded,
-//     hashed as they arrive (a session keeps its running hash beside its
-//     bytes, committed with them, so a finish or a resume after a restart
-//     reads nothing again to hash it);
+//     hashed as they arrive (a session's row keeps the running hash with
+//     its committed offset, so a finish or a resume after a restart reads
+//     nothing again to hash it);
 //  5. the same bytes already stored for the child answer with that item;
 //  6. the file to store is rebuilt from an allowlist (package ingest): only
 //     what shows the picture or plays the film, plus orientation, colour
@@ -180,7 +179,7 @@ func (s *server) tempPath(sessionID string) string {
 func (s *server) dropSession(ctx context.Context, sess store.Session) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := removeUploadFiles(sess); err != nil {
+	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 		return false
 	}
@@ -286,7 +285,7 @@ func (s *server) dropIfEnded(ctx context.Context, sess store.Session) {
 	cur, err := s.svc.store.GetSession(ctx, sess.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = removeUploadFiles(sess) // dropped already; the bytes with it
+		_ = os.Remove(sess.TempKey) // dropped already; the bytes with it
 	case err == nil && !cur.ExpireTime.After(time.Now()):
 		s.dropSession(ctx, cur)
 	}
@@ -362,41 +361,14 @@ func (c countedReads) ReadAt(p []byte, off int64) (int, error) {
 // uploadFile is f, an upload's bytes, read through the server's count.
 func (s *server) uploadFile(f *os.File) io.ReaderAt { return countedReads{f, &s.uploadReads} }
 
-// hashStatePrefix names the file beside an upload session's bytes that
-// keeps the running SHA-256 of its committed bytes (hashStatePath), so a
-// finish, or a write after a restart, goes on from it instead of reading
-// the bytes again.
-const hashStatePrefix = "sha256-"
-
-func hashStatePath(sess store.Session) string {
-	return filepath.Join(filepath.Dir(sess.TempKey), hashStatePrefix+sess.ID)
-}
-
-// saveHash records h as the running hash of a session's first off bytes:
-// the offset, then the hash's state. It is written beside and renamed over
-// the last one, so a crash leaves the old state or the new, each with its
-// offset.
-func saveHash(sess store.Session, off int64, h hash.Hash) error {
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		return err
-	}
-	path := hashStatePath(sess)
-	if err := os.WriteFile(path+".new", append(binary.BigEndian.AppendUint64(nil, uint64(off)), state...), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(path+".new", path)
-}
-
 // runningHash returns the SHA-256 of a held session's committed bytes, to
-// go on with: the state saved with its last commit, or, when that is
-// missing or not of the committed offset (a crash between the two), the
-// committed bytes hashed once more, counted in rehashedBytes.
+// go on with: the state its session row keeps with the offset
+// (CommitSession), or, when that is missing or unreadable, the committed
+// bytes hashed once more, counted in rehashedBytes.
 func (s *server) runningHash(sess store.Session, f *os.File) (hash.Hash, error) {
 	h := sha256.New()
-	if b, err := os.ReadFile(hashStatePath(sess)); err == nil && len(b) > 8 &&
-		int64(binary.BigEndian.Uint64(b)) == sess.CommittedOffset {
-		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary(b[8:]) == nil {
+	if sess.HashState != "" {
+		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary([]byte(sess.HashState)) == nil {
 			return h, nil
 		}
 		h.Reset()
@@ -406,15 +378,10 @@ func (s *server) runningHash(sess store.Session, f *os.File) (hash.Hash, error) 
 	return h, err
 }
 
-// removeUploadFiles removes a session's bytes and its running hash.
-func removeUploadFiles(sess store.Session) error {
-	if err := os.Remove(hashStatePath(sess)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+// hashState is h's state, for CommitSession.
+func hashState(h hash.Hash) (string, error) {
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	return string(state), err
 }
 
 // UploadMedia receives metadata, then the bytes, and stores them.
@@ -895,16 +862,16 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		}
 		return msg.GetChunk(), nil
 	}, func(from, end int64) error {
-		// Each chunk is committed: synced, its running hash saved, then
-		// the offset moved. The hash is saved first, so a crash in between
-		// leaves a state ahead of the offset, which a resume will not take.
+		// Each chunk is committed: synced, then the offset moved with the
+		// running hash of the bytes up to it, in one update.
 		if err := f.Sync(); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		if err := saveHash(sess, end, u.h); err != nil {
+		state, err := hashState(u.h)
+		if err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, from, end)
+		next, err := s.svc.store.CommitSession(ctx, sess.ID, from, end, state)
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
@@ -999,7 +966,7 @@ func (s *server) finishSession(ctx context.Context, sess store.Session, itemID s
 		s.dropSession(ctx, sess)
 		return
 	}
-	if err := removeUploadFiles(sess); err != nil {
+	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 	}
 }
