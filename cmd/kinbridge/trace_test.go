@@ -364,12 +364,11 @@ func TestTusUploadIsOneTrace(t *testing.T) {
 		name    string
 	}
 	var (
-		mediaFinish, job    = want{"media", kindServer, "FinishUploadSession"}, want{"media", kindConsumer, "media.job thumbnail"}
-		gwFinish, gwCreate  = want{"gateway", kindClient, "FinishUploadSession"}, want{"gateway", kindClient, "CreateUploadSession"}
-		mediaCreate         = want{"media", kindServer, "CreateUploadSession"}
-		blobPut, thumbnails = want{"media", kindInternal, "blob.Put"}, want{"media", kindInternal, "thumb.Make"}
-		// The local store takes a finished upload by rename.
-		blobAdopt                                   = want{"media", kindInternal, "blob.Adopt"}
+		mediaFinish, job                            = want{"media", kindServer, "FinishUploadSession"}, want{"media", kindConsumer, "media.job thumbnail"}
+		gwFinish, gwCreate                          = want{"gateway", kindClient, "FinishUploadSession"}, want{"gateway", kindClient, "CreateUploadSession"}
+		mediaCreate                                 = want{"media", kindServer, "CreateUploadSession"}
+		blobPut, thumbnails                         = want{"media", kindInternal, "blob.Put"}, want{"media", kindInternal, "thumb.Make"}
+		blobAdopt                                   = want{"media", kindInternal, "blob.Adopt"} // a local store's write of a finished upload
 		deliver, publishClient, publish, notifyList = want{"media", kindProducer, "outbox.deliver"}, want{"media", kindClient, "Publish"},
 			want{"notification", kindServer, "Publish"}, want{"notification", kindClient, "ListGuardians"}
 	)
