@@ -58,10 +58,14 @@ import (
 //  7. the rebuilt file is written to scratch and hashed on the way; its
 //     blob is pinned by the session, handed to the blob store (the local
 //     one adopts the file by rename, S3 gets its bytes), and referenced by
-//     a new PROCESSING item (with its thumbnail job) in one transaction; deleting the session then drops the pin. An item for a
-//     child deleted meanwhile is refused (the store keeps a tombstone): the
-//     session, ended by the deletion, is dropped on the way out, and the
-//     bytes its pin held are swept.
+//     a new PROCESSING item (with its thumbnail job) in one transaction;
+//     deleting the session then drops the pin. An item for a child deleted
+//     meanwhile is refused (the store keeps a tombstone): the session,
+//     ended by the deletion, is dropped on the way out, and the bytes its
+//     pin held are swept.
+//
+// Steps 1 to 3 and the hashing of step 4 happen in one receive loop
+// (receive), which every upload path shares.
 
 // uploadIdleTimeout bounds how long a one-stream upload may stall before
 // its session expires and its bytes are swept.
