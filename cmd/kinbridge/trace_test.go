@@ -368,6 +368,7 @@ func TestTusUploadIsOneTrace(t *testing.T) {
 		gwFinish, gwCreate                          = want{"gateway", kindClient, "FinishUploadSession"}, want{"gateway", kindClient, "CreateUploadSession"}
 		mediaCreate                                 = want{"media", kindServer, "CreateUploadSession"}
 		blobPut, thumbnails                         = want{"media", kindInternal, "blob.Put"}, want{"media", kindInternal, "thumb.Make"}
+		blobAdopt                                   = want{"media", kindInternal, "blob.Adopt"} // a local store's write of a finished upload
 		deliver, publishClient, publish, notifyList = want{"media", kindProducer, "outbox.deliver"}, want{"media", kindClient, "Publish"},
 			want{"notification", kindServer, "Publish"}, want{"notification", kindClient, "ListGuardians"}
 	)
@@ -465,11 +466,11 @@ func TestTusUploadIsOneTrace(t *testing.T) {
 	finish := one(mediaFinish)
 	parent(finish, finishClient, "media serves the gateway's FinishUploadSession")
 	checkAccess(finish)
-	// Blob writes: the upload's bytes while finishing, and the thumbnails'
-	// inside the job.
+	// Blob writes: the upload's rebuilt file while finishing (adopted by
+	// the local store), and the thumbnails' inside the job.
 	putsUnder := func(sp *telemetrytest.Span) int {
 		n := 0
-		for _, put := range inTrace(spans, blobPut) {
+		for _, put := range append(inTrace(spans, blobPut), inTrace(spans, blobAdopt)...) {
 			if put.ParentSpanID == sp.SpanID {
 				n++
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -64,6 +65,10 @@ type server struct {
 	// two writers appending to one temporary file would corrupt bytes the
 	// other already committed.
 	busy sync.Map
+	// uploadReads counts the bytes read from upload files, rehashedBytes
+	// those read again to hash them (a session resumed without its saved
+	// running hash): see countedReads.
+	uploadReads, rehashedBytes atomic.Int64
 }
 
 // refusal builds a status with an ErrorInfo naming reason.

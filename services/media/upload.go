@@ -3,13 +3,16 @@ package media
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -43,18 +46,26 @@ import (
 //     NOT_FOUND from then on;
 //  3. the first 512 bytes are sniffed: the type comes from the content,
 //     never from the client, and the kind is inferred from it when unset;
-//  4. the client's SHA-256 is verified against the bytes as uploaded;
+//  4. the client's SHA-256 is verified against the bytes as uploaded,
+//     hashed as they arrive (a session's row keeps the running hash with
+//     its committed offset, so a finish or a resume after a restart reads
+//     nothing again to hash it);
 //  5. the same bytes already stored for the child answer with that item;
 //  6. the file to store is rebuilt from an allowlist (package ingest): only
 //     what shows the picture or plays the film, plus orientation, colour
 //     profile and capture time, is kept; a file that cannot be walked
 //     completely is refused;
-//  7. the stored bytes' blob is pinned by the session, written, and
-//     referenced by a new PROCESSING item (with its thumbnail job) in one
-//     transaction; deleting the session then drops the pin. An item for a
-//     child deleted meanwhile is refused (the store keeps a tombstone): the
-//     session, ended by the deletion, is dropped on the way out, and the
-//     bytes its pin held are swept.
+//  7. the rebuilt file is written to scratch and hashed on the way; its
+//     blob is pinned by the session, handed to the blob store (the local
+//     one adopts the file by rename, S3 gets its bytes), and referenced by
+//     a new PROCESSING item (with its thumbnail job) in one transaction;
+//     deleting the session then drops the pin. An item for a child deleted
+//     meanwhile is refused (the store keeps a tombstone): the session,
+//     ended by the deletion, is dropped on the way out, and the bytes its
+//     pin held are swept.
+//
+// Steps 1 to 3 and the hashing of step 4 happen in one receive loop
+// (receive), which every upload path shares.
 
 // uploadIdleTimeout bounds how long a one-stream upload may stall before
 // its session expires and its bytes are swept.
@@ -326,22 +337,55 @@ func (s *server) sweepSession(ctx context.Context, sess store.Session) bool {
 	return s.dropSession(ctx, sess)
 }
 
-// headOf returns the first SniffLen bytes of f (fewer for a shorter file).
-func headOf(f *os.File, size int64) ([]byte, error) {
+// headOf returns the first SniffLen bytes of an upload (fewer for a
+// shorter one).
+func headOf(r io.ReaderAt, size int64) ([]byte, error) {
 	head := make([]byte, min(size, ingest.SniffLen))
-	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	return head, nil
 }
 
-// hashFile returns the hex SHA-256 of f's bytes.
-func hashFile(f *os.File) (string, error) {
+// countedReads counts the bytes read from an upload's file into n. Every
+// read of an upload's bytes goes through one, so that tests can hold the
+// pipeline to its promise: what was received is hashed as it arrives, and
+// read again only to rebuild the file to store.
+type countedReads struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c countedReads) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// uploadFile is f, an upload's bytes, read through the server's count.
+func (s *server) uploadFile(f *os.File) io.ReaderAt { return countedReads{f, &s.uploadReads} }
+
+// runningHash returns the SHA-256 of a held session's committed bytes, to
+// go on with: the state its session row keeps with the offset
+// (CommitSession), or, when that is missing or unreadable, the committed
+// bytes hashed once more, counted in rehashedBytes.
+func (s *server) runningHash(sess store.Session, f *os.File) (hash.Hash, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
-		return "", err
+	if sess.HashState != "" {
+		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary([]byte(sess.HashState)) == nil {
+			return h, nil
+		}
+		h.Reset()
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	n, err := io.Copy(h, io.NewSectionReader(s.uploadFile(f), 0, sess.CommittedOffset))
+	s.rehashedBytes.Add(n)
+	return h, err
+}
+
+// hashState is h's state, for CommitSession.
+func hashState(h hash.Hash) (string, error) {
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	return string(state), err
 }
 
 // UploadMedia receives metadata, then the bytes, and stores them.
@@ -381,48 +425,29 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 		return s.internal(ctx, "upload", err)
 	}
 
-	h := sha256.New()
-	var n int64
-	head := make([]byte, 0, ingest.SniffLen)
-	sniffed := false
+	u := &upload{sess: sess, f: f, h: sha256.New(), what: "upload"}
 	lastAlive := time.Now()
-	for {
+	err = s.receive(ctx, u, func() ([]byte, error) {
 		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
 		if err != nil {
-			return recvError(err)
+			return nil, err
 		}
-		chunk := msg.GetChunk()
 		if msg.GetMetadata() != nil {
-			return validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
+			return nil, validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
 		}
-		if n+int64(len(chunk)) > meta.SizeBytes {
-			return tooMany(meta.SizeBytes)
+		return msg.GetChunk(), nil
+	}, func(_, _ int64) error {
+		if time.Since(lastAlive) <= keepAliveEvery {
+			return nil
 		}
-		if len(head) < ingest.SniffLen {
-			head = append(head, chunk[:min(len(chunk), ingest.SniffLen-len(head))]...)
-		}
-		if !sniffed && len(head) == ingest.SniffLen {
-			if _, _, err := s.classify(meta, head); err != nil {
-				return err
-			}
-			sniffed = true
-		}
-		if _, err := f.Write(chunk); err != nil {
-			return s.internal(ctx, "upload", err)
-		}
-		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
-		h.Write(chunk)
-		n += int64(len(chunk))
-		if time.Since(lastAlive) > keepAliveEvery {
-			if _, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0); err != nil {
-				return storeError(err, "upload")
-			}
-			lastAlive = time.Now()
-		}
+		lastAlive = time.Now()
+		_, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0)
+		return storeError(err, "upload")
+	})
+	if err != nil {
+		return err
 	}
+	n := u.n
 	if n < meta.SizeBytes {
 		return refusal(codes.InvalidArgument, ReasonIncomplete,
 			fmt.Sprintf("the stream ended after %d of the declared %d bytes", n, meta.SizeBytes),
@@ -431,11 +456,69 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 	if err := f.Sync(); err != nil {
 		return s.internal(ctx, "upload", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
+	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
 	if err != nil {
 		return err
 	}
 	return stream.SendAndClose(itemToProto(it))
+}
+
+// upload is an upload's bytes as they are received: its session and file,
+// how many bytes are in, the running hash of those, and their head.
+type upload struct {
+	sess store.Session
+	f    *os.File
+	n    int64
+	h    hash.Hash
+	head []byte
+	what string // names the call in errors
+}
+
+// receive is the receive loop of every upload path, one stream or session:
+// it takes chunks from next until io.EOF (next refuses messages of the
+// wrong part), writes each after the bytes in, hashes it on the way,
+// refuses bytes beyond the declared size and, as soon as the head is in,
+// content of the wrong type (dropping the session), then calls commit with
+// the range written.
+func (s *server) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64) error) error {
+	size := u.sess.Metadata.SizeBytes
+	headLen := int(min(size, ingest.SniffLen))
+	sniffed := u.n >= int64(headLen) // before this call
+	for {
+		chunk, err := next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return recvError(err)
+		}
+		if len(chunk) == 0 {
+			continue
+		}
+		from, end := u.n, u.n+int64(len(chunk))
+		if end > size {
+			return s.refuse(ctx, u.sess, tooMany(size))
+		}
+		if _, err := u.f.WriteAt(chunk, from); err != nil {
+			return s.internal(ctx, u.what, err)
+		}
+		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+		u.h.Write(chunk)
+		u.n = end
+		// Refuse content of the wrong type as soon as its head is in.
+		if !sniffed {
+			u.head = append(u.head, chunk[:min(len(chunk), headLen-len(u.head))]...)
+		}
+		if !sniffed && len(u.head) == headLen {
+			if _, _, err := s.classify(u.sess.Metadata, u.head); err != nil {
+				return s.refuse(ctx, u.sess, err)
+			}
+			sniffed = true
+		}
+		if err := commit(from, end); err != nil {
+			return err
+		}
+	}
 }
 
 // recvError maps a failed Recv: a client gone is CANCELED.
@@ -467,17 +550,18 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
-	content, err := s.rebuild(ctx, f, meta.SizeBytes, t, originalSHA)
+	content, err := s.rebuild(ctx, s.uploadFile(f), meta.SizeBytes, t)
 	if err != nil {
 		return store.Item{}, err
 	}
+	defer os.Remove(content.path)
 	contentSHA := content.sha
 	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
 		return store.Item{}, err
 	}
-	if _, _, err := s.svc.blobs.Put(ctx, content.open(), contentSHA); err != nil {
+	if err := s.putContent(ctx, content); err != nil {
 		if errors.Is(err, blob.ErrDigestMismatch) {
-			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("temporary file changed under us: %w", err))
+			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("rebuilt file changed under us: %w", err))
 		}
 		return store.Item{}, s.internal(ctx, "storing upload", err)
 	}
@@ -495,36 +579,65 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 	return it, nil
 }
 
-// stored is what an upload is stored as: its bytes (opened as often as
-// needed), their size and SHA-256.
-type stored struct {
-	open func() io.Reader
+// content is the file an upload is stored as: the allowlist rebuild,
+// written to this process's scratch folder and hashed on the way.
+type content struct {
+	path string
 	size int64
 	sha  string
 }
 
-// rebuild turns a complete upload into the file to store: the allowlist
-// rebuild of package ingest, hashed on the way (an upload the rebuild
-// leaves as it is keeps the hash taken while it was received). A file whose
+// rebuild writes the file to store from a complete upload: the allowlist
+// rebuild of package ingest, hashed while it is written, so that neither
+// the upload nor the rebuilt file is read again to hash it. A file whose
 // structure cannot be walked completely is refused, with the reason.
-func (s *server) rebuild(ctx context.Context, f *os.File, size int64, t ingest.Type, originalSHA string) (stored, error) {
-	rb, err := ingest.Rebuild(f, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
+func (s *server) rebuild(ctx context.Context, src io.ReaderAt, size int64, t ingest.Type) (c content, err error) {
+	rb, err := ingest.Rebuild(src, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
 	if errors.Is(err, ingest.ErrMalformed) {
-		return stored{}, malformedRefusal(t, err)
+		return content{}, malformedRefusal(t, err)
 	}
 	if err != nil {
-		return stored{}, s.internal(ctx, "rebuilding upload", err)
+		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
-	if rb.Unchanged() {
-		// Nothing to leave out: the upload is stored under the hash taken
-		// while it was received.
-		return stored{open: func() io.Reader { return io.NewSectionReader(f, 0, size) }, size: size, sha: originalSHA}, nil
+	f, err := os.CreateTemp(s.svc.scratch.dir, "content-*")
+	if err != nil {
+		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
+	defer func() {
+		f.Close()
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
 	h := sha256.New()
-	if _, err := rb.WriteTo(h); err != nil {
-		return stored{}, s.internal(ctx, "rebuilding upload", err)
+	n, err := rb.WriteTo(io.MultiWriter(f, h))
+	if err == nil {
+		// Synced before a blob store adopts it: after a crash a blob's name
+		// must not point at bytes that never reached the disk.
+		err = f.Sync()
 	}
-	return stored{open: rb.Reader, size: rb.Size(), sha: hex.EncodeToString(h.Sum(nil))}, nil
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return content{}, s.internal(ctx, "rebuilding upload", err)
+	}
+	return content{path: f.Name(), size: n, sha: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// putContent stores a rebuilt file: a store that can adopt it (the local
+// one) takes the file itself, any other gets its bytes.
+func (s *server) putContent(ctx context.Context, c content) error {
+	if a, ok := s.svc.blobs.(blob.Adopter); ok {
+		return a.Adopt(ctx, c.path, c.sha)
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, _, err = s.svc.blobs.Put(ctx, f, c.sha)
+	return err
 }
 
 // malformedRefusal refuses a file whose structure could not be walked,
@@ -732,44 +845,37 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 	if err := f.Truncate(sess.CommittedOffset); err != nil {
 		return s.internal(ctx, "writing upload session", err)
 	}
-	off, size := sess.CommittedOffset, sess.Metadata.SizeBytes
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return recvError(err)
-		}
-		if msg.GetStart() != nil {
-			return validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
-		}
-		chunk := msg.GetChunk()
-		if len(chunk) == 0 {
-			continue
-		}
-		end := off + int64(len(chunk))
-		if end > size {
-			return s.refuse(ctx, sess, tooMany(size))
-		}
-		if _, err := f.WriteAt(chunk, off); err != nil {
+	h, err := s.runningHash(sess, f)
+	if err != nil {
+		return s.internal(ctx, "writing upload session", err)
+	}
+	u := &upload{sess: sess, f: f, n: sess.CommittedOffset, h: h, what: "writing upload session"}
+	if u.n > 0 && u.n < min(sess.Metadata.SizeBytes, ingest.SniffLen) {
+		// The head so far, for the sniff once it is complete.
+		if u.head, err = headOf(s.uploadFile(f), u.n); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+	}
+	err = s.receive(ctx, u, func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetStart() != nil {
+			return nil, validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
+		}
+		return msg.GetChunk(), nil
+	}, func(from, end int64) error {
+		// Each chunk is committed: synced, then the offset moved with the
+		// running hash of the bytes up to it, in one update.
 		if err := f.Sync(); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		// Refuse content of the wrong type as soon as its head is in.
-		if off < ingest.SniffLen && (end >= ingest.SniffLen || end == size) {
-			head, err := headOf(f, end)
-			if err != nil {
-				return s.internal(ctx, "writing upload session", err)
-			}
-			if _, _, err := s.classify(sess.Metadata, head); err != nil {
-				return s.refuse(ctx, sess, err)
-			}
+		state, err := hashState(u.h)
+		if err != nil {
+			return s.internal(ctx, "writing upload session", err)
 		}
-		next, err := s.svc.store.AdvanceSession(ctx, sess.ID, off, end)
+		next, err := s.svc.store.CommitSession(ctx, sess.ID, from, end, state)
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
@@ -779,7 +885,11 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		if err != nil {
 			return storeError(err, start.GetName())
 		}
-		sess, off = next, end
+		sess = next
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return stream.SendAndClose(sessionToProto(sess))
 }
@@ -827,15 +937,15 @@ func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUpl
 	if err := f.Truncate(size); err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	head, err := headOf(f, size)
+	head, err := headOf(s.uploadFile(f), size)
 	if err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	original, err := hashFile(f)
+	h, err := s.runningHash(sess, f)
 	if err != nil {
 		return nil, s.internal(ctx, "finishing upload session", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, original, head)
+	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
 	if refusedForGood(err) {
 		return nil, s.refuse(ctx, sess, err)
 	}

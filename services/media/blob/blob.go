@@ -58,6 +58,18 @@ type Store interface {
 	Delete(ctx context.Context, sha256Hex string) error
 }
 
+// Adopter is a [Store] that can take a finished file as a blob without
+// copying its bytes ([Local] renames it into place). Callers that wrote a
+// file to store, hashing it on the way, hand it over through Adopt when the
+// store offers it, and Put it otherwise.
+type Adopter interface {
+	// Adopt makes the file at path blob sha256Hex. The caller vouches that
+	// the file's bytes hash to sha256Hex (it hashed them while writing
+	// them) and that it synced the file, and removes whatever is left at
+	// path afterwards.
+	Adopt(ctx context.Context, path, sha256Hex string) error
+}
+
 var (
 	// ErrNotFound says no blob has that name.
 	ErrNotFound = errors.New("blob not found")

@@ -774,3 +774,62 @@ func TestLocalOpenFile(t *testing.T) {
 		t.Error("a name that is not a SHA-256 was opened")
 	}
 }
+
+// TestLocalAdoptRenames: a file the local store adopts becomes the blob
+// itself, the same inode, with no copy; adopting bytes already stored
+// keeps the stored blob.
+func TestLocalAdoptRenames(t *testing.T) {
+	dir := t.TempDir()
+	s, err := blob.NewLocal(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a rebuilt photo, hashed while it was written")
+	sum := sha256.Sum256(data)
+	name := hex.EncodeToString(sum[:])
+	path := filepath.Join(dir, "content")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(t.Context(), path, name); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.OpenFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	after, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("the adopted blob is a copy, not the file handed over")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the adopted file is still at its old path (%v)", err)
+	}
+
+	// The same bytes again: the stored blob stays, the new file is left.
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(t.Context(), path, name); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.OpenFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if fi, err := again.Stat(); err != nil || !os.SameFile(after, fi) {
+		t.Errorf("adopting stored bytes replaced the blob (%v)", err)
+	}
+	if err := s.Adopt(t.Context(), path, "not-a-name"); !errors.Is(err, blob.ErrInvalidName) {
+		t.Errorf("adopting under a bad name: %v, want ErrInvalidName", err)
+	}
+}

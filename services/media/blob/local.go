@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -34,7 +35,10 @@ type Local struct {
 	bufs sync.Pool // of *[]byte of localBufSize
 }
 
-var _ Store = (*Local)(nil)
+var (
+	_ Store   = (*Local)(nil)
+	_ Adopter = (*Local)(nil)
+)
 
 // NewLocal opens the store in dir, creating it if missing, and removes the
 // temporary files that Puts interrupted by a crash left in dir/tmp.
@@ -154,6 +158,49 @@ func (l *Local) Put(ctx context.Context, r io.Reader, wantSHA256 string) (name s
 		return "", 0, fmt.Errorf("blob: put %s: %w", short(name), err)
 	}
 	return name, size, nil
+}
+
+// Adopt implements [Adopter]: the file at path becomes blob name by a
+// rename, so the blob is the very file (same inode) and no byte is copied.
+// A file on another file system than the store cannot be renamed in: its
+// bytes are copied in by Put, checked against name. A blob already there
+// is kept, and path left for the caller to remove.
+func (l *Local) Adopt(ctx context.Context, path, name string) (err error) {
+	ctx, span := l.tr.start(ctx, "blob.Adopt", attrSHA256Prefix.String(short(name)))
+	dedup := false
+	defer func() {
+		span.SetAttributes(attrDeduplicated.Bool(dedup))
+		end(span, err)
+	}()
+	if err := checkName("adopt", name); err != nil {
+		return err
+	}
+	if l.exists(name) {
+		dedup = true
+		return nil
+	}
+	final := l.path(name)
+	if err := mkdirSynced(filepath.Dir(final)); err != nil {
+		return fmt.Errorf("blob: adopt %s: %w", short(name), err)
+	}
+	err = os.Rename(path, final)
+	if errors.Is(err, syscall.EXDEV) {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("blob: adopt %s: %w", short(name), err)
+		}
+		defer f.Close()
+		_, _, err = l.Put(ctx, f, name)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("blob: adopt %s: %w", short(name), err)
+	}
+	// Sync the directory, or the rename may be lost in a crash.
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return fmt.Errorf("blob: adopt %s: %w", short(name), err)
+	}
+	return nil
 }
 
 // verified returns the name of the bytes hashed into h, or ErrDigestMismatch

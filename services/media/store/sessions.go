@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -11,16 +12,20 @@ import (
 )
 
 const sessionColumns = `id, child_id, kind, title, caption, filename, size_bytes, sha256, committed_offset, temp_key,
-	uploaded_by, idle_timeout_us, create_time, update_time, expire_time, item_id`
+	uploaded_by, idle_timeout_us, create_time, update_time, expire_time, item_id, hash_state`
 
 func scanSession(row scanner) (Session, error) {
 	var s Session
 	var idle, created, updated, expires int64
+	var hashState string
 	err := row.Scan(&s.ID, &s.ChildID, &s.Metadata.Kind, &s.Metadata.Title, &s.Metadata.Caption, &s.Metadata.Filename,
 		&s.Metadata.SizeBytes, &s.Metadata.SHA256, &s.CommittedOffset, &s.TempKey, &s.UploadedBy, &idle,
-		&created, &updated, &expires, &s.ItemID)
+		&created, &updated, &expires, &s.ItemID, &hashState)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
+	}
+	if state, herr := hex.DecodeString(hashState); herr == nil {
+		s.HashState = string(state) // else not known: the bytes are hashed again
 	}
 	s.IdleTimeout = time.Duration(idle) * time.Microsecond
 	s.CreateTime, s.UpdateTime, s.ExpireTime = sqldb.FromMicros(created), sqldb.FromMicros(updated), sqldb.FromMicros(expires)
@@ -55,10 +60,10 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session, caps UploadCaps) 
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
 			sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
-			sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime), sess.ItemID)
+			sqldb.Micros(sess.UpdateTime), sqldb.Micros(sess.ExpireTime), sess.ItemID, hex.EncodeToString([]byte(sess.HashState)))
 		return err
 	})
 	if sqldb.IsUniqueViolation(err) {
@@ -178,6 +183,17 @@ func (s *SQL) GetSession(ctx context.Context, id string) (Session, error) {
 // is reported as ErrFinished, with the session. to == from only extends
 // the expiry.
 func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error) {
+	return s.advance(ctx, id, from, to, "")
+}
+
+// CommitSession is AdvanceSession recording, with the offset, the running
+// hash of the bytes up to it.
+func (s *SQL) CommitSession(ctx context.Context, id string, from, to int64, hashState string) (Session, error) {
+	return s.advance(ctx, id, from, to, hashState)
+}
+
+// advance moves the offset, and the hash state when one is given.
+func (s *SQL) advance(ctx context.Context, id string, from, to int64, hashState string) (Session, error) {
 	if from < 0 || to < from {
 		return Session{}, fmt.Errorf("advance session from %d to %d: %w", from, to, ErrInvalid)
 	}
@@ -186,9 +202,10 @@ func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Se
 	var moved bool
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE upload_sessions
-			SET committed_offset = $3, update_time = $4, expire_time = $4 + idle_timeout_us
+			SET committed_offset = $3, update_time = $4, expire_time = $4 + idle_timeout_us,
+				hash_state = CASE WHEN $5 = '' THEN hash_state ELSE $5 END
 			WHERE id = $1 AND committed_offset = $2 AND expire_time > $4 AND size_bytes >= $3 AND item_id = ''`,
-			id, from, to, sqldb.Micros(now))
+			id, from, to, sqldb.Micros(now), hex.EncodeToString([]byte(hashState)))
 		if err != nil {
 			return err
 		}

@@ -62,7 +62,22 @@ var sessionContract = []contractCase{
 		if _, err := e.s.AdvanceSession(ctx, created.ID, 60, 59); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("advance backwards: %v", err)
 		}
-		if done, err := e.s.AdvanceSession(ctx, created.ID, 60, 100); err != nil || done.CommittedOffset != 100 {
+		// The running hash moves with the offset; a plain advance (a
+		// keep-alive) leaves it as it was.
+		state := "sha\x03 state with \x00 bytes"
+		if c, err := e.s.CommitSession(ctx, created.ID, 60, 80, state); err != nil || c.CommittedOffset != 80 || c.HashState != state {
+			t.Fatalf("commit with a hash = %+v, %v", c, err)
+		}
+		if c, err := e.s.AdvanceSession(ctx, created.ID, 80, 80); err != nil || c.HashState != state {
+			t.Fatalf("keep-alive after a commit = %+v, %v", c, err)
+		}
+		if c, err := e.s.GetSession(ctx, created.ID); err != nil || c.HashState != state {
+			t.Fatalf("read back after a commit = %+v, %v", c, err)
+		}
+		if _, err := e.s.CommitSession(ctx, created.ID, 60, 90, "stale"); !errors.Is(err, store.ErrOffsetMismatch) {
+			t.Fatalf("commit from a stale offset: %v", err)
+		}
+		if done, err := e.s.AdvanceSession(ctx, created.ID, 80, 100); err != nil || done.CommittedOffset != 100 {
 			t.Fatalf("advance to the end = %+v, %v", done, err)
 		}
 		if _, err := e.s.AdvanceSession(ctx, "nope", 0, 1); !errors.Is(err, store.ErrNotFound) {

@@ -305,6 +305,10 @@ type Session struct {
 	// A finished session is kept until it expires, so that a client that
 	// lost the answer can learn the item; its bytes are already gone.
 	ItemID string
+	// HashState is the running SHA-256 of the first CommittedOffset bytes
+	// (crypto/sha256's binary state), as recorded by CommitSession; ""
+	// when not known.
+	HashState string
 }
 
 // DefaultIdleTimeout is how long an untouched session lives when its
@@ -402,6 +406,9 @@ type Store interface {
 	// never both append. An expired session is ErrNotFound, a finished one
 	// ErrFinished (with the session).
 	AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error)
+	// CommitSession is AdvanceSession recording, in the same update, the
+	// running hash of the bytes up to the new offset (Session.HashState).
+	CommitSession(ctx context.Context, id string, from, to int64, hashState string) (Session, error)
 	// FinishSession records the item a complete session became and
 	// releases its pins; the session takes no more bytes and is kept until
 	// it expires. Finishing it again returns it unchanged.
