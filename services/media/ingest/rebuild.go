@@ -139,47 +139,6 @@ func (p piece) pieceSize() int64 {
 	return p.n
 }
 
-// Reader returns the rebuilt file as a stream, read piece by piece from
-// the plan (no goroutine, nothing to close).
-func (r *Rebuilt) Reader() io.Reader { return &planReader{r: r} }
-
-// planReader reads a Rebuilt front to back: off is how far into piece i.
-type planReader struct {
-	r   *Rebuilt
-	i   int
-	off int64
-}
-
-func (pr *planReader) Read(p []byte) (int, error) {
-	for pr.i < len(pr.r.pieces) {
-		pc := pr.r.pieces[pr.i]
-		left := pc.pieceSize() - pr.off
-		if left == 0 {
-			pr.i, pr.off = pr.i+1, 0
-			continue
-		}
-		n := int(min(int64(len(p)), left))
-		switch {
-		case pc.lit != nil:
-			copy(p[:n], pc.lit[pr.off:])
-		case pc.off < 0:
-			clear(p[:n])
-		default:
-			k, err := pr.r.src.ReadAt(p[:n], pc.off+pr.off)
-			if k < n {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				pr.off += int64(k)
-				return k, fmt.Errorf("ingest: reading the upload: %w", err)
-			}
-		}
-		pr.off += int64(n)
-		return n, nil
-	}
-	return 0, io.EOF
-}
-
 // Bytes returns the whole rebuilt file; for tests and small files.
 func (r *Rebuilt) Bytes() ([]byte, error) {
 	var b bytes.Buffer

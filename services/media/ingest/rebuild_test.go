@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -145,32 +144,5 @@ func TestRebuildRefusesUnwalkable(t *testing.T) {
 	}
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) { refused(t, data) })
-	}
-}
-
-// TestRebuiltReader: Reader streams the same bytes as WriteTo, whatever
-// the size of the reads.
-func TestRebuiltReader(t *testing.T) {
-	for _, name := range []string{"gps.jpg", "gps.mp4", "gps.webm", "gps.heic"} {
-		orig := fixture(t, name)
-		want, rb := rebuilt(t, orig, Options{})
-		for _, chunk := range []int{1, 7, 4096} {
-			var got bytes.Buffer
-			buf := make([]byte, chunk)
-			r := rb.Reader()
-			for {
-				n, err := r.Read(buf)
-				got.Write(buf[:n])
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("%s, reads of %d: %d bytes, not the %d WriteTo writes", name, chunk, got.Len(), len(want))
-			}
-		}
 	}
 }
