@@ -34,6 +34,9 @@ func Files(t testing.TB, dir string) map[string]int64 {
 		}
 		if d.Type().IsRegular() {
 			fi, err := d.Info()
+			if os.IsNotExist(err) {
+				return nil // deleted while listed (a sweep under way): gone
+			}
 			if err != nil {
 				return err
 			}
