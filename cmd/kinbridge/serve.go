@@ -230,7 +230,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			DSN:            c.MediaDB,
 			BlobURL:        c.BlobURL,
 			TempDir:        c.UploadDir,
-			Access:         c.accessChecker(progressConn, accessCache, "media", tel.Logger("media"), tel.MeterProvider()),
+			Access:         accessChecker(progressConn, c.AccessCacheTTL, accessCache, "media", tel.Logger("media"), tel.MeterProvider()),
 			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
 			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
 			KeepLocation:   c.KeepLocation,
@@ -265,13 +265,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
 			Bus:                     bus,
 			GuardianCacheTTL:        c.GuardianCacheTTL,
-			AccessCache:             accessCache,
+			Access:                  accessChecker(progressConn, c.GuardianCacheTTL, accessCache, "notification", tel.Logger("notification"), tel.MeterProvider()),
 			Retention:               c.Retention,
 			MaxFeedsPerUser:         c.MaxFeeds,
 			MaxSubscriptionsPerUser: c.MaxSubscriptions,
 			Logger:                  tel.Logger("notification"),
 			TracerProvider:          tel.TracerProvider("notification"),
-			MeterProvider:           tel.MeterProvider(),
 		})
 		if err != nil {
 			return err

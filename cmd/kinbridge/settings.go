@@ -335,14 +335,12 @@ func (c *settings) accessCache(serviceKey ed25519.PrivateKey) (*access.Shared, f
 	return access.NewShared(client, access.SharedOptions{Secret: secret}), client.Close, nil
 }
 
-// accessChecker is media's checker of who may see a child: asking progress
-// over conn, caching in shared when set, else in process.
-func (c *settings) accessChecker(conn *grpc.ClientConn, shared *access.Shared, service string, logger *slog.Logger, mp metric.MeterProvider) *access.Checker {
-	opts := []access.Option{access.WithLogger(logger), access.WithMetrics(mp, service)}
-	if shared != nil {
-		opts = append(opts, access.WithShared(shared))
-	}
-	return access.New(progresspeerv1.NewAccessServiceClient(conn), c.AccessCacheTTL, opts...)
+// accessChecker is service's checker of who may see a child: asking
+// progress over conn, remembering answers for ttl in shared (Redis) when
+// set, else in process.
+func accessChecker(conn *grpc.ClientConn, ttl time.Duration, shared *access.Shared, service string, logger *slog.Logger, mp metric.MeterProvider) *access.Checker {
+	return access.New(progresspeerv1.NewAccessServiceClient(conn), ttl,
+		access.WithShared(shared), access.WithLogger(logger), access.WithMetrics(mp, service))
 }
 
 // verifier builds the token verifier every server shares.

@@ -131,7 +131,8 @@ type options struct {
 	name          string
 }
 
-// WithShared caches answers in s (Redis) instead of in process.
+// WithShared caches answers in s (Redis) instead of in process; a nil s
+// leaves them in process.
 func WithShared(s *Shared) Option { return func(o *options) { o.shared = s } }
 
 // WithLogger logs to l (slog.Default otherwise): only when the shared cache

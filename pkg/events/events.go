@@ -34,16 +34,25 @@ func Message(ev *notificationpeerv1.Event) outbox.Message {
 	return outbox.Message{Key: ev.GetChild(), Payload: payload}
 }
 
+// eventOf decodes the event an outbox message carries.
+func eventOf(m outbox.Message) (*notificationpeerv1.Event, error) {
+	ev := &notificationpeerv1.Event{}
+	if err := proto.Unmarshal(m.Payload, ev); err != nil {
+		return nil, fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+	}
+	return ev, nil
+}
+
 // Deliver returns the relay's delivery: the event, with the outbox
 // message's id as its de-duplication id, to notification's Publish.
 func Deliver(client notificationpeerv1.PublishServiceClient) outbox.Deliver {
 	return func(ctx context.Context, m outbox.Message) error {
-		ev := &notificationpeerv1.Event{}
-		if err := proto.Unmarshal(m.Payload, ev); err != nil {
-			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+		ev, err := eventOf(m)
+		if err != nil {
+			return err
 		}
 		ev.Id = m.ID
-		_, err := client.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
+		_, err = client.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
 		return err
 	}
 }
@@ -57,9 +66,9 @@ func Deliver(client notificationpeerv1.PublishServiceClient) outbox.Deliver {
 // a media outage delays the deletion, never loses it.
 func WithChildDeletions(media mediapeerv1.ChildDataServiceClient, deliver outbox.Deliver) outbox.Deliver {
 	return func(ctx context.Context, m outbox.Message) error {
-		ev := &notificationpeerv1.Event{}
-		if err := proto.Unmarshal(m.Payload, ev); err != nil {
-			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+		ev, err := eventOf(m)
+		if err != nil {
+			return err
 		}
 		if ev.GetType() == notificationv1.EventType_EVENT_TYPE_CHILD_DELETED {
 			if _, err := media.DeleteChildData(ctx, &mediapeerv1.DeleteChildDataRequest{EventId: m.ID, Child: ev.GetChild()}); err != nil {
@@ -78,9 +87,9 @@ func WithChildDeletions(media mediapeerv1.ChildDataServiceClient, deliver outbox
 // an access answer about the child from before it.
 func WithAccessChanges(invalidate func(ctx context.Context, child string) error, deliver outbox.Deliver) outbox.Deliver {
 	return func(ctx context.Context, m outbox.Message) error {
-		ev := &notificationpeerv1.Event{}
-		if err := proto.Unmarshal(m.Payload, ev); err != nil {
-			return fmt.Errorf("outbox message %s is not an event: %w", m.ID, err)
+		ev, err := eventOf(m)
+		if err != nil {
+			return err
 		}
 		switch ev.GetType() {
 		case notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED,

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -59,27 +58,13 @@ type Config struct {
 	// was last heard of; 0 takes DefaultFeedLease.
 	FeedLease time.Duration
 
-	// AccessCache, when set, holds the answers about who may see a child in
-	// Redis, shared with media and dropped by progress when they change;
-	// otherwise they are cached in process for GuardianCacheTTL.
-	AccessCache *access.Shared
+	// Access answers whether a caller may see a child (built by the
+	// caller to share a cache, see access.WithShared); nil asks Progress,
+	// caching in process for GuardianCacheTTL.
+	Access *access.Checker
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
-	MeterProvider  metric.MeterProvider
-}
-
-// newAccess builds the checker of who may see a child, on the shared cache
-// when there is one.
-func newAccess(cfg Config) *access.Checker {
-	opts := []access.Option{access.WithLogger(cfg.Logger)}
-	if cfg.MeterProvider != nil {
-		opts = append(opts, access.WithMetrics(cfg.MeterProvider, "notification"))
-	}
-	if cfg.AccessCache != nil {
-		opts = append(opts, access.WithShared(cfg.AccessCache))
-	}
-	return access.New(cfg.Progress, cfg.GuardianCacheTTL, opts...)
 }
 
 // tracerName is the instrumentation scope of the spans this package starts.
@@ -109,6 +94,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	ownBus := cfg.Bus == nil
 	if ownBus {
 		cfg.Bus = fanout.NewLocal()
+	}
+	if cfg.Access == nil {
+		cfg.Access = access.New(cfg.Progress, cfg.GuardianCacheTTL, access.WithLogger(cfg.Logger))
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -151,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		maxSubscriptions: cfg.MaxSubscriptionsPerUser,
 		bus:              cfg.Bus,
 		guardians:        newGuardians(cfg.Progress, cfg.GuardianCacheTTL),
-		access:           newAccess(cfg),
+		access:           cfg.Access,
 		heartbeat:        cfg.Heartbeat,
 		buffer:           cfg.StreamBuffer,
 		logger:           cfg.Logger,
