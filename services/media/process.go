@@ -331,7 +331,7 @@ func (s *Service) sweep(ctx context.Context) {
 		}
 		dropped := 0
 		for _, sess := range sessions {
-			if s.server.sweepSession(ctx, sess) {
+			if s.sweepSession(ctx, sess) {
 				dropped++
 			}
 		}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -57,18 +55,11 @@ const (
 // readChunk is the size of the chunks ReadMediaContent sends.
 const readChunk = 256 << 10
 
-// server implements the public MediaService.
+// server implements the public MediaService: it translates between the
+// contract and the Service, which does the work (items.go, upload.go).
 type server struct {
 	mediav1.UnimplementedMediaServiceServer
 	svc *Service
-	// busy holds the sessions being written or finished in this process:
-	// two writers appending to one temporary file would corrupt bytes the
-	// other already committed.
-	busy sync.Map
-	// uploadReads counts the bytes read from upload files, rehashedBytes
-	// those read again to hash them (a session resumed without its saved
-	// running hash): see countedReads.
-	uploadReads, rehashedBytes atomic.Int64
 }
 
 // refusal builds a status with an ErrorInfo naming reason.
@@ -105,15 +96,6 @@ func storeError(err error, what string) error {
 		return err
 	}
 	return status.Error(codes.Internal, "storage error")
-}
-
-// internal logs err and returns an INTERNAL status that does not leak it.
-func (s *server) internal(ctx context.Context, what string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return storeError(err, what)
-	}
-	s.svc.cfg.Logger.ErrorContext(ctx, "media: "+what, "err", err)
-	return status.Errorf(codes.Internal, "%s failed", what)
 }
 
 // Resource names. Their shape is checked by the contract's constraints
@@ -165,15 +147,6 @@ func caller(ctx context.Context) (auth.Principal, error) {
 	return p, nil
 }
 
-// authorize asks the checker whether the caller may do perm on the child.
-func (s *server) authorize(ctx context.Context, childID string, perm progresspeerv1.Permission) (auth.Principal, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return p, err
-	}
-	return p, s.svc.cfg.Access.Check(ctx, p, childName(childID), perm)
-}
-
 const (
 	view       = progresspeerv1.Permission_PERMISSION_VIEW
 	contribute = progresspeerv1.Permission_PERMISSION_CONTRIBUTE
@@ -216,12 +189,9 @@ func (s *server) GetMediaItem(ctx context.Context, req *mediav1.GetMediaItemRequ
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorize(ctx, child, view); err != nil {
-		return nil, err
-	}
-	it, err := s.svc.store.GetItem(ctx, child, id)
+	it, err := s.svc.item(ctx, child, id)
 	if err != nil {
-		return nil, storeError(err, req.GetName())
+		return nil, err
 	}
 	return itemToProto(it), nil
 }
@@ -260,7 +230,7 @@ func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItems
 	if len(bad) > 0 {
 		return nil, validate.InvalidArgument(bad...)
 	}
-	if _, err := s.authorize(ctx, child, view); err != nil {
+	if _, err := s.svc.authorize(ctx, child, view); err != nil {
 		return nil, err
 	}
 	listing := fmt.Sprintf("media:%s:%d:%s:%s", child, q.Kind, req.GetStartDate(), req.GetEndDate())
@@ -270,9 +240,9 @@ func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItems
 	} else if ok {
 		q.After = &store.ItemCursor{CreateTime: time.UnixMicro(cur.AfterTime), ID: cur.AfterID}
 	}
-	items, err := s.svc.store.ListItems(ctx, q)
+	items, err := s.svc.listItems(ctx, q)
 	if err != nil {
-		return nil, storeError(err, "media items")
+		return nil, err
 	}
 	resp := &mediav1.ListMediaItemsResponse{}
 	if len(items) == q.Limit {
@@ -327,28 +297,21 @@ func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaIt
 	if paths["kind"] && in.GetKind() == mediav1.MediaKind_MEDIA_KIND_UNSPECIFIED {
 		return nil, validate.InvalidArgument(validate.Field{Path: "media_item.kind", Description: "is required"})
 	}
-	if _, err := s.authorize(ctx, child, contribute); err != nil {
-		return nil, err
+	var e itemEdit
+	title, caption := in.GetTitle(), in.GetCaption()
+	if paths["title"] {
+		e.title = &title
 	}
-	it, err := s.svc.store.UpdateItem(ctx, child, id, rev, func(it *store.Item) error {
-		if paths["title"] {
-			it.Title = in.GetTitle()
-		}
-		if paths["caption"] {
-			it.Caption = in.GetCaption()
-		}
-		if paths["kind"] {
-			k := store.Kind(in.GetKind())
-			if !kindFits(k, it.ContentType) {
-				return validate.InvalidArgument(validate.Field{Path: "media_item.kind",
-					Description: fmt.Sprintf("%v does not fit content of type %s", in.GetKind(), it.ContentType)})
-			}
-			it.Kind = k
-		}
-		return nil
-	})
+	if paths["caption"] {
+		e.caption = &caption
+	}
+	if paths["kind"] {
+		k := store.Kind(in.GetKind())
+		e.kind = &k
+	}
+	it, err := s.svc.updateItem(ctx, child, id, rev, e)
 	if err != nil {
-		return nil, storeError(err, in.GetName())
+		return nil, err
 	}
 	return itemToProto(it), nil
 }
@@ -364,13 +327,9 @@ func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaIt
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorize(ctx, child, contribute); err != nil {
+	if err := s.svc.deleteItem(ctx, child, id, rev); err != nil {
 		return nil, err
 	}
-	if err := s.svc.store.DeleteItem(ctx, child, id, rev); err != nil {
-		return nil, storeError(err, req.GetName())
-	}
-	s.svc.deleted()
 	return &emptypb.Empty{}, nil
 }
 
@@ -382,44 +341,13 @@ func (s *server) ReadMediaContent(req *mediav1.ReadMediaContentRequest, stream g
 	if err != nil {
 		return err
 	}
-	if _, err := s.authorize(ctx, child, view); err != nil {
-		return err
-	}
-	it, err := s.svc.store.GetItem(ctx, child, id)
-	if err != nil {
-		return storeError(err, req.GetName())
-	}
-	sha, size := it.ContentSHA256, it.SizeBytes
-	if name := req.GetThumbnail(); name != "" {
-		sha = ""
-		for _, t := range it.Thumbnails {
-			if t.Size == name {
-				sha = t.SHA256
-			}
-		}
-		if sha == "" {
-			return status.Errorf(codes.NotFound, "%s has no %q thumbnail (yet)", req.GetName(), name)
-		}
-		if size, err = s.svc.blobs.Stat(ctx, sha); err != nil {
-			return storeError(err, req.GetName()+" thumbnail "+name)
-		}
-	}
-	if req.GetOffset() > size {
-		return status.Errorf(codes.OutOfRange, "offset %d is beyond the end (%d bytes)", req.GetOffset(), size)
-	}
 	length := int64(-1)
 	if req.GetLength() > 0 {
 		length = req.GetLength()
 	}
-	r, err := s.svc.blobs.Open(ctx, sha, req.GetOffset(), length)
+	it, r, err := s.svc.openContent(ctx, child, id, req.GetThumbnail(), req.GetOffset(), length)
 	if err != nil {
-		if errors.Is(err, blob.ErrRange) {
-			return status.Errorf(codes.OutOfRange, "offset %d is beyond the end", req.GetOffset())
-		}
-		if errors.Is(err, blob.ErrNotFound) {
-			return s.internal(ctx, "read content", fmt.Errorf("blob %s of %s is missing: %w", sha, req.GetName(), err))
-		}
-		return storeError(err, req.GetName())
+		return err
 	}
 	defer r.Close()
 	first := &mediav1.ReadMediaContentResponse{MediaItem: itemToProto(it)}
@@ -462,4 +390,184 @@ func readyEvent(it store.Item) outbox.Message {
 		OccurTime: timestamppb.Now(),
 		Actor:     it.UploadedBy,
 	})
+}
+
+// checkDeclared checks what an upload declares: the parent, and the size
+// against the declared kind's limit (the largest limit when the kind is to
+// be inferred). It runs before any byte is accepted.
+func (s *server) checkDeclared(field string, m *mediav1.UploadMetadata) (string, store.UploadMetadata, error) {
+	if m == nil {
+		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field, Description: "is required"})
+	}
+	child, err := parseChildName(field+".parent", m.GetParent())
+	if err != nil {
+		return "", store.UploadMetadata{}, err
+	}
+	if m.GetSizeBytes() <= 0 {
+		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field + ".size_bytes", Description: "must be the exact size in bytes, above 0"})
+	}
+	meta := store.UploadMetadata{
+		Kind: store.Kind(m.GetKind()), Title: m.GetTitle(), Caption: m.GetCaption(),
+		Filename: m.GetFilename(), SizeBytes: m.GetSizeBytes(), SHA256: m.GetSha256(),
+	}
+	if err := s.svc.checkSize(meta.Kind, meta.SizeBytes); err != nil {
+		return "", store.UploadMetadata{}, err
+	}
+	return child, meta, nil
+}
+
+// UploadMedia receives metadata, then the bytes, and stores them.
+func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMediaRequest, mediav1.MediaItem]) error {
+	ctx := stream.Context()
+	defer s.svc.uploading(ctx)()
+	first, err := stream.Recv()
+	if err != nil {
+		return recvError(err)
+	}
+	child, meta, err := s.checkDeclared("metadata", first.GetMetadata())
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.authorize(ctx, child, contribute)
+	if err != nil {
+		return err
+	}
+	it, err := s.svc.uploadOnce(ctx, p, child, meta, func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetMetadata() != nil {
+			return nil, validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
+		}
+		return msg.GetChunk(), nil
+	})
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(itemToProto(it))
+}
+
+func sessionToProto(sess store.Session) *mediav1.UploadSession {
+	m := sess.Metadata
+	return &mediav1.UploadSession{
+		Name: sessionName(sess.ChildID, sess.ID),
+		Metadata: &mediav1.UploadMetadata{
+			Parent: childName(sess.ChildID), Kind: mediav1.MediaKind(m.Kind), Title: m.Title, Caption: m.Caption,
+			Filename: m.Filename, SizeBytes: m.SizeBytes, Sha256: m.SHA256,
+		},
+		CommittedOffset: sess.CommittedOffset,
+		ExpireTime:      timestamppb.New(sess.ExpireTime),
+		CreateTime:      timestamppb.New(sess.CreateTime),
+		MediaItem:       finishedItem(sess),
+	}
+}
+
+// finishedItem is the name of the item a finished session became, or "".
+func finishedItem(sess store.Session) string {
+	if sess.ItemID == "" {
+		return ""
+	}
+	return itemName(sess.ChildID, sess.ItemID)
+}
+
+// CreateUploadSession starts a resumable upload.
+func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUploadSessionRequest) (*mediav1.UploadSession, error) {
+	child, meta, err := s.checkDeclared("metadata", req.GetMetadata())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.authorize(ctx, child, contribute)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.svc.createUploadSession(ctx, p, child, meta)
+	if err != nil {
+		return nil, err
+	}
+	return sessionToProto(sess), nil
+}
+
+// session returns the caller's live session named name, after checking
+// perm on its child. Another user's session is NOT_FOUND.
+func (s *server) session(ctx context.Context, field, name string, perm progresspeerv1.Permission) (auth.Principal, store.Session, error) {
+	child, id, err := parseName(field, name, "uploadSessions")
+	if err != nil {
+		return auth.Principal{}, store.Session{}, err
+	}
+	p, err := s.svc.authorize(ctx, child, perm)
+	if err != nil {
+		return p, store.Session{}, err
+	}
+	sess, err := s.svc.liveSession(ctx, p, child, id)
+	return p, sess, err
+}
+
+// GetUploadSession returns a session with its committed offset.
+func (s *server) GetUploadSession(ctx context.Context, req *mediav1.GetUploadSessionRequest) (*mediav1.UploadSession, error) {
+	_, sess, err := s.session(ctx, "name", req.GetName(), view)
+	if err != nil {
+		return nil, err
+	}
+	return sessionToProto(sess), nil
+}
+
+// WriteUploadSession appends bytes from the committed offset, committing
+// each chunk (written, synced, then the offset moved) as it arrives.
+func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.WriteUploadSessionRequest, mediav1.UploadSession]) error {
+	ctx := stream.Context()
+	defer s.svc.uploading(ctx)()
+	first, err := stream.Recv()
+	if err != nil {
+		return recvError(err)
+	}
+	start := first.GetStart()
+	if start == nil {
+		return validate.InvalidArgument(validate.Field{Path: "start", Description: "must be the first message"})
+	}
+	_, sess, err := s.session(ctx, "start.name", start.GetName(), contribute)
+	if err != nil {
+		return err
+	}
+	sess, err = s.svc.writeSession(ctx, sess, start.GetOffset(), func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetStart() != nil {
+			return nil, validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
+		}
+		return msg.GetChunk(), nil
+	})
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(sessionToProto(sess))
+}
+
+// FinishUploadSession stores a session whose bytes are all there, and
+// marks it finished (keeping it, without its bytes, until it expires), so
+// that finishing again answers with the same item.
+func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUploadSessionRequest) (*mediav1.MediaItem, error) {
+	p, sess, err := s.session(ctx, "name", req.GetName(), contribute)
+	if err != nil {
+		return nil, err
+	}
+	it, err := s.svc.finishUpload(ctx, p, sess)
+	if err != nil {
+		return nil, err
+	}
+	return itemToProto(it), nil
+}
+
+// CancelUploadSession abandons a session and removes its bytes.
+func (s *server) CancelUploadSession(ctx context.Context, req *mediav1.CancelUploadSessionRequest) (*emptypb.Empty, error) {
+	_, sess, err := s.session(ctx, "name", req.GetName(), contribute)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.cancelSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }

@@ -5,9 +5,10 @@
 // read back in ranges.
 //
 // service.go wires the service (Config, New, Register, Run, Close),
-// server.go translates between the contract and the store for reads and
-// edits, upload.go receives bytes (one-stream uploads and sessions) and
-// turns them into items, peer.go takes progress's word that a child was
+// server.go is the transport: it checks requests, translates between the
+// contract and the service, and calls the service's methods, which do the
+// work: items.go reads and edits items, upload.go receives bytes
+// (one-stream uploads and sessions) and turns them into items, peer.go takes progress's word that a child was
 // deleted, and process.go runs the background work: the thumbnail job
 // worker and the sweeper of expired sessions and unreferenced blobs.
 //
@@ -30,11 +31,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
@@ -181,6 +185,14 @@ type Service struct {
 	// sweeping serializes sweeps (the sweeper's, and tests'): sweeps of
 	// one process share the owner name they condemn blobs under.
 	sweeping sync.Mutex
+	// busy holds the sessions being written or finished in this process:
+	// two writers appending to one temporary file would corrupt bytes the
+	// other already committed.
+	busy sync.Map
+	// uploadReads counts the bytes read from upload files, rehashedBytes
+	// those read again to hash them (a session resumed without its saved
+	// running hash): see countedReads.
+	uploadReads, rehashedBytes atomic.Int64
 
 	metrics *metrics
 }
@@ -328,4 +340,22 @@ func (s *Service) jobEnqueued() {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// authorize asks the checker whether the caller may do perm on the child.
+func (s *Service) authorize(ctx context.Context, childID string, perm progresspeerv1.Permission) (auth.Principal, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return p, err
+	}
+	return p, s.cfg.Access.Check(ctx, p, childName(childID), perm)
+}
+
+// internal logs err and returns an INTERNAL status that does not leak it.
+func (s *Service) internal(ctx context.Context, what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return storeError(err, what)
+	}
+	s.cfg.Logger.ErrorContext(ctx, "media: "+what, "err", err)
+	return status.Errorf(codes.Internal, "%s failed", what)
 }

@@ -102,7 +102,7 @@ func TestStartRemovesWhatACrashLeft(t *testing.T) {
 	if err != nil {
 		t.Fatalf("finishing the resumed upload: %v", err)
 	}
-	if n := second.svc.server.rehashedBytes.Load(); n != 0 {
+	if n := second.svc.rehashedBytes.Load(); n != 0 {
 		t.Errorf("the resumed upload's %d bytes written before the restart were read again to hash them", n)
 	}
 	if item.GetOriginalSha256() != hexSHA(data) {

@@ -16,18 +16,12 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
-	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
-	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 	"github.com/kinbridge/kinbridge/services/media/store"
@@ -78,33 +72,9 @@ const keepAliveEvery = 30 * time.Second
 // jobThumbnail is the kind of the job that makes an item's thumbnails.
 const jobThumbnail = "thumbnail"
 
-// checkDeclared checks what an upload declares: the parent, and the size
-// against the declared kind's limit (the largest limit when the kind is to
-// be inferred). It runs before any byte is accepted.
-func (s *server) checkDeclared(field string, m *mediav1.UploadMetadata) (string, store.UploadMetadata, error) {
-	if m == nil {
-		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field, Description: "is required"})
-	}
-	child, err := parseChildName(field+".parent", m.GetParent())
-	if err != nil {
-		return "", store.UploadMetadata{}, err
-	}
-	if m.GetSizeBytes() <= 0 {
-		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field + ".size_bytes", Description: "must be the exact size in bytes, above 0"})
-	}
-	meta := store.UploadMetadata{
-		Kind: store.Kind(m.GetKind()), Title: m.GetTitle(), Caption: m.GetCaption(),
-		Filename: m.GetFilename(), SizeBytes: m.GetSizeBytes(), SHA256: m.GetSha256(),
-	}
-	if err := s.checkSize(meta.Kind, meta.SizeBytes); err != nil {
-		return "", store.UploadMetadata{}, err
-	}
-	return child, meta, nil
-}
-
 // checkSize refuses a size over the kind's limit.
-func (s *server) checkSize(k store.Kind, size int64) error {
-	limit := s.svc.cfg.Limits.of(k)
+func (s *Service) checkSize(k store.Kind, size int64) error {
+	limit := s.cfg.Limits.of(k)
 	if size <= limit {
 		return nil
 	}
@@ -140,7 +110,7 @@ func tooMany(declared int64) error {
 
 // classify sniffs the head of an upload, settles its kind (inferred when
 // unset, else checked against the content) and checks the kind's limit.
-func (s *server) classify(meta store.UploadMetadata, head []byte) (ingest.Type, store.Kind, error) {
+func (s *Service) classify(meta store.UploadMetadata, head []byte) (ingest.Type, store.Kind, error) {
 	t, err := ingest.Sniff(head)
 	if err != nil {
 		looks := "something else"
@@ -172,26 +142,26 @@ func (s *server) classify(meta store.UploadMetadata, head []byte) (ingest.Type, 
 }
 
 // tempPath is where a session keeps its bytes.
-func (s *server) tempPath(sessionID string) string {
-	return filepath.Join(s.svc.cfg.TempDir, "upload-"+sessionID)
+func (s *Service) tempPath(sessionID string) string {
+	return filepath.Join(s.cfg.TempDir, "upload-"+sessionID)
 }
 
 // dropSession removes a session's bytes, then the session (releasing its
 // pins, whose bytes the sweeper then deletes), on a context of its own: it
 // runs after failures, refusals and cancellations. It reports whether the
 // session is gone; if not, the sweeper retries once it expires.
-func (s *server) dropSession(ctx context.Context, sess store.Session) bool {
+func (s *Service) dropSession(ctx context.Context, sess store.Session) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 		return false
 	}
-	if err := s.svc.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.svc.cfg.Logger.WarnContext(ctx, "media: deleting upload session", "session", sess.ID, "err", err)
+	if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.cfg.Logger.WarnContext(ctx, "media: deleting upload session", "session", sess.ID, "err", err)
 		return false
 	}
-	s.svc.deleted()
+	s.deleted()
 	return true
 }
 
@@ -199,7 +169,7 @@ func (s *server) dropSession(ctx context.Context, sess store.Session) bool {
 // type, kind, size, checksum or structure), so nothing of a refused upload
 // is kept: its bytes go at once, and asking for the session afterwards is
 // NOT_FOUND. The caller holds the session. It returns err.
-func (s *server) refuse(ctx context.Context, sess store.Session, err error) error {
+func (s *Service) refuse(ctx context.Context, sess store.Session, err error) error {
 	s.dropSession(ctx, sess)
 	return err
 }
@@ -237,7 +207,7 @@ var errSessionBusy = status.Error(codes.Aborted, "another write or finish of thi
 // the caller answers from its ItemID. An open session whose file is gone
 // cannot be resumed: it is dropped and reported NOT_FOUND, so the client
 // starts over rather than upload into bytes that are not there.
-func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
+func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
 	name := sessionName(sess.ChildID, sess.ID)
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
@@ -250,12 +220,12 @@ func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store
 		return store.Session{}, nil, nil, errSessionBusy
 	case errors.Is(err, os.ErrNotExist):
 		defer unmark()
-		cur, err := s.svc.store.GetSession(ctx, sess.ID)
+		cur, err := s.store.GetSession(ctx, sess.ID)
 		if err == nil && cur.ItemID != "" {
 			return cur, nil, func() {}, nil
 		}
 		if err == nil {
-			s.svc.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID)
+			s.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID)
 			s.dropSession(ctx, cur)
 		}
 		return store.Session{}, nil, nil, status.Errorf(codes.NotFound, "%s not found", name)
@@ -268,7 +238,7 @@ func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store
 		f.Close()
 		unmark()
 	}
-	cur, err = s.svc.store.GetSession(ctx, sess.ID)
+	cur, err = s.store.GetSession(ctx, sess.ID)
 	if err == nil && !cur.ExpireTime.After(time.Now()) {
 		err = store.ErrNotFound
 	}
@@ -283,10 +253,10 @@ func (s *server) holdSession(ctx context.Context, sess store.Session) (cur store
 // child was deleted, while its holder worked: the holder is the one who
 // may (the sweeper skips a held session), and now, rather than at the
 // sweeper's next round, is when the bytes should go.
-func (s *server) dropIfEnded(ctx context.Context, sess store.Session) {
+func (s *Service) dropIfEnded(ctx context.Context, sess store.Session) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	cur, err := s.svc.store.GetSession(ctx, sess.ID)
+	cur, err := s.store.GetSession(ctx, sess.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_ = os.Remove(sess.TempKey) // dropped already; the bytes with it
@@ -326,7 +296,7 @@ func openAndLock(path string, flag int) (*os.File, error) {
 // (its holder drops it on the way out, or the next round does): the same
 // lock as holdSession, so a sweep never removes bytes from under a write
 // in another process. It reports whether the session is gone.
-func (s *server) sweepSession(ctx context.Context, sess store.Session) bool {
+func (s *Service) sweepSession(ctx context.Context, sess store.Session) bool {
 	f, err := openLocked(sess.TempKey)
 	if errors.Is(err, errFileLocked) {
 		return false
@@ -363,13 +333,13 @@ func (c countedReads) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // uploadFile is f, an upload's bytes, read through the server's count.
-func (s *server) uploadFile(f *os.File) io.ReaderAt { return countedReads{f, &s.uploadReads} }
+func (s *Service) uploadFile(f *os.File) io.ReaderAt { return countedReads{f, &s.uploadReads} }
 
 // runningHash returns the SHA-256 of a held session's committed bytes, to
 // go on with: the state its session row keeps with the offset
 // (CommitSession), or, when that is missing or unreadable, the committed
 // bytes hashed once more, counted in rehashedBytes.
-func (s *server) runningHash(sess store.Session, f *os.File) (hash.Hash, error) {
+func (s *Service) runningHash(sess store.Session, f *os.File) (hash.Hash, error) {
 	h := sha256.New()
 	if sess.HashState != "" {
 		if h.(encoding.BinaryUnmarshaler).UnmarshalBinary([]byte(sess.HashState)) == nil {
@@ -388,79 +358,61 @@ func hashState(h hash.Hash) (string, error) {
 	return string(state), err
 }
 
-// UploadMedia receives metadata, then the bytes, and stores them.
-func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMediaRequest, mediav1.MediaItem]) error {
-	s.svc.metrics.active.Add(stream.Context(), 1)
-	defer s.svc.metrics.active.Add(stream.Context(), -1)
-	ctx := stream.Context()
-	first, err := stream.Recv()
-	if err != nil {
-		return recvError(err)
-	}
-	child, meta, err := s.checkDeclared("metadata", first.GetMetadata())
-	if err != nil {
-		return err
-	}
-	p, err := s.authorize(ctx, child, contribute)
-	if err != nil {
-		return err
-	}
+// uploading counts an upload path's call as active until the returned
+// func is called.
+func (s *Service) uploading(ctx context.Context) (done func()) {
+	s.metrics.active.Add(ctx, 1)
+	return func() { s.metrics.active.Add(ctx, -1) }
+}
+
+// uploadOnce stores the bytes next gives, up to io.EOF, as a new item of
+// child uploaded by p (or answers with the child's item of the same
+// bytes): the one-stream path. Its short-lived session is dropped on the
+// way out.
+func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string, meta store.UploadMetadata, next func() ([]byte, error)) (store.Item, error) {
 	id := newID()
 	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: s.tempPath(id), UploadedBy: p.Subject, IdleTimeout: uploadIdleTimeout,
 	}, "upload")
 	if err != nil {
-		return err
+		return store.Item{}, err
 	}
 	defer s.dropSession(ctx, sess)
 	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return s.internal(ctx, "upload", err)
+		return store.Item{}, s.internal(ctx, "upload", err)
 	}
 	defer f.Close()
 	// Locked like a held session's, so that a sweep (after the child is
 	// deleted, say) leaves this upload to drop its session itself: a sweep
 	// under it could release its pin between its PinBlob and its Put.
 	if err := lockFile(f); err != nil {
-		return s.internal(ctx, "upload", err)
+		return store.Item{}, s.internal(ctx, "upload", err)
 	}
 
 	u := &upload{sess: sess, f: f, h: sha256.New(), what: "upload"}
 	lastAlive := time.Now()
-	err = s.receive(ctx, u, func() ([]byte, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetMetadata() != nil {
-			return nil, validate.InvalidArgument(validate.Field{Path: "metadata", Description: "is only allowed in the first message"})
-		}
-		return msg.GetChunk(), nil
-	}, func(_, _ int64) error {
+	err = s.receive(ctx, u, next, func(_, _ int64) error {
 		if time.Since(lastAlive) <= keepAliveEvery {
 			return nil
 		}
 		lastAlive = time.Now()
-		_, err := s.svc.store.AdvanceSession(ctx, sess.ID, 0, 0)
+		_, err := s.store.AdvanceSession(ctx, sess.ID, 0, 0)
 		return storeError(err, "upload")
 	})
 	if err != nil {
-		return err
+		return store.Item{}, err
 	}
 	n := u.n
 	if n < meta.SizeBytes {
-		return refusal(codes.InvalidArgument, ReasonIncomplete,
+		return store.Item{}, refusal(codes.InvalidArgument, ReasonIncomplete,
 			fmt.Sprintf("the stream ended after %d of the declared %d bytes", n, meta.SizeBytes),
 			map[string]string{"received_bytes": strconv.FormatInt(n, 10), "size_bytes": strconv.FormatInt(meta.SizeBytes, 10)})
 	}
 	if err := f.Sync(); err != nil {
-		return s.internal(ctx, "upload", err)
+		return store.Item{}, s.internal(ctx, "upload", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
-	if err != nil {
-		return err
-	}
-	return stream.SendAndClose(itemToProto(it))
+	return s.keep(ctx, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
 }
 
 // upload is an upload's bytes as they are received: its session and file,
@@ -480,7 +432,7 @@ type upload struct {
 // refuses bytes beyond the declared size and, as soon as the head is in,
 // content of the wrong type (dropping the session), then calls commit with
 // the range written.
-func (s *server) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64) error) error {
+func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64) error) error {
 	size := u.sess.Metadata.SizeBytes
 	headLen := int(min(size, ingest.SniffLen))
 	sniffed := u.n >= int64(headLen) // before this call
@@ -502,7 +454,7 @@ func (s *server) receive(ctx context.Context, u *upload, next func() ([]byte, er
 		if _, err := u.f.WriteAt(chunk, from); err != nil {
 			return s.internal(ctx, u.what, err)
 		}
-		s.svc.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+		s.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
 		u.h.Write(chunk)
 		u.n = end
 		// Refuse content of the wrong type as soon as its head is in.
@@ -535,7 +487,7 @@ func recvError(err error) error {
 // keep turns a complete upload (its bytes in f, original hash known) into
 // an item, or returns the child's item with the same bytes. The caller
 // drops the session afterwards, which releases the pin.
-func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session, f *os.File, originalSHA string, head []byte) (store.Item, error) {
+func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session, f *os.File, originalSHA string, head []byte) (store.Item, error) {
 	meta := sess.Metadata
 	t, kind, err := s.classify(meta, head)
 	if err != nil {
@@ -545,7 +497,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 		return store.Item{}, refusal(codes.InvalidArgument, ReasonChecksumMismatch,
 			"the bytes received do not match the given sha256", map[string]string{"received_sha256": originalSHA})
 	}
-	if it, err := s.svc.store.FindByOriginal(ctx, sess.ChildID, originalSHA); err == nil {
+	if it, err := s.store.FindByOriginal(ctx, sess.ChildID, originalSHA); err == nil {
 		return it, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
@@ -565,7 +517,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 		}
 		return store.Item{}, s.internal(ctx, "storing upload", err)
 	}
-	it, created, err := s.svc.store.CreateItem(ctx, store.Item{
+	it, created, err := s.store.CreateItem(ctx, store.Item{
 		ChildID: sess.ChildID, ID: newID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
 		ContentType: t.ContentType, SizeBytes: content.size, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
 		State: store.StateProcessing, UploadedBy: p.Subject, Filename: meta.Filename,
@@ -574,7 +526,7 @@ func (s *server) keep(ctx context.Context, p auth.Principal, sess store.Session,
 		return store.Item{}, storeError(err, "upload")
 	}
 	if created {
-		s.svc.jobEnqueued()
+		s.jobEnqueued()
 	}
 	return it, nil
 }
@@ -591,15 +543,15 @@ type content struct {
 // rebuild of package ingest, hashed while it is written, so that neither
 // the upload nor the rebuilt file is read again to hash it. A file whose
 // structure cannot be walked completely is refused, with the reason.
-func (s *server) rebuild(ctx context.Context, src io.ReaderAt, size int64, t ingest.Type) (c content, err error) {
-	rb, err := ingest.Rebuild(src, size, t, ingest.Options{KeepLocation: s.svc.cfg.KeepLocation})
+func (s *Service) rebuild(ctx context.Context, src io.ReaderAt, size int64, t ingest.Type) (c content, err error) {
+	rb, err := ingest.Rebuild(src, size, t, ingest.Options{KeepLocation: s.cfg.KeepLocation})
 	if errors.Is(err, ingest.ErrMalformed) {
 		return content{}, malformedRefusal(t, err)
 	}
 	if err != nil {
 		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
-	f, err := os.CreateTemp(s.svc.scratch.dir, "content-*")
+	f, err := os.CreateTemp(s.scratch.dir, "content-*")
 	if err != nil {
 		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
@@ -627,8 +579,8 @@ func (s *server) rebuild(ctx context.Context, src io.ReaderAt, size int64, t ing
 
 // putContent stores a rebuilt file: a store that can adopt it (the local
 // one) takes the file itself, any other gets its bytes.
-func (s *server) putContent(ctx context.Context, c content) error {
-	if a, ok := s.svc.blobs.(blob.Adopter); ok {
+func (s *Service) putContent(ctx context.Context, c content) error {
+	if a, ok := s.blobs.(blob.Adopter); ok {
 		return a.Adopt(ctx, c.path, c.sha)
 	}
 	f, err := os.Open(c.path)
@@ -636,7 +588,7 @@ func (s *server) putContent(ctx context.Context, c content) error {
 		return err
 	}
 	defer f.Close()
-	_, _, err = s.svc.blobs.Put(ctx, f, c.sha)
+	_, _, err = s.blobs.Put(ctx, f, c.sha)
 	return err
 }
 
@@ -649,9 +601,9 @@ func malformedRefusal(t ingest.Type, err error) error {
 }
 
 // pin pins a blob for holder, waiting out a sweeper deleting the same bytes.
-func (s *server) pin(ctx context.Context, sha string, holder store.Holder) error {
+func (s *Service) pin(ctx context.Context, sha string, holder store.Holder) error {
 	for attempt := 1; ; attempt++ {
-		err := s.svc.store.PinBlob(ctx, sha, holder)
+		err := s.store.PinBlob(ctx, sha, holder)
 		if !errors.Is(err, store.ErrBlobCondemned) || attempt == 5 {
 			return storeError(err, "upload")
 		}
@@ -663,29 +615,6 @@ func (s *server) pin(ctx context.Context, sha string, holder store.Holder) error
 	}
 }
 
-func sessionToProto(sess store.Session) *mediav1.UploadSession {
-	m := sess.Metadata
-	return &mediav1.UploadSession{
-		Name: sessionName(sess.ChildID, sess.ID),
-		Metadata: &mediav1.UploadMetadata{
-			Parent: childName(sess.ChildID), Kind: mediav1.MediaKind(m.Kind), Title: m.Title, Caption: m.Caption,
-			Filename: m.Filename, SizeBytes: m.SizeBytes, Sha256: m.SHA256,
-		},
-		CommittedOffset: sess.CommittedOffset,
-		ExpireTime:      timestamppb.New(sess.ExpireTime),
-		CreateTime:      timestamppb.New(sess.CreateTime),
-		MediaItem:       finishedItem(sess),
-	}
-}
-
-// finishedItem is the name of the item a finished session became, or "".
-func finishedItem(sess store.Session) string {
-	if sess.ItemID == "" {
-		return ""
-	}
-	return itemName(sess.ChildID, sess.ItemID)
-}
-
 // alreadyFinished refuses bytes for a finished session, naming its item.
 func alreadyFinished(sess store.Session) error {
 	return refusal(codes.FailedPrecondition, ReasonFinished,
@@ -693,16 +622,8 @@ func alreadyFinished(sess store.Session) error {
 		map[string]string{"media_item": finishedItem(sess)})
 }
 
-// CreateUploadSession starts a resumable upload.
-func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUploadSessionRequest) (*mediav1.UploadSession, error) {
-	child, meta, err := s.checkDeclared("metadata", req.GetMetadata())
-	if err != nil {
-		return nil, err
-	}
-	p, err := s.authorize(ctx, child, contribute)
-	if err != nil {
-		return nil, err
-	}
+// createUploadSession starts a resumable upload of meta to child for p.
+func (s *Service) createUploadSession(ctx context.Context, p auth.Principal, child string, meta store.UploadMetadata) (store.Session, error) {
 	// The row first, then its file: a file without a row is then always
 	// one a crash left, which a starting process removes (tempdir.go). A
 	// crash in between leaves a row without bytes, which is dropped when
@@ -710,24 +631,24 @@ func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUpl
 	id := newID()
 	path := s.tempPath(id)
 	sess, err := s.createSession(ctx, store.Session{
-		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.svc.cfg.SessionIdleTimeout,
+		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.cfg.SessionIdleTimeout,
 	}, "upload session")
 	if err != nil {
-		return nil, err
+		return store.Session{}, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		s.dropSession(ctx, sess)
-		return nil, s.internal(ctx, "creating upload session", err)
+		return store.Session{}, s.internal(ctx, "creating upload session", err)
 	}
 	f.Close()
-	return sessionToProto(sess), nil
+	return sess, nil
 }
 
 // createSession stores a new session within its uploader's caps; a
 // session over them is refused with RESOURCE_EXHAUSTED (capRefusal).
-func (s *server) createSession(ctx context.Context, sess store.Session, what string) (store.Session, error) {
-	created, err := s.svc.store.CreateSession(ctx, sess, s.svc.cfg.Caps)
+func (s *Service) createSession(ctx context.Context, sess store.Session, what string) (store.Session, error) {
+	created, err := s.store.CreateSession(ctx, sess, s.cfg.Caps)
 	if capErr, ok := errors.AsType[*store.CapError](err); ok {
 		return store.Session{}, s.capRefusal(capErr, sess.Metadata.SizeBytes)
 	}
@@ -738,14 +659,14 @@ func (s *server) createSession(ctx context.Context, sess store.Session, what str
 // (HTTP 429) with an ErrorInfo naming the cap, and a RetryInfo saying when
 // enough of the user's open uploads expire, if none is written to, for
 // this one to fit. A finish or a cancel frees room at once.
-func (s *server) capRefusal(e *store.CapError, size int64) error {
-	caps := s.svc.cfg.Caps
+func (s *Service) capRefusal(e *store.CapError, size int64) error {
+	caps := s.cfg.Caps
 	var st *status.Status
 	var info *errdetails.ErrorInfo
 	if e.Sessions {
 		st = status.Newf(codes.ResourceExhausted,
 			"you have %d uploads under way, the most one user may have: finish or cancel one first (an upload left unfinished expires %s after its last bytes)",
-			e.Open, roughly(s.svc.cfg.SessionIdleTimeout))
+			e.Open, roughly(s.cfg.SessionIdleTimeout))
 		info = &errdetails.ErrorInfo{Reason: ReasonTooManyUploads, Domain: errorDomain, Metadata: map[string]string{
 			"open_uploads": strconv.Itoa(e.Open), "limit": strconv.Itoa(caps.Sessions)}}
 	} else {
@@ -778,94 +699,58 @@ func roughly(d time.Duration) string {
 	return d.String()
 }
 
-// session returns the caller's live session named name, after checking
-// perm on its child. Another user's session is NOT_FOUND.
-func (s *server) session(ctx context.Context, field, name string, perm progresspeerv1.Permission) (auth.Principal, store.Session, error) {
-	child, id, err := parseName(field, name, "uploadSessions")
+// liveSession returns session id of child if p may see it: another user's
+// session (unless p is an admin), one of another child and an expired one
+// are NOT_FOUND. The caller has checked p's permission on the child.
+func (s *Service) liveSession(ctx context.Context, p auth.Principal, child, id string) (store.Session, error) {
+	name := sessionName(child, id)
+	sess, err := s.store.GetSession(ctx, id)
 	if err != nil {
-		return auth.Principal{}, store.Session{}, err
-	}
-	p, err := s.authorize(ctx, child, perm)
-	if err != nil {
-		return p, store.Session{}, err
-	}
-	sess, err := s.svc.store.GetSession(ctx, id)
-	if err != nil {
-		return p, store.Session{}, storeError(err, name)
+		return store.Session{}, storeError(err, name)
 	}
 	if sess.ChildID != child || (sess.UploadedBy != p.Subject && !p.Admin) || !sess.ExpireTime.After(time.Now()) {
-		return p, store.Session{}, status.Errorf(codes.NotFound, "%s not found", name)
+		return store.Session{}, status.Errorf(codes.NotFound, "%s not found", name)
 	}
-	return p, sess, nil
+	return sess, nil
 }
 
-// GetUploadSession returns a session with its committed offset.
-func (s *server) GetUploadSession(ctx context.Context, req *mediav1.GetUploadSessionRequest) (*mediav1.UploadSession, error) {
-	_, sess, err := s.session(ctx, "name", req.GetName(), view)
-	if err != nil {
-		return nil, err
-	}
-	return sessionToProto(sess), nil
-}
-
-// WriteUploadSession appends bytes from the committed offset, committing
-// each chunk (written, synced, then the offset moved) as it arrives.
-func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.WriteUploadSessionRequest, mediav1.UploadSession]) error {
-	s.svc.metrics.active.Add(stream.Context(), 1)
-	defer s.svc.metrics.active.Add(stream.Context(), -1)
-	ctx := stream.Context()
-	first, err := stream.Recv()
-	if err != nil {
-		return recvError(err)
-	}
-	start := first.GetStart()
-	if start == nil {
-		return validate.InvalidArgument(validate.Field{Path: "start", Description: "must be the first message"})
-	}
-	_, sess, err := s.session(ctx, "start.name", start.GetName(), contribute)
-	if err != nil {
-		return err
-	}
+// writeSession appends the bytes next gives, up to io.EOF, to a session
+// from offset, which must be its committed offset, committing each chunk
+// (written, synced, then the offset moved) as it arrives. It returns the
+// session as last committed.
+func (s *Service) writeSession(ctx context.Context, sess store.Session, offset int64, next func() ([]byte, error)) (store.Session, error) {
+	name := sessionName(sess.ChildID, sess.ID)
 	if sess.ItemID != "" {
-		return alreadyFinished(sess)
+		return store.Session{}, alreadyFinished(sess)
 	}
 	sess, f, release, err := s.holdSession(ctx, sess)
 	if err != nil {
-		return err
+		return store.Session{}, err
 	}
 	defer release()
 	if sess.ItemID != "" {
-		return alreadyFinished(sess)
+		return store.Session{}, alreadyFinished(sess)
 	}
-	if start.GetOffset() != sess.CommittedOffset {
-		return offsetMismatch(sess.CommittedOffset)
+	if offset != sess.CommittedOffset {
+		return store.Session{}, offsetMismatch(sess.CommittedOffset)
 	}
 	// Bytes written after the last commit (a write whose stream dropped, or
 	// a crash) are not part of the upload.
 	if err := f.Truncate(sess.CommittedOffset); err != nil {
-		return s.internal(ctx, "writing upload session", err)
+		return store.Session{}, s.internal(ctx, "writing upload session", err)
 	}
 	h, err := s.runningHash(sess, f)
 	if err != nil {
-		return s.internal(ctx, "writing upload session", err)
+		return store.Session{}, s.internal(ctx, "writing upload session", err)
 	}
 	u := &upload{sess: sess, f: f, n: sess.CommittedOffset, h: h, what: "writing upload session"}
 	if u.n > 0 && u.n < min(sess.Metadata.SizeBytes, ingest.SniffLen) {
 		// The head so far, for the sniff once it is complete.
 		if u.head, err = headOf(s.uploadFile(f), u.n); err != nil {
-			return s.internal(ctx, "writing upload session", err)
+			return store.Session{}, s.internal(ctx, "writing upload session", err)
 		}
 	}
-	err = s.receive(ctx, u, func() ([]byte, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetStart() != nil {
-			return nil, validate.InvalidArgument(validate.Field{Path: "start", Description: "is only allowed in the first message"})
-		}
-		return msg.GetChunk(), nil
-	}, func(from, end int64) error {
+	err = s.receive(ctx, u, next, func(from, end int64) error {
 		// Each chunk is committed: synced, then the offset moved with the
 		// running hash of the bytes up to it, in one update.
 		if err := f.Sync(); err != nil {
@@ -875,7 +760,7 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 		if err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
-		next, err := s.svc.store.CommitSession(ctx, sess.ID, from, end, state)
+		next, err := s.store.CommitSession(ctx, sess.ID, from, end, state)
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
@@ -883,15 +768,15 @@ func (s *server) WriteUploadSession(stream grpc.ClientStreamingServer[mediav1.Wr
 			return alreadyFinished(next)
 		}
 		if err != nil {
-			return storeError(err, start.GetName())
+			return storeError(err, name)
 		}
 		sess = next
 		return nil
 	})
 	if err != nil {
-		return err
+		return store.Session{}, err
 	}
-	return stream.SendAndClose(sessionToProto(sess))
+	return sess, nil
 }
 
 func offsetMismatch(committed int64) error {
@@ -900,102 +785,92 @@ func offsetMismatch(committed int64) error {
 		map[string]string{"committed_offset": strconv.FormatInt(committed, 10)})
 }
 
-// FinishUploadSession stores a session whose bytes are all there, and
-// marks it finished (keeping it, without its bytes, until it expires), so
-// that finishing again answers with the same item.
-func (s *server) FinishUploadSession(ctx context.Context, req *mediav1.FinishUploadSessionRequest) (*mediav1.MediaItem, error) {
-	p, sess, err := s.session(ctx, "name", req.GetName(), contribute)
-	if err != nil {
-		return nil, err
-	}
+// finishUpload stores a session whose bytes are all there, uploaded by p,
+// and marks it finished (keeping it, without its bytes, until it expires),
+// so that finishing again answers with the same item.
+func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store.Session) (store.Item, error) {
+	name := sessionName(sess.ChildID, sess.ID)
 	if sess.ItemID != "" {
-		return s.finishedItemProto(ctx, sess)
+		return s.finishedItemOf(ctx, sess)
 	}
 	sess, f, release, err := s.holdSession(ctx, sess)
 	if err != nil {
-		return nil, err
+		return store.Item{}, err
 	}
 	defer release()
 	if sess.ItemID != "" {
-		return s.finishedItemProto(ctx, sess)
+		return s.finishedItemOf(ctx, sess)
 	}
 	size := sess.Metadata.SizeBytes
 	if sess.CommittedOffset < size {
-		return nil, refusal(codes.FailedPrecondition, ReasonIncomplete,
+		return store.Item{}, refusal(codes.FailedPrecondition, ReasonIncomplete,
 			fmt.Sprintf("%d of %d bytes are committed: write the rest first", sess.CommittedOffset, size),
 			map[string]string{"committed_offset": strconv.FormatInt(sess.CommittedOffset, 10)})
 	}
 	// Push the expiry forward so the sweeper leaves the bytes alone.
-	next, err := s.svc.store.AdvanceSession(ctx, sess.ID, size, size)
+	next, err := s.store.AdvanceSession(ctx, sess.ID, size, size)
 	if errors.Is(err, store.ErrFinished) { // by another process, meanwhile
-		return s.finishedItemProto(ctx, next)
+		return s.finishedItemOf(ctx, next)
 	}
 	if err != nil {
-		return nil, storeError(err, req.GetName())
+		return store.Item{}, storeError(err, name)
 	}
 	sess = next
 	if err := f.Truncate(size); err != nil {
-		return nil, s.internal(ctx, "finishing upload session", err)
+		return store.Item{}, s.internal(ctx, "finishing upload session", err)
 	}
 	head, err := headOf(s.uploadFile(f), size)
 	if err != nil {
-		return nil, s.internal(ctx, "finishing upload session", err)
+		return store.Item{}, s.internal(ctx, "finishing upload session", err)
 	}
 	h, err := s.runningHash(sess, f)
 	if err != nil {
-		return nil, s.internal(ctx, "finishing upload session", err)
+		return store.Item{}, s.internal(ctx, "finishing upload session", err)
 	}
 	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
 	if refusedForGood(err) {
-		return nil, s.refuse(ctx, sess, err)
+		return store.Item{}, s.refuse(ctx, sess, err)
 	}
 	if err != nil {
-		return nil, err
+		return store.Item{}, err
 	}
 	// Still held: nobody writes or finishes again until it is marked
 	// finished.
-	s.finishSession(ctx, sess, it.ID)
-	return itemToProto(it), nil
+	s.markFinished(ctx, sess, it.ID)
+	return it, nil
 }
 
-// finishSession marks a session finished as item itemID, then removes its
+// markFinished marks a session finished as item itemID, then removes its
 // bytes. In that order: a crash in between leaves bytes the sweeper removes
 // when the session expires, never a finished session without its item.
 // Failures are logged, not returned: the item is stored either way.
-func (s *server) finishSession(ctx context.Context, sess store.Session, itemID string) {
+func (s *Service) markFinished(ctx context.Context, sess store.Session, itemID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := s.svc.store.FinishSession(ctx, sess.ID, itemID); err != nil {
-		s.svc.cfg.Logger.WarnContext(ctx, "media: marking upload session finished", "session", sess.ID, "err", err)
+	if _, err := s.store.FinishSession(ctx, sess.ID, itemID); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "media: marking upload session finished", "session", sess.ID, "err", err)
 		s.dropSession(ctx, sess)
 		return
 	}
 	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.svc.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 	}
 }
 
-// finishedItemProto answers a repeated finish with the item the session
+// finishedItemOf answers a repeated finish with the item the session
 // became (NOT_FOUND if it was deleted since).
-func (s *server) finishedItemProto(ctx context.Context, sess store.Session) (*mediav1.MediaItem, error) {
-	it, err := s.svc.store.GetItem(ctx, sess.ChildID, sess.ItemID)
-	if err != nil {
-		return nil, storeError(err, finishedItem(sess))
-	}
-	return itemToProto(it), nil
+func (s *Service) finishedItemOf(ctx context.Context, sess store.Session) (store.Item, error) {
+	it, err := s.store.GetItem(ctx, sess.ChildID, sess.ItemID)
+	return it, storeError(err, finishedItem(sess))
 }
 
-// CancelUploadSession abandons a session and removes its bytes.
-func (s *server) CancelUploadSession(ctx context.Context, req *mediav1.CancelUploadSessionRequest) (*emptypb.Empty, error) {
-	_, sess, err := s.session(ctx, "name", req.GetName(), contribute)
-	if err != nil {
-		return nil, err
-	}
+// cancelSession abandons a session and removes its bytes.
+func (s *Service) cancelSession(ctx context.Context, sess store.Session) error {
 	sess, _, release, err := s.holdSession(ctx, sess)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer release()
 	s.dropSession(ctx, sess)
-	return &emptypb.Empty{}, nil
+	return nil
 }

@@ -42,7 +42,7 @@ func TestNoByteReadBackToHash(t *testing.T) { onEachBackend(t, testNoByteReadBac
 func testNoByteReadBackToHash(t *testing.T, on backend) {
 	e := newEnv(t, on, nil)
 	ctx := e.as(t, "carol")
-	srv := e.svc.server
+	srv := e.svc
 	for _, file := range []string{"ingest/testdata/gps.jpg", "ingest/testdata/shapes.mp4"} {
 		data := readFile(t, file)
 		size := int64(len(data))
@@ -118,11 +118,11 @@ func testNoByteReadBackToHash(t *testing.T, on backend) {
 		})
 		name = session(e)
 		write(e, name, 0, size/2)
-		reads, rehashed = other.svc.server.uploadReads.Load(), other.svc.server.rehashedBytes.Load()
+		reads, rehashed = other.svc.uploadReads.Load(), other.svc.rehashedBytes.Load()
 		write(other, name, size/2, size)
 		it = finish(other, name)
-		check("session resumed elsewhere", other.svc.server.uploadReads.Load()-reads,
-			other.svc.server.rehashedBytes.Load()-rehashed, 0, it, ingest.SniffLen)
+		check("session resumed elsewhere", other.svc.uploadReads.Load()-reads,
+			other.svc.rehashedBytes.Load()-rehashed, 0, it, ingest.SniffLen)
 
 		// A session whose running hash is lost: its bytes are hashed once
 		// more, and the checksum still holds.
