@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
-	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -206,46 +204,17 @@ func (s *Service) startJobSpan(ctx context.Context, job store.Job) (context.Cont
 	return tp.Tracer(jobTracerName, trace.WithSchemaURL(semconv.SchemaURL)).Start(parent, "media.job "+job.Kind, opts...)
 }
 
-// originalFile returns an item's stored bytes as a file, for the
-// thumbnailer's external programs (ffmpeg, heif-convert), which need a
-// path: the local blob store's own file, read only, or else (S3 blobs have
-// no path) a temporary copy, removed by release.
-func (s *Service) originalFile(ctx context.Context, sha string) (f *os.File, size int64, release func(), err error) {
-	if local, ok := s.blobs.(*blob.Local); ok {
-		if f, err = local.OpenFile(sha); err != nil {
-			return nil, 0, nil, fmt.Errorf("opening original: %w", err)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, nil, fmt.Errorf("opening original: %w", err)
-		}
-		return f, fi.Size(), func() { f.Close() }, nil
-	}
-	r, err := s.blobs.Open(ctx, sha, 0, -1)
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("opening original: %w", err)
-	}
-	defer r.Close()
-	if f, err = os.CreateTemp(s.scratch.dir, "original-*"); err != nil {
-		return nil, 0, nil, err
-	}
-	release = func() { f.Close(); os.Remove(f.Name()) }
-	if size, err = io.Copy(f, r); err != nil {
-		release()
-		return nil, 0, nil, fmt.Errorf("copying original: %w", err)
-	}
-	return f, size, release, nil
-}
-
 // thumbnail makes an item's thumbnails, stores them, and marks the item
 // READY with a MEDIA_READY event, in the transaction that ends the job.
 func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it store.Item) error {
-	f, size, release, err := s.originalFile(ctx, it.ContentSHA256)
+	// The thumbnailer's programs (ffmpeg, heif-convert) need a path: the
+	// blob's own file, or a copy when the store keeps no files.
+	f, err := blob.File(ctx, s.blobs, it.ContentSHA256, s.scratch.dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening original: %w", err)
 	}
-	defer release()
+	defer f.Close()
+	size := f.Size
 	info := ingest.Info{Orientation: 1}
 	if head, err := headOf(f, size); err == nil {
 		if t, err := ingest.Sniff(head); err == nil {

@@ -50,8 +50,8 @@ import (
 //     profile and capture time, is kept; a file that cannot be walked
 //     completely is refused;
 //  7. the rebuilt file is written to scratch and hashed on the way; its
-//     blob is pinned by the session, handed to the blob store (the local
-//     one adopts the file by rename, S3 gets its bytes), and referenced by
+//     blob is pinned by the session, handed to the blob store by blob.PutFile
+//     (the local one adopts the file by rename, S3 gets its bytes), and referenced by
 //     a new PROCESSING item (with its thumbnail job) in one transaction;
 //     deleting the session then drops the pin. An item for a child deleted
 //     meanwhile is refused (the store keeps a tombstone): the session,
@@ -511,7 +511,7 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
 		return store.Item{}, err
 	}
-	if err := s.putContent(ctx, content); err != nil {
+	if err := blob.PutFile(ctx, s.blobs, content.path, content.size, content.sha); err != nil {
 		if errors.Is(err, blob.ErrDigestMismatch) {
 			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("rebuilt file changed under us: %w", err))
 		}
@@ -575,21 +575,6 @@ func (s *Service) rebuild(ctx context.Context, src io.ReaderAt, size int64, t in
 		return content{}, s.internal(ctx, "rebuilding upload", err)
 	}
 	return content{path: f.Name(), size: n, sha: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-// putContent stores a rebuilt file: a store that can adopt it (the local
-// one) takes the file itself, any other gets its bytes.
-func (s *Service) putContent(ctx context.Context, c content) error {
-	if a, ok := s.blobs.(blob.Adopter); ok {
-		return a.Adopt(ctx, c.path, c.sha)
-	}
-	f, err := os.Open(c.path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, _, err = s.blobs.Put(ctx, f, c.sha)
-	return err
 }
 
 // malformedRefusal refuses a file whose structure could not be walked,
