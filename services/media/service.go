@@ -193,6 +193,7 @@ type Service struct {
 	// those read again to hash them (a session resumed without its saved
 	// running hash): see countedReads.
 	uploadReads, rehashedBytes atomic.Int64
+	gc                         *uploadGC
 
 	metrics *metrics
 }
@@ -262,6 +263,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
 		wake:     make(chan struct{}, 1),
 		sweepNow: make(chan struct{}, 1),
+		gc:       newUploadGC(uploadGCEvery),
 	}
 	if cfg.Publisher != nil {
 		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{
@@ -296,6 +298,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.runWorker(ctx) })
 	}
 	wg.Go(func() { s.runSweeper(ctx) })
+	wg.Go(func() { s.gc.run(ctx) })
 	var err error
 	if s.relay == nil {
 		s.cfg.Logger.WarnContext(ctx, "no publisher configured: events stay in the outbox until one runs")

@@ -455,6 +455,7 @@ func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, e
 			return s.internal(ctx, u.what, err)
 		}
 		s.metrics.uploadBytes.Add(ctx, int64(len(chunk)))
+		s.gc.received(len(chunk))
 		u.h.Write(chunk)
 		u.n = end
 		// Refuse content of the wrong type as soon as its head is in.
