@@ -65,6 +65,9 @@ func run(args []string, out, progress io.Writer) error {
 	dir := fs.String("dir", os.TempDir(), "where the file and the servers' data directories go (needs about 4x the largest size free)")
 	keep := fs.Bool("keep", false, "keep the file, the servers' data directories and their logs")
 	reportDir := fs.String("report-dir", "", "write the ratios (each path / raw write+fsync) as JSON into this directory (bench/report merges them)")
+	concurrent := fs.Int("concurrent", 8, "then upload this many files at once, each to a child of its own, on one fresh server (0: skip)")
+	concurrentSize := fs.String("concurrent-size", "256MiB", "-concurrent: bytes per upload")
+	concurrentPath := fs.String("concurrent-path", pathStream, "-concurrent: the path every upload takes")
 	var serverEnv, serverArgs listFlag
 	fs.Var(&serverEnv, "server-env", "KEY=VALUE for the server's environment, e.g. GOGC=50 (repeatable)")
 	fs.Var(&serverArgs, "server-arg", "an extra flag for serve all, e.g. --keep-location (repeatable)")
@@ -108,8 +111,17 @@ func run(args []string, out, progress io.Writer) error {
 	if len(pathList) == 0 {
 		return errors.New("-paths: nothing to run")
 	}
+	cSize, err := parseSize(*concurrentSize)
+	if err != nil || cSize < 1<<20 {
+		return fmt.Errorf("-concurrent-size %q: want a size of at least 1MiB", *concurrentSize)
+	}
+	if !slices.Contains(allPaths, *concurrentPath) {
+		return fmt.Errorf("-concurrent-path: unknown %q (have %s)", *concurrentPath, strings.Join(allPaths, ", "))
+	}
+	if *concurrent < 0 {
+		return fmt.Errorf("-concurrent %d: want 0 or more", *concurrent)
+	}
 	var uc uploadConfig
-	var err error
 	if uc.tusChunk, err = parseSize(*tusChunk); err != nil {
 		return fmt.Errorf("-tus-chunk: %w", err)
 	}
@@ -119,6 +131,10 @@ func run(args []string, out, progress io.Writer) error {
 	}
 	uc.grpcChunk = int(gc)
 	largest := slices.Max(sizeList)
+	if *concurrent > 0 {
+		// The copies of the raw writes, the uploads' files and blobs.
+		largest = max(largest, int64(*concurrent)*cSize)
+	}
 	// The file, the session's bytes, the stored blob and the thumbnailer's
 	// copy of it: a server's data directory goes when its upload is done.
 	if free := suite.FreeBytes(*dir); free > 0 && free < uint64(4*largest+1<<30) {
@@ -193,6 +209,22 @@ func run(args []string, out, progress io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped: %w", err)
 		}
+	}
+	if *concurrent > 0 && ctx.Err() == nil {
+		f, err := makeFile(tmp, cSize)
+		if err != nil {
+			return fmt.Errorf("generating the %s file: %w", sizeName(cSize), err)
+		}
+		fmt.Fprintf(progress, "  %d x %s at once, %s ...\n", *concurrent, sizeName(cSize), label(*concurrentPath, uc))
+		r := measureConcurrent(ctx, rc, *concurrent, *concurrentPath, f)
+		if !*keep {
+			f.remove()
+		}
+		if len(r.errs) > 0 {
+			failed++
+		}
+		printConcurrent(out, uc, r)
+		rows = append(rows, concurrentRows(uc, r)...)
 	}
 	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", suite.LoadAvg(), time.Since(began).Round(time.Second))
 	if err := report.Write(*reportDir, "uploads", rows); err != nil {
