@@ -13,6 +13,13 @@
 // memory before the upload and its high-water mark (VmHWM) after, and
 // checks that the item's original_sha256 is the file's.
 //
+// Then (-concurrent, 8 by default; 0 skips it) it uploads a -concurrent-size
+// file (256 MiB) that many times at once through -concurrent-path
+// (UploadMedia) on one fresh server, each to a child of its own over a
+// connection of its own, checks every item, and compares the MiB/s of them
+// all with as many raw write+fsyncs of the file at once; the server's peak
+// RSS rise is divided among the uploads.
+//
 // `make bench-uploads` builds kinbridge from the tree and runs this; -h
 // lists the knobs. It binds loopback only, removes its files, stops by
 // itself (-timeout) and exits non-zero when an upload fails.
