@@ -122,11 +122,11 @@ func streamErrorHandler(ctx context.Context, err error) *status.Status {
 type responseWriterKey struct{}
 
 // exposeWriter keeps the response writer in the request's context, for
-// streamErrorHandler, which grpc-gateway gives only the context.
-func exposeWriter(next runtime.HandlerFunc) runtime.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		next(w, r.WithContext(context.WithValue(r.Context(), responseWriterKey{}, w)), params)
-	}
+// streamErrorHandler, which grpc-gateway gives only the context. Only the
+// streamed routes need it (routeTelemetry): a unary call's errors go
+// through errorHandler, which has the writer.
+func exposeWriter(w http.ResponseWriter, r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), responseWriterKey{}, w))
 }
 
 // routingErrorHandler answers requests no route matched, in the same shape.

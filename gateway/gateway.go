@@ -181,10 +181,20 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			// field name must be an error, not a silently ignored value.
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
+		// Only the caller's token goes to the service (grpc-gateway
+		// forwards Authorization whatever the matcher says), and the
+		// trace context goes as otelgrpc puts it: copying the other
+		// headers (Accept, User-Agent, ... as grpcgateway-*) cost every
+		// call a metadata key each on both sides of the hop, for
+		// nothing any service reads. Likewise no Grpc-Metadata-* header
+		// goes back to the browser: X-Trace-Id (traceHeader) is the one
+		// it needs.
+		runtime.WithIncomingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streamErrorHandler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithMiddlewares(routeTelemetry, exposeWriter, streamedAnswers(streamedRoutes(public...))),
+		runtime.WithMiddlewares(routeTelemetry(streamedRoutes(public...))),
 	)
 	if err := progressv1.RegisterProgressServiceHandler(ctx, mux, progressConn); err != nil {
 		return nil, err
@@ -311,12 +321,24 @@ func traceHeader(next http.Handler) http.Handler {
 
 // routeTelemetry names the server span and labels metrics by the matched
 // route template, never the raw path, so ids do not explode cardinality.
-func routeTelemetry(next runtime.HandlerFunc) runtime.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if pattern, ok := runtime.HTTPPattern(r.Context()); ok {
-			setRoute(r, pattern.String())
+// The routes in streamed (see streamedRoutes) get the timeouts of a long
+// answer (streamAnswer) and their writer kept for streamErrorHandler
+// (exposeWriter). It is the one place that reads the template:
+// grpc-gateway rebuilds it from the pattern, some ten allocations, on
+// every call.
+func routeTelemetry(streamed map[string]bool) runtime.Middleware {
+	return func(next runtime.HandlerFunc) runtime.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+			if pattern, ok := runtime.HTTPPattern(r.Context()); ok {
+				route := pattern.String()
+				setRoute(r, route)
+				if streamed[route] {
+					w = streamAnswer(w, r)
+					r = exposeWriter(w, r)
+				}
+			}
+			next(w, r, params)
 		}
-		next(w, r, params)
 	}
 }
 

@@ -218,7 +218,8 @@ func (g *bodyGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // streamedRoutes returns the route templates of the server-streaming
 // methods of services, as grpc-gateway names them: their answers are
-// live feeds (an NDJSON stream of notifications).
+// live feeds (an NDJSON stream of notifications), given the timeouts of a
+// long answer (streamAnswer) by routeTelemetry.
 func streamedRoutes(services ...protoreflect.ServiceDescriptor) map[string]bool {
 	out := map[string]bool{}
 	for _, svc := range services {
@@ -237,19 +238,6 @@ func streamedRoutes(services ...protoreflect.ServiceDescriptor) map[string]bool 
 		}
 	}
 	return out
-}
-
-// streamedAnswers gives the grpc-gateway routes in streamed (see
-// streamedRoutes) the timeouts of a long answer (streamAnswer).
-func streamedAnswers(streamed map[string]bool) runtime.Middleware {
-	return func(next runtime.HandlerFunc) runtime.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-			if pattern, ok := runtime.HTTPPattern(r.Context()); ok && streamed[pattern.String()] {
-				w = streamAnswer(w, r)
-			}
-			next(w, r, params)
-		}
-	}
 }
 
 // answerWriter gives each write of an answer the write timeout from when

@@ -92,6 +92,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("service signing key: %w", err)
 	}
+	// One verifier for every service and the gateway in this process: its
+	// cache of verified tokens is shared, so a REST call, checked by the
+	// gateway and again by the service, verifies its token once.
 	verifier, err := c.verifier(userKey.Public().(ed25519.PublicKey), serviceKey.Public().(ed25519.PublicKey))
 	if err != nil {
 		return err

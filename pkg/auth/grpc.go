@@ -142,9 +142,10 @@ func authorize(ctx context.Context, v *Verifier, req Requirement) (context.Conte
 }
 
 // bearer extracts the token from "authorization: Bearer <jwt>" metadata.
+// It reads that one key: metadata.FromIncomingContext would copy every
+// header of the call, on every call.
 func bearer(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	switch len(vals) {
 	case 0:
 		return "", status.Error(codes.Unauthenticated, "missing bearer token")

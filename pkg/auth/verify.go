@@ -83,6 +83,10 @@ type VerifierConfig struct {
 	// Leeway is the clock skew allowed for exp, nbf and iat; zero means
 	// DefaultLeeway.
 	Leeway time.Duration
+	// CacheSize bounds how many verified built-in tokens are remembered
+	// (see cache.go); zero means DefaultTokenCacheSize, negative caches
+	// nothing.
+	CacheSize int
 }
 
 // Verifier checks bearer tokens and says whom they identify. It is safe for
@@ -93,6 +97,7 @@ type Verifier struct {
 	oidc                *OIDCConfig
 	keys                *keySet // the OIDC provider's keys
 	leeway              time.Duration
+	cache               *tokenCache      // nil when caching is off
 	now                 func() time.Time // replaced in tests
 }
 
@@ -107,6 +112,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if v.leeway < 0 {
 		return nil, fmt.Errorf("auth: negative leeway %s", cfg.Leeway)
 	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultTokenCacheSize
+	}
+	v.cache = newTokenCache(cfg.CacheSize)
 	if cfg.UserKey != nil {
 		if len(cfg.UserKey) != ed25519.PublicKeySize {
 			return nil, errors.New("auth: user key is not an Ed25519 public key")
@@ -156,15 +165,25 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // OIDC) or a Kinbridge service. It checks the signature with the key the token
 // belongs to (algorithm pinned per key type, never "none"; kid checked), then
 // iss, aud, exp, nbf (or iat) and the subject. ctx bounds a JWKS fetch, if one
-// is needed.
+// is needed. A built-in token it verified before is answered from memory
+// while the token's validity window holds (cache.go).
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	now := v.now()
+	if p, ok := v.cache.get(token, now); ok {
+		return p, nil
+	}
 	h, err := peek(token)
 	if err != nil {
 		return Principal{}, err
 	}
 	switch {
 	case h.Iss == Issuer:
-		return v.verifyBuiltin(token, h)
+		e, err := v.verifyBuiltin(token, h, now)
+		if err != nil {
+			return Principal{}, err
+		}
+		v.cache.put(token, e, now)
+		return e.p, nil
 	case v.oidc != nil && h.Iss == v.oidc.Issuer:
 		return v.verifyOIDC(ctx, token, h)
 	case h.Iss == "":
@@ -192,7 +211,7 @@ func (v *Verifier) VerifyUser(ctx context.Context, token string) (Principal, err
 // user or a service token is decided by the key that verifies it: the kid
 // picks the key (the audience does when there is no kid), and the signature,
 // audience and subject must then all fit that one kind.
-func (v *Verifier) verifyBuiltin(token string, h header) (Principal, error) {
+func (v *Verifier) verifyBuiltin(token string, h header, now time.Time) (verified, error) {
 	var service bool
 	switch {
 	case h.Kid == "":
@@ -202,46 +221,49 @@ func (v *Verifier) verifyBuiltin(token string, h header) (Principal, error) {
 	case v.userKey != nil && h.Kid == v.userKID:
 		service = false
 	default:
-		return Principal{}, fmt.Errorf("%w (kid %q)", ErrUnknownKey, h.Kid)
+		return verified{}, fmt.Errorf("%w (kid %q)", ErrUnknownKey, h.Kid)
 	}
 	key, aud := v.userKey, UserAudience
 	if service {
 		key, aud = v.serviceKey, ServiceAudience
 	}
 	if key == nil {
-		return Principal{}, ErrUnknownKey
+		return verified{}, ErrUnknownKey
 	}
 	if !slices.Contains(builtinAlgs, h.Alg) {
-		return Principal{}, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
+		return verified{}, fmt.Errorf("%w: %q", ErrAlgorithm, h.Alg)
 	}
 	c, err := v.parse(token, builtinAlgs, func(*jwt.Token) (any, error) { return key, nil })
 	if err != nil {
-		return Principal{}, err
+		return verified{}, err
 	}
-	if err := v.checkClaims(c, Issuer, aud); err != nil {
-		return Principal{}, err
+	e, err := v.checkClaims(c, Issuer, aud, now)
+	if err != nil {
+		return verified{}, err
 	}
 	sub, err := c.GetSubject()
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: sub is not a string", ErrMalformed)
+		return verified{}, fmt.Errorf("%w: sub is not a string", ErrMalformed)
 	}
 	if service {
 		name, ok := strings.CutPrefix(sub, servicePrefix)
 		if !ok || !validServiceName(name) {
-			return Principal{}, fmt.Errorf("%w: service token for %q", ErrBadSubject, sub)
+			return verified{}, fmt.Errorf("%w: service token for %q", ErrBadSubject, sub)
 		}
-		return Principal{Subject: sub, Service: name, Issuer: Issuer}, nil
+		e.p = Principal{Subject: sub, Service: name, Issuer: Issuer}
+		return e, nil
 	}
 	if err := checkUserID(sub, "sub"); err != nil {
-		return Principal{}, err
+		return verified{}, err
 	}
 	admin := false
 	if a, ok := c["admin"]; ok {
 		if admin, ok = a.(bool); !ok {
-			return Principal{}, fmt.Errorf("%w: admin is not a boolean", ErrMalformed)
+			return verified{}, fmt.Errorf("%w: admin is not a boolean", ErrMalformed)
 		}
 	}
-	return Principal{Subject: sub, Admin: admin, Issuer: Issuer}, nil
+	e.p = Principal{Subject: sub, Admin: admin, Issuer: Issuer}
+	return e, nil
 }
 
 func (v *Verifier) verifyOIDC(ctx context.Context, token string, h header) (Principal, error) {
@@ -257,7 +279,7 @@ func (v *Verifier) verifyOIDC(ctx context.Context, token string, h header) (Prin
 	if err != nil {
 		return Principal{}, err
 	}
-	if err := v.checkClaims(c, v.oidc.Issuer, v.oidc.Audience); err != nil {
+	if _, err := v.checkClaims(c, v.oidc.Issuer, v.oidc.Audience, v.now()); err != nil {
 		return Principal{}, err
 	}
 	uid, ok := c[v.oidc.UserClaim].(string)
@@ -309,31 +331,32 @@ func (v *Verifier) parse(token string, algs []string, keyFunc jwt.Keyfunc) (jwt.
 	}
 }
 
-func (v *Verifier) checkClaims(c jwt.MapClaims, iss, aud string) error {
-	now := v.now()
+// checkClaims checks c's issuer, audience and validity window at now, and
+// returns that window (leeway included) for the cache.
+func (v *Verifier) checkClaims(c jwt.MapClaims, iss, aud string, now time.Time) (verified, error) {
 	if got, err := c.GetIssuer(); err != nil || got != iss {
 		// Unreachable unless the token was routed on a different reading of
 		// iss than the library's; refuse rather than guess.
-		return fmt.Errorf("%w: want %q", ErrUnknownIssuer, iss)
+		return verified{}, fmt.Errorf("%w: want %q", ErrUnknownIssuer, iss)
 	}
 	auds, err := c.GetAudience()
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: aud is neither a string nor a list of strings", ErrMalformed)
+		return verified{}, fmt.Errorf("%w: aud is neither a string nor a list of strings", ErrMalformed)
 	case len(auds) == 0:
-		return fmt.Errorf("%w: aud", ErrMissingClaim)
+		return verified{}, fmt.Errorf("%w: aud", ErrMissingClaim)
 	case !slices.Contains(auds, aud):
-		return fmt.Errorf("%w: want %q", ErrWrongAudience, aud)
+		return verified{}, fmt.Errorf("%w: want %q", ErrWrongAudience, aud)
 	}
 
 	exp, err := c.GetExpirationTime()
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: exp is not a number", ErrMalformed)
+		return verified{}, fmt.Errorf("%w: exp is not a number", ErrMalformed)
 	case exp == nil:
-		return fmt.Errorf("%w: exp", ErrMissingClaim)
+		return verified{}, fmt.Errorf("%w: exp", ErrMissingClaim)
 	case !now.Before(exp.Add(v.leeway)):
-		return fmt.Errorf("%w at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
+		return verified{}, fmt.Errorf("%w at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
 	}
 
 	// Without nbf, a token issued in the future is not valid yet either.
@@ -343,11 +366,15 @@ func (v *Verifier) checkClaims(c jwt.MapClaims, iss, aud string) error {
 	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: nbf or iat is not a number", ErrMalformed)
+		return verified{}, fmt.Errorf("%w: nbf or iat is not a number", ErrMalformed)
 	case start != nil && now.Add(v.leeway).Before(start.Time):
-		return fmt.Errorf("%w (valid from %s)", ErrNotValidYet, start.UTC().Format(time.RFC3339))
+		return verified{}, fmt.Errorf("%w (valid from %s)", ErrNotValidYet, start.UTC().Format(time.RFC3339))
 	}
-	return nil
+	e := verified{until: exp.Add(v.leeway)}
+	if start != nil {
+		e.from = start.Add(-v.leeway)
+	}
+	return e, nil
 }
 
 // header is what Verify reads before it knows which key to use. Nothing in it

@@ -1,12 +1,15 @@
 package grpcserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,4 +227,56 @@ func TestNewRequiresAVerifier(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("a server without a verifier was built")
 	}
+}
+
+// The call log skips building a record its logger would drop (successes at
+// debug, under a production level) and still writes the others.
+func TestCallLogByLevel(t *testing.T) {
+	for _, tc := range []struct {
+		level     slog.Level
+		fail      bool
+		wantLines int
+	}{
+		{slog.LevelInfo, false, 0},
+		{slog.LevelInfo, true, 1},
+		{slog.LevelDebug, false, 1},
+	} {
+		var buf syncBuffer
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tc.level}))
+		conn, stop := start(t, func(context.Context) error {
+			if tc.fail {
+				return status.Error(codes.NotFound, "no such thing")
+			}
+			return nil
+		}, time.Second, func(o *Options) { o.Logger = logger })
+		_ = do(context.Background(), conn)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Count(buf.String(), "msg=rpc ")
+		if lines != tc.wantLines {
+			t.Errorf("level %s, failing %v: %d call log lines, want %d:\n%s", tc.level, tc.fail, lines, tc.wantLines, buf.String())
+		}
+		if tc.fail && !strings.Contains(buf.String(), "rpc.code=NotFound") {
+			t.Errorf("the refusal's log line lacks its code:\n%s", buf.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -25,25 +25,45 @@ func (jaegerBaggage) Inject(ctx context.Context, carrier propagation.TextMapCarr
 	}
 }
 
-// Extract adds the uberctx headers to the context's baggage.
+// Extract adds the uberctx headers to the context's baggage. It runs on
+// every request and almost none carries such a header: it reads the header
+// names without copying them (http.Header, which the gateway's carrier is,
+// is ranged over directly) and leaves ctx as it is when none is found.
 func (jaegerBaggage) Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
-	bag := baggage.FromContext(ctx)
-	for _, k := range carrier.Keys() {
-		key, ok := strings.CutPrefix(strings.ToLower(k), uberctxPrefix)
-		if !ok || key == "" {
-			continue
+	var (
+		bag   baggage.Baggage
+		found bool
+	)
+	add := func(k string) {
+		if len(k) <= len(uberctxPrefix) || !strings.EqualFold(k[:len(uberctxPrefix)], uberctxPrefix) {
+			return
 		}
 		value, err := url.QueryUnescape(carrier.Get(k))
 		if err != nil {
-			continue
+			return
 		}
-		m, err := baggage.NewMemberRaw(key, value)
+		m, err := baggage.NewMemberRaw(strings.ToLower(k[len(uberctxPrefix):]), value)
 		if err != nil {
-			continue
+			return
+		}
+		if !found {
+			bag, found = baggage.FromContext(ctx), true
 		}
 		if b, err := bag.SetMember(m); err == nil {
 			bag = b
 		}
+	}
+	if h, ok := carrier.(propagation.HeaderCarrier); ok {
+		for k := range h {
+			add(k)
+		}
+	} else {
+		for _, k := range carrier.Keys() {
+			add(k)
+		}
+	}
+	if !found {
+		return ctx
 	}
 	return baggage.ContextWithBaggage(ctx, bag)
 }
