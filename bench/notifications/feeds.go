@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 // following one child that a contributor writes to.
 type scaleConfig struct {
 	feeds          int    // feeds open in all
-	watched        int    // of which follow the child (its guardians)
+	watched        int    // of which follow the child
+	guardians      int    // the child's guardians, whose devices the watched feeds are
 	transport      string // idleGRPC, idleGRPCMux or idleSSE
 	streamsPerConn int    // grpc-mux: streams sharing one connection
 	rate           float64
@@ -36,6 +38,7 @@ type scaleResult struct {
 	live       int // of which carried a heartbeat before the writes
 	conns      int // connections the load generator held
 	openTook   time.Duration
+	setupTook  time.Duration // the relay delivering the grants' events
 	warmupTook time.Duration
 	mem        memSample // the server with every feed open, before the writes
 	base       memSample // the server before any feed opened
@@ -124,29 +127,47 @@ func runScale(ctx context.Context, bin, dir string, env []string, cfg scaleConfi
 		return nil, err
 	}
 
-	// The child's guardians first, then feeds of users who follow nobody.
+	// The child's guardians' feeds first, each guardian on several devices
+	// (every grant is an event to the child's guardians so far, so 1,000
+	// guardians would take a million inbox rows to set up), then feeds of
+	// users who follow nobody. A subscriber's name is its feed's.
 	subs := make([]*subscriber, cfg.feeds)
 	via := viaGRPC
 	if cfg.transport == idleSSE {
 		via = viaSSE
 	}
+	tokens := map[string]string{}
 	for i := range subs {
-		user := fmt.Sprintf("scale-%05d", i)
-		tok, err := srv.Token(user, false)
-		if err != nil {
-			return nil, err
+		user, name := fmt.Sprintf("scale-%05d", i), ""
+		if i < cfg.watched {
+			user = fmt.Sprintf("scale-guardian-%04d", i%cfg.guardians)
+			name = fmt.Sprintf("%s/device-%d", user, i/cfg.guardians)
 		}
-		subs[i] = newSubscriber(user, tok, via)
+		tok, ok := tokens[user]
+		if !ok {
+			if tok, err = srv.Token(user, false); err != nil {
+				return nil, err
+			}
+			tokens[user] = tok
+		}
+		subs[i] = newSubscriber(cmp.Or(name, user), tok, via)
 	}
 	watched, others := subs[:cfg.watched], subs[cfg.watched:]
 	var g errgroup.Group
 	g.SetLimit(8)
-	for _, s := range watched {
-		g.Go(func() error { return grant(s.user, progressv1.Role_ROLE_GUARDIAN) })
+	for i := range min(cfg.guardians, cfg.watched) {
+		g.Go(func() error { return grant(fmt.Sprintf("scale-guardian-%04d", i), progressv1.Role_ROLE_GUARDIAN) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Let the relay deliver the grants' events before any feed opens, so
+	// that they are no part of the run.
+	setup := time.Now()
+	if err := waitOutbox(ctx, srv, 5*time.Minute); err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	res.setupTook = time.Since(setup)
 
 	// Open every feed, cfg.openers at a time; on grpc-mux, feed i shares
 	// connection i mod conns, so the watched feeds spread over all of them.
@@ -333,6 +354,35 @@ func runScale(ctx context.Context, bin, dir string, env []string, cfg scaleConfi
 	return res, nil
 }
 
+// waitOutbox waits until no service's outbox holds a message.
+func waitOutbox(ctx context.Context, srv *server, budget time.Duration) error {
+	deadline := time.Now().Add(budget)
+	for {
+		all, err := srv.ScrapeAll(ctx)
+		if err != nil {
+			return err
+		}
+		pending, seen := 0.0, false
+		for series, v := range all {
+			if strings.HasPrefix(series, "kinbridge_outbox_pending") {
+				pending, seen = pending+v, true
+			}
+		}
+		if !seen {
+			return errors.New("/metrics has no kinbridge_outbox_pending")
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%.0f events still in the outbox after %s", pending, budget)
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
 // collect matches the watched feeds' deliveries to their sends and checks
 // the run: every watched feed carries every write that succeeded exactly
 // once, and no other feed carries any. waited is when the drain stopped:
@@ -383,7 +433,8 @@ func printScale(out io.Writer, r *scaleResult) {
 	if c.transport == idleGRPCMux {
 		fmt.Fprintf(out, ", %d streams per connection", c.streamsPerConn)
 	}
-	fmt.Fprintf(out, "), %d of them guardians of one child; a contributor records %g/s for %s\n", c.watched, c.rate, c.duration)
+	fmt.Fprintf(out, "), %d of them of one child's %d guardians (%d devices each); a contributor records %g/s for %s\n", c.watched, c.guardians, c.watched/c.guardians, c.rate, c.duration)
+	fmt.Fprintf(out, "   setup: the relay delivered the %d grants' events (to the guardians so far) in %s\n", min(c.guardians, c.watched)+1, r.setupTook.Round(time.Millisecond))
 	fmt.Fprintf(out, "   opened in %s on %d connections; %d of %d carried a heartbeat or notification; warm-up took %s\n",
 		r.openTook.Round(time.Millisecond), r.conns, r.live, r.open, r.warmupTook.Round(time.Millisecond))
 	k := float64(r.open)

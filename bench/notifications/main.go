@@ -77,6 +77,7 @@ func run(args []string, out io.Writer) error {
 	scaleTransport := fs.String("scale-transport", idleGRPCMux, "scale: grpc, grpc-mux or sse (one transport at a time: the process has a limited number of open files)")
 	fs.IntVar(&sc.feeds, "scale-feeds", 10000, "scale: feeds open in all")
 	fs.IntVar(&sc.watched, "scale-watched", 1000, "scale: of which follow the child that is written to")
+	fs.IntVar(&sc.guardians, "scale-guardians", 100, "scale: the child's guardians, the watched feeds spread over them as devices (at most 32 each, the server's cap; each grant is an event to the guardians so far, so their setup grows as the square)")
 	fs.IntVar(&sc.streamsPerConn, "scale-streams-per-conn", 200, "scale: grpc-mux streams sharing one connection")
 	fs.Float64Var(&sc.rate, "scale-rate", 5, "scale: assessments recorded per second for the child")
 	fs.DurationVar(&sc.duration, "scale-duration", 10*time.Second, "scale: how long to record")
@@ -123,8 +124,8 @@ func run(args []string, out io.Writer) error {
 		return errors.New("latency: -rate, -duration, -max-inflight and the guardians must be positive")
 	case ic.openers < 1 || ic.muxConns < 1:
 		return errors.New("idle: -openers and -mux-conns must be positive")
-	case sc.feeds < 1 || sc.watched < 1 || sc.watched > sc.feeds || sc.streamsPerConn < 1 || sc.rate <= 0 || sc.duration <= 0 || sc.openers < 1:
-		return errors.New("scale: -scale-feeds, -scale-watched (at most -scale-feeds), -scale-streams-per-conn, -scale-rate, -scale-duration and -scale-openers must be positive")
+	case sc.feeds < 1 || sc.watched < 1 || sc.watched > sc.feeds || sc.guardians < 1 || sc.watched > 32*sc.guardians || sc.streamsPerConn < 1 || sc.rate <= 0 || sc.duration <= 0 || sc.openers < 1:
+		return errors.New("scale: -scale-feeds, -scale-watched (at most -scale-feeds and 32 per guardian), -scale-guardians, -scale-streams-per-conn, -scale-rate, -scale-duration and -scale-openers must be positive")
 	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
