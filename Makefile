@@ -43,7 +43,7 @@ bench: ## Run every benchmark below, then print one table of their ratios and wr
 	status=0 && \
 	{ "$$tmp/hops" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(HOPS_BENCH_FLAGS) || status=1; } && \
 	{ go run ./bench/chain -report-dir "$$tmp/ratios" $(CHAIN_BENCH_FLAGS) || status=1; } && \
-	{ "$$tmp/bench" -bin "$$tmp/kinbridge" $(BENCH_FLAGS) || status=1; } && \
+	{ "$$tmp/bench" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(BENCH_FLAGS) || status=1; } && \
 	{ "$$tmp/bench-uploads" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(UPLOAD_BENCH_FLAGS) || status=1; } && \
 	{ "$$tmp/report" -dir "$$tmp/ratios" -out "$(RATIOS)" || status=1; } && \
 	exit $$status

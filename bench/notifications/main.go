@@ -7,11 +7,17 @@
 //     timed from the send of its CreateAssessment call, and every feed is
 //     checked to carry every notification exactly once;
 //  2. memory per idle subscriber: K idle feeds are opened on a fresh server
-//     and its RSS, Go heap and stacks are read after they settle.
+//     and its RSS, Go heap and stacks are read after they settle;
+//  3. scale: 10,000 feeds open on a fresh server, 1,000 of them guardians
+//     of one child, whose writes are timed to their arrival on those 1,000
+//     (and checked, as in 1, to arrive exactly once).
+//
+// With -report-dir it writes its ratios against issue 13's targets (memory
+// per idle feed per transport, p99 at scale) for bench/report to merge.
 //
 // `make bench-notifications` (and `make bench`, which runs both benchmarks)
 // builds kinbridge from the tree and runs this with defaults that take
-// about three minutes on two cores; -h lists the knobs. It binds loopback
+// about six minutes on two cores; -h lists the knobs. It binds loopback
 // only and stops by itself (-timeout).
 package main
 
@@ -31,6 +37,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kinbridge/kinbridge/bench/internal/report"
 	"github.com/kinbridge/kinbridge/bench/internal/suite"
 )
 
@@ -44,7 +51,8 @@ func main() {
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("notifications", flag.ContinueOnError)
 	bin := fs.String("bin", "", "kinbridge binary to benchmark (default: go build ./cmd/kinbridge from the current directory)")
-	phases := fs.String("phases", "latency,idle", "what to run: latency, idle, or both")
+	phases := fs.String("phases", "latency,idle,scale", "what to run: any of latency, idle, scale")
+	reportDir := fs.String("report-dir", "", "write the ratios against their targets as JSON into this directory (bench/report merges them)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "stop everything after this long")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	var serverEnv envList
@@ -60,10 +68,21 @@ func run(args []string, out io.Writer) error {
 
 	var ic idleConfig
 	steps := fs.String("idle-steps", "1000,5000", "idle: numbers of idle feeds to measure at (ascending); each feed is a socket on both sides, so keep under the open-file limit")
-	transports := fs.String("idle-transports", "grpc,sse", "idle: grpc (one connection per stream), grpc-mux (streams share -mux-conns connections), sse (gateway)")
+	transports := fs.String("idle-transports", "grpc,grpc-mux,sse", "idle: grpc (one connection per stream), grpc-mux (streams share -mux-conns connections), sse (gateway)")
 	fs.IntVar(&ic.muxConns, "mux-conns", 10, "idle: connections the grpc-mux streams share")
 	fs.DurationVar(&ic.settle, "settle", 20*time.Second, "idle: wait after opening feeds before reading memory (heartbeats come every 15s)")
 	fs.IntVar(&ic.openers, "openers", 32, "idle: feeds opened concurrently")
+
+	var sc scaleConfig
+	scaleTransport := fs.String("scale-transport", idleGRPCMux, "scale: grpc, grpc-mux or sse (one transport at a time: the process has a limited number of open files)")
+	fs.IntVar(&sc.feeds, "scale-feeds", 10000, "scale: feeds open in all")
+	fs.IntVar(&sc.watched, "scale-watched", 1000, "scale: of which follow the child that is written to")
+	fs.IntVar(&sc.guardians, "scale-guardians", 100, "scale: the child's guardians, the watched feeds spread over them as devices (at most 32 each, the server's cap; each grant is an event to the guardians so far, so their setup grows as the square)")
+	fs.IntVar(&sc.streamsPerConn, "scale-streams-per-conn", 200, "scale: grpc-mux streams sharing one connection")
+	fs.Float64Var(&sc.rate, "scale-rate", 5, "scale: assessments recorded per second for the child")
+	fs.DurationVar(&sc.duration, "scale-duration", 10*time.Second, "scale: how long to record")
+	fs.DurationVar(&sc.drain, "scale-drain", 30*time.Second, "scale: how long to wait for late deliveries after the last call")
+	fs.IntVar(&sc.openers, "scale-openers", 32, "scale: feeds opened concurrently")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -93,13 +112,20 @@ func run(args []string, out io.Writer) error {
 		}
 	}
 	doLatency, doIdle := strings.Contains(*phases, "latency"), strings.Contains(*phases, "idle") && len(ic.steps) > 0
+	doScale := strings.Contains(*phases, "scale")
+	var err error
+	if sc.transport, err = parseTransport("-scale-transport", *scaleTransport); err != nil {
+		return err
+	}
 	switch {
-	case !doLatency && !doIdle:
+	case !doLatency && !doIdle && !doScale:
 		return errors.New("-phases: nothing to run")
 	case lc.rate <= 0 || lc.duration <= 0 || lc.grpcGuardians < 0 || lc.sseGuardians < 0 || lc.grpcGuardians+lc.sseGuardians == 0 || lc.maxInflight < 1:
 		return errors.New("latency: -rate, -duration, -max-inflight and the guardians must be positive")
 	case ic.openers < 1 || ic.muxConns < 1:
 		return errors.New("idle: -openers and -mux-conns must be positive")
+	case sc.feeds < 1 || sc.watched < 1 || sc.watched > sc.feeds || sc.guardians < 1 || sc.watched > 32*sc.guardians || sc.streamsPerConn < 1 || sc.rate <= 0 || sc.duration <= 0 || sc.openers < 1:
+		return errors.New("scale: -scale-feeds, -scale-watched (at most -scale-feeds and 32 per guardian), -scale-guardians, -scale-streams-per-conn, -scale-rate, -scale-duration and -scale-openers must be positive")
 	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -124,6 +150,7 @@ func run(args []string, out io.Writer) error {
 	}
 
 	var wrong error // a run that lost or doubled a notification fails, after every phase ran
+	var rows []report.Row
 	if doLatency {
 		srv, err := startServer(ctx, *bin, dir, serverEnv)
 		if err != nil {
@@ -150,6 +177,25 @@ func run(args []string, out io.Writer) error {
 			results = append(results, res)
 		}
 		printIdle(out, ic, results)
+		rows = append(rows, idleRows(results)...)
+	}
+	if doScale {
+		res, err := runScale(ctx, *bin, dir, serverEnv, sc)
+		if err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+		printScale(out, res)
+		rows = append(rows, scaleRow(res))
+		wrong = errors.Join(wrong, res.wrong)
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(out)
+		if err := report.Print(out, rows); err != nil {
+			return err
+		}
+		if err := report.Write(*reportDir, "notifications", rows); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "\nload average at end: %s; total time %s\n", suite.LoadAvg(), time.Since(began).Round(time.Second))
 	return wrong

@@ -223,7 +223,9 @@ func (f *feed) errFellBehind() error {
 }
 
 // run carries live messages until ctx is done or the client falls behind;
-// tick, when not nil, is called on every heartbeat tick.
+// tick, when not nil, is called on every heartbeat tick. The goroutine
+// that runs it lives as long as the feed, so every send is made on a
+// shallow one (see shallow).
 func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() error) error {
 	var beats <-chan time.Time
 	if tick != nil {
@@ -236,7 +238,7 @@ func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() err
 		case <-ctx.Done():
 			return nil
 		case <-beats:
-			if err := tick(); err != nil {
+			if err := shallow(tick); err != nil {
 				return err
 			}
 		case <-f.sub.Done():
@@ -248,7 +250,7 @@ func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() err
 			}
 			return status.Errorf(codes.Unavailable, "live delivery ended (%v); resume with resume_token %s", f.sub.Err(), f.resumeToken())
 		case m := <-f.sub.C():
-			if err := f.live(ctx, *m); err != nil {
+			if err := shallow(func() error { return f.live(ctx, *m) }); err != nil {
 				return err
 			}
 		}
@@ -263,29 +265,39 @@ func (s *server) StreamNotifications(req *notificationv1.StreamNotificationsRequ
 	if err != nil {
 		return err
 	}
-	f, err := s.openFeed(ctx, user, req.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
-		return stream.Send(&notificationv1.StreamNotificationsResponse{
-			Event:       &notificationv1.StreamNotificationsResponse_Notification{Notification: n},
-			ResumeToken: token,
-		})
-	})
-	if err != nil {
-		return err
-	}
-	defer f.close(ctx)
-	if err := f.catchUp(ctx); err != nil {
-		return err
-	}
+	var f *feed
 	heartbeat := func() error {
 		return stream.Send(&notificationv1.StreamNotificationsResponse{
 			Event:       &notificationv1.StreamNotificationsResponse_Heartbeat{Heartbeat: &notificationv1.Heartbeat{Time: timestamppb.Now()}},
 			ResumeToken: f.resumeToken(),
 		})
 	}
-	// One heartbeat at once: the client learns the stream is live and its
-	// position, and HTTP clients of the REST mapping get their response
-	// headers now rather than with the first notification.
-	if err := heartbeat(); err != nil {
+	defer func() {
+		if f != nil {
+			f.close(ctx)
+		}
+	}()
+	// Opening and the replay are deep and brief; this goroutine is not (see
+	// shallow).
+	err = shallow(func() (err error) {
+		f, err = s.openFeed(ctx, user, req.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
+			return stream.Send(&notificationv1.StreamNotificationsResponse{
+				Event:       &notificationv1.StreamNotificationsResponse_Notification{Notification: n},
+				ResumeToken: token,
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if err := f.catchUp(ctx); err != nil {
+			return err
+		}
+		// One heartbeat at once: the client learns the stream is live and
+		// its position, and HTTP clients of the REST mapping get their
+		// response headers now rather than with the first notification.
+		return heartbeat()
+	})
+	if err != nil {
 		return err
 	}
 	return f.run(ctx, s.heartbeat, heartbeat)

@@ -87,28 +87,40 @@ func (l *liveServer) Watch(stream notificationpeerv1.LiveService_WatchServer) er
 // runWatch carries one watch until it ends, returning the token to resume
 // it: none when the watch could not start.
 func (l *liveServer) runWatch(ctx context.Context, id int64, start *notificationpeerv1.StartWatch, cr *credits, send func(*notificationpeerv1.WatchResponse) error) (string, error) {
-	f, err := l.openFeed(ctx, start.GetUser(), start.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
-		// Waiting for credit holds back only this watch; if it waits too
-		// long, its live buffer overflows and it ends as fell_behind.
-		if err := cr.take(ctx); err != nil {
+	var f *feed
+	defer func() {
+		if f != nil {
+			f.close(ctx)
+		}
+	}()
+	// Opening and the replay are deep and brief; this goroutine lives as
+	// long as the watch (see shallow).
+	err := shallow(func() (err error) {
+		f, err = l.openFeed(ctx, start.GetUser(), start.GetResumeToken(), func(n *notificationv1.Notification, token string) error {
+			// Waiting for credit holds back only this watch; if it waits
+			// too long, its live buffer overflows and it ends as fell_behind.
+			if err := cr.take(ctx); err != nil {
+				return err
+			}
+			return send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Notification{Notification: n}, ResumeToken: token})
+		})
+		if err != nil {
 			return err
 		}
-		return send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Notification{Notification: n}, ResumeToken: token})
+		// Started before the replay, so the caller knows the watch is open
+		// (and where it starts) before the first notification.
+		if err := send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Started{Started: &notificationpeerv1.WatchStarted{}},
+			ResumeToken: f.resumeToken()}); err != nil {
+			return err
+		}
+		return f.catchUp(ctx)
 	})
-	if err != nil {
+	if f == nil {
 		return "", err
 	}
-	defer f.close(ctx)
-	// Started before the replay, so the caller knows the watch is open
-	// (and where it starts) before the first notification.
-	if err := send(&notificationpeerv1.WatchResponse{WatchId: id, Event: &notificationpeerv1.WatchResponse_Started{Started: &notificationpeerv1.WatchStarted{}},
-		ResumeToken: f.resumeToken()}); err != nil {
-		return f.resumeToken(), err
+	if err == nil {
+		err = f.run(ctx, 0, nil)
 	}
-	if err := f.catchUp(ctx); err != nil {
-		return f.resumeToken(), err
-	}
-	err = f.run(ctx, 0, nil)
 	return f.resumeToken(), err
 }
 
