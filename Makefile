@@ -32,7 +32,7 @@ unit: ## Run unit and integration tests (-race). Real backends are used when rea
 e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree (backends, Jaeger, node and chromium when present; see KINBRIDGE_TEST_REQUIRE).
 	$(GO_TEST) -tags e2e -timeout 40m ./e2e/...
 
-.PHONY: bench bench-notifications bench-uploads bench-hops bench-chain
+.PHONY: bench bench-notifications bench-uploads bench-hops bench-chain bench-events
 # RATIOS is the JSON file `make bench` writes its table of ratios to.
 RATIOS ?= bench-ratios-$(shell date -u +%Y%m%dT%H%M%SZ).json
 bench: ## Run every benchmark below, then print one table of their ratios and write it as JSON (RATIOS=file, default bench-ratios-<time>.json); exits non-zero only on a wrong run.
@@ -40,9 +40,11 @@ bench: ## Run every benchmark below, then print one table of their ratios and wr
 	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
 	go build -o "$$tmp/hops" ./bench/hops && go build -o "$$tmp/bench" ./bench/notifications && \
 	go build -o "$$tmp/bench-uploads" ./bench/uploads && go build -o "$$tmp/report" ./bench/report && \
+	go build -o "$$tmp/events" ./bench/events && \
 	status=0 && \
 	{ "$$tmp/hops" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(HOPS_BENCH_FLAGS) || status=1; } && \
 	{ go run ./bench/chain -report-dir "$$tmp/ratios" $(CHAIN_BENCH_FLAGS) || status=1; } && \
+	{ "$$tmp/events" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(EVENTS_BENCH_FLAGS) || status=1; } && \
 	{ "$$tmp/bench" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(BENCH_FLAGS) || status=1; } && \
 	{ "$$tmp/bench-uploads" -bin "$$tmp/kinbridge" -report-dir "$$tmp/ratios" $(UPLOAD_BENCH_FLAGS) || status=1; } && \
 	{ "$$tmp/report" -dir "$$tmp/ratios" -out "$(RATIOS)" || status=1; } && \
@@ -56,6 +58,12 @@ bench-hops: ## Benchmark REST via the gateway / gRPC and tracing exported / off,
 
 bench-chain: ## Benchmark the full server chain / a bare grpc.NewServer (services/progress BenchmarkChainVsBare, -benchmem).
 	@go run ./bench/chain $(CHAIN_BENCH_FLAGS)
+
+bench-events: ## Benchmark events recorded -> every guardian's inbox per second (one child, 100 children; SQLite, and PostgreSQL when reachable); EVENTS_BENCH_FLAGS="-h" for knobs.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
+	go build -o "$$tmp/events" ./bench/events && \
+	"$$tmp/events" -bin "$$tmp/kinbridge" $(EVENTS_BENCH_FLAGS)
 
 bench-notifications: ## Benchmark live notifications (delivery latency, memory per idle feed) on a built serve all; BENCH_FLAGS="-h" for knobs.
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \

@@ -17,11 +17,20 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
 
-type publisher struct{ got []*notificationpeerv1.Event }
+type publisher struct {
+	got     []*notificationpeerv1.Event
+	batches int
+}
 
 func (p *publisher) Publish(_ context.Context, in *notificationpeerv1.PublishRequest, _ ...grpc.CallOption) (*notificationpeerv1.PublishResponse, error) {
 	p.got = append(p.got, in.GetEvent())
 	return &notificationpeerv1.PublishResponse{}, nil
+}
+
+func (p *publisher) PublishBatch(_ context.Context, in *notificationpeerv1.PublishBatchRequest, _ ...grpc.CallOption) (*notificationpeerv1.PublishBatchResponse, error) {
+	p.batches++
+	p.got = append(p.got, in.GetEvents()...)
+	return &notificationpeerv1.PublishBatchResponse{Results: make([]*notificationpeerv1.PublishResponse, len(in.GetEvents()))}, nil
 }
 
 // TestMessageThenDeliver: an event is keyed by its child in the outbox, and

@@ -34,6 +34,13 @@ func (f *fakePublisher) Publish(_ context.Context, in *notificationpeerv1.Publis
 	return &notificationpeerv1.PublishResponse{}, nil
 }
 
+func (f *fakePublisher) PublishBatch(_ context.Context, in *notificationpeerv1.PublishBatchRequest, _ ...grpc.CallOption) (*notificationpeerv1.PublishBatchResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, in.GetEvents()...)
+	return &notificationpeerv1.PublishBatchResponse{Results: make([]*notificationpeerv1.PublishResponse, len(in.GetEvents()))}, nil
+}
+
 func (f *fakePublisher) snapshot() []*notificationpeerv1.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -27,38 +27,16 @@ type publishServer struct {
 // is pushed live, so a live client never sees what a reload would not.
 func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.PublishRequest) (*notificationpeerv1.PublishResponse, error) {
 	ev := req.GetEvent()
-	childID := strings.TrimPrefix(ev.GetChild(), "children/")
-	n := store.Notification{
-		EventID: ev.GetId(), Type: int(ev.GetType()), ChildID: childID,
-		Title: ev.GetTitle(), Body: ev.GetBody(), Link: ev.GetLink(),
-	}
-	if ev.GetOccurTime() != nil {
-		n.CreateTime = ev.GetOccurTime().AsTime()
-	}
-
+	n := notificationOf(ev)
 	switch ev.GetType() {
 	case notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, notificationv1.EventType_EVENT_TYPE_CHILD_DELETED:
 		return p.withdraw(ctx, n, ev)
 	case notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED:
 		p.guardians.forget(ev.GetChild()) // the new guardian is among the recipients
 	}
-
-	users, err := p.guardians.users(ctx, ev.GetChild())
+	recipients, err := p.recipients(ctx, ev, n, map[string]audience{})
 	if err != nil {
-		// The sender's outbox retries: nothing is lost by refusing now. The
-		// reason (which may name progress's address) goes to the log only.
-		p.logger.WarnContext(ctx, "asking progress for the guardians", slog.String("child", ev.GetChild()), slog.Any("error", err))
-		return nil, status.Errorf(codes.Unavailable, "cannot ask the progress service for the guardians of %s right now; retry shortly", ev.GetChild())
-	}
-	subs, err := p.store.ChildSubscriptions(ctx, childID)
-	if err != nil {
-		return nil, internal(ctx, p.logger, "subscriptions", err)
-	}
-	recipients := users[:0:0]
-	for _, u := range users {
-		if sub, ok := subs[u]; !ok || sub.Wants(n.Type) {
-			recipients = append(recipients, u)
-		}
+		return nil, err
 	}
 	stored, fresh, err := p.store.Deliver(ctx, n, recipients)
 	if err != nil {
@@ -71,6 +49,119 @@ func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.Pub
 		p.push(ctx, row.User, row.Sequence, notificationToProto(row))
 	}
 	return &notificationpeerv1.PublishResponse{Accepted: true, RecipientCount: int32(len(stored))}, nil
+}
+
+// PublishBatch publishes the events in order with the outcome of as many
+// Publish calls. Consecutive events that only add to inboxes form a run,
+// stored in one transaction; a revocation or a deletion goes through
+// withdraw alone, between the runs before and after it; a grant starts a
+// new run, whose guardians are asked afresh, so the new guardian receives
+// the grant and what follows it, as with Publish.
+func (p *publishServer) PublishBatch(ctx context.Context, req *notificationpeerv1.PublishBatchRequest) (*notificationpeerv1.PublishBatchResponse, error) {
+	evs := req.GetEvents()
+	results := make([]*notificationpeerv1.PublishResponse, len(evs))
+	for i := 0; i < len(evs); {
+		if withdraws(evs[i]) {
+			r, err := p.withdraw(ctx, notificationOf(evs[i]), evs[i])
+			if err != nil {
+				return nil, err
+			}
+			results[i] = r
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(evs) && !withdraws(evs[j]) && evs[j].GetType() != notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED {
+			j++
+		}
+		if err := p.publishRun(ctx, evs[i:j], results[i:j]); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	return &notificationpeerv1.PublishBatchResponse{Results: results}, nil
+}
+
+// withdraws says whether an event removes notifications from inboxes.
+func withdraws(ev *notificationpeerv1.Event) bool {
+	t := ev.GetType()
+	return t == notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED || t == notificationv1.EventType_EVENT_TYPE_CHILD_DELETED
+}
+
+// publishRun stores a run of events (none withdraws; only the first may be
+// a grant) in one transaction, then pushes what was stored, in order.
+func (p *publishServer) publishRun(ctx context.Context, evs []*notificationpeerv1.Event, results []*notificationpeerv1.PublishResponse) error {
+	if evs[0].GetType() == notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED {
+		p.guardians.forget(evs[0].GetChild())
+	}
+	seen := map[string]audience{} // each child's guardians are asked once per run
+	ds := make([]store.Delivery, len(evs))
+	for i, ev := range evs {
+		n := notificationOf(ev)
+		recipients, err := p.recipients(ctx, ev, n, seen)
+		if err != nil {
+			return err
+		}
+		ds[i] = store.Delivery{Notification: n, Recipients: recipients}
+	}
+	delivered, err := p.store.DeliverBatch(ctx, ds)
+	if err != nil {
+		return internal(ctx, p.logger, "deliver batch", err)
+	}
+	for i, d := range delivered {
+		results[i] = &notificationpeerv1.PublishResponse{Accepted: d.Fresh, RecipientCount: int32(len(d.Stored))}
+		for _, row := range d.Stored {
+			p.push(ctx, row.User, row.Sequence, notificationToProto(row))
+		}
+	}
+	return nil
+}
+
+// notificationOf is the inbox entry of an event, without user or sequence.
+func notificationOf(ev *notificationpeerv1.Event) store.Notification {
+	n := store.Notification{
+		EventID: ev.GetId(), Type: int(ev.GetType()), ChildID: strings.TrimPrefix(ev.GetChild(), "children/"),
+		Title: ev.GetTitle(), Body: ev.GetBody(), Link: ev.GetLink(),
+	}
+	if ev.GetOccurTime() != nil {
+		n.CreateTime = ev.GetOccurTime().AsTime()
+	}
+	return n
+}
+
+// audience is who may see a child and what each chose to hear about it.
+type audience struct {
+	users []string
+	subs  map[string]store.Subscription
+}
+
+// recipients returns the users whose inboxes take the event: the child's
+// guardians, less those whose subscription filters it out. seen holds the
+// audiences already fetched, by child.
+func (p *publishServer) recipients(ctx context.Context, ev *notificationpeerv1.Event, n store.Notification, seen map[string]audience) ([]string, error) {
+	a, ok := seen[ev.GetChild()]
+	if !ok {
+		users, err := p.guardians.users(ctx, ev.GetChild())
+		if err != nil {
+			// The sender's outbox retries: nothing is lost by refusing now. The
+			// reason (which may name progress's address) goes to the log only.
+			p.logger.WarnContext(ctx, "asking progress for the guardians", slog.String("child", ev.GetChild()), slog.Any("error", err))
+			return nil, status.Errorf(codes.Unavailable, "cannot ask the progress service for the guardians of %s right now; retry shortly", ev.GetChild())
+		}
+		subs, err := p.store.ChildSubscriptions(ctx, n.ChildID)
+		if err != nil {
+			return nil, internal(ctx, p.logger, "subscriptions", err)
+		}
+		a = audience{users: users, subs: subs}
+		seen[ev.GetChild()] = a
+	}
+	recipients := a.users[:0:0]
+	for _, u := range a.users {
+		if sub, ok := a.subs[u]; !ok || sub.Wants(n.Type) {
+			recipients = append(recipients, u)
+		}
+	}
+	return recipients, nil
 }
 
 // withdraw handles a revoked guardianship or a deleted child: the child's

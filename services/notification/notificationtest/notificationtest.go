@@ -177,8 +177,9 @@ func (e *Env) Record(t *testing.T, child string, typ notificationv1.EventType, b
 	e.Publish(t, &notificationpeerv1.Event{Type: typ, Child: child, Title: typ.String(), Body: body})
 }
 
-// Publish publishes ev, giving it an id and a time when it has none.
-func (e *Env) Publish(t *testing.T, ev *notificationpeerv1.Event) {
+// Publish publishes ev, giving it an id and a time when it has none, and
+// returns the answer.
+func (e *Env) Publish(t *testing.T, ev *notificationpeerv1.Event) *notificationpeerv1.PublishResponse {
 	t.Helper()
 	if ev.GetId() == "" {
 		ev.Id = "event-" + strconv.FormatInt(e.events.Add(1), 10)
@@ -188,10 +189,37 @@ func (e *Env) Publish(t *testing.T, ev *notificationpeerv1.Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), WaitLimit)
 	defer cancel()
-	if _, err := e.publish.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev}); err != nil {
+	resp, err := e.publish.Publish(ctx, &notificationpeerv1.PublishRequest{Event: ev})
+	if err != nil {
 		t.Fatalf("publish %v: %v", ev.GetType(), err)
 	}
+	return resp
 }
+
+// PublishBatch publishes evs in one PublishBatch call, giving each an id
+// and a time when it has none, and returns the results.
+func (e *Env) PublishBatch(t *testing.T, evs []*notificationpeerv1.Event) []*notificationpeerv1.PublishResponse {
+	t.Helper()
+	for _, ev := range evs {
+		if ev.GetId() == "" {
+			ev.Id = "event-" + strconv.FormatInt(e.events.Add(1), 10)
+		}
+		if ev.GetOccurTime() == nil {
+			ev.OccurTime = timestamppb.Now()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), WaitLimit)
+	defer cancel()
+	resp, err := e.publish.PublishBatch(ctx, &notificationpeerv1.PublishBatchRequest{Events: evs})
+	if err != nil {
+		t.Fatalf("publish a batch of %d: %v", len(evs), err)
+	}
+	return resp.GetResults()
+}
+
+// SetGuardian changes whether user may see child, without publishing
+// anything: what progress answers when notification asks.
+func (e *Env) SetGuardian(child, user string, on bool) { e.access.set(child, user, on) }
 
 // InboxOf returns user's whole inbox, oldest first.
 func (e *Env) InboxOf(t *testing.T, user string) []*notificationv1.Notification {

@@ -243,6 +243,98 @@ func (x *PublishResponse) GetRecipientCount() int32 {
 	return 0
 }
 
+// Request of PublishBatch.
+type PublishBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, in the order they happened; 1 to 500.
+	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchRequest) Reset() {
+	*x = PublishBatchRequest{}
+	mi := &file_kinbridge_notification_peer_v1_publish_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchRequest) ProtoMessage() {}
+
+func (x *PublishBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_peer_v1_publish_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchRequest.ProtoReflect.Descriptor instead.
+func (*PublishBatchRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_peer_v1_publish_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishBatchRequest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Response of PublishBatch.
+type PublishBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per event, in the order of the request.
+	Results       []*PublishResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchResponse) Reset() {
+	*x = PublishBatchResponse{}
+	mi := &file_kinbridge_notification_peer_v1_publish_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchResponse) ProtoMessage() {}
+
+func (x *PublishBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_peer_v1_publish_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchResponse.ProtoReflect.Descriptor instead.
+func (*PublishBatchResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_peer_v1_publish_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PublishBatchResponse) GetResults() []*PublishResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 var File_kinbridge_notification_peer_v1_publish_proto protoreflect.FileDescriptor
 
 const file_kinbridge_notification_peer_v1_publish_proto_rawDesc = "" +
@@ -265,9 +357,14 @@ const file_kinbridge_notification_peer_v1_publish_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2%.kinbridge.notification.peer.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\"V\n" +
 	"\x0fPublishResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12'\n" +
-	"\x0frecipient_count\x18\x02 \x01(\x05R\x0erecipientCount2\x81\x01\n" +
+	"\x0frecipient_count\x18\x02 \x01(\x05R\x0erecipientCount\"a\n" +
+	"\x13PublishBatchRequest\x12J\n" +
+	"\x06events\x18\x01 \x03(\v2%.kinbridge.notification.peer.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x06events\"a\n" +
+	"\x14PublishBatchResponse\x12I\n" +
+	"\aresults\x18\x01 \x03(\v2/.kinbridge.notification.peer.v1.PublishResponseR\aresults2\x81\x02\n" +
 	"\x0ePublishService\x12o\n" +
-	"\aPublish\x12..kinbridge.notification.peer.v1.PublishRequest\x1a/.kinbridge.notification.peer.v1.PublishResponse\"\x03\x90\x02\x02BYZWgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1;notificationpeerv1b\x06proto3"
+	"\aPublish\x12..kinbridge.notification.peer.v1.PublishRequest\x1a/.kinbridge.notification.peer.v1.PublishResponse\"\x03\x90\x02\x02\x12~\n" +
+	"\fPublishBatch\x123.kinbridge.notification.peer.v1.PublishBatchRequest\x1a4.kinbridge.notification.peer.v1.PublishBatchResponse\"\x03\x90\x02\x02BYZWgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1;notificationpeerv1b\x06proto3"
 
 var (
 	file_kinbridge_notification_peer_v1_publish_proto_rawDescOnce sync.Once
@@ -281,25 +378,31 @@ func file_kinbridge_notification_peer_v1_publish_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_peer_v1_publish_proto_rawDescData
 }
 
-var file_kinbridge_notification_peer_v1_publish_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_kinbridge_notification_peer_v1_publish_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_kinbridge_notification_peer_v1_publish_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: kinbridge.notification.peer.v1.Event
 	(*PublishRequest)(nil),        // 1: kinbridge.notification.peer.v1.PublishRequest
 	(*PublishResponse)(nil),       // 2: kinbridge.notification.peer.v1.PublishResponse
-	(v1.EventType)(0),             // 3: kinbridge.notification.v1.EventType
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*PublishBatchRequest)(nil),   // 3: kinbridge.notification.peer.v1.PublishBatchRequest
+	(*PublishBatchResponse)(nil),  // 4: kinbridge.notification.peer.v1.PublishBatchResponse
+	(v1.EventType)(0),             // 5: kinbridge.notification.v1.EventType
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_kinbridge_notification_peer_v1_publish_proto_depIdxs = []int32{
-	3, // 0: kinbridge.notification.peer.v1.Event.type:type_name -> kinbridge.notification.v1.EventType
-	4, // 1: kinbridge.notification.peer.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
+	5, // 0: kinbridge.notification.peer.v1.Event.type:type_name -> kinbridge.notification.v1.EventType
+	6, // 1: kinbridge.notification.peer.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
 	0, // 2: kinbridge.notification.peer.v1.PublishRequest.event:type_name -> kinbridge.notification.peer.v1.Event
-	1, // 3: kinbridge.notification.peer.v1.PublishService.Publish:input_type -> kinbridge.notification.peer.v1.PublishRequest
-	2, // 4: kinbridge.notification.peer.v1.PublishService.Publish:output_type -> kinbridge.notification.peer.v1.PublishResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0, // 3: kinbridge.notification.peer.v1.PublishBatchRequest.events:type_name -> kinbridge.notification.peer.v1.Event
+	2, // 4: kinbridge.notification.peer.v1.PublishBatchResponse.results:type_name -> kinbridge.notification.peer.v1.PublishResponse
+	1, // 5: kinbridge.notification.peer.v1.PublishService.Publish:input_type -> kinbridge.notification.peer.v1.PublishRequest
+	3, // 6: kinbridge.notification.peer.v1.PublishService.PublishBatch:input_type -> kinbridge.notification.peer.v1.PublishBatchRequest
+	2, // 7: kinbridge.notification.peer.v1.PublishService.Publish:output_type -> kinbridge.notification.peer.v1.PublishResponse
+	4, // 8: kinbridge.notification.peer.v1.PublishService.PublishBatch:output_type -> kinbridge.notification.peer.v1.PublishBatchResponse
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_peer_v1_publish_proto_init() }
@@ -313,7 +416,7 @@ func file_kinbridge_notification_peer_v1_publish_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_peer_v1_publish_proto_rawDesc), len(file_kinbridge_notification_peer_v1_publish_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PublishService_Publish_FullMethodName = "/kinbridge.notification.peer.v1.PublishService/Publish"
+	PublishService_Publish_FullMethodName      = "/kinbridge.notification.peer.v1.PublishService/Publish"
+	PublishService_PublishBatch_FullMethodName = "/kinbridge.notification.peer.v1.PublishService/PublishBatch"
 )
 
 // PublishServiceClient is the client API for PublishService service.
@@ -33,6 +34,15 @@ type PublishServiceClient interface {
 	// Publishes one event. Publishing an event id that was published before
 	// does nothing and succeeds, so senders retry freely.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
+	// Publishes several events, in order, with the same outcome as publishing
+	// them one at a time with Publish: each inbox receives them in the order
+	// given, each event id is published at most once, and an event that
+	// revokes access or deletes a child takes effect between the events
+	// before and after it. Events that only add to inboxes are stored in one
+	// transaction, so a batch costs far less than as many Publish calls. On
+	// an error, none of the batch may be assumed published: the sender
+	// retries the whole batch, which the de-duplication makes safe.
+	PublishBatch(ctx context.Context, in *PublishBatchRequest, opts ...grpc.CallOption) (*PublishBatchResponse, error)
 }
 
 type publishServiceClient struct {
@@ -53,6 +63,16 @@ func (c *publishServiceClient) Publish(ctx context.Context, in *PublishRequest, 
 	return out, nil
 }
 
+func (c *publishServiceClient) PublishBatch(ctx context.Context, in *PublishBatchRequest, opts ...grpc.CallOption) (*PublishBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishBatchResponse)
+	err := c.cc.Invoke(ctx, PublishService_PublishBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PublishServiceServer is the server API for PublishService service.
 // All implementations must embed UnimplementedPublishServiceServer
 // for forward compatibility.
@@ -64,6 +84,15 @@ type PublishServiceServer interface {
 	// Publishes one event. Publishing an event id that was published before
 	// does nothing and succeeds, so senders retry freely.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
+	// Publishes several events, in order, with the same outcome as publishing
+	// them one at a time with Publish: each inbox receives them in the order
+	// given, each event id is published at most once, and an event that
+	// revokes access or deletes a child takes effect between the events
+	// before and after it. Events that only add to inboxes are stored in one
+	// transaction, so a batch costs far less than as many Publish calls. On
+	// an error, none of the batch may be assumed published: the sender
+	// retries the whole batch, which the de-duplication makes safe.
+	PublishBatch(context.Context, *PublishBatchRequest) (*PublishBatchResponse, error)
 	mustEmbedUnimplementedPublishServiceServer()
 }
 
@@ -76,6 +105,9 @@ type UnimplementedPublishServiceServer struct{}
 
 func (UnimplementedPublishServiceServer) Publish(context.Context, *PublishRequest) (*PublishResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Publish not implemented")
+}
+func (UnimplementedPublishServiceServer) PublishBatch(context.Context, *PublishBatchRequest) (*PublishBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishBatch not implemented")
 }
 func (UnimplementedPublishServiceServer) mustEmbedUnimplementedPublishServiceServer() {}
 func (UnimplementedPublishServiceServer) testEmbeddedByValue()                        {}
@@ -116,6 +148,24 @@ func _PublishService_Publish_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PublishService_PublishBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PublishServiceServer).PublishBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PublishService_PublishBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PublishServiceServer).PublishBatch(ctx, req.(*PublishBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PublishService_ServiceDesc is the grpc.ServiceDesc for PublishService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +176,10 @@ var PublishService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Publish",
 			Handler:    _PublishService_Publish_Handler,
+		},
+		{
+			MethodName: "PublishBatch",
+			Handler:    _PublishService_PublishBatch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
