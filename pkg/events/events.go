@@ -1,6 +1,8 @@
 // Package events is how a service announces a change to the notification
 // service: it writes the event to its outbox, in the transaction of the
-// change, and its outbox relay delivers it to notification's Publish.
+// change, and its outbox relay delivers it to notification's Publish
+// ([Deliver]), or a child's waiting events together to PublishBatch
+// ([DeliverBatch], which progress uses).
 //
 // A child's deletion must reach media too, which keeps the child's photos
 // and videos: [WithChildDeletions] has progress's relay hand each
