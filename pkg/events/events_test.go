@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -147,5 +148,59 @@ func TestWithAccessChanges(t *testing.T) {
 	}
 	if len(p.got) != 6 {
 		t.Error("the event reached notification before its access answers were dropped")
+	}
+}
+
+// TestBatchWrappers: a batch reaches PublishBatch with each message's id,
+// cut before each event that changes access, where media deletes the
+// child's data and the access answers are dropped in the order of the
+// events; when media fails, the events before the deletion count as
+// delivered and the deletion does not.
+func TestBatchWrappers(t *testing.T) {
+	var log []string
+	var p publisher
+	invalidate := func(_ context.Context, child string) error {
+		log = append(log, "invalidate "+child)
+		return nil
+	}
+	media := &mediaDeleter{}
+	deliver := events.BatchWithAccessChanges(invalidate, events.BatchWithChildDeletions(media, func(ctx context.Context, ms []outbox.Message) (int, error) {
+		log = append(log, fmt.Sprintf("publish %d", len(ms)))
+		return events.DeliverBatch(&p)(ctx, ms)
+	}))
+	var ms []outbox.Message
+	for i, typ := range []notificationv1.EventType{
+		notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED,
+		notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED,
+		notificationv1.EventType_EVENT_TYPE_CHILD_DELETED, notificationv1.EventType_EVENT_TYPE_MEDIA_READY,
+	} {
+		m := events.Message(&notificationpeerv1.Event{Type: typ, Child: "children/ada"})
+		m.ID = fmt.Sprintf("msg-%d", i)
+		ms = append(ms, m)
+	}
+	n, err := deliver(context.Background(), ms)
+	if err != nil || n != len(ms) {
+		t.Fatalf("delivered %d, %v", n, err)
+	}
+	want := []string{"publish 2", "invalidate children/ada", "publish 2", "invalidate children/ada", "publish 2"}
+	if !slices.Equal(log, want) {
+		t.Errorf("calls %v, want %v", log, want)
+	}
+	if len(media.got) != 1 || media.got[0].GetEventId() != "msg-4" {
+		t.Errorf("media got %v", media.got)
+	}
+	for i, ev := range p.got {
+		if ev.GetId() != ms[i].ID {
+			t.Errorf("event %d published as %q, want %q", i, ev.GetId(), ms[i].ID)
+		}
+	}
+	if p.batches != 3 {
+		t.Errorf("%d PublishBatch calls, want 3", p.batches)
+	}
+
+	media.fail = status.Error(codes.Unavailable, "media is down")
+	n, err = deliver(context.Background(), ms)
+	if status.Code(err) != codes.Unavailable || n != 4 {
+		t.Errorf("with media down: delivered %d, %v; want the 4 before the deletion and its error", n, err)
 	}
 }

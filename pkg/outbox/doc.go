@@ -4,7 +4,10 @@
 // A change others must hear about is written in the same database
 // transaction as an outbox row ([Add]). A [Relay] delivers the rows through
 // a [Deliver] func (notification.Publish over gRPC) with retries, backoff
-// and jitter, in order per key, and removes each once delivered:
+// and jitter, in order per key, and removes each once delivered. A relay
+// made by [NewBatchRelay] hands each key's waiting messages to a
+// [DeliverBatch] func (notification.PublishBatch) up to Options.MaxPerCall
+// at a time instead, with the same order and retries:
 //
 //	if err := outbox.Migrate(ctx, db); err != nil { ... }   // beside the service's own migrations
 //	relay := outbox.NewRelay(db, publish, outbox.Options{Outbox: "progress", ...})

@@ -116,17 +116,21 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	svc := &Service{db: db, cfg: cfg}
 	if cfg.Publisher != nil {
-		deliver := events.Deliver(cfg.Publisher)
+		// A child's waiting events go to notification in one PublishBatch
+		// (up to MaxPerCall), not one Publish each: one call and one
+		// transaction carry what took as many as there were events.
+		deliver := events.DeliverBatch(cfg.Publisher)
 		if cfg.Media != nil {
-			deliver = events.WithChildDeletions(cfg.Media, deliver)
+			deliver = events.BatchWithChildDeletions(cfg.Media, deliver)
 		} else {
 			cfg.Logger.WarnContext(ctx, "no media client configured: media will not hear of deleted children")
 		}
 		if cfg.AccessCache != nil {
-			deliver = events.WithAccessChanges(cfg.AccessCache.Invalidate, deliver)
+			deliver = events.BatchWithAccessChanges(cfg.AccessCache.Invalidate, deliver)
 		}
-		svc.relay = outbox.NewRelay(db, deliver, outbox.Options{
+		svc.relay = outbox.NewBatchRelay(db, deliver, outbox.Options{
 			Logger: cfg.Logger, TracerProvider: cfg.TracerProvider, MeterProvider: cfg.MeterProvider, Outbox: "progress",
+			BatchSize: 1000, MaxPerCall: 100,
 		})
 	}
 	st := store.NewSQL(db)
