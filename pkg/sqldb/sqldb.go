@@ -85,6 +85,8 @@ type DB struct {
 	// database lives in memory and no other process can reach it.
 	lockPath string
 	logger   *slog.Logger
+	// prepared keeps SQLite statements prepared; nil on PostgreSQL.
+	prepared *stmts
 }
 
 // Open opens the database named by dsn, checks that it answers, and applies
@@ -133,6 +135,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 				return nil, fmt.Errorf("sqldb: open %s: %w", RedactDSN(dsn), err)
 			}
 		}
+		db.prepared = &stmts{}
 		if maxOpen <= 0 {
 			// WAL lets readers run beside the one writer, which is all the
 			// parallelism an embedded database offers.
@@ -213,12 +216,31 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 func (db *DB) SQL() *sql.DB { return db.db }
 
 // Close closes the pool, waiting for queries already started to finish.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.prepared != nil {
+		db.prepared.close()
+	}
+	return db.db.Close()
+}
+
+// stmt returns query's kept prepared statement, or nil to run it unprepared.
+func (db *DB) stmt(ctx context.Context, query string) *sql.Stmt {
+	if db.prepared == nil {
+		return nil
+	}
+	return db.prepared.get(ctx, db.db, query)
+}
 
 // ExecContext runs a statement that returns no rows.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := db.startSpan(ctx, query)
-	res, err := db.db.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := db.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = db.db.ExecContext(ctx, query, args...)
+	}
 	db.endSpan(span, err)
 	return res, err
 }
@@ -231,7 +253,13 @@ func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // statement's execution up to its first row, not the caller's iteration.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, span := db.startSpan(ctx, query)
-	rows, err := db.db.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if st := db.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = db.db.QueryContext(ctx, query, args...)
+	}
 	db.endSpan(span, err)
 	return rows, err
 }
@@ -241,7 +269,12 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // recorded on the span as a failure.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx, span := db.startSpan(ctx, query)
-	row := db.db.QueryRowContext(ctx, query, args...)
+	var row *sql.Row
+	if st := db.stmt(ctx, query); st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = db.db.QueryRowContext(ctx, query, args...)
+	}
 	db.endSpan(span, row.Err())
 	return row
 }

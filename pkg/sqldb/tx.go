@@ -19,6 +19,9 @@ type Tx struct {
 	// statements arrive with the caller's context: see startSpan.
 	span  trace.Span
 	outer trace.SpanID
+	// unprepared are the queries that ran without a kept statement, prepared
+	// by InTx once the transaction has given its connection back.
+	unprepared []string
 }
 
 // startSpan starts a statement's span as a child of the transaction's span
@@ -31,13 +34,37 @@ func (tx *Tx) startSpan(ctx context.Context, query string) (context.Context, tra
 	return tx.db.startSpan(ctx, query)
 }
 
+// stmt returns query's kept statement bound to the transaction's connection
+// (prepared there once, then reused), or nil to run it unprepared. The bound
+// statement needs no Close: it ends with the transaction. A query not kept yet
+// is prepared after the transaction: preparing needs a connection of the
+// pool, and waiting for one while holding another can deadlock (a :memory:
+// database has only one).
+func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if tx.db.prepared == nil {
+		return nil
+	}
+	st := tx.db.prepared.lookup(query)
+	if st == nil {
+		tx.unprepared = append(tx.unprepared, query)
+		return nil
+	}
+	return tx.tx.StmtContext(ctx, st)
+}
+
 // Dialect reports which database family the transaction runs on.
 func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
 // ExecContext runs a statement that returns no rows.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := tx.startSpan(ctx, query)
-	res, err := tx.tx.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := tx.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = tx.tx.ExecContext(ctx, query, args...)
+	}
 	tx.db.endSpan(span, err)
 	return res, err
 }
@@ -45,7 +72,13 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // QueryContext runs a query that returns rows; see [DB.QueryContext].
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, span := tx.startSpan(ctx, query)
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if st := tx.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.tx.QueryContext(ctx, query, args...)
+	}
 	tx.db.endSpan(span, err)
 	return rows, err
 }
@@ -54,7 +87,12 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // [DB.QueryRowContext].
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx, span := tx.startSpan(ctx, query)
-	row := tx.tx.QueryRowContext(ctx, query, args...)
+	var row *sql.Row
+	if st := tx.stmt(ctx, query); st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = tx.tx.QueryRowContext(ctx, query, args...)
+	}
 	tx.db.endSpan(span, row.Err())
 	return row
 }
@@ -86,6 +124,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		span.RecordError(err)
 		return fmt.Errorf("sqldb: begin: %w", err)
 	}
+	tx := &Tx{tx: sqlTx, db: db, span: span, outer: outer}
 	ended := false
 	defer func() {
 		if !ended {
@@ -93,9 +132,13 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			// a failed rollback, which leaves nothing committed either way.
 			_ = sqlTx.Rollback()
 		}
+		// The connection is back in the pool: prepare what ran unprepared.
+		for _, q := range tx.unprepared {
+			db.stmt(ctx, q)
+		}
 	}()
 
-	if err := fn(&Tx{tx: sqlTx, db: db, span: span, outer: outer}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	// Commit ends the transaction whatever its outcome.
