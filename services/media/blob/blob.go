@@ -60,8 +60,8 @@ type Store interface {
 
 // Adopter is a [Store] that can take a finished file as a blob without
 // copying its bytes ([Local] renames it into place). Callers that wrote a
-// file to store, hashing it on the way, hand it over through Adopt when the
-// store offers it, and Put it otherwise.
+// file to store, hashing it on the way, hand it over through [PutFile],
+// which adopts it when the store can and sends its bytes otherwise.
 type Adopter interface {
 	// Adopt makes the file at path blob sha256Hex. The caller vouches that
 	// the file's bytes hash to sha256Hex (it hashed them while writing
