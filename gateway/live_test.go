@@ -73,7 +73,7 @@ func (f *floodLive) Watch(stream notificationpeerv1.LiveService_WatchServer) err
 			for i := 1; i <= f.count; i++ {
 				select {
 				case <-tokens:
-				case <-time.After(200 * time.Millisecond):
+				case <-time.After(2 * time.Second): // patient enough for a reader on a loaded machine
 					send(&notificationpeerv1.WatchResponse{WatchId: id, ResumeToken: strconv.Itoa(i - 1),
 						Event: &notificationpeerv1.WatchResponse_Ended{Ended: &notificationpeerv1.WatchEnded{Reason: "fell behind", FellBehind: true}}})
 					return
