@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -114,6 +115,13 @@ func New(opts Options) (*Server, error) {
 			ratelimit.StreamServerInterceptor(opts.RateLimiter),
 			v.StreamServerInterceptor(),
 		),
+		// A fixed pool of workers serves the calls instead of a new
+		// goroutine per call: a fresh goroutine starts with a small stack
+		// that the chain's depth (interceptors, tracing, SQL) grows every
+		// time, a worker's stack stays grown. One per core, so the pool
+		// never queues calls behind a busy worker that a core could run
+		// (grpc-go starts a goroutine when every worker is busy).
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.MaxRecvMsgSize(MaxRecvMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		// Clients ping every 30s; allow that without a GOAWAY.
