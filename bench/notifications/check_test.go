@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -37,5 +38,25 @@ func TestCheckDeliveries(t *testing.T) {
 	delete(ok, benchPrefix+"000001")
 	if err := checkDeliveries(ok, 3, []*subscriber{feed("a", 0, 1, 2)}); err == nil || !strings.Contains(err.Error(), "unknown") {
 		t.Fatalf("a notification of a failed call: %v", err)
+	}
+}
+
+// A feed whose context has ended before it connects still reports that
+// it did not open, so an opener waiting for it is not stuck forever.
+func TestRunReportsOpenWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := make(chan error, 1)
+	newSubscriber("a", "", viaGRPC).run(ctx, func(context.Context, string) (feed, error) {
+		t.Error("connected after the context ended")
+		return nil, nil
+	}, func(err error) { got <- err })
+	select {
+	case err := <-got:
+		if err == nil {
+			t.Fatal("opened reported no error")
+		}
+	default:
+		t.Fatal("opened was never called")
 	}
 }

@@ -140,6 +140,10 @@ func (s *subscriber) run(ctx context.Context, connect func(ctx context.Context, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	if first { // ctx ended before the first connection: whoever waits for it must hear
+		s.setErr(ctx.Err())
+		opened(ctx.Err())
+	}
 }
 
 // feed reads one connection until it ends.
