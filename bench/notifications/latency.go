@@ -31,9 +31,9 @@ type latencyConfig struct {
 	maxInflight   int
 }
 
-// publishMethod is where progress's outbox relay delivers events, one
-// child's events one at a time and in order.
-const publishMethod = "kinbridge.notification.peer.v1.PublishService/Publish"
+// publishMethod is where progress's outbox relay delivers events: a child's
+// events in order, up to 100 in one call.
+const publishMethod = "kinbridge.notification.peer.v1.PublishService/PublishBatch"
 
 // send is one CreateAssessment of the benchmark.
 type send struct {
@@ -67,7 +67,7 @@ type latencyResult struct {
 	drained       bool
 	drainTook     time.Duration
 	serverCPU     float64 // cores, averaged over the publishing window and drain
-	publishCalls  float64 // notification's Publish calls while recording (the relay's deliveries)
+	publishCalls  float64 // notification's PublishBatch calls while recording (the relay's deliveries)
 	publishMean   time.Duration
 	loadBefore    string
 	loadAfter     string
