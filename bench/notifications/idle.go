@@ -62,9 +62,13 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	most := cfg.steps[len(cfg.steps)-1]
 
 	// Descriptors: each feed (or mux connection) is a socket on both sides.
+	muxCount := cfg.muxConns
+	if muxCount == 0 {
+		muxCount = (most + 199) / 200
+	}
 	sockets := most
 	if transport == idleGRPCMux {
-		sockets = min(cfg.muxConns, most)
+		sockets = min(muxCount, most)
 	}
 	if limit := suite.OpenFileLimit(); limit > 0 && uint64(sockets+256) > limit {
 		return nil, fmt.Errorf("%d feeds need more than this process's open-file limit of %d: lower -idle-steps", most, limit)
@@ -93,7 +97,7 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	}
 	var muxConns []*grpc.ClientConn
 	if transport == idleGRPCMux {
-		for range min(cfg.muxConns, most) {
+		for range min(muxCount, most) {
 			c, err := dial(srv.Notification)
 			if err != nil {
 				return nil, err

@@ -69,7 +69,7 @@ func run(args []string, out io.Writer) error {
 	var ic idleConfig
 	steps := fs.String("idle-steps", "1000,5000", "idle: numbers of idle feeds to measure at (ascending); each feed is a socket on both sides, so keep under the open-file limit")
 	transports := fs.String("idle-transports", "grpc,grpc-mux,sse", "idle: grpc (one connection per stream), grpc-mux (streams share -mux-conns connections), sse (gateway)")
-	fs.IntVar(&ic.muxConns, "mux-conns", 10, "idle: connections the grpc-mux streams share")
+	fs.IntVar(&ic.muxConns, "mux-conns", 0, "idle: connections the grpc-mux streams share; 0 means one per 200 feeds of the largest step (the server lets a connection carry 256 streams, and waits the rest)")
 	fs.DurationVar(&ic.settle, "settle", 20*time.Second, "idle: wait after opening feeds before reading memory (heartbeats come every 15s)")
 	fs.IntVar(&ic.openers, "openers", 32, "idle: feeds opened concurrently")
 
@@ -122,8 +122,8 @@ func run(args []string, out io.Writer) error {
 		return errors.New("-phases: nothing to run")
 	case lc.rate <= 0 || lc.duration <= 0 || lc.grpcGuardians < 0 || lc.sseGuardians < 0 || lc.grpcGuardians+lc.sseGuardians == 0 || lc.maxInflight < 1:
 		return errors.New("latency: -rate, -duration, -max-inflight and the guardians must be positive")
-	case ic.openers < 1 || ic.muxConns < 1:
-		return errors.New("idle: -openers and -mux-conns must be positive")
+	case ic.openers < 1 || ic.muxConns < 0:
+		return errors.New("idle: -openers must be positive and -mux-conns not negative")
 	case sc.feeds < 1 || sc.watched < 1 || sc.watched > sc.feeds || sc.guardians < 1 || sc.watched > 32*sc.guardians || sc.streamsPerConn < 1 || sc.rate <= 0 || sc.duration <= 0 || sc.openers < 1:
 		return errors.New("scale: -scale-feeds, -scale-watched (at most -scale-feeds and 32 per guardian), -scale-guardians, -scale-streams-per-conn, -scale-rate, -scale-duration and -scale-openers must be positive")
 	}
