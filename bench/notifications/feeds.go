@@ -93,39 +93,13 @@ func runScale(ctx context.Context, bin, dir string, env []string, cfg scaleConfi
 	}
 	res = &scaleResult{cfg: cfg, conns: conns}
 
-	conn, err := dial(srv.Progress)
+	bc, err := newBenchChild(ctx, srv, "Scale", 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	progress := progressv1.NewProgressServiceClient(conn)
-	admin, err := srv.Token("bench-admin", true)
-	if err != nil {
-		return nil, err
-	}
-	teacher, err := srv.Token("bench-teacher", false)
-	if err != nil {
-		return nil, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	child, err := progress.CreateChild(bearer(cctx, admin), &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: "Scale"}})
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("create child: %w", err)
-	}
-	grant := func(user string, role progressv1.Role) error {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		_, err := progress.CreateGuardianship(bearer(cctx, admin), &progressv1.CreateGuardianshipRequest{Parent: child.GetName(),
-			Guardianship: &progressv1.Guardianship{User: user, Role: role}})
-		if err != nil {
-			return fmt.Errorf("grant %s: %w", user, err)
-		}
-		return nil
-	}
-	if err := grant("bench-teacher", progressv1.Role_ROLE_CONTRIBUTOR); err != nil {
-		return nil, err
-	}
+	defer bc.conn.Close()
+	progress, teacher, child := bc.progress, bc.teacher, bc.child
+	grant := func(user string, role progressv1.Role) error { return bc.grant(ctx, user, role) }
 
 	// The child's guardians' feeds first, each guardian on several devices
 	// (every grant is an event to the child's guardians so far, so 1,000

@@ -84,41 +84,13 @@ type latencyResult struct {
 // every feed.
 func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyResult, error) {
 	res := &latencyResult{cfg: cfg, loadBefore: suite.LoadAvg()}
-	conn, err := dial(srv.Progress)
+	bc, err := newBenchChild(ctx, srv, "Bench", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	progress := progressv1.NewProgressServiceClient(conn)
-	admin, err := srv.Token("bench-admin", true)
-	if err != nil {
-		return nil, err
-	}
-	teacher, err := srv.Token("bench-teacher", false)
-	if err != nil {
-		return nil, err
-	}
-
-	// A child, a contributor and the guardians who follow it.
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	child, err := progress.CreateChild(bearer(cctx, admin), &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: "Bench"}})
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("create child: %w", err)
-	}
-	grant := func(user string, role progressv1.Role) error {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := progress.CreateGuardianship(bearer(cctx, admin), &progressv1.CreateGuardianshipRequest{Parent: child.GetName(),
-			Guardianship: &progressv1.Guardianship{User: user, Role: role}})
-		if err != nil {
-			return fmt.Errorf("grant %s: %w", user, err)
-		}
-		return nil
-	}
-	if err := grant("bench-teacher", progressv1.Role_ROLE_CONTRIBUTOR); err != nil {
-		return nil, err
-	}
+	defer bc.conn.Close()
+	progress, teacher, child := bc.progress, bc.teacher, bc.child
+	grant := func(user string, role progressv1.Role) error { return bc.grant(ctx, user, role) }
 	var subs []*subscriber
 	for i := range cfg.grpcGuardians + cfg.sseGuardians {
 		via, user := viaGRPC, fmt.Sprintf("guardian-grpc-%03d", i)
