@@ -529,6 +529,14 @@ func (r *Relay) deliverOne(hctx context.Context, q queued) (ok bool, err error) 
 		return true, nil
 	}
 
+	return r.recordFailure(ctx, wctx, hctx, span, q, derr)
+}
+
+// recordFailure records that q was not delivered: the error on its span,
+// and its attempts and next try in the outbox, with a backoff that grows
+// with its attempts. A relay that is stopping or lost its lease records
+// nothing: the message did nothing wrong.
+func (r *Relay) recordFailure(ctx, wctx, hctx context.Context, span trace.Span, q queued, derr error) (bool, error) {
 	span.RecordError(derr)
 	span.SetStatus(codes.Error, derr.Error())
 	span.SetAttributes(semconv.ErrorType(derr))
@@ -627,30 +635,7 @@ func (r *Relay) deliverChunk(hctx context.Context, chunk []queued) (ok bool, err
 	if derr == nil {
 		return true, nil
 	}
-	failed := chunk[n]
-	span.RecordError(derr)
-	span.SetStatus(codes.Error, derr.Error())
-	span.SetAttributes(semconv.ErrorType(derr))
-	if hctx.Err() != nil {
-		return false, nil // stopping or lost the lease: no backoff, as in deliverOne
-	}
-	r.metrics.deliveries.Add(ctx, 1, r.metrics.failed)
-	attempts := failed.Attempts + 1
-	ceiling := r.ceiling(attempts)
-	delay := jitter(ceiling)
-	if _, err := r.db.ExecContext(wctx,
-		`UPDATE outbox_messages SET attempts = $1, next_attempt_us = $2, last_error = $3
-		 WHERE msg_key = $4 AND seq = $5`,
-		attempts, time.Now().Add(delay).UnixMicro(), truncate(derr.Error(), 1000), failed.Key, failed.seq); err != nil {
-		return false, fmt.Errorf("outbox: record failed delivery of %s: %w", failed.ID, err)
-	}
-	level, msg := slog.LevelWarn, "outbox: delivery failed, will retry"
-	if ceiling >= r.opts.MaxBackoff {
-		level, msg = slog.LevelError, "outbox: message keeps failing, still retrying"
-	}
-	r.logger.Log(ctx, level, msg,
-		"id", failed.ID, "key", failed.Key, "attempts", attempts, "retry_in", delay, "err", derr)
-	return false, nil
+	return r.recordFailure(ctx, wctx, hctx, span, chunk[n], derr)
 }
 
 // Span attributes without a semantic convention of their own.
