@@ -147,20 +147,11 @@ func (s *S3) putFile(ctx context.Context, path string, size int64, name string) 
 	if (size+s.partSize-1)/s.partSize > maxParts {
 		return fmt.Errorf("blob: put %s: larger than %d parts of %d bytes", short(name), maxParts, s.partSize)
 	}
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	uploadID, abort, err := s.startMultipart(ctx, key)
 	if err != nil {
 		return fmt.Errorf("blob: put %s: start upload: %w", short(name), err)
 	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		if aerr := s.core.AbortMultipartUpload(cctx, s.bucket, key, uploadID); aerr != nil {
-			s.logger.WarnContext(ctx, "blob: cannot abort multipart upload", "bucket", s.bucket, "key", key, "error", aerr)
-		}
-	}()
+	defer abort(&err)
 	var parts []minio.CompletePart
 	for part, off := 1, int64(0); off < size; part, off = part+1, off+s.partSize {
 		n := min(s.partSize, size-off)

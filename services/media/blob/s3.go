@@ -352,13 +352,16 @@ func (s *S3) Put(ctx context.Context, r io.Reader, wantSHA256 string) (name stri
 // to key in parts, reusing buf for every part, and completes the upload only
 // if the bytes hash (through h, which src feeds) to want, when want is set.
 // On any failure the upload is aborted, so nothing becomes visible.
-func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, src io.Reader, h hash.Hash, want string) (name string, size int64, err error) {
-	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+// startMultipart starts a multipart upload to key. The caller defers
+// abort with its own error: a failed upload's parts are removed, not left
+// to cost storage until the bucket's lifecycle rules (if any) find them.
+func (s *S3) startMultipart(ctx context.Context, key string) (uploadID string, abort func(*error), err error) {
+	uploadID, err = s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
-		return "", 0, fmt.Errorf("blob: put: start upload: %w", err)
+		return "", nil, err
 	}
-	defer func() {
-		if err == nil {
+	return uploadID, func(failed *error) {
+		if *failed == nil {
 			return
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -366,7 +369,15 @@ func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, src io.Re
 		if aerr := s.core.AbortMultipartUpload(cctx, s.bucket, key, uploadID); aerr != nil {
 			s.logger.WarnContext(ctx, "blob: cannot abort multipart upload", "bucket", s.bucket, "key", key, "error", aerr)
 		}
-	}()
+	}, nil
+}
+
+func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, src io.Reader, h hash.Hash, want string) (name string, size int64, err error) {
+	uploadID, abort, err := s.startMultipart(ctx, key)
+	if err != nil {
+		return "", 0, fmt.Errorf("blob: put: start upload: %w", err)
+	}
+	defer abort(&err)
 
 	var parts []minio.CompletePart
 	n, last := len(buf), false
