@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,4 +38,51 @@ func TestServerStaysTransport(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestNoStoreTypeChecks holds the service to the blob.Store interface: no
+// job or upload asks which store is behind it (a *blob.Local, an Adopter),
+// so a new store needs no change here. blob.File and blob.PutFile are
+// where a store's own abilities are used.
+func TestNoStoreTypeChecks(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	isBlobType := func(e ast.Expr) bool {
+		if star, ok := e.(*ast.StarExpr); ok {
+			e = star.X
+		}
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return false
+		}
+		pkg, ok := sel.X.(*ast.Ident)
+		return ok && pkg.Name == "blob"
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.TypeAssertExpr:
+				if n.Type != nil && isBlobType(n.Type) {
+					t.Errorf("%s: asks which blob store it has", fset.Position(n.Pos()))
+				}
+			case *ast.CaseClause:
+				for _, e := range n.List {
+					if isBlobType(e) {
+						t.Errorf("%s: switches on which blob store it has", fset.Position(e.Pos()))
+					}
+				}
+			}
+			return true
+		})
+	}
 }
