@@ -86,3 +86,61 @@ func TestNoStoreTypeChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestOneReceiveLoop: the bytes of every upload path (UploadMedia, a
+// session's writes, and so tus and REST, which the gateway turns into
+// those) are written to their upload file in one place, Service.receive,
+// which hashes them on the way and checks size and type; and both the
+// one-stream and the session path call it.
+func TestOneReceiveLoop(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	writers := map[string]bool{} // functions writing an upload's file
+	callers := map[string]bool{} // functions calling receive
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				switch sel.Sel.Name {
+				case "receive":
+					callers[fn.Name.Name] = true
+				case "Write", "WriteAt", "ReadFrom", "WriteString":
+					// u.f.WriteAt(...): the upload's file.
+					if x, ok := sel.X.(*ast.SelectorExpr); ok && x.Sel.Name == "f" {
+						writers[fn.Name.Name] = true
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(writers) != 1 || !writers["receive"] {
+		t.Errorf("upload files are written by %v, want only receive", writers)
+	}
+	for _, want := range []string{"uploadOnce", "writeSession"} {
+		if !callers[want] {
+			t.Errorf("%s does not call receive (callers: %v)", want, callers)
+		}
+	}
+}
