@@ -43,8 +43,8 @@ const (
 // checks the service graph Jaeger derives from them (/api/dependencies).
 //
 //  1. A teacher records an assessment over REST: gateway -> progress (SQL)
-//     -> outbox relay -> notification Publish -> progress ListGuardians ->
-//     inbox write -> live push to the guardian watching over SSE.
+//     -> outbox relay -> notification PublishBatch -> progress ListGuardians
+//     -> inbox write -> live push to the guardian watching over SSE.
 //  2. A teacher uploads a photo with tus (POST, PATCH): gateway -> media ->
 //     progress CheckAccess -> blob write -> the background thumbnail job,
 //     which continues the upload's trace -> media's outbox -> notification
@@ -632,7 +632,8 @@ func (c *jaegerChecker) services(want ...string) {
 const jaegerLivePush = `(?i)live[ ._-]?push`
 
 // jaegerCheckRecording: REST -> gateway -> progress (SQL) -> outbox relay ->
-// notification Publish -> progress ListGuardians -> inbox write -> live push.
+// notification PublishBatch -> progress ListGuardians -> inbox write -> live
+// push.
 func jaegerCheckRecording(tr *jaegerTrace, caller jaegerCaller) []string {
 	c := &jaegerChecker{tr: tr}
 	c.services("gateway", "progress", "notification")
@@ -660,12 +661,12 @@ func jaegerCheckRecording(tr *jaegerTrace, caller jaegerCaller) []string {
 	// transaction wrote the event.
 	deliver := c.one("progress outbox relay", "progress", "producer", `outbox`)
 	c.childOf(deliver, create, "the outbox relay continues the recording request")
-	publishClient := c.one("progress Publish client", "progress", "client", `Publish$`)
-	publish := c.one("notification Publish", "notification", "server", `Publish$`)
+	publishClient := c.one("progress PublishBatch client", "progress", "client", `PublishBatch$`)
+	publish := c.one("notification PublishBatch", "notification", "server", `PublishBatch$`)
 	guardiansClient := c.one("notification ListGuardians client", "notification", "client", `ListGuardians$`)
 	guardians := c.one("progress ListGuardians", "progress", "server", `ListGuardians$`)
-	c.childOf(publishClient, deliver, "the relay calls Publish")
-	c.childOf(publish, publishClient, "notification serves progress's Publish")
+	c.childOf(publishClient, deliver, "the relay calls PublishBatch")
+	c.childOf(publish, publishClient, "notification serves progress's PublishBatch")
 	c.childOf(guardiansClient, publish, "notification asks for the guardians while publishing")
 	c.childOf(guardians, guardiansClient, "progress answers the guardian lookup")
 	inbox := false
