@@ -31,6 +31,9 @@ import (
 type floodLive struct {
 	notificationpeerv1.UnimplementedLiveServiceServer
 	count int
+	// fellBehind is closed when a watch is ended for want of credit.
+	fellBehind     chan struct{}
+	fellBehindOnce sync.Once
 }
 
 func (f *floodLive) Watch(stream notificationpeerv1.LiveService_WatchServer) error {
@@ -76,6 +79,9 @@ func (f *floodLive) Watch(stream notificationpeerv1.LiveService_WatchServer) err
 				case <-time.After(2 * time.Second): // patient enough for a reader on a loaded machine
 					send(&notificationpeerv1.WatchResponse{WatchId: id, ResumeToken: strconv.Itoa(i - 1),
 						Event: &notificationpeerv1.WatchResponse_Ended{Ended: &notificationpeerv1.WatchEnded{Reason: "fell behind", FellBehind: true}}})
+					if f.fellBehind != nil {
+						f.fellBehindOnce.Do(func() { close(f.fellBehind) })
+					}
 					return
 				}
 				// Bodies large enough that a stalled reader's socket buffers fill.
@@ -99,7 +105,8 @@ func TestSlowBrowserIsToldToResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	notificationpeerv1.RegisterLiveServiceServer(gs, &floodLive{count: total})
+	flood := &floodLive{count: total, fellBehind: make(chan struct{})}
+	notificationpeerv1.RegisterLiveServiceServer(gs, flood)
 	go gs.Serve(lis)
 	defer gs.Stop()
 
@@ -170,8 +177,15 @@ func TestSlowBrowserIsToldToResume(t *testing.T) {
 	if len(got) != total {
 		t.Fatalf("the reading browser got %d of %d while another stalled", len(got), total)
 	}
-	// Only now does the stalled browser read, with a normal buffer again
-	// (a 16 KiB window would make reading the backlog crawl).
+	// Only once notification has ended its watch for want of credit does
+	// the stalled browser read (reading earlier would give credit back),
+	// with a normal buffer again (a 16 KiB window would make reading the
+	// backlog crawl).
+	select {
+	case <-flood.fellBehind:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stalled browser's watch was never ended for want of credit")
+	}
 	if err := conn.(*net.TCPConn).SetReadBuffer(4 << 20); err != nil {
 		t.Fatal(err)
 	}
