@@ -347,10 +347,10 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	}
 	tail, _ := ctx.Value(bodyTailKey{}).(*bodyTail)
 	var passed int64
+	// One buffer for every message (see sendBuffer); one byte more room for
+	// the byte past Upload-Length.
+	buf := make([]byte, uploadChunk, uploadChunk+1)
 	for {
-		// A fresh buffer per message: gRPC may still read a sent message
-		// (stats handlers, tracing), so it must not change after Send.
-		buf := make([]byte, uploadChunk, uploadChunk+1)
 		n, rerr := io.ReadFull(src, buf)
 		passed += int64(n)
 		chunk := buf[:n]
