@@ -545,6 +545,15 @@ func TestMediaKilledMidUpload(t *testing.T) {
 	}
 
 	s.startMedia(t)
+	// The gateway answers 503 until its connection to media is back (gRPC
+	// reconnects with a backoff); a tus client retries, and so does this.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, _ := tusCall(t, "HEAD", loc, fam.teacher, nil, 0)
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	committed := tusOffset(t, loc, fam.teacher)
 	if committed <= 0 || committed >= size {
 		t.Fatalf("after the restart HEAD reports offset %d of %d; want part of the upload", committed, size)
