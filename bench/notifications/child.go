@@ -64,3 +64,43 @@ func (b *benchChild) grant(ctx context.Context, user string, role progressv1.Rol
 	}
 	return nil
 }
+
+// dialMux opens n connections to addr for feeds to share.
+func dialMux(addr string, n int) ([]*grpc.ClientConn, error) {
+	conns := make([]*grpc.ClientConn, 0, n)
+	for range n {
+		c, err := dial(addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+// drain waits until every feed in subs carried want distinct
+// notifications, or limit has passed; it reports which, and how long it
+// waited.
+func drain(ctx context.Context, subs []*subscriber, want int, limit time.Duration) (drained bool, took time.Duration, err error) {
+	start := time.Now()
+	for {
+		behind := 0
+		for _, s := range subs {
+			if s.distinct() < want {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return true, time.Since(start), nil
+		}
+		if time.Since(start) > limit {
+			return false, time.Since(start), nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return false, time.Since(start), err
+		}
+	}
+}

@@ -147,12 +147,8 @@ func runScale(ctx context.Context, bin, dir string, env []string, cfg scaleConfi
 	// connection i mod conns, so the watched feeds spread over all of them.
 	var muxConns []*grpc.ClientConn
 	if cfg.transport == idleGRPCMux {
-		for range conns {
-			c, err := dial(srv.Notification)
-			if err != nil {
-				return nil, err
-			}
-			muxConns = append(muxConns, c)
+		if muxConns, err = dialMux(srv.Notification, conns); err != nil {
+			return nil, err
 		}
 	}
 	feedCtx, stopFeeds := context.WithCancel(ctx)
@@ -295,26 +291,9 @@ func runScale(ctx context.Context, bin, dir string, env []string, cfg scaleConfi
 		ok[fmt.Sprintf("%s%06d", benchPrefix, i)] = true
 	}
 
-	drainStart := time.Now()
-	for {
-		behind := 0
-		for _, s := range watched {
-			if s.distinct() < len(ok) {
-				behind++
-			}
-		}
-		if behind == 0 {
-			res.drained = true
-			break
-		}
-		if time.Since(drainStart) > cfg.drain {
-			break
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return nil, err
-		}
+	if res.drained, res.drainTook, err = drain(ctx, watched, len(ok), cfg.drain); err != nil {
+		return nil, err
 	}
-	res.drainTook = time.Since(drainStart)
 	waited := since()
 	if err := sleep(ctx, time.Second); err != nil { // duplicates may trail
 		return nil, err

@@ -97,12 +97,8 @@ func runIdle(ctx context.Context, bin, dir string, env []string, cfg idleConfig,
 	}
 	var muxConns []*grpc.ClientConn
 	if transport == idleGRPCMux {
-		for range min(muxCount, most) {
-			c, err := dial(srv.Notification)
-			if err != nil {
-				return nil, err
-			}
-			muxConns = append(muxConns, c)
+		if muxConns, err = dialMux(srv.Notification, min(muxCount, most)); err != nil {
+			return nil, err
 		}
 	}
 	feedCtx, stopFeeds := context.WithCancel(ctx)

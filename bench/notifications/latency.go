@@ -238,26 +238,9 @@ func runLatency(ctx context.Context, srv *server, cfg latencyConfig) (*latencyRe
 	}
 
 	// Drain: wait until every feed has every notification, or give up.
-	drainStart := time.Now()
-	for {
-		behind := 0
-		for _, s := range subs {
-			if s.distinct() < len(ok) {
-				behind++
-			}
-		}
-		if behind == 0 {
-			res.drained = true
-			break
-		}
-		if time.Since(drainStart) > cfg.drain {
-			break
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return nil, err
-		}
+	if res.drained, res.drainTook, err = drain(ctx, subs, len(ok), cfg.drain); err != nil {
+		return nil, err
 	}
-	res.drainTook = time.Since(drainStart)
 	// Duplicates may trail the last first delivery; give them a moment.
 	if err := sleep(ctx, time.Second); err != nil {
 		return nil, err
