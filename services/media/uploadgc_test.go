@@ -32,3 +32,22 @@ func TestUploadGCCollects(t *testing.T) {
 		t.Errorf("%d collections after 100 bytes, want none", got-n)
 	}
 }
+
+// TestUploadGCScalesWithLiveHeap: collections come every few MiB on a small
+// heap, and every eighth of the live heap on a large one, so a server
+// holding much (open feeds) does not mark it all every 4 MiB uploaded.
+func TestUploadGCScalesWithLiveHeap(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, 4 << 20},
+		{16 << 20, 4 << 20},
+		{32 << 20, 4 << 20},
+		{256 << 20, 32 << 20},
+	} {
+		if got := collectEvery(4<<20, c.live); got != c.want {
+			t.Errorf("live heap %d MiB: every %d MiB, want %d", c.live>>20, got>>20, c.want>>20)
+		}
+	}
+}
