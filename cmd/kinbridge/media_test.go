@@ -157,3 +157,24 @@ func TestMediaOverREST(t *testing.T) {
 		t.Fatalf("a stranger downloads: %d", r.status)
 	}
 }
+
+// TestRESTUploadOfManyMessages: a body the gateway sends to media as
+// several gRPC messages (1 MiB each, read into one buffer the gateway
+// reuses) arrives byte for byte, the last partial message included.
+func TestRESTUploadOfManyMessages(t *testing.T) {
+	s := startSuite(t)
+	child := s.family(t)
+	teacher := s.userToken(t, "teacher", false)
+	path := fakeMP4(t, 5<<20+123)
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.call(t, "POST", "/v1/"+child+"/media:upload?kind=video&filename=day.mp4", teacher, string(body))
+	if r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if got, want := r.json(t)["originalSha256"], fileSHA256(t, path); got != want {
+		t.Fatalf("stored original_sha256 %v, want the file's %s", got, want)
+	}
+}
