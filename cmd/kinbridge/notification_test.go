@@ -125,7 +125,17 @@ func (s *suite) grpcFeed(t *testing.T, ctx context.Context, token string) <-chan
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first answer comes once the feed is open (the replay, then a
+	// heartbeat at once): waiting for it means the feed counts, for caps
+	// and deliveries, when this returns.
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("gRPC feed: %v", err)
+	}
 	out := make(chan *notificationv1.Notification, 100)
+	if n := first.GetNotification(); n != nil {
+		out <- n
+	}
 	go func() {
 		defer close(out)
 		for {
