@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Fails when HEAD's protos break HEAD~1's, unless HEAD's commit message has a
-# "Breaking-Change: <why>" line. The previous protos are exported with git
-# archive and compared as plain folders, each with the same third-party
-# protos, because buf cannot resolve imports from the ignored folder through
-# a git input.
+# Fails when the working tree's protos break those of a commit (default
+# HEAD~1), unless HEAD's commit message has a "Breaking-Change: <why>" line.
+# Both sides are laid out as plain folders with today's buf.yaml (so its
+# breaking rules judge, and the third-party module is ignored as in lint):
+# proto/ and third_party/proto/ from each side. A commit from before the
+# third-party protos were committed gets today's copy, which is what its
+# ignored folder held.
 set -euo pipefail
 buf=${BUF:-.bin/buf}
 against=${1:-HEAD~1}
@@ -23,10 +25,15 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/old" "$tmp/new"
+mkdir -p "$tmp/old" "$tmp/new/third_party"
+cp -r proto buf.yaml "$tmp/new/"
+cp -r third_party/proto "$tmp/new/third_party/"
 git archive "$against" proto | tar -x -C "$tmp/old"
-cp -r proto "$tmp/new/"
-for side in old new; do cp -r .thirdparty/proto/. "$tmp/$side/proto/"; done
-"$buf" breaking "$tmp/new/proto" --against "$tmp/old/proto" \
-  --config '{"version":"v2","breaking":{"use":["FILE"],"ignore":["google","buf","protoc-gen-openapiv2"]}}' 
+if git cat-file -e "$against:third_party/proto" 2>/dev/null; then
+  git archive "$against" third_party/proto | tar -x -C "$tmp/old"
+else
+  cp -r "$tmp/new/third_party" "$tmp/old/"
+fi
+cp buf.yaml "$tmp/old/"
+"$buf" breaking "$tmp/new" --against "$tmp/old"
 echo "buf breaking: no breaking change against $against"
