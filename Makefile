@@ -96,6 +96,10 @@ check-thirdparty: ## Fail unless third_party/proto is committed and exactly the 
 	./scripts/thirdparty-protos.sh check
 	@test -z "$$(git status --porcelain -- third_party/)" || { git status --porcelain -- third_party/; echo "third_party/ has uncommitted changes: commit them"; exit 1; }
 
+.PHONY: docs-ui
+docs-ui: ## Copy the files of /docs's Swagger UI from the swagger-ui-dist pinned in gateway/docs/package.json (npm) into gateway/docs/swagger-ui.
+	./scripts/swagger-ui.sh copy
+
 .PHONY: generate
 generate: tools ## Regenerate gen/ from proto/.
 	rm -rf gen/go gen/openapiv2/*.json

@@ -332,6 +332,7 @@ func publicRoutes(t *testing.T) []request {
 		request{method: "GET", path: "/healthz"},
 		request{method: "GET", path: "/readyz"},
 		request{method: "GET", path: "/docs"},
+		request{method: "GET", path: "/docs/swagger-ui/swagger-ui-bundle.js"},
 		request{method: "GET", path: "/openapi.json"},
 		request{method: "GET", path: "/"},
 		request{method: "POST", path: "/no/such/route"},
