@@ -93,9 +93,10 @@ tools: $(BUF) $(PLUGINS) ## Build the pinned code-generation tools into .bin/.
 	./scripts/thirdparty-protos.sh $@
 
 .PHONY: generate
-generate: tools .thirdparty/proto ## Regenerate gen/ from proto/.
-	rm -rf gen/go gen/openapiv2/*.json
+generate: tools .thirdparty/proto ## Regenerate gen/ from proto/ (and the TypeScript client's types when npm is present).
+	rm -rf gen/go gen/openapiv2/*.json gen/openapi/*.json
 	$(BUF) generate
+	go run ./internal/openapigen -in gen/openapiv2/kinbridge.swagger.json -out gen/openapi/kinbridge.openapi.json
 
 .PHONY: check-generated
 check-generated: generate ## Fail if gen/ differs from what proto/ generates.

@@ -9,18 +9,20 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kinbridge/kinbridge/gen/openapi"
 	"github.com/kinbridge/kinbridge/gen/openapiv2"
 )
 
-// serveSpec serves the merged OpenAPI spec of every public service.
+// serveSpec serves the OpenAPI 3 document of every public REST route.
 func serveSpec(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(openapiv2.Spec)
+	_, _ = w.Write(openapi.Spec)
 }
 
-// The docs page is rendered on the server from the same spec: it works
-// offline, with no script or stylesheet from elsewhere.
+// The docs page is rendered on the server from the OpenAPI 2 document
+// the OpenAPI 3 one is converted from (the generated routes only): it
+// works offline, with no script or stylesheet from elsewhere.
 
 type specDoc struct {
 	Info struct {
@@ -144,7 +146,7 @@ pre{white-space:pre-wrap;margin:.3rem 0} .ro{color:#777;font-size:85%}
 </style></head><body>
 <h1>{{.Spec.Info.Title}} <small>{{.Spec.Info.Version}}</small></h1>
 <p>{{.Spec.Info.Description}}</p>
-<p>Machine-readable spec: <a href="/openapi.json">/openapi.json</a> (OpenAPI 2.0).</p>
+<p>Machine-readable spec: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3).</p>
 {{range .Spec.Tags}}{{$ops := index $.Operations .Name}}
 <h2 id="{{.Name}}">{{.Name}}</h2><pre>{{.Description}}</pre>
 {{range $ops}}<div class="op" id="{{.OperationID}}">

@@ -219,7 +219,7 @@ func TestDocsRenderTheSpec(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	page, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"Kinbridge API", "/v1/children", "ProgressService_CreateChild", "v1Child", "read-only"} {
+	for _, want := range []string{"Kinbridge API", "/v1/children", "CreateChild", "Child", "read-only"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("docs page lacks %q", want)
 		}
