@@ -57,6 +57,9 @@ func Convert(ctx context.Context, v2 []byte) ([]byte, error) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				delete(op.RequestBody.Value.Extensions, "x-originalParamName") // kin-openapi's note of the OpenAPI 2 parameter
+			}
 			describe(op)
 			referErrors(path, method, op)
 		}
