@@ -11,14 +11,14 @@ import (
 	"path"
 	"time"
 
-	"github.com/kinbridge/kinbridge/gen/openapiv2"
+	"github.com/kinbridge/kinbridge/gen/openapi"
 )
 
-// serveSpec serves the merged OpenAPI spec of every public service.
+// serveSpec serves the OpenAPI 3 document of every public REST route.
 func serveSpec(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(openapiv2.Spec)
+	_, _ = w.Write(openapi.Spec)
 }
 
 // The docs page is Swagger UI (swagger-ui-dist, pinned in
