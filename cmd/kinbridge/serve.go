@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -48,14 +46,15 @@ var serveTargets = []struct {
 	{"gateway", "the REST/JSON gateway", []string{"gateway"}},
 }
 
-// serveRoles returns the roles `serve target` starts; nil for no such target.
-func serveRoles(target string) []string {
-	for _, t := range serveTargets {
-		if t.name == target {
-			return t.roles
-		}
+// serveCommands are `kinbridge serve ...`, one per target.
+func serveCommands() []subcommand {
+	subs := make([]subcommand, len(serveTargets))
+	for i, t := range serveTargets {
+		subs[i] = subcommand{t.name, "", t.about, func(ctx context.Context, cmd *cmdline, args []string) error {
+			return serve(ctx, cmd, t.name, t.roles, args)
+		}}
 	}
-	return nil
+	return subs
 }
 
 // peerServices are the service-only APIs services call on each other; their
@@ -72,16 +71,12 @@ const devTokenTTL = 30 * 24 * time.Hour
 // serve runs one service, the gateway, or all of them in one process. Even
 // in one process every service has its own port and they talk real gRPC,
 // so a trace of a local run shows the same hops as a split deployment.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || serveRoles(args[0]) == nil {
-		return errors.New("serve what? kinbridge serve " + strings.Join(serveTargetNames(), "|"))
-	}
-	target := args[0]
-	c, set, err := parseSettings("serve "+target, args[1:], stderr)
+func serve(ctx context.Context, cmd *cmdline, target string, roles []string, args []string) error {
+	c, err := serverSettings(cmd, args)
 	if err != nil {
 		return err
 	}
-	tel, err := startTelemetry(ctx, c, target, stderr)
+	tel, err := startTelemetry(ctx, c, target, cmd.stderr)
 	if err != nil {
 		return err
 	}
@@ -92,18 +87,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = tel.Shutdown(sctx)
 	}()
 	logger := tel.Logger("kinbridge")
-	set.Log(logger)
+	cmd.global.Log(logger)
 
 	n, err := newNode(ctx, c, tel)
 	if err != nil {
 		return err
 	}
 	defer n.close()
-	roles, err := n.start(target)
-	if err != nil {
+	if err := n.start(target, roles); err != nil {
 		return err
 	}
-	if err := n.printBanner(stdout, target, roles); err != nil {
+	if err := n.printBanner(cmd.stdout, target); err != nil {
 		n.stop()
 		return err
 	}
@@ -111,14 +105,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = n.wait()
 	logger.Info("stopped", slog.Any("error", err))
 	return err
-}
-
-func serveTargetNames() []string {
-	names := make([]string, len(serveTargets))
-	for i, t := range serveTargets {
-		names[i] = t.name
-	}
-	return names
 }
 
 func startTelemetry(ctx context.Context, c *settings, target string, stderr io.Writer) (*telemetry.Telemetry, error) {
@@ -193,8 +179,7 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 // start binds the ports of target's roles and starts them. Every gRPC
 // port is bound first: in one process, each service dials what the others
 // really bound (ports may be 0).
-func (n *node) start(target string) (_ []*role, err error) {
-	runs := serveRoles(target)
+func (n *node) start(target string, runs []string) (err error) {
 	listeners := map[string]net.Listener{}
 	defer func() {
 		if err != nil { // the servers, stopped by now, did not all take theirs
@@ -216,7 +201,7 @@ func (n *node) start(target string) (_ []*role, err error) {
 		}
 		lis, err := net.Listen("tcp", svc.listen)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", svc.name, err)
+			return fmt.Errorf("%s: %w", svc.name, err)
 		}
 		listeners[svc.name] = lis
 		if target == "all" {
@@ -228,7 +213,7 @@ func (n *node) start(target string) (_ []*role, err error) {
 	}
 	for _, name := range runs {
 		if err := n.add(constructors[name](n, listeners[name])); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Metrics and recent traces name children, media and users: they are
@@ -236,10 +221,10 @@ func (n *node) start(target string) (_ []*role, err error) {
 	// the gateway's public port.
 	if n.c.MetricsListen != "" {
 		if err := n.add(newMetricsRole(n, nil)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return n.roles, nil
+	return nil
 }
 
 // add starts a built role and keeps it, to close with the node; when the
@@ -258,9 +243,9 @@ func (n *node) add(r *role, err error) error {
 
 // printBanner tells the person where everything is, and on a first run
 // gives them an admin token.
-func (n *node) printBanner(stdout io.Writer, target string, roles []*role) error {
+func (n *node) printBanner(stdout io.Writer, target string) error {
 	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), target, n.c.DataDir)
-	for _, r := range roles {
+	for _, r := range n.roles {
 		for _, line := range r.lines {
 			fmt.Fprintln(stdout, line)
 		}
