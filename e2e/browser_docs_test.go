@@ -56,7 +56,7 @@ func TestDocsPageTriesARoute(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
 	gateway := "http://" + p.gateway
-	cmd := exec.CommandContext(ctx, "node", "docs.mjs", chromium, gateway, "ProgressService", "ProgressService_ListChildren",
+	cmd := exec.CommandContext(ctx, "node", "docs.mjs", chromium, gateway, "get", "/v1/children",
 		strconv.FormatInt(timeout.Milliseconds(), 10))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "KINBRIDGE_TOKEN="+p.adminToken)

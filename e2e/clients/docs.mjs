@@ -1,12 +1,12 @@
 // Uses the gateway's /docs page (Swagger UI) as a developer would, in
 // Debian's headless Chromium driven with playwright-core.
 //
-//   KINBRIDGE_TOKEN=... node docs.mjs CHROMIUM GATEWAY_URL TAG OPERATION_ID TIMEOUT_MS
+//   KINBRIDGE_TOKEN=... node docs.mjs CHROMIUM GATEWAY_URL METHOD PATH TIMEOUT_MS
 //
-// It opens GATEWAY_URL/docs, expands the operation OPERATION_ID (under tag
-// TAG), presses "Try it out" and "Execute" with no token, then enters the
-// token (from the environment, so it is in no process list) in the
-// Authorize dialog and executes again.
+// It opens GATEWAY_URL/docs, expands the operation METHOD PATH as the spec
+// writes it (get /v1/children), presses "Try it out" and "Execute" with no
+// token, then enters the token (from the environment, so it is in no
+// process list) in the Authorize dialog and executes again.
 //
 // It prints one JSON line on stdout:
 //   {"kind":"result","without":{"status":...,"body":...},"with":{"status":...,"body":...},
@@ -19,11 +19,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [executablePath, gatewayURL, tag, operationId, timeoutArg] = process.argv.slice(2);
+const [executablePath, gatewayURL, method, path, timeoutArg] = process.argv.slice(2);
 const token = process.env.KINBRIDGE_TOKEN;
 const timeoutMs = Number(timeoutArg);
-if (!executablePath || !gatewayURL || !tag || !operationId || !(timeoutMs > 0) || !token) {
-  console.error("usage: KINBRIDGE_TOKEN=... node docs.mjs CHROMIUM GATEWAY_URL TAG OPERATION_ID TIMEOUT_MS");
+if (!executablePath || !gatewayURL || !method || !path || !(timeoutMs > 0) || !token) {
+  console.error("usage: KINBRIDGE_TOKEN=... node docs.mjs CHROMIUM GATEWAY_URL METHOD PATH TIMEOUT_MS");
   process.exit(2);
 }
 const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
@@ -104,7 +104,8 @@ try {
   });
 
   await page.goto(new URL("/docs", gatewayURL).href, { waitUntil: "load" });
-  const op = page.locator(`#operations-${tag}-${operationId}`);
+  const op = page.locator(`.opblock.opblock-${method}`)
+    .filter({ has: page.locator(`.opblock-summary-path[data-path="${path}"]`) }).first();
   await op.locator(".opblock-summary").first().click();
   await op.locator("button.try-out__btn").click();
   const without = await execute(op);
