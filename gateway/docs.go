@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/kinbridge/kinbridge/gen/openapi"
@@ -43,8 +44,8 @@ type docsFile struct {
 }
 
 // docsFiles are the embedded files by their path under /docs/ ("" is the
-// page itself), read once.
-var docsFiles = func() map[string]docsFile {
+// page itself), read when the docs are first asked for.
+var docsFiles = sync.OnceValue(func() map[string]docsFile {
 	files := map[string]docsFile{}
 	err := fs.WalkDir(docsFS, "docs", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -70,7 +71,7 @@ var docsFiles = func() map[string]docsFile {
 		panic(err) // embedded at build time: cannot fail at run time
 	}
 	return files
-}()
+})
 
 // serveDocs serves the page at /docs and its files under /docs/.
 func serveDocs(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +81,7 @@ func serveDocs(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/docs", http.StatusFound)
 		return
 	}
-	f, ok := docsFiles[name]
+	f, ok := docsFiles()[name]
 	if !ok {
 		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)
 		return
