@@ -110,11 +110,14 @@ try {
   await op.locator("button.try-out__btn").click();
   const without = await execute(op);
 
+  // The dialog has a form per security scheme: the bearer one takes the
+  // token (the spec also offers ?access_token= for browser elements).
   await page.locator(".scheme-container button.authorize").click();
-  const dialog = page.locator(".dialog-ux .modal-ux");
-  await dialog.locator(".auth-container input").first().fill(token);
-  await dialog.locator("button.modal-btn.authorize").first().click();
-  await dialog.locator("button.btn-done").first().click();
+  const form = page.locator(".dialog-ux .auth-container")
+    .filter({ has: page.locator("h4", { hasText: /bearer/i }) }).first();
+  await form.locator("input").fill(token);
+  await form.locator("button.modal-btn.authorize").click();
+  await form.locator("button.btn-done").click();
   const withToken = await execute(op);
 
   const cspViolations = await page.evaluate(() => window.__cspViolations);

@@ -4,17 +4,6 @@
 // page also works behind a proxy that adds a path prefix.
 "use strict";
 
-// A token typed into Authorize without its scheme is sent as a bearer
-// token: an OpenAPI 2 spec can only describe the header as an API key,
-// whose value is sent as typed.
-function bearer(req) {
-  const auth = req.headers.Authorization;
-  if (auth && !/^\S+\s/.test(auth)) {
-    req.headers.Authorization = "Bearer " + auth;
-  }
-  return req;
-}
-
 window.ui = SwaggerUIBundle({
   url: new URL("openapi.json", document.baseURI).href,
   dom_id: "#swagger-ui",
@@ -22,5 +11,4 @@ window.ui = SwaggerUIBundle({
   filter: true,
   // No spec is sent to an online validator.
   validatorUrl: null,
-  requestInterceptor: bearer,
 });
