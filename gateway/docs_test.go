@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/url"
@@ -125,5 +126,54 @@ func TestSwaggerUIIsThePinnedPackage(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("scripts/swagger-ui.sh check: %v\n%s", err, out.String())
+	}
+}
+
+// TestDocsFilesGzipped: a browser that takes gzip gets Swagger UI's script
+// gzipped, and both forms are the embedded file.
+func TestDocsFilesGzipped(t *testing.T) {
+	f := newFixture(t, time.Second, nil)
+	want, err := docsFS.ReadFile("docs/swagger-ui/swagger-ui-bundle.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	etags := map[string]bool{}
+	for _, c := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"br;q=1.0, GZIP;q=0.5", true}, {"", false}, {"identity", false}, {"gzip;q=0", false}, {"gzip;q=0.000", false}} {
+		req, _ := http.NewRequest("GET", f.srv.URL+"/docs/swagger-ui/swagger-ui-bundle.js", nil)
+		req.Header.Set("Accept-Encoding", c.accept)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gzipped := resp.Header.Get("Content-Encoding") == "gzip"
+		if gzipped {
+			if len(body) >= len(want)/2 {
+				t.Errorf("Accept-Encoding %q: gzipped to %d of %d bytes", c.accept, len(body), len(want))
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if resp.StatusCode != 200 || gzipped != c.gzip || !bytes.Equal(body, want) || !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Accept-Encoding") {
+			t.Errorf("Accept-Encoding %q: %d, gzip %v (want %v), %d bytes as the file %v, Vary %q",
+				c.accept, resp.StatusCode, gzipped, c.gzip, len(body), bytes.Equal(body, want), resp.Header.Values("Vary"))
+		}
+		etags[resp.Header.Get("ETag")] = true
+	}
+	if len(etags) != 2 {
+		t.Errorf("ETags %v: want one for each form", etags)
 	}
 }
