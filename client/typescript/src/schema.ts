@@ -672,6 +672,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A detail message: its type URL in `@type` (`type.googleapis.com/google.rpc.BadRequest`) and its fields. */
         Any: {
             "@type"?: string;
         } & {
@@ -1165,10 +1166,16 @@ export interface components {
             /** @description Points out of a maximum, for example 18 of 20. */
             points?: components["schemas"]["Points"];
         };
+        /** @description Every error: a google.rpc.Status as JSON. */
         Status: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 7 PERMISSION_DENIED, 10 ABORTED, 16 UNAUTHENTICATED, ...).
+             */
             code?: number;
+            /** @description google.rpc detail messages, each with its `@type`: BadRequest (field violations, by JSON path), ErrorInfo (a reason such as RATE_LIMITED or TOO_MANY_FEEDS), RetryInfo, RequestInfo (the trace id). */
             details?: components["schemas"]["Any"][];
+            /** @description What went wrong, for a developer. */
             message?: string;
         };
         /** @description One message of a notification stream. */
