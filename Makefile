@@ -105,11 +105,12 @@ generate: tools ## Regenerate gen/ from proto/ (and the TypeScript client's type
 	rm -rf gen/go gen/openapiv2/*.json gen/openapi/*.json
 	$(BUF) generate
 	go run ./internal/openapigen -in gen/openapiv2/kinbridge.swagger.json -out gen/openapi/kinbridge.openapi.json
-	@# The TypeScript types need node; without it they are left as they are
-	@# (client/typescript's tests check them where node is).
-	@if command -v npm >/dev/null; then \
-		cd client/typescript && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; } && npm run --silent generate; \
-	else echo "npm not found: client/typescript/src/schema.ts left as it is"; fi
+	@# The TypeScript types need node and the packages pinned in client/typescript;
+	@# without them they are left as they are (go test ./client/typescript checks
+	@# them where node is).
+	@if command -v npm >/dev/null && (cd client/typescript && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; }); then \
+		npm --prefix client/typescript run --silent generate; \
+	else echo "npm or its packages unavailable: client/typescript/src/schema.ts left as it is"; fi
 
 .PHONY: check-generated
 check-generated: generate ## Fail if gen/ differs from what proto/ generates.

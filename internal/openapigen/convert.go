@@ -67,6 +67,7 @@ func Convert(ctx context.Context, v2 []byte) ([]byte, error) {
 	if err := markRequired(doc, messages); err != nil {
 		return nil, err
 	}
+	describeStatus(doc)
 	if err := merge(doc, routes); err != nil {
 		return nil, err
 	}
@@ -259,6 +260,9 @@ func describe(op *openapi3.Operation) {
 	}
 	for code, r := range op.Responses.Map() {
 		if r.Value != nil && r.Value.Description != nil && strings.Contains(*r.Value.Description, "(streaming responses)") {
+			if js := r.Value.Content.Get("application/json"); js != nil && js.Schema != nil && js.Schema.Value != nil {
+				js.Schema.Value.Description = "One line of the stream."
+			}
 			r.Value.Description = openapi3.Ptr("A stream of JSON objects, one per line: each holds a message in `result`, or, last, the status the stream ended with in `error`.")
 			op.Responses.Set(code, r)
 		}
@@ -287,6 +291,26 @@ func referErrors(path, method string, op *openapi3.Operation) {
 	case http.MethodPost, http.MethodPatch, http.MethodDelete:
 		ref("409", "Conflict")
 		ref("403", "PermissionDenied")
+	}
+}
+
+// describeStatus describes the error shape, whose messages come from
+// googleapis without comments.
+func describeStatus(doc *openapi3.T) {
+	if st := doc.Components.Schemas["Status"]; st != nil && st.Value != nil {
+		st.Value.Description = "Every error: a google.rpc.Status as JSON."
+		describeProperty(st.Value, "code", "The gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 7 PERMISSION_DENIED, 10 ABORTED, 16 UNAUTHENTICATED, ...).")
+		describeProperty(st.Value, "message", "What went wrong, for a developer.")
+		describeProperty(st.Value, "details", "google.rpc detail messages, each with its `@type`: BadRequest (field violations, by JSON path), ErrorInfo (a reason such as RATE_LIMITED or TOO_MANY_FEEDS), RetryInfo, RequestInfo (the trace id).")
+	}
+	if a := doc.Components.Schemas["Any"]; a != nil && a.Value != nil {
+		a.Value.Description = "A detail message: its type URL in `@type` (`type.googleapis.com/google.rpc.BadRequest`) and its fields."
+	}
+}
+
+func describeProperty(s *openapi3.Schema, name, description string) {
+	if p := s.Properties[name]; p != nil && p.Value != nil && p.Value.Description == "" {
+		p.Value.Description = description
 	}
 }
 

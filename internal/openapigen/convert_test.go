@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,9 +13,12 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/gen/openapi"
 )
 
@@ -257,10 +261,58 @@ func TestCreateRequirementsAreRequired(t *testing.T) {
 		"Milestone":  {"achievedDate", "title"},
 	}
 	for name, fields := range want {
-		got := doc.Components.Schemas[name].Value.Required
-		if strings.Join(got, ",") != strings.Join(fields, ",") {
-			t.Errorf("%s requires %v, want %v", name, got, fields)
+		schema := doc.Components.Schemas[name].Value
+		var got []string // in requests: what is required and not output-only
+		for _, f := range schema.Required {
+			if !schema.Properties[f].Value.ReadOnly {
+				got = append(got, f)
+			}
 		}
+		if strings.Join(got, ",") != strings.Join(fields, ",") {
+			t.Errorf("%s requires %v in requests, want %v", name, got, fields)
+		}
+	}
+}
+
+// A resource's name and create time, which the server always sets, are
+// required in answers (readOnly and required).
+func TestAlwaysSetOutputIsRequired(t *testing.T) {
+	doc := published(t)
+	for _, name := range []string{"Child", "Guardianship", "Assessment", "Milestone", "MediaItem", "Notification", "Subscription"} {
+		schema := doc.Components.Schemas[name].Value
+		for _, f := range []string{"name", "createTime"} {
+			if !slices.Contains(schema.Required, f) || !schema.Properties[f].Value.ReadOnly {
+				t.Errorf("%s.%s: required %v, readOnly %v", name, f, schema.Required, schema.Properties[f].Value.ReadOnly)
+			}
+		}
+	}
+}
+
+// The message-level list of always-set fields may name only output-only
+// fields: what a request must carry is said by the validation rules alone.
+func TestOnlyOutputIsListed(t *testing.T) {
+	ok := (&progressv1.Child{}).ProtoReflect().Descriptor()
+	if err := onlyOutputListed(ok); err != nil {
+		t.Fatal(err)
+	}
+	fd := protodesc.ToFileDescriptorProto(ok.ParentFile())
+	for _, m := range fd.MessageType {
+		if m.GetName() == "Child" {
+			proto.SetExtension(m.GetOptions(), options.E_Openapiv2Schema,
+				&options.Schema{JsonSchema: &options.JSONSchema{Required: []string{"name", "display_name"}}})
+			fd.MessageType = []*descriptorpb.DescriptorProto{m}
+			break
+		}
+	}
+	fd.Name, fd.Package = proto.String("test/child.proto"), proto.String("test.v1")
+	fd.EnumType, fd.Service = nil, nil
+	file, err := protodesc.NewFile(fd, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = onlyOutputListed(file.Messages().ByName("Child"))
+	if err == nil || !strings.Contains(err.Error(), "display_name") {
+		t.Fatalf("listing a field requests carry: %v", err)
 	}
 }
 

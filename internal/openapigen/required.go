@@ -11,6 +11,7 @@ import (
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -38,7 +39,13 @@ import (
 //     name), which requires nothing, as update masks may name any subset.
 //
 // Output-only fields are marked in the protos with protoc-gen-openapiv2's
-// read_only option, which becomes readOnly here unchanged.
+// read_only option, which becomes readOnly here unchanged. Those the
+// server always sets (a resource's name, its create time) are listed in
+// their message's openapiv2_schema json_schema.required, which
+// protoc-gen-openapiv2 puts in the schema's required list: readOnly and
+// required means present in every answer (OpenAPI 3.0), and the generated
+// TypeScript types say so. That list may name only output-only fields, so
+// what a request must carry stays in the validation rules alone.
 
 // markRequired sets the required list of each schema that is a message.
 func markRequired(doc *openapi3.T, messages map[string]string) error {
@@ -59,6 +66,9 @@ func markRequired(doc *openapi3.T, messages map[string]string) error {
 		if !ok {
 			continue // an enum
 		}
+		if err := onlyOutputListed(md); err != nil {
+			return err
+		}
 		required := slices.Clone(ref.Value.Required)
 		for i := range md.Fields().Len() {
 			if fd := md.Fields().Get(i); alwaysRequired(fd) {
@@ -73,6 +83,23 @@ func markRequired(doc *openapi3.T, messages map[string]string) error {
 		}
 		slices.Sort(required)
 		ref.Value.Required = slices.Compact(required)
+	}
+	return nil
+}
+
+// onlyOutputListed checks that md's openapiv2_schema lists as required only
+// output-only fields.
+func onlyOutputListed(md protoreflect.MessageDescriptor) error {
+	schema, _ := proto.GetExtension(md.Options(), options.E_Openapiv2Schema).(*options.Schema)
+	for _, name := range schema.GetJsonSchema().GetRequired() {
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			return fmt.Errorf("%s: openapiv2_schema requires %s, which it does not have", md.FullName(), name)
+		}
+		field, _ := proto.GetExtension(fd.Options(), options.E_Openapiv2Field).(*options.JSONSchema)
+		if !field.GetReadOnly() {
+			return fmt.Errorf("%s: openapiv2_schema requires %s, which is not output-only: say what requests need with buf.validate rules", md.FullName(), name)
+		}
 	}
 	return nil
 }

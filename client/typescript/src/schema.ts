@@ -672,6 +672,7 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A detail message: its type URL in `@type` (`type.googleapis.com/google.rpc.BadRequest`) and its fields. */
         Any: {
             "@type"?: string;
         } & {
@@ -691,13 +692,13 @@ export interface components {
              * Format: date-time
              * @description When it was recorded.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description A checksum of the current state, checked on update and delete when sent. */
             etag?: string;
             /** @description The kind of work. Required on create. */
             kind: components["schemas"]["AssessmentKind"];
             /** @description The resource name, `children/{child}/assessments/{assessment}`. Assigned by the server. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /**
              * Format: double
              * @description The score as a percentage (see GetProgressSummary); absent when
@@ -705,7 +706,7 @@ export interface components {
              */
             percent?: $Read<number>;
             /** @description The user who recorded it. */
-            recordedBy?: $Read<string>;
+            recordedBy: $Read<string>;
             /** @description The score; absent for unscored work and teacher notes. */
             score?: components["schemas"]["Score"];
             /** @description The subject, for example "Math". Required on create. */
@@ -718,7 +719,7 @@ export interface components {
              * Format: date-time
              * @description When it last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
         };
         /**
          * @description What kind of work an assessment records.
@@ -744,7 +745,7 @@ export interface components {
              * Format: date-time
              * @description When the child was created.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /**
              * @description The name shown to family members, for example "Ada". Required when
              *     creating a child; an update that names it in its mask may not clear it.
@@ -758,7 +759,7 @@ export interface components {
             /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
             gradeLevel?: string;
             /** @description The resource name, `children/{child}`. Assigned by the server. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /** @description The school the child attends. */
             school?: string;
             /**
@@ -770,7 +771,7 @@ export interface components {
              * Format: date-time
              * @description When the child was last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
         };
         /** @description Response of CountUnreadNotifications. */
         CountUnreadNotificationsResponse: {
@@ -830,11 +831,11 @@ export interface components {
              * Format: date-time
              * @description When access was granted.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description A checksum of the current state, checked on update and delete when sent. */
             etag?: string;
             /** @description The resource name, `children/{child}/guardians/{user}`. Assigned by the server. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /** @description How the user relates to the child, for example "mother" or "teacher". */
             relation?: string;
             /** @description What the user may do. */
@@ -843,7 +844,7 @@ export interface components {
              * Format: date-time
              * @description When the guardianship last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
             /** @description The user's id: the `sub` claim of their token. Required on create, immutable after. */
             user?: string;
         };
@@ -950,7 +951,7 @@ export interface components {
              * Format: date-time
              * @description When it was uploaded.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description Duration of a video, when known. */
             duration?: $Read<string>;
             /** @description A checksum of the item's state, checked on update and delete when sent. */
@@ -969,7 +970,7 @@ export interface components {
             /** @description What it is. */
             kind?: components["schemas"]["MediaKind"];
             /** @description The resource name, `children/{child}/media/{media}`. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /**
              * @description Hex SHA-256 of the bytes as uploaded: verified against the client's,
              *     and used to store the same upload once.
@@ -995,9 +996,9 @@ export interface components {
              * Format: date-time
              * @description When it last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
             /** @description The user who uploaded it. */
-            uploadedBy?: $Read<string>;
+            uploadedBy: $Read<string>;
             /**
              * Format: int32
              * @description Width in pixels, when known.
@@ -1041,22 +1042,22 @@ export interface components {
              * Format: date-time
              * @description When it was recorded.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description More about it. */
             description?: string;
             /** @description A checksum of the current state, checked on update and delete when sent. */
             etag?: string;
             /** @description The resource name, `children/{child}/milestones/{milestone}`. Assigned by the server. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /** @description The user who recorded it. */
-            recordedBy?: $Read<string>;
+            recordedBy: $Read<string>;
             /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
             title: string;
             /**
              * Format: date-time
              * @description When it last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
         };
         /**
          * @description What area of life a milestone belongs to.
@@ -1082,11 +1083,11 @@ export interface components {
              * Format: date-time
              * @description When the event happened.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description The resource it is about, for example `children/{child}/assessments/{a}`. */
             link?: string;
             /** @description The resource name, `users/{user}/notifications/{sequence}`. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /** @description Whether the user has read it. */
             read?: boolean;
             /**
@@ -1094,7 +1095,7 @@ export interface components {
              * @description The user's position in their own feed: strictly increasing, never
              *     reused. Pass it as a resume token to continue after this notification.
              */
-            sequence?: $Read<string>;
+            sequence: $Read<string>;
             /** @description A short line for a list, for example "New grade in Math". */
             title?: string;
             /** @description What happened. */
@@ -1165,10 +1166,16 @@ export interface components {
             /** @description Points out of a maximum, for example 18 of 20. */
             points?: components["schemas"]["Points"];
         };
+        /** @description Every error: a google.rpc.Status as JSON. */
         Status: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description The gRPC status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, 7 PERMISSION_DENIED, 10 ABORTED, 16 UNAUTHENTICATED, ...).
+             */
             code?: number;
+            /** @description google.rpc detail messages, each with its `@type`: BadRequest (field violations, by JSON path), ErrorInfo (a reason such as RATE_LIMITED or TOO_MANY_FEEDS), RetryInfo, RequestInfo (the trace id). */
             details?: components["schemas"]["Any"][];
+            /** @description What went wrong, for a developer. */
             message?: string;
         };
         /** @description One message of a notification stream. */
@@ -1219,18 +1226,18 @@ export interface components {
              * Format: date-time
              * @description When it was created.
              */
-            createTime?: $Read<string>;
+            createTime: $Read<string>;
             /** @description The event types to hear about; empty means all of them. */
             eventTypes?: components["schemas"]["EventType"][];
             /** @description Hear nothing about the child, whatever event_types says. */
             muted?: boolean;
             /** @description The resource name, `users/{user}/subscriptions/{child}`. */
-            name?: $Read<string>;
+            name: $Read<string>;
             /**
              * Format: date-time
              * @description When it last changed.
              */
-            updateTime?: $Read<string>;
+            updateTime: $Read<string>;
         };
         /** @description A smaller picture of an item. */
         Thumbnail: {
@@ -1662,7 +1669,7 @@ export interface operations {
                      * Format: date-time
                      * @description When the child was created.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /**
                      * @description The name shown to family members, for example "Ada". Required when
                      *     creating a child; an update that names it in its mask may not clear it.
@@ -1686,7 +1693,7 @@ export interface operations {
                      * Format: date-time
                      * @description When the child was last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                 };
             };
         };
@@ -1903,7 +1910,7 @@ export interface operations {
                      * Format: date-time
                      * @description When it was recorded.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /** @description A checksum of the current state, checked on update and delete when sent. */
                     etag?: string;
                     /** @description The kind of work. Required on create. */
@@ -1915,7 +1922,7 @@ export interface operations {
                      */
                     percent?: $Read<number>;
                     /** @description The user who recorded it. */
-                    recordedBy?: $Read<string>;
+                    recordedBy: $Read<string>;
                     /** @description The score; absent for unscored work and teacher notes. */
                     score?: components["schemas"]["Score"];
                     /** @description The subject, for example "Math". Required on create. */
@@ -1928,7 +1935,7 @@ export interface operations {
                      * Format: date-time
                      * @description When it last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                 };
             };
         };
@@ -2190,7 +2197,7 @@ export interface operations {
                      * Format: date-time
                      * @description When access was granted.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /** @description A checksum of the current state, checked on update and delete when sent. */
                     etag?: string;
                     /** @description How the user relates to the child, for example "mother" or "teacher". */
@@ -2201,7 +2208,7 @@ export interface operations {
                      * Format: date-time
                      * @description When the guardianship last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                     /** @description The user's id: the `sub` claim of their token. Required on create, immutable after. */
                     user?: string;
                 };
@@ -2373,7 +2380,7 @@ export interface operations {
                      * Format: date-time
                      * @description When it was uploaded.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /** @description Duration of a video, when known. */
                     duration?: $Read<string>;
                     /** @description A checksum of the item's state, checked on update and delete when sent. */
@@ -2416,9 +2423,9 @@ export interface operations {
                      * Format: date-time
                      * @description When it last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                     /** @description The user who uploaded it. */
-                    uploadedBy?: $Read<string>;
+                    uploadedBy: $Read<string>;
                     /**
                      * Format: int32
                      * @description Width in pixels, when known.
@@ -2858,20 +2865,20 @@ export interface operations {
                      * Format: date-time
                      * @description When it was recorded.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /** @description More about it. */
                     description?: string;
                     /** @description A checksum of the current state, checked on update and delete when sent. */
                     etag?: string;
                     /** @description The user who recorded it. */
-                    recordedBy?: $Read<string>;
+                    recordedBy: $Read<string>;
                     /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
                     title?: string;
                     /**
                      * Format: date-time
                      * @description When it last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                 };
             };
         };
@@ -3549,7 +3556,7 @@ export interface operations {
                      * Format: date-time
                      * @description When it was created.
                      */
-                    createTime?: $Read<string>;
+                    createTime: $Read<string>;
                     /** @description The event types to hear about; empty means all of them. */
                     eventTypes?: components["schemas"]["EventType"][];
                     /** @description Hear nothing about the child, whatever event_types says. */
@@ -3558,7 +3565,7 @@ export interface operations {
                      * Format: date-time
                      * @description When it last changed.
                      */
-                    updateTime?: $Read<string>;
+                    updateTime: $Read<string>;
                 };
             };
         };

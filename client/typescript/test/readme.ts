@@ -33,9 +33,9 @@ const created = await admin.POST("/v1/children", {
 });
 assert.equal(created.response.status, 200, JSON.stringify(created.error));
 assert.ok(created.data);
-const name = created.data.name;
-assert.match(name ?? "", /^children\/[a-z0-9]+$/);
-const child = idOf(name!);
+const name: string = created.data.name; // required in answers: the type says it is there
+assert.match(name, /^children\/[a-z0-9]+$/);
+const child = idOf(name);
 step(`created ${name}`);
 
 // maria may now follow Ada.
@@ -155,9 +155,10 @@ const upload = await teacher.POST("/v1/children/{child}/media:upload", {
   headers: { "Content-Type": "application/octet-stream" },
 });
 assert.equal(upload.response.status, 200, JSON.stringify(upload.error));
-const item = upload.data?.name;
-assert.match(item ?? "", /^children\/[a-z0-9]+\/media\/[a-z0-9]+$/);
-const mediaItem = idOf(item!);
+assert.ok(upload.data);
+const item: string = upload.data.name;
+assert.match(item, /^children\/[a-z0-9]+\/media\/[a-z0-9]+$/);
+const mediaItem = idOf(item);
 const got = await maria.GET("/v1/children/{child}/media/{mediaItem}", { params: { path: { child, mediaItem } } });
 assert.equal(got.data?.title, "Self-portrait");
 const range = await maria.GET("/v1/children/{child}/media/{mediaItem}:content", {

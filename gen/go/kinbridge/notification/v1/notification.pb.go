@@ -1160,7 +1160,7 @@ var File_kinbridge_notification_v1_notification_proto protoreflect.FileDescripto
 
 const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	",kinbridge/notification/v1/notification.proto\x12\x19kinbridge.notification.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb2\x02\n" +
+	",kinbridge/notification/v1/notification.proto\x12\x19kinbridge.notification.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd9\x02\n" +
 	"\fNotification\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12!\n" +
 	"\bsequence\x18\x02 \x01(\x03B\x05\x92A\x02@\x01R\bsequence\x128\n" +
@@ -1171,7 +1171,8 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x04link\x18\a \x01(\tR\x04link\x12B\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"createTime\x12\x12\n" +
-	"\x04read\x18\t \x01(\bR\x04read\"\xc1\x01\n" +
+	"\x04read\x18\t \x01(\bR\x04read:%\x92A\"\n" +
+	" \xd2\x01\x04name\xd2\x01\bsequence\xd2\x01\vcreate_time\"\xc1\x01\n" +
 	"\x18ListNotificationsRequest\x122\n" +
 	"\x06parent\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -1202,7 +1203,7 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\fnotification\x18\x01 \x01(\v2'.kinbridge.notification.v1.NotificationH\x00R\fnotification\x12D\n" +
 	"\theartbeat\x18\x02 \x01(\v2$.kinbridge.notification.v1.HeartbeatH\x00R\theartbeat\x12!\n" +
 	"\fresume_token\x18\x03 \x01(\tR\vresumeTokenB\a\n" +
-	"\x05event\"\xda\x02\n" +
+	"\x05event\"\x84\x03\n" +
 	"\fSubscription\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x129\n" +
 	"\x05child\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^(children/[a-z0-9]{1,63})?$R\x05child\x12V\n" +
@@ -1212,7 +1213,8 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
-	"updateTime\"\xa4\x01\n" +
+	"updateTime:(\x92A%\n" +
+	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xa4\x01\n" +
 	"\x19CreateSubscriptionRequest\x122\n" +
 	"\x06parent\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x06parent\x12S\n" +
 	"\fsubscription\x18\x02 \x01(\v2'.kinbridge.notification.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\"e\n" +

@@ -2716,7 +2716,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xac\x04\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd6\x04\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -2732,7 +2732,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\"\xcf\x02\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag:(\x92A%\n" +
+	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xf9\x02\n" +
 	"\fGuardianship\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
 	"\x04user\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x18\x80\x012\n" +
@@ -2743,7 +2744,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\a \x01(\tR\x04etag\"\xa4\x01\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag:(\x92A%\n" +
+	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xa4\x01\n" +
 	"\x12CreateChildRequest\x12\x8d\x01\n" +
 	"\x05child\x18\x01 \x01(\v2\x1c.kinbridge.progress.v1.ChildBY\xbaHV\xba\x01P\n" +
 	"\x1bchild.display_name_required\x12\x18display_name is required\x1a\x17this.display_name != ''\xc8\x01\x01R\x05child\"G\n" +
@@ -2791,7 +2793,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\xe6\x05\n" +
+	"\x05value\"\x9e\x06\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -2810,9 +2812,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etagB\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag:6\x92A3\n" +
+	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\xd9\x04\n" +
+	"\b_percent\"\x91\x05\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -2826,7 +2829,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\"d\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag:6\x92A3\n" +
+	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
 	"\apercent\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00Y@)\x00\x00\x00\x00\x00\x00\x00\x00R\apercent\"\xc3\x01\n" +
