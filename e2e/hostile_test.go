@@ -34,7 +34,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
@@ -882,7 +884,7 @@ func hostileUploadSessions(h *hostile, token, child string) (string, error) {
 		switch {
 		case i < hostileUploads && resp.StatusCode == http.StatusCreated:
 			answers["201"]++
-		case i >= hostileUploads && resp.StatusCode == 429 && strings.Contains(string(b), "TOO_MANY_UPLOADS") && resp.Header.Get("Retry-After") != "":
+		case i >= hostileUploads && resp.StatusCode == 429 && strings.Contains(string(b), errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)) && resp.Header.Get("Retry-After") != "":
 			answers["429 TOO_MANY_UPLOADS"]++
 		case i >= hostileUploads && resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "":
 			answers["429 "+strings.TrimSpace(firstLine(string(b)))]++

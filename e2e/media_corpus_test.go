@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck/corpus"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
@@ -118,7 +119,7 @@ func corpusUpload(t *testing.T, gateway string, media mediav1.MediaServiceClient
 	switch via {
 	case "REST":
 		code, body := restUpload(t, gateway, f.teacher, f.child, "?title="+e.Name, "application/octet-stream", e.Data)
-		if code == http.StatusBadRequest && strings.Contains(string(body), "MALFORMED") {
+		if code == http.StatusBadRequest && strings.Contains(string(body), errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_MALFORMED)) {
 			return "", true
 		}
 		if code != http.StatusOK {
@@ -132,7 +133,7 @@ func corpusUpload(t *testing.T, gateway string, media mediav1.MediaServiceClient
 	case "tus":
 		loc := tusCreateFile(t, gateway, f.teacher, f.child, e.Name, int64(len(e.Data)))
 		resp, body := tusPatch(t, loc, f.teacher, file, 0, int64(len(e.Data)))
-		if resp.StatusCode == http.StatusBadRequest && strings.Contains(string(body), "MALFORMED") {
+		if resp.StatusCode == http.StatusBadRequest && strings.Contains(string(body), errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_MALFORMED)) {
 			return "", true
 		}
 		item := resp.Header.Get("Kinbridge-Media-Item")
@@ -144,7 +145,7 @@ func corpusUpload(t *testing.T, gateway string, media mediav1.MediaServiceClient
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		it, err := grpcUpload(as(ctx, f.teacher), media, &mediav1.UploadMetadata{Parent: f.child, Title: e.Name, SizeBytes: int64(len(e.Data))}, e.Data)
-		if status.Code(err) == codes.InvalidArgument && errorReason(err) == "MALFORMED" {
+		if status.Code(err) == codes.InvalidArgument && errinfo.MediaReason(err) == mediav1.ErrorReason_ERROR_REASON_MALFORMED {
 			return "", true
 		}
 		if err != nil {

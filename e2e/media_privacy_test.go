@@ -24,6 +24,7 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
@@ -149,14 +150,14 @@ func tusSend(t *testing.T, method, loc, token string, body []byte, chunked bool,
 type refusal struct {
 	name     string
 	data     []byte
-	declared int               // the size declared; 0 for len(data)
-	meta     map[string]string // tus metadata beyond the child
-	first    int               // bytes sent and committed before the refusal
-	atFinish bool              // refused when finished, not while sent
-	chunked  bool              // tus: the refused PATCH has no Content-Length
-	status   int               // tus: the refusing response
-	code     codes.Code        // gRPC: the refusing status
-	reason   string            // gRPC: its ErrorInfo reason
+	declared int                 // the size declared; 0 for len(data)
+	meta     map[string]string   // tus metadata beyond the child
+	first    int                 // bytes sent and committed before the refusal
+	atFinish bool                // refused when finished, not while sent
+	chunked  bool                // tus: the refused PATCH has no Content-Length
+	status   int                 // tus: the refusing response
+	code     codes.Code          // gRPC: the refusing status
+	reason   mediav1.ErrorReason // gRPC: its ErrorInfo reason
 }
 
 // TestMediaPrivacyRefusals: for every way media refuses an upload for what
@@ -173,19 +174,19 @@ func TestMediaPrivacyRefusals(t *testing.T) {
 		html := []byte("<!DOCTYPE html><html><body>" + strings.Repeat("not a photo ", 100) + "</body></html>")
 		refusals := []refusal{
 			{name: "type not allowed", data: html, meta: map[string]string{"filename": "cat.jpg"}, first: 300,
-				status: 415, code: codes.InvalidArgument, reason: "UNSUPPORTED_TYPE"},
+				status: 415, code: codes.InvalidArgument, reason: mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE},
 			{name: "kind that does not fit", data: video, meta: map[string]string{"kind": "photo"}, first: 300,
-				status: 400, code: codes.InvalidArgument, reason: "KIND_MISMATCH"},
+				status: 400, code: codes.InvalidArgument, reason: mediav1.ErrorReason_ERROR_REASON_KIND_MISMATCH},
 			{name: "over the limit of the sniffed kind", data: video, first: 300,
-				status: 413, code: codes.OutOfRange, reason: "TOO_LARGE"},
+				status: 413, code: codes.OutOfRange, reason: mediav1.ErrorReason_ERROR_REASON_TOO_LARGE},
 			{name: "bytes past the declared size", data: gps, declared: len(gps) - 10, first: 1000,
-				status: 413, code: codes.OutOfRange, reason: "TOO_LARGE"},
+				status: 413, code: codes.OutOfRange, reason: mediav1.ErrorReason_ERROR_REASON_TOO_LARGE},
 			{name: "chunked bytes past the declared size", data: gps, declared: len(gps) - 10, first: 1000, chunked: true,
-				status: 413, code: codes.OutOfRange, reason: "TOO_LARGE"},
+				status: 413, code: codes.OutOfRange, reason: mediav1.ErrorReason_ERROR_REASON_TOO_LARGE},
 			{name: "wrong sha256", data: gps, meta: map[string]string{"sha256": strings.Repeat("ab", 32)}, first: len(gps), atFinish: true,
-				status: 400, code: codes.InvalidArgument, reason: "CHECKSUM_MISMATCH"},
+				status: 400, code: codes.InvalidArgument, reason: mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH},
 			{name: "malformed", data: gps[:len(gps)-2], first: len(gps) - 2, atFinish: true,
-				status: 400, code: codes.InvalidArgument, reason: "MALFORMED"},
+				status: 400, code: codes.InvalidArgument, reason: mediav1.ErrorReason_ERROR_REASON_MALFORMED},
 		}
 		for _, r := range refusals {
 			declared := r.declared
@@ -253,7 +254,7 @@ func TestMediaPrivacyRefusals(t *testing.T) {
 				} else {
 					_, err = grpcWrite(ctx, media, sess.GetName(), int64(r.first), r.data[r.first:])
 				}
-				if status.Code(err) != r.code || errorReason(err) != r.reason {
+				if status.Code(err) != r.code || errinfo.MediaReason(err) != r.reason {
 					t.Fatalf("refusal: %v, want %v %s", err, r.code, r.reason)
 				}
 				if left := at.nothingOfUploads(t); left != "" {

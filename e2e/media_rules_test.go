@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // The ingest rules and access rules as a user meets them: through the REST
@@ -167,16 +167,6 @@ func waitReady(t *testing.T, gateway, token, item string) restItem {
 	}
 }
 
-// errorReason returns the ErrorInfo reason of a gRPC error, if any.
-func errorReason(err error) string {
-	for _, d := range status.Convert(err).Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
-
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -210,8 +200,8 @@ func TestUploadRefusals(t *testing.T) {
 			t.Errorf("multipart upload of %s: %d %s, want 415", bad.name, code, body)
 		}
 		_, err := grpcUpload(as(ctx, f.teacher), media, &mediav1.UploadMetadata{Parent: f.child, Title: bad.name, SizeBytes: int64(len(bad.data))}, bad.data)
-		if status.Code(err) != codes.InvalidArgument || errorReason(err) != "UNSUPPORTED_TYPE" {
-			t.Errorf("gRPC upload of %s: %v (reason %q), want INVALID_ARGUMENT UNSUPPORTED_TYPE", bad.name, err, errorReason(err))
+		if status.Code(err) != codes.InvalidArgument || errinfo.MediaReason(err) != mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE {
+			t.Errorf("gRPC upload of %s: %v (reason %v), want INVALID_ARGUMENT UNSUPPORTED_TYPE", bad.name, err, errinfo.MediaReason(err))
 		}
 		path := filepath.Join(t.TempDir(), bad.name)
 		os.WriteFile(path, bad.data, 0o600)
@@ -251,8 +241,8 @@ func TestUploadRefusals(t *testing.T) {
 		t.Errorf("tus PATCH of a %d-byte JPEG: %d %s, want 413", len(big), resp.StatusCode, body)
 	}
 	_, err = grpcUpload(as(ctx, f.teacher), media, &mediav1.UploadMetadata{Parent: f.child, SizeBytes: int64(len(big))}, big)
-	if status.Code(err) != codes.OutOfRange || errorReason(err) != "TOO_LARGE" {
-		t.Errorf("gRPC upload declaring %d bytes: %v (reason %q), want OUT_OF_RANGE TOO_LARGE", len(big), err, errorReason(err))
+	if status.Code(err) != codes.OutOfRange || errinfo.MediaReason(err) != mediav1.ErrorReason_ERROR_REASON_TOO_LARGE {
+		t.Errorf("gRPC upload declaring %d bytes: %v (reason %v), want OUT_OF_RANGE TOO_LARGE", len(big), err, errinfo.MediaReason(err))
 	}
 	_, err = grpcUpload(as(ctx, f.teacher), media, &mediav1.UploadMetadata{Parent: f.child, SizeBytes: 100}, big)
 	if status.Code(err) == codes.OK {

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -24,6 +23,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // Media bytes over REST: ranged downloads and a one-request upload. Both
@@ -64,16 +64,11 @@ func withUser(r *http.Request) context.Context {
 // httpStatusFor maps media's refusals to the statuses HTTP clients expect
 // for uploads: 413 for too large, 415 for a type that is not allowed.
 func httpStatusFor(err error) error {
-	st := status.Convert(err)
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			switch info.GetReason() {
-			case "TOO_LARGE":
-				return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: err}
-			case "UNSUPPORTED_TYPE":
-				return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType, Err: err}
-			}
-		}
+	switch errinfo.MediaReason(err) {
+	case mediav1.ErrorReason_ERROR_REASON_TOO_LARGE:
+		return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: err}
+	case mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE:
+		return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType, Err: err}
 	}
 	return err
 }

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // jsonReason is the ErrorInfo reason of a JSON error body (at the top,
@@ -159,15 +162,15 @@ func TestCapsPerUser(t *testing.T) {
 		}
 		created(200000)
 		second := created(200000)
-		refused(len(plain), "UPLOAD_QUOTA") // 400000 declared, none sent
+		refused(len(plain), errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_UPLOAD_QUOTA)) // 400000 declared, none sent
 		if r := s.tusRequest(t, "DELETE", second, teacher, nil); r.StatusCode != http.StatusNoContent {
 			t.Fatalf("terminating: %d", r.StatusCode)
 		}
 		small := created(len(plain))
 		created(len(plain))
-		refused(len(plain), "TOO_MANY_UPLOADS")
+		refused(len(plain), errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS))
 		r := s.call(t, "POST", "/v1/"+child+"/media:upload", teacher, string(plain))
-		if r.status != http.StatusTooManyRequests || jsonReason(t, r.body) != "TOO_MANY_UPLOADS" || r.header.Get("Retry-After") == "" {
+		if r.status != http.StatusTooManyRequests || jsonReason(t, r.body) != errinfo.Reason(mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS) || r.header.Get("Retry-After") == "" {
 			t.Fatalf("a one-request upload over the cap: %d %v %s", r.status, r.header, r.body)
 		}
 		// The last PATCH of one finishes it: its slot is free.

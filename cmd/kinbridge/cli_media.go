@@ -34,9 +34,9 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
-	"github.com/kinbridge/kinbridge/services/media"
 )
 
 // mediaCommands are `kinbridge media ...`.
@@ -695,8 +695,8 @@ func uploadRetryable(err error) bool {
 		// FINISHED: an earlier finish whose answer was lost made it an
 		// item; asking where the session stands leads to finishing again,
 		// which answers with that item.
-		r := errorReason(err)
-		return r == media.ReasonOffsetMismatch || r == media.ReasonFinished
+		r := errinfo.MediaReason(err)
+		return r == mediav1.ErrorReason_ERROR_REASON_OFFSET_MISMATCH || r == mediav1.ErrorReason_ERROR_REASON_FINISHED
 	}
 	return false
 }
@@ -725,7 +725,7 @@ func (u *uploader) refusedError(ctx context.Context, name string, err error) err
 		u.meter.note("Warning: canceling the refused upload: %v", u.m.explain(cerr))
 	}
 	msg := u.m.explain(err)
-	if errorReason(err) == media.ReasonChecksumMismatch {
+	if errinfo.MediaReason(err) == mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH {
 		return fmt.Errorf("%w: %s changed while it was uploaded; upload it again", msg, u.shown)
 	}
 	return fmt.Errorf("the media service refused %s: %w", u.shown, msg)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
@@ -18,7 +19,7 @@ import (
 // capRefused checks err is the RESOURCE_EXHAUSTED refusal of the cap
 // named reason, and returns its ErrorInfo metadata and RetryInfo delay (0
 // without one).
-func capRefused(t *testing.T, what string, err error, reason string) (map[string]string, time.Duration) {
+func capRefused(t *testing.T, what string, err error, reason mediav1.ErrorReason) (map[string]string, time.Duration) {
 	t.Helper()
 	st := status.Convert(err)
 	var info *errdetails.ErrorInfo
@@ -31,7 +32,7 @@ func capRefused(t *testing.T, what string, err error, reason string) (map[string
 			wait = d.GetRetryDelay().AsDuration()
 		}
 	}
-	if st.Code() != codes.ResourceExhausted || info.GetReason() != reason || info.GetDomain() != errorDomain {
+	if st.Code() != codes.ResourceExhausted || info.GetReason() != errinfo.Reason(reason) || info.GetDomain() != errinfo.MediaDomain {
 		t.Fatalf("%s: %v; want RESOURCE_EXHAUSTED with ErrorInfo %s", what, err, reason)
 	}
 	return info.GetMetadata(), wait
@@ -65,7 +66,7 @@ func testUploadSessionCap(t *testing.T, on backend) {
 		t.Fatal(err)
 	}
 	_, err = e.createSession(ctx, len(data))
-	meta, wait := capRefused(t, "a third session", err, ReasonTooManyUploads)
+	meta, wait := capRefused(t, "a third session", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 	if meta["open_uploads"] != "2" || meta["limit"] != "2" {
 		t.Fatalf("the refusal's metadata: %v", meta)
 	}
@@ -73,7 +74,7 @@ func testUploadSessionCap(t *testing.T, on backend) {
 		t.Fatalf("retry after %v; the first session expires in %v", wait, left)
 	}
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 1000)
-	capRefused(t, "a one-stream upload over the cap", err, ReasonTooManyUploads)
+	capRefused(t, "a one-stream upload over the cap", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 	if n := countFiles(t, e.tempDir); n != 2 {
 		t.Fatalf("%d files in the upload directory, want the two sessions'", n)
 	}
@@ -89,7 +90,7 @@ func testUploadSessionCap(t *testing.T, on backend) {
 		t.Fatalf("after a finish: %v", err)
 	}
 	_, err = e.createSession(ctx, len(data))
-	capRefused(t, "full again", err, ReasonTooManyUploads)
+	capRefused(t, "full again", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 
 	// So does cancelling one.
 	if _, err := e.client.CancelUploadSession(ctx, &mediav1.CancelUploadSessionRequest{Name: second.GetName()}); err != nil {
@@ -122,14 +123,14 @@ func TestUploadSessionCapFreedByExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.createSession(ctx, 100)
-	capRefused(t, "a second session", err, ReasonTooManyUploads)
+	capRefused(t, "a second session", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := e.createSession(ctx, 100)
 		if err == nil {
 			break
 		}
-		capRefused(t, "while the first has not expired", err, ReasonTooManyUploads)
+		capRefused(t, "while the first has not expired", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 		if time.Now().After(deadline) {
 			t.Fatal("the abandoned session never stopped counting")
 		}
@@ -159,7 +160,7 @@ func testUploadBytesCap(t *testing.T, on backend) {
 		t.Fatal(err)
 	}
 	_, err = e.createSession(ctx, 1)
-	meta, wait := capRefused(t, "one byte more", err, ReasonUploadQuota)
+	meta, wait := capRefused(t, "one byte more", err, mediav1.ErrorReason_ERROR_REASON_UPLOAD_QUOTA)
 	if meta["outstanding_bytes"] != strconv.Itoa(2*size) || meta["size_bytes"] != "1" || meta["limit_bytes"] != strconv.Itoa(2*size) || wait <= 0 {
 		t.Fatalf("the refusal's metadata: %v, retry after %v", meta, wait)
 	}
@@ -171,7 +172,7 @@ func testUploadBytesCap(t *testing.T, on backend) {
 		t.Fatalf("%d bytes after %d were sent: %v", size/2, size/2, err)
 	}
 	_, err = e.createSession(ctx, 1)
-	capRefused(t, "full again", err, ReasonUploadQuota)
+	capRefused(t, "full again", err, mediav1.ErrorReason_ERROR_REASON_UPLOAD_QUOTA)
 	// A cancel frees what the session had still to receive.
 	if _, err := e.client.CancelUploadSession(ctx, &mediav1.CancelUploadSessionRequest{Name: second.GetName()}); err != nil {
 		t.Fatal(err)
@@ -210,9 +211,9 @@ func TestUploadCapsHoldAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = one.createSession(one.as(t, "carol"), 100)
-	capRefused(t, "a third upload on the first instance", err, ReasonTooManyUploads)
+	capRefused(t, "a third upload on the first instance", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 	_, err = two.upload(two.as(t, "carol"), &mediav1.UploadMetadata{Parent: child, SizeBytes: 100}, nil, 100)
-	capRefused(t, "a third upload, one-stream, on the second instance", err, ReasonTooManyUploads)
+	capRefused(t, "a third upload, one-stream, on the second instance", err, mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS)
 	if _, err := one.client.CancelUploadSession(one.as(t, "carol"), &mediav1.CancelUploadSessionRequest{Name: first.GetName()}); err != nil {
 		t.Fatal(err)
 	}

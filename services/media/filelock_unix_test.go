@@ -40,9 +40,9 @@ func TestSessionHeldByAnotherProcess(t *testing.T) {
 	}
 
 	_, err = e.writeSession(ctx, sess.GetName(), 0, data)
-	wantCode(t, err, codes.Aborted, "")
+	wantCode(t, err, codes.Aborted, noReason)
 	_, err = e.client.CancelUploadSession(ctx, &mediav1.CancelUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.Aborted, "")
+	wantCode(t, err, codes.Aborted, noReason)
 
 	other.Close() // the other process is done (or died)
 	got, err := e.writeSession(ctx, sess.GetName(), 0, data)

@@ -39,6 +39,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
@@ -227,17 +228,20 @@ func (e *env) readAll(ctx context.Context, name, thumbnail string, offset, lengt
 
 // wantCode fails unless err has code and, when reason is set, an ErrorInfo
 // with that reason.
-func wantCode(t *testing.T, err error, code codes.Code, reason string) {
+// noReason makes wantCode check the status code only.
+const noReason = mediav1.ErrorReason_ERROR_REASON_UNSPECIFIED
+
+func wantCode(t *testing.T, err error, code codes.Code, reason mediav1.ErrorReason) {
 	t.Helper()
 	st := status.Convert(err)
 	if err == nil || st.Code() != code {
 		t.Fatalf("got %v, want %v", err, code)
 	}
-	if reason == "" {
+	if reason == noReason {
 		return
 	}
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reason {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == errinfo.Reason(reason) && info.GetDomain() == errinfo.MediaDomain {
 			return
 		}
 	}
@@ -392,7 +396,7 @@ func testUploadRefusals(t *testing.T, on backend) {
 	html := []byte("<!DOCTYPE html><html><script>alert(1)</script></html>")
 
 	_, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, Filename: "cat.jpg", SizeBytes: int64(len(html))}, html, 1024)
-	wantCode(t, err, codes.InvalidArgument, ReasonUnsupportedType)
+	wantCode(t, err, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE)
 	if !strings.Contains(status.Convert(err).Message(), "HTML") {
 		t.Errorf("message %q does not say it looks like HTML", status.Convert(err).Message())
 	}
@@ -408,29 +412,29 @@ func testUploadRefusals(t *testing.T, on backend) {
 		t.Fatal(err)
 	}
 	_, err = stream.CloseAndRecv()
-	wantCode(t, err, codes.OutOfRange, ReasonTooLarge)
+	wantCode(t, err, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE)
 	_, err = e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
 		Parent: child, Kind: mediav1.MediaKind_MEDIA_KIND_PHOTO, SizeBytes: 1 << 40}})
-	wantCode(t, err, codes.OutOfRange, ReasonTooLarge)
+	wantCode(t, err, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE)
 
 	// An inferred photo over the photo limit is refused once sniffed.
 	data := readFile(t, "ingest/testdata/gps.jpg") // 3650 bytes > 2000
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(data))}, data, 1024)
-	wantCode(t, err, codes.OutOfRange, ReasonTooLarge)
+	wantCode(t, err, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE)
 
 	plain := readFile(t, "ingest/testdata/plain.jpg")
 	// Bytes beyond the declared size.
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(plain)) - 10}, plain, 100)
-	wantCode(t, err, codes.OutOfRange, ReasonTooLarge)
+	wantCode(t, err, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE)
 	// Fewer bytes than declared.
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(plain)) + 10}, plain, 100)
-	wantCode(t, err, codes.InvalidArgument, ReasonIncomplete)
+	wantCode(t, err, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_INCOMPLETE)
 	// A wrong checksum.
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(plain)), Sha256: hexSHA(html)}, plain, 100)
-	wantCode(t, err, codes.InvalidArgument, ReasonChecksumMismatch)
+	wantCode(t, err, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH)
 	// A JPEG declared as a video.
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO, SizeBytes: int64(len(plain))}, plain, 100)
-	wantCode(t, err, codes.InvalidArgument, ReasonKindMismatch)
+	wantCode(t, err, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_KIND_MISMATCH)
 
 	if n := e.countBlobs(t); n != 0 {
 		t.Errorf("%d blob files stored by refused uploads", n)
@@ -450,11 +454,11 @@ func TestAccess(t *testing.T) {
 	meta := &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(plain))}
 
 	_, err := e.upload(e.as(t, "gina"), meta, plain, 100)
-	wantCode(t, err, codes.PermissionDenied, "")
+	wantCode(t, err, codes.PermissionDenied, noReason)
 	_, err = e.client.CreateUploadSession(e.as(t, "gina"), &mediav1.CreateUploadSessionRequest{Metadata: meta})
-	wantCode(t, err, codes.PermissionDenied, "")
+	wantCode(t, err, codes.PermissionDenied, noReason)
 	_, err = e.upload(e.as(t, "mallory"), meta, plain, 100)
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 
 	it, err := e.upload(e.as(t, "carol"), meta, plain, 100)
 	if err != nil {
@@ -468,11 +472,11 @@ func TestAccess(t *testing.T) {
 		t.Errorf("guardian read: %v", err)
 	}
 	_, err = e.client.DeleteMediaItem(e.as(t, "gina"), &mediav1.DeleteMediaItemRequest{Name: it.GetName()})
-	wantCode(t, err, codes.PermissionDenied, "")
+	wantCode(t, err, codes.PermissionDenied, noReason)
 	_, err = e.client.GetMediaItem(e.as(t, "mallory"), &mediav1.GetMediaItemRequest{Name: it.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	_, err = e.client.ListMediaItems(e.as(t, "mallory"), &mediav1.ListMediaItemsRequest{Parent: child})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 }
 
 // writeSession sends a WriteStart and chunks, then closes.
@@ -552,11 +556,11 @@ func testResumableSessionAndRangedRead(t *testing.T, on backend) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	wantCode(t, err, codes.FailedPrecondition, ReasonOffsetMismatch)
+	wantCode(t, err, codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_OFFSET_MISMATCH)
 	off := cur.GetCommittedOffset()
 
 	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.FailedPrecondition, ReasonIncomplete)
+	wantCode(t, err, codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_INCOMPLETE)
 
 	if got, err = e.writeSession(ctx, sess.GetName(), off, data[off:]); err != nil {
 		t.Fatal(err)
@@ -582,7 +586,7 @@ func testResumableSessionAndRangedRead(t *testing.T, on backend) {
 		t.Fatalf("second finish: %v, %v; want %s", again, err, it.GetName())
 	}
 	_, err = e.writeSession(ctx, sess.GetName(), int64(len(data)), []byte("more"))
-	wantCode(t, err, codes.FailedPrecondition, ReasonFinished)
+	wantCode(t, err, codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_FINISHED)
 
 	// Ranged reads return exactly the requested bytes.
 	_, full, err := e.readAll(ctx, it.GetName(), "", 0, 0)
@@ -604,7 +608,7 @@ func testResumableSessionAndRangedRead(t *testing.T, on backend) {
 		t.Errorf("tail read: %d bytes, %v", len(tail), err)
 	}
 	_, _, err = e.readAll(ctx, it.GetName(), "", int64(len(full))+1, 0)
-	wantCode(t, err, codes.OutOfRange, "")
+	wantCode(t, err, codes.OutOfRange, noReason)
 
 	// Cancel removes a session and its bytes.
 	s2, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{Parent: child, SizeBytes: 10}})
@@ -615,7 +619,7 @@ func testResumableSessionAndRangedRead(t *testing.T, on backend) {
 		t.Fatal(err)
 	}
 	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: s2.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	e.waitState(t, ctx, it.GetName(), mediav1.MediaState_MEDIA_STATE_READY)
 	if n := countFiles(t, e.tempDir); n != 0 {
 		t.Errorf("%d files left in the temp dir", n)
@@ -655,7 +659,7 @@ func testUpdateDeleteList(t *testing.T, on backend) {
 		t.Errorf("documents: %v %v", docs, err)
 	}
 	_, err = e.client.ListMediaItems(ctx, &mediav1.ListMediaItemsRequest{Parent: child, Kind: mediav1.MediaKind_MEDIA_KIND_PHOTO, PageToken: p1.GetNextPageToken()})
-	wantCode(t, err, codes.InvalidArgument, "")
+	wantCode(t, err, codes.InvalidArgument, noReason)
 
 	// Processing changes the item (and its etag): let it finish first.
 	for _, n := range names {
@@ -677,18 +681,18 @@ func testUpdateDeleteList(t *testing.T, on backend) {
 	}
 	_, err = e.client.UpdateMediaItem(ctx, &mediav1.UpdateMediaItemRequest{
 		MediaItem: &mediav1.MediaItem{Name: names[0], Caption: "stale", Etag: it.GetEtag()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"caption"}}})
-	wantCode(t, err, codes.Aborted, "")
+	wantCode(t, err, codes.Aborted, noReason)
 	_, err = e.client.UpdateMediaItem(ctx, &mediav1.UpdateMediaItemRequest{
 		MediaItem: &mediav1.MediaItem{Name: names[0], Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"kind"}}})
-	wantCode(t, err, codes.InvalidArgument, "")
+	wantCode(t, err, codes.InvalidArgument, noReason)
 
 	_, err = e.client.DeleteMediaItem(ctx, &mediav1.DeleteMediaItemRequest{Name: names[0], Etag: it.GetEtag()})
-	wantCode(t, err, codes.Aborted, "")
+	wantCode(t, err, codes.Aborted, noReason)
 	if _, err := e.client.DeleteMediaItem(ctx, &mediav1.DeleteMediaItemRequest{Name: names[0], Etag: upd.GetEtag()}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.client.GetMediaItem(ctx, &mediav1.GetMediaItemRequest{Name: names[0]})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 }
 
 // TestTakenTime checks that the job reads when a picture or film was taken
@@ -762,9 +766,9 @@ func TestSessionBytesLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	if n := countFiles(t, e.tempDir); n != 0 {
 		t.Errorf("%d files in the upload directory, want none", n)
 	}
@@ -820,7 +824,7 @@ func TestRebuildSettings(t *testing.T) {
 	jpg := readFile(t, "ingest/testdata/plain.jpg")
 	cut := jpg[:len(jpg)-2] // no end marker
 	_, err := e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(cut))}, cut, 100)
-	wantCode(t, err, codes.InvalidArgument, ReasonMalformed)
+	wantCode(t, err, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_MALFORMED)
 	var why string
 	for _, d := range status.Convert(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {

@@ -92,15 +92,15 @@ func testRefusedSessionIsGone(t *testing.T, on backend) {
 		first  int  // bytes written (and committed) before the refusal
 		finish bool // refused when finished, not while written
 		code   codes.Code
-		reason string
+		reason mediav1.ErrorReason
 		limit  int64 // of photos, when not the default
 	}{
-		{"type not allowed", &mediav1.UploadMetadata{Filename: "cat.jpg"}, html, 300, false, codes.InvalidArgument, ReasonUnsupportedType, 0},
-		{"kind that does not fit", &mediav1.UploadMetadata{Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO}, gps, 300, false, codes.InvalidArgument, ReasonKindMismatch, 0},
-		{"over the limit of the sniffed kind", &mediav1.UploadMetadata{}, gps, 300, false, codes.OutOfRange, ReasonTooLarge, 3000},
-		{"more bytes than declared", &mediav1.UploadMetadata{SizeBytes: int64(len(video)) - 10}, video, 1000, false, codes.OutOfRange, ReasonTooLarge, 0},
-		{"wrong sha256", &mediav1.UploadMetadata{Sha256: hexSHA(html)}, video, len(video), true, codes.InvalidArgument, ReasonChecksumMismatch, 0},
-		{"malformed", &mediav1.UploadMetadata{}, gps[:len(gps)-2], len(gps) - 2, true, codes.InvalidArgument, ReasonMalformed, 0},
+		{"type not allowed", &mediav1.UploadMetadata{Filename: "cat.jpg"}, html, 300, false, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE, 0},
+		{"kind that does not fit", &mediav1.UploadMetadata{Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO}, gps, 300, false, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_KIND_MISMATCH, 0},
+		{"over the limit of the sniffed kind", &mediav1.UploadMetadata{}, gps, 300, false, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE, 3000},
+		{"more bytes than declared", &mediav1.UploadMetadata{SizeBytes: int64(len(video)) - 10}, video, 1000, false, codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE, 0},
+		{"wrong sha256", &mediav1.UploadMetadata{Sha256: hexSHA(html)}, video, len(video), true, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH, 0},
+		{"malformed", &mediav1.UploadMetadata{}, gps[:len(gps)-2], len(gps) - 2, true, codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_MALFORMED, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,11 +144,11 @@ func testRefusedSessionIsGone(t *testing.T, on backend) {
 				}
 			}
 			_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
-			wantCode(t, err, codes.NotFound, "")
+			wantCode(t, err, codes.NotFound, noReason)
 			_, err = e.writeSession(ctx, sess.GetName(), int64(tc.first), tc.data[tc.first:tc.first+1])
-			wantCode(t, err, codes.NotFound, "")
+			wantCode(t, err, codes.NotFound, noReason)
 			_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
-			wantCode(t, err, codes.NotFound, "")
+			wantCode(t, err, codes.NotFound, noReason)
 		})
 	}
 }
@@ -169,9 +169,9 @@ func TestUnrefusedSessionResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.writeSession(ctx, sess.GetName(), 10, data[10:20])
-	wantCode(t, err, codes.FailedPrecondition, ReasonOffsetMismatch)
+	wantCode(t, err, codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_OFFSET_MISMATCH)
 	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.FailedPrecondition, ReasonIncomplete)
+	wantCode(t, err, codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_INCOMPLETE)
 	if got, err := e.writeSession(ctx, sess.GetName(), 1000, data[1000:]); err != nil || got.GetCommittedOffset() != int64(len(data)) {
 		t.Fatalf("resuming: %v, %v", got, err)
 	}
@@ -292,9 +292,9 @@ func testDeleteChildData(t *testing.T, on backend) {
 
 	req := &mediapeerv1.DeleteChildDataRequest{EventId: "ev-1", Child: child}
 	_, err = e.peer.DeleteChildData(ctx, req)
-	wantCode(t, err, codes.PermissionDenied, "") // a user
+	wantCode(t, err, codes.PermissionDenied, noReason) // a user
 	_, err = e.peer.DeleteChildData(e.asService(t, "gateway"), req)
-	wantCode(t, err, codes.PermissionDenied, "") // not progress
+	wantCode(t, err, codes.PermissionDenied, noReason) // not progress
 	resp, err := e.peer.DeleteChildData(e.asService(t, "progress"), req)
 	if err != nil {
 		t.Fatal(err)
@@ -335,10 +335,10 @@ func testDeleteChildData(t *testing.T, on backend) {
 	// An upload authorized before progress deleted the child (the access
 	// answer is cached) stores nothing.
 	_, err = e.upload(ctx, &mediav1.UploadMetadata{Parent: child, SizeBytes: int64(len(photo))}, photo, 1000)
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	_, err = e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
 		Parent: child, SizeBytes: int64(len(photo))}})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	if n := len(e.spooled(t)); n != 0 {
 		t.Errorf("%d files in the upload directory after refused uploads", n)
 	}
@@ -396,10 +396,10 @@ func testUploadsUnderWayWhenTheChildIsDeleted(t *testing.T, on backend) {
 	}
 	must(t, one.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: photo[1000:]}}))
 	_, err = one.CloseAndRecv()
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	_ = write.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: photo[1000:2000]}})
 	_, err = write.CloseAndRecv()
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 
 	testenv.Eventually(t, "what the uploads left", func() string {
 		if f := e.spooled(t); len(f) != 0 {

@@ -187,7 +187,7 @@ func testSweeper(t *testing.T, on backend) {
 		t.Errorf("%d temp files left after the session expired", n)
 	}
 	_, err = e.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: sess.GetName()})
-	wantCode(t, err, codes.NotFound, "")
+	wantCode(t, err, codes.NotFound, noReason)
 	if _, err := os.Stat(e.tempDir); err != nil {
 		t.Fatal(err)
 	}

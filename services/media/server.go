@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,27 +31,6 @@ import (
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
-// errorDomain is the ErrorInfo domain of the service's refusals.
-const errorDomain = "media.kinbridge"
-
-// ErrorInfo reasons clients can act on.
-const (
-	ReasonTooLarge         = "TOO_LARGE"
-	ReasonUnsupportedType  = "UNSUPPORTED_TYPE"
-	ReasonChecksumMismatch = "CHECKSUM_MISMATCH"
-	ReasonMalformed        = "MALFORMED"
-	ReasonKindMismatch     = "KIND_MISMATCH"
-	ReasonIncomplete       = "INCOMPLETE"
-	ReasonOffsetMismatch   = "OFFSET_MISMATCH"
-	ReasonFinished         = "FINISHED"
-	// ReasonTooManyUploads refuses an upload to a user who has
-	// Config.Caps.Sessions under way already.
-	ReasonTooManyUploads = "TOO_MANY_UPLOADS"
-	// ReasonUploadQuota refuses an upload whose size would bring the
-	// bytes the user has declared and not yet sent over Config.Caps.Bytes.
-	ReasonUploadQuota = "UPLOAD_QUOTA"
-)
-
 // readChunk is the size of the chunks ReadMediaContent sends.
 const readChunk = 256 << 10
 
@@ -61,15 +39,6 @@ const readChunk = 256 << 10
 type server struct {
 	mediav1.UnimplementedMediaServiceServer
 	svc *Service
-}
-
-// refusal builds a status with an ErrorInfo naming reason.
-func refusal(code codes.Code, reason, msg string, meta map[string]string) error {
-	st := status.New(code, msg)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: meta}); err == nil {
-		st = d
-	}
-	return st.Err()
 }
 
 // storeError maps store and blob errors to statuses; what names the resource.

@@ -21,7 +21,9 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
@@ -83,7 +85,7 @@ func (s *Service) checkSize(k store.Kind, size int64) error {
 	if k != store.KindUnspecified {
 		what = "a " + kindWord(k)
 	}
-	return refusal(codes.OutOfRange, ReasonTooLarge,
+	return errinfo.Media(codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE,
 		fmt.Sprintf("%d bytes is over the limit for %s (%d bytes)", size, what, limit),
 		map[string]string{"size_bytes": strconv.FormatInt(size, 10), "limit_bytes": strconv.FormatInt(limit, 10)})
 }
@@ -104,7 +106,7 @@ func kindWord(k store.Kind) string {
 
 // tooMany refuses bytes beyond the declared size.
 func tooMany(declared int64) error {
-	return refusal(codes.OutOfRange, ReasonTooLarge,
+	return errinfo.Media(codes.OutOfRange, mediav1.ErrorReason_ERROR_REASON_TOO_LARGE,
 		fmt.Sprintf("more bytes than the declared size_bytes %d", declared),
 		map[string]string{"size_bytes": strconv.FormatInt(declared, 10)})
 }
@@ -119,7 +121,7 @@ func (s *Service) classify(meta store.UploadMetadata, head []byte) (ingest.Type,
 		if errors.As(err, &na) {
 			looks = na.Looks
 		}
-		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonUnsupportedType,
+		return ingest.Type{}, 0, errinfo.Media(codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE,
 			fmt.Sprintf("this file looks like %s: only photos (JPEG, PNG, GIF, WebP, HEIC/HEIF) and videos (MP4, 3GP, QuickTime, WebM) are accepted", looks),
 			map[string]string{"looks_like": looks})
 	}
@@ -132,7 +134,7 @@ func (s *Service) classify(meta store.UploadMetadata, head []byte) (ingest.Type,
 			k = store.KindVideo
 		}
 	} else if !kindFits(k, t.ContentType) {
-		return ingest.Type{}, 0, refusal(codes.InvalidArgument, ReasonKindMismatch,
+		return ingest.Type{}, 0, errinfo.Media(codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_KIND_MISMATCH,
 			fmt.Sprintf("the content is %s, which cannot be filed as a %s", t.ContentType, kindWord(k)),
 			map[string]string{"content_type": t.ContentType})
 	}
@@ -180,13 +182,10 @@ func (s *Service) refuse(ctx context.Context, sess store.Session, err error) err
 // failures (an offset that moved, a busy session, bytes still missing,
 // this service's own trouble) leave the session to resume.
 func refusedForGood(err error) bool {
-	for _, d := range status.Convert(err).Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
-			switch info.GetReason() {
-			case ReasonTooLarge, ReasonUnsupportedType, ReasonKindMismatch, ReasonChecksumMismatch, ReasonMalformed:
-				return true
-			}
-		}
+	switch errinfo.MediaReason(err) {
+	case mediav1.ErrorReason_ERROR_REASON_TOO_LARGE, mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE, mediav1.ErrorReason_ERROR_REASON_KIND_MISMATCH,
+		mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH, mediav1.ErrorReason_ERROR_REASON_MALFORMED:
+		return true
 	}
 	return false
 }
@@ -406,7 +405,7 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 	}
 	n := u.n
 	if n < meta.SizeBytes {
-		return store.Item{}, refusal(codes.InvalidArgument, ReasonIncomplete,
+		return store.Item{}, errinfo.Media(codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_INCOMPLETE,
 			fmt.Sprintf("the stream ended after %d of the declared %d bytes", n, meta.SizeBytes),
 			map[string]string{"received_bytes": strconv.FormatInt(n, 10), "size_bytes": strconv.FormatInt(meta.SizeBytes, 10)})
 	}
@@ -496,7 +495,7 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 		return store.Item{}, err
 	}
 	if meta.SHA256 != "" && meta.SHA256 != originalSHA {
-		return store.Item{}, refusal(codes.InvalidArgument, ReasonChecksumMismatch,
+		return store.Item{}, errinfo.Media(codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH,
 			"the bytes received do not match the given sha256", map[string]string{"received_sha256": originalSHA})
 	}
 	if it, err := s.store.FindByOriginal(ctx, sess.ChildID, originalSHA); err == nil {
@@ -582,7 +581,7 @@ func (s *Service) rebuild(ctx context.Context, src io.ReaderAt, size int64, t in
 // malformedRefusal refuses a file whose structure could not be walked,
 // saying what was wrong with it.
 func malformedRefusal(t ingest.Type, err error) error {
-	return refusal(codes.InvalidArgument, ReasonMalformed,
+	return errinfo.Media(codes.InvalidArgument, mediav1.ErrorReason_ERROR_REASON_MALFORMED,
 		fmt.Sprintf("the %s file cannot be read through (%s), so it cannot be cleaned of location data", t.ContentType, ingest.Reason(err)),
 		map[string]string{"reason": ingest.Reason(err)})
 }
@@ -604,7 +603,7 @@ func (s *Service) pin(ctx context.Context, sha string, holder store.Holder) erro
 
 // alreadyFinished refuses bytes for a finished session, naming its item.
 func alreadyFinished(sess store.Session) error {
-	return refusal(codes.FailedPrecondition, ReasonFinished,
+	return errinfo.Media(codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_FINISHED,
 		fmt.Sprintf("the upload is finished: it is %s", finishedItem(sess)),
 		map[string]string{"media_item": finishedItem(sess)})
 }
@@ -654,15 +653,15 @@ func (s *Service) capRefusal(e *store.CapError, size int64) error {
 		st = status.Newf(codes.ResourceExhausted,
 			"you have %d uploads under way, the most one user may have: finish or cancel one first (an upload left unfinished expires %s after its last bytes)",
 			e.Open, roughly(s.cfg.SessionIdleTimeout))
-		info = &errdetails.ErrorInfo{Reason: ReasonTooManyUploads, Domain: errorDomain, Metadata: map[string]string{
-			"open_uploads": strconv.Itoa(e.Open), "limit": strconv.Itoa(caps.Sessions)}}
+		info = errinfo.MediaInfo(mediav1.ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS, map[string]string{
+			"open_uploads": strconv.Itoa(e.Open), "limit": strconv.Itoa(caps.Sessions)})
 	} else {
 		st = status.Newf(codes.ResourceExhausted,
 			"your uploads under way have %d bytes still to send; %d more would pass the %d bytes one user may have declared and not yet sent: finish or cancel one first",
 			e.Outstanding, size, caps.Bytes)
-		info = &errdetails.ErrorInfo{Reason: ReasonUploadQuota, Domain: errorDomain, Metadata: map[string]string{
+		info = errinfo.MediaInfo(mediav1.ErrorReason_ERROR_REASON_UPLOAD_QUOTA, map[string]string{
 			"outstanding_bytes": strconv.FormatInt(e.Outstanding, 10), "size_bytes": strconv.FormatInt(size, 10),
-			"limit_bytes": strconv.FormatInt(caps.Bytes, 10)}}
+			"limit_bytes": strconv.FormatInt(caps.Bytes, 10)})
 	}
 	details := []protoadapt.MessageV1{info}
 	if !e.FreesAt.IsZero() {
@@ -767,7 +766,7 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 }
 
 func offsetMismatch(committed int64) error {
-	return refusal(codes.FailedPrecondition, ReasonOffsetMismatch,
+	return errinfo.Media(codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_OFFSET_MISMATCH,
 		fmt.Sprintf("the session's committed offset is %d: continue from there", committed),
 		map[string]string{"committed_offset": strconv.FormatInt(committed, 10)})
 }
@@ -790,7 +789,7 @@ func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store
 	}
 	size := sess.Metadata.SizeBytes
 	if sess.CommittedOffset < size {
-		return store.Item{}, refusal(codes.FailedPrecondition, ReasonIncomplete,
+		return store.Item{}, errinfo.Media(codes.FailedPrecondition, mediav1.ErrorReason_ERROR_REASON_INCOMPLETE,
 			fmt.Sprintf("%d of %d bytes are committed: write the rest first", sess.CommittedOffset, size),
 			map[string]string{"committed_offset": strconv.FormatInt(sess.CommittedOffset, 10)})
 	}

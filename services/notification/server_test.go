@@ -196,3 +196,49 @@ func TestSubscribingWithProgressDown(t *testing.T) {
 		t.Errorf("the caller is told %q", msg)
 	}
 }
+
+// TestNamesInTheInbox: names are read with pkg/names. Marking reads only
+// the caller's notifications by canonical name (users/me or their own id);
+// another user's inbox or subscription is NOT_FOUND, a malformed name
+// INVALID_ARGUMENT on its field.
+func TestNamesInTheInbox(t *testing.T) {
+	e := newEnv(t, fakeProgress{roles: map[string]map[string]progressv1.Role{
+		"children/ada": {"maria": progressv1.Role_ROLE_GUARDIAN},
+	}})
+	maria := e.as(t, "maria", false)
+	if _, err := e.subscribe(maria, "children/ada"); err != nil {
+		t.Fatal(err)
+	}
+	mark := func(names ...string) error {
+		_, err := e.client.MarkNotificationsRead(maria, &notificationv1.MarkNotificationsReadRequest{Parent: "users/me", Names: names})
+		return err
+	}
+	for _, ok := range []string{"users/me/notifications/1", "users/maria/notifications/9223372036854775807"} {
+		if err := mark(ok); err != nil {
+			t.Errorf("marking %s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"users/olga/notifications/1", "users/me/notifications/0", "users/me/notifications/007",
+		"users/me/notifications/+1", "users/me/notifications/", "users/me/subscriptions/1", "notifications/1"} {
+		if err := mark("users/me/notifications/2", bad); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "names[1]") {
+			t.Errorf("marking %s: %v, want INVALID_ARGUMENT on names[1]", bad, err)
+		}
+	}
+
+	for _, tt := range []struct {
+		name string
+		want codes.Code
+	}{
+		{"users/me/subscriptions/ada", codes.OK},
+		{"users/maria/subscriptions/ada", codes.OK},
+		{"users/olga/subscriptions/ada", codes.NotFound},
+	} {
+		if _, err := e.client.GetSubscription(maria, &notificationv1.GetSubscriptionRequest{Name: tt.name}); status.Code(err) != tt.want {
+			t.Errorf("GetSubscription(%s): %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	_, err := e.client.CreateSubscription(maria, &notificationv1.CreateSubscriptionRequest{Parent: "users/me", Subscription: &notificationv1.Subscription{}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "subscription.child") {
+		t.Errorf("a subscription to no child: %v, want INVALID_ARGUMENT on subscription.child", err)
+	}
+}

@@ -150,6 +150,118 @@ func (MediaState) EnumDescriptor() ([]byte, []int) {
 	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{1}
 }
 
+// Why media refused a request: the `reason` of the `google.rpc.ErrorInfo`
+// in the error's details, whose `domain` is "media.kinbridge". On the wire
+// the reason is the value's name without its `ERROR_REASON_` prefix
+// (`TOO_LARGE`), as AIP-193 and google.api.ErrorReason have it: the prefix
+// is only protobuf's enum scoping, and clients already match the short
+// strings. The ErrorInfo's `metadata` carries the figures named below.
+type ErrorReason int32
+
+const (
+	// Not a media refusal (another domain, or no ErrorInfo).
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// OUT_OF_RANGE (REST 413): the declared size is over the limit for the
+	// kind, or more bytes came than were declared. Metadata: `size_bytes`,
+	// and `limit_bytes` when a limit was passed. The file will never fit:
+	// do not retry it.
+	ErrorReason_ERROR_REASON_TOO_LARGE ErrorReason = 1
+	// INVALID_ARGUMENT (REST 415): the bytes are not a photo or video type
+	// media accepts. Metadata: `looks_like`, what the bytes seem to be.
+	// Do not retry the file.
+	ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE ErrorReason = 2
+	// INVALID_ARGUMENT (REST 400): the bytes received do not match the
+	// `sha256` given. Metadata: `received_sha256`. The file changed or was
+	// corrupted on the way: read it again and start a new upload.
+	ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH ErrorReason = 3
+	// INVALID_ARGUMENT (REST 400): the file's structure cannot be walked, so
+	// it cannot be cleaned of location data. Metadata: `reason`. Do not retry
+	// the file.
+	ErrorReason_ERROR_REASON_MALFORMED ErrorReason = 4
+	// INVALID_ARGUMENT (REST 400): the content cannot be filed as the kind
+	// given (a video as a photo). Metadata: `content_type`. Send another
+	// kind, or none to have it inferred.
+	ErrorReason_ERROR_REASON_KIND_MISMATCH ErrorReason = 5
+	// INVALID_ARGUMENT (a one-request upload whose stream ended early) or
+	// FAILED_PRECONDITION (finishing a session with bytes missing), REST 400:
+	// fewer bytes than declared. Metadata: `received_bytes` and `size_bytes`, or
+	// `committed_offset`. Send the rest, from `committed_offset`.
+	ErrorReason_ERROR_REASON_INCOMPLETE ErrorReason = 6
+	// FAILED_PRECONDITION (REST 400): a write did not start at the session's
+	// committed offset. Metadata: `committed_offset`. Resume from there.
+	ErrorReason_ERROR_REASON_OFFSET_MISMATCH ErrorReason = 7
+	// FAILED_PRECONDITION (REST 400): the session is finished already.
+	// Metadata: `media_item`, the item it became. Use that item.
+	ErrorReason_ERROR_REASON_FINISHED ErrorReason = 8
+	// RESOURCE_EXHAUSTED (REST 429): the user has as many uploads under way
+	// as one user may. Metadata: `open_uploads`, `limit`; a RetryInfo (REST
+	// Retry-After) when one is known to expire. Finish or cancel one, or
+	// retry after the delay.
+	ErrorReason_ERROR_REASON_TOO_MANY_UPLOADS ErrorReason = 9
+	// RESOURCE_EXHAUSTED (REST 429): the bytes declared and not yet sent
+	// would pass what one user may have outstanding. Metadata:
+	// `outstanding_bytes`, `size_bytes`, `limit_bytes`; a RetryInfo as for
+	// TOO_MANY_UPLOADS. Finish or cancel an upload, or retry after the delay.
+	ErrorReason_ERROR_REASON_UPLOAD_QUOTA ErrorReason = 10
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_TOO_LARGE",
+		2:  "ERROR_REASON_UNSUPPORTED_TYPE",
+		3:  "ERROR_REASON_CHECKSUM_MISMATCH",
+		4:  "ERROR_REASON_MALFORMED",
+		5:  "ERROR_REASON_KIND_MISMATCH",
+		6:  "ERROR_REASON_INCOMPLETE",
+		7:  "ERROR_REASON_OFFSET_MISMATCH",
+		8:  "ERROR_REASON_FINISHED",
+		9:  "ERROR_REASON_TOO_MANY_UPLOADS",
+		10: "ERROR_REASON_UPLOAD_QUOTA",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":       0,
+		"ERROR_REASON_TOO_LARGE":         1,
+		"ERROR_REASON_UNSUPPORTED_TYPE":  2,
+		"ERROR_REASON_CHECKSUM_MISMATCH": 3,
+		"ERROR_REASON_MALFORMED":         4,
+		"ERROR_REASON_KIND_MISMATCH":     5,
+		"ERROR_REASON_INCOMPLETE":        6,
+		"ERROR_REASON_OFFSET_MISMATCH":   7,
+		"ERROR_REASON_FINISHED":          8,
+		"ERROR_REASON_TOO_MANY_UPLOADS":  9,
+		"ERROR_REASON_UPLOAD_QUOTA":      10,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_media_v1_media_proto_enumTypes[2].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_kinbridge_media_v1_media_proto_enumTypes[2]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{2}
+}
+
 // A smaller picture of an item.
 type Thumbnail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1590,7 +1702,20 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x15MEDIA_STATE_UPLOADING\x10\x01\x12\x1a\n" +
 	"\x16MEDIA_STATE_PROCESSING\x10\x02\x12\x15\n" +
 	"\x11MEDIA_STATE_READY\x10\x03\x12\x16\n" +
-	"\x12MEDIA_STATE_FAILED\x10\x042\x98\n" +
+	"\x12MEDIA_STATE_FAILED\x10\x04*\xe6\x02\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16ERROR_REASON_TOO_LARGE\x10\x01\x12!\n" +
+	"\x1dERROR_REASON_UNSUPPORTED_TYPE\x10\x02\x12\"\n" +
+	"\x1eERROR_REASON_CHECKSUM_MISMATCH\x10\x03\x12\x1a\n" +
+	"\x16ERROR_REASON_MALFORMED\x10\x04\x12\x1e\n" +
+	"\x1aERROR_REASON_KIND_MISMATCH\x10\x05\x12\x1b\n" +
+	"\x17ERROR_REASON_INCOMPLETE\x10\x06\x12 \n" +
+	"\x1cERROR_REASON_OFFSET_MISMATCH\x10\a\x12\x19\n" +
+	"\x15ERROR_REASON_FINISHED\x10\b\x12!\n" +
+	"\x1dERROR_REASON_TOO_MANY_UPLOADS\x10\t\x12\x1d\n" +
+	"\x19ERROR_REASON_UPLOAD_QUOTA\x10\n" +
+	"2\x98\n" +
 	"\n" +
 	"\fMediaService\x12\x80\x01\n" +
 	"\fGetMediaItem\x12'.kinbridge.media.v1.GetMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=children/*/media/*}\x90\x02\x01\x12\x91\x01\n" +
@@ -1618,76 +1743,77 @@ func file_kinbridge_media_v1_media_proto_rawDescGZIP() []byte {
 	return file_kinbridge_media_v1_media_proto_rawDescData
 }
 
-var file_kinbridge_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_kinbridge_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(MediaKind)(0),                     // 0: kinbridge.media.v1.MediaKind
 	(MediaState)(0),                    // 1: kinbridge.media.v1.MediaState
-	(*Thumbnail)(nil),                  // 2: kinbridge.media.v1.Thumbnail
-	(*MediaItem)(nil),                  // 3: kinbridge.media.v1.MediaItem
-	(*UploadMetadata)(nil),             // 4: kinbridge.media.v1.UploadMetadata
-	(*UploadMediaRequest)(nil),         // 5: kinbridge.media.v1.UploadMediaRequest
-	(*UploadSession)(nil),              // 6: kinbridge.media.v1.UploadSession
-	(*CreateUploadSessionRequest)(nil), // 7: kinbridge.media.v1.CreateUploadSessionRequest
-	(*WriteStart)(nil),                 // 8: kinbridge.media.v1.WriteStart
-	(*WriteUploadSessionRequest)(nil),  // 9: kinbridge.media.v1.WriteUploadSessionRequest
-	(*GetUploadSessionRequest)(nil),    // 10: kinbridge.media.v1.GetUploadSessionRequest
-	(*FinishUploadSessionRequest)(nil), // 11: kinbridge.media.v1.FinishUploadSessionRequest
-	(*CancelUploadSessionRequest)(nil), // 12: kinbridge.media.v1.CancelUploadSessionRequest
-	(*GetMediaItemRequest)(nil),        // 13: kinbridge.media.v1.GetMediaItemRequest
-	(*ListMediaItemsRequest)(nil),      // 14: kinbridge.media.v1.ListMediaItemsRequest
-	(*ListMediaItemsResponse)(nil),     // 15: kinbridge.media.v1.ListMediaItemsResponse
-	(*UpdateMediaItemRequest)(nil),     // 16: kinbridge.media.v1.UpdateMediaItemRequest
-	(*DeleteMediaItemRequest)(nil),     // 17: kinbridge.media.v1.DeleteMediaItemRequest
-	(*ReadMediaContentRequest)(nil),    // 18: kinbridge.media.v1.ReadMediaContentRequest
-	(*ReadMediaContentResponse)(nil),   // 19: kinbridge.media.v1.ReadMediaContentResponse
-	(*durationpb.Duration)(nil),        // 20: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 22: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 23: google.protobuf.Empty
+	(ErrorReason)(0),                   // 2: kinbridge.media.v1.ErrorReason
+	(*Thumbnail)(nil),                  // 3: kinbridge.media.v1.Thumbnail
+	(*MediaItem)(nil),                  // 4: kinbridge.media.v1.MediaItem
+	(*UploadMetadata)(nil),             // 5: kinbridge.media.v1.UploadMetadata
+	(*UploadMediaRequest)(nil),         // 6: kinbridge.media.v1.UploadMediaRequest
+	(*UploadSession)(nil),              // 7: kinbridge.media.v1.UploadSession
+	(*CreateUploadSessionRequest)(nil), // 8: kinbridge.media.v1.CreateUploadSessionRequest
+	(*WriteStart)(nil),                 // 9: kinbridge.media.v1.WriteStart
+	(*WriteUploadSessionRequest)(nil),  // 10: kinbridge.media.v1.WriteUploadSessionRequest
+	(*GetUploadSessionRequest)(nil),    // 11: kinbridge.media.v1.GetUploadSessionRequest
+	(*FinishUploadSessionRequest)(nil), // 12: kinbridge.media.v1.FinishUploadSessionRequest
+	(*CancelUploadSessionRequest)(nil), // 13: kinbridge.media.v1.CancelUploadSessionRequest
+	(*GetMediaItemRequest)(nil),        // 14: kinbridge.media.v1.GetMediaItemRequest
+	(*ListMediaItemsRequest)(nil),      // 15: kinbridge.media.v1.ListMediaItemsRequest
+	(*ListMediaItemsResponse)(nil),     // 16: kinbridge.media.v1.ListMediaItemsResponse
+	(*UpdateMediaItemRequest)(nil),     // 17: kinbridge.media.v1.UpdateMediaItemRequest
+	(*DeleteMediaItemRequest)(nil),     // 18: kinbridge.media.v1.DeleteMediaItemRequest
+	(*ReadMediaContentRequest)(nil),    // 19: kinbridge.media.v1.ReadMediaContentRequest
+	(*ReadMediaContentResponse)(nil),   // 20: kinbridge.media.v1.ReadMediaContentResponse
+	(*durationpb.Duration)(nil),        // 21: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 23: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),              // 24: google.protobuf.Empty
 }
 var file_kinbridge_media_v1_media_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.media.v1.MediaItem.kind:type_name -> kinbridge.media.v1.MediaKind
-	20, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
-	21, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
+	21, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
+	22, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinbridge.media.v1.MediaItem.state:type_name -> kinbridge.media.v1.MediaState
-	2,  // 4: kinbridge.media.v1.MediaItem.thumbnails:type_name -> kinbridge.media.v1.Thumbnail
-	21, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
-	21, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 4: kinbridge.media.v1.MediaItem.thumbnails:type_name -> kinbridge.media.v1.Thumbnail
+	22, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
+	22, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
-	4,  // 8: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	4,  // 9: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	21, // 10: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 11: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
-	4,  // 12: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	8,  // 13: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
+	5,  // 8: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	5,  // 9: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	22, // 10: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 11: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 12: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	9,  // 13: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
 	0,  // 14: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
-	3,  // 15: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
-	3,  // 16: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
-	22, // 17: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 18: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
-	13, // 19: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
-	14, // 20: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
-	16, // 21: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
-	17, // 22: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
-	5,  // 23: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
-	7,  // 24: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
-	9,  // 25: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
-	10, // 26: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
-	11, // 27: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
-	12, // 28: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
-	18, // 29: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
-	3,  // 30: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	15, // 31: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
-	3,  // 32: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	23, // 33: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
-	3,  // 34: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
-	6,  // 35: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	6,  // 36: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	6,  // 37: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	3,  // 38: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
-	23, // 39: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
-	19, // 40: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
+	4,  // 15: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
+	4,  // 16: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
+	23, // 17: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 18: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
+	14, // 19: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
+	15, // 20: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
+	17, // 21: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
+	18, // 22: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
+	6,  // 23: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
+	8,  // 24: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
+	10, // 25: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
+	11, // 26: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
+	12, // 27: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
+	13, // 28: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
+	19, // 29: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
+	4,  // 30: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	16, // 31: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
+	4,  // 32: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	24, // 33: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
+	4,  // 34: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
+	7,  // 35: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 36: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 37: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	4,  // 38: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
+	24, // 39: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
+	20, // 40: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
 	30, // [30:41] is the sub-list for method output_type
 	19, // [19:30] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
@@ -1713,7 +1839,7 @@ func file_kinbridge_media_v1_media_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_media_v1_media_proto_rawDesc), len(file_kinbridge_media_v1_media_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,

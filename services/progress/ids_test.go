@@ -1,0 +1,72 @@
+package progress
+
+import (
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/kinbridge/kinbridge/pkg/pagetoken"
+)
+
+func TestEtags(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		rev  int64
+		fail bool
+	}{
+		{"", 0, false}, {"v1", 1, false}, {etag(42), 42, false},
+		{"1", 0, true}, {"v0", 0, true}, {"v-3", 0, true}, {"vx", 0, true}, {"W/\"v1\"", 0, true},
+	} {
+		rev, err := parseEtag("etag", tt.in)
+		if (err != nil) != tt.fail || rev != tt.rev {
+			t.Errorf("parseEtag(%q) = %d, %v", tt.in, rev, err)
+		}
+		if err != nil && status.Code(err) != codes.InvalidArgument {
+			t.Errorf("parseEtag(%q): code %v", tt.in, status.Code(err))
+		}
+	}
+}
+
+func TestPageTokens(t *testing.T) {
+	tok := pagetoken.Encode("children", cursor{AfterTime: 7, AfterID: "abc"})
+	got, err := decodePageToken(tok, "children")
+	if err != nil || got.AfterTime != 7 || got.AfterID != "abc" {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if _, err := decodePageToken(tok, "children:maria"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a token of another listing was accepted: %v", err)
+	}
+	if got, err := decodePageToken("", "children"); got != nil || err != nil {
+		t.Errorf("empty token: %v %v", got, err)
+	}
+}
+
+func TestUpdateMaskPaths(t *testing.T) {
+	for _, tt := range []struct {
+		paths []string
+		want  []string
+		fail  bool
+	}{
+		{nil, []string{"display_name", "birth_date", "school", "grade_level", "time_zone"}, false},
+		{[]string{"*"}, []string{"display_name", "birth_date", "school", "grade_level", "time_zone"}, false},
+		{[]string{"displayName", "school"}, []string{"display_name", "school"}, false},
+		{[]string{"grade_level", "etag", "name", "updateTime"}, []string{"grade_level"}, false},
+		{[]string{"school", "shoe_size"}, nil, true},
+	} {
+		got, err := childUpdatable.paths(&fieldmaskpb.FieldMask{Paths: tt.paths})
+		if (err != nil) != tt.fail {
+			t.Errorf("%v: error %v", tt.paths, err)
+			continue
+		}
+		if len(got) != len(tt.want) {
+			t.Errorf("%v: got %v, want %v", tt.paths, got, tt.want)
+		}
+		for _, w := range tt.want {
+			if !got[w] {
+				t.Errorf("%v: %s missing from %v", tt.paths, w, got)
+			}
+		}
+	}
+}
