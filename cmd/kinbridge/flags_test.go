@@ -11,9 +11,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"go/ast"
 	"go/parser"
 	gotoken "go/token"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -26,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/config"
 )
 
 // apiFlags are the flags the framework gives a command that calls a.
@@ -305,5 +308,50 @@ func TestEveryOwnFlagIsRead(t *testing.T) {
 		if reads < 1 {
 			t.Errorf("%s: flag %s is bound to %s, which nothing reads", fset.Position(b.id.Pos()), b.flag, b.id.Name)
 		}
+	}
+}
+
+// TestServeHelpShowsWhatEachRoleReads: each serve target's help shows the
+// settings it reads, every setting is read by some target, and a target
+// still accepts the settings only other roles read.
+func TestServeHelpShowsWhatEachRoleReads(t *testing.T) {
+	all := config.New("all")
+	(&settings{}).define(all)
+	shownBy := map[string][]string{}
+	for _, l := range leaves() {
+		if l.cmd.name != "serve" {
+			continue
+		}
+		for _, f := range commandFlags(l.cmd, l.sub, l.path) {
+			shownBy[f.Name] = append(shownBy[f.Name], l.sub.name)
+		}
+	}
+	all.FlagSet().VisitAll(func(f *flag.Flag) {
+		if len(shownBy[f.Name]) == 0 {
+			t.Errorf("no serve target's help shows --%s", f.Name)
+		}
+	})
+	for name, targets := range map[string][]string{
+		"progress-db":                 {"all", "progress"},
+		"gateway-listen":              {"all", "gateway"},
+		"rate-limit-address":          {"all", "gateway"},
+		"rate-limit-service":          {"all", "progress", "media", "notification"},
+		"nats-url":                    {"all", "notification"},
+		"max-photo-bytes":             {"all", "media", "gateway"},
+		"progress-addr":               {"media", "notification", "gateway"}, // in one process, where it listens
+		"media-addr":                  {"progress", "gateway"},
+		"data-dir":                    {"all", "progress", "media", "notification", "gateway"},
+		"grpc-max-concurrent-streams": {"all", "progress", "media", "notification"},
+	} {
+		if !slices.Equal(shownBy[name], targets) {
+			t.Errorf("--%s is shown by serve %v, want %v", name, shownBy[name], targets)
+		}
+	}
+	// Hidden, yet accepted: the run gets as far as its port.
+	busy := busyPort(t)
+	err := run(t.Context(), []string{"serve", "gateway", "--data-dir", t.TempDir(), "--metrics-listen", "",
+		"--gateway-listen", busy, "--progress-db", "sqlite:elsewhere.db", "--rate-limit-service", "5"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("serve gateway with settings of other roles: %v", err)
 	}
 }
