@@ -160,7 +160,7 @@ func TestEveryClientFlagIsRead(t *testing.T) {
 			runIt := func(flags ...string) (stdout, all string, err error) {
 				t.Helper()
 				// A watch runs until stopped: it has this long.
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				args := append(append(strings.Fields(l.path), p.args(t)...), flags...)
 				stdout, stderr, err := kbOut(ctx, args...)
