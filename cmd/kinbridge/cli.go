@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,6 +34,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // api is a service the client commands call. A command declares the one
@@ -551,16 +551,14 @@ func optional(v *float64, format func(float64) string) string {
 	return format(*v)
 }
 
-var childIDRE = regexp.MustCompile(`^[a-z0-9]{1,63}$`)
-
 // childName accepts a child as "children/abc" or "abc" and returns its
 // resource name.
 func childName(arg string) (string, error) {
-	id := strings.TrimPrefix(arg, "children/")
-	if !childIDRE.MatchString(id) {
+	n, err := names.ParseChild(names.Child{ID: strings.TrimPrefix(arg, "children/")}.String())
+	if err != nil {
 		return "", usagef("%q is not a child: give its name (children/abc123) or id (abc123) as 'kinbridge children list' shows it", arg)
 	}
-	return "children/" + id, nil
+	return n.String(), nil
 }
 
 // lastSegment returns the id at the end of a resource name.
