@@ -129,9 +129,12 @@ const childArgHelp = `CHILD is a child's resource name (children/abc123) or just
 // them in silently. The flags of its api, and settings, live in a
 // pkg/config set, which does.
 type cmdline struct {
-	name   string // "children get"
-	usage  string
-	api    *api // the service it calls; nil for none
+	name  string // "children get"
+	usage string
+	api   *api // the service it calls; nil for none
+	// shows says which flags of global its help shows, when it accepts
+	// some it does not read (the server settings); nil shows all.
+	shows  func(name string) bool
 	local  *flag.FlagSet
 	global *config.Set
 	client clientFlags
@@ -232,14 +235,33 @@ func (c *cmdline) printUsage(w io.Writer) {
 		c.local.PrintDefaults()
 		c.local.SetOutput(io.Discard)
 	}
-	if hasFlags(c.global.FlagSet()) {
+	shown := c.shownGlobals()
+	if hasFlags(shown) {
 		if c.api != nil {
 			fmt.Fprintln(w, "\nClient flags:")
 		} else {
 			fmt.Fprintln(w, "\nFlags (each also read from its environment variable):")
 		}
-		c.global.PrintUsage(w)
+		shown.SetOutput(w)
+		shown.PrintDefaults()
 	}
+	if c.shows != nil {
+		fmt.Fprintln(w, "\nIt also accepts, and ignores, the settings only other roles read (the README's\n"+
+			"configuration table lists them all), so one configuration can serve every\n"+
+			"process of a deployment.")
+	}
+}
+
+// shownGlobals returns the flags of global that help shows.
+func (c *cmdline) shownGlobals() *flag.FlagSet {
+	shown := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	c.global.FlagSet().VisitAll(func(f *flag.Flag) {
+		if c.shows == nil || c.shows(f.Name) {
+			shown.Var(f.Value, f.Name, f.Usage)
+			shown.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	return shown
 }
 
 func hasFlags(fs *flag.FlagSet) bool {

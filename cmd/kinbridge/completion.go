@@ -109,7 +109,7 @@ func commandFlags(c command, sub subcommand, path string) []*flag.Flag {
 	}
 	var flags []*flag.Flag
 	cmd.local.VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
-	cmd.global.FlagSet().VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
+	cmd.shownGlobals().VisitAll(func(f *flag.Flag) { flags = append(flags, f) })
 	slices.SortFunc(flags, func(a, b *flag.Flag) int { return strings.Compare(a.Name, b.Name) })
 	return flags
 }

@@ -123,7 +123,8 @@ func (g command) sub(name string) (subcommand, bool) {
 }
 
 // commands returns the table of kinbridge's commands, in the order of the
-// usage text. It is a function because help and completion, in it, read it.
+// usage text. It is a function, not a variable, because help and
+// completion are in it and read it: a variable would refer to itself.
 func commands() []command {
 	return []command{
 		{name: "serve", about: "run the services and the REST gateway", subs: serveCommands()},

@@ -46,11 +46,58 @@ var serveTargets = []struct {
 	{"gateway", "the REST/JSON gateway", []string{"gateway"}},
 }
 
+// Every serve target accepts every server setting, so one configuration
+// (an environment file, a flag list) serves each process of a split
+// deployment; its help shows the settings it reads: those every process
+// reads, and those of its roles.
+var (
+	processSettings = []string{"data-dir", "user-key", "service-key", "oidc-issuer", "oidc-audience", "oidc-jwks-url",
+		"oidc-admin-subjects", "oidc-user-claim", "log-format", "log-level", "shutdown-timeout", "metrics-listen",
+		"http-read-header-timeout", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "redis-url",
+		"rate-limit-user", "rate-limit-user-burst", "breaker-failures", "breaker-cool-down"}
+	// serviceSettings are read by each gRPC service.
+	serviceSettings = []string{"grpc-max-concurrent-streams", "rate-limit-service", "rate-limit-service-burst"}
+	roleSettings    = map[string][]string{
+		"progress": append([]string{"progress-listen", "progress-db", "media-addr", "notification-addr"}, serviceSettings...),
+		"media": append([]string{"media-listen", "media-db", "blob-url", "upload-dir", "max-photo-bytes", "max-video-bytes",
+			"access-cache-ttl", "keep-location", "max-uploads-per-user", "max-upload-bytes-per-user", "progress-addr",
+			"notification-addr"}, serviceSettings...),
+		"notification": append([]string{"notification-listen", "notification-db", "nats-url", "nats-deployment",
+			"nats-accept-unsigned", "guardian-cache-ttl", "notification-retention", "max-feeds-per-user",
+			"max-subscriptions-per-user", "progress-addr"}, serviceSettings...),
+		"gateway": {"gateway-listen", "cors-origins", "upstream-timeout", "max-json-bytes", "max-photo-bytes", "max-video-bytes",
+			"progress-addr", "media-addr", "notification-addr", "trusted-proxies", "rate-limit-address", "rate-limit-address-burst"},
+	}
+)
+
+// targetSettings returns the settings a serve target reads. In one
+// process the services reach each other where they really listen, so
+// `serve all` reads no --progress-addr, --media-addr or --notification-addr.
+func targetSettings(roles []string) map[string]bool {
+	read := map[string]bool{}
+	for _, name := range processSettings {
+		read[name] = true
+	}
+	for _, role := range roles {
+		for _, name := range roleSettings[role] {
+			read[name] = true
+		}
+	}
+	if len(roles) > 1 {
+		for _, role := range roles {
+			delete(read, role+"-addr")
+		}
+	}
+	return read
+}
+
 // serveCommands are `kinbridge serve ...`, one per target.
 func serveCommands() []subcommand {
 	subs := make([]subcommand, len(serveTargets))
 	for i, t := range serveTargets {
+		read := targetSettings(t.roles)
 		subs[i] = subcommand{t.name, "", t.about, func(ctx context.Context, cmd *cmdline, args []string) error {
+			cmd.shows = func(name string) bool { return read[name] }
 			return serve(ctx, cmd, t.name, t.roles, args)
 		}}
 	}

@@ -69,3 +69,31 @@ func TestLogMasksSecrets(t *testing.T) {
 		t.Fatalf("unexpected log line: %s", out)
 	}
 }
+
+func TestTakeDefinesOnlyTheNamedSettings(t *testing.T) {
+	t.Setenv("KINBRIDGE_KEPT", "from-env")
+	t.Setenv("KINBRIDGE_LEFT", "from-env")
+	all := New("all")
+	var kept, left, secret string
+	all.String(&kept, "kept", "default", "a setting taken")
+	all.String(&left, "left", "default", "a setting left out")
+	all.Secret(&secret, "password", "", "a secret taken")
+	s := New("some")
+	s.Take(all, "kept", "password")
+	if err := s.Parse([]string{"-password", "hunter2"}); err != nil {
+		t.Fatal(err)
+	}
+	if kept != "from-env" || secret != "hunter2" || left != "default" {
+		t.Errorf("kept %q, password %q, left %q", kept, secret, left)
+	}
+	other := New("other")
+	other.Take(all, "kept")
+	if err := other.Parse([]string{"-left", "x"}); err == nil {
+		t.Error("a setting not taken was accepted")
+	}
+	var out bytes.Buffer
+	s.Log(slog.New(slog.NewTextHandler(&out, nil)))
+	if strings.Contains(out.String(), "hunter2") || !strings.Contains(out.String(), "password=\"****") {
+		t.Errorf("a taken secret is logged unmasked: %s", out.String())
+	}
+}
