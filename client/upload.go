@@ -339,8 +339,9 @@ func (u *uploader) chunk() []byte {
 	return u.buf
 }
 
-// errShorter is a file that got shorter while it was read.
-var errShorter = errors.New("the file got shorter while it was read")
+// ErrShortSource is the bytes to upload ending before their size: a file
+// that got shorter while it was read.
+var ErrShortSource = errors.New("the file got shorter while it was read")
 
 // checksum returns the hex SHA-256 of the bytes, reading them once.
 func (u *uploader) checksum(ctx context.Context) (string, error) {
@@ -359,7 +360,7 @@ func (u *uploader) checksum(ctx context.Context) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("reading the bytes to upload: %w", errors.Unwrap(err))
 	case n < u.size:
-		return "", fmt.Errorf("reading the bytes to upload: %w", errShorter)
+		return "", fmt.Errorf("reading the bytes to upload: %w", ErrShortSource)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -488,7 +489,7 @@ func (u *uploader) write(ctx context.Context, name string, offset int64) (int64,
 	case err != nil:
 		return 0, guard.explain(err)
 	case u.sent < u.size && sess.GetCommittedOffset() == u.sent:
-		return 0, &localError{fmt.Errorf("reading the bytes to upload: %w", errShorter)} // every byte read was taken, yet fewer than size
+		return 0, &localError{fmt.Errorf("reading the bytes to upload: %w", ErrShortSource)} // every byte read was taken, yet fewer than size
 	}
 	return sess.GetCommittedOffset(), nil
 }
