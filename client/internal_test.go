@@ -1,6 +1,8 @@
 package client
 
 import (
+	"go/build"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +58,22 @@ func TestUploadStateFileKeysTheUpload(t *testing.T) {
 	withSession.Session, withSession.SHA256 = "children/a/uploadSessions/x", "ab"
 	if withSession.file("d") != base.file("d") || !withSession.same(base) {
 		t.Error("the session is not part of the key")
+	}
+}
+
+// TestImportsOnlyGenAndPkg keeps the SDK's dependency direction: it speaks
+// to the suite through the contracts, like any outside client, never
+// through a service's packages.
+func TestImportsOnlyGenAndPkg(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module = "github.com/kinbridge/kinbridge/"
+	for _, imp := range pkg.Imports {
+		rest, ours := strings.CutPrefix(imp, module)
+		if ours && !strings.HasPrefix(rest, "gen/") && !strings.HasPrefix(rest, "pkg/") {
+			t.Errorf("client imports %s: only gen/ and pkg/ may be imported", imp)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"go/parser"
+	gotoken "go/token"
 	"io"
 	"net"
 	"os"
@@ -676,5 +678,29 @@ func TestCLIMediaUploadFinishedMeanwhile(t *testing.T) {
 	}
 	if items := listMedia(t, child, teacher); len(items) != 1 {
 		t.Errorf("want one item, got %d", len(items))
+	}
+}
+
+// TestCLICommandsImportNoService: the client commands are built on the SDK
+// (client/); only the serve wiring imports services/.
+func TestCLICommandsImportNoService(t *testing.T) {
+	files, err := filepath.Glob("cli*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(path, "github.com/kinbridge/kinbridge/services/") {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
 	}
 }
