@@ -87,7 +87,8 @@ func WithNotificationAddr(addr string) Option {
 }
 
 // WithDialOptions adds gRPC dial options to every connection, after the
-// client's own.
+// client's own. Uploads reuse one buffer for the chunks they send, so a
+// stats handler added here must not keep a sent message past Send.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
 }
