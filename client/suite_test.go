@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 
 	"github.com/kinbridge/kinbridge/client"
@@ -66,6 +67,12 @@ func runMain(m *testing.M) int {
 	cancel()
 	if err := stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the suite:", err)
+		return 1
+	}
+	// Every upload, download and follower has ended its streams and
+	// timers, and the suite its servers.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, "goroutines left:", err)
 		return 1
 	}
 	return code
