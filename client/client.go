@@ -175,9 +175,6 @@ func (c *Client) Notifications() notificationv1.NotificationServiceClient {
 	return notificationv1.NewNotificationServiceClient(c.notification)
 }
 
-// Timeout is the deadline of unary calls whose context has none.
-func (c *Client) Timeout() time.Duration { return c.opts.timeout }
-
 // Close closes the connections.
 func (c *Client) Close() error {
 	var errs []error
@@ -199,6 +196,7 @@ type bearer struct {
 	secure bool
 }
 
+// GetRequestMetadata adds the token to a call.
 func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + b.token}, nil
 }

@@ -21,6 +21,7 @@ type RefusedError struct {
 	Status *status.Status
 }
 
+// Error says the service refused the upload, and its message.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("the media service refused the upload: %s", e.Status.Message())
 }
@@ -51,6 +52,7 @@ type UploadError struct {
 	Err error
 }
 
+// Error says why the upload stopped.
 func (e *UploadError) Error() string {
 	switch {
 	case e.Gone:
@@ -61,6 +63,7 @@ func (e *UploadError) Error() string {
 	return fmt.Sprintf("upload stopped: %v", e.Err)
 }
 
+// Unwrap returns the cause, so errors.Is(err, context.Canceled) works.
 func (e *UploadError) Unwrap() error { return e.Err }
 
 // Reason returns the ErrorInfo reason of a status error (what a service

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -351,5 +352,52 @@ func TestUploadOfAShrinkingFileStops(t *testing.T) {
 		}})
 	if err == nil || !errors.Is(err, client.ErrShortSource) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// cutAfter cuts the proxy's connections once, when n bytes have been
+// written through it.
+type cutAfter struct {
+	w    io.Writer
+	p    *proxy
+	n    int64
+	done bool
+}
+
+func (c *cutAfter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if c.n -= int64(n); c.n <= 0 && !c.done {
+		c.done = true
+		c.p.cut(100 * time.Millisecond)
+	}
+	return n, err
+}
+
+func TestDownloadResumesAfterACut(t *testing.T) {
+	child := family(t)
+	const size = 6 << 20
+	data, sum := movie(t, size, 7)
+	item, err := dial(t, "teacher", false).Upload(context.Background(), bytes.NewReader(data), size,
+		&mediav1.UploadMetadata{Parent: child}, client.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, suite.media)
+	maria := dial(t, "maria", false, client.WithMediaAddr(p.addr()))
+	var got bytes.Buffer
+	var retries []int64
+	read, n, err := maria.Download(context.Background(), item.GetName(), &cutAfter{w: &got, p: p, n: 2 << 20}, client.DownloadOptions{
+		Backoff:  fast,
+		Retrying: func(done int64, err error, delay time.Duration) { retries = append(retries, done) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(retries) == 0 || retries[0] < 2<<20 {
+		t.Fatalf("retries after %v bytes: the cut was not felt", retries)
+	}
+	gotSum := sha256.Sum256(got.Bytes())
+	if n != int64(got.Len()) || read.GetName() != item.GetName() || hex.EncodeToString(gotSum[:]) != read.GetContentSha256() || read.GetOriginalSha256() != sum {
+		t.Fatalf("downloaded %d bytes (%d written) of %v", n, got.Len(), read)
 	}
 }

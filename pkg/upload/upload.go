@@ -22,8 +22,10 @@ const ChunkSize = 1 << 20
 // request body whose client went away), as opposed to one sending them.
 type ReadError struct{ Err error }
 
+// Error says the bytes could not be read, and why.
 func (e *ReadError) Error() string { return fmt.Sprintf("reading the upload: %v", e.Err) }
 
+// Unwrap returns the reader's error.
 func (e *ReadError) Unwrap() error { return e.Err }
 
 // Send reads r into buf, a full buffer at a time, and hands each chunk to
