@@ -22,7 +22,7 @@ build: ## Build bin/kinbridge.
 	go build -ldflags "$(LDFLAGS)" -o bin/kinbridge ./cmd/kinbridge
 
 .PHONY: test
-test: lint check-generated unit ## Lint, check generated code, then run unit and integration tests with -race.
+test: lint check-generated check-thirdparty unit ## Lint, check generated code and the third-party protos, then run unit and integration tests with -race.
 
 .PHONY: unit
 unit: ## Run unit and integration tests (-race). Real backends are used when reachable.
@@ -89,13 +89,27 @@ $(PLUGINS) &: tools/go.mod tools/go.sum
 .PHONY: tools
 tools: $(BUF) $(PLUGINS) ## Build the pinned code-generation tools into .bin/.
 
-.thirdparty/proto: scripts/thirdparty-protos.sh
-	./scripts/thirdparty-protos.sh $@
+.PHONY: thirdparty check-thirdparty
+thirdparty: ## Copy the third-party protos scripts/thirdparty-protos.sh lists from their pinned Go modules into third_party/proto (commit them).
+	./scripts/thirdparty-protos.sh copy
+check-thirdparty: ## Fail unless third_party/proto is committed and exactly the files scripts/thirdparty-protos.sh lists, byte for byte.
+	./scripts/thirdparty-protos.sh check
+	@test -z "$$(git status --porcelain -- third_party/)" || { git status --porcelain -- third_party/; echo "third_party/ has uncommitted changes: commit them"; exit 1; }
+
+.PHONY: docs-ui
+docs-ui: ## Copy the files of /docs's Swagger UI from the swagger-ui-dist pinned in gateway/docs/package.json (npm) into gateway/docs/swagger-ui.
+	./scripts/swagger-ui.sh copy
 
 .PHONY: generate
-generate: tools .thirdparty/proto ## Regenerate gen/ from proto/.
-	rm -rf gen/go gen/openapiv2/*.json
+generate: tools ## Regenerate gen/ from proto/ (and the TypeScript client's types when npm is present).
+	rm -rf gen/go gen/openapiv2/*.json gen/openapi/*.json
 	$(BUF) generate
+	go run ./internal/openapigen -in gen/openapiv2/kinbridge.swagger.json -out gen/openapi/kinbridge.openapi.json
+	@# The TypeScript types need node; without it they are left as they are
+	@# (client/typescript's tests check them where node is).
+	@if command -v npm >/dev/null; then \
+		cd client/typescript && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; } && npm run --silent generate; \
+	else echo "npm not found: client/typescript/src/schema.ts left as it is"; fi
 
 .PHONY: check-generated
 check-generated: generate ## Fail if gen/ differs from what proto/ generates.
@@ -103,7 +117,7 @@ check-generated: generate ## Fail if gen/ differs from what proto/ generates.
 	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "gen/ has untracked files: run 'make generate' and commit"; exit 1; }
 
 .PHONY: lint
-lint: tools .thirdparty/proto ## buf lint and format, gofmt, go vet.
+lint: tools ## buf lint and format, gofmt, go vet.
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
@@ -111,9 +125,9 @@ lint: tools .thirdparty/proto ## buf lint and format, gofmt, go vet.
 	go vet -tags e2e ./e2e/...
 
 .PHONY: breaking
-breaking: tools .thirdparty/proto ## buf breaking against HEAD~1 (skipped when HEAD says Breaking-Change:).
+breaking: tools ## buf breaking against HEAD~1 (skipped when HEAD says Breaking-Change:).
 	./scripts/buf-breaking.sh HEAD~1
 
 .PHONY: clean
 clean: ## Remove built tools, binaries and the local data directory.
-	rm -rf .bin .thirdparty bin data
+	rm -rf .bin bin data

@@ -7,25 +7,31 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Every failure the gateway answers, whether from a service, from routing
 // or from the gateway's own checks, has one shape: a google.rpc.Status as
 // JSON ({"code", "message", "details"}), with the HTTP status of the
 // standard mapping (INVALID_ARGUMENT 400, NOT_FOUND 404, ABORTED 409,
-// DEADLINE_EXCEEDED 504, CANCELLED 499, ...).
+// DEADLINE_EXCEEDED 504, CANCELLED 499, ...). Field violations name the
+// fields as REST callers write them, by their JSON names
+// ("milestone.achievedDate"; gRPC callers see "milestone.achieved_date").
 
 var jsonMarshaler = &runtime.JSONPb{}
 
 // errorHandler is the unary error handler, and the one writer of error
 // bodies: it sets the headers a status implies and writes the status.
-func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+func errorHandler(ctx context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if refusal := bodyRefusal(r); refusal != nil {
 		err = refusal // the body went over its limit, whatever the handler made of that
 	}
@@ -34,7 +40,7 @@ func errorHandler(_ context.Context, _ *runtime.ServeMux, m runtime.Marshaler, w
 	if errors.As(err, &custom) {
 		httpStatus, err = custom.HTTPStatus, custom.Err
 	}
-	st := status.Convert(err)
+	st := jsonFieldPaths(ctx, status.Convert(err))
 	if httpStatus == 0 {
 		httpStatus = runtime.HTTPStatusFromCode(st.Code())
 	}
@@ -112,7 +118,7 @@ func capReached(st *status.Status) bool {
 // code (429 for RESOURCE_EXHAUSTED) after this returns: the Retry-After
 // that goes with it is set here, on the writer exposeWriter kept.
 func streamErrorHandler(ctx context.Context, err error) *status.Status {
-	st := status.Convert(err)
+	st := jsonFieldPaths(ctx, status.Convert(err))
 	if w, ok := ctx.Value(responseWriterKey{}).(http.ResponseWriter); ok {
 		setRetryAfter(w.Header(), st) // no effect once the stream has begun
 	}
@@ -153,4 +159,135 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+}
+
+// jsonFieldPaths rewrites the field paths of st's google.rpc.BadRequest
+// details, which the services write with proto names relative to the
+// request message, with the JSON names REST callers use, looked up in the
+// descriptor of the request of the method ctx's route calls. The message,
+// which quotes the paths, follows. Without a method (a route served by
+// hand, whose violations already name what the caller sent) st is
+// unchanged.
+func jsonFieldPaths(ctx context.Context, st *status.Status) *status.Status {
+	if st.Code() != codes.InvalidArgument && st.Code() != codes.FailedPrecondition && st.Code() != codes.OutOfRange {
+		return st
+	}
+	request := requestDescriptor(ctx)
+	if request == nil {
+		return st
+	}
+	sp := st.Proto()
+	changed := false
+	for i, d := range sp.GetDetails() {
+		var br errdetails.BadRequest
+		if !d.MessageIs(&br) || d.UnmarshalTo(&br) != nil {
+			continue
+		}
+		for _, fv := range br.GetFieldViolations() {
+			path := jsonPath(request, fv.GetField())
+			if path == fv.GetField() {
+				continue
+			}
+			// validate.InvalidArgument's message: "invalid request: p1: d1; p2: d2".
+			for _, sep := range []string{": ", "; "} {
+				sp.Message = strings.ReplaceAll(sp.GetMessage(), sep+fv.GetField()+": ", sep+path+": ")
+			}
+			fv.Field = path
+			changed = true
+		}
+		if a, err := anypb.New(&br); err == nil {
+			sp.Details[i] = a
+		}
+	}
+	if !changed {
+		return st
+	}
+	return status.FromProto(sp)
+}
+
+// requestDescriptor is the request message of the gRPC method whose route
+// ctx is in, nil outside grpc-gateway's routes.
+func requestDescriptor(ctx context.Context) protoreflect.MessageDescriptor {
+	method, ok := runtime.RPCMethod(ctx) // "/kinbridge.progress.v1.ProgressService/CreateChild"
+	if !ok {
+		return nil
+	}
+	service, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if !ok {
+		return nil
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return nil
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil
+	}
+	if md := sd.Methods().ByName(protoreflect.Name(name)); md != nil {
+		return md.Input()
+	}
+	return nil
+}
+
+// jsonPath writes path, a field path as protovalidate prints it (proto
+// names, dotted, with subscripts: `grading_scale.grades[1].letter`,
+// `labels["a.b"]`), with each field's JSON name:
+// `gradingScale.grades[1].letter`. From the first name the message does not
+// have, the rest is kept as it is.
+func jsonPath(md protoreflect.MessageDescriptor, path string) string {
+	var out strings.Builder
+	rest := path
+	for rest != "" && md != nil {
+		end := strings.IndexAny(rest, ".[")
+		if end < 0 {
+			end = len(rest)
+		}
+		name := rest[:end]
+		fd := md.Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			fd = md.Fields().ByJSONName(name)
+		}
+		if fd == nil {
+			break
+		}
+		out.WriteString(fd.JSONName())
+		rest = rest[end:]
+		for strings.HasPrefix(rest, "[") { // subscripts: [3], ["key"], [true]
+			n := subscriptLen(rest)
+			if n == 0 {
+				return out.String() + rest
+			}
+			out.WriteString(rest[:n])
+			rest = rest[n:]
+		}
+		if fd.IsMap() {
+			md = fd.MapValue().Message()
+		} else {
+			md = fd.Message()
+		}
+		if !strings.HasPrefix(rest, ".") {
+			break
+		}
+		out.WriteByte('.')
+		rest = rest[1:]
+	}
+	return out.String() + rest
+}
+
+// subscriptLen is the length of the subscript s starts with, quotes and
+// escapes considered, or 0 if it does not close.
+func subscriptLen(s string) int {
+	quoted := false
+	for i := 1; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && s[i] == ']':
+			return i + 1
+		}
+	}
+	return 0
 }

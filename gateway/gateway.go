@@ -241,6 +241,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /readyz", g.ready)
 	root.HandleFunc("GET /openapi.json", serveSpec)
 	root.HandleFunc("GET /docs", serveDocs)
+	root.HandleFunc("GET /docs/{file...}", serveDocs)
 	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs", http.StatusFound) })
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)

@@ -18,6 +18,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/upload"
 )
 
@@ -168,17 +169,15 @@ type tusStore struct {
 	items sync.Map
 }
 
-func uploadID(session string) string {
-	parts := strings.Split(session, "/") // children/{c}/uploadSessions/{s}
-	return parts[1] + "." + parts[3]
-}
+// uploadID folds a session name into an upload id; ids hold no '.', so
+// sessionName can unfold it.
+func uploadID(n names.UploadSession) string { return n.Child + "." + n.ID }
 
+// sessionName unfolds an upload id; false when it is not one uploadID makes.
 func sessionName(id string) (string, bool) {
-	child, sess, ok := strings.Cut(id, ".")
-	if !ok || child == "" || sess == "" || strings.ContainsAny(id, "/") {
-		return "", false
-	}
-	return "children/" + child + "/uploadSessions/" + sess, true
+	child, sess, _ := strings.Cut(id, ".")
+	n, err := names.ParseUploadSession(names.UploadSession{Child: child, ID: sess}.String())
+	return n.String(), err == nil
 }
 
 // tusError turns a gRPC status into a tus response with the status an
@@ -229,13 +228,21 @@ func (s *tusStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uplo
 	if err != nil {
 		return nil, tusError(err)
 	}
-	return &tusUpload{store: s, name: sess.GetName(), info: sessionInfo(sess)}, nil
+	fi, err := sessionInfo(sess)
+	if err != nil {
+		return nil, err
+	}
+	return &tusUpload{store: s, name: sess.GetName(), info: fi}, nil
 }
 
-func sessionInfo(sess *mediav1.UploadSession) tusd.FileInfo {
+func sessionInfo(sess *mediav1.UploadSession) (tusd.FileInfo, error) {
+	n, err := names.ParseUploadSession(sess.GetName())
+	if err != nil {
+		return tusd.FileInfo{}, tusError(status.Errorf(codes.Internal, "media answered a session without a session's name: %v", err))
+	}
 	m := sess.GetMetadata()
 	info := tusd.FileInfo{
-		ID:     uploadID(sess.GetName()),
+		ID:     uploadID(n),
 		Size:   m.GetSizeBytes(),
 		Offset: sess.GetCommittedOffset(),
 		MetaData: tusd.MetaData{"child": m.GetParent(), "filename": m.GetFilename(), "title": m.GetTitle(),
@@ -244,7 +251,7 @@ func sessionInfo(sess *mediav1.UploadSession) tusd.FileInfo {
 	if item := sess.GetMediaItem(); item != "" {
 		info.MetaData["item"] = item
 	}
-	return info
+	return info, nil
 }
 
 func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
@@ -267,7 +274,11 @@ func (s *tusStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error
 		}
 		sess.MediaItem = item
 	}
-	return &tusUpload{store: s, name: name, info: sessionInfo(sess)}, nil
+	info, err := sessionInfo(sess)
+	if err != nil {
+		return nil, err
+	}
+	return &tusUpload{store: s, name: name, info: info}, nil
 }
 
 // finishOrWait turns a complete upload into its item for a HEAD: every

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Fails when HEAD's protos break HEAD~1's, unless HEAD's commit message has a
-# "Breaking-Change: <why>" line. The previous protos are exported with git
-# archive and compared as plain folders, each with the same third-party
-# protos, because buf cannot resolve imports from the ignored folder through
-# a git input.
+# Fails when the working tree's protos break those of a commit (default
+# HEAD~1), unless HEAD's commit message has a "Breaking-Change: <why>" line.
+# Each side is laid out as one plain folder: its proto/ with its
+# third_party/proto/ copied in, the third-party directories ignored. (A
+# two-module workspace would not do: buf breaking judges its third-party
+# module despite buf.yaml's ignore.) A commit from before the third-party
+# protos were committed gets today's copy, which is what its ignored
+# .thirdparty/ folder held.
 set -euo pipefail
 buf=${BUF:-.bin/buf}
 against=${1:-HEAD~1}
@@ -24,9 +27,19 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/old" "$tmp/new"
-git archive "$against" proto | tar -x -C "$tmp/old"
 cp -r proto "$tmp/new/"
-for side in old new; do cp -r .thirdparty/proto/. "$tmp/$side/proto/"; done
+cp -r third_party/proto/. "$tmp/new/proto/"
+git archive "$against" proto | tar -x -C "$tmp/old"
+if git cat-file -e "$against:third_party/proto" 2>/dev/null; then
+  git archive "$against" third_party/proto | tar -x -C "$tmp/old"
+  cp -r "$tmp/old/third_party/proto/." "$tmp/old/proto/"
+else
+  cp -r third_party/proto/. "$tmp/old/proto/"
+fi
+ignore=$( (ls third_party/proto; [[ ! -d $tmp/old/third_party/proto ]] || ls "$tmp/old/third_party/proto") |
+  sort -u | sed 's/.*/"&"/' | paste -sd, -)
+# Inputs outside the working directory, so buf takes --config as their
+# whole configuration rather than this repository's buf.yaml.
 "$buf" breaking "$tmp/new/proto" --against "$tmp/old/proto" \
-  --config '{"version":"v2","breaking":{"use":["FILE"],"ignore":["google","buf","protoc-gen-openapiv2"]}}' 
+  --config '{"version":"v2","breaking":{"use":["FILE"],"ignore":['"$ignore"']}}'
 echo "buf breaking: no breaking change against $against"

@@ -82,7 +82,7 @@ func TestDatesOutsideTheRangeAreRefused(t *testing.T) {
 			// bound can be accepted.
 			birthOK := d.ok && d.day < "2100-01-01"
 			r := s.call(t, "POST", "/v1/children", s.adminToken, `{"displayName":"Eve","birthDate":"`+d.day+`"}`)
-			if birthOK != (r.status == 200) || (!birthOK && !hasFieldViolation(t, r, "child.birth_date")) {
+			if birthOK != (r.status == 200) || (!birthOK && !hasFieldViolation(t, r, "child.birthDate")) {
 				t.Errorf("REST birth date: %d %s", r.status, r.body)
 			}
 			_, err := admin.CreateChild(adminAuth(t.Context()), &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: "Eve", BirthDate: d.day}})
@@ -95,12 +95,12 @@ func TestDatesOutsideTheRangeAreRefused(t *testing.T) {
 			}
 
 			wantREST("REST assessment", s.call(t, "POST", "/v1/"+child+"/assessments", teacher,
-				`{"subject":"Math","title":"Quiz","kind":"ASSESSMENT_KIND_TEST","assessedDate":"`+d.day+`"}`), "assessment.assessed_date")
+				`{"subject":"Math","title":"Quiz","kind":"ASSESSMENT_KIND_TEST","assessedDate":"`+d.day+`"}`), "assessment.assessedDate")
 			_, err = client.CreateAssessment(auth(t.Context()), &progressv1.CreateAssessmentRequest{Parent: child, Assessment: &progressv1.Assessment{
 				Subject: "Math", Title: "Quiz", Kind: progressv1.AssessmentKind_ASSESSMENT_KIND_TEST, AssessedDate: d.day}})
 			wantGRPC("gRPC assessment", err, "assessment.assessed_date")
 			wantREST("REST milestone", s.call(t, "POST", "/v1/"+child+"/milestones", teacher,
-				`{"title":"Swam","achievedDate":"`+d.day+`"}`), "milestone.achieved_date")
+				`{"title":"Swam","achievedDate":"`+d.day+`"}`), "milestone.achievedDate")
 			_, err = client.CreateMilestone(auth(t.Context()), &progressv1.CreateMilestoneRequest{Parent: child, Milestone: &progressv1.Milestone{
 				Title: "Swam", AchievedDate: d.day}})
 			wantGRPC("gRPC milestone", err, "milestone.achieved_date")
@@ -110,10 +110,9 @@ func TestDatesOutsideTheRangeAreRefused(t *testing.T) {
 
 			for _, q := range []string{"startDate", "endDate"} {
 				query := "?" + q + "=" + url.QueryEscape(d.day)
-				field := map[string]string{"startDate": "start_date", "endDate": "end_date"}[q]
-				wantREST("REST assessments "+q, s.call(t, "GET", "/v1/"+child+"/assessments"+query, teacher, ""), field)
-				wantREST("REST milestones "+q, s.call(t, "GET", "/v1/"+child+"/milestones"+query, teacher, ""), field)
-				wantREST("REST summary "+q, s.call(t, "GET", "/v1/"+child+"/progressSummary"+query, teacher, ""), field)
+				wantREST("REST assessments "+q, s.call(t, "GET", "/v1/"+child+"/assessments"+query, teacher, ""), q)
+				wantREST("REST milestones "+q, s.call(t, "GET", "/v1/"+child+"/milestones"+query, teacher, ""), q)
+				wantREST("REST summary "+q, s.call(t, "GET", "/v1/"+child+"/progressSummary"+query, teacher, ""), q)
 			}
 			ctx := auth(t.Context())
 			_, err = client.ListAssessments(ctx, &progressv1.ListAssessmentsRequest{Parent: child, StartDate: d.day})

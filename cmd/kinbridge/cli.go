@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,11 +33,27 @@ import (
 	sdk "github.com/kinbridge/kinbridge/client"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
-// clientFlags are the settings every client command shares. They go
-// through pkg/config, so KINBRIDGE_ADDR and KINBRIDGE_TOKEN can be exported
-// once instead of repeated on every command.
+// api is a service the client commands call. A command declares the one
+// it calls (in the command tables), and gets the flags that reach it and
+// no others: its address flag, --token, --timeout and --json. They go
+// through pkg/config, so KINBRIDGE_ADDR and KINBRIDGE_TOKEN can be
+// exported once instead of repeated on every command.
+type api struct {
+	service  string // "progress"
+	addrFlag string // "addr"
+	addr     string // the address flag's default
+}
+
+var (
+	progressAPI     = &api{"progress", "addr", "127.0.0.1:9101"}
+	mediaAPI        = &api{"media", mediaAddrFlag, "127.0.0.1:9102"}
+	notificationAPI = &api{"notification", notificationAddrFlag, "127.0.0.1:9103"}
+)
+
+// clientFlags are the values of an api's flags.
 type clientFlags struct {
 	addr    string
 	token   string
@@ -46,14 +61,14 @@ type clientFlags struct {
 	json    bool
 }
 
-func (f *clientFlags) define(s *config.Set) {
-	s.String(&f.addr, "addr", "127.0.0.1:9101", "gRPC address of the progress service")
+func (f *clientFlags) define(s *config.Set, a *api) {
+	s.String(&f.addr, a.addrFlag, a.addr, "gRPC address of the "+a.service+" service")
 	s.Secret(&f.token, "token", "", "your bearer token (kinbridge token issue --user U)")
 	s.Duration(&f.timeout, "timeout", 10*time.Second, "deadline of each call to the service")
 	s.Bool(&f.json, "json", false, "print the response as JSON (protojson) instead of a table")
 }
 
-// subcommand is one client command: `kinbridge <group> <name> <usage>`.
+// subcommand is one command: `kinbridge [GROUP] NAME USAGE`.
 type subcommand struct {
 	name  string
 	usage string // the arguments after the command's name
@@ -61,43 +76,61 @@ type subcommand struct {
 	run   func(ctx context.Context, cmd *cmdline, args []string) error
 }
 
-// runGroup dispatches `kinbridge <group> <subcommand> ...`.
-func runGroup(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		printGroupUsage(stderr, group, subs)
-		return fmt.Errorf("%s what? give one of the commands above", group)
-	}
-	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printGroupUsage(stdout, group, subs)
-		return nil
-	}
-	for _, sub := range subs {
-		if sub.name == args[0] {
-			return sub.run(ctx, newCmdline(group+" "+sub.name, sub.usage, stdout, stderr), args[1:])
-		}
-	}
-	printGroupUsage(stderr, group, subs)
-	return fmt.Errorf("unknown command %q", group+" "+args[0])
+// usageError is a command line that is wrong as typed: an unknown command
+// or flag, a bad flag value, missing or extra arguments. main exits 2 on
+// it and 1 on any other failure.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef formats a usageError.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
 }
 
-func printGroupUsage(w io.Writer, group string, subs []subcommand) {
-	fmt.Fprintln(w, "Usage:")
-	for _, sub := range subs {
-		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace("kinbridge "+group+" "+sub.name+" "+sub.usage), sub.about)
+// runGroup dispatches `kinbridge <group> <subcommand> ...`.
+func runGroup(ctx context.Context, g command, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		printGroupUsage(stderr, g)
+		return usagef("%s what? give one of the commands above", g.name)
 	}
-	fmt.Fprintf(w, "\nRun 'kinbridge %s COMMAND -h' for a command's flags.\n%s", group, childArgHelp)
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printGroupUsage(stdout, g)
+		return nil
+	}
+	sub, ok := g.sub(args[0])
+	if !ok {
+		printGroupUsage(stderr, g)
+		return usagef("unknown command %q", g.name+" "+args[0])
+	}
+	return sub.run(ctx, newCmdline(g.name+" "+sub.name, sub.usage, g.api, stdout, stderr), args[1:])
+}
+
+func printGroupUsage(w io.Writer, g command) {
+	fmt.Fprintln(w, "Usage:")
+	child := false
+	for _, sub := range g.subs {
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace("kinbridge "+g.name+" "+sub.name+" "+sub.usage), sub.about)
+		child = child || strings.Contains(sub.usage, "CHILD")
+	}
+	fmt.Fprintf(w, "\nRun 'kinbridge %s COMMAND -h' for a command's flags.\n", g.name)
+	if child {
+		fmt.Fprint(w, childArgHelp)
+	}
 }
 
 const childArgHelp = `CHILD is a child's resource name (children/abc123) or just its id (abc123).
 `
 
-// cmdline parses one client command's arguments. Its own flags (--subject,
+// cmdline parses one command's arguments. Its own flags (--subject,
 // --school...) live in a plain flag set: they must not fall back to the
 // environment, where a stray KINBRIDGE_NAME or KINBRIDGE_USER would fill
-// them in silently. The client flags live in a pkg/config set, which does.
+// them in silently. The flags of its api, and settings, live in a
+// pkg/config set, which does.
 type cmdline struct {
 	name   string // "children get"
 	usage  string
+	api    *api // the service it calls; nil for none
 	local  *flag.FlagSet
 	global *config.Set
 	client clientFlags
@@ -105,18 +138,30 @@ type cmdline struct {
 	stderr io.Writer
 }
 
-func newCmdline(name, usage string, stdout, stderr io.Writer) *cmdline {
+func newCmdline(name, usage string, a *api, stdout, stderr io.Writer) *cmdline {
 	c := &cmdline{
 		name:   name,
 		usage:  usage,
+		api:    a,
 		local:  flag.NewFlagSet(name, flag.ContinueOnError),
 		global: config.New(name),
 		stdout: stdout,
 		stderr: stderr,
 	}
 	c.local.SetOutput(io.Discard)
-	c.client.define(c.global)
+	if a != nil {
+		c.client.define(c.global, a)
+	}
 	return c
+}
+
+// calls returns the flags of a, which the command must have declared as
+// the api it calls: a command cannot read flags its help does not show.
+func (c *cmdline) calls(a *api) *clientFlags {
+	if a == nil || c.api != a {
+		panic(fmt.Sprintf("kinbridge %s calls the %s service but its command table declares %v", c.name, a.service, c.api))
+	}
+	return &c.client
 }
 
 // parse reads args and returns the positional arguments. Flags may come
@@ -152,8 +197,8 @@ func (c *cmdline) parse(args []string) ([]string, error) {
 	if err := c.global.Parse(globalArgs); err != nil {
 		return nil, c.flagError(err)
 	}
-	if c.client.timeout <= 0 {
-		return nil, fmt.Errorf("--timeout must be positive, got %s", c.client.timeout)
+	if c.api != nil && c.client.timeout <= 0 {
+		return nil, usagef("--timeout must be positive, got %s", c.client.timeout)
 	}
 	return positional, nil
 }
@@ -168,7 +213,7 @@ func (c *cmdline) flagError(err error) error {
 		c.printUsage(c.stdout)
 		return flag.ErrHelp
 	}
-	return fmt.Errorf("%v\n%s", err, c.usageLine())
+	return usagef("%v\n%s", err, c.usageLine())
 }
 
 func (c *cmdline) usageLine() string {
@@ -180,16 +225,26 @@ func (c *cmdline) printUsage(w io.Writer) {
 	if strings.Contains(c.usage, "CHILD") {
 		fmt.Fprint(w, "\n"+childArgHelp)
 	}
-	empty := true
-	c.local.VisitAll(func(*flag.Flag) { empty = false })
-	if !empty {
+	if hasFlags(c.local) {
 		fmt.Fprintln(w, "\nFlags:")
 		c.local.SetOutput(w)
 		c.local.PrintDefaults()
 		c.local.SetOutput(io.Discard)
 	}
-	fmt.Fprintln(w, "\nClient flags:")
-	c.global.PrintUsage(w)
+	if hasFlags(c.global.FlagSet()) {
+		if c.api != nil {
+			fmt.Fprintln(w, "\nClient flags:")
+		} else {
+			fmt.Fprintln(w, "\nFlags (each also read from its environment variable):")
+		}
+		c.global.PrintUsage(w)
+	}
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	found := false
+	fs.VisitAll(func(*flag.Flag) { found = true })
+	return found
 }
 
 // wantArgs checks the number of positional arguments.
@@ -198,9 +253,9 @@ func (c *cmdline) wantArgs(args []string, n int) error {
 		return nil
 	}
 	if len(args) < n {
-		return fmt.Errorf("missing arguments\n%s", c.usageLine())
+		return usagef("missing arguments\n%s", c.usageLine())
 	}
-	return fmt.Errorf("unexpected arguments: %s\n%s", strings.Join(args[n:], " "), c.usageLine())
+	return usagef("unexpected arguments: %s\n%s", strings.Join(args[n:], " "), c.usageLine())
 }
 
 // given reports whether the command line set one of the command's flags;
@@ -223,7 +278,7 @@ type client struct {
 // connect opens a connection; call it only once the input is known to be
 // good, so bad input never reaches the service. Close the client after.
 func (c *cmdline) connect() (*client, error) {
-	return c.dial("addr", c.client.addr)
+	return c.dial("addr", c.calls(progressAPI).addr)
 }
 
 // dial opens an SDK client whose calls go to addr (given with --addrFlag),
@@ -245,7 +300,7 @@ func (c *cmdline) dial(addrFlag, addr string) (*client, error) {
 // bearer returns the person's token (--token, KINBRIDGE_TOKEN) as it goes
 // after "Bearer ", or says how to get one. Every connection uses it.
 func (c *cmdline) bearer() (string, error) {
-	token := strings.TrimSpace(c.client.token)
+	token := strings.TrimSpace(c.calls(c.api).token)
 	// People paste whole Authorization header values too.
 	token = strings.TrimSpace(strings.TrimPrefix(token, "Bearer "))
 	if token == "" {
@@ -471,16 +526,14 @@ func optional(v *float64, format func(float64) string) string {
 	return format(*v)
 }
 
-var childIDRE = regexp.MustCompile(`^[a-z0-9]{1,63}$`)
-
 // childName accepts a child as "children/abc" or "abc" and returns its
 // resource name.
 func childName(arg string) (string, error) {
-	id := strings.TrimPrefix(arg, "children/")
-	if !childIDRE.MatchString(id) {
-		return "", fmt.Errorf("%q is not a child: give its name (children/abc123) or id (abc123) as 'kinbridge children list' shows it", arg)
+	n, err := names.ParseChild(names.Child{ID: strings.TrimPrefix(arg, "children/")}.String())
+	if err != nil {
+		return "", usagef("%q is not a child: give its name (children/abc123) or id (abc123) as 'kinbridge children list' shows it", arg)
 	}
-	return "children/" + id, nil
+	return n.String(), nil
 }
 
 // lastSegment returns the id at the end of a resource name.
@@ -495,7 +548,7 @@ func checkDate(flagName, v string) error {
 		return nil
 	}
 	if _, err := time.Parse(time.DateOnly, v); err != nil {
-		return fmt.Errorf("--%s must be a day as YYYY-MM-DD, for example 2026-03-01 (got %q)", flagName, v)
+		return usagef("--%s must be a day as YYYY-MM-DD, for example 2026-03-01 (got %q)", flagName, v)
 	}
 	return nil
 }
@@ -510,7 +563,7 @@ func checkWindow(from, to string) error {
 	}
 	// YYYY-MM-DD compares as text in date order.
 	if from != "" && to != "" && from > to {
-		return fmt.Errorf("--from %s is after --to %s", from, to)
+		return usagef("--from %s is after --to %s", from, to)
 	}
 	return nil
 }
@@ -518,7 +571,7 @@ func checkWindow(from, to string) error {
 // required refuses an empty required flag.
 func required(flagName, v string) error {
 	if strings.TrimSpace(v) == "" {
-		return fmt.Errorf("--%s is required", flagName)
+		return usagef("--%s is required", flagName)
 	}
 	return nil
 }
@@ -526,7 +579,7 @@ func required(flagName, v string) error {
 // parsePoints reads a score given as EARNED/POSSIBLE ("18/20", "7.5/10").
 func parsePoints(v string) (*progressv1.Points, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("--points must be EARNED/POSSIBLE, for example 18/20: %s (got %q)", why, v)
+		return usagef("--points must be EARNED/POSSIBLE, for example 18/20: %s (got %q)", why, v)
 	}
 	e, p, ok := strings.Cut(v, "/")
 	if !ok {
@@ -594,5 +647,5 @@ func parseEnum(e protoreflect.EnumDescriptor, flagName, word string) (protorefle
 	if v := e.Values().ByName(protoreflect.Name(name)); v != nil && v.Number() != 0 {
 		return v.Number(), nil
 	}
-	return 0, fmt.Errorf("--%s %q is not one of %s", flagName, word, strings.Join(enumWords(e), ", "))
+	return 0, usagef("--%s %q is not one of %s", flagName, word, strings.Join(enumWords(e), ", "))
 }

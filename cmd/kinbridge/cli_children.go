@@ -27,16 +27,6 @@ var guardiansCommands = []subcommand{
 	{"remove", "CHILD USER [--etag E]", "revoke a user's access (administrators)", guardiansRemove},
 }
 
-// childrenCmd runs `kinbridge children ...`.
-func childrenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "children", childrenCommands, args, stdout, stderr)
-}
-
-// guardiansCmd runs `kinbridge guardians ...`.
-func guardiansCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "guardians", guardiansCommands, args, stdout, stderr)
-}
-
 // childFlags are the editable fields of a child, by flag; create and
 // update share them so both spell a field the same way.
 type childFlags struct {
@@ -182,7 +172,7 @@ func childrenUpdate(ctx context.Context, cmd *cmdline, args []string) error {
 		}
 	}
 	if len(mask) == 0 {
-		return fmt.Errorf("nothing to update: give at least one of %s", strings.Join(flagNames, ", "))
+		return usagef("nothing to update: give at least one of %s", strings.Join(flagNames, ", "))
 	}
 	if cmd.given("birth-date") {
 		if err := checkDate("birth-date", f.birthDate); err != nil {
@@ -267,7 +257,7 @@ func guardiansAdd(ctx context.Context, cmd *cmdline, args []string) error {
 		return err
 	}
 	if strings.Contains(user, "/") {
-		return fmt.Errorf("--user %q: a user id has no /", user)
+		return usagef("--user %q: a user id has no /", user)
 	}
 	if err := required("role", role); err != nil {
 		return fmt.Errorf("%w: one of %s", err, strings.Join(enumWords(roleEnum), ", "))
@@ -355,7 +345,7 @@ func guardiansRemove(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	user := args[1]
 	if user == "" || strings.Contains(user, "/") {
-		return fmt.Errorf("%q is not a user id", user)
+		return usagef("%q is not a user id", user)
 	}
 	c, err := cmd.connect()
 	if err != nil {

@@ -39,11 +39,6 @@ var mediaCommands = []subcommand{
 	{"get", "MEDIA [--output FILE [--thumbnail small|large]]", "show a media item (children/abc/media/xyz); --output downloads its bytes", mediaGet},
 }
 
-// mediaCmd runs `kinbridge media ...`.
-func mediaCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "media", mediaCommands, args, stdout, stderr)
-}
-
 const (
 	mediaAddrFlag = "media-addr"
 	stateDirFlag  = "state-dir"
@@ -54,14 +49,9 @@ var (
 	mediaStateEnum = mediav1.MediaState(0).Descriptor()
 )
 
-// mediaAddr adds --media-addr to cmd's client flags (KINBRIDGE_MEDIA_ADDR,
-// the same setting a split deployment uses to say where media is). Call
-// it before cmd.parse.
-func mediaAddr(cmd *cmdline) *string {
-	addr := new(string)
-	cmd.global.String(addr, mediaAddrFlag, "127.0.0.1:9102", "gRPC address of the media service")
-	return addr
-}
+// mediaAddr is --media-addr (KINBRIDGE_MEDIA_ADDR, the same setting a
+// split deployment uses to say where media is), once cmd is parsed.
+func mediaAddr(cmd *cmdline) *string { return &cmd.calls(mediaAPI).addr }
 
 // mediaClient is a client of the media service: the progress client's
 // token, deadline and output, on a connection to another address.
@@ -326,7 +316,7 @@ func mediaList(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	switch {
 	case child != "" && len(args) > 0:
-		return fmt.Errorf("give the child as an argument or with --child, not both\n%s", cmd.usageLine())
+		return usagef("give the child as an argument or with --child, not both\n%s", cmd.usageLine())
 	case child == "":
 		if err := cmd.wantArgs(args, 1); err != nil {
 			return err
@@ -391,13 +381,13 @@ func mediaGet(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	name := args[0]
 	if !mediaNameRE.MatchString(name) {
-		return fmt.Errorf("%q is not a media item: give its name (children/abc123/media/xyz789) as 'kinbridge media list' shows it", name)
+		return usagef("%q is not a media item: give its name (children/abc123/media/xyz789) as 'kinbridge media list' shows it", name)
 	}
 	if thumbnail != "" && output == "" {
-		return fmt.Errorf("--thumbnail needs --output: it says which bytes to download")
+		return usagef("--thumbnail needs --output: it says which bytes to download")
 	}
 	if thumbnail != "" && thumbnail != "small" && thumbnail != "large" {
-		return fmt.Errorf("--thumbnail %q is not one of small, large", thumbnail)
+		return usagef("--thumbnail %q is not one of small, large", thumbnail)
 	}
 	m, err := connectMedia(cmd, *addr)
 	if err != nil {

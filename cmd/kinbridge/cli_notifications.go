@@ -34,25 +34,14 @@ var notificationsCommands = []subcommand{
 	{"watch", "[--resume TOKEN]", "print your notifications as they arrive, resuming by itself after a lost connection, until interrupted", notificationsWatch},
 }
 
-// notificationsCmd runs `kinbridge notifications ...`.
-func notificationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "notifications", notificationsCommands, args, stdout, stderr)
-}
-
 // inbox is the caller's own inbox: a user reaches no other.
 const inbox = sdk.Inbox
 
 const notificationAddrFlag = "notification-addr"
 
-// notificationAddr adds --notification-addr to cmd's client flags: it then
-// falls back to KINBRIDGE_NOTIFICATION_ADDR as --addr does to
-// KINBRIDGE_ADDR, may come anywhere on the line, and is listed among the
-// client flags in -h. Call it before cmd.parse.
-func notificationAddr(cmd *cmdline) *string {
-	addr := new(string)
-	cmd.global.String(addr, notificationAddrFlag, "127.0.0.1:9103", "gRPC address of the notification service")
-	return addr
-}
+// notificationAddr is --notification-addr (KINBRIDGE_NOTIFICATION_ADDR),
+// once cmd is parsed.
+func notificationAddr(cmd *cmdline) *string { return &cmd.calls(notificationAPI).addr }
 
 // notifier is a client of the notification service: the progress client's
 // token, deadline and output, on a connection to another address.
@@ -119,7 +108,7 @@ func notificationsList(ctx context.Context, cmd *cmdline, args []string) error {
 		return err
 	}
 	if limit < 0 {
-		return fmt.Errorf("--limit must be 0 (all) or more, got %d", limit)
+		return usagef("--limit must be 0 (all) or more, got %d", limit)
 	}
 	n, err := connectNotifications(cmd, *addr)
 	if err != nil {
@@ -214,20 +203,20 @@ var notificationNameRE = regexp.MustCompile(`^users/[^/]{1,128}/notifications/[1
 // by sequence (12) or by name (users/me/notifications/12), into names.
 func notificationNames(args []string) ([]string, error) {
 	if len(args) > maxMarked {
-		return nil, fmt.Errorf("at most %d notifications at once, got %d; --all marks every one", maxMarked, len(args))
+		return nil, usagef("at most %d notifications at once, got %d; --all marks every one", maxMarked, len(args))
 	}
 	names := make([]string, 0, len(args))
 	for _, a := range args {
 		if strings.Contains(a, "/") {
 			if !notificationNameRE.MatchString(a) {
-				return nil, fmt.Errorf("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+				return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
 			}
 			names = append(names, a)
 			continue
 		}
 		seq, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || seq <= 0 {
-			return nil, fmt.Errorf("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
 		}
 		names = append(names, inbox+"/notifications/"+strconv.FormatInt(seq, 10))
 	}
@@ -244,9 +233,9 @@ func notificationsRead(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	switch {
 	case all && len(args) > 0:
-		return fmt.Errorf("give sequences or --all, not both\n%s", cmd.usageLine())
+		return usagef("give sequences or --all, not both\n%s", cmd.usageLine())
 	case !all && len(args) == 0:
-		return fmt.Errorf("which notifications? Give their sequences, as 'kinbridge notifications list' shows them, or --all\n%s", cmd.usageLine())
+		return usagef("which notifications? Give their sequences, as 'kinbridge notifications list' shows them, or --all\n%s", cmd.usageLine())
 	}
 	names, err := notificationNames(args)
 	if err != nil {

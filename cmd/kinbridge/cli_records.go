@@ -26,21 +26,6 @@ var milestonesCommands = []subcommand{
 // summaryCommand is `kinbridge summary`, which has no subcommands.
 var summaryCommand = subcommand{"summary", "CHILD [--from DATE] [--to DATE]", "per-subject progress and milestones in a window of days", summaryRun}
 
-// assessmentsCmd runs `kinbridge assessments ...`.
-func assessmentsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "assessments", assessmentsCommands, args, stdout, stderr)
-}
-
-// milestonesCmd runs `kinbridge milestones ...`.
-func milestonesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, "milestones", milestonesCommands, args, stdout, stderr)
-}
-
-// summaryCmd runs `kinbridge summary ...`.
-func summaryCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return summaryCommand.run(ctx, newCmdline(summaryCommand.name, summaryCommand.usage, stdout, stderr), args)
-}
-
 var (
 	kindEnum     = progressv1.AssessmentKind(0).Descriptor()
 	categoryEnum = progressv1.MilestoneCategory(0).Descriptor()
@@ -54,7 +39,7 @@ func requestID(given string) (string, error) {
 		return strings.ToLower(rand.Text()), nil
 	}
 	if len(given) > 64 {
-		return "", fmt.Errorf("--request-id is at most 64 characters, got %d", len(given))
+		return "", usagef("--request-id is at most 64 characters, got %d", len(given))
 	}
 	return given, nil
 }
@@ -98,7 +83,7 @@ func assessmentsAdd(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	switch {
 	case cmd.given("points") && cmd.given("grade"):
-		return fmt.Errorf("give --points or --grade, not both")
+		return usagef("give --points or --grade, not both")
 	case cmd.given("points"):
 		p, err := parsePoints(points)
 		if err != nil {

@@ -228,7 +228,7 @@ func TestCmdlineFlagsAnywhere(t *testing.T) {
 	t.Setenv("KINBRIDGE_ADDR", "")
 	os.Unsetenv("KINBRIDGE_ADDR")                     // t.Setenv restores it after the test
 	t.Setenv("KINBRIDGE_SUBJECT", "must not be read") // only client flags fall back to the environment
-	cmd := newCmdline("assessments list", "CHILD", &bytes.Buffer{}, &bytes.Buffer{})
+	cmd := newCmdline("assessments list", "CHILD", progressAPI, &bytes.Buffer{}, &bytes.Buffer{})
 	var subject, kind string
 	cmd.local.StringVar(&subject, "subject", "", "")
 	cmd.local.StringVar(&kind, "kind", "", "")

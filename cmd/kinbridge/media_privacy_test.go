@@ -15,7 +15,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
-func names(m map[string]int64) string { return strings.Join(slices.Sorted(maps.Keys(m)), " ") }
+func fileNames(m map[string]int64) string { return strings.Join(slices.Sorted(maps.Keys(m)), " ") }
 
 // mediaRows counts rows of the suite's media database (SQLite in its data
 // directory), those matching where when it is set.
@@ -104,10 +104,10 @@ func TestTusRefusalsLeaveNothing(t *testing.T) {
 
 			// Gone at once: the refusing request dropped it.
 			if after := testenv.Files(t, uploads); len(after) != 0 {
-				t.Errorf("after the refusal the upload directory holds %s", names(after))
+				t.Errorf("after the refusal the upload directory holds %s", fileNames(after))
 			}
 			if after := testenv.Files(t, blobs); len(after) != 0 {
-				t.Errorf("after the refusal the blob directory holds %s", names(after))
+				t.Errorf("after the refusal the blob directory holds %s", fileNames(after))
 			}
 			for _, table := range []string{"upload_sessions", "media_items", "media_jobs", "blob_pins", "blob_refs"} {
 				if n := s.mediaRows(t, table, ""); n != 0 {
@@ -178,7 +178,7 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 		t.Fatalf("%d items of the child before", n)
 	}
 	if f := testenv.Files(t, uploads); len(f) != 1 {
-		t.Fatalf("upload directory before: %s", names(f))
+		t.Fatalf("upload directory before: %s", fileNames(f))
 	}
 	testenv.Eventually(t, "maria hears of the photo", func() string {
 		if r := s.call(t, "GET", "/v1/users/me/notifications", maria, ""); !strings.Contains(string(r.body), photoItem) {
@@ -192,10 +192,10 @@ func TestDeleteChildDeletesMedia(t *testing.T) {
 	}
 	testenv.Eventually(t, "the deleted child's media", func() string {
 		if f := testenv.Files(t, uploads); len(f) != 0 {
-			return "upload directory holds " + names(f)
+			return "upload directory holds " + fileNames(f)
 		}
 		if f := testenv.Files(t, blobs); !maps.Equal(f, keptBlobs) {
-			return "blob directory holds " + names(f) + ", want the other child's " + names(keptBlobs)
+			return "blob directory holds " + fileNames(f) + ", want the other child's " + fileNames(keptBlobs)
 		}
 		for _, table := range []string{"media_items", "upload_sessions", "media_jobs"} {
 			if n := s.mediaRows(t, table, "child_id = $1", goneID); n != 0 {

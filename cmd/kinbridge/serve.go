@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,10 +20,12 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/internal/banner"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
+	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media"
 	mediastore "github.com/kinbridge/kinbridge/services/media/store"
@@ -31,13 +33,28 @@ import (
 	"github.com/kinbridge/kinbridge/services/progress"
 )
 
-// roles lists what each `serve` argument starts.
-var roles = map[string][]string{
-	"all":          {"progress", "media", "notification", "gateway"},
-	"progress":     {"progress"},
-	"media":        {"media"},
-	"notification": {"notification"},
-	"gateway":      {"gateway"},
+// serveTargets lists what each `serve` argument starts, in the order of
+// the usage text.
+var serveTargets = []struct {
+	name, about string
+	roles       []string
+}{
+	{"all", "every service and the REST gateway in one process", []string{"progress", "media", "notification", "gateway"}},
+	{"progress", "the progress service (gRPC)", []string{"progress"}},
+	{"media", "the media service (gRPC)", []string{"media"}},
+	{"notification", "the notification service (gRPC)", []string{"notification"}},
+	{"gateway", "the REST/JSON gateway", []string{"gateway"}},
+}
+
+// serveCommands are `kinbridge serve ...`, one per target.
+func serveCommands() []subcommand {
+	subs := make([]subcommand, len(serveTargets))
+	for i, t := range serveTargets {
+		subs[i] = subcommand{t.name, "", t.about, func(ctx context.Context, cmd *cmdline, args []string) error {
+			return serve(ctx, cmd, t.name, t.roles, args)
+		}}
+	}
+	return subs
 }
 
 // peerServices are the service-only APIs services call on each other; their
@@ -54,24 +71,12 @@ const devTokenTTL = 30 * 24 * time.Hour
 // serve runs one service, the gateway, or all of them in one process. Even
 // in one process every service has its own port and they talk real gRPC,
 // so a trace of a local run shows the same hops as a split deployment.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || roles[args[0]] == nil {
-		return errors.New("serve what? kinbridge serve all|progress|media|notification|gateway")
-	}
-	role := args[0]
-	c, set, err := parseSettings("serve "+role, args[1:], stderr)
+func serve(ctx context.Context, cmd *cmdline, target string, roles []string, args []string) error {
+	c, err := serverSettings(cmd, args)
 	if err != nil {
 		return err
 	}
-	level, err := c.logLevel()
-	if err != nil {
-		return err
-	}
-	tcfg := telemetry.Config{Version: buildVersion(), LogFormat: c.LogFormat, LogLevel: level, LogOutput: stderr}
-	if role != "all" {
-		tcfg.ServiceName = role
-	}
-	tel, err := telemetry.Init(ctx, tcfg)
+	tel, err := startTelemetry(ctx, c, target, cmd.stderr)
 	if err != nil {
 		return err
 	}
@@ -82,60 +87,116 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = tel.Shutdown(sctx)
 	}()
 	logger := tel.Logger("kinbridge")
-	set.Log(logger)
+	cmd.global.Log(logger)
 
-	userKey, created, err := auth.LoadOrCreateKey(c.UserKey)
+	n, err := newNode(ctx, c, tel)
 	if err != nil {
-		return fmt.Errorf("user signing key: %w", err)
+		return err
 	}
-	serviceKey, _, err := auth.LoadOrCreateKey(c.ServiceKey)
+	defer n.close()
+	if err := n.start(target, roles); err != nil {
+		return err
+	}
+	if err := n.printBanner(cmd.stdout, target); err != nil {
+		n.stop()
+		return err
+	}
+	logger.Info("started", slog.String("role", target))
+	err = n.wait()
+	logger.Info("stopped", slog.Any("error", err))
+	return err
+}
+
+func startTelemetry(ctx context.Context, c *settings, target string, stderr io.Writer) (*telemetry.Telemetry, error) {
+	level, err := c.logLevel()
 	if err != nil {
-		return fmt.Errorf("service signing key: %w", err)
+		return nil, err
+	}
+	tcfg := telemetry.Config{Version: buildVersion(), LogFormat: c.LogFormat, LogLevel: level, LogOutput: stderr}
+	if target != "all" {
+		tcfg.ServiceName = target
+	}
+	return telemetry.Init(ctx, tcfg)
+}
+
+// node is one serve process: what its roles share, and the group they run
+// in. Even in one process every role has its own port.
+type node struct {
+	c           *settings
+	tel         *telemetry.Telemetry
+	userKey     ed25519.PrivateKey
+	keyCreated  bool // userKey was created now: print an admin token
+	serviceKey  ed25519.PrivateKey
+	verifier    *auth.Verifier
+	rateLimiter func(surface string) *ratelimit.Limiter
+	accessCache *access.Shared
+	closers     []func() error
+
+	ctx    context.Context // the group's: done once any role fails or the process stops
+	cancel context.CancelFunc
+	group  *errgroup.Group
+	roles  []*role
+}
+
+// newNode loads the keys and builds what every role shares.
+func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *node, err error) {
+	n := &node{c: c, tel: tel}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if n.userKey, n.keyCreated, err = auth.LoadOrCreateKey(c.UserKey); err != nil {
+		return nil, fmt.Errorf("user signing key: %w", err)
+	}
+	if n.serviceKey, _, err = auth.LoadOrCreateKey(c.ServiceKey); err != nil {
+		return nil, fmt.Errorf("service signing key: %w", err)
 	}
 	// One verifier for every service and the gateway in this process: its
 	// cache of verified tokens is shared, so a REST call, checked by the
 	// gateway and again by the service, verifies its token once.
-	verifier, err := c.verifier(userKey.Public().(ed25519.PublicKey), serviceKey.Public().(ed25519.PublicKey))
+	n.verifier, err = c.verifier(n.userKey.Public().(ed25519.PublicKey), n.serviceKey.Public().(ed25519.PublicKey))
 	if err != nil {
-		return err
+		return nil, err
 	}
+	limiters, closeLimits, err := c.rateLimiters(tel.Logger("ratelimit"), tel.MeterProvider(), n.serviceKey)
+	if err != nil {
+		return nil, err
+	}
+	n.rateLimiter = limiters
+	n.closers = append(n.closers, closeLimits)
+	cache, closeCache, err := c.accessCache(n.serviceKey)
+	if err != nil {
+		return nil, err
+	}
+	n.accessCache = cache
+	n.closers = append(n.closers, closeCache)
+	n.ctx, n.cancel = context.WithCancel(ctx)
+	n.group, n.ctx = errgroup.WithContext(n.ctx)
+	return n, nil
+}
 
-	rateLimiter, closeLimits, err := c.rateLimiters(tel.Logger("ratelimit"), tel.MeterProvider(), serviceKey)
-	if err != nil {
-		return err
-	}
-	defer closeLimits()
-	accessCache, closeAccessCache, err := c.accessCache(serviceKey)
-	if err != nil {
-		return err
-	}
-	defer closeAccessCache()
-
-	group, ctx := errgroup.WithContext(ctx)
-	var lines []string // the banner's address lines
-	runs := map[string]bool{}
-	for _, r := range roles[role] {
-		runs[r] = true
-	}
-	// Bind every service's port first: in one process, each dials what the
-	// others really bound (ports may be 0).
+// start binds the ports of target's roles and starts them. Every gRPC
+// port is bound first: in one process, each service dials what the others
+// really bound (ports may be 0).
+func (n *node) start(target string, runs []string) (err error) {
 	listeners := map[string]net.Listener{}
 	defer func() {
-		for _, lis := range listeners {
-			lis.Close() // no-op once served; frees ports on an early error
+		if err != nil { // the servers, stopped by now, did not all take theirs
+			for _, lis := range listeners {
+				lis.Close()
+			}
 		}
 	}()
 	for _, svc := range []struct {
-		name   string
-		label  string
-		listen string
-		addr   *string
+		name, listen string
+		addr         *string
 	}{
-		{"progress", banner.Progress, c.ProgressListen, &c.ProgressAddr},
-		{"media", banner.Media, c.MediaListen, &c.MediaAddr},
-		{"notification", banner.Notification, c.NotificationListen, &c.NotificationAddr},
+		{"progress", n.c.ProgressListen, &n.c.ProgressAddr},
+		{"media", n.c.MediaListen, &n.c.MediaAddr},
+		{"notification", n.c.NotificationListen, &n.c.NotificationAddr},
 	} {
-		if !runs[svc.name] {
+		if !slices.Contains(runs, svc.name) {
 			continue
 		}
 		lis, err := net.Listen("tcp", svc.listen)
@@ -143,218 +204,332 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", svc.name, err)
 		}
 		listeners[svc.name] = lis
-		if role == "all" {
+		if target == "all" {
 			*svc.addr = lis.Addr().String()
 		}
-		lines = append(lines, banner.Line(svc.label, lis.Addr().String()))
 	}
-	// serveGRPC builds the gRPC server of one service and serves it.
-	serveGRPC := func(name string, register func(grpc.ServiceRegistrar)) error {
-		srv, err := grpcserver.New(grpcserver.Options{
-			Logger:         tel.Logger(name),
-			TracerProvider: tel.TracerProvider(name),
-			MeterProvider:  tel.MeterProvider(),
-			Verifier:       verifier,
-			RateLimiter:    rateLimiter(name),
-			// checkLimits keeps it within uint32.
-			MaxConcurrentStreams: uint32(c.MaxConcurrentStreams),
-		})
-		if err != nil {
-			return err
-		}
-		register(srv)
-		lis := listeners[name]
-		group.Go(func() error { return srv.Serve(ctx, lis, c.ShutdownTimeout) })
-		return nil
+	constructors := map[string]func(*node, net.Listener) (*role, error){
+		"progress": newProgressRole, "media": newMediaRole, "notification": newNotificationRole, "gateway": newGatewayRole,
 	}
-	// dial connects service name to its neighbour upstream at target.
-	dial := func(name, upstream, target string) (*grpc.ClientConn, error) {
-		var breaker *grpcclient.Breaker
-		if c.BreakerFailures > 0 {
-			breaker = grpcclient.NewBreaker(grpcclient.BreakerConfig{Caller: name, Upstream: upstream,
-				Failures: c.BreakerFailures, CoolDown: c.BreakerCoolDown, MeterProvider: tel.MeterProvider(), Logger: tel.Logger(name)})
-		}
-		return grpcclient.New(target, grpcclient.Options{
-			TracerProvider: tel.TracerProvider(name),
-			MeterProvider:  tel.MeterProvider(),
-			Credentials:    auth.NewServiceIdentity(serviceKey, name),
-			Services:       peerServices,
-			Breaker:        breaker,
-		})
-	}
-
-	if runs["progress"] {
-		notificationConn, err := dial("progress", "notification", c.NotificationAddr)
-		if err != nil {
-			return err
-		}
-		defer notificationConn.Close()
-		// A deleted child's photos and videos go with it: progress's relay
-		// tells media (at --media-addr) as it tells notification.
-		mediaConn, err := dial("progress", "media", c.MediaAddr)
-		if err != nil {
-			return err
-		}
-		defer mediaConn.Close()
-		cfg := progress.Config{
-			DSN:            c.ProgressDB,
-			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
-			Media:          mediapeerv1.NewChildDataServiceClient(mediaConn),
-			Logger:         tel.Logger("progress"),
-			TracerProvider: tel.TracerProvider("progress"),
-			MeterProvider:  tel.MeterProvider(),
-		}
-		if accessCache != nil {
-			cfg.AccessCache = accessCache // not a typed nil in the interface
-		}
-		svc, err := progress.New(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		group.Go(func() error { return svc.Run(ctx) })
-		if err := serveGRPC("progress", svc.Register); err != nil {
+	for _, name := range runs {
+		if err := n.add(constructors[name](n, listeners[name])); err != nil {
 			return err
 		}
 	}
-
-	if runs["media"] {
-		progressConn, err := dial("media", "progress", c.ProgressAddr)
-		if err != nil {
-			return err
-		}
-		defer progressConn.Close()
-		notificationConn, err := dial("media", "notification", c.NotificationAddr)
-		if err != nil {
-			return err
-		}
-		defer notificationConn.Close()
-		svc, err := media.New(ctx, media.Config{
-			DSN:            c.MediaDB,
-			BlobURL:        c.BlobURL,
-			TempDir:        c.UploadDir,
-			Access:         accessChecker(progressConn, c.AccessCacheTTL, accessCache, "media", tel.Logger("media"), tel.MeterProvider()),
-			Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
-			Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
-			KeepLocation:   c.KeepLocation,
-			Caps:           mediastore.UploadCaps{Sessions: c.MaxUploads, Bytes: c.MaxUploadBytes},
-			Logger:         tel.Logger("media"),
-			TracerProvider: tel.TracerProvider("media"),
-			MeterProvider:  tel.MeterProvider(),
-		})
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		group.Go(func() error { return svc.Run(ctx) })
-		if err := serveGRPC("media", svc.Register); err != nil {
-			return err
-		}
-	}
-
-	if runs["notification"] {
-		progressConn, err := dial("notification", "progress", c.ProgressAddr)
-		if err != nil {
-			return err
-		}
-		defer progressConn.Close()
-		bus, closeBus, err := c.bus(tel.Logger("notification"), serviceKey)
-		if err != nil {
-			return err
-		}
-		defer closeBus()
-		svc, err := notification.New(ctx, notification.Config{
-			DSN:                     c.NotificationDB,
-			Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
-			Bus:                     bus,
-			GuardianCacheTTL:        c.GuardianCacheTTL,
-			Access:                  accessChecker(progressConn, c.GuardianCacheTTL, accessCache, "notification", tel.Logger("notification"), tel.MeterProvider()),
-			Retention:               c.Retention,
-			MaxFeedsPerUser:         c.MaxFeeds,
-			MaxSubscriptionsPerUser: c.MaxSubscriptions,
-			Logger:                  tel.Logger("notification"),
-			TracerProvider:          tel.TracerProvider("notification"),
-		})
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		group.Go(func() error { return svc.Run(ctx) })
-		if err := serveGRPC("notification", svc.Register); err != nil {
-			return err
-		}
-	}
-
-	if runs["gateway"] {
-		gw, err := gateway.New(ctx, gateway.Config{
-			ProgressTarget:     c.ProgressAddr,
-			MediaTarget:        c.MediaAddr,
-			NotificationTarget: c.NotificationAddr,
-			ServiceIdentity:    auth.NewServiceIdentity(serviceKey, "gateway"),
-			Verifier:           verifier,
-			CORSOrigins:        c.CORSOrigins,
-			Timeout:            c.UpstreamTimeout,
-			RateLimiter:        rateLimiter("gateway"),
-			TrustedProxies:     c.trusted,
-			Limits: gateway.Limits{JSONBytes: c.MaxJSONBytes, PhotoBytes: c.MaxPhoto, VideoBytes: c.MaxVideo,
-				Timeouts: c.HTTPTimeouts},
-			BreakerFailures: c.BreakerFailures,
-			BreakerCoolDown: c.BreakerCoolDown,
-			Logger:          tel.Logger("gateway"),
-			TracerProvider:  tel.TracerProvider("gateway"),
-			MeterProvider:   tel.MeterProvider(),
-		})
-		if err != nil {
-			return err
-		}
-		defer gw.Close()
-		lis, err := net.Listen("tcp", c.GatewayListen)
-		if err != nil {
-			return fmt.Errorf("gateway: %w", err)
-		}
-		srv := httpserver.New(gw.Handler(), c.HTTPTimeouts)
-		group.Go(func() error { return httpserver.Serve(ctx, lis, srv, c.ShutdownTimeout) })
-		url := "http://" + lis.Addr().String()
-		lines = append(lines,
-			banner.Line(banner.Gateway, url),
-			banner.Line(banner.APIDocs, url+"/docs"),
-			banner.Line(banner.OpenAPI, url+"/openapi.json"))
-	}
-
 	// Metrics and recent traces name children, media and users: they are
-	// served here only, on their own listener (loopback by default), and
-	// never on the gateway's public port.
-	if c.MetricsListen != "" {
-		lis, err := net.Listen("tcp", c.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
+	// served only on their own listener (loopback by default), never on
+	// the gateway's public port.
+	if n.c.MetricsListen != "" {
+		if err := n.add(newMetricsRole(n, nil)); err != nil {
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", tel.MetricsHandler())
-		mux.Handle("GET /debug/tracez", tel.TracezHandler())
-		srv := httpserver.New(mux, c.HTTPTimeouts)
-		group.Go(func() error { return httpserver.Serve(ctx, lis, srv, c.ShutdownTimeout) })
-		url := "http://" + lis.Addr().String()
-		lines = append(lines,
-			banner.Line(banner.Metrics, url+"/metrics"),
-			banner.Line(banner.Tracez, url+"/debug/tracez"))
 	}
+	return nil
+}
 
-	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), role, c.DataDir)
-	for _, line := range lines {
-		fmt.Fprintln(stdout, line)
+// add starts a built role and keeps it, to close with the node; when the
+// role could not be built, it stops the roles started before.
+func (n *node) add(r *role, err error) error {
+	if err != nil {
+		n.stop()
+		return err
 	}
-	if created {
-		tok, err := auth.NewUserIssuer(userKey).Issue("admin", true, devTokenTTL)
+	n.roles = append(n.roles, r)
+	for _, run := range r.runs {
+		n.group.Go(func() error { return run(n.ctx) })
+	}
+	return nil
+}
+
+// printBanner tells the person where everything is, and on a first run
+// gives them an admin token.
+func (n *node) printBanner(stdout io.Writer, target string) error {
+	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), target, n.c.DataDir)
+	for _, r := range n.roles {
+		for _, line := range r.lines {
+			fmt.Fprintln(stdout, line)
+		}
+	}
+	if n.keyCreated {
+		tok, err := auth.NewUserIssuer(n.userKey).Issue("admin", true, devTokenTTL)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nA new signing key was created in %s. An admin token, valid for 30 days:\n\n%s\n\n", c.UserKey, banner.TokenLine(tok))
+		fmt.Fprintf(stdout, "\nA new signing key was created in %s. An admin token, valid for 30 days:\n\n%s\n\n", n.c.UserKey, banner.TokenLine(tok))
 	}
-	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --user USER [--admin]\n", banner.LastLinePrefix, c.DataDir)
-	logger.Info("started", slog.String("role", role))
+	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --user USER [--admin]\n", banner.LastLinePrefix, n.c.DataDir)
+	return nil
+}
 
-	err = group.Wait()
-	logger.Info("stopped", slog.Any("error", err))
-	return err
+// wait runs until a role fails or the process is stopped.
+func (n *node) wait() error { return n.group.Wait() }
+
+// stop ends every role started and waits for them, for a failed start.
+func (n *node) stop() {
+	n.cancel()
+	_ = n.group.Wait()
+}
+
+// close closes the roles, last started first, then what they shared; call
+// it once they have stopped.
+func (n *node) close() {
+	for i := len(n.roles) - 1; i >= 0; i-- {
+		n.roles[i].close()
+	}
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		_ = n.closers[i]()
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+}
+
+// role is one part of a serve process, built by its constructor: the
+// banner lines that say where it is, what runs until the process stops,
+// and what to close once that has returned. A constructor starts nothing,
+// so one that fails can close what it opened at once.
+type role struct {
+	lines   []string
+	runs    []func(context.Context) error
+	closers []func() error
+}
+
+func (r *role) onClose(f func() error) { r.closers = append(r.closers, f) }
+
+// close closes what the role opened, last opened first.
+func (r *role) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		_ = r.closers[i]()
+	}
+}
+
+// closeOnError closes r when its constructor fails: a constructor defers
+// it with its own named error.
+func (r *role) closeOnError(err *error) {
+	if *err != nil {
+		r.close()
+	}
+}
+
+// serveGRPC builds the gRPC server of service name and registers it; r
+// serves it on lis.
+func (n *node) serveGRPC(r *role, name string, lis net.Listener, register func(grpc.ServiceRegistrar)) error {
+	srv, err := grpcserver.New(grpcserver.Options{
+		Logger:         n.tel.Logger(name),
+		TracerProvider: n.tel.TracerProvider(name),
+		MeterProvider:  n.tel.MeterProvider(),
+		Verifier:       n.verifier,
+		RateLimiter:    n.rateLimiter(name),
+		// checkLimits keeps it within uint32.
+		MaxConcurrentStreams: uint32(n.c.MaxConcurrentStreams),
+	})
+	if err != nil {
+		return err
+	}
+	register(srv)
+	r.runs = append(r.runs, func(ctx context.Context) error { return srv.Serve(ctx, lis, n.c.ShutdownTimeout) })
+	return nil
+}
+
+// dial connects service name to its neighbour upstream at target; r
+// closes the connection.
+func (n *node) dial(r *role, name, upstream, target string) (*grpc.ClientConn, error) {
+	var breaker *grpcclient.Breaker
+	if n.c.BreakerFailures > 0 {
+		breaker = grpcclient.NewBreaker(grpcclient.BreakerConfig{Caller: name, Upstream: upstream,
+			Failures: n.c.BreakerFailures, CoolDown: n.c.BreakerCoolDown, MeterProvider: n.tel.MeterProvider(), Logger: n.tel.Logger(name)})
+	}
+	conn, err := grpcclient.New(target, grpcclient.Options{
+		TracerProvider: n.tel.TracerProvider(name),
+		MeterProvider:  n.tel.MeterProvider(),
+		Credentials:    auth.NewServiceIdentity(n.serviceKey, name),
+		Services:       peerServices,
+		Breaker:        breaker,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.onClose(conn.Close)
+	return conn, nil
+}
+
+// runService has r run a service's background work and serve its gRPC API
+// on lis, and close the service.
+func (n *node) runService(r *role, name string, lis net.Listener, svc interface {
+	Run(context.Context) error
+	Register(grpc.ServiceRegistrar)
+	Close() error
+}) error {
+	r.onClose(svc.Close)
+	r.runs = append(r.runs, svc.Run)
+	r.lines = append(r.lines, banner.Line(grpcBannerLabels[name], lis.Addr().String()))
+	return n.serveGRPC(r, name, lis, svc.Register)
+}
+
+var grpcBannerLabels = map[string]string{
+	"progress": banner.Progress, "media": banner.Media, "notification": banner.Notification,
+}
+
+// newProgressRole starts the progress service on lis.
+func newProgressRole(n *node, lis net.Listener) (_ *role, err error) {
+	r := &role{}
+	defer r.closeOnError(&err)
+	notificationConn, err := n.dial(r, "progress", "notification", n.c.NotificationAddr)
+	if err != nil {
+		return nil, err
+	}
+	// A deleted child's photos and videos go with it: progress's relay
+	// tells media (at --media-addr) as it tells notification.
+	mediaConn, err := n.dial(r, "progress", "media", n.c.MediaAddr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := progress.Config{
+		DSN:            n.c.ProgressDB,
+		Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
+		Media:          mediapeerv1.NewChildDataServiceClient(mediaConn),
+		Logger:         n.tel.Logger("progress"),
+		TracerProvider: n.tel.TracerProvider("progress"),
+		MeterProvider:  n.tel.MeterProvider(),
+	}
+	if n.accessCache != nil {
+		cfg.AccessCache = n.accessCache // not a typed nil in the interface
+	}
+	svc, err := progress.New(n.ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r, n.runService(r, "progress", lis, svc)
+}
+
+// newMediaRole starts the media service on lis.
+func newMediaRole(n *node, lis net.Listener) (_ *role, err error) {
+	r := &role{}
+	defer r.closeOnError(&err)
+	progressConn, err := n.dial(r, "media", "progress", n.c.ProgressAddr)
+	if err != nil {
+		return nil, err
+	}
+	notificationConn, err := n.dial(r, "media", "notification", n.c.NotificationAddr)
+	if err != nil {
+		return nil, err
+	}
+	c := n.c
+	svc, err := media.New(n.ctx, media.Config{
+		DSN:            c.MediaDB,
+		BlobURL:        c.BlobURL,
+		TempDir:        c.UploadDir,
+		Access:         accessChecker(progressConn, c.AccessCacheTTL, n.accessCache, "media", n.tel.Logger("media"), n.tel.MeterProvider()),
+		Publisher:      notificationpeerv1.NewPublishServiceClient(notificationConn),
+		Limits:         media.Limits{Photo: c.MaxPhoto, Artwork: c.MaxPhoto, Document: c.MaxPhoto, Video: c.MaxVideo},
+		KeepLocation:   c.KeepLocation,
+		Caps:           mediastore.UploadCaps{Sessions: c.MaxUploads, Bytes: c.MaxUploadBytes},
+		Logger:         n.tel.Logger("media"),
+		TracerProvider: n.tel.TracerProvider("media"),
+		MeterProvider:  n.tel.MeterProvider(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, n.runService(r, "media", lis, svc)
+}
+
+// newNotificationRole starts the notification service on lis.
+func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
+	r := &role{}
+	defer r.closeOnError(&err)
+	progressConn, err := n.dial(r, "notification", "progress", n.c.ProgressAddr)
+	if err != nil {
+		return nil, err
+	}
+	bus, closeBus, err := n.c.bus(n.tel.Logger("notification"), n.serviceKey)
+	if err != nil {
+		return nil, err
+	}
+	r.onClose(func() error { closeBus(); return nil })
+	c := n.c
+	svc, err := notification.New(n.ctx, notification.Config{
+		DSN:                     c.NotificationDB,
+		Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
+		Bus:                     bus,
+		GuardianCacheTTL:        c.GuardianCacheTTL,
+		Access:                  accessChecker(progressConn, c.GuardianCacheTTL, n.accessCache, "notification", n.tel.Logger("notification"), n.tel.MeterProvider()),
+		Retention:               c.Retention,
+		MaxFeedsPerUser:         c.MaxFeeds,
+		MaxSubscriptionsPerUser: c.MaxSubscriptions,
+		Logger:                  n.tel.Logger("notification"),
+		TracerProvider:          n.tel.TracerProvider("notification"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, n.runService(r, "notification", lis, svc)
+}
+
+// newGatewayRole starts the REST gateway on --gateway-listen; it binds its
+// own port, as nothing in the process dials it.
+func newGatewayRole(n *node, _ net.Listener) (_ *role, err error) {
+	r := &role{}
+	defer r.closeOnError(&err)
+	c := n.c
+	gw, err := gateway.New(n.ctx, gateway.Config{
+		ProgressTarget:     c.ProgressAddr,
+		MediaTarget:        c.MediaAddr,
+		NotificationTarget: c.NotificationAddr,
+		ServiceIdentity:    auth.NewServiceIdentity(n.serviceKey, "gateway"),
+		Verifier:           n.verifier,
+		CORSOrigins:        c.CORSOrigins,
+		Timeout:            c.UpstreamTimeout,
+		RateLimiter:        n.rateLimiter("gateway"),
+		TrustedProxies:     c.trusted,
+		Limits: gateway.Limits{JSONBytes: c.MaxJSONBytes, PhotoBytes: c.MaxPhoto, VideoBytes: c.MaxVideo,
+			Timeouts: c.HTTPTimeouts},
+		BreakerFailures: c.BreakerFailures,
+		BreakerCoolDown: c.BreakerCoolDown,
+		Logger:          n.tel.Logger("gateway"),
+		TracerProvider:  n.tel.TracerProvider("gateway"),
+		MeterProvider:   n.tel.MeterProvider(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.onClose(gw.Close)
+	url, err := n.serveHTTP(r, "gateway", c.GatewayListen, gw.Handler())
+	if err != nil {
+		return nil, err
+	}
+	r.lines = append(r.lines,
+		banner.Line(banner.Gateway, url),
+		banner.Line(banner.APIDocs, url+"/docs"),
+		banner.Line(banner.OpenAPI, url+"/openapi.json"))
+	return r, nil
+}
+
+// newMetricsRole serves /metrics and /debug/tracez on --metrics-listen.
+func newMetricsRole(n *node, _ net.Listener) (*role, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.tel.MetricsHandler())
+	mux.Handle("GET /debug/tracez", n.tel.TracezHandler())
+	r := &role{}
+	url, err := n.serveHTTP(r, "metrics", n.c.MetricsListen, mux)
+	if err != nil {
+		return nil, err
+	}
+	r.lines = append(r.lines,
+		banner.Line(banner.Metrics, url+"/metrics"),
+		banner.Line(banner.Tracez, url+"/debug/tracez"))
+	return r, nil
+}
+
+// serveHTTP binds a port of its own at listen, for r to serve h on, and
+// returns its URL.
+func (n *node) serveHTTP(r *role, name, listen string, h http.Handler) (string, error) {
+	lis, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	r.onClose(func() error { lis.Close(); return nil }) // no-op once served; frees the port on an early error
+	srv := httpserver.New(h, n.c.HTTPTimeouts)
+	r.runs = append(r.runs, func(ctx context.Context) error { return httpserver.Serve(ctx, lis, srv, n.c.ShutdownTimeout) })
+	return "http://" + lis.Addr().String(), nil
 }

@@ -4,14 +4,10 @@ import (
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -243,57 +239,63 @@ func (c *settings) logLevel() (slog.Level, error) {
 	return l, nil
 }
 
-// parseSettings reads the settings of a command; -h prints them.
-func parseSettings(name string, args []string, stderr io.Writer) (*settings, *config.Set, error) {
+// serverSettings defines every server setting on cmd, reads args and
+// checks the settings; -h prints them.
+func serverSettings(cmd *cmdline, args []string) (*settings, error) {
 	c := &settings{}
-	s := config.New(name)
-	c.define(s)
-	err := s.Parse(args)
+	c.define(cmd.global)
+	args, err := cmd.parse(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "Usage of kinbridge %s:\n", name)
-			s.PrintUsage(stderr)
-		}
-		return nil, nil, err
+		return nil, err
 	}
-	if len(s.Args()) > 0 {
-		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(s.Args(), " "))
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return nil, err
 	}
 	c.resolve()
+	if err := c.check(); err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// check refuses settings that cannot work together or at all.
+func (c *settings) check() error {
+	var err error
 	if c.trusted, err = ratelimit.ParseTrustedProxies(c.TrustedProxies); err != nil {
-		return nil, nil, fmt.Errorf("--trusted-proxies: %w", err)
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	for name, v := range map[string]float64{"--rate-limit-user": c.UserRate, "--rate-limit-address": c.AddressRate, "--rate-limit-service": c.ServiceRate} {
 		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, nil, fmt.Errorf("%s: %v is not a rate (requests a second, 0 for no limit)", name, v)
+			return fmt.Errorf("%s: %v is not a rate (requests a second, 0 for no limit)", name, v)
 		}
 	}
 	for name, v := range map[string]int{"--rate-limit-user-burst": c.UserBurst, "--rate-limit-address-burst": c.AddressBurst, "--rate-limit-service-burst": c.ServiceBurst} {
 		if v < 1 {
-			return nil, nil, fmt.Errorf("%s: %d; a bucket holds at least 1 request (turn a limit off with its rate, 0)", name, v)
+			return fmt.Errorf("%s: %d; a bucket holds at least 1 request (turn a limit off with its rate, 0)", name, v)
 		}
 	}
 	for name, v := range map[string]int64{"max-feeds-per-user": int64(c.MaxFeeds), "max-subscriptions-per-user": int64(c.MaxSubscriptions),
 		"max-uploads-per-user": int64(c.MaxUploads), "max-upload-bytes-per-user": c.MaxUploadBytes} {
 		if v < 1 {
-			return nil, nil, fmt.Errorf("--%s must be at least 1, not %d", name, v)
+			return fmt.Errorf("--%s must be at least 1, not %d", name, v)
 		}
 	}
 	if largest := max(c.MaxPhoto, c.MaxVideo); c.MaxUploadBytes < largest {
-		return nil, nil, fmt.Errorf("--max-upload-bytes-per-user %d leaves no room for the largest upload allowed (--max-photo-bytes, --max-video-bytes: %d)", c.MaxUploadBytes, largest)
+		return fmt.Errorf("--max-upload-bytes-per-user %d leaves no room for the largest upload allowed (--max-photo-bytes, --max-video-bytes: %d)", c.MaxUploadBytes, largest)
 	}
 	if err := c.checkLimits(); err != nil {
-		return nil, nil, err
+		return err
 	}
 	if c.BreakerFailures < 0 || c.BreakerCoolDown <= 0 {
-		return nil, nil, fmt.Errorf("--breaker-failures must be 0 or more and --breaker-cool-down more than 0")
+		return fmt.Errorf("--breaker-failures must be 0 or more and --breaker-cool-down more than 0")
 	}
 	if c.NATSDeployment != "" {
 		if err := fanout.ValidateDeploymentName(c.NATSDeployment); err != nil {
-			return nil, nil, fmt.Errorf("--nats-deployment: %w", err)
+			return fmt.Errorf("--nats-deployment: %w", err)
 		}
 	}
-	return c, s, nil
+	_, err = c.logLevel()
+	return err
 }
 
 // rateLimiters returns the limiter of each surface of this process

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"time"
 
@@ -17,27 +15,32 @@ import (
 	progressstore "github.com/kinbridge/kinbridge/services/progress/store"
 )
 
-// token prints a user token from the built-in issuer. It can only mint
-// user tokens: the service key is never read here.
-func token(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "issue" {
-		return errors.New("usage: kinbridge token issue --user USER [--admin] [--ttl 24h]")
-	}
+// tokenCommands are `kinbridge token ...`.
+var tokenCommands = []subcommand{
+	{"issue", "--user USER [--admin] [--ttl 24h]", "print a user token from the built-in issuer", tokenIssue},
+}
+
+// tokenIssue prints a user token from the built-in issuer. It can only
+// mint user tokens: the service key is never read here.
+func tokenIssue(_ context.Context, cmd *cmdline, args []string) error {
 	var dataDir, keyPath, user string
 	var admin bool
 	var ttl time.Duration
-	s := config.New("token issue")
+	s := cmd.global
 	s.String(&dataDir, "data-dir", "data", "directory holding keys/user.pem")
 	s.String(&keyPath, "user-key", "", "the user signing key (default: --data-dir/keys/user.pem)")
 	s.String(&user, "user", "", "the user id the token names (its sub)")
 	s.Bool(&admin, "admin", false, "make the token an administrator's")
 	s.Duration(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
-	if err := s.Parse(args[1:]); err != nil {
-		s.PrintUsage(stderr)
+	args, err := cmd.parse(args)
+	if err != nil {
 		return err
 	}
-	if user == "" {
-		return errors.New("--user is required")
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return err
+	}
+	if err := required("user", user); err != nil {
+		return err
 	}
 	if keyPath == "" {
 		keyPath = dataDir + "/keys/user.pem"
@@ -47,23 +50,38 @@ func token(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(stderr, "created a new signing key at %s; servers must use the same one\n", keyPath)
+		fmt.Fprintf(cmd.stderr, "created a new signing key at %s; servers must use the same one\n", keyPath)
 	}
 	tok, err := auth.NewUserIssuer(key).Issue(user, admin, ttl)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, tok)
+	fmt.Fprintln(cmd.stdout, tok)
 	return nil
 }
 
+// migrateCommand is `kinbridge migrate`.
+var migrateCommand = subcommand{"migrate", "", "apply every service's database migrations", migrate}
+
+// migrateSettings are the server settings migrate reads.
+var migrateSettings = []string{"data-dir", "progress-db", "media-db", "notification-db"}
+
 // migrate applies every service's migrations and exits, for deployments
 // that migrate before rolling out (servers also migrate at start).
-func migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	c, _, err := parseSettings("migrate", args, stderr)
+func migrate(ctx context.Context, cmd *cmdline, args []string) error {
+	c := &settings{}
+	all := config.New("")
+	c.define(all)
+	cmd.global.Take(all, migrateSettings...)
+	args, err := cmd.parse(args)
 	if err != nil {
 		return err
 	}
+	if err := cmd.wantArgs(args, 0); err != nil {
+		return err
+	}
+	c.resolve()
+	stderr := cmd.stderr
 	for _, svc := range []struct {
 		name       string
 		dsn        string

@@ -1,6 +1,6 @@
 // Package openapiv2 serves the merged OpenAPI v2 spec of every public
 // Kinbridge service, generated next to this file by `make generate`.
-// This file is the only hand-written one under gen/.
+// This file and gen/openapi/openapi.go are the hand-written ones under gen/.
 package openapiv2
 
 import _ "embed"

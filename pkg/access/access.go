@@ -41,6 +41,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // DefaultTTL is a reasonable cache lifetime for [New]: it spares progress the
@@ -161,8 +162,9 @@ func WithMetrics(mp metric.MeterProvider, service string) Option {
 //
 // Administrators (p.Admin) are allowed whenever the child exists.
 func (c *Checker) Check(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) error {
-	if !validChildName(child) {
-		return status.Errorf(codes.InvalidArgument, "%q is not a child's name: want children/{child}", child)
+	// What CheckAccessRequest.child accepts, refused before a call.
+	if _, err := names.ParseChild(child); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	switch perm {
 	case progresspeerv1.Permission_PERMISSION_VIEW, progresspeerv1.Permission_PERMISSION_CONTRIBUTE:
@@ -431,19 +433,4 @@ func (c *Checker) evict() {
 	if room := c.maxEntries - len(c.entries); room < max(1, c.maxEntries/4) {
 		clear(c.entries)
 	}
-}
-
-// validChildName accepts what CheckAccessRequest.child does:
-// children/[a-z0-9]{1,63}.
-func validChildName(name string) bool {
-	const prefix = "children/"
-	if len(name) <= len(prefix) || len(name) > len(prefix)+63 || name[:len(prefix)] != prefix {
-		return false
-	}
-	for _, r := range name[len(prefix):] {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }

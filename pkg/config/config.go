@@ -137,6 +137,22 @@ func (s *Set) Parse(args []string) error {
 	return nil
 }
 
+// Take defines on s the named settings of from, bound to the same values:
+// a command that reads only some of the settings of a larger set shows and
+// accepts only those. It panics on a name from does not define.
+func (s *Set) Take(from *Set, names ...string) {
+	for _, name := range names {
+		f := from.fs.Lookup(name)
+		if f == nil {
+			panic("config: no setting " + name)
+		}
+		s.fs.Var(f.Value, f.Name, f.Usage)
+		if redact := from.redact[name]; redact != nil {
+			s.redact[name] = redact
+		}
+	}
+}
+
 // Args returns the arguments left after the flags.
 func (s *Set) Args() []string { return s.fs.Args() }
 

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // Field is one violated constraint: the field's path in the request (proto
@@ -42,6 +44,21 @@ func InvalidArgument(fields ...Field) error {
 		st = withDetails
 	}
 	return st.Err()
+}
+
+// Name parses the resource name in field with parse (one of the
+// names.Parse functions). A malformed name is INVALID_ARGUMENT with a field
+// violation that says what the name must look like, without echoing it.
+func Name[T any](field, name string, parse func(string) (T, error)) (T, error) {
+	n, err := parse(name)
+	if err != nil {
+		desc := err.Error()
+		if ne, ok := errors.AsType[*names.Error](err); ok {
+			desc = ne.Description()
+		}
+		return n, InvalidArgument(Field{Path: field, Description: desc})
+	}
+	return n, nil
 }
 
 // Validator checks messages against their protovalidate constraints.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
@@ -63,5 +64,29 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestName(t *testing.T) {
+	if n, err := validate.Name("name", "children/abc/assessments/x", names.ParseAssessment); err != nil || n != (names.Assessment{Child: "abc", ID: "x"}) {
+		t.Fatalf("a good name: %v, %v", n, err)
+	}
+	_, err := validate.Name("assessment.name", "children/abc/assessments/SECRET!", names.ParseAssessment)
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("code = %v, want InvalidArgument", st.Code())
+	}
+	var fvs []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			fvs = append(fvs, br.GetFieldViolations()...)
+		}
+	}
+	if len(fvs) != 1 || fvs[0].GetField() != "assessment.name" {
+		t.Fatalf("violations = %v, want one on assessment.name", fvs)
+	}
+	d := fvs[0].GetDescription()
+	if !strings.HasPrefix(d, "must look like children/{child}/assessments/{assessment}") || strings.Contains(d, "SECRET") {
+		t.Errorf("description %q: want the pattern, not the input", d)
 	}
 }

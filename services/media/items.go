@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/store"
@@ -25,7 +26,7 @@ func (s *Service) item(ctx context.Context, child, id string) (store.Item, error
 		return store.Item{}, err
 	}
 	it, err := s.store.GetItem(ctx, child, id)
-	return it, storeError(err, itemName(child, id))
+	return it, storeError(err, names.MediaItem{Child: child, ID: id}.String())
 }
 
 // listItems returns a page of items. The caller has checked the
@@ -64,7 +65,7 @@ func (s *Service) updateItem(ctx context.Context, child, id string, rev int64, e
 		}
 		return nil
 	})
-	return it, storeError(err, itemName(child, id))
+	return it, storeError(err, names.MediaItem{Child: child, ID: id}.String())
 }
 
 // deleteItem deletes item id of child at revision rev (0: whatever the
@@ -76,7 +77,7 @@ func (s *Service) deleteItem(ctx context.Context, child, id string, rev int64) e
 		return err
 	}
 	if err := s.store.DeleteItem(ctx, child, id, rev); err != nil {
-		return storeError(err, itemName(child, id))
+		return storeError(err, names.MediaItem{Child: child, ID: id}.String())
 	}
 	s.deleted()
 	return nil
@@ -87,7 +88,7 @@ func (s *Service) deleteItem(ctx context.Context, child, id string, rev int64) e
 // (-1: to the end), if the caller may view the child. It returns the item
 // with them.
 func (s *Service) openContent(ctx context.Context, child, id, thumbnail string, offset, length int64) (store.Item, io.ReadCloser, error) {
-	name := itemName(child, id)
+	name := names.MediaItem{Child: child, ID: id}.String()
 	if _, err := s.authorize(ctx, child, view); err != nil {
 		return store.Item{}, nil, err
 	}

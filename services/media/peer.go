@@ -8,6 +8,8 @@ import (
 
 	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
 // childDataCaller is the only service identity that may delete a child's
@@ -32,10 +34,11 @@ func (p *peerServer) DeleteChildData(ctx context.Context, req *mediapeerv1.Delet
 	if caller, _ := auth.FromContext(ctx); caller.Service != childDataCaller {
 		return nil, status.Errorf(codes.PermissionDenied, "only %s may delete a child's data", childDataCaller)
 	}
-	childID, err := parseChildName("child", req.GetChild())
+	cn, err := validate.Name("child", req.GetChild(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	childID := cn.ID
 	d, err := p.svc.store.DeleteChild(ctx, childID, req.GetEventId())
 	if err != nil {
 		return nil, storeError(err, req.GetChild())

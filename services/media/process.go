@@ -17,6 +17,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
@@ -81,7 +82,7 @@ func (e permanentError) Unwrap() error { return e.error }
 func (s *Service) runJob(ctx context.Context, owner string, job store.Job) {
 	ctx, span := s.startJobSpan(ctx, job)
 	defer span.End()
-	log := s.cfg.Logger.With("job", job.ID, "item", itemName(job.ChildID, job.ItemID), "attempt", job.Attempts)
+	log := s.cfg.Logger.With("job", job.ID, "item", names.MediaItem{Child: job.ChildID, ID: job.ItemID}.String(), "attempt", job.Attempts)
 	it, err := s.store.GetItem(ctx, job.ChildID, job.ItemID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.itemGone(ctx, owner, job)
@@ -198,7 +199,7 @@ func (s *Service) startJobSpan(ctx context.Context, job store.Job) (context.Cont
 			semconv.MessagingMessageID(job.ID),
 			attribute.String("media.job.kind", job.Kind),
 			attribute.Int("media.job.attempt", job.Attempts),
-			attribute.String("media.item", itemName(job.ChildID, job.ItemID)),
+			attribute.String("media.item", names.MediaItem{Child: job.ChildID, ID: job.ItemID}.String()),
 		),
 	}
 	return tp.Tracer(jobTracerName, trace.WithSchemaURL(semconv.SchemaURL)).Start(parent, "media.job "+job.Kind, opts...)
@@ -262,7 +263,7 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 	if err != nil {
 		return err
 	}
-	s.cfg.Logger.DebugContext(ctx, "media: ready", "item", itemName(done.ChildID, done.ID), "thumbnails", strconv.Itoa(len(thumbs)))
+	s.cfg.Logger.DebugContext(ctx, "media: ready", "item", names.MediaItem{Child: done.ChildID, ID: done.ID}.String(), "thumbnails", strconv.Itoa(len(thumbs)))
 	s.notify()
 	return nil
 }

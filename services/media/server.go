@@ -24,6 +24,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/events"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -98,30 +99,6 @@ func storeError(err error, what string) error {
 	return status.Error(codes.Internal, "storage error")
 }
 
-// Resource names. Their shape is checked by the contract's constraints
-// (the validation interceptor); these only split them.
-
-func childName(id string) string          { return "children/" + id }
-func itemName(child, id string) string    { return "children/" + child + "/media/" + id }
-func sessionName(child, id string) string { return "children/" + child + "/uploadSessions/" + id }
-
-func parseChildName(field, name string) (string, error) {
-	id, ok := strings.CutPrefix(name, "children/")
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}"})
-	}
-	return id, nil
-}
-
-// parseName splits "children/{child}/{collection}/{id}".
-func parseName(field, name, collection string) (child, id string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "children" || parts[2] != collection || parts[1] == "" || parts[3] == "" {
-		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}/" + collection + "/{id}"})
-	}
-	return parts[1], parts[3], nil
-}
-
 // newID returns a random id of 26 lowercase base32 characters.
 func newID() string { return strings.ToLower(rand.Text()) }
 
@@ -154,7 +131,7 @@ const (
 
 func itemToProto(it store.Item) *mediav1.MediaItem {
 	out := &mediav1.MediaItem{
-		Name:           itemName(it.ChildID, it.ID),
+		Name:           names.MediaItem{Child: it.ChildID, ID: it.ID}.String(),
 		Kind:           mediav1.MediaKind(it.Kind),
 		Title:          it.Title,
 		Caption:        it.Caption,
@@ -185,10 +162,11 @@ func itemToProto(it store.Item) *mediav1.MediaItem {
 
 // GetMediaItem returns one item.
 func (s *server) GetMediaItem(ctx context.Context, req *mediav1.GetMediaItemRequest) (*mediav1.MediaItem, error) {
-	child, id, err := parseName("name", req.GetName(), "media")
+	rn, err := validate.Name("name", req.GetName(), names.ParseMediaItem)
 	if err != nil {
 		return nil, err
 	}
+	child, id := rn.Child, rn.ID
 	it, err := s.svc.item(ctx, child, id)
 	if err != nil {
 		return nil, err
@@ -204,10 +182,11 @@ type itemCursor struct {
 
 // ListMediaItems lists a child's items, newest first.
 func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItemsRequest) (*mediav1.ListMediaItemsResponse, error) {
-	child, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	child := cn.ID
 	q := store.ItemQuery{ChildID: child, Kind: store.Kind(req.GetKind()), Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	var bad []validate.Field
 	if d := req.GetStartDate(); d != "" {
@@ -272,10 +251,11 @@ func kindFits(k store.Kind, contentType string) bool {
 // UpdateMediaItem changes the title, caption or kind.
 func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaItemRequest) (*mediav1.MediaItem, error) {
 	in := req.GetMediaItem()
-	child, id, err := parseName("media_item.name", in.GetName(), "media")
+	rn, err := validate.Name("media_item.name", in.GetName(), names.ParseMediaItem)
 	if err != nil {
 		return nil, err
 	}
+	child, id := rn.Child, rn.ID
 	rev, err := parseEtag("media_item.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
@@ -319,10 +299,11 @@ func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaIt
 // DeleteMediaItem deletes an item and wakes the sweeper, which deletes its
 // bytes and thumbnails at once unless another item uses them.
 func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaItemRequest) (*emptypb.Empty, error) {
-	child, id, err := parseName("name", req.GetName(), "media")
+	rn, err := validate.Name("name", req.GetName(), names.ParseMediaItem)
 	if err != nil {
 		return nil, err
 	}
+	child, id := rn.Child, rn.ID
 	rev, err := parseEtag("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
@@ -337,10 +318,11 @@ func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaIt
 // offset: the first message carries the item, every message up to 256 KiB.
 func (s *server) ReadMediaContent(req *mediav1.ReadMediaContentRequest, stream grpc.ServerStreamingServer[mediav1.ReadMediaContentResponse]) error {
 	ctx := stream.Context()
-	child, id, err := parseName("name", req.GetName(), "media")
+	rn, err := validate.Name("name", req.GetName(), names.ParseMediaItem)
 	if err != nil {
 		return err
 	}
+	child, id := rn.Child, rn.ID
 	length := int64(-1)
 	if req.GetLength() > 0 {
 		length = req.GetLength()
@@ -383,10 +365,10 @@ func readyEvent(it store.Item) outbox.Message {
 	}
 	return events.Message(&notificationpeerv1.Event{
 		Type:      notificationv1.EventType_EVENT_TYPE_MEDIA_READY,
-		Child:     childName(it.ChildID),
+		Child:     names.Child{ID: it.ChildID}.String(),
 		Title:     title,
 		Body:      it.Caption,
-		Link:      itemName(it.ChildID, it.ID),
+		Link:      names.MediaItem{Child: it.ChildID, ID: it.ID}.String(),
 		OccurTime: timestamppb.Now(),
 		Actor:     it.UploadedBy,
 	})
@@ -399,10 +381,11 @@ func (s *server) checkDeclared(field string, m *mediav1.UploadMetadata) (string,
 	if m == nil {
 		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field, Description: "is required"})
 	}
-	child, err := parseChildName(field+".parent", m.GetParent())
+	cn, err := validate.Name(field+".parent", m.GetParent(), names.ParseChild)
 	if err != nil {
 		return "", store.UploadMetadata{}, err
 	}
+	child := cn.ID
 	if m.GetSizeBytes() <= 0 {
 		return "", store.UploadMetadata{}, validate.InvalidArgument(validate.Field{Path: field + ".size_bytes", Description: "must be the exact size in bytes, above 0"})
 	}
@@ -451,9 +434,9 @@ func (s *server) UploadMedia(stream grpc.ClientStreamingServer[mediav1.UploadMed
 func sessionToProto(sess store.Session) *mediav1.UploadSession {
 	m := sess.Metadata
 	return &mediav1.UploadSession{
-		Name: sessionName(sess.ChildID, sess.ID),
+		Name: names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String(),
 		Metadata: &mediav1.UploadMetadata{
-			Parent: childName(sess.ChildID), Kind: mediav1.MediaKind(m.Kind), Title: m.Title, Caption: m.Caption,
+			Parent: names.Child{ID: sess.ChildID}.String(), Kind: mediav1.MediaKind(m.Kind), Title: m.Title, Caption: m.Caption,
 			Filename: m.Filename, SizeBytes: m.SizeBytes, Sha256: m.SHA256,
 		},
 		CommittedOffset: sess.CommittedOffset,
@@ -468,7 +451,7 @@ func finishedItem(sess store.Session) string {
 	if sess.ItemID == "" {
 		return ""
 	}
-	return itemName(sess.ChildID, sess.ItemID)
+	return names.MediaItem{Child: sess.ChildID, ID: sess.ItemID}.String()
 }
 
 // CreateUploadSession starts a resumable upload.
@@ -491,10 +474,11 @@ func (s *server) CreateUploadSession(ctx context.Context, req *mediav1.CreateUpl
 // session returns the caller's live session named name, after checking
 // perm on its child. Another user's session is NOT_FOUND.
 func (s *server) session(ctx context.Context, field, name string, perm progresspeerv1.Permission) (auth.Principal, store.Session, error) {
-	child, id, err := parseName(field, name, "uploadSessions")
+	rn, err := validate.Name(field, name, names.ParseUploadSession)
 	if err != nil {
 		return auth.Principal{}, store.Session{}, err
 	}
+	child, id := rn.Child, rn.ID
 	p, err := s.svc.authorize(ctx, child, perm)
 	if err != nil {
 		return p, store.Session{}, err

@@ -46,6 +46,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/events"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/blob"
@@ -351,7 +352,7 @@ func (s *Service) authorize(ctx context.Context, childID string, perm progresspe
 	if err != nil {
 		return p, err
 	}
-	return p, s.cfg.Access.Check(ctx, p, childName(childID), perm)
+	return p, s.cfg.Access.Check(ctx, p, names.Child{ID: childID}.String(), perm)
 }
 
 // internal logs err and returns an INTERNAL status that does not leak it.

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/ingest"
 	"github.com/kinbridge/kinbridge/services/media/store"
@@ -208,7 +209,7 @@ var errSessionBusy = status.Error(codes.Aborted, "another write or finish of thi
 // cannot be resumed: it is dropped and reported NOT_FOUND, so the client
 // starts over rather than upload into bytes that are not there.
 func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
-	name := sessionName(sess.ChildID, sess.ID)
+	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
 	}
@@ -689,7 +690,7 @@ func roughly(d time.Duration) string {
 // session (unless p is an admin), one of another child and an expired one
 // are NOT_FOUND. The caller has checked p's permission on the child.
 func (s *Service) liveSession(ctx context.Context, p auth.Principal, child, id string) (store.Session, error) {
-	name := sessionName(child, id)
+	name := names.UploadSession{Child: child, ID: id}.String()
 	sess, err := s.store.GetSession(ctx, id)
 	if err != nil {
 		return store.Session{}, storeError(err, name)
@@ -705,7 +706,7 @@ func (s *Service) liveSession(ctx context.Context, p auth.Principal, child, id s
 // (written, synced, then the offset moved) as it arrives. It returns the
 // session as last committed.
 func (s *Service) writeSession(ctx context.Context, sess store.Session, offset int64, next func() ([]byte, error)) (store.Session, error) {
-	name := sessionName(sess.ChildID, sess.ID)
+	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if sess.ItemID != "" {
 		return store.Session{}, alreadyFinished(sess)
 	}
@@ -775,7 +776,7 @@ func offsetMismatch(committed int64) error {
 // and marks it finished (keeping it, without its bytes, until it expires),
 // so that finishing again answers with the same item.
 func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store.Session) (store.Item, error) {
-	name := sessionName(sess.ChildID, sess.ID)
+	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if sess.ItemID != "" {
 		return s.finishedItemOf(ctx, sess)
 	}

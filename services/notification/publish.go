@@ -2,8 +2,8 @@ package notification
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -11,6 +11,7 @@ import (
 
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
@@ -27,7 +28,10 @@ type publishServer struct {
 // is pushed live, so a live client never sees what a reload would not.
 func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.PublishRequest) (*notificationpeerv1.PublishResponse, error) {
 	ev := req.GetEvent()
-	n := notificationOf(ev)
+	n, err := notificationOf("event", ev)
+	if err != nil {
+		return nil, err
+	}
 	switch ev.GetType() {
 	case notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, notificationv1.EventType_EVENT_TYPE_CHILD_DELETED:
 		return p.withdraw(ctx, n, ev)
@@ -62,7 +66,11 @@ func (p *publishServer) PublishBatch(ctx context.Context, req *notificationpeerv
 	results := make([]*notificationpeerv1.PublishResponse, len(evs))
 	for i := 0; i < len(evs); {
 		if withdraws(evs[i]) {
-			r, err := p.withdraw(ctx, notificationOf(evs[i]), evs[i])
+			n, err := notificationOf(fmt.Sprintf("events[%d]", i), evs[i])
+			if err != nil {
+				return nil, err
+			}
+			r, err := p.withdraw(ctx, n, evs[i])
 			if err != nil {
 				return nil, err
 			}
@@ -74,7 +82,7 @@ func (p *publishServer) PublishBatch(ctx context.Context, req *notificationpeerv
 		for j < len(evs) && !withdraws(evs[j]) && evs[j].GetType() != notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED {
 			j++
 		}
-		if err := p.publishRun(ctx, evs[i:j], results[i:j]); err != nil {
+		if err := p.publishRun(ctx, i, evs[i:j], results[i:j]); err != nil {
 			return nil, err
 		}
 		i = j
@@ -89,15 +97,19 @@ func withdraws(ev *notificationpeerv1.Event) bool {
 }
 
 // publishRun stores a run of events (none withdraws; only the first may be
-// a grant) in one transaction, then pushes what was stored, in order.
-func (p *publishServer) publishRun(ctx context.Context, evs []*notificationpeerv1.Event, results []*notificationpeerv1.PublishResponse) error {
+// a grant) in one transaction, then pushes what was stored, in order. The
+// run starts at index first of the batch.
+func (p *publishServer) publishRun(ctx context.Context, first int, evs []*notificationpeerv1.Event, results []*notificationpeerv1.PublishResponse) error {
 	if evs[0].GetType() == notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED {
 		p.guardians.forget(evs[0].GetChild())
 	}
 	seen := map[string]audience{} // each child's guardians are asked once per run
 	ds := make([]store.Delivery, len(evs))
 	for i, ev := range evs {
-		n := notificationOf(ev)
+		n, err := notificationOf(fmt.Sprintf("events[%d]", first+i), ev)
+		if err != nil {
+			return err
+		}
 		recipients, err := p.recipients(ctx, ev, n, seen)
 		if err != nil {
 			return err
@@ -117,16 +129,21 @@ func (p *publishServer) publishRun(ctx context.Context, evs []*notificationpeerv
 	return nil
 }
 
-// notificationOf is the inbox entry of an event, without user or sequence.
-func notificationOf(ev *notificationpeerv1.Event) store.Notification {
+// notificationOf is the inbox entry of the event in field, without user
+// or sequence.
+func notificationOf(field string, ev *notificationpeerv1.Event) (store.Notification, error) {
+	child, err := validate.Name(field+".child", ev.GetChild(), names.ParseChild)
+	if err != nil {
+		return store.Notification{}, err
+	}
 	n := store.Notification{
-		EventID: ev.GetId(), Type: int(ev.GetType()), ChildID: strings.TrimPrefix(ev.GetChild(), "children/"),
+		EventID: ev.GetId(), Type: int(ev.GetType()), ChildID: child.ID,
 		Title: ev.GetTitle(), Body: ev.GetBody(), Link: ev.GetLink(),
 	}
 	if ev.GetOccurTime() != nil {
 		n.CreateTime = ev.GetOccurTime().AsTime()
 	}
-	return n
+	return n, nil
 }
 
 // audience is who may see a child and what each chose to hear about it.

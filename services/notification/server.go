@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -20,6 +19,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
@@ -49,26 +49,32 @@ type server struct {
 // owner resolves `users/{user}` (or `users/me`) to the caller, who may
 // reach only their own inbox: anyone else's answers NOT_FOUND.
 func owner(ctx context.Context, field, parent string) (string, error) {
+	u, err := validate.Name(field, parent, names.ParseUser)
+	if err != nil {
+		return "", err
+	}
+	return inbox(ctx, u)
+}
+
+// inbox returns the caller's id when u is the caller (`users/me` or their
+// own id); anyone else's inbox answers NOT_FOUND.
+func inbox(ctx context.Context, u names.User) (string, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
 		return "", status.Error(codes.Unauthenticated, "missing bearer token")
 	}
-	user, ok := strings.CutPrefix(parent, "users/")
-	if !ok || user == "" || strings.Contains(user, "/") {
-		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like users/{user} or users/me"})
-	}
-	if user != "me" && user != p.Subject {
-		return "", status.Errorf(codes.NotFound, "%s not found", parent)
+	if u.ID != names.Me && u.ID != p.Subject {
+		return "", status.Errorf(codes.NotFound, "%s not found", u)
 	}
 	return p.Subject, nil
 }
 
 func notificationToProto(n store.Notification) *notificationv1.Notification {
 	return &notificationv1.Notification{
-		Name:       "users/" + n.User + "/notifications/" + strconv.FormatInt(n.Sequence, 10),
+		Name:       names.Notification{User: n.User, Sequence: n.Sequence}.String(),
 		Sequence:   n.Sequence,
 		Type:       notificationv1.EventType(n.Type),
-		Child:      "children/" + n.ChildID,
+		Child:      names.Child{ID: n.ChildID}.String(),
 		Title:      n.Title,
 		Body:       n.Body,
 		Link:       n.Link,
@@ -150,15 +156,11 @@ func (s *server) MarkNotificationsRead(ctx context.Context, req *notificationv1.
 	}
 	var seqs []int64
 	for i, name := range req.GetNames() {
-		rest, ok := strings.CutPrefix(name, "users/"+user+"/notifications/")
-		if !ok {
-			rest, ok = strings.CutPrefix(name, "users/me/notifications/")
+		n, err := names.ParseNotification(name)
+		if err != nil || (n.User != user && n.User != names.Me) {
+			return nil, validate.InvalidArgument(validate.Field{Path: fmt.Sprintf("names[%d]", i), Description: "must be one of your notifications, " + names.NotificationPattern})
 		}
-		seq, err := strconv.ParseInt(rest, 10, 64)
-		if !ok || err != nil || seq <= 0 {
-			return nil, validate.InvalidArgument(validate.Field{Path: fmt.Sprintf("names[%d]", i), Description: "must be one of your notifications, users/{user}/notifications/{sequence}"})
-		}
-		seqs = append(seqs, seq)
+		seqs = append(seqs, n.Sequence)
 	}
 	n, err := s.store.MarkRead(ctx, user, seqs, req.GetUpToSequence())
 	if err != nil {
@@ -169,8 +171,8 @@ func (s *server) MarkNotificationsRead(ctx context.Context, req *notificationv1.
 
 func subscriptionToProto(sub store.Subscription) *notificationv1.Subscription {
 	out := &notificationv1.Subscription{
-		Name:       "users/" + sub.User + "/subscriptions/" + sub.ChildID,
-		Child:      "children/" + sub.ChildID,
+		Name:       names.Subscription{User: sub.User, Child: sub.ChildID}.String(),
+		Child:      names.Child{ID: sub.ChildID}.String(),
 		Muted:      sub.Muted,
 		CreateTime: timestamppb.New(sub.CreateTime),
 		UpdateTime: timestamppb.New(sub.UpdateTime),
@@ -191,12 +193,12 @@ func eventTypes(in []notificationv1.EventType) []int {
 
 // subscriptionName splits users/{user}/subscriptions/{child}, resolving the user to the caller.
 func subscriptionName(ctx context.Context, field, name string) (user, child string, err error) {
-	parent, child, ok := strings.Cut(name, "/subscriptions/")
-	if !ok || child == "" {
-		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like users/{user}/subscriptions/{child}"})
+	n, err := validate.Name(field, name, names.ParseSubscription)
+	if err != nil {
+		return "", "", err
 	}
-	user, err = owner(ctx, field, parent)
-	return user, child, err
+	user, err = inbox(ctx, n.Parent())
+	return user, n.Child, err
 }
 
 // CreateSubscription sets what the caller hears about a child. A child the
@@ -209,10 +211,11 @@ func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.Cre
 		return nil, err
 	}
 	in := req.GetSubscription()
-	child, ok := strings.CutPrefix(in.GetChild(), "children/")
-	if !ok || child == "" {
-		return nil, validate.InvalidArgument(validate.Field{Path: "subscription.child", Description: "is required: children/{child}"})
+	cn, err := validate.Name("subscription.child", in.GetChild(), names.ParseChild)
+	if err != nil {
+		return nil, err
 	}
+	child := cn.ID
 	p, _ := auth.FromContext(ctx) // owner found it
 	if err := s.access.Check(ctx, p, in.GetChild(), progresspeerv1.Permission_PERMISSION_VIEW); err != nil {
 		return nil, err
@@ -221,7 +224,7 @@ func (s *server) CreateSubscription(ctx context.Context, req *notificationv1.Cre
 		s.maxSubscriptions)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
-		return nil, status.Errorf(codes.AlreadyExists, "users/%s/subscriptions/%s already exists", user, child)
+		return nil, status.Errorf(codes.AlreadyExists, "%s already exists", names.Subscription{User: user, Child: child})
 	case errors.Is(err, store.ErrCapReached):
 		return nil, tooManySubscriptions(count, s.maxSubscriptions)
 	case err != nil:

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/services/progress/store"
 )
 
@@ -74,5 +75,5 @@ func (s *server) authorizeAdminOnChild(ctx context.Context, childID, what string
 }
 
 func childNotFound(id string) error {
-	return status.Errorf(codes.NotFound, "children/%s not found", id)
+	return status.Errorf(codes.NotFound, "%s not found", names.Child{ID: id})
 }

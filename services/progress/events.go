@@ -9,6 +9,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/events"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
 )
 
@@ -22,7 +23,7 @@ func event(ctx context.Context, typ notificationv1.EventType, childID, title, bo
 	p, _ := auth.FromContext(ctx)
 	return events.Message(&notificationpeerv1.Event{
 		Type:      typ,
-		Child:     childName(childID),
+		Child:     names.Child{ID: childID}.String(),
 		Title:     title,
 		Body:      body,
 		Link:      link,

@@ -10,30 +10,6 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/validate"
 )
 
-// Resource names. Their shape is already checked by the contract's
-// constraints; these only split them.
-
-func childName(id string) string                 { return "children/" + id }
-func guardianshipName(child, user string) string { return "children/" + child + "/guardians/" + user }
-
-// parseChildName returns the id of "children/{child}".
-func parseChildName(field, name string) (string, error) {
-	id, ok := strings.CutPrefix(name, "children/")
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}"})
-	}
-	return id, nil
-}
-
-// parseGuardianshipName returns the ids in "children/{child}/guardians/{user}".
-func parseGuardianshipName(field, name string) (child, user string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "children" || parts[2] != "guardians" || parts[1] == "" || parts[3] == "" {
-		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}/guardians/{user}"})
-	}
-	return parts[1], parts[3], nil
-}
-
 // newID returns a random id: 26 characters of lowercase base32, enough
 // randomness that ids can be neither guessed nor enumerated.
 func newID() string { return strings.ToLower(rand.Text()) }

@@ -11,6 +11,7 @@ import (
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
@@ -19,27 +20,6 @@ import (
 
 // Assessments, milestones and the grading scale: contributors write,
 // guardians read (access.go has the policy).
-
-func assessmentName(child, id string) string { return "children/" + child + "/assessments/" + id }
-func milestoneName(child, id string) string  { return "children/" + child + "/milestones/" + id }
-
-// parseRecordName splits "children/{child}/{collection}/{id}".
-func parseRecordName(field, name, collection string) (child, id string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "children" || parts[2] != collection || parts[1] == "" || parts[3] == "" {
-		return "", "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}/" + collection + "/{id}"})
-	}
-	return parts[1], parts[3], nil
-}
-
-// parseSingletonName splits "children/{child}/{singleton}".
-func parseSingletonName(field, name, singleton string) (string, error) {
-	child, rest, ok := strings.Cut(strings.TrimPrefix(name, "children/"), "/")
-	if !strings.HasPrefix(name, "children/") || !ok || rest != singleton || child == "" {
-		return "", validate.InvalidArgument(validate.Field{Path: field, Description: "must look like children/{child}/" + singleton})
-	}
-	return child, nil
-}
 
 // checkDate requires a real calendar day; empty passes when optional.
 func checkDate(field, day string, required bool) *validate.Field {
@@ -107,7 +87,7 @@ func percent(a store.Assessment, scale []summary.Grade) *float64 {
 
 func assessmentToProto(a store.Assessment, scale []summary.Grade) *progressv1.Assessment {
 	out := &progressv1.Assessment{
-		Name:           assessmentName(a.ChildID, a.ID),
+		Name:           names.Assessment{Child: a.ChildID, ID: a.ID}.String(),
 		Subject:        a.Subject,
 		Title:          a.Title,
 		Kind:           progressv1.AssessmentKind(a.Kind),
@@ -177,10 +157,11 @@ func checkAssessment(prefix string, a store.Assessment) error {
 // CreateAssessment records an assessment; a replayed request id returns
 // the first result.
 func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAssessmentRequest) (*progressv1.Assessment, error) {
-	childID, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	childID := cn.ID
 	in := req.GetAssessment()
 	a := store.Assessment{
 		ChildID: childID, ID: newID(), Subject: strings.TrimSpace(in.Subject), Title: strings.TrimSpace(in.Title),
@@ -203,7 +184,7 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 		body += ": " + a.Score.Letter
 	}
 	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, childID, "New assessment in "+a.Subject, body,
-		assessmentName(childID, a.ID), "")
+		names.Assessment{Child: childID, ID: a.ID}.String(), "")
 	created, fresh, err := s.store.CreateAssessment(ctx, a, ev)
 	if err != nil {
 		return nil, storeError(err, "assessment")
@@ -220,10 +201,11 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 
 // GetAssessment returns one assessment.
 func (s *server) GetAssessment(ctx context.Context, req *progressv1.GetAssessmentRequest) (*progressv1.Assessment, error) {
-	childID, id, err := parseRecordName("name", req.GetName(), "assessments")
+	rn, err := validate.Name("name", req.GetName(), names.ParseAssessment)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -240,10 +222,11 @@ func (s *server) GetAssessment(ctx context.Context, req *progressv1.GetAssessmen
 
 // ListAssessments pages through a child's assessments by (date, id).
 func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssessmentsRequest) (*progressv1.ListAssessmentsResponse, error) {
-	childID, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	childID := cn.ID
 	if err := checkRange(req.GetStartDate(), req.GetEndDate()); err != nil {
 		return nil, err
 	}
@@ -290,10 +273,11 @@ var assessmentUpdatable = updatable{
 // UpdateAssessment changes the masked fields of an assessment.
 func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAssessmentRequest) (*progressv1.Assessment, error) {
 	in := req.GetAssessment()
-	childID, id, err := parseRecordName("assessment.name", in.GetName(), "assessments")
+	rn, err := validate.Name("assessment.name", in.GetName(), names.ParseAssessment)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	rev, err := parseEtag("assessment.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
@@ -338,10 +322,11 @@ func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAss
 
 // DeleteAssessment removes an assessment.
 func (s *server) DeleteAssessment(ctx context.Context, req *progressv1.DeleteAssessmentRequest) (*emptypb.Empty, error) {
-	childID, id, err := parseRecordName("name", req.GetName(), "assessments")
+	rn, err := validate.Name("name", req.GetName(), names.ParseAssessment)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	rev, err := parseEtag("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
@@ -357,7 +342,7 @@ func (s *server) DeleteAssessment(ctx context.Context, req *progressv1.DeleteAss
 
 func milestoneToProto(m store.Milestone) *progressv1.Milestone {
 	return &progressv1.Milestone{
-		Name:         milestoneName(m.ChildID, m.ID),
+		Name:         names.Milestone{Child: m.ChildID, ID: m.ID}.String(),
 		Title:        m.Title,
 		Description:  m.Description,
 		Category:     progressv1.MilestoneCategory(m.Category),
@@ -383,10 +368,11 @@ func checkMilestone(prefix string, m store.Milestone) error {
 // CreateMilestone records a milestone; a replayed request id returns the
 // first result.
 func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMilestoneRequest) (*progressv1.Milestone, error) {
-	childID, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	childID := cn.ID
 	in := req.GetMilestone()
 	m := store.Milestone{ChildID: childID, ID: newID(), Title: strings.TrimSpace(in.Title), Description: in.Description,
 		Category: int(in.Category), AchievedDate: in.AchievedDate, RequestID: req.GetRequestId()}
@@ -398,7 +384,7 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 		return nil, err
 	}
 	m.RecordedBy = p.Subject
-	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, childID, "New milestone", m.Title, milestoneName(childID, m.ID), "")
+	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, childID, "New milestone", m.Title, names.Milestone{Child: childID, ID: m.ID}.String(), "")
 	created, fresh, err := s.store.CreateMilestone(ctx, m, ev)
 	if err != nil {
 		return nil, storeError(err, "milestone")
@@ -411,10 +397,11 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 
 // GetMilestone returns one milestone.
 func (s *server) GetMilestone(ctx context.Context, req *progressv1.GetMilestoneRequest) (*progressv1.Milestone, error) {
-	childID, id, err := parseRecordName("name", req.GetName(), "milestones")
+	rn, err := validate.Name("name", req.GetName(), names.ParseMilestone)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -427,10 +414,11 @@ func (s *server) GetMilestone(ctx context.Context, req *progressv1.GetMilestoneR
 
 // ListMilestones pages through a child's milestones by (date, id).
 func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilestonesRequest) (*progressv1.ListMilestonesResponse, error) {
-	childID, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	childID := cn.ID
 	if err := checkRange(req.GetStartDate(), req.GetEndDate()); err != nil {
 		return nil, err
 	}
@@ -471,10 +459,11 @@ var milestoneUpdatable = updatable{
 // UpdateMilestone changes the masked fields of a milestone.
 func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMilestoneRequest) (*progressv1.Milestone, error) {
 	in := req.GetMilestone()
-	childID, id, err := parseRecordName("milestone.name", in.GetName(), "milestones")
+	rn, err := validate.Name("milestone.name", in.GetName(), names.ParseMilestone)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	rev, err := parseEtag("milestone.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
@@ -509,10 +498,11 @@ func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMile
 
 // DeleteMilestone removes a milestone.
 func (s *server) DeleteMilestone(ctx context.Context, req *progressv1.DeleteMilestoneRequest) (*emptypb.Empty, error) {
-	childID, id, err := parseRecordName("name", req.GetName(), "milestones")
+	rn, err := validate.Name("name", req.GetName(), names.ParseMilestone)
 	if err != nil {
 		return nil, err
 	}
+	childID, id := rn.Child, rn.ID
 	rev, err := parseEtag("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
@@ -527,7 +517,7 @@ func (s *server) DeleteMilestone(ctx context.Context, req *progressv1.DeleteMile
 }
 
 func gradingScaleToProto(childID string, grades []summary.Grade, gs store.GradingScale, own bool) *progressv1.GradingScale {
-	out := &progressv1.GradingScale{Name: "children/" + childID + "/gradingScale"}
+	out := &progressv1.GradingScale{Name: names.GradingScale{Child: childID}.String()}
 	for _, g := range grades {
 		out.Grades = append(out.Grades, &progressv1.GradeMapping{Letter: g.Letter, Percent: g.Percent})
 	}
@@ -540,10 +530,11 @@ func gradingScaleToProto(childID string, grades []summary.Grade, gs store.Gradin
 
 // GetGradingScale returns the child's scale, the default until one is set.
 func (s *server) GetGradingScale(ctx context.Context, req *progressv1.GetGradingScaleRequest) (*progressv1.GradingScale, error) {
-	childID, err := parseSingletonName("name", req.GetName(), "gradingScale")
+	sn, err := validate.Name("name", req.GetName(), names.ParseGradingScale)
 	if err != nil {
 		return nil, err
 	}
+	childID := sn.Child
 	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -557,10 +548,11 @@ func (s *server) GetGradingScale(ctx context.Context, req *progressv1.GetGrading
 // UpdateGradingScale replaces the child's scale.
 func (s *server) UpdateGradingScale(ctx context.Context, req *progressv1.UpdateGradingScaleRequest) (*progressv1.GradingScale, error) {
 	in := req.GetGradingScale()
-	childID, err := parseSingletonName("grading_scale.name", in.GetName(), "gradingScale")
+	sn, err := validate.Name("grading_scale.name", in.GetName(), names.ParseGradingScale)
 	if err != nil {
 		return nil, err
 	}
+	childID := sn.Child
 	rev, err := parseEtag("grading_scale.etag", in.GetEtag())
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
@@ -60,7 +61,7 @@ func storeError(err error, what string) error {
 
 func childToProto(c store.Child) *progressv1.Child {
 	return &progressv1.Child{
-		Name:        childName(c.ID),
+		Name:        names.Child{ID: c.ID}.String(),
 		DisplayName: c.DisplayName,
 		BirthDate:   c.BirthDate,
 		School:      c.School,
@@ -74,7 +75,7 @@ func childToProto(c store.Child) *progressv1.Child {
 
 func guardianshipToProto(g store.Guardianship) *progressv1.Guardianship {
 	return &progressv1.Guardianship{
-		Name:       guardianshipName(g.ChildID, g.User),
+		Name:       names.Guardianship{Child: g.ChildID, User: g.User}.String(),
 		User:       g.User,
 		Role:       progressv1.Role(g.Role),
 		Relation:   g.Relation,
@@ -131,10 +132,11 @@ func (s *server) CreateChild(ctx context.Context, req *progressv1.CreateChildReq
 
 // GetChild returns a child the caller may see.
 func (s *server) GetChild(ctx context.Context, req *progressv1.GetChildRequest) (*progressv1.Child, error) {
-	id, err := parseChildName("name", req.GetName())
+	cn, err := validate.Name("name", req.GetName(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	if _, err := s.authorizeChild(ctx, id, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -237,10 +239,11 @@ func snakeCase(s string) string {
 // UpdateChild changes the masked fields, checking the etag when given.
 func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildRequest) (*progressv1.Child, error) {
 	in := req.GetChild()
-	id, err := parseChildName("child.name", in.GetName())
+	cn, err := validate.Name("child.name", in.GetName(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	rev, err := parseEtag("child.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
@@ -287,10 +290,11 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 
 // DeleteChild removes a child and everything recorded for it.
 func (s *server) DeleteChild(ctx context.Context, req *progressv1.DeleteChildRequest) (*emptypb.Empty, error) {
-	id, err := parseChildName("name", req.GetName())
+	cn, err := validate.Name("name", req.GetName(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	rev, err := parseEtag("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
@@ -309,10 +313,11 @@ func (s *server) DeleteChild(ctx context.Context, req *progressv1.DeleteChildReq
 
 // CreateGuardianship grants a user access to a child.
 func (s *server) CreateGuardianship(ctx context.Context, req *progressv1.CreateGuardianshipRequest) (*progressv1.Guardianship, error) {
-	id, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	in := req.GetGuardianship()
 	var bad []validate.Field
 	if in.GetUser() == "" {
@@ -329,22 +334,23 @@ func (s *server) CreateGuardianship(ctx context.Context, req *progressv1.CreateG
 	}
 	role := strings.ToLower(strings.TrimPrefix(in.Role.String(), "ROLE_"))
 	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_GRANTED, id, "New guardian",
-		fmt.Sprintf("%s may now follow as %s", in.User, role), guardianshipName(id, in.User), in.User)
+		fmt.Sprintf("%s may now follow as %s", in.User, role), names.Guardianship{Child: id, User: in.User}.String(), in.User)
 	g, err := s.store.CreateGuardianship(ctx, store.Guardianship{ChildID: id, User: in.User, Role: store.Role(in.Role), Relation: in.Relation}, ev)
 	if err != nil {
-		return nil, storeError(err, guardianshipName(id, in.User))
+		return nil, storeError(err, names.Guardianship{Child: id, User: in.User}.String())
 	}
 	s.notify()
-	s.accessChanged(ctx, childName(id))
+	s.accessChanged(ctx, names.Child{ID: id}.String())
 	return guardianshipToProto(g), nil
 }
 
 // GetGuardianship returns one guardianship of a child the caller may see.
 func (s *server) GetGuardianship(ctx context.Context, req *progressv1.GetGuardianshipRequest) (*progressv1.Guardianship, error) {
-	child, user, err := parseGuardianshipName("name", req.GetName())
+	gn, err := validate.Name("name", req.GetName(), names.ParseGuardianship)
 	if err != nil {
 		return nil, err
 	}
+	child, user := gn.Child, gn.User
 	if _, err := s.authorizeChild(ctx, child, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -357,10 +363,11 @@ func (s *server) GetGuardianship(ctx context.Context, req *progressv1.GetGuardia
 
 // ListGuardianships lists who may follow a child the caller may see.
 func (s *server) ListGuardianships(ctx context.Context, req *progressv1.ListGuardianshipsRequest) (*progressv1.ListGuardianshipsResponse, error) {
-	id, err := parseChildName("parent", req.GetParent())
+	cn, err := validate.Name("parent", req.GetParent(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	if _, err := s.authorizeChild(ctx, id, store.RoleGuardian); err != nil {
 		return nil, err
 	}
@@ -391,10 +398,11 @@ func (s *server) ListGuardianships(ctx context.Context, req *progressv1.ListGuar
 // UpdateGuardianship changes a guardianship's role or relation.
 func (s *server) UpdateGuardianship(ctx context.Context, req *progressv1.UpdateGuardianshipRequest) (*progressv1.Guardianship, error) {
 	in := req.GetGuardianship()
-	child, user, err := parseGuardianshipName("guardianship.name", in.GetName())
+	gn, err := validate.Name("guardianship.name", in.GetName(), names.ParseGuardianship)
 	if err != nil {
 		return nil, err
 	}
+	child, user := gn.Child, gn.User
 	rev, err := parseEtag("guardianship.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
@@ -421,16 +429,17 @@ func (s *server) UpdateGuardianship(ctx context.Context, req *progressv1.UpdateG
 	if err != nil {
 		return nil, storeError(err, in.GetName())
 	}
-	s.accessChanged(ctx, childName(child))
+	s.accessChanged(ctx, names.Child{ID: child}.String())
 	return guardianshipToProto(g), nil
 }
 
 // DeleteGuardianship revokes access.
 func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteGuardianshipRequest) (*emptypb.Empty, error) {
-	child, user, err := parseGuardianshipName("name", req.GetName())
+	gn, err := validate.Name("name", req.GetName(), names.ParseGuardianship)
 	if err != nil {
 		return nil, err
 	}
+	child, user := gn.Child, gn.User
 	rev, err := parseEtag("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
@@ -444,7 +453,7 @@ func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteG
 		return nil, storeError(err, req.GetName())
 	}
 	s.notify()
-	s.accessChanged(ctx, childName(child))
+	s.accessChanged(ctx, names.Child{ID: child}.String())
 	return &emptypb.Empty{}, nil
 }
 
@@ -457,10 +466,11 @@ type accessServer struct {
 // CheckAccess answers for other services; the auth interceptor has already
 // ensured the caller is one.
 func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.CheckAccessRequest) (*progresspeerv1.CheckAccessResponse, error) {
-	id, err := parseChildName("child", req.GetChild())
+	cn, err := validate.Name("child", req.GetChild(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	role, exists, err := a.store.Role(ctx, id, req.GetUser())
 	if err != nil {
 		return nil, storeError(err, "child")
@@ -478,10 +488,11 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 
 // ListGuardians tells other services who follows a child.
 func (a *accessServer) ListGuardians(ctx context.Context, req *progresspeerv1.ListGuardiansRequest) (*progresspeerv1.ListGuardiansResponse, error) {
-	id, err := parseChildName("child", req.GetChild())
+	cn, err := validate.Name("child", req.GetChild(), names.ParseChild)
 	if err != nil {
 		return nil, err
 	}
+	id := cn.ID
 	if _, err := a.store.GetChild(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return &progresspeerv1.ListGuardiansResponse{}, nil

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
 	"github.com/kinbridge/kinbridge/services/progress/summary"
 )
@@ -55,10 +57,11 @@ func (c *summaryCache) put(k summaryKey, revision int64, s *progressv1.ProgressS
 // GetProgressSummary computes (or serves from cache) the summary defined
 // in the contract.
 func (s *server) GetProgressSummary(ctx context.Context, req *progressv1.GetProgressSummaryRequest) (*progressv1.ProgressSummary, error) {
-	childID, err := parseSingletonName("name", req.GetName(), "progressSummary")
+	sn, err := validate.Name("name", req.GetName(), names.ParseProgressSummary)
 	if err != nil {
 		return nil, err
 	}
+	childID := sn.Child
 	if err := checkRange(req.GetStartDate(), req.GetEndDate()); err != nil {
 		return nil, err
 	}
@@ -106,7 +109,7 @@ func (s *server) computeSummary(ctx context.Context, childID, start, end string)
 	}
 	subjects, overall := summary.Summarize(entries)
 	out := &progressv1.ProgressSummary{
-		Name:      "children/" + childID + "/progressSummary",
+		Name:      names.ProgressSummary{Child: childID}.String(),
 		StartDate: start,
 		EndDate:   end,
 		Overall:   statsToProto(overall),

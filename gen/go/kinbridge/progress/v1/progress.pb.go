@@ -2979,13 +2979,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
-	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01B\xb6\x02\x92A\xea\x01\x12\x97\x01\n" +
-	"\rKinbridge API\x12\x81\x01Follow a child's school life from afar: progress, media and live notifications. Every call needs `Authorization: Bearer <token>`.2\x02v1Z@\n" +
-	">\n" +
-	"\x06bearer\x124\b\x02\x12\x1fA bearer token: `Bearer <jwt>`.\x1a\rAuthorization \x02b\f\n" +
-	"\n" +
-	"\n" +
-	"\x06bearer\x12\x00ZFgithub.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1;progressv1b\x06proto3"
+	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01B\xb1\x01\x92Af\x12d\n" +
+	"\rKinbridge API\x12OFollow a child's school life from afar: progress, media and live notifications.2\x02v1ZFgithub.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1;progressv1b\x06proto3"
 
 var (
 	file_kinbridge_progress_v1_progress_proto_rawDescOnce sync.Once

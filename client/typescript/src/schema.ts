@@ -1,0 +1,3585 @@
+// Generated from gen/openapi/kinbridge.openapi.json by client/typescript/generate.mjs
+// (openapi-typescript): `make generate`. Do not edit.
+
+export type $Read<T> = {
+    readonly $read: T;
+};
+export type $Write<T> = {
+    readonly $write: T;
+};
+export type Readable<T> = T extends $Write<any> ? never : T extends $Read<infer U> ? Readable<U> : T extends (infer E)[] ? Readable<E>[] : T extends object ? {
+    [K in keyof T as NonNullable<T[K]> extends $Write<any> ? never : K]: Readable<T[K]>;
+} : T;
+export type Writable<T> = T extends $Read<any> ? never : T extends $Write<infer U> ? Writable<U> : T extends (infer E)[] ? Writable<E>[] : T extends object ? {
+    [K in keyof T as NonNullable<T[K]> extends $Read<any> ? never : K]: Writable<T[K]>;
+} & {
+    [K in keyof T as NonNullable<T[K]> extends $Read<any> ? K : never]?: never;
+} : T;
+export interface paths {
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns the docs page of this document */
+        get: operations["GetDocsPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Says the gateway is up */
+        get: operations["CheckLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns this document */
+        get: operations["GetOpenAPIDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Says whether every service behind the gateway answers its health check */
+        get: operations["CheckReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the children the caller may see (all of them for administrators), ordered by creation */
+        get: operations["ListChildren"];
+        put?: never;
+        /**
+         * Creates a child
+         * @description Creates a child. Administrators only.
+         */
+        post: operations["CreateChild"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one child the caller may see */
+        get: operations["GetChild"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a child and everything recorded for it
+         * @description Deletes a child and everything recorded for it. Administrators only.
+         */
+        delete: operations["DeleteChild"];
+        options?: never;
+        head?: never;
+        /**
+         * Updates the fields named in `update_mask`
+         * @description Updates the fields named in `update_mask`. Administrators only. When the
+         *     request carries an etag that is no longer current the call fails with
+         *     ABORTED (HTTP 409) and nothing changes.
+         */
+        patch: operations["UpdateChild"];
+        trace?: never;
+    };
+    "/v1/children/{child}/assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists a child's assessments, oldest assessed first, optionally filtered by subject, kind and date range
+         * @description Lists a child's assessments, oldest assessed first, optionally filtered
+         *     by subject, kind and date range. Pages stay stable while new
+         *     assessments are recorded: every assessment that existed when the
+         *     listing began is returned exactly once.
+         */
+        get: operations["ListAssessments"];
+        put?: never;
+        /**
+         * Records an assessment
+         * @description Records an assessment. Contributors and administrators. With a
+         *     `request_id`, sending the same request again returns the assessment the
+         *     first one created instead of recording it twice.
+         */
+        post: operations["CreateAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/assessments/{assessment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one assessment of a child the caller may see */
+        get: operations["GetAssessment"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes an assessment
+         * @description Deletes an assessment. Contributors and administrators.
+         */
+        delete: operations["DeleteAssessment"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes the fields named in `update_mask`
+         * @description Changes the fields named in `update_mask`. Contributors and
+         *     administrators; a stale etag fails with ABORTED (HTTP 409).
+         */
+        patch: operations["UpdateAssessment"];
+        trace?: never;
+    };
+    "/v1/children/{child}/gradingScale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns how the child's letter grades become percentages: the default scale until one is set */
+        get: operations["GetGradingScale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Replaces the child's grading scale
+         * @description Replaces the child's grading scale. Contributors and administrators.
+         */
+        patch: operations["UpdateGradingScale"];
+        trace?: never;
+    };
+    "/v1/children/{child}/guardians": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the guardianships of a child the caller may see, ordered by user */
+        get: operations["ListGuardianships"];
+        put?: never;
+        /**
+         * Grants a user access to a child
+         * @description Grants a user access to a child. Administrators only. Fails with
+         *     ALREADY_EXISTS when the user is already a guardian of the child.
+         */
+        post: operations["CreateGuardianship"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/guardians/{guardian}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one guardianship of a child the caller may see */
+        get: operations["GetGuardianship"];
+        put?: never;
+        post?: never;
+        /**
+         * Revokes a user's access to a child
+         * @description Revokes a user's access to a child. Administrators only.
+         */
+        delete: operations["DeleteGuardianship"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes the fields of a guardianship named in `update_mask`
+         * @description Changes the fields of a guardianship named in `update_mask`.
+         *     Administrators only; etag-checked like UpdateChild.
+         */
+        patch: operations["UpdateGuardianship"];
+        trace?: never;
+    };
+    "/v1/children/{child}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists a child's media items, newest first, optionally by kind and date */
+        get: operations["ListMediaItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one media item */
+        get: operations["GetMediaItem"];
+        put?: never;
+        post?: never;
+        /** Deletes an item; its bytes are freed when no other item uses them */
+        delete: operations["DeleteMediaItem"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes the title, caption or kind
+         * @description Changes the title, caption or kind. Contributors; etag-checked.
+         */
+        patch: operations["UpdateMediaItem"];
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}:content": {
+        parameters: {
+            query?: {
+                /** @description Read a thumbnail instead of the item (always JPEG); see the item's `thumbnails`. */
+                thumbnail?: "small" | "large";
+            };
+            header?: {
+                /** @description One byte range, as RFC 9110 says, for example `bytes=0-1023`; answered with 206. */
+                Range?: string;
+                /** @description The item's `ETag`; answered with 304 while it is current. */
+                "If-None-Match"?: string;
+                /** @description Serve the Range only while this ETag is current, the whole item otherwise. */
+                "If-Range"?: string;
+            };
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: components["parameters"]["ChildPath"];
+                /** @description The media item's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: components["parameters"]["MediaItemPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Reads a media item's bytes, or a thumbnail's
+         * @description Streams the item's bytes with ranges and caching handled as HTTP says. The token may come as
+         *     `?access_token=`, for `<img src>`, `<video src>` and plain links, which cannot set a header.
+         *     The `ETag` is the SHA-256 of the bytes served (with `-small` or `-large` for a thumbnail).
+         */
+        get: operations["ReadMediaItemContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Reads a media item's headers, as GET without the body */
+        head: operations["HeadMediaItemContent"];
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media:upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Uploads a whole file in one request
+         * @description The body is the file itself (with `Content-Length`; any `Content-Type`, as the type is sniffed
+         *     from the bytes) or a `multipart/form-data` form whose first file part is the file (up to 64 MiB;
+         *     send the raw body or use tus for more). A body that declares more than the kind allows is
+         *     refused before it is read. For large files or unreliable networks use the resumable tus
+         *     uploads at `/v1/uploads`.
+         */
+        post: operations["UploadMediaItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists a child's milestones, oldest achieved first, optionally filtered by category and date range; pages are stable like ListAssessments */
+        get: operations["ListMilestones"];
+        put?: never;
+        /**
+         * Records a milestone
+         * @description Records a milestone. Contributors and administrators; idempotent with a
+         *     `request_id` like CreateAssessment.
+         */
+        post: operations["CreateMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones/{milestone}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one milestone of a child the caller may see */
+        get: operations["GetMilestone"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a milestone
+         * @description Deletes a milestone. Contributors and administrators.
+         */
+        delete: operations["DeleteMilestone"];
+        options?: never;
+        head?: never;
+        /** Changes the fields named in `update_mask`; etag-checked */
+        patch: operations["UpdateMilestone"];
+        trace?: never;
+    };
+    "/v1/children/{child}/progressSummary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Summarizes the child's assessments and milestones in a window of days
+         * @description Summarizes the child's assessments and milestones in a window of days.
+         *
+         *     Definitions, so every store and client gets the same numbers:
+         *       - every scored assessment becomes a percentage: points earned /
+         *         points possible x 100, or its letter grade through the child's
+         *         grading scale. TEACHER_NOTE assessments, unscored ones, and letters
+         *         not on the scale count only as entries;
+         *       - per subject: `assessment_count` counts every entry; `latest_percent`
+         *         is the percentage of the scored assessment with the latest
+         *         `assessed_date` (the one recorded last, on a tie); `mean_percent` is
+         *         the arithmetic mean; `trend` is the least-squares slope
+         *         of percentage against `assessed_date` (x in days), times 30: in
+         *         percentage points per 30 days, absent when fewer than two scored
+         *         assessments fall on different days;
+         *       - `overall` is the same over every subject together; the milestones
+         *         are those achieved in the window;
+         *       - numbers are rounded to two decimals, half away from zero.
+         *
+         *     Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
+         *     default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
+         *     trend of -20.28 points per 30 days.
+         */
+        get: operations["GetProgressSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Streams the caller's notifications as Server-Sent Events
+         * @description For `EventSource`, which cannot set headers: the token may come as `?access_token=`. The first
+         *     event only sets the resume position (`id:`); then each `notification` event's `data` is a
+         *     `Notification` as JSON and its `id` the position after it, so EventSource's reconnect (sending
+         *     `Last-Event-ID`) resumes with no gap. A comment line comes every 15 seconds while idle. When
+         *     the server ends a feed it may first send a `resume` event (a JSON string: why) and the client
+         *     reconnects from its last id.
+         */
+        get: operations["StreamNotificationEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Streams the caller's notifications over a WebSocket
+         * @description A WebSocket upgrade (the token may come as `?access_token=`). Each text message is a
+         *     `LiveFrame`: a heartbeat at once and every 15 seconds while idle, then a frame per notification;
+         *     pass the last frame's `resumeToken` as `?resume=` to continue after it. A feed over the user's
+         *     cap is accepted and closed at once with code 4429 and a reason starting `TOO_MANY_FEEDS:`;
+         *     a feed the server ends gets a `resume` frame and close code 1013.
+         */
+        get: operations["StreamNotificationFrames"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates a resumable upload, optionally with its first bytes */
+        post: operations["CreateTusUpload"];
+        delete?: never;
+        /** Tells what the tus server supports */
+        options: operations["DiscoverTusUploads"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{upload}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload's id, the last part of the `Location` its creation answered. */
+                upload: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancels an upload and drops its bytes */
+        delete: operations["CancelTusUpload"];
+        /** Tells what the tus server supports, as on /v1/uploads */
+        options: operations["DiscoverTusUpload"];
+        /**
+         * Tells how much of an upload the server has, to resume it
+         * @description Once every byte is in, this answers only when the item is known (up to a while), so a client
+         *     that takes `Upload-Offset` == `Upload-Length` as done finds `Kinbridge-Media-Item` here.
+         */
+        head: operations["GetTusUploadOffset"];
+        /** Appends bytes to an upload at its offset */
+        patch: operations["WriteTusUpload"];
+        trace?: never;
+    };
+    "/v1/users/{user}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's notifications, newest first */
+        get: operations["ListNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/notifications:countUnread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts the caller's unread notifications */
+        get: operations["CountUnreadNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/notifications:markRead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks notifications read: the ones named, or every one up to a sequence number */
+        post: operations["MarkNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/notifications:stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Streams the caller's notifications live
+         * @description Streams the caller's notifications live. Starting from a resume token
+         *     (the `sequence` of the last notification received), it first replays
+         *     every notification after it, in order, then continues live, with no gap
+         *     and no duplicate at the seam. A heartbeat comes at once after the
+         *     replay, then every few seconds while idle, to keep connections open.
+         *     A consumer too slow to keep up is not silently dropped: its stream
+         *     ends with ABORTED, and it resumes from its last sequence.
+         *
+         *     A resume token the stream hands out (with a notification, with a
+         *     heartbeat, or in the status it ends with) never passes a notification
+         *     of the caller's inbox that the stream did not send: resuming from it
+         *     skips nothing the inbox holds. It may pass notifications that left the
+         *     inbox (those of a child whose guardianship was revoked).
+         *
+         *     A resume token the stream could not have issued is refused before any
+         *     message: INVALID_ARGUMENT when it is not a sequence (decimal digits, no
+         *     sign, no leading zero), OUT_OF_RANGE when it is beyond the caller's
+         *     inbox (a sequence the inbox never reached). Neither is worth retrying
+         *     unchanged; OUT_OF_RANGE says the inbox is not where the client thinks
+         *     (restored from an older backup, say) and it should start afresh.
+         */
+        get: operations["StreamNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists the caller's subscriptions */
+        get: operations["ListSubscriptions"];
+        put?: never;
+        /**
+         * Narrows or mutes what the caller hears about one child
+         * @description Narrows or mutes what the caller hears about one child. Without a
+         *     subscription, a guardian hears every event of the child. A child the
+         *     caller may not see answers NOT_FOUND, exactly like one that does not
+         *     exist.
+         */
+        post: operations["CreateSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/subscriptions/{subscription}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one of the caller's subscriptions */
+        get: operations["GetSubscription"];
+        put?: never;
+        post?: never;
+        /** Deletes a subscription: the caller hears every event of the child again */
+        delete: operations["DeleteSubscription"];
+        options?: never;
+        head?: never;
+        /** Changes the fields of a subscription named in `update_mask` */
+        patch: operations["UpdateSubscription"];
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        Any: {
+            "@type"?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * @description One recorded piece of school work: a test, homework, a project, a report
+         *     card grade or a teacher's note.
+         */
+        Assessment: {
+            /**
+             * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
+             *     from 1900-01-01 to 2199-12-31. Required on create.
+             */
+            assessedDate: string;
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             */
+            createTime?: $Read<string>;
+            /** @description A checksum of the current state, checked on update and delete when sent. */
+            etag?: string;
+            /** @description The kind of work. Required on create. */
+            kind: components["schemas"]["AssessmentKind"];
+            /** @description The resource name, `children/{child}/assessments/{assessment}`. Assigned by the server. */
+            name?: $Read<string>;
+            /**
+             * Format: double
+             * @description The score as a percentage (see GetProgressSummary); absent when
+             *     unscored or when the letter grade is not on the child's scale.
+             */
+            percent?: $Read<number>;
+            /** @description The user who recorded it. */
+            recordedBy?: $Read<string>;
+            /** @description The score; absent for unscored work and teacher notes. */
+            score?: components["schemas"]["Score"];
+            /** @description The subject, for example "Math". Required on create. */
+            subject: string;
+            /** @description What the teacher wrote. */
+            teacherComment?: string;
+            /** @description What was assessed, for example "Fractions quiz". Required on create. */
+            title: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: $Read<string>;
+        };
+        /**
+         * @description What kind of work an assessment records.
+         *
+         *      - ASSESSMENT_KIND_UNSPECIFIED: Not set; invalid.
+         *      - ASSESSMENT_KIND_TEST: A test or quiz.
+         *      - ASSESSMENT_KIND_HOMEWORK: Homework.
+         *      - ASSESSMENT_KIND_PROJECT: A project.
+         *      - ASSESSMENT_KIND_REPORT_CARD: A grade on a report card.
+         *      - ASSESSMENT_KIND_TEACHER_NOTE: A teacher's note; never scored, counted only as an entry.
+         * @default ASSESSMENT_KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        AssessmentKind: "ASSESSMENT_KIND_UNSPECIFIED" | "ASSESSMENT_KIND_TEST" | "ASSESSMENT_KIND_HOMEWORK" | "ASSESSMENT_KIND_PROJECT" | "ASSESSMENT_KIND_REPORT_CARD" | "ASSESSMENT_KIND_TEACHER_NOTE";
+        /** @description A child whose school life is followed. */
+        Child: {
+            /**
+             * @description The date of birth as `YYYY-MM-DD`, from 1900-01-01 and not in the
+             *     future; empty when not given.
+             */
+            birthDate?: string;
+            /**
+             * Format: date-time
+             * @description When the child was created.
+             */
+            createTime?: $Read<string>;
+            /**
+             * @description The name shown to family members, for example "Ada". Required when
+             *     creating a child; an update that names it in its mask may not clear it.
+             */
+            displayName: string;
+            /**
+             * @description A checksum of the current state. Send it back on update or delete to
+             *     make the write fail with ABORTED if someone else changed the child since.
+             */
+            etag?: string;
+            /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
+            gradeLevel?: string;
+            /** @description The resource name, `children/{child}`. Assigned by the server. */
+            name?: $Read<string>;
+            /** @description The school the child attends. */
+            school?: string;
+            /**
+             * @description The child's IANA time zone, for example "Europe/Lisbon". Dates recorded
+             *     for the child are days in this zone. Defaults to "UTC".
+             */
+            timeZone?: string;
+            /**
+             * Format: date-time
+             * @description When the child was last changed.
+             */
+            updateTime?: $Read<string>;
+        };
+        /** @description Response of CountUnreadNotifications. */
+        CountUnreadNotificationsResponse: {
+            /**
+             * Format: int64
+             * @description How many notifications are unread.
+             */
+            unreadCount?: string;
+        };
+        /**
+         * @description What happened.
+         *
+         *      - EVENT_TYPE_UNSPECIFIED: Not set; invalid.
+         *      - EVENT_TYPE_ASSESSMENT_RECORDED: A contributor recorded an assessment.
+         *      - EVENT_TYPE_MILESTONE_ACHIEVED: A contributor recorded a milestone.
+         *      - EVENT_TYPE_MEDIA_READY: A photo, video or piece of artwork finished processing.
+         *      - EVENT_TYPE_GUARDIANSHIP_GRANTED: A user was given access to a child.
+         *      - EVENT_TYPE_GUARDIANSHIP_REVOKED: A user's access to a child was revoked.
+         *      - EVENT_TYPE_CHILD_DELETED: A child and everything recorded for it were deleted.
+         * @default EVENT_TYPE_UNSPECIFIED
+         * @enum {string}
+         */
+        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED";
+        /** @description One letter grade and the percentage it stands for. */
+        GradeMapping: {
+            /** @description The letter grade, for example "B+". */
+            letter: string;
+            /**
+             * Format: double
+             * @description The percentage it stands for, 0 to 100.
+             */
+            percent?: number;
+        };
+        /**
+         * @description How a child's letter grades become percentages. The default: A+ 97, A 93,
+         *     A- 90, B+ 87, B 83, B- 80, C+ 77, C 73, C- 70, D+ 67, D 63, D- 60, F 0.
+         */
+        GradingScale: {
+            /** @description A checksum of the current state, checked on update when sent. */
+            etag?: string;
+            /**
+             * @description The letters and their percentages; letters are unique (compared
+             *     without regard to case).
+             */
+            grades: components["schemas"]["GradeMapping"][];
+            /** @description The resource name, `children/{child}/gradingScale`. */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the scale was last set; absent while it is the default.
+             */
+            updateTime?: $Read<string>;
+        };
+        /** @description The right of one user to follow one child. */
+        Guardianship: {
+            /**
+             * Format: date-time
+             * @description When access was granted.
+             */
+            createTime?: $Read<string>;
+            /** @description A checksum of the current state, checked on update and delete when sent. */
+            etag?: string;
+            /** @description The resource name, `children/{child}/guardians/{user}`. Assigned by the server. */
+            name?: $Read<string>;
+            /** @description How the user relates to the child, for example "mother" or "teacher". */
+            relation?: string;
+            /** @description What the user may do. */
+            role?: components["schemas"]["Role"];
+            /**
+             * Format: date-time
+             * @description When the guardianship last changed.
+             */
+            updateTime?: $Read<string>;
+            /** @description The user's id: the `sub` claim of their token. Required on create, immutable after. */
+            user?: string;
+        };
+        /** @description A heartbeat: the stream is alive and nothing new arrived. */
+        Heartbeat: {
+            /**
+             * Format: date-time
+             * @description The server's time.
+             */
+            time?: string;
+        };
+        /** @description Response of ListAssessments. */
+        ListAssessmentsResponse: {
+            /** @description The assessments of this page. */
+            assessments?: components["schemas"]["Assessment"][];
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListChildren. */
+        ListChildrenResponse: {
+            /** @description The children of this page. */
+            children?: components["schemas"]["Child"][];
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListGuardianships. */
+        ListGuardianshipsResponse: {
+            /** @description The guardianships of this page. */
+            guardianships?: components["schemas"]["Guardianship"][];
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListMediaItems. */
+        ListMediaItemsResponse: {
+            /** @description The items of this page, newest first. */
+            mediaItems?: components["schemas"]["MediaItem"][];
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListMilestones. */
+        ListMilestonesResponse: {
+            /** @description The milestones of this page. */
+            milestones?: components["schemas"]["Milestone"][];
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListNotifications. */
+        ListNotificationsResponse: {
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The notifications of this page, newest first. */
+            notifications?: components["schemas"]["Notification"][];
+        };
+        /** @description Response of ListSubscriptions. */
+        ListSubscriptionsResponse: {
+            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The subscriptions of this page, by child. */
+            subscriptions?: components["schemas"]["Subscription"][];
+        };
+        /** @description One WebSocket message of the live feed. */
+        LiveFrame: {
+            notification?: components["schemas"]["Notification"];
+            /** @description Why a `resume` frame ends the feed. */
+            reason?: string;
+            /** @description Pass as `?resume=` to continue after this frame. */
+            resumeToken?: string;
+            /**
+             * @description `notification` carries one; `heartbeat` says the feed is alive and where it is; `resume` says the server ends the feed: reconnect with `resumeToken`.
+             * @enum {string}
+             */
+            type: "notification" | "heartbeat" | "resume";
+        };
+        /** @description Request of MarkNotificationsRead. */
+        MarkNotificationsReadBody: {
+            /** @description The notifications to mark, `users/{user}/notifications/{sequence}`. */
+            names?: string[];
+            /**
+             * Format: int64
+             * @description Also mark every notification with a sequence up to this one; 0 for none.
+             */
+            upToSequence?: string;
+        };
+        /** @description Response of MarkNotificationsRead. */
+        MarkNotificationsReadResponse: {
+            /**
+             * Format: int64
+             * @description How many notifications changed from unread to read.
+             */
+            markedCount?: string;
+        };
+        /** @description A child's photo, video, artwork or document. */
+        MediaItem: {
+            /** @description A caption or story. */
+            caption?: string;
+            /**
+             * @description Hex SHA-256 of the bytes as stored (the upload rebuilt from an
+             *     allowlist, see docs/privacy.md): the ETag.
+             */
+            contentSha256?: $Read<string>;
+            /** @description The type sniffed from the bytes, for example "image/jpeg". */
+            contentType?: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When it was uploaded.
+             */
+            createTime?: $Read<string>;
+            /** @description Duration of a video, when known. */
+            duration?: $Read<string>;
+            /** @description A checksum of the item's state, checked on update and delete when sent. */
+            etag?: string;
+            /**
+             * @description Why processing failed, for FAILED items: a fixed sentence for people
+             *     (too large, a kind of file with no preview, or one that cannot be read),
+             *     never a program's own output, which names files on the server.
+             */
+            failureReason?: $Read<string>;
+            /**
+             * Format: int32
+             * @description Height in pixels, when known.
+             */
+            height?: $Read<number>;
+            /** @description What it is. */
+            kind?: components["schemas"]["MediaKind"];
+            /** @description The resource name, `children/{child}/media/{media}`. */
+            name?: $Read<string>;
+            /**
+             * @description Hex SHA-256 of the bytes as uploaded: verified against the client's,
+             *     and used to store the same upload once.
+             */
+            originalSha256?: $Read<string>;
+            /**
+             * Format: int64
+             * @description The size of the stored bytes.
+             */
+            sizeBytes?: $Read<string>;
+            /** @description Where the item is in its life. */
+            state?: $Read<components["schemas"]["MediaState"]>;
+            /**
+             * Format: date-time
+             * @description When the photo or video was taken, when the file says.
+             */
+            takenTime?: $Read<string>;
+            /** @description The thumbnails made so far. */
+            thumbnails?: $Read<components["schemas"]["Thumbnail"][]>;
+            /** @description A title, for example "Self-portrait in blue". */
+            title?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: $Read<string>;
+            /** @description The user who uploaded it. */
+            uploadedBy?: $Read<string>;
+            /**
+             * Format: int32
+             * @description Width in pixels, when known.
+             */
+            width?: $Read<number>;
+        };
+        /**
+         * @description What a media item is.
+         *
+         *      - MEDIA_KIND_UNSPECIFIED: Not set.
+         *      - MEDIA_KIND_ARTWORK: A drawing or painting, usually photographed or scanned.
+         *      - MEDIA_KIND_PHOTO: A photo.
+         *      - MEDIA_KIND_VIDEO: A video.
+         *      - MEDIA_KIND_DOCUMENT: A scanned worksheet, test or report, as a picture (PDF is not accepted).
+         * @default MEDIA_KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        MediaKind: "MEDIA_KIND_UNSPECIFIED" | "MEDIA_KIND_ARTWORK" | "MEDIA_KIND_PHOTO" | "MEDIA_KIND_VIDEO" | "MEDIA_KIND_DOCUMENT";
+        /**
+         * @description Where an item is in its life.
+         *
+         *      - MEDIA_STATE_UNSPECIFIED: Not set.
+         *      - MEDIA_STATE_UPLOADING: Bytes are still arriving.
+         *      - MEDIA_STATE_PROCESSING: Stored; thumbnails and metadata are being made.
+         *      - MEDIA_STATE_READY: Ready to view.
+         *      - MEDIA_STATE_FAILED: Processing failed; `failure_reason` says why. The original is kept.
+         * @default MEDIA_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        MediaState: "MEDIA_STATE_UNSPECIFIED" | "MEDIA_STATE_UPLOADING" | "MEDIA_STATE_PROCESSING" | "MEDIA_STATE_READY" | "MEDIA_STATE_FAILED";
+        /** @description Something the child achieved. */
+        Milestone: {
+            /**
+             * @description The day it was achieved, `YYYY-MM-DD` in the child's time zone, from
+             *     1900-01-01 to 2199-12-31. Required on create.
+             */
+            achievedDate: string;
+            /** @description The area of life it belongs to. */
+            category?: components["schemas"]["MilestoneCategory"];
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             */
+            createTime?: $Read<string>;
+            /** @description More about it. */
+            description?: string;
+            /** @description A checksum of the current state, checked on update and delete when sent. */
+            etag?: string;
+            /** @description The resource name, `children/{child}/milestones/{milestone}`. Assigned by the server. */
+            name?: $Read<string>;
+            /** @description The user who recorded it. */
+            recordedBy?: $Read<string>;
+            /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
+            title: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: $Read<string>;
+        };
+        /**
+         * @description What area of life a milestone belongs to.
+         *
+         *      - MILESTONE_CATEGORY_UNSPECIFIED: Not set.
+         *      - MILESTONE_CATEGORY_ACADEMIC: Learning: reading a first book, mastering times tables.
+         *      - MILESTONE_CATEGORY_SOCIAL: Friendships, teamwork, leadership.
+         *      - MILESTONE_CATEGORY_ARTS: Music, drawing, theatre.
+         *      - MILESTONE_CATEGORY_SPORTS: Sports and games.
+         *      - MILESTONE_CATEGORY_LIFE_SKILLS: Independence: tying shoes, riding the bus alone.
+         *      - MILESTONE_CATEGORY_OTHER: Anything else.
+         * @default MILESTONE_CATEGORY_UNSPECIFIED
+         * @enum {string}
+         */
+        MilestoneCategory: "MILESTONE_CATEGORY_UNSPECIFIED" | "MILESTONE_CATEGORY_ACADEMIC" | "MILESTONE_CATEGORY_SOCIAL" | "MILESTONE_CATEGORY_ARTS" | "MILESTONE_CATEGORY_SPORTS" | "MILESTONE_CATEGORY_LIFE_SKILLS" | "MILESTONE_CATEGORY_OTHER";
+        /** @description One entry of a user's inbox. */
+        Notification: {
+            /** @description More detail, for example "Fractions quiz: 90%". */
+            body?: string;
+            /** @description The child it is about, `children/{child}`. */
+            child?: string;
+            /**
+             * Format: date-time
+             * @description When the event happened.
+             */
+            createTime?: $Read<string>;
+            /** @description The resource it is about, for example `children/{child}/assessments/{a}`. */
+            link?: string;
+            /** @description The resource name, `users/{user}/notifications/{sequence}`. */
+            name?: $Read<string>;
+            /** @description Whether the user has read it. */
+            read?: boolean;
+            /**
+             * Format: int64
+             * @description The user's position in their own feed: strictly increasing, never
+             *     reused. Pass it as a resume token to continue after this notification.
+             */
+            sequence?: $Read<string>;
+            /** @description A short line for a list, for example "New grade in Math". */
+            title?: string;
+            /** @description What happened. */
+            type?: components["schemas"]["EventType"];
+        };
+        /**
+         * @description A score as points out of a maximum. Its percentage, earned / possible x
+         *     100, must be a number from 0 to 1,000,000 (extra credit up to 10,000
+         *     times the points possible), so that every summary stays a finite number;
+         *     a score outside that is refused (INVALID_ARGUMENT on `score.points`) and
+         *     nothing is stored.
+         */
+        Points: {
+            /**
+             * Format: double
+             * @description The points earned, 0 or more (may exceed `possible` with extra credit).
+             */
+            earned?: number;
+            /**
+             * Format: double
+             * @description The points possible, more than 0.
+             */
+            possible?: number;
+        };
+        /** @description A child's progress in a window of days, defined in GetProgressSummary. */
+        ProgressSummary: {
+            /** @description The last day of the window, inclusive; empty for "until now". */
+            endDate?: string;
+            /** @description The milestones achieved in the window, oldest first. */
+            milestones?: components["schemas"]["Milestone"][];
+            /** @description The resource name, `children/{child}/progressSummary`. */
+            name?: string;
+            /** @description All subjects together. */
+            overall?: components["schemas"]["SubjectSummary"];
+            /** @description The first day of the window, inclusive; empty for "from the beginning". */
+            startDate?: string;
+            /** @description One entry per subject, ordered by subject. */
+            subjects?: components["schemas"]["SubjectSummary"][];
+        };
+        /**
+         * @description Each service's health, `SERVING` or why not.
+         * @example {
+         *       "media": "SERVING",
+         *       "notification": "unreachable",
+         *       "progress": "SERVING"
+         *     }
+         */
+        Readiness: {
+            [key: string]: string;
+        };
+        /**
+         * @description What a guardianship allows.
+         *
+         *      - ROLE_UNSPECIFIED: Not set; invalid in requests.
+         *      - ROLE_GUARDIAN: May see the child's progress and media.
+         *      - ROLE_CONTRIBUTOR: May see, and may also record progress and upload media.
+         * @default ROLE_UNSPECIFIED
+         * @enum {string}
+         */
+        Role: "ROLE_UNSPECIFIED" | "ROLE_GUARDIAN" | "ROLE_CONTRIBUTOR";
+        /** @description How an assessment was scored: points or a letter grade. */
+        Score: {
+            /**
+             * @description A letter grade, for example "B+"; it becomes a percentage through the
+             *     child's grading scale.
+             */
+            letterGrade?: string;
+            /** @description Points out of a maximum, for example 18 of 20. */
+            points?: components["schemas"]["Points"];
+        };
+        Status: {
+            /** Format: int32 */
+            code?: number;
+            details?: components["schemas"]["Any"][];
+            message?: string;
+        };
+        /** @description One message of a notification stream. */
+        StreamNotificationsResponse: {
+            /** @description Nothing new; sent every few seconds while idle. */
+            heartbeat?: components["schemas"]["Heartbeat"];
+            /** @description A notification, replayed or live. */
+            notification?: components["schemas"]["Notification"];
+            /** @description The token to resume after this message. */
+            resumeToken?: string;
+        };
+        /** @description The numbers of one subject, or of all subjects together. */
+        SubjectSummary: {
+            /**
+             * Format: int32
+             * @description Every assessment in the window, scored or not.
+             */
+            assessmentCount?: number;
+            /**
+             * Format: double
+             * @description The percentage of the latest scored assessment.
+             */
+            latestPercent?: number;
+            /**
+             * Format: double
+             * @description The mean of the percentages.
+             */
+            meanPercent?: number;
+            /**
+             * Format: int32
+             * @description The assessments with a percentage.
+             */
+            scoredCount?: number;
+            /** @description The subject; empty in the overall summary. */
+            subject?: string;
+            /**
+             * Format: double
+             * @description The least-squares slope of percentage against date, in percentage
+             *     points per 30 days; absent with fewer than two scored days.
+             */
+            trend?: number;
+        };
+        /** @description What a user hears about one child. */
+        Subscription: {
+            /** @description The child, `children/{child}`. Required on create. */
+            child?: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            createTime?: $Read<string>;
+            /** @description The event types to hear about; empty means all of them. */
+            eventTypes?: components["schemas"]["EventType"][];
+            /** @description Hear nothing about the child, whatever event_types says. */
+            muted?: boolean;
+            /** @description The resource name, `users/{user}/subscriptions/{child}`. */
+            name?: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updateTime?: $Read<string>;
+        };
+        /** @description A smaller picture of an item. */
+        Thumbnail: {
+            /**
+             * Format: int32
+             * @description Height in pixels.
+             */
+            height?: number;
+            /** @description The size's name: "small" (fits 320 px) or "large" (fits 1280 px). */
+            size?: string;
+            /**
+             * Format: int32
+             * @description Width in pixels.
+             */
+            width?: number;
+        };
+    };
+    responses: {
+        /** @description INVALID_ARGUMENT or FAILED_PRECONDITION: the request is wrong. A `google.rpc.BadRequest` detail names each field (its JSON path) and what is wrong with it. */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description ABORTED (the `etag` sent is no longer current) or ALREADY_EXISTS. */
+        Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description An error, as a `google.rpc.Status`. */
+        Error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description A raw body without `Content-Length`; the size is checked before anything is stored. */
+        LengthRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description NOT_FOUND: no such resource, or one the caller may not see (the two are not told apart). */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description The file is larger than its kind allows (reason TOO_LARGE). */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description PERMISSION_DENIED: the caller may see the resource but lacks the role for this. */
+        PermissionDenied: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description RESOURCE_EXHAUSTED: a rate limit or a cap (the reason is in a `google.rpc.ErrorInfo` detail). `Retry-After` is set unless waiting does not help (a cap on what the caller holds open). */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description Too many uploads under way (TOO_MANY_UPLOADS, UPLOAD_QUOTA: plain text), a rate limit (a `Status`), or media away: retry after `Retry-After`. */
+        TusBusy: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+                "text/plain": string;
+            };
+        };
+        /** @description A tus error, plain text `REASON: message` (for example `TOO_LARGE: ...`, `UNSUPPORTED_TYPE: ...`, `ERR_UPLOAD_NOT_FOUND: ...`). */
+        TusRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "text/plain": string;
+            };
+        };
+        /** @description `Tus-Resumable` is missing or not `1.0.0`. */
+        TusVersionUnsupported: {
+            headers: {
+                /** @description `1.0.0`. */
+                "Tus-Version"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "text/plain": string;
+            };
+        };
+        /** @description UNAUTHENTICATED: no token, or one that is not valid. */
+        Unauthenticated: {
+            headers: {
+                /** @description `Bearer realm="kinbridge"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description UNAVAILABLE: a service behind the gateway does not answer; retry after `Retry-After`. */
+        Unavailable: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+        /** @description The bytes are of a type that is not accepted (reason UNSUPPORTED_TYPE). */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Status"];
+            };
+        };
+    };
+    parameters: {
+        /** @description The child's id: the last part of its name, `children/{child}`. */
+        ChildPath: string;
+        /** @description The media item's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+        MediaItemPath: string;
+        /** @description The tus version, `1.0.0`. */
+        TusResumable: "1.0.0";
+    };
+    requestBodies: never;
+    headers: {
+        /** @description `bytes`. */
+        AcceptRanges: string;
+        /** @description `private, max-age=0, must-revalidate`. */
+        CacheControl: string;
+        /** @description `inline` with a safe file name. */
+        ContentDisposition: string;
+        /** @description The content's entity tag, quoted. */
+        ETag: string;
+        /** @description On the answer that completes an upload, the item it became, `children/{child}/media/{mediaItem}`. */
+        KinbridgeMediaItem: string;
+        /** @description When the item was uploaded. */
+        LastModified: string;
+        /** @description Seconds to wait before trying again. */
+        RetryAfter: number;
+        /** @description `1.0.0`. */
+        TusResumable: string;
+        /** @description How many bytes the server has. */
+        UploadOffset: number;
+    };
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    GetDocsPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    CheckLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    GetOpenAPIDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3 document, JSON. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    CheckReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every service is serving. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            /** @description Some service is not serving. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    ListChildren: {
+        parameters: {
+            query?: {
+                /** @description How many children to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListChildrenResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateChild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The child to create; `display_name` is required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Child"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Child"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetChild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Child"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteChild: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete happens only if this is the child's current etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateChild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The child with its `name` and the new values; its `etag`, when set, must be current. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The date of birth as `YYYY-MM-DD`, from 1900-01-01 and not in the
+                     *     future; empty when not given.
+                     */
+                    birthDate?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the child was created.
+                     */
+                    createTime?: $Read<string>;
+                    /**
+                     * @description The name shown to family members, for example "Ada". Required when
+                     *     creating a child; an update that names it in its mask may not clear it.
+                     */
+                    displayName?: string;
+                    /**
+                     * @description A checksum of the current state. Send it back on update or delete to
+                     *     make the write fail with ABORTED if someone else changed the child since.
+                     */
+                    etag?: string;
+                    /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
+                    gradeLevel?: string;
+                    /** @description The school the child attends. */
+                    school?: string;
+                    /**
+                     * @description The child's IANA time zone, for example "Europe/Lisbon". Dates recorded
+                     *     for the child are days in this zone. Defaults to "UTC".
+                     */
+                    timeZone?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the child was last changed.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Child"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListAssessments: {
+        parameters: {
+            query?: {
+                /** @description How many assessments to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call with the same filters. */
+                pageToken?: string;
+                /** @description Only this subject (exact match). */
+                subject?: string;
+                /**
+                 * @description Only this kind.
+                 *
+                 *      - ASSESSMENT_KIND_UNSPECIFIED: Not set; invalid.
+                 *      - ASSESSMENT_KIND_TEST: A test or quiz.
+                 *      - ASSESSMENT_KIND_HOMEWORK: Homework.
+                 *      - ASSESSMENT_KIND_PROJECT: A project.
+                 *      - ASSESSMENT_KIND_REPORT_CARD: A grade on a report card.
+                 *      - ASSESSMENT_KIND_TEACHER_NOTE: A teacher's note; never scored, counted only as an entry.
+                 */
+                kind?: "ASSESSMENT_KIND_UNSPECIFIED" | "ASSESSMENT_KIND_TEST" | "ASSESSMENT_KIND_HOMEWORK" | "ASSESSMENT_KIND_PROJECT" | "ASSESSMENT_KIND_REPORT_CARD" | "ASSESSMENT_KIND_TEACHER_NOTE";
+                /**
+                 * @description Only assessments on or after this day, `YYYY-MM-DD` (1900-01-01 to
+                 *     2199-12-31, like every date).
+                 */
+                startDate?: string;
+                /**
+                 * @description Only assessments on or before this day, `YYYY-MM-DD` (1900-01-01 to
+                 *     2199-12-31).
+                 */
+                endDate?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListAssessmentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateAssessment: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A client-chosen id that makes retries safe: a second request with the
+                 *     same id for the same child returns the first result.
+                 */
+                requestId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The assessment; `subject`, `title`, `kind` and `assessed_date` are required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Assessment"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assessment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assessment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteAssessment: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete happens only if this is the current etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        /** @description The assessment with its `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
+                     *     from 1900-01-01 to 2199-12-31. Required on create.
+                     */
+                    assessedDate?: string;
+                    /**
+                     * Format: date-time
+                     * @description When it was recorded.
+                     */
+                    createTime?: $Read<string>;
+                    /** @description A checksum of the current state, checked on update and delete when sent. */
+                    etag?: string;
+                    /** @description The kind of work. Required on create. */
+                    kind?: components["schemas"]["AssessmentKind"];
+                    /**
+                     * Format: double
+                     * @description The score as a percentage (see GetProgressSummary); absent when
+                     *     unscored or when the letter grade is not on the child's scale.
+                     */
+                    percent?: $Read<number>;
+                    /** @description The user who recorded it. */
+                    recordedBy?: $Read<string>;
+                    /** @description The score; absent for unscored work and teacher notes. */
+                    score?: components["schemas"]["Score"];
+                    /** @description The subject, for example "Math". Required on create. */
+                    subject?: string;
+                    /** @description What the teacher wrote. */
+                    teacherComment?: string;
+                    /** @description What was assessed, for example "Fractions quiz". Required on create. */
+                    title?: string;
+                    /**
+                     * Format: date-time
+                     * @description When it last changed.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assessment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetGradingScale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GradingScale"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateGradingScale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The new scale with its `name`; it replaces the whole table. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A checksum of the current state, checked on update when sent. */
+                    etag?: string;
+                    /**
+                     * @description The letters and their percentages; letters are unique (compared
+                     *     without regard to case).
+                     */
+                    grades?: components["schemas"]["GradeMapping"][];
+                    /**
+                     * Format: date-time
+                     * @description When the scale was last set; absent while it is the default.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GradingScale"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListGuardianships: {
+        parameters: {
+            query?: {
+                /** @description How many guardianships to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListGuardianshipsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateGuardianship: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The guardianship to create; `user` and `role` are required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Guardianship"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetGuardianship: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The guardian's id: the last part of its name, `children/{child}/guardians/{guardian}`. */
+                guardian: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteGuardianship: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete happens only if this is the guardianship's current etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The guardian's id: the last part of its name, `children/{child}/guardians/{guardian}`. */
+                guardian: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateGuardianship: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The guardian's id: the last part of its name, `children/{child}/guardians/{guardian}`. */
+                guardian: string;
+            };
+            cookie?: never;
+        };
+        /** @description The guardianship with its `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When access was granted.
+                     */
+                    createTime?: $Read<string>;
+                    /** @description A checksum of the current state, checked on update and delete when sent. */
+                    etag?: string;
+                    /** @description How the user relates to the child, for example "mother" or "teacher". */
+                    relation?: string;
+                    /** @description What the user may do. */
+                    role?: components["schemas"]["Role"];
+                    /**
+                     * Format: date-time
+                     * @description When the guardianship last changed.
+                     */
+                    updateTime?: $Read<string>;
+                    /** @description The user's id: the `sub` claim of their token. Required on create, immutable after. */
+                    user?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListMediaItems: {
+        parameters: {
+            query?: {
+                /** @description How many items to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call with the same filters. */
+                pageToken?: string;
+                /**
+                 * @description Only this kind.
+                 *
+                 *      - MEDIA_KIND_UNSPECIFIED: Not set.
+                 *      - MEDIA_KIND_ARTWORK: A drawing or painting, usually photographed or scanned.
+                 *      - MEDIA_KIND_PHOTO: A photo.
+                 *      - MEDIA_KIND_VIDEO: A video.
+                 *      - MEDIA_KIND_DOCUMENT: A scanned worksheet, test or report, as a picture (PDF is not accepted).
+                 */
+                kind?: "MEDIA_KIND_UNSPECIFIED" | "MEDIA_KIND_ARTWORK" | "MEDIA_KIND_PHOTO" | "MEDIA_KIND_VIDEO" | "MEDIA_KIND_DOCUMENT";
+                /** @description Only items uploaded on or after this day, `YYYY-MM-DD` (UTC). */
+                startDate?: string;
+                /** @description Only items uploaded on or before this day, `YYYY-MM-DD` (UTC). */
+                endDate?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMediaItemsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetMediaItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteMediaItem: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete happens only if this is the current etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateMediaItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        /** @description The item with its `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A caption or story. */
+                    caption?: string;
+                    /**
+                     * @description Hex SHA-256 of the bytes as stored (the upload rebuilt from an
+                     *     allowlist, see docs/privacy.md): the ETag.
+                     */
+                    contentSha256?: $Read<string>;
+                    /** @description The type sniffed from the bytes, for example "image/jpeg". */
+                    contentType?: $Read<string>;
+                    /**
+                     * Format: date-time
+                     * @description When it was uploaded.
+                     */
+                    createTime?: $Read<string>;
+                    /** @description Duration of a video, when known. */
+                    duration?: $Read<string>;
+                    /** @description A checksum of the item's state, checked on update and delete when sent. */
+                    etag?: string;
+                    /**
+                     * @description Why processing failed, for FAILED items: a fixed sentence for people
+                     *     (too large, a kind of file with no preview, or one that cannot be read),
+                     *     never a program's own output, which names files on the server.
+                     */
+                    failureReason?: $Read<string>;
+                    /**
+                     * Format: int32
+                     * @description Height in pixels, when known.
+                     */
+                    height?: $Read<number>;
+                    /** @description What it is. */
+                    kind?: components["schemas"]["MediaKind"];
+                    /**
+                     * @description Hex SHA-256 of the bytes as uploaded: verified against the client's,
+                     *     and used to store the same upload once.
+                     */
+                    originalSha256?: $Read<string>;
+                    /**
+                     * Format: int64
+                     * @description The size of the stored bytes.
+                     */
+                    sizeBytes?: $Read<string>;
+                    /** @description Where the item is in its life. */
+                    state?: $Read<components["schemas"]["MediaState"]>;
+                    /**
+                     * Format: date-time
+                     * @description When the photo or video was taken, when the file says.
+                     */
+                    takenTime?: $Read<string>;
+                    /** @description The thumbnails made so far. */
+                    thumbnails?: $Read<components["schemas"]["Thumbnail"][]>;
+                    /** @description A title, for example "Self-portrait in blue". */
+                    title?: string;
+                    /**
+                     * Format: date-time
+                     * @description When it last changed.
+                     */
+                    updateTime?: $Read<string>;
+                    /** @description The user who uploaded it. */
+                    uploadedBy?: $Read<string>;
+                    /**
+                     * Format: int32
+                     * @description Width in pixels, when known.
+                     */
+                    width?: $Read<number>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ReadMediaItemContent: {
+        parameters: {
+            query?: {
+                /** @description Read a thumbnail instead of the item (always JPEG); see the item's `thumbnails`. */
+                thumbnail?: "small" | "large";
+            };
+            header?: {
+                /** @description One byte range, as RFC 9110 says, for example `bytes=0-1023`; answered with 206. */
+                Range?: string;
+                /** @description The item's `ETag`; answered with 304 while it is current. */
+                "If-None-Match"?: string;
+                /** @description Serve the Range only while this ETag is current, the whole item otherwise. */
+                "If-Range"?: string;
+            };
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: components["parameters"]["ChildPath"];
+                /** @description The media item's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: components["parameters"]["MediaItemPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole content. */
+            200: {
+                headers: {
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    ETag: components["headers"]["ETag"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Blob;
+                };
+            };
+            /** @description The range asked for. */
+            206: {
+                headers: {
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    /** @description The range served and the size, `bytes 0-1023/146515`. */
+                    "Content-Range"?: string;
+                    ETag: components["headers"]["ETag"];
+                    "Last-Modified": components["headers"]["LastModified"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Blob;
+                };
+            };
+            /** @description Not modified since the ETag in `If-None-Match`. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description The range lies outside the content. */
+            416: {
+                headers: {
+                    /** @description `bytes *\/<size>`. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    HeadMediaItemContent: {
+        parameters: {
+            query?: {
+                /** @description Read a thumbnail instead of the item (always JPEG); see the item's `thumbnails`. */
+                thumbnail?: "small" | "large";
+            };
+            header?: {
+                /** @description One byte range, as RFC 9110 says, for example `bytes=0-1023`; answered with 206. */
+                Range?: string;
+                /** @description The item's `ETag`; answered with 304 while it is current. */
+                "If-None-Match"?: string;
+                /** @description Serve the Range only while this ETag is current, the whole item otherwise. */
+                "If-Range"?: string;
+            };
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: components["parameters"]["ChildPath"];
+                /** @description The media item's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: components["parameters"]["MediaItemPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The headers of the whole content. */
+            200: {
+                headers: {
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    /** @description The size in bytes. */
+                    "Content-Length"?: number;
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The headers of the range asked for. */
+            206: {
+                headers: {
+                    /** @description The range and the size, `bytes 0-1023/146515`. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified since the ETag in `If-None-Match`. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid token. HEAD answers carry no body. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such item, or one the caller may not see. HEAD answers carry no body. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The range lies outside the content. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other error, as GET would answer it, without the body. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UploadMediaItem: {
+        parameters: {
+            query?: {
+                /** @description The item's title. */
+                title?: string;
+                /** @description The item's caption. */
+                caption?: string;
+                /** @description What the file is; sniffed from the bytes when not given. */
+                kind?: "photo" | "video" | "artwork" | "document";
+                /** @description The file's name on the uploader's device; a multipart part's file name when not given. */
+                filename?: string;
+                /** @description The SHA-256 of the file, hex; the upload is refused if the bytes differ. */
+                sha256?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: components["parameters"]["ChildPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "*/*": Blob;
+                "application/octet-stream": Blob;
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The file; the first file part is taken.
+                     */
+                    file: Blob;
+                };
+            };
+        };
+        responses: {
+            /** @description The item the upload became. */
+            200: {
+                headers: {
+                    /** @description The item's path, `/v1/children/{child}/media/{mediaItem}`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            411: components["responses"]["LengthRequired"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListMilestones: {
+        parameters: {
+            query?: {
+                /** @description How many milestones to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call with the same filters. */
+                pageToken?: string;
+                /**
+                 * @description Only this category.
+                 *
+                 *      - MILESTONE_CATEGORY_UNSPECIFIED: Not set.
+                 *      - MILESTONE_CATEGORY_ACADEMIC: Learning: reading a first book, mastering times tables.
+                 *      - MILESTONE_CATEGORY_SOCIAL: Friendships, teamwork, leadership.
+                 *      - MILESTONE_CATEGORY_ARTS: Music, drawing, theatre.
+                 *      - MILESTONE_CATEGORY_SPORTS: Sports and games.
+                 *      - MILESTONE_CATEGORY_LIFE_SKILLS: Independence: tying shoes, riding the bus alone.
+                 *      - MILESTONE_CATEGORY_OTHER: Anything else.
+                 */
+                category?: "MILESTONE_CATEGORY_UNSPECIFIED" | "MILESTONE_CATEGORY_ACADEMIC" | "MILESTONE_CATEGORY_SOCIAL" | "MILESTONE_CATEGORY_ARTS" | "MILESTONE_CATEGORY_SPORTS" | "MILESTONE_CATEGORY_LIFE_SKILLS" | "MILESTONE_CATEGORY_OTHER";
+                /**
+                 * @description Only milestones achieved on or after this day, `YYYY-MM-DD` (1900-01-01
+                 *     to 2199-12-31, like every date).
+                 */
+                startDate?: string;
+                /**
+                 * @description Only milestones achieved on or before this day, `YYYY-MM-DD`
+                 *     (1900-01-01 to 2199-12-31).
+                 */
+                endDate?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListMilestonesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateMilestone: {
+        parameters: {
+            query?: {
+                /** @description A client-chosen id that makes retries safe, as in CreateAssessment. */
+                requestId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The milestone; `title` and `achieved_date` are required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Milestone"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Milestone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Milestone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteMilestone: {
+        parameters: {
+            query?: {
+                /** @description When set, the delete happens only if this is the current etag. */
+                etag?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        /** @description The milestone with its `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description The day it was achieved, `YYYY-MM-DD` in the child's time zone, from
+                     *     1900-01-01 to 2199-12-31. Required on create.
+                     */
+                    achievedDate?: string;
+                    /** @description The area of life it belongs to. */
+                    category?: components["schemas"]["MilestoneCategory"];
+                    /**
+                     * Format: date-time
+                     * @description When it was recorded.
+                     */
+                    createTime?: $Read<string>;
+                    /** @description More about it. */
+                    description?: string;
+                    /** @description A checksum of the current state, checked on update and delete when sent. */
+                    etag?: string;
+                    /** @description The user who recorded it. */
+                    recordedBy?: $Read<string>;
+                    /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
+                    title?: string;
+                    /**
+                     * Format: date-time
+                     * @description When it last changed.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Milestone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetProgressSummary: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The first day of the window, inclusive, `YYYY-MM-DD` (1900-01-01 to
+                 *     2199-12-31, like every date); empty for "from the beginning".
+                 */
+                startDate?: string;
+                /**
+                 * @description The last day of the window, inclusive, `YYYY-MM-DD` (1900-01-01 to
+                 *     2199-12-31); empty for "until now".
+                 */
+                endDate?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgressSummary"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    StreamNotificationEvents: {
+        parameters: {
+            query?: {
+                /** @description The same as `Last-Event-ID`, for a first connection that resumes; the header wins. */
+                last_event_id?: string;
+            };
+            header?: {
+                /** @description Resume after this event's id (EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream; it lasts until either side closes it. */
+            200: {
+                headers: {
+                    /** @description `no-cache`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 2000
+                     *     id: 41
+                     *
+                     *     id: 42
+                     *     event: notification
+                     *     data: {"name":"users/maria/notifications/42"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    StreamNotificationFrames: {
+        parameters: {
+            query?: {
+                /** @description Continue after this `resumeToken`. */
+                resume?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols: the WebSocket is open; its messages are `LiveFrame`s as JSON. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveFrame"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateTusUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The tus version, `1.0.0`. */
+                "Tus-Resumable": components["parameters"]["TusResumable"];
+                /** @description The file's size in bytes; deferring it is not supported. */
+                "Upload-Length": number;
+                /** @description Comma-separated `key base64(value)` pairs; `child` (`children/{child}`) is required. */
+                "Upload-Metadata": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The first bytes (creation-with-upload); none is fine. */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": Blob;
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    "Kinbridge-Media-Item": components["headers"]["KinbridgeMediaItem"];
+                    /** @description The upload's URL, `/v1/uploads/{upload}`. */
+                    Location?: string;
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["TusRefused"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["TusRefused"];
+            412: components["responses"]["TusVersionUnsupported"];
+            413: components["responses"]["TusRefused"];
+            415: components["responses"]["TusRefused"];
+            429: components["responses"]["TusBusy"];
+            503: components["responses"]["TusBusy"];
+            default: components["responses"]["TusRefused"];
+        };
+    };
+    DiscoverTusUploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tus versions, extensions and largest size. */
+            200: {
+                headers: {
+                    /** @description The extensions supported, `creation,creation-with-upload,termination`. */
+                    "Tus-Extension"?: string;
+                    /** @description The largest upload, in bytes (the largest kind's limit). */
+                    "Tus-Max-Size"?: number;
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    /** @description `1.0.0`. */
+                    "Tus-Version"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    CancelTusUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The tus version, `1.0.0`. */
+                "Tus-Resumable": components["parameters"]["TusResumable"];
+            };
+            path: {
+                /** @description The upload's id, the last part of the `Location` its creation answered. */
+                upload: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled. */
+            204: {
+                headers: {
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["TusRefused"];
+            412: components["responses"]["TusVersionUnsupported"];
+            default: components["responses"]["TusRefused"];
+        };
+    };
+    DiscoverTusUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload's id, the last part of the `Location` its creation answered. */
+                upload: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tus versions, extensions and largest size. */
+            200: {
+                headers: {
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    /** @description `1.0.0`. */
+                    "Tus-Version"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    GetTusUploadOffset: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The tus version, `1.0.0`. */
+                "Tus-Resumable": components["parameters"]["TusResumable"];
+            };
+            path: {
+                /** @description The upload's id, the last part of the `Location` its creation answered. */
+                upload: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload's state. */
+            200: {
+                headers: {
+                    /** @description `no-store`. */
+                    "Cache-Control"?: string;
+                    "Kinbridge-Media-Item": components["headers"]["KinbridgeMediaItem"];
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    /** @description The file's size in bytes. */
+                    "Upload-Length"?: number;
+                    /** @description The upload's metadata, as sent (less `sha256`). */
+                    "Upload-Metadata"?: string;
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such upload, or one that was refused, cancelled or expired. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another request is writing or finishing the upload; retry shortly. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other failure (HEAD answers carry no body). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WriteTusUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The tus version, `1.0.0`. */
+                "Tus-Resumable": components["parameters"]["TusResumable"];
+                /** @description Where these bytes go; must be the offset HEAD answers. */
+                "Upload-Offset": number;
+            };
+            path: {
+                /** @description The upload's id, the last part of the `Location` its creation answered. */
+                upload: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": Blob;
+            };
+        };
+        responses: {
+            /** @description The bytes are stored. The last PATCH answers once the item exists. */
+            204: {
+                headers: {
+                    "Kinbridge-Media-Item": components["headers"]["KinbridgeMediaItem"];
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["TusRefused"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["TusRefused"];
+            /** @description `Upload-Offset` is not the upload's offset: ask with HEAD and resume from there. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            412: components["responses"]["TusVersionUnsupported"];
+            413: components["responses"]["TusRefused"];
+            415: components["responses"]["TusRefused"];
+            /** @description Another request is writing or finishing the upload; retry shortly. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            429: components["responses"]["TusBusy"];
+            503: components["responses"]["TusBusy"];
+            default: components["responses"]["TusRefused"];
+        };
+    };
+    ListNotifications: {
+        parameters: {
+            query?: {
+                /** @description How many notifications to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call with the same filter. */
+                pageToken?: string;
+                /** @description Only unread notifications. */
+                unreadOnly?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListNotificationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CountUnreadNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CountUnreadNotificationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    MarkNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkNotificationsReadBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkNotificationsReadResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    StreamNotifications: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Resume after this sequence: every later notification is sent first
+                 *     (0 replays the whole inbox). Empty starts with what arrives from now on.
+                 *     It must be a sequence the inbox has reached: see StreamNotifications.
+                 */
+                resumeToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of JSON objects, one per line: each holds a message in `result`, or, last, the status the stream ended with in `error`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error?: components["schemas"]["Status"];
+                        result?: components["schemas"]["StreamNotificationsResponse"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListSubscriptions: {
+        parameters: {
+            query?: {
+                /** @description How many to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `next_page_token` of a previous call. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListSubscriptionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        /** @description The subscription; `child` is required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Subscription"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+                /** @description The subscription's id: the last part of its name, `users/{user}/subscriptions/{subscription}`. */
+                subscription: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+                /** @description The subscription's id: the last part of its name, `users/{user}/subscriptions/{subscription}`. */
+                subscription: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+                /** @description The subscription's id: the last part of its name, `users/{user}/subscriptions/{subscription}`. */
+                subscription: string;
+            };
+            cookie?: never;
+        };
+        /** @description The subscription with its `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The child, `children/{child}`. Required on create. */
+                    child?: string;
+                    /**
+                     * Format: date-time
+                     * @description When it was created.
+                     */
+                    createTime?: $Read<string>;
+                    /** @description The event types to hear about; empty means all of them. */
+                    eventTypes?: components["schemas"]["EventType"][];
+                    /** @description Hear nothing about the child, whatever event_types says. */
+                    muted?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description When it last changed.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+}
