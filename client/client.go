@@ -5,6 +5,10 @@
 // resumable upload that survives dropped connections and restarts
 // ([Client.Upload], [Client.UploadFile]), and a live notification feed that
 // reconnects and resumes without gaps or duplicates ([Client.Follow]).
+//
+// Resource names (children/{child}, children/{child}/media/{media}, ...)
+// are parsed and formatted by github.com/kinbridge/kinbridge/pkg/names, the
+// same package the services use.
 package client
 
 import (

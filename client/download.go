@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // DownloadOptions configure a download. The zero value downloads the
@@ -36,6 +37,9 @@ type DownloadOptions struct {
 // After a dropped or stalled connection it resumes from the bytes it has.
 // The item's own bytes are checked against its content_sha256.
 func (c *Client) Download(ctx context.Context, name string, w io.Writer, opts DownloadOptions) (*mediav1.MediaItem, int64, error) {
+	if _, err := names.ParseMediaItem(name); err != nil {
+		return nil, 0, fmt.Errorf("client: %w", err)
+	}
 	maxStalls := opts.MaxStalls
 	if maxStalls <= 0 {
 		maxStalls = 8

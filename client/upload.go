@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/upload"
 )
@@ -130,8 +131,8 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, meta *me
 	if size <= 0 {
 		return nil, errors.New("client: nothing to upload")
 	}
-	if meta.GetParent() == "" {
-		return nil, errors.New("client: the upload's metadata names no parent (children/{child})")
+	if _, err := names.ParseChild(meta.GetParent()); err != nil {
+		return nil, fmt.Errorf("client: the upload's parent: %w", err)
 	}
 	u := c.newUploader(r, size, meta, opts)
 	if opts.ResumeKey != "" && opts.StateDir != "" {
@@ -156,8 +157,8 @@ func (c *Client) UploadFile(ctx context.Context, f *os.File, meta *mediav1.Uploa
 	if info.Size() == 0 {
 		return nil, fmt.Errorf("%s is empty: nothing to upload", f.Name())
 	}
-	if meta.GetParent() == "" {
-		return nil, errors.New("client: the upload's metadata names no parent (children/{child})")
+	if _, err := names.ParseChild(meta.GetParent()); err != nil {
+		return nil, fmt.Errorf("client: the upload's parent: %w", err)
 	}
 	meta = proto.CloneOf(meta)
 	if meta.Filename == "" {

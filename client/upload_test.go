@@ -22,6 +22,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // family registers a child with maria as guardian and teacher as
@@ -399,5 +400,25 @@ func TestDownloadResumesAfterACut(t *testing.T) {
 	gotSum := sha256.Sum256(got.Bytes())
 	if n != int64(got.Len()) || read.GetName() != item.GetName() || hex.EncodeToString(gotSum[:]) != read.GetContentSha256() || read.GetOriginalSha256() != sum {
 		t.Fatalf("downloaded %d bytes (%d written) of %v", n, got.Len(), read)
+	}
+}
+
+func TestBadNamesAreRefusedBeforeAnyCall(t *testing.T) {
+	// Nothing listens there: a call would fail with UNAVAILABLE.
+	c, err := client.New("127.0.0.1:1", client.WithToken("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, parent := range []string{"", "Ada", "children/Ada", "children/abc/media/x"} {
+		_, err := c.Upload(ctx, bytes.NewReader([]byte("x")), 1, &mediav1.UploadMetadata{Parent: parent}, client.UploadOptions{})
+		var bad *names.Error
+		if !errors.As(err, &bad) {
+			t.Errorf("parent %q: %v", parent, err)
+		}
+	}
+	if _, _, err := c.Download(ctx, "children/abc", io.Discard, client.DownloadOptions{}); !errors.As(err, new(*names.Error)) {
+		t.Errorf("download of a child: %v", err)
 	}
 }

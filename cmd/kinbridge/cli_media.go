@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +28,7 @@ import (
 	sdk "github.com/kinbridge/kinbridge/client"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/upload"
 )
 
@@ -365,8 +365,6 @@ func mediaList(ctx context.Context, cmd *cmdline, args []string) error {
 	})
 }
 
-var mediaNameRE = regexp.MustCompile(`^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$`)
-
 func mediaGet(ctx context.Context, cmd *cmdline, args []string) error {
 	addr := mediaAddr(cmd)
 	var output, thumbnail string
@@ -380,7 +378,7 @@ func mediaGet(ctx context.Context, cmd *cmdline, args []string) error {
 		return err
 	}
 	name := args[0]
-	if !mediaNameRE.MatchString(name) {
+	if _, err := names.ParseMediaItem(name); err != nil {
 		return usagef("%q is not a media item: give its name (children/abc123/media/xyz789) as 'kinbridge media list' shows it", name)
 	}
 	if thumbnail != "" && output == "" {

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +23,7 @@ import (
 	sdk "github.com/kinbridge/kinbridge/client"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // notificationsCommands are `kinbridge notifications ...`.
@@ -197,30 +197,31 @@ func notificationsCount(ctx context.Context, cmd *cmdline, args []string) error 
 // maxMarked is how many notifications MarkNotificationsRead takes by name.
 const maxMarked = 1000
 
-var notificationNameRE = regexp.MustCompile(`^users/[^/]{1,128}/notifications/[1-9][0-9]{0,18}$`)
-
 // notificationNames turns the notifications given on the command line,
 // by sequence (12) or by name (users/me/notifications/12), into names.
 func notificationNames(args []string) ([]string, error) {
 	if len(args) > maxMarked {
 		return nil, usagef("at most %d notifications at once, got %d; --all marks every one", maxMarked, len(args))
 	}
-	names := make([]string, 0, len(args))
+	bad := func(a string) error {
+		return usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+	}
+	out := make([]string, 0, len(args))
 	for _, a := range args {
 		if strings.Contains(a, "/") {
-			if !notificationNameRE.MatchString(a) {
-				return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			if _, err := names.ParseNotification(a); err != nil {
+				return nil, bad(a)
 			}
-			names = append(names, a)
+			out = append(out, a)
 			continue
 		}
 		seq, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || seq <= 0 {
-			return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			return nil, bad(a)
 		}
-		names = append(names, inbox+"/notifications/"+strconv.FormatInt(seq, 10))
+		out = append(out, names.Notification{User: names.Me, Sequence: seq}.String())
 	}
-	return names, nil
+	return out, nil
 }
 
 func notificationsRead(ctx context.Context, cmd *cmdline, args []string) error {
