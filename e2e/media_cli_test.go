@@ -15,17 +15,16 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/kinbridge/kinbridge/client"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 )
 
 // The journeys of big uploads from the command line and straight through
-// the gRPC session API: the connection cut twice mid-way, the CLI killed
+// the Go SDK's resumable uploader: the connection cut twice mid-way, the CLI killed
 // and run again. Each must end with an item whose original_sha256 is the
 // file's. The size is tusBytes (1 GiB, or KINBRIDGE_E2E_TUS_BYTES).
 
@@ -271,133 +270,64 @@ func TestCLIMediaUploadKilledAndRunAgain(t *testing.T) {
 	t.Logf("the second run printed:\n%s", again.stderr)
 }
 
-// TestSessionAPIUploadSurvivesCuts uploads a big video (1 GiB by default)
-// through the gRPC session API from Go, across a proxy that cuts the
-// connection twice: after each cut the client asks GetUploadSession for
-// the committed offset and writes on from there.
-func TestSessionAPIUploadSurvivesCuts(t *testing.T) {
+// TestSDKUploadSurvivesCuts uploads a big video (1 GiB by default) with
+// the Go SDK's resumable uploader, across a proxy that cuts the connection
+// twice: after each cut the uploader asks where the session stands and
+// writes on from the committed offset.
+func TestSDKUploadSurvivesCuts(t *testing.T) {
 	size := tusBytes(t)
 	path, sum := bigMP4(t, t.TempDir(), size)
 	dataDir := t.TempDir()
 	p := serve(t, dataDir, nil, "--max-video-bytes", strconv.FormatInt(size+1<<20, 10))
 	fam := newMediaFamily(t, dataDir, p.progress)
 	proxy := newCutProxy(t, p.media)
-	client := mediav1.NewMediaServiceClient(dialGRPC(t, proxy.lis.Addr().String()))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	ctx = as(ctx, fam.teacher)
-
-	sess, err := client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
-		Parent: fam.child, Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO, Title: "Sports day", Filename: "big.mp4", SizeBytes: size, Sha256: sum}})
+	c, err := client.New(p.progress, client.WithToken(fam.teacher), client.WithMediaAddr(proxy.lis.Addr().String()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
 
 	// Cut once a third and once two thirds of the bytes are sent, each
 	// time while the write stream is busy.
 	cuts := []int64{size * 3 / 10, size * 6 / 10}
 	cutting := make(chan struct{}, len(cuts))
-	var offset int64
-	broken := 0
-	for attempt := 1; offset < size; attempt++ {
-		if attempt > 50 {
-			t.Fatalf("no end after %d writes; %d of %d bytes committed", attempt-1, offset, size)
-		}
-		next, err := writeSession(ctx, client, sess.GetName(), f, offset, size, func(sent int64) {
-			if len(cuts) > 0 && sent > cuts[0] {
-				t.Logf("cutting the connection with %d of %d bytes sent", sent, size)
+	retries := 0
+	item, err := c.UploadFile(ctx, f, &mediav1.UploadMetadata{Parent: fam.child, Kind: mediav1.MediaKind_MEDIA_KIND_VIDEO, Title: "Sports day"}, client.UploadOptions{
+		Backoff: client.Backoff{Base: 50 * time.Millisecond, Max: time.Second},
+		Progress: func(p client.UploadProgress) {
+			if p.Phase == client.PhaseSending && len(cuts) > 0 && p.Done > cuts[0] {
+				t.Logf("cutting the connection with %d of %d bytes sent", p.Done, size)
 				cuts = cuts[1:]
 				go func() { cutFor(proxy, 300*time.Millisecond); cutting <- struct{}{} }()
 			}
-		})
-		if err == nil {
-			offset = next
-			continue
-		}
-		switch status.Code(err) {
-		case codes.Unavailable, codes.Canceled, codes.Aborted, codes.FailedPrecondition:
-			// Cut, the session still held by the write the service has
-			// not yet seen end, or an offset it has moved past: ask.
-		default:
-			t.Fatalf("writing from %d: %v", offset, err)
-		}
-		broken++
-		offset = committedOffset(t, ctx, client, sess.GetName())
-		t.Logf("write %d ended with %v; the session has %d bytes committed", attempt, status.Code(err), offset)
+		},
+		Events: func(e client.UploadEvent) {
+			if e.Kind == client.EventRetrying {
+				retries++
+				t.Logf("retrying after %d bytes sent: %v", e.Sent, e.Err)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("upload: %v", err)
 	}
 	if len(cuts) > 0 {
 		t.Fatalf("all bytes were sent before the cuts at %v", cuts)
 	}
 	for range 2 {
-		<-cutting // both cuts are over before finishing
+		<-cutting // both cuts are over
 	}
-	if broken < 2 {
-		t.Fatalf("only %d writes broke, so the two cuts were not both felt", broken)
+	if retries < 2 {
+		t.Fatalf("only %d retries, so the two cuts were not both felt", retries)
 	}
-	fctx, fcancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer fcancel()
-	it, err := client.FinishUploadSession(fctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
-	if err != nil {
-		t.Fatalf("finish: %v", err)
-	}
-	checkItem(t, it, sum, size)
-}
-
-// writeSession streams f[offset:size) into a session in 1 MiB chunks,
-// calling sent after each, and returns the committed offset the service
-// answers with.
-func writeSession(ctx context.Context, client mediav1.MediaServiceClient, name string, f *os.File, offset, size int64, sent func(int64)) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := client.WriteUploadSession(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{
-		Start: &mediav1.WriteStart{Name: name, Offset: offset}}}); err != nil {
-		_, err := stream.CloseAndRecv()
-		return 0, err
-	}
-	buf := make([]byte, 1<<20)
-	for off := offset; off < size; {
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
-		if err != nil && !(err == io.EOF && off+int64(n) == size) {
-			return 0, err
-		}
-		if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: buf[:n]}}); err != nil {
-			break // CloseAndRecv says why
-		}
-		off += int64(n)
-		sent(off)
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return 0, err
-	}
-	return resp.GetCommittedOffset(), nil
-}
-
-// committedOffset asks where a session stands, waiting out a cut.
-func committedOffset(t *testing.T, ctx context.Context, client mediav1.MediaServiceClient, name string) int64 {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		sess, err := client.GetUploadSession(cctx, &mediav1.GetUploadSessionRequest{Name: name})
-		cancel()
-		if err == nil {
-			return sess.GetCommittedOffset()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GetUploadSession %s: %v", name, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	checkItem(t, item, sum, size)
 }
 
 // TestREADMEMediaCLI runs the README's media CLI block as written, with

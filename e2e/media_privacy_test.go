@@ -26,6 +26,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
+	"github.com/kinbridge/kinbridge/pkg/upload"
 )
 
 // The privacy journeys, against a built `kinbridge`: an upload media
@@ -271,23 +272,10 @@ func TestMediaPrivacyRefusals(t *testing.T) {
 	})
 }
 
-// grpcWrite writes data into a session from offset and returns the
-// committed offset.
+// grpcWrite writes data into a session from offset, in messages of 1000
+// bytes, and returns the committed offset.
 func grpcWrite(ctx context.Context, media mediav1.MediaServiceClient, name string, offset int64, data []byte) (int64, error) {
-	stream, err := media.WriteUploadSession(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{
-		Start: &mediav1.WriteStart{Name: name, Offset: offset}}}); err == nil {
-		for off := 0; off < len(data); off += 1000 {
-			if stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{
-				Chunk: data[off:min(off+1000, len(data))]}}) != nil {
-				break // refused: CloseAndRecv says why
-			}
-		}
-	}
-	sess, err := stream.CloseAndRecv()
+	sess, err := upload.WriteSession(ctx, media, name, offset, bytes.NewReader(data), make([]byte, 1000), nil)
 	return sess.GetCommittedOffset(), err
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/kinbridge/kinbridge/client"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
@@ -83,7 +85,9 @@ func assessmentsIn(t *testing.T, client notificationv1.NotificationServiceClient
 // TestNotificationKilledDuringBurst SIGKILLs the notification process while
 // 1,000 assessments are being recorded. The outbox keeps every event until
 // it is delivered and notification de-duplicates redeliveries, so after a
-// restart every guardian's inbox holds exactly 1,000 new notifications.
+// restart every guardian's inbox holds exactly 1,000 new notifications,
+// and a guardian following her live feed with the SDK throughout receives
+// each of them once, in order.
 func TestNotificationKilledDuringBurst(t *testing.T) {
 	dataDir := t.TempDir()
 	progressAddr, notificationAddr := freePort(t), freePort(t)
@@ -118,6 +122,43 @@ func TestNotificationKilledDuringBurst(t *testing.T) {
 	}
 
 	const total = 1000
+	// maria follows her live feed with the SDK all along: across the kill
+	// and the restart it must deliver every notification once, in order.
+	follower, err := client.New(progressAddr, client.WithToken(guardians["maria"]), client.WithNotificationAddr(notificationAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follower.Close()
+	followCtx, stopFollowing := context.WithTimeout(ctx, 5*time.Minute)
+	defer stopFollowing()
+	started := make(chan int64, 1)
+	var delivered []int64
+	assessments, reconnects := 0, 0
+	followed := make(chan error, 1)
+	go func() {
+		_, err := follower.Follow(followCtx, client.FollowOptions{
+			Backoff: client.Backoff{Base: 100 * time.Millisecond, Max: time.Second},
+			Started: func(token string) {
+				n, _ := strconv.ParseInt(token, 10, 64)
+				started <- n
+			},
+			Retrying: func(err error, token string, _ time.Duration) {
+				reconnects++
+				t.Logf("the live feed broke (%v); resuming after %s", err, token)
+			},
+		}, func(n *notificationv1.Notification) error {
+			delivered = append(delivered, n.GetSequence())
+			if n.GetType() == notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED {
+				if assessments++; assessments == total {
+					stopFollowing()
+				}
+			}
+			return nil
+		})
+		followed <- err
+	}()
+	from := <-started
+
 	var recorded atomic.Int64
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -174,6 +215,45 @@ func TestNotificationKilledDuringBurst(t *testing.T) {
 				t.Fatalf("%s has %d of %d notifications; progress stderr:\n%s", user, len(seen), total, progress.stderr)
 			}
 			time.Sleep(500 * time.Millisecond)
+		}
+	}
+
+	if err := <-followed; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the live feed ended with %v after %d of %d assessments", err, assessments, total)
+	}
+	if reconnects == 0 {
+		t.Fatal("the live feed never noticed the kill")
+	}
+	var want []int64
+	for _, seq := range sequencesIn(t, inbox, guardians["maria"]) {
+		if seq > from && seq <= delivered[len(delivered)-1] {
+			want = append(want, seq)
+		}
+	}
+	if !slices.Equal(delivered, want) {
+		t.Fatalf("the live feed delivered %d notifications, the inbox holds %d after %d: a gap or a duplicate", len(delivered), len(want), from)
+	}
+}
+
+// sequencesIn lists the sequences of the notifications in a user's inbox,
+// oldest first.
+func sequencesIn(t *testing.T, client notificationv1.NotificationServiceClient, token string) []int64 {
+	t.Helper()
+	var seqs []int64
+	page := ""
+	for {
+		ctx, cancel := context.WithTimeout(as(context.Background(), token), 10*time.Second)
+		resp, err := client.ListNotifications(ctx, &notificationv1.ListNotificationsRequest{Parent: "users/me", PageSize: 1000, PageToken: page})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range resp.GetNotifications() {
+			seqs = append(seqs, n.GetSequence())
+		}
+		if page = resp.GetNextPageToken(); page == "" {
+			slices.Sort(seqs)
+			return seqs
 		}
 	}
 }

@@ -24,14 +24,12 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
+	"github.com/kinbridge/kinbridge/pkg/upload"
 )
 
 // Media bytes over REST: ranged downloads and a one-request upload. Both
 // are plain HTTP handlers over the media service's gRPC streams; the
 // gateway never holds a whole file in memory.
-
-// uploadChunk is how much of a request body goes into one gRPC message.
-const uploadChunk = 1 << 20
 
 // sendBuffer: an upload reads every chunk of its body into one buffer and
 // sends it, instead of a fresh buffer per message (1 MiB of garbage each,
@@ -342,24 +340,18 @@ func (g *Gateway) upload(ctx context.Context, meta *mediav1.UploadMetadata, body
 	if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Metadata{Metadata: meta}}); err != nil {
 		return stream.CloseAndRecv()
 	}
-	buf := make([]byte, uploadChunk) // one for every message: see sendBuffer
-	for {
-		n, rerr := io.ReadFull(body, buf)
-		if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
-			// The body broke off or stalled: that is the answer, whatever
-			// sending the bytes read before it would meet (the request's
-			// context may end with its connection).
-			return nil, bodyReadError(rerr)
-		}
-		if n > 0 {
-			if err := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: buf[:n]}}); err != nil {
-				return stream.CloseAndRecv() // the service refused: its status says why
-			}
-		}
-		if rerr != nil {
-			return stream.CloseAndRecv()
-		}
+	// One buffer for every message: see sendBuffer.
+	_, err = upload.Send(body, make([]byte, upload.ChunkSize), func(b []byte) error {
+		return stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: b}})
+	}, nil)
+	if readErr, ok := errors.AsType[*upload.ReadError](err); ok {
+		// The body broke off or stalled: that is the answer, whatever
+		// sending the bytes read before it would meet (the request's
+		// context may end with its connection).
+		return nil, bodyReadError(readErr.Err)
 	}
+	// The end of the body, or the service refused: its status says why.
+	return stream.CloseAndRecv()
 }
 
 // spoolFirstFile copies the first file part of a multipart body, up to

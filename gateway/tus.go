@@ -19,6 +19,7 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/upload"
 )
 
 // tus 1.0 at /v1/uploads, so stock resumable clients (tus-js-client,
@@ -347,39 +348,16 @@ func (u *tusUpload) GetReader(context.Context) (io.ReadCloser, error) {
 // bytes as they arrive, so after a dropped connection the committed offset
 // (what tus HEAD reports) is exactly what is safely stored.
 func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
-	stream, err := u.store.media.WriteUploadSession(ctx)
-	if err != nil {
-		return 0, tusError(err)
-	}
-	if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{
-		Start: &mediav1.WriteStart{Name: u.name, Offset: offset}}}); err != nil {
-		_, err := stream.CloseAndRecv()
-		return 0, tusError(err)
-	}
 	tail, _ := ctx.Value(bodyTailKey{}).(*bodyTail)
-	var passed int64
-	// One buffer for every message (see sendBuffer); one byte more room for
-	// the byte past Upload-Length.
-	buf := make([]byte, uploadChunk, uploadChunk+1)
-	for {
-		n, rerr := io.ReadFull(src, buf)
-		passed += int64(n)
-		chunk := buf[:n]
-		if extra, ok := tail.beyond(passed); ok && rerr != nil {
-			// Past Upload-Length: media refuses the upload as too large
-			// on seeing the byte, and drops it (see withBodyTail).
-			chunk = append(chunk, extra)
-		}
-		if len(chunk) > 0 {
-			if err := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: chunk}}); err != nil {
-				break // media refused or went away: its answer below says what is committed
-			}
-		}
-		if rerr != nil {
-			break // end of body, or the client dropped: keep what was committed
-		}
+	// One buffer for every message (see sendBuffer). Past Upload-Length,
+	// the body's next byte goes too: media refuses the upload as too
+	// large on seeing it, and drops it (see withBodyTail).
+	body := &pastLength{src: src, tail: tail}
+	sess, err := upload.WriteSession(ctx, u.store.media, u.name, offset, body, make([]byte, upload.ChunkSize), nil)
+	var readErr *upload.ReadError
+	if errors.As(err, &readErr) {
+		err = nil // the client dropped: keep what was committed
 	}
-	sess, err := stream.CloseAndRecv()
 	switch status.Code(err) {
 	case codes.OK, codes.Canceled, codes.Unavailable, codes.DeadlineExceeded:
 	default:
@@ -397,6 +375,44 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	}
 	u.info.Offset = sess.GetCommittedOffset()
 	return sess.GetCommittedOffset() - offset, nil
+}
+
+// pastLength reads src, the body as tusd passes it on (cut at
+// Upload-Length), and then, if the body went on past that, its first byte
+// beyond (see bodyTail).
+type pastLength struct {
+	src     io.Reader
+	tail    *bodyTail
+	passed  int64
+	ended   bool
+	pending bool // the byte beyond is due, there was no room for it
+	extra   byte
+}
+
+func (p *pastLength) Read(b []byte) (int, error) {
+	if p.pending && len(b) > 0 {
+		p.pending = false
+		b[0] = p.extra
+		return 1, io.EOF
+	}
+	if p.ended {
+		return 0, io.EOF
+	}
+	n, err := p.src.Read(b)
+	p.passed += int64(n)
+	if err != io.EOF {
+		return n, err
+	}
+	p.ended = true
+	if extra, ok := p.tail.beyond(p.passed); ok {
+		if n < len(b) {
+			b[n] = extra
+			return n + 1, io.EOF
+		}
+		p.pending, p.extra = true, extra
+		return n, nil
+	}
+	return n, io.EOF
 }
 
 // finishTimeout bounds FinishUploadSession, which hashes, cleans and

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	mediaupload "github.com/kinbridge/kinbridge/pkg/upload"
 )
 
 // Paths, by their -paths name.
@@ -263,29 +264,9 @@ func (t *target) metadata(f *testFile) *mediav1.UploadMetadata {
 	return &mediav1.UploadMetadata{Parent: t.child, Filename: "bench.mp4", Title: "Upload benchmark", SizeBytes: f.size}
 }
 
-// chunks calls send with the file's bytes in pieces of chunk bytes, each
-// in a buffer of its own (a sent message must not change afterwards).
-func chunks(f *testFile, chunk int, send func([]byte) error) error {
-	file, err := os.Open(f.path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	for left := f.size; left > 0; {
-		buf := make([]byte, min(int64(chunk), left))
-		if _, err := io.ReadFull(file, buf); err != nil {
-			return fmt.Errorf("reading %s: %w", f.path, err)
-		}
-		if err := send(buf); err != nil {
-			return err
-		}
-		left -= int64(len(buf))
-	}
-	return nil
-}
-
 // uploadSession creates a resumable session, writes every byte in one
-// WriteUploadSession stream, and finishes it.
+// WriteUploadSession stream (pkg/upload's, as the SDK and the gateway
+// send), and finishes it.
 func uploadSession(ctx context.Context, t *target, f *testFile, chunk int) (outcome, error) {
 	var o outcome
 	began := time.Now()
@@ -294,26 +275,17 @@ func uploadSession(ctx context.Context, t *target, f *testFile, chunk int) (outc
 		return o, fmt.Errorf("CreateUploadSession: %w", err)
 	}
 	o.create = time.Since(began)
+	file, err := os.Open(f.path)
+	if err != nil {
+		return o, err
+	}
+	defer file.Close()
 
 	o.first = time.Now()
-	stream, err := t.media.WriteUploadSession(t.ctx(ctx))
-	if err != nil {
-		return o, fmt.Errorf("WriteUploadSession: %w", err)
-	}
 	o.requests = 1
-	sendErr := stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Start{
-		Start: &mediav1.WriteStart{Name: sess.GetName(), Offset: 0}}})
-	if sendErr == nil {
-		sendErr = chunks(f, chunk, func(b []byte) error {
-			return stream.Send(&mediav1.WriteUploadSessionRequest{Part: &mediav1.WriteUploadSessionRequest_Chunk{Chunk: b}})
-		})
-	}
-	got, err := stream.CloseAndRecv() // after a failed Send, this has the server's reason
+	got, err := mediaupload.WriteSession(t.ctx(ctx), t.media, sess.GetName(), 0, file, make([]byte, chunk), nil)
 	if err != nil {
 		return o, fmt.Errorf("WriteUploadSession: %w", err)
-	}
-	if sendErr != nil && !errors.Is(sendErr, io.EOF) {
-		return o, fmt.Errorf("WriteUploadSession: %w", sendErr)
 	}
 	if got.GetCommittedOffset() != f.size {
 		return o, fmt.Errorf("WriteUploadSession committed %d of %d bytes", got.GetCommittedOffset(), f.size)
@@ -331,6 +303,11 @@ func uploadSession(ctx context.Context, t *target, f *testFile, chunk int) (outc
 // stream; the item is its answer.
 func uploadStream(ctx context.Context, t *target, f *testFile, chunk int) (outcome, error) {
 	var o outcome
+	file, err := os.Open(f.path)
+	if err != nil {
+		return o, err
+	}
+	defer file.Close()
 	o.first = time.Now()
 	stream, err := t.media.UploadMedia(t.ctx(ctx))
 	if err != nil {
@@ -339,12 +316,12 @@ func uploadStream(ctx context.Context, t *target, f *testFile, chunk int) (outco
 	o.requests = 1
 	sendErr := stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Metadata{Metadata: t.metadata(f)}})
 	if sendErr == nil {
-		sendErr = chunks(f, chunk, func(b []byte) error {
+		_, sendErr = mediaupload.Send(file, make([]byte, chunk), func(b []byte) error {
 			return stream.Send(&mediav1.UploadMediaRequest{Part: &mediav1.UploadMediaRequest_Chunk{Chunk: b}})
-		})
+		}, nil)
 	}
 	o.sent = time.Now()
-	it, err := stream.CloseAndRecv()
+	it, err := stream.CloseAndRecv() // after a failed Send, this has the server's reason
 	if err != nil {
 		return o, fmt.Errorf("UploadMedia: %w", err)
 	}

@@ -24,16 +24,15 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	sdk "github.com/kinbridge/kinbridge/client"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
-	"github.com/kinbridge/kinbridge/pkg/grpcclient"
 	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
@@ -293,32 +292,31 @@ func (c *cmdline) given(name string) bool {
 // person, with where its output goes.
 type client struct {
 	api   progressv1.ProgressServiceClient
-	conn  *grpc.ClientConn
+	sdk   *sdk.Client
 	flags clientFlags
 	out   io.Writer
 }
 
-// progressService describes ProgressService, so the connection retries the
-// methods the contract marks idempotent and never the others.
-var progressService = progressv1.File_kinbridge_progress_v1_progress_proto.Services().ByName("ProgressService")
-
 // connect opens a connection; call it only once the input is known to be
 // good, so bad input never reaches the service. Close the client after.
 func (c *cmdline) connect() (*client, error) {
-	flags := *c.calls(progressAPI)
+	return c.dial("addr", c.calls(progressAPI).addr)
+}
+
+// dial opens an SDK client whose calls go to addr (given with --addrFlag),
+// with the person's token and --timeout. It connects lazily.
+func (c *cmdline) dial(addrFlag, addr string) (*client, error) {
 	token, err := c.bearer()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpcclient.New(flags.addr, grpcclient.Options{
-		Timeout:  flags.timeout,
-		Services: []protoreflect.ServiceDescriptor{progressService},
-	})
+	conn, err := sdk.New(addr, sdk.WithToken(token), sdk.WithTimeout(c.client.timeout))
 	if err != nil {
-		return nil, fmt.Errorf("--addr %q: %w", flags.addr, err)
+		return nil, fmt.Errorf("--%s %q: %w", addrFlag, addr, err)
 	}
-	flags.token = token
-	return &client{api: progressv1.NewProgressServiceClient(conn), conn: conn, flags: flags, out: c.stdout}, nil
+	flags := c.client
+	flags.addr, flags.token = addr, token
+	return &client{api: conn.Progress(), sdk: conn, flags: flags, out: c.stdout}, nil
 }
 
 // bearer returns the person's token (--token, KINBRIDGE_TOKEN) as it goes
@@ -335,13 +333,12 @@ func (c *cmdline) bearer() (string, error) {
 	return token, nil
 }
 
-func (c *client) close() { c.conn.Close() }
+func (c *client) close() { c.sdk.Close() }
 
-// callContext gives one call its deadline and the person's token. Each
-// page of a listing is its own call with its own deadline, so a long
-// listing is not cut short by --timeout.
+// callContext gives one call its deadline (the connection adds the
+// person's token). Each page of a listing is its own call with its own
+// deadline, so a long listing is not cut short by --timeout.
 func (c *client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.flags.token)
 	return context.WithTimeout(ctx, c.flags.timeout)
 }
 

@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"go/parser"
+	gotoken "go/token"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -603,28 +606,6 @@ func TestHumanBytes(t *testing.T) {
 	}
 }
 
-func TestUploadStateFileKeysTheUpload(t *testing.T) {
-	base := uploadState{Path: "/home/ana/v.mp4", Size: 10, ModTime: 1, Child: "children/a"}
-	seen := map[string]bool{base.file("d"): true}
-	for _, other := range []uploadState{
-		{Path: "/home/ana/w.mp4", Size: 10, ModTime: 1, Child: "children/a"},
-		{Path: "/home/ana/v.mp4", Size: 11, ModTime: 1, Child: "children/a"},
-		{Path: "/home/ana/v.mp4", Size: 10, ModTime: 2, Child: "children/a"},
-		{Path: "/home/ana/v.mp4", Size: 10, ModTime: 1, Child: "children/b"},
-	} {
-		if f := other.file("d"); seen[f] {
-			t.Errorf("%+v shares a state file", other)
-		} else {
-			seen[f] = true
-		}
-	}
-	withSession := base
-	withSession.Session, withSession.SHA256 = "children/a/uploadSessions/x", "ab"
-	if withSession.file("d") != base.file("d") || !withSession.same(base) {
-		t.Error("the session is not part of the key")
-	}
-}
-
 // TestCLIMediaUploadFinishedMeanwhile: the remembered session was finished
 // (the run that finished it lost the answer before it forgot the session):
 // running the command again reports the item it became, uploads nothing
@@ -668,13 +649,17 @@ func TestCLIMediaUploadFinishedMeanwhile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := uploadState{Path: abs, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Child: child,
-		Session: sess.GetName(), SHA256: sum, ExpireTime: sess.GetExpireTime().AsTime()}
+	// The state file as every version writes it: runs of different
+	// versions resume each other's uploads.
+	st := map[string]any{"path": abs, "size": fi.Size(), "mod_time_unix_nano": fi.ModTime().UnixNano(), "child": child,
+		"session": sess.GetName(), "sha256": sum, "expire_time": sess.GetExpireTime().AsTime()}
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(st.file(states), b, 0o600); err != nil {
+	key := strings.Join([]string{abs, strconv.FormatInt(fi.Size(), 10), strconv.FormatInt(fi.ModTime().UnixNano(), 10), child}, "\x00")
+	keySum := sha256.Sum256([]byte(key))
+	if err := os.WriteFile(filepath.Join(states, hex.EncodeToString(keySum[:16])+".json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -693,5 +678,29 @@ func TestCLIMediaUploadFinishedMeanwhile(t *testing.T) {
 	}
 	if items := listMedia(t, child, teacher); len(items) != 1 {
 		t.Errorf("want one item, got %d", len(items))
+	}
+}
+
+// TestCLICommandsImportNoService: the client commands are built on the SDK
+// (client/); only the serve wiring imports services/.
+func TestCLICommandsImportNoService(t *testing.T) {
+	files, err := filepath.Glob("cli*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(path, "github.com/kinbridge/kinbridge/services/") {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
 	}
 }

@@ -9,26 +9,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
+	sdk "github.com/kinbridge/kinbridge/client"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
-	"github.com/kinbridge/kinbridge/pkg/grpcclient"
-	"github.com/kinbridge/kinbridge/services/notification"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // notificationsCommands are `kinbridge notifications ...`.
@@ -40,13 +35,9 @@ var notificationsCommands = []subcommand{
 }
 
 // inbox is the caller's own inbox: a user reaches no other.
-const inbox = "users/me"
+const inbox = sdk.Inbox
 
 const notificationAddrFlag = "notification-addr"
-
-// notificationService describes NotificationService, so the connection
-// retries the methods the contract marks idempotent and never the others.
-var notificationService = notificationv1.File_kinbridge_notification_v1_notification_proto.Services().ByName("NotificationService")
 
 // notificationAddr is --notification-addr (KINBRIDGE_NOTIFICATION_ADDR),
 // once cmd is parsed.
@@ -62,23 +53,11 @@ type notifier struct {
 // connectNotifications opens a connection to the notification service at
 // addr; like connect, call it only once the input is known to be good.
 func connectNotifications(cmd *cmdline, addr string) (*notifier, error) {
-	token, err := cmd.bearer()
+	c, err := cmd.dial(notificationAddrFlag, addr)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpcclient.New(addr, grpcclient.Options{
-		Timeout:  cmd.client.timeout,
-		Services: []protoreflect.ServiceDescriptor{notificationService},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("--%s %q: %w", notificationAddrFlag, addr, err)
-	}
-	flags := cmd.client
-	flags.addr, flags.token = addr, token
-	return &notifier{
-		client: &client{conn: conn, flags: flags, out: cmd.stdout},
-		api:    notificationv1.NewNotificationServiceClient(conn),
-	}, nil
+	return &notifier{client: c, api: c.sdk.Notifications()}, nil
 }
 
 // explain is client.explain, except that the errors about reaching the
@@ -218,30 +197,31 @@ func notificationsCount(ctx context.Context, cmd *cmdline, args []string) error 
 // maxMarked is how many notifications MarkNotificationsRead takes by name.
 const maxMarked = 1000
 
-var notificationNameRE = regexp.MustCompile(`^users/[^/]{1,128}/notifications/[1-9][0-9]{0,18}$`)
-
 // notificationNames turns the notifications given on the command line,
 // by sequence (12) or by name (users/me/notifications/12), into names.
 func notificationNames(args []string) ([]string, error) {
 	if len(args) > maxMarked {
 		return nil, usagef("at most %d notifications at once, got %d; --all marks every one", maxMarked, len(args))
 	}
-	names := make([]string, 0, len(args))
+	bad := func(a string) error {
+		return usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+	}
+	out := make([]string, 0, len(args))
 	for _, a := range args {
 		if strings.Contains(a, "/") {
-			if !notificationNameRE.MatchString(a) {
-				return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			if _, err := names.ParseNotification(a); err != nil {
+				return nil, bad(a)
 			}
-			names = append(names, a)
+			out = append(out, a)
 			continue
 		}
 		seq, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || seq <= 0 {
-			return nil, usagef("%q is not a notification: give its sequence as 'kinbridge notifications list' shows it, for example 12", a)
+			return nil, bad(a)
 		}
-		names = append(names, inbox+"/notifications/"+strconv.FormatInt(seq, 10))
+		out = append(out, names.Notification{User: names.Me, Sequence: seq}.String())
 	}
-	return names, nil
+	return out, nil
 }
 
 func notificationsRead(ctx context.Context, cmd *cmdline, args []string) error {
@@ -314,191 +294,44 @@ func notificationsWatch(ctx context.Context, cmd *cmdline, args []string) error 
 		return err
 	}
 	defer n.close()
-	w := &watcher{n: n, stderr: cmd.stderr, backoff: backoff{base: 250 * time.Millisecond, max: 30 * time.Second}}
-	w.print = w.line
+	w := &watcher{n: n}
+	print := w.line
 	if n.flags.json {
-		w.print = w.json
+		print = w.json
 	}
-	w.setToken(strings.TrimSpace(resume))
-	err = w.run(ctx)
-	if w.token != "" {
-		fmt.Fprintf(cmd.stderr, "To continue from here: kinbridge notifications watch --resume %s\n", w.token)
+	token, err := n.sdk.Follow(ctx, sdk.FollowOptions{
+		ResumeToken: strings.TrimSpace(resume),
+		Started: func(string) {
+			fmt.Fprintf(cmd.stderr, "Watching your notifications at %s; stop with Ctrl-C.\n", n.flags.addr)
+		},
+		Retrying: func(err error, token string, delay time.Duration) {
+			reason := err
+			if err != sdk.ErrStreamEnded {
+				reason = n.explain(err)
+			}
+			from := ""
+			if token != "" {
+				from = " from resume token " + token
+			}
+			fmt.Fprintf(cmd.stderr, "Watch interrupted: %v. Resuming%s in %s.\n", reason, from, delay.Round(10*time.Millisecond))
+		},
+	}, print)
+	switch {
+	case ctx.Err() != nil:
+		err = nil // interrupted: the normal end of a watch
+	case err != nil && !w.printFailed:
+		err = n.explain(err)
+	}
+	if token != "" {
+		fmt.Fprintf(cmd.stderr, "To continue from here: kinbridge notifications watch --resume %s\n", token)
 	}
 	return err
 }
 
-// watcher follows the caller's notification stream across lost
-// connections. The stream's resume tokens (of notifications and of
-// heartbeats) say where the next stream starts; sequences, which only
-// grow, keep a notification a resumed stream sends again from being
-// printed twice.
+// watcher prints the notifications a watch follows.
 type watcher struct {
-	n       *notifier
-	stderr  io.Writer
-	print   func(*notificationv1.Notification) error
-	backoff backoff
-
-	token     string // where the next stream starts; "" before the start is known
-	printed   int64  // the sequence of the last notification printed
-	announced bool
-}
-
-// errStreamEnded is a stream the service closed without an error, as it
-// does when shutting down: the watch goes on elsewhere or later.
-var errStreamEnded = errors.New("the notification service ended the stream")
-
-// outputError is a failure to print; no retry helps that.
-type outputError struct{ error }
-
-// run follows the stream until ctx is done or an error no retry can fix.
-func (w *watcher) run(ctx context.Context) error {
-	for {
-		progressed, err := w.follow(ctx)
-		if ctx.Err() != nil {
-			return nil // interrupted: the normal end of a watch
-		}
-		if oe, ok := errors.AsType[outputError](err); ok {
-			return oe.error
-		}
-		if !retryable(err) {
-			return w.n.explain(err)
-		}
-		if progressed {
-			w.backoff.reset()
-		}
-		delay := w.backoff.next()
-		reason := err
-		if err != errStreamEnded {
-			reason = w.n.explain(err)
-		}
-		from := ""
-		if w.token != "" {
-			from = " from resume token " + w.token
-		}
-		fmt.Fprintf(w.stderr, "Watch interrupted: %v. Resuming%s in %s.\n", reason, from, delay.Round(10*time.Millisecond))
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		// The connection keeps its own, longer, reconnection backoff; this
-		// one decides when to try.
-		w.n.conn.ResetConnectBackoff()
-	}
-}
-
-// retryable reports whether a failed stream is worth resuming: everything
-// but what the person has to fix (their token, their input, the address,
-// too many feeds of theirs open: retrying would not close one).
-func retryable(err error) bool {
-	if err == errStreamEnded {
-		return true
-	}
-	if errorReason(err) == notification.ReasonTooManyFeeds {
-		return false
-	}
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
-		codes.Unauthenticated, codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented:
-		return false
-	}
-	return true
-}
-
-// follow opens one stream from the resume token and prints what it
-// carries until it fails; progressed is whether it carried anything.
-func (w *watcher) follow(ctx context.Context) (progressed bool, err error) {
-	if w.token == "" {
-		// Start after the newest notification in the inbox, not at the
-		// service's own "now" (an empty token): a stream lost before its
-		// first message then still resumes from a known point. With the
-		// inbox empty, after 0, which replays only what arrives from now.
-		cctx, cancel := w.n.callContext(ctx)
-		resp, err := w.n.api.ListNotifications(cctx, &notificationv1.ListNotificationsRequest{Parent: inbox, PageSize: 1})
-		cancel()
-		if err != nil {
-			return false, err
-		}
-		var newest int64
-		if ns := resp.GetNotifications(); len(ns) > 0 {
-			newest = ns[0].GetSequence()
-		}
-		w.setToken(strconv.FormatInt(newest, 10))
-	}
-	if !w.announced {
-		w.announced = true
-		fmt.Fprintf(w.stderr, "Watching your notifications at %s; stop with Ctrl-C.\n", w.n.flags.addr)
-	}
-
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sctx = metadata.AppendToOutgoingContext(sctx, "authorization", "Bearer "+w.n.flags.token)
-	stream, err := w.n.api.StreamNotifications(sctx, &notificationv1.StreamNotificationsRequest{Parent: inbox, ResumeToken: w.token})
-	if err != nil {
-		return false, err
-	}
-	for {
-		resp, err := stream.Recv()
-		if err == io.EOF {
-			return progressed, errStreamEnded
-		}
-		if err != nil {
-			w.adoptStatusToken(err)
-			return progressed, err
-		}
-		progressed = true
-		token := resp.GetResumeToken()
-		if nt := resp.GetNotification(); nt != nil {
-			if nt.GetSequence() > w.printed {
-				if err := w.print(nt); err != nil {
-					return progressed, outputError{err}
-				}
-				w.printed = nt.GetSequence()
-			}
-			if token == "" { // a notification's sequence is its resume token
-				token = strconv.FormatInt(nt.GetSequence(), 10)
-			}
-		}
-		if token != "" {
-			w.token = token
-		}
-	}
-}
-
-// setToken sets where the next stream starts. What a numeric token (a
-// sequence) covers counts as printed.
-func (w *watcher) setToken(token string) {
-	w.token = token
-	if seq, err := strconv.ParseInt(token, 10, 64); err == nil && seq > w.printed {
-		w.printed = seq
-	}
-}
-
-var statusTokenRE = regexp.MustCompile(`resume_token (\d+)\s*$`)
-
-// adoptStatusToken takes the resume token a stream's end names ("the
-// stream fell behind; resume with resume_token 42") when it is later than
-// the watcher's own: the service ends a stream after everything it sent,
-// so the two differ only by what it skipped for this user.
-func (w *watcher) adoptStatusToken(err error) {
-	st, ok := status.FromError(err)
-	if !ok {
-		return
-	}
-	m := statusTokenRE.FindStringSubmatch(st.Message())
-	if m == nil {
-		return
-	}
-	theirs, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return
-	}
-	ours, err := strconv.ParseInt(w.token, 10, 64)
-	if w.token == "" || (err == nil && theirs > ours) {
-		w.token = m[1]
-	}
+	n           *notifier
+	printFailed bool // the output failed: its error is shown as it is
 }
 
 // line prints a notification as one readable line, the columns of
@@ -509,6 +342,7 @@ func (w *watcher) line(nt *notificationv1.Notification) error {
 		text += " — " + cell(nt.GetBody())
 	}
 	_, err := fmt.Fprintf(w.n.out, "%d  %s  %s  %s\n", nt.GetSequence(), cell(when(nt.GetCreateTime())), cell(nt.GetChild()), text)
+	w.printFailed = err != nil
 	return err
 }
 
@@ -525,27 +359,6 @@ func (w *watcher) json(nt *notificationv1.Notification) error {
 	}
 	buf.WriteByte('\n')
 	_, err = w.n.out.Write(buf.Bytes())
+	w.printFailed = err != nil
 	return err
 }
-
-// backoff is capped exponential backoff with jitter: the n-th wait since
-// the last reset is a random duration between half and all of
-// min(max, base·2ⁿ), so clients that lost the service together do not
-// come back together.
-type backoff struct {
-	base, max time.Duration
-	attempt   int
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.max
-	if b.attempt < 32 {
-		if e := b.base << b.attempt; e > 0 && e < b.max {
-			d = e
-		}
-	}
-	b.attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.attempt = 0 }

@@ -698,29 +698,3 @@ func TestNotificationWatchStopsOnWhatNoRetryFixes(t *testing.T) {
 		t.Fatalf("stderr %q", errOut)
 	}
 }
-
-func TestNotificationWatchBackoffIsCappedWithJitter(t *testing.T) {
-	b := backoff{base: 100 * time.Millisecond, max: time.Second}
-	for i, ceiling := range []time.Duration{100, 200, 400, 800, 1000, 1000, 1000} {
-		ceiling *= time.Millisecond
-		if d := b.next(); d < ceiling/2 || d > ceiling {
-			t.Errorf("wait %d: %s, want between %s and %s", i, d, ceiling/2, ceiling)
-		}
-	}
-	b.attempt = 1000 // no overflow however long the service stays away
-	if d := b.next(); d < 500*time.Millisecond || d > time.Second {
-		t.Errorf("after many: %s", d)
-	}
-	seen := map[time.Duration]bool{}
-	for range 20 {
-		b.reset()
-		d := b.next()
-		if d < 50*time.Millisecond || d > 100*time.Millisecond {
-			t.Fatalf("after a reset: %s", d)
-		}
-		seen[d] = true
-	}
-	if len(seen) < 2 {
-		t.Errorf("no jitter: %v", seen)
-	}
-}
