@@ -6,6 +6,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // RefusedError is the media service refusing an upload for what it is: its
@@ -14,9 +17,11 @@ import (
 // forgotten. Find it with errors.As; status.Code and status.FromError see
 // the service's status.
 type RefusedError struct {
-	// Reason is the service's ErrorInfo reason, for example
-	// "UNSUPPORTED_TYPE" or "CHECKSUM_MISMATCH" (see [Reason]).
-	Reason string
+	// Reason is what the refusal is about, for example
+	// ERROR_REASON_UNSUPPORTED_TYPE or ERROR_REASON_CHECKSUM_MISMATCH
+	// (the media contract documents each); ERROR_REASON_UNSPECIFIED when
+	// the service named none.
+	Reason mediav1.ErrorReason
 	// Status is the service's answer.
 	Status *status.Status
 }
@@ -66,9 +71,8 @@ func (e *UploadError) Error() string {
 // Unwrap returns the cause, so errors.Is(err, context.Canceled) works.
 func (e *UploadError) Unwrap() error { return e.Err }
 
-// Reason returns the ErrorInfo reason of a status error (what a service
-// says its refusal is about, "TOO_MANY_FEEDS" say), or "".
-func Reason(err error) string {
+// reason returns the ErrorInfo reason of a status error, or "".
+func reason(err error) string {
 	st, ok := status.FromError(err)
 	if !ok {
 		return ""
@@ -81,14 +85,8 @@ func Reason(err error) string {
 	return ""
 }
 
-// ErrorInfo reasons of the media service the uploader acts on.
-const (
-	reasonChecksumMismatch = "CHECKSUM_MISMATCH"
-	reasonOffsetMismatch   = "OFFSET_MISMATCH"
-	reasonFinished         = "FINISHED"
-)
-
-// ErrorInfo reason of the notification service the follower acts on.
+// reasonTooManyFeeds is the notification service's refusal of a feed to a
+// user who has too many open: reopening it would not close one.
 const reasonTooManyFeeds = "TOO_MANY_FEEDS"
 
 // refusal reports whether the service refused the content itself (its
@@ -97,7 +95,7 @@ func refusal(err error) (*RefusedError, bool) {
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.OutOfRange:
 		st, _ := status.FromError(err)
-		return &RefusedError{Reason: Reason(err), Status: st}, true
+		return &RefusedError{Reason: errinfo.MediaReason(err), Status: st}, true
 	}
 	return nil, false
 }
@@ -105,4 +103,6 @@ func refusal(err error) (*RefusedError, bool) {
 // IsChecksumMismatch reports whether err is a refusal of bytes that do not
 // match the SHA-256 the upload declared: the file changed while it was
 // uploaded.
-func (e *RefusedError) IsChecksumMismatch() bool { return e.Reason == reasonChecksumMismatch }
+func (e *RefusedError) IsChecksumMismatch() bool {
+	return e.Reason == mediav1.ErrorReason_ERROR_REASON_CHECKSUM_MISMATCH
+}

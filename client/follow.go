@@ -109,7 +109,7 @@ func feedRetryable(err error) bool {
 	if err == ErrStreamEnded {
 		return true
 	}
-	if Reason(err) == reasonTooManyFeeds {
+	if reason(err) == reasonTooManyFeeds {
 		return false
 	}
 	switch status.Code(err) {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/upload"
@@ -521,8 +522,8 @@ func retryable(err error) bool {
 		// FINISHED: an earlier finish whose answer was lost made it an
 		// item; asking where the session stands leads to finishing again,
 		// which answers with that item.
-		r := Reason(err)
-		return r == reasonOffsetMismatch || r == reasonFinished
+		r := errinfo.MediaReason(err)
+		return r == mediav1.ErrorReason_ERROR_REASON_OFFSET_MISMATCH || r == mediav1.ErrorReason_ERROR_REASON_FINISHED
 	}
 	return false
 }

@@ -289,7 +289,7 @@ func TestUploadRefusalIsTyped(t *testing.T) {
 	_, err := teacher.Upload(context.Background(), bytes.NewReader(html), int64(len(html)),
 		&mediav1.UploadMetadata{Parent: child, Filename: "not-a-photo.jpg"}, client.UploadOptions{StateDir: states, ResumeKey: "not-a-photo"})
 	var refused *client.RefusedError
-	if !errors.As(err, &refused) || refused.Reason != "UNSUPPORTED_TYPE" || status.Code(err) != codes.InvalidArgument || refused.IsChecksumMismatch() {
+	if !errors.As(err, &refused) || refused.Reason != mediav1.ErrorReason_ERROR_REASON_UNSUPPORTED_TYPE || status.Code(err) != codes.InvalidArgument || refused.IsChecksumMismatch() {
 		t.Fatalf("got %v (%T)", err, err)
 	}
 	if files, _ := filepath.Glob(filepath.Join(states, "*.json")); len(files) != 0 {
