@@ -159,8 +159,11 @@ func TestEveryClientFlagIsRead(t *testing.T) {
 			}
 			runIt := func(flags ...string) (stdout, all string, err error) {
 				t.Helper()
-				// A watch runs until stopped: it has this long.
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				// A watch runs until stopped: it has this long. A cancel,
+				// not a deadline: as in main, --timeout is the only deadline
+				// of a call.
+				ctx, cancel := context.WithCancel(context.Background())
+				defer time.AfterFunc(5*time.Second, cancel).Stop()
 				defer cancel()
 				args := append(append(strings.Fields(l.path), p.args(t)...), flags...)
 				stdout, stderr, err := kbOut(ctx, args...)
