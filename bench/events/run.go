@@ -20,12 +20,16 @@ import (
 	"github.com/kinbridge/kinbridge/bench/internal/suite"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // eventPrefix starts the title of every assessment the benchmark records;
 // the notification's body is the title, which is how an inbox entry is
 // matched to its recording.
 const eventPrefix = "ev-"
+
+// ownInbox is the caller's own inbox, where each guardian counts and reads.
+var ownInbox = names.User{ID: names.Me}.String()
 
 // result is what one run measured.
 type result struct {
@@ -43,6 +47,7 @@ func (r *result) callsPerEvent() float64 { return r.calls / float64(r.events) }
 // child is one child of a run and its two guardians.
 type child struct {
 	name      string // children/<id>
+	id        string // <id>
 	guardians []guardian
 	recorded  []check.Event // in the order they were sent
 }
@@ -93,7 +98,11 @@ func measure(ctx context.Context, bin, dir string, args []string, sc scenario, w
 			if err != nil {
 				return fmt.Errorf("create child: %w", err)
 			}
-			ch := &child{name: c.GetName()}
+			n, err := names.ParseChild(c.GetName())
+			if err != nil {
+				return fmt.Errorf("create child: %w", err)
+			}
+			ch := &child{name: n.String(), id: n.ID}
 			for j := range 2 {
 				user := fmt.Sprintf("guardian-%03d-%d", i, j)
 				if _, err := progress.CreateGuardianship(bearer(cctx, admin), &progressv1.CreateGuardianshipRequest{Parent: ch.name,
@@ -160,7 +169,7 @@ func measure(ctx context.Context, bin, dir string, args []string, sc scenario, w
 				}
 				ch := children[i%sc.children]
 				k := i / sc.children
-				id := fmt.Sprintf("%s%s-%05d", eventPrefix, strings.TrimPrefix(ch.name, "children/"), k)
+				id := fmt.Sprintf("%s%s-%05d", eventPrefix, ch.id, k)
 				sent := time.Since(epoch)
 				err := record(ctx, progress, admin, ch.name, id)
 				ch.recorded[k] = check.Event{ID: id, Sent: sent, Acked: time.Since(epoch)}
@@ -339,7 +348,7 @@ func inboxesFull(ctx context.Context, notification notificationv1.NotificationSe
 func unread(ctx context.Context, notification notificationv1.NotificationServiceClient, token string) (int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := notification.CountUnreadNotifications(bearer(cctx, token), &notificationv1.CountUnreadNotificationsRequest{Parent: "users/me"})
+	resp, err := notification.CountUnreadNotifications(bearer(cctx, token), &notificationv1.CountUnreadNotificationsRequest{Parent: ownInbox})
 	if err != nil {
 		return 0, fmt.Errorf("count unread: %w", err)
 	}
@@ -353,7 +362,7 @@ func inbox(ctx context.Context, notification notificationv1.NotificationServiceC
 	page := ""
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		resp, err := notification.ListNotifications(bearer(cctx, token), &notificationv1.ListNotificationsRequest{Parent: "users/me", PageSize: 1000, PageToken: page})
+		resp, err := notification.ListNotifications(bearer(cctx, token), &notificationv1.ListNotificationsRequest{Parent: ownInbox, PageSize: 1000, PageToken: page})
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("list notifications: %w", err)

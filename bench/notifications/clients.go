@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // Titles of the assessments the benchmark records; the notification's body
@@ -169,7 +170,7 @@ func bearer(ctx context.Context, token string) context.Context {
 func grpcConnect(conn *grpc.ClientConn, token string) func(ctx context.Context, resume string) (feed, error) {
 	client := notificationv1.NewNotificationServiceClient(conn)
 	return func(ctx context.Context, resume string) (feed, error) {
-		stream, err := client.StreamNotifications(bearer(ctx, token), &notificationv1.StreamNotificationsRequest{Parent: "users/me", ResumeToken: resume})
+		stream, err := client.StreamNotifications(bearer(ctx, token), &notificationv1.StreamNotificationsRequest{Parent: names.User{ID: names.Me}.String(), ResumeToken: resume})
 		if err != nil {
 			return nil, err
 		}

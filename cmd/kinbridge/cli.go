@@ -558,11 +558,6 @@ func childName(arg string) (string, error) {
 	return n.String(), nil
 }
 
-// lastSegment returns the id at the end of a resource name.
-func lastSegment(name string) string {
-	return name[strings.LastIndexByte(name, '/')+1:]
-}
-
 // checkDate refuses anything that is not a real day as YYYY-MM-DD; empty
 // passes, for optional flags.
 func checkDate(flagName, v string) error {

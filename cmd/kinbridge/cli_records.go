@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/names"
 )
 
 // assessmentsCommands are `kinbridge assessments ...`.
@@ -178,7 +179,7 @@ func assessmentsList(ctx context.Context, cmd *cmdline, args []string) error {
 		row(w, "DATE", "SUBJECT", "KIND", "TITLE", "SCORE", "PERCENT", "RECORDED BY", "ID")
 		for _, a := range all {
 			row(w, a.GetAssessedDate(), a.GetSubject(), enumWord(kindEnum, a.GetKind().Number()), a.GetTitle(),
-				score(a.GetScore()), optional(a.Percent, percent), a.GetRecordedBy(), lastSegment(a.GetName()))
+				score(a.GetScore()), optional(a.Percent, percent), a.GetRecordedBy(), assessmentID(a.GetName()))
 		}
 	})
 }
@@ -301,7 +302,7 @@ func milestonesList(ctx context.Context, cmd *cmdline, args []string) error {
 func milestoneRows(w io.Writer, ms []*progressv1.Milestone) {
 	row(w, "DATE", "CATEGORY", "TITLE", "RECORDED BY", "ID")
 	for _, m := range ms {
-		row(w, m.GetAchievedDate(), enumWord(categoryEnum, m.GetCategory().Number()), m.GetTitle(), m.GetRecordedBy(), lastSegment(m.GetName()))
+		row(w, m.GetAchievedDate(), enumWord(categoryEnum, m.GetCategory().Number()), m.GetTitle(), m.GetRecordedBy(), milestoneID(m.GetName()))
 	}
 }
 
@@ -385,3 +386,19 @@ func exact(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // percent shows a percentage with its unit.
 func percent(v float64) string { return number(v) + "%" }
+
+// assessmentID and milestoneID are the ids a table shows for records the
+// service named; a name that does not parse is shown whole, not cut.
+func assessmentID(name string) string {
+	if n, err := names.ParseAssessment(name); err == nil {
+		return n.ID
+	}
+	return name
+}
+
+func milestoneID(name string) string {
+	if n, err := names.ParseMilestone(name); err == nil {
+		return n.ID
+	}
+	return name
+}
