@@ -40,6 +40,7 @@ func Convert(ctx context.Context, v2 []byte) ([]byte, error) {
 	}
 	walkMaps(raw, titleToDescription)
 	walkMaps(raw, hoistReadOnly)
+	walkMaps(raw, jsonNamesInDescriptions(protoJSONNames()))
 	var doc2 openapi2.T
 	if err := remarshal(raw, &doc2); err != nil {
 		return nil, err

@@ -124,8 +124,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Updates the fields named in `update_mask`
-         * @description Updates the fields named in `update_mask`. Administrators only. When the
+         * Updates the fields named in `updateMask`
+         * @description Updates the fields named in `updateMask`. Administrators only. When the
          *     request carries an etag that is no longer current the call fails with
          *     ABORTED (HTTP 409) and nothing changes.
          */
@@ -151,7 +151,7 @@ export interface paths {
         /**
          * Records an assessment
          * @description Records an assessment. Contributors and administrators. With a
-         *     `request_id`, sending the same request again returns the assessment the
+         *     `requestId`, sending the same request again returns the assessment the
          *     first one created instead of recording it twice.
          */
         post: operations["CreateAssessment"];
@@ -180,8 +180,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes the fields named in `update_mask`
-         * @description Changes the fields named in `update_mask`. Contributors and
+         * Changes the fields named in `updateMask`
+         * @description Changes the fields named in `updateMask`. Contributors and
          *     administrators; a stale etag fails with ABORTED (HTTP 409).
          */
         patch: operations["UpdateAssessment"];
@@ -249,8 +249,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Changes the fields of a guardianship named in `update_mask`
-         * @description Changes the fields of a guardianship named in `update_mask`.
+         * Changes the fields of a guardianship named in `updateMask`
+         * @description Changes the fields of a guardianship named in `updateMask`.
          *     Administrators only; etag-checked like UpdateChild.
          */
         patch: operations["UpdateGuardianship"];
@@ -370,7 +370,7 @@ export interface paths {
         /**
          * Records a milestone
          * @description Records a milestone. Contributors and administrators; idempotent with a
-         *     `request_id` like CreateAssessment.
+         *     `requestId` like CreateAssessment.
          */
         post: operations["CreateMilestone"];
         delete?: never;
@@ -397,7 +397,7 @@ export interface paths {
         delete: operations["DeleteMilestone"];
         options?: never;
         head?: never;
-        /** Changes the fields named in `update_mask`; etag-checked */
+        /** Changes the fields named in `updateMask`; etag-checked */
         patch: operations["UpdateMilestone"];
         trace?: never;
     };
@@ -417,11 +417,11 @@ export interface paths {
          *         points possible x 100, or its letter grade through the child's
          *         grading scale. TEACHER_NOTE assessments, unscored ones, and letters
          *         not on the scale count only as entries;
-         *       - per subject: `assessment_count` counts every entry; `latest_percent`
+         *       - per subject: `assessmentCount` counts every entry; `latestPercent`
          *         is the percentage of the scored assessment with the latest
-         *         `assessed_date` (the one recorded last, on a tie); `mean_percent` is
+         *         `assessedDate` (the one recorded last, on a tie); `meanPercent` is
          *         the arithmetic mean; `trend` is the least-squares slope
-         *         of percentage against `assessed_date` (x in days), times 30: in
+         *         of percentage against `assessedDate` (x in days), times 30: in
          *         percentage points per 30 days, absent when fewer than two scored
          *         assessments fall on different days;
          *       - `overall` is the same over every subject together; the milestones
@@ -664,7 +664,7 @@ export interface paths {
         delete: operations["DeleteSubscription"];
         options?: never;
         head?: never;
-        /** Changes the fields of a subscription named in `update_mask` */
+        /** Changes the fields of a subscription named in `updateMask` */
         patch: operations["UpdateSubscription"];
         trace?: never;
     };
@@ -860,47 +860,47 @@ export interface components {
         ListAssessmentsResponse: {
             /** @description The assessments of this page. */
             assessments?: components["schemas"]["Assessment"][];
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
         /** @description Response of ListChildren. */
         ListChildrenResponse: {
             /** @description The children of this page. */
             children?: components["schemas"]["Child"][];
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
         /** @description Response of ListGuardianships. */
         ListGuardianshipsResponse: {
             /** @description The guardianships of this page. */
             guardianships?: components["schemas"]["Guardianship"][];
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
         /** @description Response of ListMediaItems. */
         ListMediaItemsResponse: {
             /** @description The items of this page, newest first. */
             mediaItems?: components["schemas"]["MediaItem"][];
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
         /** @description Response of ListMilestones. */
         ListMilestonesResponse: {
             /** @description The milestones of this page. */
             milestones?: components["schemas"]["Milestone"][];
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
         /** @description Response of ListNotifications. */
         ListNotificationsResponse: {
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
             /** @description The notifications of this page, newest first. */
             notifications?: components["schemas"]["Notification"][];
         };
         /** @description Response of ListSubscriptions. */
         ListSubscriptionsResponse: {
-            /** @description Pass as `page_token` to get the next page; empty on the last page. */
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
             /** @description The subscriptions of this page, by child. */
             subscriptions?: components["schemas"]["Subscription"][];
@@ -1024,7 +1024,7 @@ export interface components {
          *      - MEDIA_STATE_UPLOADING: Bytes are still arriving.
          *      - MEDIA_STATE_PROCESSING: Stored; thumbnails and metadata are being made.
          *      - MEDIA_STATE_READY: Ready to view.
-         *      - MEDIA_STATE_FAILED: Processing failed; `failure_reason` says why. The original is kept.
+         *      - MEDIA_STATE_FAILED: Processing failed; `failureReason` says why. The original is kept.
          * @default MEDIA_STATE_UNSPECIFIED
          * @enum {string}
          */
@@ -1525,7 +1525,7 @@ export interface operations {
             query?: {
                 /** @description How many children to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call, to continue after it. */
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
                 pageToken?: string;
             };
             header?: never;
@@ -1557,7 +1557,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description The child to create; `display_name` is required. */
+        /** @description The child to create; `displayName` is required. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Child"];
@@ -1722,7 +1722,7 @@ export interface operations {
             query?: {
                 /** @description How many assessments to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call with the same filters. */
+                /** @description The `nextPageToken` of a previous call with the same filters. */
                 pageToken?: string;
                 /** @description Only this subject (exact match). */
                 subject?: string;
@@ -1791,7 +1791,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The assessment; `subject`, `title`, `kind` and `assessed_date` are required. */
+        /** @description The assessment; `subject`, `title`, `kind` and `assessedDate` are required. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Assessment"];
@@ -2043,7 +2043,7 @@ export interface operations {
             query?: {
                 /** @description How many guardianships to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call, to continue after it. */
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
                 pageToken?: string;
             };
             header?: never;
@@ -2239,7 +2239,7 @@ export interface operations {
             query?: {
                 /** @description How many items to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call with the same filters. */
+                /** @description The `nextPageToken` of a previous call with the same filters. */
                 pageToken?: string;
                 /**
                  * @description Only this kind.
@@ -2679,7 +2679,7 @@ export interface operations {
             query?: {
                 /** @description How many milestones to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call with the same filters. */
+                /** @description The `nextPageToken` of a previous call with the same filters. */
                 pageToken?: string;
                 /**
                  * @description Only this category.
@@ -2744,7 +2744,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The milestone; `title` and `achieved_date` are required. */
+        /** @description The milestone; `title` and `achievedDate` are required. */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Milestone"];
@@ -3261,7 +3261,7 @@ export interface operations {
             query?: {
                 /** @description How many notifications to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call with the same filter. */
+                /** @description The `nextPageToken` of a previous call with the same filter. */
                 pageToken?: string;
                 /** @description Only unread notifications. */
                 unreadOnly?: boolean;
@@ -3403,7 +3403,7 @@ export interface operations {
             query?: {
                 /** @description How many to return at most, 1 to 1000; 0 means 50. */
                 pageSize?: number;
-                /** @description The `next_page_token` of a previous call. */
+                /** @description The `nextPageToken` of a previous call. */
                 pageToken?: string;
             };
             header?: never;
