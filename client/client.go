@@ -68,8 +68,9 @@ func WithTLS(cfg *tls.Config) Option {
 }
 
 // WithTimeout sets the deadline of unary calls whose context has none
-// ([DefaultTimeout] otherwise), and how long an upload or download stream
-// may go without progress before it is retried.
+// ([DefaultTimeout] otherwise), how long an upload or download stream may
+// go without progress before it is retried, and how long a feed [Client.Follow]
+// opens may take to answer before it is reopened.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {

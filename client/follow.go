@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -146,19 +147,19 @@ func (f *follower) follow(ctx context.Context) (progressed bool, err error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The service answers a new stream at once (a heartbeat, or what it
+	// replays), so a stream with no first answer within the client's
+	// timeout is lost like any other and reopened.
+	var unanswered atomic.Bool
+	opening := time.AfterFunc(f.c.opts.timeout, func() { unanswered.Store(true); cancel() })
+	defer opening.Stop()
 	stream, err := f.api.StreamNotifications(sctx, &notificationv1.StreamNotificationsRequest{Parent: Inbox, ResumeToken: f.token})
-	if err != nil {
-		return false, err
-	}
-	for {
-		resp, err := stream.Recv()
-		if err == io.EOF {
-			return progressed, ErrStreamEnded
+	for err == nil {
+		var resp *notificationv1.StreamNotificationsResponse
+		if resp, err = stream.Recv(); err != nil {
+			break
 		}
-		if err != nil {
-			f.adoptStatusToken(err)
-			return progressed, err
-		}
+		opening.Stop()
 		progressed = true
 		token := resp.GetResumeToken()
 		if nt := resp.GetNotification(); nt != nil {
@@ -176,6 +177,14 @@ func (f *follower) follow(ctx context.Context) (progressed bool, err error) {
 			f.token = token
 		}
 	}
+	switch {
+	case unanswered.Load() && ctx.Err() == nil:
+		return progressed, status.Errorf(codes.DeadlineExceeded, "the feed did not answer within %s", f.c.opts.timeout)
+	case err == io.EOF:
+		return progressed, ErrStreamEnded
+	}
+	f.adoptStatusToken(err)
+	return progressed, err
 }
 
 // setToken sets where the next stream starts. What a numeric token (a

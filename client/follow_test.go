@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -188,5 +190,60 @@ func TestFollowStopsOnWhatNoRetryFixes(t *testing.T) {
 		func(*notificationv1.Notification) error { return nil })
 	if status.Code(err) != codes.Unauthenticated || retried {
 		t.Fatalf("got %v (retried %v)", err, retried)
+	}
+}
+
+// silentFirstFeed is a notification service whose first feed opens and
+// never answers, as a server wedged behind a working connection would;
+// later feeds answer with notification 1.
+type silentFirstFeed struct {
+	notificationv1.UnimplementedNotificationServiceServer
+	opened atomic.Int32
+}
+
+func (s *silentFirstFeed) StreamNotifications(req *notificationv1.StreamNotificationsRequest, stream notificationv1.NotificationService_StreamNotificationsServer) error {
+	if s.opened.Add(1) == 1 {
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
+	if err := stream.Send(&notificationv1.StreamNotificationsResponse{Event: &notificationv1.StreamNotificationsResponse_Notification{
+		Notification: &notificationv1.Notification{Sequence: 1, Title: "after the silence"}}}); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return nil
+}
+
+func TestFollowReopensAFeedThatDoesNotAnswer(t *testing.T) {
+	feed := &silentFirstFeed{}
+	srv := grpc.NewServer()
+	notificationv1.RegisterNotificationServiceServer(srv, feed)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	c, err := client.New(suite.progress, client.WithNotificationAddr(lis.Addr().String()), client.WithTimeout(300*time.Millisecond),
+		client.WithToken("token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var lost []error
+	var got []string
+	_, err = c.Follow(ctx, client.FollowOptions{ResumeToken: "0", Retrying: func(err error, _ string, _ time.Duration) { lost = append(lost, err) }},
+		func(n *notificationv1.Notification) error {
+			got = append(got, n.GetTitle())
+			return errStop
+		})
+	if !errors.Is(err, errStop) || !slices.Equal(got, []string{"after the silence"}) {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if len(lost) != 1 || status.Code(lost[0]) != codes.DeadlineExceeded {
+		t.Fatalf("the silent feed was reported as %v, want one DeadlineExceeded", lost)
 	}
 }
