@@ -12,13 +12,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,58 +41,11 @@ import (
 // by itself after the number of notifications it was asked for.
 const clientTimeout = 90 * time.Second
 
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
-
-// nodeClients installs e2e/clients with `npm ci` (once per test run) and
-// returns its directory. It holds a shared lock on the lockfile until the
-// test ends, so another test run's `npm ci` does not replace node_modules
-// under a running script.
+// nodeClients installs e2e/clients with `npm ci` (once per test run; see
+// testenv.NPM) and returns its directory.
 func nodeClients(t *testing.T) string {
 	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			testenv.SkipOrFail(t, "node", tool+" is not on PATH: install Node.js 20 or later with npm to run the browser clients")
-		}
-	}
-	dir := filepath.Join(repoRoot, "e2e", "clients")
-	lock := func(how int) (unlock func(), err error) {
-		f, err := os.Open(filepath.Join(dir, "package-lock.json"))
-		if err != nil {
-			return nil, err
-		}
-		if err := syscall.Flock(int(f.Fd()), how); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return func() { f.Close() }, nil // closing releases the lock
-	}
-	npmOnce.Do(func() {
-		unlock, err := lock(syscall.LOCK_EX)
-		if err != nil {
-			npmErr = err
-			return
-		}
-		defer unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			npmErr = fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	})
-	if npmErr != nil {
-		testenv.SkipOrFail(t, "node", npmErr.Error())
-	}
-	unlock, err := lock(syscall.LOCK_SH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(unlock)
-	return dir
+	return testenv.NPM(t, filepath.Join(repoRoot, "e2e", "clients"))
 }
 
 // clientLine is one JSON line a client script printed.
