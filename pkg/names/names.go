@@ -22,10 +22,16 @@
 package names
 
 import (
+	"crypto/rand"
 	"fmt"
 	"strconv"
 	"strings"
 )
+
+// NewID returns a new random id for a child or a record: 26 lowercase
+// base32 characters (128 bits), within every id charset above, and enough
+// randomness that ids can be neither guessed nor enumerated.
+func NewID() string { return strings.ToLower(rand.Text()) }
 
 // Me is the user id that stands for the caller in `users/{user}` names.
 const Me = "me"

@@ -245,3 +245,17 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestNewIDsAreIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewID()
+		if _, err := ParseAssessment(Assessment{Child: id, ID: id}.String()); err != nil {
+			t.Fatalf("NewID() = %q: %v", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}

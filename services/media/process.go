@@ -47,7 +47,7 @@ const (
 // runWorker claims and runs due jobs until ctx is done, woken by new jobs
 // or the poll interval.
 func (s *Service) runWorker(ctx context.Context) {
-	owner := s.owner + "/" + newID()[:6]
+	owner := s.owner + "/" + names.NewID()[:6]
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	for {

@@ -2,11 +2,9 @@ package media
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
@@ -68,22 +67,6 @@ func storeError(err error, what string) error {
 	return status.Error(codes.Internal, "storage error")
 }
 
-// newID returns a random id of 26 lowercase base32 characters.
-func newID() string { return strings.ToLower(rand.Text()) }
-
-func etag(revision int64) string { return "v" + strconv.FormatInt(revision, 10) }
-
-func parseEtag(field, e string) (int64, error) {
-	if e == "" {
-		return 0, nil
-	}
-	rev, err := strconv.ParseInt(strings.TrimPrefix(e, "v"), 10, 64)
-	if err != nil || rev <= 0 || !strings.HasPrefix(e, "v") {
-		return 0, validate.InvalidArgument(validate.Field{Path: field, Description: "is not an etag this service issued"})
-	}
-	return rev, nil
-}
-
 // caller returns the authenticated user; the auth interceptor guarantees one.
 func caller(ctx context.Context) (auth.Principal, error) {
 	p, ok := auth.FromContext(ctx)
@@ -115,7 +98,7 @@ func itemToProto(it store.Item) *mediav1.MediaItem {
 		UploadedBy:     it.UploadedBy,
 		CreateTime:     timestamppb.New(it.CreateTime),
 		UpdateTime:     timestamppb.New(it.UpdateTime),
-		Etag:           etag(it.Revision),
+		Etag:           etag.Of(it.Revision),
 	}
 	if it.Duration > 0 {
 		out.Duration = durationpb.New(it.Duration)
@@ -225,7 +208,7 @@ func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaIt
 		return nil, err
 	}
 	child, id := rn.Child, rn.ID
-	rev, err := parseEtag("media_item.etag", in.GetEtag())
+	rev, err := etag.Revision("media_item.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +256,7 @@ func (s *server) DeleteMediaItem(ctx context.Context, req *mediav1.DeleteMediaIt
 		return nil, err
 	}
 	child, id := rn.Child, rn.ID
-	rev, err := parseEtag("etag", req.GetEtag())
+	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
 	}

@@ -261,7 +261,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store:    store.NewSQL(db),
 		blobs:    blobs,
 		tools:    thumb.LookupTools(),
-		owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8]),
+		owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), names.NewID()[:8]),
 		wake:     make(chan struct{}, 1),
 		sweepNow: make(chan struct{}, 1),
 		gc:       newUploadGC(uploadGCEvery),

@@ -370,7 +370,7 @@ func (s *Service) uploading(ctx context.Context) (done func()) {
 // bytes): the one-stream path. Its short-lived session is dropped on the
 // way out.
 func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string, meta store.UploadMetadata, next func() ([]byte, error)) (store.Item, error) {
-	id := newID()
+	id := names.NewID()
 	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: s.tempPath(id), UploadedBy: p.Subject, IdleTimeout: uploadIdleTimeout,
 	}, "upload")
@@ -519,7 +519,7 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 		return store.Item{}, s.internal(ctx, "storing upload", err)
 	}
 	it, created, err := s.store.CreateItem(ctx, store.Item{
-		ChildID: sess.ChildID, ID: newID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
+		ChildID: sess.ChildID, ID: names.NewID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
 		ContentType: t.ContentType, SizeBytes: content.size, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
 		State: store.StateProcessing, UploadedBy: p.Subject, Filename: meta.Filename,
 	}, []store.Job{{Kind: jobThumbnail}})
@@ -614,7 +614,7 @@ func (s *Service) createUploadSession(ctx context.Context, p auth.Principal, chi
 	// one a crash left, which a starting process removes (tempdir.go). A
 	// crash in between leaves a row without bytes, which is dropped when
 	// next written or when it expires.
-	id := newID()
+	id := names.NewID()
 	path := s.tempPath(id)
 	sess, err := s.createSession(ctx, store.Session{
 		ID: id, ChildID: child, Metadata: meta, TempKey: path, UploadedBy: p.Subject, IdleTimeout: s.cfg.SessionIdleTimeout,

@@ -10,25 +10,6 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 )
 
-func TestEtags(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		rev  int64
-		fail bool
-	}{
-		{"", 0, false}, {"v1", 1, false}, {etag(42), 42, false},
-		{"1", 0, true}, {"v0", 0, true}, {"v-3", 0, true}, {"vx", 0, true}, {"W/\"v1\"", 0, true},
-	} {
-		rev, err := parseEtag("etag", tt.in)
-		if (err != nil) != tt.fail || rev != tt.rev {
-			t.Errorf("parseEtag(%q) = %d, %v", tt.in, rev, err)
-		}
-		if err != nil && status.Code(err) != codes.InvalidArgument {
-			t.Errorf("parseEtag(%q): code %v", tt.in, status.Code(err))
-		}
-	}
-}
-
 func TestPageTokens(t *testing.T) {
 	tok := pagetoken.Encode("children", cursor{AfterTime: 7, AfterID: "abc"})
 	got, err := decodePageToken(tok, "children")

@@ -11,6 +11,7 @@ import (
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -96,7 +97,7 @@ func assessmentToProto(a store.Assessment, scale []summary.Grade) *progressv1.As
 		RecordedBy:     a.RecordedBy,
 		CreateTime:     timestamppb.New(a.CreateTime),
 		UpdateTime:     timestamppb.New(a.UpdateTime),
-		Etag:           etag(a.Revision),
+		Etag:           etag.Of(a.Revision),
 	}
 	switch a.Score.Kind {
 	case store.ScoredPoints:
@@ -164,7 +165,7 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 	childID := cn.ID
 	in := req.GetAssessment()
 	a := store.Assessment{
-		ChildID: childID, ID: newID(), Subject: strings.TrimSpace(in.Subject), Title: strings.TrimSpace(in.Title),
+		ChildID: childID, ID: names.NewID(), Subject: strings.TrimSpace(in.Subject), Title: strings.TrimSpace(in.Title),
 		Kind: int(in.Kind), Score: scoreFromProto(in.Score), AssessedDate: in.AssessedDate,
 		TeacherComment: in.TeacherComment, RequestID: req.GetRequestId(),
 	}
@@ -278,7 +279,7 @@ func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAss
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := parseEtag("assessment.etag", in.GetEtag())
+	rev, err := etag.Revision("assessment.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +328,7 @@ func (s *server) DeleteAssessment(ctx context.Context, req *progressv1.DeleteAss
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := parseEtag("etag", req.GetEtag())
+	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +351,7 @@ func milestoneToProto(m store.Milestone) *progressv1.Milestone {
 		RecordedBy:   m.RecordedBy,
 		CreateTime:   timestamppb.New(m.CreateTime),
 		UpdateTime:   timestamppb.New(m.UpdateTime),
-		Etag:         etag(m.Revision),
+		Etag:         etag.Of(m.Revision),
 	}
 }
 
@@ -374,7 +375,7 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 	}
 	childID := cn.ID
 	in := req.GetMilestone()
-	m := store.Milestone{ChildID: childID, ID: newID(), Title: strings.TrimSpace(in.Title), Description: in.Description,
+	m := store.Milestone{ChildID: childID, ID: names.NewID(), Title: strings.TrimSpace(in.Title), Description: in.Description,
 		Category: int(in.Category), AchievedDate: in.AchievedDate, RequestID: req.GetRequestId()}
 	if err := checkMilestone("milestone.", m); err != nil {
 		return nil, err
@@ -464,7 +465,7 @@ func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMile
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := parseEtag("milestone.etag", in.GetEtag())
+	rev, err := etag.Revision("milestone.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -503,7 +504,7 @@ func (s *server) DeleteMilestone(ctx context.Context, req *progressv1.DeleteMile
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := parseEtag("etag", req.GetEtag())
+	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -523,7 +524,7 @@ func gradingScaleToProto(childID string, grades []summary.Grade, gs store.Gradin
 	}
 	if own {
 		out.UpdateTime = timestamppb.New(gs.UpdateTime)
-		out.Etag = etag(gs.Revision)
+		out.Etag = etag.Of(gs.Revision)
 	}
 	return out
 }
@@ -553,7 +554,7 @@ func (s *server) UpdateGradingScale(ctx context.Context, req *progressv1.UpdateG
 		return nil, err
 	}
 	childID := sn.Child
-	rev, err := parseEtag("grading_scale.etag", in.GetEtag())
+	rev, err := etag.Revision("grading_scale.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}

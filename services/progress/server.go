@@ -17,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -69,7 +70,7 @@ func childToProto(c store.Child) *progressv1.Child {
 		TimeZone:    c.TimeZone,
 		CreateTime:  timestamppb.New(c.CreateTime),
 		UpdateTime:  timestamppb.New(c.UpdateTime),
-		Etag:        etag(c.Revision),
+		Etag:        etag.Of(c.Revision),
 	}
 }
 
@@ -81,7 +82,7 @@ func guardianshipToProto(g store.Guardianship) *progressv1.Guardianship {
 		Relation:   g.Relation,
 		CreateTime: timestamppb.New(g.CreateTime),
 		UpdateTime: timestamppb.New(g.UpdateTime),
-		Etag:       etag(g.Revision),
+		Etag:       etag.Of(g.Revision),
 	}
 }
 
@@ -121,7 +122,7 @@ func (s *server) CreateChild(ctx context.Context, req *progressv1.CreateChildReq
 		tz = "UTC"
 	}
 	c, err := s.store.CreateChild(ctx, store.Child{
-		ID: newID(), DisplayName: in.DisplayName, BirthDate: in.BirthDate,
+		ID: names.NewID(), DisplayName: in.DisplayName, BirthDate: in.BirthDate,
 		School: in.School, GradeLevel: in.GradeLevel, TimeZone: tz,
 	})
 	if err != nil {
@@ -244,7 +245,7 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 		return nil, err
 	}
 	id := cn.ID
-	rev, err := parseEtag("child.etag", in.GetEtag())
+	rev, err := etag.Revision("child.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +296,7 @@ func (s *server) DeleteChild(ctx context.Context, req *progressv1.DeleteChildReq
 		return nil, err
 	}
 	id := cn.ID
-	rev, err := parseEtag("etag", req.GetEtag())
+	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +404,7 @@ func (s *server) UpdateGuardianship(ctx context.Context, req *progressv1.UpdateG
 		return nil, err
 	}
 	child, user := gn.Child, gn.User
-	rev, err := parseEtag("guardianship.etag", in.GetEtag())
+	rev, err := etag.Revision("guardianship.etag", in.GetEtag())
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +441,7 @@ func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteG
 		return nil, err
 	}
 	child, user := gn.Child, gn.User
-	rev, err := parseEtag("etag", req.GetEtag())
+	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
