@@ -3,7 +3,6 @@ package client
 import (
 	"fmt"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -70,24 +69,6 @@ func (e *UploadError) Error() string {
 
 // Unwrap returns the cause, so errors.Is(err, context.Canceled) works.
 func (e *UploadError) Unwrap() error { return e.Err }
-
-// reason returns the ErrorInfo reason of a status error, or "".
-func reason(err error) string {
-	st, ok := status.FromError(err)
-	if !ok {
-		return ""
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
-
-// reasonTooManyFeeds is the notification service's refusal of a feed to a
-// user who has too many open: reopening it would not close one.
-const reasonTooManyFeeds = "TOO_MANY_FEEDS"
 
 // refusal reports whether the service refused the content itself (its
 // type, size or checksum), and returns it as a *RefusedError.

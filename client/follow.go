@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // Inbox is the caller's own notification inbox: a user reaches no other.
@@ -110,7 +111,8 @@ func feedRetryable(err error) bool {
 	if err == ErrStreamEnded {
 		return true
 	}
-	if reason(err) == reasonTooManyFeeds {
+	// Too many feeds open: reopening this one would not close another.
+	if errinfo.NotificationReason(err) == notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_FEEDS {
 		return false
 	}
 	switch status.Code(err) {

@@ -60,7 +60,7 @@ func wantTooManyFeeds(t *testing.T, what string, resp *http.Response, wrapped bo
 	} else {
 		_ = json.Unmarshal(b, &e)
 	}
-	if resp.StatusCode != http.StatusTooManyRequests || e.Code != int(codes.ResourceExhausted) || e.reason() != notification.ReasonTooManyFeeds {
+	if resp.StatusCode != http.StatusTooManyRequests || e.Code != int(codes.ResourceExhausted) || e.reason() != "TOO_MANY_FEEDS" {
 		t.Fatalf("%s: %d %s; want 429 with RESOURCE_EXHAUSTED and ErrorInfo TOO_MANY_FEEDS", what, resp.StatusCode, b)
 	}
 }
@@ -153,7 +153,7 @@ func TestFeedCapAcrossTransports(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantTooManyFeeds(t, "a fourth feed over the REST stream", resp, true)
-			if ce := wsRefusal(t, one, token); ce == nil || ce.Code != 4429 || !strings.HasPrefix(ce.Reason, notification.ReasonTooManyFeeds+": ") {
+			if ce := wsRefusal(t, one, token); ce == nil || ce.Code != 4429 || !strings.HasPrefix(ce.Reason, "TOO_MANY_FEEDS"+": ") {
 				t.Fatalf("a fourth feed over WebSocket: %v; want a close with 4429 and reason TOO_MANY_FEEDS: ...", ce)
 			}
 			stream, err := e.Notifications.StreamNotifications(e.As(context.Background(), t, "maria"), &notificationv1.StreamNotificationsRequest{Parent: "users/me"})
@@ -161,7 +161,7 @@ func TestFeedCapAcrossTransports(t *testing.T) {
 				_, err = stream.Recv()
 			}
 			if st := status.Convert(err); st.Code() != codes.ResourceExhausted || len(st.Details()) == 0 ||
-				st.Details()[0].(*errdetails.ErrorInfo).GetReason() != notification.ReasonTooManyFeeds {
+				st.Details()[0].(*errdetails.ErrorInfo).GetReason() != "TOO_MANY_FEEDS" {
 				t.Fatalf("a fourth feed over gRPC: %v", err)
 			}
 

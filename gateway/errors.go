@@ -17,6 +17,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
 // Every failure the gateway answers, whether from a service, from routing
@@ -101,15 +104,7 @@ func retryAfter(st *status.Status) string {
 // feeds, subscriptions), which waiting does not lift: the caller must close
 // something first, so no Retry-After invites a retry on a timer.
 func capReached(st *status.Status) bool {
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			switch ei.GetReason() {
-			case "TOO_MANY_FEEDS", "TOO_MANY_SUBSCRIPTIONS":
-				return true
-			}
-		}
-	}
-	return false
+	return errinfo.ParseNotificationReason(errinfo.ReasonOf(st, errinfo.NotificationDomain)) != notificationv1.ErrorReason_ERROR_REASON_UNSPECIFIED
 }
 
 // streamErrorHandler turns an error in the middle of a server stream into

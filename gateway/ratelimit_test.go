@@ -244,7 +244,7 @@ func TestEvery429SaysWhenToRetry(t *testing.T) {
 	// A cap on what the caller holds open is not lifted by waiting: no
 	// Retry-After invites a retry on a timer.
 	for _, reason := range []string{"TOO_MANY_FEEDS", "TOO_MANY_SUBSCRIPTIONS"} {
-		st, err := status.New(codes.ResourceExhausted, "too many").WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "kinbridge"})
+		st, err := status.New(codes.ResourceExhausted, "too many").WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "notification.kinbridge"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
 )
 
@@ -80,5 +81,41 @@ func TestMediaReasonOfOthers(t *testing.T) {
 		if r := errinfo.MediaReason(err); r != mediav1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 			t.Errorf("%s: MediaReason = %v, want unspecified", name, r)
 		}
+	}
+}
+
+func TestNotificationRefusal(t *testing.T) {
+	wire := map[notificationv1.ErrorReason]string{
+		notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_FEEDS:         "TOO_MANY_FEEDS",
+		notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: "TOO_MANY_SUBSCRIPTIONS",
+	}
+	for n := range notificationv1.ErrorReason_name {
+		r := notificationv1.ErrorReason(n)
+		if r == notificationv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			continue
+		}
+		want, ok := wire[r]
+		if !ok {
+			t.Errorf("%v has no wire string in this test", r)
+			continue
+		}
+		if got := errinfo.Reason(r); got != want {
+			t.Errorf("Reason(%v) = %q, want %q", r, got, want)
+		}
+		err := errinfo.Notification(codes.ResourceExhausted, r, "cap", map[string]string{"limit": "3"})
+		info := status.Convert(err).Details()[0].(*errdetails.ErrorInfo)
+		if info.GetReason() != want || info.GetDomain() != "notification.kinbridge" || info.GetMetadata()["limit"] != "3" {
+			t.Errorf("%v: detail %v", r, info)
+		}
+		if got := errinfo.NotificationReason(fmt.Errorf("feed: %w", err)); got != r {
+			t.Errorf("NotificationReason = %v, want %v", got, r)
+		}
+		// The same string in the other domain is not this reason.
+		if got := errinfo.MediaReason(err); got != mediav1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			t.Errorf("MediaReason of a notification refusal = %v", got)
+		}
+	}
+	if got := errinfo.ParseNotificationReason("TOO_LARGE"); got != notificationv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+		t.Errorf("ParseNotificationReason of a media reason = %v", got)
 	}
 }

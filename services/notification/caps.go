@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/services/notification/store"
 )
 
@@ -23,20 +23,6 @@ import (
 // subscriptions one user may keep. One more is refused with
 // RESOURCE_EXHAUSTED and an ErrorInfo naming the cap; what is open or
 // stored already is never taken away to make room.
-
-// errorDomain is the ErrorInfo domain of the service's refusals.
-const errorDomain = "notification.kinbridge"
-
-// ErrorInfo reasons of the caps.
-const (
-	// ReasonTooManyFeeds refuses a live feed (a gRPC stream, or an SSE or
-	// WebSocket client through the gateway) to a user who has
-	// Config.MaxFeedsPerUser open already.
-	ReasonTooManyFeeds = "TOO_MANY_FEEDS"
-	// ReasonTooManySubscriptions refuses a subscription to a user who has
-	// Config.MaxSubscriptionsPerUser already.
-	ReasonTooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
-)
 
 // Defaults of the caps.
 const (
@@ -54,23 +40,14 @@ const (
 	DefaultFeedLease = 15 * time.Second
 )
 
-// capRefusal is the RESOURCE_EXHAUSTED refusal of a cap.
-func capRefusal(reason, msg string, meta map[string]string) error {
-	st := status.New(codes.ResourceExhausted, msg)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: meta}); err == nil {
-		st = d
-	}
-	return st.Err()
-}
-
 func tooManyFeeds(open, limit int) error {
-	return capRefusal(ReasonTooManyFeeds,
+	return errinfo.Notification(codes.ResourceExhausted, notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_FEEDS,
 		fmt.Sprintf("you have %d live feeds open (gRPC streams, SSE and WebSocket together), the most one user may have: close one before opening another", open),
 		map[string]string{"open": strconv.Itoa(open), "limit": strconv.Itoa(limit)})
 }
 
 func tooManySubscriptions(count, limit int) error {
-	return capRefusal(ReasonTooManySubscriptions,
+	return errinfo.Notification(codes.ResourceExhausted, notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_SUBSCRIPTIONS,
 		fmt.Sprintf("you have %d subscriptions, the most one user may have: delete one before creating another", count),
 		map[string]string{"count": strconv.Itoa(count), "limit": strconv.Itoa(limit)})
 }

@@ -103,8 +103,8 @@ func TestFeedCapCountsEveryTransport(t *testing.T) {
 					t.Fatalf("%s within the cap: %v", f.kind, f.err)
 				}
 			}
-			wantCapRefusal(t, "a fourth feed over gRPC", refusedStream(t, e, "maria"), notification.ReasonTooManyFeeds, 3)
-			wantCapRefusal(t, "a fourth feed through a watch", refusedWatch(t, e, "maria"), notification.ReasonTooManyFeeds, 3)
+			wantCapRefusal(t, "a fourth feed over gRPC", refusedStream(t, e, "maria"), "TOO_MANY_FEEDS", 3)
+			wantCapRefusal(t, "a fourth feed through a watch", refusedWatch(t, e, "maria"), "TOO_MANY_FEEDS", 3)
 			if st := refusedStream(t, e, "joao"); st != nil {
 				t.Fatalf("joao's first feed: %v", st)
 			}
@@ -143,9 +143,9 @@ func TestFeedCapHoldsAcrossInstances(t *testing.T) {
 
 	first := openStream(t, one, "maria", 0)
 	openWatch(t, two, "maria", 0)
-	wantCapRefusal(t, "a third feed on the first instance", refusedStream(t, one, "maria"), notification.ReasonTooManyFeeds, 2)
-	wantCapRefusal(t, "a third feed on the second instance", refusedStream(t, two, "maria"), notification.ReasonTooManyFeeds, 2)
-	wantCapRefusal(t, "a third watch on the second instance", refusedWatch(t, two, "maria"), notification.ReasonTooManyFeeds, 2)
+	wantCapRefusal(t, "a third feed on the first instance", refusedStream(t, one, "maria"), "TOO_MANY_FEEDS", 2)
+	wantCapRefusal(t, "a third feed on the second instance", refusedStream(t, two, "maria"), "TOO_MANY_FEEDS", 2)
+	wantCapRefusal(t, "a third watch on the second instance", refusedWatch(t, two, "maria"), "TOO_MANY_FEEDS", 2)
 
 	closeConn(first)
 	notificationtest.Eventually(t, "the second instance to open a feed once the first closed one", func() bool {
@@ -178,7 +178,7 @@ func TestSubscriptionCap(t *testing.T) {
 			if err := subscribe(children[0]); status.Code(err) != codes.AlreadyExists {
 				t.Fatalf("subscribing to %s again: %v; want ALREADY_EXISTS", children[0], err)
 			}
-			wantCapRefusal(t, "a third subscription", status.Convert(subscribe(children[2])), notification.ReasonTooManySubscriptions, 2)
+			wantCapRefusal(t, "a third subscription", status.Convert(subscribe(children[2])), "TOO_MANY_SUBSCRIPTIONS", 2)
 			if _, err := e.Notifications.GetSubscription(ctx, &notificationv1.GetSubscriptionRequest{Name: "users/me/subscriptions/cy"}); status.Code(err) != codes.NotFound {
 				t.Fatalf("the refused subscription was stored: %v", err)
 			}

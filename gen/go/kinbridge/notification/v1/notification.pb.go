@@ -96,6 +96,68 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{0}
 }
 
+// Why notification refused a request: the `reason` of the
+// `google.rpc.ErrorInfo` in the error's details, whose `domain` is
+// "notification.kinbridge". On the wire the reason is the value's name
+// without its `ERROR_REASON_` prefix (`TOO_MANY_FEEDS`), as for media's
+// ErrorReason. Both are caps on what one user holds: waiting does not lift
+// them, so no Retry-After comes with them.
+type ErrorReason int32
+
+const (
+	// Not a notification refusal (another domain, or no ErrorInfo).
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// RESOURCE_EXHAUSTED (REST 429; a WebSocket is closed with 4429): the
+	// user has as many live feeds open as one user may, over gRPC, SSE and
+	// WebSocket together. Metadata: `open`, `limit`. Close a feed before
+	// opening another; reopening at once is refused again.
+	ErrorReason_ERROR_REASON_TOO_MANY_FEEDS ErrorReason = 1
+	// RESOURCE_EXHAUSTED (REST 429): the user has as many subscriptions as
+	// one user may keep. Metadata: `count`, `limit`. Delete one first.
+	ErrorReason_ERROR_REASON_TOO_MANY_SUBSCRIPTIONS ErrorReason = 2
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0: "ERROR_REASON_UNSPECIFIED",
+		1: "ERROR_REASON_TOO_MANY_FEEDS",
+		2: "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":            0,
+		"ERROR_REASON_TOO_MANY_FEEDS":         1,
+		"ERROR_REASON_TOO_MANY_SUBSCRIPTIONS": 2,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_notification_v1_notification_proto_enumTypes[1].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_kinbridge_notification_v1_notification_proto_enumTypes[1]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{1}
+}
+
 // One entry of a user's inbox.
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1242,7 +1304,11 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x16EVENT_TYPE_MEDIA_READY\x10\x03\x12#\n" +
 	"\x1fEVENT_TYPE_GUARDIANSHIP_GRANTED\x10\x04\x12#\n" +
 	"\x1fEVENT_TYPE_GUARDIANSHIP_REVOKED\x10\x05\x12\x1c\n" +
-	"\x18EVENT_TYPE_CHILD_DELETED\x10\x062\xed\f\n" +
+	"\x18EVENT_TYPE_CHILD_DELETED\x10\x06*u\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bERROR_REASON_TOO_MANY_FEEDS\x10\x01\x12'\n" +
+	"#ERROR_REASON_TOO_MANY_SUBSCRIPTIONS\x10\x022\xed\f\n" +
 	"\x13NotificationService\x12\xad\x01\n" +
 	"\x11ListNotifications\x123.kinbridge.notification.v1.ListNotificationsRequest\x1a4.kinbridge.notification.v1.ListNotificationsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/notifications\x90\x02\x01\x12\xce\x01\n" +
 	"\x18CountUnreadNotifications\x12:.kinbridge.notification.v1.CountUnreadNotificationsRequest\x1a;.kinbridge.notification.v1.CountUnreadNotificationsResponse\"9\x82\xd3\xe4\x93\x020\x12./v1/{parent=users/*}/notifications:countUnread\x90\x02\x01\x12\xc5\x01\n" +
@@ -1266,63 +1332,64 @@ func file_kinbridge_notification_v1_notification_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_v1_notification_proto_rawDescData
 }
 
-var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(EventType)(0),                           // 0: kinbridge.notification.v1.EventType
-	(*Notification)(nil),                     // 1: kinbridge.notification.v1.Notification
-	(*ListNotificationsRequest)(nil),         // 2: kinbridge.notification.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),        // 3: kinbridge.notification.v1.ListNotificationsResponse
-	(*CountUnreadNotificationsRequest)(nil),  // 4: kinbridge.notification.v1.CountUnreadNotificationsRequest
-	(*CountUnreadNotificationsResponse)(nil), // 5: kinbridge.notification.v1.CountUnreadNotificationsResponse
-	(*MarkNotificationsReadRequest)(nil),     // 6: kinbridge.notification.v1.MarkNotificationsReadRequest
-	(*MarkNotificationsReadResponse)(nil),    // 7: kinbridge.notification.v1.MarkNotificationsReadResponse
-	(*StreamNotificationsRequest)(nil),       // 8: kinbridge.notification.v1.StreamNotificationsRequest
-	(*Heartbeat)(nil),                        // 9: kinbridge.notification.v1.Heartbeat
-	(*StreamNotificationsResponse)(nil),      // 10: kinbridge.notification.v1.StreamNotificationsResponse
-	(*Subscription)(nil),                     // 11: kinbridge.notification.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),        // 12: kinbridge.notification.v1.CreateSubscriptionRequest
-	(*GetSubscriptionRequest)(nil),           // 13: kinbridge.notification.v1.GetSubscriptionRequest
-	(*ListSubscriptionsRequest)(nil),         // 14: kinbridge.notification.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),        // 15: kinbridge.notification.v1.ListSubscriptionsResponse
-	(*UpdateSubscriptionRequest)(nil),        // 16: kinbridge.notification.v1.UpdateSubscriptionRequest
-	(*DeleteSubscriptionRequest)(nil),        // 17: kinbridge.notification.v1.DeleteSubscriptionRequest
-	(*timestamppb.Timestamp)(nil),            // 18: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 19: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                    // 20: google.protobuf.Empty
+	(ErrorReason)(0),                         // 1: kinbridge.notification.v1.ErrorReason
+	(*Notification)(nil),                     // 2: kinbridge.notification.v1.Notification
+	(*ListNotificationsRequest)(nil),         // 3: kinbridge.notification.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),        // 4: kinbridge.notification.v1.ListNotificationsResponse
+	(*CountUnreadNotificationsRequest)(nil),  // 5: kinbridge.notification.v1.CountUnreadNotificationsRequest
+	(*CountUnreadNotificationsResponse)(nil), // 6: kinbridge.notification.v1.CountUnreadNotificationsResponse
+	(*MarkNotificationsReadRequest)(nil),     // 7: kinbridge.notification.v1.MarkNotificationsReadRequest
+	(*MarkNotificationsReadResponse)(nil),    // 8: kinbridge.notification.v1.MarkNotificationsReadResponse
+	(*StreamNotificationsRequest)(nil),       // 9: kinbridge.notification.v1.StreamNotificationsRequest
+	(*Heartbeat)(nil),                        // 10: kinbridge.notification.v1.Heartbeat
+	(*StreamNotificationsResponse)(nil),      // 11: kinbridge.notification.v1.StreamNotificationsResponse
+	(*Subscription)(nil),                     // 12: kinbridge.notification.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),        // 13: kinbridge.notification.v1.CreateSubscriptionRequest
+	(*GetSubscriptionRequest)(nil),           // 14: kinbridge.notification.v1.GetSubscriptionRequest
+	(*ListSubscriptionsRequest)(nil),         // 15: kinbridge.notification.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),        // 16: kinbridge.notification.v1.ListSubscriptionsResponse
+	(*UpdateSubscriptionRequest)(nil),        // 17: kinbridge.notification.v1.UpdateSubscriptionRequest
+	(*DeleteSubscriptionRequest)(nil),        // 18: kinbridge.notification.v1.DeleteSubscriptionRequest
+	(*timestamppb.Timestamp)(nil),            // 19: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 20: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                    // 21: google.protobuf.Empty
 }
 var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.notification.v1.Notification.type:type_name -> kinbridge.notification.v1.EventType
-	18, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
-	18, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	1,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
-	9,  // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
+	19, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
+	19, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	2,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
+	10, // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
 	0,  // 6: kinbridge.notification.v1.Subscription.event_types:type_name -> kinbridge.notification.v1.EventType
-	18, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	18, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	11, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	11, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
-	11, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	19, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 13: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
-	4,  // 14: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
-	6,  // 15: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:input_type -> kinbridge.notification.v1.MarkNotificationsReadRequest
-	8,  // 16: kinbridge.notification.v1.NotificationService.StreamNotifications:input_type -> kinbridge.notification.v1.StreamNotificationsRequest
-	12, // 17: kinbridge.notification.v1.NotificationService.CreateSubscription:input_type -> kinbridge.notification.v1.CreateSubscriptionRequest
-	13, // 18: kinbridge.notification.v1.NotificationService.GetSubscription:input_type -> kinbridge.notification.v1.GetSubscriptionRequest
-	14, // 19: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
-	16, // 20: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
-	17, // 21: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
-	3,  // 22: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
-	5,  // 23: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
-	7,  // 24: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
-	10, // 25: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
-	11, // 26: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	11, // 27: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
-	15, // 28: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
-	11, // 29: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	20, // 30: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
+	19, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	19, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	12, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
+	12, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
+	12, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
+	20, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 13: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
+	5,  // 14: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
+	7,  // 15: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:input_type -> kinbridge.notification.v1.MarkNotificationsReadRequest
+	9,  // 16: kinbridge.notification.v1.NotificationService.StreamNotifications:input_type -> kinbridge.notification.v1.StreamNotificationsRequest
+	13, // 17: kinbridge.notification.v1.NotificationService.CreateSubscription:input_type -> kinbridge.notification.v1.CreateSubscriptionRequest
+	14, // 18: kinbridge.notification.v1.NotificationService.GetSubscription:input_type -> kinbridge.notification.v1.GetSubscriptionRequest
+	15, // 19: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
+	17, // 20: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
+	18, // 21: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
+	4,  // 22: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
+	6,  // 23: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
+	8,  // 24: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
+	11, // 25: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
+	12, // 26: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	12, // 27: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
+	16, // 28: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
+	12, // 29: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	21, // 30: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
 	22, // [22:31] is the sub-list for method output_type
 	13, // [13:22] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
@@ -1344,7 +1411,7 @@ func file_kinbridge_notification_v1_notification_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_v1_notification_proto_rawDesc), len(file_kinbridge_notification_v1_notification_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
