@@ -11,8 +11,8 @@ import (
 func TestJSONNamesIn(t *testing.T) {
 	names := protoJSONNames()
 	for in, want := range map[string]string{
-		"The `next_page_token` of a previous call.":           "The `nextPageToken` of a previous call.",
-		"`child.display_name` and `assessed_date`":            "`child.displayName` and `assessedDate`",
+		"The `next_page_token` of a previous call.":            "The `nextPageToken` of a previous call.",
+		"`child.display_name` and `assessed_date`":             "`child.displayName` and `assessedDate`",
 		"`subject` stays; so does `not_a_field` and next_page": "`subject` stays; so does `not_a_field` and next_page",
 		"`display_name.not_a_field` is not a path of fields":   "`display_name.not_a_field` is not a path of fields",
 		"ERROR_REASON_TOO_LARGE and `TOO_LARGE`":               "ERROR_REASON_TOO_LARGE and `TOO_LARGE`",
