@@ -53,6 +53,18 @@ func echo(t *testing.T) (addr string, received <-chan int64) {
 	return ln.Addr().String(), got
 }
 
+// arrived is what the target reports for the next connection that ends.
+func arrived(t *testing.T, received <-chan int64) int64 {
+	t.Helper()
+	select {
+	case n := <-received:
+		return n
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection to the target ended within 10s")
+		return 0
+	}
+}
+
 // dial connects to addr; the connection gives up after 10s, so that a
 // wrong proxy fails the test instead of hanging it.
 func dial(t *testing.T, addr string) net.Conn {
@@ -99,7 +111,7 @@ func TestProxyForwards(t *testing.T) {
 	if err := roundTrip(t, p.Addr(), "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if n := <-received; n != 5 {
+	if n := arrived(t, received); n != 5 {
 		t.Errorf("the target received %d bytes, want 5", n)
 	}
 	if n := p.Connections(); n != 1 {
@@ -164,7 +176,7 @@ func TestProxyTripCuts(t *testing.T) {
 	if !dropped(c) {
 		t.Error("the trip left the connection open")
 	}
-	if n := <-received; n != 10 {
+	if n := arrived(t, received); n != 10 {
 		t.Errorf("the target received %d bytes, want the budget of 10", n)
 	}
 	if err := roundTrip(t, p.Addr(), "while down"); err == nil {
@@ -176,7 +188,7 @@ func TestProxyTripCuts(t *testing.T) {
 	if err := roundTrip(t, p.Addr(), big); err != nil {
 		t.Fatalf("after the trip: %v", err)
 	}
-	if n := <-received; n != 100 {
+	if n := arrived(t, received); n != 100 {
 		t.Errorf("after the trip the target received %d bytes, want 100", n)
 	}
 }
@@ -216,7 +228,7 @@ func TestProxyTripStalls(t *testing.T) {
 			t.Fatal("Release left a stalled connection open")
 		}
 	}
-	got := []int64{<-received, <-received}
+	got := []int64{arrived(t, received), arrived(t, received)}
 	slices.Sort(got)
 	if !slices.Equal(got, []int64{0, 10}) {
 		t.Errorf("the target received %v bytes on the two connections, want [0 10]: nothing past the budget", got)
