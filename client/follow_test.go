@@ -19,6 +19,7 @@ import (
 	"github.com/kinbridge/kinbridge/client"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // record has the teacher record an assessment for child.
@@ -62,8 +63,8 @@ func TestFollowAcrossCutsDeliversEveryNotificationOnce(t *testing.T) {
 	child := family(t)
 	teacher := dial(t, "teacher", false)
 	const recorded = 30
-	p := newProxy(t, suite.notification)
-	maria := dial(t, "maria", false, client.WithNotificationAddr(p.addr()))
+	p := testenv.NewProxy(t, suite.notification)
+	maria := dial(t, "maria", false, client.WithNotificationAddr(p.Addr()))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -90,7 +91,7 @@ func TestFollowAcrossCutsDeliversEveryNotificationOnce(t *testing.T) {
 				titles = append(titles, n.GetBody())
 			}
 			if len(got)%5 == 0 {
-				p.cut(50 * time.Millisecond)
+				p.CutFor(50 * time.Millisecond)
 			}
 			if len(titles) == recorded {
 				cancel()

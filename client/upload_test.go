@@ -23,6 +23,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck"
 	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // family registers a child with maria as guardian and teacher as
@@ -147,9 +148,9 @@ func TestUploadSurvivesCutConnections(t *testing.T) {
 	// After 3 MiB every connection is cut and the service is out of reach
 	// for a while: the uploader asks where the upload stands until it
 	// answers, then writes on from there.
-	p := newProxy(t, suite.media)
-	p.tripAfter(3<<20, false, 500*time.Millisecond)
-	teacher := dial(t, "teacher", false, client.WithMediaAddr(p.addr()))
+	p := testenv.NewProxy(t, suite.media)
+	p.TripAfter(3<<20, false, 500*time.Millisecond)
+	teacher := dial(t, "teacher", false, client.WithMediaAddr(p.Addr()))
 	var r recorder
 	item, err := teacher.Upload(context.Background(), bytes.NewReader(data), size,
 		&mediav1.UploadMetadata{Parent: child}, r.options(client.UploadOptions{Backoff: fast, MaxStalls: 50}))
@@ -167,7 +168,7 @@ func TestUploadSurvivesCutConnections(t *testing.T) {
 	if !ok || cont.Offset <= 0 || cont.Offset > 3<<20 {
 		t.Fatalf("continuing %+v (ok %v); events %v", cont, ok, r.kinds())
 	}
-	if n := p.connections(); n < 2 {
+	if n := p.Connections(); n < 2 {
 		t.Fatalf("the upload never connected again: %d connections", n)
 	}
 	if last := r.progress[len(r.progress)-1]; last.Phase != client.PhaseSending || last.Done != size {
@@ -212,9 +213,9 @@ func TestUploadFileResumesInALaterRun(t *testing.T) {
 	// The first run goes through a network that stops carrying bytes
 	// after 2.5 MiB; once the service has committed some of them, the run
 	// is interrupted, as a crash or Ctrl-C would.
-	p := newProxy(t, suite.media)
-	p.tripAfter(5<<19, true, 0)
-	cut := dial(t, "teacher", false, client.WithMediaAddr(p.addr()), client.WithTimeout(time.Minute))
+	p := testenv.NewProxy(t, suite.media)
+	p.TripAfter(5<<19, true, 0)
+	cut := dial(t, "teacher", false, client.WithMediaAddr(p.Addr()), client.WithTimeout(time.Minute))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := make(chan error, 1)
@@ -254,7 +255,7 @@ func TestUploadFileResumesInALaterRun(t *testing.T) {
 	if stateSession(t, states) != stopped.Session {
 		t.Fatal("the interrupted run did not leave its session remembered")
 	}
-	p.release()
+	p.Release()
 
 	f, err := os.Open(path)
 	if err != nil {
@@ -360,7 +361,7 @@ func TestUploadOfAShrinkingFileStops(t *testing.T) {
 // written through it.
 type cutAfter struct {
 	w    io.Writer
-	p    *proxy
+	p    *testenv.Proxy
 	n    int64
 	done bool
 }
@@ -369,7 +370,7 @@ func (c *cutAfter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	if c.n -= int64(n); c.n <= 0 && !c.done {
 		c.done = true
-		c.p.cut(100 * time.Millisecond)
+		c.p.CutFor(100 * time.Millisecond)
 	}
 	return n, err
 }
@@ -383,8 +384,8 @@ func TestDownloadResumesAfterACut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProxy(t, suite.media)
-	maria := dial(t, "maria", false, client.WithMediaAddr(p.addr()))
+	p := testenv.NewProxy(t, suite.media)
+	maria := dial(t, "maria", false, client.WithMediaAddr(p.Addr()))
 	var got bytes.Buffer
 	var retries []int64
 	read, n, err := maria.Download(context.Background(), item.GetName(), &cutAfter{w: &got, p: p, n: 2 << 20}, client.DownloadOptions{

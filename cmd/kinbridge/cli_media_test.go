@@ -8,14 +8,11 @@ import (
 	"encoding/json"
 	"go/parser"
 	gotoken "go/token"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +23,7 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/mediacheck"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // The tests in this file run `kinbridge media ...` in process against a
@@ -285,150 +283,6 @@ func TestCLIMediaRefusesBadInputBeforeAnyCall(t *testing.T) {
 	}
 }
 
-// tripProxy forwards TCP connections to a target until budget bytes have
-// gone from clients to the target; then it trips, once: it cuts every
-// connection and refuses new ones for down (later ones pass freely), or
-// with stall it holds them all open and silent, as a network that stopped
-// carrying bytes would.
-type tripProxy struct {
-	lis    net.Listener
-	target string
-	stall  bool
-	down   time.Duration
-	held   chan struct{} // closed by release: stalled connections end
-
-	mu       sync.Mutex
-	budget   int64
-	tripped  bool
-	upAgain  time.Time // after a cut, connections are refused until then
-	conns    map[net.Conn]bool
-	accepted int
-	wg       sync.WaitGroup
-	once     sync.Once
-}
-
-func newTripProxy(t *testing.T, target string, budget int64, stall bool, down time.Duration) *tripProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tripProxy{lis: lis, target: target, stall: stall, down: down, budget: budget, held: make(chan struct{}), conns: map[net.Conn]bool{}}
-	p.wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Go(func() { p.forward(c) })
-		}
-	})
-	t.Cleanup(func() {
-		p.release()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tripProxy) addr() string { return p.lis.Addr().String() }
-
-func (p *tripProxy) forward(c net.Conn) {
-	p.mu.Lock()
-	refused := time.Now().Before(p.upAgain)
-	p.mu.Unlock()
-	if refused {
-		c.Close()
-		return
-	}
-	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.accepted++
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	var copies sync.WaitGroup
-	copies.Go(func() {
-		io.Copy(c, up)
-		c.Close()
-		up.Close()
-	})
-	copies.Go(func() {
-		p.upstream(up, c)
-		c.Close()
-		up.Close()
-	})
-	copies.Wait()
-}
-
-// upstream copies client bytes to the target within the budget.
-func (p *tripProxy) upstream(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			allowed := int64(n)
-			if !p.tripped {
-				allowed = min(allowed, p.budget)
-				p.budget -= allowed
-			}
-			trip := !p.tripped && p.budget == 0
-			stalled := p.tripped && p.stall
-			if trip {
-				p.tripped = true
-				p.upAgain = time.Now().Add(p.down)
-			}
-			p.mu.Unlock()
-			if stalled {
-				<-p.held
-				return
-			}
-			if _, werr := dst.Write(buf[:allowed]); werr != nil {
-				return
-			}
-			if trip {
-				if p.stall {
-					<-p.held
-					return
-				}
-				p.cutAll()
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *tripProxy) cutAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// release ends the proxy: stalled connections are closed, as a network
-// that gave up would close them, and no new ones are accepted.
-func (p *tripProxy) release() {
-	p.once.Do(func() {
-		p.lis.Close()
-		close(p.held)
-		p.cutAll()
-	})
-}
-
-func (p *tripProxy) connections() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.accepted
-}
-
 // committed asks the media service how much of a session is committed.
 func committed(t *testing.T, s *suite, token, session string) int64 {
 	t.Helper()
@@ -458,7 +312,8 @@ func TestCLIMediaUploadResumesWhenRunAgain(t *testing.T) {
 	// The first run goes through a network that stops carrying bytes
 	// after 2.5 MiB; once the service has committed some of them, the run
 	// is interrupted, as Ctrl-C would.
-	proxy := newTripProxy(t, s.media, 5<<19, true, 0)
+	proxy := testenv.NewProxy(t, s.media)
+	proxy.TripAfter(5<<19, true, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
@@ -467,7 +322,7 @@ func TestCLIMediaUploadResumesWhenRunAgain(t *testing.T) {
 	}
 	first := make(chan result, 1)
 	go func() {
-		out, errOut, err := kbOut(ctx, append(upload, "--media-addr", proxy.addr())...)
+		out, errOut, err := kbOut(ctx, append(upload, "--media-addr", proxy.Addr())...)
 		first <- result{out, errOut, err}
 	}()
 	var session string
@@ -499,7 +354,7 @@ func TestCLIMediaUploadResumesWhenRunAgain(t *testing.T) {
 	if files := stateFiles(t, states); len(files) != 1 {
 		t.Fatalf("the interrupted run left %d state files, want 1", len(files))
 	}
-	proxy.release() // the held connection drops, as the network gives up
+	proxy.Release() // the held connection drops, as the network gives up
 
 	out, errOut, err := kbOut(context.Background(), upload...)
 	if err != nil {
@@ -531,9 +386,10 @@ func TestCLIMediaUploadSurvivesACutConnection(t *testing.T) {
 	// After 3 MiB the connection is cut and the service stays out of
 	// reach for 2s: the CLI keeps asking where the upload stands until it
 	// answers, then writes on from there.
-	proxy := newTripProxy(t, s.media, 3<<20, false, 2*time.Second)
+	proxy := testenv.NewProxy(t, s.media)
+	proxy.TripAfter(3<<20, false, 2*time.Second)
 
-	out, errOut, err := kbOut(context.Background(), "media", "upload", video, "--child", child, "--token", teacher, "--media-addr", proxy.addr())
+	out, errOut, err := kbOut(context.Background(), "media", "upload", video, "--child", child, "--token", teacher, "--media-addr", proxy.Addr())
 	if err != nil {
 		t.Fatalf("upload: %v\n%s", err, errOut)
 	}
@@ -546,7 +402,7 @@ func TestCLIMediaUploadSurvivesACutConnection(t *testing.T) {
 	if got, want := field(t, out, "Original SHA-256"), fileSHA256(t, video); got != want {
 		t.Errorf("original sha256 %s, want %s", got, want)
 	}
-	if n := proxy.connections(); n < 2 {
+	if n := proxy.Connections(); n < 2 {
 		t.Errorf("the upload never connected again: %d connections", n)
 	}
 	if items := listMedia(t, child, teacher); len(items) != 1 {

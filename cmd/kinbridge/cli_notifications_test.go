@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // The tests in this file run `kinbridge notifications ...` in process:
@@ -395,109 +395,14 @@ func TestCLINotificationsWatchPrintsWhatIsRecorded(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP connections to a target. cut drops every
-// connection it carries and refuses new ones, until restore.
-type cutProxy struct {
-	lis       net.Listener
-	target    string
-	forwarded atomic.Int32 // connections carried through
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	down      bool
-	conns     map[net.Conn]bool
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{lis: lis, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Go(func() { p.forward(c) })
-		}
-	})
-	t.Cleanup(func() {
-		lis.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.lis.Addr().String() }
-
-func (p *cutProxy) forward(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c, up) {
-		c.Close()
-		up.Close()
-		return
-	}
-	p.forwarded.Add(1)
-	var copies sync.WaitGroup
-	for _, pair := range [][2]net.Conn{{up, c}, {c, up}} {
-		copies.Go(func() {
-			io.Copy(pair[0], pair[1])
-			// One way ending ends both: a half-open connection is no
-			// connection to a gRPC client.
-			pair[0].Close()
-			pair[1].Close()
-		})
-	}
-	copies.Wait()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-func (p *cutProxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return false
-	}
-	for _, c := range conns {
-		p.conns[c] = true
-	}
-	return true
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
 func TestCLINotificationsWatchSurvivesACutConnection(t *testing.T) {
 	s := startSuite(t)
 	child := s.family(t)
 	maria, teacher := s.userToken(t, "maria", false), s.userToken(t, "teacher", false)
 	s.settled(t, maria, "teacher may now follow")
-	proxy := newCutProxy(t, s.notification)
+	proxy := testenv.NewProxy(t, s.notification)
 
-	w := startWatch(t, "--notification-addr", proxy.addr(), "--token", maria)
+	w := startWatch(t, "--notification-addr", proxy.Addr(), "--token", maria)
 	waitLine(t, w.errOut, "the watch", "Watching your notifications")
 
 	s.record(t, child, teacher, "one")
@@ -505,12 +410,12 @@ func TestCLINotificationsWatchSurvivesACutConnection(t *testing.T) {
 		t.Fatalf("before the cut: %q", line)
 	}
 
-	proxy.cut()
-	waitLine(t, w.errOut, "the watch after the cut", "Watch interrupted: cannot reach the notification service at "+proxy.addr())
+	proxy.Cut()
+	waitLine(t, w.errOut, "the watch after the cut", "Watch interrupted: cannot reach the notification service at "+proxy.Addr())
 	s.record(t, child, teacher, "two")
 	s.record(t, child, teacher, "three")
 	s.settled(t, maria, "three: 9/10") // delivered to the inbox while the watch is cut off
-	proxy.restore()
+	proxy.Restore()
 
 	for _, want := range []string{"two", "three"} {
 		if line := nextLine(t, w.out, "after the cut"); !strings.HasSuffix(line, "— "+want+": 9/10") {
@@ -536,7 +441,7 @@ func TestCLINotificationsWatchSurvivesACutConnection(t *testing.T) {
 			t.Fatalf("line %d is not %s, in order:\n%s", i, want, strings.Join(out, "\n"))
 		}
 	}
-	if n := proxy.forwarded.Load(); n < 2 {
+	if n := proxy.Connections(); n < 2 {
 		t.Errorf("the watch never connected again: %d connections", n)
 	}
 
