@@ -93,12 +93,30 @@ func (v *Validator) Check(msg any) error {
 	}
 	fields := make([]Field, 0, len(verr.Violations))
 	for _, viol := range verr.Violations {
+		path := protovalidate.FieldPathString(viol.Proto.GetField())
 		fields = append(fields, Field{
-			Path:        protovalidate.FieldPathString(viol.Proto.GetField()),
+			Path:        requiredPath(path, viol.Proto.GetRuleId()),
 			Description: viol.Proto.GetMessage(),
 		})
 	}
 	return InvalidArgument(fields...)
+}
+
+// requiredPath is where a violation points. A message field's CEL rule
+// may require one of its fields on create only (this.user not empty, which
+// a field's own rules cannot say, as updates send the message too); its id
+// then names that field, "guardianship.user.required", and the violation
+// points at it rather than at the whole message, so that a caller, over
+// gRPC or REST, learns which field to fill in.
+func requiredPath(path, ruleID string) string {
+	field, ok := strings.CutSuffix(ruleID, ".required")
+	if !ok {
+		return path
+	}
+	if name, ok := strings.CutPrefix(field, path+"."); !ok || name == "" || strings.Contains(name, ".") {
+		return path
+	}
+	return field
 }
 
 // UnaryServerInterceptor rejects requests that violate their constraints

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/validate"
@@ -25,7 +26,14 @@ func TestCheck(t *testing.T) {
 	}{
 		{"valid", &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: "Ada"}}, nil},
 		{"missing required message", &progressv1.CreateChildRequest{}, []string{"child"}},
-		{"empty display name", &progressv1.CreateChildRequest{Child: &progressv1.Child{}}, []string{"child"}},
+		{"empty display name", &progressv1.CreateChildRequest{Child: &progressv1.Child{}}, []string{"child.display_name"}},
+		// A create-only requirement points at its field, not the message.
+		{"guardianship without user or role", &progressv1.CreateGuardianshipRequest{Parent: "children/abc", Guardianship: &progressv1.Guardianship{}},
+			[]string{"guardianship.user", "guardianship.role"}},
+		{"guardianship without a role", &progressv1.CreateGuardianshipRequest{Parent: "children/abc", Guardianship: &progressv1.Guardianship{User: "maria"}},
+			[]string{"guardianship.role"}},
+		{"subscription without a child", &notificationv1.CreateSubscriptionRequest{Parent: "users/me", Subscription: &notificationv1.Subscription{}},
+			[]string{"subscription.child"}},
 		{"display name too long", &progressv1.CreateChildRequest{Child: &progressv1.Child{DisplayName: strings.Repeat("a", 101)}}, []string{"child.display_name"}},
 		{"bad name and page size", &progressv1.ListGuardianshipsRequest{Parent: "kids/1", PageSize: 5000},
 			[]string{"parent", "page_size"}},

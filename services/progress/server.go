@@ -319,17 +319,7 @@ func (s *server) CreateGuardianship(ctx context.Context, req *progressv1.CreateG
 		return nil, err
 	}
 	id := cn.ID
-	in := req.GetGuardianship()
-	var bad []validate.Field
-	if in.GetUser() == "" {
-		bad = append(bad, validate.Field{Path: "guardianship.user", Description: "is required"})
-	}
-	if in.GetRole() == progressv1.Role_ROLE_UNSPECIFIED {
-		bad = append(bad, validate.Field{Path: "guardianship.role", Description: "is required: ROLE_GUARDIAN or ROLE_CONTRIBUTOR"})
-	}
-	if len(bad) > 0 {
-		return nil, validate.InvalidArgument(bad...)
-	}
+	in := req.GetGuardianship() // its user and role are there: the contract's create rules
 	if err := s.authorizeAdminOnChild(ctx, id, "grant access to children"); err != nil {
 		return nil, err
 	}

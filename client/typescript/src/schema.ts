@@ -839,14 +839,14 @@ export interface components {
             /** @description How the user relates to the child, for example "mother" or "teacher". */
             relation?: string;
             /** @description What the user may do. */
-            role?: components["schemas"]["Role"];
+            role: components["schemas"]["Role"];
             /**
              * Format: date-time
              * @description When the guardianship last changed.
              */
             updateTime: $Read<string>;
             /** @description The user's id: the `sub` claim of their token. Required on create, immutable after. */
-            user?: string;
+            user: string;
         };
         /** @description A heartbeat: the stream is alive and nothing new arrived. */
         Heartbeat: {
@@ -1221,7 +1221,7 @@ export interface components {
         /** @description What a user hears about one child. */
         Subscription: {
             /** @description The child, `children/{child}`. Required on create. */
-            child?: string;
+            child: string;
             /**
              * Format: date-time
              * @description When it was created.

@@ -1276,10 +1276,11 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime:(\x92A%\n" +
-	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xa4\x01\n" +
+	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xe4\x01\n" +
 	"\x19CreateSubscriptionRequest\x122\n" +
-	"\x06parent\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x06parent\x12S\n" +
-	"\fsubscription\x18\x02 \x01(\v2'.kinbridge.notification.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\"e\n" +
+	"\x06parent\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x06parent\x12\x92\x01\n" +
+	"\fsubscription\x18\x02 \x01(\v2'.kinbridge.notification.v1.SubscriptionBE\xbaHB\xba\x01<\n" +
+	"\x1bsubscription.child.required\x12\vis required\x1a\x10this.child != ''\xc8\x01\x01R\fsubscription\"e\n" +
 	"\x16GetSubscriptionRequest\x12K\n" +
 	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name\"\xa0\x01\n" +
 	"\x18ListSubscriptionsRequest\x122\n" +

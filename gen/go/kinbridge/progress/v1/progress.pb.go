@@ -2745,10 +2745,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\a \x01(\tR\x04etag:(\x92A%\n" +
-	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xa4\x01\n" +
-	"\x12CreateChildRequest\x12\x8d\x01\n" +
-	"\x05child\x18\x01 \x01(\v2\x1c.kinbridge.progress.v1.ChildBY\xbaHV\xba\x01P\n" +
-	"\x1bchild.display_name_required\x12\x18display_name is required\x1a\x17this.display_name != ''\xc8\x01\x01R\x05child\"G\n" +
+	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\x97\x01\n" +
+	"\x12CreateChildRequest\x12\x80\x01\n" +
+	"\x05child\x18\x01 \x01(\v2\x1c.kinbridge.progress.v1.ChildBL\xbaHI\xba\x01C\n" +
+	"\x1bchild.display_name.required\x12\vis required\x1a\x17this.display_name != ''\xc8\x01\x01R\x05child\"G\n" +
 	"\x0fGetChildRequest\x124\n" +
 	"\x04name\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x04name\"g\n" +
 	"\x13ListChildrenRequest\x12'\n" +
@@ -2765,10 +2765,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"^\n" +
 	"\x12DeleteChildRequest\x124\n" +
 	"\x04name\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xa6\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xc5\x02\n" +
 	"\x19CreateGuardianshipRequest\x128\n" +
-	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12O\n" +
-	"\fguardianship\x18\x02 \x01(\v2#.kinbridge.progress.v1.GuardianshipB\x06\xbaH\x03\xc8\x01\x01R\fguardianship\"d\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xed\x01\n" +
+	"\fguardianship\x18\x02 \x01(\v2#.kinbridge.progress.v1.GuardianshipB\xa3\x01\xbaH\x9f\x01\xba\x01:\n" +
+	"\x1aguardianship.user.required\x12\vis required\x1a\x0fthis.user != ''\xba\x01\\\n" +
+	"\x1aguardianship.role.required\x12.is required: ROLE_GUARDIAN or ROLE_CONTRIBUTOR\x1a\x0ethis.role != 0\xc8\x01\x01R\fguardianship\"d\n" +
 	"\x16GetGuardianshipRequest\x12J\n" +
 	"\x04name\x18\x01 \x01(\tB6\xbaH3r12/^children/[a-z0-9]{1,63}/guardians/[^/]{1,128}$R\x04name\"\xa6\x01\n" +
 	"\x18ListGuardianshipsRequest\x128\n" +
