@@ -551,7 +551,7 @@ func optional(v *float64, format func(float64) string) string {
 // childName accepts a child as "children/abc" or "abc" and returns its
 // resource name.
 func childName(arg string) (string, error) {
-	n, err := names.ParseChild(names.Child{ID: strings.TrimPrefix(arg, "children/")}.String())
+	n, err := names.ParseChild("children/" + strings.TrimPrefix(arg, "children/"))
 	if err != nil {
 		return "", usagef("%q is not a child: give its name (children/abc123) or id (abc123) as 'kinbridge children list' shows it", arg)
 	}

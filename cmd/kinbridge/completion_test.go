@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // bashComplete sources `kinbridge completion bash` in a real bash and
@@ -83,7 +85,7 @@ func TestCompletionZshAndFish(t *testing.T) {
 	bin := buildKinbridge(t)
 	t.Run("zsh", func(t *testing.T) {
 		if _, err := exec.LookPath("zsh"); err != nil {
-			t.Skip("no zsh here: its script is not loaded")
+			testenv.SkipOrFail(t, "zsh", "zsh is not on PATH (apt-get install zsh): its completion script is not loaded")
 		}
 		// bashcompinit calls completion functions with sh's options, arrays
 		// from 0; zsh filters the words itself, so all come back.
@@ -97,7 +99,7 @@ func TestCompletionZshAndFish(t *testing.T) {
 	})
 	t.Run("fish", func(t *testing.T) {
 		if _, err := exec.LookPath("fish"); err != nil {
-			t.Skip("no fish here: its script is not loaded")
+			testenv.SkipOrFail(t, "fish", "fish is not on PATH (apt-get install fish): its completion script is not loaded")
 		}
 		cmd := exec.Command("fish", "-c", `"$KB" completion fish | source; complete -C "kinbridge media list --"; echo; complete -C "kinbridge chi"; echo; complete -C "kinbridge help media "`)
 		cmd.Env = append(cmd.Environ(), "KB="+bin)
