@@ -106,6 +106,10 @@ const (
 	providerTimeout = 10 * time.Second
 )
 
+// errTokenRefused is a refreshed ID token that does not pass: the session
+// ends at once.
+var errTokenRefused = errors.New("the refreshed ID token is refused")
+
 // session is what the store keeps for a signed-in browser.
 type session struct {
 	User    string    `json:"user"`
@@ -257,7 +261,11 @@ func (s *signIn) sessionFromCookie(r *http.Request) (sess session, key string, o
 		return session{}, "", false, err
 	}
 	if s.needsRefresh(sess) {
-		v, err, _ := s.refresh.Do(key, func() (any, error) { return s.refreshSession(r.Context(), key, sess) })
+		// Detached from this request's cancellation: other requests may
+		// wait for the same refresh, and a client going away must not end
+		// the session. The calls to the provider have their own timeout.
+		ctx := context.WithoutCancel(r.Context())
+		v, err, _ := s.refresh.Do(key, func() (any, error) { return s.refreshSession(ctx, key, sess) })
 		if err != nil {
 			s.logger.InfoContext(r.Context(), "gateway: a session ended: its token could not be refreshed", slog.Any("error", err))
 			return session{}, "", false, nil
@@ -298,15 +306,25 @@ func (s *signIn) needsRefresh(sess session) bool {
 
 // refreshSession renews sess's upstream token and stores it. When that
 // fails it looks again: another request or gateway may have renewed it
-// meanwhile (a provider may accept each refresh token once). Otherwise the
-// session ends.
+// meanwhile (a provider may accept each refresh token once). When the
+// provider could not be reached and the token has not ended yet, the
+// session goes on with it and the next request tries again: an outage of
+// the provider does not sign everybody out. Otherwise the session ends.
 func (s *signIn) refreshSession(ctx context.Context, key string, sess session) (session, error) {
 	next, err := s.renew(ctx, sess)
 	if err == nil {
-		return next, s.save(ctx, key, next)
+		if err := s.save(ctx, key, next); err != nil {
+			s.logger.WarnContext(ctx, "gateway: storing a refreshed session", slog.Any("error", err))
+		}
+		return next, nil
 	}
 	if again, ok, lerr := s.load(ctx, key); lerr == nil && ok && !s.needsRefresh(again) {
 		return again, nil
+	}
+	var refused *oauth2.RetrieveError
+	if sess.Via == "oidc" && !errors.As(err, &refused) && !errors.Is(err, errTokenRefused) && s.now().Before(sess.TokenExpires) {
+		s.logger.WarnContext(ctx, "gateway: refreshing a session's token failed; it goes on until the token ends", slog.Any("error", err))
+		return sess, nil
 	}
 	_ = s.store.Delete(ctx, key)
 	return session{}, err
@@ -341,10 +359,10 @@ func (s *signIn) renew(ctx context.Context, sess session) (session, error) {
 		raw, _ := tok.Extra("id_token").(string)
 		idt, err := p.verifier.Verify(ctx, raw)
 		if err != nil {
-			return sess, fmt.Errorf("refreshed ID token: %w", err)
+			return sess, fmt.Errorf("%w: %v", errTokenRefused, err)
 		}
 		if who, err := s.verifier.VerifyUser(ctx, raw); err != nil || who.Subject != sess.User {
-			return sess, fmt.Errorf("refreshed ID token names another user or is refused: %v", err)
+			return sess, fmt.Errorf("%w: it names another user or the verifier refuses it (%v)", errTokenRefused, err)
 		}
 		sess.Token, sess.TokenIssued, sess.TokenExpires = raw, s.now(), idt.Expiry
 		if tok.RefreshToken != "" {
