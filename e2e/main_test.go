@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/kinbridge/kinbridge/internal/banner"
+	"github.com/kinbridge/kinbridge/pkg/auth"
 )
 
 var (
@@ -116,6 +117,11 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 	addrs, err := banner.Read(stdout)
 	p.progress, p.media, p.notification = addrs.Progress, addrs.Media, addrs.Notification
 	p.gateway, p.metrics, p.adminToken = addrs.Gateway, addrs.Metrics, addrs.AdminToken
+	if p.adminToken == "" && err == nil && addrs.SignInLink != "" {
+		// The banner prints a sign-in link, no token: mint the token the
+		// tests use with the key the process created.
+		p.adminToken = issueAdminToken(t, dataDir)
+	}
 	if err != nil {
 		t.Fatalf("kinbridge serve %s: %v; stderr:\n%s", role, err, p.stderr)
 	}
@@ -225,4 +231,19 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// issueAdminToken mints an administrator's token with the user key in
+// dataDir, as `kinbridge token issue --admin` does.
+func issueAdminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	key, err := auth.LoadKey(dataDir + "/keys/user.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := auth.NewUserIssuer(key).Issue("admin", true, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -24,6 +24,7 @@ type suite struct {
 	media        string // host:port
 	metrics      string // http://host:port/metrics
 	adminToken   string
+	signInLink   string // the banner's one-time sign-in link
 	dataDir      string
 }
 
@@ -65,7 +66,17 @@ func startSuite(t *testing.T, extra ...string) *suite {
 	}
 	s.gateway, s.progress, s.media, s.notification = "http://"+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
 	s.metrics, s.adminToken = "http://"+addrs.Metrics+"/metrics", addrs.AdminToken
+	s.signInLink = addrs.SignInLink
 	go io.Copy(io.Discard, out) // keep the writer from blocking
+	if s.adminToken == "" {     // the banner prints a sign-in link, no token
+		key, _, err := auth.LoadOrCreateKey(filepath.Join(s.dataDir, "keys", "user.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.adminToken, err = auth.NewUserIssuer(key).Issue("admin", true, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if addrs.Gateway == "" || s.progress == "" || s.adminToken == "" {
 		t.Fatalf("serve all did not print its addresses and token: %+v", s)
 	}
