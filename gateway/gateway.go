@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -76,6 +77,10 @@ type Config struct {
 	// calls every time.
 	BreakerFailures int
 	BreakerCoolDown time.Duration
+
+	// App is the family app's built files (index.html at the root), served
+	// at / (app.go); nil sends / to the API docs.
+	App fs.FS
 }
 
 // Gateway is the REST facade.
@@ -242,10 +247,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /openapi.json", serveSpec)
 	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /docs/{file...}", serveDocs)
-	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs", http.StatusFound) })
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)
-	})
+	if err := mountApp(root, cfg.App); err != nil { // "/" and the app's routes (app.go)
+		return nil, err
+	}
 
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.
