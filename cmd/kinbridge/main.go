@@ -64,7 +64,8 @@ Your notifications (over the notification gRPC API; 'kinbridge notifications -h'
   127.0.0.1:9103) instead of --addr, and --token, --timeout and --json.
 
 Tools:
-  kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
+  kinbridge token issue --admin | --user U [--ttl 24h]   print an administrator's or a user's token
+                                                          (reads the key in --data-dir, default ./data)
   kinbridge migrate [--progress-db DSN] [--notification-db DSN]   apply database migrations
   kinbridge version (or --version)                        print the version
   kinbridge help [COMMAND [SUBCOMMAND]]                   print a command's help, as -h does
