@@ -58,12 +58,13 @@ function fmt(n: number | undefined): string {
 }
 
 function Chart({ months, subjects }: { months: Month[]; subjects: string[] }) {
-  const W = 640;
-  const H = 300;
-  const left = 40;
+  // Small enough that the labels stay readable on a phone.
+  const W = 400;
+  const H = 220;
+  const left = 32;
   const right = 12;
   const top = 12;
-  const bottom = 40;
+  const bottom = 30;
   const x = (i: number) => left + ((W - left - right) * i) / Math.max(1, months.length - 1);
   const y = (p: number) => top + (H - top - bottom) * (1 - Math.max(0, Math.min(100, p)) / 100);
   return (
@@ -80,36 +81,28 @@ function Chart({ months, subjects }: { months: Month[]; subjects: string[] }) {
         ))}
         {months.map((m, i) =>
           i % 2 === months.length % 2 ? null : (
-            <text key={m.start} x={x(i)} y={H - bottom + 18} text-anchor="middle" class="axis">
+            <text key={m.start} x={x(i)} y={H - bottom + 17} text-anchor="middle" class="axis">
               {m.label.split(" ")[0]}
             </text>
           ),
         )}
         {subjects.map((s, si) => {
           const color = palette[si % palette.length]!;
-          // Lines join consecutive months with scores; a month without breaks the line.
-          const segments: string[] = [];
-          let d = "";
-          months.forEach((m, i) => {
-            const v = m.subjects.get(s)?.meanPercent;
-            const scored = (m.subjects.get(s)?.scoredCount ?? 0) > 0;
-            if (v === undefined || !scored) {
-              if (d) segments.push(d);
-              d = "";
-              return;
-            }
-            d += `${d ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+          // One line through the months with scores (a month without is skipped).
+          const points = months.flatMap((m, i) => {
+            const sub = m.subjects.get(s);
+            return sub?.meanPercent !== undefined && (sub.scoredCount ?? 0) > 0 ? [`${x(i).toFixed(1)},${y(sub.meanPercent).toFixed(1)}`] : [];
           });
-          if (d) segments.push(d);
+          const segments = points.length > 1 ? [`M${points.join("L")}`] : [];
           return (
             <g key={s} stroke={color} fill={color}>
               {segments.map((p) => (
-                <path key={p} d={p} fill="none" stroke-width="2.5" />
+                <path key={p} d={p} fill="none" stroke-width="2" />
               ))}
               {months.map((m, i) => {
                 const sub = m.subjects.get(s);
                 if (sub?.meanPercent === undefined || !(sub.scoredCount ?? 0)) return null;
-                return <circle key={m.start} cx={x(i)} cy={y(sub.meanPercent)} r="4" />;
+                return <circle key={m.start} cx={x(i)} cy={y(sub.meanPercent)} r="3.5" />;
               })}
             </g>
           );
@@ -176,13 +169,14 @@ export function Summary({ child }: { child: Child }) {
           <h2>This year per subject</h2>
           <div class="table-scroll" tabIndex={0} role="region" aria-label="Summary per subject">
             <table>
+              <caption>Trend: percentage points gained or lost per 30 days</caption>
               <thead>
                 <tr>
                   <th scope="col">Subject</th>
                   <th scope="col">Entries</th>
-                  <th scope="col">Latest %</th>
-                  <th scope="col">Mean %</th>
-                  <th scope="col">Trend / 30 days</th>
+                  <th scope="col">Latest</th>
+                  <th scope="col">Mean</th>
+                  <th scope="col">Trend</th>
                 </tr>
               </thead>
               <tbody>
