@@ -170,11 +170,17 @@ function Header({ ctx, live }: { ctx: Ctx; live: Live }) {
   );
 }
 
-/** The children the user may open: those they follow, or every child for an administrator. */
-async function listChildren(ctx: Ctx): Promise<FollowedChild[]> {
+/** A child on the picker; an administrator may open children they hold no role for. */
+type Pick = Omit<FollowedChild, "role"> & { role?: FollowedChild["role"] };
+
+/**
+ * The children the user may open: those GET /v1/users/me lists, or, for an
+ * administrator (and a user following more than it lists), ListChildren's.
+ */
+async function listChildren(ctx: Ctx): Promise<Pick[]> {
   const followed = ctx.me.children ?? [];
-  if (!ctx.admin) return followed;
-  const all: FollowedChild[] = [];
+  if (!ctx.admin && !ctx.me.childrenTruncated) return followed;
+  const all: Pick[] = [];
   let pageToken: string | undefined;
   do {
     const page = await unwrap(api.GET("/v1/children", { params: { query: { pageSize: 200, pageToken } } }));

@@ -28,20 +28,9 @@ export interface Session {
   csrfToken?: string;
 }
 
-/** One child the user follows, as GET /v1/users/me lists them. */
-export interface FollowedChild {
-  child: string;
-  displayName?: string;
-  role?: Role;
-  relation?: string;
-}
-
-/** GET /v1/users/me. */
-export interface Me {
-  name: string;
-  administrator?: boolean;
-  children?: FollowedChild[];
-}
+/** GET /v1/users/me: who I am, and the children I follow with my role. */
+export type Me = Schemas["User"];
+export type FollowedChild = Schemas["FollowedChild"];
 
 let csrf = "";
 let onSignedOut: () => void = () => {};
@@ -76,10 +65,8 @@ export async function loadSession(): Promise<Session> {
   return s;
 }
 
-export async function loadMe(): Promise<Me> {
-  const r = await fetch("/v1/users/me", { credentials: "same-origin", headers: { Accept: "application/json" } });
-  if (!r.ok) throw await errorOf(r.status, r);
-  return (await r.json()) as Me;
+export function loadMe(): Promise<Me> {
+  return unwrap(api.GET("/v1/users/{user}", { params: { path: { user: "me" } } }));
 }
 
 /** POST /auth/logout, then the provider's end-session page when it has one. */
@@ -123,10 +110,6 @@ export function toError(status: number, body: unknown): ApiError {
   }
   const message = s.message || (status === 403 ? "You may not do that." : `The request failed (${status}).`);
   return new ApiError(status, message, fields);
-}
-
-async function errorOf(status: number, r: Response): Promise<ApiError> {
-  return toError(status, await r.json().catch(() => ({})));
 }
 
 /** The data of a client call, or its error thrown as an ApiError. */
