@@ -67,6 +67,13 @@ export function Upload({ child }: { child: Child }) {
       .catch(() => {});
   }, [child.name]);
 
+  /** Cancels an unfinished upload on the server (its bytes are dropped) and forgets it here. */
+  const discard = async (u: tus.PreviousUpload) => {
+    if (u.uploadUrl) await tus.Upload.terminate(u.uploadUrl, { headers: csrfHeaders() }).catch(() => {});
+    await tus.defaultOptions.urlStorage.removeUpload(u.urlStorageKey).catch(() => {});
+    setUnfinished((list) => list.filter((p) => p.urlStorageKey !== u.urlStorageKey));
+  };
+
   const start = async (file: File) => {
     const id = nextJob++;
     const k = kindOf(file, kind);
@@ -120,7 +127,10 @@ export function Upload({ child }: { child: Child }) {
           <ul>
             {unfinished.map((u) => (
               <li key={u.urlStorageKey}>
-                {u.metadata.filename ?? "a file"} ({size(u.size ?? 0)})
+                {u.metadata.filename ?? "a file"} ({size(u.size ?? 0)}){" "}
+                <button type="button" class="link-button" onClick={() => discard(u)}>
+                  Discard<span class="visually-hidden"> {u.metadata.filename ?? "this upload"}</span>
+                </button>
               </li>
             ))}
           </ul>
