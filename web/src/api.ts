@@ -40,6 +40,11 @@ export function whenSignedOut(f: () => void) {
   onSignedOut = f;
 }
 
+/** Tells the app the session ended (what a 401 does). */
+export function signedOut() {
+  onSignedOut();
+}
+
 export const api = createKinbridgeClient({ baseUrl: location.origin, credentials: "same-origin" });
 api.use({
   onRequest({ request }) {
