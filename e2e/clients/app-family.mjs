@@ -2,7 +2,7 @@
 // the same time, each signed in through the real OpenID provider's HTML
 // form, in two browser contexts of Debian's headless Chromium at 375x667:
 //
-//   KINBRIDGE_PHOTO=photo.jpg KINBRIDGE_VIDEO=clip.webm \
+//   KINBRIDGE_PHOTO=photo.jpg KINBRIDGE_VIDEO=clip.webm [KINBRIDGE_HEIC_ITEM=id] \
 //   node app-family.mjs CHROMIUM APP_URL CHILD_ID CONTRIBUTOR:PASSWORD GUARDIAN:PASSWORD TIMEOUT_MS
 //
 // The guardian opens the child's timeline and keeps it open. The
@@ -13,7 +13,8 @@
 // line on stdin), and sees both in the gallery. The guardian's badge
 // and timeline notice change without a reload; then the guardian sees the
 // timeline newest first, the summary chart, the gallery, the photo and the
-// video (played and seeked), and signs out.
+// video (played and seeked), an HEIC photo when given (through its JPEG),
+// and signs out.
 //
 // It prints asks and then one JSON line:
 //   {"kind":"result", ...findings..., "audits":[...],"dialogs":[...],"console":[...],"steps":[...]}
@@ -25,6 +26,7 @@ import { Journal, deadline, launch, phone, print, sessionOf, signInAtProvider } 
 const [executablePath, appURL, childId, contributorArg, guardianArg, timeoutArg] = process.argv.slice(2);
 const photo = process.env.KINBRIDGE_PHOTO;
 const video = process.env.KINBRIDGE_VIDEO;
+const heicItem = process.env.KINBRIDGE_HEIC_ITEM; // optional: an HEIC photo's media id
 const timeoutMs = Number(timeoutArg);
 if (!executablePath || !appURL || !childId || !contributorArg || !guardianArg || !(timeoutMs > 0) || !photo || !video) {
   console.error("usage: KINBRIDGE_PHOTO=... KINBRIDGE_VIDEO=... node app-family.mjs CHROMIUM APP_URL CHILD_ID USER:PASSWORD USER:PASSWORD TIMEOUT_MS");
@@ -249,6 +251,21 @@ try {
     return { duration: v.duration, before, after: v.currentTime, error: v.error?.code ?? 0 };
   });
   found.contentResponses = ranges;
+
+  if (heicItem) {
+    journal.step("the guardian's HEIC photo, through its JPEG rendition");
+    await guardian.goto(new URL(`${childPath}/gallery?item=${heicItem}`, origin).href);
+    const shown = guardian.locator(".viewer-media img");
+    await shown.waitFor();
+    await guardian.waitForFunction(() => (document.querySelector(".viewer-media img")?.naturalWidth ?? 0) > 0);
+    const download = guardian.locator(".viewer a[download]");
+    found.heic = {
+      ...(await shown.evaluate((i) => ({ width: i.naturalWidth, src: new URL(i.src).pathname + new URL(i.src).search }))),
+      download: new URL(await download.getAttribute("href"), origin).pathname,
+      text: (await guardian.locator(".viewer").innerText()).replace(/\s+/g, " "),
+    };
+    await journal.audit(guardian, "HEIC viewer");
+  }
 
   journal.step("the guardian signs out");
   const cookie = (await gctx.cookies()).find((c) => c.name === "kinbridge_session");
