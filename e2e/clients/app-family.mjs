@@ -138,7 +138,7 @@ try {
   await milestone.locator(".success").waitFor();
 
   journal.step("the guardian's page changed by itself");
-  await guardian.locator(".timeline + *, .notice").filter({ hasText: /arrived/ }).first().waitFor();
+  await guardian.locator(".notice").filter({ hasText: /arrived/ }).first().waitFor();
   await guardian.waitForFunction(() => /unread/.test(document.querySelector(".bell > button")?.getAttribute("aria-label") ?? ""));
   found.bellAfterRecords = await bellLabel(guardian);
   found.guardianNotice = await guardian.locator(".notice").first().innerText();
