@@ -24,6 +24,7 @@ type suite struct {
 	media        string // host:port
 	metrics      string // http://host:port/metrics
 	adminToken   string
+	signInLink   string // the banner's one-time sign-in link
 	dataDir      string
 }
 
@@ -65,6 +66,7 @@ func startSuite(t *testing.T, extra ...string) *suite {
 	}
 	s.gateway, s.progress, s.media, s.notification = "http://"+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
 	s.metrics = "http://" + addrs.Metrics + "/metrics"
+	s.signInLink = addrs.SignInLink
 	go io.Copy(io.Discard, out) // keep the writer from blocking
 	if addrs.Gateway == "" || s.progress == "" {
 		t.Fatalf("serve all did not print its addresses: %+v", s)
