@@ -72,6 +72,7 @@ type process struct {
 	media        string // host:port
 	metrics      string // host:port
 	adminToken   string
+	signInLink   string // the banner's one-time sign-in link
 	stderr       *syncBuffer
 	done         chan error
 }
@@ -117,6 +118,7 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 	addrs, err := banner.Read(stdout)
 	p.progress, p.media, p.notification = addrs.Progress, addrs.Media, addrs.Notification
 	p.gateway, p.metrics, p.adminToken = addrs.Gateway, addrs.Metrics, addrs.AdminToken
+	p.signInLink = addrs.SignInLink
 	if p.adminToken == "" && err == nil && addrs.SignInLink != "" {
 		// The banner prints a sign-in link, no token: mint the token the
 		// tests use with the key the process created.
