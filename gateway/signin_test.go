@@ -637,3 +637,36 @@ func TestSignInConfigRefused(t *testing.T) {
 		t.Errorf("a good configuration: %v", err)
 	}
 }
+
+// The gateway starts while the provider is down (discovery waits for the
+// first sign-in), answers 503 to a sign-in meanwhile, and signs in once
+// the provider answers.
+func TestSignInProviderDown(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + lis.Addr().String()
+	lis.Close() // nothing answers there
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := auth.NewVerifier(auth.VerifierConfig{UserKey: key.Public().(ed25519.PublicKey), ServiceKey: servicePub,
+		OIDC: &auth.OIDCConfig{Issuer: issuer, Audience: testClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(t.Context(), Config{ProgressTarget: "127.0.0.1:1", Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SignIn: SignIn{PublicURL: "http://127.0.0.1:1", OIDC: &OIDCSignIn{Issuer: issuer, ClientID: testClientID}}})
+	if err != nil {
+		t.Fatalf("the gateway does not start while the provider is down: %v", err)
+	}
+	defer g.Close()
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	if a := authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil); a.status != 503 || strings.Contains(a.body, issuer) {
+		t.Fatalf("/auth/login with the provider down: %d %s, want 503 naming no address", a.status, a.body)
+	}
+	if a := authDo(t, browser(t), "GET", srv.URL+"/auth/session", nil); a.status != 200 || a.json["oidc"] != true {
+		t.Fatalf("/auth/session with the provider down: %d %s", a.status, a.body)
+	}
+}
