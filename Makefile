@@ -22,7 +22,7 @@ build: ## Build bin/kinbridge.
 	go build -ldflags "$(LDFLAGS)" -o bin/kinbridge ./cmd/kinbridge
 
 .PHONY: test
-test: lint check-generated check-thirdparty unit ## Lint, check generated code and the third-party protos, then run unit and integration tests with -race.
+test: lint check-generated check-thirdparty check-web unit ## Lint, check generated code, the third-party protos and the built web app, then run unit and integration tests with -race.
 
 .PHONY: unit
 unit: ## Run unit and integration tests (-race). Real backends are used when reachable.
@@ -111,6 +111,16 @@ generate: tools ## Regenerate gen/ from proto/ (and the TypeScript client's type
 	@if command -v npm >/dev/null && (cd client/typescript && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; }); then \
 		npm --prefix client/typescript run --silent generate; \
 	else echo "npm or its packages unavailable: client/typescript/src/schema.ts left as it is"; fi
+
+.PHONY: web check-web
+web: ## Build the family app (web/src) into web/dist with the npm packages pinned in web/package-lock.json (commit web/dist).
+	cd web && npm ci --no-audit --no-fund --silent && npm run --silent build
+
+check-web: ## Fail if web/dist differs from what web/ builds (skipped without npm; go test ./web checks it too).
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory web && \
+		{ git diff --exit-code --stat -- web/dist && test -z "$$(git status --porcelain -- web/dist)"; } || \
+		{ git status --porcelain -- web/dist; echo "web/dist is stale: run 'make web' and commit"; exit 1; }; \
+	else echo "npm unavailable: web/dist not checked"; fi
 
 .PHONY: check-generated
 check-generated: generate ## Fail if gen/ differs from what proto/ generates.

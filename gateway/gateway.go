@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -77,6 +78,9 @@ type Config struct {
 	BreakerFailures int
 	BreakerCoolDown time.Duration
 
+	// App is the family app's built files (index.html at the root), served
+	// at / (app.go); nil sends / to the API docs.
+	App fs.FS
 	// SignIn configures browser sign-in: sessions in a cookie, through an
 	// OpenID provider or one-time links (signin.go); the zero value
 	// offers none.
@@ -254,10 +258,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /docs/{file...}", serveDocs)
 	signIn.routes(root)
-	root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/docs", http.StatusFound) })
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		routingErrorHandler(r.Context(), nil, jsonMarshaler, w, r, http.StatusNotFound)
-	})
+	if err := mountApp(root, cfg.App); err != nil { // "/" and the app's routes (app.go)
+		return nil, err
+	}
 
 	// API paths bypass http.ServeMux: otelhttp would take its coarse "/v1/"
 	// pattern as the route, where routeTelemetry sets the real template.

@@ -31,6 +31,7 @@ import (
 	mediastore "github.com/kinbridge/kinbridge/services/media/store"
 	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/progress"
+	"github.com/kinbridge/kinbridge/web"
 )
 
 // serveTargets lists what each `serve` argument starts, in the order of
@@ -560,6 +561,7 @@ func newGatewayRole(n *node, _ net.Listener) (_ *role, err error) {
 		Logger:          n.tel.Logger("gateway"),
 		TracerProvider:  n.tel.TracerProvider("gateway"),
 		MeterProvider:   n.tel.MeterProvider(),
+		App:             web.Dist, // the family app at /
 		SignIn:          signIn,
 	})
 	if err != nil {

@@ -52,6 +52,10 @@ func TestMalformedNamesAreInvalidArgument(t *testing.T) {
 			_, err := s.ListAssessments(ctx, &progressv1.ListAssessmentsRequest{Parent: "users/abc"})
 			return err
 		}},
+		{"name", func() error {
+			_, err := s.GetUser(ctx, &progressv1.GetUserRequest{Name: "users/me/notifications"})
+			return err
+		}},
 	} {
 		st := status.Convert(tt.call())
 		var fields []string

@@ -535,6 +535,35 @@ export interface paths {
         patch: operations["WriteTusUpload"];
         trace?: never;
     };
+    "/v1/users/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Returns the caller: their user id, whether they are an administrator, and the children they follow with their role on each, so an app can show its child picker and menus with one call
+         * @description Returns the caller: their user id, whether they are an administrator,
+         *     and the children they follow with their role on each, so an app can
+         *     show its child picker and menus with one call.
+         *
+         *     The name is `users/me` or the caller's own `users/{user}`. Any other
+         *     user answers NOT_FOUND: NotificationService answers the same for
+         *     another user's `users/{user}` inbox, and, as for children, a name the
+         *     caller may not see is not told apart from one that does not exist.
+         *     Administrators too see only themselves: whether someone else is an
+         *     administrator is in that user's token, which the service never sees.
+         */
+        get: operations["GetUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{user}/notifications": {
         parameters: {
             query?: never;
@@ -795,6 +824,23 @@ export interface components {
          * @enum {string}
          */
         EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED";
+        /** @description A child a user follows, and what their guardianship of it allows. */
+        FollowedChild: {
+            /** @description The child, `children/{child}`. */
+            child: $Read<string>;
+            /** @description The child's display name, for example "Ada". */
+            displayName: $Read<string>;
+            /**
+             * @description How the user relates to the child, for example "mother" or "teacher";
+             *     absent when the guardianship does not say.
+             */
+            relation?: $Read<string>;
+            /**
+             * @description What the user may do for the child: see it (ROLE_GUARDIAN) or also
+             *     record and upload (ROLE_CONTRIBUTOR).
+             */
+            role: $Read<components["schemas"]["Role"]>;
+        };
         /** @description One letter grade and the percentage it stands for. */
         GradeMapping: {
             /** @description The letter grade, for example "B+". */
@@ -1253,6 +1299,36 @@ export interface components {
              * @description Width in pixels.
              */
             width?: number;
+        };
+        /**
+         * @description A user as the progress service knows them. Users are not stored: the id
+         *     and the administrator flag come from the caller's token, the children
+         *     from the guardianships that name the user.
+         */
+        User: {
+            /**
+             * @description Whether the user is an administrator, who may manage every child and
+             *     guardianship (from the token). Absent in JSON when false.
+             */
+            administrator?: $Read<boolean>;
+            /**
+             * @description The children the user is a guardian or contributor of, oldest child
+             *     first (by creation, the order of ListChildren), at most 1000: a
+             *     teacher following several classes fits, and the answer stays bounded.
+             *     Beyond that `childrenTruncated` is set and ListChildren pages through
+             *     them all. Administrators are listed only the children they hold a
+             *     guardianship of themselves (ListChildren lists every child for them).
+             *     A deleted child, or a revoked guardianship, is no longer listed.
+             *     Absent in JSON when empty.
+             */
+            children?: $Read<components["schemas"]["FollowedChild"][]>;
+            /** @description True when the user follows more children than `children` lists. */
+            childrenTruncated?: $Read<boolean>;
+            /**
+             * @description The resource name, `users/{user}`, where {user} is the `sub` claim of
+             *     the caller's token: never `users/me`, even when asked for by that name.
+             */
+            name: $Read<string>;
         };
     };
     responses: {
@@ -3254,6 +3330,36 @@ export interface operations {
             429: components["responses"]["TusBusy"];
             503: components["responses"]["TusBusy"];
             default: components["responses"]["TusRefused"];
+        };
+    };
+    GetUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
         };
     };
     ListNotifications: {

@@ -272,6 +272,29 @@ func (s *SQL) Role(ctx context.Context, childID, user string) (Role, bool, error
 	return Role(role.Int64), true, nil
 }
 
+// FollowedChildren lists a user's children with their guardianships: one
+// query through guardianships_by_user, so its cost follows the user's
+// guardianships, not the number of children.
+func (s *SQL) FollowedChildren(ctx context.Context, user string, limit int) ([]FollowedChild, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.display_name, g.role, g.relation
+		FROM guardianships g JOIN children c ON c.id = g.child_id
+		WHERE g.user_id = $1
+		ORDER BY c.create_time, c.id LIMIT $2`, user, limit)
+	if err != nil {
+		return nil, fmt.Errorf("followed children: %w", err)
+	}
+	defer rows.Close()
+	var out []FollowedChild
+	for rows.Next() {
+		var f FollowedChild
+		if err := rows.Scan(&f.ChildID, &f.DisplayName, &f.Role, &f.Relation); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
 // Guardians lists every guardianship of a child, by user: the recipients of
 // the child's events. Guardianships per child are few, so no paging.
 func (s *SQL) Guardians(ctx context.Context, childID string) ([]Guardianship, error) {

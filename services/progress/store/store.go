@@ -76,6 +76,15 @@ type ListChildrenQuery struct {
 	Limit int
 }
 
+// FollowedChild is a child a user holds a guardianship of, with the
+// guardianship's terms.
+type FollowedChild struct {
+	ChildID     string
+	DisplayName string
+	Role        Role
+	Relation    string
+}
+
 // Store is the progress service's repository. Writes that others must
 // hear about take the events announcing them, which are added to the
 // outbox in the same transaction: stored together or not at all.
@@ -101,6 +110,11 @@ type Store interface {
 
 	// Guardians lists every guardianship of a child, by user.
 	Guardians(ctx context.Context, childID string) ([]Guardianship, error)
+
+	// FollowedChildren lists the children user is a guardian of, with
+	// their role, by child creation (create time, then id: the order of
+	// ListChildren), at most limit of them.
+	FollowedChildren(ctx context.Context, user string, limit int) ([]FollowedChild, error)
 
 	// Role returns the user's role on the child (RoleNone without one) and
 	// whether the child exists.

@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
@@ -190,6 +193,58 @@ var contract = []struct {
 		gs, err := s.ListGuardianships(ctx, "c00", "", 10)
 		if err != nil || len(gs) != 1 || gs[0].User != "parent" {
 			t.Fatalf("guardianships = %+v, %v", gs, err)
+		}
+	}},
+	{"followed children", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		if got, err := s.FollowedChildren(ctx, "teacher", 10); err != nil || len(got) != 0 {
+			t.Fatalf("a user with no guardianships follows %+v, %v", got, err)
+		}
+		// Ids out of alphabetical order, so creation order is what sorts them.
+		var created []store.Child
+		for _, id := range []string{"zz", "mm", "aa", "gone", "bb"} {
+			created = append(created, mustChild(t, s, id))
+			if _, err := s.CreateGuardianship(ctx, store.Guardianship{ChildID: id, User: "teacher", Role: store.RoleContributor, Relation: "teacher"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustChild(t, s, "other")
+		mustGuardian(t, s, "other", "parent", store.RoleGuardian)
+		mustGuardian(t, s, "mm", "parent", store.RoleGuardian)
+		if _, err := s.UpdateGuardianship(ctx, "aa", "teacher", 0, func(g *store.Guardianship) error {
+			g.Role, g.Relation = store.RoleGuardian, "aunt"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteChild(ctx, "gone", 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteGuardianship(ctx, "bb", "teacher", 0); err != nil {
+			t.Fatal(err)
+		}
+		// Creation order, ties (one microsecond) by id: as ListChildren.
+		created = slices.DeleteFunc(created, func(c store.Child) bool { return c.ID == "gone" || c.ID == "bb" })
+		slices.SortFunc(created, func(a, b store.Child) int {
+			return cmp.Or(a.CreateTime.Compare(b.CreateTime), strings.Compare(a.ID, b.ID))
+		})
+		var want []store.FollowedChild
+		for _, c := range created {
+			f := store.FollowedChild{ChildID: c.ID, DisplayName: c.DisplayName, Role: store.RoleContributor, Relation: "teacher"}
+			if c.ID == "aa" {
+				f.Role, f.Relation = store.RoleGuardian, "aunt"
+			}
+			want = append(want, f)
+		}
+		got, err := s.FollowedChildren(ctx, "teacher", 10)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("teacher follows %+v, %v; want %+v", got, err, want)
+		}
+		if got, err := s.FollowedChildren(ctx, "teacher", 2); err != nil || !slices.Equal(got, want[:2]) {
+			t.Fatalf("limited to 2: %+v, %v; want %+v", got, err, want[:2])
+		}
+		if got, err := s.FollowedChildren(ctx, "parent", 10); err != nil || len(got) != 2 || got[0].ChildID != "mm" || got[1].ChildID != "other" {
+			t.Fatalf("parent follows %+v, %v", got, err)
 		}
 	}},
 }

@@ -2712,6 +2712,211 @@ func (x *GetProgressSummaryRequest) GetEndDate() string {
 	return ""
 }
 
+// A user as the progress service knows them. Users are not stored: the id
+// and the administrator flag come from the caller's token, the children
+// from the guardianships that name the user.
+type User struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `users/{user}`, where {user} is the `sub` claim of
+	// the caller's token: never `users/me`, even when asked for by that name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Whether the user is an administrator, who may manage every child and
+	// guardianship (from the token). Absent in JSON when false.
+	Administrator bool `protobuf:"varint,2,opt,name=administrator,proto3" json:"administrator,omitempty"`
+	// The children the user is a guardian or contributor of, oldest child
+	// first (by creation, the order of ListChildren), at most 1000: a
+	// teacher following several classes fits, and the answer stays bounded.
+	// Beyond that `children_truncated` is set and ListChildren pages through
+	// them all. Administrators are listed only the children they hold a
+	// guardianship of themselves (ListChildren lists every child for them).
+	// A deleted child, or a revoked guardianship, is no longer listed.
+	// Absent in JSON when empty.
+	Children []*FollowedChild `protobuf:"bytes,3,rep,name=children,proto3" json:"children,omitempty"`
+	// True when the user follows more children than `children` lists.
+	ChildrenTruncated bool `protobuf:"varint,4,opt,name=children_truncated,json=childrenTruncated,proto3" json:"children_truncated,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *User) GetAdministrator() bool {
+	if x != nil {
+		return x.Administrator
+	}
+	return false
+}
+
+func (x *User) GetChildren() []*FollowedChild {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+func (x *User) GetChildrenTruncated() bool {
+	if x != nil {
+		return x.ChildrenTruncated
+	}
+	return false
+}
+
+// A child a user follows, and what their guardianship of it allows.
+type FollowedChild struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Child string `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
+	// The child's display name, for example "Ada".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// What the user may do for the child: see it (ROLE_GUARDIAN) or also
+	// record and upload (ROLE_CONTRIBUTOR).
+	Role Role `protobuf:"varint,3,opt,name=role,proto3,enum=kinbridge.progress.v1.Role" json:"role,omitempty"`
+	// How the user relates to the child, for example "mother" or "teacher";
+	// absent when the guardianship does not say.
+	Relation      string `protobuf:"bytes,4,opt,name=relation,proto3" json:"relation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowedChild) Reset() {
+	*x = FollowedChild{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowedChild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowedChild) ProtoMessage() {}
+
+func (x *FollowedChild) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
+func (*FollowedChild) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *FollowedChild) GetChild() string {
+	if x != nil {
+		return x.Child
+	}
+	return ""
+}
+
+func (x *FollowedChild) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *FollowedChild) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *FollowedChild) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+// Request of GetUser.
+type GetUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/me`, or the caller's own `users/{user}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
@@ -2940,7 +3145,21 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x02 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\x03 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate*E\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\xdb\x01\n" +
+	"\x04User\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12+\n" +
+	"\radministrator\x18\x02 \x01(\bB\x05\x92A\x02@\x01R\radministrator\x12G\n" +
+	"\bchildren\x18\x03 \x03(\v2$.kinbridge.progress.v1.FollowedChildB\x05\x92A\x02@\x01R\bchildren\x124\n" +
+	"\x12children_truncated\x18\x04 \x01(\bB\x05\x92A\x02@\x01R\x11childrenTruncated:\f\x92A\t\n" +
+	"\a\xd2\x01\x04name\"\xd6\x01\n" +
+	"\rFollowedChild\x12\x1b\n" +
+	"\x05child\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x05child\x12(\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x05\x92A\x02@\x01R\vdisplayName\x126\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleB\x05\x92A\x02@\x01R\x04role\x12!\n" +
+	"\brelation\x18\x04 \x01(\tB\x05\x92A\x02@\x01R\brelation:#\x92A \n" +
+	"\x1e\xd2\x01\x05child\xd2\x01\fdisplay_name\xd2\x01\x04role\"@\n" +
+	"\x0eGetUserRequest\x12.\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
@@ -2959,7 +3178,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x17MILESTONE_CATEGORY_ARTS\x10\x03\x12\x1d\n" +
 	"\x19MILESTONE_CATEGORY_SPORTS\x10\x04\x12\"\n" +
 	"\x1eMILESTONE_CATEGORY_LIFE_SKILLS\x10\x05\x12\x1c\n" +
-	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\x96\x1b\n" +
+	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\x84\x1c\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -2985,7 +3204,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
-	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01B\xb1\x01\x92Af\x12d\n" +
+	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
+	"\aGetUser\x12%.kinbridge.progress.v1.GetUserRequest\x1a\x1b.kinbridge.progress.v1.User\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=users/*}\x90\x02\x01B\xb1\x01\x92Af\x12d\n" +
 	"\rKinbridge API\x12OFollow a child's school life from afar: progress, media and live notifications.2\x02v1ZFgithub.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1;progressv1b\x06proto3"
 
 var (
@@ -3001,7 +3221,7 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(Role)(0),                         // 0: kinbridge.progress.v1.Role
 	(AssessmentKind)(0),               // 1: kinbridge.progress.v1.AssessmentKind
@@ -3043,34 +3263,37 @@ var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(*GetGradingScaleRequest)(nil),    // 37: kinbridge.progress.v1.GetGradingScaleRequest
 	(*UpdateGradingScaleRequest)(nil), // 38: kinbridge.progress.v1.UpdateGradingScaleRequest
 	(*GetProgressSummaryRequest)(nil), // 39: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*timestamppb.Timestamp)(nil),     // 40: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 41: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 42: google.protobuf.Empty
+	(*User)(nil),                      // 40: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 41: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 42: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 43: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 44: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),             // 45: google.protobuf.Empty
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	40, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	40, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	43, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	43, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	40, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	40, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	43, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	43, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
 	3,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
 	3,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	41, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
 	4,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
 	4,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	41, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
 	17, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
 	1,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
 	18, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	40, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	40, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	43, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	43, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 18: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	40, // 19: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	40, // 20: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	43, // 19: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	43, // 20: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
 	21, // 21: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	40, // 22: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	43, // 22: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
 	23, // 23: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
 	23, // 24: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
 	20, // 25: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
@@ -3078,64 +3301,68 @@ var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
 	1,  // 27: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
 	19, // 28: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
 	19, // 29: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	41, // 30: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 30: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
 	20, // 31: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
 	2,  // 32: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
 	20, // 33: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
 	20, // 34: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	41, // 35: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 35: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
 	22, // 36: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	5,  // 37: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	6,  // 38: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	7,  // 39: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	9,  // 40: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	10, // 41: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	11, // 42: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	12, // 43: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	13, // 44: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	15, // 45: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	16, // 46: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	25, // 47: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	26, // 48: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	27, // 49: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	29, // 50: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	30, // 51: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	31, // 52: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	32, // 53: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	33, // 54: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	35, // 55: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	36, // 56: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	37, // 57: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	38, // 58: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	39, // 59: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	3,  // 60: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	3,  // 61: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	8,  // 62: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	3,  // 63: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	42, // 64: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	4,  // 65: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	4,  // 66: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	14, // 67: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	4,  // 68: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	42, // 69: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	19, // 70: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	19, // 71: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	28, // 72: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	19, // 73: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	42, // 74: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	20, // 75: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	20, // 76: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	34, // 77: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	20, // 78: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	42, // 79: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	22, // 80: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	22, // 81: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	24, // 82: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	60, // [60:83] is the sub-list for method output_type
-	37, // [37:60] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	41, // 37: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	0,  // 38: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	5,  // 39: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	6,  // 40: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	7,  // 41: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	9,  // 42: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	10, // 43: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	11, // 44: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	12, // 45: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	13, // 46: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	15, // 47: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	16, // 48: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	25, // 49: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	26, // 50: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	27, // 51: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	29, // 52: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	30, // 53: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	31, // 54: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	32, // 55: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	33, // 56: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	35, // 57: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	36, // 58: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	37, // 59: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	38, // 60: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	39, // 61: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	42, // 62: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	3,  // 63: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	3,  // 64: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	8,  // 65: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	3,  // 66: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	45, // 67: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	4,  // 68: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	4,  // 69: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	14, // 70: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	4,  // 71: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	45, // 72: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	19, // 73: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	19, // 74: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	28, // 75: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	19, // 76: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	45, // 77: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	20, // 78: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	20, // 79: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	34, // 80: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	20, // 81: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	45, // 82: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	22, // 83: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	22, // 84: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	24, // 85: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	40, // 86: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	63, // [63:87] is the sub-list for method output_type
+	39, // [39:63] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -3155,7 +3382,7 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

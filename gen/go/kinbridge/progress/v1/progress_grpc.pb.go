@@ -43,6 +43,7 @@ const (
 	ProgressService_GetGradingScale_FullMethodName    = "/kinbridge.progress.v1.ProgressService/GetGradingScale"
 	ProgressService_UpdateGradingScale_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGradingScale"
 	ProgressService_GetProgressSummary_FullMethodName = "/kinbridge.progress.v1.ProgressService/GetProgressSummary"
+	ProgressService_GetUser_FullMethodName            = "/kinbridge.progress.v1.ProgressService/GetUser"
 )
 
 // ProgressServiceClient is the client API for ProgressService service.
@@ -137,6 +138,17 @@ type ProgressServiceClient interface {
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
 	// trend of -20.28 points per 30 days.
 	GetProgressSummary(ctx context.Context, in *GetProgressSummaryRequest, opts ...grpc.CallOption) (*ProgressSummary, error)
+	// Returns the caller: their user id, whether they are an administrator,
+	// and the children they follow with their role on each, so an app can
+	// show its child picker and menus with one call.
+	//
+	// The name is `users/me` or the caller's own `users/{user}`. Any other
+	// user answers NOT_FOUND: NotificationService answers the same for
+	// another user's `users/{user}` inbox, and, as for children, a name the
+	// caller may not see is not told apart from one that does not exist.
+	// Administrators too see only themselves: whether someone else is an
+	// administrator is in that user's token, which the service never sees.
+	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*User, error)
 }
 
 type progressServiceClient struct {
@@ -377,6 +389,16 @@ func (c *progressServiceClient) GetProgressSummary(ctx context.Context, in *GetP
 	return out, nil
 }
 
+func (c *progressServiceClient) GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*User, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(User)
+	err := c.cc.Invoke(ctx, ProgressService_GetUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProgressServiceServer is the server API for ProgressService service.
 // All implementations must embed UnimplementedProgressServiceServer
 // for forward compatibility.
@@ -469,6 +491,17 @@ type ProgressServiceServer interface {
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
 	// trend of -20.28 points per 30 days.
 	GetProgressSummary(context.Context, *GetProgressSummaryRequest) (*ProgressSummary, error)
+	// Returns the caller: their user id, whether they are an administrator,
+	// and the children they follow with their role on each, so an app can
+	// show its child picker and menus with one call.
+	//
+	// The name is `users/me` or the caller's own `users/{user}`. Any other
+	// user answers NOT_FOUND: NotificationService answers the same for
+	// another user's `users/{user}` inbox, and, as for children, a name the
+	// caller may not see is not told apart from one that does not exist.
+	// Administrators too see only themselves: whether someone else is an
+	// administrator is in that user's token, which the service never sees.
+	GetUser(context.Context, *GetUserRequest) (*User, error)
 	mustEmbedUnimplementedProgressServiceServer()
 }
 
@@ -547,6 +580,9 @@ func (UnimplementedProgressServiceServer) UpdateGradingScale(context.Context, *U
 }
 func (UnimplementedProgressServiceServer) GetProgressSummary(context.Context, *GetProgressSummaryRequest) (*ProgressSummary, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProgressSummary not implemented")
+}
+func (UnimplementedProgressServiceServer) GetUser(context.Context, *GetUserRequest) (*User, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
 }
 func (UnimplementedProgressServiceServer) mustEmbedUnimplementedProgressServiceServer() {}
 func (UnimplementedProgressServiceServer) testEmbeddedByValue()                         {}
@@ -983,6 +1019,24 @@ func _ProgressService_GetProgressSummary_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_GetUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetUser(ctx, req.(*GetUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProgressService_ServiceDesc is the grpc.ServiceDesc for ProgressService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1081,6 +1135,10 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProgressSummary",
 			Handler:    _ProgressService_GetProgressSummary_Handler,
+		},
+		{
+			MethodName: "GetUser",
+			Handler:    _ProgressService_GetUser_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
