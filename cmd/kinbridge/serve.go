@@ -233,7 +233,9 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 func (n *node) start(target string, runs []string) (err error) {
 	// `make run` (serve all) and a first run print a sign-in link, as the
 	// administrator, instead of a token: a link works once, in a browser.
-	n.links = target == "all" || n.keyCreated
+	// With an OpenID provider people sign in there (administrators by
+	// --oidc-admin-subjects), and no link is printed.
+	n.links = n.c.OIDCIssuer == "" && (target == "all" || n.keyCreated)
 	listeners := map[string]net.Listener{}
 	defer func() {
 		if err != nil { // the servers, stopped by now, did not all take theirs
