@@ -308,7 +308,7 @@ func (n *node) printBanner(stdout io.Writer, target string) error {
 		}
 	}
 	if n.gateway != nil && n.links {
-		link, err := n.gateway.SignInLink(n.ctx, devAdmin, true, signInLinkTTL)
+		link, err := n.gateway.SignInLink(n.ctx, defaultAdminUser, true, signInLinkTTL)
 		if err != nil {
 			return err
 		}
@@ -317,9 +317,6 @@ func (n *node) printBanner(stdout io.Writer, target string) error {
 	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --admin\n", banner.LastLinePrefix, n.c.DataDir)
 	return nil
 }
-
-// devAdmin is the user the banner's sign-in link signs in.
-const devAdmin = "admin"
 
 // wait runs until a role fails or the process is stopped.
 func (n *node) wait() error { return n.group.Wait() }
