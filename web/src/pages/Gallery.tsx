@@ -25,7 +25,7 @@ function label(item: MediaItem): string {
   return item.title || item.caption || `${enumLabel(item.kind, "MEDIA_KIND_") || "Media"} of ${formatDate(item.takenTime || item.createTime)}`;
 }
 
-function Viewer({ child, itemId }: { child: Child; itemId: string }) {
+function Viewer({ child, itemId, newer, older }: { child: Child; itemId: string; newer?: string; older?: string }) {
   const childId = idOf(child.name);
   const [item, setItem] = useState<MediaItem | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -78,6 +78,16 @@ function Viewer({ child, itemId }: { child: Child; itemId: string }) {
         {item.caption && <p>{item.caption}</p>}
         <p class="muted">{formatDate(item.takenTime || item.createTime)}</p>
         <div class="actions">
+          {newer && (
+            <Link href={`/children/${childId}/gallery?item=${newer}`} class="button small">
+              ← Newer
+            </Link>
+          )}
+          {older && (
+            <Link href={`/children/${childId}/gallery?item=${older}`} class="button small">
+              Older →
+            </Link>
+          )}
           {close}
           {item.state === "MEDIA_STATE_READY" && (
             <a class="button small" href={contentURL(item)} download>
@@ -125,7 +135,12 @@ export function Gallery({ child, url }: { child: Child; url: URL }) {
     [child.name],
   );
 
-  if (itemId) return <Viewer child={child} itemId={itemId} />;
+  if (itemId) {
+    // Newer and older within what the gallery has loaded.
+    const i = items.findIndex((m) => idOf(m.name) === itemId);
+    const at = (j: number) => (i >= 0 && items[j] ? idOf(items[j]!.name) : undefined);
+    return <Viewer child={child} itemId={itemId} newer={at(i - 1)} older={at(i + 1)} />;
+  }
   return (
     <section aria-labelledby="gallery-title">
       <h2 id="gallery-title" class="visually-hidden">
