@@ -70,7 +70,7 @@ type process struct {
 	notification string // host:port
 	media        string // host:port
 	metrics      string // host:port
-	adminToken   string
+	adminToken   string // from `kinbridge token issue --admin`
 	stderr       *syncBuffer
 	done         chan error
 }
@@ -115,10 +115,13 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 
 	addrs, err := banner.Read(stdout)
 	p.progress, p.media, p.notification = addrs.Progress, addrs.Media, addrs.Notification
-	p.gateway, p.metrics, p.adminToken = addrs.Gateway, addrs.Metrics, addrs.AdminToken
+	p.gateway, p.metrics = addrs.Gateway, addrs.Metrics
 	if err != nil {
 		t.Fatalf("kinbridge serve %s: %v; stderr:\n%s", role, err, p.stderr)
 	}
+	// The process has loaded (on a first run, created) the user key in
+	// dataDir by the time it prints its banner.
+	p.adminToken = adminToken(t, dataDir)
 	go io.Copy(io.Discard, stdout)
 	if p.gateway == "" && p.progress == "" && p.notification == "" && p.media == "" {
 		t.Fatalf("kinbridge did not print its addresses; stderr:\n%s", p.stderr)
@@ -134,6 +137,21 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// adminToken gets an administrator's token for the suite whose data is in
+// dataDir as a person does, with the binary under test: `kinbridge token
+// issue --admin` (serve prints a sign-in link, not a token).
+func adminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "token", "issue", "--admin", "--data-dir", dataDir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		// Anything on stderr means it created a key the suite does not use.
+		t.Fatalf("kinbridge token issue --admin --data-dir %s: %v\n%s", dataDir, err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
 }
 
 // ready asks the process whether it serves.

@@ -20,11 +20,17 @@ import (
 // (the browser routes that take ?access_token= are all GET or HEAD, and
 // verify it again where they forward it), the parameter's. OPTIONS (tus
 // discovery; CORS preflights never get here) asks nothing of a service
-// and passes.
-func requireUserToken(v *auth.Verifier, next http.Handler) http.Handler {
+// and passes. A browser's session cookie stands for a token (signin.go):
+// its token is put in the Authorization header, after the CSRF checks of a
+// write, which refuse 403 before the body is read too.
+func requireUserToken(v *auth.Verifier, sessions *signIn, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if err := sessions.authenticate(r); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		token, err := bearerToken(r, r.Method == http.MethodGet || r.Method == http.MethodHead)

@@ -81,6 +81,10 @@ type Config struct {
 	// App is the family app's built files (index.html at the root), served
 	// at / (app.go); nil sends / to the API docs.
 	App fs.FS
+	// SignIn configures browser sign-in: sessions in a cookie, through an
+	// OpenID provider or one-time links (signin.go); the zero value
+	// offers none.
+	SignIn SignIn
 }
 
 // Gateway is the REST facade.
@@ -96,6 +100,7 @@ type Gateway struct {
 	wsOrigins []string
 	limits    Limits
 	spoolDir  string
+	signIn    *signIn
 }
 
 type upstream struct {
@@ -158,6 +163,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notification live client: %w", err)
 	}
+	signIn, err := newSignIn(ctx, cfg.SignIn, cfg.Verifier, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	// The live feeds end when ctx does (shutdown begins), so the browsers'
 	// connections close and the notification service can drain.
 	liveCtx, stopLive := context.WithCancel(ctx)
@@ -172,6 +181,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		wsOrigins: originPatterns(cfg.CORSOrigins),
 		limits:    cfg.Limits,
 		spoolDir:  cfg.SpoolDir,
+		signIn:    signIn,
 	}
 
 	public := []protoreflect.ServiceDescriptor{
@@ -225,12 +235,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 	}
 
-	api := requireUserToken(cfg.Verifier, mux)
+	api := requireUserToken(cfg.Verifier, signIn, mux)
 	tus, err := newTusHandler(g.media, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	uploads := requireUserToken(cfg.Verifier, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	uploads := requireUserToken(cfg.Verifier, signIn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// tusd moves the read and write deadlines on itself while a body
 		// comes in (its NetworkTimeout, the read timeout here).
 		takeUpload(w, r, cfg.Limits.largestUpload())
@@ -247,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	root.HandleFunc("GET /openapi.json", serveSpec)
 	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /docs/{file...}", serveDocs)
+	signIn.routes(root)
 	if err := mountApp(root, cfg.App); err != nil { // "/" and the app's routes (app.go)
 		return nil, err
 	}

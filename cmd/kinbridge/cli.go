@@ -327,8 +327,8 @@ func (c *cmdline) bearer() (string, error) {
 	token = strings.TrimSpace(strings.TrimPrefix(token, "Bearer "))
 	if token == "" {
 		return "", errors.New("no token: pass --token or export KINBRIDGE_TOKEN.\n" +
-			"Get one with 'kinbridge token issue --user U' (add --admin for an administrator's), " +
-			"or use the admin token 'kinbridge serve' printed when it created its keys")
+			"Get one with 'kinbridge token issue --user U', or 'kinbridge token issue --admin' for the administrator's " +
+			"(where the servers keep their --data-dir: from make run's directory, the default)")
 	}
 	return token, nil
 }

@@ -174,8 +174,13 @@ func TestCLIMissingTokenSaysHowToGetOne(t *testing.T) {
 	t.Setenv("KINBRIDGE_ADDR", addr)
 	t.Setenv("KINBRIDGE_TOKEN", "")
 	_, err := kb(t, "children", "list")
-	if err == nil || !strings.Contains(err.Error(), "kinbridge token issue --user U") || !strings.Contains(err.Error(), "KINBRIDGE_TOKEN") {
+	if err == nil || !strings.Contains(err.Error(), "kinbridge token issue --user U") || !strings.Contains(err.Error(), "KINBRIDGE_TOKEN") ||
+		!strings.Contains(err.Error(), "kinbridge token issue --admin") {
 		t.Fatalf("got %v", err)
+	}
+	// serve no longer prints a token: the error must not send people to one.
+	if strings.Contains(err.Error(), "printed") {
+		t.Fatalf("the error still points at a token serve printed: %v", err)
 	}
 	if connections.Load() != 0 {
 		t.Fatal("called the service without a token")

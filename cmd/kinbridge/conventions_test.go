@@ -149,6 +149,7 @@ func TestEveryCommandFollowsTheConventions(t *testing.T) {
 		"milestones add":      {[]string{"abc", "--title", "Reads", "--date", "2026-03-01"}, 1},
 		"milestones list":     {[]string{"abc"}, 1},
 		"summary":             {[]string{"abc"}, 1},
+		"whoami":              {nil, 1},
 		"media upload":        {[]string{file, "--child", "abc"}, 1},
 		"media list":          {[]string{"abc"}, 1},
 		"media get":           {[]string{"children/abc/media/xyz"}, 1},

@@ -127,6 +127,7 @@ func TestEveryClientFlagIsRead(t *testing.T) {
 		"milestones add":      {args: fixed(child, "--title", "Reads alone", "--date", "2026-03-03")},
 		"milestones list":     {args: fixed(child)},
 		"summary":             {args: fixed(child)},
+		"whoami":              {args: fixed(), token: maria},
 		"media upload":        {args: func(t *testing.T) []string { return []string{upload(t), "--child", child, "--quiet"} }},
 		"media list":          {args: fixed(child)},
 		"media get":           {args: fixed(item.GetName())},

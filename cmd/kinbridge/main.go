@@ -45,6 +45,7 @@ Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for
   kinbridge assessments add|list CHILD                grades, scores and teacher notes
   kinbridge milestones add|list CHILD                 what the child achieved
   kinbridge summary CHILD [--from D] [--to D]         per-subject progress and milestones
+  kinbridge whoami                                    who your token says you are, and your children
   Every client command takes --addr (KINBRIDGE_ADDR, default 127.0.0.1:9101),
   --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json.
 
@@ -63,7 +64,8 @@ Your notifications (over the notification gRPC API; 'kinbridge notifications -h'
   127.0.0.1:9103) instead of --addr, and --token, --timeout and --json.
 
 Tools:
-  kinbridge token issue --user U [--admin] [--ttl 24h]   print a user token
+  kinbridge token issue --admin | --user U [--ttl 24h]   print an administrator's or a user's token
+                                                          (reads the key in --data-dir, default ./data)
   kinbridge migrate [--progress-db DSN] [--notification-db DSN]   apply database migrations
   kinbridge version (or --version)                        print the version
   kinbridge help [COMMAND [SUBCOMMAND]]                   print a command's help, as -h does
@@ -133,6 +135,7 @@ func commands() []command {
 		{name: "assessments", about: "grades, scores and teacher notes", subs: assessmentsCommands, api: progressAPI},
 		{name: "milestones", about: "what a child achieved", subs: milestonesCommands, api: progressAPI},
 		{name: "summary", about: summaryCommand.about, self: &summaryCommand, api: progressAPI},
+		{name: "whoami", about: whoamiCommand.about, self: &whoamiCommand, api: progressAPI},
 		{name: "media", about: "a child's photos, videos, artwork and documents", subs: mediaCommands, api: mediaAPI},
 		{name: "notifications", about: "your notifications", subs: notificationsCommands, api: notificationAPI},
 		{name: "token", about: "user tokens from the built-in issuer", subs: tokenCommands},

@@ -16,27 +16,32 @@ import (
 )
 
 // TestOIDCProvider runs the suite against an external identity provider
-// (an httptest JWKS endpoint with an RSA key): its tokens identify users,
-// its configured admin subjects administer, and iss, aud, exp and kid are
-// all checked.
+// (an httptest discovery document and JWKS with an RSA key), found from
+// --oidc-issuer alone: its tokens identify users, its configured admin
+// subjects administer, and iss, aud, exp and kid are all checked.
 func TestOIDCProvider(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const kid, issuer, audience = "idp-key-1", "https://idp.example.test", "kinbridge-web"
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	const kid, audience = "idp-key-1", "kinbridge-web"
+	var issuer string
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": issuer + "/keys"})
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 			"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
 			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
 			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
 		}}})
 	}))
-	defer jwks.Close()
+	defer idp.Close()
+	issuer = idp.URL
 
-	s := startSuite(t, "--oidc-issuer", issuer, "--oidc-audience", audience,
-		"--oidc-jwks-url", jwks.URL, "--oidc-admin-subjects", "boss@idp")
+	s := startSuite(t, "--oidc-issuer", issuer, "--oidc-client-id", audience, "--oidc-admin-subjects", "boss@idp")
 	mint := func(sub, iss, aud, keyID string, exp time.Time) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
 			"iss": iss, "aud": aud, "sub": sub, "iat": time.Now().Unix(), "exp": exp.Unix(),

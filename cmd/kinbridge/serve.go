@@ -52,7 +52,7 @@ var serveTargets = []struct {
 // deployment; its help shows the settings it reads: those every process
 // reads, and those of its roles.
 var (
-	processSettings = []string{"data-dir", "user-key", "service-key", "oidc-issuer", "oidc-audience", "oidc-jwks-url",
+	processSettings = []string{"data-dir", "user-key", "service-key", "oidc-issuer", "oidc-client-id",
 		"oidc-admin-subjects", "oidc-user-claim", "log-format", "log-level", "shutdown-timeout", "metrics-listen",
 		"http-read-header-timeout", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "redis-url",
 		"rate-limit-user", "rate-limit-user-burst", "breaker-failures", "breaker-cool-down"}
@@ -67,7 +67,8 @@ var (
 			"nats-accept-unsigned", "guardian-cache-ttl", "notification-retention", "max-feeds-per-user",
 			"max-subscriptions-per-user", "progress-addr"}, serviceSettings...),
 		"gateway": {"gateway-listen", "cors-origins", "upstream-timeout", "max-json-bytes", "max-photo-bytes", "max-video-bytes",
-			"progress-addr", "media-addr", "notification-addr", "trusted-proxies", "rate-limit-address", "rate-limit-address-burst"},
+			"progress-addr", "media-addr", "notification-addr", "trusted-proxies", "rate-limit-address", "rate-limit-address-burst",
+			"oidc-client-secret", "public-url", "session-lifetime"},
 	}
 )
 
@@ -113,8 +114,8 @@ var peerServices = []protoreflect.ServiceDescriptor{
 	mediapeerv1.File_kinbridge_media_peer_v1_child_data_proto.Services().Get(0),
 }
 
-// devTokenTTL is how long the admin token printed on a first run lasts.
-const devTokenTTL = 30 * 24 * time.Hour
+// signInLinkTTL is how long the banner's one-time sign-in link may be used.
+const signInLinkTTL = 24 * time.Hour
 
 // serve runs one service, the gateway, or all of them in one process. Even
 // in one process every service has its own port and they talk real gRPC,
@@ -173,7 +174,9 @@ type node struct {
 	c           *settings
 	tel         *telemetry.Telemetry
 	userKey     ed25519.PrivateKey
-	keyCreated  bool // userKey was created now: print an admin token
+	keyCreated  bool // userKey was created now
+	links       bool // the gateway signs browsers in with one-time links; the banner prints one
+	gateway     *gateway.Gateway
 	serviceKey  ed25519.PrivateKey
 	verifier    *auth.Verifier
 	rateLimiter func(surface string) *ratelimit.Limiter
@@ -228,6 +231,9 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 // port is bound first: in one process, each service dials what the others
 // really bound (ports may be 0).
 func (n *node) start(target string, runs []string) (err error) {
+	// `make run` (serve all) and a first run print a sign-in link, as the
+	// administrator, instead of a token: a link works once, in a browser.
+	n.links = target == "all" || n.keyCreated
 	listeners := map[string]net.Listener{}
 	defer func() {
 		if err != nil { // the servers, stopped by now, did not all take theirs
@@ -289,8 +295,9 @@ func (n *node) add(r *role, err error) error {
 	return nil
 }
 
-// printBanner tells the person where everything is, and on a first run
-// gives them an admin token.
+// printBanner tells the person where everything is and, when this process
+// runs the gateway with sign-in links, gives them one that signs a browser
+// in as the administrator. It never prints a token.
 func (n *node) printBanner(stdout io.Writer, target string) error {
 	fmt.Fprintf(stdout, "Kinbridge %s is up (serve %s, data in %s):\n", buildVersion(), target, n.c.DataDir)
 	for _, r := range n.roles {
@@ -298,16 +305,19 @@ func (n *node) printBanner(stdout io.Writer, target string) error {
 			fmt.Fprintln(stdout, line)
 		}
 	}
-	if n.keyCreated {
-		tok, err := auth.NewUserIssuer(n.userKey).Issue("admin", true, devTokenTTL)
+	if n.gateway != nil && n.links {
+		link, err := n.gateway.SignInLink(n.ctx, devAdmin, true, signInLinkTTL)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nA new signing key was created in %s. An admin token, valid for 30 days:\n\n%s\n\n", n.c.UserKey, banner.TokenLine(tok))
+		fmt.Fprintf(stdout, "\nOpen this link to sign in as the administrator (works once, for 24 hours):\n%s\n\n", banner.Line(banner.SignIn, link))
 	}
-	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --user USER [--admin]\n", banner.LastLinePrefix, n.c.DataDir)
+	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --admin\n", banner.LastLinePrefix, n.c.DataDir)
 	return nil
 }
+
+// devAdmin is the user the banner's sign-in link signs in.
+const devAdmin = "admin"
 
 // wait runs until a role fails or the process is stopped.
 func (n *node) wait() error { return n.group.Wait() }
@@ -520,6 +530,18 @@ func newGatewayRole(n *node, _ net.Listener) (_ *role, err error) {
 	r := &role{}
 	defer r.closeOnError(&err)
 	c := n.c
+	// The port is bound first: the public URL defaults to its address.
+	var handler http.Handler
+	url, err := n.serveHTTP(r, "gateway", c.GatewayListen, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		handler.ServeHTTP(w, req)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := n.signIn(r, url)
+	if err != nil {
+		return nil, err
+	}
 	gw, err := gateway.New(n.ctx, gateway.Config{
 		ProgressTarget:     c.ProgressAddr,
 		MediaTarget:        c.MediaAddr,
@@ -538,20 +560,46 @@ func newGatewayRole(n *node, _ net.Listener) (_ *role, err error) {
 		TracerProvider:  n.tel.TracerProvider("gateway"),
 		MeterProvider:   n.tel.MeterProvider(),
 		App:             web.Dist, // the family app at /
+		SignIn:          signIn,
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.onClose(gw.Close)
-	url, err := n.serveHTTP(r, "gateway", c.GatewayListen, gw.Handler())
-	if err != nil {
-		return nil, err
-	}
+	handler, n.gateway = gw.Handler(), gw
 	r.lines = append(r.lines,
 		banner.Line(banner.Gateway, url),
 		banner.Line(banner.APIDocs, url+"/docs"),
 		banner.Line(banner.OpenAPI, url+"/openapi.json"))
 	return r, nil
+}
+
+// signIn configures the gateway's browser sign-in: through the OpenID
+// provider when one is configured, with one-time links when the banner
+// prints one (their tokens are minted with this process's user key),
+// sessions in Redis with --redis-url so every gateway shares them.
+func (n *node) signIn(r *role, ownURL string) (gateway.SignIn, error) {
+	c := n.c
+	cfg := gateway.SignIn{PublicURL: c.PublicURL, SessionLifetime: c.SessionLifetime}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = ownURL
+	}
+	if c.OIDCIssuer != "" {
+		cfg.OIDC = &gateway.OIDCSignIn{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret}
+	}
+	if n.links {
+		issuer := auth.NewUserIssuer(n.userKey)
+		cfg.Links = &gateway.LinkSignIn{Mint: func(_ context.Context, user string, admin bool, ttl time.Duration) (string, error) {
+			return issuer.Issue(user, admin, ttl)
+		}}
+	}
+	store, closeStore, err := c.sessionStore(n.serviceKey)
+	if err != nil {
+		return cfg, err
+	}
+	r.onClose(closeStore)
+	cfg.Sessions = store
+	return cfg, nil
 }
 
 // newMetricsRole serves /metrics and /debug/tracez on --metrics-listen.

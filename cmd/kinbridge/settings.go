@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math"
@@ -91,10 +92,12 @@ type settings struct {
 	ServiceKey string
 
 	OIDCIssuer        string
-	OIDCAudience      string
-	OIDCJWKSURL       string
+	OIDCClientID      string
+	OIDCClientSecret  string
 	OIDCAdminSubjects []string
 	OIDCUserClaim     string
+	PublicURL         string
+	SessionLifetime   time.Duration
 
 	LogFormat       string
 	LogLevel        string
@@ -162,9 +165,14 @@ func (c *settings) define(s *config.Set) {
 		"addresses or CIDR ranges, comma-separated (default: none, the connection's address counts)")
 	s.String(&c.UserKey, "user-key", "", "Ed25519 key (PEM) of the built-in user token issuer (default: created in --data-dir/keys)")
 	s.String(&c.ServiceKey, "service-key", "", "Ed25519 key (PEM) signing service identities (default: created in --data-dir/keys)")
-	s.String(&c.OIDCIssuer, "oidc-issuer", "", "accept user tokens from this OIDC issuer (iss)")
-	s.String(&c.OIDCAudience, "oidc-audience", "", "required aud of OIDC tokens")
-	s.String(&c.OIDCJWKSURL, "oidc-jwks-url", "", "JWKS URL of the OIDC issuer")
+	s.String(&c.OIDCIssuer, "oidc-issuer", "", "OpenID provider whose ID tokens identify users (iss); its keys are found through "+
+		"its discovery document, ISSUER/.well-known/openid-configuration, on first use")
+	s.String(&c.OIDCClientID, "oidc-client-id", "", "Kinbridge's client id at the OpenID provider: the gateway signs browsers in "+
+		"with it, and it is the audience (aud) every service requires of OIDC tokens")
+	s.Secret(&c.OIDCClientSecret, "oidc-client-secret", "", "the gateway's client secret at the OpenID provider (empty: a public client, PKCE only)")
+	s.String(&c.PublicURL, "public-url", "", "the gateway's public base URL, as browsers reach it; the redirect URL to register at "+
+		"the OpenID provider is PUBLIC-URL/auth/callback (default: the gateway's own http://LISTEN address)")
+	s.Duration(&c.SessionLifetime, "session-lifetime", gateway.DefaultSessionLifetime, "how long a browser stays signed in, however active")
 	s.List(&c.OIDCAdminSubjects, "oidc-admin-subjects", nil, "OIDC user ids that are administrators, comma-separated")
 	s.String(&c.OIDCUserClaim, "oidc-user-claim", "sub", "OIDC claim holding the user id")
 	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -337,6 +345,25 @@ func (c *settings) accessCache(serviceKey ed25519.PrivateKey) (*access.Shared, f
 	return access.NewShared(client, access.SharedOptions{Secret: secret}), client.Close, nil
 }
 
+// sessionStore returns where the gateway keeps browser sessions: with
+// --redis-url in Redis, under names derived from serviceKey so that only
+// this deployment's gateways share them; nil (in process) otherwise.
+func (c *settings) sessionStore(serviceKey ed25519.PrivateKey) (gateway.SessionStore, func() error, error) {
+	if c.RedisURL == "" {
+		return nil, func() error { return nil }, nil
+	}
+	client, err := ratelimit.NewRedisClient(c.RedisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	secret, err := hkdf.Key(sha256.New, serviceKey.Seed(), nil, "kinbridge gateway: session names v1", 16)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return gateway.NewRedisSessions(client, "kinbridge:session:"+hex.EncodeToString(secret)+":"), client.Close, nil
+}
+
 // accessChecker is service's checker of who may see a child: asking
 // progress over conn, remembering answers for ttl in shared (Redis) when
 // set, else in process.
@@ -348,14 +375,13 @@ func accessChecker(conn *grpc.ClientConn, ttl time.Duration, shared *access.Shar
 // verifier builds the token verifier every server shares.
 func (c *settings) verifier(userKey, serviceKey ed25519.PublicKey) (*auth.Verifier, error) {
 	cfg := auth.VerifierConfig{UserKey: userKey, ServiceKey: serviceKey}
-	if c.OIDCIssuer != "" || c.OIDCJWKSURL != "" {
-		if c.OIDCIssuer == "" || c.OIDCJWKSURL == "" || c.OIDCAudience == "" {
-			return nil, fmt.Errorf("OIDC needs --oidc-issuer, --oidc-audience and --oidc-jwks-url together")
+	if c.OIDCIssuer != "" || c.OIDCClientID != "" {
+		if c.OIDCIssuer == "" || c.OIDCClientID == "" {
+			return nil, fmt.Errorf("OIDC needs --oidc-issuer and --oidc-client-id together")
 		}
 		cfg.OIDC = &auth.OIDCConfig{
 			Issuer:        c.OIDCIssuer,
-			Audience:      c.OIDCAudience,
-			JWKSURL:       c.OIDCJWKSURL,
+			Audience:      c.OIDCClientID,
 			AdminSubjects: c.OIDCAdminSubjects,
 			UserClaim:     c.OIDCUserClaim,
 		}

@@ -24,6 +24,7 @@ type suite struct {
 	media        string // host:port
 	metrics      string // http://host:port/metrics
 	adminToken   string
+	signInLink   string // the banner's one-time sign-in link
 	dataDir      string
 }
 
@@ -64,11 +65,13 @@ func startSuite(t *testing.T, extra ...string) *suite {
 		t.Fatal(err)
 	}
 	s.gateway, s.progress, s.media, s.notification = "http://"+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
-	s.metrics, s.adminToken = "http://"+addrs.Metrics+"/metrics", addrs.AdminToken
+	s.metrics = "http://" + addrs.Metrics + "/metrics"
+	s.signInLink = addrs.SignInLink
 	go io.Copy(io.Discard, out) // keep the writer from blocking
-	if addrs.Gateway == "" || s.progress == "" || s.adminToken == "" {
-		t.Fatalf("serve all did not print its addresses and token: %+v", s)
+	if addrs.Gateway == "" || s.progress == "" {
+		t.Fatalf("serve all did not print its addresses: %+v", s)
 	}
+	s.adminToken = adminToken(t, s.dataDir)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(s.gateway + "/readyz")
@@ -83,6 +86,20 @@ func startSuite(t *testing.T, extra ...string) *suite {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// adminToken gets an administrator's token for the suite in dataDir the
+// way a person does: `kinbridge token issue --admin` (serve prints no token).
+func adminToken(t *testing.T, dataDir string) string {
+	t.Helper()
+	var out, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"token", "issue", "--admin", "--data-dir", dataDir}, &out, &stderr); err != nil {
+		t.Fatalf("token issue --admin: %v\n%s", err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Fatalf("token issue --admin did not find the suite's key: %s", stderr.String())
+	}
+	return strings.TrimSpace(out.String())
 }
 
 // userToken mints a token from the suite's own built-in issuer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
@@ -17,19 +18,28 @@ import (
 
 // tokenCommands are `kinbridge token ...`.
 var tokenCommands = []subcommand{
-	{"issue", "--user USER [--admin] [--ttl 24h]", "print a user token from the built-in issuer", tokenIssue},
+	{"issue", tokenIssueUsage, "print a user token from the built-in issuer", tokenIssue},
 }
 
+const tokenIssueUsage = "--admin | --user USER [--admin] [--ttl 24h]"
+
+// defaultAdminUser is the user id of `token issue --admin` without --user.
+// It is the id the first-run admin token of `kinbridge serve` named, so the
+// children and guardianships an administrator made with either line up.
+const defaultAdminUser = "admin"
+
 // tokenIssue prints a user token from the built-in issuer. It can only
-// mint user tokens: the service key is never read here.
+// mint user tokens: the service key is never read here. Its --data-dir
+// default is serve's, so run from where `make run` runs (the repository
+// root) it finds the key the running suite uses.
 func tokenIssue(_ context.Context, cmd *cmdline, args []string) error {
 	var dataDir, keyPath, user string
 	var admin bool
 	var ttl time.Duration
 	s := cmd.global
-	s.String(&dataDir, "data-dir", "data", "directory holding keys/user.pem")
+	s.String(&dataDir, "data-dir", "data", "directory holding keys/user.pem (serve's --data-dir)")
 	s.String(&keyPath, "user-key", "", "the user signing key (default: --data-dir/keys/user.pem)")
-	s.String(&user, "user", "", "the user id the token names (its sub)")
+	s.String(&user, "user", "", "the user id the token names (its sub); with --admin, default "+defaultAdminUser)
 	s.Bool(&admin, "admin", false, "make the token an administrator's")
 	s.Duration(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	args, err := cmd.parse(args)
@@ -39,8 +49,11 @@ func tokenIssue(_ context.Context, cmd *cmdline, args []string) error {
 	if err := cmd.wantArgs(args, 0); err != nil {
 		return err
 	}
-	if err := required("user", user); err != nil {
-		return err
+	if admin && strings.TrimSpace(user) == "" {
+		user = defaultAdminUser
+	}
+	if strings.TrimSpace(user) == "" {
+		return usagef("--user is required, or --admin for the administrator's token (user %q)", defaultAdminUser)
 	}
 	if keyPath == "" {
 		keyPath = dataDir + "/keys/user.pem"

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/url"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 )
@@ -85,5 +88,37 @@ func TestWhoAmI(t *testing.T) {
 	}
 	if _, err := client.GetUser(context.Background(), &progressv1.GetUserRequest{Name: "users/me"}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("gRPC without a token: %v", err)
+	}
+}
+
+// TestCLIWhoAmI: `kinbridge whoami` shows the token's user, whether an
+// administrator, and the children they follow; --json is the User.
+func TestCLIWhoAmI(t *testing.T) {
+	s := startSuite(t)
+	t.Setenv("KINBRIDGE_ADDR", s.progress)
+	t.Setenv("KINBRIDGE_TOKEN", s.adminToken)
+	child := cliFamily(t)
+
+	out := mustKB(t, "whoami", "--token", s.userToken(t, "maria", false))
+	if field(t, out, "User") != "maria" || field(t, out, "Administrator") != "no" {
+		t.Fatalf("maria:\n%s", out)
+	}
+	if rows := tableRows(t, out, "CHILD"); len(rows) != 1 || !slices.Equal(rows[0], []string{child, "Ada", "guardian", "mother"}) {
+		t.Fatalf("maria's children %q in:\n%s", rows, out)
+	}
+	if rows := tableRows(t, mustKB(t, "whoami", "--token", s.userToken(t, "teacher", false)), "CHILD"); len(rows) != 1 || !slices.Equal(rows[0], []string{child, "Ada", "contributor", "-"}) {
+		t.Fatalf("teacher's children %q", rows)
+	}
+	admin := mustKB(t, "whoami")
+	if field(t, admin, "User") != "admin" || !strings.HasPrefix(field(t, admin, "Administrator"), "yes") || !strings.Contains(admin, "You follow no children") {
+		t.Fatalf("admin:\n%s", admin)
+	}
+	var u progressv1.User
+	if err := protojson.Unmarshal([]byte(mustKB(t, "whoami", "--json", "--token", s.userToken(t, "maria", false))), &u); err != nil ||
+		u.GetName() != "users/maria" || len(u.GetChildren()) != 1 || u.GetChildren()[0].GetRelation() != "mother" {
+		t.Fatalf("--json: %v, %v", &u, err)
+	}
+	if _, err := kb(t, "whoami", "extra"); err == nil {
+		t.Fatal("whoami took an argument")
 	}
 }

@@ -18,7 +18,8 @@ func TestReadWhatIsWritten(t *testing.T) {
 		banner.Line(banner.Metrics, "http://127.0.0.1:9464/metrics"),
 		banner.Line(banner.Tracez, "http://127.0.0.1:9464/debug/tracez"),
 		"",
-		banner.TokenLine("abc.def"),
+		"Open this link to sign in as the administrator (works once, for 24 hours):",
+		banner.Line(banner.SignIn, "http://127.0.0.1:8080/auth/link?code=abc-DEF_1"),
 		"",
 		banner.LastLinePrefix + " kinbridge token issue ...",
 		"after the banner",
@@ -28,7 +29,7 @@ func TestReadWhatIsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := banner.Addresses{Progress: "127.0.0.1:9101", Media: "127.0.0.1:9102", Notification: "127.0.0.1:9103",
-		Gateway: "127.0.0.1:8080", Metrics: "127.0.0.1:9464", AdminToken: "abc.def"}
+		Gateway: "127.0.0.1:8080", Metrics: "127.0.0.1:9464", SignInLink: "http://127.0.0.1:8080/auth/link?code=abc-DEF_1"}
 	if got != want {
 		t.Fatalf("Read = %+v, want %+v", got, want)
 	}

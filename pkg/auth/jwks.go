@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -36,7 +37,9 @@ type jwk struct {
 	algs []string         // JWS algorithms this key may verify
 }
 
-// keySet caches an OIDC provider's JWKS. Keys are fetched lazily on first use,
+// keySet caches an OIDC provider's JWKS. The JWKS address comes from the
+// issuer's discovery document (OpenID Connect Discovery 1.0), read on the
+// first fetch and kept once it succeeded. Keys are fetched lazily on first use,
 // again when they are an hour old, and again when a token names a kid we do not
 // know (at most once per jwksMinRefetchInterval), which is how key rotation is
 // picked up. Concurrent callers share one fetch.
@@ -44,7 +47,7 @@ type jwk struct {
 // No background goroutine keeps it fresh, so nothing needs closing and an
 // unused verifier costs nothing.
 type keySet struct {
-	url    string
+	issuer string // discovery starts at issuer + "/.well-known/openid-configuration"
 	client *http.Client
 	now    func() time.Time
 
@@ -53,6 +56,7 @@ type keySet struct {
 	waitHook func()
 
 	mu        sync.Mutex
+	url       string // the JWKS address, "" until discovered
 	keys      map[string][]jwk
 	fetched   time.Time // last successful fetch
 	attempted time.Time // last fetch started, successful or not
@@ -141,31 +145,87 @@ func (s *keySet) startFetch(ctx context.Context) *fetchCall {
 }
 
 func (s *keySet) fetch(ctx context.Context) (map[string][]jwk, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	s.mu.Lock()
+	address := s.url
+	s.mu.Unlock()
+	if address == "" {
+		meta, err := Discover(ctx, s.client, s.issuer)
+		if err != nil {
+			return nil, err
+		}
+		address = meta.JWKSURI
+		s.mu.Lock()
+		s.url = address
+		s.mu.Unlock()
+	}
+	data, err := getJSON(ctx, s.client, address)
 	if err != nil {
 		return nil, fmt.Errorf("fetch JWKS: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch JWKS %s: HTTP %s", s.url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)
-	}
-	if len(data) > jwksMaxBytes {
-		return nil, fmt.Errorf("fetch JWKS %s: larger than %d bytes", s.url, jwksMaxBytes)
 	}
 	keys, err := parseJWKS(data)
 	if err != nil {
-		return nil, fmt.Errorf("JWKS %s: %w", s.url, err)
+		return nil, fmt.Errorf("JWKS %s: %w", address, err)
 	}
 	return keys, nil
+}
+
+// ProviderMetadata is what Kinbridge reads of an OpenID provider's discovery
+// document.
+type ProviderMetadata struct {
+	Issuer             string `json:"issuer"`
+	JWKSURI            string `json:"jwks_uri"`
+	EndSessionEndpoint string `json:"end_session_endpoint"`
+}
+
+// Discover reads issuer's OpenID Connect discovery document
+// (issuer + "/.well-known/openid-configuration"). The document must name
+// exactly that issuer (a provider answering for another one would let its
+// tokens pass as the configured issuer's) and an http(s) jwks_uri.
+func Discover(ctx context.Context, client *http.Client, issuer string) (ProviderMetadata, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	address := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	var meta ProviderMetadata
+	data, err := getJSON(ctx, client, address)
+	if err != nil {
+		return meta, fmt.Errorf("OIDC discovery: %w", err)
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return meta, fmt.Errorf("OIDC discovery %s: %w", address, err)
+	}
+	if meta.Issuer != issuer {
+		return meta, fmt.Errorf("OIDC discovery %s: the document is for issuer %q, not %q", address, meta.Issuer, issuer)
+	}
+	if u, err := url.Parse(meta.JWKSURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return meta, fmt.Errorf("OIDC discovery %s: jwks_uri %q is not an http(s) URL", address, meta.JWKSURI)
+	}
+	return meta, nil
+}
+
+// getJSON fetches a JSON document of at most jwksMaxBytes.
+func getJSON(ctx context.Context, client *http.Client, address string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, address, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %s", address, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, jwksMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", address, err)
+	}
+	if len(data) > jwksMaxBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", address, jwksMaxBytes)
+	}
+	return data, nil
 }
 
 // rawJWK holds the JWK members we read (RFC 7517, 7518, 8037).

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,10 +111,14 @@ func jwkOf(t testing.TB, kid string, pub crypto.PublicKey) map[string]any {
 	return nil
 }
 
-// jwksServer is an identity provider's JWKS endpoint whose keys tests can rotate.
+// jwksServer is an identity provider's discovery and JWKS endpoints, whose
+// keys tests can rotate. It answers for issuer idpIssuer: client() sends
+// every request to it, whatever the host.
 type jwksServer struct {
 	*httptest.Server
-	fetches atomic.Int32
+	fetches     atomic.Int32 // of the JWKS
+	discoveries atomic.Int32
+	issuer      string // what the discovery document says
 
 	mu   sync.Mutex
 	keys []map[string]any
@@ -122,14 +127,34 @@ type jwksServer struct {
 }
 
 func newJWKSServer(t testing.TB, keys ...map[string]any) *jwksServer {
-	s := &jwksServer{keys: keys}
+	s := &jwksServer{keys: keys, issuer: "https://idp.example"}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close) // also closes idle connections of s.Client()
 	return s
 }
 
+// client reaches the server under any host name, as if DNS pointed there.
+func (s *jwksServer) client() *http.Client {
+	base := s.Server.Client()
+	next := base.Transport
+	target, _ := url.Parse(s.URL)
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+		return next.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.fetches.Add(1)
+	if r.URL.Path == "/.well-known/openid-configuration" {
+		s.discoveries.Add(1)
+	} else {
+		s.fetches.Add(1)
+	}
 	s.mu.Lock()
 	keys, fail, hold := s.keys, s.fail, s.hold
 	s.mu.Unlock()
@@ -141,6 +166,10 @@ func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/.well-known/openid-configuration" {
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": s.issuer, "jwks_uri": "https://idp.example/jwks"})
+		return
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 }
 

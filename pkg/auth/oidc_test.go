@@ -60,9 +60,8 @@ func (p *idp) verifier(mod func(*OIDCConfig)) *Verifier {
 	cfg := &OIDCConfig{
 		Issuer:        idpIssuer,
 		Audience:      idpAudience,
-		JWKSURL:       p.srv.URL + "/.well-known/jwks.json",
 		AdminSubjects: []string{"root"},
-		HTTPClient:    p.srv.Client(),
+		HTTPClient:    p.srv.client(),
 	}
 	if mod != nil {
 		mod(cfg)
@@ -278,8 +277,8 @@ func TestOIDCProviderDown(t *testing.T) {
 		t.Fatalf("provider down, no keys yet: error = %v, want ErrKeySetUnavailable", err)
 	}
 	// Within 30s we do not ask again, and still say why we cannot verify.
-	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrKeySetUnavailable) || p.srv.fetches.Load() != 1 {
-		t.Fatalf("error = %v after %d fetches, want ErrKeySetUnavailable after 1", err, p.srv.fetches.Load())
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrKeySetUnavailable) || p.srv.discoveries.Load() != 1 {
+		t.Fatalf("error = %v after %d discoveries, want ErrKeySetUnavailable after 1", err, p.srv.discoveries.Load())
 	}
 
 	p.srv.setFailing(false)
@@ -294,8 +293,33 @@ func TestOIDCProviderDown(t *testing.T) {
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("refresh failed, cached key refused: %v", err)
 	}
-	if n := p.srv.fetches.Load(); n != 3 {
-		t.Errorf("%d JWKS fetches, want 3", n)
+	// Discovery failed once, then succeeded and was kept: the refresh
+	// fetched the JWKS only.
+	if d, n := p.srv.discoveries.Load(), p.srv.fetches.Load(); d != 2 || n != 2 {
+		t.Errorf("%d discoveries and %d JWKS fetches, want 2 and 2", d, n)
+	}
+}
+
+// A discovery document for another issuer is refused: that provider's
+// tokens must not pass for the configured issuer's.
+func TestOIDCDiscoveryIssuerMismatch(t *testing.T) {
+	p := newIDP(t)
+	p.srv.issuer = "https://idp.example.evil"
+	v := p.verifier(nil)
+	tok := p.token(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", nil)
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrKeySetUnavailable) || p.srv.fetches.Load() != 0 {
+		t.Fatalf("error = %v after %d JWKS fetches, want ErrKeySetUnavailable and none", err, p.srv.fetches.Load())
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	p := newIDP(t)
+	meta, err := Discover(t.Context(), p.srv.client(), idpIssuer)
+	if err != nil || meta.JWKSURI != "https://idp.example/jwks" || meta.Issuer != idpIssuer {
+		t.Fatalf("Discover = %+v, %v", meta, err)
+	}
+	if _, err := Discover(t.Context(), p.srv.client(), idpIssuer+"/"); err == nil {
+		t.Error("Discover accepted a document naming another issuer (trailing slash)")
 	}
 }
 

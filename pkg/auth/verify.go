@@ -53,20 +53,21 @@ var builtinAlgs = []string{"EdDSA"}
 
 // OIDCConfig describes an external identity provider whose tokens identify users.
 type OIDCConfig struct {
-	// Issuer is the required iss, e.g. "https://accounts.example.com".
+	// Issuer is the required iss, e.g. "https://accounts.example.com". The
+	// provider's signing keys are found through its discovery document
+	// (Issuer + "/.well-known/openid-configuration", which must name this
+	// issuer). Keys are fetched on first use and cached; they are fetched
+	// again every hour and when a token names an unknown kid (at most once
+	// per 30s), which picks up key rotation. If a refresh fails the cached
+	// keys stay in use.
 	Issuer string
 	// Audience is the required aud (the client id registered for Kinbridge).
 	Audience string
-	// JWKSURL is where the provider publishes its signing keys. Keys are
-	// fetched on first use and cached; they are fetched again every hour and
-	// when a token names an unknown kid (at most once per 30s), which picks up
-	// key rotation. If a refresh fails the cached keys stay in use.
-	JWKSURL string
 	// AdminSubjects lists user ids (values of UserClaim) treated as administrators.
 	AdminSubjects []string
 	// UserClaim names the claim holding the user id; default "sub".
 	UserClaim string
-	// HTTPClient fetches the JWKS; default http.DefaultClient. Each fetch has
+	// HTTPClient fetches the discovery document and the JWKS; default http.DefaultClient. Each fetch has
 	// its own 10s timeout on top of the client's.
 	HTTPClient *http.Client
 }
@@ -140,9 +141,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		case o.Audience == "":
 			return nil, errors.New("auth: OIDC audience is required")
 		}
-		u, err := url.Parse(o.JWKSURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("auth: OIDC JWKS URL %q is not an http(s) URL", o.JWKSURL)
+		u, err := url.Parse(o.Issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("auth: OIDC issuer %q is not an http(s) URL", o.Issuer)
 		}
 		oc := *o
 		oc.AdminSubjects = slices.Clone(o.AdminSubjects)
@@ -153,7 +154,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			oc.HTTPClient = http.DefaultClient
 		}
 		v.oidc = &oc
-		v.keys = &keySet{url: oc.JWKSURL, client: oc.HTTPClient, now: func() time.Time { return v.now() }}
+		v.keys = &keySet{issuer: oc.Issuer, client: oc.HTTPClient, now: func() time.Time { return v.now() }}
 	}
 	if v.userKey == nil && v.serviceKey == nil && v.oidc == nil {
 		return nil, errors.New("auth: verifier would accept no token: configure a user key, a service key or OIDC")

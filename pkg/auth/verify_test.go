@@ -251,7 +251,7 @@ func TestNewVerifierRefuses(t *testing.T) {
 	pub, _ := newEd25519(t)
 	other, _ := newEd25519(t)
 	oidc := func(mod func(*OIDCConfig)) *OIDCConfig {
-		c := &OIDCConfig{Issuer: "https://idp.example", Audience: "kinbridge-web", JWKSURL: "https://idp.example/jwks"}
+		c := &OIDCConfig{Issuer: "https://idp.example", Audience: "kinbridge-web"}
 		mod(c)
 		return c
 	}
@@ -267,8 +267,8 @@ func TestNewVerifierRefuses(t *testing.T) {
 		{"OIDC without issuer", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = "" })}},
 		{"OIDC posing as the built-in issuer", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = Issuer })}},
 		{"OIDC without audience", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.Audience = "" })}},
-		{"OIDC without JWKS URL", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "" })}},
-		{"OIDC JWKS URL not http", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.JWKSURL = "file:///etc/jwks.json" })}},
+		{"OIDC issuer not http", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = "file:///etc/idp" })}},
+		{"OIDC issuer with a query", VerifierConfig{OIDC: oidc(func(c *OIDCConfig) { c.Issuer = "https://idp.example?x=1" })}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

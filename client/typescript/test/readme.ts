@@ -4,8 +4,8 @@
 // compiles this with tsc, so a call the spec does not allow fails there,
 // and runs it with node, so an answer that is not what the README says
 // fails here. Configuration comes from the environment: KINBRIDGE_URL, the
-// tokens KINBRIDGE_TOKEN (an admin's), MARIA, OLGA and TEACHER, and PHOTO,
-// a JPEG file.
+// tokens KINBRIDGE_TOKEN (an admin's, from `kinbridge token issue --admin`
+// as in the README), MARIA, OLGA and TEACHER, and PHOTO, a JPEG file.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { createKinbridgeClient, idOf } from "../src/index.js";
