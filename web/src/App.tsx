@@ -35,6 +35,7 @@ const signInErrors: Record<string, string> = {
   expired: "The sign-in took too long. Please try again.",
   invalid: "The sign-in could not be completed. Please try again.",
   link: "That sign-in link was already used or has expired. Ask for a new one.",
+  unavailable: "The sign-in provider cannot be reached right now. Please try again in a moment.",
 };
 
 function SignIn({ url, session }: { url: URL; session: Session | null }) {
