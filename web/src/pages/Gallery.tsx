@@ -29,9 +29,11 @@ function Viewer({ child, itemId, newer, older }: { child: Child; itemId: string;
   const childId = idOf(child.name);
   const [item, setItem] = useState<MediaItem | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [undecodable, setUndecodable] = useState(false);
   useEffect(() => {
     setItem(null);
     setError(null);
+    setUndecodable(false);
     unwrap(api.GET("/v1/children/{child}/media/{mediaItem}", { params: { path: { child: childId, mediaItem: itemId } } })).then(
       setItem,
       setError,
@@ -51,13 +53,24 @@ function Viewer({ child, itemId, newer, older }: { child: Child; itemId: string;
   let view;
   if (item.state !== "MEDIA_STATE_READY") {
     view = <p class="muted">{item.state === "MEDIA_STATE_FAILED" ? `Could not be processed. ${item.failureReason ?? ""}` : "Still being processed…"}</p>;
-  } else if (isVideo && canShow) {
+  } else if (isVideo && canShow && !undecodable) {
+    // canPlayType judges the container ("video/mp4"), not the codec inside:
+    // a video the browser cannot decode (HEVC in most) errors, or loads with
+    // no picture, and then gets the fallback below.
     view = (
-      <video controls preload="metadata" playsInline poster={large ? contentURL(item, "large") : undefined} aria-label={label(item)}>
-        <source src={contentURL(item)} type={item.contentType} />
+      <video
+        controls
+        preload="metadata"
+        playsInline
+        poster={large ? contentURL(item, "large") : undefined}
+        aria-label={label(item)}
+        onError={() => setUndecodable(true)}
+        onLoadedMetadata={(e) => e.currentTarget.videoWidth === 0 && setUndecodable(true)}
+      >
+        <source src={contentURL(item)} type={item.contentType} onError={() => setUndecodable(true)} />
       </video>
     );
-  } else if (canShow) {
+  } else if (canShow && !isVideo) {
     view = <img src={contentURL(item)} alt={label(item)} />;
   } else {
     view = (
