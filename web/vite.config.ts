@@ -19,6 +19,16 @@ export default defineConfig({
   oxc: {
     jsx: { runtime: "automatic", importSource: "preact" },
   },
+  // `npx vite`: a dev server with hot reload in front of a running gateway
+  // (KINBRIDGE_GATEWAY, default the `make run` one).
+  server: {
+    proxy: Object.fromEntries(
+      ["/v1", "/auth", "/docs", "/openapi.json"].map((p) => [
+        p,
+        { target: process.env.KINBRIDGE_GATEWAY ?? "http://127.0.0.1:8080", changeOrigin: false },
+      ]),
+    ),
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -86,5 +87,22 @@ func TestDistHasTheApp(t *testing.T) {
 	}
 	if len(assets) == 0 {
 		t.Fatalf("web.Dist has no assets/*.js: %v", slices.Sorted(maps.Keys(got)))
+	}
+}
+
+// The gateway's Content-Security-Policy allows no inline script or style:
+// the page must load everything from files.
+func TestIndexHasNothingInline(t *testing.T) {
+	page, err := fs.ReadFile(web.Dist, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`).FindAllSubmatch(page, -1) {
+		if !bytes.Contains(m[1], []byte("src=")) || len(bytes.TrimSpace(m[2])) > 0 {
+			t.Errorf("inline script in index.html: %s", m[0])
+		}
+	}
+	if regexp.MustCompile(`(?i)<style\b|\sstyle=|\son[a-z]+=`).Match(page) {
+		t.Errorf("inline style or event handler in index.html:\n%s", page)
 	}
 }
