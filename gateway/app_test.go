@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"go/build"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -232,5 +233,21 @@ func TestNoApp(t *testing.T) {
 func TestAppNeedsIndex(t *testing.T) {
 	if _, err := loadApp(fstest.MapFS{"assets/a.js": {Data: []byte("x")}}); err == nil {
 		t.Fatal("loadApp without index.html: no error")
+	}
+}
+
+// The gateway gets the app as an fs.FS and never imports web/ (nor anything
+// of ours but gen/ and pkg/): cmd/kinbridge wires them together.
+func TestImportsOnlyGenAndPkg(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module = "github.com/kinbridge/kinbridge/"
+	for _, imp := range pkg.Imports {
+		rest, ours := strings.CutPrefix(imp, module)
+		if ours && !strings.HasPrefix(rest, "gen/") && !strings.HasPrefix(rest, "pkg/") {
+			t.Errorf("gateway imports %s: only gen/ and pkg/ may be imported", imp)
+		}
 	}
 }

@@ -35,6 +35,7 @@ const signInErrors: Record<string, string> = {
   expired: "The sign-in took too long. Please try again.",
   invalid: "The sign-in could not be completed. Please try again.",
   link: "That sign-in link was already used or has expired. Ask for a new one.",
+  unavailable: "The sign-in provider cannot be reached right now. Please try again in a moment.",
 };
 
 function SignIn({ url, session }: { url: URL; session: Session | null }) {
@@ -75,16 +76,24 @@ function SignIn({ url, session }: { url: URL; session: Session | null }) {
 
 function Bell({ live }: { live: Live }) {
   const [open, setOpen] = useState(false);
-  const panel = useRef<HTMLDivElement>(null);
+  const root = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return;
-    const close = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
-    addEventListener("keydown", close);
-    return () => removeEventListener("keydown", close);
+    // Escape or a click elsewhere closes the panel.
+    const key = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
+    const click = (e: PointerEvent) => {
+      if (!root.current?.contains(e.target as Node)) setOpen(false);
+    };
+    addEventListener("keydown", key);
+    addEventListener("pointerdown", click);
+    return () => {
+      removeEventListener("keydown", key);
+      removeEventListener("pointerdown", click);
+    };
   }, [open]);
   const label = live.unread > 0 ? `Notifications, ${live.unread} unread` : "Notifications";
   return (
-    <div class="bell">
+    <div class="bell" ref={root}>
       <button
         type="button"
         class="icon-button"
@@ -109,7 +118,7 @@ function Bell({ live }: { live: Live }) {
         {live.unread > 0 ? `${live.unread} unread notifications` : ""}
       </span>
       {open && (
-        <div class="panel" id="notifications" ref={panel} role="region" aria-label="Notifications">
+        <div class="panel" id="notifications" role="region" aria-label="Notifications">
           <div class="panel-head">
             <h2>Notifications</h2>
             <button type="button" class="link-button" disabled={live.unread === 0} onClick={() => live.markAllRead()}>

@@ -41,10 +41,13 @@ function ChildEditor({ child, onSaved, onCancel }: { child?: Child; onSaved: (c:
     e.preventDefault();
     setBusy(true);
     setErrors({});
+    // On an edit, an emptied school or grade is sent empty, which clears it
+    // (the gateway's update mask names every field the body carries).
+    const keep = (v: string) => (child ? v : v || undefined);
     const body: Body<"Child"> = {
       displayName: f.displayName,
-      school: f.school || undefined,
-      gradeLevel: f.gradeLevel || undefined,
+      school: keep(f.school),
+      gradeLevel: keep(f.gradeLevel),
       birthDate: f.birthDate || undefined,
       timeZone: f.timeZone || undefined,
     };

@@ -25,13 +25,15 @@ function label(item: MediaItem): string {
   return item.title || item.caption || `${enumLabel(item.kind, "MEDIA_KIND_") || "Media"} of ${formatDate(item.takenTime || item.createTime)}`;
 }
 
-function Viewer({ child, itemId }: { child: Child; itemId: string }) {
+function Viewer({ child, itemId, newer, older }: { child: Child; itemId: string; newer?: string; older?: string }) {
   const childId = idOf(child.name);
   const [item, setItem] = useState<MediaItem | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [undecodable, setUndecodable] = useState(false);
   useEffect(() => {
     setItem(null);
     setError(null);
+    setUndecodable(false);
     unwrap(api.GET("/v1/children/{child}/media/{mediaItem}", { params: { path: { child: childId, mediaItem: itemId } } })).then(
       setItem,
       setError,
@@ -51,13 +53,24 @@ function Viewer({ child, itemId }: { child: Child; itemId: string }) {
   let view;
   if (item.state !== "MEDIA_STATE_READY") {
     view = <p class="muted">{item.state === "MEDIA_STATE_FAILED" ? `Could not be processed. ${item.failureReason ?? ""}` : "Still being processed…"}</p>;
-  } else if (isVideo && canShow) {
+  } else if (isVideo && canShow && !undecodable) {
+    // canPlayType judges the container ("video/mp4"), not the codec inside:
+    // a video the browser cannot decode (HEVC in most) errors, or loads with
+    // no picture, and then gets the fallback below.
     view = (
-      <video controls preload="metadata" playsInline poster={large ? contentURL(item, "large") : undefined} aria-label={label(item)}>
-        <source src={contentURL(item)} type={item.contentType} />
+      <video
+        controls
+        preload="metadata"
+        playsInline
+        poster={large ? contentURL(item, "large") : undefined}
+        aria-label={label(item)}
+        onError={() => setUndecodable(true)}
+        onLoadedMetadata={(e) => e.currentTarget.videoWidth === 0 && setUndecodable(true)}
+      >
+        <source src={contentURL(item)} type={item.contentType} onError={() => setUndecodable(true)} />
       </video>
     );
-  } else if (canShow) {
+  } else if (canShow && !isVideo) {
     view = <img src={contentURL(item)} alt={label(item)} />;
   } else {
     view = (
@@ -78,6 +91,16 @@ function Viewer({ child, itemId }: { child: Child; itemId: string }) {
         {item.caption && <p>{item.caption}</p>}
         <p class="muted">{formatDate(item.takenTime || item.createTime)}</p>
         <div class="actions">
+          {newer && (
+            <Link href={`/children/${childId}/gallery?item=${newer}`} class="button small">
+              ← Newer
+            </Link>
+          )}
+          {older && (
+            <Link href={`/children/${childId}/gallery?item=${older}`} class="button small">
+              Older →
+            </Link>
+          )}
           {close}
           {item.state === "MEDIA_STATE_READY" && (
             <a class="button small" href={contentURL(item)} download>
@@ -125,7 +148,12 @@ export function Gallery({ child, url }: { child: Child; url: URL }) {
     [child.name],
   );
 
-  if (itemId) return <Viewer child={child} itemId={itemId} />;
+  if (itemId) {
+    // Newer and older within what the gallery has loaded.
+    const i = items.findIndex((m) => idOf(m.name) === itemId);
+    const at = (j: number) => (i >= 0 && items[j] ? idOf(items[j]!.name) : undefined);
+    return <Viewer child={child} itemId={itemId} newer={at(i - 1)} older={at(i + 1)} />;
+  }
   return (
     <section aria-labelledby="gallery-title">
       <h2 id="gallery-title" class="visually-hidden">

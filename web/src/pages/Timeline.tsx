@@ -193,6 +193,11 @@ function EntryView({ entry, childId }: { entry: Entry; childId: string }) {
       {item.state === "MEDIA_STATE_READY" && hasThumbnail(item, "small") ? (
         <Link href={`/children/${childId}/gallery?item=${idOf(item.name)}`} class="entry-thumb">
           <img src={contentURL(item, "small")} alt={label} loading="lazy" />
+          {item.kind === "MEDIA_KIND_VIDEO" && (
+            <span class="play" aria-hidden="true">
+              ▶
+            </span>
+          )}
         </Link>
       ) : (
         <p class="muted">{item.state === "MEDIA_STATE_FAILED" ? "Could not be processed." : "Being processed…"}</p>
