@@ -142,3 +142,9 @@ breaking: tools ## buf breaking against HEAD~1 (skipped when HEAD says Breaking-
 .PHONY: clean
 clean: ## Remove built tools, binaries and the local data directory.
 	rm -rf .bin bin data
+
+.PHONY: screenshots
+screenshots: ## Take the family app's screenshots (each main page, phone and desktop size) into DIR=directory, from a seeded suite in Chromium (TestAppScreenshots); docs/img/ holds a few of them.
+	@test -n "$(DIR)" || { echo "usage: make screenshots DIR=directory"; exit 2; }
+	mkdir -p "$(DIR)"
+	KINBRIDGE_SCREENSHOTS="$$(cd "$(DIR)" && pwd)" KINBRIDGE_TEST_REQUIRE=chromium,node $(GO_TEST) -tags e2e -timeout 15m -run '^TestAppScreenshots$$' ./e2e/

@@ -71,6 +71,7 @@ type process struct {
 	media        string // host:port
 	metrics      string // host:port
 	adminToken   string // from `kinbridge token issue --admin`
+	signInLink   string // the banner's one-time sign-in link
 	stderr       *syncBuffer
 	done         chan error
 }
@@ -116,6 +117,7 @@ func start(t *testing.T, role, dataDir string, env []string, args ...string) *pr
 	addrs, err := banner.Read(stdout)
 	p.progress, p.media, p.notification = addrs.Progress, addrs.Media, addrs.Notification
 	p.gateway, p.metrics = addrs.Gateway, addrs.Metrics
+	p.signInLink = addrs.SignInLink
 	if err != nil {
 		t.Fatalf("kinbridge serve %s: %v; stderr:\n%s", role, err, p.stderr)
 	}

@@ -37,7 +37,7 @@ import (
 // /auth/session says signedIn:false to everyone).
 type SignIn struct {
 	// PublicURL is the gateway's public base URL, such as
-	// "https://kin.example.com": the redirect URL registered at the
+	// "https://kin.example.com" (no path): the redirect URL registered at the
 	// provider is PublicURL + "/auth/callback", sign-in links start with
 	// it, and a cookie-authenticated write whose Origin is not PublicURL's
 	// origin is refused. Required with OIDC or Links.
@@ -171,6 +171,11 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("gateway: public URL %q is not an http(s) URL", cfg.PublicURL)
+		}
+		// The app and /auth/* are served at the root: a path prefix would
+		// need every redirect rewritten.
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("gateway: public URL %q must be scheme://host[:port], without a path", cfg.PublicURL)
 		}
 		s.origin = u.Scheme + "://" + u.Host
 		s.cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -556,8 +561,12 @@ func (s *signIn) exchange(ctx context.Context, code string, pending pendingLogin
 		TokenIssued: s.now(), TokenExpires: idt.Expiry, Refresh: tok.RefreshToken}, nil
 }
 
-// startSession stores sess under a new id and gives the browser its cookie.
+// startSession stores sess under a new id (never one the browser brought)
+// and gives the browser its cookie; a session the browser had ends.
 func (s *signIn) startSession(w http.ResponseWriter, r *http.Request, sess session) error {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		_ = s.store.Delete(r.Context(), storeKey("session", c.Value))
+	}
 	id := randomID()
 	sess.CSRF = randomID()
 	sess.Expires = s.now().Add(s.cfg.SessionLifetime)

@@ -556,6 +556,25 @@ func TestSignInLink(t *testing.T) {
 	if a := authDo(t, b, "GET", f.url+"/v1/children/abc", nil); a.status != 200 || f.lastUpstream() == first {
 		t.Fatalf("near the token's end: %d, token changed: %v", a.status, f.lastUpstream() != first)
 	}
+
+	// Signing in again gives a new session id and ends the one the
+	// browser brought.
+	var old *http.Cookie
+	for _, c := range b.Jar.Cookies(mustURL(t, f.url)) {
+		if c.Name == sessionCookie {
+			old = c
+		}
+	}
+	second, err := f.g.SignInLink(t.Context(), "admin", true, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := authDo(t, b, "GET", second, nil); a.status != 303 || sessionCookieOf(t, &http.Response{Header: a.header}).Value == old.Value {
+		t.Fatalf("second link: %d, same session id: %v", a.status, a.header.Get("Set-Cookie"))
+	}
+	if a := authDo(t, http.DefaultClient, "GET", f.url+"/v1/children/abc", nil, "Cookie", old.Name+"="+old.Value); a.status != 401 {
+		t.Fatalf("the replaced session: %d", a.status)
+	}
 }
 
 // Two gateways on one Redis share sessions and links.
@@ -594,5 +613,60 @@ func TestSignInSharedRedisSessions(t *testing.T) {
 	cookie = sessionCookieOf(t, resp)
 	if a := authDo(t, http.DefaultClient, "GET", two.url+"/auth/session", nil, "Cookie", cookie.Name+"="+cookie.Value); a.json["user"] != "maria-sub" {
 		t.Fatalf("OIDC session from one at two: %d %s", a.status, a.body)
+	}
+}
+
+func TestSignInConfigRefused(t *testing.T) {
+	oidc := &OIDCSignIn{Issuer: "https://idp.example", ClientID: "web"}
+	mint := &LinkSignIn{Mint: func(context.Context, string, bool, time.Duration) (string, error) { return "", nil }}
+	for name, cfg := range map[string]SignIn{
+		"OIDC without a public URL":   {OIDC: oidc},
+		"links without a public URL":  {Links: mint},
+		"public URL not http":         {PublicURL: "ftp://kin.example", OIDC: oidc},
+		"public URL with a path":      {PublicURL: "https://kin.example/app", OIDC: oidc},
+		"OIDC without a client id":    {PublicURL: "https://kin.example", OIDC: &OIDCSignIn{Issuer: "https://idp.example"}},
+		"links without a Mint func":   {PublicURL: "https://kin.example", Links: &LinkSignIn{}},
+		"public URL with a query":     {PublicURL: "https://kin.example/?x=1", Links: mint},
+		"public URL with credentials": {PublicURL: "https://u:p@kin.example", Links: mint},
+	} {
+		if _, err := newSignIn(t.Context(), cfg, nil, slog.Default()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := newSignIn(t.Context(), SignIn{PublicURL: "https://kin.example/", OIDC: oidc, Links: mint}, nil, slog.Default()); err != nil {
+		t.Errorf("a good configuration: %v", err)
+	}
+}
+
+// The gateway starts while the provider is down (discovery waits for the
+// first sign-in), answers 503 to a sign-in meanwhile, and signs in once
+// the provider answers.
+func TestSignInProviderDown(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + lis.Addr().String()
+	lis.Close() // nothing answers there
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := auth.NewVerifier(auth.VerifierConfig{UserKey: key.Public().(ed25519.PublicKey), ServiceKey: servicePub,
+		OIDC: &auth.OIDCConfig{Issuer: issuer, Audience: testClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(t.Context(), Config{ProgressTarget: "127.0.0.1:1", Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SignIn: SignIn{PublicURL: "http://127.0.0.1:1", OIDC: &OIDCSignIn{Issuer: issuer, ClientID: testClientID}}})
+	if err != nil {
+		t.Fatalf("the gateway does not start while the provider is down: %v", err)
+	}
+	defer g.Close()
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	if a := authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil); a.status != 503 || strings.Contains(a.body, issuer) {
+		t.Fatalf("/auth/login with the provider down: %d %s, want 503 naming no address", a.status, a.body)
+	}
+	if a := authDo(t, browser(t), "GET", srv.URL+"/auth/session", nil); a.status != 200 || a.json["oidc"] != true {
+		t.Fatalf("/auth/session with the provider down: %d %s", a.status, a.body)
 	}
 }

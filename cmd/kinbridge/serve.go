@@ -233,7 +233,9 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 func (n *node) start(target string, runs []string) (err error) {
 	// `make run` (serve all) and a first run print a sign-in link, as the
 	// administrator, instead of a token: a link works once, in a browser.
-	n.links = target == "all" || n.keyCreated
+	// With an OpenID provider people sign in there (administrators by
+	// --oidc-admin-subjects), and no link is printed.
+	n.links = n.c.OIDCIssuer == "" && (target == "all" || n.keyCreated)
 	listeners := map[string]net.Listener{}
 	defer func() {
 		if err != nil { // the servers, stopped by now, did not all take theirs
@@ -306,7 +308,7 @@ func (n *node) printBanner(stdout io.Writer, target string) error {
 		}
 	}
 	if n.gateway != nil && n.links {
-		link, err := n.gateway.SignInLink(n.ctx, devAdmin, true, signInLinkTTL)
+		link, err := n.gateway.SignInLink(n.ctx, defaultAdminUser, true, signInLinkTTL)
 		if err != nil {
 			return err
 		}
@@ -315,9 +317,6 @@ func (n *node) printBanner(stdout io.Writer, target string) error {
 	fmt.Fprintf(stdout, "%s kinbridge token issue --data-dir %s --admin\n", banner.LastLinePrefix, n.c.DataDir)
 	return nil
 }
-
-// devAdmin is the user the banner's sign-in link signs in.
-const devAdmin = "admin"
 
 // wait runs until a role fails or the process is stopped.
 func (n *node) wait() error { return n.group.Wait() }

@@ -11,21 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
-// TestBrowserSignIn runs the whole suite with a real OpenID provider: the
-// banner's one-time link signs the administrator in, a guardian signs in
-// through the provider's login form (code + PKCE), and their cookies
-// alone carry them through the REST API, the SSE feed and media
-// downloads; writes need the CSRF token.
-func TestBrowserSignIn(t *testing.T) {
-	idp := testenv.StartOIDCProvider(t)
-	idp.AddUser("maria@idp", "maria", "maria-password")
-	s := startSuite(t, "--oidc-issuer", idp.Issuer, "--oidc-client-id", "kinbridge-web", "--oidc-client-secret", "web-secret")
-	idp.AddClient("kinbridge-web", "web-secret", s.gateway+"/auth/callback", 0)
-
-	// The banner's link, once.
+// TestBannerLinkSignsIn: `serve all` without an OpenID provider prints a
+// one-time link that signs a browser in as the administrator, whose
+// cookie then works for the API; the link works once.
+func TestBannerLinkSignsIn(t *testing.T) {
+	s := startSuite(t)
 	if !strings.HasPrefix(s.signInLink, s.gateway+"/auth/link?code=") {
 		t.Fatalf("banner sign-in link %q", s.signInLink)
 	}
@@ -38,8 +33,33 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Fatalf("sign-in link used twice: %s to %q", again.Status, again.Header.Get("Location"))
 	}
 	who := s.call(t, "GET", "/auth/session", "", "", "Cookie", admin).json(t)
-	if who["signedIn"] != true || who["user"] != "admin" || who["administrator"] != true || who["oidc"] != true {
+	if who["signedIn"] != true || who["user"] != "admin" || who["administrator"] != true || who["oidc"] != false {
 		t.Fatalf("the link's session: %v", who)
+	}
+	if r := s.call(t, "POST", "/v1/children", "", `{"displayName":"Ada"}`, "Cookie", admin, "X-CSRF-Token", who["csrfToken"].(string)); r.status != 200 {
+		t.Fatalf("create a child by the link's cookie: %d %s", r.status, r.body)
+	}
+}
+
+// TestBrowserSignIn runs the whole suite with a real OpenID provider: an
+// administrator and a guardian sign in through the provider's login form
+// (code + PKCE), and their cookies alone carry them through the REST API,
+// the SSE and WebSocket feeds, uploads and media downloads; writes need
+// the CSRF token. With a provider, the banner prints no link.
+func TestBrowserSignIn(t *testing.T) {
+	idp := testenv.StartOIDCProvider(t)
+	idp.AddUser("boss@idp", "boss", "boss-password")
+	idp.AddUser("maria@idp", "maria", "maria-password")
+	s := startSuite(t, "--oidc-issuer", idp.Issuer, "--oidc-client-id", "kinbridge-web", "--oidc-client-secret", "web-secret",
+		"--oidc-admin-subjects", "boss@idp")
+	idp.AddClient("kinbridge-web", "web-secret", s.gateway+"/auth/callback", 0)
+	if s.signInLink != "" {
+		t.Fatalf("with an OpenID provider the banner printed a sign-in link")
+	}
+	admin := s.oidcSignIn(t, idp, "boss", "/")
+	who := s.call(t, "GET", "/auth/session", "", "", "Cookie", admin).json(t)
+	if who["signedIn"] != true || who["user"] != "boss@idp" || who["administrator"] != true || who["oidc"] != true {
+		t.Fatalf("the administrator's session: %v", who)
 	}
 	adminCSRF := who["csrfToken"].(string)
 
@@ -58,17 +78,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 
 	// Maria signs in through the provider.
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar}
-	resp, err := idp.Login(t.Context(), b, s.gateway+"/auth/login?returnTo=/"+child, "maria", "maria-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/"+child {
-		t.Fatalf("callback: %s to %q", resp.Status, resp.Header.Get("Location"))
-	}
-	maria := cookieHeader(t, resp)
+	maria := s.oidcSignIn(t, idp, "maria", "/"+child)
 	if r := s.call(t, "GET", "/v1/"+child, "", "", "Cookie", maria); r.status != 200 || !strings.Contains(string(r.body), "Ada") {
 		t.Fatalf("maria reads her child by cookie: %d %s", r.status, r.body)
 	}
@@ -78,11 +88,28 @@ func TestBrowserSignIn(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	events := s.cookieSSE(t, ctx, maria)
+	ws, _, err := websocket.Dial(ctx, strings.Replace(s.gateway, "http://", "ws://", 1)+"/v1/notifications/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {maria}}})
+	if err != nil {
+		t.Fatalf("WebSocket by cookie: %v", err)
+	}
+	defer ws.CloseNow()
 	if r := s.call(t, "POST", "/v1/"+child+"/assessments", "", `{"subject":"Math","title":"Fractions","kind":"ASSESSMENT_KIND_TEST",`+
 		`"assessedDate":"2026-03-01","score":{"points":{"earned":9,"possible":10}}}`, "Cookie", admin, "X-CSRF-Token", adminCSRF); r.status != 200 {
 		t.Fatalf("record by cookie: %d %s", r.status, r.body)
 	}
 	for line := next(t, events, "SSE by cookie"); !strings.Contains(line, "Fractions"); line = next(t, events, "SSE by cookie") {
+	}
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		_, frame, err := ws.Read(rctx)
+		rcancel()
+		if err != nil {
+			t.Fatalf("WebSocket by cookie: %v", err)
+		}
+		if strings.Contains(string(frame), "Fractions") {
+			break
+		}
 	}
 
 	// A photo uploaded by cookie, downloaded by cookie (as <img src> does).
@@ -111,6 +138,23 @@ func TestBrowserSignIn(t *testing.T) {
 	if r := s.call(t, "GET", "/v1/"+child, "", "", "Cookie", maria); r.status != 401 {
 		t.Fatalf("after logout: %d %s", r.status, r.body)
 	}
+}
+
+// oidcSignIn signs username in through the provider's login form (their
+// password is username + "-password") and returns the Cookie header of the
+// session.
+func (s *suite) oidcSignIn(t *testing.T, idp *testenv.OIDCProvider, username, returnTo string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	resp, err := idp.Login(t.Context(), &http.Client{Jar: jar}, s.gateway+"/auth/login?returnTo="+returnTo, username, username+"-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != returnTo {
+		t.Fatalf("callback: %s to %q, want 303 to %q", resp.Status, resp.Header.Get("Location"), returnTo)
+	}
+	return cookieHeader(t, resp)
 }
 
 // browserGet requests target as a browser would, without following a redirect.

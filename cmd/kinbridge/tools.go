@@ -23,9 +23,9 @@ var tokenCommands = []subcommand{
 
 const tokenIssueUsage = "--admin | --user USER [--admin] [--ttl 24h]"
 
-// defaultAdminUser is the user id of `token issue --admin` without --user.
-// It is the id the first-run admin token of `kinbridge serve` named, so the
-// children and guardianships an administrator made with either line up.
+// defaultAdminUser is the user id of `token issue --admin` without --user
+// and the user the banner's sign-in link signs in, so what an administrator
+// made in the browser and with such a token belongs to the same user.
 const defaultAdminUser = "admin"
 
 // tokenIssue prints a user token from the built-in issuer. It can only

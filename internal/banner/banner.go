@@ -44,11 +44,6 @@ const (
 // LastLinePrefix starts the banner's last line.
 const LastLinePrefix = "More tokens:"
 
-// tokenPrefix introduced the admin token older banners printed; Read
-// still parses it, for the harnesses that have not moved to
-// `kinbridge token issue --admin`.
-const tokenPrefix = "export KINBRIDGE_TOKEN="
-
 // Line formats one address line.
 func Line(label, value string) string { return fmt.Sprintf("  %-15s %s", label, value) }
 
@@ -59,9 +54,6 @@ type Addresses struct {
 	// SignInLink is the one-time link that signs a browser in as the
 	// administrator (a full URL), "" when none was printed.
 	SignInLink string
-	// AdminToken is the admin token older banners printed; kinbridge
-	// prints none now, so it is "".
-	AdminToken string
 }
 
 // Read reads a banner from r up to and including its last line, and
@@ -77,10 +69,6 @@ func Read(r io.Reader) (Addresses, error) {
 			return a, nil
 		}
 		trimmed := strings.TrimSpace(line)
-		if tok, ok := strings.CutPrefix(trimmed, tokenPrefix); ok {
-			a.AdminToken = tok
-			continue
-		}
 		if !strings.HasPrefix(line, "  ") {
 			continue
 		}

@@ -203,7 +203,9 @@ async function listChildren(ctx: Ctx): Promise<Pick[]> {
 }
 
 function Home({ ctx }: { ctx: Ctx }) {
-  const { data, error } = useLoad(() => listChildren(ctx), [ctx.me]);
+  // GET /v1/users/me again on each visit: the roles the shell loaded at
+  // sign-in are stale once an administrator added themselves to a child.
+  const { data, error } = useLoad(async () => listChildren({ ...ctx, me: await loadMe() }), [ctx.me]);
   useEffect(() => {
     document.title = "Your children · Kinbridge";
   }, []);
