@@ -202,6 +202,14 @@ try {
   await journal.audit(contributor, "gallery (contributor)");
 
   journal.step("the guardian's timeline: new items, newest first");
+  // The uploads' notifications follow their processing: wait for them.
+  await guardian
+    .waitForFunction(
+      (before) => Number(/(\d+) unread/.exec(document.querySelector(".bell > button")?.getAttribute("aria-label") ?? "")?.[1] ?? 0) > before,
+      Number(/(\d+) unread/.exec(found.bellAfterRecords ?? "")?.[1] ?? 0),
+      { timeout: stepMs },
+    )
+    .catch(() => {});
   found.bellAfterUploads = await bellLabel(guardian);
   const show = guardian.locator(".notice").getByRole("button", { name: "Show" });
   if (await show.count()) await show.click();
