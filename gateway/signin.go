@@ -52,8 +52,15 @@ type SignIn struct {
 	SessionLifetime time.Duration
 	// Sessions keeps sessions; nil keeps them in process
 	// (NewMemorySessions). Gateways sharing a store (RedisSessions) share
-	// their sessions.
+	// their sessions when they also share SessionKey.
 	Sessions SessionStore
+	// SessionKey is secret key material (32 bytes or more; cmd/kinbridge
+	// gives the service key's seed) from which the key sealing every value
+	// in Sessions is derived, so that the store's contents neither sign
+	// anyone in nor can be forged without it. Empty means a random key:
+	// sessions then last as long as this process, and gateways sharing a
+	// store do not share them.
+	SessionKey []byte
 }
 
 // OIDCSignIn is the gateway's registration at an OpenID provider, as a
@@ -160,10 +167,16 @@ type oidcProvider struct {
 }
 
 func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.Logger) (*signIn, error) {
-	s := &signIn{cfg: cfg, store: cfg.Sessions, verifier: v, logger: logger, baseCtx: ctx, now: time.Now}
-	if s.store == nil {
-		s.store = NewMemorySessions()
+	s := &signIn{cfg: cfg, verifier: v, logger: logger, baseCtx: ctx, now: time.Now}
+	store := cfg.Sessions
+	if store == nil {
+		store = NewMemorySessions()
 	}
+	sealed, err := newSealedStore(store, cfg.SessionKey)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: session key: %w", err)
+	}
+	s.store = sealed
 	if s.cfg.SessionLifetime <= 0 {
 		s.cfg.SessionLifetime = DefaultSessionLifetime
 	}

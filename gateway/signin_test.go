@@ -95,6 +95,7 @@ func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKe
 			}},
 			SessionLifetime: 24 * time.Hour,
 			Sessions:        store,
+			SessionKey:      keys.Seed(),
 		},
 	})
 	if err != nil {
