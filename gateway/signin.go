@@ -217,7 +217,11 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 func (s *signIn) routes(mux *http.ServeMux) {
 	noStore := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-store")
+			privateAnswer(w.Header())
+			// Nothing here is a page to frame or run scripts in.
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			w.Header().Set("X-Frame-Options", "DENY")
+			w.Header().Set("Referrer-Policy", "no-referrer")
 			h(w, r)
 		}
 	}
@@ -644,7 +648,12 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		if sess.Via == "oidc" {
 			if p, err := s.oidcProvider(r.Context()); err == nil && p.endSession != "" {
-				q := url.Values{"id_token_hint": {sess.Token}, "client_id": {s.cfg.OIDC.ClientID},
+				// No id_token_hint: the ID token is the session's bearer
+				// token, valid upstream until it expires, and this URL
+				// goes to the page's script, the browser's history and
+				// the provider's logs. OpenID RP-Initiated Logout lets
+				// client_id stand in for it.
+				q := url.Values{"client_id": {s.cfg.OIDC.ClientID},
 					"post_logout_redirect_uri": {s.cfg.PublicURL + "/signin"}}
 				out["logoutUrl"] = p.endSession + "?" + q.Encode()
 			}
@@ -655,16 +664,21 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkWrite refuses a cookie-authenticated request that could have been
-// forged by another site: a method that changes something must carry the
-// session's CSRF token (which only the app's own pages can read, from
-// /auth/session), and an Origin, when the browser sends one, must be ours.
+// forged by another site. An Origin, when the browser sends one, must be
+// ours, whatever the method: browsers send it on every WebSocket handshake
+// and cross-origin fetch or EventSource, never on a same-origin GET, so a
+// page of another origin (even one on the CORS list, or a sibling
+// subdomain, which SameSite=Lax does not keep out) cannot open the live
+// feed or read an answer by a family's cookie. A method that changes
+// something must also carry the session's CSRF token (which only the
+// app's own pages can read, from /auth/session).
 func (s *signIn) checkWrite(r *http.Request, sess session) error {
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+		return status.Error(codes.PermissionDenied, "cross-origin request refused")
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return nil
-	}
-	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
-		return status.Error(codes.PermissionDenied, "cross-origin request refused")
 	}
 	got := r.Header.Get(csrfHeader)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
