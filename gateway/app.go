@@ -150,6 +150,9 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request, f docsFile, immutabl
 	h.Set("Content-Security-Policy", appCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	// For browsers that do not know CSP's frame-ancestors: no framing of
+	// the app by another site (clickjacking a signed-in family).
+	h.Set("X-Frame-Options", "DENY")
 	if immutable {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {

@@ -25,6 +25,7 @@ import (
 // write, which refuse 403 before the body is read too.
 func requireUserToken(v *auth.Verifier, sessions *signIn, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		privateAnswer(w.Header())
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
 			return
@@ -46,6 +47,18 @@ func requireUserToken(v *auth.Verifier, sessions *signIn, next http.Handler) htt
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// privateAnswer marks an answer of the API as one user's: a session
+// cookie now authenticates, and a shared cache (a proxy, a CDN) keying by
+// URL alone would hand one family's children to the next browser. Routes
+// that deliberately allow caching set their own Cache-Control over this
+// (media downloads: private, revalidated by ETag); Vary: Cookie still
+// keeps them apart per browser in caches that ignore private.
+func privateAnswer(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Cookie")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // bearerToken returns the caller's token, "" when there is none: from the

@@ -114,8 +114,8 @@ func (g *Gateway) serveSSE(w http.ResponseWriter, r *http.Request, _ map[string]
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
+	h.Set("Cache-Control", "no-store") // one user's feed
+	h.Set("X-Accel-Buffering", "no")   // tell proxies not to buffer the stream
 	w.WriteHeader(http.StatusOK)
 	// The start position is the stream's first id (an event without data
 	// sets it and dispatches nothing), so an EventSource that loses the

@@ -2,6 +2,11 @@ package gateway
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"time"
@@ -138,4 +143,81 @@ func redisValue(v []byte, err error) ([]byte, error) {
 		return nil, ErrNoSession
 	}
 	return v, err
+}
+
+// sealedStore seals every value it puts in a SessionStore with AES-256-GCM
+// under a key only the gateways hold, the value's store key as additional
+// data: a dump of the store (a Redis backup, a read-only account) holds no
+// ID token, refresh token, CSRF token or PKCE verifier, and write access
+// to it cannot forge a session or a sign-in link, nor move a sealed value
+// under another key. A value that does not open is as good as absent.
+type sealedStore struct {
+	inner SessionStore
+	aead  cipher.AEAD
+}
+
+// sessionSealInfo is the HKDF info of the sealing key: a new version
+// leaves every stored value unreadable, which ends every session.
+const sessionSealInfo = "kinbridge gateway: session values v1"
+
+// newSealedStore derives the sealing key from secret (SignIn.SessionKey);
+// an empty secret gets a random one, so the values live as long as this
+// process can read them.
+func newSealedStore(inner SessionStore, secret []byte) (*sealedStore, error) {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	key, err := hkdf.Key(sha256.New, secret, nil, sessionSealInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealedStore{inner: inner, aead: aead}, nil
+}
+
+func (s *sealedStore) seal(key string, value []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(value)+s.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, value, []byte(key))
+}
+
+func (s *sealedStore) open(key string, sealed []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrNoSession
+	}
+	value, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(key))
+	if err != nil {
+		return nil, ErrNoSession
+	}
+	return value, nil
+}
+
+func (s *sealedStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return s.inner.Put(ctx, key, s.seal(key, value), ttl)
+}
+
+func (s *sealedStore) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.inner.Get(ctx, key)
+	return s.open(key, v, err)
+}
+
+func (s *sealedStore) Take(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.inner.Take(ctx, key)
+	return s.open(key, v, err)
+}
+
+func (s *sealedStore) Delete(ctx context.Context, key string) error {
+	return s.inner.Delete(ctx, key)
 }

@@ -52,8 +52,15 @@ type SignIn struct {
 	SessionLifetime time.Duration
 	// Sessions keeps sessions; nil keeps them in process
 	// (NewMemorySessions). Gateways sharing a store (RedisSessions) share
-	// their sessions.
+	// their sessions when they also share SessionKey.
 	Sessions SessionStore
+	// SessionKey is secret key material (32 bytes or more; cmd/kinbridge
+	// gives the service key's seed) from which the key sealing every value
+	// in Sessions is derived, so that the store's contents neither sign
+	// anyone in nor can be forged without it. Empty means a random key:
+	// sessions then last as long as this process, and gateways sharing a
+	// store do not share them.
+	SessionKey []byte
 }
 
 // OIDCSignIn is the gateway's registration at an OpenID provider, as a
@@ -160,10 +167,16 @@ type oidcProvider struct {
 }
 
 func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.Logger) (*signIn, error) {
-	s := &signIn{cfg: cfg, store: cfg.Sessions, verifier: v, logger: logger, baseCtx: ctx, now: time.Now}
-	if s.store == nil {
-		s.store = NewMemorySessions()
+	s := &signIn{cfg: cfg, verifier: v, logger: logger, baseCtx: ctx, now: time.Now}
+	store := cfg.Sessions
+	if store == nil {
+		store = NewMemorySessions()
 	}
+	sealed, err := newSealedStore(store, cfg.SessionKey)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: session key: %w", err)
+	}
+	s.store = sealed
 	if s.cfg.SessionLifetime <= 0 {
 		s.cfg.SessionLifetime = DefaultSessionLifetime
 	}
@@ -204,7 +217,11 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 func (s *signIn) routes(mux *http.ServeMux) {
 	noStore := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-store")
+			privateAnswer(w.Header())
+			// Nothing here is a page to frame or run scripts in.
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			w.Header().Set("X-Frame-Options", "DENY")
+			w.Header().Set("Referrer-Policy", "no-referrer")
 			h(w, r)
 		}
 	}
@@ -631,7 +648,12 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		if sess.Via == "oidc" {
 			if p, err := s.oidcProvider(r.Context()); err == nil && p.endSession != "" {
-				q := url.Values{"id_token_hint": {sess.Token}, "client_id": {s.cfg.OIDC.ClientID},
+				// No id_token_hint: the ID token is the session's bearer
+				// token, valid upstream until it expires, and this URL
+				// goes to the page's script, the browser's history and
+				// the provider's logs. OpenID RP-Initiated Logout lets
+				// client_id stand in for it.
+				q := url.Values{"client_id": {s.cfg.OIDC.ClientID},
 					"post_logout_redirect_uri": {s.cfg.PublicURL + "/signin"}}
 				out["logoutUrl"] = p.endSession + "?" + q.Encode()
 			}
@@ -642,16 +664,21 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkWrite refuses a cookie-authenticated request that could have been
-// forged by another site: a method that changes something must carry the
-// session's CSRF token (which only the app's own pages can read, from
-// /auth/session), and an Origin, when the browser sends one, must be ours.
+// forged by another site. An Origin, when the browser sends one, must be
+// ours, whatever the method: browsers send it on every WebSocket handshake
+// and cross-origin fetch or EventSource, never on a same-origin GET, so a
+// page of another origin (even one on the CORS list, or a sibling
+// subdomain, which SameSite=Lax does not keep out) cannot open the live
+// feed or read an answer by a family's cookie. A method that changes
+// something must also carry the session's CSRF token (which only the
+// app's own pages can read, from /auth/session).
 func (s *signIn) checkWrite(r *http.Request, sess session) error {
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+		return status.Error(codes.PermissionDenied, "cross-origin request refused")
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return nil
-	}
-	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
-		return status.Error(codes.PermissionDenied, "cross-origin request refused")
 	}
 	got := r.Header.Get(csrfHeader)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
@@ -42,6 +43,7 @@ type signInFixture struct {
 	verifier *auth.Verifier
 	skew     *atomic.Int64 // added to the sign-in clock
 	keys     ed25519.PrivateKey
+	media    *fakeMedia
 
 	mu       sync.Mutex
 	upstream []string // Authorization of each progress call
@@ -50,7 +52,7 @@ type signInFixture struct {
 // startSignIn starts a gateway on store (nil: in memory). Gateways given
 // the same idp and keys share its client; with a shared store they share
 // sessions.
-func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKey, store SessionStore) *signInFixture {
+func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKey, store SessionStore, opts ...func(*Config)) *signInFixture {
 	t.Helper()
 	f := &signInFixture{idp: idp, skew: new(atomic.Int64), keys: keys}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -72,6 +74,8 @@ func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKe
 		f.mu.Unlock()
 		return &progressv1.Child{Name: "children/abc", DisplayName: "Ada"}, nil
 	}})
+	f.media = &fakeMedia{content: []byte("a small video"), thumb: []byte("\xff\xd8\xff\xe0 a small jpeg")}
+	mediav1.RegisterMediaServiceServer(gs, f.media)
 	go gs.Serve(plis)
 	t.Cleanup(gs.Stop)
 
@@ -82,8 +86,9 @@ func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKe
 		t.Fatal(err)
 	}
 	issuer := auth.NewUserIssuer(keys)
-	f.g, err = New(t.Context(), Config{
+	cfg := Config{
 		ProgressTarget: plis.Addr().String(),
+		MediaTarget:    plis.Addr().String(),
 		Verifier:       f.verifier,
 		Timeout:        10 * time.Second,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -95,8 +100,13 @@ func startSignIn(t *testing.T, idp *testenv.OIDCProvider, keys ed25519.PrivateKe
 			}},
 			SessionLifetime: 24 * time.Hour,
 			Sessions:        store,
+			SessionKey:      keys.Seed(),
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	f.g, err = New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +466,7 @@ func TestSignOut(t *testing.T) {
 	}
 	a := authDo(t, b, "POST", f.url+"/auth/logout", nil, csrfHeader, csrf)
 	logout, _ := a.json["logoutUrl"].(string)
-	if a.status != 200 || !strings.HasPrefix(logout, f.idp.Issuer+"/") || !strings.Contains(logout, "id_token_hint=") {
+	if a.status != 200 || !strings.HasPrefix(logout, f.idp.Issuer+"/") || !strings.Contains(logout, "client_id="+testClientID) {
 		t.Fatalf("logout: %d %s", a.status, a.body)
 	}
 	if s := f.session(t, b); s["signedIn"] != false {

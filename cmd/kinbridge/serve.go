@@ -597,7 +597,9 @@ func (n *node) signIn(r *role, ownURL string) (gateway.SignIn, error) {
 		return cfg, err
 	}
 	r.onClose(closeStore)
-	cfg.Sessions = store
+	// Sealing the store's values with a key from the service key makes a
+	// dump of it useless, while every gateway of the deployment reads them.
+	cfg.Sessions, cfg.SessionKey = store, n.serviceKey.Seed()
 	return cfg, nil
 }
 
