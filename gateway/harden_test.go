@@ -395,3 +395,38 @@ func TestAuthRoutesRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// /auth/session tells a foreign origin nothing, not even the CSRF token.
+func TestSessionAnswerNotForForeignOrigins(t *testing.T) {
+	f := newSignInFixture(t)
+	b := browser(t)
+	f.signIn(t, b, "/")
+	for _, origin := range []string{"https://evil.example", "null"} {
+		a := authDo(t, b, "GET", f.url+"/auth/session", nil, "Origin", origin)
+		if a.status != 200 || a.json["signedIn"] != false || strings.Contains(a.body, "csrf") || strings.Contains(a.body, "maria") {
+			t.Errorf("/auth/session from %s: %d %s, want signedIn:false", origin, a.status, a.body)
+		}
+	}
+	if a := authDo(t, b, "GET", f.url+"/auth/session", nil, "Origin", f.url); a.json["signedIn"] != true {
+		t.Errorf("/auth/session from our origin: %s", a.body)
+	}
+}
+
+// The public URL's origin is compared as browsers write the Origin header.
+func TestWebOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Kin.Example.com:443": "https://kin.example.com",
+		"http://127.0.0.1:80":         "http://127.0.0.1",
+		"http://127.0.0.1:8080":       "http://127.0.0.1:8080",
+		"https://kin.example:8443":    "https://kin.example:8443",
+		"HTTPS://kin.example":         "https://kin.example",
+	} {
+		s, err := newSignIn(t.Context(), SignIn{PublicURL: in}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.origin != want {
+			t.Errorf("public URL %s: origin %q, want %q", in, s.origin, want)
+		}
+	}
+}

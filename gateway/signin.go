@@ -190,7 +190,7 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return nil, fmt.Errorf("gateway: public URL %q must be scheme://host[:port], without a path", cfg.PublicURL)
 		}
-		s.origin = u.Scheme + "://" + u.Host
+		s.origin = webOrigin(u)
 		s.cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	} else if cfg.OIDC != nil || cfg.Links != nil {
 		return nil, errors.New("gateway: sign-in needs a public URL")
@@ -212,6 +212,18 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		return nil, errors.New("gateway: sign-in links need a Mint func")
 	}
 	return s, nil
+}
+
+// webOrigin is u's origin as a browser serializes it in the Origin header:
+// lower case, without the scheme's default port. The CSRF and cross-origin
+// checks compare it byte for byte, so "https://Kin.example:443" as the
+// public URL must not refuse every write from https://kin.example.
+func webOrigin(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "https" && p == "443") || (scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme + "://" + host
 }
 
 func (s *signIn) routes(mux *http.ServeMux) {
@@ -440,6 +452,12 @@ func (s *signIn) serveSession(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.storeError(r, err))
 		return
+	}
+	// A page of another origin learns nothing, not even the CSRF token,
+	// should a proxy in front ever add CORS credentials: browsers name
+	// the origin of every cross-origin fetch.
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+		ok = false
 	}
 	out := map[string]any{"signedIn": ok, "oidc": s.cfg.OIDC != nil}
 	if ok {
