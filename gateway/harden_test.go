@@ -430,3 +430,29 @@ func TestWebOrigin(t *testing.T) {
 		}
 	}
 }
+
+// Cookie tossing: a second session cookie (set by a sibling subdomain for
+// the parent domain or a longer path, and sent first) never makes the
+// request act as the attacker's session: with two, there is none.
+func TestTossedSessionCookieIgnored(t *testing.T) {
+	f := newSignInFixture(t)
+	victim := f.cookieOf(t, func() *http.Client { b := browser(t); f.signIn(t, b, "/"); return b }())
+	link, err := f.g.SignInLink(t.Context(), "admin", true, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := sessionCookieOf(t, &http.Response{Header: authDo(t, browser(t), "GET", link, nil).header})
+	tossed := attacker.Name + "=" + attacker.Value
+	for _, cookies := range []string{tossed + "; " + victim, victim + "; " + tossed} {
+		if a := authDo(t, http.DefaultClient, "GET", f.url+"/v1/children/abc", nil, "Cookie", cookies); a.status != 401 {
+			t.Errorf("GET with %q: %d, want 401 (upstream %.20q)", cookies, a.status, f.lastUpstream())
+		}
+		if a := authDo(t, http.DefaultClient, "GET", f.url+"/auth/session", nil, "Cookie", cookies); a.json["signedIn"] != false {
+			t.Errorf("/auth/session with two session cookies: %s", a.body)
+		}
+	}
+	// One cookie sent twice (some clients do) is still that session.
+	if a := authDo(t, http.DefaultClient, "GET", f.url+"/v1/children/abc", nil, "Cookie", victim+"; "+victim); a.status != 200 {
+		t.Errorf("the same cookie twice: %d", a.status)
+	}
+}

@@ -281,15 +281,35 @@ func storeKey(kind, secret string) string {
 	return kind + ":" + hex.EncodeToString(sum[:])
 }
 
+// sessionID is the browser's session id: its one session cookie. Two
+// different ones mean a cookie was tossed in by a neighbour (a sibling
+// subdomain can set one for the parent domain or a longer path, which the
+// browser then sends first): rather than guess which is the user's and
+// maybe act as the attacker's account, the request has no session.
+func (s *signIn) sessionID(r *http.Request) (string, bool) {
+	id := ""
+	for _, c := range r.CookiesNamed(sessionCookie) {
+		switch {
+		case c.Value == "" || c.Value == id:
+		case id == "":
+			id = c.Value
+		default:
+			s.logger.WarnContext(r.Context(), "gateway: a request brought two session cookies; it is treated as signed out")
+			return "", false
+		}
+	}
+	return id, id != ""
+}
+
 // sessionFromCookie returns the browser's session and its store key;
 // ok is false without a (live) one. A token near its end is refreshed
 // first; a failed refresh ends the session.
 func (s *signIn) sessionFromCookie(r *http.Request) (sess session, key string, ok bool, err error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	id, ok := s.sessionID(r)
+	if !ok {
 		return session{}, "", false, nil
 	}
-	key = storeKey("session", c.Value)
+	key = storeKey("session", id)
 	sess, ok, err = s.load(r.Context(), key)
 	if err != nil || !ok {
 		return session{}, "", false, err
@@ -599,8 +619,8 @@ func (s *signIn) exchange(ctx context.Context, code string, pending pendingLogin
 // startSession stores sess under a new id (never one the browser brought)
 // and gives the browser its cookie; a session the browser had ends.
 func (s *signIn) startSession(w http.ResponseWriter, r *http.Request, sess session) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		_ = s.store.Delete(r.Context(), storeKey("session", c.Value))
+	if old, ok := s.sessionID(r); ok {
+		_ = s.store.Delete(r.Context(), storeKey("session", old))
 	}
 	id := randomID()
 	sess.CSRF = randomID()
