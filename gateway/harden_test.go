@@ -456,3 +456,36 @@ func TestTossedSessionCookieIgnored(t *testing.T) {
 		t.Errorf("the same cookie twice: %d", a.status)
 	}
 }
+
+// Fetch metadata: a sibling subdomain's <img>/<video> (same-site, no
+// Origin; SameSite=Lax sends the cookie) gets nothing by cookie; the app's
+// own requests and a link followed from elsewhere do.
+func TestFetchMetadataByCookie(t *testing.T) {
+	f := newSignInFixture(t)
+	b := browser(t)
+	f.signIn(t, b, "/")
+	for _, tt := range []struct {
+		site, mode string
+		want       int
+	}{
+		{"same-site", "no-cors", 403},
+		{"cross-site", "no-cors", 403},
+		{"same-site", "cors", 403},
+		{"same-site", "navigate", 200},
+		{"cross-site", "navigate", 200},
+		{"same-origin", "no-cors", 200},
+		{"same-origin", "cors", 200},
+		{"none", "navigate", 200},
+		{"", "", 200},
+	} {
+		for _, path := range []string{"/v1/children/abc", "/v1/" + fakeItem + ":content"} {
+			var h []string
+			if tt.site != "" {
+				h = []string{"Sec-Fetch-Site", tt.site, "Sec-Fetch-Mode", tt.mode}
+			}
+			if a := authDo(t, b, "GET", f.url+path, nil, h...); a.status != tt.want {
+				t.Errorf("GET %s by cookie, Sec-Fetch-Site %q, mode %q: %d, want %d", path, tt.site, tt.mode, a.status, tt.want)
+			}
+		}
+	}
+}

@@ -703,7 +703,8 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 
 // checkWrite refuses a cookie-authenticated request that could have been
 // forged by another site. An Origin, when the browser sends one, must be
-// ours, whatever the method: browsers send it on every WebSocket handshake
+// ours, whatever the method (and Sec-Fetch-Site, when sent, must not name
+// another site except for a link followed): browsers send it on every WebSocket handshake
 // and cross-origin fetch or EventSource, never on a same-origin GET, so a
 // page of another origin (even one on the CORS list, or a sibling
 // subdomain, which SameSite=Lax does not keep out) cannot open the live
@@ -713,6 +714,14 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 func (s *signIn) checkWrite(r *http.Request, sess session) error {
 	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
 		return status.Error(codes.PermissionDenied, "cross-origin request refused")
+	}
+	// Fetch metadata (sent by current browsers) names what Origin does
+	// not: an <img>, <video> or <script> of a sibling subdomain's page
+	// (same-site, so SameSite=Lax sends the cookie). Only a top-level
+	// navigation (a link followed) may come from elsewhere.
+	if site := r.Header.Get("Sec-Fetch-Site"); (site == "same-site" || site == "cross-site") &&
+		(r.Header.Get("Sec-Fetch-Mode") != "navigate" || r.Method != http.MethodGet) {
+		return status.Error(codes.PermissionDenied, "cross-site request refused")
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
