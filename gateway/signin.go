@@ -702,15 +702,15 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkWrite refuses a cookie-authenticated request that could have been
-// forged by another site. An Origin, when the browser sends one, must be
-// ours, whatever the method (and Sec-Fetch-Site, when sent, must not name
-// another site except for a link followed): browsers send it on every WebSocket handshake
-// and cross-origin fetch or EventSource, never on a same-origin GET, so a
-// page of another origin (even one on the CORS list, or a sibling
-// subdomain, which SameSite=Lax does not keep out) cannot open the live
-// feed or read an answer by a family's cookie. A method that changes
-// something must also carry the session's CSRF token (which only the
-// app's own pages can read, from /auth/session).
+// forged by another site, whatever its method. An Origin, when the
+// browser sends one, must be ours: browsers send it on every WebSocket
+// handshake and cross-origin fetch or EventSource, never on a same-origin
+// GET, so a page of another origin (even one on the CORS list, or a
+// sibling subdomain, which SameSite=Lax does not keep out) cannot open
+// the live feed or read an answer by a family's cookie. Sec-Fetch-Site,
+// when sent, must not name another site, but for a link followed. A
+// method that changes something must also carry the session's CSRF token
+// (which only the app's own pages can read, from /auth/session).
 func (s *signIn) checkWrite(r *http.Request, sess session) error {
 	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
 		return status.Error(codes.PermissionDenied, "cross-origin request refused")
