@@ -40,18 +40,21 @@ func TestAppScreenshots(t *testing.T) {
 	chromium := needChromium(t)
 	dir := nodeClients(t)
 	idp := testenv.StartOIDCProvider(t)
-	// With a provider the signed-out page offers "Sign in".
-	p := serve(t, t.TempDir(), nil, "--oidc-issuer", idp.Issuer, "--oidc-client-id", "kinbridge-web", "--oidc-client-secret", "web-secret")
+	idp.AddUser("maria@idp", "maria", "maria-password")
+	// With a provider the signed-out page offers "Sign in"; maria
+	// administers, so every page is hers to see.
+	p := serve(t, t.TempDir(), nil, "--oidc-issuer", idp.Issuer, "--oidc-client-id", "kinbridge-web", "--oidc-client-secret", "web-secret",
+		"--oidc-admin-subjects", "maria@idp")
 	idp.AddClient("kinbridge-web", "web-secret", "http://"+p.gateway+"/auth/callback", 0)
 
-	child, photo := seedFamily(t, p)
+	child, photo := seedFamily(t, p, "maria@idp")
 	var res struct {
 		journal
 		Files []string `json:"files"`
 	}
-	runApp(t, dir, []string{"KINBRIDGE_LINK=" + p.signInLink}, []string{p.signInLink, p.adminToken}, &res,
+	runApp(t, dir, nil, []string{p.adminToken}, &res,
 		"app-screens.mjs", chromium, "http://"+p.gateway, strings.TrimPrefix(child, "children/"), photo, out,
-		strconv.FormatInt(appTimeout.Milliseconds(), 10))
+		"maria:maria-password", strconv.FormatInt(appTimeout.Milliseconds(), 10))
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	for _, f := range res.Files {
 		path := filepath.Join(out, f)
@@ -72,11 +75,11 @@ func TestAppScreenshots(t *testing.T) {
 	t.Logf("wrote %d screenshots to %s: %v", len(res.Files), out, res.Files)
 }
 
-// seedFamily fills the suite as a school year would: two children, the
-// administrator following the first as a contributor, a guardian and a
-// teacher, months of assessments in three subjects, milestones, a photo
-// and a video. It returns the first child and the photo's media id.
-func seedFamily(t *testing.T, p *process) (child, photo string) {
+// seedFamily fills the suite as a school year would: two children; parent
+// (as contributor), a guardian and a teacher following the first; months
+// of assessments in three subjects, milestones, a photo and a video. It
+// returns the first child and the photo's media id.
+func seedFamily(t *testing.T, p *process, parent string) (child, photo string) {
 	t.Helper()
 	post := func(path, body string) []byte {
 		t.Helper()
@@ -91,7 +94,7 @@ func seedFamily(t *testing.T, p *process) (child, photo string) {
 	json.Unmarshal(post("/v1/children", `{"displayName":"Ada Lovelace","school":"Riverside Primary","gradeLevel":"3"}`), &c)
 	child = c.Name
 	for _, g := range []string{
-		`{"user":"admin","role":"ROLE_CONTRIBUTOR","relation":"mother"}`,
+		`{"user":"` + parent + `","role":"ROLE_CONTRIBUTOR","relation":"mother"}`,
 		`{"user":"david","role":"ROLE_GUARDIAN","relation":"father"}`,
 		`{"user":"ms-okafor","role":"ROLE_CONTRIBUTOR","relation":"teacher"}`,
 	} {

@@ -199,6 +199,7 @@ type familyResult struct {
 	BellAfterRecords string         `json:"bellAfterRecords"`
 	BellAfterUploads string         `json:"bellAfterUploads"`
 	GuardianNotice   string         `json:"guardianNotice"`
+	Notifications    []string       `json:"notifications"`
 	Armed            string         `json:"armed"`
 	PhotoTus         []tusRequest   `json:"photoTus"`
 	VideoTus         []tusRequest   `json:"videoTus"`
@@ -431,6 +432,9 @@ func checkFamily(t *testing.T, p *process, res familyResult) {
 	// contributor recorded and said something arrived.
 	if unread(res.BellAfterRecords) <= unread(res.BellBefore) || !strings.Contains(res.GuardianNotice, "arrived") {
 		t.Errorf("the guardian's bell went from %q to %q, notice %q; want unread notifications arriving live", res.BellBefore, res.BellAfterRecords, res.GuardianNotice)
+	}
+	if !strings.Contains(strings.Join(res.Notifications, "\n"), "Fractions quiz") {
+		t.Errorf("the guardian's notifications panel lists %q, want the assessment Fractions quiz", res.Notifications)
 	}
 	if unread(res.BellAfterUploads) <= unread(res.BellAfterRecords) {
 		t.Errorf("the guardian's bell went from %q to %q over two uploads, want more unread", res.BellAfterRecords, res.BellAfterUploads)

@@ -138,10 +138,17 @@ try {
   await milestone.locator(".success").waitFor();
 
   journal.step("the guardian's page changed by itself");
-  await guardian.locator(".timeline + *, .notice").filter({ hasText: /arrived/ }).first().waitFor();
+  await guardian.locator(".notice").filter({ hasText: /arrived/ }).first().waitFor();
   await guardian.waitForFunction(() => /unread/.test(document.querySelector(".bell > button")?.getAttribute("aria-label") ?? ""));
   found.bellAfterRecords = await bellLabel(guardian);
   found.guardianNotice = await guardian.locator(".notice").first().innerText();
+  await guardian.locator(".bell > button").click();
+  const panel = guardian.getByRole("region", { name: "Notifications" });
+  await panel.locator("li").first().waitFor();
+  found.notifications = await panel.locator("li").allInnerTexts();
+  await journal.audit(guardian, "notifications panel");
+  await guardian.keyboard.press("Escape");
+  await panel.waitFor({ state: "detached" });
 
   journal.step("the contributor uploads a photo; the page is reloaded mid-upload");
   await contributor.getByRole("navigation", { name: "Child" }).getByRole("link", { name: "Upload" }).click();

@@ -58,6 +58,14 @@ export class Journal {
       if (m.type() === "error" || m.type() === "warning") this.console.push(`${who} ${m.type()}: ${m.text()}`);
     });
     page.on("pageerror", (e) => this.console.push(`${who} pageerror: ${e.message}`));
+    // Answers of 400 and more, for the log (which ones a journey expects is
+    // its own business).
+    page.on("response", (r) => {
+      if (r.status() >= 400) {
+        const u = new URL(r.url());
+        this.console.push(`${who} response ${r.status()}: ${r.request().method()} ${u.pathname}`);
+      }
+    });
     page.on("dialog", async (d) => {
       this.dialogs.push(`${who} ${d.type()}: ${d.message()}`);
       // confirm() is how the app asks before removing someone; alerts

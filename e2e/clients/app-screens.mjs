@@ -1,22 +1,23 @@
 // Screenshots of the family app's main pages for docs/app.md, at a phone's
 // and a desktop's viewport, in Debian's headless Chromium:
 //
-//   KINBRIDGE_LINK=<sign-in link> node app-screens.mjs CHROMIUM APP_URL CHILD_ID PHOTO_ID OUT_DIR TIMEOUT_MS
+//   node app-screens.mjs CHROMIUM APP_URL CHILD_ID PHOTO_ID OUT_DIR USER:PASSWORD TIMEOUT_MS
 //
-// The sign-in page is taken signed out; then the link signs the browser in
-// (the link works once: the desktop pass reuses the phone pass's cookie).
+// The sign-in page is taken signed out; then the browser signs in through
+// the OpenID provider's form as USER (the desktop pass reuses the phone
+// pass's cookie).
 // It writes OUT_DIR/<page>-<phone|desktop>.png and prints one JSON line:
 //   {"kind":"result","files":[...]} or {"kind":"failed","message":...}.
 import { join } from "node:path";
-import { deadline, desktop, launch, phone, print } from "./app-lib.mjs";
+import { deadline, desktop, launch, phone, print, signInAtProvider } from "./app-lib.mjs";
 
-const [executablePath, appURL, childId, photoId, outDir, timeoutArg] = process.argv.slice(2);
-const link = process.env.KINBRIDGE_LINK;
+const [executablePath, appURL, childId, photoId, outDir, userArg, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg);
-if (!executablePath || !appURL || !childId || !photoId || !outDir || !(timeoutMs > 0) || !link) {
-  console.error("usage: KINBRIDGE_LINK=... node app-screens.mjs CHROMIUM APP_URL CHILD_ID PHOTO_ID OUT_DIR TIMEOUT_MS");
+if (!executablePath || !appURL || !childId || !photoId || !outDir || !userArg?.includes(":") || !(timeoutMs > 0)) {
+  console.error("usage: node app-screens.mjs CHROMIUM APP_URL CHILD_ID PHOTO_ID OUT_DIR USER:PASSWORD TIMEOUT_MS");
   process.exit(2);
 }
+const [user, password] = userArg.split(":");
 const files = [];
 const steps = [];
 const timer = deadline(timeoutMs, () => ({ files, steps }));
@@ -58,7 +59,9 @@ try {
     files.push(`signin-${size}.png`);
     if (cookies) await context.addCookies(cookies);
     else {
-      await page.goto(link);
+      await page.getByRole("link", { name: "Sign in" }).click();
+      await page.locator("#username").waitFor();
+      await signInAtProvider(page, new URL(appURL).origin, user, password);
       await page.waitForURL((u) => u.pathname === "/");
       cookies = await context.cookies();
     }

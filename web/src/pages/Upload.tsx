@@ -5,7 +5,7 @@
 // where it stopped instead of starting over.
 import { useEffect, useState } from "preact/hooks";
 import * as tus from "tus-js-client";
-import { csrfHeaders, idOf, type Child } from "../api";
+import { csrfHeaders, idOf, signedOut, type Child } from "../api";
 import { Link } from "../router";
 import { Field } from "../ui";
 
@@ -93,8 +93,10 @@ export function Upload({ child }: { child: Child }) {
       onProgress: (sent, total) => update(id, { sent, total, state: "uploading", message: "" }),
       onShouldRetry: (err, attempt) => {
         const status = (err as tus.DetailedError).originalResponse?.getStatus() ?? 0;
-        // Refusals are final; nothing else is.
-        if ([400, 403, 404, 413, 415].includes(status)) return false;
+        // Refusals are final; nothing else is. A 401 means the session
+        // ended: the upload resumes after signing in again.
+        if (status === 401) signedOut();
+        if ([400, 401, 403, 404, 413, 415].includes(status)) return false;
         update(id, { state: "retrying", message: `Connection lost; retrying (attempt ${attempt + 1})…` });
         return true;
       },

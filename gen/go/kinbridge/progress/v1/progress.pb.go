@@ -3067,12 +3067,15 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\aoverall\x18\x05 \x01(\v2%.kinbridge.progress.v1.SubjectSummaryR\aoverall\x12@\n" +
 	"\n" +
 	"milestones\x18\x06 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
-	"milestones\"\xf4\x02\n" +
+	"milestones\"\xce\x03\n" +
 	"\x17CreateAssessmentRequest\x128\n" +
-	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xf6\x01\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x02\n" +
 	"\n" +
-	"assessment\x18\x02 \x01(\v2!.kinbridge.progress.v1.AssessmentB\xb2\x01\xbaH\xae\x01\xba\x01\xa7\x01\n" +
-	"\x1aassessment.required_fields\x123subject, title, kind and assessed_date are required\x1aTthis.subject != '' && this.title != '' && this.kind != 0 && this.assessed_date != ''\xc8\x01\x01R\n" +
+	"assessment\x18\x02 \x01(\v2!.kinbridge.progress.v1.AssessmentB\x8c\x02\xbaH\x88\x02\xba\x01>\n" +
+	"\x1bassessment.subject.required\x12\vis required\x1a\x12this.subject != ''\xba\x01:\n" +
+	"\x19assessment.title.required\x12\vis required\x1a\x10this.title != ''\xba\x017\n" +
+	"\x18assessment.kind.required\x12\vis required\x1a\x0ethis.kind != 0\xba\x01J\n" +
+	"!assessment.assessed_date.required\x12\vis required\x1a\x18this.assessed_date != ''\xc8\x01\x01R\n" +
 	"assessment\x12&\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
@@ -3102,11 +3105,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"~\n" +
 	"\x17DeleteAssessmentRequest\x12O\n" +
 	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xb5\x02\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x02\n" +
 	"\x16CreateMilestoneRequest\x128\n" +
-	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xb8\x01\n" +
-	"\tmilestone\x18\x02 \x01(\v2 .kinbridge.progress.v1.MilestoneBx\xbaHu\xba\x01o\n" +
-	"\x19milestone.required_fields\x12$title and achieved_date are required\x1a,this.title != '' && this.achieved_date != ''\xc8\x01\x01R\tmilestone\x12&\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x01\n" +
+	"\tmilestone\x18\x02 \x01(\v2 .kinbridge.progress.v1.MilestoneB\x8f\x01\xbaH\x8b\x01\xba\x019\n" +
+	"\x18milestone.title.required\x12\vis required\x1a\x10this.title != ''\xba\x01I\n" +
+	" milestone.achieved_date.required\x12\vis required\x1a\x18this.achieved_date != ''\xc8\x01\x01R\tmilestone\x12&\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
 	"\x13GetMilestoneRequest\x12N\n" +
