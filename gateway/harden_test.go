@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -487,5 +490,46 @@ func TestFetchMetadataByCookie(t *testing.T) {
 				t.Errorf("GET %s by cookie, Sec-Fetch-Site %q, mode %q: %d, want %d", path, tt.site, tt.mode, a.status, tt.want)
 			}
 		}
+	}
+}
+
+// While the provider fails, one discovery attempt answers every sign-in
+// for a few seconds: requests do not queue one provider timeout each.
+func TestDiscoveryFailureIsRemembered(t *testing.T) {
+	var calls atomic.Int64
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer idp.Close()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := auth.NewVerifier(auth.VerifierConfig{UserKey: key.Public().(ed25519.PublicKey), ServiceKey: servicePub,
+		OIDC: &auth.OIDCConfig{Issuer: idp.URL, Audience: testClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(t.Context(), Config{ProgressTarget: "127.0.0.1:1", Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SignIn: SignIn{PublicURL: "http://127.0.0.1:1", OIDC: &OIDCSignIn{Issuer: idp.URL, ClientID: testClientID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var skew atomic.Int64
+	g.signIn.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	for range 5 {
+		if a := authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil); a.status != 503 {
+			t.Fatalf("/auth/login with the provider failing: %d %s", a.status, a.body)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("5 sign-ins asked the failing provider %d times, want once", n)
+	}
+	skew.Store(int64(discoveryRetry + time.Second))
+	authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("after discoveryRetry the provider was asked %d times in all, want 2", n)
 	}
 }

@@ -111,6 +111,11 @@ const (
 	refreshBefore = 5 * time.Minute
 	// providerTimeout bounds each call to the provider.
 	providerTimeout = 10 * time.Second
+	// discoveryRetry is how long a failed discovery is the answer: while
+	// the provider hangs, sign-ins queued behind one attempt fail at once
+	// instead of each waiting providerTimeout in turn (anyone able to ask
+	// /auth/login could otherwise queue every sign-in for minutes).
+	discoveryRetry = 5 * time.Second
 )
 
 // errTokenRefused is a refreshed ID token that does not pass: the session
@@ -158,6 +163,10 @@ type signIn struct {
 
 	mu       sync.Mutex
 	provider *oidcProvider // nil until discovered
+	// failedAt and failure are the last failed discovery, answered
+	// again for discoveryRetry without asking the provider.
+	failedAt time.Time
+	failure  error
 }
 
 type oidcProvider struct {
@@ -440,11 +449,15 @@ func (s *signIn) oidcProvider(ctx context.Context) (*oidcProvider, error) {
 	if s.provider != nil {
 		return s.provider, nil
 	}
+	if s.failure != nil && s.now().Before(s.failedAt.Add(discoveryRetry)) {
+		return nil, s.failure
+	}
 	o := s.cfg.OIDC
 	dctx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
 	prov, err := oidc.NewProvider(s.clientContext(dctx), o.Issuer)
 	if err != nil {
+		s.failedAt, s.failure = s.now(), err
 		return nil, err
 	}
 	var extra struct {
