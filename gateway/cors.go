@@ -15,7 +15,10 @@ var (
 )
 
 // cors answers preflights and adds CORS headers for origins on the allow
-// list; other origins get no CORS headers, so browsers refuse them.
+// list; other origins get no CORS headers, so browsers refuse them. It
+// never sends Access-Control-Allow-Credentials (nor allows X-CSRF-Token):
+// other origins call with bearer tokens, never with a family's session
+// cookie (TestForeignOriginGetsNothingByCookie).
 func cors(origins []string, next http.Handler) http.Handler {
 	any := slices.Contains(origins, "*")
 	allowed := func(origin string) bool {

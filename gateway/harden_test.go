@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,5 +396,140 @@ func TestAuthRoutesRateLimited(t *testing.T) {
 		if !limited {
 			t.Errorf("%s: 10 guesses from one address, none refused 429", path)
 		}
+	}
+}
+
+// /auth/session tells a foreign origin nothing, not even the CSRF token.
+func TestSessionAnswerNotForForeignOrigins(t *testing.T) {
+	f := newSignInFixture(t)
+	b := browser(t)
+	f.signIn(t, b, "/")
+	for _, origin := range []string{"https://evil.example", "null"} {
+		a := authDo(t, b, "GET", f.url+"/auth/session", nil, "Origin", origin)
+		if a.status != 200 || a.json["signedIn"] != false || strings.Contains(a.body, "csrf") || strings.Contains(a.body, "maria") {
+			t.Errorf("/auth/session from %s: %d %s, want signedIn:false", origin, a.status, a.body)
+		}
+	}
+	if a := authDo(t, b, "GET", f.url+"/auth/session", nil, "Origin", f.url); a.json["signedIn"] != true {
+		t.Errorf("/auth/session from our origin: %s", a.body)
+	}
+}
+
+// The public URL's origin is compared as browsers write the Origin header.
+func TestWebOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Kin.Example.com:443": "https://kin.example.com",
+		"http://127.0.0.1:80":         "http://127.0.0.1",
+		"http://127.0.0.1:8080":       "http://127.0.0.1:8080",
+		"https://kin.example:8443":    "https://kin.example:8443",
+		"HTTPS://kin.example":         "https://kin.example",
+	} {
+		s, err := newSignIn(t.Context(), SignIn{PublicURL: in}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.origin != want {
+			t.Errorf("public URL %s: origin %q, want %q", in, s.origin, want)
+		}
+	}
+}
+
+// Cookie tossing: a second session cookie (set by a sibling subdomain for
+// the parent domain or a longer path, and sent first) never makes the
+// request act as the attacker's session: with two, there is none.
+func TestTossedSessionCookieIgnored(t *testing.T) {
+	f := newSignInFixture(t)
+	victim := f.cookieOf(t, func() *http.Client { b := browser(t); f.signIn(t, b, "/"); return b }())
+	link, err := f.g.SignInLink(t.Context(), "admin", true, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := sessionCookieOf(t, &http.Response{Header: authDo(t, browser(t), "GET", link, nil).header})
+	tossed := attacker.Name + "=" + attacker.Value
+	for _, cookies := range []string{tossed + "; " + victim, victim + "; " + tossed} {
+		if a := authDo(t, http.DefaultClient, "GET", f.url+"/v1/children/abc", nil, "Cookie", cookies); a.status != 401 {
+			t.Errorf("GET with %q: %d, want 401 (upstream %.20q)", cookies, a.status, f.lastUpstream())
+		}
+		if a := authDo(t, http.DefaultClient, "GET", f.url+"/auth/session", nil, "Cookie", cookies); a.json["signedIn"] != false {
+			t.Errorf("/auth/session with two session cookies: %s", a.body)
+		}
+	}
+	// One cookie sent twice (some clients do) is still that session.
+	if a := authDo(t, http.DefaultClient, "GET", f.url+"/v1/children/abc", nil, "Cookie", victim+"; "+victim); a.status != 200 {
+		t.Errorf("the same cookie twice: %d", a.status)
+	}
+}
+
+// Fetch metadata: a sibling subdomain's <img>/<video> (same-site, no
+// Origin; SameSite=Lax sends the cookie) gets nothing by cookie; the app's
+// own requests and a link followed from elsewhere do.
+func TestFetchMetadataByCookie(t *testing.T) {
+	f := newSignInFixture(t)
+	b := browser(t)
+	f.signIn(t, b, "/")
+	for _, tt := range []struct {
+		site, mode string
+		want       int
+	}{
+		{"same-site", "no-cors", 403},
+		{"cross-site", "no-cors", 403},
+		{"same-site", "cors", 403},
+		{"same-site", "navigate", 200},
+		{"cross-site", "navigate", 200},
+		{"same-origin", "no-cors", 200},
+		{"same-origin", "cors", 200},
+		{"none", "navigate", 200},
+		{"", "", 200},
+	} {
+		for _, path := range []string{"/v1/children/abc", "/v1/" + fakeItem + ":content"} {
+			var h []string
+			if tt.site != "" {
+				h = []string{"Sec-Fetch-Site", tt.site, "Sec-Fetch-Mode", tt.mode}
+			}
+			if a := authDo(t, b, "GET", f.url+path, nil, h...); a.status != tt.want {
+				t.Errorf("GET %s by cookie, Sec-Fetch-Site %q, mode %q: %d, want %d", path, tt.site, tt.mode, a.status, tt.want)
+			}
+		}
+	}
+}
+
+// While the provider fails, one discovery attempt answers every sign-in
+// for a few seconds: requests do not queue one provider timeout each.
+func TestDiscoveryFailureIsRemembered(t *testing.T) {
+	var calls atomic.Int64
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer idp.Close()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	servicePub, _, _ := ed25519.GenerateKey(rand.Reader)
+	v, err := auth.NewVerifier(auth.VerifierConfig{UserKey: key.Public().(ed25519.PublicKey), ServiceKey: servicePub,
+		OIDC: &auth.OIDCConfig{Issuer: idp.URL, Audience: testClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(t.Context(), Config{ProgressTarget: "127.0.0.1:1", Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SignIn: SignIn{PublicURL: "http://127.0.0.1:1", OIDC: &OIDCSignIn{Issuer: idp.URL, ClientID: testClientID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var skew atomic.Int64
+	g.signIn.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	for range 5 {
+		if a := authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil); a.status != 503 {
+			t.Fatalf("/auth/login with the provider failing: %d %s", a.status, a.body)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("5 sign-ins asked the failing provider %d times, want once", n)
+	}
+	skew.Store(int64(discoveryRetry + time.Second))
+	authDo(t, browser(t), "GET", srv.URL+"/auth/login", nil)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("after discoveryRetry the provider was asked %d times in all, want 2", n)
 	}
 }

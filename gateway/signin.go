@@ -111,6 +111,11 @@ const (
 	refreshBefore = 5 * time.Minute
 	// providerTimeout bounds each call to the provider.
 	providerTimeout = 10 * time.Second
+	// discoveryRetry is how long a failed discovery is the answer: while
+	// the provider hangs, sign-ins queued behind one attempt fail at once
+	// instead of each waiting providerTimeout in turn (anyone able to ask
+	// /auth/login could otherwise queue every sign-in for minutes).
+	discoveryRetry = 5 * time.Second
 )
 
 // errTokenRefused is a refreshed ID token that does not pass: the session
@@ -158,6 +163,10 @@ type signIn struct {
 
 	mu       sync.Mutex
 	provider *oidcProvider // nil until discovered
+	// failedAt and failure are the last failed discovery, answered
+	// again for discoveryRetry without asking the provider.
+	failedAt time.Time
+	failure  error
 }
 
 type oidcProvider struct {
@@ -190,7 +199,7 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return nil, fmt.Errorf("gateway: public URL %q must be scheme://host[:port], without a path", cfg.PublicURL)
 		}
-		s.origin = u.Scheme + "://" + u.Host
+		s.origin = webOrigin(u)
 		s.cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	} else if cfg.OIDC != nil || cfg.Links != nil {
 		return nil, errors.New("gateway: sign-in needs a public URL")
@@ -212,6 +221,18 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		return nil, errors.New("gateway: sign-in links need a Mint func")
 	}
 	return s, nil
+}
+
+// webOrigin is u's origin as a browser serializes it in the Origin header:
+// lower case, without the scheme's default port. The CSRF and cross-origin
+// checks compare it byte for byte, so "https://Kin.example:443" as the
+// public URL must not refuse every write from https://kin.example.
+func webOrigin(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (scheme == "https" && p == "443") || (scheme == "http" && p == "80") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return scheme + "://" + host
 }
 
 func (s *signIn) routes(mux *http.ServeMux) {
@@ -269,15 +290,35 @@ func storeKey(kind, secret string) string {
 	return kind + ":" + hex.EncodeToString(sum[:])
 }
 
+// sessionID is the browser's session id: its one session cookie. Two
+// different ones mean a cookie was tossed in by a neighbour (a sibling
+// subdomain can set one for the parent domain or a longer path, which the
+// browser then sends first): rather than guess which is the user's and
+// maybe act as the attacker's account, the request has no session.
+func (s *signIn) sessionID(r *http.Request) (string, bool) {
+	id := ""
+	for _, c := range r.CookiesNamed(sessionCookie) {
+		switch {
+		case c.Value == "" || c.Value == id:
+		case id == "":
+			id = c.Value
+		default:
+			s.logger.WarnContext(r.Context(), "gateway: a request brought two session cookies; it is treated as signed out")
+			return "", false
+		}
+	}
+	return id, id != ""
+}
+
 // sessionFromCookie returns the browser's session and its store key;
 // ok is false without a (live) one. A token near its end is refreshed
 // first; a failed refresh ends the session.
 func (s *signIn) sessionFromCookie(r *http.Request) (sess session, key string, ok bool, err error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	id, ok := s.sessionID(r)
+	if !ok {
 		return session{}, "", false, nil
 	}
-	key = storeKey("session", c.Value)
+	key = storeKey("session", id)
 	sess, ok, err = s.load(r.Context(), key)
 	if err != nil || !ok {
 		return session{}, "", false, err
@@ -408,11 +449,15 @@ func (s *signIn) oidcProvider(ctx context.Context) (*oidcProvider, error) {
 	if s.provider != nil {
 		return s.provider, nil
 	}
+	if s.failure != nil && s.now().Before(s.failedAt.Add(discoveryRetry)) {
+		return nil, s.failure
+	}
 	o := s.cfg.OIDC
 	dctx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
 	prov, err := oidc.NewProvider(s.clientContext(dctx), o.Issuer)
 	if err != nil {
+		s.failedAt, s.failure = s.now(), err
 		return nil, err
 	}
 	var extra struct {
@@ -440,6 +485,12 @@ func (s *signIn) serveSession(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, s.storeError(r, err))
 		return
+	}
+	// A page of another origin learns nothing, not even the CSRF token,
+	// should a proxy in front ever add CORS credentials: browsers name
+	// the origin of every cross-origin fetch.
+	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+		ok = false
 	}
 	out := map[string]any{"signedIn": ok, "oidc": s.cfg.OIDC != nil}
 	if ok {
@@ -581,8 +632,8 @@ func (s *signIn) exchange(ctx context.Context, code string, pending pendingLogin
 // startSession stores sess under a new id (never one the browser brought)
 // and gives the browser its cookie; a session the browser had ends.
 func (s *signIn) startSession(w http.ResponseWriter, r *http.Request, sess session) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		_ = s.store.Delete(r.Context(), storeKey("session", c.Value))
+	if old, ok := s.sessionID(r); ok {
+		_ = s.store.Delete(r.Context(), storeKey("session", old))
 	}
 	id := randomID()
 	sess.CSRF = randomID()
@@ -664,17 +715,26 @@ func (s *signIn) serveLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkWrite refuses a cookie-authenticated request that could have been
-// forged by another site. An Origin, when the browser sends one, must be
-// ours, whatever the method: browsers send it on every WebSocket handshake
-// and cross-origin fetch or EventSource, never on a same-origin GET, so a
-// page of another origin (even one on the CORS list, or a sibling
-// subdomain, which SameSite=Lax does not keep out) cannot open the live
-// feed or read an answer by a family's cookie. A method that changes
-// something must also carry the session's CSRF token (which only the
-// app's own pages can read, from /auth/session).
+// forged by another site, whatever its method. An Origin, when the
+// browser sends one, must be ours: browsers send it on every WebSocket
+// handshake and cross-origin fetch or EventSource, never on a same-origin
+// GET, so a page of another origin (even one on the CORS list, or a
+// sibling subdomain, which SameSite=Lax does not keep out) cannot open
+// the live feed or read an answer by a family's cookie. Sec-Fetch-Site,
+// when sent, must not name another site, but for a link followed. A
+// method that changes something must also carry the session's CSRF token
+// (which only the app's own pages can read, from /auth/session).
 func (s *signIn) checkWrite(r *http.Request, sess session) error {
 	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
 		return status.Error(codes.PermissionDenied, "cross-origin request refused")
+	}
+	// Fetch metadata (sent by current browsers) names what Origin does
+	// not: an <img>, <video> or <script> of a sibling subdomain's page
+	// (same-site, so SameSite=Lax sends the cookie). Only a top-level
+	// navigation (a link followed) may come from elsewhere.
+	if site := r.Header.Get("Sec-Fetch-Site"); (site == "same-site" || site == "cross-site") &&
+		(r.Header.Get("Sec-Fetch-Mode") != "navigate" || r.Method != http.MethodGet) {
+		return status.Error(codes.PermissionDenied, "cross-site request refused")
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
