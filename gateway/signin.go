@@ -95,7 +95,9 @@ type LinkSignIn struct {
 const DefaultSessionLifetime = 7 * 24 * time.Hour
 
 const (
-	sessionCookie = "kinbridge_session"
+	// sessionCookie's __Host- prefix makes browsers refuse one of that
+	// name set by a sibling subdomain or without Secure and Path=/.
+	sessionCookie = "__Host-kinbridge_session"
 	// loginCookie binds a sign-in under way to the browser that started
 	// it: a callback carrying another browser's state is refused.
 	loginCookie = "kinbridge_signin"
