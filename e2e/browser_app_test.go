@@ -121,6 +121,7 @@ func checkJournal(t *testing.T, j journal, wantPages int) {
 type newcomerResult struct {
 	journal
 	User           string `json:"user"`
+	OwnID          string `json:"ownId"`
 	ChildPath      string `json:"childPath"`
 	PickerText     string `json:"pickerText"`
 	ChildHeading   string `json:"childHeading"`
@@ -150,8 +151,8 @@ func TestAppNewcomer(t *testing.T) {
 		"app-newcomer.mjs", chromium, strconv.FormatInt(appTimeout.Milliseconds(), 10))
 	checkJournal(t, res.journal, 10)
 
-	if res.User != "admin" {
-		t.Errorf("the link signed in %q, want the administrator admin", res.User)
+	if res.User != "admin" || res.OwnID != res.User {
+		t.Errorf("the link signed in %q, and /admin says the user is %q; want the administrator admin", res.User, res.OwnID)
 	}
 	if res.ChildHeading != "Ada Lovelace" || !strings.Contains(res.PickerText, "Guardian") || !strings.Contains(res.PickerText, "parent") {
 		t.Errorf("the child's page is headed %q, its card on the picker says %q; want Ada Lovelace, Guardian · parent", res.ChildHeading, res.PickerText)

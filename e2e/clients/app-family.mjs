@@ -99,6 +99,29 @@ async function uploaded(page, file) {
   return row;
 }
 
+// galleryShows waits until the gallery shows a loaded thumbnail for each of
+// alts, reloading now and then: an item is listed, and has a thumbnail,
+// only once processed.
+async function galleryShows(page, alts) {
+  const shown = () =>
+    page.waitForFunction(
+      (alts) => {
+        const loaded = Array.from(document.querySelectorAll("ul.gallery img")).filter((i) => i.complete && i.naturalWidth > 0);
+        return alts.every((a) => loaded.some((i) => i.alt === a));
+      },
+      alts,
+      { timeout: 5000, polling: 250 },
+    );
+  for (let tries = 0; ; tries++) {
+    try {
+      return await shown();
+    } catch (e) {
+      if (tries >= 12) throw new Error(`the gallery does not show ${alts.join(", ")}: ${e.message}`);
+      await page.reload();
+    }
+  }
+}
+
 // bellLabel is the notification button's accessible name ("Notifications,
 // 3 unread").
 const bellLabel = (page) => page.locator(".bell > button").getAttribute("aria-label");
@@ -185,23 +208,19 @@ try {
   journal.step("the contributor sees both in the gallery");
   await contributor.getByRole("navigation", { name: "Child" }).getByRole("link", { name: "Gallery" }).click();
   await contributor.waitForURL((u) => u.pathname === `${childPath}/gallery`);
-  await contributor.waitForFunction(
-    () => Array.from(document.querySelectorAll("ul.gallery img")).filter((i) => i.complete && i.naturalWidth > 0).length >= 2,
-    null,
-    { timeout: 3 * stepMs, polling: 500 },
-  ).catch(async () => {
-    // Processing may finish after the page listed the items: look again.
-    await contributor.reload();
-    await contributor.waitForFunction(
-      () => Array.from(document.querySelectorAll("ul.gallery img")).filter((i) => i.complete && i.naturalWidth > 0).length >= 2,
-      null,
-      { timeout: 3 * stepMs, polling: 1000 },
-    );
-  });
+  await galleryShows(contributor, ["Sports day", "Sports day video"]);
   found.contributorGallery = await contributor.locator("ul.gallery img").evaluateAll((imgs) => imgs.map((i) => i.alt));
   await journal.audit(contributor, "gallery (contributor)");
 
   journal.step("the guardian's timeline: new items, newest first");
+  // The uploads' notifications follow their processing: wait for them.
+  await guardian
+    .waitForFunction(
+      (before) => Number(/(\d+) unread/.exec(document.querySelector(".bell > button")?.getAttribute("aria-label") ?? "")?.[1] ?? 0) > before,
+      Number(/(\d+) unread/.exec(found.bellAfterRecords ?? "")?.[1] ?? 0),
+      { timeout: stepMs },
+    )
+    .catch(() => {});
   found.bellAfterUploads = await bellLabel(guardian);
   const show = guardian.locator(".notice").getByRole("button", { name: "Show" });
   if (await show.count()) await show.click();
@@ -227,9 +246,7 @@ try {
   });
   await guardian.getByRole("navigation", { name: "Child" }).getByRole("link", { name: "Gallery" }).click();
   await guardian.waitForURL((u) => u.pathname === `${childPath}/gallery`);
-  await guardian.waitForFunction(
-    () => Array.from(document.querySelectorAll("ul.gallery img")).filter((i) => i.complete && i.naturalWidth > 0).length >= 2,
-  );
+  await galleryShows(guardian, ["Sports day", "Sports day video"]);
   found.guardianThumbnails = await guardian.locator("ul.gallery img").evaluateAll((imgs) =>
     imgs.map((i) => ({ alt: i.alt, width: i.naturalWidth })),
   );

@@ -4,8 +4,8 @@
 //   KINBRIDGE_LINK=<the banner's sign-in link> node app-newcomer.mjs CHROMIUM TIMEOUT_MS
 //
 // It opens the one-time link (signed in as the administrator, on the child
-// picker), adds a child on /admin, adds the signed-in user as the child's
-// guardian, goes back to the picker and opens the child's timeline. It also
+// picker), adds a child on /admin, adds the signed-in user (the id the page
+// says is theirs) as the child's guardian, goes back to the picker and opens the child's timeline. It also
 // adds a child whose name is markup, to see it shown as text. Every page is
 // audited (app-lib.mjs). Then a second, fresh browser opens the same link.
 //
@@ -49,6 +49,8 @@ try {
   await page.waitForURL((u) => u.pathname === "/admin");
   await page.getByRole("heading", { name: "Add a child" }).waitFor();
   await journal.audit(page, "admin");
+  // The page says which user id is the newcomer's own.
+  const ownId = (await page.locator(".whoami").innerText()).trim();
   const addChild = page.getByRole("form", { name: "Add a child" });
   await addChild.getByLabel("Name").fill(childName);
   await addChild.getByRole("button", { name: "Add child" }).click();
@@ -58,7 +60,7 @@ try {
   journal.step("follow the child");
   await row.getByRole("button", { name: "Guardians" }).click();
   const follow = row.getByRole("form", { name: `Add someone to ${childName}` });
-  await follow.getByLabel("User id").fill(who.user);
+  await follow.getByLabel("User id").fill(ownId);
   await follow.getByLabel("Role").selectOption("ROLE_GUARDIAN");
   await follow.getByLabel("Relation").fill("parent");
   await follow.getByRole("button", { name: "Add", exact: true }).click();
@@ -128,6 +130,7 @@ try {
   print({
     kind: "result",
     user: who.user,
+    ownId,
     childPath,
     pickerText,
     childHeading,

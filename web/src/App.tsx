@@ -322,7 +322,7 @@ function Shell({ ctx, url }: { ctx: Ctx; url: URL }) {
   let page;
   if (path === "/") page = <Home ctx={ctx} />;
   else if (m) page = <ChildPages ctx={ctx} id={decodeURIComponent(m[1]!)} page={m[2] ?? ""} url={url} />;
-  else if (path === "/admin" && ctx.admin) page = <Admin />;
+  else if (path === "/admin" && ctx.admin) page = <Admin user={ctx.session.user ?? idOf(ctx.me.name)} />;
   else page = <NotFound />;
   return (
     <>

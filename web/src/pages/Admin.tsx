@@ -246,7 +246,8 @@ function ChildRow({ child, onChange }: { child: Child; onChange: (c: Child) => v
   );
 }
 
-export function Admin() {
+/** user is the signed-in user's id, which they add to a child to follow it themselves. */
+export function Admin({ user }: { user: string }) {
   const [children, setChildren] = useState<Child[]>([]);
   const [token, setToken] = useState<string | undefined>();
   const [busy, setBusy] = useState(true);
@@ -270,6 +271,10 @@ export function Admin() {
   return (
     <main id="main" tabIndex={-1}>
       <h1>Children and who follows them</h1>
+      <p class="muted">
+        You are signed in as <strong class="whoami">{user}</strong>: add this user id to a child's guardians to follow the
+        child yourself.
+      </p>
       <section aria-labelledby="add-child" class="card">
         <h2 id="add-child">Add a child</h2>
         <ChildEditor onSaved={(c) => setChildren((cs) => [c, ...cs])} />
