@@ -489,10 +489,10 @@ func checkFamily(t *testing.T, p *process, res familyResult) {
 		t.Errorf("after sign-out and a reload the guardian is on %s, session %v", res.AfterSignOut.Path, res.AfterSignOut.Session)
 	}
 	if res.Cookie == "" {
-		t.Fatal("the guardian had no kinbridge_session cookie")
+		t.Fatal("the guardian had no __Host-kinbridge_session cookie")
 	}
 	req, _ := http.NewRequest("GET", "http://"+p.gateway+"/v1/users/me", nil)
-	req.Header.Set("Cookie", "kinbridge_session="+res.Cookie)
+	req.Header.Set("Cookie", "__Host-kinbridge_session="+res.Cookie)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

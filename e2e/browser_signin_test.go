@@ -34,12 +34,12 @@ func TestBannerLinkSignsInABrowser(t *testing.T) {
 			}
 			var found bool
 			for _, c := range res.Cookies {
-				if c.Name == "kinbridge_session" {
+				if c.Name == "__Host-kinbridge_session" {
 					found = c.HTTPOnly && c.Secure && c.SameSite == "Lax" && c.Path == "/"
 				}
 			}
 			if !found {
-				t.Fatalf("cookies %+v: want kinbridge_session HttpOnly, Secure, SameSite=Lax, Path=/", res.Cookies)
+				t.Fatalf("cookies %+v: want __Host-kinbridge_session HttpOnly, Secure, SameSite=Lax, Path=/", res.Cookies)
 			}
 			if again := openLink(t, chromium, dir, link); again.Session.SignedIn || !strings.HasSuffix(again.Landed, "/signin") {
 				t.Fatalf("the link used twice: landed on %s, session %+v", again.Landed, again.Session)

@@ -1,18 +1,11 @@
 package gateway
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"mime"
 	"net/http"
-	"path"
 	"strings"
-	"time"
 )
 
 // The family app (web/ builds it; cmd/kinbridge hands it over as
@@ -38,13 +31,13 @@ var appReserved = []string{"/v1/", "/auth/", "/docs", "/openapi.json", "/healthz
 // app holds the built files, read (and gzipped) once when the gateway
 // starts: the app is a few hundred kilobytes.
 type app struct {
-	index docsFile
-	files map[string]docsFile // by URL path, "/assets/index-abc.js"
+	index staticFile
+	files map[string]staticFile // by URL path, "/assets/index-abc.js"
 }
 
 // loadApp reads fsys, which must hold index.html.
 func loadApp(fsys fs.FS) (*app, error) {
-	a := &app{files: map[string]docsFile{}}
+	a := &app{files: map[string]staticFile{}}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -53,7 +46,7 @@ func loadApp(fsys fs.FS) (*app, error) {
 		if err != nil {
 			return err
 		}
-		f := appFile(name, body)
+		f := newStaticFile(name, body, "application/octet-stream")
 		if name == "index.html" {
 			a.index = f
 			return nil
@@ -68,22 +61,6 @@ func loadApp(fsys fs.FS) (*app, error) {
 		return nil, errors.New("app files: no index.html")
 	}
 	return a, nil
-}
-
-func appFile(name string, body []byte) docsFile {
-	ctype := mime.TypeByExtension(path.Ext(name))
-	if ctype == "" {
-		ctype = "application/octet-stream"
-	}
-	sum := sha256.Sum256(body)
-	f := docsFile{body: body, contentType: ctype, etag: hex.EncodeToString(sum[:16])}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	_, _ = zw.Write(body)
-	if zw.Close() == nil && gz.Len() < len(body)*9/10 {
-		f.gzipped = gz.Bytes()
-	}
-	return f
 }
 
 // mountApp adds the app's routes to root: with no app, / goes to the API
@@ -144,7 +121,7 @@ func appRoute(r *http.Request) bool {
 // serve writes f: hashed files (immutable) may be cached for a year, since
 // a new build names them anew; anything else is revalidated each time, so
 // a new build reaches browsers on their next load.
-func (a *app) serve(w http.ResponseWriter, r *http.Request, f docsFile, immutable bool) {
+func (a *app) serve(w http.ResponseWriter, r *http.Request, f staticFile, immutable bool) {
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
 	h.Set("Content-Security-Policy", appCSP)
@@ -158,14 +135,5 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request, f docsFile, immutabl
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	body, etag := f.body, f.etag
-	if f.gzipped != nil {
-		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
-			body, etag = f.gzipped, etag+"-gzip"
-			h.Set("Content-Encoding", "gzip")
-		}
-	}
-	h.Set("ETag", `"`+etag+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	f.write(w, r)
 }

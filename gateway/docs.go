@@ -1,19 +1,10 @@
 package gateway
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io/fs"
-	"mime"
 	"net/http"
-	"path"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/kinbridge/kinbridge/gen/openapi"
 )
@@ -40,17 +31,10 @@ const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-type docsFile struct {
-	body        []byte
-	gzipped     []byte // nil when gzip would not make it smaller
-	contentType string
-	etag        string
-}
-
 // docsFiles are the embedded files by their path under /docs/ ("" is the
 // page itself), read when the docs are first asked for.
-var docsFiles = sync.OnceValue(func() map[string]docsFile {
-	files := map[string]docsFile{}
+var docsFiles = sync.OnceValue(func() map[string]staticFile {
+	files := map[string]staticFile{}
 	err := fs.WalkDir(docsFS, "docs", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -59,24 +43,13 @@ var docsFiles = sync.OnceValue(func() map[string]docsFile {
 		if err != nil {
 			return err
 		}
-		ctype := mime.TypeByExtension(path.Ext(name))
-		if ctype == "" {
-			ctype = "text/plain; charset=utf-8" // LICENSE, NOTICE
-		}
-		sum := sha256.Sum256(body)
 		key := name[len("docs/"):]
 		if key == "index.html" {
 			key = ""
 		}
-		f := docsFile{body: body, contentType: ctype, etag: hex.EncodeToString(sum[:16])}
-		// Swagger UI's script is 1.7 MB, about a third of that gzipped.
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		_, _ = zw.Write(body)
-		if zw.Close() == nil && gz.Len() < len(body) {
-			f.gzipped = gz.Bytes()
-		}
-		files[key] = f
+		// Swagger UI's script is 1.7 MB, about a third of that gzipped;
+		// LICENSE and NOTICE have no extension.
+		files[key] = newStaticFile(name, body, "text/plain; charset=utf-8")
 		return nil
 	})
 	if err != nil {
@@ -105,33 +78,5 @@ func serveDocs(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	// Revalidated every time: the files' names do not change with them.
 	h.Set("Cache-Control", "no-cache")
-	body, etag := f.body, f.etag
-	if f.gzipped != nil {
-		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
-			body, etag = f.gzipped, etag+"-gzip"
-			h.Set("Content-Encoding", "gzip")
-		}
-	}
-	h.Set("ETag", `"`+etag+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding takes gzip
-// (and does not refuse it with q=0).
-func acceptsGzip(r *http.Request) bool {
-	for _, header := range r.Header.Values("Accept-Encoding") {
-		for coding := range strings.SplitSeq(header, ",") {
-			name, params, _ := strings.Cut(coding, ";")
-			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-				continue
-			}
-			q := 1.0
-			if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-				q, _ = strconv.ParseFloat(v, 64) // unreadable: taken as 0
-			}
-			return q > 0
-		}
-	}
-	return false
+	f.write(w, r)
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,10 @@ type OIDCSignIn struct {
 	// the ID tokens the services accept.
 	ClientID     string
 	ClientSecret string
+	// RedirectURL is where the provider sends the browser back, exactly
+	// as registered there; empty means PublicURL + "/auth/callback". It
+	// must be on PublicURL's origin: the gateway answers at its path.
+	RedirectURL string
 	// Scopes are asked for beyond "openid"; nil means "offline_access"
 	// (for a refresh token).
 	Scopes []string
@@ -95,7 +100,9 @@ type LinkSignIn struct {
 const DefaultSessionLifetime = 7 * 24 * time.Hour
 
 const (
-	sessionCookie = "kinbridge_session"
+	// sessionCookie's __Host- prefix makes browsers refuse one of that
+	// name set by a sibling subdomain or without Secure and Path=/.
+	sessionCookie = "__Host-kinbridge_session"
 	// loginCookie binds a sign-in under way to the browser that started
 	// it: a callback carrying another browser's state is refused.
 	loginCookie = "kinbridge_signin"
@@ -152,14 +159,17 @@ type linkGrant struct {
 
 // signIn serves /auth/* and resolves session cookies.
 type signIn struct {
-	cfg      SignIn
-	store    SessionStore
-	origin   string // PublicURL's scheme://host
-	verifier *auth.Verifier
-	logger   *slog.Logger
-	baseCtx  context.Context // the gateway's: the provider's key fetches outlive requests
-	now      func() time.Time
-	refresh  singleflight.Group
+	cfg    SignIn
+	store  SessionStore
+	origin string // PublicURL's scheme://host
+	// callbackPath is the OIDC redirect URL's path, which serves the
+	// callback (default /auth/callback).
+	callbackPath string
+	verifier     *auth.Verifier
+	logger       *slog.Logger
+	baseCtx      context.Context // the gateway's: the provider's key fetches outlive requests
+	now          func() time.Time
+	refresh      singleflight.Group
 
 	mu       sync.Mutex
 	provider *oidcProvider // nil until discovered
@@ -176,7 +186,7 @@ type oidcProvider struct {
 }
 
 func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.Logger) (*signIn, error) {
-	s := &signIn{cfg: cfg, verifier: v, logger: logger, baseCtx: ctx, now: time.Now}
+	s := &signIn{cfg: cfg, verifier: v, logger: logger, baseCtx: ctx, now: time.Now, callbackPath: "/auth/callback"}
 	store := cfg.Sessions
 	if store == nil {
 		store = NewMemorySessions()
@@ -215,12 +225,39 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 		if oc.Scopes == nil {
 			oc.Scopes = []string{"offline_access"}
 		}
+		if oc.RedirectURL == "" {
+			oc.RedirectURL = s.cfg.PublicURL + "/auth/callback"
+		}
+		u, err := url.Parse(oc.RedirectURL)
+		if err != nil || u.Scheme == "" || webOrigin(u) != s.origin || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+			path.Clean(u.Path) != u.Path || strings.ContainsAny(u.Path, "{}") || reservedCallback(u.Path) {
+			return nil, fmt.Errorf("gateway: OIDC redirect URL %q must be the public URL %s with a path of its own "+
+				"(/auth/callback, or one outside the gateway's routes)", oc.RedirectURL, s.cfg.PublicURL)
+		}
+		s.callbackPath = u.Path
 		s.cfg.OIDC = &oc
 	}
 	if cfg.Links != nil && cfg.Links.Mint == nil {
 		return nil, errors.New("gateway: sign-in links need a Mint func")
 	}
 	return s, nil
+}
+
+// reservedCallback says whether p, as the OIDC callback's path, would
+// take the place of another route of the gateway's.
+func reservedCallback(p string) bool {
+	if p == "/auth/callback" {
+		return false
+	}
+	if p == "/" {
+		return true
+	}
+	for _, r := range appReserved {
+		if strings.HasPrefix(p, r) || p+"/" == r {
+			return true
+		}
+	}
+	return false
 }
 
 // webOrigin is u's origin as a browser serializes it in the Origin header:
@@ -248,7 +285,7 @@ func (s *signIn) routes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /auth/session", noStore(s.serveSession))
 	mux.HandleFunc("GET /auth/login", noStore(s.serveLogin))
-	mux.HandleFunc("GET /auth/callback", noStore(s.serveCallback))
+	mux.HandleFunc("GET "+s.callbackPath, noStore(s.serveCallback))
 	mux.HandleFunc("GET /auth/link", noStore(s.serveLink))
 	mux.HandleFunc("POST /auth/logout", noStore(s.serveLogout))
 	mux.HandleFunc("/auth/", noStore(func(w http.ResponseWriter, r *http.Request) {
@@ -471,7 +508,7 @@ func (s *signIn) oidcProvider(ctx context.Context) (*oidcProvider, error) {
 		oauth: oauth2.Config{
 			ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 			Endpoint:    prov.Endpoint(),
-			RedirectURL: s.cfg.PublicURL + "/auth/callback",
+			RedirectURL: o.RedirectURL,
 			Scopes:      append([]string{oidc.ScopeOpenID}, o.Scopes...),
 		},
 		verifier:   prov.VerifierContext(keyCtx, &oidc.Config{ClientID: o.ClientID}),
@@ -536,7 +573,7 @@ func (s *signIn) serveLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.storeError(r, err))
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: state, Path: "/auth/callback", MaxAge: int(loginTTL / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: state, Path: s.callbackPath, MaxAge: int(loginTTL / time.Second),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, p.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), http.StatusFound)
 }
@@ -557,7 +594,7 @@ func (s *signIn) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	state := q.Get("state")
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: s.callbackPath, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	c, err := r.Cookie(loginCookie)
 	if err != nil || state == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(state)) != 1 {
 		s.failSignIn(w, r, "invalid", errors.New("the state does not match this browser's sign-in"))

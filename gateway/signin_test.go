@@ -680,3 +680,63 @@ func TestSignInProviderDown(t *testing.T) {
 		t.Fatalf("/auth/session with the provider down: %d %s", a.status, a.body)
 	}
 }
+
+// A redirect URL of the operator's choosing (--oidc-redirect-url) is the
+// one sent to the provider, and the gateway answers the callback there,
+// and only there.
+func TestSignInCustomRedirectURL(t *testing.T) {
+	idp := testenv.StartOIDCProvider(t)
+	idp.AddUser("maria-sub", "maria", "maria-password")
+	_, keys, _ := ed25519.GenerateKey(rand.Reader)
+	var redirect string
+	f := startSignIn(t, idp, keys, nil, func(cfg *Config) {
+		redirect = cfg.SignIn.PublicURL + "/oauth2/kinbridge"
+		cfg.SignIn.OIDC.RedirectURL = redirect
+		idp.AddClient(testClientID, testClientSecret, redirect, 0)
+	})
+	b := browser(t)
+	start := authDo(t, b, "GET", f.url+"/auth/login?returnTo=/children/abc", nil)
+	loc, _ := url.Parse(start.header.Get("Location"))
+	if start.status != 302 || loc.Query().Get("redirect_uri") != redirect {
+		t.Fatalf("/auth/login: %d to %s, want redirect_uri %s", start.status, loc, redirect)
+	}
+	resp := f.signIn(t, b, "/children/abc")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/children/abc" || sessionCookieOf(t, resp).Value == "" {
+		t.Fatalf("callback at %s: %s to %q", redirect, resp.Status, resp.Header.Get("Location"))
+	}
+	if s := f.session(t, b); s["signedIn"] != true || s["user"] != "maria-sub" {
+		t.Fatalf("/auth/session after the custom callback: %v", s)
+	}
+	if a := authDo(t, b, "GET", f.url+"/auth/callback?code=x&state=y", nil); a.status != 404 {
+		t.Fatalf("/auth/callback still answered: %d %s", a.status, a.body)
+	}
+}
+
+func TestSignInRedirectURLRefused(t *testing.T) {
+	for _, redirect := range []string{
+		"https://evil.example/auth/callback", // another origin
+		"http://kin.example/auth/callback",   // another scheme
+		"https://kin.example:8443/cb",        // another port
+		"https://kin.example/",               // the app's root
+		"https://kin.example/v1/children",    // an API route
+		"https://kin.example/auth/session",   // another sign-in route
+		"https://kin.example/docs",           // the docs
+		"https://kin.example/assets/x.js",    // the app's files
+		"https://kin.example/cb?x=1",         // a query
+		"https://kin.example/a/../cb",        // not clean
+		"https://kin.example/{cb}",           // a pattern wildcard
+		"/auth/callback",                     // not absolute
+		"https://user:pw@kin.example/cb",     // credentials
+	} {
+		cfg := SignIn{PublicURL: "https://kin.example", OIDC: &OIDCSignIn{Issuer: "https://idp.example", ClientID: "web", RedirectURL: redirect}}
+		if _, err := newSignIn(t.Context(), cfg, nil, slog.Default()); err == nil {
+			t.Errorf("redirect URL %q accepted", redirect)
+		}
+	}
+	for _, redirect := range []string{"https://kin.example/auth/callback", "https://KIN.example:443/oauth2/callback"} {
+		cfg := SignIn{PublicURL: "https://kin.example", OIDC: &OIDCSignIn{Issuer: "https://idp.example", ClientID: "web", RedirectURL: redirect}}
+		if _, err := newSignIn(t.Context(), cfg, nil, slog.Default()); err != nil {
+			t.Errorf("redirect URL %q refused: %v", redirect, err)
+		}
+	}
+}

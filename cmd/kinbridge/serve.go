@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -68,7 +69,7 @@ var (
 			"max-subscriptions-per-user", "progress-addr"}, serviceSettings...),
 		"gateway": {"gateway-listen", "cors-origins", "upstream-timeout", "max-json-bytes", "max-photo-bytes", "max-video-bytes",
 			"progress-addr", "media-addr", "notification-addr", "trusted-proxies", "rate-limit-address", "rate-limit-address-burst",
-			"oidc-client-secret", "public-url", "session-lifetime"},
+			"oidc-client-secret", "oidc-redirect-url", "public-url", "session-lifetime"},
 	}
 )
 
@@ -583,8 +584,12 @@ func (n *node) signIn(r *role, ownURL string) (gateway.SignIn, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = ownURL
 	}
+	if c.OIDCRedirectURL != "" && c.OIDCIssuer == "" {
+		return cfg, errors.New("--oidc-redirect-url needs --oidc-issuer")
+	}
 	if c.OIDCIssuer != "" {
-		cfg.OIDC = &gateway.OIDCSignIn{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret}
+		cfg.OIDC = &gateway.OIDCSignIn{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret,
+			RedirectURL: c.OIDCRedirectURL}
 	}
 	if n.links {
 		issuer := auth.NewUserIssuer(n.userKey)

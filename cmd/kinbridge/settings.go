@@ -94,6 +94,7 @@ type settings struct {
 	OIDCIssuer        string
 	OIDCClientID      string
 	OIDCClientSecret  string
+	OIDCRedirectURL   string
 	OIDCAdminSubjects []string
 	OIDCUserClaim     string
 	PublicURL         string
@@ -172,6 +173,8 @@ func (c *settings) define(s *config.Set) {
 	s.Secret(&c.OIDCClientSecret, "oidc-client-secret", "", "the gateway's client secret at the OpenID provider (empty: a public client, PKCE only)")
 	s.String(&c.PublicURL, "public-url", "", "the gateway's public base URL, as browsers reach it; the redirect URL to register at "+
 		"the OpenID provider is PUBLIC-URL/auth/callback (default: the gateway's own http://LISTEN address)")
+	s.String(&c.OIDCRedirectURL, "oidc-redirect-url", "", "the redirect URL registered for the gateway at the OpenID provider: "+
+		"PUBLIC-URL with a path the gateway then answers (default: PUBLIC-URL/auth/callback)")
 	s.Duration(&c.SessionLifetime, "session-lifetime", gateway.DefaultSessionLifetime, "how long a browser stays signed in, however active")
 	s.List(&c.OIDCAdminSubjects, "oidc-admin-subjects", nil, "OIDC user ids that are administrators, comma-separated")
 	s.String(&c.OIDCUserClaim, "oidc-user-claim", "sub", "OIDC claim holding the user id")

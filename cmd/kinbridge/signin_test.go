@@ -173,7 +173,7 @@ func (s *suite) browserGet(t *testing.T, target string) *http.Response {
 func cookieHeader(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if c.Name == "kinbridge_session" && c.Value != "" {
+		if c.Name == "__Host-kinbridge_session" && c.Value != "" {
 			if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
 				t.Fatalf("session cookie %+v: want HttpOnly, Secure, SameSite=Lax", c)
 			}

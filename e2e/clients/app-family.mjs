@@ -292,7 +292,7 @@ try {
   }
 
   journal.step("the guardian signs out");
-  const cookie = (await gctx.cookies()).find((c) => c.name === "kinbridge_session");
+  const cookie = (await gctx.cookies()).find((c) => c.name === "__Host-kinbridge_session");
   found.cookie = cookie?.value ?? "";
   await guardian.getByRole("button", { name: "Sign out" }).click();
   await guardian.waitForURL((u) => u.origin === origin && u.pathname === "/signin");
