@@ -7,29 +7,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import AxeBuilder from "@axe-core/playwright";
+import { chromiumArgs } from "./chromium.mjs";
 
 export const phone = { width: 375, height: 667 };
 export const desktop = { width: 1280, height: 800 };
 
 export const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
 
-// launch starts Chromium with a throwaway profile. Without the
-// background-networking flags Chromium tries Google's hosts at start, which
-// a closed network refuses.
+// launch starts Chromium with a throwaway profile.
 export async function launch(executablePath) {
   const profile = mkdtempSync(join(tmpdir(), "kinbridge-chromium-"));
   const browser = await chromium.launch({
     executablePath,
     headless: true,
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...chromiumArgs,
       "--autoplay-policy=no-user-gesture-required",
     ],
   });

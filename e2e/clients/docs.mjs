@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { chromiumArgs } from "./chromium.mjs";
 
 const [executablePath, gatewayURL, method, path, timeoutArg] = process.argv.slice(2);
 const token = process.env.KINBRIDGE_TOKEN;
@@ -70,18 +71,7 @@ try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
-    // Without the background-networking flags Chromium tries Google's
-    // hosts at start, which a closed network refuses.
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: chromiumArgs,
   });
   // The page reports what its Content-Security-Policy refused.
   await context.addInitScript(() => {

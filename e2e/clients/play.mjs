@@ -25,6 +25,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { chromiumArgs } from "./chromium.mjs";
 
 const [executablePath, pageURL, seekArg, timeoutArg] = process.argv.slice(2);
 const seekTo = Number(seekArg);
@@ -83,18 +84,10 @@ try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
-    // Without the background-networking flags Chromium tries Google's
-    // hosts at start, which a closed network refuses; muted autoplay is
-    // allowed anyway, the policy flag makes play() independent of that.
+    // Muted autoplay is allowed anyway; the policy flag makes play()
+    // independent of that.
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...chromiumArgs,
       "--autoplay-policy=no-user-gesture-required",
     ],
   });

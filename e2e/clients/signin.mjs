@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { chromiumArgs } from "./chromium.mjs";
 
 const [executablePath, link, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg);
@@ -32,16 +33,7 @@ try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: chromiumArgs,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(timeoutMs);
