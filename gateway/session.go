@@ -44,7 +44,20 @@ type MemorySessions struct {
 	mu      sync.Mutex
 	entries map[string]memoryEntry
 	puts    int
+	limit   int // entries held at most (memorySessionLimit)
+	// swept is when a full store last looked for expired entries: at
+	// most once a second, so a flood does not scan it on every Put.
+	swept time.Time
 }
+
+// memorySessionLimit bounds an in-process store: anyone may start a
+// sign-in (each a 10-minute entry), so without a bound a flood of them
+// from many addresses would grow the gateway until it fell over. A full
+// store refuses new entries (503) and keeps the sessions it has.
+const memorySessionLimit = 200_000
+
+// errSessionsFull is a Put into a full MemorySessions.
+var errSessionsFull = errors.New("gateway: the in-process session store is full")
 
 type memoryEntry struct {
 	value   []byte
@@ -53,7 +66,7 @@ type memoryEntry struct {
 
 // NewMemorySessions returns an empty in-process store.
 func NewMemorySessions() *MemorySessions {
-	return &MemorySessions{now: time.Now, entries: map[string]memoryEntry{}}
+	return &MemorySessions{now: time.Now, entries: map[string]memoryEntry{}, limit: memorySessionLimit}
 }
 
 // memorySweepEvery is how many Puts pass between sweeps of expired entries,
@@ -64,15 +77,26 @@ func (m *MemorySessions) Put(_ context.Context, key string, value []byte, ttl ti
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if m.puts++; m.puts%memorySweepEvery == 0 {
-		for k, e := range m.entries {
-			if !now.Before(e.expires) {
-				delete(m.entries, k)
-			}
-		}
+	_, replacing := m.entries[key]
+	full := !replacing && len(m.entries) >= m.limit
+	if m.puts++; m.puts%memorySweepEvery == 0 || (full && now.Sub(m.swept) >= time.Second) {
+		m.sweep(now)
+	}
+	if !replacing && len(m.entries) >= m.limit {
+		return errSessionsFull
 	}
 	m.entries[key] = memoryEntry{value: append([]byte(nil), value...), expires: now.Add(ttl)}
 	return nil
+}
+
+// sweep drops the expired entries; m.mu must be held.
+func (m *MemorySessions) sweep(now time.Time) {
+	m.swept = now
+	for k, e := range m.entries {
+		if !now.Before(e.expires) {
+			delete(m.entries, k)
+		}
+	}
 }
 
 func (m *MemorySessions) Get(_ context.Context, key string) ([]byte, error) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -89,5 +90,35 @@ func TestSessionStoreContract(t *testing.T) {
 				t.Fatalf("Take after the ttl = %v, want ErrNoSession", err)
 			}
 		})
+	}
+}
+
+// A full in-process store refuses new entries and keeps those it has;
+// once some expire, it takes new ones again.
+func TestMemorySessionsBounded(t *testing.T) {
+	m := NewMemorySessions()
+	m.limit = 3
+	now := time.Now()
+	m.now = func() time.Time { return now }
+	ctx := t.Context()
+	for i, ttl := range []time.Duration{time.Minute, time.Hour, time.Hour} {
+		if err := m.Put(ctx, fmt.Sprint("k", i), []byte("v"), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Put(ctx, "k3", []byte("v"), time.Hour); !errors.Is(err, errSessionsFull) {
+		t.Fatalf("a Put into a full store: %v", err)
+	}
+	if err := m.Put(ctx, "k1", []byte("w"), time.Hour); err != nil {
+		t.Fatalf("replacing an entry of a full store: %v", err)
+	}
+	for _, k := range []string{"k0", "k1", "k2"} {
+		if _, err := m.Get(ctx, k); err != nil {
+			t.Fatalf("%s lost: %v", k, err)
+		}
+	}
+	now = now.Add(2 * time.Minute) // k0 expires
+	if err := m.Put(ctx, "k3", []byte("v"), time.Hour); err != nil {
+		t.Fatalf("a Put once an entry expired: %v", err)
 	}
 }
