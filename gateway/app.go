@@ -123,7 +123,6 @@ func appRoute(r *http.Request) bool {
 // a new build reaches browsers on their next load.
 func (a *app) serve(w http.ResponseWriter, r *http.Request, f staticFile, immutable bool) {
 	h := w.Header()
-	h.Set("Content-Type", f.contentType)
 	h.Set("Content-Security-Policy", appCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")

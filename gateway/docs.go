@@ -72,7 +72,6 @@ func serveDocs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", f.contentType)
 	h.Set("Content-Security-Policy", docsCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

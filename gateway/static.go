@@ -41,9 +41,11 @@ func newStaticFile(name string, body []byte, untyped string) staticFile {
 }
 
 // write sends f with its ETag (conditional and range requests included),
-// gzipped when the client takes it; the caller has set its other headers.
+// gzipped when the client takes it, with its type; the caller has set its
+// other headers.
 func (f staticFile) write(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
+	h.Set("Content-Type", f.contentType)
 	body, etag := f.body, f.etag
 	if f.gzipped != nil {
 		h.Add("Vary", "Accept-Encoding")

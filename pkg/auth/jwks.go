@@ -149,7 +149,7 @@ func (s *keySet) fetch(ctx context.Context) (map[string][]jwk, error) {
 	address := s.url
 	s.mu.Unlock()
 	if address == "" {
-		meta, err := Discover(ctx, s.client, s.issuer)
+		meta, err := discover(ctx, s.client, s.issuer)
 		if err != nil {
 			return nil, err
 		}
@@ -169,24 +169,23 @@ func (s *keySet) fetch(ctx context.Context) (map[string][]jwk, error) {
 	return keys, nil
 }
 
-// ProviderMetadata is what Kinbridge reads of an OpenID provider's discovery
-// document.
-type ProviderMetadata struct {
-	Issuer             string `json:"issuer"`
-	JWKSURI            string `json:"jwks_uri"`
-	EndSessionEndpoint string `json:"end_session_endpoint"`
+// providerMetadata is what the verifier reads of an OpenID provider's
+// discovery document.
+type providerMetadata struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
 }
 
-// Discover reads issuer's OpenID Connect discovery document
+// discover reads issuer's OpenID Connect discovery document
 // (issuer + "/.well-known/openid-configuration"). The document must name
 // exactly that issuer (a provider answering for another one would let its
 // tokens pass as the configured issuer's) and an http(s) jwks_uri.
-func Discover(ctx context.Context, client *http.Client, issuer string) (ProviderMetadata, error) {
+func discover(ctx context.Context, client *http.Client, issuer string) (providerMetadata, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	address := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	var meta ProviderMetadata
+	var meta providerMetadata
 	data, err := getJSON(ctx, client, address)
 	if err != nil {
 		return meta, fmt.Errorf("OIDC discovery: %w", err)

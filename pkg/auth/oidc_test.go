@@ -314,12 +314,12 @@ func TestOIDCDiscoveryIssuerMismatch(t *testing.T) {
 
 func TestDiscover(t *testing.T) {
 	p := newIDP(t)
-	meta, err := Discover(t.Context(), p.srv.client(), idpIssuer)
+	meta, err := discover(t.Context(), p.srv.client(), idpIssuer)
 	if err != nil || meta.JWKSURI != "https://idp.example/jwks" || meta.Issuer != idpIssuer {
-		t.Fatalf("Discover = %+v, %v", meta, err)
+		t.Fatalf("discover = %+v, %v", meta, err)
 	}
-	if _, err := Discover(t.Context(), p.srv.client(), idpIssuer+"/"); err == nil {
-		t.Error("Discover accepted a document naming another issuer (trailing slash)")
+	if _, err := discover(t.Context(), p.srv.client(), idpIssuer+"/"); err == nil {
+		t.Error("discover accepted a document naming another issuer (trailing slash)")
 	}
 }
 
