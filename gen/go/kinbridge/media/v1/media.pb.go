@@ -9,6 +9,7 @@ package mediav1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -370,7 +371,15 @@ type MediaItem struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the item's state, checked on update and delete when sent.
-	Etag          string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether guardians see it: DRAFT until approved when the child requires
+	// approval (only contributors and administrators see drafts), PUBLISHED
+	// otherwise. (`state` is where the item is in its processing.)
+	PublishState v1.PublishState `protobuf:"varint,20,opt,name=publish_state,json=publishState,proto3,enum=kinbridge.progress.v1.PublishState" json:"publish_state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,21,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -536,6 +545,27 @@ func (x *MediaItem) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *MediaItem) GetPublishState() v1.PublishState {
+	if x != nil {
+		return x.PublishState
+	}
+	return v1.PublishState(0)
+}
+
+func (x *MediaItem) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *MediaItem) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
 }
 
 // What an upload is, sent before its bytes.
@@ -1208,7 +1238,10 @@ type ListMediaItemsRequest struct {
 	// Only items uploaded on or after this day, `YYYY-MM-DD` (UTC).
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only items uploaded on or before this day, `YYYY-MM-DD` (UTC).
-	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only items in this publish state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	PublishState  v1.PublishState `protobuf:"varint,7,opt,name=publish_state,json=publishState,proto3,enum=kinbridge.progress.v1.PublishState" json:"publish_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1283,6 +1316,13 @@ func (x *ListMediaItemsRequest) GetEndDate() string {
 		return x.EndDate
 	}
 	return ""
+}
+
+func (x *ListMediaItemsRequest) GetPublishState() v1.PublishState {
+	if x != nil {
+		return x.PublishState
+	}
+	return v1.PublishState(0)
 }
 
 // Response of ListMediaItems.
@@ -1450,6 +1490,62 @@ func (x *DeleteMediaItemRequest) GetEtag() string {
 	return ""
 }
 
+// Request of ApproveMediaItem.
+type ApproveMediaItemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `children/{child}/media/{media}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveMediaItemRequest) Reset() {
+	*x = ApproveMediaItemRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveMediaItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveMediaItemRequest) ProtoMessage() {}
+
+func (x *ApproveMediaItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveMediaItemRequest.ProtoReflect.Descriptor instead.
+func (*ApproveMediaItemRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ApproveMediaItemRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveMediaItemRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of ReadMediaContent.
 type ReadMediaContentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1467,7 +1563,7 @@ type ReadMediaContentRequest struct {
 
 func (x *ReadMediaContentRequest) Reset() {
 	*x = ReadMediaContentRequest{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[16]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1575,7 @@ func (x *ReadMediaContentRequest) String() string {
 func (*ReadMediaContentRequest) ProtoMessage() {}
 
 func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[16]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1588,7 @@ func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentRequest.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{16}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadMediaContentRequest) GetName() string {
@@ -1536,7 +1632,7 @@ type ReadMediaContentResponse struct {
 
 func (x *ReadMediaContentResponse) Reset() {
 	*x = ReadMediaContentResponse{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1644,7 @@ func (x *ReadMediaContentResponse) String() string {
 func (*ReadMediaContentResponse) ProtoMessage() {}
 
 func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1657,7 @@ func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentResponse.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{17}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadMediaContentResponse) GetMediaItem() *MediaItem {
@@ -1582,11 +1678,11 @@ var File_kinbridge_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
+	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$kinbridge/progress/v1/progress.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
 	"\tThumbnail\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\tR\x04size\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x05R\x06height\"\xbe\a\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\"\xfd\b\n" +
 	"\tMediaItem\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12;\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.kinbridge.media.v1.MediaKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12\x1e\n" +
@@ -1614,7 +1710,11 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x13 \x01(\tR\x04etag:6\x92A3\n" +
+	"\x04etag\x18\x13 \x01(\tR\x04etag\x12O\n" +
+	"\rpublish_state\x18\x14 \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\fpublishState\x12&\n" +
+	"\vapproved_by\x18\x15 \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vuploaded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xcb\x02\n" +
 	"\x0eUploadMetadata\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12;\n" +
@@ -1658,7 +1758,7 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x1aCancelUploadSessionRequest\x12R\n" +
 	"\x04name\x18\x01 \x01(\tB>\xbaH;r927^children/[a-z0-9]{1,63}/uploadSessions/[a-z0-9]{1,63}$R\x04name\"`\n" +
 	"\x13GetMediaItemRequest\x12I\n" +
-	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\"\xea\x02\n" +
+	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\"\xbe\x03\n" +
 	"\x15ListMediaItemsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -1668,7 +1768,8 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2\x1d.kinbridge.media.v1.MediaKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
-	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x80\x01\n" +
+	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\x12R\n" +
+	"\rpublish_state\x18\a \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\fpublishState\"\x80\x01\n" +
 	"\x16ListMediaItemsResponse\x12>\n" +
 	"\vmedia_items\x18\x01 \x03(\v2\x1d.kinbridge.media.v1.MediaItemR\n" +
 	"mediaItems\x12&\n" +
@@ -1679,6 +1780,9 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"w\n" +
 	"\x16DeleteMediaItemRequest\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"x\n" +
+	"\x17ApproveMediaItemRequest\x12I\n" +
 	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x01\n" +
 	"\x17ReadMediaContentRequest\x12I\n" +
@@ -1715,14 +1819,14 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x15ERROR_REASON_FINISHED\x10\b\x12!\n" +
 	"\x1dERROR_REASON_TOO_MANY_UPLOADS\x10\t\x12\x1d\n" +
 	"\x19ERROR_REASON_UPLOAD_QUOTA\x10\n" +
-	"2\x98\n" +
-	"\n" +
+	"2\xab\v\n" +
 	"\fMediaService\x12\x80\x01\n" +
 	"\fGetMediaItem\x12'.kinbridge.media.v1.GetMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=children/*/media/*}\x90\x02\x01\x12\x91\x01\n" +
 	"\x0eListMediaItems\x12).kinbridge.media.v1.ListMediaItemsRequest\x1a*.kinbridge.media.v1.ListMediaItemsResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=children/*}/media\x90\x02\x01\x12\x9a\x01\n" +
 	"\x0fUpdateMediaItem\x12*.kinbridge.media.v1.UpdateMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"<\x82\xd3\xe4\x93\x026:\n" +
 	"media_item2(/v1/{media_item.name=children/*/media/*}\x12\x7f\n" +
-	"\x0fDeleteMediaItem\x12*.kinbridge.media.v1.DeleteMediaItemRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\x1f*\x1d/v1/{name=children/*/media/*}\x90\x02\x02\x12V\n" +
+	"\x0fDeleteMediaItem\x12*.kinbridge.media.v1.DeleteMediaItemRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\x1f*\x1d/v1/{name=children/*/media/*}\x90\x02\x02\x12\x90\x01\n" +
+	"\x10ApproveMediaItem\x12+.kinbridge.media.v1.ApproveMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=children/*/media/*}:approve\x12V\n" +
 	"\vUploadMedia\x12&.kinbridge.media.v1.UploadMediaRequest\x1a\x1d.kinbridge.media.v1.MediaItem(\x01\x12h\n" +
 	"\x13CreateUploadSession\x12..kinbridge.media.v1.CreateUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession\x12h\n" +
 	"\x12WriteUploadSession\x12-.kinbridge.media.v1.WriteUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession(\x01\x12g\n" +
@@ -1744,7 +1848,7 @@ func file_kinbridge_media_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(MediaKind)(0),                     // 0: kinbridge.media.v1.MediaKind
 	(MediaState)(0),                    // 1: kinbridge.media.v1.MediaState
@@ -1765,60 +1869,67 @@ var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(*ListMediaItemsResponse)(nil),     // 16: kinbridge.media.v1.ListMediaItemsResponse
 	(*UpdateMediaItemRequest)(nil),     // 17: kinbridge.media.v1.UpdateMediaItemRequest
 	(*DeleteMediaItemRequest)(nil),     // 18: kinbridge.media.v1.DeleteMediaItemRequest
-	(*ReadMediaContentRequest)(nil),    // 19: kinbridge.media.v1.ReadMediaContentRequest
-	(*ReadMediaContentResponse)(nil),   // 20: kinbridge.media.v1.ReadMediaContentResponse
-	(*durationpb.Duration)(nil),        // 21: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 23: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 24: google.protobuf.Empty
+	(*ApproveMediaItemRequest)(nil),    // 19: kinbridge.media.v1.ApproveMediaItemRequest
+	(*ReadMediaContentRequest)(nil),    // 20: kinbridge.media.v1.ReadMediaContentRequest
+	(*ReadMediaContentResponse)(nil),   // 21: kinbridge.media.v1.ReadMediaContentResponse
+	(*durationpb.Duration)(nil),        // 22: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 23: google.protobuf.Timestamp
+	(v1.PublishState)(0),               // 24: kinbridge.progress.v1.PublishState
+	(*fieldmaskpb.FieldMask)(nil),      // 25: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),              // 26: google.protobuf.Empty
 }
 var file_kinbridge_media_v1_media_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.media.v1.MediaItem.kind:type_name -> kinbridge.media.v1.MediaKind
-	21, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
-	22, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
+	22, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
+	23, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinbridge.media.v1.MediaItem.state:type_name -> kinbridge.media.v1.MediaState
 	3,  // 4: kinbridge.media.v1.MediaItem.thumbnails:type_name -> kinbridge.media.v1.Thumbnail
-	22, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
-	22, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
-	5,  // 8: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	5,  // 9: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	22, // 10: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 11: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 12: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	9,  // 13: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
-	0,  // 14: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
-	4,  // 15: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
-	4,  // 16: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
-	23, // 17: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 18: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
-	14, // 19: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
-	15, // 20: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
-	17, // 21: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
-	18, // 22: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
-	6,  // 23: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
-	8,  // 24: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
-	10, // 25: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
-	11, // 26: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
-	12, // 27: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
-	13, // 28: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
-	19, // 29: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
-	4,  // 30: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	16, // 31: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
-	4,  // 32: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	24, // 33: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
-	4,  // 34: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
-	7,  // 35: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 36: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 37: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	4,  // 38: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
-	24, // 39: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
-	20, // 40: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
-	30, // [30:41] is the sub-list for method output_type
-	19, // [19:30] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	23, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
+	23, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
+	24, // 7: kinbridge.media.v1.MediaItem.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	23, // 8: kinbridge.media.v1.MediaItem.approve_time:type_name -> google.protobuf.Timestamp
+	0,  // 9: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
+	5,  // 10: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	5,  // 11: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	23, // 12: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 13: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 14: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	9,  // 15: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
+	0,  // 16: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
+	24, // 17: kinbridge.media.v1.ListMediaItemsRequest.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	4,  // 18: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
+	4,  // 19: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
+	25, // 20: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 21: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
+	14, // 22: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
+	15, // 23: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
+	17, // 24: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
+	18, // 25: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
+	19, // 26: kinbridge.media.v1.MediaService.ApproveMediaItem:input_type -> kinbridge.media.v1.ApproveMediaItemRequest
+	6,  // 27: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
+	8,  // 28: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
+	10, // 29: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
+	11, // 30: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
+	12, // 31: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
+	13, // 32: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
+	20, // 33: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
+	4,  // 34: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	16, // 35: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
+	4,  // 36: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	26, // 37: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
+	4,  // 38: kinbridge.media.v1.MediaService.ApproveMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	4,  // 39: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
+	7,  // 40: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 41: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 42: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	4,  // 43: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
+	26, // 44: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
+	21, // 45: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
+	34, // [34:46] is the sub-list for method output_type
+	22, // [22:34] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_media_v1_media_proto_init() }
@@ -1840,7 +1951,7 @@ func file_kinbridge_media_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_media_v1_media_proto_rawDesc), len(file_kinbridge_media_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	MediaService_ListMediaItems_FullMethodName      = "/kinbridge.media.v1.MediaService/ListMediaItems"
 	MediaService_UpdateMediaItem_FullMethodName     = "/kinbridge.media.v1.MediaService/UpdateMediaItem"
 	MediaService_DeleteMediaItem_FullMethodName     = "/kinbridge.media.v1.MediaService/DeleteMediaItem"
+	MediaService_ApproveMediaItem_FullMethodName    = "/kinbridge.media.v1.MediaService/ApproveMediaItem"
 	MediaService_UploadMedia_FullMethodName         = "/kinbridge.media.v1.MediaService/UploadMedia"
 	MediaService_CreateUploadSession_FullMethodName = "/kinbridge.media.v1.MediaService/CreateUploadSession"
 	MediaService_WriteUploadSession_FullMethodName  = "/kinbridge.media.v1.MediaService/WriteUploadSession"
@@ -49,6 +50,12 @@ const (
 // Over REST, uploads use tus 1.0 at `/v1/uploads` or a one-request upload at
 // `POST /v1/{parent=children/*}/media:upload`, and content is read with
 // `GET /v1/{name=children/*/media/*}:content` (Range, ETag, If-None-Match).
+//
+// Drafts: for a child that requires approval, what a contributor who is not
+// an administrator uploads is a draft (`publish_state` PUBLISH_STATE_DRAFT)
+// until another contributor or an administrator approves it. Guardians never
+// see drafts: lists leave them out, and the item, its content and its
+// thumbnails answer NOT_FOUND as for an item that does not exist.
 type MediaServiceClient interface {
 	// Returns one media item.
 	GetMediaItem(ctx context.Context, in *GetMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
@@ -58,6 +65,13 @@ type MediaServiceClient interface {
 	UpdateMediaItem(ctx context.Context, in *UpdateMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
 	// Deletes an item; its bytes are freed when no other item uses them.
 	DeleteMediaItem(ctx context.Context, in *DeleteMediaItemRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Publishes a draft item (see the progress service's
+	// Child.require_approval): guardians see it from now on, and are told
+	// with MEDIA_READY once it is also processed. Another contributor of the
+	// child than its uploader, or an administrator; the uploader gets
+	// PERMISSION_DENIED, and an item that is already published
+	// FAILED_PRECONDITION.
+	ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -122,6 +136,16 @@ func (c *mediaServiceClient) DeleteMediaItem(ctx context.Context, in *DeleteMedi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, MediaService_DeleteMediaItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MediaItem)
+	err := c.cc.Invoke(ctx, MediaService_ApproveMediaItem_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +253,12 @@ type MediaService_ReadMediaContentClient = grpc.ServerStreamingClient[ReadMediaC
 // Over REST, uploads use tus 1.0 at `/v1/uploads` or a one-request upload at
 // `POST /v1/{parent=children/*}/media:upload`, and content is read with
 // `GET /v1/{name=children/*/media/*}:content` (Range, ETag, If-None-Match).
+//
+// Drafts: for a child that requires approval, what a contributor who is not
+// an administrator uploads is a draft (`publish_state` PUBLISH_STATE_DRAFT)
+// until another contributor or an administrator approves it. Guardians never
+// see drafts: lists leave them out, and the item, its content and its
+// thumbnails answer NOT_FOUND as for an item that does not exist.
 type MediaServiceServer interface {
 	// Returns one media item.
 	GetMediaItem(context.Context, *GetMediaItemRequest) (*MediaItem, error)
@@ -238,6 +268,13 @@ type MediaServiceServer interface {
 	UpdateMediaItem(context.Context, *UpdateMediaItemRequest) (*MediaItem, error)
 	// Deletes an item; its bytes are freed when no other item uses them.
 	DeleteMediaItem(context.Context, *DeleteMediaItemRequest) (*emptypb.Empty, error)
+	// Publishes a draft item (see the progress service's
+	// Child.require_approval): guardians see it from now on, and are told
+	// with MEDIA_READY once it is also processed. Another contributor of the
+	// child than its uploader, or an administrator; the uploader gets
+	// PERMISSION_DENIED, and an item that is already published
+	// FAILED_PRECONDITION.
+	ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -279,6 +316,9 @@ func (UnimplementedMediaServiceServer) UpdateMediaItem(context.Context, *UpdateM
 }
 func (UnimplementedMediaServiceServer) DeleteMediaItem(context.Context, *DeleteMediaItemRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteMediaItem not implemented")
+}
+func (UnimplementedMediaServiceServer) ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveMediaItem not implemented")
 }
 func (UnimplementedMediaServiceServer) UploadMedia(grpc.ClientStreamingServer[UploadMediaRequest, MediaItem]) error {
 	return status.Error(codes.Unimplemented, "method UploadMedia not implemented")
@@ -390,6 +430,24 @@ func _MediaService_DeleteMediaItem_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(MediaServiceServer).DeleteMediaItem(ctx, req.(*DeleteMediaItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_ApproveMediaItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveMediaItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).ApproveMediaItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_ApproveMediaItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).ApproveMediaItem(ctx, req.(*ApproveMediaItemRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -513,6 +571,10 @@ var MediaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteMediaItem",
 			Handler:    _MediaService_DeleteMediaItem_Handler,
+		},
+		{
+			MethodName: "ApproveMediaItem",
+			Handler:    _MediaService_ApproveMediaItem_Handler,
 		},
 		{
 			MethodName: "CreateUploadSession",

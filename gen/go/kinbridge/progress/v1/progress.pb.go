@@ -27,6 +27,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Whether guardians may see an assessment, a milestone or a media item.
+type PublishState int32
+
+const (
+	// Not set.
+	PublishState_PUBLISH_STATE_UNSPECIFIED PublishState = 0
+	// Recorded for a child that requires approval and not yet approved: only
+	// contributors and administrators see it.
+	PublishState_PUBLISH_STATE_DRAFT PublishState = 1
+	// Visible to everyone who follows the child.
+	PublishState_PUBLISH_STATE_PUBLISHED PublishState = 2
+)
+
+// Enum value maps for PublishState.
+var (
+	PublishState_name = map[int32]string{
+		0: "PUBLISH_STATE_UNSPECIFIED",
+		1: "PUBLISH_STATE_DRAFT",
+		2: "PUBLISH_STATE_PUBLISHED",
+	}
+	PublishState_value = map[string]int32{
+		"PUBLISH_STATE_UNSPECIFIED": 0,
+		"PUBLISH_STATE_DRAFT":       1,
+		"PUBLISH_STATE_PUBLISHED":   2,
+	}
+)
+
+func (x PublishState) Enum() *PublishState {
+	p := new(PublishState)
+	*p = x
+	return p
+}
+
+func (x PublishState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublishState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+}
+
+func (PublishState) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+}
+
+func (x PublishState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublishState.Descriptor instead.
+func (PublishState) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+}
+
 // What a guardianship allows.
 type Role int32
 
@@ -64,11 +118,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -77,7 +131,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
 }
 
 // What kind of work an assessment records.
@@ -129,11 +183,11 @@ func (x AssessmentKind) String() string {
 }
 
 func (AssessmentKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
 }
 
 func (AssessmentKind) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
 }
 
 func (x AssessmentKind) Number() protoreflect.EnumNumber {
@@ -142,7 +196,7 @@ func (x AssessmentKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssessmentKind.Descriptor instead.
 func (AssessmentKind) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
 }
 
 // What area of life a milestone belongs to.
@@ -198,11 +252,11 @@ func (x MilestoneCategory) String() string {
 }
 
 func (MilestoneCategory) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[3].Descriptor()
 }
 
 func (MilestoneCategory) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[3]
 }
 
 func (x MilestoneCategory) Number() protoreflect.EnumNumber {
@@ -211,7 +265,7 @@ func (x MilestoneCategory) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MilestoneCategory.Descriptor instead.
 func (MilestoneCategory) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{3}
 }
 
 // A child whose school life is followed.
@@ -238,9 +292,16 @@ type Child struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state. Send it back on update or delete to
 	// make the write fail with ABORTED if someone else changed the child since.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether what contributors record or upload for the child waits for
+	// approval before guardians see it: assessments, milestones and media
+	// items created by a contributor who is not an administrator are then
+	// drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+	// administrator approves them. Set by administrators only. Turning it
+	// off publishes no existing draft: each still needs its approval.
+	RequireApproval bool `protobuf:"varint,11,opt,name=require_approval,json=requireApproval,proto3" json:"require_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Child) Reset() {
@@ -334,6 +395,13 @@ func (x *Child) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Child) GetRequireApproval() bool {
+	if x != nil {
+		return x.RequireApproval
+	}
+	return false
 }
 
 // The right of one user to follow one child.
@@ -644,7 +712,8 @@ type UpdateChildRequest struct {
 	// The child with its `name` and the new values; its `etag`, when set, must be current.
 	Child *Child `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
 	// The fields to change: any of display_name, birth_date, school,
-	// grade_level, time_zone. Empty or `*` means all of them.
+	// grade_level, time_zone, require_approval. Empty or `*` means all of
+	// them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1255,7 +1324,15 @@ type Assessment struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether guardians see it: DRAFT until approved when the child requires
+	// approval (only contributors and administrators see drafts), PUBLISHED
+	// otherwise.
+	State PublishState `protobuf:"varint,13,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1374,6 +1451,27 @@ func (x *Assessment) GetEtag() string {
 	return ""
 }
 
+func (x *Assessment) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Assessment) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Assessment) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
+}
+
 // Something the child achieved.
 type Milestone struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1395,7 +1493,13 @@ type Milestone struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether guardians see it, as for Assessment.state.
+	State PublishState `protobuf:"varint,10,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,11,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1491,6 +1595,27 @@ func (x *Milestone) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Milestone) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Milestone) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Milestone) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
 }
 
 // One letter grade and the percentage it stands for.
@@ -1935,7 +2060,10 @@ type ListAssessmentsRequest struct {
 	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only assessments on or before this day, `YYYY-MM-DD` (1900-01-01 to
 	// 2199-12-31).
-	EndDate       string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only assessments in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,8,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2017,6 +2145,13 @@ func (x *ListAssessmentsRequest) GetEndDate() string {
 		return x.EndDate
 	}
 	return ""
+}
+
+func (x *ListAssessmentsRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
 }
 
 // Response of ListAssessments.
@@ -2185,6 +2320,62 @@ func (x *DeleteAssessmentRequest) GetEtag() string {
 	return ""
 }
 
+// Request of ApproveAssessment.
+type ApproveAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment's name, `children/{child}/assessments/{assessment}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveAssessmentRequest) Reset() {
+	*x = ApproveAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveAssessmentRequest) ProtoMessage() {}
+
+func (x *ApproveAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*ApproveAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ApproveAssessmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveAssessmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of CreateMilestone.
 type CreateMilestoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2200,7 +2391,7 @@ type CreateMilestoneRequest struct {
 
 func (x *CreateMilestoneRequest) Reset() {
 	*x = CreateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2403,7 @@ func (x *CreateMilestoneRequest) String() string {
 func (*CreateMilestoneRequest) ProtoMessage() {}
 
 func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2416,7 @@ func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{28}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateMilestoneRequest) GetParent() string {
@@ -2260,7 +2451,7 @@ type GetMilestoneRequest struct {
 
 func (x *GetMilestoneRequest) Reset() {
 	*x = GetMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2463,7 @@ func (x *GetMilestoneRequest) String() string {
 func (*GetMilestoneRequest) ProtoMessage() {}
 
 func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2476,7 @@ func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*GetMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{29}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetMilestoneRequest) GetName() string {
@@ -2311,14 +2502,17 @@ type ListMilestonesRequest struct {
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only milestones achieved on or before this day, `YYYY-MM-DD`
 	// (1900-01-01 to 2199-12-31).
-	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only milestones in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,7,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListMilestonesRequest) Reset() {
 	*x = ListMilestonesRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2330,7 +2524,7 @@ func (x *ListMilestonesRequest) String() string {
 func (*ListMilestonesRequest) ProtoMessage() {}
 
 func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2343,7 +2537,7 @@ func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesRequest.ProtoReflect.Descriptor instead.
 func (*ListMilestonesRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{30}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListMilestonesRequest) GetParent() string {
@@ -2388,6 +2582,13 @@ func (x *ListMilestonesRequest) GetEndDate() string {
 	return ""
 }
 
+func (x *ListMilestonesRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
 // Response of ListMilestones.
 type ListMilestonesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2401,7 +2602,7 @@ type ListMilestonesResponse struct {
 
 func (x *ListMilestonesResponse) Reset() {
 	*x = ListMilestonesResponse{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2614,7 @@ func (x *ListMilestonesResponse) String() string {
 func (*ListMilestonesResponse) ProtoMessage() {}
 
 func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2627,7 @@ func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesResponse.ProtoReflect.Descriptor instead.
 func (*ListMilestonesResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{31}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListMilestonesResponse) GetMilestones() []*Milestone {
@@ -2457,7 +2658,7 @@ type UpdateMilestoneRequest struct {
 
 func (x *UpdateMilestoneRequest) Reset() {
 	*x = UpdateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2670,7 @@ func (x *UpdateMilestoneRequest) String() string {
 func (*UpdateMilestoneRequest) ProtoMessage() {}
 
 func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2683,7 @@ func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{32}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateMilestoneRequest) GetMilestone() *Milestone {
@@ -2512,7 +2713,7 @@ type DeleteMilestoneRequest struct {
 
 func (x *DeleteMilestoneRequest) Reset() {
 	*x = DeleteMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2524,7 +2725,7 @@ func (x *DeleteMilestoneRequest) String() string {
 func (*DeleteMilestoneRequest) ProtoMessage() {}
 
 func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2537,7 +2738,7 @@ func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{33}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteMilestoneRequest) GetName() string {
@@ -2548,6 +2749,62 @@ func (x *DeleteMilestoneRequest) GetName() string {
 }
 
 func (x *DeleteMilestoneRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request of ApproveMilestone.
+type ApproveMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone's name, `children/{child}/milestones/{milestone}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveMilestoneRequest) Reset() {
+	*x = ApproveMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveMilestoneRequest) ProtoMessage() {}
+
+func (x *ApproveMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*ApproveMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ApproveMilestoneRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveMilestoneRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
 	}
@@ -2565,7 +2822,7 @@ type GetGradingScaleRequest struct {
 
 func (x *GetGradingScaleRequest) Reset() {
 	*x = GetGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2834,7 @@ func (x *GetGradingScaleRequest) String() string {
 func (*GetGradingScaleRequest) ProtoMessage() {}
 
 func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2847,7 @@ func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{34}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetGradingScaleRequest) GetName() string {
@@ -2611,7 +2868,7 @@ type UpdateGradingScaleRequest struct {
 
 func (x *UpdateGradingScaleRequest) Reset() {
 	*x = UpdateGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2880,7 @@ func (x *UpdateGradingScaleRequest) String() string {
 func (*UpdateGradingScaleRequest) ProtoMessage() {}
 
 func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2893,7 @@ func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
@@ -2663,7 +2920,7 @@ type GetProgressSummaryRequest struct {
 
 func (x *GetProgressSummaryRequest) Reset() {
 	*x = GetProgressSummaryRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2932,7 @@ func (x *GetProgressSummaryRequest) String() string {
 func (*GetProgressSummaryRequest) ProtoMessage() {}
 
 func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2945,7 @@ func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetProgressSummaryRequest) GetName() string {
@@ -2740,7 +2997,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2752,7 +3009,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2765,7 +3022,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *User) GetName() string {
@@ -2815,7 +3072,7 @@ type FollowedChild struct {
 
 func (x *FollowedChild) Reset() {
 	*x = FollowedChild{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2827,7 +3084,7 @@ func (x *FollowedChild) String() string {
 func (*FollowedChild) ProtoMessage() {}
 
 func (x *FollowedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2840,7 +3097,7 @@ func (x *FollowedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
 func (*FollowedChild) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FollowedChild) GetChild() string {
@@ -2882,7 +3139,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +3151,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +3164,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -2921,7 +3178,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd6\x04\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x81\x05\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -2937,7 +3194,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag:(\x92A%\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\x12)\n" +
+	"\x10require_approval\x18\v \x01(\bR\x0frequireApproval:(\x92A%\n" +
 	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xf9\x02\n" +
 	"\fGuardianship\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3000,7 +3258,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\x9e\x06\n" +
+	"\x05value\"\xce\a\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3019,10 +3277,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag:6\x92A3\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag\x12@\n" +
+	"\x05state\x18\r \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\x0e \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\x91\x05\n" +
+	"\b_percent\"\xc1\x06\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -3036,7 +3298,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag:6\x92A3\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\x12@\n" +
+	"\x05state\x18\n" +
+	" \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\v \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
@@ -3080,7 +3347,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
 	"\x14GetAssessmentRequest\x12O\n" +
-	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xa2\x05\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xe7\x05\n" +
 	"\x16ListAssessmentsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3093,7 +3360,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\a \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x86\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\b \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x86\x01\n" +
 	"\x17ListAssessmentsResponse\x12C\n" +
 	"\vassessments\x18\x01 \x03(\v2!.kinbridge.progress.v1.AssessmentR\vassessments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
@@ -3105,6 +3373,9 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"~\n" +
 	"\x17DeleteAssessmentRequest\x12O\n" +
 	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x7f\n" +
+	"\x18ApproveAssessmentRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x02\n" +
 	"\x16CreateMilestoneRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x01\n" +
@@ -3114,7 +3385,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
 	"\x13GetMilestoneRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\x89\x05\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\xce\x05\n" +
 	"\x15ListMilestonesRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3126,7 +3397,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x05 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x82\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\a \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x82\x01\n" +
 	"\x16ListMilestonesResponse\x12@\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
@@ -3137,6 +3409,9 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"|\n" +
 	"\x16DeleteMilestoneRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"}\n" +
+	"\x17ApproveMilestoneRequest\x12N\n" +
 	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
@@ -3163,7 +3438,11 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\brelation\x18\x04 \x01(\tB\x05\x92A\x02@\x01R\brelation:#\x92A \n" +
 	"\x1e\xd2\x01\x05child\xd2\x01\fdisplay_name\xd2\x01\x04role\"@\n" +
 	"\x0eGetUserRequest\x12.\n" +
-	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*E\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*c\n" +
+	"\fPublishState\x12\x1d\n" +
+	"\x19PUBLISH_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PUBLISH_STATE_DRAFT\x10\x01\x12\x1b\n" +
+	"\x17PUBLISH_STATE_PUBLISHED\x10\x02*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
@@ -3182,7 +3461,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x17MILESTONE_CATEGORY_ARTS\x10\x03\x12\x1d\n" +
 	"\x19MILESTONE_CATEGORY_SPORTS\x10\x04\x12\"\n" +
 	"\x1eMILESTONE_CATEGORY_LIFE_SKILLS\x10\x05\x12\x1c\n" +
-	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\x84\x1c\n" +
+	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\xc4\x1e\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -3200,12 +3479,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0fListAssessments\x12-.kinbridge.progress.v1.ListAssessmentsRequest\x1a..kinbridge.progress.v1.ListAssessmentsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/assessments\x90\x02\x01\x12\xa9\x01\n" +
 	"\x10UpdateAssessment\x12..kinbridge.progress.v1.UpdateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"B\x82\xd3\xe4\x93\x02<:\n" +
 	"assessment2./v1/{assessment.name=children/*/assessments/*}\x12\x8a\x01\n" +
-	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x99\x01\n" +
+	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x9f\x01\n" +
+	"\x11ApproveAssessment\x12/.kinbridge.progress.v1.ApproveAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=children/*/assessments/*}:approve\x12\x99\x01\n" +
 	"\x0fCreateMilestone\x12-.kinbridge.progress.v1.CreateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\tmilestone\"\"/v1/{parent=children/*}/milestones\x12\x8b\x01\n" +
 	"\fGetMilestone\x12*.kinbridge.progress.v1.GetMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/milestones/*}\x90\x02\x01\x12\x9c\x01\n" +
 	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
 	"\x0fUpdateMilestone\x12-.kinbridge.progress.v1.UpdateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"?\x82\xd3\xe4\x93\x029:\tmilestone2,/v1/{milestone.name=children/*/milestones/*}\x12\x87\x01\n" +
-	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x94\x01\n" +
+	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x9b\x01\n" +
+	"\x10ApproveMilestone\x12..kinbridge.progress.v1.ApproveMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/milestones/*}:approve\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
 	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
@@ -3224,149 +3505,162 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 	return file_kinbridge_progress_v1_progress_proto_rawDescData
 }
 
-var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
-	(Role)(0),                         // 0: kinbridge.progress.v1.Role
-	(AssessmentKind)(0),               // 1: kinbridge.progress.v1.AssessmentKind
-	(MilestoneCategory)(0),            // 2: kinbridge.progress.v1.MilestoneCategory
-	(*Child)(nil),                     // 3: kinbridge.progress.v1.Child
-	(*Guardianship)(nil),              // 4: kinbridge.progress.v1.Guardianship
-	(*CreateChildRequest)(nil),        // 5: kinbridge.progress.v1.CreateChildRequest
-	(*GetChildRequest)(nil),           // 6: kinbridge.progress.v1.GetChildRequest
-	(*ListChildrenRequest)(nil),       // 7: kinbridge.progress.v1.ListChildrenRequest
-	(*ListChildrenResponse)(nil),      // 8: kinbridge.progress.v1.ListChildrenResponse
-	(*UpdateChildRequest)(nil),        // 9: kinbridge.progress.v1.UpdateChildRequest
-	(*DeleteChildRequest)(nil),        // 10: kinbridge.progress.v1.DeleteChildRequest
-	(*CreateGuardianshipRequest)(nil), // 11: kinbridge.progress.v1.CreateGuardianshipRequest
-	(*GetGuardianshipRequest)(nil),    // 12: kinbridge.progress.v1.GetGuardianshipRequest
-	(*ListGuardianshipsRequest)(nil),  // 13: kinbridge.progress.v1.ListGuardianshipsRequest
-	(*ListGuardianshipsResponse)(nil), // 14: kinbridge.progress.v1.ListGuardianshipsResponse
-	(*UpdateGuardianshipRequest)(nil), // 15: kinbridge.progress.v1.UpdateGuardianshipRequest
-	(*DeleteGuardianshipRequest)(nil), // 16: kinbridge.progress.v1.DeleteGuardianshipRequest
-	(*Points)(nil),                    // 17: kinbridge.progress.v1.Points
-	(*Score)(nil),                     // 18: kinbridge.progress.v1.Score
-	(*Assessment)(nil),                // 19: kinbridge.progress.v1.Assessment
-	(*Milestone)(nil),                 // 20: kinbridge.progress.v1.Milestone
-	(*GradeMapping)(nil),              // 21: kinbridge.progress.v1.GradeMapping
-	(*GradingScale)(nil),              // 22: kinbridge.progress.v1.GradingScale
-	(*SubjectSummary)(nil),            // 23: kinbridge.progress.v1.SubjectSummary
-	(*ProgressSummary)(nil),           // 24: kinbridge.progress.v1.ProgressSummary
-	(*CreateAssessmentRequest)(nil),   // 25: kinbridge.progress.v1.CreateAssessmentRequest
-	(*GetAssessmentRequest)(nil),      // 26: kinbridge.progress.v1.GetAssessmentRequest
-	(*ListAssessmentsRequest)(nil),    // 27: kinbridge.progress.v1.ListAssessmentsRequest
-	(*ListAssessmentsResponse)(nil),   // 28: kinbridge.progress.v1.ListAssessmentsResponse
-	(*UpdateAssessmentRequest)(nil),   // 29: kinbridge.progress.v1.UpdateAssessmentRequest
-	(*DeleteAssessmentRequest)(nil),   // 30: kinbridge.progress.v1.DeleteAssessmentRequest
-	(*CreateMilestoneRequest)(nil),    // 31: kinbridge.progress.v1.CreateMilestoneRequest
-	(*GetMilestoneRequest)(nil),       // 32: kinbridge.progress.v1.GetMilestoneRequest
-	(*ListMilestonesRequest)(nil),     // 33: kinbridge.progress.v1.ListMilestonesRequest
-	(*ListMilestonesResponse)(nil),    // 34: kinbridge.progress.v1.ListMilestonesResponse
-	(*UpdateMilestoneRequest)(nil),    // 35: kinbridge.progress.v1.UpdateMilestoneRequest
-	(*DeleteMilestoneRequest)(nil),    // 36: kinbridge.progress.v1.DeleteMilestoneRequest
-	(*GetGradingScaleRequest)(nil),    // 37: kinbridge.progress.v1.GetGradingScaleRequest
-	(*UpdateGradingScaleRequest)(nil), // 38: kinbridge.progress.v1.UpdateGradingScaleRequest
-	(*GetProgressSummaryRequest)(nil), // 39: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*User)(nil),                      // 40: kinbridge.progress.v1.User
-	(*FollowedChild)(nil),             // 41: kinbridge.progress.v1.FollowedChild
-	(*GetUserRequest)(nil),            // 42: kinbridge.progress.v1.GetUserRequest
-	(*timestamppb.Timestamp)(nil),     // 43: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 44: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 45: google.protobuf.Empty
+	(PublishState)(0),                 // 0: kinbridge.progress.v1.PublishState
+	(Role)(0),                         // 1: kinbridge.progress.v1.Role
+	(AssessmentKind)(0),               // 2: kinbridge.progress.v1.AssessmentKind
+	(MilestoneCategory)(0),            // 3: kinbridge.progress.v1.MilestoneCategory
+	(*Child)(nil),                     // 4: kinbridge.progress.v1.Child
+	(*Guardianship)(nil),              // 5: kinbridge.progress.v1.Guardianship
+	(*CreateChildRequest)(nil),        // 6: kinbridge.progress.v1.CreateChildRequest
+	(*GetChildRequest)(nil),           // 7: kinbridge.progress.v1.GetChildRequest
+	(*ListChildrenRequest)(nil),       // 8: kinbridge.progress.v1.ListChildrenRequest
+	(*ListChildrenResponse)(nil),      // 9: kinbridge.progress.v1.ListChildrenResponse
+	(*UpdateChildRequest)(nil),        // 10: kinbridge.progress.v1.UpdateChildRequest
+	(*DeleteChildRequest)(nil),        // 11: kinbridge.progress.v1.DeleteChildRequest
+	(*CreateGuardianshipRequest)(nil), // 12: kinbridge.progress.v1.CreateGuardianshipRequest
+	(*GetGuardianshipRequest)(nil),    // 13: kinbridge.progress.v1.GetGuardianshipRequest
+	(*ListGuardianshipsRequest)(nil),  // 14: kinbridge.progress.v1.ListGuardianshipsRequest
+	(*ListGuardianshipsResponse)(nil), // 15: kinbridge.progress.v1.ListGuardianshipsResponse
+	(*UpdateGuardianshipRequest)(nil), // 16: kinbridge.progress.v1.UpdateGuardianshipRequest
+	(*DeleteGuardianshipRequest)(nil), // 17: kinbridge.progress.v1.DeleteGuardianshipRequest
+	(*Points)(nil),                    // 18: kinbridge.progress.v1.Points
+	(*Score)(nil),                     // 19: kinbridge.progress.v1.Score
+	(*Assessment)(nil),                // 20: kinbridge.progress.v1.Assessment
+	(*Milestone)(nil),                 // 21: kinbridge.progress.v1.Milestone
+	(*GradeMapping)(nil),              // 22: kinbridge.progress.v1.GradeMapping
+	(*GradingScale)(nil),              // 23: kinbridge.progress.v1.GradingScale
+	(*SubjectSummary)(nil),            // 24: kinbridge.progress.v1.SubjectSummary
+	(*ProgressSummary)(nil),           // 25: kinbridge.progress.v1.ProgressSummary
+	(*CreateAssessmentRequest)(nil),   // 26: kinbridge.progress.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),      // 27: kinbridge.progress.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),    // 28: kinbridge.progress.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil),   // 29: kinbridge.progress.v1.ListAssessmentsResponse
+	(*UpdateAssessmentRequest)(nil),   // 30: kinbridge.progress.v1.UpdateAssessmentRequest
+	(*DeleteAssessmentRequest)(nil),   // 31: kinbridge.progress.v1.DeleteAssessmentRequest
+	(*ApproveAssessmentRequest)(nil),  // 32: kinbridge.progress.v1.ApproveAssessmentRequest
+	(*CreateMilestoneRequest)(nil),    // 33: kinbridge.progress.v1.CreateMilestoneRequest
+	(*GetMilestoneRequest)(nil),       // 34: kinbridge.progress.v1.GetMilestoneRequest
+	(*ListMilestonesRequest)(nil),     // 35: kinbridge.progress.v1.ListMilestonesRequest
+	(*ListMilestonesResponse)(nil),    // 36: kinbridge.progress.v1.ListMilestonesResponse
+	(*UpdateMilestoneRequest)(nil),    // 37: kinbridge.progress.v1.UpdateMilestoneRequest
+	(*DeleteMilestoneRequest)(nil),    // 38: kinbridge.progress.v1.DeleteMilestoneRequest
+	(*ApproveMilestoneRequest)(nil),   // 39: kinbridge.progress.v1.ApproveMilestoneRequest
+	(*GetGradingScaleRequest)(nil),    // 40: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 41: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 42: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*User)(nil),                      // 43: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 44: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 45: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 47: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),             // 48: google.protobuf.Empty
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	43, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	43, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	43, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	43, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	3,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
-	3,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	44, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	4,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
-	4,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	44, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
-	1,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	18, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	43, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	43, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 18: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	43, // 19: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	43, // 20: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
-	21, // 21: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	43, // 22: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
-	23, // 23: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
-	23, // 24: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
-	20, // 25: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
-	19, // 26: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	1,  // 27: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	19, // 28: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
-	19, // 29: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	44, // 30: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 31: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	2,  // 32: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	20, // 33: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
-	20, // 34: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	44, // 35: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
-	22, // 36: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	41, // 37: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
-	0,  // 38: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
-	5,  // 39: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	6,  // 40: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	7,  // 41: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	9,  // 42: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	10, // 43: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	11, // 44: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	12, // 45: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	13, // 46: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	15, // 47: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	16, // 48: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	25, // 49: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	26, // 50: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	27, // 51: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	29, // 52: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	30, // 53: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	31, // 54: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	32, // 55: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	33, // 56: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	35, // 57: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	36, // 58: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	37, // 59: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	38, // 60: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	39, // 61: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	42, // 62: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
-	3,  // 63: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	3,  // 64: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	8,  // 65: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	3,  // 66: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	45, // 67: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	4,  // 68: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	4,  // 69: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	14, // 70: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	4,  // 71: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	45, // 72: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	19, // 73: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	19, // 74: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	28, // 75: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	19, // 76: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	45, // 77: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	20, // 78: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	20, // 79: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	34, // 80: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	20, // 81: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	45, // 82: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	22, // 83: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	22, // 84: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	24, // 85: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	40, // 86: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
-	63, // [63:87] is the sub-list for method output_type
-	39, // [39:63] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	46, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	46, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
+	46, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	46, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	4,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
+	4,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	47, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	5,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
+	5,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	47, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
+	2,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	19, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
+	46, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	46, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 18: kinbridge.progress.v1.Assessment.state:type_name -> kinbridge.progress.v1.PublishState
+	46, // 19: kinbridge.progress.v1.Assessment.approve_time:type_name -> google.protobuf.Timestamp
+	3,  // 20: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	46, // 21: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	46, // 22: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: kinbridge.progress.v1.Milestone.state:type_name -> kinbridge.progress.v1.PublishState
+	46, // 24: kinbridge.progress.v1.Milestone.approve_time:type_name -> google.protobuf.Timestamp
+	22, // 25: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	46, // 26: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	24, // 27: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	24, // 28: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	21, // 29: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	20, // 30: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	2,  // 31: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	0,  // 32: kinbridge.progress.v1.ListAssessmentsRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	20, // 33: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	20, // 34: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	47, // 35: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 36: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	3,  // 37: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	0,  // 38: kinbridge.progress.v1.ListMilestonesRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	21, // 39: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	21, // 40: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	47, // 41: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 42: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	44, // 43: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	1,  // 44: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	6,  // 45: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	7,  // 46: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	8,  // 47: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	10, // 48: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	11, // 49: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	12, // 50: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	13, // 51: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	14, // 52: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	16, // 53: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	17, // 54: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	26, // 55: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	27, // 56: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	28, // 57: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	30, // 58: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	31, // 59: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	32, // 60: kinbridge.progress.v1.ProgressService.ApproveAssessment:input_type -> kinbridge.progress.v1.ApproveAssessmentRequest
+	33, // 61: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	34, // 62: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	35, // 63: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	37, // 64: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	38, // 65: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	39, // 66: kinbridge.progress.v1.ProgressService.ApproveMilestone:input_type -> kinbridge.progress.v1.ApproveMilestoneRequest
+	40, // 67: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	41, // 68: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	42, // 69: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	45, // 70: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	4,  // 71: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	4,  // 72: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	9,  // 73: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	4,  // 74: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	48, // 75: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	5,  // 76: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	5,  // 77: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	15, // 78: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	5,  // 79: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	48, // 80: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	20, // 81: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	20, // 82: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	29, // 83: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	20, // 84: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	48, // 85: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	20, // 86: kinbridge.progress.v1.ProgressService.ApproveAssessment:output_type -> kinbridge.progress.v1.Assessment
+	21, // 87: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	21, // 88: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	36, // 89: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	21, // 90: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	48, // 91: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	21, // 92: kinbridge.progress.v1.ProgressService.ApproveMilestone:output_type -> kinbridge.progress.v1.Milestone
+	23, // 93: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	23, // 94: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	25, // 95: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	43, // 96: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	71, // [71:97] is the sub-list for method output_type
+	45, // [45:71] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -3385,8 +3679,8 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   40,
+			NumEnums:      4,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
