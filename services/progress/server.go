@@ -71,6 +71,8 @@ func childToProto(c store.Child) *progressv1.Child {
 		CreateTime:  timestamppb.New(c.CreateTime),
 		UpdateTime:  timestamppb.New(c.UpdateTime),
 		Etag:        etag.Of(c.Revision),
+		// Set by administrators; shown to anyone who sees the child.
+		RequireApproval: c.RequireApproval,
 	}
 }
 
@@ -194,7 +196,8 @@ type updatable struct {
 
 var (
 	childUpdatable = updatable{
-		fields:  map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true},
+		fields: map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true,
+			"require_approval": true},
 		ignored: map[string]bool{"name": true, "etag": true, "create_time": true, "update_time": true},
 	}
 	guardianshipUpdatable = updatable{
@@ -281,10 +284,17 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 				c.TimeZone = "UTC"
 			}
 		}
+		if paths["require_approval"] {
+			c.RequireApproval = in.RequireApproval
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, storeError(err, in.GetName())
+	}
+	if paths["require_approval"] {
+		// Media learns it with its access answers: drop the shared ones.
+		s.accessChanged(ctx, in.GetName())
 	}
 	return childToProto(c), nil
 }
@@ -462,7 +472,7 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		return nil, err
 	}
 	id := cn.ID
-	role, exists, err := a.store.Role(ctx, id, req.GetUser())
+	role, exists, requireApproval, err := a.store.Access(ctx, id, req.GetUser())
 	if err != nil {
 		return nil, storeError(err, "child")
 	}
@@ -474,6 +484,8 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		Allowed:     exists && role >= need,
 		ChildExists: exists,
 		Role:        progressv1.Role(role),
+		// Media makes a contributor's upload a draft when it is set.
+		ApprovalRequired: requireApproval,
 	}, nil
 }
 
