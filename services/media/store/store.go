@@ -210,6 +210,9 @@ type Item struct {
 	CreateTime    time.Time
 	UpdateTime    time.Time
 	Revision      int64 // increases on every change; the etag is derived from it
+	// Approval says whether guardians see it (approval.go); only
+	// ApproveItem changes it.
+	Approval
 }
 
 // blobs returns the distinct blobs the item references.
@@ -249,8 +252,9 @@ type ItemQuery struct {
 	// inclusive, before exclusive; zero is unbounded.
 	CreatedFrom   time.Time
 	CreatedBefore time.Time
-	After         *ItemCursor // nil for the first page
-	Limit         int         // 0 for all
+	PublishState  PublishState // 0 for all
+	After         *ItemCursor  // nil for the first page
+	Limit         int          // 0 for all
 }
 
 // ChildDeletion is what a DeleteChild did.
