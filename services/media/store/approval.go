@@ -31,8 +31,7 @@ type Approval struct {
 // ErrAlreadyPublished means an approval found its item published.
 var ErrAlreadyPublished = errors.New("already published")
 
-// Approvals is the part of the store that publishes drafts; *SQL
-// implements it next to Store.
+// Approvals is the part of the Store that publishes drafts.
 type Approvals interface {
 	// ApproveItem publishes a draft item as approved by approver, with the
 	// events announce makes of the item as stored, in one transaction
@@ -45,8 +44,6 @@ type Approvals interface {
 	FinishJobAnnouncing(ctx context.Context, id, owner string, change func(*Item) error,
 		announce func(Item) []outbox.Message) (Item, error)
 }
-
-var _ Approvals = (*SQL)(nil)
 
 // stateOf is the publish state to store: zero is published.
 func stateOf(a Approval) PublishState {

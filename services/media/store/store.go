@@ -345,6 +345,7 @@ type Job struct {
 // about take the events announcing them, which are added to the outbox in
 // the same transaction: stored together or not at all.
 type Store interface {
+	Approvals
 	// CreateItem stores a new item at revision 1, references its blobs, and
 	// enqueues jobs (their child and item ids filled in) and events, all in
 	// one transaction. If the child already has an item with the same
