@@ -9,6 +9,7 @@ package progressv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1869,7 +1870,9 @@ type Assessment struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The reactions and comments on it, as the caller sees them.
+	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1988,6 +1991,13 @@ func (x *Assessment) GetEtag() string {
 	return ""
 }
 
+func (x *Assessment) GetReactions() *v1.ReactionSummary {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
 // Something the child achieved.
 type Milestone struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2009,7 +2019,9 @@ type Milestone struct {
 	// When it last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The reactions and comments on it, as the caller sees them.
+	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2105,6 +2117,13 @@ func (x *Milestone) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Milestone) GetReactions() *v1.ReactionSummary {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
 }
 
 // One letter grade and the percentage it stands for.
@@ -3168,6 +3187,330 @@ func (x *DeleteMilestoneRequest) GetEtag() string {
 	return ""
 }
 
+// Request of CreateComment.
+type CreateCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The comment; `text` is required.
+	Comment       *v1.Comment `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCommentRequest) Reset() {
+	*x = CreateCommentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCommentRequest) ProtoMessage() {}
+
+func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCommentRequest.ProtoReflect.Descriptor instead.
+func (*CreateCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateCommentRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateCommentRequest) GetComment() *v1.Comment {
+	if x != nil {
+		return x.Comment
+	}
+	return nil
+}
+
+// Request of ListComments.
+type ListCommentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many comments to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommentsRequest) Reset() {
+	*x = ListCommentsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommentsRequest) ProtoMessage() {}
+
+func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommentsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommentsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListCommentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListCommentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCommentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Request of DeleteComment.
+type DeleteCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The comment, `{item}/comments/{comment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCommentRequest) Reset() {
+	*x = DeleteCommentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCommentRequest) ProtoMessage() {}
+
+func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCommentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DeleteCommentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of SetReaction.
+type SetReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reaction with its `name`, `{item}/reactions/me`, and its `kind`.
+	Reaction      *v1.Reaction `protobuf:"bytes,1,opt,name=reaction,proto3" json:"reaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetReactionRequest) Reset() {
+	*x = SetReactionRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetReactionRequest) ProtoMessage() {}
+
+func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetReactionRequest.ProtoReflect.Descriptor instead.
+func (*SetReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SetReactionRequest) GetReaction() *v1.Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return nil
+}
+
+// Request of DeleteReaction.
+type DeleteReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's reaction, `{item}/reactions/me` (or their own user id).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteReactionRequest) Reset() {
+	*x = DeleteReactionRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteReactionRequest) ProtoMessage() {}
+
+func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteReactionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *DeleteReactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of ListReactions.
+type ListReactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many reactions to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReactionsRequest) Reset() {
+	*x = ListReactionsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReactionsRequest) ProtoMessage() {}
+
+func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListReactionsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListReactionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListReactionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReactionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Request of GetGradingScale.
 type GetGradingScaleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3179,7 +3522,7 @@ type GetGradingScaleRequest struct {
 
 func (x *GetGradingScaleRequest) Reset() {
 	*x = GetGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3534,7 @@ func (x *GetGradingScaleRequest) String() string {
 func (*GetGradingScaleRequest) ProtoMessage() {}
 
 func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3547,7 @@ func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetGradingScaleRequest) GetName() string {
@@ -3225,7 +3568,7 @@ type UpdateGradingScaleRequest struct {
 
 func (x *UpdateGradingScaleRequest) Reset() {
 	*x = UpdateGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +3580,7 @@ func (x *UpdateGradingScaleRequest) String() string {
 func (*UpdateGradingScaleRequest) ProtoMessage() {}
 
 func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +3593,7 @@ func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
@@ -3277,7 +3620,7 @@ type GetProgressSummaryRequest struct {
 
 func (x *GetProgressSummaryRequest) Reset() {
 	*x = GetProgressSummaryRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3632,7 @@ func (x *GetProgressSummaryRequest) String() string {
 func (*GetProgressSummaryRequest) ProtoMessage() {}
 
 func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3645,7 @@ func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetProgressSummaryRequest) GetName() string {
@@ -3354,7 +3697,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3366,7 +3709,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3379,7 +3722,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *User) GetName() string {
@@ -3429,7 +3772,7 @@ type FollowedChild struct {
 
 func (x *FollowedChild) Reset() {
 	*x = FollowedChild{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3441,7 +3784,7 @@ func (x *FollowedChild) String() string {
 func (*FollowedChild) ProtoMessage() {}
 
 func (x *FollowedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3454,7 +3797,7 @@ func (x *FollowedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
 func (*FollowedChild) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FollowedChild) GetChild() string {
@@ -3496,7 +3839,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3508,7 +3851,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3521,7 +3864,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3535,7 +3878,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x88\x05\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x88\x05\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -3657,7 +4000,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\x9e\x06\n" +
+	"\x05value\"\xed\x06\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3676,10 +4019,11 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag:6\x92A3\n" +
+	"\x04etag\x18\f \x01(\tR\x04etag\x12M\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\x91\x05\n" +
+	"\b_percent\"\xe0\x05\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -3693,7 +4037,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag:6\x92A3\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\x12M\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
@@ -3795,7 +4140,30 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"|\n" +
 	"\x16DeleteMilestoneRequest\x12N\n" +
 	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xfc\x01\n" +
+	"\x14CreateCommentRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12\x81\x01\n" +
+	"\acomment\x18\x02 \x01(\v2 .kinbridge.discussion.v1.CommentBE\xbaHB\xba\x01<\n" +
+	"\x15comment.text.required\x12\vis required\x1a\x16this.text.trim() != ''\xc8\x01\x01R\acomment\"\xc9\x01\n" +
+	"\x13ListCommentsRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8c\x01\n" +
+	"\x14DeleteCommentRequest\x12t\n" +
+	"\x04name\x18\x01 \x01(\tB`\xbaH]r[2Y^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}/comments/[a-z0-9]{1,63}$R\x04name\"\x93\x01\n" +
+	"\x12SetReactionRequest\x12}\n" +
+	"\breaction\x18\x01 \x01(\v2!.kinbridge.discussion.v1.ReactionB>\xbaH;\xba\x015\n" +
+	"\x16reaction.kind.required\x12\vis required\x1a\x0ethis.kind != 0\xc8\x01\x01R\breaction\"\x8b\x01\n" +
+	"\x15DeleteReactionRequest\x12r\n" +
+	"\x04name\x18\x01 \x01(\tB^\xbaH[rY2W^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}/reactions/[^/]{1,128}$R\x04name\"\xca\x01\n" +
+	"\x14ListReactionsRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
@@ -3852,7 +4220,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	" ERROR_REASON_INVITATION_REDEEMED\x10\x02\x12#\n" +
 	"\x1fERROR_REASON_INVITATION_REVOKED\x10\x03\x12!\n" +
 	"\x1dERROR_REASON_ALREADY_GUARDIAN\x10\x04\x12%\n" +
-	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\x89\"\n" +
+	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\x98,\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -3881,7 +4249,13 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\fGetMilestone\x12*.kinbridge.progress.v1.GetMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/milestones/*}\x90\x02\x01\x12\x9c\x01\n" +
 	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
 	"\x0fUpdateMilestone\x12-.kinbridge.progress.v1.UpdateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"?\x82\xd3\xe4\x93\x029:\tmilestone2,/v1/{milestone.name=children/*/milestones/*}\x12\x87\x01\n" +
-	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x94\x01\n" +
+	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\xd9\x01\n" +
+	"\rCreateComment\x12+.kinbridge.progress.v1.CreateCommentRequest\x1a .kinbridge.discussion.v1.Comment\"y\x82\xd3\xe4\x93\x02s:\acommentZ8:\acomment\"-/v1/{parent=children/*/milestones/*}/comments\"./v1/{parent=children/*/assessments/*}/comments\x12\xd5\x01\n" +
+	"\fListComments\x12*.kinbridge.progress.v1.ListCommentsRequest\x1a-.kinbridge.discussion.v1.ListCommentsResponse\"j\x82\xd3\xe4\x93\x02aZ/\x12-/v1/{parent=children/*/milestones/*}/comments\x12./v1/{parent=children/*/assessments/*}/comments\x90\x02\x01\x12\xc0\x01\n" +
+	"\rDeleteComment\x12+.kinbridge.progress.v1.DeleteCommentRequest\x1a\x16.google.protobuf.Empty\"j\x82\xd3\xe4\x93\x02aZ/*-/v1/{name=children/*/milestones/*/comments/*}*./v1/{name=children/*/assessments/*/comments/*}\x90\x02\x02\x12\xf1\x01\n" +
+	"\vSetReaction\x12).kinbridge.progress.v1.SetReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01:\breactionZC:\breaction\x1a7/v1/{reaction.name=children/*/milestones/*/reactions/*}\x1a8/v1/{reaction.name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xc4\x01\n" +
+	"\x0eDeleteReaction\x12,.kinbridge.progress.v1.DeleteReactionRequest\x1a\x16.google.protobuf.Empty\"l\x82\xd3\xe4\x93\x02cZ0*./v1/{name=children/*/milestones/*/reactions/*}*//v1/{name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xda\x01\n" +
+	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
 	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
@@ -3901,7 +4275,7 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(Role)(0),                         // 0: kinbridge.progress.v1.Role
 	(InvitationState)(0),              // 1: kinbridge.progress.v1.InvitationState
@@ -3949,129 +4323,156 @@ var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(*ListMilestonesResponse)(nil),    // 43: kinbridge.progress.v1.ListMilestonesResponse
 	(*UpdateMilestoneRequest)(nil),    // 44: kinbridge.progress.v1.UpdateMilestoneRequest
 	(*DeleteMilestoneRequest)(nil),    // 45: kinbridge.progress.v1.DeleteMilestoneRequest
-	(*GetGradingScaleRequest)(nil),    // 46: kinbridge.progress.v1.GetGradingScaleRequest
-	(*UpdateGradingScaleRequest)(nil), // 47: kinbridge.progress.v1.UpdateGradingScaleRequest
-	(*GetProgressSummaryRequest)(nil), // 48: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*User)(nil),                      // 49: kinbridge.progress.v1.User
-	(*FollowedChild)(nil),             // 50: kinbridge.progress.v1.FollowedChild
-	(*GetUserRequest)(nil),            // 51: kinbridge.progress.v1.GetUserRequest
-	(*timestamppb.Timestamp)(nil),     // 52: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 53: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),       // 54: google.protobuf.Duration
-	(*emptypb.Empty)(nil),             // 55: google.protobuf.Empty
+	(*CreateCommentRequest)(nil),      // 46: kinbridge.progress.v1.CreateCommentRequest
+	(*ListCommentsRequest)(nil),       // 47: kinbridge.progress.v1.ListCommentsRequest
+	(*DeleteCommentRequest)(nil),      // 48: kinbridge.progress.v1.DeleteCommentRequest
+	(*SetReactionRequest)(nil),        // 49: kinbridge.progress.v1.SetReactionRequest
+	(*DeleteReactionRequest)(nil),     // 50: kinbridge.progress.v1.DeleteReactionRequest
+	(*ListReactionsRequest)(nil),      // 51: kinbridge.progress.v1.ListReactionsRequest
+	(*GetGradingScaleRequest)(nil),    // 52: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 53: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 54: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*User)(nil),                      // 55: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 56: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 57: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 58: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 59: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),       // 60: google.protobuf.Duration
+	(*v1.ReactionSummary)(nil),        // 61: kinbridge.discussion.v1.ReactionSummary
+	(*v1.Comment)(nil),                // 62: kinbridge.discussion.v1.Comment
+	(*v1.Reaction)(nil),               // 63: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),             // 64: google.protobuf.Empty
+	(*v1.ListCommentsResponse)(nil),   // 65: kinbridge.discussion.v1.ListCommentsResponse
+	(*v1.ListReactionsResponse)(nil),  // 66: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	52, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	52, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	58, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	58, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	52, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	52, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	58, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	58, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
 	5,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
 	5,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	53, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
 	6,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
 	6,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	53, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 13: kinbridge.progress.v1.Invitation.role:type_name -> kinbridge.progress.v1.Role
 	1,  // 14: kinbridge.progress.v1.Invitation.state:type_name -> kinbridge.progress.v1.InvitationState
-	52, // 15: kinbridge.progress.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	54, // 16: kinbridge.progress.v1.Invitation.ttl:type_name -> google.protobuf.Duration
-	52, // 17: kinbridge.progress.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	52, // 18: kinbridge.progress.v1.Invitation.redeem_time:type_name -> google.protobuf.Timestamp
-	52, // 19: kinbridge.progress.v1.Invitation.revoke_time:type_name -> google.protobuf.Timestamp
+	58, // 15: kinbridge.progress.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	60, // 16: kinbridge.progress.v1.Invitation.ttl:type_name -> google.protobuf.Duration
+	58, // 17: kinbridge.progress.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	58, // 18: kinbridge.progress.v1.Invitation.redeem_time:type_name -> google.protobuf.Timestamp
+	58, // 19: kinbridge.progress.v1.Invitation.revoke_time:type_name -> google.protobuf.Timestamp
 	19, // 20: kinbridge.progress.v1.CreateInvitationRequest.invitation:type_name -> kinbridge.progress.v1.Invitation
 	19, // 21: kinbridge.progress.v1.ListInvitationsResponse.invitations:type_name -> kinbridge.progress.v1.Invitation
 	26, // 22: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
 	2,  // 23: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
 	27, // 24: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	52, // 25: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	52, // 26: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 27: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	52, // 28: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	52, // 29: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
-	30, // 30: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	52, // 31: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
-	32, // 32: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
-	32, // 33: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
-	29, // 34: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
-	28, // 35: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	2,  // 36: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	28, // 37: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
-	28, // 38: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	53, // 39: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 40: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	3,  // 41: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	29, // 42: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
-	29, // 43: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	53, // 44: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
-	31, // 45: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	50, // 46: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
-	0,  // 47: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
-	7,  // 48: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	8,  // 49: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	9,  // 50: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	11, // 51: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	12, // 52: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	13, // 53: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	14, // 54: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	15, // 55: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	17, // 56: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	18, // 57: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	20, // 58: kinbridge.progress.v1.ProgressService.CreateInvitation:input_type -> kinbridge.progress.v1.CreateInvitationRequest
-	21, // 59: kinbridge.progress.v1.ProgressService.ListInvitations:input_type -> kinbridge.progress.v1.ListInvitationsRequest
-	23, // 60: kinbridge.progress.v1.ProgressService.GetInvitation:input_type -> kinbridge.progress.v1.GetInvitationRequest
-	24, // 61: kinbridge.progress.v1.ProgressService.RevokeInvitation:input_type -> kinbridge.progress.v1.RevokeInvitationRequest
-	25, // 62: kinbridge.progress.v1.ProgressService.RedeemInvitation:input_type -> kinbridge.progress.v1.RedeemInvitationRequest
-	34, // 63: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	35, // 64: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	36, // 65: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	38, // 66: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	39, // 67: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	40, // 68: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	41, // 69: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	42, // 70: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	44, // 71: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	45, // 72: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	46, // 73: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	47, // 74: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	48, // 75: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	51, // 76: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
-	5,  // 77: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	5,  // 78: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	10, // 79: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	5,  // 80: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	55, // 81: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	6,  // 82: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	6,  // 83: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	16, // 84: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	6,  // 85: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	55, // 86: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	19, // 87: kinbridge.progress.v1.ProgressService.CreateInvitation:output_type -> kinbridge.progress.v1.Invitation
-	22, // 88: kinbridge.progress.v1.ProgressService.ListInvitations:output_type -> kinbridge.progress.v1.ListInvitationsResponse
-	19, // 89: kinbridge.progress.v1.ProgressService.GetInvitation:output_type -> kinbridge.progress.v1.Invitation
-	19, // 90: kinbridge.progress.v1.ProgressService.RevokeInvitation:output_type -> kinbridge.progress.v1.Invitation
-	6,  // 91: kinbridge.progress.v1.ProgressService.RedeemInvitation:output_type -> kinbridge.progress.v1.Guardianship
-	28, // 92: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	28, // 93: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	37, // 94: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	28, // 95: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	55, // 96: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	29, // 97: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	29, // 98: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	43, // 99: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	29, // 100: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	55, // 101: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	31, // 102: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	31, // 103: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	33, // 104: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	49, // 105: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
-	77, // [77:106] is the sub-list for method output_type
-	48, // [48:77] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	58, // 25: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	58, // 26: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	61, // 27: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	3,  // 28: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	58, // 29: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	58, // 30: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	61, // 31: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	30, // 32: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	58, // 33: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	32, // 34: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	32, // 35: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	29, // 36: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	28, // 37: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	2,  // 38: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	28, // 39: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	28, // 40: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	59, // 41: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 42: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	3,  // 43: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	29, // 44: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	29, // 45: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	59, // 46: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 47: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	63, // 48: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	31, // 49: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	56, // 50: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	0,  // 51: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	7,  // 52: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	8,  // 53: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	9,  // 54: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	11, // 55: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	12, // 56: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	13, // 57: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	14, // 58: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	15, // 59: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	17, // 60: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	18, // 61: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	20, // 62: kinbridge.progress.v1.ProgressService.CreateInvitation:input_type -> kinbridge.progress.v1.CreateInvitationRequest
+	21, // 63: kinbridge.progress.v1.ProgressService.ListInvitations:input_type -> kinbridge.progress.v1.ListInvitationsRequest
+	23, // 64: kinbridge.progress.v1.ProgressService.GetInvitation:input_type -> kinbridge.progress.v1.GetInvitationRequest
+	24, // 65: kinbridge.progress.v1.ProgressService.RevokeInvitation:input_type -> kinbridge.progress.v1.RevokeInvitationRequest
+	25, // 66: kinbridge.progress.v1.ProgressService.RedeemInvitation:input_type -> kinbridge.progress.v1.RedeemInvitationRequest
+	34, // 67: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	35, // 68: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	36, // 69: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	38, // 70: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	39, // 71: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	40, // 72: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	41, // 73: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	42, // 74: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	44, // 75: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	45, // 76: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	46, // 77: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
+	47, // 78: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
+	48, // 79: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
+	49, // 80: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
+	50, // 81: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
+	51, // 82: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
+	52, // 83: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	53, // 84: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	54, // 85: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	57, // 86: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	5,  // 87: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	5,  // 88: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	10, // 89: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	5,  // 90: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	64, // 91: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	6,  // 92: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	6,  // 93: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	16, // 94: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	6,  // 95: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	64, // 96: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	19, // 97: kinbridge.progress.v1.ProgressService.CreateInvitation:output_type -> kinbridge.progress.v1.Invitation
+	22, // 98: kinbridge.progress.v1.ProgressService.ListInvitations:output_type -> kinbridge.progress.v1.ListInvitationsResponse
+	19, // 99: kinbridge.progress.v1.ProgressService.GetInvitation:output_type -> kinbridge.progress.v1.Invitation
+	19, // 100: kinbridge.progress.v1.ProgressService.RevokeInvitation:output_type -> kinbridge.progress.v1.Invitation
+	6,  // 101: kinbridge.progress.v1.ProgressService.RedeemInvitation:output_type -> kinbridge.progress.v1.Guardianship
+	28, // 102: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	28, // 103: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	37, // 104: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	28, // 105: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	64, // 106: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	29, // 107: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	29, // 108: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	43, // 109: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	29, // 110: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	64, // 111: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	62, // 112: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
+	65, // 113: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	64, // 114: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
+	63, // 115: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
+	64, // 116: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
+	66, // 117: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	31, // 118: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	31, // 119: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	33, // 120: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	55, // 121: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	87, // [87:122] is the sub-list for method output_type
+	52, // [52:87] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -4091,7 +4492,7 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   47,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

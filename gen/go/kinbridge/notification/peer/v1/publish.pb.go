@@ -24,6 +24,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Who among the people who may see a child receives an event.
+type Audience int32
+
+const (
+	// Every guardian and contributor of the child, the actor included.
+	Audience_AUDIENCE_UNSPECIFIED Audience = 0
+	// Every guardian and contributor of the child except the event's `actor`.
+	Audience_AUDIENCE_OTHERS Audience = 1
+	// The contributors of the child (ROLE_CONTRIBUTOR) except the event's `actor`.
+	Audience_AUDIENCE_CONTRIBUTORS Audience = 2
+)
+
+// Enum value maps for Audience.
+var (
+	Audience_name = map[int32]string{
+		0: "AUDIENCE_UNSPECIFIED",
+		1: "AUDIENCE_OTHERS",
+		2: "AUDIENCE_CONTRIBUTORS",
+	}
+	Audience_value = map[string]int32{
+		"AUDIENCE_UNSPECIFIED":  0,
+		"AUDIENCE_OTHERS":       1,
+		"AUDIENCE_CONTRIBUTORS": 2,
+	}
+)
+
+func (x Audience) Enum() *Audience {
+	p := new(Audience)
+	*p = x
+	return p
+}
+
+func (x Audience) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Audience) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_notification_peer_v1_publish_proto_enumTypes[0].Descriptor()
+}
+
+func (Audience) Type() protoreflect.EnumType {
+	return &file_kinbridge_notification_peer_v1_publish_proto_enumTypes[0]
+}
+
+func (x Audience) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Audience.Descriptor instead.
+func (Audience) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_notification_peer_v1_publish_proto_rawDescGZIP(), []int{0}
+}
+
 // Something that happened to a child.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -44,7 +97,10 @@ type Event struct {
 	// The user who caused it.
 	Actor string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
 	// For guardianship events: the user who was granted or lost access.
-	User          string `protobuf:"bytes,9,opt,name=user,proto3" json:"user,omitempty"`
+	User string `protobuf:"bytes,9,opt,name=user,proto3" json:"user,omitempty"`
+	// Whose inboxes take the event, among those who may see the child (and
+	// subscribed to the event's type).
+	Audience      Audience `protobuf:"varint,10,opt,name=audience,proto3,enum=kinbridge.notification.peer.v1.Audience" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +196,13 @@ func (x *Event) GetUser() string {
 		return x.User
 	}
 	return ""
+}
+
+func (x *Event) GetAudience() Audience {
+	if x != nil {
+		return x.Audience
+	}
+	return Audience_AUDIENCE_UNSPECIFIED
 }
 
 // Request of Publish.
@@ -339,7 +402,7 @@ var File_kinbridge_notification_peer_v1_publish_proto protoreflect.FileDescripto
 
 const file_kinbridge_notification_peer_v1_publish_proto_rawDesc = "" +
 	"\n" +
-	",kinbridge/notification/peer/v1/publish.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,kinbridge/notification/v1/notification.proto\"\xf6\x02\n" +
+	",kinbridge/notification/peer/v1/publish.proto\x12\x1ekinbridge.notification.peer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a,kinbridge/notification/v1/notification.proto\"\xc6\x03\n" +
 	"\x05Event\x12\x1a\n" +
 	"\x02id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x02id\x12D\n" +
@@ -352,7 +415,9 @@ const file_kinbridge_notification_peer_v1_publish_proto_rawDesc = "" +
 	"\n" +
 	"occur_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12\x1e\n" +
 	"\x05actor\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x05actor\x12\x1c\n" +
-	"\x04user\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x04user\"U\n" +
+	"\x04user\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x04user\x12N\n" +
+	"\baudience\x18\n" +
+	" \x01(\x0e2(.kinbridge.notification.peer.v1.AudienceB\b\xbaH\x05\x82\x01\x02\x10\x01R\baudience\"U\n" +
 	"\x0ePublishRequest\x12C\n" +
 	"\x05event\x18\x01 \x01(\v2%.kinbridge.notification.peer.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\"V\n" +
 	"\x0fPublishResponse\x12\x1a\n" +
@@ -361,7 +426,11 @@ const file_kinbridge_notification_peer_v1_publish_proto_rawDesc = "" +
 	"\x13PublishBatchRequest\x12J\n" +
 	"\x06events\x18\x01 \x03(\v2%.kinbridge.notification.peer.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x06events\"a\n" +
 	"\x14PublishBatchResponse\x12I\n" +
-	"\aresults\x18\x01 \x03(\v2/.kinbridge.notification.peer.v1.PublishResponseR\aresults2\x81\x02\n" +
+	"\aresults\x18\x01 \x03(\v2/.kinbridge.notification.peer.v1.PublishResponseR\aresults*T\n" +
+	"\bAudience\x12\x18\n" +
+	"\x14AUDIENCE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fAUDIENCE_OTHERS\x10\x01\x12\x19\n" +
+	"\x15AUDIENCE_CONTRIBUTORS\x10\x022\x81\x02\n" +
 	"\x0ePublishService\x12o\n" +
 	"\aPublish\x12..kinbridge.notification.peer.v1.PublishRequest\x1a/.kinbridge.notification.peer.v1.PublishResponse\"\x03\x90\x02\x02\x12~\n" +
 	"\fPublishBatch\x123.kinbridge.notification.peer.v1.PublishBatchRequest\x1a4.kinbridge.notification.peer.v1.PublishBatchResponse\"\x03\x90\x02\x02BYZWgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1;notificationpeerv1b\x06proto3"
@@ -378,31 +447,34 @@ func file_kinbridge_notification_peer_v1_publish_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_peer_v1_publish_proto_rawDescData
 }
 
+var file_kinbridge_notification_peer_v1_publish_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_kinbridge_notification_peer_v1_publish_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_kinbridge_notification_peer_v1_publish_proto_goTypes = []any{
-	(*Event)(nil),                 // 0: kinbridge.notification.peer.v1.Event
-	(*PublishRequest)(nil),        // 1: kinbridge.notification.peer.v1.PublishRequest
-	(*PublishResponse)(nil),       // 2: kinbridge.notification.peer.v1.PublishResponse
-	(*PublishBatchRequest)(nil),   // 3: kinbridge.notification.peer.v1.PublishBatchRequest
-	(*PublishBatchResponse)(nil),  // 4: kinbridge.notification.peer.v1.PublishBatchResponse
-	(v1.EventType)(0),             // 5: kinbridge.notification.v1.EventType
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(Audience)(0),                 // 0: kinbridge.notification.peer.v1.Audience
+	(*Event)(nil),                 // 1: kinbridge.notification.peer.v1.Event
+	(*PublishRequest)(nil),        // 2: kinbridge.notification.peer.v1.PublishRequest
+	(*PublishResponse)(nil),       // 3: kinbridge.notification.peer.v1.PublishResponse
+	(*PublishBatchRequest)(nil),   // 4: kinbridge.notification.peer.v1.PublishBatchRequest
+	(*PublishBatchResponse)(nil),  // 5: kinbridge.notification.peer.v1.PublishBatchResponse
+	(v1.EventType)(0),             // 6: kinbridge.notification.v1.EventType
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_kinbridge_notification_peer_v1_publish_proto_depIdxs = []int32{
-	5, // 0: kinbridge.notification.peer.v1.Event.type:type_name -> kinbridge.notification.v1.EventType
-	6, // 1: kinbridge.notification.peer.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
-	0, // 2: kinbridge.notification.peer.v1.PublishRequest.event:type_name -> kinbridge.notification.peer.v1.Event
-	0, // 3: kinbridge.notification.peer.v1.PublishBatchRequest.events:type_name -> kinbridge.notification.peer.v1.Event
-	2, // 4: kinbridge.notification.peer.v1.PublishBatchResponse.results:type_name -> kinbridge.notification.peer.v1.PublishResponse
-	1, // 5: kinbridge.notification.peer.v1.PublishService.Publish:input_type -> kinbridge.notification.peer.v1.PublishRequest
-	3, // 6: kinbridge.notification.peer.v1.PublishService.PublishBatch:input_type -> kinbridge.notification.peer.v1.PublishBatchRequest
-	2, // 7: kinbridge.notification.peer.v1.PublishService.Publish:output_type -> kinbridge.notification.peer.v1.PublishResponse
-	4, // 8: kinbridge.notification.peer.v1.PublishService.PublishBatch:output_type -> kinbridge.notification.peer.v1.PublishBatchResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 0: kinbridge.notification.peer.v1.Event.type:type_name -> kinbridge.notification.v1.EventType
+	7, // 1: kinbridge.notification.peer.v1.Event.occur_time:type_name -> google.protobuf.Timestamp
+	0, // 2: kinbridge.notification.peer.v1.Event.audience:type_name -> kinbridge.notification.peer.v1.Audience
+	1, // 3: kinbridge.notification.peer.v1.PublishRequest.event:type_name -> kinbridge.notification.peer.v1.Event
+	1, // 4: kinbridge.notification.peer.v1.PublishBatchRequest.events:type_name -> kinbridge.notification.peer.v1.Event
+	3, // 5: kinbridge.notification.peer.v1.PublishBatchResponse.results:type_name -> kinbridge.notification.peer.v1.PublishResponse
+	2, // 6: kinbridge.notification.peer.v1.PublishService.Publish:input_type -> kinbridge.notification.peer.v1.PublishRequest
+	4, // 7: kinbridge.notification.peer.v1.PublishService.PublishBatch:input_type -> kinbridge.notification.peer.v1.PublishBatchRequest
+	3, // 8: kinbridge.notification.peer.v1.PublishService.Publish:output_type -> kinbridge.notification.peer.v1.PublishResponse
+	5, // 9: kinbridge.notification.peer.v1.PublishService.PublishBatch:output_type -> kinbridge.notification.peer.v1.PublishBatchResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_peer_v1_publish_proto_init() }
@@ -415,13 +487,14 @@ func file_kinbridge_notification_peer_v1_publish_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_peer_v1_publish_proto_rawDesc), len(file_kinbridge_notification_peer_v1_publish_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_kinbridge_notification_peer_v1_publish_proto_goTypes,
 		DependencyIndexes: file_kinbridge_notification_peer_v1_publish_proto_depIdxs,
+		EnumInfos:         file_kinbridge_notification_peer_v1_publish_proto_enumTypes,
 		MessageInfos:      file_kinbridge_notification_peer_v1_publish_proto_msgTypes,
 	}.Build()
 	File_kinbridge_notification_peer_v1_publish_proto = out.File
