@@ -17,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
@@ -36,6 +37,8 @@ type server struct {
 	// the child (see Config.AccessCache).
 	accessChanged func(ctx context.Context, child string)
 	now           func() time.Time // the clock invitations expire by
+	// discussion serves comments and reactions (discussion.go).
+	discussion *discussion.Handler
 }
 
 // storeError maps store errors to statuses; what names the resource kind.

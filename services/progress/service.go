@@ -142,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		now = time.Now
 	}
 	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged, now: now}
+	svc.server.discussion = newDiscussion(db, svc.server, cfg.Logger)
 	svc.access = &accessServer{store: st}
 	return svc, nil
 }
