@@ -46,6 +46,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
@@ -200,6 +201,8 @@ type Service struct {
 	gc                         *uploadGC
 
 	metrics *metrics
+	// discussion serves comments and reactions (discussion.go).
+	discussion *discussion.Handler
 }
 
 // New opens (and migrates) the service's database and its blob store.
@@ -283,6 +286,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("media temp dir: %w", err)
 	}
+	svc.discussion = svc.newDiscussion()
 	svc.server = &server{svc: svc}
 	return svc, nil
 }

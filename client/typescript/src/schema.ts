@@ -187,6 +187,92 @@ export interface paths {
         patch: operations["UpdateAssessment"];
         trace?: never;
     };
+    "/v1/children/{child}/assessments/{assessment}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's comments, oldest first */
+        get: operations["ListComments"];
+        put?: never;
+        /**
+         * Comments on an assessment or a milestone
+         * @description Comments on an assessment or a milestone. Any guardian or contributor
+         *     of the child (and administrators) may read the comments and write one;
+         *     the other guardians are notified (COMMENT_ADDED). A missing item is
+         *     NOT_FOUND.
+         */
+        post: operations["CreateComment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/assessments/{assessment}/comments/{comment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a comment
+         * @description Deletes a comment. Its author, contributors of the child and
+         *     administrators.
+         */
+        delete: operations["DeleteComment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/assessments/{assessment}/reactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's reactions by user, with their counts per kind */
+        get: operations["ListReactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/assessments/{assessment}/reactions/{reaction}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the caller's reaction to an item (`{item}/reactions/me`), replacing the one they had
+         * @description Sets the caller's reaction to an item (`{item}/reactions/me`),
+         *     replacing the one they had. Only the first reaction of a user to an
+         *     item notifies the other guardians (REACTION_ADDED); replacing or
+         *     removing it does not notify again.
+         */
+        put: operations["SetReaction"];
+        post?: never;
+        /** Removes the caller's reaction to an item; NOT_FOUND when they have none */
+        delete: operations["DeleteReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/assessments/{assessment}:approve": {
         parameters: {
             query?: never;
@@ -319,6 +405,80 @@ export interface paths {
         patch: operations["UpdateMediaItem"];
         trace?: never;
     };
+    "/v1/children/{child}/media/{mediaItem}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's comments, oldest first */
+        get: operations["ListMediaComments"];
+        put?: never;
+        /** Comments on a media item, as on assessments (ProgressService's CreateComment): any guardian or contributor of the child may read and write them; the other guardians are notified (COMMENT_ADDED) */
+        post: operations["CreateMediaComment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}/comments/{comment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a comment
+         * @description Deletes a comment. Its author, contributors of the child and
+         *     administrators.
+         */
+        delete: operations["DeleteMediaComment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}/reactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's reactions by user, with their counts per kind */
+        get: operations["ListMediaReactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}/reactions/{reaction}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the caller's reaction to an item (`{item}/reactions/me`), replacing the one they had; only the first notifies (REACTION_ADDED) */
+        put: operations["SetMediaReaction"];
+        post?: never;
+        /** Removes the caller's reaction to an item; NOT_FOUND when they have none */
+        delete: operations["DeleteMediaReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/media/{mediaItem}:approve": {
         parameters: {
             query?: never;
@@ -448,6 +608,92 @@ export interface paths {
         head?: never;
         /** Changes the fields named in `updateMask`; etag-checked */
         patch: operations["UpdateMilestone"];
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones/{milestone}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's comments, oldest first */
+        get: operations["ListComments2"];
+        put?: never;
+        /**
+         * Comments on an assessment or a milestone
+         * @description Comments on an assessment or a milestone. Any guardian or contributor
+         *     of the child (and administrators) may read the comments and write one;
+         *     the other guardians are notified (COMMENT_ADDED). A missing item is
+         *     NOT_FOUND.
+         */
+        post: operations["CreateComment2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones/{milestone}/comments/{comment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a comment
+         * @description Deletes a comment. Its author, contributors of the child and
+         *     administrators.
+         */
+        delete: operations["DeleteComment2"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones/{milestone}/reactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lists an item's reactions by user, with their counts per kind */
+        get: operations["ListReactions2"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/milestones/{milestone}/reactions/{reaction}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the caller's reaction to an item (`{item}/reactions/me`), replacing the one they had
+         * @description Sets the caller's reaction to an item (`{item}/reactions/me`),
+         *     replacing the one they had. Only the first reaction of a user to an
+         *     item notifies the other guardians (REACTION_ADDED); replacing or
+         *     removing it does not notify again.
+         */
+        put: operations["SetReaction2"];
+        post?: never;
+        /** Removes the caller's reaction to an item; NOT_FOUND when they have none */
+        delete: operations["DeleteReaction2"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/children/{child}/milestones/{milestone}:approve": {
@@ -833,6 +1079,8 @@ export interface components {
              *     unscored or when the letter grade is not on the child's scale.
              */
             percent?: $Read<number>;
+            /** @description The reactions and comments on it, as the caller sees them. */
+            reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
             /** @description The score; absent for unscored work and teacher notes. */
@@ -916,6 +1164,30 @@ export interface components {
              */
             updateTime: $Read<string>;
         };
+        /**
+         * @description A comment on an item. Text only; it cannot be edited, only deleted (by
+         *     its author, a contributor of the child or an administrator).
+         */
+        Comment: {
+            /** @description The user who wrote it: the `sub` claim of their token. */
+            author: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            createTime: $Read<string>;
+            /**
+             * @description The resource name, `{item}/comments/{comment}`, for example
+             *     `children/{child}/assessments/{assessment}/comments/{comment}`.
+             *     Assigned by the server.
+             */
+            name: $Read<string>;
+            /**
+             * @description What was said: 1 to 1000 characters once leading and trailing white
+             *     space is trimmed (the trimmed text is stored). Required on create.
+             */
+            text?: string;
+        };
         /** @description Response of CountUnreadNotifications. */
         CountUnreadNotificationsResponse: {
             /**
@@ -934,12 +1206,16 @@ export interface components {
          *      - EVENT_TYPE_GUARDIANSHIP_GRANTED: A user was given access to a child.
          *      - EVENT_TYPE_GUARDIANSHIP_REVOKED: A user's access to a child was revoked.
          *      - EVENT_TYPE_CHILD_DELETED: A child and everything recorded for it were deleted.
+         *      - EVENT_TYPE_COMMENT_ADDED: Someone commented on an assessment, a milestone or a media item; the
+         *     link names the item.
+         *      - EVENT_TYPE_REACTION_ADDED: Someone reacted to an assessment, a milestone or a media item for the
+         *     first time; the link names the item.
          *      - EVENT_TYPE_APPROVAL_REQUESTED: A contributor recorded or uploaded a draft for a child that requires
          *     approval: sent to the child's other contributors, who may approve it.
          * @default EVENT_TYPE_UNSPECIFIED
          * @enum {string}
          */
-        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_APPROVAL_REQUESTED";
+        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_COMMENT_ADDED" | "EVENT_TYPE_REACTION_ADDED" | "EVENT_TYPE_APPROVAL_REQUESTED";
         /** @description A child a user follows, and what their guardianship of it allows. */
         FollowedChild: {
             /** @description The child, `children/{child}`. */
@@ -1032,6 +1308,13 @@ export interface components {
             /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
+        /** @description A page of an item's comments, oldest first. */
+        ListCommentsResponse: {
+            /** @description The comments of this page. */
+            comments?: components["schemas"]["Comment"][];
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
         /** @description Response of ListGuardianships. */
         ListGuardianshipsResponse: {
             /** @description The guardianships of this page. */
@@ -1059,6 +1342,18 @@ export interface components {
             nextPageToken?: string;
             /** @description The notifications of this page, newest first. */
             notifications?: components["schemas"]["Notification"][];
+        };
+        /** @description A page of an item's reactions, by user, with the counts of them all. */
+        ListReactionsResponse: {
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description The reactions of this page. */
+            reactions?: components["schemas"]["Reaction"][];
+            /**
+             * @description Every reaction of the item counted per kind, the caller's own, and the
+             *     number of comments.
+             */
+            summary?: components["schemas"]["ReactionSummary"];
         };
         /** @description Response of ListSubscriptions. */
         ListSubscriptionsResponse: {
@@ -1151,6 +1446,8 @@ export interface components {
              *     otherwise. (`state` is where the item is in its processing.)
              */
             publishState?: $Read<components["schemas"]["PublishState"]>;
+            /** @description The reactions and comments on it, as the caller sees them. */
+            reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /**
              * Format: int64
              * @description The size of the stored bytes.
@@ -1231,6 +1528,8 @@ export interface components {
             etag?: string;
             /** @description The resource name, `children/{child}/milestones/{milestone}`. Assigned by the server. */
             name: $Read<string>;
+            /** @description The reactions and comments on it, as the caller sees them. */
+            reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
             /** @description Whether guardians see it, as for Assessment.state. */
@@ -1330,6 +1629,73 @@ export interface components {
          * @enum {string}
          */
         PublishState: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
+        /**
+         * @description One user's reaction to an item. A user has at most one per item: setting
+         *     another replaces it.
+         */
+        Reaction: {
+            /**
+             * Format: date-time
+             * @description When the user first reacted to the item.
+             */
+            createTime: $Read<string>;
+            /** @description The reaction. Required when setting one. */
+            kind?: components["schemas"]["ReactionKind"];
+            /**
+             * @description The resource name, `{item}/reactions/{user}`, for example
+             *     `children/{child}/media/{media}/reactions/{user}`. When setting or
+             *     deleting, `{user}` is `me` or the caller's own user id.
+             */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the user last changed their reaction.
+             */
+            updateTime: $Read<string>;
+            /** @description The user who reacted. */
+            user: $Read<string>;
+        };
+        /** @description How many users reacted with one kind. */
+        ReactionCount: {
+            /**
+             * Format: int32
+             * @description How many users reacted with it; at least 1.
+             */
+            count: $Read<number>;
+            /** @description The kind. */
+            kind: $Read<components["schemas"]["ReactionKind"]>;
+        };
+        /**
+         * @description How someone reacts to an item.
+         *
+         *      - REACTION_KIND_UNSPECIFIED: Not set; invalid when setting a reaction.
+         *      - REACTION_KIND_HEART: A heart: love it.
+         *      - REACTION_KIND_CLAP: Clapping hands: well done.
+         *      - REACTION_KIND_STAR: A star: outstanding.
+         *      - REACTION_KIND_LAUGH: Laughing: that is funny.
+         *      - REACTION_KIND_WOW: Wow: amazing.
+         * @default REACTION_KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        ReactionKind: "REACTION_KIND_UNSPECIFIED" | "REACTION_KIND_HEART" | "REACTION_KIND_CLAP" | "REACTION_KIND_STAR" | "REACTION_KIND_LAUGH" | "REACTION_KIND_WOW";
+        /** @description The conversation about an item in numbers, as the caller sees it. */
+        ReactionSummary: {
+            /**
+             * Format: int32
+             * @description How many comments the item has.
+             */
+            commentCount?: $Read<number>;
+            /**
+             * @description One entry per kind somebody chose, in the order of ReactionKind;
+             *     absent in JSON when nobody reacted.
+             */
+            counts?: $Read<components["schemas"]["ReactionCount"][]>;
+            /**
+             * @description The caller's own reaction; REACTION_KIND_UNSPECIFIED (absent in JSON)
+             *     when they have none.
+             */
+            myKind?: $Read<components["schemas"]["ReactionKind"]>;
+        };
         /**
          * @description Each service's health, `SERVING` or why not.
          * @example {
@@ -2172,6 +2538,8 @@ export interface operations {
                      *     unscored or when the letter grade is not on the child's scale.
                      */
                     percent?: $Read<number>;
+                    /** @description The reactions and comments on it, as the caller sees them. */
+                    reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;
                     /** @description The score; absent for unscored work and teacher notes. */
@@ -2204,6 +2572,242 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Assessment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListComments: {
+        parameters: {
+            query?: {
+                /** @description How many comments to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListCommentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        /** @description The comment; `text` is required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Comment"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+                /** @description The comment's id: the last part of its name, `children/{child}/assessments/{assessment}/comments/{comment}`. */
+                comment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListReactions: {
+        parameters: {
+            query?: {
+                /** @description How many reactions to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListReactionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    SetReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/assessments/{assessment}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        /** @description The reaction with its `name`, `{item}/reactions/me`, and its `kind`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When the user first reacted to the item.
+                     */
+                    createTime: $Read<string>;
+                    /** @description The reaction. Required when setting one. */
+                    kind?: components["schemas"]["ReactionKind"];
+                    /**
+                     * Format: date-time
+                     * @description When the user last changed their reaction.
+                     */
+                    updateTime: $Read<string>;
+                    /** @description The user who reacted. */
+                    user: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reaction"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/assessments/{assessment}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2720,6 +3324,8 @@ export interface operations {
                      *     otherwise. (`state` is where the item is in its processing.)
                      */
                     publishState?: $Read<components["schemas"]["PublishState"]>;
+                    /** @description The reactions and comments on it, as the caller sees them. */
+                    reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /**
                      * Format: int64
                      * @description The size of the stored bytes.
@@ -2759,6 +3365,245 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListMediaComments: {
+        parameters: {
+            query?: {
+                /** @description How many comments to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListCommentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateMediaComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        /** @description The comment; `text` is required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Comment"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteMediaComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+                /** @description The comment's id: the last part of its name, `children/{child}/media/{mediaItem}/comments/{comment}`. */
+                comment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListMediaReactions: {
+        parameters: {
+            query?: {
+                /** @description How many reactions to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListReactionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    SetMediaReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/media/{mediaItem}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * @description The reaction with its `name`, `children/{child}/media/{media}/reactions/me`,
+         *     and its `kind`.
+         */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When the user first reacted to the item.
+                     */
+                    createTime: $Read<string>;
+                    /** @description The reaction. Required when setting one. */
+                    kind?: components["schemas"]["ReactionKind"];
+                    /**
+                     * Format: date-time
+                     * @description When the user last changed their reaction.
+                     */
+                    updateTime: $Read<string>;
+                    /** @description The user who reacted. */
+                    user: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reaction"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteMediaReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/media/{mediaItem}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3241,6 +4086,8 @@ export interface operations {
                     description?: string;
                     /** @description A checksum of the current state, checked on update and delete when sent. */
                     etag?: string;
+                    /** @description The reactions and comments on it, as the caller sees them. */
+                    reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;
                     /** @description Whether guardians see it, as for Assessment.state. */
@@ -3263,6 +4110,242 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Milestone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListComments2: {
+        parameters: {
+            query?: {
+                /** @description How many comments to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListCommentsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateComment2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        /** @description The comment; `text` is required. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Comment"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteComment2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+                /** @description The comment's id: the last part of its name, `children/{child}/milestones/{milestone}/comments/{comment}`. */
+                comment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListReactions2: {
+        parameters: {
+            query?: {
+                /** @description How many reactions to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListReactionsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    SetReaction2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/milestones/{milestone}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        /** @description The reaction with its `name`, `{item}/reactions/me`, and its `kind`. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When the user first reacted to the item.
+                     */
+                    createTime: $Read<string>;
+                    /** @description The reaction. Required when setting one. */
+                    kind?: components["schemas"]["ReactionKind"];
+                    /**
+                     * Format: date-time
+                     * @description When the user last changed their reaction.
+                     */
+                    updateTime: $Read<string>;
+                    /** @description The user who reacted. */
+                    user: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reaction"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    DeleteReaction2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+                /** @description The reaction's id: the last part of its name, `children/{child}/milestones/{milestone}/reactions/{reaction}`. */
+                reaction: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
             400: components["responses"]["BadRequest"];

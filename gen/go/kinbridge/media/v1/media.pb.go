@@ -9,6 +9,7 @@ package mediav1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	v11 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -379,7 +380,9 @@ type MediaItem struct {
 	// The user who approved the draft; empty when it was published at once.
 	ApprovedBy string `protobuf:"bytes,21,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	// When the draft was approved; absent when it was published at once.
-	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	ApproveTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	// The reactions and comments on it, as the caller sees them.
+	Reactions     *v11.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -564,6 +567,13 @@ func (x *MediaItem) GetApprovedBy() string {
 func (x *MediaItem) GetApproveTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ApproveTime
+	}
+	return nil
+}
+
+func (x *MediaItem) GetReactions() *v11.ReactionSummary {
+	if x != nil {
+		return x.Reactions
 	}
 	return nil
 }
@@ -1546,6 +1556,329 @@ func (x *ApproveMediaItemRequest) GetEtag() string {
 	return ""
 }
 
+// Request of CreateMediaComment.
+type CreateMediaCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/media/{media}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The comment; `text` is required.
+	Comment       *v11.Comment `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMediaCommentRequest) Reset() {
+	*x = CreateMediaCommentRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMediaCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMediaCommentRequest) ProtoMessage() {}
+
+func (x *CreateMediaCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMediaCommentRequest.ProtoReflect.Descriptor instead.
+func (*CreateMediaCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateMediaCommentRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateMediaCommentRequest) GetComment() *v11.Comment {
+	if x != nil {
+		return x.Comment
+	}
+	return nil
+}
+
+// Request of ListMediaComments.
+type ListMediaCommentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/media/{media}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many comments to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMediaCommentsRequest) Reset() {
+	*x = ListMediaCommentsRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMediaCommentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMediaCommentsRequest) ProtoMessage() {}
+
+func (x *ListMediaCommentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMediaCommentsRequest.ProtoReflect.Descriptor instead.
+func (*ListMediaCommentsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListMediaCommentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListMediaCommentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMediaCommentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Request of DeleteMediaComment.
+type DeleteMediaCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The comment, `children/{child}/media/{media}/comments/{comment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMediaCommentRequest) Reset() {
+	*x = DeleteMediaCommentRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMediaCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMediaCommentRequest) ProtoMessage() {}
+
+func (x *DeleteMediaCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMediaCommentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMediaCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteMediaCommentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of SetMediaReaction.
+type SetMediaReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reaction with its `name`, `children/{child}/media/{media}/reactions/me`,
+	// and its `kind`.
+	Reaction      *v11.Reaction `protobuf:"bytes,1,opt,name=reaction,proto3" json:"reaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMediaReactionRequest) Reset() {
+	*x = SetMediaReactionRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMediaReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMediaReactionRequest) ProtoMessage() {}
+
+func (x *SetMediaReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMediaReactionRequest.ProtoReflect.Descriptor instead.
+func (*SetMediaReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SetMediaReactionRequest) GetReaction() *v11.Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return nil
+}
+
+// Request of DeleteMediaReaction.
+type DeleteMediaReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's reaction, `children/{child}/media/{media}/reactions/me`
+	// (or their own user id).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMediaReactionRequest) Reset() {
+	*x = DeleteMediaReactionRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMediaReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMediaReactionRequest) ProtoMessage() {}
+
+func (x *DeleteMediaReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMediaReactionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMediaReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteMediaReactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of ListMediaReactions.
+type ListMediaReactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/media/{media}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many reactions to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMediaReactionsRequest) Reset() {
+	*x = ListMediaReactionsRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMediaReactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMediaReactionsRequest) ProtoMessage() {}
+
+func (x *ListMediaReactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMediaReactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListMediaReactionsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListMediaReactionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListMediaReactionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMediaReactionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Request of ReadMediaContent.
 type ReadMediaContentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1563,7 +1896,7 @@ type ReadMediaContentRequest struct {
 
 func (x *ReadMediaContentRequest) Reset() {
 	*x = ReadMediaContentRequest{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1908,7 @@ func (x *ReadMediaContentRequest) String() string {
 func (*ReadMediaContentRequest) ProtoMessage() {}
 
 func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[17]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1921,7 @@ func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentRequest.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{17}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReadMediaContentRequest) GetName() string {
@@ -1632,7 +1965,7 @@ type ReadMediaContentResponse struct {
 
 func (x *ReadMediaContentResponse) Reset() {
 	*x = ReadMediaContentResponse{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1977,7 @@ func (x *ReadMediaContentResponse) String() string {
 func (*ReadMediaContentResponse) ProtoMessage() {}
 
 func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[18]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1990,7 @@ func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentResponse.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{18}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReadMediaContentResponse) GetMediaItem() *MediaItem {
@@ -1678,11 +2011,11 @@ var File_kinbridge_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$kinbridge/progress/v1/progress.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
+	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a$kinbridge/progress/v1/progress.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
 	"\tThumbnail\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\tR\x04size\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x05R\x06height\"\xfd\b\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\"\xcc\t\n" +
 	"\tMediaItem\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12;\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.kinbridge.media.v1.MediaKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12\x1e\n" +
@@ -1714,7 +2047,8 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\rpublish_state\x18\x14 \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\fpublishState\x12&\n" +
 	"\vapproved_by\x18\x15 \x01(\tB\x05\x92A\x02@\x01R\n" +
 	"approvedBy\x12D\n" +
-	"\fapprove_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
+	"\fapprove_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime\x12M\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vuploaded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xcb\x02\n" +
 	"\x0eUploadMetadata\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12;\n" +
@@ -1784,7 +2118,30 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"x\n" +
 	"\x17ApproveMediaItemRequest\x12I\n" +
 	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xee\x01\n" +
+	"\x19CreateMediaCommentRequest\x12M\n" +
+	"\x06parent\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x06parent\x12\x81\x01\n" +
+	"\acomment\x18\x02 \x01(\v2 .kinbridge.discussion.v1.CommentBE\xbaHB\xba\x01<\n" +
+	"\x15comment.text.required\x12\vis required\x1a\x16this.text.trim() != ''\xc8\x01\x01R\acomment\"\xbb\x01\n" +
+	"\x18ListMediaCommentsRequest\x12M\n" +
+	"\x06parent\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"~\n" +
+	"\x19DeleteMediaCommentRequest\x12a\n" +
+	"\x04name\x18\x01 \x01(\tBM\xbaHJrH2F^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}/comments/[a-z0-9]{1,63}$R\x04name\"\x98\x01\n" +
+	"\x17SetMediaReactionRequest\x12}\n" +
+	"\breaction\x18\x01 \x01(\v2!.kinbridge.discussion.v1.ReactionB>\xbaH;\xba\x015\n" +
+	"\x16reaction.kind.required\x12\vis required\x1a\x0ethis.kind != 0\xc8\x01\x01R\breaction\"}\n" +
+	"\x1aDeleteMediaReactionRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xbaHHrF2D^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}/reactions/[^/]{1,128}$R\x04name\"\xbc\x01\n" +
+	"\x19ListMediaReactionsRequest\x12M\n" +
+	"\x06parent\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\xcd\x01\n" +
 	"\x17ReadMediaContentRequest\x12I\n" +
 	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12%\n" +
 	"\tthumbnail\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\tthumbnail\x12\x1f\n" +
@@ -1819,14 +2176,20 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x15ERROR_REASON_FINISHED\x10\b\x12!\n" +
 	"\x1dERROR_REASON_TOO_MANY_UPLOADS\x10\t\x12\x1d\n" +
 	"\x19ERROR_REASON_UPLOAD_QUOTA\x10\n" +
-	"2\xab\v\n" +
+	"2\xf9\x12\n" +
 	"\fMediaService\x12\x80\x01\n" +
 	"\fGetMediaItem\x12'.kinbridge.media.v1.GetMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=children/*/media/*}\x90\x02\x01\x12\x91\x01\n" +
 	"\x0eListMediaItems\x12).kinbridge.media.v1.ListMediaItemsRequest\x1a*.kinbridge.media.v1.ListMediaItemsResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=children/*}/media\x90\x02\x01\x12\x9a\x01\n" +
 	"\x0fUpdateMediaItem\x12*.kinbridge.media.v1.UpdateMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"<\x82\xd3\xe4\x93\x026:\n" +
 	"media_item2(/v1/{media_item.name=children/*/media/*}\x12\x7f\n" +
 	"\x0fDeleteMediaItem\x12*.kinbridge.media.v1.DeleteMediaItemRequest\x1a\x16.google.protobuf.Empty\"(\x82\xd3\xe4\x93\x02\x1f*\x1d/v1/{name=children/*/media/*}\x90\x02\x02\x12\x90\x01\n" +
-	"\x10ApproveMediaItem\x12+.kinbridge.media.v1.ApproveMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=children/*/media/*}:approve\x12V\n" +
+	"\x10ApproveMediaItem\x12+.kinbridge.media.v1.ApproveMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=children/*/media/*}:approve\x12\xa0\x01\n" +
+	"\x12CreateMediaComment\x12-.kinbridge.media.v1.CreateMediaCommentRequest\x1a .kinbridge.discussion.v1.Comment\"9\x82\xd3\xe4\x93\x023:\acomment\"(/v1/{parent=children/*/media/*}/comments\x12\xa5\x01\n" +
+	"\x11ListMediaComments\x12,.kinbridge.media.v1.ListMediaCommentsRequest\x1a-.kinbridge.discussion.v1.ListCommentsResponse\"3\x82\xd3\xe4\x93\x02*\x12(/v1/{parent=children/*/media/*}/comments\x90\x02\x01\x12\x90\x01\n" +
+	"\x12DeleteMediaComment\x12-.kinbridge.media.v1.DeleteMediaCommentRequest\x1a\x16.google.protobuf.Empty\"3\x82\xd3\xe4\x93\x02**(/v1/{name=children/*/media/*/comments/*}\x90\x02\x02\x12\xab\x01\n" +
+	"\x10SetMediaReaction\x12+.kinbridge.media.v1.SetMediaReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"G\x82\xd3\xe4\x93\x02>:\breaction\x1a2/v1/{reaction.name=children/*/media/*/reactions/*}\x90\x02\x02\x12\x93\x01\n" +
+	"\x13DeleteMediaReaction\x12..kinbridge.media.v1.DeleteMediaReactionRequest\x1a\x16.google.protobuf.Empty\"4\x82\xd3\xe4\x93\x02+*)/v1/{name=children/*/media/*/reactions/*}\x90\x02\x02\x12\xa9\x01\n" +
+	"\x12ListMediaReactions\x12-.kinbridge.media.v1.ListMediaReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"4\x82\xd3\xe4\x93\x02+\x12)/v1/{parent=children/*/media/*}/reactions\x90\x02\x01\x12V\n" +
 	"\vUploadMedia\x12&.kinbridge.media.v1.UploadMediaRequest\x1a\x1d.kinbridge.media.v1.MediaItem(\x01\x12h\n" +
 	"\x13CreateUploadSession\x12..kinbridge.media.v1.CreateUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession\x12h\n" +
 	"\x12WriteUploadSession\x12-.kinbridge.media.v1.WriteUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession(\x01\x12g\n" +
@@ -1848,7 +2211,7 @@ func file_kinbridge_media_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(MediaKind)(0),                     // 0: kinbridge.media.v1.MediaKind
 	(MediaState)(0),                    // 1: kinbridge.media.v1.MediaState
@@ -1870,66 +2233,92 @@ var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(*UpdateMediaItemRequest)(nil),     // 17: kinbridge.media.v1.UpdateMediaItemRequest
 	(*DeleteMediaItemRequest)(nil),     // 18: kinbridge.media.v1.DeleteMediaItemRequest
 	(*ApproveMediaItemRequest)(nil),    // 19: kinbridge.media.v1.ApproveMediaItemRequest
-	(*ReadMediaContentRequest)(nil),    // 20: kinbridge.media.v1.ReadMediaContentRequest
-	(*ReadMediaContentResponse)(nil),   // 21: kinbridge.media.v1.ReadMediaContentResponse
-	(*durationpb.Duration)(nil),        // 22: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 23: google.protobuf.Timestamp
-	(v1.PublishState)(0),               // 24: kinbridge.progress.v1.PublishState
-	(*fieldmaskpb.FieldMask)(nil),      // 25: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),              // 26: google.protobuf.Empty
+	(*CreateMediaCommentRequest)(nil),  // 20: kinbridge.media.v1.CreateMediaCommentRequest
+	(*ListMediaCommentsRequest)(nil),   // 21: kinbridge.media.v1.ListMediaCommentsRequest
+	(*DeleteMediaCommentRequest)(nil),  // 22: kinbridge.media.v1.DeleteMediaCommentRequest
+	(*SetMediaReactionRequest)(nil),    // 23: kinbridge.media.v1.SetMediaReactionRequest
+	(*DeleteMediaReactionRequest)(nil), // 24: kinbridge.media.v1.DeleteMediaReactionRequest
+	(*ListMediaReactionsRequest)(nil),  // 25: kinbridge.media.v1.ListMediaReactionsRequest
+	(*ReadMediaContentRequest)(nil),    // 26: kinbridge.media.v1.ReadMediaContentRequest
+	(*ReadMediaContentResponse)(nil),   // 27: kinbridge.media.v1.ReadMediaContentResponse
+	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
+	(v1.PublishState)(0),               // 30: kinbridge.progress.v1.PublishState
+	(*v11.ReactionSummary)(nil),        // 31: kinbridge.discussion.v1.ReactionSummary
+	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
+	(*v11.Comment)(nil),                // 33: kinbridge.discussion.v1.Comment
+	(*v11.Reaction)(nil),               // 34: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),              // 35: google.protobuf.Empty
+	(*v11.ListCommentsResponse)(nil),   // 36: kinbridge.discussion.v1.ListCommentsResponse
+	(*v11.ListReactionsResponse)(nil),  // 37: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_media_v1_media_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.media.v1.MediaItem.kind:type_name -> kinbridge.media.v1.MediaKind
-	22, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
-	23, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
+	28, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
+	29, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinbridge.media.v1.MediaItem.state:type_name -> kinbridge.media.v1.MediaState
 	3,  // 4: kinbridge.media.v1.MediaItem.thumbnails:type_name -> kinbridge.media.v1.Thumbnail
-	23, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
-	23, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
-	24, // 7: kinbridge.media.v1.MediaItem.publish_state:type_name -> kinbridge.progress.v1.PublishState
-	23, // 8: kinbridge.media.v1.MediaItem.approve_time:type_name -> google.protobuf.Timestamp
-	0,  // 9: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
-	5,  // 10: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	5,  // 11: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	23, // 12: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
-	23, // 13: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 14: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	9,  // 15: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
-	0,  // 16: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
-	24, // 17: kinbridge.media.v1.ListMediaItemsRequest.publish_state:type_name -> kinbridge.progress.v1.PublishState
-	4,  // 18: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
-	4,  // 19: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
-	25, // 20: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 21: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
-	14, // 22: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
-	15, // 23: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
-	17, // 24: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
-	18, // 25: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
-	19, // 26: kinbridge.media.v1.MediaService.ApproveMediaItem:input_type -> kinbridge.media.v1.ApproveMediaItemRequest
-	6,  // 27: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
-	8,  // 28: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
-	10, // 29: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
-	11, // 30: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
-	12, // 31: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
-	13, // 32: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
-	20, // 33: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
-	4,  // 34: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	16, // 35: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
-	4,  // 36: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	26, // 37: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
-	4,  // 38: kinbridge.media.v1.MediaService.ApproveMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	4,  // 39: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
-	7,  // 40: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 41: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 42: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	4,  // 43: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
-	26, // 44: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
-	21, // 45: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
-	34, // [34:46] is the sub-list for method output_type
-	22, // [22:34] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	29, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
+	29, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
+	30, // 7: kinbridge.media.v1.MediaItem.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	29, // 8: kinbridge.media.v1.MediaItem.approve_time:type_name -> google.protobuf.Timestamp
+	31, // 9: kinbridge.media.v1.MediaItem.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	0,  // 10: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
+	5,  // 11: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	5,  // 12: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	29, // 13: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 14: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	9,  // 16: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
+	0,  // 17: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
+	30, // 18: kinbridge.media.v1.ListMediaItemsRequest.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	4,  // 19: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
+	4,  // 20: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
+	32, // 21: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 22: kinbridge.media.v1.CreateMediaCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	34, // 23: kinbridge.media.v1.SetMediaReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	4,  // 24: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
+	14, // 25: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
+	15, // 26: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
+	17, // 27: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
+	18, // 28: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
+	19, // 29: kinbridge.media.v1.MediaService.ApproveMediaItem:input_type -> kinbridge.media.v1.ApproveMediaItemRequest
+	20, // 30: kinbridge.media.v1.MediaService.CreateMediaComment:input_type -> kinbridge.media.v1.CreateMediaCommentRequest
+	21, // 31: kinbridge.media.v1.MediaService.ListMediaComments:input_type -> kinbridge.media.v1.ListMediaCommentsRequest
+	22, // 32: kinbridge.media.v1.MediaService.DeleteMediaComment:input_type -> kinbridge.media.v1.DeleteMediaCommentRequest
+	23, // 33: kinbridge.media.v1.MediaService.SetMediaReaction:input_type -> kinbridge.media.v1.SetMediaReactionRequest
+	24, // 34: kinbridge.media.v1.MediaService.DeleteMediaReaction:input_type -> kinbridge.media.v1.DeleteMediaReactionRequest
+	25, // 35: kinbridge.media.v1.MediaService.ListMediaReactions:input_type -> kinbridge.media.v1.ListMediaReactionsRequest
+	6,  // 36: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
+	8,  // 37: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
+	10, // 38: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
+	11, // 39: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
+	12, // 40: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
+	13, // 41: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
+	26, // 42: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
+	4,  // 43: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	16, // 44: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
+	4,  // 45: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	35, // 46: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
+	4,  // 47: kinbridge.media.v1.MediaService.ApproveMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	33, // 48: kinbridge.media.v1.MediaService.CreateMediaComment:output_type -> kinbridge.discussion.v1.Comment
+	36, // 49: kinbridge.media.v1.MediaService.ListMediaComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	35, // 50: kinbridge.media.v1.MediaService.DeleteMediaComment:output_type -> google.protobuf.Empty
+	34, // 51: kinbridge.media.v1.MediaService.SetMediaReaction:output_type -> kinbridge.discussion.v1.Reaction
+	35, // 52: kinbridge.media.v1.MediaService.DeleteMediaReaction:output_type -> google.protobuf.Empty
+	37, // 53: kinbridge.media.v1.MediaService.ListMediaReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	4,  // 54: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
+	7,  // 55: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 56: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 57: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	4,  // 58: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
+	35, // 59: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
+	27, // 60: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_media_v1_media_proto_init() }
@@ -1951,7 +2340,7 @@ func file_kinbridge_media_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_media_v1_media_proto_rawDesc), len(file_kinbridge_media_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

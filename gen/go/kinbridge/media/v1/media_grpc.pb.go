@@ -8,6 +8,7 @@ package mediav1
 
 import (
 	context "context"
+	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -25,6 +26,12 @@ const (
 	MediaService_UpdateMediaItem_FullMethodName     = "/kinbridge.media.v1.MediaService/UpdateMediaItem"
 	MediaService_DeleteMediaItem_FullMethodName     = "/kinbridge.media.v1.MediaService/DeleteMediaItem"
 	MediaService_ApproveMediaItem_FullMethodName    = "/kinbridge.media.v1.MediaService/ApproveMediaItem"
+	MediaService_CreateMediaComment_FullMethodName  = "/kinbridge.media.v1.MediaService/CreateMediaComment"
+	MediaService_ListMediaComments_FullMethodName   = "/kinbridge.media.v1.MediaService/ListMediaComments"
+	MediaService_DeleteMediaComment_FullMethodName  = "/kinbridge.media.v1.MediaService/DeleteMediaComment"
+	MediaService_SetMediaReaction_FullMethodName    = "/kinbridge.media.v1.MediaService/SetMediaReaction"
+	MediaService_DeleteMediaReaction_FullMethodName = "/kinbridge.media.v1.MediaService/DeleteMediaReaction"
+	MediaService_ListMediaReactions_FullMethodName  = "/kinbridge.media.v1.MediaService/ListMediaReactions"
 	MediaService_UploadMedia_FullMethodName         = "/kinbridge.media.v1.MediaService/UploadMedia"
 	MediaService_CreateUploadSession_FullMethodName = "/kinbridge.media.v1.MediaService/CreateUploadSession"
 	MediaService_WriteUploadSession_FullMethodName  = "/kinbridge.media.v1.MediaService/WriteUploadSession"
@@ -72,6 +79,22 @@ type MediaServiceClient interface {
 	// PERMISSION_DENIED, and an item that is already published
 	// FAILED_PRECONDITION.
 	ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
+	// Comments on a media item, as on assessments (ProgressService's
+	// CreateComment): any guardian or contributor of the child may read and
+	// write them; the other guardians are notified (COMMENT_ADDED).
+	CreateMediaComment(ctx context.Context, in *CreateMediaCommentRequest, opts ...grpc.CallOption) (*v1.Comment, error)
+	// Lists an item's comments, oldest first.
+	ListMediaComments(ctx context.Context, in *ListMediaCommentsRequest, opts ...grpc.CallOption) (*v1.ListCommentsResponse, error)
+	// Deletes a comment. Its author, contributors of the child and
+	// administrators.
+	DeleteMediaComment(ctx context.Context, in *DeleteMediaCommentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Sets the caller's reaction to an item (`{item}/reactions/me`),
+	// replacing the one they had; only the first notifies (REACTION_ADDED).
+	SetMediaReaction(ctx context.Context, in *SetMediaReactionRequest, opts ...grpc.CallOption) (*v1.Reaction, error)
+	// Removes the caller's reaction to an item; NOT_FOUND when they have none.
+	DeleteMediaReaction(ctx context.Context, in *DeleteMediaReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Lists an item's reactions by user, with their counts per kind.
+	ListMediaReactions(ctx context.Context, in *ListMediaReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -146,6 +169,66 @@ func (c *mediaServiceClient) ApproveMediaItem(ctx context.Context, in *ApproveMe
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(MediaItem)
 	err := c.cc.Invoke(ctx, MediaService_ApproveMediaItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) CreateMediaComment(ctx context.Context, in *CreateMediaCommentRequest, opts ...grpc.CallOption) (*v1.Comment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.Comment)
+	err := c.cc.Invoke(ctx, MediaService_CreateMediaComment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) ListMediaComments(ctx context.Context, in *ListMediaCommentsRequest, opts ...grpc.CallOption) (*v1.ListCommentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.ListCommentsResponse)
+	err := c.cc.Invoke(ctx, MediaService_ListMediaComments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) DeleteMediaComment(ctx context.Context, in *DeleteMediaCommentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, MediaService_DeleteMediaComment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) SetMediaReaction(ctx context.Context, in *SetMediaReactionRequest, opts ...grpc.CallOption) (*v1.Reaction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.Reaction)
+	err := c.cc.Invoke(ctx, MediaService_SetMediaReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) DeleteMediaReaction(ctx context.Context, in *DeleteMediaReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, MediaService_DeleteMediaReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mediaServiceClient) ListMediaReactions(ctx context.Context, in *ListMediaReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.ListReactionsResponse)
+	err := c.cc.Invoke(ctx, MediaService_ListMediaReactions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +358,22 @@ type MediaServiceServer interface {
 	// PERMISSION_DENIED, and an item that is already published
 	// FAILED_PRECONDITION.
 	ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error)
+	// Comments on a media item, as on assessments (ProgressService's
+	// CreateComment): any guardian or contributor of the child may read and
+	// write them; the other guardians are notified (COMMENT_ADDED).
+	CreateMediaComment(context.Context, *CreateMediaCommentRequest) (*v1.Comment, error)
+	// Lists an item's comments, oldest first.
+	ListMediaComments(context.Context, *ListMediaCommentsRequest) (*v1.ListCommentsResponse, error)
+	// Deletes a comment. Its author, contributors of the child and
+	// administrators.
+	DeleteMediaComment(context.Context, *DeleteMediaCommentRequest) (*emptypb.Empty, error)
+	// Sets the caller's reaction to an item (`{item}/reactions/me`),
+	// replacing the one they had; only the first notifies (REACTION_ADDED).
+	SetMediaReaction(context.Context, *SetMediaReactionRequest) (*v1.Reaction, error)
+	// Removes the caller's reaction to an item; NOT_FOUND when they have none.
+	DeleteMediaReaction(context.Context, *DeleteMediaReactionRequest) (*emptypb.Empty, error)
+	// Lists an item's reactions by user, with their counts per kind.
+	ListMediaReactions(context.Context, *ListMediaReactionsRequest) (*v1.ListReactionsResponse, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -319,6 +418,24 @@ func (UnimplementedMediaServiceServer) DeleteMediaItem(context.Context, *DeleteM
 }
 func (UnimplementedMediaServiceServer) ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApproveMediaItem not implemented")
+}
+func (UnimplementedMediaServiceServer) CreateMediaComment(context.Context, *CreateMediaCommentRequest) (*v1.Comment, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateMediaComment not implemented")
+}
+func (UnimplementedMediaServiceServer) ListMediaComments(context.Context, *ListMediaCommentsRequest) (*v1.ListCommentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMediaComments not implemented")
+}
+func (UnimplementedMediaServiceServer) DeleteMediaComment(context.Context, *DeleteMediaCommentRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMediaComment not implemented")
+}
+func (UnimplementedMediaServiceServer) SetMediaReaction(context.Context, *SetMediaReactionRequest) (*v1.Reaction, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetMediaReaction not implemented")
+}
+func (UnimplementedMediaServiceServer) DeleteMediaReaction(context.Context, *DeleteMediaReactionRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMediaReaction not implemented")
+}
+func (UnimplementedMediaServiceServer) ListMediaReactions(context.Context, *ListMediaReactionsRequest) (*v1.ListReactionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMediaReactions not implemented")
 }
 func (UnimplementedMediaServiceServer) UploadMedia(grpc.ClientStreamingServer[UploadMediaRequest, MediaItem]) error {
 	return status.Error(codes.Unimplemented, "method UploadMedia not implemented")
@@ -452,6 +569,114 @@ func _MediaService_ApproveMediaItem_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaService_CreateMediaComment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMediaCommentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).CreateMediaComment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_CreateMediaComment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).CreateMediaComment(ctx, req.(*CreateMediaCommentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_ListMediaComments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMediaCommentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).ListMediaComments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_ListMediaComments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).ListMediaComments(ctx, req.(*ListMediaCommentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_DeleteMediaComment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMediaCommentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).DeleteMediaComment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_DeleteMediaComment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).DeleteMediaComment(ctx, req.(*DeleteMediaCommentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_SetMediaReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetMediaReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).SetMediaReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_SetMediaReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).SetMediaReaction(ctx, req.(*SetMediaReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_DeleteMediaReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMediaReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).DeleteMediaReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_DeleteMediaReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).DeleteMediaReaction(ctx, req.(*DeleteMediaReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MediaService_ListMediaReactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMediaReactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).ListMediaReactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_ListMediaReactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).ListMediaReactions(ctx, req.(*ListMediaReactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MediaService_UploadMedia_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(MediaServiceServer).UploadMedia(&grpc.GenericServerStream[UploadMediaRequest, MediaItem]{ServerStream: stream})
 }
@@ -575,6 +800,30 @@ var MediaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ApproveMediaItem",
 			Handler:    _MediaService_ApproveMediaItem_Handler,
+		},
+		{
+			MethodName: "CreateMediaComment",
+			Handler:    _MediaService_CreateMediaComment_Handler,
+		},
+		{
+			MethodName: "ListMediaComments",
+			Handler:    _MediaService_ListMediaComments_Handler,
+		},
+		{
+			MethodName: "DeleteMediaComment",
+			Handler:    _MediaService_DeleteMediaComment_Handler,
+		},
+		{
+			MethodName: "SetMediaReaction",
+			Handler:    _MediaService_SetMediaReaction_Handler,
+		},
+		{
+			MethodName: "DeleteMediaReaction",
+			Handler:    _MediaService_DeleteMediaReaction_Handler,
+		},
+		{
+			MethodName: "ListMediaReactions",
+			Handler:    _MediaService_ListMediaReactions_Handler,
 		},
 		{
 			MethodName: "CreateUploadSession",

@@ -9,6 +9,7 @@ package progressv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1332,7 +1333,9 @@ type Assessment struct {
 	// The user who approved the draft; empty when it was published at once.
 	ApprovedBy string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	// When the draft was approved; absent when it was published at once.
-	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	ApproveTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	// The reactions and comments on it, as the caller sees them.
+	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1472,6 +1475,13 @@ func (x *Assessment) GetApproveTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Assessment) GetReactions() *v1.ReactionSummary {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
 // Something the child achieved.
 type Milestone struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1499,7 +1509,9 @@ type Milestone struct {
 	// The user who approved the draft; empty when it was published at once.
 	ApprovedBy string `protobuf:"bytes,11,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	// When the draft was approved; absent when it was published at once.
-	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	ApproveTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
+	// The reactions and comments on it, as the caller sees them.
+	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1614,6 +1626,13 @@ func (x *Milestone) GetApprovedBy() string {
 func (x *Milestone) GetApproveTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ApproveTime
+	}
+	return nil
+}
+
+func (x *Milestone) GetReactions() *v1.ReactionSummary {
+	if x != nil {
+		return x.Reactions
 	}
 	return nil
 }
@@ -2811,6 +2830,330 @@ func (x *ApproveMilestoneRequest) GetEtag() string {
 	return ""
 }
 
+// Request of CreateComment.
+type CreateCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The comment; `text` is required.
+	Comment       *v1.Comment `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCommentRequest) Reset() {
+	*x = CreateCommentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCommentRequest) ProtoMessage() {}
+
+func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCommentRequest.ProtoReflect.Descriptor instead.
+func (*CreateCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateCommentRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateCommentRequest) GetComment() *v1.Comment {
+	if x != nil {
+		return x.Comment
+	}
+	return nil
+}
+
+// Request of ListComments.
+type ListCommentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many comments to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommentsRequest) Reset() {
+	*x = ListCommentsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommentsRequest) ProtoMessage() {}
+
+func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommentsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommentsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListCommentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListCommentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCommentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Request of DeleteComment.
+type DeleteCommentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The comment, `{item}/comments/{comment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCommentRequest) Reset() {
+	*x = DeleteCommentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCommentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCommentRequest) ProtoMessage() {}
+
+func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCommentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCommentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeleteCommentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of SetReaction.
+type SetReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reaction with its `name`, `{item}/reactions/me`, and its `kind`.
+	Reaction      *v1.Reaction `protobuf:"bytes,1,opt,name=reaction,proto3" json:"reaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetReactionRequest) Reset() {
+	*x = SetReactionRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetReactionRequest) ProtoMessage() {}
+
+func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetReactionRequest.ProtoReflect.Descriptor instead.
+func (*SetReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetReactionRequest) GetReaction() *v1.Reaction {
+	if x != nil {
+		return x.Reaction
+	}
+	return nil
+}
+
+// Request of DeleteReaction.
+type DeleteReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's reaction, `{item}/reactions/me` (or their own user id).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteReactionRequest) Reset() {
+	*x = DeleteReactionRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteReactionRequest) ProtoMessage() {}
+
+func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteReactionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteReactionRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteReactionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of ListReactions.
+type ListReactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The item, `children/{child}/assessments/{assessment}` or
+	// `children/{child}/milestones/{milestone}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many reactions to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReactionsRequest) Reset() {
+	*x = ListReactionsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReactionsRequest) ProtoMessage() {}
+
+func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListReactionsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListReactionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListReactionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReactionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Request of GetGradingScale.
 type GetGradingScaleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2822,7 +3165,7 @@ type GetGradingScaleRequest struct {
 
 func (x *GetGradingScaleRequest) Reset() {
 	*x = GetGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +3177,7 @@ func (x *GetGradingScaleRequest) String() string {
 func (*GetGradingScaleRequest) ProtoMessage() {}
 
 func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +3190,7 @@ func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetGradingScaleRequest) GetName() string {
@@ -2868,7 +3211,7 @@ type UpdateGradingScaleRequest struct {
 
 func (x *UpdateGradingScaleRequest) Reset() {
 	*x = UpdateGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2880,7 +3223,7 @@ func (x *UpdateGradingScaleRequest) String() string {
 func (*UpdateGradingScaleRequest) ProtoMessage() {}
 
 func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +3236,7 @@ func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
@@ -2920,7 +3263,7 @@ type GetProgressSummaryRequest struct {
 
 func (x *GetProgressSummaryRequest) Reset() {
 	*x = GetProgressSummaryRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3275,7 @@ func (x *GetProgressSummaryRequest) String() string {
 func (*GetProgressSummaryRequest) ProtoMessage() {}
 
 func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3288,7 @@ func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetProgressSummaryRequest) GetName() string {
@@ -2997,7 +3340,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3352,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3365,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *User) GetName() string {
@@ -3072,7 +3415,7 @@ type FollowedChild struct {
 
 func (x *FollowedChild) Reset() {
 	*x = FollowedChild{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3427,7 @@ func (x *FollowedChild) String() string {
 func (*FollowedChild) ProtoMessage() {}
 
 func (x *FollowedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3440,7 @@ func (x *FollowedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
 func (*FollowedChild) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FollowedChild) GetChild() string {
@@ -3139,7 +3482,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3151,7 +3494,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3164,7 +3507,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3178,7 +3521,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x81\x05\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x81\x05\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -3258,7 +3601,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\xce\a\n" +
+	"\x05value\"\x9d\b\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3281,10 +3624,11 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05state\x18\r \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
 	"\vapproved_by\x18\x0e \x01(\tB\x05\x92A\x02@\x01R\n" +
 	"approvedBy\x12D\n" +
-	"\fapprove_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
+	"\fapprove_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime\x12M\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\xc1\x06\n" +
+	"\b_percent\"\x90\a\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -3303,7 +3647,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	" \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
 	"\vapproved_by\x18\v \x01(\tB\x05\x92A\x02@\x01R\n" +
 	"approvedBy\x12D\n" +
-	"\fapprove_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
+	"\fapprove_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime\x12M\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
@@ -3413,7 +3758,30 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"}\n" +
 	"\x17ApproveMilestoneRequest\x12N\n" +
 	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xfc\x01\n" +
+	"\x14CreateCommentRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12\x81\x01\n" +
+	"\acomment\x18\x02 \x01(\v2 .kinbridge.discussion.v1.CommentBE\xbaHB\xba\x01<\n" +
+	"\x15comment.text.required\x12\vis required\x1a\x16this.text.trim() != ''\xc8\x01\x01R\acomment\"\xc9\x01\n" +
+	"\x13ListCommentsRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8c\x01\n" +
+	"\x14DeleteCommentRequest\x12t\n" +
+	"\x04name\x18\x01 \x01(\tB`\xbaH]r[2Y^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}/comments/[a-z0-9]{1,63}$R\x04name\"\x93\x01\n" +
+	"\x12SetReactionRequest\x12}\n" +
+	"\breaction\x18\x01 \x01(\v2!.kinbridge.discussion.v1.ReactionB>\xbaH;\xba\x015\n" +
+	"\x16reaction.kind.required\x12\vis required\x1a\x0ethis.kind != 0\xc8\x01\x01R\breaction\"\x8b\x01\n" +
+	"\x15DeleteReactionRequest\x12r\n" +
+	"\x04name\x18\x01 \x01(\tB^\xbaH[rY2W^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}/reactions/[^/]{1,128}$R\x04name\"\xca\x01\n" +
+	"\x14ListReactionsRequest\x12`\n" +
+	"\x06parent\x18\x01 \x01(\tBH\xbaHErC2A^children/[a-z0-9]{1,63}/(assessments|milestones)/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
@@ -3461,7 +3829,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x17MILESTONE_CATEGORY_ARTS\x10\x03\x12\x1d\n" +
 	"\x19MILESTONE_CATEGORY_SPORTS\x10\x04\x12\"\n" +
 	"\x1eMILESTONE_CATEGORY_LIFE_SKILLS\x10\x05\x12\x1c\n" +
-	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\xc4\x1e\n" +
+	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\xd3(\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -3486,7 +3854,13 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
 	"\x0fUpdateMilestone\x12-.kinbridge.progress.v1.UpdateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"?\x82\xd3\xe4\x93\x029:\tmilestone2,/v1/{milestone.name=children/*/milestones/*}\x12\x87\x01\n" +
 	"\x0fDeleteMilestone\x12-.kinbridge.progress.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=children/*/milestones/*}\x90\x02\x02\x12\x9b\x01\n" +
-	"\x10ApproveMilestone\x12..kinbridge.progress.v1.ApproveMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/milestones/*}:approve\x12\x94\x01\n" +
+	"\x10ApproveMilestone\x12..kinbridge.progress.v1.ApproveMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/milestones/*}:approve\x12\xd9\x01\n" +
+	"\rCreateComment\x12+.kinbridge.progress.v1.CreateCommentRequest\x1a .kinbridge.discussion.v1.Comment\"y\x82\xd3\xe4\x93\x02s:\acommentZ8:\acomment\"-/v1/{parent=children/*/milestones/*}/comments\"./v1/{parent=children/*/assessments/*}/comments\x12\xd5\x01\n" +
+	"\fListComments\x12*.kinbridge.progress.v1.ListCommentsRequest\x1a-.kinbridge.discussion.v1.ListCommentsResponse\"j\x82\xd3\xe4\x93\x02aZ/\x12-/v1/{parent=children/*/milestones/*}/comments\x12./v1/{parent=children/*/assessments/*}/comments\x90\x02\x01\x12\xc0\x01\n" +
+	"\rDeleteComment\x12+.kinbridge.progress.v1.DeleteCommentRequest\x1a\x16.google.protobuf.Empty\"j\x82\xd3\xe4\x93\x02aZ/*-/v1/{name=children/*/milestones/*/comments/*}*./v1/{name=children/*/assessments/*/comments/*}\x90\x02\x02\x12\xf1\x01\n" +
+	"\vSetReaction\x12).kinbridge.progress.v1.SetReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01:\breactionZC:\breaction\x1a7/v1/{reaction.name=children/*/milestones/*/reactions/*}\x1a8/v1/{reaction.name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xc4\x01\n" +
+	"\x0eDeleteReaction\x12,.kinbridge.progress.v1.DeleteReactionRequest\x1a\x16.google.protobuf.Empty\"l\x82\xd3\xe4\x93\x02cZ0*./v1/{name=children/*/milestones/*/reactions/*}*//v1/{name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xda\x01\n" +
+	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
 	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
@@ -3506,7 +3880,7 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(PublishState)(0),                 // 0: kinbridge.progress.v1.PublishState
 	(Role)(0),                         // 1: kinbridge.progress.v1.Role
@@ -3548,119 +3922,146 @@ var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
 	(*UpdateMilestoneRequest)(nil),    // 37: kinbridge.progress.v1.UpdateMilestoneRequest
 	(*DeleteMilestoneRequest)(nil),    // 38: kinbridge.progress.v1.DeleteMilestoneRequest
 	(*ApproveMilestoneRequest)(nil),   // 39: kinbridge.progress.v1.ApproveMilestoneRequest
-	(*GetGradingScaleRequest)(nil),    // 40: kinbridge.progress.v1.GetGradingScaleRequest
-	(*UpdateGradingScaleRequest)(nil), // 41: kinbridge.progress.v1.UpdateGradingScaleRequest
-	(*GetProgressSummaryRequest)(nil), // 42: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*User)(nil),                      // 43: kinbridge.progress.v1.User
-	(*FollowedChild)(nil),             // 44: kinbridge.progress.v1.FollowedChild
-	(*GetUserRequest)(nil),            // 45: kinbridge.progress.v1.GetUserRequest
-	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 47: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),             // 48: google.protobuf.Empty
+	(*CreateCommentRequest)(nil),      // 40: kinbridge.progress.v1.CreateCommentRequest
+	(*ListCommentsRequest)(nil),       // 41: kinbridge.progress.v1.ListCommentsRequest
+	(*DeleteCommentRequest)(nil),      // 42: kinbridge.progress.v1.DeleteCommentRequest
+	(*SetReactionRequest)(nil),        // 43: kinbridge.progress.v1.SetReactionRequest
+	(*DeleteReactionRequest)(nil),     // 44: kinbridge.progress.v1.DeleteReactionRequest
+	(*ListReactionsRequest)(nil),      // 45: kinbridge.progress.v1.ListReactionsRequest
+	(*GetGradingScaleRequest)(nil),    // 46: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 47: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 48: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*User)(nil),                      // 49: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 50: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 51: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 52: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 53: google.protobuf.FieldMask
+	(*v1.ReactionSummary)(nil),        // 54: kinbridge.discussion.v1.ReactionSummary
+	(*v1.Comment)(nil),                // 55: kinbridge.discussion.v1.Comment
+	(*v1.Reaction)(nil),               // 56: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),             // 57: google.protobuf.Empty
+	(*v1.ListCommentsResponse)(nil),   // 58: kinbridge.discussion.v1.ListCommentsResponse
+	(*v1.ListReactionsResponse)(nil),  // 59: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	46, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	46, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	52, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	52, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	46, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	46, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	52, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	52, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
 	4,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
 	4,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	47, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
 	5,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
 	5,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	47, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
 	18, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
 	2,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
 	19, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	46, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	46, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	52, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	52, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 18: kinbridge.progress.v1.Assessment.state:type_name -> kinbridge.progress.v1.PublishState
-	46, // 19: kinbridge.progress.v1.Assessment.approve_time:type_name -> google.protobuf.Timestamp
-	3,  // 20: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	46, // 21: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	46, // 22: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 23: kinbridge.progress.v1.Milestone.state:type_name -> kinbridge.progress.v1.PublishState
-	46, // 24: kinbridge.progress.v1.Milestone.approve_time:type_name -> google.protobuf.Timestamp
-	22, // 25: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	46, // 26: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
-	24, // 27: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
-	24, // 28: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
-	21, // 29: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
-	20, // 30: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	2,  // 31: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	0,  // 32: kinbridge.progress.v1.ListAssessmentsRequest.state:type_name -> kinbridge.progress.v1.PublishState
-	20, // 33: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
-	20, // 34: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	47, // 35: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 36: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	3,  // 37: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	0,  // 38: kinbridge.progress.v1.ListMilestonesRequest.state:type_name -> kinbridge.progress.v1.PublishState
-	21, // 39: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
-	21, // 40: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	47, // 41: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 42: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	44, // 43: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
-	1,  // 44: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
-	6,  // 45: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	7,  // 46: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	8,  // 47: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	10, // 48: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	11, // 49: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	12, // 50: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	13, // 51: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	14, // 52: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	16, // 53: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	17, // 54: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	26, // 55: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	27, // 56: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	28, // 57: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	30, // 58: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	31, // 59: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	32, // 60: kinbridge.progress.v1.ProgressService.ApproveAssessment:input_type -> kinbridge.progress.v1.ApproveAssessmentRequest
-	33, // 61: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	34, // 62: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	35, // 63: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	37, // 64: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	38, // 65: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	39, // 66: kinbridge.progress.v1.ProgressService.ApproveMilestone:input_type -> kinbridge.progress.v1.ApproveMilestoneRequest
-	40, // 67: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	41, // 68: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	42, // 69: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	45, // 70: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
-	4,  // 71: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	4,  // 72: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	9,  // 73: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	4,  // 74: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	48, // 75: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	5,  // 76: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	5,  // 77: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	15, // 78: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	5,  // 79: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	48, // 80: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	20, // 81: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	20, // 82: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	29, // 83: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	20, // 84: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	48, // 85: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	20, // 86: kinbridge.progress.v1.ProgressService.ApproveAssessment:output_type -> kinbridge.progress.v1.Assessment
-	21, // 87: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	21, // 88: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	36, // 89: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	21, // 90: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	48, // 91: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	21, // 92: kinbridge.progress.v1.ProgressService.ApproveMilestone:output_type -> kinbridge.progress.v1.Milestone
-	23, // 93: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	23, // 94: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	25, // 95: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	43, // 96: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
-	71, // [71:97] is the sub-list for method output_type
-	45, // [45:71] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	52, // 19: kinbridge.progress.v1.Assessment.approve_time:type_name -> google.protobuf.Timestamp
+	54, // 20: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	3,  // 21: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	52, // 22: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	52, // 23: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 24: kinbridge.progress.v1.Milestone.state:type_name -> kinbridge.progress.v1.PublishState
+	52, // 25: kinbridge.progress.v1.Milestone.approve_time:type_name -> google.protobuf.Timestamp
+	54, // 26: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	22, // 27: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	52, // 28: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	24, // 29: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	24, // 30: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	21, // 31: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	20, // 32: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	2,  // 33: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	0,  // 34: kinbridge.progress.v1.ListAssessmentsRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	20, // 35: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	20, // 36: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	53, // 37: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 38: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	3,  // 39: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	0,  // 40: kinbridge.progress.v1.ListMilestonesRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	21, // 41: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	21, // 42: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	53, // 43: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55, // 44: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	56, // 45: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	23, // 46: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	50, // 47: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	1,  // 48: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	6,  // 49: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	7,  // 50: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	8,  // 51: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	10, // 52: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	11, // 53: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	12, // 54: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	13, // 55: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	14, // 56: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	16, // 57: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	17, // 58: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	26, // 59: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	27, // 60: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	28, // 61: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	30, // 62: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	31, // 63: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	32, // 64: kinbridge.progress.v1.ProgressService.ApproveAssessment:input_type -> kinbridge.progress.v1.ApproveAssessmentRequest
+	33, // 65: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	34, // 66: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	35, // 67: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	37, // 68: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	38, // 69: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	39, // 70: kinbridge.progress.v1.ProgressService.ApproveMilestone:input_type -> kinbridge.progress.v1.ApproveMilestoneRequest
+	40, // 71: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
+	41, // 72: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
+	42, // 73: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
+	43, // 74: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
+	44, // 75: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
+	45, // 76: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
+	46, // 77: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	47, // 78: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	48, // 79: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	51, // 80: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	4,  // 81: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	4,  // 82: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	9,  // 83: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	4,  // 84: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	57, // 85: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	5,  // 86: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	5,  // 87: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	15, // 88: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	5,  // 89: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	57, // 90: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	20, // 91: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	20, // 92: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	29, // 93: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	20, // 94: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	57, // 95: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	20, // 96: kinbridge.progress.v1.ProgressService.ApproveAssessment:output_type -> kinbridge.progress.v1.Assessment
+	21, // 97: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	21, // 98: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	36, // 99: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	21, // 100: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	57, // 101: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	21, // 102: kinbridge.progress.v1.ProgressService.ApproveMilestone:output_type -> kinbridge.progress.v1.Milestone
+	55, // 103: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
+	58, // 104: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	57, // 105: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
+	56, // 106: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
+	57, // 107: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
+	59, // 108: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	23, // 109: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	23, // 110: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	25, // 111: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	49, // 112: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	81, // [81:113] is the sub-list for method output_type
+	49, // [49:81] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -3680,7 +4081,7 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   42,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -8,6 +8,7 @@ package progressv1
 
 import (
 	context "context"
+	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -42,6 +43,12 @@ const (
 	ProgressService_UpdateMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/UpdateMilestone"
 	ProgressService_DeleteMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/DeleteMilestone"
 	ProgressService_ApproveMilestone_FullMethodName   = "/kinbridge.progress.v1.ProgressService/ApproveMilestone"
+	ProgressService_CreateComment_FullMethodName      = "/kinbridge.progress.v1.ProgressService/CreateComment"
+	ProgressService_ListComments_FullMethodName       = "/kinbridge.progress.v1.ProgressService/ListComments"
+	ProgressService_DeleteComment_FullMethodName      = "/kinbridge.progress.v1.ProgressService/DeleteComment"
+	ProgressService_SetReaction_FullMethodName        = "/kinbridge.progress.v1.ProgressService/SetReaction"
+	ProgressService_DeleteReaction_FullMethodName     = "/kinbridge.progress.v1.ProgressService/DeleteReaction"
+	ProgressService_ListReactions_FullMethodName      = "/kinbridge.progress.v1.ProgressService/ListReactions"
 	ProgressService_GetGradingScale_FullMethodName    = "/kinbridge.progress.v1.ProgressService/GetGradingScale"
 	ProgressService_UpdateGradingScale_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGradingScale"
 	ProgressService_GetProgressSummary_FullMethodName = "/kinbridge.progress.v1.ProgressService/GetProgressSummary"
@@ -128,6 +135,25 @@ type ProgressServiceClient interface {
 	// Publishes a draft milestone, as ApproveAssessment does an assessment
 	// (guardians are notified with MILESTONE_ACHIEVED).
 	ApproveMilestone(ctx context.Context, in *ApproveMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
+	// Comments on an assessment or a milestone. Any guardian or contributor
+	// of the child (and administrators) may read the comments and write one;
+	// the other guardians are notified (COMMENT_ADDED). A missing item is
+	// NOT_FOUND.
+	CreateComment(ctx context.Context, in *CreateCommentRequest, opts ...grpc.CallOption) (*v1.Comment, error)
+	// Lists an item's comments, oldest first.
+	ListComments(ctx context.Context, in *ListCommentsRequest, opts ...grpc.CallOption) (*v1.ListCommentsResponse, error)
+	// Deletes a comment. Its author, contributors of the child and
+	// administrators.
+	DeleteComment(ctx context.Context, in *DeleteCommentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Sets the caller's reaction to an item (`{item}/reactions/me`),
+	// replacing the one they had. Only the first reaction of a user to an
+	// item notifies the other guardians (REACTION_ADDED); replacing or
+	// removing it does not notify again.
+	SetReaction(ctx context.Context, in *SetReactionRequest, opts ...grpc.CallOption) (*v1.Reaction, error)
+	// Removes the caller's reaction to an item; NOT_FOUND when they have none.
+	DeleteReaction(ctx context.Context, in *DeleteReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Lists an item's reactions by user, with their counts per kind.
+	ListReactions(ctx context.Context, in *ListReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error)
@@ -398,6 +424,66 @@ func (c *progressServiceClient) ApproveMilestone(ctx context.Context, in *Approv
 	return out, nil
 }
 
+func (c *progressServiceClient) CreateComment(ctx context.Context, in *CreateCommentRequest, opts ...grpc.CallOption) (*v1.Comment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.Comment)
+	err := c.cc.Invoke(ctx, ProgressService_CreateComment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListComments(ctx context.Context, in *ListCommentsRequest, opts ...grpc.CallOption) (*v1.ListCommentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.ListCommentsResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListComments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) DeleteComment(ctx context.Context, in *DeleteCommentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ProgressService_DeleteComment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) SetReaction(ctx context.Context, in *SetReactionRequest, opts ...grpc.CallOption) (*v1.Reaction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.Reaction)
+	err := c.cc.Invoke(ctx, ProgressService_SetReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) DeleteReaction(ctx context.Context, in *DeleteReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ProgressService_DeleteReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListReactions(ctx context.Context, in *ListReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(v1.ListReactionsResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListReactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *progressServiceClient) GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GradingScale)
@@ -518,6 +604,25 @@ type ProgressServiceServer interface {
 	// Publishes a draft milestone, as ApproveAssessment does an assessment
 	// (guardians are notified with MILESTONE_ACHIEVED).
 	ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error)
+	// Comments on an assessment or a milestone. Any guardian or contributor
+	// of the child (and administrators) may read the comments and write one;
+	// the other guardians are notified (COMMENT_ADDED). A missing item is
+	// NOT_FOUND.
+	CreateComment(context.Context, *CreateCommentRequest) (*v1.Comment, error)
+	// Lists an item's comments, oldest first.
+	ListComments(context.Context, *ListCommentsRequest) (*v1.ListCommentsResponse, error)
+	// Deletes a comment. Its author, contributors of the child and
+	// administrators.
+	DeleteComment(context.Context, *DeleteCommentRequest) (*emptypb.Empty, error)
+	// Sets the caller's reaction to an item (`{item}/reactions/me`),
+	// replacing the one they had. Only the first reaction of a user to an
+	// item notifies the other guardians (REACTION_ADDED); replacing or
+	// removing it does not notify again.
+	SetReaction(context.Context, *SetReactionRequest) (*v1.Reaction, error)
+	// Removes the caller's reaction to an item; NOT_FOUND when they have none.
+	DeleteReaction(context.Context, *DeleteReactionRequest) (*emptypb.Empty, error)
+	// Lists an item's reactions by user, with their counts per kind.
+	ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error)
@@ -633,6 +738,24 @@ func (UnimplementedProgressServiceServer) DeleteMilestone(context.Context, *Dele
 }
 func (UnimplementedProgressServiceServer) ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApproveMilestone not implemented")
+}
+func (UnimplementedProgressServiceServer) CreateComment(context.Context, *CreateCommentRequest) (*v1.Comment, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateComment not implemented")
+}
+func (UnimplementedProgressServiceServer) ListComments(context.Context, *ListCommentsRequest) (*v1.ListCommentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListComments not implemented")
+}
+func (UnimplementedProgressServiceServer) DeleteComment(context.Context, *DeleteCommentRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteComment not implemented")
+}
+func (UnimplementedProgressServiceServer) SetReaction(context.Context, *SetReactionRequest) (*v1.Reaction, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetReaction not implemented")
+}
+func (UnimplementedProgressServiceServer) DeleteReaction(context.Context, *DeleteReactionRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteReaction not implemented")
+}
+func (UnimplementedProgressServiceServer) ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReactions not implemented")
 }
 func (UnimplementedProgressServiceServer) GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGradingScale not implemented")
@@ -1063,6 +1186,114 @@ func _ProgressService_ApproveMilestone_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_CreateComment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCommentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).CreateComment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_CreateComment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).CreateComment(ctx, req.(*CreateCommentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListComments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListComments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListComments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListComments(ctx, req.(*ListCommentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_DeleteComment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCommentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).DeleteComment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_DeleteComment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).DeleteComment(ctx, req.(*DeleteCommentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_SetReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).SetReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_SetReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).SetReaction(ctx, req.(*SetReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_DeleteReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).DeleteReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_DeleteReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).DeleteReaction(ctx, req.(*DeleteReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListReactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListReactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListReactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListReactions(ctx, req.(*ListReactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProgressService_GetGradingScale_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetGradingScaleRequest)
 	if err := dec(in); err != nil {
@@ -1229,6 +1460,30 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ApproveMilestone",
 			Handler:    _ProgressService_ApproveMilestone_Handler,
+		},
+		{
+			MethodName: "CreateComment",
+			Handler:    _ProgressService_CreateComment_Handler,
+		},
+		{
+			MethodName: "ListComments",
+			Handler:    _ProgressService_ListComments_Handler,
+		},
+		{
+			MethodName: "DeleteComment",
+			Handler:    _ProgressService_DeleteComment_Handler,
+		},
+		{
+			MethodName: "SetReaction",
+			Handler:    _ProgressService_SetReaction_Handler,
+		},
+		{
+			MethodName: "DeleteReaction",
+			Handler:    _ProgressService_DeleteReaction_Handler,
+		},
+		{
+			MethodName: "ListReactions",
+			Handler:    _ProgressService_ListReactions_Handler,
 		},
 		{
 			MethodName: "GetGradingScale",

@@ -24,15 +24,15 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Who among a child's followers receives an event.
+// Who among the people who may see a child receives an event.
 type Audience int32
 
 const (
-	// Every guardian and contributor of the child, as before audiences.
+	// Every guardian and contributor of the child, the actor included.
 	Audience_AUDIENCE_UNSPECIFIED Audience = 0
-	// Every guardian and contributor except the event's `actor`.
+	// Every guardian and contributor of the child except the event's `actor`.
 	Audience_AUDIENCE_OTHERS Audience = 1
-	// The child's contributors except the event's `actor`.
+	// The contributors of the child (ROLE_CONTRIBUTOR) except the event's `actor`.
 	Audience_AUDIENCE_CONTRIBUTORS Audience = 2
 )
 
@@ -98,7 +98,8 @@ type Event struct {
 	Actor string `protobuf:"bytes,8,opt,name=actor,proto3" json:"actor,omitempty"`
 	// For guardianship events: the user who was granted or lost access.
 	User string `protobuf:"bytes,9,opt,name=user,proto3" json:"user,omitempty"`
-	// Who among the child's followers receives it.
+	// Whose inboxes take the event, among those who may see the child (and
+	// subscribed to the event's type).
 	Audience      Audience `protobuf:"varint,10,opt,name=audience,proto3,enum=kinbridge.notification.peer.v1.Audience" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
