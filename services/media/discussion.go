@@ -52,6 +52,9 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 // has none; NOT_FOUND when it does not exist.
 func (s *Service) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
 	it, err := s.store.GetItem(ctx, item.Child, item.ID)
+	if err == nil {
+		err = s.hideDraft(ctx, it)
+	}
 	if err != nil {
 		return "", storeError(err, item.String())
 	}

@@ -80,6 +80,23 @@ func (s *server) childAccess(ctx context.Context, childID string) (auth.Principa
 	return p, role, requireApproval, nil
 }
 
+// hideDraft answers NOT_FOUND for a draft the caller does not see: the
+// conversation about a draft (pkg/discussion asks through itemTitle) is
+// the contributors' too.
+func (s *server) hideDraft(ctx context.Context, childID string, a store.Approval, name string) error {
+	if a.State != store.Draft {
+		return nil
+	}
+	seesDrafts, err := s.authorizeReader(ctx, childID)
+	if err != nil {
+		return err
+	}
+	if hidden(seesDrafts, a) {
+		return status.Errorf(codes.NotFound, "%s not found", name)
+	}
+	return nil
+}
+
 // publishState is the state of a record as created.
 func publishState(draft bool) store.PublishState {
 	if draft {
@@ -228,7 +245,9 @@ func (s *server) ApproveAssessment(ctx context.Context, req *progressv1.ApproveA
 	if err != nil {
 		return nil, err
 	}
-	return assessmentToProto(a, scale), nil
+	out := assessmentToProto(a, scale)
+	s.assessmentReactions(ctx, childID, out)
+	return out, nil
 }
 
 // ApproveMilestone publishes a draft milestone and tells the guardians.
@@ -260,5 +279,7 @@ func (s *server) ApproveMilestone(ctx context.Context, req *progressv1.ApproveMi
 		return nil, approvalError(err, req.GetName())
 	}
 	s.notify()
-	return milestoneToProto(m), nil
+	out := milestoneToProto(m)
+	s.milestoneReactions(ctx, childID, out)
+	return out, nil
 }

@@ -58,9 +58,15 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 func (s *server) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
 	if item.Collection == discussion.Milestones {
 		m, err := s.store.GetMilestone(ctx, item.Child, item.ID)
+		if err == nil {
+			err = s.hideDraft(ctx, item.Child, m.Approval, item.String())
+		}
 		return m.Title, storeError(err, item.String())
 	}
 	a, err := s.store.GetAssessment(ctx, item.Child, item.ID)
+	if err == nil {
+		err = s.hideDraft(ctx, item.Child, a.Approval, item.String())
+	}
 	return a.Title, storeError(err, item.String())
 }
 
