@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -192,5 +193,35 @@ func TestApprovalJourney(t *testing.T) {
 	approvalCall(t, gw, "GET", "/v1/"+child.Name+"/progressSummary", maria, "", http.StatusOK, &sum)
 	if sum.Overall.AssessmentCount != 1 {
 		t.Errorf("the parent's summary counts %d assessments, want 1", sum.Overall.AssessmentCount)
+	}
+}
+
+// TestREADMEApproval runs the README's approval block as written, after
+// the quickstart and progress blocks whose shell it continues.
+func TestREADMEApproval(t *testing.T) {
+	dataDir := t.TempDir()
+	env := []string{"KINBRIDGE_DATA_DIR=" + dataDir}
+	p := serve(t, dataDir, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	env = append(env, "KINBRIDGE_TOKEN=") // the quickstart exports its own
+	script := p.asWritten(readmeBlock(t, "quickstart") + "\n" + readmeBlock(t, "progress") +
+		"\necho '--- approval'\n" + readmeBlock(t, "approval"))
+	out := runScript(t, ctx, script, env)
+	_, approval, _ := strings.Cut(out, "--- approval")
+	lines := strings.Split(strings.TrimSpace(approval), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("want 6 output lines from the approval block, got %d:\n%s", len(lines), approval)
+	}
+	flat := strings.ReplaceAll(lines[4], `": "`, `":"`)
+	for i, want := range []string{"200", "200", "404", "403", "", "200"} {
+		if want != "" && lines[i] != want {
+			t.Errorf("line %d: %q, want %q", i+1, lines[i], want)
+		}
+	}
+	for _, want := range []string{`"state":"PUBLISH_STATE_PUBLISHED"`, `"approvedBy":"teacher2"`, "} 200"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("the approval's answer %s lacks %s", lines[4], want)
+		}
 	}
 }
