@@ -74,23 +74,6 @@ func hidden(g access.Grant, it store.Item) bool {
 	return !g.SeesDrafts && it.PublishState == store.Draft
 }
 
-// hideDraft answers NOT_FOUND for a draft the caller does not see: the
-// conversation about a draft (pkg/discussion asks through itemTitle) is
-// the contributors' too.
-func (s *Service) hideDraft(ctx context.Context, it store.Item) error {
-	if it.PublishState != store.Draft {
-		return nil
-	}
-	_, g, err := s.grant(ctx, it.ChildID, view)
-	if err != nil {
-		return err
-	}
-	if hidden(g, it) {
-		return store.ErrNotFound
-	}
-	return nil
-}
-
 // listState is the publish-state filter of a listing: what was asked for,
 // and only published items for a caller who does not see drafts (none at
 // all when they asked for drafts).

@@ -80,23 +80,6 @@ func (s *server) childAccess(ctx context.Context, childID string) (auth.Principa
 	return p, role, requireApproval, nil
 }
 
-// hideDraft answers NOT_FOUND for a draft the caller does not see: the
-// conversation about a draft (pkg/discussion asks through itemTitle) is
-// the contributors' too.
-func (s *server) hideDraft(ctx context.Context, childID string, a store.Approval, name string) error {
-	if a.State != store.Draft {
-		return nil
-	}
-	seesDrafts, err := s.authorizeReader(ctx, childID)
-	if err != nil {
-		return err
-	}
-	if hidden(seesDrafts, a) {
-		return status.Errorf(codes.NotFound, "%s not found", name)
-	}
-	return nil
-}
-
 // publishState is the state of a record as created.
 func publishState(draft bool) store.PublishState {
 	if draft {
