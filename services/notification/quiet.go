@@ -78,11 +78,20 @@ func (q quietHours) at(t time.Time) (quiet bool, next time.Time) {
 // nextWallClock is the first instant after t at which the local clock of
 // t's location reads minute m of the day. On a day when that time does not
 // exist (the clocks spring forward over it) it is the instant the clocks
-// jump, as time.Date normalizes it.
+// jump.
 func nextWallClock(t time.Time, m int) time.Time {
 	y, mo, d := t.Date()
 	for i := range 3 {
-		if c := time.Date(y, mo, d+i, m/60, m%60, 0, 0, t.Location()); c.After(t) {
+		c := time.Date(y, mo, d+i, m/60, m%60, 0, 0, t.Location())
+		if c.Hour()*60+c.Minute() != m {
+			// The clocks skip m that day, and time.Date went back by the
+			// jump: the boundary is the jump, the first minute reading later.
+			day := c.Day()
+			for c.Hour()*60+c.Minute() < m && c.Day() == day {
+				c = c.Add(time.Minute)
+			}
+		}
+		if c.After(t) {
 			return c
 		}
 	}
