@@ -30,7 +30,7 @@ func TestSettingsJourney(t *testing.T) {
 	}{
 		{"200", []string{`"name":"users/maria/settings"`, `"timeZone":"UTC"`, `"emailState":"EMAIL_STATE_NONE"`}},
 		{"200", []string{`"timeZone":"Europe/Lisbon"`, `"quietHours":{"start":"22:00","end":"07:00"}`}},
-		{"400", []string{"settings.time_zone", "settings.quiet_hours.end"}},
+		{"400", []string{`"field":"settings.timeZone"`, `"field":"settings.quietHours.start"`}},
 		{"404", nil},
 		{"404", []string{"not known"}},
 	}

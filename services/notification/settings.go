@@ -187,21 +187,22 @@ func applySettings(cur store.Settings, in *notificationv1.UserSettings, paths ma
 		}
 		next.TimeZone = in.GetTimeZone()
 	}
+	clocksBad := false
 	if paths["quiet_hours.start"] {
 		m, v := parseClock("settings.quiet_hours.start", in.GetQuietHours().GetStart())
 		if v != nil {
-			bad = append(bad, *v)
+			bad, clocksBad = append(bad, *v), true
 		}
 		next.QuietStart = m
 	}
 	if paths["quiet_hours.end"] {
 		m, v := parseClock("settings.quiet_hours.end", in.GetQuietHours().GetEnd())
 		if v != nil {
-			bad = append(bad, *v)
+			bad, clocksBad = append(bad, *v), true
 		}
 		next.QuietEnd = m
 	}
-	if len(bad) == 0 {
+	if !clocksBad {
 		switch {
 		case next.QuietStart < 0 && next.QuietEnd >= 0:
 			bad = append(bad, validate.Field{Path: "settings.quiet_hours.start", Description: "is required with quiet_hours.end: set both or neither"})

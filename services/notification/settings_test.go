@@ -164,6 +164,8 @@ func TestSettingsValidation(t *testing.T) {
 		{"spaces", &notificationv1.UserSettings{Email: " maria@example.com"}, []string{"email"}, []string{"settings.email"}},
 		{"too long", &notificationv1.UserSettings{Email: long}, []string{"email"}, []string{"settings.email"}},
 		{"two at once", &notificationv1.UserSettings{TimeZone: "Local", Email: "x"}, []string{"time_zone", "email"}, []string{"settings.time_zone", "settings.email"}},
+		{"a bad zone and one end", &notificationv1.UserSettings{TimeZone: "Local", QuietHours: &notificationv1.QuietHours{Start: "22:00"}},
+			[]string{"time_zone", "quiet_hours"}, []string{"settings.time_zone", "settings.quiet_hours.end"}},
 		{"an unknown mask path", &notificationv1.UserSettings{}, []string{"colour"}, []string{"update_mask"}},
 	}
 	for _, tt := range tests {
