@@ -225,6 +225,11 @@ func TestEmailConfirmation(t *testing.T) {
 	if got, err = update(ctx, e, &notificationv1.UserSettings{Email: "maria@home.example"}, "email"); err != nil || got.GetEmailState() != notificationv1.EmailState_EMAIL_STATE_PENDING {
 		t.Fatalf("a new address: %v %v", got, err)
 	}
+	// The form saved whole (the pending address with other fields) mails nothing.
+	sent = mails.count()
+	if _, err := update(ctx, e, &notificationv1.UserSettings{Email: "maria@home.example", TimeZone: "Europe/Lisbon"}, "email", "time_zone"); err != nil || mails.count() != sent {
+		t.Fatalf("saved with the pending address: %v, %d mails, want %d", err, mails.count(), sent)
+	}
 	clock.Set(clock.Now().Add(24 * time.Hour))
 	if _, err := confirm(mails.last(t, "maria@home.example")); status.Code(err) != codes.FailedPrecondition ||
 		errinfo.NotificationReason(err) != notificationv1.ErrorReason_ERROR_REASON_EMAIL_LINK_EXPIRED {
