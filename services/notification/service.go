@@ -179,35 +179,41 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationpeerv1.RegisterLiveServiceServer(r, &liveServer{server: s.server})
 }
 
-// Run does the background work (the live feeds' lease, retention) until
-// ctx is done.
+// Run does the background work (the live feeds' lease, retention, old
+// e-mail confirmation links) until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.server.feeds.run(ctx) })
-	if s.cfg.Retention <= 0 {
-		<-ctx.Done()
-		return nil
+	every := time.Hour
+	if s.cfg.Retention > 0 {
+		every = min(s.cfg.Retention/10, time.Hour)
 	}
-	tick := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if _, err := s.server.store.ExpireEmailLinks(ctx, time.Now().Add(-emailLinkKeep)); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.WarnContext(ctx, "deleting old e-mail confirmation links failed", slog.Any("error", err))
 		}
-		if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.cfg.Logger.WarnContext(ctx, "retention run failed", slog.Any("error", err))
-		} else if n > 0 {
-			s.cfg.Logger.InfoContext(ctx, "expired notifications", slog.Int64("count", n))
+		if s.cfg.Retention > 0 {
+			s.expire(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
+	}
+}
+
+// expire deletes the notifications older than the retention period.
+func (s *Service) expire(ctx context.Context) {
+	if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "retention run failed", slog.Any("error", err))
+		}
+	} else if n > 0 {
+		s.cfg.Logger.InfoContext(ctx, "expired notifications", slog.Int64("count", n))
 	}
 }
 
