@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/notification/digest"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
 )
@@ -62,6 +64,17 @@ type Config struct {
 	// caller to share a cache, see access.WithShared); nil asks Progress,
 	// caching in process for GuardianCacheTTL.
 	Access *access.Checker
+
+	// Mailer sends the links that confirm users' e-mail addresses; nil:
+	// this server sends no mail, and setting an address is refused
+	// (settings_mail.go).
+	Mailer digest.Mailer
+	// PublicURL is the app's base URL as browsers reach it, for the links
+	// in mails (`{PublicURL}/settings/confirm#{token}`).
+	PublicURL string
+	// Clock tells the time for quiet hours and confirmation links; nil:
+	// the system's.
+	Clock Clock
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -116,6 +129,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Progress == nil {
 		return nil, fmt.Errorf("notification: a progress client is required")
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = noMailer{logger: cfg.Logger}
+	}
 	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		if ownBus {
@@ -143,6 +162,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		heartbeat:        cfg.Heartbeat,
 		buffer:           cfg.StreamBuffer,
 		logger:           cfg.Logger,
+		clock:            cfg.Clock,
+		mailer:           cfg.Mailer,
+		publicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		identities:       map[string]string{},
 		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
 	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
@@ -156,32 +179,41 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	notificationpeerv1.RegisterLiveServiceServer(r, &liveServer{server: s.server})
 }
 
-// Run does the background work (the live feeds' lease, retention) until
-// ctx is done.
+// Run does the background work (the live feeds' lease, retention, old
+// e-mail confirmation links) until ctx is done.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.server.feeds.run(ctx) })
-	if s.cfg.Retention <= 0 {
-		<-ctx.Done()
-		return nil
+	every := time.Hour
+	if s.cfg.Retention > 0 {
+		every = min(s.cfg.Retention/10, time.Hour)
 	}
-	tick := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.cfg.Logger.WarnContext(ctx, "retention run failed", slog.Any("error", err))
-		} else if n > 0 {
-			s.cfg.Logger.InfoContext(ctx, "expired notifications", slog.Int64("count", n))
+		if _, err := s.server.store.ExpireEmailLinks(ctx, time.Now().Add(-emailLinkKeep)); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "deleting old e-mail confirmation links failed", slog.Any("error", err))
+		}
+		if s.cfg.Retention > 0 {
+			s.expire(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
+	}
+}
+
+// expire deletes the notifications older than the retention period.
+func (s *Service) expire(ctx context.Context) {
+	if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "retention run failed", slog.Any("error", err))
+		}
+	} else if n > 0 {
+		s.cfg.Logger.InfoContext(ctx, "expired notifications", slog.Int64("count", n))
 	}
 }
 
