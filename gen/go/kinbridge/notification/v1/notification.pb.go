@@ -1218,6 +1218,90 @@ func (x *DeleteSubscriptionRequest) GetName() string {
 	return ""
 }
 
+// Request of UnsubscribeDigest.
+type UnsubscribeDigestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unsubscribe token of a digest mail (from its `List-Unsubscribe`
+	// URL or its unsubscribe link), 43 characters of base64url. Required.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeDigestRequest) Reset() {
+	*x = UnsubscribeDigestRequest{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeDigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeDigestRequest) ProtoMessage() {}
+
+func (x *UnsubscribeDigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeDigestRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeDigestRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UnsubscribeDigestRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Answer of UnsubscribeDigest: the digest is off.
+type UnsubscribeDigestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeDigestResponse) Reset() {
+	*x = UnsubscribeDigestResponse{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeDigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeDigestResponse) ProtoMessage() {}
+
+func (x *UnsubscribeDigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeDigestResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeDigestResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{18}
+}
+
 var File_kinbridge_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
@@ -1297,7 +1381,11 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"h\n" +
 	"\x19DeleteSubscriptionRequest\x12K\n" +
-	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name*\xf2\x01\n" +
+	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name\"<\n" +
+	"\x18UnsubscribeDigestRequest\x12 \n" +
+	"\x05token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05token\"\x1b\n" +
+	"\x19UnsubscribeDigestResponse*\xf2\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eEVENT_TYPE_ASSESSMENT_RECORDED\x10\x01\x12!\n" +
@@ -1309,7 +1397,7 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_TOO_MANY_FEEDS\x10\x01\x12'\n" +
-	"#ERROR_REASON_TOO_MANY_SUBSCRIPTIONS\x10\x022\xed\f\n" +
+	"#ERROR_REASON_TOO_MANY_SUBSCRIPTIONS\x10\x022\x94\x0e\n" +
 	"\x13NotificationService\x12\xad\x01\n" +
 	"\x11ListNotifications\x123.kinbridge.notification.v1.ListNotificationsRequest\x1a4.kinbridge.notification.v1.ListNotificationsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/notifications\x90\x02\x01\x12\xce\x01\n" +
 	"\x18CountUnreadNotifications\x12:.kinbridge.notification.v1.CountUnreadNotificationsRequest\x1a;.kinbridge.notification.v1.CountUnreadNotificationsResponse\"9\x82\xd3\xe4\x93\x020\x12./v1/{parent=users/*}/notifications:countUnread\x90\x02\x01\x12\xc5\x01\n" +
@@ -1319,7 +1407,8 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x0fGetSubscription\x121.kinbridge.notification.v1.GetSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=users/*/subscriptions/*}\x90\x02\x01\x12\xad\x01\n" +
 	"\x11ListSubscriptions\x123.kinbridge.notification.v1.ListSubscriptionsRequest\x1a4.kinbridge.notification.v1.ListSubscriptionsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/subscriptions\x90\x02\x01\x12\xba\x01\n" +
 	"\x12UpdateSubscription\x124.kinbridge.notification.v1.UpdateSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"E\x82\xd3\xe4\x93\x02?:\fsubscription2//v1/{subscription.name=users/*/subscriptions/*}\x12\x91\x01\n" +
-	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02BPZNgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1;notificationv1b\x06proto3"
+	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02\x12\xa4\x01\n" +
+	"\x11UnsubscribeDigest\x123.kinbridge.notification.v1.UnsubscribeDigestRequest\x1a4.kinbridge.notification.v1.UnsubscribeDigestResponse\"$\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/digest:unsubscribe\x90\x02\x02BPZNgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1;notificationv1b\x06proto3"
 
 var (
 	file_kinbridge_notification_v1_notification_proto_rawDescOnce sync.Once
@@ -1334,7 +1423,7 @@ func file_kinbridge_notification_v1_notification_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(EventType)(0),                           // 0: kinbridge.notification.v1.EventType
 	(ErrorReason)(0),                         // 1: kinbridge.notification.v1.ErrorReason
@@ -1355,24 +1444,26 @@ var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(*ListSubscriptionsResponse)(nil),        // 16: kinbridge.notification.v1.ListSubscriptionsResponse
 	(*UpdateSubscriptionRequest)(nil),        // 17: kinbridge.notification.v1.UpdateSubscriptionRequest
 	(*DeleteSubscriptionRequest)(nil),        // 18: kinbridge.notification.v1.DeleteSubscriptionRequest
-	(*timestamppb.Timestamp)(nil),            // 19: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 20: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                    // 21: google.protobuf.Empty
+	(*UnsubscribeDigestRequest)(nil),         // 19: kinbridge.notification.v1.UnsubscribeDigestRequest
+	(*UnsubscribeDigestResponse)(nil),        // 20: kinbridge.notification.v1.UnsubscribeDigestResponse
+	(*timestamppb.Timestamp)(nil),            // 21: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 22: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                    // 23: google.protobuf.Empty
 }
 var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.notification.v1.Notification.type:type_name -> kinbridge.notification.v1.EventType
-	19, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	21, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
-	19, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	21, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
 	2,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
 	10, // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
 	0,  // 6: kinbridge.notification.v1.Subscription.event_types:type_name -> kinbridge.notification.v1.EventType
-	19, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	19, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	21, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	21, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
 	12, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
 	12, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
 	12, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	20, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	22, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 13: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
 	5,  // 14: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
 	7,  // 15: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:input_type -> kinbridge.notification.v1.MarkNotificationsReadRequest
@@ -1382,17 +1473,19 @@ var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	15, // 19: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
 	17, // 20: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
 	18, // 21: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
-	4,  // 22: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
-	6,  // 23: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
-	8,  // 24: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
-	11, // 25: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
-	12, // 26: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	12, // 27: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
-	16, // 28: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
-	12, // 29: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	21, // 30: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
+	19, // 22: kinbridge.notification.v1.NotificationService.UnsubscribeDigest:input_type -> kinbridge.notification.v1.UnsubscribeDigestRequest
+	4,  // 23: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
+	6,  // 24: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
+	8,  // 25: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
+	11, // 26: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
+	12, // 27: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	12, // 28: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
+	16, // 29: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
+	12, // 30: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	23, // 31: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
+	20, // 32: kinbridge.notification.v1.NotificationService.UnsubscribeDigest:output_type -> kinbridge.notification.v1.UnsubscribeDigestResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1413,7 +1506,7 @@ func file_kinbridge_notification_v1_notification_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_v1_notification_proto_rawDesc), len(file_kinbridge_notification_v1_notification_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
