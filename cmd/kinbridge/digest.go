@@ -7,34 +7,34 @@ import (
 	"log/slog"
 	"net/url"
 
-	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/notification/digest"
 )
 
-// digest configures the daily digest from the --smtp-* flags: off, and
-// said so in the log (by the service), without --smtp-addr.
-func (c *settings) digest(ctx context.Context, logger *slog.Logger) (notification.DigestConfig, error) {
+// mailer is the SMTP sender of the --smtp-* flags, for the daily digest
+// and the e-mail confirmation links; nil without --smtp-addr (the digest
+// is off, and the service says so in the log).
+func (c *settings) mailer(ctx context.Context, logger *slog.Logger) (digest.Mailer, error) {
 	if c.SMTPAddr == "" {
-		return notification.DigestConfig{}, nil
+		return nil, nil
 	}
 	if c.PublicURL == "" {
-		return notification.DigestConfig{}, errors.New("--smtp-addr needs --public-url: the digest's links and unsubscribe URL point there")
+		return nil, errors.New("--smtp-addr needs --public-url: the digest's links and unsubscribe URL point there")
 	}
 	if c.DigestInterval <= 0 {
-		return notification.DigestConfig{}, fmt.Errorf("--digest-interval must be more than 0, not %v", c.DigestInterval)
+		return nil, fmt.Errorf("--digest-interval must be more than 0, not %v", c.DigestInterval)
 	}
 	from := c.SMTPFrom
 	if from == "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || u.Hostname() == "" {
-			return notification.DigestConfig{}, fmt.Errorf("--public-url %q is not a URL", c.PublicURL)
+			return nil, fmt.Errorf("--public-url %q is not a URL", c.PublicURL)
 		}
 		from = "Kinbridge <no-reply@" + u.Hostname() + ">"
 	}
 	mailer, err := digest.NewSMTP(digest.SMTPConfig{Addr: c.SMTPAddr, From: from, Username: c.SMTPUsername, Password: c.SMTPPassword})
 	if err != nil {
-		return notification.DigestConfig{}, fmt.Errorf("--smtp-addr/--smtp-from: %w", err)
+		return nil, fmt.Errorf("--smtp-addr/--smtp-from: %w", err)
 	}
-	logger.InfoContext(ctx, "daily digest on", slog.String("smtp", c.SMTPAddr), slog.String("from", from), slog.Duration("interval", c.DigestInterval))
-	return notification.DigestConfig{Mailer: mailer, PublicURL: c.PublicURL, Tick: c.DigestInterval}, nil
+	logger.InfoContext(ctx, "mail on: daily digest and e-mail confirmation", slog.String("smtp", c.SMTPAddr), slog.String("from", from), slog.Duration("interval", c.DigestInterval))
+	return mailer, nil
 }

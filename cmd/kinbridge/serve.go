@@ -507,7 +507,7 @@ func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
 	}
 	r.onClose(func() error { closeBus(); return nil })
 	c := n.c
-	digest, err := c.digest(n.ctx, n.tel.Logger("notification"))
+	mailer, err := c.mailer(n.ctx, n.tel.Logger("notification"))
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +520,9 @@ func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
 		Retention:               c.Retention,
 		MaxFeedsPerUser:         c.MaxFeeds,
 		MaxSubscriptionsPerUser: c.MaxSubscriptions,
-		Digest:                  digest,
+		Mailer:                  mailer,
+		PublicURL:               c.PublicURL, // the links of mails (e-mail confirmation, digest)
+		DigestTick:              c.DigestInterval,
 		Logger:                  n.tel.Logger("notification"),
 		TracerProvider:          n.tel.TracerProvider("notification"),
 	})

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,22 +65,22 @@ type Config struct {
 	// caching in process for GuardianCacheTTL.
 	Access *access.Checker
 
-	// Digest sends the daily digest by e-mail; without a Mailer it is off.
-	Digest DigestConfig
+	// Mailer sends the links that confirm users' e-mail addresses; nil:
+	// this server sends no mail, and setting an address is refused
+	// (settings_mail.go).
+	Mailer digest.Mailer
+	// PublicURL is the app's base URL as browsers reach it, for the links
+	// in mails (`{PublicURL}/settings/confirm#{token}`).
+	PublicURL string
+	// Clock tells the time for quiet hours and confirmation links; nil:
+	// the system's.
+	Clock Clock
+	// DigestTick is how often the daily digest looks for mails due
+	// (package digest; it runs when Mailer is set); 0: digest.DefaultTick.
+	DigestTick time.Duration
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
-}
-
-// DigestConfig configures the daily digest (package digest).
-type DigestConfig struct {
-	// Mailer sends the mails; nil turns the digest off (unsubscribe links
-	// of mails sent earlier keep working).
-	Mailer digest.Mailer
-	// PublicURL is the gateway's public base URL, for the links.
-	PublicURL string
-	// Tick is how often due digests are looked for; 0: digest.DefaultTick.
-	Tick time.Duration
 }
 
 // tracerName is the instrumentation scope of the spans this package starts.
@@ -132,6 +133,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Progress == nil {
 		return nil, fmt.Errorf("notification: a progress client is required")
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	digestOn := cfg.Mailer != nil
+	if cfg.Mailer == nil {
+		cfg.Mailer = noMailer{logger: cfg.Logger}
+	}
 	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		if ownBus {
@@ -159,14 +167,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		heartbeat:        cfg.Heartbeat,
 		buffer:           cfg.StreamBuffer,
 		logger:           cfg.Logger,
+		clock:            cfg.Clock,
+		mailer:           cfg.Mailer,
+		publicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		identities:       map[string]string{},
 		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
 	svc := &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}
-	if cfg.Digest.Mailer == nil {
+	if !digestOn {
 		cfg.Logger.InfoContext(ctx, "daily digest off: no SMTP server configured (--smtp-addr)")
 	} else {
-		svc.digest, err = digest.New(digest.Config{Store: st, Mailer: cfg.Digest.Mailer, PublicURL: cfg.Digest.PublicURL,
-			Tick: cfg.Digest.Tick, Logger: cfg.Logger})
+		// Unsubscribe links of mails sent earlier keep working either way
+		// (UnsubscribeDigest).
+		svc.digest, err = digest.New(digest.Config{Store: st, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL,
+			Clock: cfg.Clock, Tick: cfg.DigestTick, Logger: cfg.Logger})
 		if err != nil {
 			db.Close()
 			if ownBus {
@@ -202,6 +216,9 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
 	defer tick.Stop()
 	for {
+		if _, err := s.server.store.ExpireEmailLinks(ctx, time.Now().Add(-emailLinkKeep)); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "deleting old e-mail confirmation links failed", slog.Any("error", err))
+		}
 		if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -162,9 +162,13 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// AnyVersion is UpdateSettings' ifVersion that matches every version.
+const AnyVersion = -1
+
 // UpdateSettings writes the user's time zone, quiet hours, digest switch,
 // e-mail address and its state (EmailFromIdentity or an empty Email store
-// no address), when the stored version is still ifVersion (0: any). When
+// no address), when the stored version is still ifVersion (0 for a user
+// never stored; AnyVersion: whatever it is), else ErrConflict. When
 // the address changes, or link is not nil, the user's earlier links are
 // deleted; link, when not nil, is stored for the new address. It returns
 // what is stored, with the next version.
@@ -184,7 +188,7 @@ func (s *SQL) UpdateSettings(ctx context.Context, next Settings, ifVersion int64
 		if err := tx.QueryRowContext(ctx, `SELECT version, email FROM user_settings WHERE user_id = $1`, next.User).Scan(&version, &stored); err != nil {
 			return err
 		}
-		if ifVersion != 0 && ifVersion != version {
+		if ifVersion != AnyVersion && ifVersion != version {
 			return ErrConflict
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE user_settings SET time_zone = $2, quiet_start = $3, quiet_end = $4,

@@ -39,6 +39,9 @@ var settingsContract = []struct {
 		if _, err := s.UpdateSettings(ctx, next, 7, nil); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("a stale version: %v, want ErrConflict", err)
 		}
+		if _, err := s.UpdateSettings(ctx, store.DefaultSettings("new"), 3, nil); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("a stale version: %v, want ErrConflict", err)
+		}
 		if saved, err = s.UpdateSettings(ctx, next, 1, nil); err != nil || saved.Version != 2 {
 			t.Fatalf("the current version: %+v %v", saved, err)
 		}
@@ -123,12 +126,12 @@ var settingsContract = []struct {
 			t.Fatalf("written back: %+v %v", st, err)
 		}
 		st.Email, st.EmailState = "maria@home.example", store.EmailPending
-		st, err := s.UpdateSettings(ctx, st, 0, &store.EmailLink{Token: "t1", Expire: time.Now().Add(time.Hour)})
+		st, err := s.UpdateSettings(ctx, st, store.AnyVersion, &store.EmailLink{Token: "t1", Expire: time.Now().Add(time.Hour)})
 		if err != nil || st.Email != "maria@home.example" || st.EmailState != store.EmailPending || st.IdentityEmail != "maria@idp.example" || st.Address() != "" {
 			t.Fatalf("an address of her own: %+v %v", st, err)
 		}
 		st.Email = ""
-		if st, err = s.UpdateSettings(ctx, st, 0, nil); err != nil || st.EmailState != store.EmailFromIdentity {
+		if st, err = s.UpdateSettings(ctx, st, store.AnyVersion, nil); err != nil || st.EmailState != store.EmailFromIdentity {
 			t.Fatalf("her own address cleared: %+v %v", st, err)
 		}
 		if _, err := s.ConfirmEmail(ctx, "t1", time.Now()); !errors.Is(err, store.ErrNotFound) {
@@ -148,7 +151,7 @@ var settingsContract = []struct {
 			t.Helper()
 			st, _ := s.Settings(ctx, "maria")
 			st.Email, st.EmailState = email, store.EmailPending
-			if _, err := s.UpdateSettings(ctx, st, 0, &store.EmailLink{Token: token, Expire: now.Add(24 * time.Hour)}); err != nil {
+			if _, err := s.UpdateSettings(ctx, st, st.Version, &store.EmailLink{Token: token, Expire: now.Add(24 * time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
 		}
