@@ -6,9 +6,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
+
+	"github.com/kinbridge/kinbridge/pkg/config"
 
 	"github.com/kinbridge/kinbridge/services/notification/digest"
 )
+
+// defineMail registers the settings of the mail the notification service
+// sends (the daily digest, e-mail confirmation links).
+func (c *settings) defineMail(s *config.Set) {
+	s.String(&c.SMTPAddr, "smtp-addr", "", "SMTP submission server (host:port) the daily digest is mailed through; STARTTLS is "+
+		"required unless the host is a loopback address, port 465 speaks TLS at once (empty: no digest; needs --public-url for its links)")
+	s.String(&c.SMTPFrom, "smtp-from", "", "sender of the digest mails, as \"Name <address>\" or an address (default: Kinbridge <no-reply@HOST of --public-url>)")
+	s.String(&c.SMTPUsername, "smtp-username", "", "user name at the SMTP server (empty: send without authenticating)")
+	s.Secret(&c.SMTPPassword, "smtp-password", "", "password at the SMTP server")
+	s.Duration(&c.DigestInterval, "digest-interval", time.Minute, "how often notification looks for daily digests that are due (each goes once a user's quiet hours, or 07:00 local, are over)")
+}
 
 // mailer is the SMTP sender of the --smtp-* flags, for the daily digest
 // and the e-mail confirmation links; nil without --smtp-addr (the digest
