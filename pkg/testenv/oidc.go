@@ -224,6 +224,11 @@ type oidcClient struct {
 func (c oidcClient) IDTokenLifetime() time.Duration   { return c.lifetime }
 func (c oidcClient) PostLogoutRedirectURIs() []string { return c.postLogout }
 
+// IDTokenUserinfoClaimsAssertion puts the claims of the scopes asked for
+// (email, email_verified for "email") in the ID token itself, as the
+// providers Kinbridge meets do, not only in the userinfo answer.
+func (c oidcClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+
 // oidcUsers is the provider's users, as the example storage asks for them.
 type oidcUsers struct{ p *OIDCProvider }
 

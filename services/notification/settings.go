@@ -99,7 +99,8 @@ func (s *server) GetUserSettings(ctx context.Context, req *notificationv1.GetUse
 var settingsFields = []string{"time_zone", "quiet_hours.start", "quiet_hours.end", "digest_enabled", "email"}
 
 // settingsMask returns the fields to change, and whether the mask named
-// them (rather than meaning all by being empty or `*`).
+// email alone: the way to ask for a new link for a pending address (a form
+// saved whole, as the gateway turns a PATCH body into a mask, names more).
 func settingsMask(mask *fieldmaskpb.FieldMask) (map[string]bool, bool, error) {
 	out := map[string]bool{}
 	if len(mask.GetPaths()) == 0 || (len(mask.GetPaths()) == 1 && mask.GetPaths()[0] == "*") {
@@ -127,7 +128,7 @@ func settingsMask(mask *fieldmaskpb.FieldMask) (map[string]bool, bool, error) {
 			return nil, false, validate.InvalidArgument(validate.Field{Path: "update_mask", Description: "names a field that cannot be updated: " + p})
 		}
 	}
-	return out, true, nil
+	return out, len(out) == 1 && out["email"], nil
 }
 
 // clockPattern is "HH:MM", 00:00 to 23:59.
@@ -187,21 +188,22 @@ func applySettings(cur store.Settings, in *notificationv1.UserSettings, paths ma
 		}
 		next.TimeZone = in.GetTimeZone()
 	}
+	clocksBad := false
 	if paths["quiet_hours.start"] {
 		m, v := parseClock("settings.quiet_hours.start", in.GetQuietHours().GetStart())
 		if v != nil {
-			bad = append(bad, *v)
+			bad, clocksBad = append(bad, *v), true
 		}
 		next.QuietStart = m
 	}
 	if paths["quiet_hours.end"] {
 		m, v := parseClock("settings.quiet_hours.end", in.GetQuietHours().GetEnd())
 		if v != nil {
-			bad = append(bad, *v)
+			bad, clocksBad = append(bad, *v), true
 		}
 		next.QuietEnd = m
 	}
-	if len(bad) == 0 {
+	if !clocksBad {
 		switch {
 		case next.QuietStart < 0 && next.QuietEnd >= 0:
 			bad = append(bad, validate.Field{Path: "settings.quiet_hours.start", Description: "is required with quiet_hours.end: set both or neither"})
@@ -226,15 +228,15 @@ func applySettings(cur store.Settings, in *notificationv1.UserSettings, paths ma
 }
 
 // emailChange sets next's address to e, and says whether it needs a
-// confirmation link: an address the user already has stays as it is (an
-// explicit mask asks for a new link for a pending one); the sign-in
-// provider's own address is confirmed by it.
-func emailChange(cur store.Settings, next *store.Settings, e string, explicit bool) (needsLink bool) {
+// confirmation link: an address the user already has stays as it is
+// (resend: a mask of email alone asks for a new link for a pending one);
+// the sign-in provider's own address is confirmed by it.
+func emailChange(cur store.Settings, next *store.Settings, e string, resend bool) (needsLink bool) {
 	switch {
 	case e == "":
 		next.Email, next.EmailState = "", store.EmailNone
 	case e == cur.Email && cur.EmailState == store.EmailPending:
-		return explicit
+		return resend
 	case e == cur.Email: // confirmed, or the provider's (which stays so)
 	case e == cur.IdentityEmail:
 		next.Email, next.EmailState = e, store.EmailConfirmed
@@ -252,7 +254,7 @@ func (s *server) UpdateUserSettings(ctx context.Context, req *notificationv1.Upd
 	if err != nil {
 		return nil, err
 	}
-	paths, explicit, err := settingsMask(req.GetUpdateMask())
+	paths, resend, err := settingsMask(req.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +276,7 @@ func (s *server) UpdateUserSettings(ctx context.Context, req *notificationv1.Upd
 			return nil, err
 		}
 		var link *store.EmailLink
-		if paths["email"] && emailChange(cur, &next, in.GetEmail(), explicit) {
+		if paths["email"] && emailChange(cur, &next, in.GetEmail(), resend) {
 			if !s.mailConfigured() {
 				return nil, notConfigured()
 			}

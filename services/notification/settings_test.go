@@ -164,6 +164,8 @@ func TestSettingsValidation(t *testing.T) {
 		{"spaces", &notificationv1.UserSettings{Email: " maria@example.com"}, []string{"email"}, []string{"settings.email"}},
 		{"too long", &notificationv1.UserSettings{Email: long}, []string{"email"}, []string{"settings.email"}},
 		{"two at once", &notificationv1.UserSettings{TimeZone: "Local", Email: "x"}, []string{"time_zone", "email"}, []string{"settings.time_zone", "settings.email"}},
+		{"a bad zone and one end", &notificationv1.UserSettings{TimeZone: "Local", QuietHours: &notificationv1.QuietHours{Start: "22:00"}},
+			[]string{"time_zone", "quiet_hours"}, []string{"settings.time_zone", "settings.quiet_hours.end"}},
 		{"an unknown mask path", &notificationv1.UserSettings{}, []string{"colour"}, []string{"update_mask"}},
 	}
 	for _, tt := range tests {
@@ -222,6 +224,11 @@ func TestEmailConfirmation(t *testing.T) {
 	// A new address: pending again; its link expires after 24 hours.
 	if got, err = update(ctx, e, &notificationv1.UserSettings{Email: "maria@home.example"}, "email"); err != nil || got.GetEmailState() != notificationv1.EmailState_EMAIL_STATE_PENDING {
 		t.Fatalf("a new address: %v %v", got, err)
+	}
+	// The form saved whole (the pending address with other fields) mails nothing.
+	sent = mails.count()
+	if _, err := update(ctx, e, &notificationv1.UserSettings{Email: "maria@home.example", TimeZone: "Europe/Lisbon"}, "email", "time_zone"); err != nil || mails.count() != sent {
+		t.Fatalf("saved with the pending address: %v, %d mails, want %d", err, mails.count(), sent)
 	}
 	clock.Set(clock.Now().Add(24 * time.Hour))
 	if _, err := confirm(mails.last(t, "maria@home.example")); status.Code(err) != codes.FailedPrecondition ||

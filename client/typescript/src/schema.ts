@@ -730,9 +730,11 @@ export interface paths {
          * @description Changes the caller's settings named in `updateMask`. Setting an
          *     e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
          *     valid for 24 hours and usable once, that confirms it (ConfirmEmail);
-         *     FAILED_PRECONDITION when this server sends no mail. With `etag`, the
-         *     change is made only if the settings did not change since they were
-         *     read (ABORTED otherwise).
+         *     FAILED_PRECONDITION when this server sends no mail. Setting a pending
+         *     address again, alone (`updateMask` naming only `email`), mails a new
+         *     link and voids the old one; saving it along with other fields does
+         *     not. With `etag`, the change is made only if the settings did not
+         *     change since they were read (ABORTED otherwise).
          */
         patch: operations["UpdateUserSettings"];
         trace?: never;

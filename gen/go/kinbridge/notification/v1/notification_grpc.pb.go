@@ -102,9 +102,11 @@ type NotificationServiceClient interface {
 	// Changes the caller's settings named in `update_mask`. Setting an
 	// e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
 	// valid for 24 hours and usable once, that confirms it (ConfirmEmail);
-	// FAILED_PRECONDITION when this server sends no mail. With `etag`, the
-	// change is made only if the settings did not change since they were
-	// read (ABORTED otherwise).
+	// FAILED_PRECONDITION when this server sends no mail. Setting a pending
+	// address again, alone (`update_mask` naming only `email`), mails a new
+	// link and voids the old one; saving it along with other fields does
+	// not. With `etag`, the change is made only if the settings did not
+	// change since they were read (ABORTED otherwise).
 	UpdateUserSettings(ctx context.Context, in *UpdateUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error)
 	// Confirms an e-mail address with the token of the link mailed to it.
 	// Needs no sign-in: the token, single-use and valid for 24 hours, proves
@@ -329,9 +331,11 @@ type NotificationServiceServer interface {
 	// Changes the caller's settings named in `update_mask`. Setting an
 	// e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
 	// valid for 24 hours and usable once, that confirms it (ConfirmEmail);
-	// FAILED_PRECONDITION when this server sends no mail. With `etag`, the
-	// change is made only if the settings did not change since they were
-	// read (ABORTED otherwise).
+	// FAILED_PRECONDITION when this server sends no mail. Setting a pending
+	// address again, alone (`update_mask` naming only `email`), mails a new
+	// link and voids the old one; saving it along with other fields does
+	// not. With `etag`, the change is made only if the settings did not
+	// change since they were read (ABORTED otherwise).
 	UpdateUserSettings(context.Context, *UpdateUserSettingsRequest) (*UserSettings, error)
 	// Confirms an e-mail address with the token of the link mailed to it.
 	// Needs no sign-in: the token, single-use and valid for 24 hours, proves
