@@ -100,6 +100,12 @@ type settings struct {
 	PublicURL         string
 	SessionLifetime   time.Duration
 
+	SMTPAddr       string
+	SMTPFrom       string
+	SMTPUsername   string
+	SMTPPassword   string
+	DigestInterval time.Duration
+
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
@@ -176,6 +182,7 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.OIDCRedirectURL, "oidc-redirect-url", "", "the redirect URL registered for the gateway at the OpenID provider: "+
 		"PUBLIC-URL with a path the gateway then answers (default: PUBLIC-URL/auth/callback)")
 	s.Duration(&c.SessionLifetime, "session-lifetime", gateway.DefaultSessionLifetime, "how long a browser stays signed in, however active")
+	c.defineMail(s)
 	s.List(&c.OIDCAdminSubjects, "oidc-admin-subjects", nil, "OIDC user ids that are administrators, comma-separated")
 	s.String(&c.OIDCUserClaim, "oidc-user-claim", "sub", "OIDC claim holding the user id")
 	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")

@@ -75,6 +75,9 @@ type Config struct {
 	// Clock tells the time for quiet hours and confirmation links; nil:
 	// the system's.
 	Clock Clock
+	// DigestTick is how often the daily digest looks for mails due
+	// (package digest; it runs when Mailer is set); 0: digest.DefaultTick.
+	DigestTick time.Duration
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -95,6 +98,7 @@ func tracerProvider(tp trace.TracerProvider) trace.TracerProvider {
 type Service struct {
 	db     *sqldb.DB
 	server *server
+	digest *digest.Runner // nil: the digest is off
 	cfg    Config
 	ownBus bool
 }
@@ -132,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = systemClock{}
 	}
+	digestOn := cfg.Mailer != nil
 	if cfg.Mailer == nil {
 		cfg.Mailer = noMailer{logger: cfg.Logger}
 	}
@@ -168,7 +173,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		identities:       map[string]string{},
 		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
-	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
+	svc := &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}
+	if !digestOn {
+		cfg.Logger.InfoContext(ctx, "daily digest off: no SMTP server configured (--smtp-addr)")
+	} else {
+		// Unsubscribe links of mails sent earlier keep working either way
+		// (UnsubscribeDigest).
+		svc.digest, err = digest.New(digest.Config{Store: st, Mailer: cfg.Mailer, PublicURL: cfg.PublicURL,
+			Clock: cfg.Clock, Tick: cfg.DigestTick, Logger: cfg.Logger})
+		if err != nil {
+			db.Close()
+			if ownBus {
+				cfg.Bus.Close()
+			}
+			return nil, fmt.Errorf("notification: %w", err)
+		}
+	}
+	return svc, nil
 }
 
 // Register adds the public inbox API and the service-only Publish and
@@ -185,6 +206,9 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.server.feeds.run(ctx) })
+	if s.digest != nil {
+		wg.Go(func() { s.digest.Run(ctx) })
+	}
 	every := time.Hour
 	if s.cfg.Retention > 0 {
 		every = min(s.cfg.Retention/10, time.Hour)
