@@ -342,6 +342,82 @@ export interface paths {
         patch: operations["UpdateGuardianship"];
         trace?: never;
     };
+    "/v1/children/{child}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists a child's invitations, newest first, in every state
+         * @description Lists a child's invitations, newest first, in every state. Any
+         *     guardian, contributor or administrator who may see the child. Tokens
+         *     are never listed.
+         */
+        get: operations["ListInvitations"];
+        put?: never;
+        /**
+         * Invites a relative to follow a child: the answer carries a one-time `token` for the app's link `{origin}/join#{token}`, shown only here
+         * @description Invites a relative to follow a child: the answer carries a one-time
+         *     `token` for the app's link `{origin}/join#{token}`, shown only here.
+         *     Administrators may always invite; the child's guardians and
+         *     contributors may when the child's `guardiansMayInvite` is on, and
+         *     get PERMISSION_DENIED otherwise. Only administrators may invite a
+         *     ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+         *     active invitations refuses more with RESOURCE_EXHAUSTED, reason
+         *     TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+         */
+        post: operations["CreateInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/invitations/{invitation}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one invitation of a child the caller may see, without its token */
+        get: operations["GetInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/invitations/{invitation}:revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes an active invitation so its link no longer works
+         * @description Revokes an active invitation so its link no longer works. The
+         *     invitation's creator, the child's contributors and administrators
+         *     (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+         *     returns it unchanged. An invitation that can no longer be revoked fails
+         *     with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+         *     guardianship it created stays: delete that instead) or
+         *     INVITATION_EXPIRED.
+         */
+        post: operations["RevokeInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/media": {
         parameters: {
             query?: never;
@@ -681,6 +757,37 @@ export interface paths {
         get: operations["GetProgressSummary"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations:redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeems an invitation's token: the caller becomes a guardian of the child with the invitation's role and relation, and the child's guardians hear of it (GUARDIANSHIP_GRANTED)
+         * @description Redeems an invitation's token: the caller becomes a guardian of the
+         *     child with the invitation's role and relation, and the child's
+         *     guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+         *     An invitation is used once: of two redeems at the same time one wins.
+         *
+         *     Errors (ErrorInfo domain "progress.kinbridge"):
+         *       - NOT_FOUND: no invitation has this token. Nothing more is said, so
+         *         guessing tokens teaches nothing;
+         *       - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+         *         or INVITATION_REVOKED: the link no longer works; ask for a new one;
+         *       - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+         *         the child. The invitation stays usable by someone else.
+         */
+        post: operations["RedeemInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1035,6 +1142,12 @@ export interface components {
             etag?: string;
             /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
             gradeLevel?: string;
+            /**
+             * @description Whether the child's guardians and contributors may invite relatives
+             *     (CreateInvitation); administrators always may. Only administrators
+             *     may set it. Defaults to false.
+             */
+            guardiansMayInvite?: boolean;
             /** @description The resource name, `children/{child}`. Assigned by the server. */
             name: $Read<string>;
             /** @description The school the child attends. */
@@ -1178,6 +1291,77 @@ export interface components {
              */
             time?: string;
         };
+        /**
+         * @description An invitation to follow a child: a one-time link a guardian sends to a
+         *     relative, who becomes a guardian by redeeming it.
+         */
+        Invitation: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            createTime: $Read<string>;
+            /** @description The user who created it. */
+            creator: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When the link stops working: creation plus `ttl`.
+             */
+            expireTime: $Read<string>;
+            /**
+             * @description The resource name, `children/{child}/invitations/{invitation}`.
+             *     Assigned by the server.
+             */
+            name: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When it was redeemed; absent until then.
+             */
+            redeemTime?: $Read<string>;
+            /** @description The user who redeemed it; absent until then. */
+            redeemer?: $Read<string>;
+            /**
+             * @description How the relative relates to the child, for example "grandmother"; it
+             *     becomes the relation of their guardianship.
+             */
+            relation?: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked; absent unless it was.
+             */
+            revokeTime?: $Read<string>;
+            /**
+             * @description What the relative may do once they redeem it. Defaults to
+             *     ROLE_GUARDIAN; only administrators may invite a ROLE_CONTRIBUTOR.
+             */
+            role?: components["schemas"]["Role"];
+            /** @description Where the invitation stands; EXPIRED once `expireTime` has passed. */
+            state: $Read<components["schemas"]["InvitationState"]>;
+            /**
+             * @description The secret that redeems it (43 characters of base64url, 256 random
+             *     bits), returned only in CreateInvitation's answer: the server keeps
+             *     only its SHA-256 and cannot show it again. Put it in the link's
+             *     fragment, `{origin}/join#{token}`, so it never reaches server logs.
+             */
+            token?: $Read<string>;
+            /**
+             * @description Input only, on create: how long the link works, from 1 minute to 30
+             *     days; 7 days when not set. Never returned.
+             */
+            ttl?: string;
+        };
+        /**
+         * @description Where an invitation stands.
+         *
+         *      - INVITATION_STATE_UNSPECIFIED: Not set; never returned.
+         *      - INVITATION_STATE_ACTIVE: Its link works: not redeemed, revoked or expired.
+         *      - INVITATION_STATE_REDEEMED: Someone redeemed it: see `redeemer`.
+         *      - INVITATION_STATE_REVOKED: It was revoked before anyone redeemed it.
+         *      - INVITATION_STATE_EXPIRED: Its `expireTime` passed before anyone redeemed it.
+         * @default INVITATION_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        InvitationState: "INVITATION_STATE_UNSPECIFIED" | "INVITATION_STATE_ACTIVE" | "INVITATION_STATE_REDEEMED" | "INVITATION_STATE_REVOKED" | "INVITATION_STATE_EXPIRED";
         /** @description Response of ListAssessments. */
         ListAssessmentsResponse: {
             /** @description The assessments of this page. */
@@ -1203,6 +1387,13 @@ export interface components {
         ListGuardianshipsResponse: {
             /** @description The guardianships of this page. */
             guardianships?: components["schemas"]["Guardianship"][];
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListInvitations. */
+        ListInvitationsResponse: {
+            /** @description The invitations of this page, newest first, without tokens. */
+            invitations?: components["schemas"]["Invitation"][];
             /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
@@ -1558,6 +1749,13 @@ export interface components {
         Readiness: {
             [key: string]: string;
         };
+        /** @description Request of RedeemInvitation. */
+        RedeemInvitationRequest: {
+            /** @description The invitation's token, from the link's fragment. Required. */
+            token: string;
+        };
+        /** @description Request of RevokeInvitation. */
+        RevokeInvitationBody: Record<string, never>;
         /**
          * @description What a guardianship allows.
          *
@@ -2124,6 +2322,12 @@ export interface operations {
                     etag?: string;
                     /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
                     gradeLevel?: string;
+                    /**
+                     * @description Whether the child's guardians and contributors may invite relatives
+                     *     (CreateInvitation); administrators always may. Only administrators
+                     *     may set it. Defaults to false.
+                     */
+                    guardiansMayInvite?: boolean;
                     /** @description The school the child attends. */
                     school?: string;
                     /**
@@ -2902,6 +3106,146 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ListInvitations: {
+        parameters: {
+            query?: {
+                /** @description How many invitations to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListInvitationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The invitation: `role`, `relation` and `ttl` may be set, each optional. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Invitation"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The invitation's id: the last part of its name, `children/{child}/invitations/{invitation}`. */
+                invitation: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    RevokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The invitation's id: the last part of its name, `children/{child}/invitations/{invitation}`. */
+                invitation: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeInvitationBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4097,6 +4441,38 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    RedeemInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Request of RedeemInvitation. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];

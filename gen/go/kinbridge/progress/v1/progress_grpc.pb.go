@@ -31,6 +31,11 @@ const (
 	ProgressService_ListGuardianships_FullMethodName  = "/kinbridge.progress.v1.ProgressService/ListGuardianships"
 	ProgressService_UpdateGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGuardianship"
 	ProgressService_DeleteGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/DeleteGuardianship"
+	ProgressService_CreateInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/CreateInvitation"
+	ProgressService_ListInvitations_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListInvitations"
+	ProgressService_GetInvitation_FullMethodName      = "/kinbridge.progress.v1.ProgressService/GetInvitation"
+	ProgressService_RevokeInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/RevokeInvitation"
+	ProgressService_RedeemInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/RedeemInvitation"
 	ProgressService_CreateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/CreateAssessment"
 	ProgressService_GetAssessment_FullMethodName      = "/kinbridge.progress.v1.ProgressService/GetAssessment"
 	ProgressService_ListAssessments_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListAssessments"
@@ -90,6 +95,42 @@ type ProgressServiceClient interface {
 	UpdateGuardianship(ctx context.Context, in *UpdateGuardianshipRequest, opts ...grpc.CallOption) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(ctx context.Context, in *DeleteGuardianshipRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Invites a relative to follow a child: the answer carries a one-time
+	// `token` for the app's link `{origin}/join#{token}`, shown only here.
+	// Administrators may always invite; the child's guardians and
+	// contributors may when the child's `guardians_may_invite` is on, and
+	// get PERMISSION_DENIED otherwise. Only administrators may invite a
+	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Lists a child's invitations, newest first, in every state. Any
+	// guardian, contributor or administrator who may see the child. Tokens
+	// are never listed.
+	ListInvitations(ctx context.Context, in *ListInvitationsRequest, opts ...grpc.CallOption) (*ListInvitationsResponse, error)
+	// Returns one invitation of a child the caller may see, without its token.
+	GetInvitation(ctx context.Context, in *GetInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Revokes an active invitation so its link no longer works. The
+	// invitation's creator, the child's contributors and administrators
+	// (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+	// returns it unchanged. An invitation that can no longer be revoked fails
+	// with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+	// guardianship it created stays: delete that instead) or
+	// INVITATION_EXPIRED.
+	RevokeInvitation(ctx context.Context, in *RevokeInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Redeems an invitation's token: the caller becomes a guardian of the
+	// child with the invitation's role and relation, and the child's
+	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+	// An invitation is used once: of two redeems at the same time one wins.
+	//
+	// Errors (ErrorInfo domain "progress.kinbridge"):
+	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
+	//     guessing tokens teaches nothing;
+	//   - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+	//     or INVITATION_REVOKED: the link no longer works; ask for a new one;
+	//   - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+	//     the child. The invitation stays usable by someone else.
+	RedeemInvitation(ctx context.Context, in *RedeemInvitationRequest, opts ...grpc.CallOption) (*Guardianship, error)
 	// Records an assessment. Contributors and administrators. With a
 	// `request_id`, sending the same request again returns the assessment the
 	// first one created instead of recording it twice.
@@ -279,6 +320,56 @@ func (c *progressServiceClient) DeleteGuardianship(ctx context.Context, in *Dele
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, ProgressService_DeleteGuardianship_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_CreateInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListInvitations(ctx context.Context, in *ListInvitationsRequest, opts ...grpc.CallOption) (*ListInvitationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInvitationsResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListInvitations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetInvitation(ctx context.Context, in *GetInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_GetInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) RevokeInvitation(ctx context.Context, in *RevokeInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_RevokeInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) RedeemInvitation(ctx context.Context, in *RedeemInvitationRequest, opts ...grpc.CallOption) (*Guardianship, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Guardianship)
+	err := c.cc.Invoke(ctx, ProgressService_RedeemInvitation_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -522,6 +613,42 @@ type ProgressServiceServer interface {
 	UpdateGuardianship(context.Context, *UpdateGuardianshipRequest) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error)
+	// Invites a relative to follow a child: the answer carries a one-time
+	// `token` for the app's link `{origin}/join#{token}`, shown only here.
+	// Administrators may always invite; the child's guardians and
+	// contributors may when the child's `guardians_may_invite` is on, and
+	// get PERMISSION_DENIED otherwise. Only administrators may invite a
+	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error)
+	// Lists a child's invitations, newest first, in every state. Any
+	// guardian, contributor or administrator who may see the child. Tokens
+	// are never listed.
+	ListInvitations(context.Context, *ListInvitationsRequest) (*ListInvitationsResponse, error)
+	// Returns one invitation of a child the caller may see, without its token.
+	GetInvitation(context.Context, *GetInvitationRequest) (*Invitation, error)
+	// Revokes an active invitation so its link no longer works. The
+	// invitation's creator, the child's contributors and administrators
+	// (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+	// returns it unchanged. An invitation that can no longer be revoked fails
+	// with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+	// guardianship it created stays: delete that instead) or
+	// INVITATION_EXPIRED.
+	RevokeInvitation(context.Context, *RevokeInvitationRequest) (*Invitation, error)
+	// Redeems an invitation's token: the caller becomes a guardian of the
+	// child with the invitation's role and relation, and the child's
+	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+	// An invitation is used once: of two redeems at the same time one wins.
+	//
+	// Errors (ErrorInfo domain "progress.kinbridge"):
+	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
+	//     guessing tokens teaches nothing;
+	//   - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+	//     or INVITATION_REVOKED: the link no longer works; ask for a new one;
+	//   - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+	//     the child. The invitation stays usable by someone else.
+	RedeemInvitation(context.Context, *RedeemInvitationRequest) (*Guardianship, error)
 	// Records an assessment. Contributors and administrators. With a
 	// `request_id`, sending the same request again returns the assessment the
 	// first one created instead of recording it twice.
@@ -646,6 +773,21 @@ func (UnimplementedProgressServiceServer) UpdateGuardianship(context.Context, *U
 }
 func (UnimplementedProgressServiceServer) DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteGuardianship not implemented")
+}
+func (UnimplementedProgressServiceServer) CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) ListInvitations(context.Context, *ListInvitationsRequest) (*ListInvitationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInvitations not implemented")
+}
+func (UnimplementedProgressServiceServer) GetInvitation(context.Context, *GetInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) RevokeInvitation(context.Context, *RevokeInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) RedeemInvitation(context.Context, *RedeemInvitationRequest) (*Guardianship, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeemInvitation not implemented")
 }
 func (UnimplementedProgressServiceServer) CreateAssessment(context.Context, *CreateAssessmentRequest) (*Assessment, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAssessment not implemented")
@@ -904,6 +1046,96 @@ func _ProgressService_DeleteGuardianship_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProgressServiceServer).DeleteGuardianship(ctx, req.(*DeleteGuardianshipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_CreateInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).CreateInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_CreateInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).CreateInvitation(ctx, req.(*CreateInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListInvitations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInvitationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListInvitations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListInvitations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListInvitations(ctx, req.(*ListInvitationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetInvitation(ctx, req.(*GetInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_RevokeInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).RevokeInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_RevokeInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).RevokeInvitation(ctx, req.(*RevokeInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_RedeemInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeemInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).RedeemInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_RedeemInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).RedeemInvitation(ctx, req.(*RedeemInvitationRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1314,6 +1546,26 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteGuardianship",
 			Handler:    _ProgressService_DeleteGuardianship_Handler,
+		},
+		{
+			MethodName: "CreateInvitation",
+			Handler:    _ProgressService_CreateInvitation_Handler,
+		},
+		{
+			MethodName: "ListInvitations",
+			Handler:    _ProgressService_ListInvitations_Handler,
+		},
+		{
+			MethodName: "GetInvitation",
+			Handler:    _ProgressService_GetInvitation_Handler,
+		},
+		{
+			MethodName: "RevokeInvitation",
+			Handler:    _ProgressService_RevokeInvitation_Handler,
+		},
+		{
+			MethodName: "RedeemInvitation",
+			Handler:    _ProgressService_RedeemInvitation_Handler,
 		},
 		{
 			MethodName: "CreateAssessment",
