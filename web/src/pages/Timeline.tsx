@@ -14,17 +14,20 @@ import {
   unwrap,
   type Assessment,
   type Child,
+  type Invitation,
   type MediaItem,
   type Milestone,
 } from "../api";
 import { useNotifications } from "../live";
 import { Link } from "../router";
-import { ErrorBox, Loading, enumLabel, formatDate } from "../ui";
+import { ErrorBox, Loading, enumLabel, formatDate, formatDateTime } from "../ui";
+import { Discussion, type Viewer } from "./Discussion";
 
 export type Entry =
   | { kind: "assessment"; key: string; item: Assessment }
   | { kind: "milestone"; key: string; item: Milestone }
-  | { kind: "media"; key: string; item: MediaItem };
+  | { kind: "media"; key: string; item: MediaItem }
+  | { kind: "joined"; key: string; item: Invitation };
 
 const PAGE = 20;
 const WINDOW_DAYS = 120;
@@ -107,6 +110,39 @@ function backwardsSource<T>(
   return s;
 }
 
+/**
+ * The redeemed invitations ("X joined, invited by Y"), by when they were
+ * redeemed. ListInvitations is ordered by creation, so the app reads the
+ * child's invitations whole (at most a few hundred) and sorts them. A
+ * server without invitations, or a refusal, leaves them out.
+ */
+function joinedSource(child: string): Source {
+  const s: Source = {
+    buffer: [],
+    done: false,
+    async fill() {
+      s.done = true;
+      const got: Invitation[] = [];
+      let pageToken: string | undefined;
+      try {
+        do {
+          const page = await unwrap(
+            api.GET("/v1/children/{child}/invitations", { params: { path: { child }, query: { pageSize: 200, pageToken } } }),
+          );
+          got.push(...(page.invitations ?? []));
+          pageToken = page.nextPageToken || undefined;
+        } while (pageToken);
+      } catch {
+        return;
+      }
+      const redeemed = got.filter((i) => i.state === "INVITATION_STATE_REDEEMED" && i.redeemTime);
+      redeemed.sort((a, b) => (a.redeemTime! < b.redeemTime! ? 1 : -1));
+      for (const item of redeemed) s.buffer.push({ kind: "joined", key: `${item.redeemTime!.slice(0, 10)}|${item.redeemTime}`, item });
+    },
+  };
+  return s;
+}
+
 export function sources(child: string): Source[] {
   return [
     backwardsSource<Assessment>(
@@ -126,6 +162,7 @@ export function sources(child: string): Source[] {
       (m) => m.achievedDate,
     ),
     mediaSource(child),
+    joinedSource(child),
   ];
 }
 
@@ -150,6 +187,18 @@ export async function take(srcs: Source[], n: number): Promise<Entry[]> {
 }
 
 function EntryView({ entry, childId }: { entry: Entry; childId: string }) {
+  if (entry.kind === "joined") {
+    const i = entry.item;
+    return (
+      <article class="entry joined" aria-label={`${i.redeemer} joined`}>
+        <p class="entry-kind">Family{i.relation ? ` · ${i.relation}` : ""}</p>
+        <p>
+          <strong>{i.redeemer}</strong> joined, invited by <strong>{i.creator}</strong>
+        </p>
+        <time dateTime={i.redeemTime}>{formatDateTime(i.redeemTime)}</time>
+      </article>
+    );
+  }
   if (entry.kind === "assessment") {
     const a = entry.item;
     const score = a.score?.letterGrade
@@ -209,7 +258,7 @@ function EntryView({ entry, childId }: { entry: Entry; childId: string }) {
   );
 }
 
-export function Timeline({ child }: { child: Child }) {
+export function Timeline({ child, viewer }: { child: Child; viewer: Viewer }) {
   const id = idOf(child.name);
   const srcs = useRef<Source[]>([]);
   const [entries, setEntries] = useState<Entry[]>([]);
@@ -268,6 +317,7 @@ export function Timeline({ child }: { child: Child }) {
         {entries.map((e) => (
           <li key={`${e.kind}:${e.item.name}`}>
             <EntryView entry={e} childId={id} />
+            {e.kind !== "joined" && <Discussion kind={e.kind} item={e.item} viewer={viewer} />}
           </li>
         ))}
       </ol>
