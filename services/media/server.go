@@ -123,7 +123,9 @@ func (s *server) GetMediaItem(ctx context.Context, req *mediav1.GetMediaItemRequ
 	if err != nil {
 		return nil, err
 	}
-	return itemToProto(it), nil
+	out := itemToProto(it)
+	s.svc.withReactions(ctx, child, out)
+	return out, nil
 }
 
 // itemCursor is the position after a page of items, in its page token.
@@ -184,6 +186,7 @@ func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItems
 	for _, it := range items {
 		resp.MediaItems = append(resp.MediaItems, itemToProto(it))
 	}
+	s.svc.withReactions(ctx, child, resp.MediaItems...)
 	return resp, nil
 }
 
@@ -245,7 +248,9 @@ func (s *server) UpdateMediaItem(ctx context.Context, req *mediav1.UpdateMediaIt
 	if err != nil {
 		return nil, err
 	}
-	return itemToProto(it), nil
+	out := itemToProto(it)
+	s.svc.withReactions(ctx, child, out)
+	return out, nil
 }
 
 // DeleteMediaItem deletes an item and wakes the sweeper, which deletes its

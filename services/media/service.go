@@ -45,6 +45,7 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
@@ -197,6 +198,8 @@ type Service struct {
 	gc                         *uploadGC
 
 	metrics *metrics
+	// discussion serves comments and reactions (discussion.go).
+	discussion *discussion.Handler
 }
 
 // New opens (and migrates) the service's database and its blob store.
@@ -280,6 +283,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("media temp dir: %w", err)
 	}
+	svc.discussion = svc.newDiscussion()
 	svc.server = &server{svc: svc}
 	return svc, nil
 }

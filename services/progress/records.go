@@ -197,7 +197,9 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 	if err != nil {
 		return nil, err
 	}
-	return assessmentToProto(created, scale), nil
+	out := assessmentToProto(created, scale)
+	s.assessmentReactions(ctx, childID, out)
+	return out, nil
 }
 
 // GetAssessment returns one assessment.
@@ -218,7 +220,9 @@ func (s *server) GetAssessment(ctx context.Context, req *progressv1.GetAssessmen
 	if err != nil {
 		return nil, err
 	}
-	return assessmentToProto(a, scale), nil
+	out := assessmentToProto(a, scale)
+	s.assessmentReactions(ctx, childID, out)
+	return out, nil
 }
 
 // ListAssessments pages through a child's assessments by (date, id).
@@ -262,6 +266,7 @@ func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssess
 	for _, a := range rows {
 		resp.Assessments = append(resp.Assessments, assessmentToProto(a, scale))
 	}
+	s.assessmentReactions(ctx, childID, resp.Assessments...)
 	return resp, nil
 }
 
@@ -318,7 +323,9 @@ func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAss
 	if err != nil {
 		return nil, err
 	}
-	return assessmentToProto(a, scale), nil
+	out := assessmentToProto(a, scale)
+	s.assessmentReactions(ctx, childID, out)
+	return out, nil
 }
 
 // DeleteAssessment removes an assessment.
@@ -393,7 +400,9 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 	if fresh {
 		s.notify()
 	}
-	return milestoneToProto(created), nil
+	out := milestoneToProto(created)
+	s.milestoneReactions(ctx, childID, out)
+	return out, nil
 }
 
 // GetMilestone returns one milestone.
@@ -410,7 +419,9 @@ func (s *server) GetMilestone(ctx context.Context, req *progressv1.GetMilestoneR
 	if err != nil {
 		return nil, storeError(err, req.GetName())
 	}
-	return milestoneToProto(m), nil
+	out := milestoneToProto(m)
+	s.milestoneReactions(ctx, childID, out)
+	return out, nil
 }
 
 // ListMilestones pages through a child's milestones by (date, id).
@@ -449,6 +460,7 @@ func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilesto
 	for _, m := range rows {
 		resp.Milestones = append(resp.Milestones, milestoneToProto(m))
 	}
+	s.milestoneReactions(ctx, childID, resp.Milestones...)
 	return resp, nil
 }
 
@@ -494,7 +506,9 @@ func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMile
 	if err != nil {
 		return nil, storeError(err, in.GetName())
 	}
-	return milestoneToProto(m), nil
+	out := milestoneToProto(m)
+	s.milestoneReactions(ctx, childID, out)
+	return out, nil
 }
 
 // DeleteMilestone removes a milestone.

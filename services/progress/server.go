@@ -17,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
@@ -35,6 +36,8 @@ type server struct {
 	// deleted): it drops the answers media and notification share about
 	// the child (see Config.AccessCache).
 	accessChanged func(ctx context.Context, child string)
+	// discussion serves comments and reactions (discussion.go).
+	discussion *discussion.Handler
 }
 
 // storeError maps store errors to statuses; what names the resource kind.

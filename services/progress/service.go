@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	st := store.NewSQL(db)
 	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged}
+	svc.server.discussion = newDiscussion(db, svc.server, cfg.Logger)
 	svc.access = &accessServer{store: st}
 	return svc, nil
 }

@@ -1,0 +1,36 @@
+-- Comments and reactions on media items (pkg/discussion keeps the SQL;
+-- its testdata/migrations has the same shape). Each row references its
+-- item with ON DELETE CASCADE: deleting an item, or a child's items (DeleteChild,
+-- when progress says the child was deleted), deletes its
+-- conversation in the same transaction. Portable SQL; times are unix
+-- microseconds.
+
+-- +goose Up
+CREATE TABLE media_comments (
+    child_id    TEXT   NOT NULL,
+    item_id     TEXT   NOT NULL,
+    id          TEXT   NOT NULL,
+    author      TEXT   NOT NULL,
+    text        TEXT   NOT NULL,
+    create_time BIGINT NOT NULL,
+    PRIMARY KEY (child_id, item_id, id),
+    FOREIGN KEY (child_id, item_id) REFERENCES media_items (child_id, id) ON DELETE CASCADE
+);
+CREATE INDEX media_comments_by_time ON media_comments (child_id, item_id, create_time, id);
+
+-- kind 0: a reaction its user removed, kept so that reacting again is not
+-- announced again.
+CREATE TABLE media_reactions (
+    child_id    TEXT    NOT NULL,
+    item_id     TEXT    NOT NULL,
+    user_id     TEXT    NOT NULL,
+    kind        INTEGER NOT NULL,
+    create_time BIGINT  NOT NULL,
+    update_time BIGINT  NOT NULL,
+    PRIMARY KEY (child_id, item_id, user_id),
+    FOREIGN KEY (child_id, item_id) REFERENCES media_items (child_id, id) ON DELETE CASCADE
+);
+
+-- +goose Down
+DROP TABLE media_reactions;
+DROP TABLE media_comments;
