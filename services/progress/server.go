@@ -38,6 +38,7 @@ type server struct {
 	accessChanged func(ctx context.Context, child string)
 	// discussion serves comments and reactions (discussion.go).
 	discussion *discussion.Handler
+	now        func() time.Time // the clock invitations expire by
 }
 
 // storeError maps store errors to statuses; what names the resource kind.
@@ -74,6 +75,8 @@ func childToProto(c store.Child) *progressv1.Child {
 		CreateTime:  timestamppb.New(c.CreateTime),
 		UpdateTime:  timestamppb.New(c.UpdateTime),
 		Etag:        etag.Of(c.Revision),
+
+		GuardiansMayInvite: c.GuardiansMayInvite,
 	}
 }
 
@@ -127,6 +130,7 @@ func (s *server) CreateChild(ctx context.Context, req *progressv1.CreateChildReq
 	c, err := s.store.CreateChild(ctx, store.Child{
 		ID: names.NewID(), DisplayName: in.DisplayName, BirthDate: in.BirthDate,
 		School: in.School, GradeLevel: in.GradeLevel, TimeZone: tz,
+		GuardiansMayInvite: in.GuardiansMayInvite,
 	})
 	if err != nil {
 		return nil, storeError(err, "child")
@@ -197,7 +201,8 @@ type updatable struct {
 
 var (
 	childUpdatable = updatable{
-		fields:  map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true},
+		fields: map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true,
+			"guardians_may_invite": true},
 		ignored: map[string]bool{"name": true, "etag": true, "create_time": true, "update_time": true},
 	}
 	guardianshipUpdatable = updatable{
@@ -283,6 +288,9 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 			if c.TimeZone == "" {
 				c.TimeZone = "UTC"
 			}
+		}
+		if paths["guardians_may_invite"] {
+			c.GuardiansMayInvite = in.GuardiansMayInvite
 		}
 		return nil
 	})
