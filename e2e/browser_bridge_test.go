@@ -132,7 +132,7 @@ func TestAppBridge(t *testing.T) {
 
 func checkInvite(t *testing.T, public string, res bridgeResult) {
 	t.Helper()
-	if !regexp.MustCompile(`^` + regexp.QuoteMeta(public) + `/join#[A-Za-z0-9_-]{43}$`).MatchString(res.Link) || res.Copied != res.Link {
+	if !regexp.MustCompile(`^`+regexp.QuoteMeta(public)+`/join#[A-Za-z0-9_-]{43}$`).MatchString(res.Link) || res.Copied != res.Link {
 		t.Errorf("the invitation link is %q (copied %q), want %s/join#<43 characters of base64url>", res.Link, res.Copied, public)
 	}
 	if res.GuardianRoleChoice != 0 {
