@@ -277,6 +277,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			setRoute(r, route)
 			uploads.ServeHTTP(w, r)
 			return
+		case isPublic(r): // public.go
+			servePublic(mux, w, r)
+			return
 		case strings.HasPrefix(r.URL.Path, "/v1/"):
 			api.ServeHTTP(w, r)
 			return

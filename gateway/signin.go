@@ -81,7 +81,8 @@ type OIDCSignIn struct {
 	// must be on PublicURL's origin: the gateway answers at its path.
 	RedirectURL string
 	// Scopes are asked for beyond "openid"; nil means "offline_access"
-	// (for a refresh token).
+	// (for a refresh token) and "email" (so the ID token may carry the
+	// user's verified address, which the digest may use).
 	Scopes []string
 	// HTTPClient talks to the provider; nil means one with a 10s timeout.
 	HTTPClient *http.Client
@@ -142,6 +143,10 @@ type session struct {
 	TokenExpires time.Time `json:"tokenExpires"`
 	Refresh      string    `json:"refresh,omitempty"`
 	Via          string    `json:"via"`
+	// Email is the address the provider vouches for (the ID token's email
+	// with email_verified), "" if none. The calls carry it in Token, whose
+	// claims the services read; the app reads it from /auth/session.
+	Email string `json:"email,omitempty"`
 }
 
 // pendingLogin is what /auth/login leaves for /auth/callback.
@@ -223,7 +228,7 @@ func newSignIn(ctx context.Context, cfg SignIn, v *auth.Verifier, logger *slog.L
 			oc.HTTPClient = &http.Client{Timeout: providerTimeout}
 		}
 		if oc.Scopes == nil {
-			oc.Scopes = []string{"offline_access"}
+			oc.Scopes = []string{"offline_access", "email"}
 		}
 		if oc.RedirectURL == "" {
 			oc.RedirectURL = s.cfg.PublicURL + "/auth/callback"
@@ -461,10 +466,11 @@ func (s *signIn) renew(ctx context.Context, sess session) (session, error) {
 		if err != nil {
 			return sess, fmt.Errorf("%w: %v", errTokenRefused, err)
 		}
-		if who, err := s.verifier.VerifyUser(ctx, raw); err != nil || who.Subject != sess.User {
+		who, err := s.verifier.VerifyUser(ctx, raw)
+		if err != nil || who.Subject != sess.User {
 			return sess, fmt.Errorf("%w: it names another user or the verifier refuses it (%v)", errTokenRefused, err)
 		}
-		sess.Token, sess.TokenIssued, sess.TokenExpires = raw, s.now(), idt.Expiry
+		sess.Token, sess.TokenIssued, sess.TokenExpires, sess.Email = raw, s.now(), idt.Expiry, who.VerifiedEmail()
 		if tok.RefreshToken != "" {
 			sess.Refresh = tok.RefreshToken
 		}
@@ -533,6 +539,9 @@ func (s *signIn) serveSession(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		out["user"], out["administrator"] = sess.User, sess.Admin
 		out["expireTime"], out["csrfToken"] = sess.Expires.UTC().Format(time.RFC3339), sess.CSRF
+		if sess.Email != "" {
+			out["email"] = sess.Email
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -663,7 +672,7 @@ func (s *signIn) exchange(ctx context.Context, code string, pending pendingLogin
 		return session{}, fmt.Errorf("ID token refused by the verifier: %w", err)
 	}
 	return session{User: who.Subject, Admin: who.Admin, Via: "oidc", Token: raw,
-		TokenIssued: s.now(), TokenExpires: idt.Expiry, Refresh: tok.RefreshToken}, nil
+		TokenIssued: s.now(), TokenExpires: idt.Expiry, Refresh: tok.RefreshToken, Email: who.VerifiedEmail()}, nil
 }
 
 // startSession stores sess under a new id (never one the browser brought)

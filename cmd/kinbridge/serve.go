@@ -515,6 +515,7 @@ func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
 		Retention:               c.Retention,
 		MaxFeedsPerUser:         c.MaxFeeds,
 		MaxSubscriptionsPerUser: c.MaxSubscriptions,
+		PublicURL:               c.PublicURL, // the links of mails (e-mail confirmation)
 		Logger:                  n.tel.Logger("notification"),
 		TracerProvider:          n.tel.TracerProvider("notification"),
 	})

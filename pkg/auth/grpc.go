@@ -45,9 +45,10 @@ func (r Requirement) String() string {
 // "/kinbridge.progress.peer.v1.AccessService/CheckAccess") are for other
 // Kinbridge services only: the gateway never routes them, and they answer
 // questions (access checks, event intake) users must not ask directly.
-// Everything else serves users.
+// The few methods in publicMethods are Open too: their request carries its
+// own credential. Everything else serves users.
 func DefaultPolicy(fullMethod string) Requirement {
-	if strings.HasPrefix(fullMethod, "/grpc.health.v1.") || strings.HasPrefix(fullMethod, "/grpc.reflection.") {
+	if strings.HasPrefix(fullMethod, "/grpc.health.v1.") || strings.HasPrefix(fullMethod, "/grpc.reflection.") || publicMethods[fullMethod] {
 		return Open
 	}
 	// fullMethod is "/<package>.<Service>/<Method>".
@@ -62,6 +63,15 @@ func DefaultPolicy(fullMethod string) Requirement {
 		}
 	}
 	return User
+}
+
+// publicMethods are the user-facing methods anyone may call without a
+// token, because the request itself carries a secret that proves what it
+// asks (a single-use token mailed to the user). Each is listed by its full
+// name; the gateway keeps the same list of routes (gateway/public.go).
+var publicMethods = map[string]bool{
+	// The token of the mailed confirmation link proves the mailbox.
+	"/kinbridge.notification.v1.NotificationService/ConfirmEmail": true,
 }
 
 // UnaryServerInterceptor authenticates unary calls: it verifies the bearer

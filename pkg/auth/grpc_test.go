@@ -38,6 +38,11 @@ func TestDefaultPolicy(t *testing.T) {
 		{"/kinbridge.peerless.v1.X/Y", User},           // a segment named peer, not containing it
 		{"/kinbridge.progress.v1.PeerService/Y", User}, // the service name does not count
 		{"/grpc.healthy.v1.X/Y", User},
+		// The one public user-facing method: its token is the credential.
+		{"/kinbridge.notification.v1.NotificationService/ConfirmEmail", Open},
+		{"/kinbridge.notification.v1.NotificationService/GetUserSettings", User},
+		{"/kinbridge.notification.v1.NotificationService/ConfirmEmailX", User},
+		{"/kinbridge.notification.v2.NotificationService/ConfirmEmail", User},
 		{"", User},
 		{"garbage", User},
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,6 +116,21 @@ func TestVerifyOIDC(t *testing.T) {
 		{name: "admin claim is ignored for OIDC", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
 			c["admin"] = true
 		}), want: user},
+		{name: "verified email", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
+			c["email"], c["email_verified"] = "alice@example.com", true
+		}), want: Principal{Subject: "alice", Issuer: idpIssuer, Email: "alice@example.com", EmailVerified: true}},
+		{name: "email verified as a string", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
+			c["email"], c["email_verified"] = "alice@example.com", "true"
+		}), want: Principal{Subject: "alice", Issuer: idpIssuer, Email: "alice@example.com", EmailVerified: true}},
+		{name: "unverified email", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
+			c["email"] = "alice@example.com"
+		}), want: Principal{Subject: "alice", Issuer: idpIssuer, Email: "alice@example.com"}},
+		{name: "email of the wrong type counts as none", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
+			c["email"], c["email_verified"] = 42, true
+		}), want: user},
+		{name: "email too long to be one counts as none", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
+			c["email"], c["email_verified"] = strings.Repeat("a", 250)+"@b.cd", true
+		}), want: user},
 		{name: "bad issuer", token: tok(jwt.SigningMethodRS256, p.rsa, "rsa-1", "alice", func(c jwt.MapClaims) {
 			c["iss"] = "https://idp.example.evil"
 		}), wantErr: ErrUnknownIssuer},
@@ -173,7 +189,7 @@ func TestOIDCUserClaim(t *testing.T) {
 	})
 	tok := p.token(jwt.SigningMethodRS256, p.rsa, "rsa-1", "opaque-1", func(c jwt.MapClaims) { c["email"] = "root@example.com" })
 	got, err := v.Verify(t.Context(), tok)
-	if want := (Principal{Subject: "root@example.com", Admin: true, Issuer: idpIssuer}); err != nil || got != want {
+	if want := (Principal{Subject: "root@example.com", Admin: true, Issuer: idpIssuer, Email: "root@example.com"}); err != nil || got != want {
 		t.Errorf("Verify() = %+v, %v; want %+v", got, err, want)
 	}
 	tok = p.token(jwt.SigningMethodRS256, p.rsa, "rsa-1", "opaque-2", nil)

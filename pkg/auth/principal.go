@@ -34,6 +34,22 @@ type Principal struct {
 	// Issuer is the iss of the token: [Issuer] for built-in tokens, or the
 	// OIDC provider's issuer.
 	Issuer string
+	// Email is the OIDC ID token's `email` claim, "" when it has none (and
+	// always for built-in tokens and services). Only an address with
+	// EmailVerified may be trusted to reach the user.
+	Email string
+	// EmailVerified is the ID token's `email_verified` claim: the provider
+	// vouches that Email is the user's.
+	EmailVerified bool
+}
+
+// VerifiedEmail is the address the identity provider vouches for, "" if
+// none.
+func (p Principal) VerifiedEmail() string {
+	if p.EmailVerified {
+		return p.Email
+	}
+	return ""
 }
 
 // IsService reports whether p is a Kinbridge service rather than a person.

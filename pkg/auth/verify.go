@@ -290,11 +290,37 @@ func (v *Verifier) verifyOIDC(ctx context.Context, token string, h header) (Prin
 	if err := checkUserID(uid, v.oidc.UserClaim); err != nil {
 		return Principal{}, err
 	}
+	email, verified := emailClaims(c)
 	return Principal{
-		Subject: uid,
-		Admin:   slices.Contains(v.oidc.AdminSubjects, uid),
-		Issuer:  v.oidc.Issuer,
+		Subject:       uid,
+		Admin:         slices.Contains(v.oidc.AdminSubjects, uid),
+		Issuer:        v.oidc.Issuer,
+		Email:         email,
+		EmailVerified: verified,
 	}, nil
+}
+
+// maxEmailLen is the longest address RFC 5321 lets through (a path of 256
+// octets less its angle brackets).
+const maxEmailLen = 254
+
+// emailClaims reads the standard `email` and `email_verified` claims
+// (OpenID Connect Core 5.1). A claim of the wrong type, or an address too
+// long to be one, counts as absent rather than refusing the token: the
+// user is still who the token says. email_verified may come as the string
+// "true", as some providers send it.
+func emailClaims(c map[string]any) (email string, verified bool) {
+	email, _ = c["email"].(string)
+	if email == "" || len(email) > maxEmailLen {
+		return "", false
+	}
+	switch v := c["email_verified"].(type) {
+	case bool:
+		verified = v
+	case string:
+		verified = v == "true"
+	}
+	return email, verified
 }
 
 // checkUserID keeps user ids out of the service namespace, so no code that

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -22,6 +23,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/notification/digest"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
 )
@@ -44,6 +46,15 @@ type server struct {
 	// tracer records the live pushes (stream.go), in the trace of the
 	// Publish that produced each notification.
 	tracer trace.Tracer
+	// clock, mailer and publicURL serve the settings (settings.go) and
+	// quiet hours (quiet.go).
+	clock     Clock
+	mailer    digest.Mailer
+	publicURL string
+	// identities remembers, per user, the sign-in provider's address last
+	// recorded, so that calls do not write it again (settings.go).
+	identitiesMu sync.Mutex
+	identities   map[string]string
 }
 
 // owner resolves `users/{user}` (or `users/me`) to the caller, who may
@@ -140,6 +151,7 @@ func (s *server) CountUnreadNotifications(ctx context.Context, req *notification
 	if err != nil {
 		return nil, err
 	}
+	s.noteIdentity(ctx, user) // settings.go: the app asks this on every page
 	n, err := s.store.CountUnread(ctx, user)
 	if err != nil {
 		return nil, internal(ctx, s.logger, "count unread", err)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/services/notification/digest"
 	"github.com/kinbridge/kinbridge/services/notification/fanout"
 	"github.com/kinbridge/kinbridge/services/notification/store"
 )
@@ -62,6 +64,17 @@ type Config struct {
 	// caller to share a cache, see access.WithShared); nil asks Progress,
 	// caching in process for GuardianCacheTTL.
 	Access *access.Checker
+
+	// Mailer sends the links that confirm users' e-mail addresses; nil:
+	// this server sends no mail, and setting an address is refused
+	// (settings_mail.go).
+	Mailer digest.Mailer
+	// PublicURL is the app's base URL as browsers reach it, for the links
+	// in mails (`{PublicURL}/settings/confirm#{token}`).
+	PublicURL string
+	// Clock tells the time for quiet hours and confirmation links; nil:
+	// the system's.
+	Clock Clock
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -116,6 +129,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Progress == nil {
 		return nil, fmt.Errorf("notification: a progress client is required")
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	if cfg.Mailer == nil {
+		cfg.Mailer = noMailer{logger: cfg.Logger}
+	}
 	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		if ownBus {
@@ -143,6 +162,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		heartbeat:        cfg.Heartbeat,
 		buffer:           cfg.StreamBuffer,
 		logger:           cfg.Logger,
+		clock:            cfg.Clock,
+		mailer:           cfg.Mailer,
+		publicURL:        strings.TrimSuffix(cfg.PublicURL, "/"),
+		identities:       map[string]string{},
 		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
 	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
@@ -169,6 +192,9 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
 	defer tick.Stop()
 	for {
+		if _, err := s.server.store.ExpireEmailLinks(ctx, time.Now().Add(-emailLinkKeep)); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "deleting old e-mail confirmation links failed", slog.Any("error", err))
+		}
 		if n, err := s.server.store.Expire(ctx, time.Now().Add(-s.cfg.Retention)); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -50,6 +50,11 @@ type feed struct {
 	// left this user's inbox (a revoked guardianship, a deleted child).
 	withdrawn map[string]int64
 	emit      func(n *notificationv1.Notification, resumeToken string) error
+	// holding is set while the user is in their quiet hours: the feed
+	// sends nothing until they end (quiet.go). wake fires at the next
+	// start or end of them; nil when there is none.
+	holding bool
+	wake    <-chan time.Time
 }
 
 // openFeed resolves the resume token, counts the feed against the user's
@@ -70,7 +75,12 @@ func (s *server) openFeed(ctx context.Context, user, token string, emit func(*no
 		s.feeds.release(ctx, id)
 		return nil, status.Errorf(codes.Unavailable, "live delivery unavailable: %v", err)
 	}
-	return &feed{s: s, user: user, id: id, sub: sub, last: last, withdrawn: map[string]int64{}, emit: emit}, nil
+	f := &feed{s: s, user: user, id: id, sub: sub, last: last, withdrawn: map[string]int64{}, emit: emit}
+	if err := f.evaluate(ctx); err != nil { // quiet hours, after subscribing: a change from now on is signalled
+		f.close(ctx)
+		return nil, err
+	}
+	return f, nil
 }
 
 // close ends the subscription and forgets the feed (on a context of its
@@ -139,9 +149,10 @@ func (f *feed) deliver(n *notificationv1.Notification) error {
 	return nil
 }
 
-// catchUp sends everything stored after the feed's position.
+// catchUp sends everything stored after the feed's position, unless the
+// feed holds (quiet.go).
 func (f *feed) catchUp(ctx context.Context) error {
-	for {
+	for !f.holding {
 		rows, err := f.s.store.After(ctx, f.user, f.last, replayPage)
 		if err != nil {
 			return internal(ctx, f.s.logger, "replay", err)
@@ -155,6 +166,7 @@ func (f *feed) catchUp(ctx context.Context) error {
 			return nil
 		}
 	}
+	return nil
 }
 
 // live handles one message from the bus.
@@ -164,9 +176,15 @@ func (f *feed) live(ctx context.Context, m fanout.Message) error {
 		f.s.logger.WarnContext(ctx, "dropping an unreadable live message; the inbox has it")
 		return f.catchUp(ctx)
 	}
+	if isSettingsSignal(m, n) {
+		return f.evaluate(ctx)
+	}
 	if m.Sequence == 0 { // a withdrawal: the child's notifications up to n's sequence left the inbox
 		f.withdrawn[n.GetChild()] = max(f.withdrawn[n.GetChild()], n.GetSequence())
 		return nil
+	}
+	if f.holding {
+		return nil // stays in the inbox; catchUp sends it when the quiet hours end
 	}
 	if !f.sends(m.Sequence, n.GetChild()) || !m.SpanContext.IsValid() {
 		return f.push(ctx, m, n) // nothing to send, or no trace to record it in
@@ -239,6 +257,10 @@ func (f *feed) run(ctx context.Context, heartbeat time.Duration, tick func() err
 			return nil
 		case <-beats:
 			if err := shallow(tick); err != nil {
+				return err
+			}
+		case <-f.wake: // quiet hours start or end
+			if err := shallow(func() error { return f.evaluate(ctx) }); err != nil {
 				return err
 			}
 		case <-f.sub.Done():

@@ -843,6 +843,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/settings:confirmEmail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirms an e-mail address with the token of the link mailed to it
+         * @description Confirms an e-mail address with the token of the link mailed to it.
+         *     Needs no sign-in: the token, single-use and valid for 24 hours, proves
+         *     the mailbox. An unknown token (never issued, or the address was
+         *     changed since) answers NOT_FOUND; a used one FAILED_PRECONDITION with
+         *     reason EMAIL_LINK_USED; an expired one FAILED_PRECONDITION with reason
+         *     EMAIL_LINK_EXPIRED (set the address again for a new link).
+         */
+        post: operations["ConfirmEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads": {
         parameters: {
             query?: never;
@@ -1005,6 +1030,38 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Returns the caller's settings: time zone, quiet hours, the daily digest and the e-mail address it goes to
+         * @description Returns the caller's settings: time zone, quiet hours, the daily
+         *     digest and the e-mail address it goes to. A user who never changed
+         *     any has the defaults (UTC, no quiet hours, no digest). Another user's
+         *     settings answer NOT_FOUND.
+         */
+        get: operations["GetUserSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes the caller's settings named in `updateMask`
+         * @description Changes the caller's settings named in `updateMask`. Setting an
+         *     e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
+         *     valid for 24 hours and usable once, that confirms it (ConfirmEmail);
+         *     FAILED_PRECONDITION when this server sends no mail. With `etag`, the
+         *     change is made only if the settings did not change since they were
+         *     read (ABORTED otherwise).
+         */
+        patch: operations["UpdateUserSettings"];
         trace?: never;
     };
     "/v1/users/{user}/subscriptions": {
@@ -1187,6 +1244,21 @@ export interface components {
              */
             text?: string;
         };
+        /** @description Request of ConfirmEmail. */
+        ConfirmEmailRequest: {
+            /**
+             * @description The token of the mailed link (the part after `#` of
+             *     `{public-url}/settings/confirm#{token}`).
+             */
+            token: string;
+        };
+        /** @description Response of ConfirmEmail. */
+        ConfirmEmailResponse: {
+            /** @description The address now confirmed. */
+            email?: string;
+            /** @description The address's state: EMAIL_STATE_CONFIRMED. */
+            emailState?: components["schemas"]["EmailState"];
+        };
         /** @description Response of CountUnreadNotifications. */
         CountUnreadNotificationsResponse: {
             /**
@@ -1195,6 +1267,20 @@ export interface components {
              */
             unreadCount?: string;
         };
+        /**
+         * @description Whether an e-mail address may receive mail.
+         *
+         *      - EMAIL_STATE_UNSPECIFIED: Not set; never answered.
+         *      - EMAIL_STATE_NONE: No address.
+         *      - EMAIL_STATE_PENDING: The user set it; the mailed link that confirms it was not used yet.
+         *     No mail goes to it.
+         *      - EMAIL_STATE_CONFIRMED: The user set it and confirmed it with the mailed link.
+         *      - EMAIL_STATE_FROM_IDENTITY: The user set none; it is the address the sign-in provider vouches for
+         *     (the ID token's `email` with `email_verified`).
+         * @default EMAIL_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        EmailState: "EMAIL_STATE_UNSPECIFIED" | "EMAIL_STATE_NONE" | "EMAIL_STATE_PENDING" | "EMAIL_STATE_CONFIRMED" | "EMAIL_STATE_FROM_IDENTITY";
         /**
          * @description What happened.
          *
@@ -1672,6 +1758,19 @@ export interface components {
             subjects?: components["schemas"]["SubjectSummary"][];
         };
         /**
+         * @description Quiet hours: a daily span of local time (in the settings' time zone)
+         *     during which notifications are kept in the inbox and counted as unread
+         *     but not pushed on live feeds. When they end, open feeds receive what
+         *     arrived meanwhile, in order. The span may wrap midnight ("22:00" to
+         *     "07:00").
+         */
+        QuietHours: {
+            /** @description The local time they end, "HH:MM"; not equal to start. */
+            end?: string;
+            /** @description The local time they begin, "HH:MM" (00:00 to 23:59). */
+            start?: string;
+        };
+        /**
          * @description One user's reaction to an item. A user has at most one per item: setting
          *     another replaces it.
          */
@@ -1893,6 +1992,46 @@ export interface components {
              *     the caller's token: never `users/me`, even when asked for by that name.
              */
             name: $Read<string>;
+        };
+        /** @description A user's settings: the singleton `users/{user}/settings`. */
+        UserSettings: {
+            /**
+             * @description Whether a daily digest of the notifications is mailed; false by
+             *     default. It goes only to a confirmed address, or to the sign-in
+             *     provider's verified one.
+             */
+            digestEnabled?: boolean;
+            /**
+             * @description The e-mail address for the digest: a bare address (no display name),
+             *     at most 254 characters; empty for none. When the user set none and
+             *     the sign-in provider vouches for one, it is that one (email_state
+             *     EMAIL_STATE_FROM_IDENTITY). Setting one mails a confirmation link.
+             */
+            email?: string;
+            /** @description Whether `email` may receive mail. */
+            emailState: $Read<components["schemas"]["EmailState"]>;
+            /**
+             * @description Changes whenever the settings do. Send it back with an update to make
+             *     the update only if nothing changed since (ABORTED otherwise).
+             */
+            etag?: string;
+            /**
+             * @description The resource name, `users/{user}/settings` (`users/me/settings` is
+             *     accepted in requests).
+             */
+            name: $Read<string>;
+            /** @description When live feeds stay silent; unset for never. */
+            quietHours?: components["schemas"]["QuietHours"];
+            /**
+             * @description The user's time zone, an IANA name such as "Europe/Lisbon"; "UTC" by
+             *     default. Quiet hours and the digest's days are in it.
+             */
+            timeZone?: string;
+            /**
+             * Format: date-time
+             * @description When the settings last changed; unset while they are the defaults.
+             */
+            updateTime?: $Read<string>;
         };
     };
     responses: {
@@ -4546,6 +4685,38 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    ConfirmEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Request of ConfirmEmail. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfirmEmailResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     CreateTusUpload: {
         parameters: {
             query?: never;
@@ -4958,6 +5129,105 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetUserSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UpdateUserSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id: the last part of its name, `users/{user}`. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        /** @description The settings with their `name` and the new values. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Whether a daily digest of the notifications is mailed; false by
+                     *     default. It goes only to a confirmed address, or to the sign-in
+                     *     provider's verified one.
+                     */
+                    digestEnabled?: boolean;
+                    /**
+                     * @description The e-mail address for the digest: a bare address (no display name),
+                     *     at most 254 characters; empty for none. When the user set none and
+                     *     the sign-in provider vouches for one, it is that one (email_state
+                     *     EMAIL_STATE_FROM_IDENTITY). Setting one mails a confirmation link.
+                     */
+                    email?: string;
+                    /** @description Whether `email` may receive mail. */
+                    emailState: $Read<components["schemas"]["EmailState"]>;
+                    /**
+                     * @description Changes whenever the settings do. Send it back with an update to make
+                     *     the update only if nothing changed since (ABORTED otherwise).
+                     */
+                    etag?: string;
+                    /** @description When live feeds stay silent; unset for never. */
+                    quietHours?: components["schemas"]["QuietHours"];
+                    /**
+                     * @description The user's time zone, an IANA name such as "Europe/Lisbon"; "UTC" by
+                     *     default. Quiet hours and the digest's days are in it.
+                     */
+                    timeZone?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the settings last changed; unset while they are the defaults.
+                     */
+                    updateTime?: $Read<string>;
+                };
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];

@@ -110,8 +110,8 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 // `google.rpc.ErrorInfo` in the error's details, whose `domain` is
 // "notification.kinbridge". On the wire the reason is the value's name
 // without its `ERROR_REASON_` prefix (`TOO_MANY_FEEDS`), as for media's
-// ErrorReason. Both are caps on what one user holds: waiting does not lift
-// them, so no Retry-After comes with them.
+// ErrorReason. The TOO_MANY_ ones are caps on what one user holds: waiting
+// does not lift them, so no Retry-After comes with them.
 type ErrorReason int32
 
 const (
@@ -125,6 +125,15 @@ const (
 	// RESOURCE_EXHAUSTED (REST 429): the user has as many subscriptions as
 	// one user may keep. Metadata: `count`, `limit`. Delete one first.
 	ErrorReason_ERROR_REASON_TOO_MANY_SUBSCRIPTIONS ErrorReason = 2
+	// FAILED_PRECONDITION (REST 400): ConfirmEmail's link was used already.
+	// The address it confirmed stays confirmed.
+	ErrorReason_ERROR_REASON_EMAIL_LINK_USED ErrorReason = 3
+	// FAILED_PRECONDITION (REST 400): ConfirmEmail's link is older than 24
+	// hours. Set the address again for a new link.
+	ErrorReason_ERROR_REASON_EMAIL_LINK_EXPIRED ErrorReason = 4
+	// FAILED_PRECONDITION (REST 400): this server is not set up to send
+	// e-mail, so an address cannot be confirmed (or used).
+	ErrorReason_ERROR_REASON_EMAIL_NOT_CONFIGURED ErrorReason = 5
 )
 
 // Enum value maps for ErrorReason.
@@ -133,11 +142,17 @@ var (
 		0: "ERROR_REASON_UNSPECIFIED",
 		1: "ERROR_REASON_TOO_MANY_FEEDS",
 		2: "ERROR_REASON_TOO_MANY_SUBSCRIPTIONS",
+		3: "ERROR_REASON_EMAIL_LINK_USED",
+		4: "ERROR_REASON_EMAIL_LINK_EXPIRED",
+		5: "ERROR_REASON_EMAIL_NOT_CONFIGURED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":            0,
 		"ERROR_REASON_TOO_MANY_FEEDS":         1,
 		"ERROR_REASON_TOO_MANY_SUBSCRIPTIONS": 2,
+		"ERROR_REASON_EMAIL_LINK_USED":        3,
+		"ERROR_REASON_EMAIL_LINK_EXPIRED":     4,
+		"ERROR_REASON_EMAIL_NOT_CONFIGURED":   5,
 	}
 )
 
@@ -166,6 +181,69 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
 	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{1}
+}
+
+// Whether an e-mail address may receive mail.
+type EmailState int32
+
+const (
+	// Not set; never answered.
+	EmailState_EMAIL_STATE_UNSPECIFIED EmailState = 0
+	// No address.
+	EmailState_EMAIL_STATE_NONE EmailState = 1
+	// The user set it; the mailed link that confirms it was not used yet.
+	// No mail goes to it.
+	EmailState_EMAIL_STATE_PENDING EmailState = 2
+	// The user set it and confirmed it with the mailed link.
+	EmailState_EMAIL_STATE_CONFIRMED EmailState = 3
+	// The user set none; it is the address the sign-in provider vouches for
+	// (the ID token's `email` with `email_verified`).
+	EmailState_EMAIL_STATE_FROM_IDENTITY EmailState = 4
+)
+
+// Enum value maps for EmailState.
+var (
+	EmailState_name = map[int32]string{
+		0: "EMAIL_STATE_UNSPECIFIED",
+		1: "EMAIL_STATE_NONE",
+		2: "EMAIL_STATE_PENDING",
+		3: "EMAIL_STATE_CONFIRMED",
+		4: "EMAIL_STATE_FROM_IDENTITY",
+	}
+	EmailState_value = map[string]int32{
+		"EMAIL_STATE_UNSPECIFIED":   0,
+		"EMAIL_STATE_NONE":          1,
+		"EMAIL_STATE_PENDING":       2,
+		"EMAIL_STATE_CONFIRMED":     3,
+		"EMAIL_STATE_FROM_IDENTITY": 4,
+	}
+)
+
+func (x EmailState) Enum() *EmailState {
+	p := new(EmailState)
+	*p = x
+	return p
+}
+
+func (x EmailState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EmailState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_notification_v1_notification_proto_enumTypes[2].Descriptor()
+}
+
+func (EmailState) Type() protoreflect.EnumType {
+	return &file_kinbridge_notification_v1_notification_proto_enumTypes[2]
+}
+
+func (x EmailState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EmailState.Descriptor instead.
+func (EmailState) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{2}
 }
 
 // One entry of a user's inbox.
@@ -1228,6 +1306,386 @@ func (x *DeleteSubscriptionRequest) GetName() string {
 	return ""
 }
 
+// A user's settings: the singleton `users/{user}/settings`.
+type UserSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `users/{user}/settings` (`users/me/settings` is
+	// accepted in requests).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The user's time zone, an IANA name such as "Europe/Lisbon"; "UTC" by
+	// default. Quiet hours and the digest's days are in it.
+	TimeZone string `protobuf:"bytes,2,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// When live feeds stay silent; unset for never.
+	QuietHours *QuietHours `protobuf:"bytes,3,opt,name=quiet_hours,json=quietHours,proto3" json:"quiet_hours,omitempty"`
+	// Whether a daily digest of the notifications is mailed; false by
+	// default. It goes only to a confirmed address, or to the sign-in
+	// provider's verified one.
+	DigestEnabled bool `protobuf:"varint,4,opt,name=digest_enabled,json=digestEnabled,proto3" json:"digest_enabled,omitempty"`
+	// The e-mail address for the digest: a bare address (no display name),
+	// at most 254 characters; empty for none. When the user set none and
+	// the sign-in provider vouches for one, it is that one (email_state
+	// EMAIL_STATE_FROM_IDENTITY). Setting one mails a confirmation link.
+	Email string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	// Whether `email` may receive mail.
+	EmailState EmailState `protobuf:"varint,6,opt,name=email_state,json=emailState,proto3,enum=kinbridge.notification.v1.EmailState" json:"email_state,omitempty"`
+	// When the settings last changed; unset while they are the defaults.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Changes whenever the settings do. Send it back with an update to make
+	// the update only if nothing changed since (ABORTED otherwise).
+	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserSettings) Reset() {
+	*x = UserSettings{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSettings) ProtoMessage() {}
+
+func (x *UserSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSettings.ProtoReflect.Descriptor instead.
+func (*UserSettings) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UserSettings) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UserSettings) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *UserSettings) GetQuietHours() *QuietHours {
+	if x != nil {
+		return x.QuietHours
+	}
+	return nil
+}
+
+func (x *UserSettings) GetDigestEnabled() bool {
+	if x != nil {
+		return x.DigestEnabled
+	}
+	return false
+}
+
+func (x *UserSettings) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UserSettings) GetEmailState() EmailState {
+	if x != nil {
+		return x.EmailState
+	}
+	return EmailState_EMAIL_STATE_UNSPECIFIED
+}
+
+func (x *UserSettings) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *UserSettings) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Quiet hours: a daily span of local time (in the settings' time zone)
+// during which notifications are kept in the inbox and counted as unread
+// but not pushed on live feeds. When they end, open feeds receive what
+// arrived meanwhile, in order. The span may wrap midnight ("22:00" to
+// "07:00").
+type QuietHours struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The local time they begin, "HH:MM" (00:00 to 23:59).
+	Start string `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// The local time they end, "HH:MM"; not equal to start.
+	End           string `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuietHours) Reset() {
+	*x = QuietHours{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuietHours) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuietHours) ProtoMessage() {}
+
+func (x *QuietHours) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuietHours.ProtoReflect.Descriptor instead.
+func (*QuietHours) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *QuietHours) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *QuietHours) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+// Request of GetUserSettings.
+type GetUserSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `users/{user}/settings` or `users/me/settings`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserSettingsRequest) Reset() {
+	*x = GetUserSettingsRequest{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserSettingsRequest) ProtoMessage() {}
+
+func (x *GetUserSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetUserSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetUserSettingsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of UpdateUserSettings.
+type UpdateUserSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The settings with their `name` and the new values.
+	Settings *UserSettings `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The fields to change: time_zone, quiet_hours (or quiet_hours.start,
+	// quiet_hours.end), digest_enabled, email. Empty or `*` means all of them.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUserSettingsRequest) Reset() {
+	*x = UpdateUserSettingsRequest{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateUserSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateUserSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UpdateUserSettingsRequest) GetSettings() *UserSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *UpdateUserSettingsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request of ConfirmEmail.
+type ConfirmEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token of the mailed link (the part after `#` of
+	// `{public-url}/settings/confirm#{token}`).
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailRequest) Reset() {
+	*x = ConfirmEmailRequest{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailRequest) ProtoMessage() {}
+
+func (x *ConfirmEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ConfirmEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Response of ConfirmEmail.
+type ConfirmEmailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The address now confirmed.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// The address's state: EMAIL_STATE_CONFIRMED.
+	EmailState    EmailState `protobuf:"varint,2,opt,name=email_state,json=emailState,proto3,enum=kinbridge.notification.v1.EmailState" json:"email_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailResponse) Reset() {
+	*x = ConfirmEmailResponse{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailResponse) ProtoMessage() {}
+
+func (x *ConfirmEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ConfirmEmailResponse) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ConfirmEmailResponse) GetEmailState() EmailState {
+	if x != nil {
+		return x.EmailState
+	}
+	return EmailState_EMAIL_STATE_UNSPECIFIED
+}
+
 var File_kinbridge_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
@@ -1307,7 +1765,37 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"h\n" +
 	"\x19DeleteSubscriptionRequest\x12K\n" +
-	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name*\xaf\x02\n" +
+	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name\"\xaa\x03\n" +
+	"\fUserSettings\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12$\n" +
+	"\ttime_zone\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12F\n" +
+	"\vquiet_hours\x18\x03 \x01(\v2%.kinbridge.notification.v1.QuietHoursR\n" +
+	"quietHours\x12%\n" +
+	"\x0edigest_enabled\x18\x04 \x01(\bR\rdigestEnabled\x12\x1e\n" +
+	"\x05email\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01R\x05email\x12M\n" +
+	"\vemail_state\x18\x06 \x01(\x0e2%.kinbridge.notification.v1.EmailStateB\x05\x92A\x02@\x01R\n" +
+	"emailState\x12B\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"updateTime\x12\x1b\n" +
+	"\x04etag\x18\b \x01(\tB\a\xbaH\x04r\x02\x18 R\x04etag:\x1a\x92A\x17\n" +
+	"\x15\xd2\x01\x04name\xd2\x01\vemail_state\"F\n" +
+	"\n" +
+	"QuietHours\x12\x1d\n" +
+	"\x05start\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18\x05R\x05start\x12\x19\n" +
+	"\x03end\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x05R\x03end\"Q\n" +
+	"\x16GetUserSettingsRequest\x127\n" +
+	"\x04name\x18\x01 \x01(\tB#\xbaH r\x1e2\x1c^users/[^/]{1,128}/settings$R\x04name\"\xa5\x01\n" +
+	"\x19UpdateUserSettingsRequest\x12K\n" +
+	"\bsettings\x18\x01 \x01(\v2'.kinbridge.notification.v1.UserSettingsB\x06\xbaH\x03\xc8\x01\x01R\bsettings\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"7\n" +
+	"\x13ConfirmEmailRequest\x12 \n" +
+	"\x05token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05token\"t\n" +
+	"\x14ConfirmEmailResponse\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12F\n" +
+	"\vemail_state\x18\x02 \x01(\x0e2%.kinbridge.notification.v1.EmailStateR\n" +
+	"emailState*\xaf\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eEVENT_TYPE_ASSESSMENT_RECORDED\x10\x01\x12!\n" +
@@ -1317,11 +1805,21 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x1fEVENT_TYPE_GUARDIANSHIP_REVOKED\x10\x05\x12\x1c\n" +
 	"\x18EVENT_TYPE_CHILD_DELETED\x10\x06\x12\x1c\n" +
 	"\x18EVENT_TYPE_COMMENT_ADDED\x10\a\x12\x1d\n" +
-	"\x19EVENT_TYPE_REACTION_ADDED\x10\b*u\n" +
+	"\x19EVENT_TYPE_REACTION_ADDED\x10\b*\xe3\x01\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_TOO_MANY_FEEDS\x10\x01\x12'\n" +
-	"#ERROR_REASON_TOO_MANY_SUBSCRIPTIONS\x10\x022\xed\f\n" +
+	"#ERROR_REASON_TOO_MANY_SUBSCRIPTIONS\x10\x02\x12 \n" +
+	"\x1cERROR_REASON_EMAIL_LINK_USED\x10\x03\x12#\n" +
+	"\x1fERROR_REASON_EMAIL_LINK_EXPIRED\x10\x04\x12%\n" +
+	"!ERROR_REASON_EMAIL_NOT_CONFIGURED\x10\x05*\x92\x01\n" +
+	"\n" +
+	"EmailState\x12\x1b\n" +
+	"\x17EMAIL_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10EMAIL_STATE_NONE\x10\x01\x12\x17\n" +
+	"\x13EMAIL_STATE_PENDING\x10\x02\x12\x19\n" +
+	"\x15EMAIL_STATE_CONFIRMED\x10\x03\x12\x1d\n" +
+	"\x19EMAIL_STATE_FROM_IDENTITY\x10\x042\xcb\x10\n" +
 	"\x13NotificationService\x12\xad\x01\n" +
 	"\x11ListNotifications\x123.kinbridge.notification.v1.ListNotificationsRequest\x1a4.kinbridge.notification.v1.ListNotificationsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/notifications\x90\x02\x01\x12\xce\x01\n" +
 	"\x18CountUnreadNotifications\x12:.kinbridge.notification.v1.CountUnreadNotificationsRequest\x1a;.kinbridge.notification.v1.CountUnreadNotificationsResponse\"9\x82\xd3\xe4\x93\x020\x12./v1/{parent=users/*}/notifications:countUnread\x90\x02\x01\x12\xc5\x01\n" +
@@ -1331,7 +1829,10 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x0fGetSubscription\x121.kinbridge.notification.v1.GetSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=users/*/subscriptions/*}\x90\x02\x01\x12\xad\x01\n" +
 	"\x11ListSubscriptions\x123.kinbridge.notification.v1.ListSubscriptionsRequest\x1a4.kinbridge.notification.v1.ListSubscriptionsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/subscriptions\x90\x02\x01\x12\xba\x01\n" +
 	"\x12UpdateSubscription\x124.kinbridge.notification.v1.UpdateSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"E\x82\xd3\xe4\x93\x02?:\fsubscription2//v1/{subscription.name=users/*/subscriptions/*}\x12\x91\x01\n" +
-	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02BPZNgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1;notificationv1b\x06proto3"
+	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02\x12\x95\x01\n" +
+	"\x0fGetUserSettings\x121.kinbridge.notification.v1.GetUserSettingsRequest\x1a'.kinbridge.notification.v1.UserSettings\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=users/*/settings}\x90\x02\x01\x12\xab\x01\n" +
+	"\x12UpdateUserSettings\x124.kinbridge.notification.v1.UpdateUserSettingsRequest\x1a'.kinbridge.notification.v1.UserSettings\"6\x82\xd3\xe4\x93\x020:\bsettings2$/v1/{settings.name=users/*/settings}\x12\x95\x01\n" +
+	"\fConfirmEmail\x12..kinbridge.notification.v1.ConfirmEmailRequest\x1a/.kinbridge.notification.v1.ConfirmEmailResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/settings:confirmEmailBPZNgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1;notificationv1b\x06proto3"
 
 var (
 	file_kinbridge_notification_v1_notification_proto_rawDescOnce sync.Once
@@ -1345,69 +1846,88 @@ func file_kinbridge_notification_v1_notification_proto_rawDescGZIP() []byte {
 	return file_kinbridge_notification_v1_notification_proto_rawDescData
 }
 
-var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(EventType)(0),                           // 0: kinbridge.notification.v1.EventType
 	(ErrorReason)(0),                         // 1: kinbridge.notification.v1.ErrorReason
-	(*Notification)(nil),                     // 2: kinbridge.notification.v1.Notification
-	(*ListNotificationsRequest)(nil),         // 3: kinbridge.notification.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),        // 4: kinbridge.notification.v1.ListNotificationsResponse
-	(*CountUnreadNotificationsRequest)(nil),  // 5: kinbridge.notification.v1.CountUnreadNotificationsRequest
-	(*CountUnreadNotificationsResponse)(nil), // 6: kinbridge.notification.v1.CountUnreadNotificationsResponse
-	(*MarkNotificationsReadRequest)(nil),     // 7: kinbridge.notification.v1.MarkNotificationsReadRequest
-	(*MarkNotificationsReadResponse)(nil),    // 8: kinbridge.notification.v1.MarkNotificationsReadResponse
-	(*StreamNotificationsRequest)(nil),       // 9: kinbridge.notification.v1.StreamNotificationsRequest
-	(*Heartbeat)(nil),                        // 10: kinbridge.notification.v1.Heartbeat
-	(*StreamNotificationsResponse)(nil),      // 11: kinbridge.notification.v1.StreamNotificationsResponse
-	(*Subscription)(nil),                     // 12: kinbridge.notification.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),        // 13: kinbridge.notification.v1.CreateSubscriptionRequest
-	(*GetSubscriptionRequest)(nil),           // 14: kinbridge.notification.v1.GetSubscriptionRequest
-	(*ListSubscriptionsRequest)(nil),         // 15: kinbridge.notification.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),        // 16: kinbridge.notification.v1.ListSubscriptionsResponse
-	(*UpdateSubscriptionRequest)(nil),        // 17: kinbridge.notification.v1.UpdateSubscriptionRequest
-	(*DeleteSubscriptionRequest)(nil),        // 18: kinbridge.notification.v1.DeleteSubscriptionRequest
-	(*timestamppb.Timestamp)(nil),            // 19: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 20: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                    // 21: google.protobuf.Empty
+	(EmailState)(0),                          // 2: kinbridge.notification.v1.EmailState
+	(*Notification)(nil),                     // 3: kinbridge.notification.v1.Notification
+	(*ListNotificationsRequest)(nil),         // 4: kinbridge.notification.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),        // 5: kinbridge.notification.v1.ListNotificationsResponse
+	(*CountUnreadNotificationsRequest)(nil),  // 6: kinbridge.notification.v1.CountUnreadNotificationsRequest
+	(*CountUnreadNotificationsResponse)(nil), // 7: kinbridge.notification.v1.CountUnreadNotificationsResponse
+	(*MarkNotificationsReadRequest)(nil),     // 8: kinbridge.notification.v1.MarkNotificationsReadRequest
+	(*MarkNotificationsReadResponse)(nil),    // 9: kinbridge.notification.v1.MarkNotificationsReadResponse
+	(*StreamNotificationsRequest)(nil),       // 10: kinbridge.notification.v1.StreamNotificationsRequest
+	(*Heartbeat)(nil),                        // 11: kinbridge.notification.v1.Heartbeat
+	(*StreamNotificationsResponse)(nil),      // 12: kinbridge.notification.v1.StreamNotificationsResponse
+	(*Subscription)(nil),                     // 13: kinbridge.notification.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),        // 14: kinbridge.notification.v1.CreateSubscriptionRequest
+	(*GetSubscriptionRequest)(nil),           // 15: kinbridge.notification.v1.GetSubscriptionRequest
+	(*ListSubscriptionsRequest)(nil),         // 16: kinbridge.notification.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),        // 17: kinbridge.notification.v1.ListSubscriptionsResponse
+	(*UpdateSubscriptionRequest)(nil),        // 18: kinbridge.notification.v1.UpdateSubscriptionRequest
+	(*DeleteSubscriptionRequest)(nil),        // 19: kinbridge.notification.v1.DeleteSubscriptionRequest
+	(*UserSettings)(nil),                     // 20: kinbridge.notification.v1.UserSettings
+	(*QuietHours)(nil),                       // 21: kinbridge.notification.v1.QuietHours
+	(*GetUserSettingsRequest)(nil),           // 22: kinbridge.notification.v1.GetUserSettingsRequest
+	(*UpdateUserSettingsRequest)(nil),        // 23: kinbridge.notification.v1.UpdateUserSettingsRequest
+	(*ConfirmEmailRequest)(nil),              // 24: kinbridge.notification.v1.ConfirmEmailRequest
+	(*ConfirmEmailResponse)(nil),             // 25: kinbridge.notification.v1.ConfirmEmailResponse
+	(*timestamppb.Timestamp)(nil),            // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 27: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                    // 28: google.protobuf.Empty
 }
 var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.notification.v1.Notification.type:type_name -> kinbridge.notification.v1.EventType
-	19, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
-	19, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	2,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
-	10, // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
+	26, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
+	26, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	3,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
+	11, // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
 	0,  // 6: kinbridge.notification.v1.Subscription.event_types:type_name -> kinbridge.notification.v1.EventType
-	19, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	19, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	12, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	12, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
-	12, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	20, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 13: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
-	5,  // 14: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
-	7,  // 15: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:input_type -> kinbridge.notification.v1.MarkNotificationsReadRequest
-	9,  // 16: kinbridge.notification.v1.NotificationService.StreamNotifications:input_type -> kinbridge.notification.v1.StreamNotificationsRequest
-	13, // 17: kinbridge.notification.v1.NotificationService.CreateSubscription:input_type -> kinbridge.notification.v1.CreateSubscriptionRequest
-	14, // 18: kinbridge.notification.v1.NotificationService.GetSubscription:input_type -> kinbridge.notification.v1.GetSubscriptionRequest
-	15, // 19: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
-	17, // 20: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
-	18, // 21: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
-	4,  // 22: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
-	6,  // 23: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
-	8,  // 24: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
-	11, // 25: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
-	12, // 26: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	12, // 27: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
-	16, // 28: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
-	12, // 29: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	21, // 30: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	26, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	26, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	13, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
+	13, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
+	13, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
+	27, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 13: kinbridge.notification.v1.UserSettings.quiet_hours:type_name -> kinbridge.notification.v1.QuietHours
+	2,  // 14: kinbridge.notification.v1.UserSettings.email_state:type_name -> kinbridge.notification.v1.EmailState
+	26, // 15: kinbridge.notification.v1.UserSettings.update_time:type_name -> google.protobuf.Timestamp
+	20, // 16: kinbridge.notification.v1.UpdateUserSettingsRequest.settings:type_name -> kinbridge.notification.v1.UserSettings
+	27, // 17: kinbridge.notification.v1.UpdateUserSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 18: kinbridge.notification.v1.ConfirmEmailResponse.email_state:type_name -> kinbridge.notification.v1.EmailState
+	4,  // 19: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
+	6,  // 20: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
+	8,  // 21: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:input_type -> kinbridge.notification.v1.MarkNotificationsReadRequest
+	10, // 22: kinbridge.notification.v1.NotificationService.StreamNotifications:input_type -> kinbridge.notification.v1.StreamNotificationsRequest
+	14, // 23: kinbridge.notification.v1.NotificationService.CreateSubscription:input_type -> kinbridge.notification.v1.CreateSubscriptionRequest
+	15, // 24: kinbridge.notification.v1.NotificationService.GetSubscription:input_type -> kinbridge.notification.v1.GetSubscriptionRequest
+	16, // 25: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
+	18, // 26: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
+	19, // 27: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
+	22, // 28: kinbridge.notification.v1.NotificationService.GetUserSettings:input_type -> kinbridge.notification.v1.GetUserSettingsRequest
+	23, // 29: kinbridge.notification.v1.NotificationService.UpdateUserSettings:input_type -> kinbridge.notification.v1.UpdateUserSettingsRequest
+	24, // 30: kinbridge.notification.v1.NotificationService.ConfirmEmail:input_type -> kinbridge.notification.v1.ConfirmEmailRequest
+	5,  // 31: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
+	7,  // 32: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
+	9,  // 33: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
+	12, // 34: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
+	13, // 35: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	13, // 36: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
+	17, // 37: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
+	13, // 38: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	28, // 39: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
+	20, // 40: kinbridge.notification.v1.NotificationService.GetUserSettings:output_type -> kinbridge.notification.v1.UserSettings
+	20, // 41: kinbridge.notification.v1.NotificationService.UpdateUserSettings:output_type -> kinbridge.notification.v1.UserSettings
+	25, // 42: kinbridge.notification.v1.NotificationService.ConfirmEmail:output_type -> kinbridge.notification.v1.ConfirmEmailResponse
+	31, // [31:43] is the sub-list for method output_type
+	19, // [19:31] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_notification_v1_notification_proto_init() }
@@ -1424,8 +1944,8 @@ func file_kinbridge_notification_v1_notification_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_v1_notification_proto_rawDesc), len(file_kinbridge_notification_v1_notification_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      3,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

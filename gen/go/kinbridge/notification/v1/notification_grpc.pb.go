@@ -29,6 +29,9 @@ const (
 	NotificationService_ListSubscriptions_FullMethodName        = "/kinbridge.notification.v1.NotificationService/ListSubscriptions"
 	NotificationService_UpdateSubscription_FullMethodName       = "/kinbridge.notification.v1.NotificationService/UpdateSubscription"
 	NotificationService_DeleteSubscription_FullMethodName       = "/kinbridge.notification.v1.NotificationService/DeleteSubscription"
+	NotificationService_GetUserSettings_FullMethodName          = "/kinbridge.notification.v1.NotificationService/GetUserSettings"
+	NotificationService_UpdateUserSettings_FullMethodName       = "/kinbridge.notification.v1.NotificationService/UpdateUserSettings"
+	NotificationService_ConfirmEmail_FullMethodName             = "/kinbridge.notification.v1.NotificationService/ConfirmEmail"
 )
 
 // NotificationServiceClient is the client API for NotificationService service.
@@ -82,6 +85,25 @@ type NotificationServiceClient interface {
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// Deletes a subscription: the caller hears every event of the child again.
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Returns the caller's settings: time zone, quiet hours, the daily
+	// digest and the e-mail address it goes to. A user who never changed
+	// any has the defaults (UTC, no quiet hours, no digest). Another user's
+	// settings answer NOT_FOUND.
+	GetUserSettings(ctx context.Context, in *GetUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error)
+	// Changes the caller's settings named in `update_mask`. Setting an
+	// e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
+	// valid for 24 hours and usable once, that confirms it (ConfirmEmail);
+	// FAILED_PRECONDITION when this server sends no mail. With `etag`, the
+	// change is made only if the settings did not change since they were
+	// read (ABORTED otherwise).
+	UpdateUserSettings(ctx context.Context, in *UpdateUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error)
+	// Confirms an e-mail address with the token of the link mailed to it.
+	// Needs no sign-in: the token, single-use and valid for 24 hours, proves
+	// the mailbox. An unknown token (never issued, or the address was
+	// changed since) answers NOT_FOUND; a used one FAILED_PRECONDITION with
+	// reason EMAIL_LINK_USED; an expired one FAILED_PRECONDITION with reason
+	// EMAIL_LINK_EXPIRED (set the address again for a new link).
+	ConfirmEmail(ctx context.Context, in *ConfirmEmailRequest, opts ...grpc.CallOption) (*ConfirmEmailResponse, error)
 }
 
 type notificationServiceClient struct {
@@ -191,6 +213,36 @@ func (c *notificationServiceClient) DeleteSubscription(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *notificationServiceClient) GetUserSettings(ctx context.Context, in *GetUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UserSettings)
+	err := c.cc.Invoke(ctx, NotificationService_GetUserSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) UpdateUserSettings(ctx context.Context, in *UpdateUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UserSettings)
+	err := c.cc.Invoke(ctx, NotificationService_UpdateUserSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ConfirmEmail(ctx context.Context, in *ConfirmEmailRequest, opts ...grpc.CallOption) (*ConfirmEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmEmailResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ConfirmEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotificationServiceServer is the server API for NotificationService service.
 // All implementations must embed UnimplementedNotificationServiceServer
 // for forward compatibility.
@@ -242,6 +294,25 @@ type NotificationServiceServer interface {
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*Subscription, error)
 	// Deletes a subscription: the caller hears every event of the child again.
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*emptypb.Empty, error)
+	// Returns the caller's settings: time zone, quiet hours, the daily
+	// digest and the e-mail address it goes to. A user who never changed
+	// any has the defaults (UTC, no quiet hours, no digest). Another user's
+	// settings answer NOT_FOUND.
+	GetUserSettings(context.Context, *GetUserSettingsRequest) (*UserSettings, error)
+	// Changes the caller's settings named in `update_mask`. Setting an
+	// e-mail address stores it as EMAIL_STATE_PENDING and mails a link,
+	// valid for 24 hours and usable once, that confirms it (ConfirmEmail);
+	// FAILED_PRECONDITION when this server sends no mail. With `etag`, the
+	// change is made only if the settings did not change since they were
+	// read (ABORTED otherwise).
+	UpdateUserSettings(context.Context, *UpdateUserSettingsRequest) (*UserSettings, error)
+	// Confirms an e-mail address with the token of the link mailed to it.
+	// Needs no sign-in: the token, single-use and valid for 24 hours, proves
+	// the mailbox. An unknown token (never issued, or the address was
+	// changed since) answers NOT_FOUND; a used one FAILED_PRECONDITION with
+	// reason EMAIL_LINK_USED; an expired one FAILED_PRECONDITION with reason
+	// EMAIL_LINK_EXPIRED (set the address again for a new link).
+	ConfirmEmail(context.Context, *ConfirmEmailRequest) (*ConfirmEmailResponse, error)
 	mustEmbedUnimplementedNotificationServiceServer()
 }
 
@@ -278,6 +349,15 @@ func (UnimplementedNotificationServiceServer) UpdateSubscription(context.Context
 }
 func (UnimplementedNotificationServiceServer) DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSubscription not implemented")
+}
+func (UnimplementedNotificationServiceServer) GetUserSettings(context.Context, *GetUserSettingsRequest) (*UserSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUserSettings not implemented")
+}
+func (UnimplementedNotificationServiceServer) UpdateUserSettings(context.Context, *UpdateUserSettingsRequest) (*UserSettings, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateUserSettings not implemented")
+}
+func (UnimplementedNotificationServiceServer) ConfirmEmail(context.Context, *ConfirmEmailRequest) (*ConfirmEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmEmail not implemented")
 }
 func (UnimplementedNotificationServiceServer) mustEmbedUnimplementedNotificationServiceServer() {}
 func (UnimplementedNotificationServiceServer) testEmbeddedByValue()                             {}
@@ -455,6 +535,60 @@ func _NotificationService_DeleteSubscription_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_GetUserSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).GetUserSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_GetUserSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).GetUserSettings(ctx, req.(*GetUserSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_UpdateUserSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateUserSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).UpdateUserSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_UpdateUserSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).UpdateUserSettings(ctx, req.(*UpdateUserSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_ConfirmEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ConfirmEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ConfirmEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ConfirmEmail(ctx, req.(*ConfirmEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotificationService_ServiceDesc is the grpc.ServiceDesc for NotificationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -493,6 +627,18 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSubscription",
 			Handler:    _NotificationService_DeleteSubscription_Handler,
+		},
+		{
+			MethodName: "GetUserSettings",
+			Handler:    _NotificationService_GetUserSettings_Handler,
+		},
+		{
+			MethodName: "UpdateUserSettings",
+			Handler:    _NotificationService_UpdateUserSettings_Handler,
+		},
+		{
+			MethodName: "ConfirmEmail",
+			Handler:    _NotificationService_ConfirmEmail_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
