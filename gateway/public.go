@@ -10,6 +10,9 @@ import "net/http"
 var publicRoutes = map[string]string{
 	// ConfirmEmail: the token of the mailed link proves the mailbox.
 	"/v1/settings:confirmEmail": http.MethodPost,
+	// UnsubscribeDigest: the token of a digest mail turns that digest off
+	// (unsubscribe.go takes RFC 8058's one-click form posts).
+	unsubscribePath: http.MethodPost,
 }
 
 // isPublic reports whether r is for a public route.
@@ -26,5 +29,6 @@ func servePublic(api http.Handler, w http.ResponseWriter, r *http.Request) {
 	privateAnswer(w.Header())
 	r.Header.Del("Authorization")
 	r.Header.Del("Cookie")
+	oneClickUnsubscribe(r)
 	api.ServeHTTP(w, r)
 }

@@ -66,7 +66,8 @@ var (
 			"notification-addr"}, serviceSettings...),
 		"notification": append([]string{"notification-listen", "notification-db", "nats-url", "nats-deployment",
 			"nats-accept-unsigned", "guardian-cache-ttl", "notification-retention", "max-feeds-per-user",
-			"max-subscriptions-per-user", "progress-addr"}, serviceSettings...),
+			"max-subscriptions-per-user", "progress-addr", "public-url", "smtp-addr", "smtp-from", "smtp-username",
+			"smtp-password", "digest-interval"}, serviceSettings...),
 		"gateway": {"gateway-listen", "cors-origins", "upstream-timeout", "max-json-bytes", "max-photo-bytes", "max-video-bytes",
 			"progress-addr", "media-addr", "notification-addr", "trusted-proxies", "rate-limit-address", "rate-limit-address-burst",
 			"oidc-client-secret", "oidc-redirect-url", "public-url", "session-lifetime"},
@@ -506,6 +507,10 @@ func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
 	}
 	r.onClose(func() error { closeBus(); return nil })
 	c := n.c
+	digest, err := c.digest(n.ctx, n.tel.Logger("notification"))
+	if err != nil {
+		return nil, err
+	}
 	svc, err := notification.New(n.ctx, notification.Config{
 		DSN:                     c.NotificationDB,
 		Progress:                progresspeerv1.NewAccessServiceClient(progressConn),
@@ -516,6 +521,8 @@ func newNotificationRole(n *node, lis net.Listener) (_ *role, err error) {
 		MaxFeedsPerUser:         c.MaxFeeds,
 		MaxSubscriptionsPerUser: c.MaxSubscriptions,
 		PublicURL:               c.PublicURL, // the links of mails (e-mail confirmation)
+		Digest:                  digest,
+		Mailer:                  digest.Mailer, // the e-mail confirmation links
 		Logger:                  n.tel.Logger("notification"),
 		TracerProvider:          n.tel.TracerProvider("notification"),
 	})

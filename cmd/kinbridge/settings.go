@@ -100,6 +100,12 @@ type settings struct {
 	PublicURL         string
 	SessionLifetime   time.Duration
 
+	SMTPAddr       string
+	SMTPFrom       string
+	SMTPUsername   string
+	SMTPPassword   string
+	DigestInterval time.Duration
+
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
@@ -176,6 +182,12 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.OIDCRedirectURL, "oidc-redirect-url", "", "the redirect URL registered for the gateway at the OpenID provider: "+
 		"PUBLIC-URL with a path the gateway then answers (default: PUBLIC-URL/auth/callback)")
 	s.Duration(&c.SessionLifetime, "session-lifetime", gateway.DefaultSessionLifetime, "how long a browser stays signed in, however active")
+	s.String(&c.SMTPAddr, "smtp-addr", "", "SMTP submission server (host:port) the daily digest is mailed through; STARTTLS is "+
+		"required unless the host is a loopback address, port 465 speaks TLS at once (empty: no digest; needs --public-url for its links)")
+	s.String(&c.SMTPFrom, "smtp-from", "", "sender of the digest mails, as \"Name <address>\" or an address (default: Kinbridge <no-reply@HOST of --public-url>)")
+	s.String(&c.SMTPUsername, "smtp-username", "", "user name at the SMTP server (empty: send without authenticating)")
+	s.Secret(&c.SMTPPassword, "smtp-password", "", "password at the SMTP server")
+	s.Duration(&c.DigestInterval, "digest-interval", time.Minute, "how often notification looks for daily digests that are due (each goes once a user's quiet hours, or 07:00 local, are over)")
 	s.List(&c.OIDCAdminSubjects, "oidc-admin-subjects", nil, "OIDC user ids that are administrators, comma-separated")
 	s.String(&c.OIDCUserClaim, "oidc-user-claim", "sub", "OIDC claim holding the user id")
 	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")

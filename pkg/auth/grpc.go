@@ -72,6 +72,8 @@ func DefaultPolicy(fullMethod string) Requirement {
 var publicMethods = map[string]bool{
 	// The token of the mailed confirmation link proves the mailbox.
 	"/kinbridge.notification.v1.NotificationService/ConfirmEmail": true,
+	// The token of a digest mail's unsubscribe link turns that digest off.
+	"/kinbridge.notification.v1.NotificationService/UnsubscribeDigest": true,
 }
 
 // UnaryServerInterceptor authenticates unary calls: it verifies the bearer

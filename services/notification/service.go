@@ -75,9 +75,22 @@ type Config struct {
 	// Clock tells the time for quiet hours and confirmation links; nil:
 	// the system's.
 	Clock Clock
+	// Digest sends the daily digest by e-mail; without a Mailer it is off.
+	Digest DigestConfig
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
+}
+
+// DigestConfig configures the daily digest (package digest).
+type DigestConfig struct {
+	// Mailer sends the mails; nil turns the digest off (unsubscribe links
+	// of mails sent earlier keep working).
+	Mailer digest.Mailer
+	// PublicURL is the gateway's public base URL, for the links.
+	PublicURL string
+	// Tick is how often due digests are looked for; 0: digest.DefaultTick.
+	Tick time.Duration
 }
 
 // tracerName is the instrumentation scope of the spans this package starts.
@@ -95,6 +108,7 @@ func tracerProvider(tp trace.TracerProvider) trace.TracerProvider {
 type Service struct {
 	db     *sqldb.DB
 	server *server
+	digest *digest.Runner // nil: the digest is off
 	cfg    Config
 	ownBus bool
 }
@@ -168,7 +182,21 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		identities:       map[string]string{},
 		tracer:           tracerProvider(cfg.TracerProvider).Tracer(tracerName, trace.WithSchemaURL(semconv.SchemaURL)),
 	}
-	return &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}, nil
+	svc := &Service{db: db, server: s, cfg: cfg, ownBus: ownBus}
+	if cfg.Digest.Mailer == nil {
+		cfg.Logger.InfoContext(ctx, "daily digest off: no SMTP server configured (--smtp-addr)")
+	} else {
+		svc.digest, err = digest.New(digest.Config{Store: st, Mailer: cfg.Digest.Mailer, PublicURL: cfg.Digest.PublicURL,
+			Tick: cfg.Digest.Tick, Logger: cfg.Logger})
+		if err != nil {
+			db.Close()
+			if ownBus {
+				cfg.Bus.Close()
+			}
+			return nil, fmt.Errorf("notification: %w", err)
+		}
+	}
+	return svc, nil
 }
 
 // Register adds the public inbox API and the service-only Publish and
@@ -185,6 +213,9 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.server.feeds.run(ctx) })
+	if s.digest != nil {
+		wg.Go(func() { s.digest.Run(ctx) })
+	}
 	if s.cfg.Retention <= 0 {
 		<-ctx.Done()
 		return nil

@@ -763,6 +763,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/digest:unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns off the daily digest of the user a digest mail was sent to
+         * @description Turns off the daily digest of the user a digest mail was sent to. No
+         *     sign-in: the token from that mail is the credential. It is the target
+         *     of the mail's `List-Unsubscribe` header (RFC 8058 one-click: a POST
+         *     with the token in the query and the form body
+         *     `List-Unsubscribe=One-Click`, which the gateway accepts in place of
+         *     JSON) and of the app's unsubscribe page (`{"token": ...}`). Doing it
+         *     again changes nothing. An unknown token answers NOT_FOUND.
+         */
+        post: operations["UnsubscribeDigest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invitations:redeem": {
         parameters: {
             query?: never;
@@ -1963,6 +1989,16 @@ export interface components {
              */
             width?: number;
         };
+        /** @description Request of UnsubscribeDigest. */
+        UnsubscribeDigestRequest: {
+            /**
+             * @description The unsubscribe token of a digest mail (from its `List-Unsubscribe`
+             *     URL or its unsubscribe link), 43 characters of base64url. Required.
+             */
+            token: string;
+        };
+        /** @description Answer of UnsubscribeDigest: the digest is off. */
+        UnsubscribeDigestResponse: Record<string, never>;
         /**
          * @description A user as the progress service knows them. Users are not stored: the id
          *     and the administrator flag come from the caller's token, the children
@@ -4580,6 +4616,38 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    UnsubscribeDigest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Request of UnsubscribeDigest. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnsubscribeDigestRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribeDigestResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];

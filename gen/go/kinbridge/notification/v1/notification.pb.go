@@ -1306,6 +1306,90 @@ func (x *DeleteSubscriptionRequest) GetName() string {
 	return ""
 }
 
+// Request of UnsubscribeDigest.
+type UnsubscribeDigestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unsubscribe token of a digest mail (from its `List-Unsubscribe`
+	// URL or its unsubscribe link), 43 characters of base64url. Required.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeDigestRequest) Reset() {
+	*x = UnsubscribeDigestRequest{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeDigestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeDigestRequest) ProtoMessage() {}
+
+func (x *UnsubscribeDigestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeDigestRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeDigestRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UnsubscribeDigestRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Answer of UnsubscribeDigest: the digest is off.
+type UnsubscribeDigestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeDigestResponse) Reset() {
+	*x = UnsubscribeDigestResponse{}
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeDigestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeDigestResponse) ProtoMessage() {}
+
+func (x *UnsubscribeDigestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeDigestResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeDigestResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{18}
+}
+
 // A user's settings: the singleton `users/{user}/settings`.
 type UserSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1339,7 +1423,7 @@ type UserSettings struct {
 
 func (x *UserSettings) Reset() {
 	*x = UserSettings{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1435,7 @@ func (x *UserSettings) String() string {
 func (*UserSettings) ProtoMessage() {}
 
 func (x *UserSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[17]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1448,7 @@ func (x *UserSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSettings.ProtoReflect.Descriptor instead.
 func (*UserSettings) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{17}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UserSettings) GetName() string {
@@ -1440,7 +1524,7 @@ type QuietHours struct {
 
 func (x *QuietHours) Reset() {
 	*x = QuietHours{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1536,7 @@ func (x *QuietHours) String() string {
 func (*QuietHours) ProtoMessage() {}
 
 func (x *QuietHours) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[18]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1549,7 @@ func (x *QuietHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuietHours.ProtoReflect.Descriptor instead.
 func (*QuietHours) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{18}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QuietHours) GetStart() string {
@@ -1493,7 +1577,7 @@ type GetUserSettingsRequest struct {
 
 func (x *GetUserSettingsRequest) Reset() {
 	*x = GetUserSettingsRequest{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1589,7 @@ func (x *GetUserSettingsRequest) String() string {
 func (*GetUserSettingsRequest) ProtoMessage() {}
 
 func (x *GetUserSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[19]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1602,7 @@ func (x *GetUserSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetUserSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{19}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetUserSettingsRequest) GetName() string {
@@ -1542,7 +1626,7 @@ type UpdateUserSettingsRequest struct {
 
 func (x *UpdateUserSettingsRequest) Reset() {
 	*x = UpdateUserSettingsRequest{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1638,7 @@ func (x *UpdateUserSettingsRequest) String() string {
 func (*UpdateUserSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateUserSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[20]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1651,7 @@ func (x *UpdateUserSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{20}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateUserSettingsRequest) GetSettings() *UserSettings {
@@ -1596,7 +1680,7 @@ type ConfirmEmailRequest struct {
 
 func (x *ConfirmEmailRequest) Reset() {
 	*x = ConfirmEmailRequest{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1692,7 @@ func (x *ConfirmEmailRequest) String() string {
 func (*ConfirmEmailRequest) ProtoMessage() {}
 
 func (x *ConfirmEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[21]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1705,7 @@ func (x *ConfirmEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{21}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfirmEmailRequest) GetToken() string {
@@ -1644,7 +1728,7 @@ type ConfirmEmailResponse struct {
 
 func (x *ConfirmEmailResponse) Reset() {
 	*x = ConfirmEmailResponse{}
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1740,7 @@ func (x *ConfirmEmailResponse) String() string {
 func (*ConfirmEmailResponse) ProtoMessage() {}
 
 func (x *ConfirmEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[22]
+	mi := &file_kinbridge_notification_v1_notification_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1753,7 @@ func (x *ConfirmEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{22}
+	return file_kinbridge_notification_v1_notification_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfirmEmailResponse) GetEmail() string {
@@ -1765,7 +1849,11 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"h\n" +
 	"\x19DeleteSubscriptionRequest\x12K\n" +
-	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name\"\xaa\x03\n" +
+	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name\"<\n" +
+	"\x18UnsubscribeDigestRequest\x12 \n" +
+	"\x05token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x05token\"\x1b\n" +
+	"\x19UnsubscribeDigestResponse\"\xaa\x03\n" +
 	"\fUserSettings\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12$\n" +
 	"\ttime_zone\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12F\n" +
@@ -1819,7 +1907,7 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x10EMAIL_STATE_NONE\x10\x01\x12\x17\n" +
 	"\x13EMAIL_STATE_PENDING\x10\x02\x12\x19\n" +
 	"\x15EMAIL_STATE_CONFIRMED\x10\x03\x12\x1d\n" +
-	"\x19EMAIL_STATE_FROM_IDENTITY\x10\x042\xcb\x10\n" +
+	"\x19EMAIL_STATE_FROM_IDENTITY\x10\x042\xf2\x11\n" +
 	"\x13NotificationService\x12\xad\x01\n" +
 	"\x11ListNotifications\x123.kinbridge.notification.v1.ListNotificationsRequest\x1a4.kinbridge.notification.v1.ListNotificationsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/notifications\x90\x02\x01\x12\xce\x01\n" +
 	"\x18CountUnreadNotifications\x12:.kinbridge.notification.v1.CountUnreadNotificationsRequest\x1a;.kinbridge.notification.v1.CountUnreadNotificationsResponse\"9\x82\xd3\xe4\x93\x020\x12./v1/{parent=users/*}/notifications:countUnread\x90\x02\x01\x12\xc5\x01\n" +
@@ -1829,7 +1917,8 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x0fGetSubscription\x121.kinbridge.notification.v1.GetSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=users/*/subscriptions/*}\x90\x02\x01\x12\xad\x01\n" +
 	"\x11ListSubscriptions\x123.kinbridge.notification.v1.ListSubscriptionsRequest\x1a4.kinbridge.notification.v1.ListSubscriptionsResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=users/*}/subscriptions\x90\x02\x01\x12\xba\x01\n" +
 	"\x12UpdateSubscription\x124.kinbridge.notification.v1.UpdateSubscriptionRequest\x1a'.kinbridge.notification.v1.Subscription\"E\x82\xd3\xe4\x93\x02?:\fsubscription2//v1/{subscription.name=users/*/subscriptions/*}\x12\x91\x01\n" +
-	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02\x12\x95\x01\n" +
+	"\x12DeleteSubscription\x124.kinbridge.notification.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"-\x82\xd3\xe4\x93\x02$*\"/v1/{name=users/*/subscriptions/*}\x90\x02\x02\x12\xa4\x01\n" +
+	"\x11UnsubscribeDigest\x123.kinbridge.notification.v1.UnsubscribeDigestRequest\x1a4.kinbridge.notification.v1.UnsubscribeDigestResponse\"$\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/digest:unsubscribe\x90\x02\x02\x12\x95\x01\n" +
 	"\x0fGetUserSettings\x121.kinbridge.notification.v1.GetUserSettingsRequest\x1a'.kinbridge.notification.v1.UserSettings\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=users/*/settings}\x90\x02\x01\x12\xab\x01\n" +
 	"\x12UpdateUserSettings\x124.kinbridge.notification.v1.UpdateUserSettingsRequest\x1a'.kinbridge.notification.v1.UserSettings\"6\x82\xd3\xe4\x93\x020:\bsettings2$/v1/{settings.name=users/*/settings}\x12\x95\x01\n" +
 	"\fConfirmEmail\x12..kinbridge.notification.v1.ConfirmEmailRequest\x1a/.kinbridge.notification.v1.ConfirmEmailResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/settings:confirmEmailBPZNgithub.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1;notificationv1b\x06proto3"
@@ -1847,7 +1936,7 @@ func file_kinbridge_notification_v1_notification_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_notification_v1_notification_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_kinbridge_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(EventType)(0),                           // 0: kinbridge.notification.v1.EventType
 	(ErrorReason)(0),                         // 1: kinbridge.notification.v1.ErrorReason
@@ -1869,35 +1958,37 @@ var file_kinbridge_notification_v1_notification_proto_goTypes = []any{
 	(*ListSubscriptionsResponse)(nil),        // 17: kinbridge.notification.v1.ListSubscriptionsResponse
 	(*UpdateSubscriptionRequest)(nil),        // 18: kinbridge.notification.v1.UpdateSubscriptionRequest
 	(*DeleteSubscriptionRequest)(nil),        // 19: kinbridge.notification.v1.DeleteSubscriptionRequest
-	(*UserSettings)(nil),                     // 20: kinbridge.notification.v1.UserSettings
-	(*QuietHours)(nil),                       // 21: kinbridge.notification.v1.QuietHours
-	(*GetUserSettingsRequest)(nil),           // 22: kinbridge.notification.v1.GetUserSettingsRequest
-	(*UpdateUserSettingsRequest)(nil),        // 23: kinbridge.notification.v1.UpdateUserSettingsRequest
-	(*ConfirmEmailRequest)(nil),              // 24: kinbridge.notification.v1.ConfirmEmailRequest
-	(*ConfirmEmailResponse)(nil),             // 25: kinbridge.notification.v1.ConfirmEmailResponse
-	(*timestamppb.Timestamp)(nil),            // 26: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),            // 27: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                    // 28: google.protobuf.Empty
+	(*UnsubscribeDigestRequest)(nil),         // 20: kinbridge.notification.v1.UnsubscribeDigestRequest
+	(*UnsubscribeDigestResponse)(nil),        // 21: kinbridge.notification.v1.UnsubscribeDigestResponse
+	(*UserSettings)(nil),                     // 22: kinbridge.notification.v1.UserSettings
+	(*QuietHours)(nil),                       // 23: kinbridge.notification.v1.QuietHours
+	(*GetUserSettingsRequest)(nil),           // 24: kinbridge.notification.v1.GetUserSettingsRequest
+	(*UpdateUserSettingsRequest)(nil),        // 25: kinbridge.notification.v1.UpdateUserSettingsRequest
+	(*ConfirmEmailRequest)(nil),              // 26: kinbridge.notification.v1.ConfirmEmailRequest
+	(*ConfirmEmailResponse)(nil),             // 27: kinbridge.notification.v1.ConfirmEmailResponse
+	(*timestamppb.Timestamp)(nil),            // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 29: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                    // 30: google.protobuf.Empty
 }
 var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.notification.v1.Notification.type:type_name -> kinbridge.notification.v1.EventType
-	26, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
+	28, // 1: kinbridge.notification.v1.Notification.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: kinbridge.notification.v1.ListNotificationsResponse.notifications:type_name -> kinbridge.notification.v1.Notification
-	26, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	28, // 3: kinbridge.notification.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
 	3,  // 4: kinbridge.notification.v1.StreamNotificationsResponse.notification:type_name -> kinbridge.notification.v1.Notification
 	11, // 5: kinbridge.notification.v1.StreamNotificationsResponse.heartbeat:type_name -> kinbridge.notification.v1.Heartbeat
 	0,  // 6: kinbridge.notification.v1.Subscription.event_types:type_name -> kinbridge.notification.v1.EventType
-	26, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	26, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	28, // 7: kinbridge.notification.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	28, // 8: kinbridge.notification.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
 	13, // 9: kinbridge.notification.v1.CreateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
 	13, // 10: kinbridge.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> kinbridge.notification.v1.Subscription
 	13, // 11: kinbridge.notification.v1.UpdateSubscriptionRequest.subscription:type_name -> kinbridge.notification.v1.Subscription
-	27, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 13: kinbridge.notification.v1.UserSettings.quiet_hours:type_name -> kinbridge.notification.v1.QuietHours
+	29, // 12: kinbridge.notification.v1.UpdateSubscriptionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 13: kinbridge.notification.v1.UserSettings.quiet_hours:type_name -> kinbridge.notification.v1.QuietHours
 	2,  // 14: kinbridge.notification.v1.UserSettings.email_state:type_name -> kinbridge.notification.v1.EmailState
-	26, // 15: kinbridge.notification.v1.UserSettings.update_time:type_name -> google.protobuf.Timestamp
-	20, // 16: kinbridge.notification.v1.UpdateUserSettingsRequest.settings:type_name -> kinbridge.notification.v1.UserSettings
-	27, // 17: kinbridge.notification.v1.UpdateUserSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 15: kinbridge.notification.v1.UserSettings.update_time:type_name -> google.protobuf.Timestamp
+	22, // 16: kinbridge.notification.v1.UpdateUserSettingsRequest.settings:type_name -> kinbridge.notification.v1.UserSettings
+	29, // 17: kinbridge.notification.v1.UpdateUserSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 18: kinbridge.notification.v1.ConfirmEmailResponse.email_state:type_name -> kinbridge.notification.v1.EmailState
 	4,  // 19: kinbridge.notification.v1.NotificationService.ListNotifications:input_type -> kinbridge.notification.v1.ListNotificationsRequest
 	6,  // 20: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:input_type -> kinbridge.notification.v1.CountUnreadNotificationsRequest
@@ -1908,23 +1999,25 @@ var file_kinbridge_notification_v1_notification_proto_depIdxs = []int32{
 	16, // 25: kinbridge.notification.v1.NotificationService.ListSubscriptions:input_type -> kinbridge.notification.v1.ListSubscriptionsRequest
 	18, // 26: kinbridge.notification.v1.NotificationService.UpdateSubscription:input_type -> kinbridge.notification.v1.UpdateSubscriptionRequest
 	19, // 27: kinbridge.notification.v1.NotificationService.DeleteSubscription:input_type -> kinbridge.notification.v1.DeleteSubscriptionRequest
-	22, // 28: kinbridge.notification.v1.NotificationService.GetUserSettings:input_type -> kinbridge.notification.v1.GetUserSettingsRequest
-	23, // 29: kinbridge.notification.v1.NotificationService.UpdateUserSettings:input_type -> kinbridge.notification.v1.UpdateUserSettingsRequest
-	24, // 30: kinbridge.notification.v1.NotificationService.ConfirmEmail:input_type -> kinbridge.notification.v1.ConfirmEmailRequest
-	5,  // 31: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
-	7,  // 32: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
-	9,  // 33: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
-	12, // 34: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
-	13, // 35: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	13, // 36: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
-	17, // 37: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
-	13, // 38: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
-	28, // 39: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
-	20, // 40: kinbridge.notification.v1.NotificationService.GetUserSettings:output_type -> kinbridge.notification.v1.UserSettings
-	20, // 41: kinbridge.notification.v1.NotificationService.UpdateUserSettings:output_type -> kinbridge.notification.v1.UserSettings
-	25, // 42: kinbridge.notification.v1.NotificationService.ConfirmEmail:output_type -> kinbridge.notification.v1.ConfirmEmailResponse
-	31, // [31:43] is the sub-list for method output_type
-	19, // [19:31] is the sub-list for method input_type
+	20, // 28: kinbridge.notification.v1.NotificationService.UnsubscribeDigest:input_type -> kinbridge.notification.v1.UnsubscribeDigestRequest
+	24, // 29: kinbridge.notification.v1.NotificationService.GetUserSettings:input_type -> kinbridge.notification.v1.GetUserSettingsRequest
+	25, // 30: kinbridge.notification.v1.NotificationService.UpdateUserSettings:input_type -> kinbridge.notification.v1.UpdateUserSettingsRequest
+	26, // 31: kinbridge.notification.v1.NotificationService.ConfirmEmail:input_type -> kinbridge.notification.v1.ConfirmEmailRequest
+	5,  // 32: kinbridge.notification.v1.NotificationService.ListNotifications:output_type -> kinbridge.notification.v1.ListNotificationsResponse
+	7,  // 33: kinbridge.notification.v1.NotificationService.CountUnreadNotifications:output_type -> kinbridge.notification.v1.CountUnreadNotificationsResponse
+	9,  // 34: kinbridge.notification.v1.NotificationService.MarkNotificationsRead:output_type -> kinbridge.notification.v1.MarkNotificationsReadResponse
+	12, // 35: kinbridge.notification.v1.NotificationService.StreamNotifications:output_type -> kinbridge.notification.v1.StreamNotificationsResponse
+	13, // 36: kinbridge.notification.v1.NotificationService.CreateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	13, // 37: kinbridge.notification.v1.NotificationService.GetSubscription:output_type -> kinbridge.notification.v1.Subscription
+	17, // 38: kinbridge.notification.v1.NotificationService.ListSubscriptions:output_type -> kinbridge.notification.v1.ListSubscriptionsResponse
+	13, // 39: kinbridge.notification.v1.NotificationService.UpdateSubscription:output_type -> kinbridge.notification.v1.Subscription
+	30, // 40: kinbridge.notification.v1.NotificationService.DeleteSubscription:output_type -> google.protobuf.Empty
+	21, // 41: kinbridge.notification.v1.NotificationService.UnsubscribeDigest:output_type -> kinbridge.notification.v1.UnsubscribeDigestResponse
+	22, // 42: kinbridge.notification.v1.NotificationService.GetUserSettings:output_type -> kinbridge.notification.v1.UserSettings
+	22, // 43: kinbridge.notification.v1.NotificationService.UpdateUserSettings:output_type -> kinbridge.notification.v1.UserSettings
+	27, // 44: kinbridge.notification.v1.NotificationService.ConfirmEmail:output_type -> kinbridge.notification.v1.ConfirmEmailResponse
+	32, // [32:45] is the sub-list for method output_type
+	19, // [19:32] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
 	19, // [19:19] is the sub-list for extension extendee
 	0,  // [0:19] is the sub-list for field type_name
@@ -1945,7 +2038,7 @@ func file_kinbridge_notification_v1_notification_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_notification_v1_notification_proto_rawDesc), len(file_kinbridge_notification_v1_notification_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

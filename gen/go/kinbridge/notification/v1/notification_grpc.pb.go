@@ -29,6 +29,7 @@ const (
 	NotificationService_ListSubscriptions_FullMethodName        = "/kinbridge.notification.v1.NotificationService/ListSubscriptions"
 	NotificationService_UpdateSubscription_FullMethodName       = "/kinbridge.notification.v1.NotificationService/UpdateSubscription"
 	NotificationService_DeleteSubscription_FullMethodName       = "/kinbridge.notification.v1.NotificationService/DeleteSubscription"
+	NotificationService_UnsubscribeDigest_FullMethodName        = "/kinbridge.notification.v1.NotificationService/UnsubscribeDigest"
 	NotificationService_GetUserSettings_FullMethodName          = "/kinbridge.notification.v1.NotificationService/GetUserSettings"
 	NotificationService_UpdateUserSettings_FullMethodName       = "/kinbridge.notification.v1.NotificationService/UpdateUserSettings"
 	NotificationService_ConfirmEmail_FullMethodName             = "/kinbridge.notification.v1.NotificationService/ConfirmEmail"
@@ -85,6 +86,14 @@ type NotificationServiceClient interface {
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// Deletes a subscription: the caller hears every event of the child again.
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Turns off the daily digest of the user a digest mail was sent to. No
+	// sign-in: the token from that mail is the credential. It is the target
+	// of the mail's `List-Unsubscribe` header (RFC 8058 one-click: a POST
+	// with the token in the query and the form body
+	// `List-Unsubscribe=One-Click`, which the gateway accepts in place of
+	// JSON) and of the app's unsubscribe page (`{"token": ...}`). Doing it
+	// again changes nothing. An unknown token answers NOT_FOUND.
+	UnsubscribeDigest(ctx context.Context, in *UnsubscribeDigestRequest, opts ...grpc.CallOption) (*UnsubscribeDigestResponse, error)
 	// Returns the caller's settings: time zone, quiet hours, the daily
 	// digest and the e-mail address it goes to. A user who never changed
 	// any has the defaults (UTC, no quiet hours, no digest). Another user's
@@ -213,6 +222,16 @@ func (c *notificationServiceClient) DeleteSubscription(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *notificationServiceClient) UnsubscribeDigest(ctx context.Context, in *UnsubscribeDigestRequest, opts ...grpc.CallOption) (*UnsubscribeDigestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsubscribeDigestResponse)
+	err := c.cc.Invoke(ctx, NotificationService_UnsubscribeDigest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *notificationServiceClient) GetUserSettings(ctx context.Context, in *GetUserSettingsRequest, opts ...grpc.CallOption) (*UserSettings, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UserSettings)
@@ -294,6 +313,14 @@ type NotificationServiceServer interface {
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*Subscription, error)
 	// Deletes a subscription: the caller hears every event of the child again.
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*emptypb.Empty, error)
+	// Turns off the daily digest of the user a digest mail was sent to. No
+	// sign-in: the token from that mail is the credential. It is the target
+	// of the mail's `List-Unsubscribe` header (RFC 8058 one-click: a POST
+	// with the token in the query and the form body
+	// `List-Unsubscribe=One-Click`, which the gateway accepts in place of
+	// JSON) and of the app's unsubscribe page (`{"token": ...}`). Doing it
+	// again changes nothing. An unknown token answers NOT_FOUND.
+	UnsubscribeDigest(context.Context, *UnsubscribeDigestRequest) (*UnsubscribeDigestResponse, error)
 	// Returns the caller's settings: time zone, quiet hours, the daily
 	// digest and the e-mail address it goes to. A user who never changed
 	// any has the defaults (UTC, no quiet hours, no digest). Another user's
@@ -349,6 +376,9 @@ func (UnimplementedNotificationServiceServer) UpdateSubscription(context.Context
 }
 func (UnimplementedNotificationServiceServer) DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSubscription not implemented")
+}
+func (UnimplementedNotificationServiceServer) UnsubscribeDigest(context.Context, *UnsubscribeDigestRequest) (*UnsubscribeDigestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnsubscribeDigest not implemented")
 }
 func (UnimplementedNotificationServiceServer) GetUserSettings(context.Context, *GetUserSettingsRequest) (*UserSettings, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUserSettings not implemented")
@@ -535,6 +565,24 @@ func _NotificationService_DeleteSubscription_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_UnsubscribeDigest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsubscribeDigestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).UnsubscribeDigest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_UnsubscribeDigest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).UnsubscribeDigest(ctx, req.(*UnsubscribeDigestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _NotificationService_GetUserSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetUserSettingsRequest)
 	if err := dec(in); err != nil {
@@ -627,6 +675,10 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSubscription",
 			Handler:    _NotificationService_DeleteSubscription_Handler,
+		},
+		{
+			MethodName: "UnsubscribeDigest",
+			Handler:    _NotificationService_UnsubscribeDigest_Handler,
 		},
 		{
 			MethodName: "GetUserSettings",
