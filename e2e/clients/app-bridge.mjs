@@ -254,7 +254,7 @@ try {
     found.emailStateBefore = await grandma.locator("#s-email-state").innerText();
     await journal.audit(grandma, "settings");
     await grandma.getByLabel("Time zone").selectOption("Europe/Berlin");
-    await grandma.getByLabel("Quiet hours").check();
+    await grandma.locator("#s-quiet").check();
     await grandma.getByLabel("From").fill("21:00");
     await grandma.getByLabel("Until").fill("07:30");
     await grandma.getByLabel("Daily digest by e-mail").check();

@@ -24,6 +24,7 @@ import { Upload } from "./pages/Upload";
 import { Admin } from "./pages/Admin";
 import { Family } from "./pages/Family";
 import { Join } from "./pages/Join";
+import { ConfirmEmail, SettingsPage, Unsubscribe } from "./pages/Settings";
 import type { Viewer } from "./pages/Discussion";
 
 /** What every signed-in page knows. */
@@ -164,6 +165,7 @@ function Header({ ctx, live }: { ctx: Ctx; live: Live }) {
       </Link>
       <nav aria-label="Account" class="account">
         {ctx.admin && <Link href="/admin">Admin</Link>}
+        <Link href="/settings">Settings</Link>
         <Bell live={live} />
         <button
           type="button"
@@ -328,6 +330,7 @@ function Shell({ ctx, url }: { ctx: Ctx; url: URL }) {
   let page;
   if (path === "/") page = <Home ctx={ctx} />;
   else if (path === "/join") page = <Join />;
+  else if (path === "/settings") page = <SettingsPage />;
   else if (m) page = <ChildPages ctx={ctx} id={decodeURIComponent(m[1]!)} page={m[2] ?? ""} url={url} />;
   else if (path === "/admin" && ctx.admin) page = <Admin user={ctx.session.user ?? idOf(ctx.me.name)} />;
   else page = <NotFound />;
@@ -379,6 +382,9 @@ export function App() {
   }, [url.pathname]);
 
   if (url.pathname === "/signin") return <SignIn url={url} session={session} />;
+  // The mailed links work signed out: their token proves the mailbox.
+  if (url.pathname === "/settings/confirm") return <ConfirmEmail />;
+  if (url.pathname === "/settings/unsubscribe") return <Unsubscribe />;
   if (error && !me) {
     return (
       <main id="main" tabIndex={-1}>
