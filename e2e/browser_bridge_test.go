@@ -53,6 +53,7 @@ type bridgeResult struct {
 		Digest                bool
 	} `json:"settingsAfterReload"`
 	UnsubscribePage        string `json:"unsubscribePage"`
+	UnsubscribeRefused     string `json:"unsubscribeRefused"`
 	DigestAfterUnsubscribe *bool  `json:"digestAfterUnsubscribe"`
 }
 
@@ -115,7 +116,7 @@ func TestAppBridge(t *testing.T) {
 	usersJSON, _ := json.Marshal(users)
 	res := runBridge(t, dir, mail, []string{"KINBRIDGE_USERS=" + string(usersJSON), "KINBRIDGE_STEPS=" + strings.Join(steps, ",")},
 		chromium, public, strings.TrimPrefix(child, "children/"), strconv.FormatInt(appTimeout.Milliseconds(), 10))
-	checkJournal(t, res.journal, 3)
+	checkJournal(t, res.journal, 2*len(steps))
 	for _, s := range steps {
 		switch s {
 		case "invite":
@@ -190,6 +191,9 @@ func checkSettings(t *testing.T, res bridgeResult) {
 	s := res.SettingsAfterReload
 	if s.TimeZone != "Europe/Berlin" || s.From != "21:00" || s.Until != "07:30" || !s.Digest {
 		t.Errorf("the settings after a reload: %+v", s)
+	}
+	if res.UnsubscribePage == "" && !strings.Contains(res.UnsubscribeRefused, "not known") {
+		t.Errorf("no digest was mailed, and an unknown unsubscribe link's page says %q", res.UnsubscribeRefused)
 	}
 	if res.UnsubscribePage != "" && (!strings.Contains(res.UnsubscribePage, "unsubscribed") || res.DigestAfterUnsubscribe == nil || *res.DigestAfterUnsubscribe) {
 		t.Errorf("unsubscribing: the page says %q, the digest is then %v", res.UnsubscribePage, res.DigestAfterUnsubscribe)

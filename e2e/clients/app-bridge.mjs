@@ -289,6 +289,12 @@ try {
       await grandma.goto(new URL("/settings", origin).href);
       await grandma.locator("#s-email-state").waitFor();
       found.digestAfterUnsubscribe = await grandma.getByLabel("Daily digest by e-mail").isChecked();
+    } else {
+      journal.step("no digest was mailed: an unknown unsubscribe link is refused in words");
+      await grandma.goto(new URL(`/settings/unsubscribe#${"A".repeat(43)}`, origin).href);
+      await grandma.locator("main .card").waitFor();
+      found.unsubscribeRefused = (await grandma.locator("main").innerText()).replace(/\s+/g, " ").trim();
+      await journal.audit(grandma, "settings, unsubscribe refused");
     }
   }
 
