@@ -77,6 +77,8 @@ func childToProto(c store.Child) *progressv1.Child {
 		Etag:        etag.Of(c.Revision),
 
 		GuardiansMayInvite: c.GuardiansMayInvite,
+		// Set by administrators; shown to anyone who sees the child.
+		RequireApproval: c.RequireApproval,
 	}
 }
 
@@ -130,7 +132,7 @@ func (s *server) CreateChild(ctx context.Context, req *progressv1.CreateChildReq
 	c, err := s.store.CreateChild(ctx, store.Child{
 		ID: names.NewID(), DisplayName: in.DisplayName, BirthDate: in.BirthDate,
 		School: in.School, GradeLevel: in.GradeLevel, TimeZone: tz,
-		GuardiansMayInvite: in.GuardiansMayInvite,
+		GuardiansMayInvite: in.GuardiansMayInvite, RequireApproval: in.RequireApproval,
 	})
 	if err != nil {
 		return nil, storeError(err, "child")
@@ -202,7 +204,7 @@ type updatable struct {
 var (
 	childUpdatable = updatable{
 		fields: map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true,
-			"guardians_may_invite": true},
+			"guardians_may_invite": true, "require_approval": true},
 		ignored: map[string]bool{"name": true, "etag": true, "create_time": true, "update_time": true},
 	}
 	guardianshipUpdatable = updatable{
@@ -292,10 +294,17 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 		if paths["guardians_may_invite"] {
 			c.GuardiansMayInvite = in.GuardiansMayInvite
 		}
+		if paths["require_approval"] {
+			c.RequireApproval = in.RequireApproval
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, storeError(err, in.GetName())
+	}
+	if paths["require_approval"] {
+		// Media learns it with its access answers: drop the shared ones.
+		s.accessChanged(ctx, in.GetName())
 	}
 	return childToProto(c), nil
 }
@@ -473,7 +482,7 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		return nil, err
 	}
 	id := cn.ID
-	role, exists, err := a.store.Role(ctx, id, req.GetUser())
+	role, exists, requireApproval, err := a.store.Access(ctx, id, req.GetUser())
 	if err != nil {
 		return nil, storeError(err, "child")
 	}
@@ -485,6 +494,8 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		Allowed:     exists && role >= need,
 		ChildExists: exists,
 		Role:        progressv1.Role(role),
+		// Media makes a contributor's upload a draft when it is set.
+		ApprovalRequired: requireApproval,
 	}, nil
 }
 

@@ -273,6 +273,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/children/{child}/assessments/{assessment}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publishes a draft assessment (see Child.require_approval): guardians see it from now on and are notified (ASSESSMENT_RECORDED)
+         * @description Publishes a draft assessment (see Child.require_approval): guardians
+         *     see it from now on and are notified (ASSESSMENT_RECORDED). Another
+         *     contributor of the child than the one who recorded it, or an
+         *     administrator; the author gets PERMISSION_DENIED, and an assessment
+         *     that is already published FAILED_PRECONDITION.
+         */
+        post: operations["ApproveAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/gradingScale": {
         parameters: {
             query?: never;
@@ -531,6 +555,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/children/{child}/media/{mediaItem}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publishes a draft item (see the progress service's Child.require_approval): guardians see it from now on, and are told with MEDIA_READY once it is also processed
+         * @description Publishes a draft item (see the progress service's
+         *     Child.require_approval): guardians see it from now on, and are told
+         *     with MEDIA_READY once it is also processed. Another contributor of the
+         *     child than its uploader, or an administrator; the uploader gets
+         *     PERMISSION_DENIED, and an item that is already published
+         *     FAILED_PRECONDITION.
+         */
+        post: operations["ApproveMediaItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/media/{mediaItem}:content": {
         parameters: {
             query?: {
@@ -723,6 +772,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/children/{child}/milestones/{milestone}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publishes a draft milestone, as ApproveAssessment does an assessment (guardians are notified with MILESTONE_ACHIEVED) */
+        post: operations["ApproveMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/progressSummary": {
         parameters: {
             query?: never;
@@ -748,7 +814,9 @@ export interface paths {
          *         assessments fall on different days;
          *       - `overall` is the same over every subject together; the milestones
          *         are those achieved in the window;
-         *       - numbers are rounded to two decimals, half away from zero.
+         *       - numbers are rounded to two decimals, half away from zero;
+         *       - drafts (not yet approved, see Child.require_approval) count
+         *         nowhere, whoever asks.
          *
          *     Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
          *     default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -1143,11 +1211,42 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description Request of ApproveAssessment. */
+        ApproveAssessmentBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
+        /** @description Request of ApproveMediaItem. */
+        ApproveMediaItemBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
+        /** @description Request of ApproveMilestone. */
+        ApproveMilestoneBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
         /**
          * @description One recorded piece of school work: a test, homework, a project, a report
          *     card grade or a teacher's note.
          */
         Assessment: {
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /**
              * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
              *     from 1900-01-01 to 2199-12-31. Required on create.
@@ -1176,6 +1275,12 @@ export interface components {
             recordedBy: $Read<string>;
             /** @description The score; absent for unscored work and teacher notes. */
             score?: components["schemas"]["Score"];
+            /**
+             * @description Whether guardians see it: DRAFT until approved when the child requires
+             *     approval (only contributors and administrators see drafts), PUBLISHED
+             *     otherwise.
+             */
+            state?: $Read<components["schemas"]["PublishState"]>;
             /** @description The subject, for example "Math". Required on create. */
             subject: string;
             /** @description What the teacher wrote. */
@@ -1233,6 +1338,15 @@ export interface components {
             guardiansMayInvite?: boolean;
             /** @description The resource name, `children/{child}`. Assigned by the server. */
             name: $Read<string>;
+            /**
+             * @description Whether what contributors record or upload for the child waits for
+             *     approval before guardians see it: assessments, milestones and media
+             *     items created by a contributor who is not an administrator are then
+             *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+             *     administrator approves them. Set by administrators only. Turning it
+             *     off publishes no existing draft: each still needs its approval.
+             */
+            requireApproval?: boolean;
             /** @description The school the child attends. */
             school?: string;
             /**
@@ -1321,10 +1435,12 @@ export interface components {
          *     link names the item.
          *      - EVENT_TYPE_REACTION_ADDED: Someone reacted to an assessment, a milestone or a media item for the
          *     first time; the link names the item.
+         *      - EVENT_TYPE_APPROVAL_REQUESTED: A contributor recorded or uploaded a draft for a child that requires
+         *     approval: sent to the child's other contributors, who may approve it.
          * @default EVENT_TYPE_UNSPECIFIED
          * @enum {string}
          */
-        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_COMMENT_ADDED" | "EVENT_TYPE_REACTION_ADDED";
+        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_COMMENT_ADDED" | "EVENT_TYPE_REACTION_ADDED" | "EVENT_TYPE_APPROVAL_REQUESTED";
         /** @description A child a user follows, and what their guardianship of it allows. */
         FollowedChild: {
             /** @description The child, `children/{child}`. */
@@ -1582,6 +1698,13 @@ export interface components {
         };
         /** @description A child's photo, video, artwork or document. */
         MediaItem: {
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /** @description A caption or story. */
             caption?: string;
             /**
@@ -1620,6 +1743,12 @@ export interface components {
              *     and used to store the same upload once.
              */
             originalSha256?: $Read<string>;
+            /**
+             * @description Whether guardians see it: DRAFT until approved when the child requires
+             *     approval (only contributors and administrators see drafts), PUBLISHED
+             *     otherwise. (`state` is where the item is in its processing.)
+             */
+            publishState?: $Read<components["schemas"]["PublishState"]>;
             /** @description The reactions and comments on it, as the caller sees them. */
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /**
@@ -1682,6 +1811,13 @@ export interface components {
              *     1900-01-01 to 2199-12-31. Required on create.
              */
             achievedDate: string;
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /** @description The area of life it belongs to. */
             category?: components["schemas"]["MilestoneCategory"];
             /**
@@ -1699,6 +1835,8 @@ export interface components {
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
+            /** @description Whether guardians see it, as for Assessment.state. */
+            state?: $Read<components["schemas"]["PublishState"]>;
             /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
             title: string;
             /**
@@ -1783,6 +1921,17 @@ export interface components {
             /** @description One entry per subject, ordered by subject. */
             subjects?: components["schemas"]["SubjectSummary"][];
         };
+        /**
+         * @description Whether guardians may see an assessment, a milestone or a media item.
+         *
+         *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+         *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+         *     contributors and administrators see it.
+         *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+         * @default PUBLISH_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        PublishState: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
         /**
          * @description Quiet hours: a daily span of local time (in the settings' time zone)
          *     during which notifications are kept in the inbox and counted as unread
@@ -2503,6 +2652,15 @@ export interface operations {
                      *     may set it. Defaults to false.
                      */
                     guardiansMayInvite?: boolean;
+                    /**
+                     * @description Whether what contributors record or upload for the child waits for
+                     *     approval before guardians see it: assessments, milestones and media
+                     *     items created by a contributor who is not an administrator are then
+                     *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+                     *     administrator approves them. Set by administrators only. Turning it
+                     *     off publishes no existing draft: each still needs its approval.
+                     */
+                    requireApproval?: boolean;
                     /** @description The school the child attends. */
                     school?: string;
                     /**
@@ -2568,6 +2726,16 @@ export interface operations {
                  *     2199-12-31).
                  */
                 endDate?: string;
+                /**
+                 * @description Only assessments in this state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -2723,6 +2891,13 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
+                    /**
                      * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
                      *     from 1900-01-01 to 2199-12-31. Required on create.
                      */
@@ -2748,6 +2923,12 @@ export interface operations {
                     recordedBy: $Read<string>;
                     /** @description The score; absent for unscored work and teacher notes. */
                     score?: components["schemas"]["Score"];
+                    /**
+                     * @description Whether guardians see it: DRAFT until approved when the child requires
+                     *     approval (only contributors and administrators see drafts), PUBLISHED
+                     *     otherwise.
+                     */
+                    state?: $Read<components["schemas"]["PublishState"]>;
                     /** @description The subject, for example "Math". Required on create. */
                     subject?: string;
                     /** @description What the teacher wrote. */
@@ -3006,6 +3187,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ApproveAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveAssessmentBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assessment"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3454,6 +3672,16 @@ export interface operations {
                 startDate?: string;
                 /** @description Only items uploaded on or before this day, `YYYY-MM-DD` (UTC). */
                 endDate?: string;
+                /**
+                 * @description Only items in this publish state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                publishState?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -3566,6 +3794,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
                     /** @description A caption or story. */
                     caption?: string;
                     /**
@@ -3602,6 +3837,12 @@ export interface operations {
                      *     and used to store the same upload once.
                      */
                     originalSha256?: $Read<string>;
+                    /**
+                     * @description Whether guardians see it: DRAFT until approved when the child requires
+                     *     approval (only contributors and administrators see drafts), PUBLISHED
+                     *     otherwise. (`state` is where the item is in its processing.)
+                     */
+                    publishState?: $Read<components["schemas"]["PublishState"]>;
                     /** @description The reactions and comments on it, as the caller sees them. */
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /**
@@ -3894,6 +4135,43 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    ApproveMediaItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveMediaItemBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     ReadMediaItemContent: {
         parameters: {
             query?: {
@@ -4143,6 +4421,16 @@ export interface operations {
                  *     (1900-01-01 to 2199-12-31).
                  */
                 endDate?: string;
+                /**
+                 * @description Only milestones in this state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -4299,6 +4587,13 @@ export interface operations {
                      *     1900-01-01 to 2199-12-31. Required on create.
                      */
                     achievedDate?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
                     /** @description The area of life it belongs to. */
                     category?: components["schemas"]["MilestoneCategory"];
                     /**
@@ -4314,6 +4609,8 @@ export interface operations {
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;
+                    /** @description Whether guardians see it, as for Assessment.state. */
+                    state?: $Read<components["schemas"]["PublishState"]>;
                     /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
                     title?: string;
                     /**
@@ -4568,6 +4865,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ApproveMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveMilestoneBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Milestone"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -51,6 +51,8 @@ type Child struct {
 	Revision    int64 // increases on every change; the etag is derived from it
 	// GuardiansMayInvite lets the child's guardians create invitations.
 	GuardiansMayInvite bool
+	// RequireApproval makes what contributors record a draft (approval.go).
+	RequireApproval bool
 }
 
 // Guardianship is one user's right to follow one child.
@@ -93,6 +95,7 @@ type FollowedChild struct {
 type Store interface {
 	Records
 	Invitations
+	Approvals
 
 	CreateChild(ctx context.Context, c Child) (Child, error)
 	GetChild(ctx context.Context, id string) (Child, error)

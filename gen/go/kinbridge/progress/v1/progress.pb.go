@@ -29,6 +29,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Whether guardians may see an assessment, a milestone or a media item.
+type PublishState int32
+
+const (
+	// Not set.
+	PublishState_PUBLISH_STATE_UNSPECIFIED PublishState = 0
+	// Recorded for a child that requires approval and not yet approved: only
+	// contributors and administrators see it.
+	PublishState_PUBLISH_STATE_DRAFT PublishState = 1
+	// Visible to everyone who follows the child.
+	PublishState_PUBLISH_STATE_PUBLISHED PublishState = 2
+)
+
+// Enum value maps for PublishState.
+var (
+	PublishState_name = map[int32]string{
+		0: "PUBLISH_STATE_UNSPECIFIED",
+		1: "PUBLISH_STATE_DRAFT",
+		2: "PUBLISH_STATE_PUBLISHED",
+	}
+	PublishState_value = map[string]int32{
+		"PUBLISH_STATE_UNSPECIFIED": 0,
+		"PUBLISH_STATE_DRAFT":       1,
+		"PUBLISH_STATE_PUBLISHED":   2,
+	}
+)
+
+func (x PublishState) Enum() *PublishState {
+	p := new(PublishState)
+	*p = x
+	return p
+}
+
+func (x PublishState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublishState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+}
+
+func (PublishState) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+}
+
+func (x PublishState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublishState.Descriptor instead.
+func (PublishState) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+}
+
 // What a guardianship allows.
 type Role int32
 
@@ -66,11 +120,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -79,7 +133,7 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
 }
 
 // Where an invitation stands.
@@ -127,11 +181,11 @@ func (x InvitationState) String() string {
 }
 
 func (InvitationState) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
 }
 
 func (InvitationState) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
 }
 
 func (x InvitationState) Number() protoreflect.EnumNumber {
@@ -140,7 +194,7 @@ func (x InvitationState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InvitationState.Descriptor instead.
 func (InvitationState) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
 }
 
 // What kind of work an assessment records.
@@ -192,11 +246,11 @@ func (x AssessmentKind) String() string {
 }
 
 func (AssessmentKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[3].Descriptor()
 }
 
 func (AssessmentKind) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[3]
 }
 
 func (x AssessmentKind) Number() protoreflect.EnumNumber {
@@ -205,7 +259,7 @@ func (x AssessmentKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssessmentKind.Descriptor instead.
 func (AssessmentKind) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{3}
 }
 
 // What area of life a milestone belongs to.
@@ -261,11 +315,11 @@ func (x MilestoneCategory) String() string {
 }
 
 func (MilestoneCategory) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[3].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[4].Descriptor()
 }
 
 func (MilestoneCategory) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[3]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[4]
 }
 
 func (x MilestoneCategory) Number() protoreflect.EnumNumber {
@@ -274,7 +328,7 @@ func (x MilestoneCategory) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MilestoneCategory.Descriptor instead.
 func (MilestoneCategory) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{3}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{4}
 }
 
 // Why progress refused a request: the `reason` of the `google.rpc.ErrorInfo`
@@ -336,11 +390,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[4].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[5].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[4]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[5]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -349,7 +403,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{4}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{5}
 }
 
 // A child whose school life is followed.
@@ -381,8 +435,15 @@ type Child struct {
 	// (CreateInvitation); administrators always may. Only administrators
 	// may set it. Defaults to false.
 	GuardiansMayInvite bool `protobuf:"varint,10,opt,name=guardians_may_invite,json=guardiansMayInvite,proto3" json:"guardians_may_invite,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Whether what contributors record or upload for the child waits for
+	// approval before guardians see it: assessments, milestones and media
+	// items created by a contributor who is not an administrator are then
+	// drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+	// administrator approves them. Set by administrators only. Turning it
+	// off publishes no existing draft: each still needs its approval.
+	RequireApproval bool `protobuf:"varint,11,opt,name=require_approval,json=requireApproval,proto3" json:"require_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Child) Reset() {
@@ -481,6 +542,13 @@ func (x *Child) GetEtag() string {
 func (x *Child) GetGuardiansMayInvite() bool {
 	if x != nil {
 		return x.GuardiansMayInvite
+	}
+	return false
+}
+
+func (x *Child) GetRequireApproval() bool {
+	if x != nil {
+		return x.RequireApproval
 	}
 	return false
 }
@@ -793,7 +861,8 @@ type UpdateChildRequest struct {
 	// The child with its `name` and the new values; its `etag`, when set, must be current.
 	Child *Child `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
 	// The fields to change: any of display_name, birth_date, school,
-	// grade_level, time_zone. Empty or `*` means all of them.
+	// grade_level, time_zone, require_approval. Empty or `*` means all of
+	// them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1871,7 +1940,15 @@ type Assessment struct {
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The reactions and comments on it, as the caller sees them.
-	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether guardians see it: DRAFT until approved when the child requires
+	// approval (only contributors and administrators see drafts), PUBLISHED
+	// otherwise.
+	State PublishState `protobuf:"varint,13,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1997,6 +2074,27 @@ func (x *Assessment) GetReactions() *v1.ReactionSummary {
 	return nil
 }
 
+func (x *Assessment) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Assessment) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Assessment) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
+}
+
 // Something the child achieved.
 type Milestone struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2020,7 +2118,13 @@ type Milestone struct {
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The reactions and comments on it, as the caller sees them.
-	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether guardians see it, as for Assessment.state.
+	State PublishState `protobuf:"varint,10,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,11,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2121,6 +2225,27 @@ func (x *Milestone) GetEtag() string {
 func (x *Milestone) GetReactions() *v1.ReactionSummary {
 	if x != nil {
 		return x.Reactions
+	}
+	return nil
+}
+
+func (x *Milestone) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Milestone) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Milestone) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
 	}
 	return nil
 }
@@ -2567,7 +2692,10 @@ type ListAssessmentsRequest struct {
 	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only assessments on or before this day, `YYYY-MM-DD` (1900-01-01 to
 	// 2199-12-31).
-	EndDate       string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only assessments in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,8,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2649,6 +2777,13 @@ func (x *ListAssessmentsRequest) GetEndDate() string {
 		return x.EndDate
 	}
 	return ""
+}
+
+func (x *ListAssessmentsRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
 }
 
 // Response of ListAssessments.
@@ -2817,6 +2952,62 @@ func (x *DeleteAssessmentRequest) GetEtag() string {
 	return ""
 }
 
+// Request of ApproveAssessment.
+type ApproveAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment's name, `children/{child}/assessments/{assessment}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveAssessmentRequest) Reset() {
+	*x = ApproveAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveAssessmentRequest) ProtoMessage() {}
+
+func (x *ApproveAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*ApproveAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ApproveAssessmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveAssessmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of CreateMilestone.
 type CreateMilestoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2832,7 +3023,7 @@ type CreateMilestoneRequest struct {
 
 func (x *CreateMilestoneRequest) Reset() {
 	*x = CreateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3035,7 @@ func (x *CreateMilestoneRequest) String() string {
 func (*CreateMilestoneRequest) ProtoMessage() {}
 
 func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3048,7 @@ func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateMilestoneRequest) GetParent() string {
@@ -2892,7 +3083,7 @@ type GetMilestoneRequest struct {
 
 func (x *GetMilestoneRequest) Reset() {
 	*x = GetMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3095,7 @@ func (x *GetMilestoneRequest) String() string {
 func (*GetMilestoneRequest) ProtoMessage() {}
 
 func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3108,7 @@ func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*GetMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetMilestoneRequest) GetName() string {
@@ -2943,14 +3134,17 @@ type ListMilestonesRequest struct {
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only milestones achieved on or before this day, `YYYY-MM-DD`
 	// (1900-01-01 to 2199-12-31).
-	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only milestones in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,7,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListMilestonesRequest) Reset() {
 	*x = ListMilestonesRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3156,7 @@ func (x *ListMilestonesRequest) String() string {
 func (*ListMilestonesRequest) ProtoMessage() {}
 
 func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2975,7 +3169,7 @@ func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesRequest.ProtoReflect.Descriptor instead.
 func (*ListMilestonesRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListMilestonesRequest) GetParent() string {
@@ -3020,6 +3214,13 @@ func (x *ListMilestonesRequest) GetEndDate() string {
 	return ""
 }
 
+func (x *ListMilestonesRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
 // Response of ListMilestones.
 type ListMilestonesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3033,7 +3234,7 @@ type ListMilestonesResponse struct {
 
 func (x *ListMilestonesResponse) Reset() {
 	*x = ListMilestonesResponse{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3045,7 +3246,7 @@ func (x *ListMilestonesResponse) String() string {
 func (*ListMilestonesResponse) ProtoMessage() {}
 
 func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3058,7 +3259,7 @@ func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesResponse.ProtoReflect.Descriptor instead.
 func (*ListMilestonesResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListMilestonesResponse) GetMilestones() []*Milestone {
@@ -3089,7 +3290,7 @@ type UpdateMilestoneRequest struct {
 
 func (x *UpdateMilestoneRequest) Reset() {
 	*x = UpdateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3302,7 @@ func (x *UpdateMilestoneRequest) String() string {
 func (*UpdateMilestoneRequest) ProtoMessage() {}
 
 func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3315,7 @@ func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateMilestoneRequest) GetMilestone() *Milestone {
@@ -3144,7 +3345,7 @@ type DeleteMilestoneRequest struct {
 
 func (x *DeleteMilestoneRequest) Reset() {
 	*x = DeleteMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3357,7 @@ func (x *DeleteMilestoneRequest) String() string {
 func (*DeleteMilestoneRequest) ProtoMessage() {}
 
 func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3370,7 @@ func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteMilestoneRequest) GetName() string {
@@ -3200,7 +3401,7 @@ type CreateCommentRequest struct {
 
 func (x *CreateCommentRequest) Reset() {
 	*x = CreateCommentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3212,7 +3413,7 @@ func (x *CreateCommentRequest) String() string {
 func (*CreateCommentRequest) ProtoMessage() {}
 
 func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3225,7 +3426,7 @@ func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCommentRequest.ProtoReflect.Descriptor instead.
 func (*CreateCommentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateCommentRequest) GetParent() string {
@@ -3258,7 +3459,7 @@ type ListCommentsRequest struct {
 
 func (x *ListCommentsRequest) Reset() {
 	*x = ListCommentsRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3270,7 +3471,7 @@ func (x *ListCommentsRequest) String() string {
 func (*ListCommentsRequest) ProtoMessage() {}
 
 func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3283,7 +3484,7 @@ func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommentsRequest.ProtoReflect.Descriptor instead.
 func (*ListCommentsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListCommentsRequest) GetParent() string {
@@ -3318,7 +3519,7 @@ type DeleteCommentRequest struct {
 
 func (x *DeleteCommentRequest) Reset() {
 	*x = DeleteCommentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3531,7 @@ func (x *DeleteCommentRequest) String() string {
 func (*DeleteCommentRequest) ProtoMessage() {}
 
 func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3544,7 @@ func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCommentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCommentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteCommentRequest) GetName() string {
@@ -3364,7 +3565,7 @@ type SetReactionRequest struct {
 
 func (x *SetReactionRequest) Reset() {
 	*x = SetReactionRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +3577,7 @@ func (x *SetReactionRequest) String() string {
 func (*SetReactionRequest) ProtoMessage() {}
 
 func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +3590,7 @@ func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReactionRequest.ProtoReflect.Descriptor instead.
 func (*SetReactionRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetReactionRequest) GetReaction() *v1.Reaction {
@@ -3410,7 +3611,7 @@ type DeleteReactionRequest struct {
 
 func (x *DeleteReactionRequest) Reset() {
 	*x = DeleteReactionRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3623,7 @@ func (x *DeleteReactionRequest) String() string {
 func (*DeleteReactionRequest) ProtoMessage() {}
 
 func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3636,7 @@ func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteReactionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteReactionRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteReactionRequest) GetName() string {
@@ -3461,7 +3662,7 @@ type ListReactionsRequest struct {
 
 func (x *ListReactionsRequest) Reset() {
 	*x = ListReactionsRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3473,7 +3674,7 @@ func (x *ListReactionsRequest) String() string {
 func (*ListReactionsRequest) ProtoMessage() {}
 
 func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3486,7 +3687,7 @@ func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListReactionsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListReactionsRequest) GetParent() string {
@@ -3510,6 +3711,62 @@ func (x *ListReactionsRequest) GetPageToken() string {
 	return ""
 }
 
+// Request of ApproveMilestone.
+type ApproveMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone's name, `children/{child}/milestones/{milestone}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveMilestoneRequest) Reset() {
+	*x = ApproveMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveMilestoneRequest) ProtoMessage() {}
+
+func (x *ApproveMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*ApproveMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ApproveMilestoneRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveMilestoneRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of GetGradingScale.
 type GetGradingScaleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3521,7 +3778,7 @@ type GetGradingScaleRequest struct {
 
 func (x *GetGradingScaleRequest) Reset() {
 	*x = GetGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3533,7 +3790,7 @@ func (x *GetGradingScaleRequest) String() string {
 func (*GetGradingScaleRequest) ProtoMessage() {}
 
 func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3546,7 +3803,7 @@ func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{47}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetGradingScaleRequest) GetName() string {
@@ -3567,7 +3824,7 @@ type UpdateGradingScaleRequest struct {
 
 func (x *UpdateGradingScaleRequest) Reset() {
 	*x = UpdateGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +3836,7 @@ func (x *UpdateGradingScaleRequest) String() string {
 func (*UpdateGradingScaleRequest) ProtoMessage() {}
 
 func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +3849,7 @@ func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{48}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
@@ -3619,7 +3876,7 @@ type GetProgressSummaryRequest struct {
 
 func (x *GetProgressSummaryRequest) Reset() {
 	*x = GetProgressSummaryRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3631,7 +3888,7 @@ func (x *GetProgressSummaryRequest) String() string {
 func (*GetProgressSummaryRequest) ProtoMessage() {}
 
 func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3644,7 +3901,7 @@ func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{49}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetProgressSummaryRequest) GetName() string {
@@ -3696,7 +3953,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3708,7 +3965,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3721,7 +3978,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{50}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *User) GetName() string {
@@ -3771,7 +4028,7 @@ type FollowedChild struct {
 
 func (x *FollowedChild) Reset() {
 	*x = FollowedChild{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3783,7 +4040,7 @@ func (x *FollowedChild) String() string {
 func (*FollowedChild) ProtoMessage() {}
 
 func (x *FollowedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3796,7 +4053,7 @@ func (x *FollowedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
 func (*FollowedChild) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{51}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FollowedChild) GetChild() string {
@@ -3838,7 +4095,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +4107,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +4120,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{52}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3877,7 +4134,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x88\x05\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\x05\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -3895,7 +4152,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\t \x01(\tR\x04etag\x120\n" +
 	"\x14guardians_may_invite\x18\n" +
-	" \x01(\bR\x12guardiansMayInvite:(\x92A%\n" +
+	" \x01(\bR\x12guardiansMayInvite\x12)\n" +
+	"\x10require_approval\x18\v \x01(\bR\x0frequireApproval:(\x92A%\n" +
 	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xf9\x02\n" +
 	"\fGuardianship\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3999,7 +4257,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\xed\x06\n" +
+	"\x05value\"\x9d\b\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -4019,10 +4277,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\f \x01(\tR\x04etag\x12M\n" +
-	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions\x12@\n" +
+	"\x05state\x18\r \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\x0e \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\xe0\x05\n" +
+	"\b_percent\"\x90\a\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -4037,7 +4299,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\t \x01(\tR\x04etag\x12M\n" +
-	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions\x12@\n" +
+	"\x05state\x18\n" +
+	" \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\v \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
@@ -4081,7 +4348,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
 	"\x14GetAssessmentRequest\x12O\n" +
-	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xa2\x05\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xe7\x05\n" +
 	"\x16ListAssessmentsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -4094,7 +4361,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\a \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x86\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\b \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x86\x01\n" +
 	"\x17ListAssessmentsResponse\x12C\n" +
 	"\vassessments\x18\x01 \x03(\v2!.kinbridge.progress.v1.AssessmentR\vassessments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
@@ -4106,6 +4374,9 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"~\n" +
 	"\x17DeleteAssessmentRequest\x12O\n" +
 	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x7f\n" +
+	"\x18ApproveAssessmentRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x02\n" +
 	"\x16CreateMilestoneRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x01\n" +
@@ -4115,7 +4386,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
 	"\x13GetMilestoneRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\x89\x05\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\xce\x05\n" +
 	"\x15ListMilestonesRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -4127,7 +4398,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x05 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x82\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\a \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x82\x01\n" +
 	"\x16ListMilestonesResponse\x12@\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
@@ -4162,7 +4434,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"[\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"}\n" +
+	"\x17ApproveMilestoneRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
@@ -4187,7 +4462,11 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\brelation\x18\x04 \x01(\tB\x05\x92A\x02@\x01R\brelation:#\x92A \n" +
 	"\x1e\xd2\x01\x05child\xd2\x01\fdisplay_name\xd2\x01\x04role\"@\n" +
 	"\x0eGetUserRequest\x12.\n" +
-	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*E\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*c\n" +
+	"\fPublishState\x12\x1d\n" +
+	"\x19PUBLISH_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PUBLISH_STATE_DRAFT\x10\x01\x12\x1b\n" +
+	"\x17PUBLISH_STATE_PUBLISHED\x10\x02*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
@@ -4219,7 +4498,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	" ERROR_REASON_INVITATION_REDEEMED\x10\x02\x12#\n" +
 	"\x1fERROR_REASON_INVITATION_REVOKED\x10\x03\x12!\n" +
 	"\x1dERROR_REASON_ALREADY_GUARDIAN\x10\x04\x12%\n" +
-	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\x95,\n" +
+	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\xd5.\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -4243,7 +4522,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x0fListAssessments\x12-.kinbridge.progress.v1.ListAssessmentsRequest\x1a..kinbridge.progress.v1.ListAssessmentsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/assessments\x90\x02\x01\x12\xa9\x01\n" +
 	"\x10UpdateAssessment\x12..kinbridge.progress.v1.UpdateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"B\x82\xd3\xe4\x93\x02<:\n" +
 	"assessment2./v1/{assessment.name=children/*/assessments/*}\x12\x8a\x01\n" +
-	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x99\x01\n" +
+	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x9f\x01\n" +
+	"\x11ApproveAssessment\x12/.kinbridge.progress.v1.ApproveAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=children/*/assessments/*}:approve\x12\x99\x01\n" +
 	"\x0fCreateMilestone\x12-.kinbridge.progress.v1.CreateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\tmilestone\"\"/v1/{parent=children/*}/milestones\x12\x8b\x01\n" +
 	"\fGetMilestone\x12*.kinbridge.progress.v1.GetMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/milestones/*}\x90\x02\x01\x12\x9c\x01\n" +
 	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
@@ -4254,7 +4534,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\rDeleteComment\x12+.kinbridge.progress.v1.DeleteCommentRequest\x1a\x16.google.protobuf.Empty\"j\x82\xd3\xe4\x93\x02aZ/*-/v1/{name=children/*/milestones/*/comments/*}*./v1/{name=children/*/assessments/*/comments/*}\x90\x02\x02\x12\xf1\x01\n" +
 	"\vSetReaction\x12).kinbridge.progress.v1.SetReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01:\breactionZC:\breaction\x1a7/v1/{reaction.name=children/*/milestones/*/reactions/*}\x1a8/v1/{reaction.name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xc4\x01\n" +
 	"\x0eDeleteReaction\x12,.kinbridge.progress.v1.DeleteReactionRequest\x1a\x16.google.protobuf.Empty\"l\x82\xd3\xe4\x93\x02cZ0*./v1/{name=children/*/milestones/*/reactions/*}*//v1/{name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xda\x01\n" +
-	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x94\x01\n" +
+	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x9b\x01\n" +
+	"\x10ApproveMilestone\x12..kinbridge.progress.v1.ApproveMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/milestones/*}:approve\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
 	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
@@ -4273,205 +4554,218 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 	return file_kinbridge_progress_v1_progress_proto_rawDescData
 }
 
-var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
-	(Role)(0),                         // 0: kinbridge.progress.v1.Role
-	(InvitationState)(0),              // 1: kinbridge.progress.v1.InvitationState
-	(AssessmentKind)(0),               // 2: kinbridge.progress.v1.AssessmentKind
-	(MilestoneCategory)(0),            // 3: kinbridge.progress.v1.MilestoneCategory
-	(ErrorReason)(0),                  // 4: kinbridge.progress.v1.ErrorReason
-	(*Child)(nil),                     // 5: kinbridge.progress.v1.Child
-	(*Guardianship)(nil),              // 6: kinbridge.progress.v1.Guardianship
-	(*CreateChildRequest)(nil),        // 7: kinbridge.progress.v1.CreateChildRequest
-	(*GetChildRequest)(nil),           // 8: kinbridge.progress.v1.GetChildRequest
-	(*ListChildrenRequest)(nil),       // 9: kinbridge.progress.v1.ListChildrenRequest
-	(*ListChildrenResponse)(nil),      // 10: kinbridge.progress.v1.ListChildrenResponse
-	(*UpdateChildRequest)(nil),        // 11: kinbridge.progress.v1.UpdateChildRequest
-	(*DeleteChildRequest)(nil),        // 12: kinbridge.progress.v1.DeleteChildRequest
-	(*CreateGuardianshipRequest)(nil), // 13: kinbridge.progress.v1.CreateGuardianshipRequest
-	(*GetGuardianshipRequest)(nil),    // 14: kinbridge.progress.v1.GetGuardianshipRequest
-	(*ListGuardianshipsRequest)(nil),  // 15: kinbridge.progress.v1.ListGuardianshipsRequest
-	(*ListGuardianshipsResponse)(nil), // 16: kinbridge.progress.v1.ListGuardianshipsResponse
-	(*UpdateGuardianshipRequest)(nil), // 17: kinbridge.progress.v1.UpdateGuardianshipRequest
-	(*DeleteGuardianshipRequest)(nil), // 18: kinbridge.progress.v1.DeleteGuardianshipRequest
-	(*Invitation)(nil),                // 19: kinbridge.progress.v1.Invitation
-	(*CreateInvitationRequest)(nil),   // 20: kinbridge.progress.v1.CreateInvitationRequest
-	(*ListInvitationsRequest)(nil),    // 21: kinbridge.progress.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),   // 22: kinbridge.progress.v1.ListInvitationsResponse
-	(*GetInvitationRequest)(nil),      // 23: kinbridge.progress.v1.GetInvitationRequest
-	(*RevokeInvitationRequest)(nil),   // 24: kinbridge.progress.v1.RevokeInvitationRequest
-	(*RedeemInvitationRequest)(nil),   // 25: kinbridge.progress.v1.RedeemInvitationRequest
-	(*Points)(nil),                    // 26: kinbridge.progress.v1.Points
-	(*Score)(nil),                     // 27: kinbridge.progress.v1.Score
-	(*Assessment)(nil),                // 28: kinbridge.progress.v1.Assessment
-	(*Milestone)(nil),                 // 29: kinbridge.progress.v1.Milestone
-	(*GradeMapping)(nil),              // 30: kinbridge.progress.v1.GradeMapping
-	(*GradingScale)(nil),              // 31: kinbridge.progress.v1.GradingScale
-	(*SubjectSummary)(nil),            // 32: kinbridge.progress.v1.SubjectSummary
-	(*ProgressSummary)(nil),           // 33: kinbridge.progress.v1.ProgressSummary
-	(*CreateAssessmentRequest)(nil),   // 34: kinbridge.progress.v1.CreateAssessmentRequest
-	(*GetAssessmentRequest)(nil),      // 35: kinbridge.progress.v1.GetAssessmentRequest
-	(*ListAssessmentsRequest)(nil),    // 36: kinbridge.progress.v1.ListAssessmentsRequest
-	(*ListAssessmentsResponse)(nil),   // 37: kinbridge.progress.v1.ListAssessmentsResponse
-	(*UpdateAssessmentRequest)(nil),   // 38: kinbridge.progress.v1.UpdateAssessmentRequest
-	(*DeleteAssessmentRequest)(nil),   // 39: kinbridge.progress.v1.DeleteAssessmentRequest
-	(*CreateMilestoneRequest)(nil),    // 40: kinbridge.progress.v1.CreateMilestoneRequest
-	(*GetMilestoneRequest)(nil),       // 41: kinbridge.progress.v1.GetMilestoneRequest
-	(*ListMilestonesRequest)(nil),     // 42: kinbridge.progress.v1.ListMilestonesRequest
-	(*ListMilestonesResponse)(nil),    // 43: kinbridge.progress.v1.ListMilestonesResponse
-	(*UpdateMilestoneRequest)(nil),    // 44: kinbridge.progress.v1.UpdateMilestoneRequest
-	(*DeleteMilestoneRequest)(nil),    // 45: kinbridge.progress.v1.DeleteMilestoneRequest
-	(*CreateCommentRequest)(nil),      // 46: kinbridge.progress.v1.CreateCommentRequest
-	(*ListCommentsRequest)(nil),       // 47: kinbridge.progress.v1.ListCommentsRequest
-	(*DeleteCommentRequest)(nil),      // 48: kinbridge.progress.v1.DeleteCommentRequest
-	(*SetReactionRequest)(nil),        // 49: kinbridge.progress.v1.SetReactionRequest
-	(*DeleteReactionRequest)(nil),     // 50: kinbridge.progress.v1.DeleteReactionRequest
-	(*ListReactionsRequest)(nil),      // 51: kinbridge.progress.v1.ListReactionsRequest
-	(*GetGradingScaleRequest)(nil),    // 52: kinbridge.progress.v1.GetGradingScaleRequest
-	(*UpdateGradingScaleRequest)(nil), // 53: kinbridge.progress.v1.UpdateGradingScaleRequest
-	(*GetProgressSummaryRequest)(nil), // 54: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*User)(nil),                      // 55: kinbridge.progress.v1.User
-	(*FollowedChild)(nil),             // 56: kinbridge.progress.v1.FollowedChild
-	(*GetUserRequest)(nil),            // 57: kinbridge.progress.v1.GetUserRequest
-	(*timestamppb.Timestamp)(nil),     // 58: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 59: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),       // 60: google.protobuf.Duration
-	(*v1.ReactionSummary)(nil),        // 61: kinbridge.discussion.v1.ReactionSummary
-	(*v1.Comment)(nil),                // 62: kinbridge.discussion.v1.Comment
-	(*v1.Reaction)(nil),               // 63: kinbridge.discussion.v1.Reaction
-	(*emptypb.Empty)(nil),             // 64: google.protobuf.Empty
-	(*v1.ListCommentsResponse)(nil),   // 65: kinbridge.discussion.v1.ListCommentsResponse
-	(*v1.ListReactionsResponse)(nil),  // 66: kinbridge.discussion.v1.ListReactionsResponse
+	(PublishState)(0),                 // 0: kinbridge.progress.v1.PublishState
+	(Role)(0),                         // 1: kinbridge.progress.v1.Role
+	(InvitationState)(0),              // 2: kinbridge.progress.v1.InvitationState
+	(AssessmentKind)(0),               // 3: kinbridge.progress.v1.AssessmentKind
+	(MilestoneCategory)(0),            // 4: kinbridge.progress.v1.MilestoneCategory
+	(ErrorReason)(0),                  // 5: kinbridge.progress.v1.ErrorReason
+	(*Child)(nil),                     // 6: kinbridge.progress.v1.Child
+	(*Guardianship)(nil),              // 7: kinbridge.progress.v1.Guardianship
+	(*CreateChildRequest)(nil),        // 8: kinbridge.progress.v1.CreateChildRequest
+	(*GetChildRequest)(nil),           // 9: kinbridge.progress.v1.GetChildRequest
+	(*ListChildrenRequest)(nil),       // 10: kinbridge.progress.v1.ListChildrenRequest
+	(*ListChildrenResponse)(nil),      // 11: kinbridge.progress.v1.ListChildrenResponse
+	(*UpdateChildRequest)(nil),        // 12: kinbridge.progress.v1.UpdateChildRequest
+	(*DeleteChildRequest)(nil),        // 13: kinbridge.progress.v1.DeleteChildRequest
+	(*CreateGuardianshipRequest)(nil), // 14: kinbridge.progress.v1.CreateGuardianshipRequest
+	(*GetGuardianshipRequest)(nil),    // 15: kinbridge.progress.v1.GetGuardianshipRequest
+	(*ListGuardianshipsRequest)(nil),  // 16: kinbridge.progress.v1.ListGuardianshipsRequest
+	(*ListGuardianshipsResponse)(nil), // 17: kinbridge.progress.v1.ListGuardianshipsResponse
+	(*UpdateGuardianshipRequest)(nil), // 18: kinbridge.progress.v1.UpdateGuardianshipRequest
+	(*DeleteGuardianshipRequest)(nil), // 19: kinbridge.progress.v1.DeleteGuardianshipRequest
+	(*Invitation)(nil),                // 20: kinbridge.progress.v1.Invitation
+	(*CreateInvitationRequest)(nil),   // 21: kinbridge.progress.v1.CreateInvitationRequest
+	(*ListInvitationsRequest)(nil),    // 22: kinbridge.progress.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),   // 23: kinbridge.progress.v1.ListInvitationsResponse
+	(*GetInvitationRequest)(nil),      // 24: kinbridge.progress.v1.GetInvitationRequest
+	(*RevokeInvitationRequest)(nil),   // 25: kinbridge.progress.v1.RevokeInvitationRequest
+	(*RedeemInvitationRequest)(nil),   // 26: kinbridge.progress.v1.RedeemInvitationRequest
+	(*Points)(nil),                    // 27: kinbridge.progress.v1.Points
+	(*Score)(nil),                     // 28: kinbridge.progress.v1.Score
+	(*Assessment)(nil),                // 29: kinbridge.progress.v1.Assessment
+	(*Milestone)(nil),                 // 30: kinbridge.progress.v1.Milestone
+	(*GradeMapping)(nil),              // 31: kinbridge.progress.v1.GradeMapping
+	(*GradingScale)(nil),              // 32: kinbridge.progress.v1.GradingScale
+	(*SubjectSummary)(nil),            // 33: kinbridge.progress.v1.SubjectSummary
+	(*ProgressSummary)(nil),           // 34: kinbridge.progress.v1.ProgressSummary
+	(*CreateAssessmentRequest)(nil),   // 35: kinbridge.progress.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),      // 36: kinbridge.progress.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),    // 37: kinbridge.progress.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil),   // 38: kinbridge.progress.v1.ListAssessmentsResponse
+	(*UpdateAssessmentRequest)(nil),   // 39: kinbridge.progress.v1.UpdateAssessmentRequest
+	(*DeleteAssessmentRequest)(nil),   // 40: kinbridge.progress.v1.DeleteAssessmentRequest
+	(*ApproveAssessmentRequest)(nil),  // 41: kinbridge.progress.v1.ApproveAssessmentRequest
+	(*CreateMilestoneRequest)(nil),    // 42: kinbridge.progress.v1.CreateMilestoneRequest
+	(*GetMilestoneRequest)(nil),       // 43: kinbridge.progress.v1.GetMilestoneRequest
+	(*ListMilestonesRequest)(nil),     // 44: kinbridge.progress.v1.ListMilestonesRequest
+	(*ListMilestonesResponse)(nil),    // 45: kinbridge.progress.v1.ListMilestonesResponse
+	(*UpdateMilestoneRequest)(nil),    // 46: kinbridge.progress.v1.UpdateMilestoneRequest
+	(*DeleteMilestoneRequest)(nil),    // 47: kinbridge.progress.v1.DeleteMilestoneRequest
+	(*CreateCommentRequest)(nil),      // 48: kinbridge.progress.v1.CreateCommentRequest
+	(*ListCommentsRequest)(nil),       // 49: kinbridge.progress.v1.ListCommentsRequest
+	(*DeleteCommentRequest)(nil),      // 50: kinbridge.progress.v1.DeleteCommentRequest
+	(*SetReactionRequest)(nil),        // 51: kinbridge.progress.v1.SetReactionRequest
+	(*DeleteReactionRequest)(nil),     // 52: kinbridge.progress.v1.DeleteReactionRequest
+	(*ListReactionsRequest)(nil),      // 53: kinbridge.progress.v1.ListReactionsRequest
+	(*ApproveMilestoneRequest)(nil),   // 54: kinbridge.progress.v1.ApproveMilestoneRequest
+	(*GetGradingScaleRequest)(nil),    // 55: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 56: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 57: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*User)(nil),                      // 58: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 59: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 60: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 61: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 62: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),       // 63: google.protobuf.Duration
+	(*v1.ReactionSummary)(nil),        // 64: kinbridge.discussion.v1.ReactionSummary
+	(*v1.Comment)(nil),                // 65: kinbridge.discussion.v1.Comment
+	(*v1.Reaction)(nil),               // 66: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),             // 67: google.protobuf.Empty
+	(*v1.ListCommentsResponse)(nil),   // 68: kinbridge.discussion.v1.ListCommentsResponse
+	(*v1.ListReactionsResponse)(nil),  // 69: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	58, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	58, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	58, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	58, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	5,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
-	5,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	59, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	6,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
-	6,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	59, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 13: kinbridge.progress.v1.Invitation.role:type_name -> kinbridge.progress.v1.Role
-	1,  // 14: kinbridge.progress.v1.Invitation.state:type_name -> kinbridge.progress.v1.InvitationState
-	58, // 15: kinbridge.progress.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	60, // 16: kinbridge.progress.v1.Invitation.ttl:type_name -> google.protobuf.Duration
-	58, // 17: kinbridge.progress.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	58, // 18: kinbridge.progress.v1.Invitation.redeem_time:type_name -> google.protobuf.Timestamp
-	58, // 19: kinbridge.progress.v1.Invitation.revoke_time:type_name -> google.protobuf.Timestamp
-	19, // 20: kinbridge.progress.v1.CreateInvitationRequest.invitation:type_name -> kinbridge.progress.v1.Invitation
-	19, // 21: kinbridge.progress.v1.ListInvitationsResponse.invitations:type_name -> kinbridge.progress.v1.Invitation
-	26, // 22: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
-	2,  // 23: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	27, // 24: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	58, // 25: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	58, // 26: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
-	61, // 27: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
-	3,  // 28: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	58, // 29: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	58, // 30: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
-	61, // 31: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
-	30, // 32: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	58, // 33: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
-	32, // 34: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
-	32, // 35: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
-	29, // 36: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
-	28, // 37: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	2,  // 38: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	28, // 39: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
-	28, // 40: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	59, // 41: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 42: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	3,  // 43: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	29, // 44: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
-	29, // 45: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	59, // 46: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 47: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
-	63, // 48: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
-	31, // 49: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	56, // 50: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
-	0,  // 51: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
-	7,  // 52: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	8,  // 53: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	9,  // 54: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	11, // 55: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	12, // 56: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	13, // 57: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	14, // 58: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	15, // 59: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	17, // 60: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	18, // 61: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	20, // 62: kinbridge.progress.v1.ProgressService.CreateInvitation:input_type -> kinbridge.progress.v1.CreateInvitationRequest
-	21, // 63: kinbridge.progress.v1.ProgressService.ListInvitations:input_type -> kinbridge.progress.v1.ListInvitationsRequest
-	23, // 64: kinbridge.progress.v1.ProgressService.GetInvitation:input_type -> kinbridge.progress.v1.GetInvitationRequest
-	24, // 65: kinbridge.progress.v1.ProgressService.RevokeInvitation:input_type -> kinbridge.progress.v1.RevokeInvitationRequest
-	25, // 66: kinbridge.progress.v1.ProgressService.RedeemInvitation:input_type -> kinbridge.progress.v1.RedeemInvitationRequest
-	34, // 67: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	35, // 68: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	36, // 69: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	38, // 70: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	39, // 71: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	40, // 72: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	41, // 73: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	42, // 74: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	44, // 75: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	45, // 76: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	46, // 77: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
-	47, // 78: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
-	48, // 79: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
-	49, // 80: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
-	50, // 81: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
-	51, // 82: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
-	52, // 83: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	53, // 84: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	54, // 85: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	57, // 86: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
-	5,  // 87: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	5,  // 88: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	10, // 89: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	5,  // 90: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	64, // 91: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	6,  // 92: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	6,  // 93: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	16, // 94: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	6,  // 95: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	64, // 96: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	19, // 97: kinbridge.progress.v1.ProgressService.CreateInvitation:output_type -> kinbridge.progress.v1.Invitation
-	22, // 98: kinbridge.progress.v1.ProgressService.ListInvitations:output_type -> kinbridge.progress.v1.ListInvitationsResponse
-	19, // 99: kinbridge.progress.v1.ProgressService.GetInvitation:output_type -> kinbridge.progress.v1.Invitation
-	19, // 100: kinbridge.progress.v1.ProgressService.RevokeInvitation:output_type -> kinbridge.progress.v1.Invitation
-	6,  // 101: kinbridge.progress.v1.ProgressService.RedeemInvitation:output_type -> kinbridge.progress.v1.Guardianship
-	28, // 102: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	28, // 103: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	37, // 104: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	28, // 105: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	64, // 106: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	29, // 107: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	29, // 108: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	43, // 109: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	29, // 110: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	64, // 111: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	62, // 112: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
-	65, // 113: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
-	64, // 114: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
-	63, // 115: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
-	64, // 116: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
-	66, // 117: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
-	31, // 118: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	31, // 119: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	33, // 120: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	55, // 121: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
-	87, // [87:122] is the sub-list for method output_type
-	52, // [52:87] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	61, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	61, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
+	61, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	61, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	6,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
+	6,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	62, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	7,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
+	7,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	62, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 13: kinbridge.progress.v1.Invitation.role:type_name -> kinbridge.progress.v1.Role
+	2,  // 14: kinbridge.progress.v1.Invitation.state:type_name -> kinbridge.progress.v1.InvitationState
+	61, // 15: kinbridge.progress.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	63, // 16: kinbridge.progress.v1.Invitation.ttl:type_name -> google.protobuf.Duration
+	61, // 17: kinbridge.progress.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	61, // 18: kinbridge.progress.v1.Invitation.redeem_time:type_name -> google.protobuf.Timestamp
+	61, // 19: kinbridge.progress.v1.Invitation.revoke_time:type_name -> google.protobuf.Timestamp
+	20, // 20: kinbridge.progress.v1.CreateInvitationRequest.invitation:type_name -> kinbridge.progress.v1.Invitation
+	20, // 21: kinbridge.progress.v1.ListInvitationsResponse.invitations:type_name -> kinbridge.progress.v1.Invitation
+	27, // 22: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
+	3,  // 23: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	28, // 24: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
+	61, // 25: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	61, // 26: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	64, // 27: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	0,  // 28: kinbridge.progress.v1.Assessment.state:type_name -> kinbridge.progress.v1.PublishState
+	61, // 29: kinbridge.progress.v1.Assessment.approve_time:type_name -> google.protobuf.Timestamp
+	4,  // 30: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	61, // 31: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	61, // 32: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	64, // 33: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	0,  // 34: kinbridge.progress.v1.Milestone.state:type_name -> kinbridge.progress.v1.PublishState
+	61, // 35: kinbridge.progress.v1.Milestone.approve_time:type_name -> google.protobuf.Timestamp
+	31, // 36: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	61, // 37: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	33, // 38: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	33, // 39: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	30, // 40: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	29, // 41: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	3,  // 42: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	0,  // 43: kinbridge.progress.v1.ListAssessmentsRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	29, // 44: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	29, // 45: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	62, // 46: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 47: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	4,  // 48: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	0,  // 49: kinbridge.progress.v1.ListMilestonesRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	30, // 50: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	30, // 51: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	62, // 52: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 53: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	66, // 54: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	32, // 55: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	59, // 56: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	1,  // 57: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	8,  // 58: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	9,  // 59: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	10, // 60: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	12, // 61: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	13, // 62: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	14, // 63: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	15, // 64: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	16, // 65: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	18, // 66: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	19, // 67: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	21, // 68: kinbridge.progress.v1.ProgressService.CreateInvitation:input_type -> kinbridge.progress.v1.CreateInvitationRequest
+	22, // 69: kinbridge.progress.v1.ProgressService.ListInvitations:input_type -> kinbridge.progress.v1.ListInvitationsRequest
+	24, // 70: kinbridge.progress.v1.ProgressService.GetInvitation:input_type -> kinbridge.progress.v1.GetInvitationRequest
+	25, // 71: kinbridge.progress.v1.ProgressService.RevokeInvitation:input_type -> kinbridge.progress.v1.RevokeInvitationRequest
+	26, // 72: kinbridge.progress.v1.ProgressService.RedeemInvitation:input_type -> kinbridge.progress.v1.RedeemInvitationRequest
+	35, // 73: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	36, // 74: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	37, // 75: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	39, // 76: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	40, // 77: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	41, // 78: kinbridge.progress.v1.ProgressService.ApproveAssessment:input_type -> kinbridge.progress.v1.ApproveAssessmentRequest
+	42, // 79: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	43, // 80: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	44, // 81: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	46, // 82: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	47, // 83: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	48, // 84: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
+	49, // 85: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
+	50, // 86: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
+	51, // 87: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
+	52, // 88: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
+	53, // 89: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
+	54, // 90: kinbridge.progress.v1.ProgressService.ApproveMilestone:input_type -> kinbridge.progress.v1.ApproveMilestoneRequest
+	55, // 91: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	56, // 92: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	57, // 93: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	60, // 94: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	6,  // 95: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	6,  // 96: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	11, // 97: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	6,  // 98: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	67, // 99: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	7,  // 100: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	7,  // 101: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	17, // 102: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	7,  // 103: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	67, // 104: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	20, // 105: kinbridge.progress.v1.ProgressService.CreateInvitation:output_type -> kinbridge.progress.v1.Invitation
+	23, // 106: kinbridge.progress.v1.ProgressService.ListInvitations:output_type -> kinbridge.progress.v1.ListInvitationsResponse
+	20, // 107: kinbridge.progress.v1.ProgressService.GetInvitation:output_type -> kinbridge.progress.v1.Invitation
+	20, // 108: kinbridge.progress.v1.ProgressService.RevokeInvitation:output_type -> kinbridge.progress.v1.Invitation
+	7,  // 109: kinbridge.progress.v1.ProgressService.RedeemInvitation:output_type -> kinbridge.progress.v1.Guardianship
+	29, // 110: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	29, // 111: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	38, // 112: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	29, // 113: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	67, // 114: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	29, // 115: kinbridge.progress.v1.ProgressService.ApproveAssessment:output_type -> kinbridge.progress.v1.Assessment
+	30, // 116: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	30, // 117: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	45, // 118: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	30, // 119: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	67, // 120: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	65, // 121: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
+	68, // 122: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	67, // 123: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
+	66, // 124: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
+	67, // 125: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
+	69, // 126: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	30, // 127: kinbridge.progress.v1.ProgressService.ApproveMilestone:output_type -> kinbridge.progress.v1.Milestone
+	32, // 128: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	32, // 129: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	34, // 130: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	58, // 131: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	95, // [95:132] is the sub-list for method output_type
+	58, // [58:95] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -4490,8 +4784,8 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   53,
+			NumEnums:      6,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

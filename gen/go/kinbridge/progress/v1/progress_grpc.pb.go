@@ -41,6 +41,7 @@ const (
 	ProgressService_ListAssessments_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListAssessments"
 	ProgressService_UpdateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/UpdateAssessment"
 	ProgressService_DeleteAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/DeleteAssessment"
+	ProgressService_ApproveAssessment_FullMethodName  = "/kinbridge.progress.v1.ProgressService/ApproveAssessment"
 	ProgressService_CreateMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/CreateMilestone"
 	ProgressService_GetMilestone_FullMethodName       = "/kinbridge.progress.v1.ProgressService/GetMilestone"
 	ProgressService_ListMilestones_FullMethodName     = "/kinbridge.progress.v1.ProgressService/ListMilestones"
@@ -52,6 +53,7 @@ const (
 	ProgressService_SetReaction_FullMethodName        = "/kinbridge.progress.v1.ProgressService/SetReaction"
 	ProgressService_DeleteReaction_FullMethodName     = "/kinbridge.progress.v1.ProgressService/DeleteReaction"
 	ProgressService_ListReactions_FullMethodName      = "/kinbridge.progress.v1.ProgressService/ListReactions"
+	ProgressService_ApproveMilestone_FullMethodName   = "/kinbridge.progress.v1.ProgressService/ApproveMilestone"
 	ProgressService_GetGradingScale_FullMethodName    = "/kinbridge.progress.v1.ProgressService/GetGradingScale"
 	ProgressService_UpdateGradingScale_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGradingScale"
 	ProgressService_GetProgressSummary_FullMethodName = "/kinbridge.progress.v1.ProgressService/GetProgressSummary"
@@ -69,6 +71,12 @@ const (
 // child the caller may not see is answered with NOT_FOUND, exactly as a child
 // that does not exist, so names never leak. A caller who may see a child but
 // lacks the role for a write gets PERMISSION_DENIED.
+//
+// Drafts: for a child with `require_approval`, what a contributor records
+// is a draft until approved. Guardians never see drafts: lists leave them
+// out, Get answers NOT_FOUND as for a record that does not exist, and
+// summaries never count them (for anyone). Contributors and administrators
+// see them, with `state` PUBLISH_STATE_DRAFT.
 type ProgressServiceClient interface {
 	// Creates a child. Administrators only.
 	CreateChild(ctx context.Context, in *CreateChildRequest, opts ...grpc.CallOption) (*Child, error)
@@ -147,6 +155,12 @@ type ProgressServiceClient interface {
 	UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
 	// Deletes an assessment. Contributors and administrators.
 	DeleteAssessment(ctx context.Context, in *DeleteAssessmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Publishes a draft assessment (see Child.require_approval): guardians
+	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
+	// contributor of the child than the one who recorded it, or an
+	// administrator; the author gets PERMISSION_DENIED, and an assessment
+	// that is already published FAILED_PRECONDITION.
+	ApproveAssessment(ctx context.Context, in *ApproveAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
 	CreateMilestone(ctx context.Context, in *CreateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
@@ -178,6 +192,9 @@ type ProgressServiceClient interface {
 	DeleteReaction(ctx context.Context, in *DeleteReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListReactions(ctx context.Context, in *ListReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error)
+	// Publishes a draft milestone, as ApproveAssessment does an assessment
+	// (guardians are notified with MILESTONE_ACHIEVED).
+	ApproveMilestone(ctx context.Context, in *ApproveMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error)
@@ -199,7 +216,9 @@ type ProgressServiceClient interface {
 	//     assessments fall on different days;
 	//   - `overall` is the same over every subject together; the milestones
 	//     are those achieved in the window;
-	//   - numbers are rounded to two decimals, half away from zero.
+	//   - numbers are rounded to two decimals, half away from zero;
+	//   - drafts (not yet approved, see Child.require_approval) count
+	//     nowhere, whoever asks.
 	//
 	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -426,6 +445,16 @@ func (c *progressServiceClient) DeleteAssessment(ctx context.Context, in *Delete
 	return out, nil
 }
 
+func (c *progressServiceClient) ApproveAssessment(ctx context.Context, in *ApproveAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Assessment)
+	err := c.cc.Invoke(ctx, ProgressService_ApproveAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *progressServiceClient) CreateMilestone(ctx context.Context, in *CreateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Milestone)
@@ -536,6 +565,16 @@ func (c *progressServiceClient) ListReactions(ctx context.Context, in *ListReact
 	return out, nil
 }
 
+func (c *progressServiceClient) ApproveMilestone(ctx context.Context, in *ApproveMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Milestone)
+	err := c.cc.Invoke(ctx, ProgressService_ApproveMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *progressServiceClient) GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GradingScale)
@@ -587,6 +626,12 @@ func (c *progressServiceClient) GetUser(ctx context.Context, in *GetUserRequest,
 // child the caller may not see is answered with NOT_FOUND, exactly as a child
 // that does not exist, so names never leak. A caller who may see a child but
 // lacks the role for a write gets PERMISSION_DENIED.
+//
+// Drafts: for a child with `require_approval`, what a contributor records
+// is a draft until approved. Guardians never see drafts: lists leave them
+// out, Get answers NOT_FOUND as for a record that does not exist, and
+// summaries never count them (for anyone). Contributors and administrators
+// see them, with `state` PUBLISH_STATE_DRAFT.
 type ProgressServiceServer interface {
 	// Creates a child. Administrators only.
 	CreateChild(context.Context, *CreateChildRequest) (*Child, error)
@@ -665,6 +710,12 @@ type ProgressServiceServer interface {
 	UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*Assessment, error)
 	// Deletes an assessment. Contributors and administrators.
 	DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error)
+	// Publishes a draft assessment (see Child.require_approval): guardians
+	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
+	// contributor of the child than the one who recorded it, or an
+	// administrator; the author gets PERMISSION_DENIED, and an assessment
+	// that is already published FAILED_PRECONDITION.
+	ApproveAssessment(context.Context, *ApproveAssessmentRequest) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
 	CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error)
@@ -696,6 +747,9 @@ type ProgressServiceServer interface {
 	DeleteReaction(context.Context, *DeleteReactionRequest) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error)
+	// Publishes a draft milestone, as ApproveAssessment does an assessment
+	// (guardians are notified with MILESTONE_ACHIEVED).
+	ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error)
@@ -717,7 +771,9 @@ type ProgressServiceServer interface {
 	//     assessments fall on different days;
 	//   - `overall` is the same over every subject together; the milestones
 	//     are those achieved in the window;
-	//   - numbers are rounded to two decimals, half away from zero.
+	//   - numbers are rounded to two decimals, half away from zero;
+	//   - drafts (not yet approved, see Child.require_approval) count
+	//     nowhere, whoever asks.
 	//
 	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -804,6 +860,9 @@ func (UnimplementedProgressServiceServer) UpdateAssessment(context.Context, *Upd
 func (UnimplementedProgressServiceServer) DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAssessment not implemented")
 }
+func (UnimplementedProgressServiceServer) ApproveAssessment(context.Context, *ApproveAssessmentRequest) (*Assessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveAssessment not implemented")
+}
 func (UnimplementedProgressServiceServer) CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateMilestone not implemented")
 }
@@ -836,6 +895,9 @@ func (UnimplementedProgressServiceServer) DeleteReaction(context.Context, *Delet
 }
 func (UnimplementedProgressServiceServer) ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReactions not implemented")
+}
+func (UnimplementedProgressServiceServer) ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveMilestone not implemented")
 }
 func (UnimplementedProgressServiceServer) GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGradingScale not implemented")
@@ -1230,6 +1292,24 @@ func _ProgressService_DeleteAssessment_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_ApproveAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ApproveAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ApproveAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ApproveAssessment(ctx, req.(*ApproveAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProgressService_CreateMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateMilestoneRequest)
 	if err := dec(in); err != nil {
@@ -1428,6 +1508,24 @@ func _ProgressService_ListReactions_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_ApproveMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ApproveMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ApproveMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ApproveMilestone(ctx, req.(*ApproveMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProgressService_GetGradingScale_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetGradingScaleRequest)
 	if err := dec(in); err != nil {
@@ -1588,6 +1686,10 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ProgressService_DeleteAssessment_Handler,
 		},
 		{
+			MethodName: "ApproveAssessment",
+			Handler:    _ProgressService_ApproveAssessment_Handler,
+		},
+		{
 			MethodName: "CreateMilestone",
 			Handler:    _ProgressService_CreateMilestone_Handler,
 		},
@@ -1630,6 +1732,10 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReactions",
 			Handler:    _ProgressService_ListReactions_Handler,
+		},
+		{
+			MethodName: "ApproveMilestone",
+			Handler:    _ProgressService_ApproveMilestone_Handler,
 		},
 		{
 			MethodName: "GetGradingScale",
