@@ -187,7 +187,7 @@ function Invitations({ child, viewer, version }: { child: Child; viewer: Viewer;
 function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const save = async (patch: Partial<Pick<Child, "guardiansMayInvite">>) => {
+  const save = async (patch: Partial<Pick<Child, "guardiansMayInvite" | "requireApproval">>) => {
     setBusy(true);
     setError(null);
     try {
@@ -216,6 +216,21 @@ function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) =
         />
         <label for="may-invite">Guardians and contributors may invite relatives</label>
       </div>
+      <div class="check">
+        <input
+          id="require-approval"
+          type="checkbox"
+          aria-describedby="require-approval-hint"
+          checked={Boolean(child.requireApproval)}
+          disabled={busy}
+          onChange={(e) => save({ requireApproval: e.currentTarget.checked })}
+        />
+        <label for="require-approval">Contributors' records wait for approval</label>
+      </div>
+      <p class="hint" id="require-approval-hint">
+        What a contributor records or uploads is seen by the family only once another contributor or an administrator approves it.
+        Turning it off publishes no waiting draft.
+      </p>
     </section>
   );
 }

@@ -23,6 +23,63 @@ import { Link } from "../router";
 import { ErrorBox, Loading, enumLabel, formatDate, formatDateTime } from "../ui";
 import { Discussion, type Viewer } from "./Discussion";
 
+/** Whether an entry is a draft awaiting approval, and who made it. */
+function draftOf(e: Entry): { draft: boolean; author: string } {
+  if (e.kind === "assessment" || e.kind === "milestone") return { draft: e.item.state === "PUBLISH_STATE_DRAFT", author: e.item.recordedBy ?? "" };
+  if (e.kind === "media") return { draft: e.item.publishState === "PUBLISH_STATE_DRAFT", author: e.item.uploadedBy ?? "" };
+  return { draft: false, author: "" };
+}
+
+async function approve(e: Entry): Promise<Entry> {
+  const [, child, , id] = e.item.name.split("/") as [string, string, string, string];
+  if (e.kind === "assessment")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/assessments/{assessment}:approve", { params: { path: { child, assessment: id } }, body: {} })) };
+  if (e.kind === "milestone")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/milestones/{milestone}:approve", { params: { path: { child, milestone: id } }, body: {} })) };
+  if (e.kind === "media")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/media/{mediaItem}:approve", { params: { path: { child, mediaItem: id } }, body: {} })) };
+  return e;
+}
+
+/**
+ * A draft's mark, and Approve for the child's other contributors and the
+ * administrators (the author may not approve their own: the button is
+ * not offered, and the server refuses it anyway). Guardians never get
+ * drafts from the API.
+ */
+function Approval({ entry, viewer, onApproved }: { entry: Entry; viewer: Viewer; onApproved: (e: Entry) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const { draft, author } = draftOf(entry);
+  if (!draft) return null;
+  return (
+    <div class="approval">
+      <span class="draft-mark">Awaiting approval</span>
+      {viewer.moderator && author !== viewer.user && (
+        <button
+          type="button"
+          class="button small primary"
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            try {
+              onApproved(await approve(entry));
+            } catch (e) {
+              setError(e);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          Approve
+        </button>
+      )}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
 export type Entry =
   | { kind: "assessment"; key: string; item: Assessment }
   | { kind: "milestone"; key: string; item: Milestone }
@@ -317,6 +374,7 @@ export function Timeline({ child, viewer }: { child: Child; viewer: Viewer }) {
         {entries.map((e) => (
           <li key={`${e.kind}:${e.item.name}`}>
             <EntryView entry={e} childId={id} />
+            <Approval entry={e} viewer={viewer} onApproved={(n) => setEntries((all) => all.map((x) => (x === e ? n : x)))} />
             {e.kind !== "joined" && <Discussion kind={e.kind} item={e.item} viewer={viewer} />}
           </li>
         ))}
