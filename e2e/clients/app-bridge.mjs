@@ -222,7 +222,7 @@ try {
     await teacher.goto(new URL(childPath, origin).href);
     const draft = entry(teacher, "Assessment: Spelling test");
     await draft.waitFor();
-    found.authorDraft = (await draft.locator("article").innerText()).replace(/\s+/g, " ").trim();
+    found.authorDraft = (await draft.innerText()).replace(/\s+/g, " ").trim();
     found.authorApprove = await draft.getByRole("button", { name: "Approve" }).count();
     await journal.audit(teacher, "timeline, draft (author)");
 
