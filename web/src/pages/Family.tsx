@@ -187,9 +187,13 @@ function Invitations({ child, viewer, version }: { child: Child; viewer: Viewer;
 function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // The switch shows the value asked for while it is being saved (and
+  // the saved one after, or the old one again on a refusal).
+  const [pending, setPending] = useState<Partial<Pick<Child, "guardiansMayInvite" | "requireApproval">>>({});
   const save = async (patch: Partial<Pick<Child, "guardiansMayInvite" | "requireApproval">>) => {
     setBusy(true);
     setError(null);
+    setPending(patch);
     try {
       onSaved(
         await unwrap(
@@ -199,6 +203,7 @@ function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) =
     } catch (e) {
       setError(e);
     } finally {
+      setPending({});
       setBusy(false);
     }
   };
@@ -210,7 +215,7 @@ function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) =
         <input
           id="may-invite"
           type="checkbox"
-          checked={Boolean(child.guardiansMayInvite)}
+          checked={Boolean(pending.guardiansMayInvite ?? child.guardiansMayInvite)}
           disabled={busy}
           onChange={(e) => save({ guardiansMayInvite: e.currentTarget.checked })}
         />
@@ -221,7 +226,7 @@ function ChildSettings({ child, onSaved }: { child: Child; onSaved: (c: Child) =
           id="require-approval"
           type="checkbox"
           aria-describedby="require-approval-hint"
-          checked={Boolean(child.requireApproval)}
+          checked={Boolean(pending.requireApproval ?? child.requireApproval)}
           disabled={busy}
           onChange={(e) => save({ requireApproval: e.currentTarget.checked })}
         />
