@@ -6,6 +6,7 @@ import (
 	"time"
 
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 )
 
 // guardians answers "who follows this child?" by asking progress, and
@@ -22,22 +23,28 @@ type guardians struct {
 }
 
 type guardianEntry struct {
-	users   []string
+	members []member
 	fetched time.Time
+}
+
+// member is someone who may see a child.
+type member struct {
+	user        string
+	contributor bool // ROLE_CONTRIBUTOR: may also record for the child
 }
 
 func newGuardians(client progresspeerv1.AccessServiceClient, ttl time.Duration) *guardians {
 	return &guardians{client: client, ttl: ttl, now: time.Now, entries: map[string]guardianEntry{}}
 }
 
-// users returns the ids of everyone who may see the child.
-func (g *guardians) users(ctx context.Context, child string) ([]string, error) {
+// members returns everyone who may see the child, with their roles.
+func (g *guardians) members(ctx context.Context, child string) ([]member, error) {
 	if g.ttl > 0 {
 		g.mu.Lock()
 		e, ok := g.entries[child]
 		g.mu.Unlock()
 		if ok && g.now().Sub(e.fetched) < g.ttl {
-			return e.users, nil
+			return e.members, nil
 		}
 	}
 	fetched := g.now()
@@ -45,19 +52,19 @@ func (g *guardians) users(ctx context.Context, child string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := make([]string, 0, len(resp.GetGuardians()))
+	members := make([]member, 0, len(resp.GetGuardians()))
 	for _, gd := range resp.GetGuardians() {
-		users = append(users, gd.GetUser())
+		members = append(members, member{user: gd.GetUser(), contributor: gd.GetRole() == progressv1.Role_ROLE_CONTRIBUTOR})
 	}
 	if g.ttl > 0 {
 		g.mu.Lock()
 		if len(g.entries) > 10000 {
 			clear(g.entries) // bounded; a miss only costs one call
 		}
-		g.entries[child] = guardianEntry{users: users, fetched: fetched}
+		g.entries[child] = guardianEntry{members: members, fetched: fetched}
 		g.mu.Unlock()
 	}
-	return users, nil
+	return members, nil
 }
 
 // forget drops what is known about a child.

@@ -148,17 +148,18 @@ func notificationOf(field string, ev *notificationpeerv1.Event) (store.Notificat
 
 // audience is who may see a child and what each chose to hear about it.
 type audience struct {
-	users []string
-	subs  map[string]store.Subscription
+	members []member
+	subs    map[string]store.Subscription
 }
 
 // recipients returns the users whose inboxes take the event: the child's
-// guardians, less those whose subscription filters it out. seen holds the
-// audiences already fetched, by child.
+// guardians the event's audience names (all of them; all but the actor;
+// the contributors but the actor), less those whose subscription filters
+// it out. seen holds the audiences already fetched, by child.
 func (p *publishServer) recipients(ctx context.Context, ev *notificationpeerv1.Event, n store.Notification, seen map[string]audience) ([]string, error) {
 	a, ok := seen[ev.GetChild()]
 	if !ok {
-		users, err := p.guardians.users(ctx, ev.GetChild())
+		members, err := p.guardians.members(ctx, ev.GetChild())
 		if err != nil {
 			// The sender's outbox retries: nothing is lost by refusing now. The
 			// reason (which may name progress's address) goes to the log only.
@@ -169,16 +170,30 @@ func (p *publishServer) recipients(ctx context.Context, ev *notificationpeerv1.E
 		if err != nil {
 			return nil, internal(ctx, p.logger, "subscriptions", err)
 		}
-		a = audience{users: users, subs: subs}
+		a = audience{members: members, subs: subs}
 		seen[ev.GetChild()] = a
 	}
-	recipients := a.users[:0:0]
-	for _, u := range a.users {
-		if sub, ok := a.subs[u]; !ok || sub.Wants(n.Type) {
-			recipients = append(recipients, u)
+	recipients := make([]string, 0, len(a.members))
+	for _, m := range a.members {
+		if !inAudience(ev, m) {
+			continue
+		}
+		if sub, ok := a.subs[m.user]; !ok || sub.Wants(n.Type) {
+			recipients = append(recipients, m.user)
 		}
 	}
 	return recipients, nil
+}
+
+// inAudience says whether the event's audience includes m.
+func inAudience(ev *notificationpeerv1.Event, m member) bool {
+	switch ev.GetAudience() {
+	case notificationpeerv1.Audience_AUDIENCE_OTHERS:
+		return m.user != ev.GetActor()
+	case notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS:
+		return m.contributor && m.user != ev.GetActor()
+	}
+	return true
 }
 
 // withdraw handles a revoked guardianship or a deleted child: the child's

@@ -36,9 +36,9 @@ type server struct {
 	// deleted): it drops the answers media and notification share about
 	// the child (see Config.AccessCache).
 	accessChanged func(ctx context.Context, child string)
+	now           func() time.Time // the clock invitations expire by
 	// discussion serves comments and reactions (discussion.go).
 	discussion *discussion.Handler
-	now        func() time.Time // the clock invitations expire by
 }
 
 // storeError maps store errors to statuses; what names the resource kind.

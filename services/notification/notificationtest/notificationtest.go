@@ -221,6 +221,10 @@ func (e *Env) PublishBatch(t *testing.T, evs []*notificationpeerv1.Event) []*not
 // anything: what progress answers when notification asks.
 func (e *Env) SetGuardian(child, user string, on bool) { e.access.set(child, user, on) }
 
+// SetContributor makes a guardian of child listed as a contributor (or,
+// with on false, as a guardian again) in ListGuardians' answers.
+func (e *Env) SetContributor(child, user string, on bool) { e.access.setContributor(child, user, on) }
+
 // InboxOf returns user's whole inbox, oldest first.
 func (e *Env) InboxOf(t *testing.T, user string) []*notificationv1.Notification {
 	t.Helper()
@@ -284,6 +288,22 @@ func Eventually(t *testing.T, what string, cond func() bool) {
 type guardianTable struct {
 	mu        sync.Mutex
 	guardians map[string][]string // child -> users
+	// contributors are the guardians listed with ROLE_CONTRIBUTOR, by
+	// child then user.
+	contributors map[string]map[string]bool
+}
+
+// setContributor lists user (a guardian of child) as a contributor or not.
+func (g *guardianTable) setContributor(child, user string, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.contributors == nil {
+		g.contributors = map[string]map[string]bool{}
+	}
+	if g.contributors[child] == nil {
+		g.contributors[child] = map[string]bool{}
+	}
+	g.contributors[child][user] = on
 }
 
 func (g *guardianTable) set(child, user string, on bool) {
@@ -310,7 +330,11 @@ func (g *guardianTable) ListGuardians(_ context.Context, in *progresspeerv1.List
 	users, exists := g.guardians[in.GetChild()]
 	resp := &progresspeerv1.ListGuardiansResponse{ChildExists: exists}
 	for _, u := range users {
-		resp.Guardians = append(resp.Guardians, &progresspeerv1.Guardian{User: u, Role: progressv1.Role_ROLE_GUARDIAN})
+		role := progressv1.Role_ROLE_GUARDIAN
+		if g.contributors[in.GetChild()][u] {
+			role = progressv1.Role_ROLE_CONTRIBUTOR
+		}
+		resp.Guardians = append(resp.Guardians, &progresspeerv1.Guardian{User: u, Role: role})
 	}
 	return resp, nil
 }
