@@ -22,6 +22,10 @@ import { Summary } from "./pages/Summary";
 import { Record } from "./pages/Record";
 import { Upload } from "./pages/Upload";
 import { Admin } from "./pages/Admin";
+import { Family } from "./pages/Family";
+import { Join } from "./pages/Join";
+import { ConfirmEmail, SettingsPage, Unsubscribe } from "./pages/Settings";
+import type { Viewer } from "./pages/Discussion";
 
 /** What every signed-in page knows. */
 export interface Ctx {
@@ -161,6 +165,7 @@ function Header({ ctx, live }: { ctx: Ctx; live: Live }) {
       </Link>
       <nav aria-label="Account" class="account">
         {ctx.admin && <Link href="/admin">Admin</Link>}
+        <Link href="/settings">Settings</Link>
         <Bell live={live} />
         <button
           type="button"
@@ -254,6 +259,7 @@ const tabs = [
   ["", "Timeline"],
   ["/gallery", "Gallery"],
   ["/summary", "Summary"],
+  ["/family", "Family"],
   ["/record", "Record"],
   ["/upload", "Upload"],
 ] as const;
@@ -266,6 +272,7 @@ function ChildPages({ ctx, id, page, url }: { ctx: Ctx; id: string; page: string
   );
   const followed = (ctx.me.children ?? []).find((c) => idOf(c.child) === id);
   const canWrite = ctx.admin || followed?.role === "ROLE_CONTRIBUTOR";
+  const viewer: Viewer = { user: ctx.session.user ?? idOf(ctx.me.name), moderator: canWrite };
   const name = child?.displayName || followed?.displayName || "";
   const title = tabs.find(([p]) => p === page)?.[1] ?? "";
   useEffect(() => {
@@ -273,7 +280,8 @@ function ChildPages({ ctx, id, page, url }: { ctx: Ctx; id: string; page: string
   }, [name, title]);
   let body;
   if (!child) body = error ? <ErrorBox error={error} /> : <Loading />;
-  else if (page === "") body = <Timeline child={child} />;
+  else if (page === "") body = <Timeline child={child} viewer={viewer} />;
+  else if (page === "/family") body = <Family child={child} viewer={viewer} admin={ctx.admin} />;
   else if (page === "/gallery") body = <Gallery child={child} url={url} />;
   else if (page === "/summary") body = <Summary child={child} />;
   else if (!canWrite) body = <p class="error">Only the child's contributors may do this.</p>;
@@ -318,9 +326,11 @@ function NotFound() {
 function Shell({ ctx, url }: { ctx: Ctx; url: URL }) {
   const live = useLive(ctx.session.user ?? idOf(ctx.me.name));
   const path = url.pathname.replace(/\/+$/, "") || "/";
-  const m = /^\/children\/([^/]+)(\/gallery|\/summary|\/record|\/upload)?$/.exec(path);
+  const m = /^\/children\/([^/]+)(\/gallery|\/summary|\/family|\/record|\/upload)?$/.exec(path);
   let page;
   if (path === "/") page = <Home ctx={ctx} />;
+  else if (path === "/join") page = <Join />;
+  else if (path === "/settings") page = <SettingsPage />;
   else if (m) page = <ChildPages ctx={ctx} id={decodeURIComponent(m[1]!)} page={m[2] ?? ""} url={url} />;
   else if (path === "/admin" && ctx.admin) page = <Admin user={ctx.session.user ?? idOf(ctx.me.name)} />;
   else page = <NotFound />;
@@ -372,6 +382,9 @@ export function App() {
   }, [url.pathname]);
 
   if (url.pathname === "/signin") return <SignIn url={url} session={session} />;
+  // The mailed links work signed out: their token proves the mailbox.
+  if (url.pathname === "/settings/confirm") return <ConfirmEmail />;
+  if (url.pathname === "/settings/unsubscribe") return <Unsubscribe />;
   if (error && !me) {
     return (
       <main id="main" tabIndex={-1}>

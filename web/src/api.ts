@@ -17,6 +17,10 @@ export type MediaItem = Schemas["MediaItem"];
 export type Guardianship = Schemas["Guardianship"];
 export type Notification = Schemas["Notification"];
 export type Role = Schemas["Role"];
+export type Comment = Schemas["Comment"];
+export type ReactionKind = Schemas["ReactionKind"];
+export type ReactionSummary = Schemas["ReactionSummary"];
+export type Invitation = Schemas["Invitation"];
 
 /** GET /auth/session (contract of issue 15). */
 export interface Session {
@@ -89,6 +93,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly fields: Record<string, string> = {},
+    /** The ErrorInfo reason ("INVITATION_EXPIRED"), when the answer had one. */
+    readonly reason = "",
   ) {
     super(message);
   }
@@ -103,7 +109,9 @@ interface FieldViolation {
 export function toError(status: number, body: unknown): ApiError {
   const s = (body ?? {}) as Schemas["Status"];
   const fields: Record<string, string> = {};
+  let reason = "";
   for (const d of s.details ?? []) {
+    if (String(d["@type"] ?? "").endsWith("google.rpc.ErrorInfo")) reason = String((d as { reason?: string }).reason ?? "");
     if (!String(d["@type"] ?? "").endsWith("google.rpc.BadRequest")) continue;
     for (const v of ((d as { fieldViolations?: FieldViolation[] }).fieldViolations ?? [])) {
       // "assessment.teacher_comment" -> "teacherComment": the form's names
@@ -114,7 +122,7 @@ export function toError(status: number, body: unknown): ApiError {
     }
   }
   const message = s.message || (status === 403 ? "You may not do that." : `The request failed (${status}).`);
-  return new ApiError(status, message, fields);
+  return new ApiError(status, message, fields, reason);
 }
 
 /** The data of a client call, or its error thrown as an ApiError. */

@@ -14,17 +14,77 @@ import {
   unwrap,
   type Assessment,
   type Child,
+  type Invitation,
   type MediaItem,
   type Milestone,
 } from "../api";
 import { useNotifications } from "../live";
 import { Link } from "../router";
-import { ErrorBox, Loading, enumLabel, formatDate } from "../ui";
+import { ErrorBox, Loading, enumLabel, formatDate, formatDateTime } from "../ui";
+import { Discussion, type Viewer } from "./Discussion";
+
+/** Whether an entry is a draft awaiting approval, and who made it. */
+function draftOf(e: Entry): { draft: boolean; author: string } {
+  if (e.kind === "assessment" || e.kind === "milestone") return { draft: e.item.state === "PUBLISH_STATE_DRAFT", author: e.item.recordedBy ?? "" };
+  if (e.kind === "media") return { draft: e.item.publishState === "PUBLISH_STATE_DRAFT", author: e.item.uploadedBy ?? "" };
+  return { draft: false, author: "" };
+}
+
+async function approve(e: Entry): Promise<Entry> {
+  const [, child, , id] = e.item.name.split("/") as [string, string, string, string];
+  if (e.kind === "assessment")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/assessments/{assessment}:approve", { params: { path: { child, assessment: id } }, body: {} })) };
+  if (e.kind === "milestone")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/milestones/{milestone}:approve", { params: { path: { child, milestone: id } }, body: {} })) };
+  if (e.kind === "media")
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/media/{mediaItem}:approve", { params: { path: { child, mediaItem: id } }, body: {} })) };
+  return e;
+}
+
+/**
+ * A draft's mark, and Approve for the child's other contributors and the
+ * administrators (the author may not approve their own: the button is
+ * not offered, and the server refuses it anyway). Guardians never get
+ * drafts from the API.
+ */
+function Approval({ entry, viewer, onApproved }: { entry: Entry; viewer: Viewer; onApproved: (e: Entry) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const { draft, author } = draftOf(entry);
+  if (!draft) return null;
+  return (
+    <div class="approval">
+      <span class="draft-mark">Awaiting approval</span>
+      {viewer.moderator && author !== viewer.user && (
+        <button
+          type="button"
+          class="button small primary"
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            try {
+              onApproved(await approve(entry));
+            } catch (e) {
+              setError(e);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          Approve
+        </button>
+      )}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
 
 export type Entry =
   | { kind: "assessment"; key: string; item: Assessment }
   | { kind: "milestone"; key: string; item: Milestone }
-  | { kind: "media"; key: string; item: MediaItem };
+  | { kind: "media"; key: string; item: MediaItem }
+  | { kind: "joined"; key: string; item: Invitation };
 
 const PAGE = 20;
 const WINDOW_DAYS = 120;
@@ -107,6 +167,39 @@ function backwardsSource<T>(
   return s;
 }
 
+/**
+ * The redeemed invitations ("X joined, invited by Y"), by when they were
+ * redeemed. ListInvitations is ordered by creation, so the app reads the
+ * child's invitations whole (at most a few hundred) and sorts them. A
+ * server without invitations, or a refusal, leaves them out.
+ */
+function joinedSource(child: string): Source {
+  const s: Source = {
+    buffer: [],
+    done: false,
+    async fill() {
+      s.done = true;
+      const got: Invitation[] = [];
+      let pageToken: string | undefined;
+      try {
+        do {
+          const page = await unwrap(
+            api.GET("/v1/children/{child}/invitations", { params: { path: { child }, query: { pageSize: 200, pageToken } } }),
+          );
+          got.push(...(page.invitations ?? []));
+          pageToken = page.nextPageToken || undefined;
+        } while (pageToken);
+      } catch {
+        return;
+      }
+      const redeemed = got.filter((i) => i.state === "INVITATION_STATE_REDEEMED" && i.redeemTime);
+      redeemed.sort((a, b) => (a.redeemTime! < b.redeemTime! ? 1 : -1));
+      for (const item of redeemed) s.buffer.push({ kind: "joined", key: `${item.redeemTime!.slice(0, 10)}|${item.redeemTime}`, item });
+    },
+  };
+  return s;
+}
+
 export function sources(child: string): Source[] {
   return [
     backwardsSource<Assessment>(
@@ -126,6 +219,7 @@ export function sources(child: string): Source[] {
       (m) => m.achievedDate,
     ),
     mediaSource(child),
+    joinedSource(child),
   ];
 }
 
@@ -150,6 +244,18 @@ export async function take(srcs: Source[], n: number): Promise<Entry[]> {
 }
 
 function EntryView({ entry, childId }: { entry: Entry; childId: string }) {
+  if (entry.kind === "joined") {
+    const i = entry.item;
+    return (
+      <article class="entry joined" aria-label={`${i.redeemer} joined`}>
+        <p class="entry-kind">Family{i.relation ? ` · ${i.relation}` : ""}</p>
+        <p>
+          <strong>{i.redeemer}</strong> joined, invited by <strong>{i.creator}</strong>
+        </p>
+        <time dateTime={i.redeemTime}>{formatDateTime(i.redeemTime)}</time>
+      </article>
+    );
+  }
   if (entry.kind === "assessment") {
     const a = entry.item;
     const score = a.score?.letterGrade
@@ -209,7 +315,7 @@ function EntryView({ entry, childId }: { entry: Entry; childId: string }) {
   );
 }
 
-export function Timeline({ child }: { child: Child }) {
+export function Timeline({ child, viewer }: { child: Child; viewer: Viewer }) {
   const id = idOf(child.name);
   const srcs = useRef<Source[]>([]);
   const [entries, setEntries] = useState<Entry[]>([]);
@@ -268,6 +374,8 @@ export function Timeline({ child }: { child: Child }) {
         {entries.map((e) => (
           <li key={`${e.kind}:${e.item.name}`}>
             <EntryView entry={e} childId={id} />
+            <Approval entry={e} viewer={viewer} onApproved={(n) => setEntries((all) => all.map((x) => (x === e ? n : x)))} />
+            {e.kind !== "joined" && <Discussion kind={e.kind} item={e.item} viewer={viewer} />}
           </li>
         ))}
       </ol>
