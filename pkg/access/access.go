@@ -162,31 +162,52 @@ func WithMetrics(mp metric.MeterProvider, service string) Option {
 //
 // Administrators (p.Admin) are allowed whenever the child exists.
 func (c *Checker) Check(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) error {
+	_, err := c.Grant(ctx, p, child, perm)
+	return err
+}
+
+// Grant is what a caller allowed on a child holds there, for the rules of
+// approval before publishing.
+type Grant struct {
+	// SeesDrafts: the caller is a contributor of the child or an
+	// administrator, who see what waits for approval; guardians do not.
+	SeesDrafts bool
+	// ApprovalRequired is the child's require_approval: what a contributor
+	// who is not an administrator adds is a draft until approved.
+	ApprovalRequired bool
+}
+
+// Grant is Check, answering also what the caller holds when allowed (from
+// the same answer, cached alike).
+func (c *Checker) Grant(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) (Grant, error) {
 	// What CheckAccessRequest.child accepts, refused before a call.
 	if _, err := names.ParseChild(child); err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
+		return Grant{}, status.Error(codes.InvalidArgument, err.Error())
 	}
 	switch perm {
 	case progresspeerv1.Permission_PERMISSION_VIEW, progresspeerv1.Permission_PERMISSION_CONTRIBUTE:
 	default:
-		return status.Errorf(codes.InvalidArgument, "cannot check permission %v", perm)
+		return Grant{}, status.Errorf(codes.InvalidArgument, "cannot check permission %v", perm)
 	}
 	if p.Subject == "" {
-		return status.Error(codes.Unauthenticated, "missing caller identity")
+		return Grant{}, status.Error(codes.Unauthenticated, "missing caller identity")
 	}
 	user := p.Subject
 	if utf8.RuneCountInString(user) > maxUserLen {
 		// Progress would refuse the request; the answer is known anyway.
 		if !p.Admin {
-			return notFound(child)
+			return Grant{}, notFound(child)
 		}
 		user = existenceProbe
 	}
 	a, err := c.answer(ctx, key{child: child, user: user, perm: perm})
 	if err != nil {
-		return err
+		return Grant{}, err
 	}
-	return decide(p, child, a)
+	if err := decide(p, child, a); err != nil {
+		return Grant{}, err
+	}
+	return Grant{SeesDrafts: p.Admin || a.contributor, ApprovalRequired: a.approval}, nil
 }
 
 // decide applies the suite's policy to what progress said. The admin flag
@@ -228,6 +249,9 @@ type answer struct {
 	exists  bool // the child exists
 	allowed bool // the user holds the permission
 	visible bool // the user holds some role, so may at least see the child
+	// contributor: the user is a contributor of the child; approval: the
+	// child requires approval (CheckAccessResponse.approval_required).
+	contributor, approval bool
 }
 
 type entry struct {
@@ -328,6 +352,9 @@ func (c *Checker) ask(ctx context.Context, k key) (answer, error) {
 		exists:  exists,
 		allowed: exists && resp.GetAllowed(),
 		visible: exists && resp.GetRole() != progressv1.Role_ROLE_UNSPECIFIED,
+
+		contributor: exists && resp.GetRole() == progressv1.Role_ROLE_CONTRIBUTOR,
+		approval:    exists && resp.GetApprovalRequired(),
 	}, nil
 }
 

@@ -140,8 +140,10 @@ func (s *Shared) mac(v string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// encodeAnswer writes an answer as three flags and its expiry in unix
-// milliseconds: "110:1733140000000".
+// encodeAnswer writes an answer as five flags (exists, allowed, visible,
+// contributor, approval) and its expiry in unix milliseconds:
+// "11010:1733140000000". An answer of three flags, as releases before the
+// last two wrote them, is a miss.
 func encodeAnswer(a answer, expires time.Time) string {
 	flag := func(b bool) byte {
 		if b {
@@ -149,19 +151,21 @@ func encodeAnswer(a answer, expires time.Time) string {
 		}
 		return '0'
 	}
-	return string([]byte{flag(a.exists), flag(a.allowed), flag(a.visible)}) + ":" + strconv.FormatInt(expires.UnixMilli(), 10)
+	return string([]byte{flag(a.exists), flag(a.allowed), flag(a.visible), flag(a.contributor), flag(a.approval)}) + ":" +
+		strconv.FormatInt(expires.UnixMilli(), 10)
 }
 
 // decodeAnswer reads what encodeAnswer wrote, if it has not expired at now.
 // Anything else (nothing, another format) is a miss.
 func decodeAnswer(v string, now time.Time) (answer, bool) {
 	flags, exp, ok := strings.Cut(v, ":")
-	if !ok || len(flags) != 3 || strings.Trim(flags, "01") != "" {
+	if !ok || len(flags) != 5 || strings.Trim(flags, "01") != "" {
 		return answer{}, false
 	}
 	ms, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || !now.Before(time.UnixMilli(ms)) {
 		return answer{}, false
 	}
-	return answer{exists: flags[0] == '1', allowed: flags[1] == '1', visible: flags[2] == '1'}, true
+	return answer{exists: flags[0] == '1', allowed: flags[1] == '1', visible: flags[2] == '1',
+		contributor: flags[3] == '1', approval: flags[4] == '1'}, true
 }

@@ -198,6 +198,9 @@ func (h *Handler) DeleteComment(ctx context.Context, n CommentName) error {
 	if err != nil {
 		return err
 	}
+	if _, err := h.Title(ctx, n.Item); err != nil {
+		return h.storeError(ctx, err, n.String())
+	}
 	c, err := st.GetComment(ctx, n.Item.Child, n.Item.ID, n.ID)
 	if err != nil {
 		return h.storeError(ctx, err, n.String())

@@ -1,6 +1,7 @@
 // Package errinfo is the one place that maps the error reasons declared in
-// the contracts (kinbridge.media.v1.ErrorReason and
-// kinbridge.notification.v1.ErrorReason) to and from the
+// the contracts (kinbridge.media.v1.ErrorReason,
+// kinbridge.notification.v1.ErrorReason and
+// kinbridge.progress.v1.ErrorReason) to and from the
 // google.rpc.ErrorInfo a refusal carries, so the service that refuses and
 // every client that reads the refusal (gateway, SDK, CLI, tests) agree
 // without repeating a string.
@@ -21,12 +22,14 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 )
 
 // The ErrorInfo domains of the services' refusals.
 const (
 	MediaDomain        = "media.kinbridge"
 	NotificationDomain = "notification.kinbridge"
+	ProgressDomain     = "progress.kinbridge"
 )
 
 const prefix = "ERROR_REASON_"
@@ -50,6 +53,11 @@ func ParseReason(s string) mediav1.ErrorReason {
 // ParseNotificationReason is ParseReason for notification's reasons.
 func ParseNotificationReason(s string) notificationv1.ErrorReason {
 	return notificationv1.ErrorReason(parse(notificationv1.ErrorReason(0).Descriptor(), s))
+}
+
+// ParseProgressReason is ParseReason for progress's reasons.
+func ParseProgressReason(s string) progressv1.ErrorReason {
+	return progressv1.ErrorReason(parse(progressv1.ErrorReason(0).Descriptor(), s))
 }
 
 func parse(e protoreflect.EnumDescriptor, s string) protoreflect.EnumNumber {
@@ -79,6 +87,12 @@ func Notification(code codes.Code, r notificationv1.ErrorReason, msg string, met
 	return refusal(code, msg, &errdetails.ErrorInfo{Reason: Reason(r), Domain: NotificationDomain, Metadata: meta})
 }
 
+// Progress is a progress refusal: a status of code with msg and the
+// ErrorInfo of r carrying meta.
+func Progress(code codes.Code, r progressv1.ErrorReason, msg string, meta map[string]string) error {
+	return refusal(code, msg, &errdetails.ErrorInfo{Reason: Reason(r), Domain: ProgressDomain, Metadata: meta})
+}
+
 func refusal(code codes.Code, msg string, info *errdetails.ErrorInfo) error {
 	st := status.New(code, msg)
 	if d, err := st.WithDetails(info); err == nil {
@@ -97,6 +111,11 @@ func MediaReason(err error) mediav1.ErrorReason {
 // NotificationReason is MediaReason for notification's refusals.
 func NotificationReason(err error) notificationv1.ErrorReason {
 	return ParseNotificationReason(reasonIn(err, NotificationDomain))
+}
+
+// ProgressReason is MediaReason for progress's refusals.
+func ProgressReason(err error) progressv1.ErrorReason {
+	return ParseProgressReason(reasonIn(err, ProgressDomain))
 }
 
 // reasonIn is the wire reason of err's ErrorInfo of domain, or "".

@@ -9,7 +9,7 @@
 // protovalidate patterns in proto/kinbridge):
 //
 //   - child and record ids ({child}, {assessment}, {milestone}, {media},
-//     {session}): 1 to 63 lowercase ASCII letters or digits;
+//     {session}, {invitation}): 1 to 63 lowercase ASCII letters or digits;
 //   - user ids ({user}): 1 to 128 bytes, any but '/' ("me" names the caller);
 //   - notification ids: the inbox sequence, a decimal integer from 1 without
 //     leading zeros or sign.
@@ -62,6 +62,9 @@ type Guardianship struct{ Child, User string }
 // Assessment is `children/{child}/assessments/{assessment}`.
 type Assessment struct{ Child, ID string }
 
+// Invitation is `children/{child}/invitations/{invitation}`.
+type Invitation struct{ Child, ID string }
+
 // Milestone is `children/{child}/milestones/{milestone}`.
 type Milestone struct{ Child, ID string }
 
@@ -97,6 +100,7 @@ const (
 	GuardianshipPattern    = "children/{child}/guardians/{user}"
 	AssessmentPattern      = "children/{child}/assessments/{assessment}"
 	MilestonePattern       = "children/{child}/milestones/{milestone}"
+	InvitationPattern      = "children/{child}/invitations/{invitation}"
 	GradingScalePattern    = "children/{child}/gradingScale"
 	ProgressSummaryPattern = "children/{child}/progressSummary"
 	MediaItemPattern       = "children/{child}/media/{media}"
@@ -112,6 +116,7 @@ func (n Guardianship) String() string {
 }
 func (n Assessment) String() string { return "children/" + n.Child + "/assessments/" + n.ID }
 func (n Milestone) String() string  { return "children/" + n.Child + "/milestones/" + n.ID }
+func (n Invitation) String() string { return "children/" + n.Child + "/invitations/" + n.ID }
 func (n GradingScale) String() string {
 	return "children/" + n.Child + "/gradingScale"
 }
@@ -178,6 +183,12 @@ func ParseAssessment(name string) (Assessment, error) {
 func ParseMilestone(name string) (Milestone, error) {
 	var n Milestone
 	return n, scan(name, MilestonePattern, &n.Child, &n.ID)
+}
+
+// ParseInvitation parses `children/{child}/invitations/{invitation}`.
+func ParseInvitation(name string) (Invitation, error) {
+	var n Invitation
+	return n, scan(name, InvitationPattern, &n.Child, &n.ID)
 }
 
 // ParseGradingScale parses `children/{child}/gradingScale`.

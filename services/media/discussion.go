@@ -49,11 +49,12 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 }
 
 // itemTitle is an item's title for notifications, or what it is when it
-// has none; NOT_FOUND when it does not exist.
+// has none; NOT_FOUND when it does not exist or is a draft the caller may
+// not see (approval.go): a guardian neither sees nor discusses a draft.
 func (s *Service) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
-	it, err := s.store.GetItem(ctx, item.Child, item.ID)
+	it, err := s.item(ctx, item.Child, item.ID)
 	if err != nil {
-		return "", storeError(err, item.String())
+		return "", err
 	}
 	if it.Title != "" {
 		return it.Title, nil

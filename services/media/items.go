@@ -22,10 +22,14 @@ import (
 
 // item returns item id of child, if the caller may view the child.
 func (s *Service) item(ctx context.Context, child, id string) (store.Item, error) {
-	if _, err := s.authorize(ctx, child, view); err != nil {
+	_, g, err := s.grant(ctx, child, view)
+	if err != nil {
 		return store.Item{}, err
 	}
 	it, err := s.store.GetItem(ctx, child, id)
+	if err == nil && hidden(g, it) {
+		err = store.ErrNotFound
+	}
 	return it, storeError(err, names.MediaItem{Child: child, ID: id}.String())
 }
 
@@ -89,10 +93,14 @@ func (s *Service) deleteItem(ctx context.Context, child, id string, rev int64) e
 // with them.
 func (s *Service) openContent(ctx context.Context, child, id, thumbnail string, offset, length int64) (store.Item, io.ReadCloser, error) {
 	name := names.MediaItem{Child: child, ID: id}.String()
-	if _, err := s.authorize(ctx, child, view); err != nil {
+	_, g, err := s.grant(ctx, child, view)
+	if err != nil {
 		return store.Item{}, nil, err
 	}
 	it, err := s.store.GetItem(ctx, child, id)
+	if err == nil && hidden(g, it) {
+		err = store.ErrNotFound // its bytes and thumbnails alike
+	}
 	if err != nil {
 		return store.Item{}, nil, storeError(err, name)
 	}

@@ -38,6 +38,7 @@ import (
 	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
 	"github.com/kinbridge/kinbridge/pkg/grpcserver"
@@ -49,18 +50,28 @@ import (
 const child = "children/kid1"
 
 // fakeAccess is progress's answer table: roles[child][user] is "guardian"
-// (view) or "contributor" (view and contribute).
-type fakeAccess struct{ roles map[string]map[string]string }
+// (view) or "contributor" (view and contribute); approval[child] is the
+// child's require_approval.
+type fakeAccess struct {
+	roles    map[string]map[string]string
+	approval map[string]bool
+}
 
-func (f fakeAccess) Check(_ context.Context, p auth.Principal, c string, perm progresspeerv1.Permission) error {
+func (f fakeAccess) Check(ctx context.Context, p auth.Principal, c string, perm progresspeerv1.Permission) error {
+	_, err := f.Grant(ctx, p, c, perm)
+	return err
+}
+
+func (f fakeAccess) Grant(_ context.Context, p auth.Principal, c string, perm progresspeerv1.Permission) (access.Grant, error) {
 	role := f.roles[c][p.Subject]
+	g := access.Grant{SeesDrafts: p.Admin || role == "contributor", ApprovalRequired: f.approval[c]}
 	switch {
 	case role == "" && !p.Admin:
-		return status.Errorf(codes.NotFound, "%s not found", c)
+		return access.Grant{}, status.Errorf(codes.NotFound, "%s not found", c)
 	case p.Admin || role == "contributor" || perm == progresspeerv1.Permission_PERMISSION_VIEW:
-		return nil
+		return g, nil
 	}
-	return status.Errorf(codes.PermissionDenied, "your role on %s does not allow contributing", c)
+	return access.Grant{}, status.Errorf(codes.PermissionDenied, "your role on %s does not allow contributing", c)
 }
 
 // backend is where a test's service keeps its rows and bytes. The tests

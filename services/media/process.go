@@ -250,13 +250,15 @@ func (s *Service) thumbnail(ctx context.Context, owner string, job store.Job, it
 		}
 		thumbs = append(thumbs, store.Thumbnail{Size: sz.Name, Width: int32(cfg.Width), Height: int32(cfg.Height), SHA256: sha})
 	}
-	done, err := s.store.FinishJob(ctx, job.ID, owner, func(it *store.Item) error {
+	// Announced as stored: a published item to the guardians, a draft to
+	// the contributors (approval.go).
+	done, err := s.store.FinishJobAnnouncing(ctx, job.ID, owner, func(it *store.Item) error {
 		it.State, it.FailureReason = store.StateReady, ""
 		it.Width, it.Height, it.Duration = int32(res.Width), int32(res.Height), res.Duration
 		it.TakenTime = info.TakenTime
 		it.Thumbnails = thumbs
 		return nil
-	}, readyEvent(it))
+	}, processedEvents)
 	if errors.Is(err, store.ErrNotFound) {
 		return errItemGone
 	}

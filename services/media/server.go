@@ -100,6 +100,7 @@ func itemToProto(it store.Item) *mediav1.MediaItem {
 		UpdateTime:     timestamppb.New(it.UpdateTime),
 		Etag:           etag.Of(it.Revision),
 	}
+	setApproval(out, it.Approval)
 	if it.Duration > 0 {
 		out.Duration = durationpb.New(it.Duration)
 	}
@@ -163,10 +164,15 @@ func (s *server) ListMediaItems(ctx context.Context, req *mediav1.ListMediaItems
 	if len(bad) > 0 {
 		return nil, validate.InvalidArgument(bad...)
 	}
-	if _, err := s.svc.authorize(ctx, child, view); err != nil {
+	_, g, err := s.svc.grant(ctx, child, view)
+	if err != nil {
 		return nil, err
 	}
-	listing := fmt.Sprintf("media:%s:%d:%s:%s", child, q.Kind, req.GetStartDate(), req.GetEndDate())
+	var none bool
+	if q.PublishState, none = listState(g, req.GetPublishState()); none {
+		return &mediav1.ListMediaItemsResponse{}, nil
+	}
+	listing := fmt.Sprintf("media:%s:%d:%s:%s:%d", child, q.Kind, req.GetStartDate(), req.GetEndDate(), q.PublishState)
 	var cur itemCursor
 	if ok, err := pagetoken.Decode(req.GetPageToken(), listing, &cur); err != nil {
 		return nil, err
@@ -315,20 +321,25 @@ func (s *server) ReadMediaContent(req *mediav1.ReadMediaContentRequest, stream g
 
 // readyEvent is the MEDIA_READY event of an item, for the outbox.
 func readyEvent(it store.Item) outbox.Message {
-	what := strings.ToLower(strings.TrimPrefix(mediav1.MediaKind(it.Kind).String(), "MEDIA_KIND_"))
-	title := "New " + what
-	if it.Title != "" {
-		title += ": " + it.Title
-	}
 	return events.Message(&notificationpeerv1.Event{
 		Type:      notificationv1.EventType_EVENT_TYPE_MEDIA_READY,
 		Child:     names.Child{ID: it.ChildID}.String(),
-		Title:     title,
+		Title:     "New " + itemWhat(it),
 		Body:      it.Caption,
 		Link:      names.MediaItem{Child: it.ChildID, ID: it.ID}.String(),
 		OccurTime: timestamppb.Now(),
 		Actor:     it.UploadedBy,
 	})
+}
+
+// itemWhat names an item in an event's title: its kind, and its title
+// when it has one ("photo: Sports day").
+func itemWhat(it store.Item) string {
+	what := strings.ToLower(strings.TrimPrefix(mediav1.MediaKind(it.Kind).String(), "MEDIA_KIND_"))
+	if it.Title != "" {
+		what += ": " + it.Title
+	}
+	return what
 }
 
 // checkDeclared checks what an upload declares: the parent, and the size

@@ -44,6 +44,7 @@ import (
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
+	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
 	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/events"
@@ -58,9 +59,11 @@ import (
 // AccessChecker answers whether a principal may do perm on a child
 // ("children/{id}"), with the suite's statuses (NOT_FOUND for a child the
 // caller cannot see, PERMISSION_DENIED for a viewer asking to contribute).
-// *access.Checker implements it.
+// *access.Checker implements it. Grant answers the same, and says also
+// what the caller holds (approval.go).
 type AccessChecker interface {
 	Check(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) error
+	Grant(ctx context.Context, p auth.Principal, child string, perm progresspeerv1.Permission) (access.Grant, error)
 }
 
 // Limits bound upload sizes per kind, in bytes. A zero field takes its

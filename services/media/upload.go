@@ -503,6 +503,10 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return store.Item{}, storeError(err, "upload")
 	}
+	publish, err := s.uploadState(ctx, p, sess.ChildID)
+	if err != nil {
+		return store.Item{}, err
+	}
 	content, err := s.rebuild(ctx, s.uploadFile(f), meta.SizeBytes, t)
 	if err != nil {
 		return store.Item{}, err
@@ -522,6 +526,7 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 		ChildID: sess.ChildID, ID: names.NewID(), Kind: kind, Title: meta.Title, Caption: meta.Caption,
 		ContentType: t.ContentType, SizeBytes: content.size, OriginalSHA256: originalSHA, ContentSHA256: contentSHA,
 		State: store.StateProcessing, UploadedBy: p.Subject, Filename: meta.Filename,
+		Approval: store.Approval{PublishState: publish},
 	}, []store.Job{{Kind: jobThumbnail}})
 	if err != nil {
 		return store.Item{}, storeError(err, "upload")

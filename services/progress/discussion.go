@@ -54,14 +54,26 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 }
 
 // itemTitle is the title of an assessment or a milestone, NOT_FOUND when
-// it does not exist.
+// it does not exist or is a draft the caller may not see (approval.go):
+// a guardian neither reads nor discusses a draft.
 func (s *server) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
-	if item.Collection == discussion.Milestones {
-		m, err := s.store.GetMilestone(ctx, item.Child, item.ID)
-		return m.Title, storeError(err, item.String())
+	seesDrafts, err := s.authorizeReader(ctx, item.Child)
+	if err != nil {
+		return "", err
 	}
-	a, err := s.store.GetAssessment(ctx, item.Child, item.ID)
-	return a.Title, storeError(err, item.String())
+	var title string
+	var approval store.Approval
+	if item.Collection == discussion.Milestones {
+		m, gerr := s.store.GetMilestone(ctx, item.Child, item.ID)
+		title, approval, err = m.Title, m.Approval, gerr
+	} else {
+		a, gerr := s.store.GetAssessment(ctx, item.Child, item.ID)
+		title, approval, err = a.Title, a.Approval, gerr
+	}
+	if err == nil && hidden(seesDrafts, approval) {
+		err = store.ErrNotFound
+	}
+	return title, storeError(err, item.String())
 }
 
 // withReactions fills in the reaction summaries of a child's assessments

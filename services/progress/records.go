@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
@@ -99,6 +98,7 @@ func assessmentToProto(a store.Assessment, scale []summary.Grade) *progressv1.As
 		UpdateTime:     timestamppb.New(a.UpdateTime),
 		Etag:           etag.Of(a.Revision),
 	}
+	out.State, out.ApprovedBy, out.ApproveTime = approvalFields(a.Approval)
 	switch a.Score.Kind {
 	case store.ScoredPoints:
 		out.Score = &progressv1.Score{Value: &progressv1.Score_Points{Points: &progressv1.Points{Earned: a.Score.Earned, Possible: a.Score.Possible}}}
@@ -172,21 +172,12 @@ func (s *server) CreateAssessment(ctx context.Context, req *progressv1.CreateAss
 	if err := checkAssessment("assessment.", a); err != nil {
 		return nil, err
 	}
-	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
+	p, draft, err := s.authorizeAuthor(ctx, childID)
 	if err != nil {
 		return nil, err
 	}
-	a.RecordedBy = p.Subject
-	body := a.Title
-	switch a.Score.Kind {
-	case store.ScoredPoints:
-		body += fmt.Sprintf(": %g/%g", a.Score.Earned, a.Score.Possible)
-	case store.ScoredLetter:
-		body += ": " + a.Score.Letter
-	}
-	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, childID, "New assessment in "+a.Subject, body,
-		names.Assessment{Child: childID, ID: a.ID}.String(), "")
-	created, fresh, err := s.store.CreateAssessment(ctx, a, ev)
+	a.RecordedBy, a.State = p.Subject, publishState(draft)
+	created, fresh, err := s.store.CreateAssessment(ctx, a, assessmentEvent(a))
 	if err != nil {
 		return nil, storeError(err, "assessment")
 	}
@@ -209,10 +200,14 @@ func (s *server) GetAssessment(ctx context.Context, req *progressv1.GetAssessmen
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
+	seesDrafts, err := s.authorizeReader(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
 	a, err := s.store.GetAssessment(ctx, childID, id)
+	if err == nil && hidden(seesDrafts, a.Approval) {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return nil, storeError(err, req.GetName())
 	}
@@ -235,17 +230,22 @@ func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssess
 	if err := checkRange(req.GetStartDate(), req.GetEndDate()); err != nil {
 		return nil, err
 	}
-	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
+	seesDrafts, err := s.authorizeReader(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
+	state, none := listState(seesDrafts, req.GetState())
+	if none {
+		return &progressv1.ListAssessmentsResponse{}, nil
+	}
 	// The token is bound to the filters: a cursor means nothing under others.
-	listing := fmt.Sprintf("assessments:%s:%q:%d:%s:%s", childID, req.GetSubject(), req.GetKind(), req.GetStartDate(), req.GetEndDate())
+	listing := fmt.Sprintf("assessments:%s:%q:%d:%s:%s:%d", childID, req.GetSubject(), req.GetKind(), req.GetStartDate(), req.GetEndDate(), state)
 	tok, err := decodePageToken(req.GetPageToken(), listing)
 	if err != nil {
 		return nil, err
 	}
 	q := store.AssessmentQuery{ChildID: childID, Subject: req.GetSubject(), Kind: int(req.GetKind()),
-		StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), Limit: pagetoken.Size(req.GetPageSize()) + 1}
+		StartDate: req.GetStartDate(), EndDate: req.GetEndDate(), State: state, Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	if tok != nil {
 		q.After = &store.DateCursor{Date: tok.AfterValue, ID: tok.AfterID}
 	}
@@ -273,7 +273,7 @@ func (s *server) ListAssessments(ctx context.Context, req *progressv1.ListAssess
 var assessmentUpdatable = updatable{
 	fields: map[string]bool{"subject": true, "title": true, "kind": true, "score": true, "assessed_date": true, "teacher_comment": true},
 	ignored: map[string]bool{"name": true, "etag": true, "recorded_by": true, "percent": true,
-		"create_time": true, "update_time": true},
+		"create_time": true, "update_time": true, "state": true, "approved_by": true, "approve_time": true},
 }
 
 // UpdateAssessment changes the masked fields of an assessment.
@@ -349,6 +349,7 @@ func (s *server) DeleteAssessment(ctx context.Context, req *progressv1.DeleteAss
 }
 
 func milestoneToProto(m store.Milestone) *progressv1.Milestone {
+	state, approvedBy, approveTime := approvalFields(m.Approval)
 	return &progressv1.Milestone{
 		Name:         names.Milestone{Child: m.ChildID, ID: m.ID}.String(),
 		Title:        m.Title,
@@ -359,6 +360,9 @@ func milestoneToProto(m store.Milestone) *progressv1.Milestone {
 		CreateTime:   timestamppb.New(m.CreateTime),
 		UpdateTime:   timestamppb.New(m.UpdateTime),
 		Etag:         etag.Of(m.Revision),
+		State:        state,
+		ApprovedBy:   approvedBy,
+		ApproveTime:  approveTime,
 	}
 }
 
@@ -387,13 +391,12 @@ func (s *server) CreateMilestone(ctx context.Context, req *progressv1.CreateMile
 	if err := checkMilestone("milestone.", m); err != nil {
 		return nil, err
 	}
-	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
+	p, draft, err := s.authorizeAuthor(ctx, childID)
 	if err != nil {
 		return nil, err
 	}
-	m.RecordedBy = p.Subject
-	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, childID, "New milestone", m.Title, names.Milestone{Child: childID, ID: m.ID}.String(), "")
-	created, fresh, err := s.store.CreateMilestone(ctx, m, ev)
+	m.RecordedBy, m.State = p.Subject, publishState(draft)
+	created, fresh, err := s.store.CreateMilestone(ctx, m, milestoneEvent(m))
 	if err != nil {
 		return nil, storeError(err, "milestone")
 	}
@@ -412,10 +415,14 @@ func (s *server) GetMilestone(ctx context.Context, req *progressv1.GetMilestoneR
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
+	seesDrafts, err := s.authorizeReader(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
 	m, err := s.store.GetMilestone(ctx, childID, id)
+	if err == nil && hidden(seesDrafts, m.Approval) {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return nil, storeError(err, req.GetName())
 	}
@@ -434,16 +441,21 @@ func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilesto
 	if err := checkRange(req.GetStartDate(), req.GetEndDate()); err != nil {
 		return nil, err
 	}
-	if _, err := s.authorizeChild(ctx, childID, store.RoleGuardian); err != nil {
+	seesDrafts, err := s.authorizeReader(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
-	listing := fmt.Sprintf("milestones:%s:%d:%s:%s", childID, req.GetCategory(), req.GetStartDate(), req.GetEndDate())
+	state, none := listState(seesDrafts, req.GetState())
+	if none {
+		return &progressv1.ListMilestonesResponse{}, nil
+	}
+	listing := fmt.Sprintf("milestones:%s:%d:%s:%s:%d", childID, req.GetCategory(), req.GetStartDate(), req.GetEndDate(), state)
 	tok, err := decodePageToken(req.GetPageToken(), listing)
 	if err != nil {
 		return nil, err
 	}
 	q := store.MilestoneQuery{ChildID: childID, Category: int(req.GetCategory()), StartDate: req.GetStartDate(),
-		EndDate: req.GetEndDate(), Limit: pagetoken.Size(req.GetPageSize()) + 1}
+		EndDate: req.GetEndDate(), State: state, Limit: pagetoken.Size(req.GetPageSize()) + 1}
 	if tok != nil {
 		q.After = &store.DateCursor{Date: tok.AfterValue, ID: tok.AfterID}
 	}
@@ -465,8 +477,9 @@ func (s *server) ListMilestones(ctx context.Context, req *progressv1.ListMilesto
 }
 
 var milestoneUpdatable = updatable{
-	fields:  map[string]bool{"title": true, "description": true, "category": true, "achieved_date": true},
-	ignored: map[string]bool{"name": true, "etag": true, "recorded_by": true, "create_time": true, "update_time": true},
+	fields: map[string]bool{"title": true, "description": true, "category": true, "achieved_date": true},
+	ignored: map[string]bool{"name": true, "etag": true, "recorded_by": true, "create_time": true, "update_time": true,
+		"state": true, "approved_by": true, "approve_time": true},
 }
 
 // UpdateMilestone changes the masked fields of a milestone.

@@ -36,6 +36,7 @@ type server struct {
 	// deleted): it drops the answers media and notification share about
 	// the child (see Config.AccessCache).
 	accessChanged func(ctx context.Context, child string)
+	now           func() time.Time // the clock invitations expire by
 	// discussion serves comments and reactions (discussion.go).
 	discussion *discussion.Handler
 }
@@ -74,6 +75,10 @@ func childToProto(c store.Child) *progressv1.Child {
 		CreateTime:  timestamppb.New(c.CreateTime),
 		UpdateTime:  timestamppb.New(c.UpdateTime),
 		Etag:        etag.Of(c.Revision),
+
+		GuardiansMayInvite: c.GuardiansMayInvite,
+		// Set by administrators; shown to anyone who sees the child.
+		RequireApproval: c.RequireApproval,
 	}
 }
 
@@ -127,6 +132,7 @@ func (s *server) CreateChild(ctx context.Context, req *progressv1.CreateChildReq
 	c, err := s.store.CreateChild(ctx, store.Child{
 		ID: names.NewID(), DisplayName: in.DisplayName, BirthDate: in.BirthDate,
 		School: in.School, GradeLevel: in.GradeLevel, TimeZone: tz,
+		GuardiansMayInvite: in.GuardiansMayInvite, RequireApproval: in.RequireApproval,
 	})
 	if err != nil {
 		return nil, storeError(err, "child")
@@ -197,7 +203,8 @@ type updatable struct {
 
 var (
 	childUpdatable = updatable{
-		fields:  map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true},
+		fields: map[string]bool{"display_name": true, "birth_date": true, "school": true, "grade_level": true, "time_zone": true,
+			"guardians_may_invite": true, "require_approval": true},
 		ignored: map[string]bool{"name": true, "etag": true, "create_time": true, "update_time": true},
 	}
 	guardianshipUpdatable = updatable{
@@ -284,10 +291,20 @@ func (s *server) UpdateChild(ctx context.Context, req *progressv1.UpdateChildReq
 				c.TimeZone = "UTC"
 			}
 		}
+		if paths["guardians_may_invite"] {
+			c.GuardiansMayInvite = in.GuardiansMayInvite
+		}
+		if paths["require_approval"] {
+			c.RequireApproval = in.RequireApproval
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, storeError(err, in.GetName())
+	}
+	if paths["require_approval"] {
+		// Media learns it with its access answers: drop the shared ones.
+		s.accessChanged(ctx, in.GetName())
 	}
 	return childToProto(c), nil
 }
@@ -465,7 +482,7 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		return nil, err
 	}
 	id := cn.ID
-	role, exists, err := a.store.Role(ctx, id, req.GetUser())
+	role, exists, requireApproval, err := a.store.Access(ctx, id, req.GetUser())
 	if err != nil {
 		return nil, storeError(err, "child")
 	}
@@ -477,6 +494,8 @@ func (a *accessServer) CheckAccess(ctx context.Context, req *progresspeerv1.Chec
 		Allowed:     exists && role >= need,
 		ChildExists: exists,
 		Role:        progressv1.Role(role),
+		// Media makes a contributor's upload a draft when it is set.
+		ApprovalRequired: requireApproval,
 	}, nil
 }
 

@@ -44,7 +44,10 @@ type Config struct {
 	// from the outbox when the event of a grant, a revocation or a deletion
 	// is delivered, which retries until it succeeds. (A role change has no
 	// event: if dropping fails, its answers live out their TTL.)
-	AccessCache    AccessInvalidator
+	AccessCache AccessInvalidator
+	// Now is the service's clock (when invitations expire); time.Now when
+	// nil. Tests set it to move time without waiting.
+	Now            func() time.Time
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -134,7 +137,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		})
 	}
 	st := store.NewSQL(db)
-	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged, now: now}
 	svc.server.discussion = newDiscussion(db, svc.server, cfg.Logger)
 	svc.access = &accessServer{store: st}
 	return svc, nil

@@ -91,11 +91,11 @@ func (s *server) computeSummary(ctx context.Context, childID, start, end string)
 	if err != nil {
 		return nil, err
 	}
-	assessments, err := s.store.ListAssessments(ctx, store.AssessmentQuery{ChildID: childID, StartDate: start, EndDate: end})
+	assessments, err := s.store.ListAssessments(ctx, store.AssessmentQuery{ChildID: childID, StartDate: start, EndDate: end, State: store.Published})
 	if err != nil {
 		return nil, storeError(err, "assessments")
 	}
-	milestones, err := s.store.ListMilestones(ctx, store.MilestoneQuery{ChildID: childID, StartDate: start, EndDate: end})
+	milestones, err := s.store.ListMilestones(ctx, store.MilestoneQuery{ChildID: childID, StartDate: start, EndDate: end, State: store.Published})
 	if err != nil {
 		return nil, storeError(err, "milestones")
 	}

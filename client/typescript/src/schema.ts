@@ -273,6 +273,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/children/{child}/assessments/{assessment}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publishes a draft assessment (see Child.require_approval): guardians see it from now on and are notified (ASSESSMENT_RECORDED)
+         * @description Publishes a draft assessment (see Child.require_approval): guardians
+         *     see it from now on and are notified (ASSESSMENT_RECORDED). Another
+         *     contributor of the child than the one who recorded it, or an
+         *     administrator; the author gets PERMISSION_DENIED, and an assessment
+         *     that is already published FAILED_PRECONDITION.
+         */
+        post: operations["ApproveAssessment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/gradingScale": {
         parameters: {
             query?: never;
@@ -340,6 +364,82 @@ export interface paths {
          *     Administrators only; etag-checked like UpdateChild.
          */
         patch: operations["UpdateGuardianship"];
+        trace?: never;
+    };
+    "/v1/children/{child}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists a child's invitations, newest first, in every state
+         * @description Lists a child's invitations, newest first, in every state. Any
+         *     guardian, contributor or administrator who may see the child. Tokens
+         *     are never listed.
+         */
+        get: operations["ListInvitations"];
+        put?: never;
+        /**
+         * Invites a relative to follow a child: the answer carries a one-time `token` for the app's link `{origin}/join#{token}`, shown only here
+         * @description Invites a relative to follow a child: the answer carries a one-time
+         *     `token` for the app's link `{origin}/join#{token}`, shown only here.
+         *     Administrators may always invite; the child's guardians and
+         *     contributors may when the child's `guardiansMayInvite` is on, and
+         *     get PERMISSION_DENIED otherwise. Only administrators may invite a
+         *     ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+         *     active invitations refuses more with RESOURCE_EXHAUSTED, reason
+         *     TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+         */
+        post: operations["CreateInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/invitations/{invitation}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Returns one invitation of a child the caller may see, without its token */
+        get: operations["GetInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/invitations/{invitation}:revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes an active invitation so its link no longer works
+         * @description Revokes an active invitation so its link no longer works. The
+         *     invitation's creator, the child's contributors and administrators
+         *     (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+         *     returns it unchanged. An invitation that can no longer be revoked fails
+         *     with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+         *     guardianship it created stays: delete that instead) or
+         *     INVITATION_EXPIRED.
+         */
+        post: operations["RevokeInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/children/{child}/media": {
@@ -450,6 +550,31 @@ export interface paths {
         post?: never;
         /** Removes the caller's reaction to an item; NOT_FOUND when they have none */
         delete: operations["DeleteMediaReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/children/{child}/media/{mediaItem}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publishes a draft item (see the progress service's Child.require_approval): guardians see it from now on, and are told with MEDIA_READY once it is also processed
+         * @description Publishes a draft item (see the progress service's
+         *     Child.require_approval): guardians see it from now on, and are told
+         *     with MEDIA_READY once it is also processed. Another contributor of the
+         *     child than its uploader, or an administrator; the uploader gets
+         *     PERMISSION_DENIED, and an item that is already published
+         *     FAILED_PRECONDITION.
+         */
+        post: operations["ApproveMediaItem"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -647,6 +772,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/children/{child}/milestones/{milestone}:approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publishes a draft milestone, as ApproveAssessment does an assessment (guardians are notified with MILESTONE_ACHIEVED) */
+        post: operations["ApproveMilestone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/children/{child}/progressSummary": {
         parameters: {
             query?: never;
@@ -672,7 +814,9 @@ export interface paths {
          *         assessments fall on different days;
          *       - `overall` is the same over every subject together; the milestones
          *         are those achieved in the window;
-         *       - numbers are rounded to two decimals, half away from zero.
+         *       - numbers are rounded to two decimals, half away from zero;
+         *       - drafts (not yet approved, see Child.require_approval) count
+         *         nowhere, whoever asks.
          *
          *     Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
          *     default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -681,6 +825,37 @@ export interface paths {
         get: operations["GetProgressSummary"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations:redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeems an invitation's token: the caller becomes a guardian of the child with the invitation's role and relation, and the child's guardians hear of it (GUARDIANSHIP_GRANTED)
+         * @description Redeems an invitation's token: the caller becomes a guardian of the
+         *     child with the invitation's role and relation, and the child's
+         *     guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+         *     An invitation is used once: of two redeems at the same time one wins.
+         *
+         *     Errors (ErrorInfo domain "progress.kinbridge"):
+         *       - NOT_FOUND: no invitation has this token. Nothing more is said, so
+         *         guessing tokens teaches nothing;
+         *       - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+         *         or INVITATION_REVOKED: the link no longer works; ask for a new one;
+         *       - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+         *         the child. The invitation stays usable by someone else.
+         */
+        post: operations["RedeemInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -953,11 +1128,42 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description Request of ApproveAssessment. */
+        ApproveAssessmentBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
+        /** @description Request of ApproveMediaItem. */
+        ApproveMediaItemBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
+        /** @description Request of ApproveMilestone. */
+        ApproveMilestoneBody: {
+            /**
+             * @description When set, the approval happens only if this is the current etag: what
+             *     the approver read is what is published.
+             */
+            etag?: string;
+        };
         /**
          * @description One recorded piece of school work: a test, homework, a project, a report
          *     card grade or a teacher's note.
          */
         Assessment: {
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /**
              * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
              *     from 1900-01-01 to 2199-12-31. Required on create.
@@ -986,6 +1192,12 @@ export interface components {
             recordedBy: $Read<string>;
             /** @description The score; absent for unscored work and teacher notes. */
             score?: components["schemas"]["Score"];
+            /**
+             * @description Whether guardians see it: DRAFT until approved when the child requires
+             *     approval (only contributors and administrators see drafts), PUBLISHED
+             *     otherwise.
+             */
+            state?: $Read<components["schemas"]["PublishState"]>;
             /** @description The subject, for example "Math". Required on create. */
             subject: string;
             /** @description What the teacher wrote. */
@@ -1035,8 +1247,23 @@ export interface components {
             etag?: string;
             /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
             gradeLevel?: string;
+            /**
+             * @description Whether the child's guardians and contributors may invite relatives
+             *     (CreateInvitation); administrators always may. Only administrators
+             *     may set it. Defaults to false.
+             */
+            guardiansMayInvite?: boolean;
             /** @description The resource name, `children/{child}`. Assigned by the server. */
             name: $Read<string>;
+            /**
+             * @description Whether what contributors record or upload for the child waits for
+             *     approval before guardians see it: assessments, milestones and media
+             *     items created by a contributor who is not an administrator are then
+             *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+             *     administrator approves them. Set by administrators only. Turning it
+             *     off publishes no existing draft: each still needs its approval.
+             */
+            requireApproval?: boolean;
             /** @description The school the child attends. */
             school?: string;
             /**
@@ -1096,10 +1323,12 @@ export interface components {
          *     link names the item.
          *      - EVENT_TYPE_REACTION_ADDED: Someone reacted to an assessment, a milestone or a media item for the
          *     first time; the link names the item.
+         *      - EVENT_TYPE_APPROVAL_REQUESTED: A contributor recorded or uploaded a draft for a child that requires
+         *     approval: sent to the child's other contributors, who may approve it.
          * @default EVENT_TYPE_UNSPECIFIED
          * @enum {string}
          */
-        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_COMMENT_ADDED" | "EVENT_TYPE_REACTION_ADDED";
+        EventType: "EVENT_TYPE_UNSPECIFIED" | "EVENT_TYPE_ASSESSMENT_RECORDED" | "EVENT_TYPE_MILESTONE_ACHIEVED" | "EVENT_TYPE_MEDIA_READY" | "EVENT_TYPE_GUARDIANSHIP_GRANTED" | "EVENT_TYPE_GUARDIANSHIP_REVOKED" | "EVENT_TYPE_CHILD_DELETED" | "EVENT_TYPE_COMMENT_ADDED" | "EVENT_TYPE_REACTION_ADDED" | "EVENT_TYPE_APPROVAL_REQUESTED";
         /** @description A child a user follows, and what their guardianship of it allows. */
         FollowedChild: {
             /** @description The child, `children/{child}`. */
@@ -1178,6 +1407,77 @@ export interface components {
              */
             time?: string;
         };
+        /**
+         * @description An invitation to follow a child: a one-time link a guardian sends to a
+         *     relative, who becomes a guardian by redeeming it.
+         */
+        Invitation: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            createTime: $Read<string>;
+            /** @description The user who created it. */
+            creator: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When the link stops working: creation plus `ttl`.
+             */
+            expireTime: $Read<string>;
+            /**
+             * @description The resource name, `children/{child}/invitations/{invitation}`.
+             *     Assigned by the server.
+             */
+            name: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When it was redeemed; absent until then.
+             */
+            redeemTime?: $Read<string>;
+            /** @description The user who redeemed it; absent until then. */
+            redeemer?: $Read<string>;
+            /**
+             * @description How the relative relates to the child, for example "grandmother"; it
+             *     becomes the relation of their guardianship.
+             */
+            relation?: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked; absent unless it was.
+             */
+            revokeTime?: $Read<string>;
+            /**
+             * @description What the relative may do once they redeem it. Defaults to
+             *     ROLE_GUARDIAN; only administrators may invite a ROLE_CONTRIBUTOR.
+             */
+            role?: components["schemas"]["Role"];
+            /** @description Where the invitation stands; EXPIRED once `expireTime` has passed. */
+            state: $Read<components["schemas"]["InvitationState"]>;
+            /**
+             * @description The secret that redeems it (43 characters of base64url, 256 random
+             *     bits), returned only in CreateInvitation's answer: the server keeps
+             *     only its SHA-256 and cannot show it again. Put it in the link's
+             *     fragment, `{origin}/join#{token}`, so it never reaches server logs.
+             */
+            token?: $Read<string>;
+            /**
+             * @description Input only, on create: how long the link works, from 1 minute to 30
+             *     days; 7 days when not set. Never returned.
+             */
+            ttl?: string;
+        };
+        /**
+         * @description Where an invitation stands.
+         *
+         *      - INVITATION_STATE_UNSPECIFIED: Not set; never returned.
+         *      - INVITATION_STATE_ACTIVE: Its link works: not redeemed, revoked or expired.
+         *      - INVITATION_STATE_REDEEMED: Someone redeemed it: see `redeemer`.
+         *      - INVITATION_STATE_REVOKED: It was revoked before anyone redeemed it.
+         *      - INVITATION_STATE_EXPIRED: Its `expireTime` passed before anyone redeemed it.
+         * @default INVITATION_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        InvitationState: "INVITATION_STATE_UNSPECIFIED" | "INVITATION_STATE_ACTIVE" | "INVITATION_STATE_REDEEMED" | "INVITATION_STATE_REVOKED" | "INVITATION_STATE_EXPIRED";
         /** @description Response of ListAssessments. */
         ListAssessmentsResponse: {
             /** @description The assessments of this page. */
@@ -1203,6 +1503,13 @@ export interface components {
         ListGuardianshipsResponse: {
             /** @description The guardianships of this page. */
             guardianships?: components["schemas"]["Guardianship"][];
+            /** @description Pass as `pageToken` to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListInvitations. */
+        ListInvitationsResponse: {
+            /** @description The invitations of this page, newest first, without tokens. */
+            invitations?: components["schemas"]["Invitation"][];
             /** @description Pass as `pageToken` to get the next page; empty on the last page. */
             nextPageToken?: string;
         };
@@ -1279,6 +1586,13 @@ export interface components {
         };
         /** @description A child's photo, video, artwork or document. */
         MediaItem: {
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /** @description A caption or story. */
             caption?: string;
             /**
@@ -1317,6 +1631,12 @@ export interface components {
              *     and used to store the same upload once.
              */
             originalSha256?: $Read<string>;
+            /**
+             * @description Whether guardians see it: DRAFT until approved when the child requires
+             *     approval (only contributors and administrators see drafts), PUBLISHED
+             *     otherwise. (`state` is where the item is in its processing.)
+             */
+            publishState?: $Read<components["schemas"]["PublishState"]>;
             /** @description The reactions and comments on it, as the caller sees them. */
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /**
@@ -1379,6 +1699,13 @@ export interface components {
              *     1900-01-01 to 2199-12-31. Required on create.
              */
             achievedDate: string;
+            /**
+             * Format: date-time
+             * @description When the draft was approved; absent when it was published at once.
+             */
+            approveTime?: $Read<string>;
+            /** @description The user who approved the draft; empty when it was published at once. */
+            approvedBy?: $Read<string>;
             /** @description The area of life it belongs to. */
             category?: components["schemas"]["MilestoneCategory"];
             /**
@@ -1396,6 +1723,8 @@ export interface components {
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
+            /** @description Whether guardians see it, as for Assessment.state. */
+            state?: $Read<components["schemas"]["PublishState"]>;
             /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
             title: string;
             /**
@@ -1481,6 +1810,17 @@ export interface components {
             subjects?: components["schemas"]["SubjectSummary"][];
         };
         /**
+         * @description Whether guardians may see an assessment, a milestone or a media item.
+         *
+         *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+         *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+         *     contributors and administrators see it.
+         *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+         * @default PUBLISH_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        PublishState: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
+        /**
          * @description One user's reaction to an item. A user has at most one per item: setting
          *     another replaces it.
          */
@@ -1558,6 +1898,13 @@ export interface components {
         Readiness: {
             [key: string]: string;
         };
+        /** @description Request of RedeemInvitation. */
+        RedeemInvitationRequest: {
+            /** @description The invitation's token, from the link's fragment. Required. */
+            token: string;
+        };
+        /** @description Request of RevokeInvitation. */
+        RevokeInvitationBody: Record<string, never>;
         /**
          * @description What a guardianship allows.
          *
@@ -2124,6 +2471,21 @@ export interface operations {
                     etag?: string;
                     /** @description The grade or class the child is in, as the school names it ("3", "K", "Year 5"). */
                     gradeLevel?: string;
+                    /**
+                     * @description Whether the child's guardians and contributors may invite relatives
+                     *     (CreateInvitation); administrators always may. Only administrators
+                     *     may set it. Defaults to false.
+                     */
+                    guardiansMayInvite?: boolean;
+                    /**
+                     * @description Whether what contributors record or upload for the child waits for
+                     *     approval before guardians see it: assessments, milestones and media
+                     *     items created by a contributor who is not an administrator are then
+                     *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+                     *     administrator approves them. Set by administrators only. Turning it
+                     *     off publishes no existing draft: each still needs its approval.
+                     */
+                    requireApproval?: boolean;
                     /** @description The school the child attends. */
                     school?: string;
                     /**
@@ -2189,6 +2551,16 @@ export interface operations {
                  *     2199-12-31).
                  */
                 endDate?: string;
+                /**
+                 * @description Only assessments in this state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -2344,6 +2716,13 @@ export interface operations {
             content: {
                 "application/json": {
                     /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
+                    /**
                      * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
                      *     from 1900-01-01 to 2199-12-31. Required on create.
                      */
@@ -2369,6 +2748,12 @@ export interface operations {
                     recordedBy: $Read<string>;
                     /** @description The score; absent for unscored work and teacher notes. */
                     score?: components["schemas"]["Score"];
+                    /**
+                     * @description Whether guardians see it: DRAFT until approved when the child requires
+                     *     approval (only contributors and administrators see drafts), PUBLISHED
+                     *     otherwise.
+                     */
+                    state?: $Read<components["schemas"]["PublishState"]>;
                     /** @description The subject, for example "Math". Required on create. */
                     subject?: string;
                     /** @description What the teacher wrote. */
@@ -2627,6 +3012,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    ApproveAssessment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The assessment's id: the last part of its name, `children/{child}/assessments/{assessment}`. */
+                assessment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveAssessmentBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assessment"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2914,6 +3336,146 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    ListInvitations: {
+        parameters: {
+            query?: {
+                /** @description How many invitations to return at most, 1 to 1000; 0 means 50. */
+                pageSize?: number;
+                /** @description The `nextPageToken` of a previous call, to continue after it. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListInvitationsResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    CreateInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+            };
+            cookie?: never;
+        };
+        /** @description The invitation: `role`, `relation` and `ttl` may be set, each optional. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Invitation"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    GetInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The invitation's id: the last part of its name, `children/{child}/invitations/{invitation}`. */
+                invitation: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    RevokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The invitation's id: the last part of its name, `children/{child}/invitations/{invitation}`. */
+                invitation: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeInvitationBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     ListMediaItems: {
         parameters: {
             query?: {
@@ -2935,6 +3497,16 @@ export interface operations {
                 startDate?: string;
                 /** @description Only items uploaded on or before this day, `YYYY-MM-DD` (UTC). */
                 endDate?: string;
+                /**
+                 * @description Only items in this publish state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                publishState?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -3047,6 +3619,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
                     /** @description A caption or story. */
                     caption?: string;
                     /**
@@ -3083,6 +3662,12 @@ export interface operations {
                      *     and used to store the same upload once.
                      */
                     originalSha256?: $Read<string>;
+                    /**
+                     * @description Whether guardians see it: DRAFT until approved when the child requires
+                     *     approval (only contributors and administrators see drafts), PUBLISHED
+                     *     otherwise. (`state` is where the item is in its processing.)
+                     */
+                    publishState?: $Read<components["schemas"]["PublishState"]>;
                     /** @description The reactions and comments on it, as the caller sees them. */
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /**
@@ -3375,6 +3960,43 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    ApproveMediaItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The mediaItem's id: the last part of its name, `children/{child}/media/{mediaItem}`. */
+                mediaItem: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveMediaItemBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaItem"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     ReadMediaItemContent: {
         parameters: {
             query?: {
@@ -3624,6 +4246,16 @@ export interface operations {
                  *     (1900-01-01 to 2199-12-31).
                  */
                 endDate?: string;
+                /**
+                 * @description Only milestones in this state. Guardians never see drafts: for them
+                 *     PUBLISH_STATE_DRAFT lists nothing.
+                 *
+                 *      - PUBLISH_STATE_UNSPECIFIED: Not set.
+                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
+                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
+                 */
+                state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
             };
             header?: never;
             path: {
@@ -3780,6 +4412,13 @@ export interface operations {
                      *     1900-01-01 to 2199-12-31. Required on create.
                      */
                     achievedDate?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the draft was approved; absent when it was published at once.
+                     */
+                    approveTime?: $Read<string>;
+                    /** @description The user who approved the draft; empty when it was published at once. */
+                    approvedBy?: $Read<string>;
                     /** @description The area of life it belongs to. */
                     category?: components["schemas"]["MilestoneCategory"];
                     /**
@@ -3795,6 +4434,8 @@ export interface operations {
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;
+                    /** @description Whether guardians see it, as for Assessment.state. */
+                    state?: $Read<components["schemas"]["PublishState"]>;
                     /** @description What was achieved, for example "Read a chapter book alone". Required on create. */
                     title?: string;
                     /**
@@ -4061,6 +4702,43 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    ApproveMilestone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The child's id: the last part of its name, `children/{child}`. */
+                child: string;
+                /** @description The milestone's id: the last part of its name, `children/{child}/milestones/{milestone}`. */
+                milestone: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveMilestoneBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Milestone"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     GetProgressSummary: {
         parameters: {
             query?: {
@@ -4097,6 +4775,38 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    RedeemInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Request of RedeemInvitation. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guardianship"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];

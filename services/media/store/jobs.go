@@ -274,6 +274,13 @@ func (s *SQL) completeJob(ctx context.Context, tx *sqldb.Tx, id, owner string) e
 // locks the item before its jobs, and the same order keeps the two from
 // deadlocking.
 func (s *SQL) FinishJob(ctx context.Context, id, owner string, change func(*Item) error, events ...outbox.Message) (Item, error) {
+	return s.FinishJobAnnouncing(ctx, id, owner, change, func(Item) []outbox.Message { return events })
+}
+
+// FinishJobAnnouncing is FinishJob with the events announce makes of the
+// item as the transaction stores it (say, one event for a draft and another
+// for a published item).
+func (s *SQL) FinishJobAnnouncing(ctx context.Context, id, owner string, change func(*Item) error, announce func(Item) []outbox.Message) (Item, error) {
 	for {
 		job, err := s.GetJob(ctx, id)
 		if err != nil {
@@ -308,7 +315,7 @@ func (s *SQL) FinishJob(ctx context.Context, id, owner string, change func(*Item
 			if err := delta.apply(ctx, tx, next.UpdateTime); err != nil {
 				return err
 			}
-			return addEvents(ctx, tx, events)
+			return addEvents(ctx, tx, announce(next))
 		})
 		switch {
 		case err == nil:

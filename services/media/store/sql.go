@@ -120,20 +120,21 @@ func childLive(ctx context.Context, tx *sqldb.Tx, childID string) error {
 // read them back in the same order.
 const itemInsertColumns = `child_id, id, kind, title, caption, content_type, size_bytes, original_sha256, content_sha256,
 	width, height, duration_us, taken_time, state, failure_reason, thumbnails, uploaded_by, filename,
-	create_time, update_time, revision`
+	create_time, update_time, revision, publish_state, approved_by, approve_time`
 
 const itemColumns = `child_id, id, kind, title, caption, content_type, size_bytes, COALESCE(original_sha256, ''), content_sha256,
 	width, height, duration_us, taken_time, state, failure_reason, thumbnails, uploaded_by, filename,
-	create_time, update_time, revision`
+	create_time, update_time, revision, publish_state, approved_by, approve_time`
 
 func scanItem(row scanner) (Item, error) {
 	var it Item
-	var durationUS, created, updated int64
+	var durationUS, created, updated, approved int64
 	var taken sql.NullInt64
 	var thumbs string
 	err := row.Scan(&it.ChildID, &it.ID, &it.Kind, &it.Title, &it.Caption, &it.ContentType, &it.SizeBytes,
 		&it.OriginalSHA256, &it.ContentSHA256, &it.Width, &it.Height, &durationUS, &taken, &it.State,
-		&it.FailureReason, &thumbs, &it.UploadedBy, &it.Filename, &created, &updated, &it.Revision)
+		&it.FailureReason, &thumbs, &it.UploadedBy, &it.Filename, &created, &updated, &it.Revision,
+		&it.PublishState, &it.ApprovedBy, &approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, ErrNotFound
 	}
@@ -148,6 +149,7 @@ func scanItem(row scanner) (Item, error) {
 		it.TakenTime = sqldb.FromMicros(taken.Int64)
 	}
 	it.CreateTime, it.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
+	it.ApproveTime = approveTimeOf(approved)
 	return it, nil
 }
 
@@ -197,6 +199,7 @@ func takenArg(t time.Time) any {
 func (s *SQL) CreateItem(ctx context.Context, it Item, jobs []Job, events ...outbox.Message) (Item, bool, error) {
 	it.CreateTime = s.stamp()
 	it.UpdateTime, it.Revision = it.CreateTime, 1
+	it.PublishState = stateOf(it.Approval)
 	normalize(&it)
 	jobs = s.prepareJobs(jobs, it.ChildID, it.ID)
 	// A clash on the original may be with an item deleted by the time we
@@ -207,11 +210,12 @@ func (s *SQL) CreateItem(ctx context.Context, it Item, jobs []Job, events ...out
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO media_items (`+itemInsertColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
 				it.ChildID, it.ID, it.Kind, it.Title, it.Caption, it.ContentType, it.SizeBytes, nullable(it.OriginalSHA256),
 				it.ContentSHA256, it.Width, it.Height, it.Duration.Microseconds(), takenArg(it.TakenTime), it.State,
 				it.FailureReason, encodeThumbnails(it.Thumbnails), it.UploadedBy, it.Filename,
-				sqldb.Micros(it.CreateTime), sqldb.Micros(it.UpdateTime), it.Revision); err != nil {
+				sqldb.Micros(it.CreateTime), sqldb.Micros(it.UpdateTime), it.Revision,
+				it.PublishState, it.ApprovedBy, approveTimeArg(it.ApproveTime)); err != nil {
 				return err
 			}
 			if err := insertJobs(ctx, tx, jobs); err != nil {
@@ -269,6 +273,9 @@ func (s *SQL) ListItems(ctx context.Context, q ItemQuery) ([]Item, error) {
 	if q.Kind != KindUnspecified {
 		f.where("kind = " + f.arg(q.Kind))
 	}
+	if q.PublishState != 0 {
+		f.where("publish_state = " + f.arg(q.PublishState))
+	}
 	if !q.CreatedFrom.IsZero() {
 		f.where("create_time >= " + f.arg(sqldb.Micros(q.CreatedFrom)))
 	}
@@ -314,6 +321,7 @@ func (s *SQL) nextItem(cur Item, change func(*Item) error) (Item, error) {
 	}
 	next.ChildID, next.ID, next.OriginalSHA256 = cur.ChildID, cur.ID, cur.OriginalSHA256
 	next.UploadedBy, next.CreateTime = cur.UploadedBy, cur.CreateTime
+	next.Approval = cur.Approval // ApproveItem's alone
 	next.Revision, next.UpdateTime = cur.Revision+1, s.stamp()
 	normalize(&next)
 	return next, nil

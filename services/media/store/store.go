@@ -210,6 +210,9 @@ type Item struct {
 	CreateTime    time.Time
 	UpdateTime    time.Time
 	Revision      int64 // increases on every change; the etag is derived from it
+	// Approval says whether guardians see it (approval.go); only
+	// ApproveItem changes it.
+	Approval
 }
 
 // blobs returns the distinct blobs the item references.
@@ -249,8 +252,9 @@ type ItemQuery struct {
 	// inclusive, before exclusive; zero is unbounded.
 	CreatedFrom   time.Time
 	CreatedBefore time.Time
-	After         *ItemCursor // nil for the first page
-	Limit         int         // 0 for all
+	PublishState  PublishState // 0 for all
+	After         *ItemCursor  // nil for the first page
+	Limit         int          // 0 for all
 }
 
 // ChildDeletion is what a DeleteChild did.
@@ -341,6 +345,7 @@ type Job struct {
 // about take the events announcing them, which are added to the outbox in
 // the same transaction: stored together or not at all.
 type Store interface {
+	Approvals
 	// CreateItem stores a new item at revision 1, references its blobs, and
 	// enqueues jobs (their child and item ids filled in) and events, all in
 	// one transaction. If the child already has an item with the same

@@ -41,7 +41,7 @@ func TestContract(t *testing.T) {
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "media.db") }},
 		{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
 	}
-	contract := slices.Concat(itemContract, blobContract, sessionContract, jobContract)
+	contract := slices.Concat(itemContract, blobContract, sessionContract, jobContract, approvalContract)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			for _, tc := range contract {

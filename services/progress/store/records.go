@@ -41,6 +41,7 @@ type Assessment struct {
 	CreateTime     time.Time
 	UpdateTime     time.Time
 	Revision       int64
+	Approval       // a draft until approved, when the child requires it
 }
 
 // Milestone is something a child achieved.
@@ -56,6 +57,7 @@ type Milestone struct {
 	CreateTime   time.Time
 	UpdateTime   time.Time
 	Revision     int64
+	Approval     // a draft until approved, when the child requires it
 }
 
 // DateCursor is the position after the last row of a page of dated rows,
@@ -68,10 +70,11 @@ type DateCursor struct {
 // AssessmentQuery selects a child's assessments.
 type AssessmentQuery struct {
 	ChildID   string
-	Subject   string // exact; empty for all
-	Kind      int    // 0 for all
-	StartDate string // inclusive; empty for no bound
-	EndDate   string // inclusive; empty for no bound
+	Subject   string       // exact; empty for all
+	Kind      int          // 0 for all
+	StartDate string       // inclusive; empty for no bound
+	EndDate   string       // inclusive; empty for no bound
+	State     PublishState // 0 for all
 	After     *DateCursor
 	Limit     int // 0 for all
 }
@@ -82,6 +85,7 @@ type MilestoneQuery struct {
 	Category  int
 	StartDate string
 	EndDate   string
+	State     PublishState // 0 for all
 	After     *DateCursor
 	Limit     int
 }

@@ -26,17 +26,21 @@ func NewSQL(db *sqldb.DB) *SQL {
 // returns equals what a later read returns.
 func (s *SQL) stamp() time.Time { return sqldb.FromMicros(sqldb.Micros(s.now())) }
 
-const childColumns = `id, display_name, birth_date, school, grade_level, time_zone, create_time, update_time, revision`
+const childColumns = `id, display_name, birth_date, school, grade_level, time_zone, create_time, update_time, revision, guardians_may_invite,
+	require_approval`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanChild(row scanner) (Child, error) {
 	var c Child
 	var created, updated int64
-	err := row.Scan(&c.ID, &c.DisplayName, &c.BirthDate, &c.School, &c.GradeLevel, &c.TimeZone, &created, &updated, &c.Revision)
+	var requireApproval int
+	err := row.Scan(&c.ID, &c.DisplayName, &c.BirthDate, &c.School, &c.GradeLevel, &c.TimeZone, &created, &updated, &c.Revision, &c.GuardiansMayInvite,
+		&requireApproval)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Child{}, ErrNotFound
 	}
+	c.RequireApproval = requireApproval != 0
 	c.CreateTime, c.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
 	return c, err
 }
@@ -46,8 +50,9 @@ func (s *SQL) CreateChild(ctx context.Context, c Child) (Child, error) {
 	c.CreateTime = s.stamp()
 	c.UpdateTime = c.CreateTime
 	c.Revision = 1
-	_, err := s.db.ExecContext(ctx, `INSERT INTO children (`+childColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.CreateTime), sqldb.Micros(c.UpdateTime), c.Revision)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO children (`+childColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.ID, c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.CreateTime), sqldb.Micros(c.UpdateTime), c.Revision,
+		c.GuardiansMayInvite, boolInt(c.RequireApproval))
 	if sqldb.IsUniqueViolation(err) {
 		return Child{}, ErrAlreadyExists
 	}
@@ -104,8 +109,9 @@ func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, 
 		func(c *Child, read int64) (bool, error) {
 			c.ID, c.UpdateTime = id, s.stamp()
 			return oneRow(s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
-				grade_level = $4, time_zone = $5, update_time = $6, revision = $7 WHERE id = $8 AND revision = $9`,
-				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.UpdateTime), c.Revision, id, read))
+				grade_level = $4, time_zone = $5, update_time = $6, revision = $7, guardians_may_invite = $10, require_approval = $11 WHERE id = $8 AND revision = $9`,
+				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.UpdateTime), c.Revision, id, read,
+				c.GuardiansMayInvite, boolInt(c.RequireApproval)))
 		})
 }
 

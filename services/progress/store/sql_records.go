@@ -95,17 +95,20 @@ func (f *filter) query(columns, table, order string, limit int) string {
 }
 
 const assessmentColumns = `child_id, id, subject, title, kind, score_kind, points_earned, points_possible, letter_grade,
-	assessed_date, teacher_comment, recorded_by, COALESCE(request_id, ''), create_time, update_time, revision`
+	assessed_date, teacher_comment, recorded_by, COALESCE(request_id, ''), create_time, update_time, revision,
+	state, approved_by, approve_time`
 
 func scanAssessment(row scanner) (Assessment, error) {
 	var a Assessment
-	var created, updated int64
+	var created, updated, approved int64
 	err := row.Scan(&a.ChildID, &a.ID, &a.Subject, &a.Title, &a.Kind, &a.Score.Kind, &a.Score.Earned, &a.Score.Possible,
-		&a.Score.Letter, &a.AssessedDate, &a.TeacherComment, &a.RecordedBy, &a.RequestID, &created, &updated, &a.Revision)
+		&a.Score.Letter, &a.AssessedDate, &a.TeacherComment, &a.RecordedBy, &a.RequestID, &created, &updated, &a.Revision,
+		&a.State, &a.ApprovedBy, &approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Assessment{}, ErrNotFound
 	}
 	a.CreateTime, a.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
+	a.ApproveTime = approveTimeOf(approved)
 	return a, err
 }
 
@@ -114,15 +117,18 @@ func scanAssessment(row scanner) (Assessment, error) {
 func (s *SQL) CreateAssessment(ctx context.Context, a Assessment, events ...outbox.Message) (Assessment, bool, error) {
 	a.CreateTime = s.stamp()
 	a.UpdateTime, a.Revision = a.CreateTime, 1
+	a.State = stateOf(a.Approval)
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := touchProgress(ctx, tx, a.ChildID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO assessments (child_id, id, subject, title, kind, score_kind, points_earned,
-			points_possible, letter_grade, assessed_date, teacher_comment, recorded_by, request_id, create_time, update_time, revision)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			points_possible, letter_grade, assessed_date, teacher_comment, recorded_by, request_id, create_time, update_time, revision,
+			state, approved_by, approve_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			a.ChildID, a.ID, a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter,
-			a.AssessedDate, a.TeacherComment, a.RecordedBy, nullable(a.RequestID), sqldb.Micros(a.CreateTime), sqldb.Micros(a.UpdateTime), a.Revision)
+			a.AssessedDate, a.TeacherComment, a.RecordedBy, nullable(a.RequestID), sqldb.Micros(a.CreateTime), sqldb.Micros(a.UpdateTime), a.Revision,
+			a.State, a.ApprovedBy, approveTimeArg(a.ApproveTime))
 		if err != nil {
 			return err
 		}
@@ -161,6 +167,9 @@ func (s *SQL) ListAssessments(ctx context.Context, q AssessmentQuery) ([]Assessm
 	}
 	if q.Kind != 0 {
 		f.where("kind = " + f.arg(q.Kind))
+	}
+	if q.State != 0 {
+		f.where("state = " + f.arg(q.State))
 	}
 	query := f.query(assessmentColumns, "assessments", "assessed_date, id", q.Limit)
 	rows, err := s.db.QueryContext(ctx, query, f.args...)
@@ -253,17 +262,18 @@ func (s *SQL) deleteRecord(ctx context.Context, table, childID, id string, expec
 }
 
 const milestoneColumns = `child_id, id, title, description, category, achieved_date, recorded_by, COALESCE(request_id, ''),
-	create_time, update_time, revision`
+	create_time, update_time, revision, state, approved_by, approve_time`
 
 func scanMilestone(row scanner) (Milestone, error) {
 	var m Milestone
-	var created, updated int64
+	var created, updated, approved int64
 	err := row.Scan(&m.ChildID, &m.ID, &m.Title, &m.Description, &m.Category, &m.AchievedDate, &m.RecordedBy, &m.RequestID,
-		&created, &updated, &m.Revision)
+		&created, &updated, &m.Revision, &m.State, &m.ApprovedBy, &approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Milestone{}, ErrNotFound
 	}
 	m.CreateTime, m.UpdateTime = sqldb.FromMicros(created), sqldb.FromMicros(updated)
+	m.ApproveTime = approveTimeOf(approved)
 	return m, err
 }
 
@@ -272,14 +282,16 @@ func scanMilestone(row scanner) (Milestone, error) {
 func (s *SQL) CreateMilestone(ctx context.Context, m Milestone, events ...outbox.Message) (Milestone, bool, error) {
 	m.CreateTime = s.stamp()
 	m.UpdateTime, m.Revision = m.CreateTime, 1
+	m.State = stateOf(m.Approval)
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := touchProgress(ctx, tx, m.ChildID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO milestones (child_id, id, title, description, category, achieved_date,
-			recorded_by, request_id, create_time, update_time, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			recorded_by, request_id, create_time, update_time, revision, state, approved_by, approve_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			m.ChildID, m.ID, m.Title, m.Description, m.Category, m.AchievedDate, m.RecordedBy, nullable(m.RequestID),
-			sqldb.Micros(m.CreateTime), sqldb.Micros(m.UpdateTime), m.Revision)
+			sqldb.Micros(m.CreateTime), sqldb.Micros(m.UpdateTime), m.Revision, m.State, m.ApprovedBy, approveTimeArg(m.ApproveTime))
 		if err != nil {
 			return err
 		}
@@ -307,6 +319,9 @@ func (s *SQL) ListMilestones(ctx context.Context, q MilestoneQuery) ([]Milestone
 	f := dated("achieved_date", q.ChildID, q.StartDate, q.EndDate, q.After)
 	if q.Category != 0 {
 		f.where("category = " + f.arg(q.Category))
+	}
+	if q.State != 0 {
+		f.where("state = " + f.arg(q.State))
 	}
 	query := f.query(milestoneColumns, "milestones", "achieved_date, id", q.Limit)
 	rows, err := s.db.QueryContext(ctx, query, f.args...)

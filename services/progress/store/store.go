@@ -49,6 +49,10 @@ type Child struct {
 	CreateTime  time.Time
 	UpdateTime  time.Time
 	Revision    int64 // increases on every change; the etag is derived from it
+	// GuardiansMayInvite lets the child's guardians create invitations.
+	GuardiansMayInvite bool
+	// RequireApproval makes what contributors record a draft (approval.go).
+	RequireApproval bool
 }
 
 // Guardianship is one user's right to follow one child.
@@ -90,6 +94,8 @@ type FollowedChild struct {
 // outbox in the same transaction: stored together or not at all.
 type Store interface {
 	Records
+	Invitations
+	Approvals
 
 	CreateChild(ctx context.Context, c Child) (Child, error)
 	GetChild(ctx context.Context, id string) (Child, error)

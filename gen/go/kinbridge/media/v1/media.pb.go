@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	v1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
+	v11 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -373,7 +374,15 @@ type MediaItem struct {
 	// A checksum of the item's state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The reactions and comments on it, as the caller sees them.
-	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether guardians see it: DRAFT until approved when the child requires
+	// approval (only contributors and administrators see drafts), PUBLISHED
+	// otherwise. (`state` is where the item is in its processing.)
+	PublishState v11.PublishState `protobuf:"varint,20,opt,name=publish_state,json=publishState,proto3,enum=kinbridge.progress.v1.PublishState" json:"publish_state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,21,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +553,27 @@ func (x *MediaItem) GetEtag() string {
 func (x *MediaItem) GetReactions() *v1.ReactionSummary {
 	if x != nil {
 		return x.Reactions
+	}
+	return nil
+}
+
+func (x *MediaItem) GetPublishState() v11.PublishState {
+	if x != nil {
+		return x.PublishState
+	}
+	return v11.PublishState(0)
+}
+
+func (x *MediaItem) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *MediaItem) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
 	}
 	return nil
 }
@@ -1218,7 +1248,10 @@ type ListMediaItemsRequest struct {
 	// Only items uploaded on or after this day, `YYYY-MM-DD` (UTC).
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only items uploaded on or before this day, `YYYY-MM-DD` (UTC).
-	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only items in this publish state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	PublishState  v11.PublishState `protobuf:"varint,7,opt,name=publish_state,json=publishState,proto3,enum=kinbridge.progress.v1.PublishState" json:"publish_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1293,6 +1326,13 @@ func (x *ListMediaItemsRequest) GetEndDate() string {
 		return x.EndDate
 	}
 	return ""
+}
+
+func (x *ListMediaItemsRequest) GetPublishState() v11.PublishState {
+	if x != nil {
+		return x.PublishState
+	}
+	return v11.PublishState(0)
 }
 
 // Response of ListMediaItems.
@@ -1783,6 +1823,62 @@ func (x *ListMediaReactionsRequest) GetPageToken() string {
 	return ""
 }
 
+// Request of ApproveMediaItem.
+type ApproveMediaItemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `children/{child}/media/{media}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveMediaItemRequest) Reset() {
+	*x = ApproveMediaItemRequest{}
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveMediaItemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveMediaItemRequest) ProtoMessage() {}
+
+func (x *ApproveMediaItemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveMediaItemRequest.ProtoReflect.Descriptor instead.
+func (*ApproveMediaItemRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ApproveMediaItemRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveMediaItemRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of ReadMediaContent.
 type ReadMediaContentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1800,7 +1896,7 @@ type ReadMediaContentRequest struct {
 
 func (x *ReadMediaContentRequest) Reset() {
 	*x = ReadMediaContentRequest{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +1908,7 @@ func (x *ReadMediaContentRequest) String() string {
 func (*ReadMediaContentRequest) ProtoMessage() {}
 
 func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[22]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +1921,7 @@ func (x *ReadMediaContentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentRequest.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{22}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReadMediaContentRequest) GetName() string {
@@ -1869,7 +1965,7 @@ type ReadMediaContentResponse struct {
 
 func (x *ReadMediaContentResponse) Reset() {
 	*x = ReadMediaContentResponse{}
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +1977,7 @@ func (x *ReadMediaContentResponse) String() string {
 func (*ReadMediaContentResponse) ProtoMessage() {}
 
 func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_media_v1_media_proto_msgTypes[23]
+	mi := &file_kinbridge_media_v1_media_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +1990,7 @@ func (x *ReadMediaContentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMediaContentResponse.ProtoReflect.Descriptor instead.
 func (*ReadMediaContentResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{23}
+	return file_kinbridge_media_v1_media_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReadMediaContentResponse) GetMediaItem() *MediaItem {
@@ -1915,11 +2011,11 @@ var File_kinbridge_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
+	"\x1ekinbridge/media/v1/media.proto\x12\x12kinbridge.media.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a$kinbridge/progress/v1/progress.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"M\n" +
 	"\tThumbnail\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\tR\x04size\x12\x14\n" +
 	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x03 \x01(\x05R\x06height\"\x8d\b\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\"\xcc\t\n" +
 	"\tMediaItem\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12;\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.kinbridge.media.v1.MediaKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12\x1e\n" +
@@ -1948,7 +2044,11 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x13 \x01(\tR\x04etag\x12M\n" +
-	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions\x12O\n" +
+	"\rpublish_state\x18\x14 \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\fpublishState\x12&\n" +
+	"\vapproved_by\x18\x15 \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vuploaded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xcb\x02\n" +
 	"\x0eUploadMetadata\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12;\n" +
@@ -1992,7 +2092,7 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x1aCancelUploadSessionRequest\x12R\n" +
 	"\x04name\x18\x01 \x01(\tB>\xbaH;r927^children/[a-z0-9]{1,63}/uploadSessions/[a-z0-9]{1,63}$R\x04name\"`\n" +
 	"\x13GetMediaItemRequest\x12I\n" +
-	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\"\xea\x02\n" +
+	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\"\xbe\x03\n" +
 	"\x15ListMediaItemsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2002,7 +2102,8 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2\x1d.kinbridge.media.v1.MediaKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12E\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\tstartDate\x12A\n" +
-	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\"\x80\x01\n" +
+	"\bend_date\x18\x06 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\aendDate\x12R\n" +
+	"\rpublish_state\x18\a \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\fpublishState\"\x80\x01\n" +
 	"\x16ListMediaItemsResponse\x12>\n" +
 	"\vmedia_items\x18\x01 \x03(\v2\x1d.kinbridge.media.v1.MediaItemR\n" +
 	"mediaItems\x12&\n" +
@@ -2037,7 +2138,10 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\xcd\x01\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"x\n" +
+	"\x17ApproveMediaItemRequest\x12I\n" +
+	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x01\n" +
 	"\x17ReadMediaContentRequest\x12I\n" +
 	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12%\n" +
 	"\tthumbnail\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\tthumbnail\x12\x1f\n" +
@@ -2072,7 +2176,7 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x15ERROR_REASON_FINISHED\x10\b\x12!\n" +
 	"\x1dERROR_REASON_TOO_MANY_UPLOADS\x10\t\x12\x1d\n" +
 	"\x19ERROR_REASON_UPLOAD_QUOTA\x10\n" +
-	"2\xe6\x11\n" +
+	"2\xf9\x12\n" +
 	"\fMediaService\x12\x80\x01\n" +
 	"\fGetMediaItem\x12'.kinbridge.media.v1.GetMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=children/*/media/*}\x90\x02\x01\x12\x91\x01\n" +
 	"\x0eListMediaItems\x12).kinbridge.media.v1.ListMediaItemsRequest\x1a*.kinbridge.media.v1.ListMediaItemsResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=children/*}/media\x90\x02\x01\x12\x9a\x01\n" +
@@ -2084,7 +2188,8 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\x12DeleteMediaComment\x12-.kinbridge.media.v1.DeleteMediaCommentRequest\x1a\x16.google.protobuf.Empty\"3\x82\xd3\xe4\x93\x02**(/v1/{name=children/*/media/*/comments/*}\x90\x02\x02\x12\xab\x01\n" +
 	"\x10SetMediaReaction\x12+.kinbridge.media.v1.SetMediaReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"G\x82\xd3\xe4\x93\x02>:\breaction\x1a2/v1/{reaction.name=children/*/media/*/reactions/*}\x90\x02\x02\x12\x93\x01\n" +
 	"\x13DeleteMediaReaction\x12..kinbridge.media.v1.DeleteMediaReactionRequest\x1a\x16.google.protobuf.Empty\"4\x82\xd3\xe4\x93\x02+*)/v1/{name=children/*/media/*/reactions/*}\x90\x02\x02\x12\xa9\x01\n" +
-	"\x12ListMediaReactions\x12-.kinbridge.media.v1.ListMediaReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"4\x82\xd3\xe4\x93\x02+\x12)/v1/{parent=children/*/media/*}/reactions\x90\x02\x01\x12V\n" +
+	"\x12ListMediaReactions\x12-.kinbridge.media.v1.ListMediaReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"4\x82\xd3\xe4\x93\x02+\x12)/v1/{parent=children/*/media/*}/reactions\x90\x02\x01\x12\x90\x01\n" +
+	"\x10ApproveMediaItem\x12+.kinbridge.media.v1.ApproveMediaItemRequest\x1a\x1d.kinbridge.media.v1.MediaItem\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=children/*/media/*}:approve\x12V\n" +
 	"\vUploadMedia\x12&.kinbridge.media.v1.UploadMediaRequest\x1a\x1d.kinbridge.media.v1.MediaItem(\x01\x12h\n" +
 	"\x13CreateUploadSession\x12..kinbridge.media.v1.CreateUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession\x12h\n" +
 	"\x12WriteUploadSession\x12-.kinbridge.media.v1.WriteUploadSessionRequest\x1a!.kinbridge.media.v1.UploadSession(\x01\x12g\n" +
@@ -2106,7 +2211,7 @@ func file_kinbridge_media_v1_media_proto_rawDescGZIP() []byte {
 }
 
 var file_kinbridge_media_v1_media_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_kinbridge_media_v1_media_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(MediaKind)(0),                     // 0: kinbridge.media.v1.MediaKind
 	(MediaState)(0),                    // 1: kinbridge.media.v1.MediaState
@@ -2133,80 +2238,87 @@ var file_kinbridge_media_v1_media_proto_goTypes = []any{
 	(*SetMediaReactionRequest)(nil),    // 22: kinbridge.media.v1.SetMediaReactionRequest
 	(*DeleteMediaReactionRequest)(nil), // 23: kinbridge.media.v1.DeleteMediaReactionRequest
 	(*ListMediaReactionsRequest)(nil),  // 24: kinbridge.media.v1.ListMediaReactionsRequest
-	(*ReadMediaContentRequest)(nil),    // 25: kinbridge.media.v1.ReadMediaContentRequest
-	(*ReadMediaContentResponse)(nil),   // 26: kinbridge.media.v1.ReadMediaContentResponse
-	(*durationpb.Duration)(nil),        // 27: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
-	(*v1.ReactionSummary)(nil),         // 29: kinbridge.discussion.v1.ReactionSummary
-	(*fieldmaskpb.FieldMask)(nil),      // 30: google.protobuf.FieldMask
-	(*v1.Comment)(nil),                 // 31: kinbridge.discussion.v1.Comment
-	(*v1.Reaction)(nil),                // 32: kinbridge.discussion.v1.Reaction
-	(*emptypb.Empty)(nil),              // 33: google.protobuf.Empty
-	(*v1.ListCommentsResponse)(nil),    // 34: kinbridge.discussion.v1.ListCommentsResponse
-	(*v1.ListReactionsResponse)(nil),   // 35: kinbridge.discussion.v1.ListReactionsResponse
+	(*ApproveMediaItemRequest)(nil),    // 25: kinbridge.media.v1.ApproveMediaItemRequest
+	(*ReadMediaContentRequest)(nil),    // 26: kinbridge.media.v1.ReadMediaContentRequest
+	(*ReadMediaContentResponse)(nil),   // 27: kinbridge.media.v1.ReadMediaContentResponse
+	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
+	(*v1.ReactionSummary)(nil),         // 30: kinbridge.discussion.v1.ReactionSummary
+	(v11.PublishState)(0),              // 31: kinbridge.progress.v1.PublishState
+	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
+	(*v1.Comment)(nil),                 // 33: kinbridge.discussion.v1.Comment
+	(*v1.Reaction)(nil),                // 34: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),              // 35: google.protobuf.Empty
+	(*v1.ListCommentsResponse)(nil),    // 36: kinbridge.discussion.v1.ListCommentsResponse
+	(*v1.ListReactionsResponse)(nil),   // 37: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_media_v1_media_proto_depIdxs = []int32{
 	0,  // 0: kinbridge.media.v1.MediaItem.kind:type_name -> kinbridge.media.v1.MediaKind
-	27, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
-	28, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
+	28, // 1: kinbridge.media.v1.MediaItem.duration:type_name -> google.protobuf.Duration
+	29, // 2: kinbridge.media.v1.MediaItem.taken_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: kinbridge.media.v1.MediaItem.state:type_name -> kinbridge.media.v1.MediaState
 	3,  // 4: kinbridge.media.v1.MediaItem.thumbnails:type_name -> kinbridge.media.v1.Thumbnail
-	28, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
-	28, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
-	29, // 7: kinbridge.media.v1.MediaItem.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
-	0,  // 8: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
-	5,  // 9: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	5,  // 10: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	28, // 11: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 12: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 13: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
-	9,  // 14: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
-	0,  // 15: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
-	4,  // 16: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
-	4,  // 17: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
-	30, // 18: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
-	31, // 19: kinbridge.media.v1.CreateMediaCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
-	32, // 20: kinbridge.media.v1.SetMediaReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
-	4,  // 21: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
-	14, // 22: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
-	15, // 23: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
-	17, // 24: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
-	18, // 25: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
-	19, // 26: kinbridge.media.v1.MediaService.CreateMediaComment:input_type -> kinbridge.media.v1.CreateMediaCommentRequest
-	20, // 27: kinbridge.media.v1.MediaService.ListMediaComments:input_type -> kinbridge.media.v1.ListMediaCommentsRequest
-	21, // 28: kinbridge.media.v1.MediaService.DeleteMediaComment:input_type -> kinbridge.media.v1.DeleteMediaCommentRequest
-	22, // 29: kinbridge.media.v1.MediaService.SetMediaReaction:input_type -> kinbridge.media.v1.SetMediaReactionRequest
-	23, // 30: kinbridge.media.v1.MediaService.DeleteMediaReaction:input_type -> kinbridge.media.v1.DeleteMediaReactionRequest
-	24, // 31: kinbridge.media.v1.MediaService.ListMediaReactions:input_type -> kinbridge.media.v1.ListMediaReactionsRequest
-	6,  // 32: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
-	8,  // 33: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
-	10, // 34: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
-	11, // 35: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
-	12, // 36: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
-	13, // 37: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
-	25, // 38: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
-	4,  // 39: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	16, // 40: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
-	4,  // 41: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
-	33, // 42: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
-	31, // 43: kinbridge.media.v1.MediaService.CreateMediaComment:output_type -> kinbridge.discussion.v1.Comment
-	34, // 44: kinbridge.media.v1.MediaService.ListMediaComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
-	33, // 45: kinbridge.media.v1.MediaService.DeleteMediaComment:output_type -> google.protobuf.Empty
-	32, // 46: kinbridge.media.v1.MediaService.SetMediaReaction:output_type -> kinbridge.discussion.v1.Reaction
-	33, // 47: kinbridge.media.v1.MediaService.DeleteMediaReaction:output_type -> google.protobuf.Empty
-	35, // 48: kinbridge.media.v1.MediaService.ListMediaReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
-	4,  // 49: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
-	7,  // 50: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 51: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	7,  // 52: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
-	4,  // 53: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
-	33, // 54: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
-	26, // 55: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
-	39, // [39:56] is the sub-list for method output_type
-	22, // [22:39] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	29, // 5: kinbridge.media.v1.MediaItem.create_time:type_name -> google.protobuf.Timestamp
+	29, // 6: kinbridge.media.v1.MediaItem.update_time:type_name -> google.protobuf.Timestamp
+	30, // 7: kinbridge.media.v1.MediaItem.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	31, // 8: kinbridge.media.v1.MediaItem.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	29, // 9: kinbridge.media.v1.MediaItem.approve_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: kinbridge.media.v1.UploadMetadata.kind:type_name -> kinbridge.media.v1.MediaKind
+	5,  // 11: kinbridge.media.v1.UploadMediaRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	5,  // 12: kinbridge.media.v1.UploadSession.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	29, // 13: kinbridge.media.v1.UploadSession.expire_time:type_name -> google.protobuf.Timestamp
+	29, // 14: kinbridge.media.v1.UploadSession.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: kinbridge.media.v1.CreateUploadSessionRequest.metadata:type_name -> kinbridge.media.v1.UploadMetadata
+	9,  // 16: kinbridge.media.v1.WriteUploadSessionRequest.start:type_name -> kinbridge.media.v1.WriteStart
+	0,  // 17: kinbridge.media.v1.ListMediaItemsRequest.kind:type_name -> kinbridge.media.v1.MediaKind
+	31, // 18: kinbridge.media.v1.ListMediaItemsRequest.publish_state:type_name -> kinbridge.progress.v1.PublishState
+	4,  // 19: kinbridge.media.v1.ListMediaItemsResponse.media_items:type_name -> kinbridge.media.v1.MediaItem
+	4,  // 20: kinbridge.media.v1.UpdateMediaItemRequest.media_item:type_name -> kinbridge.media.v1.MediaItem
+	32, // 21: kinbridge.media.v1.UpdateMediaItemRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 22: kinbridge.media.v1.CreateMediaCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	34, // 23: kinbridge.media.v1.SetMediaReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	4,  // 24: kinbridge.media.v1.ReadMediaContentResponse.media_item:type_name -> kinbridge.media.v1.MediaItem
+	14, // 25: kinbridge.media.v1.MediaService.GetMediaItem:input_type -> kinbridge.media.v1.GetMediaItemRequest
+	15, // 26: kinbridge.media.v1.MediaService.ListMediaItems:input_type -> kinbridge.media.v1.ListMediaItemsRequest
+	17, // 27: kinbridge.media.v1.MediaService.UpdateMediaItem:input_type -> kinbridge.media.v1.UpdateMediaItemRequest
+	18, // 28: kinbridge.media.v1.MediaService.DeleteMediaItem:input_type -> kinbridge.media.v1.DeleteMediaItemRequest
+	19, // 29: kinbridge.media.v1.MediaService.CreateMediaComment:input_type -> kinbridge.media.v1.CreateMediaCommentRequest
+	20, // 30: kinbridge.media.v1.MediaService.ListMediaComments:input_type -> kinbridge.media.v1.ListMediaCommentsRequest
+	21, // 31: kinbridge.media.v1.MediaService.DeleteMediaComment:input_type -> kinbridge.media.v1.DeleteMediaCommentRequest
+	22, // 32: kinbridge.media.v1.MediaService.SetMediaReaction:input_type -> kinbridge.media.v1.SetMediaReactionRequest
+	23, // 33: kinbridge.media.v1.MediaService.DeleteMediaReaction:input_type -> kinbridge.media.v1.DeleteMediaReactionRequest
+	24, // 34: kinbridge.media.v1.MediaService.ListMediaReactions:input_type -> kinbridge.media.v1.ListMediaReactionsRequest
+	25, // 35: kinbridge.media.v1.MediaService.ApproveMediaItem:input_type -> kinbridge.media.v1.ApproveMediaItemRequest
+	6,  // 36: kinbridge.media.v1.MediaService.UploadMedia:input_type -> kinbridge.media.v1.UploadMediaRequest
+	8,  // 37: kinbridge.media.v1.MediaService.CreateUploadSession:input_type -> kinbridge.media.v1.CreateUploadSessionRequest
+	10, // 38: kinbridge.media.v1.MediaService.WriteUploadSession:input_type -> kinbridge.media.v1.WriteUploadSessionRequest
+	11, // 39: kinbridge.media.v1.MediaService.GetUploadSession:input_type -> kinbridge.media.v1.GetUploadSessionRequest
+	12, // 40: kinbridge.media.v1.MediaService.FinishUploadSession:input_type -> kinbridge.media.v1.FinishUploadSessionRequest
+	13, // 41: kinbridge.media.v1.MediaService.CancelUploadSession:input_type -> kinbridge.media.v1.CancelUploadSessionRequest
+	26, // 42: kinbridge.media.v1.MediaService.ReadMediaContent:input_type -> kinbridge.media.v1.ReadMediaContentRequest
+	4,  // 43: kinbridge.media.v1.MediaService.GetMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	16, // 44: kinbridge.media.v1.MediaService.ListMediaItems:output_type -> kinbridge.media.v1.ListMediaItemsResponse
+	4,  // 45: kinbridge.media.v1.MediaService.UpdateMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	35, // 46: kinbridge.media.v1.MediaService.DeleteMediaItem:output_type -> google.protobuf.Empty
+	33, // 47: kinbridge.media.v1.MediaService.CreateMediaComment:output_type -> kinbridge.discussion.v1.Comment
+	36, // 48: kinbridge.media.v1.MediaService.ListMediaComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	35, // 49: kinbridge.media.v1.MediaService.DeleteMediaComment:output_type -> google.protobuf.Empty
+	34, // 50: kinbridge.media.v1.MediaService.SetMediaReaction:output_type -> kinbridge.discussion.v1.Reaction
+	35, // 51: kinbridge.media.v1.MediaService.DeleteMediaReaction:output_type -> google.protobuf.Empty
+	37, // 52: kinbridge.media.v1.MediaService.ListMediaReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	4,  // 53: kinbridge.media.v1.MediaService.ApproveMediaItem:output_type -> kinbridge.media.v1.MediaItem
+	4,  // 54: kinbridge.media.v1.MediaService.UploadMedia:output_type -> kinbridge.media.v1.MediaItem
+	7,  // 55: kinbridge.media.v1.MediaService.CreateUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 56: kinbridge.media.v1.MediaService.WriteUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	7,  // 57: kinbridge.media.v1.MediaService.GetUploadSession:output_type -> kinbridge.media.v1.UploadSession
+	4,  // 58: kinbridge.media.v1.MediaService.FinishUploadSession:output_type -> kinbridge.media.v1.MediaItem
+	35, // 59: kinbridge.media.v1.MediaService.CancelUploadSession:output_type -> google.protobuf.Empty
+	27, // 60: kinbridge.media.v1.MediaService.ReadMediaContent:output_type -> kinbridge.media.v1.ReadMediaContentResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_media_v1_media_proto_init() }
@@ -2228,7 +2340,7 @@ func file_kinbridge_media_v1_media_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_media_v1_media_proto_rawDesc), len(file_kinbridge_media_v1_media_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

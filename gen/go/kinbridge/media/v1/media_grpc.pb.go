@@ -31,6 +31,7 @@ const (
 	MediaService_SetMediaReaction_FullMethodName    = "/kinbridge.media.v1.MediaService/SetMediaReaction"
 	MediaService_DeleteMediaReaction_FullMethodName = "/kinbridge.media.v1.MediaService/DeleteMediaReaction"
 	MediaService_ListMediaReactions_FullMethodName  = "/kinbridge.media.v1.MediaService/ListMediaReactions"
+	MediaService_ApproveMediaItem_FullMethodName    = "/kinbridge.media.v1.MediaService/ApproveMediaItem"
 	MediaService_UploadMedia_FullMethodName         = "/kinbridge.media.v1.MediaService/UploadMedia"
 	MediaService_CreateUploadSession_FullMethodName = "/kinbridge.media.v1.MediaService/CreateUploadSession"
 	MediaService_WriteUploadSession_FullMethodName  = "/kinbridge.media.v1.MediaService/WriteUploadSession"
@@ -56,6 +57,12 @@ const (
 // Over REST, uploads use tus 1.0 at `/v1/uploads` or a one-request upload at
 // `POST /v1/{parent=children/*}/media:upload`, and content is read with
 // `GET /v1/{name=children/*/media/*}:content` (Range, ETag, If-None-Match).
+//
+// Drafts: for a child that requires approval, what a contributor who is not
+// an administrator uploads is a draft (`publish_state` PUBLISH_STATE_DRAFT)
+// until another contributor or an administrator approves it. Guardians never
+// see drafts: lists leave them out, and the item, its content and its
+// thumbnails answer NOT_FOUND as for an item that does not exist.
 type MediaServiceClient interface {
 	// Returns one media item.
 	GetMediaItem(ctx context.Context, in *GetMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
@@ -81,6 +88,13 @@ type MediaServiceClient interface {
 	DeleteMediaReaction(ctx context.Context, in *DeleteMediaReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListMediaReactions(ctx context.Context, in *ListMediaReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error)
+	// Publishes a draft item (see the progress service's
+	// Child.require_approval): guardians see it from now on, and are told
+	// with MEDIA_READY once it is also processed. Another contributor of the
+	// child than its uploader, or an administrator; the uploader gets
+	// PERMISSION_DENIED, and an item that is already published
+	// FAILED_PRECONDITION.
+	ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -211,6 +225,16 @@ func (c *mediaServiceClient) ListMediaReactions(ctx context.Context, in *ListMed
 	return out, nil
 }
 
+func (c *mediaServiceClient) ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MediaItem)
+	err := c.cc.Invoke(ctx, MediaService_ApproveMediaItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *mediaServiceClient) UploadMedia(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadMediaRequest, MediaItem], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &MediaService_ServiceDesc.Streams[0], MediaService_UploadMedia_FullMethodName, cOpts...)
@@ -312,6 +336,12 @@ type MediaService_ReadMediaContentClient = grpc.ServerStreamingClient[ReadMediaC
 // Over REST, uploads use tus 1.0 at `/v1/uploads` or a one-request upload at
 // `POST /v1/{parent=children/*}/media:upload`, and content is read with
 // `GET /v1/{name=children/*/media/*}:content` (Range, ETag, If-None-Match).
+//
+// Drafts: for a child that requires approval, what a contributor who is not
+// an administrator uploads is a draft (`publish_state` PUBLISH_STATE_DRAFT)
+// until another contributor or an administrator approves it. Guardians never
+// see drafts: lists leave them out, and the item, its content and its
+// thumbnails answer NOT_FOUND as for an item that does not exist.
 type MediaServiceServer interface {
 	// Returns one media item.
 	GetMediaItem(context.Context, *GetMediaItemRequest) (*MediaItem, error)
@@ -337,6 +367,13 @@ type MediaServiceServer interface {
 	DeleteMediaReaction(context.Context, *DeleteMediaReactionRequest) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListMediaReactions(context.Context, *ListMediaReactionsRequest) (*v1.ListReactionsResponse, error)
+	// Publishes a draft item (see the progress service's
+	// Child.require_approval): guardians see it from now on, and are told
+	// with MEDIA_READY once it is also processed. Another contributor of the
+	// child than its uploader, or an administrator; the uploader gets
+	// PERMISSION_DENIED, and an item that is already published
+	// FAILED_PRECONDITION.
+	ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
 	// with the existing item.
@@ -396,6 +433,9 @@ func (UnimplementedMediaServiceServer) DeleteMediaReaction(context.Context, *Del
 }
 func (UnimplementedMediaServiceServer) ListMediaReactions(context.Context, *ListMediaReactionsRequest) (*v1.ListReactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMediaReactions not implemented")
+}
+func (UnimplementedMediaServiceServer) ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveMediaItem not implemented")
 }
 func (UnimplementedMediaServiceServer) UploadMedia(grpc.ClientStreamingServer[UploadMediaRequest, MediaItem]) error {
 	return status.Error(codes.Unimplemented, "method UploadMedia not implemented")
@@ -619,6 +659,24 @@ func _MediaService_ListMediaReactions_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MediaService_ApproveMediaItem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveMediaItemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MediaServiceServer).ApproveMediaItem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MediaService_ApproveMediaItem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MediaServiceServer).ApproveMediaItem(ctx, req.(*ApproveMediaItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MediaService_UploadMedia_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(MediaServiceServer).UploadMedia(&grpc.GenericServerStream[UploadMediaRequest, MediaItem]{ServerStream: stream})
 }
@@ -762,6 +820,10 @@ var MediaService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMediaReactions",
 			Handler:    _MediaService_ListMediaReactions_Handler,
+		},
+		{
+			MethodName: "ApproveMediaItem",
+			Handler:    _MediaService_ApproveMediaItem_Handler,
 		},
 		{
 			MethodName: "CreateUploadSession",

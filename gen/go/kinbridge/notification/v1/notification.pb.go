@@ -51,6 +51,9 @@ const (
 	// Someone reacted to an assessment, a milestone or a media item for the
 	// first time; the link names the item.
 	EventType_EVENT_TYPE_REACTION_ADDED EventType = 8
+	// A contributor recorded or uploaded a draft for a child that requires
+	// approval: sent to the child's other contributors, who may approve it.
+	EventType_EVENT_TYPE_APPROVAL_REQUESTED EventType = 9
 )
 
 // Enum value maps for EventType.
@@ -65,6 +68,7 @@ var (
 		6: "EVENT_TYPE_CHILD_DELETED",
 		7: "EVENT_TYPE_COMMENT_ADDED",
 		8: "EVENT_TYPE_REACTION_ADDED",
+		9: "EVENT_TYPE_APPROVAL_REQUESTED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":          0,
@@ -76,6 +80,7 @@ var (
 		"EVENT_TYPE_CHILD_DELETED":        6,
 		"EVENT_TYPE_COMMENT_ADDED":        7,
 		"EVENT_TYPE_REACTION_ADDED":       8,
+		"EVENT_TYPE_APPROVAL_REQUESTED":   9,
 	}
 )
 
@@ -1307,7 +1312,7 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"h\n" +
 	"\x19DeleteSubscriptionRequest\x12K\n" +
-	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name*\xaf\x02\n" +
+	"\x04name\x18\x01 \x01(\tB7\xbaH4r220^users/[^/]{1,128}/subscriptions/[a-z0-9]{1,63}$R\x04name*\xd2\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eEVENT_TYPE_ASSESSMENT_RECORDED\x10\x01\x12!\n" +
@@ -1317,7 +1322,8 @@ const file_kinbridge_notification_v1_notification_proto_rawDesc = "" +
 	"\x1fEVENT_TYPE_GUARDIANSHIP_REVOKED\x10\x05\x12\x1c\n" +
 	"\x18EVENT_TYPE_CHILD_DELETED\x10\x06\x12\x1c\n" +
 	"\x18EVENT_TYPE_COMMENT_ADDED\x10\a\x12\x1d\n" +
-	"\x19EVENT_TYPE_REACTION_ADDED\x10\b*u\n" +
+	"\x19EVENT_TYPE_REACTION_ADDED\x10\b\x12!\n" +
+	"\x1dEVENT_TYPE_APPROVAL_REQUESTED\x10\t*u\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bERROR_REASON_TOO_MANY_FEEDS\x10\x01\x12'\n" +

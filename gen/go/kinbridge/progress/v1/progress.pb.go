@@ -13,6 +13,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -27,6 +28,60 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// Whether guardians may see an assessment, a milestone or a media item.
+type PublishState int32
+
+const (
+	// Not set.
+	PublishState_PUBLISH_STATE_UNSPECIFIED PublishState = 0
+	// Recorded for a child that requires approval and not yet approved: only
+	// contributors and administrators see it.
+	PublishState_PUBLISH_STATE_DRAFT PublishState = 1
+	// Visible to everyone who follows the child.
+	PublishState_PUBLISH_STATE_PUBLISHED PublishState = 2
+)
+
+// Enum value maps for PublishState.
+var (
+	PublishState_name = map[int32]string{
+		0: "PUBLISH_STATE_UNSPECIFIED",
+		1: "PUBLISH_STATE_DRAFT",
+		2: "PUBLISH_STATE_PUBLISHED",
+	}
+	PublishState_value = map[string]int32{
+		"PUBLISH_STATE_UNSPECIFIED": 0,
+		"PUBLISH_STATE_DRAFT":       1,
+		"PUBLISH_STATE_PUBLISHED":   2,
+	}
+)
+
+func (x PublishState) Enum() *PublishState {
+	p := new(PublishState)
+	*p = x
+	return p
+}
+
+func (x PublishState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublishState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+}
+
+func (PublishState) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+}
+
+func (x PublishState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublishState.Descriptor instead.
+func (PublishState) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+}
 
 // What a guardianship allows.
 type Role int32
@@ -65,11 +120,11 @@ func (x Role) String() string {
 }
 
 func (Role) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[0].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
 }
 
 func (Role) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[0]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
 }
 
 func (x Role) Number() protoreflect.EnumNumber {
@@ -78,7 +133,68 @@ func (x Role) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Role.Descriptor instead.
 func (Role) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{0}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
+}
+
+// Where an invitation stands.
+type InvitationState int32
+
+const (
+	// Not set; never returned.
+	InvitationState_INVITATION_STATE_UNSPECIFIED InvitationState = 0
+	// Its link works: not redeemed, revoked or expired.
+	InvitationState_INVITATION_STATE_ACTIVE InvitationState = 1
+	// Someone redeemed it: see `redeemer`.
+	InvitationState_INVITATION_STATE_REDEEMED InvitationState = 2
+	// It was revoked before anyone redeemed it.
+	InvitationState_INVITATION_STATE_REVOKED InvitationState = 3
+	// Its `expire_time` passed before anyone redeemed it.
+	InvitationState_INVITATION_STATE_EXPIRED InvitationState = 4
+)
+
+// Enum value maps for InvitationState.
+var (
+	InvitationState_name = map[int32]string{
+		0: "INVITATION_STATE_UNSPECIFIED",
+		1: "INVITATION_STATE_ACTIVE",
+		2: "INVITATION_STATE_REDEEMED",
+		3: "INVITATION_STATE_REVOKED",
+		4: "INVITATION_STATE_EXPIRED",
+	}
+	InvitationState_value = map[string]int32{
+		"INVITATION_STATE_UNSPECIFIED": 0,
+		"INVITATION_STATE_ACTIVE":      1,
+		"INVITATION_STATE_REDEEMED":    2,
+		"INVITATION_STATE_REVOKED":     3,
+		"INVITATION_STATE_EXPIRED":     4,
+	}
+)
+
+func (x InvitationState) Enum() *InvitationState {
+	p := new(InvitationState)
+	*p = x
+	return p
+}
+
+func (x InvitationState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InvitationState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
+}
+
+func (InvitationState) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
+}
+
+func (x InvitationState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InvitationState.Descriptor instead.
+func (InvitationState) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
 }
 
 // What kind of work an assessment records.
@@ -130,11 +246,11 @@ func (x AssessmentKind) String() string {
 }
 
 func (AssessmentKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[1].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[3].Descriptor()
 }
 
 func (AssessmentKind) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[1]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[3]
 }
 
 func (x AssessmentKind) Number() protoreflect.EnumNumber {
@@ -143,7 +259,7 @@ func (x AssessmentKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssessmentKind.Descriptor instead.
 func (AssessmentKind) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{1}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{3}
 }
 
 // What area of life a milestone belongs to.
@@ -199,11 +315,11 @@ func (x MilestoneCategory) String() string {
 }
 
 func (MilestoneCategory) Descriptor() protoreflect.EnumDescriptor {
-	return file_kinbridge_progress_v1_progress_proto_enumTypes[2].Descriptor()
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[4].Descriptor()
 }
 
 func (MilestoneCategory) Type() protoreflect.EnumType {
-	return &file_kinbridge_progress_v1_progress_proto_enumTypes[2]
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[4]
 }
 
 func (x MilestoneCategory) Number() protoreflect.EnumNumber {
@@ -212,7 +328,82 @@ func (x MilestoneCategory) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MilestoneCategory.Descriptor instead.
 func (MilestoneCategory) EnumDescriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{2}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{4}
+}
+
+// Why progress refused a request: the `reason` of the `google.rpc.ErrorInfo`
+// in the error's details, whose `domain` is "progress.kinbridge". On the
+// wire the reason is the value's name without its `ERROR_REASON_` prefix
+// (`INVITATION_EXPIRED`), as for media's and notification's ErrorReason.
+type ErrorReason int32
+
+const (
+	// Not a progress refusal (another domain, or no ErrorInfo).
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// FAILED_PRECONDITION (REST 400): the invitation's `expire_time` has
+	// passed. Metadata: `expire_time` (RFC 3339). Ask for a new invitation.
+	ErrorReason_ERROR_REASON_INVITATION_EXPIRED ErrorReason = 1
+	// FAILED_PRECONDITION (REST 400): the invitation was redeemed already;
+	// each is used once. Ask for a new invitation.
+	ErrorReason_ERROR_REASON_INVITATION_REDEEMED ErrorReason = 2
+	// FAILED_PRECONDITION (REST 400): the invitation was revoked. Ask for a
+	// new invitation.
+	ErrorReason_ERROR_REASON_INVITATION_REVOKED ErrorReason = 3
+	// ALREADY_EXISTS (REST 409): redeeming an invitation to a child the
+	// caller already follows. Metadata: `child`. The invitation is not used
+	// up. Nothing to do: the child is in the caller's list already.
+	ErrorReason_ERROR_REASON_ALREADY_GUARDIAN ErrorReason = 4
+	// RESOURCE_EXHAUSTED (REST 429): the child has as many active
+	// invitations as one child may. Metadata: `limit`. Revoke one, or wait
+	// for one to expire or be redeemed.
+	ErrorReason_ERROR_REASON_TOO_MANY_INVITATIONS ErrorReason = 5
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0: "ERROR_REASON_UNSPECIFIED",
+		1: "ERROR_REASON_INVITATION_EXPIRED",
+		2: "ERROR_REASON_INVITATION_REDEEMED",
+		3: "ERROR_REASON_INVITATION_REVOKED",
+		4: "ERROR_REASON_ALREADY_GUARDIAN",
+		5: "ERROR_REASON_TOO_MANY_INVITATIONS",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":          0,
+		"ERROR_REASON_INVITATION_EXPIRED":   1,
+		"ERROR_REASON_INVITATION_REDEEMED":  2,
+		"ERROR_REASON_INVITATION_REVOKED":   3,
+		"ERROR_REASON_ALREADY_GUARDIAN":     4,
+		"ERROR_REASON_TOO_MANY_INVITATIONS": 5,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_kinbridge_progress_v1_progress_proto_enumTypes[5].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_kinbridge_progress_v1_progress_proto_enumTypes[5]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{5}
 }
 
 // A child whose school life is followed.
@@ -239,9 +430,20 @@ type Child struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state. Send it back on update or delete to
 	// make the write fail with ABORTED if someone else changed the child since.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether the child's guardians and contributors may invite relatives
+	// (CreateInvitation); administrators always may. Only administrators
+	// may set it. Defaults to false.
+	GuardiansMayInvite bool `protobuf:"varint,10,opt,name=guardians_may_invite,json=guardiansMayInvite,proto3" json:"guardians_may_invite,omitempty"`
+	// Whether what contributors record or upload for the child waits for
+	// approval before guardians see it: assessments, milestones and media
+	// items created by a contributor who is not an administrator are then
+	// drafts (PUBLISH_STATE_DRAFT) until another contributor or an
+	// administrator approves them. Set by administrators only. Turning it
+	// off publishes no existing draft: each still needs its approval.
+	RequireApproval bool `protobuf:"varint,11,opt,name=require_approval,json=requireApproval,proto3" json:"require_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Child) Reset() {
@@ -335,6 +537,20 @@ func (x *Child) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Child) GetGuardiansMayInvite() bool {
+	if x != nil {
+		return x.GuardiansMayInvite
+	}
+	return false
+}
+
+func (x *Child) GetRequireApproval() bool {
+	if x != nil {
+		return x.RequireApproval
+	}
+	return false
 }
 
 // The right of one user to follow one child.
@@ -645,7 +861,8 @@ type UpdateChildRequest struct {
 	// The child with its `name` and the new values; its `etag`, when set, must be current.
 	Child *Child `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
 	// The fields to change: any of display_name, birth_date, school,
-	// grade_level, time_zone. Empty or `*` means all of them.
+	// grade_level, time_zone, require_approval. Empty or `*` means all of
+	// them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1080,6 +1297,471 @@ func (x *DeleteGuardianshipRequest) GetEtag() string {
 	return ""
 }
 
+// An invitation to follow a child: a one-time link a guardian sends to a
+// relative, who becomes a guardian by redeeming it.
+type Invitation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `children/{child}/invitations/{invitation}`.
+	// Assigned by the server.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the relative may do once they redeem it. Defaults to
+	// ROLE_GUARDIAN; only administrators may invite a ROLE_CONTRIBUTOR.
+	Role Role `protobuf:"varint,2,opt,name=role,proto3,enum=kinbridge.progress.v1.Role" json:"role,omitempty"`
+	// How the relative relates to the child, for example "grandmother"; it
+	// becomes the relation of their guardianship.
+	Relation string `protobuf:"bytes,3,opt,name=relation,proto3" json:"relation,omitempty"`
+	// Where the invitation stands; EXPIRED once `expire_time` has passed.
+	State InvitationState `protobuf:"varint,4,opt,name=state,proto3,enum=kinbridge.progress.v1.InvitationState" json:"state,omitempty"`
+	// When the link stops working: creation plus `ttl`.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Input only, on create: how long the link works, from 1 minute to 30
+	// days; 7 days when not set. Never returned.
+	Ttl *durationpb.Duration `protobuf:"bytes,6,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// The user who created it.
+	Creator string `protobuf:"bytes,7,opt,name=creator,proto3" json:"creator,omitempty"`
+	// The user who redeemed it; absent until then.
+	Redeemer string `protobuf:"bytes,8,opt,name=redeemer,proto3" json:"redeemer,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was redeemed; absent until then.
+	RedeemTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=redeem_time,json=redeemTime,proto3" json:"redeem_time,omitempty"`
+	// When it was revoked; absent unless it was.
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// The secret that redeems it (43 characters of base64url, 256 random
+	// bits), returned only in CreateInvitation's answer: the server keeps
+	// only its SHA-256 and cannot show it again. Put it in the link's
+	// fragment, `{origin}/join#{token}`, so it never reaches server logs.
+	Token         string `protobuf:"bytes,12,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Invitation) Reset() {
+	*x = Invitation{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Invitation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Invitation) ProtoMessage() {}
+
+func (x *Invitation) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
+func (*Invitation) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Invitation) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Invitation) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *Invitation) GetRelation() string {
+	if x != nil {
+		return x.Relation
+	}
+	return ""
+}
+
+func (x *Invitation) GetState() InvitationState {
+	if x != nil {
+		return x.State
+	}
+	return InvitationState_INVITATION_STATE_UNSPECIFIED
+}
+
+func (x *Invitation) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *Invitation) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
+}
+
+func (x *Invitation) GetRedeemer() string {
+	if x != nil {
+		return x.Redeemer
+	}
+	return ""
+}
+
+func (x *Invitation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetRedeemTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RedeemTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *Invitation) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Request of CreateInvitation.
+type CreateInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The invitation: `role`, `relation` and `ttl` may be set, each optional.
+	Invitation    *Invitation `protobuf:"bytes,2,opt,name=invitation,proto3" json:"invitation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvitationRequest) Reset() {
+	*x = CreateInvitationRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvitationRequest) ProtoMessage() {}
+
+func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
+func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreateInvitationRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateInvitationRequest) GetInvitation() *Invitation {
+	if x != nil {
+		return x.Invitation
+	}
+	return nil
+}
+
+// Request of ListInvitations.
+type ListInvitationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child, `children/{child}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How many invitations to return at most, 1 to 1000; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call, to continue after it.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvitationsRequest) Reset() {
+	*x = ListInvitationsRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvitationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvitationsRequest) ProtoMessage() {}
+
+func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
+func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListInvitationsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListInvitationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInvitationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListInvitations.
+type ListInvitationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invitations of this page, newest first, without tokens.
+	Invitations []*Invitation `protobuf:"bytes,1,rep,name=invitations,proto3" json:"invitations,omitempty"`
+	// Pass as `page_token` to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInvitationsResponse) Reset() {
+	*x = ListInvitationsResponse{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInvitationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInvitationsResponse) ProtoMessage() {}
+
+func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
+func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
+	if x != nil {
+		return x.Invitations
+	}
+	return nil
+}
+
+func (x *ListInvitationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of GetInvitation.
+type GetInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invitation's name, `children/{child}/invitations/{invitation}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInvitationRequest) Reset() {
+	*x = GetInvitationRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInvitationRequest) ProtoMessage() {}
+
+func (x *GetInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInvitationRequest.ProtoReflect.Descriptor instead.
+func (*GetInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetInvitationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of RevokeInvitation.
+type RevokeInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invitation's name, `children/{child}/invitations/{invitation}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeInvitationRequest) Reset() {
+	*x = RevokeInvitationRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeInvitationRequest) ProtoMessage() {}
+
+func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RevokeInvitationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request of RedeemInvitation.
+type RedeemInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invitation's token, from the link's fragment. Required.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeemInvitationRequest) Reset() {
+	*x = RedeemInvitationRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemInvitationRequest) ProtoMessage() {}
+
+func (x *RedeemInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemInvitationRequest.ProtoReflect.Descriptor instead.
+func (*RedeemInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RedeemInvitationRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 // A score as points out of a maximum. Its percentage, earned / possible x
 // 100, must be a number from 0 to 1,000,000 (extra credit up to 10,000
 // times the points possible), so that every summary stays a finite number;
@@ -1097,7 +1779,7 @@ type Points struct {
 
 func (x *Points) Reset() {
 	*x = Points{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1791,7 @@ func (x *Points) String() string {
 func (*Points) ProtoMessage() {}
 
 func (x *Points) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[14]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1804,7 @@ func (x *Points) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Points.ProtoReflect.Descriptor instead.
 func (*Points) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{14}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Points) GetEarned() float64 {
@@ -1155,7 +1837,7 @@ type Score struct {
 
 func (x *Score) Reset() {
 	*x = Score{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1849,7 @@ func (x *Score) String() string {
 func (*Score) ProtoMessage() {}
 
 func (x *Score) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[15]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1862,7 @@ func (x *Score) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Score.ProtoReflect.Descriptor instead.
 func (*Score) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{15}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Score) GetValue() isScore_Value {
@@ -1258,14 +1940,22 @@ type Assessment struct {
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The reactions and comments on it, as the caller sees them.
-	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether guardians see it: DRAFT until approved when the child requires
+	// approval (only contributors and administrators see drafts), PUBLISHED
+	// otherwise.
+	State PublishState `protobuf:"varint,13,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assessment) Reset() {
 	*x = Assessment{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1967,7 @@ func (x *Assessment) String() string {
 func (*Assessment) ProtoMessage() {}
 
 func (x *Assessment) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[16]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1980,7 @@ func (x *Assessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assessment.ProtoReflect.Descriptor instead.
 func (*Assessment) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{16}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Assessment) GetName() string {
@@ -1384,6 +2074,27 @@ func (x *Assessment) GetReactions() *v1.ReactionSummary {
 	return nil
 }
 
+func (x *Assessment) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Assessment) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Assessment) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
+}
+
 // Something the child achieved.
 type Milestone struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1407,14 +2118,20 @@ type Milestone struct {
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The reactions and comments on it, as the caller sees them.
-	Reactions     *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether guardians see it, as for Assessment.state.
+	State PublishState `protobuf:"varint,10,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
+	// The user who approved the draft; empty when it was published at once.
+	ApprovedBy string `protobuf:"bytes,11,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
+	// When the draft was approved; absent when it was published at once.
+	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Milestone) Reset() {
 	*x = Milestone{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +2143,7 @@ func (x *Milestone) String() string {
 func (*Milestone) ProtoMessage() {}
 
 func (x *Milestone) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[17]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +2156,7 @@ func (x *Milestone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Milestone.ProtoReflect.Descriptor instead.
 func (*Milestone) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{17}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Milestone) GetName() string {
@@ -1512,6 +2229,27 @@ func (x *Milestone) GetReactions() *v1.ReactionSummary {
 	return nil
 }
 
+func (x *Milestone) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
+func (x *Milestone) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
+func (x *Milestone) GetApproveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApproveTime
+	}
+	return nil
+}
+
 // One letter grade and the percentage it stands for.
 type GradeMapping struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1525,7 +2263,7 @@ type GradeMapping struct {
 
 func (x *GradeMapping) Reset() {
 	*x = GradeMapping{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +2275,7 @@ func (x *GradeMapping) String() string {
 func (*GradeMapping) ProtoMessage() {}
 
 func (x *GradeMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[18]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +2288,7 @@ func (x *GradeMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradeMapping.ProtoReflect.Descriptor instead.
 func (*GradeMapping) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{18}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GradeMapping) GetLetter() string {
@@ -1586,7 +2324,7 @@ type GradingScale struct {
 
 func (x *GradingScale) Reset() {
 	*x = GradingScale{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +2336,7 @@ func (x *GradingScale) String() string {
 func (*GradingScale) ProtoMessage() {}
 
 func (x *GradingScale) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[19]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +2349,7 @@ func (x *GradingScale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GradingScale.ProtoReflect.Descriptor instead.
 func (*GradingScale) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{19}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GradingScale) GetName() string {
@@ -1664,7 +2402,7 @@ type SubjectSummary struct {
 
 func (x *SubjectSummary) Reset() {
 	*x = SubjectSummary{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +2414,7 @@ func (x *SubjectSummary) String() string {
 func (*SubjectSummary) ProtoMessage() {}
 
 func (x *SubjectSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[20]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +2427,7 @@ func (x *SubjectSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubjectSummary.ProtoReflect.Descriptor instead.
 func (*SubjectSummary) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{20}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubjectSummary) GetSubject() string {
@@ -1755,7 +2493,7 @@ type ProgressSummary struct {
 
 func (x *ProgressSummary) Reset() {
 	*x = ProgressSummary{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2505,7 @@ func (x *ProgressSummary) String() string {
 func (*ProgressSummary) ProtoMessage() {}
 
 func (x *ProgressSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[21]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2518,7 @@ func (x *ProgressSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressSummary.ProtoReflect.Descriptor instead.
 func (*ProgressSummary) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{21}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProgressSummary) GetName() string {
@@ -1841,7 +2579,7 @@ type CreateAssessmentRequest struct {
 
 func (x *CreateAssessmentRequest) Reset() {
 	*x = CreateAssessmentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +2591,7 @@ func (x *CreateAssessmentRequest) String() string {
 func (*CreateAssessmentRequest) ProtoMessage() {}
 
 func (x *CreateAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[22]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +2604,7 @@ func (x *CreateAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*CreateAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{22}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateAssessmentRequest) GetParent() string {
@@ -1901,7 +2639,7 @@ type GetAssessmentRequest struct {
 
 func (x *GetAssessmentRequest) Reset() {
 	*x = GetAssessmentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2651,7 @@ func (x *GetAssessmentRequest) String() string {
 func (*GetAssessmentRequest) ProtoMessage() {}
 
 func (x *GetAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[23]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2664,7 @@ func (x *GetAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*GetAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{23}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAssessmentRequest) GetName() string {
@@ -1954,14 +2692,17 @@ type ListAssessmentsRequest struct {
 	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only assessments on or before this day, `YYYY-MM-DD` (1900-01-01 to
 	// 2199-12-31).
-	EndDate       string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,7,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only assessments in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,8,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAssessmentsRequest) Reset() {
 	*x = ListAssessmentsRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2714,7 @@ func (x *ListAssessmentsRequest) String() string {
 func (*ListAssessmentsRequest) ProtoMessage() {}
 
 func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[24]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2727,7 @@ func (x *ListAssessmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssessmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAssessmentsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{24}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListAssessmentsRequest) GetParent() string {
@@ -2038,6 +2779,13 @@ func (x *ListAssessmentsRequest) GetEndDate() string {
 	return ""
 }
 
+func (x *ListAssessmentsRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
 // Response of ListAssessments.
 type ListAssessmentsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2051,7 +2799,7 @@ type ListAssessmentsResponse struct {
 
 func (x *ListAssessmentsResponse) Reset() {
 	*x = ListAssessmentsResponse{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2811,7 @@ func (x *ListAssessmentsResponse) String() string {
 func (*ListAssessmentsResponse) ProtoMessage() {}
 
 func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[25]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2824,7 @@ func (x *ListAssessmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAssessmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAssessmentsResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{25}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAssessmentsResponse) GetAssessments() []*Assessment {
@@ -2107,7 +2855,7 @@ type UpdateAssessmentRequest struct {
 
 func (x *UpdateAssessmentRequest) Reset() {
 	*x = UpdateAssessmentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2867,7 @@ func (x *UpdateAssessmentRequest) String() string {
 func (*UpdateAssessmentRequest) ProtoMessage() {}
 
 func (x *UpdateAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[26]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2880,7 @@ func (x *UpdateAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{26}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateAssessmentRequest) GetAssessment() *Assessment {
@@ -2162,7 +2910,7 @@ type DeleteAssessmentRequest struct {
 
 func (x *DeleteAssessmentRequest) Reset() {
 	*x = DeleteAssessmentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2922,7 @@ func (x *DeleteAssessmentRequest) String() string {
 func (*DeleteAssessmentRequest) ProtoMessage() {}
 
 func (x *DeleteAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[27]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2935,7 @@ func (x *DeleteAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{27}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteAssessmentRequest) GetName() string {
@@ -2198,6 +2946,62 @@ func (x *DeleteAssessmentRequest) GetName() string {
 }
 
 func (x *DeleteAssessmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request of ApproveAssessment.
+type ApproveAssessmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The assessment's name, `children/{child}/assessments/{assessment}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveAssessmentRequest) Reset() {
+	*x = ApproveAssessmentRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveAssessmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveAssessmentRequest) ProtoMessage() {}
+
+func (x *ApproveAssessmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveAssessmentRequest.ProtoReflect.Descriptor instead.
+func (*ApproveAssessmentRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ApproveAssessmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveAssessmentRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
 	}
@@ -2219,7 +3023,7 @@ type CreateMilestoneRequest struct {
 
 func (x *CreateMilestoneRequest) Reset() {
 	*x = CreateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +3035,7 @@ func (x *CreateMilestoneRequest) String() string {
 func (*CreateMilestoneRequest) ProtoMessage() {}
 
 func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[28]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +3048,7 @@ func (x *CreateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{28}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateMilestoneRequest) GetParent() string {
@@ -2279,7 +3083,7 @@ type GetMilestoneRequest struct {
 
 func (x *GetMilestoneRequest) Reset() {
 	*x = GetMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +3095,7 @@ func (x *GetMilestoneRequest) String() string {
 func (*GetMilestoneRequest) ProtoMessage() {}
 
 func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[29]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +3108,7 @@ func (x *GetMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*GetMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{29}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetMilestoneRequest) GetName() string {
@@ -2330,14 +3134,17 @@ type ListMilestonesRequest struct {
 	StartDate string `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// Only milestones achieved on or before this day, `YYYY-MM-DD`
 	// (1900-01-01 to 2199-12-31).
-	EndDate       string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,6,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only milestones in this state. Guardians never see drafts: for them
+	// PUBLISH_STATE_DRAFT lists nothing.
+	State         PublishState `protobuf:"varint,7,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListMilestonesRequest) Reset() {
 	*x = ListMilestonesRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +3156,7 @@ func (x *ListMilestonesRequest) String() string {
 func (*ListMilestonesRequest) ProtoMessage() {}
 
 func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[30]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +3169,7 @@ func (x *ListMilestonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesRequest.ProtoReflect.Descriptor instead.
 func (*ListMilestonesRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{30}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListMilestonesRequest) GetParent() string {
@@ -2407,6 +3214,13 @@ func (x *ListMilestonesRequest) GetEndDate() string {
 	return ""
 }
 
+func (x *ListMilestonesRequest) GetState() PublishState {
+	if x != nil {
+		return x.State
+	}
+	return PublishState_PUBLISH_STATE_UNSPECIFIED
+}
+
 // Response of ListMilestones.
 type ListMilestonesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2420,7 +3234,7 @@ type ListMilestonesResponse struct {
 
 func (x *ListMilestonesResponse) Reset() {
 	*x = ListMilestonesResponse{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +3246,7 @@ func (x *ListMilestonesResponse) String() string {
 func (*ListMilestonesResponse) ProtoMessage() {}
 
 func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[31]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +3259,7 @@ func (x *ListMilestonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMilestonesResponse.ProtoReflect.Descriptor instead.
 func (*ListMilestonesResponse) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{31}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListMilestonesResponse) GetMilestones() []*Milestone {
@@ -2476,7 +3290,7 @@ type UpdateMilestoneRequest struct {
 
 func (x *UpdateMilestoneRequest) Reset() {
 	*x = UpdateMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +3302,7 @@ func (x *UpdateMilestoneRequest) String() string {
 func (*UpdateMilestoneRequest) ProtoMessage() {}
 
 func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[32]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +3315,7 @@ func (x *UpdateMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{32}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateMilestoneRequest) GetMilestone() *Milestone {
@@ -2531,7 +3345,7 @@ type DeleteMilestoneRequest struct {
 
 func (x *DeleteMilestoneRequest) Reset() {
 	*x = DeleteMilestoneRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +3357,7 @@ func (x *DeleteMilestoneRequest) String() string {
 func (*DeleteMilestoneRequest) ProtoMessage() {}
 
 func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[33]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +3370,7 @@ func (x *DeleteMilestoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMilestoneRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMilestoneRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{33}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteMilestoneRequest) GetName() string {
@@ -2587,7 +3401,7 @@ type CreateCommentRequest struct {
 
 func (x *CreateCommentRequest) Reset() {
 	*x = CreateCommentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +3413,7 @@ func (x *CreateCommentRequest) String() string {
 func (*CreateCommentRequest) ProtoMessage() {}
 
 func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[34]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +3426,7 @@ func (x *CreateCommentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCommentRequest.ProtoReflect.Descriptor instead.
 func (*CreateCommentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{34}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateCommentRequest) GetParent() string {
@@ -2645,7 +3459,7 @@ type ListCommentsRequest struct {
 
 func (x *ListCommentsRequest) Reset() {
 	*x = ListCommentsRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2657,7 +3471,7 @@ func (x *ListCommentsRequest) String() string {
 func (*ListCommentsRequest) ProtoMessage() {}
 
 func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[35]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2670,7 +3484,7 @@ func (x *ListCommentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommentsRequest.ProtoReflect.Descriptor instead.
 func (*ListCommentsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{35}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListCommentsRequest) GetParent() string {
@@ -2705,7 +3519,7 @@ type DeleteCommentRequest struct {
 
 func (x *DeleteCommentRequest) Reset() {
 	*x = DeleteCommentRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +3531,7 @@ func (x *DeleteCommentRequest) String() string {
 func (*DeleteCommentRequest) ProtoMessage() {}
 
 func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[36]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +3544,7 @@ func (x *DeleteCommentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCommentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCommentRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{36}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeleteCommentRequest) GetName() string {
@@ -2751,7 +3565,7 @@ type SetReactionRequest struct {
 
 func (x *SetReactionRequest) Reset() {
 	*x = SetReactionRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +3577,7 @@ func (x *SetReactionRequest) String() string {
 func (*SetReactionRequest) ProtoMessage() {}
 
 func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[37]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +3590,7 @@ func (x *SetReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReactionRequest.ProtoReflect.Descriptor instead.
 func (*SetReactionRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{37}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetReactionRequest) GetReaction() *v1.Reaction {
@@ -2797,7 +3611,7 @@ type DeleteReactionRequest struct {
 
 func (x *DeleteReactionRequest) Reset() {
 	*x = DeleteReactionRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +3623,7 @@ func (x *DeleteReactionRequest) String() string {
 func (*DeleteReactionRequest) ProtoMessage() {}
 
 func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[38]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +3636,7 @@ func (x *DeleteReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteReactionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteReactionRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{38}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteReactionRequest) GetName() string {
@@ -2848,7 +3662,7 @@ type ListReactionsRequest struct {
 
 func (x *ListReactionsRequest) Reset() {
 	*x = ListReactionsRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +3674,7 @@ func (x *ListReactionsRequest) String() string {
 func (*ListReactionsRequest) ProtoMessage() {}
 
 func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[39]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3687,7 @@ func (x *ListReactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListReactionsRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{39}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListReactionsRequest) GetParent() string {
@@ -2897,6 +3711,62 @@ func (x *ListReactionsRequest) GetPageToken() string {
 	return ""
 }
 
+// Request of ApproveMilestone.
+type ApproveMilestoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The milestone's name, `children/{child}/milestones/{milestone}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the approval happens only if this is the current etag: what
+	// the approver read is what is published.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveMilestoneRequest) Reset() {
+	*x = ApproveMilestoneRequest{}
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveMilestoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveMilestoneRequest) ProtoMessage() {}
+
+func (x *ApproveMilestoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveMilestoneRequest.ProtoReflect.Descriptor instead.
+func (*ApproveMilestoneRequest) Descriptor() ([]byte, []int) {
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ApproveMilestoneRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveMilestoneRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request of GetGradingScale.
 type GetGradingScaleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2908,7 +3778,7 @@ type GetGradingScaleRequest struct {
 
 func (x *GetGradingScaleRequest) Reset() {
 	*x = GetGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3790,7 @@ func (x *GetGradingScaleRequest) String() string {
 func (*GetGradingScaleRequest) ProtoMessage() {}
 
 func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[40]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3803,7 @@ func (x *GetGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*GetGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{40}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetGradingScaleRequest) GetName() string {
@@ -2954,7 +3824,7 @@ type UpdateGradingScaleRequest struct {
 
 func (x *UpdateGradingScaleRequest) Reset() {
 	*x = UpdateGradingScaleRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3836,7 @@ func (x *UpdateGradingScaleRequest) String() string {
 func (*UpdateGradingScaleRequest) ProtoMessage() {}
 
 func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[41]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3849,7 @@ func (x *UpdateGradingScaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGradingScaleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGradingScaleRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{41}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpdateGradingScaleRequest) GetGradingScale() *GradingScale {
@@ -3006,7 +3876,7 @@ type GetProgressSummaryRequest struct {
 
 func (x *GetProgressSummaryRequest) Reset() {
 	*x = GetProgressSummaryRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3018,7 +3888,7 @@ func (x *GetProgressSummaryRequest) String() string {
 func (*GetProgressSummaryRequest) ProtoMessage() {}
 
 func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[42]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3031,7 +3901,7 @@ func (x *GetProgressSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProgressSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetProgressSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{42}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetProgressSummaryRequest) GetName() string {
@@ -3083,7 +3953,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3095,7 +3965,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[43]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3108,7 +3978,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{43}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *User) GetName() string {
@@ -3158,7 +4028,7 @@ type FollowedChild struct {
 
 func (x *FollowedChild) Reset() {
 	*x = FollowedChild{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +4040,7 @@ func (x *FollowedChild) String() string {
 func (*FollowedChild) ProtoMessage() {}
 
 func (x *FollowedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[44]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +4053,7 @@ func (x *FollowedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowedChild.ProtoReflect.Descriptor instead.
 func (*FollowedChild) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{44}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FollowedChild) GetChild() string {
@@ -3225,7 +4095,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +4107,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[45]
+	mi := &file_kinbridge_progress_v1_progress_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +4120,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{45}
+	return file_kinbridge_progress_v1_progress_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetUserRequest) GetName() string {
@@ -3264,7 +4134,7 @@ var File_kinbridge_progress_v1_progress_proto protoreflect.FileDescriptor
 
 const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
-	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xd6\x04\n" +
+	"$kinbridge/progress/v1/progress.proto\x12\x15kinbridge.progress.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(kinbridge/discussion/v1/discussion.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\x05\n" +
 	"\x05Child\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12-\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\n" +
@@ -3280,7 +4150,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"createTime\x12B\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag:(\x92A%\n" +
+	"\x04etag\x18\t \x01(\tR\x04etag\x120\n" +
+	"\x14guardians_may_invite\x18\n" +
+	" \x01(\bR\x12guardiansMayInvite\x12)\n" +
+	"\x10require_approval\x18\v \x01(\bR\x0frequireApproval:(\x92A%\n" +
 	"#\xd2\x01\x04name\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"\xf9\x02\n" +
 	"\fGuardianship\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3336,14 +4209,55 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"{\n" +
 	"\x19DeleteGuardianshipRequest\x12J\n" +
 	"\x04name\x18\x01 \x01(\tB6\xbaH3r12/^children/[a-z0-9]{1,63}/guardians/[^/]{1,128}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"`\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xb9\x05\n" +
+	"\n" +
+	"Invitation\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x129\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04role\x12#\n" +
+	"\brelation\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x182R\brelation\x12C\n" +
+	"\x05state\x18\x04 \x01(\x0e2&.kinbridge.progress.v1.InvitationStateB\x05\x92A\x02@\x01R\x05state\x12B\n" +
+	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"expireTime\x12>\n" +
+	"\x03ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x11\xbaH\x0e\xaa\x01\v\"\x05\b\x80\x9a\x9e\x012\x02\b<R\x03ttl\x12\x1f\n" +
+	"\acreator\x18\a \x01(\tB\x05\x92A\x02@\x01R\acreator\x12!\n" +
+	"\bredeemer\x18\b \x01(\tB\x05\x92A\x02@\x01R\bredeemer\x12B\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"createTime\x12B\n" +
+	"\vredeem_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"redeemTime\x12B\n" +
+	"\vrevoke_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
+	"revokeTime\x12\x1b\n" +
+	"\x05token\x18\f \x01(\tB\x05\x92A\x02@\x01R\x05token::\x92A7\n" +
+	"5\xd2\x01\x04name\xd2\x01\x05state\xd2\x01\vexpire_time\xd2\x01\acreator\xd2\x01\vcreate_time\"\x9e\x01\n" +
+	"\x17CreateInvitationRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12I\n" +
+	"\n" +
+	"invitation\x18\x02 \x01(\v2!.kinbridge.progress.v1.InvitationB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"invitation\"\xa4\x01\n" +
+	"\x16ListInvitationsRequest\x128\n" +
+	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x86\x01\n" +
+	"\x17ListInvitationsResponse\x12C\n" +
+	"\vinvitations\x18\x01 \x03(\v2!.kinbridge.progress.v1.InvitationR\vinvitations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"g\n" +
+	"\x14GetInvitationRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/invitations/[a-z0-9]{1,63}$R\x04name\"j\n" +
+	"\x17RevokeInvitationRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/invitations/[a-z0-9]{1,63}$R\x04name\";\n" +
+	"\x17RedeemInvitationRequest\x12 \n" +
+	"\x05token\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x05token\"`\n" +
 	"\x06Points\x12(\n" +
 	"\x06earned\x18\x01 \x01(\x01B\x10\xbaH\r\x12\v@\x01)\x00\x00\x00\x00\x00\x00\x00\x00R\x06earned\x12,\n" +
 	"\bpossible\x18\x02 \x01(\x01B\x10\xbaH\r\x12\v@\x01!\x00\x00\x00\x00\x00\x00\x00\x00R\bpossible\"y\n" +
 	"\x05Score\x127\n" +
 	"\x06points\x18\x01 \x01(\v2\x1d.kinbridge.progress.v1.PointsH\x00R\x06points\x12.\n" +
 	"\fletter_grade\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bH\x00R\vletterGradeB\a\n" +
-	"\x05value\"\xed\x06\n" +
+	"\x05value\"\x9d\b\n" +
 	"\n" +
 	"Assessment\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12(\n" +
@@ -3363,10 +4277,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\f \x01(\tR\x04etag\x12M\n" +
-	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions\x12@\n" +
+	"\x05state\x18\r \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\x0e \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_timeB\n" +
 	"\n" +
-	"\b_percent\"\xe0\x05\n" +
+	"\b_percent\"\x90\a\n" +
 	"\tMilestone\x12\x19\n" +
 	"\x04name\x18\x01 \x01(\tB\x05\x92A\x02@\x01R\x04name\x12\x1e\n" +
 	"\x05title\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12*\n" +
@@ -3381,7 +4299,12 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\t \x01(\tR\x04etag\x12M\n" +
-	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions:6\x92A3\n" +
+	"\treactions\x18\x1e \x01(\v2(.kinbridge.discussion.v1.ReactionSummaryB\x05\x92A\x02@\x01R\treactions\x12@\n" +
+	"\x05state\x18\n" +
+	" \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\x05\x92A\x02@\x01R\x05state\x12&\n" +
+	"\vapproved_by\x18\v \x01(\tB\x05\x92A\x02@\x01R\n" +
+	"approvedBy\x12D\n" +
+	"\fapprove_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x05\x92A\x02@\x01R\vapproveTime:6\x92A3\n" +
 	"1\xd2\x01\x04name\xd2\x01\vrecorded_by\xd2\x01\vcreate_time\xd2\x01\vupdate_time\"d\n" +
 	"\fGradeMapping\x12!\n" +
 	"\x06letter\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\bR\x06letter\x121\n" +
@@ -3425,7 +4348,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"g\n" +
 	"\x14GetAssessmentRequest\x12O\n" +
-	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xa2\x05\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\"\xe7\x05\n" +
 	"\x16ListAssessmentsRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3438,7 +4361,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\a \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x86\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\b \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x86\x01\n" +
 	"\x17ListAssessmentsResponse\x12C\n" +
 	"\vassessments\x18\x01 \x03(\v2!.kinbridge.progress.v1.AssessmentR\vassessments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
@@ -3450,6 +4374,9 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"~\n" +
 	"\x17DeleteAssessmentRequest\x12O\n" +
 	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x7f\n" +
+	"\x18ApproveAssessmentRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x02\n" +
 	"\x16CreateMilestoneRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x01\n" +
@@ -3459,7 +4386,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"e\n" +
 	"\x13GetMilestoneRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\x89\x05\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\"\xce\x05\n" +
 	"\x15ListMilestonesRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -3471,7 +4398,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"start_date\x18\x05 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
 	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\tstartDate\x12\xc6\x01\n" +
 	"\bend_date\x18\x06 \x01(\tB\xaa\x01\xbaH\xa6\x01\xba\x01\x9f\x01\n" +
-	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\"\x82\x01\n" +
+	"\x03day\x12:must be a day from 1900-01-01 to 2199-12-31, as YYYY-MM-DD\x1a\\this.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') && this >= '1900-01-01' && this <= '2199-12-31'\xd8\x01\x01R\aendDate\x12C\n" +
+	"\x05state\x18\a \x01(\x0e2#.kinbridge.progress.v1.PublishStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x82\x01\n" +
 	"\x16ListMilestonesResponse\x12@\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2 .kinbridge.progress.v1.MilestoneR\n" +
@@ -3506,7 +4434,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"[\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"}\n" +
+	"\x17ApproveMilestoneRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
@@ -3531,11 +4462,21 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\brelation\x18\x04 \x01(\tB\x05\x92A\x02@\x01R\brelation:#\x92A \n" +
 	"\x1e\xd2\x01\x05child\xd2\x01\fdisplay_name\xd2\x01\x04role\"@\n" +
 	"\x0eGetUserRequest\x12.\n" +
-	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*E\n" +
+	"\x04name\x18\x01 \x01(\tB\x1a\xbaH\x17r\x152\x13^users/[^/]{1,128}$R\x04name*c\n" +
+	"\fPublishState\x12\x1d\n" +
+	"\x19PUBLISH_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PUBLISH_STATE_DRAFT\x10\x01\x12\x1b\n" +
+	"\x17PUBLISH_STATE_PUBLISHED\x10\x02*E\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rROLE_GUARDIAN\x10\x01\x12\x14\n" +
-	"\x10ROLE_CONTRIBUTOR\x10\x02*\xc9\x01\n" +
+	"\x10ROLE_CONTRIBUTOR\x10\x02*\xab\x01\n" +
+	"\x0fInvitationState\x12 \n" +
+	"\x1cINVITATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17INVITATION_STATE_ACTIVE\x10\x01\x12\x1d\n" +
+	"\x19INVITATION_STATE_REDEEMED\x10\x02\x12\x1c\n" +
+	"\x18INVITATION_STATE_REVOKED\x10\x03\x12\x1c\n" +
+	"\x18INVITATION_STATE_EXPIRED\x10\x04*\xc9\x01\n" +
 	"\x0eAssessmentKind\x12\x1f\n" +
 	"\x1bASSESSMENT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ASSESSMENT_KIND_TEST\x10\x01\x12\x1c\n" +
@@ -3550,7 +4491,14 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x17MILESTONE_CATEGORY_ARTS\x10\x03\x12\x1d\n" +
 	"\x19MILESTONE_CATEGORY_SPORTS\x10\x04\x12\"\n" +
 	"\x1eMILESTONE_CATEGORY_LIFE_SKILLS\x10\x05\x12\x1c\n" +
-	"\x18MILESTONE_CATEGORY_OTHER\x10\x062\x93&\n" +
+	"\x18MILESTONE_CATEGORY_OTHER\x10\x06*\xe5\x01\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fERROR_REASON_INVITATION_EXPIRED\x10\x01\x12$\n" +
+	" ERROR_REASON_INVITATION_REDEEMED\x10\x02\x12#\n" +
+	"\x1fERROR_REASON_INVITATION_REVOKED\x10\x03\x12!\n" +
+	"\x1dERROR_REASON_ALREADY_GUARDIAN\x10\x04\x12%\n" +
+	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\xd5.\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -3562,13 +4510,20 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x11ListGuardianships\x12/.kinbridge.progress.v1.ListGuardianshipsRequest\x1a0.kinbridge.progress.v1.ListGuardianshipsResponse\",\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=children/*}/guardians\x90\x02\x01\x12\xb1\x01\n" +
 	"\x12UpdateGuardianship\x120.kinbridge.progress.v1.UpdateGuardianshipRequest\x1a#.kinbridge.progress.v1.Guardianship\"D\x82\xd3\xe4\x93\x02>:\fguardianship2./v1/{guardianship.name=children/*/guardians/*}\x12\x8c\x01\n" +
 	"\x12DeleteGuardianship\x120.kinbridge.progress.v1.DeleteGuardianshipRequest\x1a\x16.google.protobuf.Empty\",\x82\xd3\xe4\x93\x02#*!/v1/{name=children/*/guardians/*}\x90\x02\x02\x12\x9e\x01\n" +
+	"\x10CreateInvitation\x12..kinbridge.progress.v1.CreateInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\"7\x82\xd3\xe4\x93\x021:\n" +
+	"invitation\"#/v1/{parent=children/*}/invitations\x12\xa0\x01\n" +
+	"\x0fListInvitations\x12-.kinbridge.progress.v1.ListInvitationsRequest\x1a..kinbridge.progress.v1.ListInvitationsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/invitations\x90\x02\x01\x12\x8f\x01\n" +
+	"\rGetInvitation\x12+.kinbridge.progress.v1.GetInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\".\x82\xd3\xe4\x93\x02%\x12#/v1/{name=children/*/invitations/*}\x90\x02\x01\x12\x9c\x01\n" +
+	"\x10RevokeInvitation\x12..kinbridge.progress.v1.RevokeInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/invitations/*}:revoke\x12\x8a\x01\n" +
+	"\x10RedeemInvitation\x12..kinbridge.progress.v1.RedeemInvitationRequest\x1a#.kinbridge.progress.v1.Guardianship\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/invitations:redeem\x12\x9e\x01\n" +
 	"\x10CreateAssessment\x12..kinbridge.progress.v1.CreateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"7\x82\xd3\xe4\x93\x021:\n" +
 	"assessment\"#/v1/{parent=children/*}/assessments\x12\x8f\x01\n" +
 	"\rGetAssessment\x12+.kinbridge.progress.v1.GetAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\".\x82\xd3\xe4\x93\x02%\x12#/v1/{name=children/*/assessments/*}\x90\x02\x01\x12\xa0\x01\n" +
 	"\x0fListAssessments\x12-.kinbridge.progress.v1.ListAssessmentsRequest\x1a..kinbridge.progress.v1.ListAssessmentsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/assessments\x90\x02\x01\x12\xa9\x01\n" +
 	"\x10UpdateAssessment\x12..kinbridge.progress.v1.UpdateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"B\x82\xd3\xe4\x93\x02<:\n" +
 	"assessment2./v1/{assessment.name=children/*/assessments/*}\x12\x8a\x01\n" +
-	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x99\x01\n" +
+	"\x10DeleteAssessment\x12..kinbridge.progress.v1.DeleteAssessmentRequest\x1a\x16.google.protobuf.Empty\".\x82\xd3\xe4\x93\x02%*#/v1/{name=children/*/assessments/*}\x90\x02\x02\x12\x9f\x01\n" +
+	"\x11ApproveAssessment\x12/.kinbridge.progress.v1.ApproveAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=children/*/assessments/*}:approve\x12\x99\x01\n" +
 	"\x0fCreateMilestone\x12-.kinbridge.progress.v1.CreateMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\tmilestone\"\"/v1/{parent=children/*}/milestones\x12\x8b\x01\n" +
 	"\fGetMilestone\x12*.kinbridge.progress.v1.GetMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/milestones/*}\x90\x02\x01\x12\x9c\x01\n" +
 	"\x0eListMilestones\x12,.kinbridge.progress.v1.ListMilestonesRequest\x1a-.kinbridge.progress.v1.ListMilestonesResponse\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=children/*}/milestones\x90\x02\x01\x12\xa3\x01\n" +
@@ -3579,7 +4534,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\rDeleteComment\x12+.kinbridge.progress.v1.DeleteCommentRequest\x1a\x16.google.protobuf.Empty\"j\x82\xd3\xe4\x93\x02aZ/*-/v1/{name=children/*/milestones/*/comments/*}*./v1/{name=children/*/assessments/*/comments/*}\x90\x02\x02\x12\xf1\x01\n" +
 	"\vSetReaction\x12).kinbridge.progress.v1.SetReactionRequest\x1a!.kinbridge.discussion.v1.Reaction\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01:\breactionZC:\breaction\x1a7/v1/{reaction.name=children/*/milestones/*/reactions/*}\x1a8/v1/{reaction.name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xc4\x01\n" +
 	"\x0eDeleteReaction\x12,.kinbridge.progress.v1.DeleteReactionRequest\x1a\x16.google.protobuf.Empty\"l\x82\xd3\xe4\x93\x02cZ0*./v1/{name=children/*/milestones/*/reactions/*}*//v1/{name=children/*/assessments/*/reactions/*}\x90\x02\x02\x12\xda\x01\n" +
-	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x94\x01\n" +
+	"\rListReactions\x12+.kinbridge.progress.v1.ListReactionsRequest\x1a..kinbridge.discussion.v1.ListReactionsResponse\"l\x82\xd3\xe4\x93\x02cZ0\x12./v1/{parent=children/*/milestones/*}/reactions\x12//v1/{parent=children/*/assessments/*}/reactions\x90\x02\x01\x12\x9b\x01\n" +
+	"\x10ApproveMilestone\x12..kinbridge.progress.v1.ApproveMilestoneRequest\x1a .kinbridge.progress.v1.Milestone\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/milestones/*}:approve\x12\x94\x01\n" +
 	"\x0fGetGradingScale\x12-.kinbridge.progress.v1.GetGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=children/*/gradingScale}\x90\x02\x01\x12\xb4\x01\n" +
 	"\x12UpdateGradingScale\x120.kinbridge.progress.v1.UpdateGradingScaleRequest\x1a#.kinbridge.progress.v1.GradingScale\"G\x82\xd3\xe4\x93\x02A:\rgrading_scale20/v1/{grading_scale.name=children/*/gradingScale}\x12\xa0\x01\n" +
 	"\x12GetProgressSummary\x120.kinbridge.progress.v1.GetProgressSummaryRequest\x1a&.kinbridge.progress.v1.ProgressSummary\"0\x82\xd3\xe4\x93\x02'\x12%/v1/{name=children/*/progressSummary}\x90\x02\x01\x12l\n" +
@@ -3598,176 +4554,218 @@ func file_kinbridge_progress_v1_progress_proto_rawDescGZIP() []byte {
 	return file_kinbridge_progress_v1_progress_proto_rawDescData
 }
 
-var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_kinbridge_progress_v1_progress_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_kinbridge_progress_v1_progress_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_kinbridge_progress_v1_progress_proto_goTypes = []any{
-	(Role)(0),                         // 0: kinbridge.progress.v1.Role
-	(AssessmentKind)(0),               // 1: kinbridge.progress.v1.AssessmentKind
-	(MilestoneCategory)(0),            // 2: kinbridge.progress.v1.MilestoneCategory
-	(*Child)(nil),                     // 3: kinbridge.progress.v1.Child
-	(*Guardianship)(nil),              // 4: kinbridge.progress.v1.Guardianship
-	(*CreateChildRequest)(nil),        // 5: kinbridge.progress.v1.CreateChildRequest
-	(*GetChildRequest)(nil),           // 6: kinbridge.progress.v1.GetChildRequest
-	(*ListChildrenRequest)(nil),       // 7: kinbridge.progress.v1.ListChildrenRequest
-	(*ListChildrenResponse)(nil),      // 8: kinbridge.progress.v1.ListChildrenResponse
-	(*UpdateChildRequest)(nil),        // 9: kinbridge.progress.v1.UpdateChildRequest
-	(*DeleteChildRequest)(nil),        // 10: kinbridge.progress.v1.DeleteChildRequest
-	(*CreateGuardianshipRequest)(nil), // 11: kinbridge.progress.v1.CreateGuardianshipRequest
-	(*GetGuardianshipRequest)(nil),    // 12: kinbridge.progress.v1.GetGuardianshipRequest
-	(*ListGuardianshipsRequest)(nil),  // 13: kinbridge.progress.v1.ListGuardianshipsRequest
-	(*ListGuardianshipsResponse)(nil), // 14: kinbridge.progress.v1.ListGuardianshipsResponse
-	(*UpdateGuardianshipRequest)(nil), // 15: kinbridge.progress.v1.UpdateGuardianshipRequest
-	(*DeleteGuardianshipRequest)(nil), // 16: kinbridge.progress.v1.DeleteGuardianshipRequest
-	(*Points)(nil),                    // 17: kinbridge.progress.v1.Points
-	(*Score)(nil),                     // 18: kinbridge.progress.v1.Score
-	(*Assessment)(nil),                // 19: kinbridge.progress.v1.Assessment
-	(*Milestone)(nil),                 // 20: kinbridge.progress.v1.Milestone
-	(*GradeMapping)(nil),              // 21: kinbridge.progress.v1.GradeMapping
-	(*GradingScale)(nil),              // 22: kinbridge.progress.v1.GradingScale
-	(*SubjectSummary)(nil),            // 23: kinbridge.progress.v1.SubjectSummary
-	(*ProgressSummary)(nil),           // 24: kinbridge.progress.v1.ProgressSummary
-	(*CreateAssessmentRequest)(nil),   // 25: kinbridge.progress.v1.CreateAssessmentRequest
-	(*GetAssessmentRequest)(nil),      // 26: kinbridge.progress.v1.GetAssessmentRequest
-	(*ListAssessmentsRequest)(nil),    // 27: kinbridge.progress.v1.ListAssessmentsRequest
-	(*ListAssessmentsResponse)(nil),   // 28: kinbridge.progress.v1.ListAssessmentsResponse
-	(*UpdateAssessmentRequest)(nil),   // 29: kinbridge.progress.v1.UpdateAssessmentRequest
-	(*DeleteAssessmentRequest)(nil),   // 30: kinbridge.progress.v1.DeleteAssessmentRequest
-	(*CreateMilestoneRequest)(nil),    // 31: kinbridge.progress.v1.CreateMilestoneRequest
-	(*GetMilestoneRequest)(nil),       // 32: kinbridge.progress.v1.GetMilestoneRequest
-	(*ListMilestonesRequest)(nil),     // 33: kinbridge.progress.v1.ListMilestonesRequest
-	(*ListMilestonesResponse)(nil),    // 34: kinbridge.progress.v1.ListMilestonesResponse
-	(*UpdateMilestoneRequest)(nil),    // 35: kinbridge.progress.v1.UpdateMilestoneRequest
-	(*DeleteMilestoneRequest)(nil),    // 36: kinbridge.progress.v1.DeleteMilestoneRequest
-	(*CreateCommentRequest)(nil),      // 37: kinbridge.progress.v1.CreateCommentRequest
-	(*ListCommentsRequest)(nil),       // 38: kinbridge.progress.v1.ListCommentsRequest
-	(*DeleteCommentRequest)(nil),      // 39: kinbridge.progress.v1.DeleteCommentRequest
-	(*SetReactionRequest)(nil),        // 40: kinbridge.progress.v1.SetReactionRequest
-	(*DeleteReactionRequest)(nil),     // 41: kinbridge.progress.v1.DeleteReactionRequest
-	(*ListReactionsRequest)(nil),      // 42: kinbridge.progress.v1.ListReactionsRequest
-	(*GetGradingScaleRequest)(nil),    // 43: kinbridge.progress.v1.GetGradingScaleRequest
-	(*UpdateGradingScaleRequest)(nil), // 44: kinbridge.progress.v1.UpdateGradingScaleRequest
-	(*GetProgressSummaryRequest)(nil), // 45: kinbridge.progress.v1.GetProgressSummaryRequest
-	(*User)(nil),                      // 46: kinbridge.progress.v1.User
-	(*FollowedChild)(nil),             // 47: kinbridge.progress.v1.FollowedChild
-	(*GetUserRequest)(nil),            // 48: kinbridge.progress.v1.GetUserRequest
-	(*timestamppb.Timestamp)(nil),     // 49: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 50: google.protobuf.FieldMask
-	(*v1.ReactionSummary)(nil),        // 51: kinbridge.discussion.v1.ReactionSummary
-	(*v1.Comment)(nil),                // 52: kinbridge.discussion.v1.Comment
-	(*v1.Reaction)(nil),               // 53: kinbridge.discussion.v1.Reaction
-	(*emptypb.Empty)(nil),             // 54: google.protobuf.Empty
-	(*v1.ListCommentsResponse)(nil),   // 55: kinbridge.discussion.v1.ListCommentsResponse
-	(*v1.ListReactionsResponse)(nil),  // 56: kinbridge.discussion.v1.ListReactionsResponse
+	(PublishState)(0),                 // 0: kinbridge.progress.v1.PublishState
+	(Role)(0),                         // 1: kinbridge.progress.v1.Role
+	(InvitationState)(0),              // 2: kinbridge.progress.v1.InvitationState
+	(AssessmentKind)(0),               // 3: kinbridge.progress.v1.AssessmentKind
+	(MilestoneCategory)(0),            // 4: kinbridge.progress.v1.MilestoneCategory
+	(ErrorReason)(0),                  // 5: kinbridge.progress.v1.ErrorReason
+	(*Child)(nil),                     // 6: kinbridge.progress.v1.Child
+	(*Guardianship)(nil),              // 7: kinbridge.progress.v1.Guardianship
+	(*CreateChildRequest)(nil),        // 8: kinbridge.progress.v1.CreateChildRequest
+	(*GetChildRequest)(nil),           // 9: kinbridge.progress.v1.GetChildRequest
+	(*ListChildrenRequest)(nil),       // 10: kinbridge.progress.v1.ListChildrenRequest
+	(*ListChildrenResponse)(nil),      // 11: kinbridge.progress.v1.ListChildrenResponse
+	(*UpdateChildRequest)(nil),        // 12: kinbridge.progress.v1.UpdateChildRequest
+	(*DeleteChildRequest)(nil),        // 13: kinbridge.progress.v1.DeleteChildRequest
+	(*CreateGuardianshipRequest)(nil), // 14: kinbridge.progress.v1.CreateGuardianshipRequest
+	(*GetGuardianshipRequest)(nil),    // 15: kinbridge.progress.v1.GetGuardianshipRequest
+	(*ListGuardianshipsRequest)(nil),  // 16: kinbridge.progress.v1.ListGuardianshipsRequest
+	(*ListGuardianshipsResponse)(nil), // 17: kinbridge.progress.v1.ListGuardianshipsResponse
+	(*UpdateGuardianshipRequest)(nil), // 18: kinbridge.progress.v1.UpdateGuardianshipRequest
+	(*DeleteGuardianshipRequest)(nil), // 19: kinbridge.progress.v1.DeleteGuardianshipRequest
+	(*Invitation)(nil),                // 20: kinbridge.progress.v1.Invitation
+	(*CreateInvitationRequest)(nil),   // 21: kinbridge.progress.v1.CreateInvitationRequest
+	(*ListInvitationsRequest)(nil),    // 22: kinbridge.progress.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),   // 23: kinbridge.progress.v1.ListInvitationsResponse
+	(*GetInvitationRequest)(nil),      // 24: kinbridge.progress.v1.GetInvitationRequest
+	(*RevokeInvitationRequest)(nil),   // 25: kinbridge.progress.v1.RevokeInvitationRequest
+	(*RedeemInvitationRequest)(nil),   // 26: kinbridge.progress.v1.RedeemInvitationRequest
+	(*Points)(nil),                    // 27: kinbridge.progress.v1.Points
+	(*Score)(nil),                     // 28: kinbridge.progress.v1.Score
+	(*Assessment)(nil),                // 29: kinbridge.progress.v1.Assessment
+	(*Milestone)(nil),                 // 30: kinbridge.progress.v1.Milestone
+	(*GradeMapping)(nil),              // 31: kinbridge.progress.v1.GradeMapping
+	(*GradingScale)(nil),              // 32: kinbridge.progress.v1.GradingScale
+	(*SubjectSummary)(nil),            // 33: kinbridge.progress.v1.SubjectSummary
+	(*ProgressSummary)(nil),           // 34: kinbridge.progress.v1.ProgressSummary
+	(*CreateAssessmentRequest)(nil),   // 35: kinbridge.progress.v1.CreateAssessmentRequest
+	(*GetAssessmentRequest)(nil),      // 36: kinbridge.progress.v1.GetAssessmentRequest
+	(*ListAssessmentsRequest)(nil),    // 37: kinbridge.progress.v1.ListAssessmentsRequest
+	(*ListAssessmentsResponse)(nil),   // 38: kinbridge.progress.v1.ListAssessmentsResponse
+	(*UpdateAssessmentRequest)(nil),   // 39: kinbridge.progress.v1.UpdateAssessmentRequest
+	(*DeleteAssessmentRequest)(nil),   // 40: kinbridge.progress.v1.DeleteAssessmentRequest
+	(*ApproveAssessmentRequest)(nil),  // 41: kinbridge.progress.v1.ApproveAssessmentRequest
+	(*CreateMilestoneRequest)(nil),    // 42: kinbridge.progress.v1.CreateMilestoneRequest
+	(*GetMilestoneRequest)(nil),       // 43: kinbridge.progress.v1.GetMilestoneRequest
+	(*ListMilestonesRequest)(nil),     // 44: kinbridge.progress.v1.ListMilestonesRequest
+	(*ListMilestonesResponse)(nil),    // 45: kinbridge.progress.v1.ListMilestonesResponse
+	(*UpdateMilestoneRequest)(nil),    // 46: kinbridge.progress.v1.UpdateMilestoneRequest
+	(*DeleteMilestoneRequest)(nil),    // 47: kinbridge.progress.v1.DeleteMilestoneRequest
+	(*CreateCommentRequest)(nil),      // 48: kinbridge.progress.v1.CreateCommentRequest
+	(*ListCommentsRequest)(nil),       // 49: kinbridge.progress.v1.ListCommentsRequest
+	(*DeleteCommentRequest)(nil),      // 50: kinbridge.progress.v1.DeleteCommentRequest
+	(*SetReactionRequest)(nil),        // 51: kinbridge.progress.v1.SetReactionRequest
+	(*DeleteReactionRequest)(nil),     // 52: kinbridge.progress.v1.DeleteReactionRequest
+	(*ListReactionsRequest)(nil),      // 53: kinbridge.progress.v1.ListReactionsRequest
+	(*ApproveMilestoneRequest)(nil),   // 54: kinbridge.progress.v1.ApproveMilestoneRequest
+	(*GetGradingScaleRequest)(nil),    // 55: kinbridge.progress.v1.GetGradingScaleRequest
+	(*UpdateGradingScaleRequest)(nil), // 56: kinbridge.progress.v1.UpdateGradingScaleRequest
+	(*GetProgressSummaryRequest)(nil), // 57: kinbridge.progress.v1.GetProgressSummaryRequest
+	(*User)(nil),                      // 58: kinbridge.progress.v1.User
+	(*FollowedChild)(nil),             // 59: kinbridge.progress.v1.FollowedChild
+	(*GetUserRequest)(nil),            // 60: kinbridge.progress.v1.GetUserRequest
+	(*timestamppb.Timestamp)(nil),     // 61: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 62: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),       // 63: google.protobuf.Duration
+	(*v1.ReactionSummary)(nil),        // 64: kinbridge.discussion.v1.ReactionSummary
+	(*v1.Comment)(nil),                // 65: kinbridge.discussion.v1.Comment
+	(*v1.Reaction)(nil),               // 66: kinbridge.discussion.v1.Reaction
+	(*emptypb.Empty)(nil),             // 67: google.protobuf.Empty
+	(*v1.ListCommentsResponse)(nil),   // 68: kinbridge.discussion.v1.ListCommentsResponse
+	(*v1.ListReactionsResponse)(nil),  // 69: kinbridge.discussion.v1.ListReactionsResponse
 }
 var file_kinbridge_progress_v1_progress_proto_depIdxs = []int32{
-	49, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
-	49, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
-	49, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
-	49, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	3,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
-	3,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
-	50, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	4,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
-	4,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
-	50, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17, // 13: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
-	1,  // 14: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	18, // 15: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
-	49, // 16: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
-	49, // 17: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
-	51, // 18: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
-	2,  // 19: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	49, // 20: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
-	49, // 21: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
-	51, // 22: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
-	21, // 23: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
-	49, // 24: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
-	23, // 25: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
-	23, // 26: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
-	20, // 27: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
-	19, // 28: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	1,  // 29: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
-	19, // 30: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
-	19, // 31: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
-	50, // 32: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	20, // 33: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	2,  // 34: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
-	20, // 35: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
-	20, // 36: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
-	50, // 37: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
-	52, // 38: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
-	53, // 39: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
-	22, // 40: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
-	47, // 41: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
-	0,  // 42: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
-	5,  // 43: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
-	6,  // 44: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
-	7,  // 45: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
-	9,  // 46: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
-	10, // 47: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
-	11, // 48: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
-	12, // 49: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
-	13, // 50: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
-	15, // 51: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
-	16, // 52: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
-	25, // 53: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
-	26, // 54: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
-	27, // 55: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
-	29, // 56: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
-	30, // 57: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
-	31, // 58: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
-	32, // 59: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
-	33, // 60: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
-	35, // 61: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
-	36, // 62: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
-	37, // 63: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
-	38, // 64: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
-	39, // 65: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
-	40, // 66: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
-	41, // 67: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
-	42, // 68: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
-	43, // 69: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
-	44, // 70: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
-	45, // 71: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
-	48, // 72: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
-	3,  // 73: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
-	3,  // 74: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
-	8,  // 75: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
-	3,  // 76: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
-	54, // 77: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
-	4,  // 78: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	4,  // 79: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	14, // 80: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
-	4,  // 81: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
-	54, // 82: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
-	19, // 83: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	19, // 84: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
-	28, // 85: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
-	19, // 86: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
-	54, // 87: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
-	20, // 88: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	20, // 89: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
-	34, // 90: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
-	20, // 91: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
-	54, // 92: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
-	52, // 93: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
-	55, // 94: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
-	54, // 95: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
-	53, // 96: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
-	54, // 97: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
-	56, // 98: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
-	22, // 99: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	22, // 100: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
-	24, // 101: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
-	46, // 102: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
-	73, // [73:103] is the sub-list for method output_type
-	43, // [43:73] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	61, // 0: kinbridge.progress.v1.Child.create_time:type_name -> google.protobuf.Timestamp
+	61, // 1: kinbridge.progress.v1.Child.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: kinbridge.progress.v1.Guardianship.role:type_name -> kinbridge.progress.v1.Role
+	61, // 3: kinbridge.progress.v1.Guardianship.create_time:type_name -> google.protobuf.Timestamp
+	61, // 4: kinbridge.progress.v1.Guardianship.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 5: kinbridge.progress.v1.CreateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	6,  // 6: kinbridge.progress.v1.ListChildrenResponse.children:type_name -> kinbridge.progress.v1.Child
+	6,  // 7: kinbridge.progress.v1.UpdateChildRequest.child:type_name -> kinbridge.progress.v1.Child
+	62, // 8: kinbridge.progress.v1.UpdateChildRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 9: kinbridge.progress.v1.CreateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	7,  // 10: kinbridge.progress.v1.ListGuardianshipsResponse.guardianships:type_name -> kinbridge.progress.v1.Guardianship
+	7,  // 11: kinbridge.progress.v1.UpdateGuardianshipRequest.guardianship:type_name -> kinbridge.progress.v1.Guardianship
+	62, // 12: kinbridge.progress.v1.UpdateGuardianshipRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 13: kinbridge.progress.v1.Invitation.role:type_name -> kinbridge.progress.v1.Role
+	2,  // 14: kinbridge.progress.v1.Invitation.state:type_name -> kinbridge.progress.v1.InvitationState
+	61, // 15: kinbridge.progress.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	63, // 16: kinbridge.progress.v1.Invitation.ttl:type_name -> google.protobuf.Duration
+	61, // 17: kinbridge.progress.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	61, // 18: kinbridge.progress.v1.Invitation.redeem_time:type_name -> google.protobuf.Timestamp
+	61, // 19: kinbridge.progress.v1.Invitation.revoke_time:type_name -> google.protobuf.Timestamp
+	20, // 20: kinbridge.progress.v1.CreateInvitationRequest.invitation:type_name -> kinbridge.progress.v1.Invitation
+	20, // 21: kinbridge.progress.v1.ListInvitationsResponse.invitations:type_name -> kinbridge.progress.v1.Invitation
+	27, // 22: kinbridge.progress.v1.Score.points:type_name -> kinbridge.progress.v1.Points
+	3,  // 23: kinbridge.progress.v1.Assessment.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	28, // 24: kinbridge.progress.v1.Assessment.score:type_name -> kinbridge.progress.v1.Score
+	61, // 25: kinbridge.progress.v1.Assessment.create_time:type_name -> google.protobuf.Timestamp
+	61, // 26: kinbridge.progress.v1.Assessment.update_time:type_name -> google.protobuf.Timestamp
+	64, // 27: kinbridge.progress.v1.Assessment.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	0,  // 28: kinbridge.progress.v1.Assessment.state:type_name -> kinbridge.progress.v1.PublishState
+	61, // 29: kinbridge.progress.v1.Assessment.approve_time:type_name -> google.protobuf.Timestamp
+	4,  // 30: kinbridge.progress.v1.Milestone.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	61, // 31: kinbridge.progress.v1.Milestone.create_time:type_name -> google.protobuf.Timestamp
+	61, // 32: kinbridge.progress.v1.Milestone.update_time:type_name -> google.protobuf.Timestamp
+	64, // 33: kinbridge.progress.v1.Milestone.reactions:type_name -> kinbridge.discussion.v1.ReactionSummary
+	0,  // 34: kinbridge.progress.v1.Milestone.state:type_name -> kinbridge.progress.v1.PublishState
+	61, // 35: kinbridge.progress.v1.Milestone.approve_time:type_name -> google.protobuf.Timestamp
+	31, // 36: kinbridge.progress.v1.GradingScale.grades:type_name -> kinbridge.progress.v1.GradeMapping
+	61, // 37: kinbridge.progress.v1.GradingScale.update_time:type_name -> google.protobuf.Timestamp
+	33, // 38: kinbridge.progress.v1.ProgressSummary.subjects:type_name -> kinbridge.progress.v1.SubjectSummary
+	33, // 39: kinbridge.progress.v1.ProgressSummary.overall:type_name -> kinbridge.progress.v1.SubjectSummary
+	30, // 40: kinbridge.progress.v1.ProgressSummary.milestones:type_name -> kinbridge.progress.v1.Milestone
+	29, // 41: kinbridge.progress.v1.CreateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	3,  // 42: kinbridge.progress.v1.ListAssessmentsRequest.kind:type_name -> kinbridge.progress.v1.AssessmentKind
+	0,  // 43: kinbridge.progress.v1.ListAssessmentsRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	29, // 44: kinbridge.progress.v1.ListAssessmentsResponse.assessments:type_name -> kinbridge.progress.v1.Assessment
+	29, // 45: kinbridge.progress.v1.UpdateAssessmentRequest.assessment:type_name -> kinbridge.progress.v1.Assessment
+	62, // 46: kinbridge.progress.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 47: kinbridge.progress.v1.CreateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	4,  // 48: kinbridge.progress.v1.ListMilestonesRequest.category:type_name -> kinbridge.progress.v1.MilestoneCategory
+	0,  // 49: kinbridge.progress.v1.ListMilestonesRequest.state:type_name -> kinbridge.progress.v1.PublishState
+	30, // 50: kinbridge.progress.v1.ListMilestonesResponse.milestones:type_name -> kinbridge.progress.v1.Milestone
+	30, // 51: kinbridge.progress.v1.UpdateMilestoneRequest.milestone:type_name -> kinbridge.progress.v1.Milestone
+	62, // 52: kinbridge.progress.v1.UpdateMilestoneRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 53: kinbridge.progress.v1.CreateCommentRequest.comment:type_name -> kinbridge.discussion.v1.Comment
+	66, // 54: kinbridge.progress.v1.SetReactionRequest.reaction:type_name -> kinbridge.discussion.v1.Reaction
+	32, // 55: kinbridge.progress.v1.UpdateGradingScaleRequest.grading_scale:type_name -> kinbridge.progress.v1.GradingScale
+	59, // 56: kinbridge.progress.v1.User.children:type_name -> kinbridge.progress.v1.FollowedChild
+	1,  // 57: kinbridge.progress.v1.FollowedChild.role:type_name -> kinbridge.progress.v1.Role
+	8,  // 58: kinbridge.progress.v1.ProgressService.CreateChild:input_type -> kinbridge.progress.v1.CreateChildRequest
+	9,  // 59: kinbridge.progress.v1.ProgressService.GetChild:input_type -> kinbridge.progress.v1.GetChildRequest
+	10, // 60: kinbridge.progress.v1.ProgressService.ListChildren:input_type -> kinbridge.progress.v1.ListChildrenRequest
+	12, // 61: kinbridge.progress.v1.ProgressService.UpdateChild:input_type -> kinbridge.progress.v1.UpdateChildRequest
+	13, // 62: kinbridge.progress.v1.ProgressService.DeleteChild:input_type -> kinbridge.progress.v1.DeleteChildRequest
+	14, // 63: kinbridge.progress.v1.ProgressService.CreateGuardianship:input_type -> kinbridge.progress.v1.CreateGuardianshipRequest
+	15, // 64: kinbridge.progress.v1.ProgressService.GetGuardianship:input_type -> kinbridge.progress.v1.GetGuardianshipRequest
+	16, // 65: kinbridge.progress.v1.ProgressService.ListGuardianships:input_type -> kinbridge.progress.v1.ListGuardianshipsRequest
+	18, // 66: kinbridge.progress.v1.ProgressService.UpdateGuardianship:input_type -> kinbridge.progress.v1.UpdateGuardianshipRequest
+	19, // 67: kinbridge.progress.v1.ProgressService.DeleteGuardianship:input_type -> kinbridge.progress.v1.DeleteGuardianshipRequest
+	21, // 68: kinbridge.progress.v1.ProgressService.CreateInvitation:input_type -> kinbridge.progress.v1.CreateInvitationRequest
+	22, // 69: kinbridge.progress.v1.ProgressService.ListInvitations:input_type -> kinbridge.progress.v1.ListInvitationsRequest
+	24, // 70: kinbridge.progress.v1.ProgressService.GetInvitation:input_type -> kinbridge.progress.v1.GetInvitationRequest
+	25, // 71: kinbridge.progress.v1.ProgressService.RevokeInvitation:input_type -> kinbridge.progress.v1.RevokeInvitationRequest
+	26, // 72: kinbridge.progress.v1.ProgressService.RedeemInvitation:input_type -> kinbridge.progress.v1.RedeemInvitationRequest
+	35, // 73: kinbridge.progress.v1.ProgressService.CreateAssessment:input_type -> kinbridge.progress.v1.CreateAssessmentRequest
+	36, // 74: kinbridge.progress.v1.ProgressService.GetAssessment:input_type -> kinbridge.progress.v1.GetAssessmentRequest
+	37, // 75: kinbridge.progress.v1.ProgressService.ListAssessments:input_type -> kinbridge.progress.v1.ListAssessmentsRequest
+	39, // 76: kinbridge.progress.v1.ProgressService.UpdateAssessment:input_type -> kinbridge.progress.v1.UpdateAssessmentRequest
+	40, // 77: kinbridge.progress.v1.ProgressService.DeleteAssessment:input_type -> kinbridge.progress.v1.DeleteAssessmentRequest
+	41, // 78: kinbridge.progress.v1.ProgressService.ApproveAssessment:input_type -> kinbridge.progress.v1.ApproveAssessmentRequest
+	42, // 79: kinbridge.progress.v1.ProgressService.CreateMilestone:input_type -> kinbridge.progress.v1.CreateMilestoneRequest
+	43, // 80: kinbridge.progress.v1.ProgressService.GetMilestone:input_type -> kinbridge.progress.v1.GetMilestoneRequest
+	44, // 81: kinbridge.progress.v1.ProgressService.ListMilestones:input_type -> kinbridge.progress.v1.ListMilestonesRequest
+	46, // 82: kinbridge.progress.v1.ProgressService.UpdateMilestone:input_type -> kinbridge.progress.v1.UpdateMilestoneRequest
+	47, // 83: kinbridge.progress.v1.ProgressService.DeleteMilestone:input_type -> kinbridge.progress.v1.DeleteMilestoneRequest
+	48, // 84: kinbridge.progress.v1.ProgressService.CreateComment:input_type -> kinbridge.progress.v1.CreateCommentRequest
+	49, // 85: kinbridge.progress.v1.ProgressService.ListComments:input_type -> kinbridge.progress.v1.ListCommentsRequest
+	50, // 86: kinbridge.progress.v1.ProgressService.DeleteComment:input_type -> kinbridge.progress.v1.DeleteCommentRequest
+	51, // 87: kinbridge.progress.v1.ProgressService.SetReaction:input_type -> kinbridge.progress.v1.SetReactionRequest
+	52, // 88: kinbridge.progress.v1.ProgressService.DeleteReaction:input_type -> kinbridge.progress.v1.DeleteReactionRequest
+	53, // 89: kinbridge.progress.v1.ProgressService.ListReactions:input_type -> kinbridge.progress.v1.ListReactionsRequest
+	54, // 90: kinbridge.progress.v1.ProgressService.ApproveMilestone:input_type -> kinbridge.progress.v1.ApproveMilestoneRequest
+	55, // 91: kinbridge.progress.v1.ProgressService.GetGradingScale:input_type -> kinbridge.progress.v1.GetGradingScaleRequest
+	56, // 92: kinbridge.progress.v1.ProgressService.UpdateGradingScale:input_type -> kinbridge.progress.v1.UpdateGradingScaleRequest
+	57, // 93: kinbridge.progress.v1.ProgressService.GetProgressSummary:input_type -> kinbridge.progress.v1.GetProgressSummaryRequest
+	60, // 94: kinbridge.progress.v1.ProgressService.GetUser:input_type -> kinbridge.progress.v1.GetUserRequest
+	6,  // 95: kinbridge.progress.v1.ProgressService.CreateChild:output_type -> kinbridge.progress.v1.Child
+	6,  // 96: kinbridge.progress.v1.ProgressService.GetChild:output_type -> kinbridge.progress.v1.Child
+	11, // 97: kinbridge.progress.v1.ProgressService.ListChildren:output_type -> kinbridge.progress.v1.ListChildrenResponse
+	6,  // 98: kinbridge.progress.v1.ProgressService.UpdateChild:output_type -> kinbridge.progress.v1.Child
+	67, // 99: kinbridge.progress.v1.ProgressService.DeleteChild:output_type -> google.protobuf.Empty
+	7,  // 100: kinbridge.progress.v1.ProgressService.CreateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	7,  // 101: kinbridge.progress.v1.ProgressService.GetGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	17, // 102: kinbridge.progress.v1.ProgressService.ListGuardianships:output_type -> kinbridge.progress.v1.ListGuardianshipsResponse
+	7,  // 103: kinbridge.progress.v1.ProgressService.UpdateGuardianship:output_type -> kinbridge.progress.v1.Guardianship
+	67, // 104: kinbridge.progress.v1.ProgressService.DeleteGuardianship:output_type -> google.protobuf.Empty
+	20, // 105: kinbridge.progress.v1.ProgressService.CreateInvitation:output_type -> kinbridge.progress.v1.Invitation
+	23, // 106: kinbridge.progress.v1.ProgressService.ListInvitations:output_type -> kinbridge.progress.v1.ListInvitationsResponse
+	20, // 107: kinbridge.progress.v1.ProgressService.GetInvitation:output_type -> kinbridge.progress.v1.Invitation
+	20, // 108: kinbridge.progress.v1.ProgressService.RevokeInvitation:output_type -> kinbridge.progress.v1.Invitation
+	7,  // 109: kinbridge.progress.v1.ProgressService.RedeemInvitation:output_type -> kinbridge.progress.v1.Guardianship
+	29, // 110: kinbridge.progress.v1.ProgressService.CreateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	29, // 111: kinbridge.progress.v1.ProgressService.GetAssessment:output_type -> kinbridge.progress.v1.Assessment
+	38, // 112: kinbridge.progress.v1.ProgressService.ListAssessments:output_type -> kinbridge.progress.v1.ListAssessmentsResponse
+	29, // 113: kinbridge.progress.v1.ProgressService.UpdateAssessment:output_type -> kinbridge.progress.v1.Assessment
+	67, // 114: kinbridge.progress.v1.ProgressService.DeleteAssessment:output_type -> google.protobuf.Empty
+	29, // 115: kinbridge.progress.v1.ProgressService.ApproveAssessment:output_type -> kinbridge.progress.v1.Assessment
+	30, // 116: kinbridge.progress.v1.ProgressService.CreateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	30, // 117: kinbridge.progress.v1.ProgressService.GetMilestone:output_type -> kinbridge.progress.v1.Milestone
+	45, // 118: kinbridge.progress.v1.ProgressService.ListMilestones:output_type -> kinbridge.progress.v1.ListMilestonesResponse
+	30, // 119: kinbridge.progress.v1.ProgressService.UpdateMilestone:output_type -> kinbridge.progress.v1.Milestone
+	67, // 120: kinbridge.progress.v1.ProgressService.DeleteMilestone:output_type -> google.protobuf.Empty
+	65, // 121: kinbridge.progress.v1.ProgressService.CreateComment:output_type -> kinbridge.discussion.v1.Comment
+	68, // 122: kinbridge.progress.v1.ProgressService.ListComments:output_type -> kinbridge.discussion.v1.ListCommentsResponse
+	67, // 123: kinbridge.progress.v1.ProgressService.DeleteComment:output_type -> google.protobuf.Empty
+	66, // 124: kinbridge.progress.v1.ProgressService.SetReaction:output_type -> kinbridge.discussion.v1.Reaction
+	67, // 125: kinbridge.progress.v1.ProgressService.DeleteReaction:output_type -> google.protobuf.Empty
+	69, // 126: kinbridge.progress.v1.ProgressService.ListReactions:output_type -> kinbridge.discussion.v1.ListReactionsResponse
+	30, // 127: kinbridge.progress.v1.ProgressService.ApproveMilestone:output_type -> kinbridge.progress.v1.Milestone
+	32, // 128: kinbridge.progress.v1.ProgressService.GetGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	32, // 129: kinbridge.progress.v1.ProgressService.UpdateGradingScale:output_type -> kinbridge.progress.v1.GradingScale
+	34, // 130: kinbridge.progress.v1.ProgressService.GetProgressSummary:output_type -> kinbridge.progress.v1.ProgressSummary
+	58, // 131: kinbridge.progress.v1.ProgressService.GetUser:output_type -> kinbridge.progress.v1.User
+	95, // [95:132] is the sub-list for method output_type
+	58, // [58:95] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_kinbridge_progress_v1_progress_proto_init() }
@@ -3775,19 +4773,19 @@ func file_kinbridge_progress_v1_progress_proto_init() {
 	if File_kinbridge_progress_v1_progress_proto != nil {
 		return
 	}
-	file_kinbridge_progress_v1_progress_proto_msgTypes[15].OneofWrappers = []any{
+	file_kinbridge_progress_v1_progress_proto_msgTypes[22].OneofWrappers = []any{
 		(*Score_Points)(nil),
 		(*Score_LetterGrade)(nil),
 	}
-	file_kinbridge_progress_v1_progress_proto_msgTypes[16].OneofWrappers = []any{}
-	file_kinbridge_progress_v1_progress_proto_msgTypes[20].OneofWrappers = []any{}
+	file_kinbridge_progress_v1_progress_proto_msgTypes[23].OneofWrappers = []any{}
+	file_kinbridge_progress_v1_progress_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kinbridge_progress_v1_progress_proto_rawDesc), len(file_kinbridge_progress_v1_progress_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   46,
+			NumEnums:      6,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,11 +31,17 @@ const (
 	ProgressService_ListGuardianships_FullMethodName  = "/kinbridge.progress.v1.ProgressService/ListGuardianships"
 	ProgressService_UpdateGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGuardianship"
 	ProgressService_DeleteGuardianship_FullMethodName = "/kinbridge.progress.v1.ProgressService/DeleteGuardianship"
+	ProgressService_CreateInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/CreateInvitation"
+	ProgressService_ListInvitations_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListInvitations"
+	ProgressService_GetInvitation_FullMethodName      = "/kinbridge.progress.v1.ProgressService/GetInvitation"
+	ProgressService_RevokeInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/RevokeInvitation"
+	ProgressService_RedeemInvitation_FullMethodName   = "/kinbridge.progress.v1.ProgressService/RedeemInvitation"
 	ProgressService_CreateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/CreateAssessment"
 	ProgressService_GetAssessment_FullMethodName      = "/kinbridge.progress.v1.ProgressService/GetAssessment"
 	ProgressService_ListAssessments_FullMethodName    = "/kinbridge.progress.v1.ProgressService/ListAssessments"
 	ProgressService_UpdateAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/UpdateAssessment"
 	ProgressService_DeleteAssessment_FullMethodName   = "/kinbridge.progress.v1.ProgressService/DeleteAssessment"
+	ProgressService_ApproveAssessment_FullMethodName  = "/kinbridge.progress.v1.ProgressService/ApproveAssessment"
 	ProgressService_CreateMilestone_FullMethodName    = "/kinbridge.progress.v1.ProgressService/CreateMilestone"
 	ProgressService_GetMilestone_FullMethodName       = "/kinbridge.progress.v1.ProgressService/GetMilestone"
 	ProgressService_ListMilestones_FullMethodName     = "/kinbridge.progress.v1.ProgressService/ListMilestones"
@@ -47,6 +53,7 @@ const (
 	ProgressService_SetReaction_FullMethodName        = "/kinbridge.progress.v1.ProgressService/SetReaction"
 	ProgressService_DeleteReaction_FullMethodName     = "/kinbridge.progress.v1.ProgressService/DeleteReaction"
 	ProgressService_ListReactions_FullMethodName      = "/kinbridge.progress.v1.ProgressService/ListReactions"
+	ProgressService_ApproveMilestone_FullMethodName   = "/kinbridge.progress.v1.ProgressService/ApproveMilestone"
 	ProgressService_GetGradingScale_FullMethodName    = "/kinbridge.progress.v1.ProgressService/GetGradingScale"
 	ProgressService_UpdateGradingScale_FullMethodName = "/kinbridge.progress.v1.ProgressService/UpdateGradingScale"
 	ProgressService_GetProgressSummary_FullMethodName = "/kinbridge.progress.v1.ProgressService/GetProgressSummary"
@@ -64,6 +71,12 @@ const (
 // child the caller may not see is answered with NOT_FOUND, exactly as a child
 // that does not exist, so names never leak. A caller who may see a child but
 // lacks the role for a write gets PERMISSION_DENIED.
+//
+// Drafts: for a child with `require_approval`, what a contributor records
+// is a draft until approved. Guardians never see drafts: lists leave them
+// out, Get answers NOT_FOUND as for a record that does not exist, and
+// summaries never count them (for anyone). Contributors and administrators
+// see them, with `state` PUBLISH_STATE_DRAFT.
 type ProgressServiceClient interface {
 	// Creates a child. Administrators only.
 	CreateChild(ctx context.Context, in *CreateChildRequest, opts ...grpc.CallOption) (*Child, error)
@@ -90,6 +103,42 @@ type ProgressServiceClient interface {
 	UpdateGuardianship(ctx context.Context, in *UpdateGuardianshipRequest, opts ...grpc.CallOption) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(ctx context.Context, in *DeleteGuardianshipRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Invites a relative to follow a child: the answer carries a one-time
+	// `token` for the app's link `{origin}/join#{token}`, shown only here.
+	// Administrators may always invite; the child's guardians and
+	// contributors may when the child's `guardians_may_invite` is on, and
+	// get PERMISSION_DENIED otherwise. Only administrators may invite a
+	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Lists a child's invitations, newest first, in every state. Any
+	// guardian, contributor or administrator who may see the child. Tokens
+	// are never listed.
+	ListInvitations(ctx context.Context, in *ListInvitationsRequest, opts ...grpc.CallOption) (*ListInvitationsResponse, error)
+	// Returns one invitation of a child the caller may see, without its token.
+	GetInvitation(ctx context.Context, in *GetInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Revokes an active invitation so its link no longer works. The
+	// invitation's creator, the child's contributors and administrators
+	// (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+	// returns it unchanged. An invitation that can no longer be revoked fails
+	// with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+	// guardianship it created stays: delete that instead) or
+	// INVITATION_EXPIRED.
+	RevokeInvitation(ctx context.Context, in *RevokeInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
+	// Redeems an invitation's token: the caller becomes a guardian of the
+	// child with the invitation's role and relation, and the child's
+	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+	// An invitation is used once: of two redeems at the same time one wins.
+	//
+	// Errors (ErrorInfo domain "progress.kinbridge"):
+	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
+	//     guessing tokens teaches nothing;
+	//   - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+	//     or INVITATION_REVOKED: the link no longer works; ask for a new one;
+	//   - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+	//     the child. The invitation stays usable by someone else.
+	RedeemInvitation(ctx context.Context, in *RedeemInvitationRequest, opts ...grpc.CallOption) (*Guardianship, error)
 	// Records an assessment. Contributors and administrators. With a
 	// `request_id`, sending the same request again returns the assessment the
 	// first one created instead of recording it twice.
@@ -106,6 +155,12 @@ type ProgressServiceClient interface {
 	UpdateAssessment(ctx context.Context, in *UpdateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
 	// Deletes an assessment. Contributors and administrators.
 	DeleteAssessment(ctx context.Context, in *DeleteAssessmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Publishes a draft assessment (see Child.require_approval): guardians
+	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
+	// contributor of the child than the one who recorded it, or an
+	// administrator; the author gets PERMISSION_DENIED, and an assessment
+	// that is already published FAILED_PRECONDITION.
+	ApproveAssessment(ctx context.Context, in *ApproveAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
 	CreateMilestone(ctx context.Context, in *CreateMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
@@ -137,6 +192,9 @@ type ProgressServiceClient interface {
 	DeleteReaction(ctx context.Context, in *DeleteReactionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListReactions(ctx context.Context, in *ListReactionsRequest, opts ...grpc.CallOption) (*v1.ListReactionsResponse, error)
+	// Publishes a draft milestone, as ApproveAssessment does an assessment
+	// (guardians are notified with MILESTONE_ACHIEVED).
+	ApproveMilestone(ctx context.Context, in *ApproveMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error)
@@ -158,7 +216,9 @@ type ProgressServiceClient interface {
 	//     assessments fall on different days;
 	//   - `overall` is the same over every subject together; the milestones
 	//     are those achieved in the window;
-	//   - numbers are rounded to two decimals, half away from zero.
+	//   - numbers are rounded to two decimals, half away from zero;
+	//   - drafts (not yet approved, see Child.require_approval) count
+	//     nowhere, whoever asks.
 	//
 	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -285,6 +345,56 @@ func (c *progressServiceClient) DeleteGuardianship(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *progressServiceClient) CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_CreateInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ListInvitations(ctx context.Context, in *ListInvitationsRequest, opts ...grpc.CallOption) (*ListInvitationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInvitationsResponse)
+	err := c.cc.Invoke(ctx, ProgressService_ListInvitations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) GetInvitation(ctx context.Context, in *GetInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_GetInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) RevokeInvitation(ctx context.Context, in *RevokeInvitationRequest, opts ...grpc.CallOption) (*Invitation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invitation)
+	err := c.cc.Invoke(ctx, ProgressService_RevokeInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) RedeemInvitation(ctx context.Context, in *RedeemInvitationRequest, opts ...grpc.CallOption) (*Guardianship, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Guardianship)
+	err := c.cc.Invoke(ctx, ProgressService_RedeemInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *progressServiceClient) CreateAssessment(ctx context.Context, in *CreateAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Assessment)
@@ -329,6 +439,16 @@ func (c *progressServiceClient) DeleteAssessment(ctx context.Context, in *Delete
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, ProgressService_DeleteAssessment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *progressServiceClient) ApproveAssessment(ctx context.Context, in *ApproveAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Assessment)
+	err := c.cc.Invoke(ctx, ProgressService_ApproveAssessment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -445,6 +565,16 @@ func (c *progressServiceClient) ListReactions(ctx context.Context, in *ListReact
 	return out, nil
 }
 
+func (c *progressServiceClient) ApproveMilestone(ctx context.Context, in *ApproveMilestoneRequest, opts ...grpc.CallOption) (*Milestone, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Milestone)
+	err := c.cc.Invoke(ctx, ProgressService_ApproveMilestone_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *progressServiceClient) GetGradingScale(ctx context.Context, in *GetGradingScaleRequest, opts ...grpc.CallOption) (*GradingScale, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GradingScale)
@@ -496,6 +626,12 @@ func (c *progressServiceClient) GetUser(ctx context.Context, in *GetUserRequest,
 // child the caller may not see is answered with NOT_FOUND, exactly as a child
 // that does not exist, so names never leak. A caller who may see a child but
 // lacks the role for a write gets PERMISSION_DENIED.
+//
+// Drafts: for a child with `require_approval`, what a contributor records
+// is a draft until approved. Guardians never see drafts: lists leave them
+// out, Get answers NOT_FOUND as for a record that does not exist, and
+// summaries never count them (for anyone). Contributors and administrators
+// see them, with `state` PUBLISH_STATE_DRAFT.
 type ProgressServiceServer interface {
 	// Creates a child. Administrators only.
 	CreateChild(context.Context, *CreateChildRequest) (*Child, error)
@@ -522,6 +658,42 @@ type ProgressServiceServer interface {
 	UpdateGuardianship(context.Context, *UpdateGuardianshipRequest) (*Guardianship, error)
 	// Revokes a user's access to a child. Administrators only.
 	DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error)
+	// Invites a relative to follow a child: the answer carries a one-time
+	// `token` for the app's link `{origin}/join#{token}`, shown only here.
+	// Administrators may always invite; the child's guardians and
+	// contributors may when the child's `guardians_may_invite` is on, and
+	// get PERMISSION_DENIED otherwise. Only administrators may invite a
+	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
+	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error)
+	// Lists a child's invitations, newest first, in every state. Any
+	// guardian, contributor or administrator who may see the child. Tokens
+	// are never listed.
+	ListInvitations(context.Context, *ListInvitationsRequest) (*ListInvitationsResponse, error)
+	// Returns one invitation of a child the caller may see, without its token.
+	GetInvitation(context.Context, *GetInvitationRequest) (*Invitation, error)
+	// Revokes an active invitation so its link no longer works. The
+	// invitation's creator, the child's contributors and administrators
+	// (PERMISSION_DENIED for other guardians). Revoking a revoked invitation
+	// returns it unchanged. An invitation that can no longer be revoked fails
+	// with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
+	// guardianship it created stays: delete that instead) or
+	// INVITATION_EXPIRED.
+	RevokeInvitation(context.Context, *RevokeInvitationRequest) (*Invitation, error)
+	// Redeems an invitation's token: the caller becomes a guardian of the
+	// child with the invitation's role and relation, and the child's
+	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
+	// An invitation is used once: of two redeems at the same time one wins.
+	//
+	// Errors (ErrorInfo domain "progress.kinbridge"):
+	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
+	//     guessing tokens teaches nothing;
+	//   - FAILED_PRECONDITION, reason INVITATION_EXPIRED, INVITATION_REDEEMED
+	//     or INVITATION_REVOKED: the link no longer works; ask for a new one;
+	//   - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
+	//     the child. The invitation stays usable by someone else.
+	RedeemInvitation(context.Context, *RedeemInvitationRequest) (*Guardianship, error)
 	// Records an assessment. Contributors and administrators. With a
 	// `request_id`, sending the same request again returns the assessment the
 	// first one created instead of recording it twice.
@@ -538,6 +710,12 @@ type ProgressServiceServer interface {
 	UpdateAssessment(context.Context, *UpdateAssessmentRequest) (*Assessment, error)
 	// Deletes an assessment. Contributors and administrators.
 	DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error)
+	// Publishes a draft assessment (see Child.require_approval): guardians
+	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
+	// contributor of the child than the one who recorded it, or an
+	// administrator; the author gets PERMISSION_DENIED, and an assessment
+	// that is already published FAILED_PRECONDITION.
+	ApproveAssessment(context.Context, *ApproveAssessmentRequest) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
 	CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error)
@@ -569,6 +747,9 @@ type ProgressServiceServer interface {
 	DeleteReaction(context.Context, *DeleteReactionRequest) (*emptypb.Empty, error)
 	// Lists an item's reactions by user, with their counts per kind.
 	ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error)
+	// Publishes a draft milestone, as ApproveAssessment does an assessment
+	// (guardians are notified with MILESTONE_ACHIEVED).
+	ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error)
 	// Returns how the child's letter grades become percentages: the default
 	// scale until one is set.
 	GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error)
@@ -590,7 +771,9 @@ type ProgressServiceServer interface {
 	//     assessments fall on different days;
 	//   - `overall` is the same over every subject together; the milestones
 	//     are those achieved in the window;
-	//   - numbers are rounded to two decimals, half away from zero.
+	//   - numbers are rounded to two decimals, half away from zero;
+	//   - drafts (not yet approved, see Child.require_approval) count
+	//     nowhere, whoever asks.
 	//
 	// Worked example: Math 18/20 on 1 March, B+ on 15 March (87 on the
 	// default scale) and 70/100 on 31 March give latest 70, mean 82.33 and a
@@ -647,6 +830,21 @@ func (UnimplementedProgressServiceServer) UpdateGuardianship(context.Context, *U
 func (UnimplementedProgressServiceServer) DeleteGuardianship(context.Context, *DeleteGuardianshipRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteGuardianship not implemented")
 }
+func (UnimplementedProgressServiceServer) CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) ListInvitations(context.Context, *ListInvitationsRequest) (*ListInvitationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInvitations not implemented")
+}
+func (UnimplementedProgressServiceServer) GetInvitation(context.Context, *GetInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) RevokeInvitation(context.Context, *RevokeInvitationRequest) (*Invitation, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeInvitation not implemented")
+}
+func (UnimplementedProgressServiceServer) RedeemInvitation(context.Context, *RedeemInvitationRequest) (*Guardianship, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeemInvitation not implemented")
+}
 func (UnimplementedProgressServiceServer) CreateAssessment(context.Context, *CreateAssessmentRequest) (*Assessment, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateAssessment not implemented")
 }
@@ -661,6 +859,9 @@ func (UnimplementedProgressServiceServer) UpdateAssessment(context.Context, *Upd
 }
 func (UnimplementedProgressServiceServer) DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAssessment not implemented")
+}
+func (UnimplementedProgressServiceServer) ApproveAssessment(context.Context, *ApproveAssessmentRequest) (*Assessment, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveAssessment not implemented")
 }
 func (UnimplementedProgressServiceServer) CreateMilestone(context.Context, *CreateMilestoneRequest) (*Milestone, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateMilestone not implemented")
@@ -694,6 +895,9 @@ func (UnimplementedProgressServiceServer) DeleteReaction(context.Context, *Delet
 }
 func (UnimplementedProgressServiceServer) ListReactions(context.Context, *ListReactionsRequest) (*v1.ListReactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReactions not implemented")
+}
+func (UnimplementedProgressServiceServer) ApproveMilestone(context.Context, *ApproveMilestoneRequest) (*Milestone, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveMilestone not implemented")
 }
 func (UnimplementedProgressServiceServer) GetGradingScale(context.Context, *GetGradingScaleRequest) (*GradingScale, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGradingScale not implemented")
@@ -908,6 +1112,96 @@ func _ProgressService_DeleteGuardianship_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_CreateInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).CreateInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_CreateInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).CreateInvitation(ctx, req.(*CreateInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ListInvitations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInvitationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ListInvitations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ListInvitations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ListInvitations(ctx, req.(*ListInvitationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_GetInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).GetInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_GetInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).GetInvitation(ctx, req.(*GetInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_RevokeInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).RevokeInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_RevokeInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).RevokeInvitation(ctx, req.(*RevokeInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_RedeemInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeemInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).RedeemInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_RedeemInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).RedeemInvitation(ctx, req.(*RedeemInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProgressService_CreateAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateAssessmentRequest)
 	if err := dec(in); err != nil {
@@ -994,6 +1288,24 @@ func _ProgressService_DeleteAssessment_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProgressServiceServer).DeleteAssessment(ctx, req.(*DeleteAssessmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProgressService_ApproveAssessment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveAssessmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ApproveAssessment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ApproveAssessment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ApproveAssessment(ctx, req.(*ApproveAssessmentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1196,6 +1508,24 @@ func _ProgressService_ListReactions_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProgressService_ApproveMilestone_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveMilestoneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProgressServiceServer).ApproveMilestone(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProgressService_ApproveMilestone_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProgressServiceServer).ApproveMilestone(ctx, req.(*ApproveMilestoneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProgressService_GetGradingScale_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetGradingScaleRequest)
 	if err := dec(in); err != nil {
@@ -1316,6 +1646,26 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ProgressService_DeleteGuardianship_Handler,
 		},
 		{
+			MethodName: "CreateInvitation",
+			Handler:    _ProgressService_CreateInvitation_Handler,
+		},
+		{
+			MethodName: "ListInvitations",
+			Handler:    _ProgressService_ListInvitations_Handler,
+		},
+		{
+			MethodName: "GetInvitation",
+			Handler:    _ProgressService_GetInvitation_Handler,
+		},
+		{
+			MethodName: "RevokeInvitation",
+			Handler:    _ProgressService_RevokeInvitation_Handler,
+		},
+		{
+			MethodName: "RedeemInvitation",
+			Handler:    _ProgressService_RedeemInvitation_Handler,
+		},
+		{
 			MethodName: "CreateAssessment",
 			Handler:    _ProgressService_CreateAssessment_Handler,
 		},
@@ -1334,6 +1684,10 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteAssessment",
 			Handler:    _ProgressService_DeleteAssessment_Handler,
+		},
+		{
+			MethodName: "ApproveAssessment",
+			Handler:    _ProgressService_ApproveAssessment_Handler,
 		},
 		{
 			MethodName: "CreateMilestone",
@@ -1378,6 +1732,10 @@ var ProgressService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReactions",
 			Handler:    _ProgressService_ListReactions_Handler,
+		},
+		{
+			MethodName: "ApproveMilestone",
+			Handler:    _ProgressService_ApproveMilestone_Handler,
 		},
 		{
 			MethodName: "GetGradingScale",

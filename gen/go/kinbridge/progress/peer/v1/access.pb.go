@@ -148,9 +148,13 @@ type CheckAccessResponse struct {
 	// Whether the child exists at all.
 	ChildExists bool `protobuf:"varint,2,opt,name=child_exists,json=childExists,proto3" json:"child_exists,omitempty"`
 	// The user's role on the child; ROLE_UNSPECIFIED when they have none.
-	Role          v1.Role `protobuf:"varint,3,opt,name=role,proto3,enum=kinbridge.progress.v1.Role" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Role v1.Role `protobuf:"varint,3,opt,name=role,proto3,enum=kinbridge.progress.v1.Role" json:"role,omitempty"`
+	// The child's `require_approval`: what a contributor who is not an
+	// administrator adds to it is a draft until approved. False for a child
+	// that does not exist.
+	ApprovalRequired bool `protobuf:"varint,4,opt,name=approval_required,json=approvalRequired,proto3" json:"approval_required,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CheckAccessResponse) Reset() {
@@ -202,6 +206,13 @@ func (x *CheckAccessResponse) GetRole() v1.Role {
 		return x.Role
 	}
 	return v1.Role(0)
+}
+
+func (x *CheckAccessResponse) GetApprovalRequired() bool {
+	if x != nil {
+		return x.ApprovalRequired
+	}
+	return false
 }
 
 // Request of ListGuardians.
@@ -372,11 +383,12 @@ const file_kinbridge_progress_peer_v1_access_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x03 \x01(\x0e2&.kinbridge.progress.peer.v1.PermissionB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\n" +
-	"permission\"\x83\x01\n" +
+	"permission\"\xb0\x01\n" +
 	"\x13CheckAccessResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12!\n" +
 	"\fchild_exists\x18\x02 \x01(\bR\vchildExists\x12/\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleR\x04role\"N\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x1b.kinbridge.progress.v1.RoleR\x04role\x12+\n" +
+	"\x11approval_required\x18\x04 \x01(\bR\x10approvalRequired\"N\n" +
 	"\x14ListGuardiansRequest\x126\n" +
 	"\x05child\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x05child\"O\n" +
 	"\bGuardian\x12\x12\n" +

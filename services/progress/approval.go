@@ -1,0 +1,264 @@
+package progress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
+	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
+	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/etag"
+	"github.com/kinbridge/kinbridge/pkg/events"
+	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/outbox"
+	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/progress/store"
+)
+
+// Approval before publishing, in one place:
+//   - for a child with require_approval, what a contributor who is not an
+//     administrator records is a draft; an administrator's is published
+//     at once, as is everything recorded for other children;
+//   - guardians never see drafts: lists leave them out, Get answers
+//     NOT_FOUND (as for a record that does not exist), summaries never
+//     count them (for anyone, so a cached summary serves every caller);
+//     contributors and administrators see them with state DRAFT;
+//   - another contributor of the child than the author, or an
+//     administrator, approves a draft; the author gets PERMISSION_DENIED,
+//     and a published record FAILED_PRECONDITION;
+//   - a draft's creation tells the child's other contributors
+//     (APPROVAL_REQUESTED, audience CONTRIBUTORS); the guardians' event
+//     (ASSESSMENT_RECORDED, MILESTONE_ACHIEVED) goes out with the approval,
+//     through the outbox in the approval's transaction;
+//   - turning require_approval off publishes no draft: each still needs
+//     its approval.
+
+// authorizeAuthor checks that the caller may record for the child and
+// says whether what they record is a draft.
+func (s *server) authorizeAuthor(ctx context.Context, childID string) (auth.Principal, bool, error) {
+	p, role, requireApproval, err := s.childAccess(ctx, childID)
+	if err != nil {
+		return p, false, err
+	}
+	if !p.Admin && role < store.RoleContributor {
+		return p, false, status.Errorf(codes.PermissionDenied, "your role on children/%s does not allow this", childID)
+	}
+	return p, requireApproval && !p.Admin, nil
+}
+
+// authorizeReader checks that the caller may see the child and says
+// whether they see its drafts.
+func (s *server) authorizeReader(ctx context.Context, childID string) (seesDrafts bool, err error) {
+	p, role, _, err := s.childAccess(ctx, childID)
+	if err != nil {
+		return false, err
+	}
+	return p.Admin || role >= store.RoleContributor, nil
+}
+
+// childAccess is authorizeChild's lookup with the child's require_approval:
+// NOT_FOUND for a child the caller holds no role on.
+func (s *server) childAccess(ctx context.Context, childID string) (auth.Principal, store.Role, bool, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return p, store.RoleNone, false, err
+	}
+	role, exists, requireApproval, err := s.store.Access(ctx, childID, p.Subject)
+	if err != nil {
+		return p, store.RoleNone, false, storeError(err, "child")
+	}
+	if !exists || (!p.Admin && role == store.RoleNone) {
+		return p, store.RoleNone, false, childNotFound(childID)
+	}
+	return p, role, requireApproval, nil
+}
+
+// publishState is the state of a record as created.
+func publishState(draft bool) store.PublishState {
+	if draft {
+		return store.Draft
+	}
+	return store.Published
+}
+
+// listState is the state filter of a listing: what was asked for, and
+// only published records for a caller who does not see drafts (none at
+// all when they asked for drafts).
+func listState(seesDrafts bool, asked progressv1.PublishState) (state store.PublishState, none bool) {
+	switch {
+	case seesDrafts:
+		return store.PublishState(asked), false
+	case asked == progressv1.PublishState_PUBLISH_STATE_DRAFT:
+		return 0, true
+	}
+	return store.Published, false
+}
+
+// hidden reports whether a record in state is hidden from the caller: a
+// draft to someone who does not see drafts.
+func hidden(seesDrafts bool, a store.Approval) bool {
+	return !seesDrafts && a.State == store.Draft
+}
+
+// approvalFields are a record's approval as the contract has them.
+func approvalFields(a store.Approval) (progressv1.PublishState, string, *timestamppb.Timestamp) {
+	var at *timestamppb.Timestamp
+	if !a.ApproveTime.IsZero() {
+		at = timestamppb.New(a.ApproveTime)
+	}
+	return progressv1.PublishState(a.State), a.ApprovedBy, at
+}
+
+// recordEvent is the outbox message of an event about a child's record,
+// naming its author as the actor (the approver's call publishes the
+// author's record), for audience.
+func recordEvent(typ notificationv1.EventType, childID, title, body, link, author string, audience notificationpeerv1.Audience) outbox.Message {
+	return events.Message(&notificationpeerv1.Event{
+		Type:      typ,
+		Child:     names.Child{ID: childID}.String(),
+		Title:     title,
+		Body:      body,
+		Link:      link,
+		OccurTime: timestamppb.Now(),
+		Actor:     author,
+		Audience:  audience,
+	})
+}
+
+// assessmentBody is an assessment's line in a notification: its title and
+// score.
+func assessmentBody(a store.Assessment) string {
+	body := a.Title
+	switch a.Score.Kind {
+	case store.ScoredPoints:
+		body += fmt.Sprintf(": %g/%g", a.Score.Earned, a.Score.Possible)
+	case store.ScoredLetter:
+		body += ": " + a.Score.Letter
+	}
+	return body
+}
+
+// assessmentEvent announces an assessment: to the guardians when it is
+// published, to the other contributors when it is a draft.
+func assessmentEvent(a store.Assessment) outbox.Message {
+	link := names.Assessment{Child: a.ChildID, ID: a.ID}.String()
+	if a.State == store.Draft {
+		return recordEvent(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, a.ChildID,
+			"Approval requested: assessment in "+a.Subject, assessmentBody(a), link, a.RecordedBy,
+			notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS)
+	}
+	return recordEvent(notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, a.ChildID,
+		"New assessment in "+a.Subject, assessmentBody(a), link, a.RecordedBy, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
+}
+
+// milestoneEvent announces a milestone as assessmentEvent does an
+// assessment.
+func milestoneEvent(m store.Milestone) outbox.Message {
+	link := names.Milestone{Child: m.ChildID, ID: m.ID}.String()
+	if m.State == store.Draft {
+		return recordEvent(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, m.ChildID,
+			"Approval requested: milestone", m.Title, link, m.RecordedBy, notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS)
+	}
+	return recordEvent(notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, m.ChildID,
+		"New milestone", m.Title, link, m.RecordedBy, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
+}
+
+// checkApprover refuses p, a contributor of the child, the approval of
+// their own record named name: another contributor or an administrator
+// approves it.
+func checkApprover(p auth.Principal, name, author string) error {
+	if !p.Admin && p.Subject == author {
+		return status.Errorf(codes.PermissionDenied, "%s was recorded by you: another contributor or an administrator approves it", name)
+	}
+	return nil
+}
+
+// approvalError maps an approval's store error: a published record is
+// FAILED_PRECONDITION with a PreconditionFailure naming it.
+func approvalError(err error, name string) error {
+	if !errors.Is(err, store.ErrAlreadyPublished) {
+		return storeError(err, name)
+	}
+	st := status.Newf(codes.FailedPrecondition, "%s is published already", name)
+	if withDetails, derr := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+		Type: "STATE", Subject: name, Description: "is not a draft: there is nothing to approve",
+	}}}); derr == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// ApproveAssessment publishes a draft assessment and tells the guardians.
+func (s *server) ApproveAssessment(ctx context.Context, req *progressv1.ApproveAssessmentRequest) (*progressv1.Assessment, error) {
+	rn, err := validate.Name("name", req.GetName(), names.ParseAssessment)
+	if err != nil {
+		return nil, err
+	}
+	childID, id := rn.Child, rn.ID
+	rev, err := etag.Revision("etag", req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
+	if err != nil {
+		return nil, err
+	}
+	current, err := s.store.GetAssessment(ctx, childID, id)
+	if err != nil {
+		return nil, storeError(err, req.GetName())
+	}
+	if err := checkApprover(p, req.GetName(), current.RecordedBy); err != nil {
+		return nil, err
+	}
+	a, err := s.store.ApproveAssessment(ctx, childID, id, p.Subject, rev, func(a store.Assessment) []outbox.Message {
+		return []outbox.Message{assessmentEvent(a)}
+	})
+	if err != nil {
+		return nil, approvalError(err, req.GetName())
+	}
+	s.notify()
+	scale, _, _, err := s.scale(ctx, childID)
+	if err != nil {
+		return nil, err
+	}
+	return assessmentToProto(a, scale), nil
+}
+
+// ApproveMilestone publishes a draft milestone and tells the guardians.
+func (s *server) ApproveMilestone(ctx context.Context, req *progressv1.ApproveMilestoneRequest) (*progressv1.Milestone, error) {
+	rn, err := validate.Name("name", req.GetName(), names.ParseMilestone)
+	if err != nil {
+		return nil, err
+	}
+	childID, id := rn.Child, rn.ID
+	rev, err := etag.Revision("etag", req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
+	if err != nil {
+		return nil, err
+	}
+	current, err := s.store.GetMilestone(ctx, childID, id)
+	if err != nil {
+		return nil, storeError(err, req.GetName())
+	}
+	if err := checkApprover(p, req.GetName(), current.RecordedBy); err != nil {
+		return nil, err
+	}
+	m, err := s.store.ApproveMilestone(ctx, childID, id, p.Subject, rev, func(m store.Milestone) []outbox.Message {
+		return []outbox.Message{milestoneEvent(m)}
+	})
+	if err != nil {
+		return nil, approvalError(err, req.GetName())
+	}
+	s.notify()
+	return milestoneToProto(m), nil
+}
