@@ -185,5 +185,7 @@ func (s *server) ApproveMediaItem(ctx context.Context, req *mediav1.ApproveMedia
 	if err != nil {
 		return nil, err
 	}
-	return itemToProto(it), nil
+	out := itemToProto(it)
+	s.svc.withReactions(ctx, rn.Child, out)
+	return out, nil
 }

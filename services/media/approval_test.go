@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	discussionv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
@@ -171,6 +172,14 @@ func TestApprovalHidesDrafts(t *testing.T) {
 
 	if _, err := e.client.GetMediaItem(gina, &mediav1.GetMediaItemRequest{Name: d.GetName()}); status.Code(err) != codes.NotFound {
 		t.Errorf("a guardian gets the draft: %v", err)
+	}
+	// Nor its conversation.
+	comment := &mediav1.CreateMediaCommentRequest{Parent: d.GetName(), Comment: &discussionv1.Comment{Text: "Lovely"}}
+	if _, err := e.client.CreateMediaComment(gina, comment); status.Code(err) != codes.NotFound {
+		t.Errorf("a guardian comments on the draft: %v", err)
+	}
+	if _, err := e.client.CreateMediaComment(dan, comment); err != nil {
+		t.Errorf("a contributor comments on the draft: %v", err)
 	}
 	for _, read := range []struct {
 		thumb          string

@@ -228,7 +228,9 @@ func (s *server) ApproveAssessment(ctx context.Context, req *progressv1.ApproveA
 	if err != nil {
 		return nil, err
 	}
-	return assessmentToProto(a, scale), nil
+	out := assessmentToProto(a, scale)
+	s.assessmentReactions(ctx, childID, out)
+	return out, nil
 }
 
 // ApproveMilestone publishes a draft milestone and tells the guardians.
@@ -260,5 +262,7 @@ func (s *server) ApproveMilestone(ctx context.Context, req *progressv1.ApproveMi
 		return nil, approvalError(err, req.GetName())
 	}
 	s.notify()
-	return milestoneToProto(m), nil
+	out := milestoneToProto(m)
+	s.milestoneReactions(ctx, childID, out)
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	discussionv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
@@ -288,6 +289,11 @@ func TestApprovalVisibility(t *testing.T) {
 					t.Errorf("%s gets the draft: %+v, %v", tt.user, got, err)
 				case !tt.seesDrafts && status.Code(err) != codes.NotFound:
 					t.Errorf("%s gets the draft: %+v, %v; want NOT_FOUND", tt.user, got, err)
+				}
+				// Nor its conversation.
+				_, err = s.CreateComment(ctx, &progressv1.CreateCommentRequest{Parent: d.name, Comment: &discussionv1.Comment{Text: "Well done"}})
+				if wantCode := map[bool]codes.Code{true: codes.OK, false: codes.NotFound}[tt.seesDrafts]; status.Code(err) != wantCode {
+					t.Errorf("%s comments on the draft: %v, want %v", tt.user, err, wantCode)
 				}
 				if got, err := k.get(s, ctx, p.name); err != nil || got.state != published {
 					t.Errorf("%s gets the published one: %+v, %v", tt.user, got, err)

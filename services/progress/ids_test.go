@@ -30,8 +30,8 @@ func TestUpdateMaskPaths(t *testing.T) {
 		want  []string
 		fail  bool
 	}{
-		{nil, []string{"display_name", "birth_date", "school", "grade_level", "time_zone", "require_approval"}, false},
-		{[]string{"*"}, []string{"display_name", "birth_date", "school", "grade_level", "time_zone", "require_approval"}, false},
+		{nil, []string{"display_name", "birth_date", "school", "grade_level", "time_zone", "guardians_may_invite", "require_approval"}, false},
+		{[]string{"*"}, []string{"display_name", "birth_date", "school", "grade_level", "time_zone", "guardians_may_invite", "require_approval"}, false},
 		{[]string{"displayName", "school"}, []string{"display_name", "school"}, false},
 		{[]string{"grade_level", "etag", "name", "updateTime"}, []string{"grade_level"}, false},
 		{[]string{"school", "shoe_size"}, nil, true},

@@ -566,3 +566,44 @@ func TestGuardiansMayInvite(t *testing.T) {
 		t.Fatalf("after turning it off: %v", err)
 	}
 }
+
+// TestInvitationNamesAreInvalidArgument: the invitation RPCs parse their
+// names before anything else, like every RPC (names_test.go).
+func TestInvitationNamesAreInvalidArgument(t *testing.T) {
+	s := &server{} // no store: a parse that let a name through would panic
+	ctx := as(t.Context(), "root", true)
+	for _, tt := range []struct {
+		field string
+		call  func() error
+	}{
+		{"parent", func() error {
+			_, err := s.CreateInvitation(ctx, &progressv1.CreateInvitationRequest{Parent: "children/ABC", Invitation: &progressv1.Invitation{}})
+			return err
+		}},
+		{"parent", func() error {
+			_, err := s.ListInvitations(ctx, &progressv1.ListInvitationsRequest{Parent: "children/a/invitations"})
+			return err
+		}},
+		{"name", func() error {
+			_, err := s.GetInvitation(ctx, &progressv1.GetInvitationRequest{Name: "children/a/guardians/b"})
+			return err
+		}},
+		{"name", func() error {
+			_, err := s.RevokeInvitation(ctx, &progressv1.RevokeInvitationRequest{Name: "children/a/invitations/X"})
+			return err
+		}},
+	} {
+		st := status.Convert(tt.call())
+		var fields []string
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, fv := range br.GetFieldViolations() {
+					fields = append(fields, fv.GetField())
+				}
+			}
+		}
+		if st.Code() != codes.InvalidArgument || len(fields) != 1 || fields[0] != tt.field {
+			t.Errorf("%s: %v, violations %v; want INVALID_ARGUMENT on %s", tt.field, st.Err(), fields, tt.field)
+		}
+	}
+}

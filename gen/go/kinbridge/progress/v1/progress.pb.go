@@ -861,8 +861,8 @@ type UpdateChildRequest struct {
 	// The child with its `name` and the new values; its `etag`, when set, must be current.
 	Child *Child `protobuf:"bytes,1,opt,name=child,proto3" json:"child,omitempty"`
 	// The fields to change: any of display_name, birth_date, school,
-	// grade_level, time_zone, require_approval. Empty or `*` means all of
-	// them.
+	// grade_level, time_zone, guardians_may_invite, require_approval. Empty
+	// or `*` means all of them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4500,7 +4500,7 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	" ERROR_REASON_INVITATION_REDEEMED\x10\x02\x12#\n" +
 	"\x1fERROR_REASON_INVITATION_REVOKED\x10\x03\x12!\n" +
 	"\x1dERROR_REASON_ALREADY_GUARDIAN\x10\x04\x12%\n" +
-	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\xd5.\n" +
+	"!ERROR_REASON_TOO_MANY_INVITATIONS\x10\x052\xd8.\n" +
 	"\x0fProgressService\x12s\n" +
 	"\vCreateChild\x12).kinbridge.progress.v1.CreateChildRequest\x1a\x1c.kinbridge.progress.v1.Child\"\x1b\x82\xd3\xe4\x93\x02\x15:\x05child\"\f/v1/children\x12r\n" +
 	"\bGetChild\x12&.kinbridge.progress.v1.GetChildRequest\x1a\x1c.kinbridge.progress.v1.Child\" \x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=children/*}\x90\x02\x01\x12\x80\x01\n" +
@@ -4515,8 +4515,8 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\x10CreateInvitation\x12..kinbridge.progress.v1.CreateInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\"7\x82\xd3\xe4\x93\x021:\n" +
 	"invitation\"#/v1/{parent=children/*}/invitations\x12\xa0\x01\n" +
 	"\x0fListInvitations\x12-.kinbridge.progress.v1.ListInvitationsRequest\x1a..kinbridge.progress.v1.ListInvitationsResponse\".\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=children/*}/invitations\x90\x02\x01\x12\x8f\x01\n" +
-	"\rGetInvitation\x12+.kinbridge.progress.v1.GetInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\".\x82\xd3\xe4\x93\x02%\x12#/v1/{name=children/*/invitations/*}\x90\x02\x01\x12\x9c\x01\n" +
-	"\x10RevokeInvitation\x12..kinbridge.progress.v1.RevokeInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/invitations/*}:revoke\x12\x8a\x01\n" +
+	"\rGetInvitation\x12+.kinbridge.progress.v1.GetInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\".\x82\xd3\xe4\x93\x02%\x12#/v1/{name=children/*/invitations/*}\x90\x02\x01\x12\x9f\x01\n" +
+	"\x10RevokeInvitation\x12..kinbridge.progress.v1.RevokeInvitationRequest\x1a!.kinbridge.progress.v1.Invitation\"8\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=children/*/invitations/*}:revoke\x90\x02\x02\x12\x8a\x01\n" +
 	"\x10RedeemInvitation\x12..kinbridge.progress.v1.RedeemInvitationRequest\x1a#.kinbridge.progress.v1.Guardianship\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/invitations:redeem\x12\x9e\x01\n" +
 	"\x10CreateAssessment\x12..kinbridge.progress.v1.CreateAssessmentRequest\x1a!.kinbridge.progress.v1.Assessment\"7\x82\xd3\xe4\x93\x021:\n" +
 	"assessment\"#/v1/{parent=children/*}/assessments\x12\x8f\x01\n" +
