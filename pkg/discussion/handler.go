@@ -198,6 +198,9 @@ func (h *Handler) DeleteComment(ctx context.Context, n CommentName) error {
 	if err != nil {
 		return err
 	}
+	if _, err := h.Title(ctx, n.Item); err != nil {
+		return h.storeError(ctx, err, n.String())
+	}
 	c, err := st.GetComment(ctx, n.Item.Child, n.Item.ID, n.ID)
 	if err != nil {
 		return h.storeError(ctx, err, n.String())
@@ -296,8 +299,9 @@ func (h *Handler) ListReactions(ctx context.Context, item Ref, pageSize int32, p
 }
 
 // Summaries returns the summaries of a child's items of one collection as
-// the caller sees them, by item id. The caller has checked the caller may
-// see the child.
+// the caller sees them, by item id; an item nobody reacted to or
+// commented on has none. The caller has checked the caller may see the
+// child.
 func (h *Handler) Summaries(ctx context.Context, collection, childID string, itemIDs []string) (map[string]*discussionv1.ReactionSummary, error) {
 	st, ok := h.Stores[collection]
 	if !ok || len(itemIDs) == 0 {
@@ -310,7 +314,9 @@ func (h *Handler) Summaries(ctx context.Context, collection, childID string, ite
 	}
 	out := make(map[string]*discussionv1.ReactionSummary, len(sums))
 	for id, s := range sums {
-		out[id] = SummaryProto(s)
+		if s != (Summary{}) { // nothing said about the item: no summary
+			out[id] = SummaryProto(s)
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	discussionv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
@@ -322,4 +323,38 @@ func TestDeletingItemsDeletesTheirConversation(t *testing.T) {
 	if n, m := count("milestone_comments"), count("milestone_reactions"); n != 0 || m != 0 {
 		t.Fatalf("the deleted child left %d comments, %d reactions", n, m)
 	}
+}
+
+// TestDraftsAreNotDiscussedByGuardians: a guardian, who does not see a
+// draft (approval.go), can neither read nor write its conversation; the
+// contributors can.
+func TestDraftsAreNotDiscussedByGuardians(t *testing.T) {
+	f := newDiscussionFixture(t)
+	if _, err := f.s.UpdateChild(f.admin, &progressv1.UpdateChildRequest{Child: &progressv1.Child{Name: f.child, RequireApproval: true},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"require_approval"}}}); err != nil {
+		t.Fatal(err)
+	}
+	draft, err := f.s.CreateMilestone(f.teacher, &progressv1.CreateMilestoneRequest{Parent: f.child, Milestone: &progressv1.Milestone{
+		Title: "Rode a bike", AchievedDate: "2026-03-03"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if draft.GetState() != progressv1.PublishState_PUBLISH_STATE_DRAFT {
+		t.Fatalf("state = %v, want a draft", draft.GetState())
+	}
+	byTeacher, err := f.s.CreateComment(f.teacher, &progressv1.CreateCommentRequest{Parent: draft.GetName(), Comment: &discussionv1.Comment{Text: "Approve?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.CreateComment(f.mum, &progressv1.CreateCommentRequest{Parent: draft.GetName(), Comment: &discussionv1.Comment{Text: "hi"}})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.s.ListComments(f.mum, &progressv1.ListCommentsRequest{Parent: draft.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.s.SetReaction(f.mum, &progressv1.SetReactionRequest{Reaction: &discussionv1.Reaction{Name: draft.GetName() + "/reactions/me",
+		Kind: discussionv1.ReactionKind_REACTION_KIND_HEART}})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.s.ListReactions(f.mum, &progressv1.ListReactionsRequest{Parent: draft.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.s.DeleteComment(f.mum, &progressv1.DeleteCommentRequest{Name: byTeacher.GetName()})
+	wantCode(t, err, codes.NotFound, "")
 }

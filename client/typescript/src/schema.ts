@@ -1271,7 +1271,10 @@ export interface components {
              *     unscored or when the letter grade is not on the child's scale.
              */
             percent?: $Read<number>;
-            /** @description The reactions and comments on it, as the caller sees them. */
+            /**
+             * @description The reactions and comments on it, as the caller sees them; absent
+             *     while nobody reacted to it or commented on it.
+             */
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
@@ -1751,7 +1754,10 @@ export interface components {
              *     otherwise. (`state` is where the item is in its processing.)
              */
             publishState?: $Read<components["schemas"]["PublishState"]>;
-            /** @description The reactions and comments on it, as the caller sees them. */
+            /**
+             * @description The reactions and comments on it, as the caller sees them; absent
+             *     while nobody reacted to it or commented on it.
+             */
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /**
              * Format: int64
@@ -1833,7 +1839,10 @@ export interface components {
             etag?: string;
             /** @description The resource name, `children/{child}/milestones/{milestone}`. Assigned by the server. */
             name: $Read<string>;
-            /** @description The reactions and comments on it, as the caller sees them. */
+            /**
+             * @description The reactions and comments on it, as the caller sees them; absent
+             *     while nobody reacted to it or commented on it.
+             */
             reactions?: $Read<components["schemas"]["ReactionSummary"]>;
             /** @description The user who recorded it. */
             recordedBy: $Read<string>;
@@ -2919,7 +2928,10 @@ export interface operations {
                      *     unscored or when the letter grade is not on the child's scale.
                      */
                     percent?: $Read<number>;
-                    /** @description The reactions and comments on it, as the caller sees them. */
+                    /**
+                     * @description The reactions and comments on it, as the caller sees them; absent
+                     *     while nobody reacted to it or commented on it.
+                     */
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;
@@ -3845,7 +3857,10 @@ export interface operations {
                      *     otherwise. (`state` is where the item is in its processing.)
                      */
                     publishState?: $Read<components["schemas"]["PublishState"]>;
-                    /** @description The reactions and comments on it, as the caller sees them. */
+                    /**
+                     * @description The reactions and comments on it, as the caller sees them; absent
+                     *     while nobody reacted to it or commented on it.
+                     */
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /**
                      * Format: int64
@@ -4607,7 +4622,10 @@ export interface operations {
                     description?: string;
                     /** @description A checksum of the current state, checked on update and delete when sent. */
                     etag?: string;
-                    /** @description The reactions and comments on it, as the caller sees them. */
+                    /**
+                     * @description The reactions and comments on it, as the caller sees them; absent
+                     *     while nobody reacted to it or commented on it.
+                     */
                     reactions?: $Read<components["schemas"]["ReactionSummary"]>;
                     /** @description The user who recorded it. */
                     recordedBy: $Read<string>;

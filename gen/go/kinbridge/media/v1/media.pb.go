@@ -373,7 +373,8 @@ type MediaItem struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the item's state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
-	// The reactions and comments on it, as the caller sees them.
+	// The reactions and comments on it, as the caller sees them; absent
+	// while nobody reacted to it or commented on it.
 	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	// Whether guardians see it: DRAFT until approved when the child requires
 	// approval (only contributors and administrators see drafts), PUBLISHED

@@ -1939,7 +1939,8 @@ type Assessment struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
-	// The reactions and comments on it, as the caller sees them.
+	// The reactions and comments on it, as the caller sees them; absent
+	// while nobody reacted to it or commented on it.
 	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	// Whether guardians see it: DRAFT until approved when the child requires
 	// approval (only contributors and administrators see drafts), PUBLISHED
@@ -2117,7 +2118,8 @@ type Milestone struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// A checksum of the current state, checked on update and delete when sent.
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
-	// The reactions and comments on it, as the caller sees them.
+	// The reactions and comments on it, as the caller sees them; absent
+	// while nobody reacted to it or commented on it.
 	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	// Whether guardians see it, as for Assessment.state.
 	State PublishState `protobuf:"varint,10,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
