@@ -15,6 +15,7 @@ package discussion
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	discussionv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/discussion/v1"
@@ -42,18 +43,28 @@ const (
 const MaxCommentRunes = 1000
 
 // CheckText trims a comment's text and checks its length: 1 to
-// MaxCommentRunes characters, valid UTF-8. field names it in the violation.
+// MaxCommentRunes characters, valid UTF-8 text without control characters
+// other than tabs and line breaks (a NUL byte fails on PostgreSQL, and
+// terminal escapes would reach logs, mails and other readers).
+// field names it in the violation.
 func CheckText(field, text string) (string, *validate.Field) {
 	t := strings.TrimSpace(text)
 	switch n := utf8.RuneCountInString(t); {
 	case !utf8.ValidString(t):
 		return "", &validate.Field{Path: field, Description: "must be UTF-8 text"}
+	case strings.IndexFunc(t, isForbiddenControl) >= 0:
+		return "", &validate.Field{Path: field, Description: "must be text: no control characters other than tabs and line breaks"}
 	case n == 0:
 		return "", &validate.Field{Path: field, Description: "is required"}
 	case n > MaxCommentRunes:
 		return "", &validate.Field{Path: field, Description: fmt.Sprintf("must be at most %d characters (it has %d)", MaxCommentRunes, n)}
 	}
 	return t, nil
+}
+
+// isForbiddenControl reports a control character a comment may not hold.
+func isForbiddenControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
 }
 
 // CheckKind checks a reaction kind of the contract: one of the kinds,

@@ -20,6 +20,11 @@ func TestCheckText(t *testing.T) {
 		{"1000 characters once trimmed", "  " + strings.Repeat("a", 1000) + "\n", strings.Repeat("a", 1000), false},
 		{"1001 characters", strings.Repeat("é", 1001), "", true},
 		{"not UTF-8", "a\xffb", "", true},
+		{"lines and tabs kept", "one\r\n\ttwo", "one\r\n\ttwo", false},
+		{"a NUL byte", "a\x00b", "", true},
+		{"a terminal escape", "hi \x1b[2J\x1b[31mowned", "", true},
+		{"a C1 control", "a\u0085b\u009bc", "", true},
+		{"DEL", "a\x7fb", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, bad := discussion.CheckText("comment.text", tc.in)

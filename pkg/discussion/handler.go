@@ -34,6 +34,13 @@ type Access interface {
 	Contribute(ctx context.Context, childID string) error
 }
 
+// Item is what the conversation methods need of an item.
+type Item struct {
+	Title string
+	// Draft is true for an item awaiting approval, which guardians do not see.
+	Draft bool
+}
+
 // Handler serves the conversation methods of one service over its
 // collections. The service parses and checks the names (validate.Name
 // with the parsers of this package) and calls it.
@@ -41,10 +48,13 @@ type Handler struct {
 	Access Access
 	// Stores keeps each collection's conversations, by collection.
 	Stores map[string]*Store
-	// Title returns an item's title for the notifications, or an error
-	// (NOT_FOUND for a missing item; ErrNotFound works too). It is also
-	// where a service hides items from callers who may not see them.
-	Title func(ctx context.Context, item Ref) (string, error)
+	// Title returns an item's title for the notifications and whether it
+	// is a draft awaiting approval, or an error (NOT_FOUND for a missing
+	// item; ErrNotFound works too). It is also where a service hides
+	// items from callers who may not see them. A draft's conversation is
+	// announced to the child's contributors only: guardians may not learn
+	// of a draft, not even its title.
+	Title func(ctx context.Context, item Ref) (Item, error)
 	// Notify wakes the service's outbox relay after an event committed.
 	Notify func()
 	Logger *slog.Logger
@@ -80,26 +90,32 @@ func (h *Handler) storeError(ctx context.Context, err error, what string) error 
 }
 
 // open checks the caller may see the child and the item exists, and
-// returns the caller, the item's store and its title.
-func (h *Handler) open(ctx context.Context, item Ref) (auth.Principal, *Store, string, error) {
+// returns the caller, the item's store and the item.
+func (h *Handler) open(ctx context.Context, item Ref) (auth.Principal, *Store, Item, error) {
 	p, err := h.Access.View(ctx, item.Child)
 	if err != nil {
-		return p, nil, "", err
+		return p, nil, Item{}, err
 	}
 	st, err := h.store(item)
 	if err != nil {
-		return p, nil, "", err
+		return p, nil, Item{}, err
 	}
-	title, err := h.Title(ctx, item)
+	it, err := h.Title(ctx, item)
 	if err != nil {
-		return p, nil, "", h.storeError(ctx, err, item.String())
+		return p, nil, Item{}, h.storeError(ctx, err, item.String())
 	}
-	return p, st, title, nil
+	return p, st, it, nil
 }
 
 // event is the outbox message announcing a change to the item's
-// conversation to everyone who may see the child but the actor.
-func event(p auth.Principal, typ notificationv1.EventType, item Ref, title, body string) outbox.Message {
+// conversation to everyone who may see the child but the actor; for a
+// draft, to the child's contributors but the actor (guardians do not see
+// drafts, so they must not hear of their conversation either).
+func event(p auth.Principal, typ notificationv1.EventType, item Ref, it Item, title, body string) outbox.Message {
+	audience := notificationpeerv1.Audience_AUDIENCE_OTHERS
+	if it.Draft {
+		audience = notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS
+	}
 	return events.Message(&notificationpeerv1.Event{
 		Type:      typ,
 		Child:     names.Child{ID: item.Child}.String(),
@@ -108,7 +124,7 @@ func event(p auth.Principal, typ notificationv1.EventType, item Ref, title, body
 		Link:      item.String(),
 		OccurTime: timestamppb.Now(),
 		Actor:     p.Subject,
-		Audience:  notificationpeerv1.Audience_AUDIENCE_OTHERS,
+		Audience:  audience,
 	})
 }
 
@@ -141,11 +157,11 @@ func (h *Handler) CreateComment(ctx context.Context, item Ref, text string) (*di
 	if bad != nil {
 		return nil, validate.InvalidArgument(*bad)
 	}
-	p, st, title, err := h.open(ctx, item)
+	p, st, it, err := h.open(ctx, item)
 	if err != nil {
 		return nil, err
 	}
-	ev := event(p, notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, item, "New comment on "+quoted(title), t)
+	ev := event(p, notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, item, it, "New comment on "+quoted(it.Title), t)
 	c, err := st.AddComment(ctx, Comment{ChildID: item.Child, ItemID: item.ID, Author: p.Subject, Text: t}, ev)
 	if err != nil {
 		return nil, h.storeError(ctx, err, item.String())
@@ -231,14 +247,14 @@ func (h *Handler) SetReaction(ctx context.Context, n ReactionName, kind discussi
 	if bad != nil {
 		return nil, validate.InvalidArgument(*bad)
 	}
-	p, st, title, err := h.open(ctx, n.Item)
+	p, st, it, err := h.open(ctx, n.Item)
 	if err != nil {
 		return nil, err
 	}
 	if err := self(p, n); err != nil {
 		return nil, err
 	}
-	ev := event(p, notificationv1.EventType_EVENT_TYPE_REACTION_ADDED, n.Item, "New reaction to "+quoted(title), Emoji(k))
+	ev := event(p, notificationv1.EventType_EVENT_TYPE_REACTION_ADDED, n.Item, it, "New reaction to "+quoted(it.Title), Emoji(k))
 	r, first, err := st.SetReaction(ctx, Reaction{ChildID: n.Item.Child, ItemID: n.Item.ID, User: p.Subject, Kind: k}, ev)
 	if err != nil {
 		return nil, h.storeError(ctx, err, n.Item.String())

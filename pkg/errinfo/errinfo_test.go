@@ -88,6 +88,9 @@ func TestNotificationRefusal(t *testing.T) {
 	wire := map[notificationv1.ErrorReason]string{
 		notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_FEEDS:         "TOO_MANY_FEEDS",
 		notificationv1.ErrorReason_ERROR_REASON_TOO_MANY_SUBSCRIPTIONS: "TOO_MANY_SUBSCRIPTIONS",
+		notificationv1.ErrorReason_ERROR_REASON_EMAIL_LINK_USED:        "EMAIL_LINK_USED",
+		notificationv1.ErrorReason_ERROR_REASON_EMAIL_LINK_EXPIRED:     "EMAIL_LINK_EXPIRED",
+		notificationv1.ErrorReason_ERROR_REASON_EMAIL_NOT_CONFIGURED:   "EMAIL_NOT_CONFIGURED",
 	}
 	for n := range notificationv1.ErrorReason_name {
 		r := notificationv1.ErrorReason(n)

@@ -12,6 +12,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/discussion"
 	"github.com/kinbridge/kinbridge/pkg/names"
 	"github.com/kinbridge/kinbridge/pkg/validate"
+	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
 // Comments and reactions on media items. media keeps them in its own
@@ -51,19 +52,20 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 // itemTitle is an item's title for notifications, or what it is when it
 // has none; NOT_FOUND when it does not exist or is a draft the caller may
 // not see (approval.go): a guardian neither sees nor discusses a draft.
-func (s *Service) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
+func (s *Service) itemTitle(ctx context.Context, item discussion.Ref) (discussion.Item, error) {
 	it, err := s.item(ctx, item.Child, item.ID)
 	if err != nil {
-		return "", err
+		return discussion.Item{}, err
 	}
+	draft := it.PublishState == store.Draft
 	if it.Title != "" {
-		return it.Title, nil
+		return discussion.Item{Title: it.Title, Draft: draft}, nil
 	}
 	kind := strings.ToLower(strings.TrimPrefix(mediav1.MediaKind(it.Kind).String(), "MEDIA_KIND_"))
 	if kind == "unspecified" {
 		kind = "item"
 	}
-	return "the " + kind, nil
+	return discussion.Item{Title: "the " + kind, Draft: draft}, nil
 }
 
 // withReactions fills in the reaction summaries of a child's items as the

@@ -177,3 +177,25 @@ func testMediaDiscussion(t *testing.T, on backend) {
 		t.Fatalf("the deleted child left %d comments and %d reactions", n, m)
 	}
 }
+
+// TestMediaDraftConversationGoesToContributors: a comment or a reaction on
+// a draft is announced to the child's contributors only, never to the
+// guardians who may not see the draft (nor learn its title).
+func TestMediaDraftConversationGoesToContributors(t *testing.T) {
+	e := newApprovalEnv(t, true)
+	it := e.uploadPhoto(t, "carol")
+	if it.GetPublishState() != draftState {
+		t.Fatalf("uploaded %v, want a draft", it)
+	}
+	if _, err := e.client.CreateMediaComment(e.as(t, "dan"), &mediav1.CreateMediaCommentRequest{Parent: it.GetName(),
+		Comment: &discussionv1.Comment{Text: "nice"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.SetMediaReaction(e.as(t, "carol"), &mediav1.SetMediaReactionRequest{Reaction: &discussionv1.Reaction{
+		Name: it.GetName() + "/reactions/me", Kind: discussionv1.ReactionKind_REACTION_KIND_HEART}}); err != nil {
+		t.Fatal(err)
+	}
+	e.wantOutbox(t, it.GetName(), wantEvent{approvalRequested, "carol", contributors},
+		wantEvent{notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, "dan", contributors},
+		wantEvent{notificationv1.EventType_EVENT_TYPE_REACTION_ADDED, "carol", contributors})
+}

@@ -280,6 +280,10 @@ func (s *server) UpdateUserSettings(ctx context.Context, req *notificationv1.Upd
 			if !s.mailConfigured() {
 				return nil, notConfigured()
 			}
+			if !s.links.take(user, s.clock.Now()) {
+				return nil, status.Errorf(codes.ResourceExhausted,
+					"at most %d confirmation mails an hour may be sent for you: wait before asking for another", maxLinksPerWindow)
+			}
 			link = &store.EmailLink{Token: newLinkToken(), Expire: s.clock.Now().Add(emailLinkTTL)}
 		}
 		saved, err := s.store.UpdateSettings(ctx, next, cur.Version, link)

@@ -265,3 +265,37 @@ func TestEmailRefusedWithoutMail(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConfirmationMailsAreBounded: a user cannot have Kinbridge mail an
+// address (a stranger's) without end. Before, setting it, clearing it and
+// setting it again, or asking for the link again, mailed it every time.
+func TestConfirmationMailsAreBounded(t *testing.T) {
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := notification.NewFakeClock(start)
+	mails := &mailbox{}
+	e := startSettings(t, clock, mails)
+	ctx := e.As(context.Background(), t, "mallory")
+	for i := range 10 {
+		_, err := update(ctx, e, &notificationv1.UserSettings{Email: "victim@example.com"}, "email")
+		if i < 5 && err != nil {
+			t.Fatalf("link %d: %v", i+1, err)
+		}
+		if i >= 5 && status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("link %d: %v, want RESOURCE_EXHAUSTED", i+1, err)
+		}
+		if _, err := update(ctx, e, &notificationv1.UserSettings{Email: ""}, "email"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := mails.count(); n != 5 {
+		t.Fatalf("mails sent = %d, want 5", n)
+	}
+	// Another user is not held back, and an hour later mallory may again.
+	if _, err := update(e.As(context.Background(), t, "maria"), e, &notificationv1.UserSettings{Email: "maria@example.com"}, "email"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(start.Add(time.Hour))
+	if _, err := update(ctx, e, &notificationv1.UserSettings{Email: "me@example.com"}, "email"); err != nil {
+		t.Fatalf("an hour later: %v", err)
+	}
+}

@@ -55,11 +55,12 @@ func (a discussionAccess) Contribute(ctx context.Context, childID string) error 
 
 // itemTitle is the title of an assessment or a milestone, NOT_FOUND when
 // it does not exist or is a draft the caller may not see (approval.go):
-// a guardian neither reads nor discusses a draft.
-func (s *server) itemTitle(ctx context.Context, item discussion.Ref) (string, error) {
+// a guardian neither reads nor discusses a draft, nor hears of a draft's
+// conversation (discussion.Item.Draft).
+func (s *server) itemTitle(ctx context.Context, item discussion.Ref) (discussion.Item, error) {
 	seesDrafts, err := s.authorizeReader(ctx, item.Child)
 	if err != nil {
-		return "", err
+		return discussion.Item{}, err
 	}
 	var title string
 	var approval store.Approval
@@ -73,7 +74,7 @@ func (s *server) itemTitle(ctx context.Context, item discussion.Ref) (string, er
 	if err == nil && hidden(seesDrafts, approval) {
 		err = store.ErrNotFound
 	}
-	return title, storeError(err, item.String())
+	return discussion.Item{Title: title, Draft: approval.State == store.Draft}, storeError(err, item.String())
 }
 
 // withReactions fills in the reaction summaries of a child's assessments

@@ -358,3 +358,46 @@ func TestDraftsAreNotDiscussedByGuardians(t *testing.T) {
 	_, err = f.s.DeleteComment(f.mum, &progressv1.DeleteCommentRequest{Name: byTeacher.GetName()})
 	wantCode(t, err, codes.NotFound, "")
 }
+
+// TestDraftConversationGoesToContributors: a comment or a reaction on a
+// draft is announced to the child's contributors only; before, guardians
+// were told "New comment on “<the draft's title>”" of an item they may
+// not see.
+func TestDraftConversationGoesToContributors(t *testing.T) {
+	f := newDiscussionFixture(t)
+	if _, err := f.s.UpdateChild(f.admin, &progressv1.UpdateChildRequest{
+		Child:      &progressv1.Child{Name: f.child, RequireApproval: true},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"require_approval"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.s.CreateAssessment(f.teacher, &progressv1.CreateAssessmentRequest{Parent: f.child, Assessment: &progressv1.Assessment{
+		Subject: "Math", Title: "Secret draft", Kind: progressv1.AssessmentKind_ASSESSMENT_KIND_TEST, AssessedDate: "2026-03-03"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.GetState() != progressv1.PublishState_PUBLISH_STATE_DRAFT {
+		t.Fatalf("state = %v, want a draft", a.GetState())
+	}
+	if _, err := f.s.CreateComment(f.teacher, &progressv1.CreateCommentRequest{Parent: a.GetName(), Comment: &discussionv1.Comment{Text: "check this"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.SetReaction(f.admin, &progressv1.SetReactionRequest{Reaction: &discussionv1.Reaction{
+		Name: a.GetName() + "/reactions/me", Kind: discussionv1.ReactionKind_REACTION_KIND_STAR}}); err != nil {
+		t.Fatal(err)
+	}
+	// A published item's conversation still goes to every other guardian.
+	if _, err := f.s.CreateComment(f.mum, &progressv1.CreateCommentRequest{Parent: f.assessment, Comment: &discussionv1.Comment{Text: "yay"}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.events(t, notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, notificationv1.EventType_EVENT_TYPE_REACTION_ADDED)
+	if len(evs) != 3 {
+		t.Fatalf("events = %d, want 3", len(evs))
+	}
+	for i, want := range []notificationpeerv1.Audience{notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS,
+		notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS, notificationpeerv1.Audience_AUDIENCE_OTHERS} {
+		if got := evs[i].GetAudience(); got != want {
+			t.Errorf("event %d (%s) audience = %v, want %v", i, evs[i].GetTitle(), got, want)
+		}
+	}
+}

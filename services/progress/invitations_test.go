@@ -607,3 +607,31 @@ func TestInvitationNamesAreInvalidArgument(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedGuardiansInvitationsAreRevoked: an administrator who removes
+// a guardian also stops the invitations that guardian sent. Before, a
+// removed relative kept working links: redeemed with a second account (or
+// handed to someone else), they let the removed person back in.
+func TestRemovedGuardiansInvitationsAreRevoked(t *testing.T) {
+	f := newFamily(t, true)
+	byMaria := f.invite("maria", nil)
+	byTom := f.invite("tom", nil)
+	used := f.invite("maria", nil)
+	if _, err := f.redeem("gran", used.GetToken()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.DeleteGuardianship(f.as("root"), &progressv1.DeleteGuardianshipRequest{Name: f.child + "/guardians/maria"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.redeem("maria2", byMaria.GetToken())
+	refused(t, "redeeming a removed guardian's invitation", err, codes.FailedPrecondition, progressv1.ErrorReason_ERROR_REASON_INVITATION_REVOKED)
+	if st := f.get(byMaria.GetName()).GetState(); st != progressv1.InvitationState_INVITATION_STATE_REVOKED {
+		t.Fatalf("state = %v, want REVOKED", st)
+	}
+	if st := f.get(used.GetName()).GetState(); st != progressv1.InvitationState_INVITATION_STATE_REDEEMED {
+		t.Fatalf("a redeemed invitation's state = %v, want REDEEMED", st)
+	}
+	if _, err := f.redeem("uncle", byTom.GetToken()); err != nil {
+		t.Fatalf("another guardian's invitation: %v", err)
+	}
+}

@@ -460,7 +460,7 @@ func (s *server) DeleteGuardianship(ctx context.Context, req *progressv1.DeleteG
 	}
 	ev := event(ctx, notificationv1.EventType_EVENT_TYPE_GUARDIANSHIP_REVOKED, child, "Access revoked",
 		user+" no longer follows the child", req.GetName(), user)
-	if err := s.store.DeleteGuardianship(ctx, child, user, rev, ev); err != nil {
+	if err := s.store.DeleteGuardianship(ctx, child, user, rev, s.now(), ev); err != nil {
 		return nil, storeError(err, req.GetName())
 	}
 	s.notify()

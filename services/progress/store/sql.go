@@ -127,10 +127,12 @@ func (s *SQL) DeleteChild(ctx context.Context, id string, expectRevision int64, 
 	})
 }
 
-// deleteOne runs a delete that should remove one row, with its events;
+// deleteOne runs a delete that should remove one row, with its events
+// and the further writes also (run in its transaction after the delete);
 // when it removes none, exists tells ErrNotFound (the row is gone) from
 // ErrStale (it changed).
-func (s *SQL) deleteOne(ctx context.Context, query string, args []any, events []outbox.Message, exists func(context.Context) error) error {
+func (s *SQL) deleteOne(ctx context.Context, query string, args []any, events []outbox.Message, exists func(context.Context) error,
+	also ...func(context.Context, *sqldb.Tx) error) error {
 	var deleted bool
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
@@ -141,6 +143,11 @@ func (s *SQL) deleteOne(ctx context.Context, query string, args []any, events []
 			return err
 		}
 		deleted = true
+		for _, f := range also {
+			if err := f(ctx, tx); err != nil {
+				return err
+			}
+		}
 		return addEvents(ctx, tx, events)
 	})
 	if err != nil {
@@ -251,16 +258,23 @@ func (s *SQL) UpdateGuardianship(ctx context.Context, childID, user string, expe
 		})
 }
 
-// DeleteGuardianship revokes access.
-func (s *SQL) DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, events ...outbox.Message) error {
+// DeleteGuardianship revokes access, and revokes at now the invitations
+// to the child the user sent that are still active, in the same
+// transaction: a removed relative's links must not let anyone back in.
+func (s *SQL) DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, now time.Time, events ...outbox.Message) error {
 	query, args := `DELETE FROM guardianships WHERE child_id = $1 AND user_id = $2`, []any{childID, user}
 	if expectRevision != 0 {
 		query, args = query+` AND revision = $3`, append(args, expectRevision)
 	}
+	revokeSent := func(ctx context.Context, tx *sqldb.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE invitations SET revoke_time = $1
+			WHERE child_id = $2 AND creator = $3 AND `+stillActive+`$1`, sqldb.Micros(now), childID, user)
+		return err
+	}
 	return s.deleteOne(ctx, query, args, events, func(ctx context.Context) error {
 		_, err := s.GetGuardianship(ctx, childID, user)
 		return err
-	})
+	}, revokeSent)
 }
 
 // Role answers in one query whether the child exists and what the user may do.

@@ -112,7 +112,8 @@ type Store interface {
 	// ListGuardianships lists a child's guardianships ordered by user, after afterUser.
 	ListGuardianships(ctx context.Context, childID, afterUser string, limit int) ([]Guardianship, error)
 	UpdateGuardianship(ctx context.Context, childID, user string, expectRevision int64, change func(*Guardianship) error) (Guardianship, error)
-	DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, events ...outbox.Message) error
+	// DeleteGuardianship also revokes at now the user's active invitations to the child.
+	DeleteGuardianship(ctx context.Context, childID, user string, expectRevision int64, now time.Time, events ...outbox.Message) error
 
 	// Guardians lists every guardianship of a child, by user.
 	Guardians(ctx context.Context, childID string) ([]Guardianship, error)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/pkg/testenv"
@@ -140,13 +141,13 @@ var contract = []struct {
 		if _, err := s.UpdateGuardianship(ctx, "c1", "u1", 1, func(*store.Guardianship) error { return nil }); !errors.Is(err, store.ErrStale) {
 			t.Fatalf("stale update: %v", err)
 		}
-		if err := s.DeleteGuardianship(ctx, "c1", "u1", 1); !errors.Is(err, store.ErrStale) {
+		if err := s.DeleteGuardianship(ctx, "c1", "u1", 1, time.Now()); !errors.Is(err, store.ErrStale) {
 			t.Fatalf("stale delete: %v", err)
 		}
-		if err := s.DeleteGuardianship(ctx, "c1", "u1", 0); err != nil {
+		if err := s.DeleteGuardianship(ctx, "c1", "u1", 0, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteGuardianship(ctx, "c1", "u1", 0); !errors.Is(err, store.ErrNotFound) {
+		if err := s.DeleteGuardianship(ctx, "c1", "u1", 0, time.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second delete: %v", err)
 		}
 	}},
@@ -220,7 +221,7 @@ var contract = []struct {
 		if err := s.DeleteChild(ctx, "gone", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteGuardianship(ctx, "bb", "teacher", 0); err != nil {
+		if err := s.DeleteGuardianship(ctx, "bb", "teacher", 0, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		// Creation order, ties (one microsecond) by id: as ListChildren.
