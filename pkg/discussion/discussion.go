@@ -54,6 +54,8 @@ func CheckText(field, text string) (string, *validate.Field) {
 		return "", &validate.Field{Path: field, Description: "must be UTF-8 text"}
 	case strings.IndexFunc(t, isForbiddenControl) >= 0:
 		return "", &validate.Field{Path: field, Description: "must be text: no control characters other than tabs and line breaks"}
+	case strings.IndexFunc(t, isBidiControl) >= 0:
+		return "", &validate.Field{Path: field, Description: "must be text: no bidirectional embedding, override or isolate characters (U+202A-U+202E, U+2066-U+2069)"}
 	case n == 0:
 		return "", &validate.Field{Path: field, Description: "is required"}
 	case n > MaxCommentRunes:
@@ -65,6 +67,13 @@ func CheckText(field, text string) (string, *validate.Field) {
 // isForbiddenControl reports a control character a comment may not hold.
 func isForbiddenControl(r rune) bool {
 	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// isBidiControl reports an explicit bidirectional formatting character:
+// one can make a comment read otherwise than it is stored ("Trojan
+// Source"), and right-to-left text needs none of them to show rightly.
+func isBidiControl(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // CheckKind checks a reaction kind of the contract: one of the kinds,

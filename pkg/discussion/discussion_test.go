@@ -25,6 +25,9 @@ func TestCheckText(t *testing.T) {
 		{"a terminal escape", "hi \x1b[2J\x1b[31mowned", "", true},
 		{"a C1 control", "a\u0085b\u009bc", "", true},
 		{"DEL", "a\x7fb", "", true},
+		{"a right-to-left override", "paid \u202Eevil\u202C", "", true},
+		{"an isolate", "a\u2067b\u2069", "", true},
+		{"Hebrew and Arabic as they are", "שלום مرحبا", "שלום مرحبا", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, bad := discussion.CheckText("comment.text", tc.in)

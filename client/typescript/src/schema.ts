@@ -1386,6 +1386,8 @@ export interface components {
             /**
              * @description What was said: 1 to 1000 characters once leading and trailing white
              *     space is trimmed (the trimmed text is stored). Required on create.
+             *     Control characters other than tabs and line breaks, and the
+             *     bidirectional embedding, override and isolate characters, are refused.
              */
             text?: string;
         };

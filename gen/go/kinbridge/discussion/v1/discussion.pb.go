@@ -99,6 +99,8 @@ type Comment struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// What was said: 1 to 1000 characters once leading and trailing white
 	// space is trimmed (the trimmed text is stored). Required on create.
+	// Control characters other than tabs and line breaks, and the
+	// bidirectional embedding, override and isolate characters, are refused.
 	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	// The user who wrote it: the `sub` claim of their token.
 	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
