@@ -170,14 +170,28 @@ func milestoneEvent(m store.Milestone) outbox.Message {
 		"New milestone", m.Title, link, m.RecordedBy, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
 }
 
-// checkApprover refuses p, a contributor of the child, the approval of
-// their own record named name: another contributor or an administrator
-// approves it.
-func checkApprover(p auth.Principal, name, author string) error {
-	if !p.Admin && p.Subject == author {
-		return status.Errorf(codes.PermissionDenied, "%s was recorded by you: another contributor or an administrator approves it", name)
+// approver checks an approval of the record named name before it is made:
+// the etag, the caller a contributor of the child (or an administrator),
+// and not the record's author (read by author): another contributor or an
+// administrator approves it. It returns the caller and the revision the
+// etag asks for (0 when none).
+func (s *server) approver(ctx context.Context, name, childID, etagValue string, author func(context.Context) (string, error)) (auth.Principal, int64, error) {
+	rev, err := etag.Revision("etag", etagValue)
+	if err != nil {
+		return auth.Principal{}, 0, err
 	}
-	return nil
+	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
+	if err != nil {
+		return auth.Principal{}, 0, err
+	}
+	recordedBy, err := author(ctx)
+	if err != nil {
+		return auth.Principal{}, 0, storeError(err, name)
+	}
+	if !p.Admin && p.Subject == recordedBy {
+		return auth.Principal{}, 0, status.Errorf(codes.PermissionDenied, "%s was recorded by you: another contributor or an administrator approves it", name)
+	}
+	return p, rev, nil
 }
 
 // approvalError maps an approval's store error: a published record is
@@ -202,19 +216,11 @@ func (s *server) ApproveAssessment(ctx context.Context, req *progressv1.ApproveA
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := etag.Revision("etag", req.GetEtag())
+	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (string, error) {
+		a, err := s.store.GetAssessment(ctx, childID, id)
+		return a.RecordedBy, err
+	})
 	if err != nil {
-		return nil, err
-	}
-	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
-	if err != nil {
-		return nil, err
-	}
-	current, err := s.store.GetAssessment(ctx, childID, id)
-	if err != nil {
-		return nil, storeError(err, req.GetName())
-	}
-	if err := checkApprover(p, req.GetName(), current.RecordedBy); err != nil {
 		return nil, err
 	}
 	a, err := s.store.ApproveAssessment(ctx, childID, id, p.Subject, rev, func(a store.Assessment) []outbox.Message {
@@ -240,19 +246,11 @@ func (s *server) ApproveMilestone(ctx context.Context, req *progressv1.ApproveMi
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	rev, err := etag.Revision("etag", req.GetEtag())
+	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (string, error) {
+		m, err := s.store.GetMilestone(ctx, childID, id)
+		return m.RecordedBy, err
+	})
 	if err != nil {
-		return nil, err
-	}
-	p, err := s.authorizeChild(ctx, childID, store.RoleContributor)
-	if err != nil {
-		return nil, err
-	}
-	current, err := s.store.GetMilestone(ctx, childID, id)
-	if err != nil {
-		return nil, storeError(err, req.GetName())
-	}
-	if err := checkApprover(p, req.GetName(), current.RecordedBy); err != nil {
 		return nil, err
 	}
 	m, err := s.store.ApproveMilestone(ctx, childID, id, p.Subject, rev, func(m store.Milestone) []outbox.Message {
