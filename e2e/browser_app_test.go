@@ -368,55 +368,65 @@ func writeNoisyJPEG(t *testing.T, path string, w, h int) {
 func runFamily(t *testing.T, dir string, proxy *testenv.Proxy, env ...string) func(args ...string) familyResult {
 	return func(args ...string) familyResult {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), appTimeout+30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "node", append([]string{"app-family.mjs"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), env...)
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr syncBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var printed strings.Builder
-		var last string
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			printed.WriteString(line + "\n")
-			last = line
-			var ask struct{ Kind, What string }
-			if json.Unmarshal([]byte(line), &ask) != nil || ask.Kind != "ask" {
-				continue
-			}
-			switch ask.What {
-			case "arm":
-				// Once 24 kB more went from the browser to the gateway (the
-				// video is 43 kB), every connection through the proxy drops
-				// and new ones are refused for a while: the upload retries.
-				proxy.TripAfter(24<<10, false, 3*time.Second)
-				fmt.Fprintln(stdin, "armed")
-			default:
-				fmt.Fprintln(stdin, "unknown")
-			}
-		}
-		runErr := cmd.Wait()
 		var res familyResult
-		if err := json.Unmarshal([]byte(last), &res); err != nil || runErr != nil || res.Kind != "result" {
-			t.Fatalf("app-family.mjs: %v; it printed:\n%s%s", runErr, printed.String(), stderr.String())
-		}
-		t.Logf("app-family.mjs printed:\n%s%s", printed.String(), stderr.String())
+		runAsking(t, dir, "app-family.mjs", env, args, func(what string) string {
+			if what != "arm" {
+				return "unknown"
+			}
+			// Once 24 kB more went from the browser to the gateway (the
+			// video is 43 kB), every connection through the proxy drops
+			// and new ones are refused for a while: the upload retries.
+			proxy.TripAfter(24<<10, false, 3*time.Second)
+			return "armed"
+		}, &res)
 		return res
 	}
+}
+
+// runAsking runs the node script in dir with args and answers every line
+// it prints as {"kind": "ask", "what": ...} with answer(what), on its
+// standard input; the last line it prints, {"kind": "result", ...}, is
+// decoded into res. A script that fails, or ends without a result, fails
+// the test with all it printed.
+func runAsking(t *testing.T, dir, script string, env, args []string, answer func(what string) string, res any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), appTimeout+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	var last string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		printed.WriteString(line + "\n")
+		last = line
+		var ask struct{ Kind, What string }
+		if json.Unmarshal([]byte(line), &ask) == nil && ask.Kind == "ask" {
+			fmt.Fprintln(stdin, answer(ask.What))
+		}
+	}
+	runErr := cmd.Wait()
+	var kind struct{ Kind string }
+	if err := json.Unmarshal([]byte(last), &kind); err != nil || runErr != nil || kind.Kind != "result" || json.Unmarshal([]byte(last), res) != nil {
+		t.Fatalf("%s: %v; it printed:\n%s%s", script, runErr, printed.String(), stderr.String())
+	}
+	t.Logf("%s printed:\n%s%s", script, printed.String(), stderr.String())
 }
 
 // checkFamily checks what the journeys saw.

@@ -3,13 +3,9 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -214,55 +210,19 @@ var unsubscribeLink = regexp.MustCompile(`https?://[^\s"<>]+/settings/unsubscrib
 // unsubscribe link when one was mailed ("none" otherwise).
 func runBridge(t *testing.T, dir string, mail *testenv.Mailpit, env []string, args ...string) bridgeResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), appTimeout+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{"app-bridge.mjs"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var printed strings.Builder
-	var last string
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		printed.WriteString(line + "\n")
-		last = line
-		var ask struct{ Kind, What string }
-		if json.Unmarshal([]byte(line), &ask) != nil || ask.Kind != "ask" {
-			continue
-		}
-		switch ask.What {
-		case "confirm":
-			fmt.Fprintln(stdin, mailedLink(t, mail, confirmLink, true))
-		case "unsubscribe":
-			link := mailedLink(t, mail, unsubscribeLink, false)
-			if link == "" {
-				link = "none"
-			}
-			fmt.Fprintln(stdin, link)
-		default:
-			fmt.Fprintln(stdin, "unknown")
-		}
-	}
-	runErr := cmd.Wait()
 	var res bridgeResult
-	if err := json.Unmarshal([]byte(last), &res); err != nil || runErr != nil || res.Kind != "result" {
-		t.Fatalf("app-bridge.mjs: %v; it printed:\n%s%s", runErr, printed.String(), stderr.String())
-	}
-	t.Logf("app-bridge.mjs printed:\n%s%s", printed.String(), stderr.String())
+	runAsking(t, dir, "app-bridge.mjs", env, args, func(what string) string {
+		switch what {
+		case "confirm":
+			return mailedLink(t, mail, confirmLink, true)
+		case "unsubscribe":
+			if link := mailedLink(t, mail, unsubscribeLink, false); link != "" {
+				return link
+			}
+			return "none"
+		}
+		return "unknown"
+	}, &res)
 	return res
 }
 
