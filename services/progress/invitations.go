@@ -37,9 +37,9 @@ const (
 	// maxInvitationsByGuardian caps the active links one guardian sends
 	// to a child, so one cannot take the child's every place.
 	maxInvitationsByGuardian = 10
-	defaultInvitationTTL = 7 * 24 * time.Hour
-	minInvitationTTL     = time.Minute
-	maxInvitationTTL     = 30 * 24 * time.Hour
+	defaultInvitationTTL     = 7 * 24 * time.Hour
+	minInvitationTTL         = time.Minute
+	maxInvitationTTL         = 30 * 24 * time.Hour
 	// tokenBytes of randomness: 256 bits, 43 characters of base64url.
 	tokenBytes = 32
 )

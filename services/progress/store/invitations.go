@@ -35,12 +35,12 @@ const (
 // Invitation is a one-time link that makes its redeemer a guardian of a
 // child. Only the token's hash is stored.
 type Invitation struct {
-	ChildID    string
-	ID         string
-	TokenHash  string // hex SHA-256 of the token
-	Role       Role
-	Relation   string
-	Creator    string
+	ChildID   string
+	ID        string
+	TokenHash string // hex SHA-256 of the token
+	Role      Role
+	Relation  string
+	Creator   string
 	// ByAdmin: the creator invited as an administrator. The other links
 	// live only while the child lets its guardians invite: turning that
 	// off revokes them.
