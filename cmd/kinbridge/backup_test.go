@@ -30,16 +30,16 @@ func TestBackupRestore(t *testing.T) {
 	t.Run("sqlite and a local blob directory", func(t *testing.T) {
 		roundTrip(t, nil, nil)
 	})
-	t.Run("postgres and s3", func(t *testing.T) {
+	postgres := func(t *testing.T) []string {
 		testenv.Tool(t, "pg_dump")
 		testenv.Tool(t, "pg_restore")
-		place := func() []string {
-			return []string{
-				"--progress-db", testenv.Postgres(t), "--media-db", testenv.Postgres(t),
-				"--notification-db", testenv.Postgres(t), "--blob-url", testenv.S3(t),
-			}
-		}
-		roundTrip(t, place(), place())
+		return []string{"--progress-db", testenv.Postgres(t), "--media-db", testenv.Postgres(t), "--notification-db", testenv.Postgres(t)}
+	}
+	t.Run("postgres and a local blob directory", func(t *testing.T) {
+		roundTrip(t, postgres(t), postgres(t))
+	})
+	t.Run("postgres and s3", func(t *testing.T) {
+		roundTrip(t, append(postgres(t), "--blob-url", testenv.S3(t)), append(postgres(t), "--blob-url", testenv.S3(t)))
 	})
 }
 
