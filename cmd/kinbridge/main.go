@@ -67,8 +67,9 @@ Tools:
   kinbridge token issue --admin | --user U [--ttl 24h]   print an administrator's or a user's token
                                                           (reads the key in --data-dir, default ./data)
   kinbridge migrate [--progress-db DSN] [--notification-db DSN]   apply database migrations
-  kinbridge backup --to DIR | restore --from DIR          back up / restore the databases and media
-                                                          blobs (the same settings as serve)
+  kinbridge backup --to DIR                               copy the databases and media blobs (the
+                                                          same settings as serve), even while serving
+  kinbridge restore --from DIR                            restore a backup into empty databases
   kinbridge version (or --version)                        print the version
   kinbridge help [COMMAND [SUBCOMMAND]]                   print a command's help, as -h does
   kinbridge completion bash|zsh|fish                      print a shell completion script:
