@@ -29,39 +29,11 @@ func restoreRun(ctx context.Context, cmd *cmdline, args []string) error {
 	if err := verifyBackup(dir, m); err != nil {
 		return err
 	}
-	targets := map[string]string{}
-	for _, db := range c.databases() {
-		targets[db.service] = db.dsn
-	}
-	for _, db := range m.Databases {
-		dsn, ok := targets[db.Service]
-		if !ok {
-			return fmt.Errorf("restore: the backup has a database of an unknown service %q", db.Service)
-		}
-		if (db.Dialect == "postgres") != isPostgres(dsn) {
-			return fmt.Errorf("restore: the backup's %s database is %s, but --%s-db names %s: restore into the same kind of database",
-				db.Service, db.Dialect, db.Service, sqldb.RedactDSN(dsn))
-		}
-		if why, err := targetEmpty(ctx, dsn); err != nil {
-			return fmt.Errorf("restore: %s database %s: %w", db.Service, sqldb.RedactDSN(dsn), err)
-		} else if why != "" {
-			return fmt.Errorf("restore: refusing to overwrite the %s database %s: %s; restore into a new, empty one",
-				db.Service, sqldb.RedactDSN(dsn), why)
-		}
+	targets, err := checkRestoreTargets(ctx, c, dir, m)
+	if err != nil {
+		return err
 	}
 	keys := c.keys()
-	for _, k := range m.Keys {
-		path, ok := keys[k.Name]
-		if !ok {
-			return fmt.Errorf("restore: the backup has an unknown key %q", k.Name)
-		}
-		if have, err := os.ReadFile(path); err == nil {
-			want, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(k.Path)))
-			if !bytes.Equal(have, want) {
-				return fmt.Errorf("restore: refusing to replace the %s key at %s, which differs from the backup's", k.Name, path)
-			}
-		}
-	}
 
 	for _, db := range m.Databases {
 		src := filepath.Join(dir, filepath.FromSlash(db.Path))
@@ -104,6 +76,46 @@ func restoreRun(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 	fmt.Fprintf(cmd.stderr, "restore: %d databases and %d blobs from %s\n", len(m.Databases), len(m.Blobs), dir)
 	return nil
+}
+
+// checkRestoreTargets checks that what restore would write is empty (or,
+// for a key, the same) and of the backup's kind, and returns the database
+// of each service.
+func checkRestoreTargets(ctx context.Context, c *settings, dir string, m *manifest) (map[string]string, error) {
+	targets := map[string]string{}
+	for _, db := range c.databases() {
+		targets[db.service] = db.dsn
+	}
+	for _, db := range m.Databases {
+		dsn, ok := targets[db.Service]
+		if !ok {
+			return nil, fmt.Errorf("restore: the backup has a database of an unknown service %q", db.Service)
+		}
+		if (db.Dialect == "postgres") != isPostgres(dsn) {
+			return nil, fmt.Errorf("restore: the backup's %s database is %s, but --%s-db names %s: restore into the same kind of database",
+				db.Service, db.Dialect, db.Service, sqldb.RedactDSN(dsn))
+		}
+		if why, err := targetEmpty(ctx, dsn); err != nil {
+			return nil, fmt.Errorf("restore: %s database %s: %w", db.Service, sqldb.RedactDSN(dsn), err)
+		} else if why != "" {
+			return nil, fmt.Errorf("restore: refusing to overwrite the %s database %s: %s; restore into a new, empty one",
+				db.Service, sqldb.RedactDSN(dsn), why)
+		}
+	}
+	keys := c.keys()
+	for _, k := range m.Keys {
+		path, ok := keys[k.Name]
+		if !ok {
+			return nil, fmt.Errorf("restore: the backup has an unknown key %q", k.Name)
+		}
+		if have, err := os.ReadFile(path); err == nil {
+			want, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(k.Path)))
+			if !bytes.Equal(have, want) {
+				return nil, fmt.Errorf("restore: refusing to replace the %s key at %s, which differs from the backup's", k.Name, path)
+			}
+		}
+	}
+	return targets, nil
 }
 
 func readManifest(dir string) (*manifest, error) {
