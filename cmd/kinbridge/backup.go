@@ -140,9 +140,10 @@ func backupRun(ctx context.Context, cmd *cmdline, args []string) error {
 	}
 }
 
-// errBlobGone says a blob the database snapshot references was deleted
-// (its item was deleted) before backup copied it.
-var errBlobGone = errors.New("a media blob was deleted while the backup ran")
+// errBlobGone says a blob the database snapshot references is not in the
+// store: its item was deleted before backup copied it (or the store lost
+// it, which no retry mends).
+var errBlobGone = errors.New("a blob the media database references is not in the blob store (deleted while the backup ran, or lost)")
 
 // backup writes one backup into the empty directory dir: the databases
 // first, then the blobs the media snapshot references, then the manifest.

@@ -179,6 +179,21 @@ func roundTrip(t *testing.T, from, to []string) {
 		if err := kbErr("backup", "--to", backupDir, "--data-dir", dirA); err == nil || !strings.Contains(err.Error(), "not empty") {
 			t.Errorf("backup into a used directory: %v, want a refusal", err)
 		}
+		if len(from) > 0 {
+			return
+		}
+		// A blob the media database references is missing from the store:
+		// backup tries again, then fails, and leaves no manifest.
+		if err := os.Remove(filepath.Join(dirA, "blobs", m.Blobs[0].SHA256[0:2], m.Blobs[0].SHA256[2:4], m.Blobs[0].SHA256)); err != nil {
+			t.Fatal(err)
+		}
+		another := t.TempDir()
+		if err := kbErr("backup", "--to", another, "--data-dir", dirA); err == nil || !strings.Contains(err.Error(), "not in the blob store") {
+			t.Errorf("backup with a blob missing: %v, want a refusal", err)
+		}
+		if _, err := os.Stat(filepath.Join(another, manifestName)); err == nil {
+			t.Error("a failed backup wrote a manifest")
+		}
 	})
 }
 
