@@ -31,7 +31,14 @@ type suite struct {
 // startSuite runs the suite until the test ends and waits until it is ready.
 func startSuite(t *testing.T, extra ...string) *suite {
 	t.Helper()
-	s := &suite{dataDir: t.TempDir()}
+	return startSuiteIn(t, t.TempDir(), extra...)
+}
+
+// startSuiteIn is startSuite on a data directory the test chose (a
+// restored one).
+func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
+	t.Helper()
+	s := &suite{dataDir: dataDir}
 	args := append([]string{"serve", "all",
 		"--data-dir", s.dataDir,
 		"--progress-listen", "127.0.0.1:0",
