@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"sort"
 	"strconv"
 	"time"
 
@@ -234,13 +232,17 @@ func CACertificates() []byte {
 }
 
 // WriteTarball writes img as a `docker load` / `podman load` tarball,
-// tagged ImageName:tag.
+// tagged ImageName:tag and ImageName:latest (what compose.yaml runs).
 func WriteTarball(file, tag string, img v1.Image) error {
-	ref, err := name.NewTag(ImageName + ":" + tag)
-	if err != nil {
-		return err
+	refs := map[name.Reference]v1.Image{}
+	for _, t := range []string{tag, "latest"} {
+		ref, err := name.NewTag(ImageName + ":" + t)
+		if err != nil {
+			return err
+		}
+		refs[ref] = img
 	}
-	return tarball.WriteToFile(file, ref, img)
+	return tarball.MultiRefWriteToFile(file, refs)
 }
 
 // WriteLayout writes img as an OCI image layout directory (skopeo, crane,
@@ -256,25 +258,4 @@ func WriteLayout(dir, tag string, img v1.Image) error {
 	return p.AppendImage(img, layout.WithAnnotations(map[string]string{
 		"org.opencontainers.image.ref.name": tag,
 	}))
-}
-
-// Files lists the paths of an image's layers, sorted: for tests and
-// for a look at what an image holds.
-func Files(img v1.Image) ([]string, error) {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		names = append(names, path.Clean("/"+h.Name))
-	}
-	sort.Strings(names)
-	return names, nil
 }

@@ -2,18 +2,23 @@ package deploy
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"debug/elf"
 	"encoding/pem"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +81,7 @@ func TestImage(t *testing.T) {
 			checkFiles(t, img, bin)
 		})
 	}
+	t.Run("serve all", func(t *testing.T) { serveFromImage(t, fromTar) })
 
 	// Built twice from the same input, the image is the same, byte for byte.
 	again, err := build.Image()
@@ -240,5 +246,82 @@ func checkFiles(t *testing.T, img v1.Image, bin string) {
 	got, err := exec.Command(out, "version").CombinedOutput()
 	if err != nil || !strings.Contains(string(got), testVersion) {
 		t.Errorf("/kinbridge version from the image: %v, %q; want %s", err, got, testVersion)
+	}
+}
+
+// serveFromImage runs the image's binary as its entrypoint and command
+// would (serve all, on SQLite and files in a data directory) with the
+// listeners on ephemeral loopback ports, and waits until the gateway's
+// /readyz says every service answers: the static binary serves.
+func serveFromImage(t *testing.T, img v1.Image) {
+	var inside []byte
+	rc := mutate.Extract(img)
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no %s in the image: %v", Binary, err)
+		}
+		if "/"+h.Name == Binary {
+			inside, _ = io.ReadAll(tr)
+			break
+		}
+	}
+	rc.Close()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kinbridge")
+	if err := os.WriteFile(bin, inside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, Cmd...)
+	cmd.Env = []string{"HOME=" + dir, "KINBRIDGE_DATA_DIR=" + filepath.Join(dir, "data")}
+	for _, p := range Ports {
+		cmd.Env = append(cmd.Env, EnvName(p.Flag)+"=127.0.0.1:0")
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("kinbridge serve all's log:\n%s", stderr.String())
+		}
+	}()
+	gatewayLine := regexp.MustCompile(`REST gateway\s+(http://\S+)`)
+	var gateway string
+	sc := bufio.NewScanner(stdout)
+	for gateway == "" && sc.Scan() {
+		if m := gatewayLine.FindStringSubmatch(sc.Text()); m != nil {
+			gateway = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if gateway == "" {
+		t.Fatalf("serve all printed no gateway address (%v)", sc.Err())
+	}
+	for {
+		resp, err := http.Get(gateway + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s/readyz never answered 200 (last: %v)", gateway, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }

@@ -64,7 +64,7 @@ var (
 // flagLine is a flag in the help text: "  --progress-db string" or
 // "  -progress-db value"; its default follows on the line or the next ones.
 var (
-	flagLine    = regexp.MustCompile(`^\s+--?([a-z0-9-]+)\b`)
+	flagLine = regexp.MustCompile(`^\s+--?([a-z0-9-]+)\b`)
 	// Go's flag package prints `(default "127.0.0.1:9101")`; the usage
 	// texts' own "(default: ...)" have a colon.
 	defaultText = regexp.MustCompile(`\(default (?:"([^"]*)"|([^)]*))\)`)
