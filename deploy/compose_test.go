@@ -152,25 +152,46 @@ var secretName = regexp.MustCompile(`PASSWORD|SECRET|_DB$|_URL$|_KEY$|TOKEN`)
 // compose secret's file; none holds one written in the file.
 func checkNoInlineSecrets(t *testing.T) {
 	t.Helper()
-	p, err := loadCompose(t, "compose.yaml", composeEnv, cli.WithInterpolation(false))
+	opts, err := cli.NewProjectOptions([]string{"compose.yaml"}, cli.WithWorkingDirectory("."), cli.WithEnv(composeEnv), cli.WithInterpolation(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := opts.LoadModel(context.Background())
 	if err != nil {
 		t.Fatalf("compose.yaml, uninterpolated: %v", err)
 	}
+	services, _ := model["services"].(map[string]any)
+	if len(services) == 0 {
+		t.Fatal("compose.yaml, uninterpolated: no services")
+	}
 	credentials := regexp.MustCompile(`://[^/@]*:[^/@]*@`) // user:password@ in a URL
-	for name, s := range p.Services {
-		for k, v := range s.Environment {
-			if v == nil || !secretName.MatchString(k) {
+	required := regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]*\}$`)
+	for name, s := range services {
+		env := map[string]string{}
+		switch e := s.(map[string]any)["environment"].(type) {
+		case map[string]any:
+			for k, v := range e {
+				env[k], _ = v.(string)
+			}
+		case []any:
+			for _, kv := range e {
+				k, v, _ := strings.Cut(kv.(string), "=")
+				env[k] = v
+			}
+		}
+		for k, v := range env {
+			if !secretName.MatchString(k) {
 				continue
 			}
 			switch {
-			case strings.HasPrefix(*v, "/run/secrets/"):
+			case strings.HasPrefix(v, "/run/secrets/"):
 			case strings.Contains(k, "PASSWORD") || strings.Contains(k, "SECRET"):
-				if !regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]*\}$`).MatchString(*v) {
-					t.Errorf("%s: %s = %q; take it from the environment, required: ${NAME:?message}", name, k, *v)
+				if !required.MatchString(v) {
+					t.Errorf("%s: %s = %q; take it from the environment, required: ${NAME:?message}", name, k, v)
 				}
-			case credentials.MatchString(*v):
-				if m := credentials.FindString(*v); !strings.Contains(m, ":${") {
-					t.Errorf("%s: %s holds a password written in the file: %q", name, k, *v)
+			case credentials.MatchString(v):
+				if m := credentials.FindString(v); !strings.Contains(m, ":${") {
+					t.Errorf("%s: %s holds a password written in the file: %q", name, k, v)
 				}
 			}
 		}

@@ -51,7 +51,7 @@ func run(args []string) error {
 		if err := deploy.WriteTarball(*tarFile, tag, img); err != nil {
 			return err
 		}
-		fmt.Printf("%s: %s:%s (docker load -i %s)\n", *tarFile, deploy.ImageName, tag, *tarFile)
+		fmt.Printf("%s: %s:%s and %s:latest (docker load -i %s)\n", *tarFile, deploy.ImageName, tag, deploy.ImageName, *tarFile)
 	}
 	if *ociDir != "" {
 		if err := deploy.WriteLayout(*ociDir, tag, img); err != nil {
