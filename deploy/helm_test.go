@@ -23,6 +23,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -66,9 +67,10 @@ type rendered struct {
 }
 
 // renderChart renders the chart as `helm template demo helm/kinbridge`
-// does and decodes every document into its kind's type, refusing unknown
-// or duplicate fields (sigs.k8s.io/yaml's UnmarshalStrict): a misspelt
-// key in a template fails here instead of being dropped by the API server.
+// does and decodes every document into its kind's type, refusing unknown,
+// duplicate or miscased fields as the API server's strict field validation
+// does (sigs.k8s.io/json): a misspelt key in a template fails here instead
+// of being dropped by the API server.
 func renderChart(t *testing.T, values map[string]any) rendered {
 	t.Helper()
 	chrt, err := loader.Load(chartDir)
@@ -110,7 +112,17 @@ func renderChart(t *testing.T, values map[string]any) rendered {
 				if head.APIVersion != apiVersion {
 					t.Errorf("%s: %s is %s, want %s", file, head.Kind, head.APIVersion, apiVersion)
 				}
-				if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+				// As the API server decodes: duplicate keys, unknown fields and
+				// fields in the wrong case are errors (encoding/json would
+				// take "readonly" for "readOnly").
+				js, err := yaml.YAMLToJSONStrict(doc)
+				if err == nil {
+					var strict []error
+					if strict, err = kjson.UnmarshalStrict(js, obj); err == nil && len(strict) > 0 {
+						err = errors.Join(strict...)
+					}
+				}
+				if err != nil {
 					t.Fatalf("%s: a %s that the Kubernetes API would not take as written: %v\n%s", file, head.Kind, err, doc)
 				}
 				name = obj.GetName()
