@@ -57,7 +57,6 @@ var roles = []string{"progress", "media", "notification", "gateway"}
 var (
 	flagsOnce sync.Once
 	flagsErr  error
-	flagsOut  []byte
 	flagSet   map[string]map[string]string // role -> flag -> default ("" when none)
 )
 
