@@ -80,14 +80,19 @@ func TestRollingUpgrade(t *testing.T) {
 		wg.Go(func() { u.family(ctx, w) })
 	}
 	wg.Go(func() { u.liveRecorder(ctx) })
-	wg.Go(func() { u.liveReader(ctx) })
+	wg.Go(u.liveReader)
 
 	// Phase 1: the release alone.
 	u.waitRounds(t, workers, 2)
 	// Phase 2: the new build beside it, both gateways in the rotation.
 	newer := startSuite(t, bin, dataDir, env)
 	lb.set(old.gateway.gateway, newer.gateway.gateway)
+	// A release instance that restarts now (a crash, a rescheduled pod)
+	// must start on the schema the new build migrated to.
+	restarted := startBinary(t, oldBin, "progress", dataDir, env, "--progress-listen", "127.0.0.1:0",
+		"--notification-addr", newer.notificationAddr, "--metrics-listen", "")
 	u.waitServed(t, newer.gateway.gateway, 40)
+	restarted.stop(t)
 	// Phase 3: the old gateway leaves the rotation, then every old process
 	// is stopped gracefully (stop fails the test on anything but a clean
 	// exit within 30s).
@@ -148,12 +153,13 @@ func buildRelease(t *testing.T, rel releases.Release) (string, time.Duration) {
 // gateway calling them, on the shared databases, NATS and data directory.
 type suite struct {
 	progress, notification, media, gateway *process
+	notificationAddr                       string
 }
 
 func startSuite(t *testing.T, binary, dataDir string, env []string) *suite {
 	t.Helper()
 	progressAddr, notificationAddr, mediaAddr := freePort(t), freePort(t), freePort(t)
-	s := &suite{}
+	s := &suite{notificationAddr: notificationAddr}
 	s.progress = startBinary(t, binary, "progress", dataDir, env, "--progress-listen", progressAddr,
 		"--notification-addr", notificationAddr, "--metrics-listen", "")
 	s.notification = startBinary(t, binary, "notification", dataDir, env, "--notification-listen", notificationAddr,
@@ -212,6 +218,7 @@ type upgradeJourneys struct {
 	live       []string // acknowledged live assessments, in order
 	feed       []string // links the live feed delivered
 	reconnects int
+	recorded   chan struct{} // closed when liveRecorder has recorded its last
 	// feedDeadline is when the reader stops waiting for the feed to
 	// catch up, once the journeys ended.
 	feedDeadline time.Time
@@ -224,7 +231,7 @@ func newUpgradeJourneys(t *testing.T, dataDir string, lb *balancer) *upgradeJour
 		t.Fatal(err)
 	}
 	u := &upgradeJourneys{t: t, lb: lb, issuer: auth.NewUserIssuer(key), photo: testdata(t, "plain.jpg"),
-		client: &http.Client{Timeout: 30 * time.Second}, done: map[int]int{}, children: map[string]string{}, served: map[string]int{}}
+		client: &http.Client{Timeout: 30 * time.Second}, done: map[int]int{}, children: map[string]string{}, served: map[string]int{}, recorded: make(chan struct{})}
 	u.admin = u.token("admin", true)
 	// The live family exists before the journeys start.
 	var child struct{ Name string }
@@ -333,6 +340,7 @@ func (u *upgradeJourneys) family(ctx context.Context, w int) {
 
 // liveRecorder records an assessment for the live child every 100ms.
 func (u *upgradeJourneys) liveRecorder(ctx context.Context) {
+	defer close(u.recorded)
 	teacher := u.token("teacher", false)
 	for i := 0; ctx.Err() == nil; i++ {
 		var named struct{ Name string }
@@ -351,14 +359,15 @@ func (u *upgradeJourneys) liveRecorder(ctx context.Context) {
 
 // liveReader follows the live guardian's SSE feed through the balancer,
 // reconnecting with Last-Event-ID whenever the stream ends (as a draining
-// gateway ends it), as EventSource does, until ctx ends and the feed has
-// everything recorded.
-func (u *upgradeJourneys) liveReader(ctx context.Context) {
+// gateway ends it), as EventSource does, until the feed has everything
+// liveRecorder recorded.
+func (u *upgradeJourneys) liveReader() {
 	tok := u.token("live-guardian", false)
-	// The feed is read on until it has caught up after the journeys end.
+	// The feed is read on until it has caught up with the last live
+	// assessment recorded.
 	reading, stop := context.WithCancel(context.Background())
 	go func() {
-		<-ctx.Done()
+		<-u.recorded
 		for !u.feedComplete() {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -624,9 +633,9 @@ func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 	for _, l := range u.feed {
 		delivered[l]++
 	}
-	for _, l := range u.live {
+	for i, l := range u.live {
 		if delivered[l] != 1 {
-			t.Errorf("the live feed delivered %s %d times, want once", l, delivered[l])
+			t.Errorf("the live feed delivered live assessment %d of %d (%s) %d times, want once", i+1, len(u.live), l, delivered[l])
 		}
 	}
 }
