@@ -195,6 +195,7 @@ func (b *balancer) pick() string {
 // acked is a write the suite acknowledged.
 type acked struct {
 	kind, name string // kind: assessment, milestone, media
+	title      string
 	child      string
 	guardian   string // the user who must be notified
 }
@@ -316,17 +317,17 @@ func (u *upgradeJourneys) family(ctx context.Context, w int) {
 			continue
 		}
 		ok := true
-		for _, rec := range []struct{ kind, method, path, body string }{
-			{"assessment", "POST", "/assessments", `{"subject":"Math","title":"Quiz ` + tag + `","kind":"ASSESSMENT_KIND_TEST","assessedDate":"2026-03-01","score":{"points":{"earned":18,"possible":20}}}`},
-			{"milestone", "POST", "/milestones", `{"title":"Milestone ` + tag + `","category":"MILESTONE_CATEGORY_ACADEMIC","achievedDate":"2026-03-20"}`},
-			{"media", "UPLOAD", "/media:upload?kind=photo&filename=day.jpg&title=Photo+" + tag, ""},
+		for _, rec := range []struct{ kind, title, method, path, body string }{
+			{"assessment", "Quiz " + tag, "POST", "/assessments", `{"subject":"Math","title":"Quiz ` + tag + `","kind":"ASSESSMENT_KIND_TEST","assessedDate":"2026-03-01","score":{"points":{"earned":18,"possible":20}}}`},
+			{"milestone", "Milestone " + tag, "POST", "/milestones", `{"title":"Milestone ` + tag + `","category":"MILESTONE_CATEGORY_ACADEMIC","achievedDate":"2026-03-20"}`},
+			{"media", "Photo " + tag, "UPLOAD", "/media:upload?kind=photo&filename=day.jpg&title=Photo+" + tag, ""},
 		} {
 			if u.call(teacher, rec.method, "/v1/"+child+rec.path, rec.body, &named) != nil {
 				ok = false
 				break
 			}
 			u.mu.Lock()
-			u.writes = append(u.writes, acked{kind: rec.kind, name: named.Name, child: child, guardian: guardian})
+			u.writes = append(u.writes, acked{kind: rec.kind, name: named.Name, title: rec.title, child: child, guardian: guardian})
 			u.mu.Unlock()
 		}
 		if ok && u.call(gtok, "GET", "/v1/users/me/notifications?pageSize=50", "", nil) == nil &&
@@ -522,6 +523,17 @@ func (u *upgradeJourneys) waitServed(t *testing.T, gateway string, n int) {
 func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 	t.Helper()
 	u.lb.set(gateway)
+	u.checkFailures(t, gateway)
+	u.checkChildren(t)
+	u.checkRecords(t, gateway)
+	u.checkInboxes(t)
+	u.checkFeed(t)
+}
+
+// checkFailures: none through the new gateway, a few retryable ones
+// through the old.
+func (u *upgradeJourneys) checkFailures(t *testing.T, gateway string) {
+	t.Helper()
 	var hard, soft []string
 	for _, f := range u.failures {
 		gw, _, _ := strings.Cut(f, ": ")
@@ -539,7 +551,13 @@ func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 			len(hard), len(soft), maxSwitchFailures, strings.Join(append(hard, soft...), "\n"))
 	}
 
-	// Every acknowledged child exactly once among the administrator's.
+}
+
+// checkChildren: every acknowledged child exactly once among the
+// administrator's.
+func (u *upgradeJourneys) checkChildren(t *testing.T) {
+	t.Helper()
+	names := map[string]string{} // display name -> child
 	seen := map[string]int{}
 	for page := ""; ; {
 		var resp struct {
@@ -550,20 +568,25 @@ func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 			t.Fatal(err)
 		}
 		for _, c := range resp.Children {
-			seen[c.Name+" "+c.DisplayName]++
+			seen[c.DisplayName]++
+			names[c.DisplayName] = c.Name
 		}
 		if page = resp.NextPageToken; page == "" {
 			break
 		}
 	}
 	for name, display := range u.children {
-		if n := seen[name+" "+display]; n != 1 {
-			t.Errorf("%s (%s) is listed %d times, want once", name, display, n)
+		if n := seen[display]; n != 1 || names[display] != name {
+			t.Errorf("%s (%s) is listed %d times (as %s), want once", name, display, n, names[display])
 		}
 	}
 
-	// Every acknowledged record exactly once in its child's list; every
-	// photo processed; every one notified to the guardian exactly once.
+}
+
+// checkRecords: every acknowledged record exactly once in its child's
+// list, every photo processed.
+func (u *upgradeJourneys) checkRecords(t *testing.T, gateway string) {
+	t.Helper()
 	lists := map[string]map[string]int{} // child+kind -> name -> count
 	teacher := u.token("teacher", false)
 	for _, w := range u.writes {
@@ -575,21 +598,28 @@ func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 			}
 			lists[key] = map[string]int{}
 			for _, items := range resp {
-				var named []struct{ Name string }
+				var named []struct{ Name, Title string }
 				if json.Unmarshal(items, &named) == nil {
 					for _, n := range named {
 						lists[key][n.Name]++
+						lists[key]["title "+n.Title]++
 					}
 				}
 			}
 		}
-		if n := lists[key][w.name]; n != 1 {
-			t.Errorf("the acknowledged %s %s is listed %d times, want once", w.kind, w.name, n)
+		if n, m := lists[key][w.name], lists[key]["title "+w.title]; n != 1 || m != 1 {
+			t.Errorf("the acknowledged %s %s is listed %d times, and %d under its title %q; want once", w.kind, w.name, n, m, w.title)
 		}
 		if w.kind == "media" {
 			waitReady(t, gateway, teacher, w.name)
 		}
 	}
+}
+
+// checkInboxes: every acknowledged record notified to its guardian exactly
+// once.
+func (u *upgradeJourneys) checkInboxes(t *testing.T) {
+	t.Helper()
 	want := map[string][]string{} // guardian -> "TYPE link"
 	types := map[string]string{"assessment": "EVENT_TYPE_ASSESSMENT_RECORDED", "milestone": "EVENT_TYPE_MILESTONE_ACHIEVED", "media": "EVENT_TYPE_MEDIA_READY"}
 	for _, w := range u.writes {
@@ -627,8 +657,12 @@ func (u *upgradeJourneys) check(t *testing.T, gateway string) {
 		}
 	}
 
-	// The live feed: each live assessment delivered exactly once across
-	// its reconnections.
+}
+
+// checkFeed: the live feed delivered each live assessment exactly once
+// across its reconnections.
+func (u *upgradeJourneys) checkFeed(t *testing.T) {
+	t.Helper()
 	delivered := map[string]int{}
 	for _, l := range u.feed {
 		delivered[l]++
