@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -114,9 +113,10 @@ func TestRollingUpgrade(t *testing.T) {
 }
 
 // buildRelease builds the kinbridge binary of rel from its commit in this
-// repository, extracted with git archive into a directory named after the
-// commit (a stable path lets the Go build cache serve a rebuild). It
-// fails the test when the commit is not here or does not build.
+// repository, extracted with git archive into a temporary directory and
+// built with -trimpath, which keeps the directory out of the Go build
+// cache's keys, so a rebuild of the same commit is served from the cache.
+// It fails the test when the commit is not here or does not build.
 func buildRelease(t *testing.T, rel releases.Release) (string, time.Duration) {
 	t.Helper()
 	start := time.Now()
@@ -124,18 +124,11 @@ func buildRelease(t *testing.T, rel releases.Release) (string, time.Duration) {
 		t.Fatalf("%s: %s is at commit %s, which this repository does not have (a shallow clone? `git fetch --unshallow`): %v %s",
 			releases.File, rel.Version, rel.Commit, err, out)
 	}
-	src := filepath.Join(os.TempDir(), "kinbridge-release-"+rel.Version+"-"+rel.Commit[:12])
-	if err := os.RemoveAll(src); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(src) })
+	src := t.TempDir()
 	out := filepath.Join(t.TempDir(), "kinbridge-"+rel.Version)
 	for _, step := range [][]string{
 		{"bash", "-o", "pipefail", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, "extract", repoRoot, rel.Commit, src},
-		{"go", "build", "-ldflags", "-X main.version=" + rel.Version, "-o", out, "./cmd/kinbridge"},
+		{"go", "build", "-trimpath", "-ldflags", "-X main.version=" + rel.Version, "-o", out, "./cmd/kinbridge"},
 	} {
 		cmd := exec.Command(step[0], step[1:]...)
 		cmd.Dir = src
