@@ -72,8 +72,8 @@ func TestRollingUpgrade(t *testing.T) {
 	lb.set(old.gateway.gateway)
 	u := newUpgradeJourneys(t, dataDir, lb)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // a failed wait leaves no journey behind
 	const workers = 3
 	for w := range workers {
 		wg.Go(func() { u.family(ctx, w) })
