@@ -99,9 +99,16 @@ var journeyLimits = []string{
 // gateway answers /readyz, a service answers its gRPC health check.
 func start(t *testing.T, role, dataDir string, env []string, args ...string) *process {
 	t.Helper()
+	return startBinary(t, bin, role, dataDir, env, args...)
+}
+
+// startBinary is start with another kinbridge binary than the one built
+// from this tree (a previous release, for the rolling-upgrade test).
+func startBinary(t *testing.T, binary, role, dataDir string, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{dataDir: dataDir, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	all := append(append([]string{"serve", role, "--data-dir", dataDir}, journeyLimits...), args...)
-	p.cmd = exec.Command(bin, all...)
+	p.cmd = exec.Command(binary, all...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
