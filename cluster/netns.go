@@ -97,7 +97,10 @@ func netemMissing(ctx context.Context, ns string) bool {
 	return strings.Contains(err.Error(), "unknown")
 }
 
-// pids lists the processes in namespace ns.
+// pids lists the processes in namespace ns, never this one: the thread
+// that made a connection from a host may be this process's main thread,
+// which then stays in that host's namespace (see Dialer), and ip netns pids
+// goes by the main thread.
 func pids(ctx context.Context, ns string) []int {
 	out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output()
 	if err != nil {
@@ -106,7 +109,7 @@ func pids(ctx context.Context, ns string) []int {
 	var list []int
 	for _, f := range strings.Fields(string(out)) {
 		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil {
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid != os.Getpid() {
 			list = append(list, pid)
 		}
 	}
