@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -132,6 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			c.Close()
 		}
 	}()
+	sweep(ctx, cfg.Log)
 	if err := c.buildBinary(ctx); err != nil {
 		return nil, err
 	}
@@ -686,6 +688,39 @@ func (c *Cluster) Close() {
 	if c.pgDir != "" {
 		_ = os.RemoveAll(c.pgDir)
 		c.pgDir = ""
+	}
+}
+
+// sweep deletes what clusters of processes that no longer exist left
+// behind (one killed, or timed out, before its cleanup ran): their
+// namespaces, with anything still running in them, and PostgreSQL folders.
+func sweep(ctx context.Context, log io.Writer) {
+	stale := regexp.MustCompile(`^kb-(\d+)-`)
+	dead := func(name string) bool {
+		m := stale.FindStringSubmatch(name)
+		if m == nil {
+			return false
+		}
+		pid, _ := strconv.Atoi(m[1])
+		return syscall.Kill(pid, 0) == syscall.ESRCH
+	}
+	names, _ := namespaces(ctx)
+	for _, ns := range names {
+		if !dead(ns) {
+			continue
+		}
+		for _, pid := range pids(ctx, ns) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if err := run(ctx, "ip", "netns", "del", ns); err == nil && log != nil {
+			fmt.Fprintf(log, "cluster: deleted namespace %s, left by a run that is gone\n", ns)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "kb-*-pg-*"))
+	for _, d := range dirs {
+		if dead(filepath.Base(d)) {
+			_ = os.RemoveAll(d)
+		}
 	}
 }
 

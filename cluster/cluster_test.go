@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +68,20 @@ func TestCluster(t *testing.T) {
 	if c == nil && err != nil {
 		t.Fatal(err)
 	}
+	// Ctrl-C or a kill ends the test binary without its cleanups: stop
+	// the cluster first. (A run killed outright leaves namespaces that the
+	// next run's Start sweeps.)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-signals; ok {
+			c.Close()
+			os.Exit(1)
+		}
+	}()
 	t.Cleanup(func() {
+		signal.Stop(signals)
+		close(signals)
 		if t.Failed() {
 			dumpLogs(t, dir)
 		}
