@@ -50,8 +50,9 @@ func requireNetns(t *testing.T) {
 }
 
 // TestCluster builds the cluster, runs the README's journeys through
-// either gateway, then injects faults: a host killed mid-journey, a slowed
-// hop seen in Jaeger.
+// either gateway, then injects faults: a host killed mid-journey,
+// notification cut off from NATS and its database, a slowed hop seen in
+// Jaeger.
 func TestCluster(t *testing.T) {
 	requireNetns(t)
 	root, err := filepath.Abs("..")
@@ -110,6 +111,7 @@ func TestCluster(t *testing.T) {
 	}
 	api := newAPI(t, c)
 	t.Run("a host killed mid-journey", func(t *testing.T) { killHostMidJourney(t, ctx, c, api, root) })
+	t.Run("notification partitioned from NATS and PostgreSQL", func(t *testing.T) { partitionNotification(t, ctx, c, api) })
 	t.Run("a slowed hop in Jaeger", func(t *testing.T) { slowHop(t, ctx, c, api) })
 }
 

@@ -27,11 +27,13 @@ type feed struct {
 	received chan struct{} // a notification arrived
 }
 
-func followFeed(ctx context.Context, a *api, token string) *feed {
+// followFeed opens the feed through gateway first (0 or 1) and returns
+// once it is open.
+func followFeed(ctx context.Context, a *api, token string, first int) *feed {
 	f := &feed{seqs: map[int64]int{}, received: make(chan struct{}, 1)}
 	opened := make(chan struct{})
 	go func() {
-		for i := 0; ctx.Err() == nil; i++ {
+		for i := first; ctx.Err() == nil; i++ {
 			f.read(ctx, a, a.gws[i%2], token, opened)
 			f.mu.Lock()
 			f.resumes++
@@ -133,7 +135,9 @@ func (a *api) inbox(ctx context.Context, user, token string) []int64 {
 // exactly once.
 func checkFeed(t *testing.T, ctx context.Context, a *api, f *feed, user, token string, opened int64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// A partition healed late may leave TCP waiting out its retransmission
+	// backoff before what queued meanwhile flows again.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var missing, doubled []int64
 		want := 0
@@ -187,7 +191,7 @@ func killHostMidJourney(t *testing.T, ctx context.Context, c *Cluster, a *api, r
 	opened := maxSeq(a.inbox(ctx, "maria", a.maria))
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	f := followFeed(fctx, a, a.maria)
+	f := followFeed(fctx, a, a.maria, 1)
 
 	const writes = 60
 	var wg sync.WaitGroup
@@ -234,6 +238,55 @@ func killHostMidJourney(t *testing.T, ctx context.Context, c *Cluster, a *api, r
 	readmeJourney(t, ctx, c, root, gws[0], gws[1])
 	if err := c.Restart(ctx, "progress1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// partitionNotification cuts notification1 off from NATS and from
+// PostgreSQL (its packets to them are dropped) while assessments are
+// recorded and maria follows four live feeds (through both gateways, so on
+// both notification instances), then heals it: every write is stored once,
+// and every feed delivers every notification once.
+func partitionNotification(t *testing.T, ctx context.Context, c *Cluster, a *api) {
+	child := a.family(ctx)
+	time.Sleep(time.Second)
+	opened := maxSeq(a.inbox(ctx, "maria", a.maria))
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var feeds []*feed
+	for i := range 4 {
+		feeds = append(feeds, followFeed(fctx, a, a.maria, i))
+	}
+	if err := c.Partition(ctx, "notification1", "pg", "nats"); err != nil {
+		t.Fatal(err)
+	}
+	healed := false
+	heal := func() {
+		if !healed {
+			healed = true
+			if err := c.Heal(context.WithoutCancel(ctx), "notification1", "pg", "nats"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer heal()
+	const writes = 30
+	for i := range writes {
+		if i == writes*2/3 {
+			heal()
+			t.Logf("notification1 was cut off from NATS and PostgreSQL for %d writes", i)
+		}
+		if _, err := a.record(ctx, child, "part", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := a.titles(ctx, child)
+	for i := range writes {
+		if n := counts[fmt.Sprintf("part-%d", i)]; n != 1 {
+			t.Errorf("assessment part-%d is stored %d times, want once", i, n)
+		}
+	}
+	for _, f := range feeds {
+		checkFeed(t, ctx, a, f, "maria", a.maria, opened)
 	}
 }
 
