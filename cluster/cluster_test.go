@@ -40,6 +40,12 @@ func requireNetns(t *testing.T) {
 	if _, err := postgresBin(); err != nil {
 		testenv.SkipOrFail(t, "netns", err.Error())
 	}
+	root, _ := filepath.Abs("..")
+	for name, backend := range map[string]string{"minio": "s3", "jaeger": "jaeger"} {
+		if _, err := (&Cluster{cfg: Config{RepoRoot: root}}).toolBinary(name); err != nil {
+			testenv.SkipOrFail(t, backend, err.Error())
+		}
+	}
 	probe := fmt.Sprintf("kb-%d-probe", os.Getpid())
 	if err := run(t.Context(), "ip", "netns", "add", probe); err != nil {
 		testenv.SkipOrFail(t, "netns", fmt.Sprintf("cannot make a network namespace: %v", err))
