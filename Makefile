@@ -32,6 +32,14 @@ unit: ## Run unit and integration tests (-race). Real backends are used when rea
 e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree (backends, Jaeger, node and chromium when present; see KINBRIDGE_TEST_REQUIRE).
 	$(GO_TEST) -tags e2e -timeout 40m ./e2e/...
 
+.PHONY: cluster cluster-e2e
+cluster: ## As root: build a cluster of hosts (network namespaces): two gateways, two of each service, PostgreSQL, NATS, Redis, MinIO and Jaeger; print its URLs, tear it down on Ctrl-C.
+	go run -tags cluster ./cluster/run
+
+cluster-e2e: ## As root: the cluster test (README journeys through either gateway, a host killed, a slowed hop in Jaeger); needs scripts/minio.sh's and scripts/jaeger.sh's binaries.
+	go vet -tags cluster ./cluster/...
+	$(GO_TEST) -tags cluster -timeout 20m -run '^TestCluster$$' ./cluster/
+
 .PHONY: bench bench-notifications bench-uploads bench-hops bench-chain bench-events
 # RATIOS is the JSON file `make bench` writes its table of ratios to.
 RATIOS ?= bench-ratios-$(shell date -u +%Y%m%dT%H%M%SZ).json

@@ -86,7 +86,11 @@ type BreakerConfig struct {
 //
 // One Breaker serves every connection a process has to one service, for all
 // of its methods: the failures it counts are the process's, not a method's,
-// and a service that is down is down for every method.
+// and a service that is down is down for every method. With several
+// instances of the service (a list of addresses), calls go only to those up
+// and healthy, so failures come in a row, and the breaker opens, only once
+// every instance is down: the call in flight on an instance that dies fails
+// alone, and the next goes to another.
 type Breaker struct {
 	cfg       BreakerConfig
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]

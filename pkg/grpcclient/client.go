@@ -47,11 +47,18 @@ type Options struct {
 }
 
 // New returns a lazily connecting client for target ("127.0.0.1:9101",
-// "dns:///progress:9101").
+// "dns:///progress:9101"), or for every instance of a service given as a
+// comma-separated list of host:port ("10.77.0.11:9101,10.77.0.12:9101"):
+// calls then go round the instances that are up and healthy (see
+// [balancing]), and a retried idempotent call goes to the next one.
 //
 // Transport security is off: the suite talks over loopback or a private
 // network, and service identity travels in signed tokens.
 func New(target string, opts Options) (*grpc.ClientConn, error) {
+	target, resolve, balanced, err := instances(target)
+	if err != nil {
+		return nil, err
+	}
 	otelOpts := []otelgrpc.Option{}
 	if opts.TracerProvider != nil {
 		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(opts.TracerProvider))
@@ -74,8 +81,9 @@ func New(target string, opts Options) (*grpc.ClientConn, error) {
 		// cost of a connection attempt every few seconds while it is down.
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: 20 * time.Second}),
 		grpc.WithChainUnaryInterceptor(defaultDeadline(timeout)),
-		grpc.WithDefaultServiceConfig(ServiceConfig(opts.Services)),
+		grpc.WithDefaultServiceConfig(ServiceConfig(opts.Services, balanced)),
 	}
+	dialOpts = append(dialOpts, resolve...)
 	if opts.Breaker != nil {
 		// Inside the default deadline, which the breaker judges deadlines
 		// by; outside the callers' own interceptors (the gateway's error
@@ -108,7 +116,8 @@ func defaultDeadline(timeout time.Duration) grpc.UnaryClientInterceptor {
 // ServiceConfig returns the gRPC service config that retries the
 // idempotent methods of services on UNAVAILABLE. Non-idempotent methods
 // (creates, for example) are never retried: a retry could record twice.
-func ServiceConfig(services []protoreflect.ServiceDescriptor) string {
+// balanced adds round_robin over the healthy instances of a list.
+func ServiceConfig(services []protoreflect.ServiceDescriptor, balanced bool) string {
 	type name struct {
 		Service string `json:"service"`
 		Method  string `json:"method"`
@@ -129,6 +138,9 @@ func ServiceConfig(services []protoreflect.ServiceDescriptor) string {
 		}
 	}
 	cfg := map[string]any{}
+	if balanced {
+		balancing(cfg)
+	}
 	if len(names) > 0 {
 		cfg["methodConfig"] = []any{map[string]any{
 			"name": names,

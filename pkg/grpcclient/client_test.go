@@ -16,7 +16,7 @@ func TestServiceConfigRetriesOnlyIdempotentMethods(t *testing.T) {
 			Name []struct{ Service, Method string }
 		}
 	}
-	if err := json.Unmarshal([]byte(ServiceConfig([]protoreflect.ServiceDescriptor{sd})), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(ServiceConfig([]protoreflect.ServiceDescriptor{sd}, false)), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	retried := map[string]bool{}
@@ -38,7 +38,7 @@ func TestServiceConfigRetriesOnlyIdempotentMethods(t *testing.T) {
 }
 
 func TestServiceConfigEmptyIsValidJSON(t *testing.T) {
-	if got := ServiceConfig(nil); got != "{}" {
+	if got := ServiceConfig(nil, false); got != "{}" {
 		t.Fatalf("got %s", got)
 	}
 }

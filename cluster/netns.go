@@ -1,0 +1,153 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The network: every host is a network namespace with one interface, eth0,
+// whose veth peer is plugged into a bridge in the switch namespace. Nothing
+// is made in the machine's own namespace, so no process of the cluster can
+// reach an address outside it (the machine's loopback servers included),
+// and nothing outside can reach the cluster.
+
+// run runs a command (ip, tc) and returns its error with its output.
+func run(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// namespaces lists the machine's named network namespaces (ip netns list).
+func namespaces(ctx context.Context) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip netns list: %w", err)
+	}
+	var names []string
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names, nil
+}
+
+// addSwitch makes the switch namespace and its bridge.
+func addSwitch(ctx context.Context, ns string) error {
+	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "link", "add", "br0", "type", "bridge"},
+		{"-n", ns, "link", "set", "br0", "up"},
+	} {
+		if err := run(ctx, "ip", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addHost makes namespace ns with eth0 at ip/24, its peer (named port) on
+// the switch's bridge, and netem (a tc netem spec: "delay 2ms loss 0.5%")
+// on eth0's way out, so every packet between two hosts crosses two of them.
+func addHost(ctx context.Context, switchNS, ns, port, ip, netem string) error {
+	if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	steps := [][]string{
+		{"ip", "-n", switchNS, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"ip", "-n", switchNS, "link", "set", port, "master", "br0", "up"},
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+		{"ip", "-n", ns, "addr", "add", ip + "/24", "dev", "eth0"},
+		{"ip", "-n", ns, "link", "set", "eth0", "up"},
+	}
+	if netem != "" {
+		steps = append(steps, append([]string{"tc", "-n", ns, "qdisc", "add", "dev", "eth0", "root", "netem"}, strings.Fields(netem)...))
+	}
+	for _, s := range steps {
+		if err := run(ctx, s[0], s[1:]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// netemMissing reports whether the kernel lacks tc netem (sch_netem), which
+// some kernels (a micro-VM's) are built without: ns is a host made already.
+func netemMissing(ctx context.Context, ns string) bool {
+	err := run(ctx, "tc", "-n", ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
+	if err == nil {
+		_ = run(ctx, "tc", "-n", ns, "qdisc", "del", "dev", "lo", "root")
+		return false
+	}
+	return strings.Contains(err.Error(), "unknown")
+}
+
+// pids lists the processes in namespace ns, never this one: the thread
+// that made a connection from a host may be this process's main thread,
+// which then stays in that host's namespace (see Dialer), and ip netns pids
+// goes by the main thread.
+func pids(ctx context.Context, ns string) []int {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output()
+	if err != nil {
+		return nil
+	}
+	var list []int
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid != os.Getpid() {
+			list = append(list, pid)
+		}
+	}
+	return list
+}
+
+// Dialer returns a DialContext whose connections are made from inside
+// the network namespace ns: the test and `make cluster` reach the hosts as
+// the client host does, without an address in the machine's namespace.
+func Dialer(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	path := "/run/netns/" + ns
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			conn net.Conn
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			// The socket belongs to the namespace of the thread that makes
+			// it. This goroutine's thread enters ns and is never unlocked,
+			// so Go ends the thread with the goroutine instead of reusing
+			// it in the wrong namespace.
+			runtime.LockOSThread()
+			f, err := os.Open(path)
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			defer f.Close()
+			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				done <- result{err: fmt.Errorf("entering %s: %w", ns, err)}
+				return
+			}
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, network, addr)
+			done <- result{conn, err}
+		}()
+		r := <-done
+		return r.conn, r.err
+	}
+}
