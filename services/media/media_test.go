@@ -757,9 +757,10 @@ func TestLargestChunk(t *testing.T) {
 	}
 }
 
-// TestSessionBytesLost: a session whose bytes vanished (a disk replaced, a
-// hand-cleaned directory) is not resumed into zeros: it is dropped, and the
-// client hears NOT_FOUND and starts over.
+// TestSessionBytesLost: a session whose bytes vanished (its file and its
+// parts in the blob store: a hand-cleaned directory and bucket) is not
+// resumed into zeros: it is dropped, and the client hears NOT_FOUND and
+// starts over.
 func TestSessionBytesLost(t *testing.T) {
 	e := newEnv(t, sqliteLocal, nil)
 	ctx := e.as(t, "carol")
@@ -774,6 +775,9 @@ func TestSessionBytesLost(t *testing.T) {
 	}
 	id := sess.GetName()[strings.LastIndex(sess.GetName(), "/")+1:]
 	if err := os.Remove(filepath.Join(e.tempDir, "upload-"+id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.blobDir, "uploads", id)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})

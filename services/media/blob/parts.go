@@ -24,7 +24,7 @@ import (
 // content-addressed: their writer names them (uniquely per write, so that
 // two writers racing from one offset never overwrite each other's bytes),
 // and the media database records which of them hold committed bytes.
-// Both [Local] and [S3] implement it.
+// Every [Store] has them.
 type Parts interface {
 	// PutPart stores p as part of session, durably, before it returns: the
 	// caller then records it as committed.
@@ -39,11 +39,6 @@ type Parts interface {
 	// those whose session is gone.
 	PartSessions(ctx context.Context) ([]string, error)
 }
-
-var (
-	_ Parts = (*Local)(nil)
-	_ Parts = (*S3)(nil)
-)
 
 // partsDir is the folder (key prefix) of upload parts in a store.
 const partsDir = "uploads"

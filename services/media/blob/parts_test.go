@@ -15,7 +15,7 @@ import (
 // a session at once; bad names touch nothing.
 func testParts(t *testing.T, b backend, s blob.Store) {
 	ctx := t.Context()
-	p := s.(blob.Parts)
+	p := s
 	blobsBefore := len(b.keys(t, s))
 	one, two := randomBytes(1, 1<<20), randomBytes(2, 1000)
 	for _, put := range []struct {
@@ -66,8 +66,11 @@ func testParts(t *testing.T, b backend, s blob.Store) {
 	if _, err := read("sess-b", "p"); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("a deleted part: %v", err)
 	}
-	if err := p.DeleteParts(ctx, "sess-a"); err != nil {
-		t.Fatal(err)
+	// (A local store keeps sess-b's empty folder until its parts go.)
+	for _, session := range []string{"sess-a", "sess-b"} {
+		if err := p.DeleteParts(ctx, session); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := p.DeleteParts(ctx, "sess-none"); err != nil {
 		t.Fatalf("deleting the parts of a session without any: %v", err)
