@@ -207,7 +207,7 @@ type Service struct {
 	// partReads counts the bytes copied from upload parts into files here
 	// (a session continued from another host's bytes).
 	partReads atomic.Int64
-	gc                         *uploadGC
+	gc        *uploadGC
 
 	metrics *metrics
 	// discussion serves comments and reactions (discussion.go).
