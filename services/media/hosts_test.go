@@ -133,6 +133,29 @@ func testUploadContinuesOnAnotherHost(t *testing.T, on backend) {
 	if _, err := os.Stat(filepath.Join(b.tempDir, "upload-"+name)); !os.IsNotExist(err) {
 		t.Errorf("B's upload file after the finish: %v", err)
 	}
+
+	// A session written on B and cancelled on C, a third host, goes with
+	// its parts, and C copies none of its bytes to cancel it.
+	c := otherHost(t, on, a)
+	other, err := b.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: size}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.writeSession(ctx, other.GetName(), 0, data[:q]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.client.CancelUploadSession(c.as(t, "carol"), &mediav1.CancelUploadSessionRequest{Name: other.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.svc.partReads.Load(); n != 0 {
+		t.Errorf("cancelling copied %d bytes from the parts", n)
+	}
+	if got := c.partSessions(t); len(got) != 0 {
+		t.Errorf("parts left in the blob store for %v after a cancel", got)
+	}
+	_, err = b.client.GetUploadSession(ctx, &mediav1.GetUploadSessionRequest{Name: other.GetName()})
+	wantCode(t, err, codes.NotFound, noReason)
 }
 
 // TestFailedPartNeverCommits: a chunk whose part cannot be stored fails

@@ -218,6 +218,12 @@ var errSessionBusy = status.Error(codes.Aborted, "another write or finish of thi
 // resumed: it is dropped and reported NOT_FOUND, so the client starts
 // over rather than upload into bytes that are not there.
 func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
+	return s.hold(ctx, sess, true)
+}
+
+// hold is holdSession; without withBytes, f is not brought up to date
+// (for a cancel, which needs no bytes).
+func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) (cur store.Session, f *os.File, release func(), err error) {
 	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
@@ -262,7 +268,7 @@ func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur stor
 		release()
 		return store.Session{}, nil, nil, storeError(err, name)
 	}
-	if cur.ItemID != "" {
+	if cur.ItemID != "" || !withBytes {
 		return cur, f, release, nil
 	}
 	if err := s.catchUp(ctx, cur, f); err != nil {
@@ -900,7 +906,7 @@ func (s *Service) finishedItemOf(ctx context.Context, sess store.Session) (store
 
 // cancelSession abandons a session and removes its bytes.
 func (s *Service) cancelSession(ctx context.Context, sess store.Session) error {
-	sess, _, release, err := s.holdSession(ctx, sess)
+	sess, _, release, err := s.hold(ctx, sess, false)
 	if err != nil {
 		return err
 	}
