@@ -96,7 +96,8 @@ func testUploadContinuesOnAnotherHost(t *testing.T, on backend) {
 			a.svc.partReads.Load(), b.svc.partReads.Load(), q)
 	}
 
-	// A's host is lost.
+	// A's host is lost: its process ends, its upload directory is gone.
+	a.stop()
 	if err := os.RemoveAll(a.tempDir); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +108,9 @@ type env struct {
 	serviceKey ed25519.PrivateKey
 	tempDir    string
 	blobDir    string
+	// stop stops the service (its server, workers and sweeper) before the
+	// test ends; the test's cleanup does otherwise.
+	stop func()
 }
 
 func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
@@ -156,15 +160,16 @@ func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		conn.Close()
 		cancel()
 		<-served
 		<-ran
 		svc.Close()
 	})
+	t.Cleanup(stop)
 	return &env{svc: svc, client: mediav1.NewMediaServiceClient(conn), peer: mediapeerv1.NewChildDataServiceClient(conn),
-		issuer: auth.NewUserIssuer(userKey), serviceKey: serviceKey, tempDir: cfg.TempDir, blobDir: cfg.BlobURL}
+		issuer: auth.NewUserIssuer(userKey), serviceKey: serviceKey, tempDir: cfg.TempDir, blobDir: cfg.BlobURL, stop: stop}
 }
 
 // as returns a context calling as user.
