@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +108,9 @@ type env struct {
 	serviceKey ed25519.PrivateKey
 	tempDir    string
 	blobDir    string
+	// stop stops the service (its server, workers and sweeper) before the
+	// test ends; the test's cleanup does otherwise.
+	stop func()
 }
 
 func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
@@ -156,15 +160,16 @@ func newEnv(t *testing.T, on backend, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		conn.Close()
 		cancel()
 		<-served
 		<-ran
 		svc.Close()
 	})
+	t.Cleanup(stop)
 	return &env{svc: svc, client: mediav1.NewMediaServiceClient(conn), peer: mediapeerv1.NewChildDataServiceClient(conn),
-		issuer: auth.NewUserIssuer(userKey), serviceKey: serviceKey, tempDir: cfg.TempDir, blobDir: cfg.BlobURL}
+		issuer: auth.NewUserIssuer(userKey), serviceKey: serviceKey, tempDir: cfg.TempDir, blobDir: cfg.BlobURL, stop: stop}
 }
 
 // as returns a context calling as user.
@@ -757,9 +762,10 @@ func TestLargestChunk(t *testing.T) {
 	}
 }
 
-// TestSessionBytesLost: a session whose bytes vanished (a disk replaced, a
-// hand-cleaned directory) is not resumed into zeros: it is dropped, and the
-// client hears NOT_FOUND and starts over.
+// TestSessionBytesLost: a session whose bytes vanished (its file and its
+// parts in the blob store: a hand-cleaned directory and bucket) is not
+// resumed into zeros: it is dropped, and the client hears NOT_FOUND and
+// starts over.
 func TestSessionBytesLost(t *testing.T) {
 	e := newEnv(t, sqliteLocal, nil)
 	ctx := e.as(t, "carol")
@@ -774,6 +780,9 @@ func TestSessionBytesLost(t *testing.T) {
 	}
 	id := sess.GetName()[strings.LastIndex(sess.GetName(), "/")+1:]
 	if err := os.Remove(filepath.Join(e.tempDir, "upload-"+id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.blobDir, "uploads", id)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})

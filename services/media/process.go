@@ -286,8 +286,9 @@ func (s *Service) runSweeper(ctx context.Context) {
 	}
 }
 
-// sweep removes every expired session nobody holds, with its bytes, then
-// deletes every blob nothing references, in batches until none is left.
+// sweep removes every expired session nobody holds, with its bytes, and
+// upload files and parts no live session wants, then deletes every blob
+// nothing references, in batches until none is left.
 // Bytes nothing references go at once: there is no grace period (see the
 // store's package doc).
 func (s *Service) sweep(ctx context.Context) {
@@ -312,6 +313,11 @@ func (s *Service) sweep(ctx context.Context) {
 			break
 		}
 	}
+	// What sessions gone elsewhere left here and in the blob store: files
+	// of sessions another host dropped or finished, and parts whose
+	// session is gone (parts.go).
+	s.sweepTempDir(ctx)
+	s.sweepParts(ctx)
 	for ctx.Err() == nil {
 		now := time.Now()
 		shas, err := s.store.UnreferencedBlobs(ctx, now, sweepBatch)

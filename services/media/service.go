@@ -132,10 +132,12 @@ type Config struct {
 	DSN string
 	// BlobURL names the blob store (see blob.Open): a directory or s3://.
 	BlobURL string
-	// TempDir keeps the bytes of uploads in progress; default
-	// $TMPDIR/kinbridge-media. Sessions resume from it after a restart, so
-	// it should be on persistent storage in production. What crashed
-	// processes left there is removed at start (tempdir.go).
+	// TempDir keeps this process's copy of the bytes of uploads in
+	// progress, and its scratch files; default $TMPDIR/kinbridge-media.
+	// It may be private to the host: what a resumable session committed is
+	// also kept in the blob store (upload parts, parts.go), from which any
+	// instance sharing the database and blob store continues it. What
+	// crashed processes left there is removed at start (tempdir.go).
 	TempDir string
 	// Access decides who may see or contribute for a child. Required.
 	Access AccessChecker
@@ -194,11 +196,18 @@ type Service struct {
 	// two writers appending to one temporary file would corrupt bytes the
 	// other already committed.
 	busy sync.Map
+	// cached holds, per session, how many bytes of its file in TempDir this
+	// process wrote or checked against the session's parts: what it may
+	// trust of the file without reading the parts (parts.go).
+	cached sync.Map
 	// uploadReads counts the bytes read from upload files, rehashedBytes
 	// those read again to hash them (a session resumed without its saved
 	// running hash): see countedReads.
 	uploadReads, rehashedBytes atomic.Int64
-	gc                         *uploadGC
+	// partReads counts the bytes copied from upload parts into files here
+	// (a session continued from another host's bytes).
+	partReads atomic.Int64
+	gc        *uploadGC
 
 	metrics *metrics
 	// discussion serves comments and reactions (discussion.go).

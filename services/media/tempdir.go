@@ -12,20 +12,24 @@ import (
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
-// What lives in TempDir, the upload directory media processes may share:
+// What lives in TempDir, the upload directory, private to a host or
+// shared by the media processes on it:
 //
-//   - upload-{session}: an upload session's bytes, created after its
-//     session row and removed before it, so a file without a row (or with
-//     a finished one) is what a crash left. Resumable sessions resume from
-//     these files after a restart: a live one is never removed;
+//   - upload-{session}: this process's copy of an upload session's bytes,
+//     created after its session row and removed before it, so a file
+//     without a row (or with a finished one) is what a crash, or a session
+//     dropped or finished on another host, left. A live one is never
+//     removed: the session goes on from it, brought up to date from the
+//     session's parts in the blob store (parts.go);
 //   - scratch-{random}/: one process's short-lived files (copies of
 //     originals for the thumbnailer, its programs' output). The process
 //     holds a lock on the folder while it lives, so a process starting
 //     later tells the folders of the dead from those of the living;
 //   - thumb-*: copies of originals an older release made in TempDir itself.
 //
-// sweepTempDir removes, when the service starts, what crashed processes
-// left of these; nothing else in the directory is touched.
+// sweepTempDir removes, when the service starts and at each sweep, what
+// crashed processes (and sessions gone elsewhere) left of these; nothing
+// else in the directory is touched.
 
 const (
 	uploadPrefix  = "upload-"

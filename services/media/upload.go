@@ -37,7 +37,9 @@ import (
 //  2. bytes go to a temporary file in TempDir, never memory, owned by an
 //     upload session row (UploadMedia makes a short-lived one of its own),
 //     so a crash leaves an expiring session whose bytes and pins the
-//     sweeper removes; whatever refuses an upload for what it is (steps 3,
+//     sweeper removes; a resumable session's chunks are also kept in the
+//     blob store as parts before they are committed, so any instance can
+//     continue or finish it from its committed offset (parts.go); whatever refuses an upload for what it is (steps 3,
 //     4 and 6, and bytes beyond the declared size) drops its session and
 //     bytes at once, so nothing refused is kept and the session is
 //     NOT_FOUND from then on;
@@ -156,8 +158,12 @@ func (s *Service) tempPath(sessionID string) string {
 func (s *Service) dropSession(ctx context.Context, sess store.Session) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(s.tempPath(sess.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
+		return false
+	}
+	s.cached.Delete(sess.ID)
+	if !s.dropParts(ctx, sess.ID) {
 		return false
 	}
 	if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -201,34 +207,50 @@ var errSessionBusy = status.Error(codes.Aborted, "another write or finish of thi
 // (the kernel drops the lock if its holder dies). It returns the session as
 // it stands now (what was read before may be stale: another writer may
 // have committed since, or finished it) with its file open for reading and
-// writing; release closes it and lets others in.
+// writing, holding exactly the committed bytes: a file that is missing or
+// behind (the session was written on another host) is made or brought up
+// to date from the session's parts (catchUp). release closes it and lets
+// others in.
 //
 // A finished session has no file any more: it comes back with f nil, and
-// the caller answers from its ItemID. An open session whose file is gone
-// cannot be resumed: it is dropped and reported NOT_FOUND, so the client
-// starts over rather than upload into bytes that are not there.
+// the caller answers from its ItemID. An open session whose committed
+// bytes are gone (neither in a file here nor in its parts) cannot be
+// resumed: it is dropped and reported NOT_FOUND, so the client starts
+// over rather than upload into bytes that are not there.
 func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
+	return s.hold(ctx, sess, true)
+}
+
+// hold is holdSession; without withBytes, f is not brought up to date
+// (for a cancel, which needs no bytes).
+func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) (cur store.Session, f *os.File, release func(), err error) {
 	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
 	}
 	unmark := func() { s.busy.Delete(sess.ID) }
-	f, err = openLocked(sess.TempKey)
+	path := s.tempPath(sess.ID)
+	f, err = openLocked(path)
+	if errors.Is(err, os.ErrNotExist) {
+		cur, gerr := s.store.GetSession(ctx, sess.ID)
+		switch {
+		case gerr == nil && cur.ItemID != "":
+			unmark()
+			return cur, nil, func() {}, nil
+		case gerr != nil:
+			unmark()
+			return store.Session{}, nil, nil, storeError(gerr, name)
+		}
+		// Begun or continued on another host, or this host lost its
+		// file: a new one, filled from the parts below. The row first,
+		// then its file, as when a session is created.
+		s.cached.Delete(sess.ID)
+		f, err = createLocked(path)
+	}
 	switch {
-	case errors.Is(err, errFileLocked):
+	case errors.Is(err, errFileLocked), errors.Is(err, os.ErrExist):
 		unmark()
 		return store.Session{}, nil, nil, errSessionBusy
-	case errors.Is(err, os.ErrNotExist):
-		defer unmark()
-		cur, err := s.store.GetSession(ctx, sess.ID)
-		if err == nil && cur.ItemID != "" {
-			return cur, nil, func() {}, nil
-		}
-		if err == nil {
-			s.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID)
-			s.dropSession(ctx, cur)
-		}
-		return store.Session{}, nil, nil, status.Errorf(codes.NotFound, "%s not found", name)
 	case err != nil:
 		unmark()
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
@@ -246,7 +268,26 @@ func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur stor
 		release()
 		return store.Session{}, nil, nil, storeError(err, name)
 	}
+	if cur.ItemID != "" || !withBytes {
+		return cur, f, release, nil
+	}
+	if err := s.catchUp(ctx, cur, f); err != nil {
+		if errors.Is(err, errBytesLost) {
+			s.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID, "err", err)
+			s.dropSession(ctx, cur)
+			release()
+			return store.Session{}, nil, nil, status.Errorf(codes.NotFound, "%s not found", name)
+		}
+		release()
+		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
+	}
 	return cur, f, release, nil
+}
+
+// createLocked creates a session's file, which must not exist, and locks
+// it as openLocked does.
+func createLocked(path string) (*os.File, error) {
+	return openAndLock(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 }
 
 // dropIfEnded drops a held session that expired, or was ended because its
@@ -259,7 +300,8 @@ func (s *Service) dropIfEnded(ctx context.Context, sess store.Session) {
 	cur, err := s.store.GetSession(ctx, sess.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = os.Remove(sess.TempKey) // dropped already; the bytes with it
+		_ = os.Remove(s.tempPath(sess.ID)) // dropped already; the bytes with it
+		s.cached.Delete(sess.ID)
 	case err == nil && !cur.ExpireTime.After(time.Now()):
 		s.dropSession(ctx, cur)
 	}
@@ -297,7 +339,7 @@ func openAndLock(path string, flag int) (*os.File, error) {
 // lock as holdSession, so a sweep never removes bytes from under a write
 // in another process. It reports whether the session is gone.
 func (s *Service) sweepSession(ctx context.Context, sess store.Session) bool {
-	f, err := openLocked(sess.TempKey)
+	f, err := openLocked(s.tempPath(sess.ID))
 	if errors.Is(err, errFileLocked) {
 		return false
 	}
@@ -392,7 +434,7 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 
 	u := &upload{sess: sess, f: f, h: sha256.New(), what: "upload"}
 	lastAlive := time.Now()
-	err = s.receive(ctx, u, next, func(_, _ int64) error {
+	err = s.receive(ctx, u, next, func(_, _ int64, _ []byte) error {
 		if time.Since(lastAlive) <= keepAliveEvery {
 			return nil
 		}
@@ -431,8 +473,8 @@ type upload struct {
 // wrong part), writes each after the bytes in, hashes it on the way,
 // refuses bytes beyond the declared size and, as soon as the head is in,
 // content of the wrong type (dropping the session), then calls commit with
-// the range written.
-func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64) error) error {
+// the range written and its bytes.
+func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, error), commit func(from, end int64, chunk []byte) error) error {
 	size := u.sess.Metadata.SizeBytes
 	headLen := int(min(size, ingest.SniffLen))
 	sniffed := u.n >= int64(headLen) // before this call
@@ -468,7 +510,7 @@ func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, e
 			}
 			sniffed = true
 		}
-		if err := commit(from, end); err != nil {
+		if err := commit(from, end, chunk); err != nil {
 			return err
 		}
 	}
@@ -707,8 +749,9 @@ func (s *Service) liveSession(ctx context.Context, p auth.Principal, child, id s
 
 // writeSession appends the bytes next gives, up to io.EOF, to a session
 // from offset, which must be its committed offset, committing each chunk
-// (written, synced, then the offset moved) as it arrives. It returns the
-// session as last committed.
+// as it arrives: written to this process's file, stored as a part in the
+// blob store, then the offset moved over it with the part recorded (see
+// parts.go). It returns the session as last committed.
 func (s *Service) writeSession(ctx context.Context, sess store.Session, offset int64, next func() ([]byte, error)) (store.Session, error) {
 	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if sess.ItemID != "" {
@@ -725,11 +768,6 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 	if offset != sess.CommittedOffset {
 		return store.Session{}, offsetMismatch(sess.CommittedOffset)
 	}
-	// Bytes written after the last commit (a write whose stream dropped, or
-	// a crash) are not part of the upload.
-	if err := f.Truncate(sess.CommittedOffset); err != nil {
-		return store.Session{}, s.internal(ctx, "writing upload session", err)
-	}
 	h, err := s.runningHash(sess, f)
 	if err != nil {
 		return store.Session{}, s.internal(ctx, "writing upload session", err)
@@ -741,17 +779,24 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 			return store.Session{}, s.internal(ctx, "writing upload session", err)
 		}
 	}
-	err = s.receive(ctx, u, next, func(from, end int64) error {
-		// Each chunk is committed: synced, then the offset moved with the
-		// running hash of the bytes up to it, in one update.
-		if err := f.Sync(); err != nil {
+	err = s.receive(ctx, u, next, func(from, end int64, chunk []byte) error {
+		// Each chunk is committed: stored as a part (durably, where every
+		// instance finds it), then the offset moved over it with the
+		// running hash of the bytes up to it and the part, in one
+		// transaction. The file here is a cache of the parts, not synced.
+		part := partName(from)
+		if err := s.blobs.PutPart(ctx, sess.ID, part, chunk); err != nil {
 			return s.internal(ctx, "writing upload session", err)
 		}
 		state, err := hashState(u.h)
 		if err != nil {
+			s.dropPart(ctx, sess.ID, part)
 			return s.internal(ctx, "writing upload session", err)
 		}
-		next, err := s.store.CommitSession(ctx, sess.ID, from, end, state)
+		next, err := s.store.CommitSession(ctx, sess.ID, from, end, state, part)
+		if err != nil {
+			s.dropPart(ctx, sess.ID, part)
+		}
 		if errors.Is(err, store.ErrOffsetMismatch) {
 			return offsetMismatch(next.CommittedOffset)
 		}
@@ -762,6 +807,7 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 			return storeError(err, name)
 		}
 		sess = next
+		s.cached.Store(sess.ID, end)
 		return nil
 	})
 	if err != nil {
@@ -832,8 +878,9 @@ func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store
 }
 
 // markFinished marks a session finished as item itemID, then removes its
-// bytes. In that order: a crash in between leaves bytes the sweeper removes
-// when the session expires, never a finished session without its item.
+// bytes (its file and its parts). In that order: a crash in between leaves
+// bytes the sweeper removes (sweepParts, or when the session expires),
+// never a finished session without its item.
 // Failures are logged, not returned: the item is stored either way.
 func (s *Service) markFinished(ctx context.Context, sess store.Session, itemID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -843,9 +890,11 @@ func (s *Service) markFinished(ctx context.Context, sess store.Session, itemID s
 		s.dropSession(ctx, sess)
 		return
 	}
-	if err := os.Remove(sess.TempKey); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(s.tempPath(sess.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.cfg.Logger.WarnContext(ctx, "media: removing upload bytes", "session", sess.ID, "err", err)
 	}
+	s.cached.Delete(sess.ID)
+	s.dropParts(ctx, sess.ID)
 }
 
 // finishedItemOf answers a repeated finish with the item the session
@@ -857,7 +906,7 @@ func (s *Service) finishedItemOf(ctx context.Context, sess store.Session) (store
 
 // cancelSession abandons a session and removes its bytes.
 func (s *Service) cancelSession(ctx context.Context, sess store.Session) error {
-	sess, _, release, err := s.holdSession(ctx, sess)
+	sess, _, release, err := s.hold(ctx, sess, false)
 	if err != nil {
 		return err
 	}

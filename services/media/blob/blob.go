@@ -56,6 +56,8 @@ type Store interface {
 	// (reference counting lives in the media database, which decides when
 	// the last reference is gone).
 	Delete(ctx context.Context, sha256Hex string) error
+	// Parts keeps the bytes of uploads in progress beside the blobs.
+	Parts
 }
 
 // Adopter is a [Store] that can take a finished file as a blob without

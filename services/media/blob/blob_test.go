@@ -162,6 +162,7 @@ var contract = []struct {
 	{"cancelled put leaves nothing", testCancelledPut},
 	{"large put in bounded memory", testLargePut},
 	{"spans", testSpans},
+	{"upload parts", testParts},
 }
 
 // sizes are blob sizes around the backend's strategy change.

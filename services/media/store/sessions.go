@@ -183,17 +183,21 @@ func (s *SQL) GetSession(ctx context.Context, id string) (Session, error) {
 // is reported as ErrFinished, with the session. to == from only extends
 // the expiry.
 func (s *SQL) AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error) {
-	return s.advance(ctx, id, from, to, "")
+	return s.advance(ctx, id, from, to, "", "")
 }
 
 // CommitSession is AdvanceSession recording, with the offset, the running
-// hash of the bytes up to it.
-func (s *SQL) CommitSession(ctx context.Context, id string, from, to int64, hashState string) (Session, error) {
-	return s.advance(ctx, id, from, to, hashState)
+// hash of the bytes up to it and, when part is not empty, the part that
+// holds the bytes from from to to (see Parts).
+func (s *SQL) CommitSession(ctx context.Context, id string, from, to int64, hashState, part string) (Session, error) {
+	if part != "" && to == from {
+		return Session{}, fmt.Errorf("commit session: an empty part: %w", ErrInvalid)
+	}
+	return s.advance(ctx, id, from, to, hashState, part)
 }
 
-// advance moves the offset, and the hash state when one is given.
-func (s *SQL) advance(ctx context.Context, id string, from, to int64, hashState string) (Session, error) {
+// advance moves the offset, and the hash state and the part when given.
+func (s *SQL) advance(ctx context.Context, id string, from, to int64, hashState, part string) (Session, error) {
 	if from < 0 || to < from {
 		return Session{}, fmt.Errorf("advance session from %d to %d: %w", from, to, ErrInvalid)
 	}
@@ -213,6 +217,12 @@ func (s *SQL) advance(ctx context.Context, id string, from, to int64, hashState 
 			return err
 		}
 		moved = true
+		if part != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO upload_parts (session_id, start_offset, end_offset, part)
+				VALUES ($1, $2, $3, $4)`, id, from, to, part); err != nil {
+				return err
+			}
+		}
 		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM upload_sessions WHERE id = $1`, id))
 		return err
 	})
@@ -260,6 +270,10 @@ func (s *SQL) FinishSession(ctx context.Context, id, itemID string) (Session, er
 			WHERE id = $1 AND item_id = '' AND committed_offset = size_bytes AND expire_time > $3
 			RETURNING `+sessionColumns, id, itemID, sqldb.Micros(now)))
 		if err != nil {
+			return err
+		}
+		// Its item holds the bytes now; the caller deletes the parts.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE session_id = $1`, id); err != nil {
 			return err
 		}
 		delta := refDelta{}
@@ -312,6 +326,9 @@ func deleteSessions(ctx context.Context, tx *sqldb.Tx, where string, args []any,
 		if err := releasePins(ctx, tx, SessionHolder(sess.ID), delta); err != nil {
 			return nil, err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE session_id = $1`, sess.ID); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -360,6 +377,34 @@ func (s *SQL) ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]
 			return nil, err
 		}
 		out = append(out, sess)
+	}
+	return out, rows.Err()
+}
+
+// Part is a piece of an upload session's committed bytes kept in the blob
+// store: the bytes from Start up to End, in the object Name.
+type Part struct {
+	Start, End int64
+	Name       string
+}
+
+// Parts returns the recorded parts of a session, in order: they tile the
+// committed bytes, except those committed without a part (by a release
+// that kept them only in its upload directory), which leave a gap.
+func (s *SQL) Parts(ctx context.Context, id string) ([]Part, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT start_offset, end_offset, part FROM upload_parts
+		WHERE session_id = $1 ORDER BY start_offset`, id)
+	if err != nil {
+		return nil, fmt.Errorf("session parts: %w", err)
+	}
+	defer rows.Close()
+	var out []Part
+	for rows.Next() {
+		var p Part
+		if err := rows.Scan(&p.Start, &p.End, &p.Name); err != nil {
+			return nil, fmt.Errorf("session parts: %w", err)
+		}
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }

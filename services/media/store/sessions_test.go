@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ var sessionContract = []contractCase{
 		// The running hash moves with the offset; a plain advance (a
 		// keep-alive) leaves it as it was.
 		state := "sha\x03 state with \x00 bytes"
-		if c, err := e.s.CommitSession(ctx, created.ID, 60, 80, state); err != nil || c.CommittedOffset != 80 || c.HashState != state {
+		if c, err := e.s.CommitSession(ctx, created.ID, 60, 80, state, ""); err != nil || c.CommittedOffset != 80 || c.HashState != state {
 			t.Fatalf("commit with a hash = %+v, %v", c, err)
 		}
 		if c, err := e.s.AdvanceSession(ctx, created.ID, 80, 80); err != nil || c.HashState != state {
@@ -74,7 +75,7 @@ var sessionContract = []contractCase{
 		if c, err := e.s.GetSession(ctx, created.ID); err != nil || c.HashState != state {
 			t.Fatalf("read back after a commit = %+v, %v", c, err)
 		}
-		if _, err := e.s.CommitSession(ctx, created.ID, 60, 90, "stale"); !errors.Is(err, store.ErrOffsetMismatch) {
+		if _, err := e.s.CommitSession(ctx, created.ID, 60, 90, "stale", ""); !errors.Is(err, store.ErrOffsetMismatch) {
 			t.Fatalf("commit from a stale offset: %v", err)
 		}
 		if done, err := e.s.AdvanceSession(ctx, created.ID, 80, 100); err != nil || done.CommittedOffset != 100 {
@@ -89,6 +90,55 @@ var sessionContract = []contractCase{
 		if err := e.s.DeleteSession(ctx, created.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second delete: %v", err)
 		}
+	}},
+	{"parts are recorded with the offset they commit, and go with their session", func(t *testing.T, e env) {
+		ctx := context.Background()
+		wantParts := func(id string, want ...store.Part) {
+			t.Helper()
+			got, err := e.s.Parts(ctx, id)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("parts of %s = %+v, %v; want %+v", id, got, err, want)
+			}
+		}
+		a, err := e.s.CreateSession(ctx, session("c1", 30), store.UploadCaps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CommitSession(ctx, a.ID, 0, 10, "h1", "p0"); err != nil {
+			t.Fatal(err)
+		}
+		// A writer that lost the race from offset 0 records nothing.
+		if _, err := e.s.CommitSession(ctx, a.ID, 0, 5, "h", "loser"); !errors.Is(err, store.ErrOffsetMismatch) {
+			t.Fatalf("commit from a stale offset: %v", err)
+		}
+		if _, err := e.s.CommitSession(ctx, a.ID, 10, 10, "h", "empty"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("an empty part: %v", err)
+		}
+		if _, err := e.s.CommitSession(ctx, a.ID, 10, 25, "h2", "p10"); err != nil {
+			t.Fatal(err)
+		}
+		wantParts(a.ID, store.Part{Start: 0, End: 10, Name: "p0"}, store.Part{Start: 10, End: 25, Name: "p10"})
+		wantParts("nope")
+
+		b, err := e.s.CreateSession(ctx, session("c1", 10), store.UploadCaps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CommitSession(ctx, b.ID, 0, 10, "h", "b0"); err != nil {
+			t.Fatal(err)
+		}
+		wantParts(b.ID, store.Part{Start: 0, End: 10, Name: "b0"})
+		// Finished: its item holds the bytes, its parts are forgotten.
+		mustCreate(t, e.s, item("c1", "m1", sha("parts original"), sha("parts content")))
+		if _, err := e.s.FinishSession(ctx, b.ID, "m1"); err != nil {
+			t.Fatal(err)
+		}
+		wantParts(b.ID)
+		// Deleted: so are its parts.
+		if err := e.s.DeleteSession(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantParts(a.ID)
 	}},
 	{"a finished session names its item, takes no bytes and releases its pins", func(t *testing.T, e env) {
 		ctx := context.Background()

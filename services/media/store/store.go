@@ -411,14 +411,19 @@ type Store interface {
 	// never both append. An expired session is ErrNotFound, a finished one
 	// ErrFinished (with the session).
 	AdvanceSession(ctx context.Context, id string, from, to int64) (Session, error)
-	// CommitSession is AdvanceSession recording, in the same update, the
-	// running hash of the bytes up to the new offset (Session.HashState).
-	CommitSession(ctx context.Context, id string, from, to int64, hashState string) (Session, error)
-	// FinishSession records the item a complete session became and
-	// releases its pins; the session takes no more bytes and is kept until
+	// CommitSession is AdvanceSession recording, in the same transaction,
+	// the running hash of the bytes up to the new offset (Session.HashState)
+	// and, unless part is "", the blob-store part holding the bytes from
+	// from to to (Parts), which the caller stored first.
+	CommitSession(ctx context.Context, id string, from, to int64, hashState, part string) (Session, error)
+	// Parts lists a session's parts in order.
+	Parts(ctx context.Context, id string) ([]Part, error)
+	// FinishSession records the item a complete session became, forgets
+	// its parts (the caller deletes their bytes) and releases its pins; the session takes no more bytes and is kept until
 	// it expires. Finishing it again returns it unchanged.
 	FinishSession(ctx context.Context, id, itemID string) (Session, error)
-	// DeleteSession removes a session and releases its pins.
+	// DeleteSession removes a session with its parts' rows (the caller
+	// deletes their bytes first) and releases its pins.
 	DeleteSession(ctx context.Context, id string) error
 	// ExpiredSessions lists sessions that expired before now, soonest first.
 	ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error)
