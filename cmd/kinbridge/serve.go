@@ -665,7 +665,8 @@ func (n *node) serveHTTP(r *role, name, listen string, h http.Handler) (string, 
 	srv := httpserver.New(h, n.c.HTTPTimeouts)
 	scheme := "http://"
 	if n.tls.HTTP != nil {
-		srv.TLSConfig, scheme = n.tls.HTTP, "https://"
+		// A copy each: net/http adds its ALPN protocols to the server's.
+		srv.TLSConfig, scheme = n.tls.HTTP.Clone(), "https://"
 	}
 	r.runs = append(r.runs, func(ctx context.Context) error { return httpserver.Serve(ctx, lis, srv, n.c.ShutdownTimeout) })
 	return scheme + lis.Addr().String(), nil

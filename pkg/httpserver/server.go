@@ -74,7 +74,9 @@ func New(h http.Handler, t Timeouts) *http.Server {
 //
 // With srv.TLSConfig set it serves TLS only, with the certificate the
 // config gives (its GetCertificate or Certificates), offering HTTP/2 and
-// HTTP/1.1; a plaintext request gets net/http's 400 answer and no service.
+// HTTP/1.1 (which net/http adds to srv.TLSConfig: give each server a
+// config of its own); a plaintext request gets net/http's 400 answer and
+// no service.
 func Serve(ctx context.Context, lis net.Listener, srv *http.Server, drain time.Duration) error {
 	errc := make(chan error, 1)
 	go func() {
