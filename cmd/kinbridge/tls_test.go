@@ -352,3 +352,29 @@ func TestTLSRefusesToStartWithABadCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSFromTheCommandLine runs client commands against services that
+// require client certificates: --tls-ca with --tls-cert and --tls-key gets
+// through, --tls-ca alone does not.
+func TestTLSFromTheCommandLine(t *testing.T) {
+	ca := testenv.MustCA(t)
+	node := ca.MustIssue(t, "node")
+	person := ca.MustIssue(t, "person")
+	s, _ := tlsSuite(t, ca, node, &person, "--tls-client-ca", ca.CertFile)
+	ctx := context.Background()
+	base := []string{"--addr", s.progress, "--token", s.adminToken, "--tls-ca", ca.CertFile}
+	out, stderr, err := kbOut(ctx, append([]string{"children", "create", "--name", "Ada"}, append(base, "--tls-cert", person.CertFile, "--tls-key", person.KeyFile)...)...)
+	if err != nil {
+		t.Fatalf("children create over mutual TLS: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err = kbOut(ctx, append([]string{"children", "list"}, append(base, "--tls-cert", person.CertFile, "--tls-key", person.KeyFile)...)...)
+	if err != nil || !strings.Contains(out, "Ada") {
+		t.Fatalf("children list over mutual TLS: %v\n%s%s", err, out, stderr)
+	}
+	if _, _, err := kbOut(ctx, append([]string{"children", "list"}, base...)...); err == nil || !strings.Contains(err.Error(), "cannot reach") {
+		t.Errorf("children list without a client certificate: %v", err)
+	}
+	if _, _, err := kbOut(ctx, "children", "list", "--addr", s.progress, "--token", s.adminToken); err == nil {
+		t.Error("children list in plaintext was served")
+	}
+}
