@@ -22,7 +22,7 @@ build: ## Build bin/kinbridge.
 	go build -ldflags "$(LDFLAGS)" -o bin/kinbridge ./cmd/kinbridge
 
 .PHONY: test
-test: lint check-generated check-thirdparty check-web unit ## Lint, check generated code, the third-party protos and the built web app, then run unit and integration tests with -race.
+test: lint check-generated check-thirdparty check-web check-deploy unit ## Lint, check generated code, the third-party protos and the built web app, then run unit and integration tests with -race.
 
 .PHONY: unit
 unit: ## Run unit and integration tests (-race). Real backends are used when reachable.
@@ -76,6 +76,20 @@ bench-uploads: ## Benchmark uploads of a 1 GiB file (throughput, peak server mem
 	go build -ldflags "$(LDFLAGS)" -o "$$tmp/kinbridge" ./cmd/kinbridge && \
 	go build -o "$$tmp/bench-uploads" ./bench/uploads && \
 	"$$tmp/bench-uploads" -bin "$$tmp/kinbridge" $(UPLOAD_BENCH_FLAGS)
+
+# Packaging: deploy/ is a Go module of its own (like tools/), so the image
+# builder's, compose-go's, Helm's and Kubernetes' modules stay out of the
+# services' go.mod. The image is built without a container daemon.
+IMAGE_BIN := bin/kinbridge-linux-amd64
+.PHONY: image check-deploy
+image: ## Build the OCI image without a daemon from a static binary: bin/kinbridge-image.tar (docker/podman load; kinbridge:VERSION and :latest) and bin/kinbridge-oci (an OCI layout).
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o $(IMAGE_BIN) ./cmd/kinbridge
+	go -C deploy run ./cmd/kinbridge-image -binary $(CURDIR)/$(IMAGE_BIN) -version $(VERSION) \
+		-revision $$(git rev-parse HEAD) -created $$(git log -1 --format=%ct) \
+		-tar $(CURDIR)/bin/kinbridge-image.tar -oci $(CURDIR)/bin/kinbridge-oci
+check-deploy: ## Vet and test deploy/: the image (config, files, a static binary that runs), the Dockerfile, compose.yaml (compose-go) and the Helm chart (helm lint; helm template decoded strictly into the Kubernetes API types).
+	go -C deploy vet ./...
+	go -C deploy test -count=1 ./...
 
 # Tools are built from the pinned tools modules; a change to their go.mod
 # rebuilds them.

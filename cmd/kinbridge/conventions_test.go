@@ -159,6 +159,8 @@ func TestEveryCommandFollowsTheConventions(t *testing.T) {
 		"notifications watch": {nil, 1},
 		"token issue":         {[]string{"--user", "maria", "--user-key", dir}, 1},
 		"migrate":             {[]string{"--progress-db", "sqlite:" + filepath.Join(notADir, "progress.db")}, 1},
+		"backup":              {[]string{"--to", t.TempDir(), "--data-dir", notADir}, 1},
+		"restore":             {[]string{"--from", t.TempDir(), "--data-dir", t.TempDir()}, 1},
 		"version":             {nil, 0},
 		"help":                {[]string{"children", "get"}, 0},
 		"completion":          {[]string{"bash"}, 0},

@@ -68,6 +68,9 @@ Tools:
   kinbridge token issue --admin | --user U [--ttl 24h]   print an administrator's or a user's token
                                                           (reads the key in --data-dir, default ./data)
   kinbridge migrate [--progress-db DSN] [--notification-db DSN]   apply database migrations
+  kinbridge backup --to DIR                               copy the databases and media blobs (the
+                                                          same settings as serve), even while serving
+  kinbridge restore --from DIR                            restore a backup into empty databases
   kinbridge version (or --version)                        print the version
   kinbridge help [COMMAND [SUBCOMMAND]]                   print a command's help, as -h does
   kinbridge completion bash|zsh|fish                      print a shell completion script:
@@ -141,6 +144,7 @@ func commands() []command {
 		{name: "notifications", about: "your notifications", subs: notificationsCommands, api: notificationAPI},
 		{name: "token", about: "user tokens from the built-in issuer", subs: tokenCommands},
 		{name: "migrate", about: migrateCommand.about, self: &migrateCommand},
+		{name: "backup", about: backupCommand.about, self: &backupCommand}, {name: "restore", about: restoreCommand.about, self: &restoreCommand},
 		{name: "version", about: "print the version", self: &subcommand{"version", "", "print the version", versionRun}},
 		{name: "help", about: "print the help of kinbridge or of a command", self: &subcommand{"help", helpUsage, "print the help of kinbridge or of a command", helpRun}},
 		{name: "completion", about: "print a shell completion script", self: &subcommand{"completion", completionUsage, "print a script that completes kinbridge's commands and flags in a shell", completionRun}},

@@ -40,14 +40,20 @@ type suite struct {
 // startSuite runs the suite until the test ends and waits until it is ready.
 func startSuite(t *testing.T, extra ...string) *suite {
 	t.Helper()
-	return bootSuite(t, &suite{}, io.Discard, extra...)
+	return bootSuite(t, &suite{dataDir: t.TempDir()}, io.Discard, extra...)
 }
 
-// bootSuite starts s: plaintext, or TLS when s.tls is set, with the
-// flags in extra; the suite's log goes to stderr.
+// startSuiteIn is startSuite on a data directory the test chose (a
+// restored one).
+func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
+	t.Helper()
+	return bootSuite(t, &suite{dataDir: dataDir}, io.Discard, extra...)
+}
+
+// bootSuite starts s in s.dataDir: plaintext, or TLS when s.tls is set,
+// with the flags in extra; the suite's log goes to stderr.
 func bootSuite(t *testing.T, s *suite, stderr io.Writer, extra ...string) *suite {
 	t.Helper()
-	s.dataDir = t.TempDir()
 	scheme := "http://"
 	if s.tls != nil {
 		scheme = "https://"

@@ -63,7 +63,7 @@ func tlsSuite(t *testing.T, ca *testenv.CA, pair testenv.Pair, client *testenv.P
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	logs := &lockedBuffer{}
-	s := bootSuite(t, &suite{tls: cfg}, logs, append([]string{"--log-level", "info",
+	s := bootSuite(t, &suite{dataDir: t.TempDir(), tls: cfg}, logs, append([]string{"--log-level", "info",
 		"--tls-cert", pair.CertFile, "--tls-key", pair.KeyFile, "--tls-ca", ca.CertFile}, extra...)...)
 	return s, logs
 }

@@ -69,6 +69,9 @@ func Convert(ctx context.Context, v2 []byte) ([]byte, error) {
 		return nil, err
 	}
 	describeStatus(doc)
+	if err := addExamples(doc); err != nil {
+		return nil, err
+	}
 	if err := merge(doc, routes); err != nil {
 		return nil, err
 	}

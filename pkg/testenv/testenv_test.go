@@ -198,7 +198,7 @@ func TestTool(t *testing.T) {
 			}
 		})
 	}
-	for program, want := range map[string]string{"ffprobe": "ffmpeg", "heif-enc": "heif-convert", "exiftool": "exiftool", "sh": "sh"} {
+	for program, want := range map[string]string{"ffprobe": "ffmpeg", "heif-enc": "heif-convert", "exiftool": "exiftool", "pg_restore": "postgresql-client", "sh": "sh"} {
 		if got := testenv.ToolRequirement(program); got != want {
 			t.Errorf("ToolRequirement(%q) = %q, want %q", program, got, want)
 		}

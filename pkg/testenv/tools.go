@@ -15,6 +15,9 @@ var toolPackages = map[string]struct{ require, install string }{
 	"ffprobe":      {"ffmpeg", "apt-get install ffmpeg"},
 	"heif-convert": {"heif-convert", "apt-get install libheif-examples"},
 	"heif-enc":     {"heif-convert", "apt-get install libheif-examples"},
+	"pg_dump":      {"postgresql-client", "apt-get install postgresql-client"},
+	"pg_restore":   {"postgresql-client", "apt-get install postgresql-client"},
+	"promtool":     {"promtool", "apt-get install prometheus"},
 }
 
 // ToolRequirement returns the name KINBRIDGE_TEST_REQUIRE lists the program

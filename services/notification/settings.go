@@ -174,8 +174,20 @@ func checkEmail(e string) *validate.Field {
 	if err != nil || a.Name != "" || a.Address != e {
 		return &validate.Field{Path: "settings.email", Description: "must be a bare e-mail address such as ana@example.com (no name, no angle brackets)"}
 	}
+	// RFC 5322 allows more than a mail should go to: a quoted local part,
+	// and a domain that is an address ("a@[127.0.0.1]") or a single label
+	// ("a@localhost"), which would aim the digest at hosts of the server's
+	// own network.
+	at := strings.LastIndexByte(e, '@')
+	if strings.HasPrefix(e, `"`) || !mailDomain.MatchString(e[at+1:]) {
+		return &validate.Field{Path: "settings.email", Description: "must be an address at a domain name such as example.com (no quoted names, no IP addresses, no single-label hosts)"}
+	}
 	return nil
 }
+
+// mailDomain is a domain name of two labels or more, whose last is not a
+// number.
+var mailDomain = regexp.MustCompile(`^([\p{L}\p{N}]([\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+[\p{L}]([\p{L}\p{N}-]*[\p{L}\p{N}])?$`)
 
 // applySettings returns cur with the fields of in that paths names, or
 // the field violations of in.

@@ -34,9 +34,12 @@ import (
 // The contract's numbers.
 const (
 	maxActiveInvitations = 100
-	defaultInvitationTTL = 7 * 24 * time.Hour
-	minInvitationTTL     = time.Minute
-	maxInvitationTTL     = 30 * 24 * time.Hour
+	// maxInvitationsByGuardian caps the active links one guardian sends
+	// to a child, so one cannot take the child's every place.
+	maxInvitationsByGuardian = 10
+	defaultInvitationTTL     = 7 * 24 * time.Hour
+	minInvitationTTL         = time.Minute
+	maxInvitationTTL         = 30 * 24 * time.Hour
 	// tokenBytes of randomness: 256 bits, 43 characters of base64url.
 	tokenBytes = 32
 )
@@ -146,10 +149,19 @@ func (s *server) CreateInvitation(ctx context.Context, req *progressv1.CreateInv
 	}
 	now := s.now()
 	token, hash := newToken()
+	byCreator := maxInvitationsByGuardian
+	if p.Admin {
+		byCreator = 0
+	}
 	inv, err := s.store.CreateInvitation(ctx, store.Invitation{
 		ChildID: cn.ID, ID: names.NewID(), TokenHash: hash, Role: role, Relation: in.GetRelation(),
-		Creator: p.Subject, CreateTime: now, ExpireTime: now.Add(ttl),
-	}, maxActiveInvitations)
+		Creator: p.Subject, ByAdmin: p.Admin, CreateTime: now, ExpireTime: now.Add(ttl),
+	}, maxActiveInvitations, byCreator)
+	if errors.Is(err, store.ErrCreatorLimit) {
+		return nil, errinfo.Progress(codes.ResourceExhausted, progressv1.ErrorReason_ERROR_REASON_TOO_MANY_INVITATIONS,
+			fmt.Sprintf("you have %d active invitations to %s, as many as one guardian may send: revoke one first", maxInvitationsByGuardian, cn),
+			map[string]string{"limit": strconv.Itoa(maxInvitationsByGuardian), "scope": "creator"})
+	}
 	if errors.Is(err, store.ErrLimit) {
 		return nil, errinfo.Progress(codes.ResourceExhausted, progressv1.ErrorReason_ERROR_REASON_TOO_MANY_INVITATIONS,
 			fmt.Sprintf("%s has %d active invitations, as many as a child may: revoke one first", cn, maxActiveInvitations),

@@ -396,7 +396,7 @@ func TestInvitationCap(t *testing.T) {
 	f := newFamily(t, true)
 	var first *progressv1.Invitation
 	for i := range maxActiveInvitations {
-		inv := f.invite("maria", &progressv1.Invitation{Ttl: durationpb.New(time.Duration(i+1) * time.Hour)})
+		inv := f.invite("root", &progressv1.Invitation{Ttl: durationpb.New(time.Duration(i+1) * time.Hour)})
 		if i == 0 {
 			first = inv
 		}
@@ -413,7 +413,7 @@ func TestInvitationCap(t *testing.T) {
 		}
 	}
 	// A revoked one frees a place...
-	if _, err := f.revoke("maria", first.GetName()); err != nil {
+	if _, err := f.revoke("root", first.GetName()); err != nil {
 		t.Fatal(err)
 	}
 	if err := create(); err != nil {
@@ -424,6 +424,44 @@ func TestInvitationCap(t *testing.T) {
 	f.clock.Advance(2 * time.Hour)
 	if err := create(); err != nil {
 		t.Fatalf("after one expired: %v", err)
+	}
+}
+
+// TestInvitationCapPerGuardian: one guardian cannot take a child's every
+// place: ten active links each, while administrators and the others still
+// may invite.
+func TestInvitationCapPerGuardian(t *testing.T) {
+	f := newFamily(t, true)
+	var first *progressv1.Invitation
+	for i := range maxInvitationsByGuardian {
+		inv := f.invite("maria", nil)
+		if i == 0 {
+			first = inv
+		}
+	}
+	create := func(user string) error {
+		_, err := f.s.CreateInvitation(f.as(user), &progressv1.CreateInvitationRequest{Parent: f.child, Invitation: &progressv1.Invitation{}})
+		return err
+	}
+	err := create("maria")
+	refused(t, "maria's 11th", err, codes.ResourceExhausted, progressv1.ErrorReason_ERROR_REASON_TOO_MANY_INVITATIONS)
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && (info.GetMetadata()["limit"] != "10" || info.GetMetadata()["scope"] != "creator") {
+			t.Errorf("metadata %v", info.GetMetadata())
+		}
+	}
+	if err := create("tom"); err != nil {
+		t.Errorf("another contributor: %v", err)
+	}
+	if err := create("root"); err != nil {
+		t.Errorf("an administrator: %v", err)
+	}
+	// Redeemed links free her places as revoked and expired ones do.
+	if _, err := f.redeem("olga", first.GetToken()); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("maria"); err != nil {
+		t.Errorf("after one was redeemed: %v", err)
 	}
 }
 
@@ -557,13 +595,32 @@ func TestGuardiansMayInvite(t *testing.T) {
 	if c, err := f.s.GetChild(f.as("maria"), &progressv1.GetChildRequest{Name: f.child}); err != nil || !c.GetGuardiansMayInvite() {
 		t.Fatalf("a guardian sees %v, %v", c, err)
 	}
-	f.invite("maria", nil)
+	marias, toms, roots := f.invite("maria", nil), f.invite("tom", nil), f.invite("root", nil)
 	if _, err := update("root", false); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.s.CreateInvitation(f.as("maria"), &progressv1.CreateInvitationRequest{Parent: f.child, Invitation: &progressv1.Invitation{}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("after turning it off: %v", err)
+	}
+	// The links guardians and contributors sent stop working with the
+	// switch; an administrator's keep working.
+	for who, inv := range map[string]*progressv1.Invitation{"maria": marias, "tom": toms} {
+		if got := f.get(inv.GetName()); got.GetState() != progressv1.InvitationState_INVITATION_STATE_REVOKED {
+			t.Errorf("%s's link is %v after turning it off", who, got.GetState())
+		}
+		_, err := f.redeem("olga", inv.GetToken())
+		refused(t, who+"'s link", err, codes.FailedPrecondition, progressv1.ErrorReason_ERROR_REASON_INVITATION_REVOKED)
+	}
+	if _, err := f.redeem("olga", roots.GetToken()); err != nil {
+		t.Errorf("the administrator's link: %v", err)
+	}
+	// Turning it on again brings no revoked link back.
+	if _, err := update("root", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.redeem("ivan", marias.GetToken()); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("maria's link after turning it on again: %v", err)
 	}
 }
 

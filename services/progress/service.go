@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	st.UseClock(now)
 	svc.server = &server{store: st, summaries: newSummaryCache(summaryCacheSize), notify: svc.notify, accessChanged: svc.accessChanged, now: now}
 	svc.server.discussion = newDiscussion(db, svc.server, cfg.Logger)
 	svc.access = &accessServer{store: st}

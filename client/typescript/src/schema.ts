@@ -128,6 +128,13 @@ export interface paths {
          * @description Updates the fields named in `updateMask`. Administrators only. When the
          *     request carries an etag that is no longer current the call fails with
          *     ABORTED (HTTP 409) and nothing changes.
+         *
+         *     **Example: Approval before publishing** (step 1 of 6, as admin)
+         *
+         *         PATCH /v1/{child}?updateMask=requireApproval
+         *         {"requireApproval":true}
+         *
+         *     answers 200 OK.
          */
         patch: operations["UpdateChild"];
         trace?: never;
@@ -153,6 +160,13 @@ export interface paths {
          * @description Records an assessment. Contributors and administrators. With a
          *     `requestId`, sending the same request again returns the assessment the
          *     first one created instead of recording it twice.
+         *
+         *     **Example: A heart and a word on an assessment** (step 1 of 6, as teacher)
+         *
+         *         POST /v1/{child}/assessments
+         *         {"assessedDate":"2026-03-01","kind":"ASSESSMENT_KIND_TEST","score":{"points":{"earned":18,"possible":20}},"subject":"Math","title":"Fractions quiz"}
+         *
+         *     answers 200 OK. In the next steps, `{assessment}` is its answer's `name`.
          */
         post: operations["CreateAssessment"];
         delete?: never;
@@ -194,7 +208,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists an item's comments, oldest first */
+        /**
+         * Lists an item's comments, oldest first
+         * @description Lists an item's comments, oldest first.
+         *
+         *     **Example: A heart and a word on an assessment** (step 4 of 6, as teacher)
+         *
+         *         GET /v1/{assessment}/comments
+         *
+         *     answers 200 OK.
+         */
         get: operations["ListComments"];
         put?: never;
         /**
@@ -203,6 +226,13 @@ export interface paths {
          *     of the child (and administrators) may read the comments and write one;
          *     the other guardians are notified (COMMENT_ADDED). A missing item is
          *     NOT_FOUND.
+         *
+         *     **Example: A heart and a word on an assessment** (step 3 of 6, as maria)
+         *
+         *         POST /v1/{assessment}/comments
+         *         {"text":"Well done, Ada!"}
+         *
+         *     answers 200 OK. 1 to 1000 characters; the teacher and the other guardians are notified. In the next steps, `{comment}` is its answer's `name`.
          */
         post: operations["CreateComment"];
         delete?: never;
@@ -225,6 +255,12 @@ export interface paths {
          * Deletes a comment
          * @description Deletes a comment. Its author, contributors of the child and
          *     administrators.
+         *
+         *     **Example: A heart and a word on an assessment** (step 6 of 6, as teacher)
+         *
+         *         DELETE /v1/{comment}
+         *
+         *     answers 200 OK. The author, the child's contributors and administrators may remove a comment.
          */
         delete: operations["DeleteComment"];
         options?: never;
@@ -239,7 +275,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists an item's reactions by user, with their counts per kind */
+        /**
+         * Lists an item's reactions by user, with their counts per kind
+         * @description Lists an item's reactions by user, with their counts per kind.
+         *
+         *     **Example: A heart and a word on an assessment** (step 5 of 6, as teacher)
+         *
+         *         GET /v1/{assessment}/reactions
+         *
+         *     answers 200 OK.
+         */
         get: operations["ListReactions"];
         put?: never;
         post?: never;
@@ -263,6 +308,13 @@ export interface paths {
          *     replacing the one they had. Only the first reaction of a user to an
          *     item notifies the other guardians (REACTION_ADDED); replacing or
          *     removing it does not notify again.
+         *
+         *     **Example: A heart and a word on an assessment** (step 2 of 6, as maria)
+         *
+         *         PUT /v1/{assessment}/reactions/me
+         *         {"kind":"REACTION_KIND_HEART"}
+         *
+         *     answers 200 OK. One reaction per person and item; setting another replaces it. Milestones and media items take the same routes.
          */
         put: operations["SetReaction"];
         post?: never;
@@ -378,6 +430,12 @@ export interface paths {
          * @description Lists a child's invitations, newest first, in every state. Any
          *     guardian, contributor or administrator who may see the child. Tokens
          *     are never listed.
+         *
+         *     **Example: Inviting a relative** (step 2 of 7, as admin)
+         *
+         *         GET /v1/{child}/invitations
+         *
+         *     answers 200 OK. Lists the child's links, newest first, without their tokens.
          */
         get: operations["ListInvitations"];
         put?: never;
@@ -390,7 +448,23 @@ export interface paths {
          *     get PERMISSION_DENIED otherwise. Only administrators may invite a
          *     ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
          *     active invitations refuses more with RESOURCE_EXHAUSTED, reason
-         *     TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+         *     TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first;
+         *     so does a guardian or contributor with 10 active invitations to the
+         *     child (metadata `scope`: `creator`).
+         *
+         *     **Example: Inviting a relative** (step 1 of 7, as admin)
+         *
+         *         POST /v1/{child}/invitations
+         *         {"relation":"grandmother","ttl":"259200s"}
+         *
+         *     answers 200 OK. The answer is the only place the token appears; the app's link is `{origin}/join#{token}`. In the next steps, `{invitation}` is its answer's `name`, `{token}` is its answer's `token`.
+         *
+         *     **Example: Inviting a relative** (step 6 of 7, as admin)
+         *
+         *         POST /v1/{child}/invitations
+         *         {"relation":"uncle"}
+         *
+         *     answers 200 OK. In the next steps, `{second}` is its answer's `name`.
          */
         post: operations["CreateInvitation"];
         delete?: never;
@@ -406,7 +480,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Returns one invitation of a child the caller may see, without its token */
+        /**
+         * Returns one invitation of a child the caller may see, without its token
+         * @description Returns one invitation of a child the caller may see, without its token.
+         *
+         *     **Example: Inviting a relative** (step 5 of 7, as admin)
+         *
+         *         GET /v1/{invitation}
+         *
+         *     answers 200 OK.
+         */
         get: operations["GetInvitation"];
         put?: never;
         post?: never;
@@ -434,6 +517,13 @@ export interface paths {
          *     with FAILED_PRECONDITION and the reason INVITATION_REDEEMED (the
          *     guardianship it created stays: delete that instead) or
          *     INVITATION_EXPIRED.
+         *
+         *     **Example: Inviting a relative** (step 7 of 7, as admin)
+         *
+         *         POST /v1/{second}:revoke
+         *         {}
+         *
+         *     answers 200 OK. A revoked link can no longer be redeemed.
          */
         post: operations["RevokeInvitation"];
         delete?: never;
@@ -656,6 +746,13 @@ export interface paths {
          * Records a milestone
          * @description Records a milestone. Contributors and administrators; idempotent with a
          *     `requestId` like CreateAssessment.
+         *
+         *     **Example: Approval before publishing** (step 2 of 6, as teacher)
+         *
+         *         POST /v1/{child}/milestones
+         *         {"achievedDate":"2026-04-02","category":"MILESTONE_CATEGORY_SPORTS","title":"Rode a bike"}
+         *
+         *     answers 200 OK. A contributor's new item waits as a draft; guardians neither see nor hear of it. In the next steps, `{draft}` is its answer's `name`.
          */
         post: operations["CreateMilestone"];
         delete?: never;
@@ -671,7 +768,22 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Returns one milestone of a child the caller may see */
+        /**
+         * Returns one milestone of a child the caller may see
+         * @description Returns one milestone of a child the caller may see.
+         *
+         *     **Example: Approval before publishing** (step 3 of 6, as maria)
+         *
+         *         GET /v1/{draft}
+         *
+         *     answers 404 Not Found.
+         *
+         *     **Example: Approval before publishing** (step 6 of 6, as maria)
+         *
+         *         GET /v1/{draft}
+         *
+         *     answers 200 OK.
+         */
         get: operations["GetMilestone"];
         put?: never;
         post?: never;
@@ -781,7 +893,24 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publishes a draft milestone, as ApproveAssessment does an assessment (guardians are notified with MILESTONE_ACHIEVED) */
+        /**
+         * Publishes a draft milestone, as ApproveAssessment does an assessment (guardians are notified with MILESTONE_ACHIEVED)
+         * @description Publishes a draft milestone, as ApproveAssessment does an assessment (guardians are notified with MILESTONE_ACHIEVED).
+         *
+         *     **Example: Approval before publishing** (step 4 of 6, as teacher)
+         *
+         *         POST /v1/{draft}:approve
+         *         {}
+         *
+         *     answers 403 Forbidden. Its author cannot approve it.
+         *
+         *     **Example: Approval before publishing** (step 5 of 6, as teacher2)
+         *
+         *         POST /v1/{draft}:approve
+         *         {}
+         *
+         *     answers 200 OK. A second contributor or an administrator approves; the guardians are told now.
+         */
         post: operations["ApproveMilestone"];
         delete?: never;
         options?: never;
@@ -849,6 +978,13 @@ export interface paths {
          *     `List-Unsubscribe=One-Click`, which the gateway accepts in place of
          *     JSON) and of the app's unsubscribe page (`{"token": ...}`). Doing it
          *     again changes nothing. An unknown token answers NOT_FOUND.
+         *
+         *     **Example: Time zone, quiet hours and the daily digest** (step 5 of 5, as anyone)
+         *
+         *         POST /v1/digest:unsubscribe
+         *         {"token":"0000000000000000000000000000000000000000000"}
+         *
+         *     answers 404 Not Found. Each digest mail carries its own token (its link and its List-Unsubscribe header); an unknown one answers 404.
          */
         post: operations["UnsubscribeDigest"];
         delete?: never;
@@ -880,6 +1016,20 @@ export interface paths {
          *         or INVITATION_REVOKED: the link no longer works; ask for a new one;
          *       - ALREADY_EXISTS, reason ALREADY_GUARDIAN: the caller already follows
          *         the child. The invitation stays usable by someone else.
+         *
+         *     **Example: Inviting a relative** (step 3 of 7, as olga)
+         *
+         *         POST /v1/invitations:redeem
+         *         {"token":"{token}"}
+         *
+         *     answers 200 OK. Whoever redeems the link becomes a guardian of the child.
+         *
+         *     **Example: Inviting a relative** (step 4 of 7, as olga)
+         *
+         *         POST /v1/invitations:redeem
+         *         {"token":"{token}"}
+         *
+         *     answers 400 Bad Request with the reason `INVITATION_REDEEMED`. A link works once; an expired one answers INVITATION_EXPIRED, a revoked one INVITATION_REVOKED.
          */
         post: operations["RedeemInvitation"];
         delete?: never;
@@ -954,6 +1104,13 @@ export interface paths {
          *     changed since) answers NOT_FOUND; a used one FAILED_PRECONDITION with
          *     reason EMAIL_LINK_USED; an expired one FAILED_PRECONDITION with reason
          *     EMAIL_LINK_EXPIRED (set the address again for a new link).
+         *
+         *     **Example: Time zone, quiet hours and the daily digest** (step 4 of 5, as anyone)
+         *
+         *         POST /v1/settings:confirmEmail
+         *         {"token":"0000000000000000000000000000000000000000000"}
+         *
+         *     answers 404 Not Found. The token comes from the mailed link; an unknown one answers 404, a used one EMAIL_LINK_USED, an expired one EMAIL_LINK_EXPIRED.
          */
         post: operations["ConfirmEmail"];
         delete?: never;
@@ -1139,6 +1296,12 @@ export interface paths {
          *     digest and the e-mail address it goes to. A user who never changed
          *     any has the defaults (UTC, no quiet hours, no digest). Another user's
          *     settings answer NOT_FOUND.
+         *
+         *     **Example: Time zone, quiet hours and the daily digest** (step 2 of 5, as maria)
+         *
+         *         GET /v1/users/me/settings
+         *
+         *     answers 200 OK.
          */
         get: operations["GetUserSettings"];
         put?: never;
@@ -1156,6 +1319,20 @@ export interface paths {
          *     link and voids the old one; saving it along with other fields does
          *     not. With `etag`, the change is made only if the settings did not
          *     change since they were read (ABORTED otherwise).
+         *
+         *     **Example: Time zone, quiet hours and the daily digest** (step 1 of 5, as maria)
+         *
+         *         PATCH /v1/users/me/settings
+         *         {"digestEnabled":true,"quietHours":{"end":"07:00","start":"22:00"},"timeZone":"Europe/Lisbon"}
+         *
+         *     answers 200 OK. During quiet hours the inbox fills but live feeds stay silent, then catch up.
+         *
+         *     **Example: Time zone, quiet hours and the daily digest** (step 3 of 5, as maria)
+         *
+         *         PATCH /v1/users/me/settings
+         *         {"timeZone":"Mars/Olympus"}
+         *
+         *     answers 400 Bad Request. Time zones are IANA names.
          */
         patch: operations["UpdateUserSettings"];
         trace?: never;
@@ -1338,7 +1515,8 @@ export interface components {
             /**
              * @description Whether the child's guardians and contributors may invite relatives
              *     (CreateInvitation); administrators always may. Only administrators
-             *     may set it. Defaults to false.
+             *     may set it. Defaults to false. Turning it off revokes the active
+             *     invitations that guardians and contributors sent, at once.
              */
             guardiansMayInvite?: boolean;
             /** @description The resource name, `children/{child}`. Assigned by the server. */
@@ -2662,7 +2840,8 @@ export interface operations {
                     /**
                      * @description Whether the child's guardians and contributors may invite relatives
                      *     (CreateInvitation); administrators always may. Only administrators
-                     *     may set it. Defaults to false.
+                     *     may set it. Defaults to false. Turning it off revokes the active
+                     *     invitations that guardians and contributors sent, at once.
                      */
                     guardiansMayInvite?: boolean;
                     /**

@@ -12,6 +12,9 @@ import (
 var (
 	// ErrLimit means the child has as many active invitations as allowed.
 	ErrLimit = errors.New("too many active invitations")
+	// ErrCreatorLimit means the creator has as many active invitations to
+	// the child as one guardian may send.
+	ErrCreatorLimit = errors.New("too many active invitations from one creator")
 	// ErrNotActive means the invitation was redeemed, revoked or has
 	// expired; the returned invitation says which.
 	ErrNotActive = errors.New("invitation is not active")
@@ -32,12 +35,16 @@ const (
 // Invitation is a one-time link that makes its redeemer a guardian of a
 // child. Only the token's hash is stored.
 type Invitation struct {
-	ChildID    string
-	ID         string
-	TokenHash  string // hex SHA-256 of the token
-	Role       Role
-	Relation   string
-	Creator    string
+	ChildID   string
+	ID        string
+	TokenHash string // hex SHA-256 of the token
+	Role      Role
+	Relation  string
+	Creator   string
+	// ByAdmin: the creator invited as an administrator. The other links
+	// live only while the child lets its guardians invite: turning that
+	// off revokes them.
+	ByAdmin    bool
 	Redeemer   string // empty until redeemed
 	CreateTime time.Time
 	ExpireTime time.Time
@@ -70,9 +77,11 @@ type InvitationCursor struct {
 // invitation is active come from the caller, whose clock they are.
 type Invitations interface {
 	// CreateInvitation stores inv unless its child has maxActive
-	// invitations active at inv.CreateTime already (ErrLimit). ErrNotFound
-	// when the child does not exist. Concurrent creates never pass the cap.
-	CreateInvitation(ctx context.Context, inv Invitation, maxActive int) (Invitation, error)
+	// invitations active at inv.CreateTime already (ErrLimit), or, when
+	// maxByCreator is positive, its creator has that many to the child
+	// (ErrCreatorLimit). ErrNotFound when the child does not exist.
+	// Concurrent creates never pass either cap.
+	CreateInvitation(ctx context.Context, inv Invitation, maxActive, maxByCreator int) (Invitation, error)
 	GetInvitation(ctx context.Context, childID, id string) (Invitation, error)
 	// InvitationByToken finds the invitation whose token hashes to tokenHash.
 	InvitationByToken(ctx context.Context, tokenHash string) (Invitation, error)

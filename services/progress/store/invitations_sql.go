@@ -11,12 +11,12 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
-const invitationColumns = `child_id, id, token_hash, role, relation, creator, redeemer, create_time, expire_time, redeem_time, revoke_time`
+const invitationColumns = `child_id, id, token_hash, role, relation, creator, redeemer, create_time, expire_time, redeem_time, revoke_time, by_admin`
 
 func scanInvitation(row scanner) (Invitation, error) {
 	var i Invitation
 	var created, expires, redeemed, revoked int64
-	err := row.Scan(&i.ChildID, &i.ID, &i.TokenHash, &i.Role, &i.Relation, &i.Creator, &i.Redeemer, &created, &expires, &redeemed, &revoked)
+	err := row.Scan(&i.ChildID, &i.ID, &i.TokenHash, &i.Role, &i.Relation, &i.Creator, &i.Redeemer, &created, &expires, &redeemed, &revoked, &i.ByAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Invitation{}, ErrNotFound
 	}
@@ -48,7 +48,7 @@ const stillActive = `redeem_time = 0 AND revoke_time = 0 AND expire_time > `
 
 // CreateInvitation counts and inserts under the child's row lock, so two
 // concurrent creates cannot both take the last place.
-func (s *SQL) CreateInvitation(ctx context.Context, inv Invitation, maxActive int) (Invitation, error) {
+func (s *SQL) CreateInvitation(ctx context.Context, inv Invitation, maxActive, maxByCreator int) (Invitation, error) {
 	inv.CreateTime = sqldb.FromMicros(sqldb.Micros(inv.CreateTime))
 	inv.ExpireTime = sqldb.FromMicros(sqldb.Micros(inv.ExpireTime))
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -70,9 +70,19 @@ func (s *SQL) CreateInvitation(ctx context.Context, inv Invitation, maxActive in
 		if active >= maxActive {
 			return ErrLimit
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO invitations (`+invitationColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		if maxByCreator > 0 {
+			var mine int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM invitations WHERE child_id = $1 AND creator = $2 AND `+stillActive+`$3`,
+				inv.ChildID, inv.Creator, sqldb.Micros(inv.CreateTime)).Scan(&mine); err != nil {
+				return err
+			}
+			if mine >= maxByCreator {
+				return ErrCreatorLimit
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO invitations (`+invitationColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			inv.ChildID, inv.ID, inv.TokenHash, inv.Role, inv.Relation, inv.Creator, inv.Redeemer,
-			sqldb.Micros(inv.CreateTime), sqldb.Micros(inv.ExpireTime), optionalMicros(inv.RedeemTime), optionalMicros(inv.RevokeTime))
+			sqldb.Micros(inv.CreateTime), sqldb.Micros(inv.ExpireTime), optionalMicros(inv.RedeemTime), optionalMicros(inv.RevokeTime), inv.ByAdmin)
 		if sqldb.IsUniqueViolation(err) {
 			return ErrAlreadyExists
 		}

@@ -25,7 +25,7 @@ func invitation(child, id string, created time.Time) store.Invitation {
 
 func mustInvitation(t *testing.T, s store.Store, inv store.Invitation) store.Invitation {
 	t.Helper()
-	got, err := s.CreateInvitation(context.Background(), inv, 100)
+	got, err := s.CreateInvitation(context.Background(), inv, 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ var invitationsContract = []struct {
 		if _, err := s.GetInvitation(ctx, "c1", "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown invitation: %v", err)
 		}
-		if _, err := s.CreateInvitation(ctx, invitation("nochild", "i1", t0), 100); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.CreateInvitation(ctx, invitation("nochild", "i1", t0), 100, 0); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("invitation to a missing child: %v", err)
 		}
 	}},
@@ -97,23 +97,71 @@ var invitationsContract = []struct {
 		short := invitation("c1", "short", t0)
 		short.ExpireTime = t0.Add(time.Minute)
 		for _, inv := range []store.Invitation{short, invitation("c1", "revoked", t0), invitation("c1", "a", t0)} {
-			if _, err := s.CreateInvitation(ctx, inv, 3); err != nil {
+			if _, err := s.CreateInvitation(ctx, inv, 3, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if _, err := s.RevokeInvitation(ctx, "c1", "revoked", t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateInvitation(ctx, invitation("c1", "b", t0), 3); err != nil {
+		if _, err := s.CreateInvitation(ctx, invitation("c1", "b", t0), 3, 0); err != nil {
 			t.Fatal(err)
 		}
 		// short, a, b are active: full.
-		if _, err := s.CreateInvitation(ctx, invitation("c1", "c", t0), 3); !errors.Is(err, store.ErrLimit) {
+		if _, err := s.CreateInvitation(ctx, invitation("c1", "c", t0), 3, 0); !errors.Is(err, store.ErrLimit) {
 			t.Fatalf("over the cap: %v", err)
 		}
 		// Once short has expired there is room again.
-		if _, err := s.CreateInvitation(ctx, invitation("c1", "c", t0.Add(time.Minute)), 3); err != nil {
+		if _, err := s.CreateInvitation(ctx, invitation("c1", "c", t0.Add(time.Minute)), 3, 0); err != nil {
 			t.Fatalf("after one expired: %v", err)
+		}
+	}},
+	{"one creator's cap; ByAdmin is kept", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		mustChild(t, s, "c1")
+		for _, id := range []string{"m1", "m2"} {
+			if _, err := s.CreateInvitation(ctx, invitation("c1", id, t0), 100, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.CreateInvitation(ctx, invitation("c1", "m3", t0), 100, 2); !errors.Is(err, store.ErrCreatorLimit) {
+			t.Fatalf("maria's third: %v", err)
+		}
+		root := invitation("c1", "r1", t0)
+		root.Creator, root.ByAdmin = "root", true
+		if _, err := s.CreateInvitation(ctx, root, 100, 2); err != nil {
+			t.Fatalf("another creator: %v", err)
+		}
+		if got, err := s.GetInvitation(ctx, "c1", "r1"); err != nil || !got.ByAdmin {
+			t.Fatalf("read back %+v, %v", got, err)
+		}
+	}},
+	{"turning guardians_may_invite off revokes the guardians' links", func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		mustChild(t, s, "c1")
+		if _, err := s.UpdateChild(ctx, "c1", 0, func(c *store.Child) error { c.GuardiansMayInvite = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now() // the store's clock stamps the update
+		guardians, admins := invitation("c1", "g", now), invitation("c1", "a", now)
+		admins.Creator, admins.ByAdmin = "root", true
+		mustInvitation(t, s, guardians)
+		mustInvitation(t, s, admins)
+		// Changing something else keeps them.
+		if _, err := s.UpdateChild(ctx, "c1", 0, func(c *store.Child) error { c.School = "Elm"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetInvitation(ctx, "c1", "g"); !got.RevokeTime.IsZero() {
+			t.Fatalf("revoked by another change: %+v", got)
+		}
+		if _, err := s.UpdateChild(ctx, "c1", 0, func(c *store.Child) error { c.GuardiansMayInvite = false; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetInvitation(ctx, "c1", "g"); got.RevokeTime.IsZero() {
+			t.Errorf("a guardian's link lives on: %+v", got)
+		}
+		if got, _ := s.GetInvitation(ctx, "c1", "a"); !got.RevokeTime.IsZero() {
+			t.Errorf("an administrator's link was revoked: %+v", got)
 		}
 	}},
 	{"concurrent creates never pass the cap", func(t *testing.T, s store.Store) {
@@ -124,7 +172,7 @@ var invitationsContract = []struct {
 		created := 0
 		for i := range 8 {
 			wg.Go(func() {
-				_, err := s.CreateInvitation(ctx, invitation("c1", fmt.Sprintf("i%d", i), t0), 3)
+				_, err := s.CreateInvitation(ctx, invitation("c1", fmt.Sprintf("i%d", i), t0), 3, 0)
 				switch {
 				case err == nil:
 					mu.Lock()

@@ -22,6 +22,10 @@ func NewSQL(db *sqldb.DB) *SQL {
 	return &SQL{db: db, now: time.Now}
 }
 
+// UseClock makes now the store's clock for the times it stamps (creations,
+// updates), so they agree with the service's (when invitations expire).
+func (s *SQL) UseClock(now func() time.Time) { s.now = now }
+
 // stamp returns the current time at the stored precision, so what a write
 // returns equals what a later read returns.
 func (s *SQL) stamp() time.Time { return sqldb.FromMicros(sqldb.Micros(s.now())) }
@@ -106,12 +110,23 @@ func (s *SQL) UpdateChild(ctx context.Context, id string, expectRevision int64, 
 		func() (Child, error) { return s.GetChild(ctx, id) },
 		func(c *Child) *int64 { return &c.Revision },
 		change,
-		func(c *Child, read int64) (bool, error) {
+		func(c *Child, read int64) (updated bool, err error) {
 			c.ID, c.UpdateTime = id, s.stamp()
-			return oneRow(s.db.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
+			err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+				updated, err = oneRow(tx.ExecContext(ctx, `UPDATE children SET display_name = $1, birth_date = $2, school = $3,
 				grade_level = $4, time_zone = $5, update_time = $6, revision = $7, guardians_may_invite = $10, require_approval = $11 WHERE id = $8 AND revision = $9`,
-				c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.UpdateTime), c.Revision, id, read,
-				c.GuardiansMayInvite, boolInt(c.RequireApproval)))
+					c.DisplayName, c.BirthDate, c.School, c.GradeLevel, c.TimeZone, sqldb.Micros(c.UpdateTime), c.Revision, id, read,
+					c.GuardiansMayInvite, boolInt(c.RequireApproval)))
+				if err != nil || !updated || c.GuardiansMayInvite {
+					return err
+				}
+				// Guardians may no longer invite: the links they sent
+				// stop working with the switch, not later.
+				_, err = tx.ExecContext(ctx, `UPDATE invitations SET revoke_time = $1
+					WHERE child_id = $2 AND NOT by_admin AND `+stillActive+`$1`, sqldb.Micros(c.UpdateTime), id)
+				return err
+			})
+			return updated, err
 		})
 }
 

@@ -354,7 +354,9 @@ const (
 	// up. Nothing to do: the child is in the caller's list already.
 	ErrorReason_ERROR_REASON_ALREADY_GUARDIAN ErrorReason = 4
 	// RESOURCE_EXHAUSTED (REST 429): the child has as many active
-	// invitations as one child may. Metadata: `limit`. Revoke one, or wait
+	// invitations as one child may (100), or the caller, not an
+	// administrator, has as many to the child as one guardian may send (10;
+	// metadata `scope`: `creator`). Metadata: `limit`. Revoke one, or wait
 	// for one to expire or be redeemed.
 	ErrorReason_ERROR_REASON_TOO_MANY_INVITATIONS ErrorReason = 5
 )
@@ -433,7 +435,8 @@ type Child struct {
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Whether the child's guardians and contributors may invite relatives
 	// (CreateInvitation); administrators always may. Only administrators
-	// may set it. Defaults to false.
+	// may set it. Defaults to false. Turning it off revokes the active
+	// invitations that guardians and contributors sent, at once.
 	GuardiansMayInvite bool `protobuf:"varint,10,opt,name=guardians_may_invite,json=guardiansMayInvite,proto3" json:"guardians_may_invite,omitempty"`
 	// Whether what contributors record or upload for the child waits for
 	// approval before guardians see it: assessments, milestones and media

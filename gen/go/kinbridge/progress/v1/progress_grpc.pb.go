@@ -110,7 +110,9 @@ type ProgressServiceClient interface {
 	// get PERMISSION_DENIED otherwise. Only administrators may invite a
 	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
 	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
-	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first;
+	// so does a guardian or contributor with 10 active invitations to the
+	// child (metadata `scope`: `creator`).
 	CreateInvitation(ctx context.Context, in *CreateInvitationRequest, opts ...grpc.CallOption) (*Invitation, error)
 	// Lists a child's invitations, newest first, in every state. Any
 	// guardian, contributor or administrator who may see the child. Tokens
@@ -665,7 +667,9 @@ type ProgressServiceServer interface {
 	// get PERMISSION_DENIED otherwise. Only administrators may invite a
 	// ROLE_CONTRIBUTOR (PERMISSION_DENIED for others). A child with 100
 	// active invitations refuses more with RESOURCE_EXHAUSTED, reason
-	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first.
+	// TOO_MANY_INVITATIONS (domain "progress.kinbridge"): revoke one first;
+	// so does a guardian or contributor with 10 active invitations to the
+	// child (metadata `scope`: `creator`).
 	CreateInvitation(context.Context, *CreateInvitationRequest) (*Invitation, error)
 	// Lists a child's invitations, newest first, in every state. Any
 	// guardian, contributor or administrator who may see the child. Tokens
