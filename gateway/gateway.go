@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,10 @@ type Config struct {
 	MediaTarget string
 	// NotificationTarget is the notification service's gRPC address.
 	NotificationTarget string
+	// UpstreamTLS, when set, secures the connections to the services
+	// (--tls-ca, and the gateway's --tls-cert for those requiring mutual
+	// TLS); plaintext when nil.
+	UpstreamTLS *tls.Config
 	// ServiceIdentity authenticates the gateway itself to the service-only
 	// LiveService that carries browsers' live feeds. It is used for nothing
 	// else: every other call carries the user's own token.
@@ -145,6 +150,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			Services:       services,
 			Breaker:        breakers[name],
 			DialOptions:    upstreamErrors{service: name, logger: cfg.Logger}.dialOptions(),
+			TLS:            cfg.UpstreamTLS,
 		})
 	}
 	progressConn, err := dial("progress", cfg.ProgressTarget, nil, progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0))

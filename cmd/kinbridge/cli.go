@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +35,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
 	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/tlsconfig"
 )
 
 // api is a service the client commands call. A command declares the one
@@ -59,6 +61,9 @@ type clientFlags struct {
 	token   string
 	timeout time.Duration
 	json    bool
+	// TLS: named as the servers' settings, so one environment
+	// (KINBRIDGE_TLS_CA...) serves both.
+	tlsCA, tlsCert, tlsKey string
 }
 
 func (f *clientFlags) define(s *config.Set, a *api) {
@@ -66,6 +71,36 @@ func (f *clientFlags) define(s *config.Set, a *api) {
 	s.Secret(&f.token, "token", "", "your bearer token (kinbridge token issue --user U)")
 	s.Duration(&f.timeout, "timeout", 10*time.Second, "deadline of each call to the service")
 	s.Bool(&f.json, "json", false, "print the response as JSON (protojson) instead of a table")
+	s.String(&f.tlsCA, "tls-ca", "", "CA certificates (PEM) to verify the service with: connects over TLS (default: plaintext)")
+	s.String(&f.tlsCert, "tls-cert", "", "your client certificate (PEM), for services requiring one (mutual TLS); needs --tls-ca")
+	s.String(&f.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
+}
+
+// tlsConfig returns the TLS configuration of the connections, nil for
+// plaintext.
+func (f *clientFlags) tlsConfig() (*tls.Config, error) {
+	if f.tlsCA == "" {
+		if f.tlsCert != "" || f.tlsKey != "" {
+			return nil, usagef("--tls-cert and --tls-key need --tls-ca: the connection is TLS only with it")
+		}
+		return nil, nil
+	}
+	roots, err := tlsconfig.LoadPool(f.tlsCA)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	cfg := tlsconfig.ClientConfig(roots, nil)
+	if f.tlsCert != "" || f.tlsKey != "" {
+		if f.tlsCert == "" || f.tlsKey == "" {
+			return nil, usagef("--tls-cert and --tls-key go together")
+		}
+		pair, err := tlsconfig.LoadPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{*pair}
+	}
+	return cfg, nil
 }
 
 // subcommand is one command: `kinbridge [GROUP] NAME USAGE`.
@@ -310,7 +345,15 @@ func (c *cmdline) dial(addrFlag, addr string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := sdk.New(addr, sdk.WithToken(token), sdk.WithTimeout(c.client.timeout))
+	tlsCfg, err := c.client.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts := []sdk.Option{sdk.WithToken(token), sdk.WithTimeout(c.client.timeout)}
+	if tlsCfg != nil {
+		opts = append(opts, sdk.WithTLS(tlsCfg))
+	}
+	conn, err := sdk.New(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--%s %q: %w", addrFlag, addr, err)
 	}

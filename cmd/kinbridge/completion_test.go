@@ -49,9 +49,9 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"help", "me"}, []string{"media"}},
 		{[]string{"help", "media", ""}, []string{"upload", "list", "get"}},
 		{[]string{"completion", ""}, []string{"bash", "zsh", "fish"}},
-		{[]string{"children", "get", "abc", "--t"}, []string{"--timeout", "--token"}},
-		{[]string{"media", "list", "--"}, []string{"--child", "--from", "--json", "--kind", "--media-addr", "--page-size", "--timeout", "--to", "--token"}},
-		{[]string{"summary", "--"}, []string{"--addr", "--from", "--json", "--timeout", "--to", "--token"}},
+		{[]string{"children", "get", "abc", "--t"}, []string{"--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--token"}},
+		{[]string{"media", "list", "--"}, []string{"--child", "--from", "--json", "--kind", "--media-addr", "--page-size", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--to", "--token"}},
+		{[]string{"summary", "--"}, []string{"--addr", "--from", "--json", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--to", "--token"}},
 		{[]string{"serve", "all", "--gateway-l"}, []string{"--gateway-listen"}},
 		// A flag's value and the arguments are left to file names.
 		{[]string{"children", "get", "--addr", ""}, nil},

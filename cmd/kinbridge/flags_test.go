@@ -29,11 +29,12 @@ import (
 
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
 	"github.com/kinbridge/kinbridge/pkg/config"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // apiFlags are the flags the framework gives a command that calls a.
 func apiFlags(a *api) []string {
-	return []string{a.addrFlag, "json", "timeout", "token"}
+	return []string{a.addrFlag, "json", "timeout", "token", "tls-ca", "tls-cert", "tls-key"}
 }
 
 func TestHelpShowsOnlyTheFlagsOfTheDeclaredAPI(t *testing.T) {
@@ -138,6 +139,8 @@ func TestEveryClientFlagIsRead(t *testing.T) {
 		// make the call --timeout bounds.
 		"notifications watch": {args: fixed(), token: maria, output: []string{"--resume", "0"}},
 	}
+	ca := testenv.MustCA(t)
+	pair := ca.MustIssue(t, "cli")
 	// Where nothing listens: a port just freed.
 	closed := func() string {
 		addr, _ := countingListener(t)
@@ -188,6 +191,11 @@ func TestEveryClientFlagIsRead(t *testing.T) {
 				"--" + l.cmd.api.addrFlag + "=" + closed: "cannot reach",
 				"--token=bogus":                          "not signed in",
 				"--timeout=1ns":                          "within 1ns",
+				// The suite serves plaintext: TLS finds no server.
+				"--tls-ca=" + ca.CertFile: "cannot reach",
+				// Without --tls-ca, refused (tls_test.go uses them).
+				"--tls-cert=" + pair.CertFile: "need --tls-ca",
+				"--tls-key=" + pair.KeyFile:   "need --tls-ca",
 			} {
 				if _, all, _ := runIt(flag); !strings.Contains(all, want) {
 					t.Errorf("%s: no %q in\n%s", flag, want, all)

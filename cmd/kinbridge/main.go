@@ -47,7 +47,8 @@ Children and their progress (over the gRPC API; 'kinbridge children -h' etc. for
   kinbridge summary CHILD [--from D] [--to D]         per-subject progress and milestones
   kinbridge whoami                                    who your token says you are, and your children
   Every client command takes --addr (KINBRIDGE_ADDR, default 127.0.0.1:9101),
-  --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json.
+  --token (KINBRIDGE_TOKEN), --timeout (default 10s) and --json; over TLS,
+  --tls-ca (KINBRIDGE_TLS_CA), with --tls-cert and --tls-key for mutual TLS.
 
 A child's photos, videos, artwork and documents (over the media gRPC API; 'kinbridge media -h' for more):
   kinbridge media upload FILE --child CHILD       upload with a progress bar; run it again to resume

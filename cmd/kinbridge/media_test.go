@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -22,7 +21,7 @@ import (
 // upload sends a file through MediaService.UploadMedia as token.
 func (s *suite) upload(t *testing.T, addr, token, child string, data []byte) (*mediav1.MediaItem, error) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, s.transport())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -20,7 +19,7 @@ import (
 // grpcClient returns a ProgressService client that sends token.
 func (s *suite) grpcClient(t *testing.T, token string) (progressv1.ProgressServiceClient, func(context.Context) context.Context) {
 	t.Helper()
-	conn, err := grpc.NewClient(s.progress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.progress, s.transport())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/telemetry"
+	"github.com/kinbridge/kinbridge/pkg/tlsconfig"
 	"github.com/kinbridge/kinbridge/services/media"
 	mediastore "github.com/kinbridge/kinbridge/services/media/store"
 	"github.com/kinbridge/kinbridge/services/notification"
@@ -56,9 +57,10 @@ var (
 	processSettings = []string{"data-dir", "user-key", "service-key", "oidc-issuer", "oidc-client-id",
 		"oidc-admin-subjects", "oidc-user-claim", "log-format", "log-level", "shutdown-timeout", "metrics-listen",
 		"http-read-header-timeout", "http-read-timeout", "http-write-timeout", "http-idle-timeout", "redis-url",
-		"rate-limit-user", "rate-limit-user-burst", "breaker-failures", "breaker-cool-down"}
+		"rate-limit-user", "rate-limit-user-burst", "breaker-failures", "breaker-cool-down",
+		"tls-cert", "tls-key", "tls-ca"}
 	// serviceSettings are read by each gRPC service.
-	serviceSettings = []string{"grpc-max-concurrent-streams", "rate-limit-service", "rate-limit-service-burst"}
+	serviceSettings = []string{"grpc-max-concurrent-streams", "rate-limit-service", "rate-limit-service-burst", "tls-client-ca"}
 	roleSettings    = map[string][]string{
 		"progress": append([]string{"progress-listen", "progress-db", "media-addr", "notification-addr"}, serviceSettings...),
 		"media": append([]string{"media-listen", "media-db", "blob-url", "upload-dir", "max-photo-bytes", "max-video-bytes",
@@ -127,6 +129,11 @@ func serve(ctx context.Context, cmd *cmdline, target string, roles []string, arg
 	if err != nil {
 		return err
 	}
+	if len(roles) > 1 && (c.TLSCert == "") != (c.TLSCA == "") {
+		// Its services call each other: over TLS both ways, or neither.
+		return usagef("serve %s: give --tls-cert (with --tls-key) and --tls-ca together: its services serve TLS with the one "+
+			"and verify each other with the other", target)
+	}
 	tel, err := startTelemetry(ctx, c, target, cmd.stderr)
 	if err != nil {
 		return err
@@ -183,6 +190,7 @@ type node struct {
 	verifier    *auth.Verifier
 	rateLimiter func(surface string) *ratelimit.Limiter
 	accessCache *access.Shared
+	tls         *tlsconfig.Process
 	closers     []func() error
 
 	ctx    context.Context // the group's: done once any role fails or the process stops
@@ -199,6 +207,11 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 			n.close()
 		}
 	}()
+	// First, so a certificate that cannot work stops the start before
+	// anything else is opened, let alone listens.
+	if n.tls, err = tlsconfig.Load(c.tlsFiles(), tlsconfig.Options{Logger: tel.Logger("tls"), MeterProvider: tel.MeterProvider()}); err != nil {
+		return nil, err
+	}
 	if n.userKey, n.keyCreated, err = auth.LoadOrCreateKey(c.UserKey); err != nil {
 		return nil, fmt.Errorf("user signing key: %w", err)
 	}
@@ -226,6 +239,12 @@ func newNode(ctx context.Context, c *settings, tel *telemetry.Telemetry) (_ *nod
 	n.closers = append(n.closers, closeCache)
 	n.ctx, n.cancel = context.WithCancel(ctx)
 	n.group, n.ctx = errgroup.WithContext(n.ctx)
+	if n.tls.Reloader != nil {
+		// Watching from now on, before any port is bound: a SIGHUP once
+		// the banner is out reloads, and never ends the process.
+		stop := n.tls.Reloader.Watch(n.ctx)
+		n.closers = append(n.closers, func() error { stop(); return nil })
+	}
 	return n, nil
 }
 
@@ -381,6 +400,7 @@ func (n *node) serveGRPC(r *role, name string, lis net.Listener, register func(g
 		RateLimiter:    n.rateLimiter(name),
 		// checkLimits keeps it within uint32.
 		MaxConcurrentStreams: uint32(n.c.MaxConcurrentStreams),
+		TLS:                  n.tls.Server,
 	})
 	if err != nil {
 		return err
@@ -404,6 +424,7 @@ func (n *node) dial(r *role, name, upstream, target string) (*grpc.ClientConn, e
 		Credentials:    auth.NewServiceIdentity(n.serviceKey, name),
 		Services:       peerServices,
 		Breaker:        breaker,
+		TLS:            n.tls.Client,
 	})
 	if err != nil {
 		return nil, err
@@ -554,6 +575,7 @@ func newGatewayRole(n *node, _ net.Listener) (_ *role, err error) {
 		ProgressTarget:     c.ProgressAddr,
 		MediaTarget:        c.MediaAddr,
 		NotificationTarget: c.NotificationAddr,
+		UpstreamTLS:        n.tls.Client,
 		ServiceIdentity:    auth.NewServiceIdentity(n.serviceKey, "gateway"),
 		Verifier:           n.verifier,
 		CORSOrigins:        c.CORSOrigins,
@@ -641,6 +663,11 @@ func (n *node) serveHTTP(r *role, name, listen string, h http.Handler) (string, 
 	}
 	r.onClose(func() error { lis.Close(); return nil }) // no-op once served; frees the port on an early error
 	srv := httpserver.New(h, n.c.HTTPTimeouts)
+	scheme := "http://"
+	if n.tls.HTTP != nil {
+		// A copy each: net/http adds its ALPN protocols to the server's.
+		srv.TLSConfig, scheme = n.tls.HTTP.Clone(), "https://"
+	}
 	r.runs = append(r.runs, func(ctx context.Context) error { return httpserver.Serve(ctx, lis, srv, n.c.ShutdownTimeout) })
-	return "http://" + lis.Addr().String(), nil
+	return scheme + lis.Addr().String(), nil
 }

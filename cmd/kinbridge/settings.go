@@ -25,6 +25,7 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/httpserver"
 	"github.com/kinbridge/kinbridge/pkg/ratelimit"
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
+	"github.com/kinbridge/kinbridge/pkg/tlsconfig"
 	"github.com/kinbridge/kinbridge/services/media"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/notification"
@@ -90,6 +91,9 @@ type settings struct {
 
 	UserKey    string
 	ServiceKey string
+
+	// TLS files (docs/operations.md, TLS).
+	TLSCert, TLSKey, TLSClientCA, TLSCA string
 
 	OIDCIssuer        string
 	OIDCClientID      string
@@ -170,6 +174,7 @@ func (c *settings) define(s *config.Set) {
 	s.Int(&c.ServiceBurst, "rate-limit-service-burst", 2000, "requests a service identity may make at once above --rate-limit-service")
 	s.List(&c.TrustedProxies, "trusted-proxies", nil, "proxies in front of the gateway whose X-Forwarded-For names the client address: "+
 		"addresses or CIDR ranges, comma-separated (default: none, the connection's address counts)")
+	c.defineTLS(s)
 	s.String(&c.UserKey, "user-key", "", "Ed25519 key (PEM) of the built-in user token issuer (default: created in --data-dir/keys)")
 	s.String(&c.ServiceKey, "service-key", "", "Ed25519 key (PEM) signing service identities (default: created in --data-dir/keys)")
 	s.String(&c.OIDCIssuer, "oidc-issuer", "", "OpenID provider whose ID tokens identify users (iss); its keys are found through "+
@@ -188,6 +193,25 @@ func (c *settings) define(s *config.Set) {
 	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may finish after SIGTERM")
+}
+
+// defineTLS registers the TLS settings: every listener of the process
+// serves TLS with --tls-cert, its gRPC services require client
+// certificates with --tls-client-ca, and its calls to services go over TLS
+// with --tls-ca.
+func (c *settings) defineTLS(s *config.Set) {
+	s.String(&c.TLSCert, "tls-cert", "", "certificate (PEM, leaf then intermediates) every listener of this process serves "+
+		"TLS with: gRPC, REST gateway, metrics; re-read on SIGHUP and when the file changes (empty: plaintext)")
+	s.String(&c.TLSKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	s.String(&c.TLSClientCA, "tls-client-ca", "", "CA certificates (PEM): the gRPC services then require a client "+
+		"certificate they signed (mutual TLS); callers present their --tls-cert")
+	s.String(&c.TLSCA, "tls-ca", "", "CA certificates (PEM) this process verifies the services it calls with; "+
+		"calls to services are plaintext without it")
+}
+
+// tlsFiles returns the TLS settings as pkg/tlsconfig loads them.
+func (c *settings) tlsFiles() tlsconfig.Files {
+	return tlsconfig.Files{Cert: c.TLSCert, Key: c.TLSKey, ClientCA: c.TLSClientCA, CA: c.TLSCA}
 }
 
 // resolve fills the defaults derived from other settings.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/kinbridge/kinbridge/internal/banner"
 	"github.com/kinbridge/kinbridge/pkg/auth"
@@ -26,19 +31,35 @@ type suite struct {
 	adminToken   string
 	signInLink   string // the banner's one-time sign-in link
 	dataDir      string
+	// With TLS (tls_test.go): the client of REST calls, and what gRPC
+	// calls go over; nil for plaintext.
+	http *http.Client
+	tls  *tls.Config
 }
 
 // startSuite runs the suite until the test ends and waits until it is ready.
 func startSuite(t *testing.T, extra ...string) *suite {
 	t.Helper()
-	return startSuiteIn(t, t.TempDir(), extra...)
+	return bootSuite(t, &suite{dataDir: t.TempDir()}, io.Discard, extra...)
 }
 
 // startSuiteIn is startSuite on a data directory the test chose (a
 // restored one).
 func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
 	t.Helper()
-	s := &suite{dataDir: dataDir}
+	return bootSuite(t, &suite{dataDir: dataDir}, io.Discard, extra...)
+}
+
+// bootSuite starts s in s.dataDir: plaintext, or TLS when s.tls is set,
+// with the flags in extra; the suite's log goes to stderr.
+func bootSuite(t *testing.T, s *suite, stderr io.Writer, extra ...string) *suite {
+	t.Helper()
+	scheme := "http://"
+	if s.tls != nil {
+		scheme = "https://"
+		s.http = &http.Client{Transport: &http.Transport{TLSClientConfig: s.tls.Clone(), ForceAttemptHTTP2: true}}
+		t.Cleanup(s.http.CloseIdleConnections)
+	}
 	args := append([]string{"serve", "all",
 		"--data-dir", s.dataDir,
 		"--progress-listen", "127.0.0.1:0",
@@ -57,7 +78,7 @@ func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, args, w, io.Discard)
+		done <- run(ctx, args, w, stderr)
 		w.Close()
 	}()
 	t.Cleanup(func() {
@@ -71,8 +92,8 @@ func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.gateway, s.progress, s.media, s.notification = "http://"+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
-	s.metrics = "http://" + addrs.Metrics + "/metrics"
+	s.gateway, s.progress, s.media, s.notification = scheme+addrs.Gateway, addrs.Progress, addrs.Media, addrs.Notification
+	s.metrics = scheme + addrs.Metrics + "/metrics"
 	s.signInLink = addrs.SignInLink
 	go io.Copy(io.Discard, out) // keep the writer from blocking
 	if addrs.Gateway == "" || s.progress == "" {
@@ -81,7 +102,7 @@ func startSuiteIn(t *testing.T, dataDir string, extra ...string) *suite {
 	s.adminToken = adminToken(t, s.dataDir)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.gateway + "/readyz")
+		resp, err := s.client().Get(s.gateway + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -137,6 +158,22 @@ func (s *suite) serviceToken(t *testing.T, service string) string {
 	return tok
 }
 
+// client is the suite's HTTP client: over TLS when the suite serves it.
+func (s *suite) client() *http.Client {
+	if s.http != nil {
+		return s.http
+	}
+	return http.DefaultClient
+}
+
+// transport is what gRPC connections to the suite's services go over.
+func (s *suite) transport() grpc.DialOption {
+	if s.tls != nil {
+		return grpc.WithTransportCredentials(credentials.NewTLS(s.tls.Clone()))
+	}
+	return grpc.WithTransportCredentials(insecure.NewCredentials())
+}
+
 // response is what a REST call answered.
 type response struct {
 	status int
@@ -170,7 +207,7 @@ func (s *suite) call(t *testing.T, method, path, token, body string, headers ...
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,9 +71,21 @@ func New(h http.Handler, t Timeouts) *http.Server {
 // Serve serves srv on lis until ctx is done, then shuts down gracefully,
 // letting requests in flight finish for up to drain before it closes
 // what is left. It returns nil after a shutdown asked for by ctx.
+//
+// With srv.TLSConfig set it serves TLS only, with the certificate the
+// config gives (its GetCertificate or Certificates), offering HTTP/2 and
+// HTTP/1.1 (which net/http adds to srv.TLSConfig: give each server a
+// config of its own); a plaintext request gets net/http's 400 answer and
+// no service.
 func Serve(ctx context.Context, lis net.Listener, srv *http.Server, drain time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(lis, "", "")
+			return
+		}
+		errc <- srv.Serve(lis)
+	}()
 	select {
 	case err := <-errc:
 		return err
