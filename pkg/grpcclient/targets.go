@@ -40,7 +40,8 @@ func instances(target string) (dial string, opts []grpc.DialOption, balanced boo
 			return "", nil, false, fmt.Errorf("grpcclient: %s is listed twice in %q", addr, target)
 		}
 		seen[addr] = true
-		endpoints = append(endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: addr}}})
+		// TLS checks each instance by its own host, not by the list's.
+		endpoints = append(endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: addr, ServerName: host}}})
 	}
 	// The manual resolver hands the list to the connection once, and again
 	// whenever the connection leaves idleness and rebuilds its resolver.
