@@ -391,7 +391,7 @@ func (r *role) closeOnError(err *error) {
 
 // serveGRPC builds the gRPC server of service name and registers it; r
 // serves it on lis.
-func (n *node) serveGRPC(r *role, name string, lis net.Listener, register func(grpc.ServiceRegistrar)) error {
+func (n *node) serveGRPC(r *role, name string, lis net.Listener, register func(grpc.ServiceRegistrar), ready func(context.Context) error) error {
 	srv, err := grpcserver.New(grpcserver.Options{
 		Logger:         n.tel.Logger(name),
 		TracerProvider: n.tel.TracerProvider(name),
@@ -401,6 +401,7 @@ func (n *node) serveGRPC(r *role, name string, lis net.Listener, register func(g
 		// checkLimits keeps it within uint32.
 		MaxConcurrentStreams: uint32(n.c.MaxConcurrentStreams),
 		TLS:                  n.tls.Server,
+		Ready:                ready,
 	})
 	if err != nil {
 		return err
@@ -438,12 +439,13 @@ func (n *node) dial(r *role, name, upstream, target string) (*grpc.ClientConn, e
 func (n *node) runService(r *role, name string, lis net.Listener, svc interface {
 	Run(context.Context) error
 	Register(grpc.ServiceRegistrar)
+	Ready(context.Context) error
 	Close() error
 }) error {
 	r.onClose(svc.Close)
 	r.runs = append(r.runs, svc.Run)
 	r.lines = append(r.lines, banner.Line(grpcBannerLabels[name], lis.Addr().String()))
-	return n.serveGRPC(r, name, lis, svc.Register)
+	return n.serveGRPC(r, name, lis, svc.Register, svc.Ready)
 }
 
 var grpcBannerLabels = map[string]string{

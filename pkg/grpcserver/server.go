@@ -47,6 +47,12 @@ type Options struct {
 	// once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS): a client's further
 	// calls wait until one ends. Zero means DefaultMaxConcurrentStreams.
 	MaxConcurrentStreams uint32
+	// Ready, when set, is asked every ReadyInterval whether the server can
+	// answer (its database answers, say): after two failures in a row its
+	// health turns NOT_SERVING, so callers balancing over instances go to
+	// another, and back to SERVING at the first success.
+	Ready         func(context.Context) error
+	ReadyInterval time.Duration
 	// TLS, when set, makes the server serve TLS only (requiring client
 	// certificates when it says so); plaintext when nil.
 	TLS *tls.Config
@@ -67,7 +73,12 @@ type Server struct {
 	// the drain time. Its client resumes elsewhere.
 	streamsDone context.Context
 	endStreams  context.CancelFunc
+	ready       func(context.Context) error
+	readyEvery  time.Duration
 }
+
+// DefaultReadyInterval is Options.ReadyInterval's default.
+const DefaultReadyInterval = 2 * time.Second
 
 // MaxRecvMessageBytes is the largest message a server takes: the APIs'
 // largest field is a 4 MiB upload chunk (media), and the message around it
@@ -141,7 +152,11 @@ func New(opts Options) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
-	return &Server{Server: gs, health: hs, logger: opts.Logger, streamsDone: streamsDone, endStreams: endStreams}, nil
+	if opts.ReadyInterval <= 0 {
+		opts.ReadyInterval = DefaultReadyInterval
+	}
+	return &Server{Server: gs, health: hs, logger: opts.Logger, streamsDone: streamsDone, endStreams: endStreams,
+		ready: opts.Ready, readyEvery: opts.ReadyInterval}, nil
 }
 
 // Serve serves on lis until ctx is done, then marks itself NOT_SERVING,
@@ -149,6 +164,11 @@ func New(opts Options) (*Server, error) {
 // after a shutdown asked for by ctx.
 func (s *Server) Serve(ctx context.Context, lis net.Listener, drain time.Duration) error {
 	s.health.Resume()
+	if s.ready != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go s.followReadiness(watchCtx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Server.Serve(lis) }()
 	select {
@@ -176,6 +196,42 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drain time.Duratio
 		return err
 	}
 	return nil
+}
+
+// followReadiness sets the server's health from Ready until ctx is done.
+// Shutdown's NOT_SERVING is final: the health server ignores changes after
+// it.
+func (s *Server) followReadiness(ctx context.Context) {
+	ticker := time.NewTicker(s.readyEvery)
+	defer ticker.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.readyEvery)
+		err := s.ready(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil && failures >= 2:
+			s.logger.Info("ready again: serving")
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			failures = 0
+		case err == nil:
+			failures = 0
+		default:
+			failures++
+			if failures == 2 {
+				s.logger.Warn("not ready: NOT_SERVING until it is", slog.Any("error", err))
+				s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			}
+		}
+	}
 }
 
 // endOnShutdown cancels a stream's context when shutdown begins.

@@ -280,3 +280,50 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestHealthFollowsReadiness: a server whose dependency stops answering
+// turns NOT_SERVING after two failed checks, SERVING again at the first
+// success, and stays NOT_SERVING once shutdown begins.
+func TestHealthFollowsReadiness(t *testing.T) {
+	var mu sync.Mutex
+	var down bool
+	ready := func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	}
+	setDown := func(v bool) {
+		mu.Lock()
+		down = v
+		mu.Unlock()
+	}
+	conn, stop := start(t, func(context.Context) error { return nil }, time.Second, func(o *Options) {
+		o.Ready, o.ReadyInterval = ready, 20*time.Millisecond
+	})
+	health := healthpb.NewHealthClient(conn)
+	waitFor := func(want healthpb.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+			if err == nil && resp.GetStatus() == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health is %v (%v), want %v", resp.GetStatus(), err, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(healthpb.HealthCheckResponse_SERVING)
+	setDown(true)
+	waitFor(healthpb.HealthCheckResponse_NOT_SERVING)
+	setDown(false)
+	waitFor(healthpb.HealthCheckResponse_SERVING)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

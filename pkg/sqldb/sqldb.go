@@ -223,6 +223,13 @@ func (db *DB) Close() error {
 	return db.db.Close()
 }
 
+// Ping makes one round trip to the database (not traced: health checks
+// call it every few seconds).
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
 // stmt returns query's kept prepared statement, or nil to run it unprepared.
 func (db *DB) stmt(ctx context.Context, query string) *sql.Stmt {
 	if db.prepared == nil {

@@ -327,6 +327,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return err
 }
 
+// Ready reports whether the service can answer: its database answers.
+// Its gRPC health follows it, so callers balancing over instances skip one
+// cut off from its database.
+func (s *Service) Ready(ctx context.Context) error { return s.db.Ping(ctx) }
+
 // Close releases the database and the blob store, and removes this
 // process's short-lived files.
 func (s *Service) Close() error {

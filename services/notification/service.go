@@ -241,6 +241,11 @@ func (s *Service) expire(ctx context.Context) {
 	}
 }
 
+// Ready reports whether the service can answer: its database answers.
+// Its gRPC health follows it, so callers balancing over instances skip one
+// cut off from its database.
+func (s *Service) Ready(ctx context.Context) error { return s.db.Ping(ctx) }
+
 // Close forgets this instance's live feeds (so they stop counting at
 // once rather than when the lease runs out), then releases the database,
 // and the bus when the service made it.

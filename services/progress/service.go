@@ -154,5 +154,10 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	progresspeerv1.RegisterAccessServiceServer(r, s.access)
 }
 
+// Ready reports whether the service can answer: its database answers.
+// Its gRPC health follows it, so callers balancing over instances skip one
+// cut off from its database.
+func (s *Service) Ready(ctx context.Context) error { return s.db.Ping(ctx) }
+
 // Close releases the database.
 func (s *Service) Close() error { return s.db.Close() }
