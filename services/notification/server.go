@@ -55,9 +55,6 @@ type server struct {
 	// recorded, so that calls do not write it again (settings.go).
 	identitiesMu sync.Mutex
 	identities   map[string]string
-	// links bounds the confirmation mails a user may have sent
-	// (settings_links.go).
-	links linkBudget
 }
 
 // owner resolves `users/{user}` (or `users/me`) to the caller, who may

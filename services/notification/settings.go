@@ -292,13 +292,14 @@ func (s *server) UpdateUserSettings(ctx context.Context, req *notificationv1.Upd
 			if !s.mailConfigured() {
 				return nil, notConfigured()
 			}
-			if !s.links.take(user, s.clock.Now()) {
-				return nil, status.Errorf(codes.ResourceExhausted,
-					"at most %d confirmation mails an hour may be sent for you: wait before asking for another", maxLinksPerWindow)
-			}
-			link = &store.EmailLink{Token: newLinkToken(), Expire: s.clock.Now().Add(emailLinkTTL)}
+			now := s.clock.Now()
+			link = &store.EmailLink{Token: newLinkToken(), Expire: now.Add(emailLinkTTL), Sent: now, Budget: maxLinksPerWindow, Window: linkWindow}
 		}
 		saved, err := s.store.UpdateSettings(ctx, next, cur.Version, link)
+		if errors.Is(err, store.ErrLinkBudget) {
+			return nil, status.Errorf(codes.ResourceExhausted,
+				"at most %d confirmation mails an hour may be sent for you: wait before asking for another", maxLinksPerWindow)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			if want != 0 || attempt >= 3 {
 				return nil, stale(in.GetName())

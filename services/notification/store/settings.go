@@ -67,6 +67,9 @@ var (
 	ErrLinkUsed = errors.New("confirmation link already used")
 	// ErrLinkExpired: the confirmation link's time ran out.
 	ErrLinkExpired = errors.New("confirmation link expired")
+	// ErrLinkBudget: the user had as many confirmation links sent as the
+	// window allows.
+	ErrLinkBudget = errors.New("too many confirmation links sent")
 )
 
 const settingsColumns = `user_id, time_zone, quiet_start, quiet_end, digest_enabled, email, email_state, identity_email, update_time, version`
@@ -155,6 +158,13 @@ func (s *SQL) DigestCandidates(ctx context.Context, afterUser string, limit int)
 type EmailLink struct {
 	Token  string
 	Expire time.Time
+	// Sent is when it is mailed, on the service's clock. When Budget is
+	// positive, a user who had Budget links sent in the Window before Sent
+	// gets ErrLinkBudget and nothing changes: the count is in the
+	// database, so every instance keeps to one budget.
+	Sent   time.Time
+	Budget int
+	Window time.Duration
 }
 
 func hashToken(token string) string {
@@ -195,6 +205,13 @@ func (s *SQL) UpdateSettings(ctx context.Context, next Settings, ifVersion int64
 			digest_enabled = $5, email = $6, email_state = $7, update_time = $8, version = version + 1 WHERE user_id = $1`,
 			next.User, next.TimeZone, next.QuietStart, next.QuietEnd, next.DigestEnabled, email, state, sqldb.Micros(now)); err != nil {
 			return err
+		}
+		// After the update, which holds the user's row until the end: two
+		// instances count one user's links one after the other.
+		if link != nil && link.Budget > 0 {
+			if err := spendLinkBudget(ctx, tx, next.User, link); err != nil {
+				return err
+			}
 		}
 		if link != nil || email != stored {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM email_confirmations WHERE user_id = $1`, next.User); err != nil {
@@ -277,8 +294,26 @@ func (s *SQL) ConfirmEmail(ctx context.Context, token string, at time.Time) (Set
 	return out, err
 }
 
-// ExpireEmailLinks deletes confirmation links that expired before cutoff.
+// spendLinkBudget records link as sent, or fails with ErrLinkBudget.
+func spendLinkBudget(ctx context.Context, tx *sqldb.Tx, user string, link *EmailLink) error {
+	var sent int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_link_sends WHERE user_id = $1 AND send_time > $2`,
+		user, sqldb.Micros(link.Sent.Add(-link.Window))).Scan(&sent); err != nil {
+		return err
+	}
+	if sent >= link.Budget {
+		return ErrLinkBudget
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO email_link_sends (user_id, send_time) VALUES ($1, $2)`, user, sqldb.Micros(link.Sent))
+	return err
+}
+
+// ExpireEmailLinks deletes confirmation links that expired before cutoff,
+// and the record of links sent before it.
 func (s *SQL) ExpireEmailLinks(ctx context.Context, cutoff time.Time) (int64, error) {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM email_link_sends WHERE send_time < $1`, sqldb.Micros(cutoff)); err != nil {
+		return 0, err
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM email_confirmations WHERE expire_time < $1`, sqldb.Micros(cutoff))
 	if err != nil {
 		return 0, err

@@ -20,6 +20,39 @@ var settingsContract = []struct {
 	name string
 	run  func(t *testing.T, s *store.SQL)
 }{
+	{"settings: the budget of confirmation links is counted in the database", func(t *testing.T, s *store.SQL) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		st := store.DefaultSettings("mallory")
+		st.Email, st.EmailState = "victim@example.com", store.EmailPending
+		send := func(i int, at time.Time) error {
+			_, err := s.UpdateSettings(ctx, st, store.AnyVersion, &store.EmailLink{Token: fmt.Sprintf("budget-%d", i),
+				Expire: at.Add(24 * time.Hour), Sent: at, Budget: 2, Window: time.Hour})
+			return err
+		}
+		if err := send(1, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := send(2, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Settings(ctx, "mallory")
+		if err := send(3, t0.Add(2*time.Minute)); !errors.Is(err, store.ErrLinkBudget) {
+			t.Fatalf("the third within the hour: %v", err)
+		}
+		if after, _ := s.Settings(ctx, "mallory"); after.Version != before.Version {
+			t.Fatalf("a refused link changed the settings: %+v -> %+v", before, after)
+		}
+		// Another user is not held back; an hour after the first, one more.
+		other := store.DefaultSettings("maria")
+		if _, err := s.UpdateSettings(ctx, other, store.AnyVersion, &store.EmailLink{Token: "budget-maria", Expire: t0.Add(time.Hour),
+			Sent: t0, Budget: 2, Window: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if err := send(4, t0.Add(time.Hour)); err != nil {
+			t.Fatalf("an hour later: %v", err)
+		}
+	}},
 	{"settings: defaults, update, etag revision", func(t *testing.T, s *store.SQL) {
 		ctx := context.Background()
 		got, err := s.Settings(ctx, "maria")
