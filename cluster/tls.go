@@ -5,6 +5,7 @@ package cluster
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/kinbridge/kinbridge/pkg/testenv"
@@ -52,7 +53,11 @@ func hostOf(role string, i int) string {
 
 // certificates makes the CA and every host's pair in Dir/tls.
 func (c *Cluster) certificates() error {
-	ca, err := testenv.NewCA(filepath.Join(c.cfg.Dir, "tls"))
+	dir := filepath.Join(c.cfg.Dir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ca, err := testenv.NewCA(dir)
 	if err != nil {
 		return fmt.Errorf("cluster CA: %w", err)
 	}
