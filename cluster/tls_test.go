@@ -96,6 +96,9 @@ func tlsEverywhere(t *testing.T, ctx context.Context, c *Cluster, a *api) {
 			t.Errorf("metrics of %s over https: %s, without kinbridge_tls_reload_failures_total", host, resp.Status)
 		}
 	}
+	if t.Failed() {
+		return
+	}
 	t.Logf("%d app hosts serve TLS with the cluster's certificates; the services refuse plaintext, callers without a "+
 		"client certificate and certificates of another CA; the gateways give plain http no service", len(appHosts()))
 }
