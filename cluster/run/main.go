@@ -50,7 +50,7 @@ func run(netem string) error {
 	certs := c.TLS()
 	fmt.Printf(`
 Kinbridge cluster is up. Its hosts are reachable only from inside its namespaces; from the client host:
-  gateways       %[1]s  %[2]s  (https)
+  gateways       %[1]s  %[2]s
   CA             %[3]s
                  every kinbridge listener serves TLS with a certificate it signed; the gRPC services
                  require a client certificate it signed (mutual TLS): %[4]s, key %[5]s
