@@ -33,10 +33,10 @@ e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this 
 	$(GO_TEST) -tags e2e -timeout 40m ./e2e/...
 
 .PHONY: cluster cluster-e2e
-cluster: ## As root: build a cluster of hosts (network namespaces): two gateways, two of each service, PostgreSQL, NATS, Redis, MinIO and Jaeger; print its URLs, tear it down on Ctrl-C.
+cluster: ## As root: build a cluster of hosts (network namespaces): two gateways, two of each service (TLS and mutual TLS on), PostgreSQL, NATS, Redis, MinIO and Jaeger; print its URLs and CA, tear it down on Ctrl-C.
 	go run -tags cluster ./cluster/run
 
-cluster-e2e: ## As root: the cluster test (README journeys through either gateway, a host killed, a slowed hop in Jaeger); needs scripts/minio.sh's and scripts/jaeger.sh's binaries.
+cluster-e2e: ## As root: the cluster test (README journeys through either gateway over mutual TLS, a host killed, a slowed hop in Jaeger); needs scripts/minio.sh's and scripts/jaeger.sh's binaries.
 	go vet -tags cluster ./cluster/...
 	$(GO_TEST) -tags cluster -timeout 20m -run '^TestCluster$$' ./cluster/
 

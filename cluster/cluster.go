@@ -7,7 +7,9 @@
 // PostgreSQL (as the postgres user), NATS, Redis, MinIO and Jaeger, each on
 // its host. `make cluster` starts one to try; TestCluster (`make
 // cluster-e2e`) runs the README's journeys through either gateway and
-// injects faults. It needs root (namespaces, veths, qdiscs) and iproute2.
+// injects faults. Every kinbridge process serves TLS and requires mutual
+// TLS from its callers, with certificates made for the run (see [TLS]).
+// It needs root (namespaces, veths, qdiscs) and iproute2.
 //
 // Nothing is made in the machine's own network namespace: the processes
 // reach only the hosts' addresses, and the test reaches them from the
@@ -16,6 +18,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +39,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/kinbridge/kinbridge/pkg/auth"
@@ -89,6 +92,9 @@ type Cluster struct {
 	keysDir string // a data dir holding keys/user.pem and keys/service.pem, for the CLI
 	pgDir   string // PostgreSQL's data, owned by the postgres user
 
+	tls       TLS
+	clientTLS *tls.Config // the client host's: the CA and its certificate
+
 	// Netem is what the links really have: Config.Netem, or empty when the
 	// kernel has no netem.
 	Netem string
@@ -140,6 +146,9 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	if err := c.keys(); err != nil {
 		return nil, err
 	}
+	if err := c.certificates(); err != nil {
+		return nil, err
+	}
 	if err := c.network(ctx); err != nil {
 		return nil, err
 	}
@@ -173,9 +182,9 @@ func (c *Cluster) list(role, port string) string {
 	return c.Addr(role+"1", port) + "," + c.Addr(role+"2", port)
 }
 
-// GatewayURLs are the base URLs of the two gateways.
+// GatewayURLs are the base URLs of the two gateways (https: see [TLS]).
 func (c *Cluster) GatewayURLs() []string {
-	return []string{"http://" + c.Addr("gw1", portGateway), "http://" + c.Addr("gw2", portGateway)}
+	return []string{"https://" + c.Addr("gw1", portGateway), "https://" + c.Addr("gw2", portGateway)}
 }
 
 // JaegerURL is the base URL of Jaeger's query API.
@@ -191,15 +200,30 @@ func (c *Cluster) Binary() string { return c.bin }
 // `kinbridge token issue --data-dir`.
 func (c *Cluster) KeysDir() string { return c.keysDir }
 
-// HTTPClient reaches the hosts from the client host.
+// HTTPClient reaches the hosts from the client host, trusting the
+// cluster's CA for https (the gateways, the metrics ports).
 func (c *Cluster) HTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: Dialer(c.NS("client")), MaxIdleConnsPerHost: 8}}
+	return &http.Client{Transport: &http.Transport{DialContext: Dialer(c.NS("client")), MaxIdleConnsPerHost: 8,
+		TLSClientConfig: c.ClientTLS(), ForceAttemptHTTP2: true}}
 }
 
-// Command is a command run on the client host, from the repository root.
+// GRPCConn is a connection from the client host to addr over mutual TLS
+// with the client certificate, or with creds when not nil.
+func (c *Cluster) GRPCConn(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
+	if creds == nil {
+		creds = credentials.NewTLS(c.ClientTLS())
+	}
+	dial := Dialer(c.NS("client"))
+	return grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) }))
+}
+
+// Command is a command run on the client host, from the repository root,
+// with [Cluster.ClientEnv] added to this process's environment.
 func (c *Cluster) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", c.NS("client"), name}, args...)...)
 	cmd.Dir = c.cfg.RepoRoot
+	cmd.Env = append(os.Environ(), c.ClientEnv()...)
 	return cmd
 }
 
@@ -363,25 +387,28 @@ func (c *Cluster) httpReady(url string) func(context.Context) error {
 	}
 }
 
-// grpcReady is ready once the gRPC health service at addr says SERVING.
+// grpcReady is ready once the gRPC health service at addr says SERVING
+// over mutual TLS.
 func (c *Cluster) grpcReady(addr string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		dial := Dialer(c.NS("client"))
-		conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) }))
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil {
-			return err
-		}
-		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("health: %v", resp.GetStatus())
-		}
-		return nil
+	return func(ctx context.Context) error { return c.Health(ctx, addr, nil) }
+}
+
+// Health asks the gRPC health service at addr, over creds (nil: mutual
+// TLS with the client certificate), whether it is SERVING.
+func (c *Cluster) Health(ctx context.Context, addr string, creds credentials.TransportCredentials) error {
+	conn, err := c.GRPCConn(addr, creds)
+	if err != nil {
+		return err
 	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("health: %v", resp.GetStatus())
+	}
+	return nil
 }
 
 // startBackends starts PostgreSQL, NATS, Redis, MinIO and Jaeger, each on
@@ -529,10 +556,7 @@ func (c *Cluster) startServices(ctx context.Context) error {
 	for _, role := range appRoles {
 		g, gctx := errgroup.WithContext(ctx)
 		for i := 1; i <= 2; i++ {
-			host := fmt.Sprintf("%s%d", role, i)
-			if role == "gateway" {
-				host = fmt.Sprintf("gw%d", i)
-			}
+			host := hostOf(role, i)
 			p, ready, err := c.startApp(role, host)
 			if err != nil {
 				return err
@@ -562,6 +586,7 @@ func (c *Cluster) appArgs(role, host string) ([]string, func(context.Context) er
 		"--user-key", filepath.Join(c.keysDir, "keys", "user.pem"), "--service-key", filepath.Join(c.keysDir, "keys", "service.pem"),
 		"--metrics-listen", c.Addr(host, portMetrics), "--redis-url", "redis://" + c.Addr("redis", portRedis),
 		"--shutdown-timeout", "5s"}, journeyLimits...)
+	args = append(args, c.tlsArgs(host)...)
 	switch role {
 	case "progress":
 		return append(args, "--progress-listen", c.Addr(host, portProgress), "--progress-db", c.dsn("progress"),
@@ -578,7 +603,7 @@ func (c *Cluster) appArgs(role, host string) ([]string, func(context.Context) er
 		return append(args, "--notification-listen", c.Addr(host, portNotification), "--notification-db", c.dsn("notification"),
 			"--nats-url", "nats://"+c.Addr("nats", portNATS), "--progress-addr", c.ProgressAddrs()), c.grpcReady(c.Addr(host, portNotification))
 	default:
-		url := "http://" + c.Addr(host, portGateway)
+		url := "https://" + c.Addr(host, portGateway)
 		return append(args, "--gateway-listen", c.Addr(host, portGateway), "--public-url", url,
 			"--progress-addr", c.ProgressAddrs(), "--media-addr", c.list("media", portMedia),
 			"--notification-addr", c.list("notification", portNotification)), c.httpReady(url + "/readyz")

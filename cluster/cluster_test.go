@@ -55,8 +55,9 @@ func requireNetns(t *testing.T) {
 	}
 }
 
-// TestCluster builds the cluster, runs the README's journeys through
-// either gateway, then injects faults: a host killed mid-journey,
+// TestCluster builds the cluster (TLS and mutual TLS on every app host),
+// runs the README's journeys through either gateway over https, checks
+// that the services admit only mutual TLS, then injects faults: a host killed mid-journey,
 // notification cut off from NATS and its database, a slowed hop seen in
 // Jaeger.
 func TestCluster(t *testing.T) {
@@ -116,6 +117,7 @@ func TestCluster(t *testing.T) {
 		return
 	}
 	api := newAPI(t, c)
+	t.Run("TLS and mutual TLS on every app host", func(t *testing.T) { tlsEverywhere(t, ctx, c, api) })
 	t.Run("a host killed mid-journey", func(t *testing.T) { killHostMidJourney(t, ctx, c, api, root) })
 	t.Run("notification partitioned from NATS and PostgreSQL", func(t *testing.T) { partitionNotification(t, ctx, c, api) })
 	t.Run("a slowed hop in Jaeger", func(t *testing.T) { slowHop(t, ctx, c, api) })

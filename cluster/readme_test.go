@@ -31,18 +31,22 @@ func readmeBlock(t *testing.T, root, name string) string {
 // blocks in one shell on the client host: the quickstart and media blocks
 // through gateway first, the progress block through the other one, and the
 // cli block over gRPC against both progress instances (--addr is a list).
-// It checks each answer's status and the worked example's numbers.
+// It checks each answer's status and the worked example's numbers. All of
+// it goes over TLS: localhost:8080 becomes a gateway's https URL, and the
+// CLI calls progress over mutual TLS.
 func readmeJourney(t *testing.T, ctx context.Context, c *Cluster, root string, first, second string) {
 	t.Helper()
 	through := func(gateway, block string) string {
-		return strings.NewReplacer("localhost:8080", strings.TrimPrefix(gateway, "http://"), "go run ./cmd/kinbridge", c.Binary()).
+		return strings.NewReplacer("localhost:8080", gateway, "go run ./cmd/kinbridge", c.Binary()).
 			Replace(readmeBlock(t, root, block))
 	}
 	script := through(first, "quickstart") + "\necho '--- progress'\n" + through(second, "progress") +
 		"\necho '--- media'\n" + through(first, "media") + "\necho '--- cli'\n" + through(first, "cli")
 	cmd := c.Command(ctx, "bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "KINBRIDGE_DATA_DIR=" + c.KeysDir(),
-		"KINBRIDGE_TOKEN=", "KINBRIDGE_ADDR=" + c.ProgressAddrs()}
+	// Over TLS: curl trusts the cluster's CA (CURL_CA_BUNDLE), the CLI too
+	// and presents the client certificate (KINBRIDGE_TLS_*).
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "KINBRIDGE_DATA_DIR=" + c.KeysDir(),
+		"KINBRIDGE_TOKEN=", "KINBRIDGE_ADDR=" + c.ProgressAddrs()}, c.ClientEnv()...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {
