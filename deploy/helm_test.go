@@ -249,8 +249,14 @@ func checkRole(t *testing.T, r rendered, role string, cm *corev1.ConfigMap, flag
 			if p.HTTPGet == nil || p.HTTPGet.Path != want || p.HTTPGet.Port != intstr.FromString("http") {
 				t.Errorf("%s probe %+v, want GET %s on the http port", kind, p.ProbeHandler, want)
 			}
-		} else if p.GRPC == nil || p.GRPC.Port != int32(port) {
-			t.Errorf("%s probe %+v, want gRPC health on %d", kind, p.ProbeHandler, port)
+		} else {
+			// Readiness asks the overall status, which follows the
+			// database; the others ask kinbridge.liveness
+			// (pkg/grpcserver.LivenessService), so an outage restarts nothing.
+			want := map[string]string{"startup": "kinbridge.liveness", "liveness": "kinbridge.liveness", "readiness": ""}[kind]
+			if p.GRPC == nil || p.GRPC.Port != int32(port) || p.GRPC.Service == nil && want != "" || p.GRPC.Service != nil && *p.GRPC.Service != want {
+				t.Errorf("%s probe %+v, want gRPC health on %d for service %q", kind, p.ProbeHandler, port, want)
+			}
 		}
 	}
 

@@ -77,6 +77,12 @@ type Server struct {
 	readyEvery  time.Duration
 }
 
+// LivenessService is the health service name that says only whether the
+// process serves: SERVING from start until shutdown, whatever Ready says.
+// A liveness probe asks it, so a database outage takes instances out of
+// rotation (the overall status, "") without restarting them all.
+const LivenessService = "kinbridge.liveness"
+
 // DefaultReadyInterval is Options.ReadyInterval's default.
 const DefaultReadyInterval = 2 * time.Second
 
@@ -150,6 +156,7 @@ func New(opts Options) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 	)...)
 	hs := health.NewServer()
+	hs.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	if opts.ReadyInterval <= 0 {

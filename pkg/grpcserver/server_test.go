@@ -321,6 +321,11 @@ func TestHealthFollowsReadiness(t *testing.T) {
 	waitFor(healthpb.HealthCheckResponse_SERVING)
 	setDown(true)
 	waitFor(healthpb.HealthCheckResponse_NOT_SERVING)
+	// The process still lives: liveness probes must not restart it.
+	if resp, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{Service: LivenessService}); err != nil ||
+		resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("liveness while not ready: %v, %v", resp.GetStatus(), err)
+	}
 	setDown(false)
 	waitFor(healthpb.HealthCheckResponse_SERVING)
 	if err := stop(); err != nil {
