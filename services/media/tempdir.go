@@ -113,8 +113,20 @@ func (s *Service) sweepTempDir(ctx context.Context) {
 
 // sweepUploadFile removes an upload file that no session wants: one
 // without a session row, or whose session is finished (its item holds the
-// bytes now). A file someone holds is in use and stays.
+// bytes now). A file someone holds is in use and stays. A live session's
+// file is never locked here, not even briefly: its lock would turn away a
+// write arriving meanwhile (errSessionBusy).
 func (s *Service) sweepUploadFile(ctx context.Context, path, id string) error {
+	if _, busy := s.busy.Load(id); busy {
+		return nil
+	}
+	if sess, err := s.store.GetSession(ctx, id); err == nil && sess.ItemID == "" {
+		return nil // a live session's bytes: resumable, kept
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("looking up its session: %w", err)
+	}
+	// Gone or finished: nobody writes it any more, but a finish may still
+	// hold it while it stores the item.
 	f, err := openLocked(path)
 	if errors.Is(err, errFileLocked) {
 		return nil
@@ -123,14 +135,7 @@ func (s *Service) sweepUploadFile(ctx context.Context, path, id string) error {
 		return err
 	}
 	defer f.Close()
-	sess, err := s.store.GetSession(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound), err == nil && sess.ItemID != "":
-		return os.Remove(path)
-	case err != nil:
-		return fmt.Errorf("looking up its session: %w", err)
-	}
-	return nil // a live session's bytes: resumable, kept
+	return os.Remove(path)
 }
 
 // sweepScratch removes a dead process's scratch folder. Where locks do not
