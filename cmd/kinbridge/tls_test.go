@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,28 +30,10 @@ import (
 // every listener serves TLS, the services call each other over it, and the
 // certificate is reloaded without a restart (docs/operations.md, TLS).
 
-// lockedBuffer collects a suite's log while it writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // tlsSuite starts `serve all` serving pair, signed by ca, with extra
 // flags; the test's clients trust ca and present client (when not nil) as
 // their certificate.
-func tlsSuite(t *testing.T, ca *testenv.CA, pair testenv.Pair, client *testenv.Pair, extra ...string) (*suite, *lockedBuffer) {
+func tlsSuite(t *testing.T, ca *testenv.CA, pair testenv.Pair, client *testenv.Pair, extra ...string) (*suite, *testenv.SyncBuffer) {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: caPool(t, ca)}
 	if client != nil {
@@ -62,7 +43,7 @@ func tlsSuite(t *testing.T, ca *testenv.CA, pair testenv.Pair, client *testenv.P
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	s := bootSuite(t, &suite{dataDir: t.TempDir(), tls: cfg}, logs, append([]string{"--log-level", "info",
 		"--tls-cert", pair.CertFile, "--tls-key", pair.KeyFile, "--tls-ca", ca.CertFile}, extra...)...)
 	return s, logs

@@ -10,8 +10,10 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -45,4 +47,24 @@ func SkipOrFail(t testing.TB, backend string, reason string) {
 	}
 	t.Skipf("testenv: skipping, %s is unavailable: %s (set %s=%s to fail instead of skipping)",
 		backend, reason, RequireEnv, backend)
+}
+
+// SyncBuffer is a bytes.Buffer that a process's output (or a logger) may
+// write to while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
