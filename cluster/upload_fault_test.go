@@ -119,6 +119,58 @@ func uploadMediaHostDies(t *testing.T, ctx context.Context, c *Cluster, a *api) 
 		t.Errorf("the same photo uploaded again in one request became %s, not %s: the resumed upload's bytes differ", again, item)
 	}
 	restart()
+	backInRotation(t, ctx, c, a, victim, item)
+}
+
+// backInRotation waits until both gateways send calls to host again: each
+// gateway's channel retries a dead instance with a growing backoff, and
+// the next steps (the slowed hop on media1) need both instances in use.
+// It reads item through one gateway at a time until host's count of
+// GetMediaItem calls served grows, for up to a minute per gateway.
+func backInRotation(t *testing.T, ctx context.Context, c *Cluster, a *api, host, item string) {
+	t.Helper()
+	scheme, _, _ := strings.Cut(a.gws[0], "://")
+	metrics := scheme + "://" + c.Addr(host, portMetrics) + "/metrics"
+	served := func() int {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, metrics, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := a.http.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", metrics, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "rpc_server_call_duration_seconds_count{") &&
+				strings.Contains(line, `rpc_method="kinbridge.media.v1.MediaService/GetMediaItem"`) {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				n += int(v)
+			}
+		}
+		return n
+	}
+	start := time.Now()
+	defer func() { t.Logf("both gateways call %s again %s after its restart", host, time.Since(start).Round(100*time.Millisecond)) }()
+	for i, gw := range a.gws {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			before := served()
+			for range 4 { // round robin: two of them to host once it is back
+				a.must(ctx, gw, "GET", "/v1/"+item, a.teacher, nil)
+			}
+			if served() > before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gw%d sent no call to %s for a minute after it restarted", i+1, host)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 }
 
 // waitReady polls item until it is READY with thumbnails, up to 2 minutes.
