@@ -154,7 +154,9 @@ func backInRotation(t *testing.T, ctx context.Context, c *Cluster, a *api, host,
 		return n
 	}
 	start := time.Now()
-	defer func() { t.Logf("both gateways call %s again %s after its restart", host, time.Since(start).Round(100*time.Millisecond)) }()
+	defer func() {
+		t.Logf("both gateways call %s again %s after its restart", host, time.Since(start).Round(100*time.Millisecond))
+	}()
 	for i, gw := range a.gws {
 		deadline := time.Now().Add(time.Minute)
 		for {
