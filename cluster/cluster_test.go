@@ -120,6 +120,7 @@ func TestCluster(t *testing.T) {
 	t.Run("TLS and mutual TLS on every app host", func(t *testing.T) { tlsEverywhere(t, ctx, c, api) })
 	t.Run("a host killed mid-journey", func(t *testing.T) { killHostMidJourney(t, ctx, c, api, root) })
 	t.Run("notification partitioned from NATS and PostgreSQL", func(t *testing.T) { partitionNotification(t, ctx, c, api) })
+	t.Run("an upload whose media host dies", func(t *testing.T) { uploadMediaHostDies(t, ctx, c, api) })
 	t.Run("a slowed hop in Jaeger", func(t *testing.T) { slowHop(t, ctx, c, api) })
 }
 
