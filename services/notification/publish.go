@@ -46,11 +46,13 @@ func (p *publishServer) Publish(ctx context.Context, req *notificationpeerv1.Pub
 	if err != nil {
 		return nil, internal(ctx, p.logger, "deliver", err)
 	}
-	if !fresh {
-		return &notificationpeerv1.PublishResponse{Accepted: false}, nil
-	}
+	// A repeated event stored nothing, but what it stored the first time is
+	// announced again: see store.Deliver.
 	for _, row := range stored {
 		p.push(ctx, row.User, row.Sequence, notificationToProto(row))
+	}
+	if !fresh {
+		return &notificationpeerv1.PublishResponse{Accepted: false}, nil
 	}
 	return &notificationpeerv1.PublishResponse{Accepted: true, RecipientCount: int32(len(stored))}, nil
 }
@@ -121,8 +123,11 @@ func (p *publishServer) publishRun(ctx context.Context, first int, evs []*notifi
 		return internal(ctx, p.logger, "deliver batch", err)
 	}
 	for i, d := range delivered {
-		results[i] = &notificationpeerv1.PublishResponse{Accepted: d.Fresh, RecipientCount: int32(len(d.Stored))}
-		for _, row := range d.Stored {
+		results[i] = &notificationpeerv1.PublishResponse{Accepted: d.Fresh}
+		if d.Fresh {
+			results[i].RecipientCount = int32(len(d.Stored))
+		}
+		for _, row := range d.Stored { // a repeated event's too: see store.Deliver
 			p.push(ctx, row.User, row.Sequence, notificationToProto(row))
 		}
 	}

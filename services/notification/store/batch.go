@@ -16,9 +16,10 @@ type Delivery struct {
 	Recipients   []string
 }
 
-// Delivered is what became of one Delivery of a batch: the rows stored, or
-// fresh=false when its event id was published before (or earlier in the
-// same batch) and nothing was stored.
+// Delivered is what became of one Delivery of a batch: the rows stored,
+// or fresh=false when its event id was published before (or earlier in the
+// same batch) and nothing was stored. A delivery published before, in an
+// earlier call, holds the rows that call stored, as Deliver returns them.
 type Delivered struct {
 	Stored []Notification
 	Fresh  bool
@@ -103,6 +104,23 @@ func (s *SQL) DeliverBatch(ctx context.Context, ds []Delivery) ([]Delivered, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Read after the commit: the first delivery committed before claim
+	// found its id, so its rows are visible now.
+	// An id repeated within the batch was stored by its first occurrence,
+	// which announces it.
+	seen := map[string]bool{}
+	for i, d := range ds {
+		id := d.Notification.EventID
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if !out[i].Fresh {
+			if out[i].Stored, err = s.ofEvent(ctx, id); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
 }

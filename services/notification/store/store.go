@@ -78,7 +78,10 @@ func NewSQL(db *sqldb.DB) *SQL { return &SQL{db: db, now: time.Now} }
 // Deliver stores one notification per recipient for an event, each with
 // the recipient's next sequence, and records the event as published, all
 // in one transaction. A second delivery of the same event id stores
-// nothing and returns fresh=false.
+// nothing and returns fresh=false with the rows the first one stored (and
+// that are still in the inboxes): the caller announces them to live feeds
+// again, because a retry may follow a delivery that committed but whose
+// caller never got to announce it (its answer was lost).
 //
 // Sequences are taken by an upsert on the user's feed row, which holds
 // that row's lock until commit: a publisher that got a later sequence
@@ -118,12 +121,18 @@ func (s *SQL) Deliver(ctx context.Context, n Notification, recipients []string) 
 		return nil
 	})
 	if errors.Is(err, errDuplicate) {
-		return nil, false, nil
+		stored, err := s.ofEvent(ctx, n.EventID)
+		return stored, false, err
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return stored, true, nil
+}
+
+// ofEvent returns the notifications an event stored, in user order.
+func (s *SQL) ofEvent(ctx context.Context, eventID string) ([]Notification, error) {
+	return s.query(ctx, `SELECT `+columns+` FROM notifications WHERE event_id = $1 ORDER BY user_id`, eventID)
 }
 
 var errDuplicate = errors.New("event already published")

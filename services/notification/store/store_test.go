@@ -51,9 +51,15 @@ var contract = []struct {
 		if err != nil || !fresh || len(stored) != 2 || stored[0].Sequence != 1 || stored[1].Sequence != 1 {
 			t.Fatalf("first delivery: %+v %v %v", stored, fresh, err)
 		}
+		// A repeat stores nothing and returns what the first stored, to
+		// announce again.
 		again, fresh, err := s.Deliver(ctx, event("e1", "c1"), []string{"maria", "joao"})
-		if err != nil || fresh || len(again) != 0 {
-			t.Fatalf("a redelivered event was stored again: %+v %v %v", again, fresh, err)
+		if err != nil || fresh || len(again) != 2 || again[0].User != "joao" || again[1].User != "maria" || again[1].Sequence != 1 {
+			t.Fatalf("a redelivered event: %+v %v %v", again, fresh, err)
+		}
+		batch, err := s.DeliverBatch(ctx, []store.Delivery{{Notification: event("e1", "c1"), Recipients: []string{"maria"}}})
+		if err != nil || batch[0].Fresh || len(batch[0].Stored) != 2 {
+			t.Fatalf("a redelivered event in a batch: %+v %v", batch, err)
 		}
 		if _, _, err := s.Deliver(ctx, event("e2", "c1"), []string{"maria"}); err != nil {
 			t.Fatal(err)

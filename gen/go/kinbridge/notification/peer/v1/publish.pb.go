@@ -254,9 +254,11 @@ func (x *PublishRequest) GetEvent() *Event {
 // Response of Publish.
 type PublishResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// False when the event id was published before and nothing was done.
+	// False when the event id was published before: nothing is stored again,
+	// and what the first publish stored is announced to live feeds again (its
+	// caller may have lost the answer before anything was announced).
 	Accepted bool `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	// How many inboxes received it.
+	// How many inboxes received it; 0 when not accepted.
 	RecipientCount int32 `protobuf:"varint,2,opt,name=recipient_count,json=recipientCount,proto3" json:"recipient_count,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
