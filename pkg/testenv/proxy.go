@@ -37,6 +37,7 @@ type Proxy struct {
 	tripped  bool                  // the armed trip happened
 	conns    map[net.Conn]struct{} // client and server sides alike
 	accepted int                   // connections carried through to the target
+	gate     chan struct{}         // while paused, bytes to the target wait for it to close; nil: open
 }
 
 // proxyMode is what a Proxy does with new connections.
@@ -91,6 +92,26 @@ func (p *Proxy) Restore() {
 	p.upAgain = time.Time{}
 	p.mode = forward
 	p.dropLocked()
+}
+
+// Pause holds the bytes clients send to the target, keeping every
+// connection open, as a link that stalls: they go on, in order, on Resume.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate == nil {
+		p.gate = make(chan struct{})
+	}
+}
+
+// Resume lets held bytes through again.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate != nil {
+		close(p.gate)
+		p.gate = nil
+	}
 }
 
 // TripAfter arms the proxy to trip once budget more bytes went from clients
@@ -186,6 +207,16 @@ func (p *Proxy) upstream(up, c net.Conn) {
 			if allowed < 0 { // tripped with stall before: not one more byte
 				<-p.held
 				return
+			}
+			p.mu.Lock()
+			gate := p.gate
+			p.mu.Unlock()
+			if gate != nil {
+				select {
+				case <-gate:
+				case <-p.held:
+					return
+				}
 			}
 			if _, err := up.Write(buf[:allowed]); err != nil {
 				return

@@ -59,7 +59,8 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // this instance with [ErrInterrupted] (Overflowed reports true): their clients resume from their
 // cursors instead of waiting, perhaps for days, for a next message to reveal the gap. The same
 // happens to a user's subscriptions when NATS drops messages for that user because this instance
-// could not keep up.
+// could not keep up, and when the server confirms a new subscription only after Subscribe gave up
+// waiting (a stalled link): messages routed before the confirmation missed it.
 //
 // Connect with [NATSOptions] so that the connection never gives up reconnecting.
 type NATS struct {
@@ -96,6 +97,11 @@ type NATS struct {
 	subMu     sync.Mutex
 	subClosed bool
 	remotes   map[string]*remote
+
+	// Subscriptions NATS confirmed late (see confirmLate): stop ends their
+	// waits, late counts them.
+	stop chan struct{}
+	late sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +178,7 @@ func NewNATS(nc *nats.Conn, subjectPrefix string, d Deployment, opts ...Option) 
 		m:         m,
 		logger:    o.logger,
 		watchDone: make(chan struct{}),
+		stop:      make(chan struct{}),
 		queue:     make(chan Message, o.publishQueue),
 		pubDone:   make(chan struct{}),
 		remotes:   make(map[string]*remote),
@@ -300,7 +307,8 @@ func (b *NATS) send(subject string, m Message) error {
 
 // Subscribe returns a subscription to user's messages from every instance with room for buffer
 // of them. It returns once the NATS server knows of this instance's interest in the user (or the
-// connection is down, in which case the subscription will end as interrupted once it is back),
+// connection is down, in which case the subscription will end as interrupted once it is back; or
+// the server took longer than 2s, in which case it ends as interrupted once the server confirms),
 // so that a message another instance publishes after Subscribe returns is not missed.
 //
 // The first subscription of a user on this instance costs a round trip to the server (bounded
@@ -362,12 +370,45 @@ func (b *NATS) acquire(user string) (*remote, error) {
 	// is safe: the reconnection interrupts the subscription anyway.
 	if b.connected.Load() {
 		if err := b.nc.FlushTimeout(interestTimeout); err != nil {
-			b.logger.Warn("fanout: NATS did not confirm a subscription; messages from other instances may be missed until "+
-				"the next one reveals the gap", "error", err)
+			b.logger.Warn("fanout: NATS did not confirm a subscription in time; the user's live subscriptions on this "+
+				"instance resume from their cursors once it does", "error", err)
+			b.late.Go(func() { b.confirmLate(user, r) })
 		}
 	}
 	close(r.ready)
 	return r, nil
+}
+
+// confirmLate waits for the server to confirm r, which Subscribe could not
+// wait for (the link stalled), then ends user's live subscriptions here as
+// interrupted: a message routed before the server knew of the interest was
+// missed, and nothing may come later to reveal the gap, so their clients
+// resume from their cursors now rather than at the next message. It gives
+// up when the interest is dropped, the bus closes, or the connection is
+// lost (the reconnection interrupts them anyway).
+func (b *NATS) confirmLate(user string, r *remote) {
+	for b.connected.Load() && b.holds(user, r) {
+		if err := b.nc.FlushTimeout(interestTimeout); err == nil {
+			if b.holds(user, r) {
+				n := b.hub.interrupt(context.Background(), user)
+				b.logger.Info("fanout: NATS confirmed a subscription late; its live subscriptions resume from their cursors",
+					"subscriptions", n)
+			}
+			return
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(interestTimeout / 4):
+		}
+	}
+}
+
+// holds reports whether r is still the bus's interest in user.
+func (b *NATS) holds(user string, r *remote) bool {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	return !b.subClosed && b.remotes[user] == r
 }
 
 // release gives back one reference to r, dropping the NATS subscription with the last one.
@@ -493,6 +534,7 @@ func (b *NATS) watch() {
 // Subscription.Close it may wait for a reconnection attempt to let go of the connection.
 func (b *NATS) Close() error {
 	b.closeOnce.Do(func() {
+		close(b.stop)
 		b.pubMu.Lock()
 		b.pubClosed = true
 		close(b.queue)
@@ -511,6 +553,7 @@ func (b *NATS) Close() error {
 			errs = append(errs, r.unsubscribe())
 		}
 
+		b.late.Wait()
 		b.nc.RemoveStatusListener(b.status)
 		<-b.watchDone
 		b.connected.Store(false)

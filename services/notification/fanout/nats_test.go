@@ -199,6 +199,53 @@ func TestNATSCutOff(t *testing.T) {
 	}
 }
 
+// TestNATSLateConfirmation stalls an instance's link while a user's first
+// subscription there is made: Subscribe gives up waiting for the server's
+// confirmation, and a message another instance publishes meanwhile never
+// reaches it. Once the link carries bytes again and the server confirms,
+// the subscription ends as interrupted, so its client resumes from its
+// cursor at once instead of waiting for a later message to reveal the gap.
+func TestNATSLateConfirmation(t *testing.T) {
+	s := startServer(t)
+	px := newProxy(t, s.Addr().String())
+	logger, logs := testLogger(t)
+	one := newNATSBus(t, connect(t, s.ClientURL(), logger), prefix, fanout.WithLogger(logger))
+	two := newNATSBus(t, connect(t, px.URL(), logger), prefix, fanout.WithLogger(logger))
+
+	// A plain client that sees what the server routes.
+	routed := make(chan *nats.Msg, 10)
+	watcher := connect(t, s.ClientURL(), logger)
+	if _, err := watcher.ChanSubscribe(prefix+".>", routed); err != nil {
+		t.Fatal(err)
+	}
+	if err := watcher.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	px.Pause()
+	atTwo := subscribe(t, two, "alice", 100) // after the 2s wait for a confirmation that does not come
+	publish(t, one, "alice", 1)
+	select { // routed before the server knows of two's interest
+	case <-routed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not route the message")
+	}
+	if !two.Connected() {
+		t.Fatal("a stalled link counts as disconnected; the test needs it connected")
+	}
+	px.Resume()
+	if err := waitEnd(t, atTwo); err != fanout.ErrInterrupted || !atTwo.Overflowed() {
+		t.Fatalf("the subscription made while the link stalled ended with %v (overflowed: %v), want ErrInterrupted", err, atTwo.Overflowed())
+	}
+	// The resumed subscription hears what follows.
+	resumed := subscribe(t, two, "alice", 100)
+	publish(t, one, "alice", 2)
+	wantNext(t, resumed, 2)
+	for _, want := range []string{"did not confirm a subscription in time", "confirmed a subscription late"} {
+		eventually(t, "the log to say "+want, func() bool { return strings.Contains(logs.String(), want) })
+	}
+}
+
 // TestNATSDoesNotWaitForNATS hangs the connection of an instance: while nats.go sits in a
 // reconnection attempt holding its lock, Publish still delivers locally and returns at once
 // (ErrBacklog when its queue is full), and Connected answers.
