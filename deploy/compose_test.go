@@ -4,15 +4,18 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"sigs.k8s.io/yaml"
 )
 
 // composeEnv is what an operator exports before `docker compose up`.
@@ -95,6 +98,7 @@ func TestCompose(t *testing.T) {
 			}
 		}
 	}
+	checkComposeHealth(t, p)
 	if v := p.Services["notification"].Environment["KINBRIDGE_NATS_URL"]; v == nil {
 		t.Error("notification has no KINBRIDGE_NATS_URL: live feeds would not cross instances")
 	}
@@ -103,8 +107,7 @@ func TestCompose(t *testing.T) {
 	}
 
 	for name, s := range p.Services {
-		kinbridge := slices.Contains(roles, name)
-		if !kinbridge && (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) {
+		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
 			t.Errorf("%s has no health check", name)
 		}
 		for dep, d := range s.DependsOn {
@@ -137,10 +140,119 @@ func TestCompose(t *testing.T) {
 		t.Errorf("compose.yaml loads without passwords in the environment (%v): one is written in it or defaulted", err)
 	}
 
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		if out, err := exec.Command(promtool, "check", "config", "--syntax-only", "compose/prometheus.yml").CombinedOutput(); err != nil {
-			t.Errorf("promtool check config compose/prometheus.yml: %v\n%s", err, out)
+	checkComposePrometheus(t, p.Services["prometheus"])
+}
+
+// checkComposeHealth: each Kinbridge container's health check is
+// `/kinbridge health` (the image has nothing else to run), asking a
+// service's gRPC readiness on its own port and the gateway's /readyz,
+// within the check's timeout; the gateway waits for the services to be
+// healthy.
+func checkComposeHealth(t *testing.T, p *types.Project) {
+	t.Helper()
+	for _, role := range roles {
+		s := p.Services[role]
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable || len(hc.Test) < 3 || hc.Test[0] != "CMD" || hc.Test[1] != Binary {
+			t.Errorf("%s: health check %+v, want [CMD %s health ...]", role, hc, Binary)
+			continue
 		}
+		where := role + "'s health check"
+		flags := parseHealth(t, where, hc.Test[2:])
+		if role == "gateway" {
+			if want := "http://127.0.0.1:" + itoa(Ports[0].Port) + "/readyz"; Ports[0].Flag != "gateway-listen" || flags["url"] != want {
+				t.Errorf("%s asks %q, want --url %s", where, flags["url"], want)
+			}
+		} else if want := "127.0.0.1:" + itoa(roleDefaultPort(t, role)); flags["addr"] != want || flags["service"] != "" || flags["url"] != "" {
+			t.Errorf("%s asks %q service %q, want the readiness of %s", where, flags["addr"], flags["service"], want)
+		}
+		if d, err := time.ParseDuration(flags["timeout"]); err != nil || hc.Timeout == nil || d >= time.Duration(*hc.Timeout) {
+			t.Errorf("%s: --timeout %q, and the check's timeout %v: want the probe to give up first", where, flags["timeout"], hc.Timeout)
+		}
+		if role != "gateway" {
+			if d, ok := p.Services["gateway"].DependsOn[role]; !ok || d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("the gateway does not wait for %s to be healthy: %+v", role, d)
+			}
+		}
+	}
+}
+
+// checkComposePrometheus: compose's Prometheus loads deploy/alerts.yml
+// (its rule_files resolve, in the container, to where alerts.yml is
+// mounted), and promtool, when installed, checks the configuration and
+// the rules laid out as the container sees them.
+func checkComposePrometheus(t *testing.T, s types.ServiceConfig) {
+	t.Helper()
+	config := ""
+	for _, arg := range s.Command {
+		if v, ok := strings.CutPrefix(arg, "--config.file="); ok {
+			config = v
+		}
+	}
+	mounts := map[string]string{} // container path -> host file
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind {
+			mounts[v.Target] = v.Source
+		}
+	}
+	host, ok := mounts[config]
+	if !ok {
+		t.Fatalf("prometheus reads %q, which is not mounted (%v)", config, mounts)
+	}
+	raw, err := os.ReadFile(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		RuleFiles []string `json:"rule_files"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("%s: %v", host, err)
+	}
+	alerts, err := filepath.Abs("alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := false
+	for _, rf := range cfg.RuleFiles {
+		if !path.IsAbs(rf) {
+			rf = path.Join(path.Dir(config), rf)
+		}
+		src, ok := mounts[rf]
+		if !ok {
+			t.Errorf("rule_files: %s is not mounted in the prometheus container", rf)
+		}
+		loaded = loaded || src == alerts
+	}
+	if !loaded {
+		t.Errorf("prometheus's rule_files %v load no mounted %s", cfg.RuleFiles, alerts)
+	}
+
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		return
+	}
+	// The container's files, under a directory of the test's own: the
+	// check reads the rule files the configuration names.
+	root := t.TempDir()
+	for target, src := range mounts {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			continue // a directory (the data volume is no bind mount)
+		}
+		dst := filepath.Join(root, filepath.FromSlash(target))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(promtool, "check", "config", filepath.Join(root, filepath.FromSlash(config))).CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check config %s, as mounted: %v\n%s", config, err, out)
+	} else if !strings.Contains(string(out), "SUCCESS: 1 rule files found") {
+		t.Errorf("promtool check config %s found no rule file:\n%s", config, out)
 	}
 }
 

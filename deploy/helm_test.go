@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -33,7 +34,7 @@ const chartDir = "helm/kinbridge"
 // chart, with its default values and with the values that have the chart
 // create the Secret.
 func TestHelmLint(t *testing.T) {
-	for name, values := range map[string]map[string]any{"defaults": {}, "secrets.create": createSecretValues()} {
+	for name, values := range map[string]map[string]any{"defaults": {}, "secrets.create": createSecretValues(), "tls": tlsValues(true)} {
 		t.Run(name, func(t *testing.T) {
 			l := lint.RunAll(chartDir, values, "families")
 			for _, m := range l.Messages {
@@ -322,6 +323,115 @@ func checkRole(t *testing.T, r rendered, role string, cm *corev1.ConfigMap, flag
 	}
 	if d.Spec.Replicas != nil {
 		t.Errorf("the Deployment sets replicas (%d) and has an autoscaler: every upgrade would reset the scale", *d.Spec.Replicas)
+	}
+}
+
+func tlsValues(mutual bool) map[string]any {
+	return map[string]any{"tls": map[string]any{"enabled": true, "secretName": "kinbridge-tls", "mutual": mutual}}
+}
+
+// TestHelmTemplateTLS renders the chart with tls.enabled (with and
+// without tls.mutual): every role mounts the TLS Secret and serves with
+// --tls-* flags naming its files; the services' probes are exec probes
+// running a `kinbridge health` the binary takes, over TLS, checking the
+// certificate for the name the other roles call them by; the gateway's
+// probes ask over HTTPS.
+func TestHelmTemplateTLS(t *testing.T) {
+	flags := serverFlags(t)
+	for _, mutual := range []bool{false, true} {
+		t.Run("mutual="+strconv.FormatBool(mutual), func(t *testing.T) {
+			r := renderChart(t, tlsValues(mutual))
+			cm := r.configMaps["demo-kinbridge"]
+			for _, role := range roles {
+				t.Run(role, func(t *testing.T) { checkRoleTLS(t, r, role, cm, flags[role], mutual) })
+			}
+		})
+	}
+}
+
+func checkRoleTLS(t *testing.T, r rendered, role string, cm *corev1.ConfigMap, flags map[string]string, mutual bool) {
+	name := "demo-kinbridge-" + role
+	d := r.deployments[name]
+	if d == nil {
+		t.Fatalf("no Deployment %s", name)
+	}
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+
+	// The Secret's files, mounted read-only.
+	const dir = "/etc/kinbridge/tls"
+	files := map[string]bool{}
+	for _, v := range pod.Volumes {
+		if v.Name == "tls" && v.Secret != nil && v.Secret.SecretName == "kinbridge-tls" {
+			for _, item := range v.Secret.Items {
+				files[path.Join(dir, item.Path)] = true
+			}
+		}
+	}
+	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "tls" && m.MountPath == dir && m.ReadOnly }) {
+		t.Errorf("mounts %+v: want the tls volume read-only at %s", c.VolumeMounts, dir)
+	}
+	cert, key, ca := dir+"/tls.crt", dir+"/tls.key", dir+"/ca.crt"
+	for _, f := range []string{cert, key, ca} {
+		if !files[f] {
+			t.Errorf("%s is not in the tls volume (Secret kinbridge-tls): %v", f, files)
+		}
+	}
+
+	// serve ROLE with the TLS flags, each one the role reads.
+	want := []string{"serve", role, "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca}
+	if mutual && role != "gateway" {
+		want = append(want, "--tls-client-ca", ca)
+	}
+	if !slices.Equal(c.Args, want) {
+		t.Errorf("args %q, want %q", c.Args, want)
+	}
+	for _, a := range c.Args[2:] {
+		if f, ok := strings.CutPrefix(a, "--"); ok {
+			if _, read := flags[f]; !read {
+				t.Errorf("--%s is no flag of kinbridge serve %s", f, role)
+			}
+		}
+	}
+	if d.Spec.Template.Annotations["prometheus.io/scheme"] != "https" {
+		t.Errorf("annotations %v: the metrics are served over https", d.Spec.Template.Annotations)
+	}
+
+	for kind, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p == nil {
+			t.Errorf("no %s probe", kind)
+			continue
+		}
+		if role == "gateway" {
+			path := map[string]string{"startup": "/healthz", "liveness": "/healthz", "readiness": "/readyz"}[kind]
+			if p.HTTPGet == nil || p.HTTPGet.Path != path || p.HTTPGet.Scheme != corev1.URISchemeHTTPS || p.HTTPGet.Port != intstr.FromString("http") {
+				t.Errorf("%s probe %+v, want GET %s over HTTPS on the http port", kind, p.ProbeHandler, path)
+			}
+			continue
+		}
+		if p.Exec == nil || p.GRPC != nil || len(p.Exec.Command) < 2 || p.Exec.Command[0] != Binary {
+			t.Errorf("%s probe %+v, want an exec of %s health", kind, p.ProbeHandler, Binary)
+			continue
+		}
+		where := kind + " probe"
+		got := parseHealth(t, where, p.Exec.Command[1:])
+		service := map[string]string{"startup": "kinbridge.liveness", "liveness": "kinbridge.liveness", "readiness": ""}[kind]
+		// The name callers check the certificate for: the host of
+		// KINBRIDGE_ROLE_ADDR (dns:///NAME:PORT).
+		callers := strings.TrimPrefix(cm.Data[EnvName(role+"-addr")], "dns:///")
+		callers = callers[:strings.LastIndex(callers, ":")]
+		if got["addr"] != "127.0.0.1:"+itoa(roleDefaultPort(t, role)) || got["service"] != service || got["url"] != "" {
+			t.Errorf("%s asks %q service %q, want service %q on the pod's port %d", where, got["addr"], got["service"], service, roleDefaultPort(t, role))
+		}
+		if got["tls-ca"] != ca || got["tls-server-name"] != callers || got["tls-server-name"] != name {
+			t.Errorf("%s: --tls-ca %q --tls-server-name %q, want %s and %s", where, got["tls-ca"], got["tls-server-name"], ca, callers)
+		}
+		if mutual != (got["tls-cert"] == cert && got["tls-key"] == key) || !mutual && (got["tls-cert"] != "" || got["tls-key"] != "") {
+			t.Errorf("%s: --tls-cert %q --tls-key %q with mutual=%v", where, got["tls-cert"], got["tls-key"], mutual)
+		}
+		if d, err := time.ParseDuration(got["timeout"]); err != nil || p.TimeoutSeconds == 0 || d >= time.Duration(p.TimeoutSeconds)*time.Second {
+			t.Errorf("%s: --timeout %q, timeoutSeconds %d: want the probe to give up first", where, got["timeout"], p.TimeoutSeconds)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -114,4 +116,86 @@ type helpError struct{ role, out string }
 
 func (e *helpError) Error() string {
 	return "kinbridge serve " + e.role + " -h lists almost no flags:\n" + e.out
+}
+
+var (
+	healthOnce  sync.Once
+	healthErr   error
+	healthFlagS map[string]bool // flag -> takes a value
+)
+
+// healthFlagLine is a flag in `kinbridge health -h`: "  -addr string",
+// or "  -json" for a flag that takes no value.
+var healthFlagLine = regexp.MustCompile(`^\s+--?([a-z0-9-]+)( \S+)?$`)
+
+// healthFlags returns the flags `kinbridge health -h` lists, and whether
+// each takes a value: the probe the compose file and the chart run.
+func healthFlags(t *testing.T) map[string]bool {
+	t.Helper()
+	bin := kinbridgeBinary(t)
+	healthOnce.Do(func() {
+		cmd := exec.Command(bin, "health", "-h")
+		cmd.Env = []string{"HOME=" + binDir}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		_ = cmd.Run()
+		healthFlagS = map[string]bool{}
+		sc := bufio.NewScanner(&out)
+		for sc.Scan() {
+			if m := healthFlagLine.FindStringSubmatch(sc.Text()); m != nil {
+				healthFlagS[m[1]] = m[2] != ""
+			}
+		}
+		if len(healthFlagS) < 4 {
+			healthErr = &helpError{"health", out.String()}
+		}
+	})
+	if healthErr != nil {
+		t.Fatal(healthErr)
+	}
+	return healthFlagS
+}
+
+// parseHealth checks that argv (what follows the binary) is a
+// `kinbridge health` command line: flags the binary lists, each with its
+// value, no other argument; and that the binary itself takes it (exit 0
+// or 1, whatever answers here, never 2, a command line it refuses). It
+// returns the flags' values.
+func parseHealth(t *testing.T, where string, argv []string) map[string]string {
+	t.Helper()
+	if len(argv) == 0 || argv[0] != "health" {
+		t.Errorf("%s: runs %q, want kinbridge health", where, argv)
+		return nil
+	}
+	known := healthFlags(t)
+	values := map[string]string{}
+	for i := 1; i < len(argv); i++ {
+		name, value, inline := strings.Cut(strings.TrimLeft(argv[i], "-"), "=")
+		takes, ok := known[name]
+		switch {
+		case !strings.HasPrefix(argv[i], "-") || !ok:
+			t.Errorf("%s: %q is no flag of kinbridge health (it has %v)", where, argv[i], known)
+			continue
+		case takes && !inline:
+			if i+1 == len(argv) {
+				t.Errorf("%s: --%s has no value", where, name)
+				continue
+			}
+			i++
+			value = argv[i]
+		}
+		values[name] = value
+	}
+	// Where the addresses are the container's, they are not this
+	// machine's: a short timeout bounds the run.
+	run := append(slices.Clone(argv), "--timeout", "1s")
+	cmd := exec.Command(kinbridgeBinary(t), run...)
+	cmd.Env = []string{"HOME=" + binDir}
+	out, err := cmd.CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() == 2 {
+		t.Errorf("%s: kinbridge %s: the binary refuses the command line:\n%s", where, strings.Join(argv, " "), out)
+	} else if err != nil && !ok {
+		t.Fatal(err)
+	}
+	return values
 }

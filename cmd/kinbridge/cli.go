@@ -71,6 +71,12 @@ func (f *clientFlags) define(s *config.Set, a *api) {
 	s.Secret(&f.token, "token", "", "your bearer token (kinbridge token issue --user U)")
 	s.Duration(&f.timeout, "timeout", 10*time.Second, "deadline of each call to the service")
 	s.Bool(&f.json, "json", false, "print the response as JSON (protojson) instead of a table")
+	f.defineTLS(s)
+}
+
+// defineTLS defines the TLS flags alone, for commands (health) that take
+// them without the rest of an api's flags.
+func (f *clientFlags) defineTLS(s *config.Set) {
 	s.String(&f.tlsCA, "tls-ca", "", "CA certificates (PEM) to verify the service with: connects over TLS (default: plaintext)")
 	s.String(&f.tlsCert, "tls-cert", "", "your client certificate (PEM), for services requiring one (mutual TLS); needs --tls-ca")
 	s.String(&f.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")

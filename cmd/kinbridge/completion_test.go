@@ -53,6 +53,7 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"media", "list", "--"}, []string{"--child", "--from", "--json", "--kind", "--media-addr", "--page-size", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--to", "--token"}},
 		{[]string{"summary", "--"}, []string{"--addr", "--from", "--json", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--to", "--token"}},
 		{[]string{"serve", "all", "--gateway-l"}, []string{"--gateway-listen"}},
+		{[]string{"health", "--"}, []string{"--addr", "--service", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name", "--url"}},
 		// A flag's value and the arguments are left to file names.
 		{[]string{"children", "get", "--addr", ""}, nil},
 		{[]string{"media", "upload", ""}, nil},

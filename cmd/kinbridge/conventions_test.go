@@ -161,6 +161,7 @@ func TestEveryCommandFollowsTheConventions(t *testing.T) {
 		"migrate":             {[]string{"--progress-db", "sqlite:" + filepath.Join(notADir, "progress.db")}, 1},
 		"backup":              {[]string{"--to", t.TempDir(), "--data-dir", notADir}, 1},
 		"restore":             {[]string{"--from", t.TempDir(), "--data-dir", t.TempDir()}, 1},
+		"health":              {[]string{"--addr", "127.0.0.1:1", "--timeout", "2s"}, 1},
 		"version":             {nil, 0},
 		"help":                {[]string{"children", "get"}, 0},
 		"completion":          {[]string{"bash"}, 0},

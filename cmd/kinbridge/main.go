@@ -71,6 +71,10 @@ Tools:
   kinbridge backup --to DIR                               copy the databases and media blobs (the
                                                           same settings as serve), even while serving
   kinbridge restore --from DIR                            restore a backup into empty databases
+  kinbridge health [--addr A] [--service S] | --url U     ask a server's gRPC health (default: readiness of
+                                                          127.0.0.1:9101) or GET a gateway's /readyz, once:
+                                                          exit 0 when it serves (the containers' probe);
+                                                          TLS with the client commands' --tls-* flags
   kinbridge version (or --version)                        print the version
   kinbridge help [COMMAND [SUBCOMMAND]]                   print a command's help, as -h does
   kinbridge completion bash|zsh|fish                      print a shell completion script:
@@ -145,6 +149,7 @@ func commands() []command {
 		{name: "token", about: "user tokens from the built-in issuer", subs: tokenCommands},
 		{name: "migrate", about: migrateCommand.about, self: &migrateCommand},
 		{name: "backup", about: backupCommand.about, self: &backupCommand}, {name: "restore", about: restoreCommand.about, self: &restoreCommand},
+		{name: "health", about: "ask a server's health once: exit 0 when it serves", self: &healthCommand},
 		{name: "version", about: "print the version", self: &subcommand{"version", "", "print the version", versionRun}},
 		{name: "help", about: "print the help of kinbridge or of a command", self: &subcommand{"help", helpUsage, "print the help of kinbridge or of a command", helpRun}},
 		{name: "completion", about: "print a shell completion script", self: &subcommand{"completion", completionUsage, "print a script that completes kinbridge's commands and flags in a shell", completionRun}},

@@ -38,3 +38,30 @@ app.kubernetes.io/component: {{ .role }}
 {{- define "kinbridge.target" -}}
 {{- printf "dns:///%s-%s:%v" (include "kinbridge.fullname" .root) .role (index .root.Values.roles .role).port -}}
 {{- end -}}
+
+{{/* Where a role's pods find the files of tls.secretName. */}}
+{{- define "kinbridge.tlsDir" -}}/etc/kinbridge/tls{{- end -}}
+
+{{/* The TLS flags of `serve ROLE`, as JSON list items after its args; call with (dict "root" $ "role" "progress"). */}}
+{{- define "kinbridge.tlsArgs" -}}
+{{- $t := .root.Values.tls -}}
+{{- $dir := include "kinbridge.tlsDir" .root -}}
+{{- $args := list "--tls-cert" (printf "%s/%s" $dir $t.certFile) "--tls-key" (printf "%s/%s" $dir $t.keyFile) "--tls-ca" (printf "%s/%s" $dir $t.caFile) -}}
+{{- if and $t.mutual (ne .role "gateway") -}}
+{{- $args = concat $args (list "--tls-client-ca" (printf "%s/%s" $dir $t.caFile)) -}}
+{{- end -}}
+{{- range $args }}, {{ . | quote }}{{ end -}}
+{{- end -}}
+
+{{/* The exec probe of a gRPC role over TLS: kinbridge health asks the health service .service of the pod's own port, checking the certificate for the role's Service name; call with (dict "root" $ "role" "progress" "service" "kinbridge.liveness"). */}}
+{{- define "kinbridge.healthExec" -}}
+{{- $t := .root.Values.tls -}}
+{{- $dir := include "kinbridge.tlsDir" .root -}}
+{{- $args := list "/kinbridge" "health" "--addr" (printf "127.0.0.1:%v" (index .root.Values.roles .role).port) "--service" .service "--timeout" "4s" "--tls-ca" (printf "%s/%s" $dir $t.caFile) "--tls-server-name" (printf "%s-%s" (include "kinbridge.fullname" .root) .role) -}}
+{{- if $t.mutual -}}
+{{- $args = concat $args (list "--tls-cert" (printf "%s/%s" $dir $t.certFile) "--tls-key" (printf "%s/%s" $dir $t.keyFile)) -}}
+{{- end -}}
+exec:
+  command: [{{ range $i, $a := $args }}{{ if $i }}, {{ end }}{{ $a | quote }}{{ end }}]
+timeoutSeconds: 5
+{{- end -}}
