@@ -2,14 +2,15 @@
 
 // Package cluster builds a Kinbridge deployment across hosts on one
 // machine: each host a network namespace with its own address, joined by
-// veth pairs to a bridge, with tc netem latency and loss on every link. It
+// veth pairs to a bridge, with tc netem latency and loss on every link (or
+// loss alone, by nftables, on kernels without netem). It
 // runs two gateways, two instances of each service, and their own
 // PostgreSQL (as the postgres user), NATS, Redis, MinIO and Jaeger, each on
 // its host. `make cluster` starts one to try; TestCluster (`make
 // cluster-e2e`) runs the README's journeys through either gateway and
 // injects faults. Every kinbridge process serves TLS and requires mutual
 // TLS from its callers, with certificates made for the run (see [TLS]).
-// It needs root (namespaces, veths, qdiscs) and iproute2.
+// It needs root (namespaces, veths, qdiscs), iproute2 and nftables.
 //
 // Nothing is made in the machine's own network namespace: the processes
 // reach only the hosts' addresses, and the test reaches them from the
@@ -98,6 +99,9 @@ type Cluster struct {
 	// Netem is what the links really have: Config.Netem, or empty when the
 	// kernel has no netem.
 	Netem string
+	// Loss is the loss nftables adds on every link when the kernel has no
+	// netem: Config.Netem's ("0.5%"), or empty.
+	Loss string
 
 	mu     sync.Mutex
 	made   []string // namespaces made, switch first
@@ -170,6 +174,23 @@ func (c *Cluster) logf(format string, args ...any) {
 
 // NS is the namespace of host.
 func (c *Cluster) NS(host string) string { return c.prefix + host }
+
+// LostPackets is how many packets the links' nftables loss dropped so far,
+// over every host: 0 when the links have netem's loss or none.
+func (c *Cluster) LostPackets(ctx context.Context) (int64, error) {
+	if c.Loss == "" {
+		return 0, nil
+	}
+	var total int64
+	for h := range hostOctets {
+		n, err := lostPackets(ctx, c.NS(h))
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
 
 // IP is the address of host.
 func (c *Cluster) IP(host string) string { return fmt.Sprintf("%s.%d", c.subnet, hostOctets[host]) }
@@ -258,7 +279,8 @@ func (c *Cluster) network(ctx context.Context) error {
 	}
 	c.Netem = c.cfg.Netem
 	if c.Netem != "" && netemMissing(ctx, sw) {
-		c.logf("this kernel has no tc netem (sch_netem): the links carry no added latency or loss")
+		c.Loss = netemLoss(c.Netem)
+		c.logf("this kernel has no tc netem (sch_netem): the links carry no added latency; loss %q comes from nftables", c.Loss)
 		c.Netem = ""
 	}
 	names := make([]string, 0, len(hostOctets))
@@ -270,6 +292,11 @@ func (c *Cluster) network(ctx context.Context) error {
 		c.made = append(c.made, c.NS(h))
 		if err := addHost(ctx, sw, c.NS(h), "v-"+h, c.IP(h), c.Netem); err != nil {
 			return err
+		}
+		if c.Loss != "" {
+			if err := addLoss(ctx, c.NS(h), c.Loss); err != nil {
+				return err
+			}
 		}
 	}
 	c.relays = map[string]*relay{}

@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -84,6 +86,57 @@ func addHost(ctx context.Context, switchNS, ns, port, ip, netem string) error {
 		}
 	}
 	return nil
+}
+
+// netemLoss is the loss of a netem spec ("delay 2ms loss 0.5%" -> "0.5%"),
+// or "" when it has none.
+func netemLoss(spec string) string {
+	f := strings.Fields(spec)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "loss" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// lossTable is the nftables table addLoss makes in a host.
+const lossTable = "kbloss"
+
+// addLoss drops loss ("0.5%") of what host ns sends on eth0 at random, as
+// netem's loss would, with nftables (for kernels without netem); the
+// rule's counter says how many packets it dropped (see lostPackets).
+func addLoss(ctx context.Context, ns, loss string) error {
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(loss, "%"), 64)
+	if err != nil || pct <= 0 || pct >= 100 {
+		return fmt.Errorf("loss %q: want a percentage between 0 and 100", loss)
+	}
+	const scale = 100_000 // loss in thousandths of a percent
+	steps := [][]string{
+		{"nft", "add", "table", "inet", lossTable},
+		{"nft", "add", "chain", "inet", lossTable, "out", "{ type filter hook output priority 0; policy accept; }"},
+		{"nft", "add", "rule", "inet", lossTable, "out", "oifname", "eth0", "numgen", "random", "mod", strconv.Itoa(scale),
+			"<", strconv.Itoa(int(pct * scale / 100)), "counter", "drop"},
+	}
+	for _, s := range steps {
+		if err := run(ctx, "ip", append([]string{"netns", "exec", ns}, s...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lostPackets is how many packets addLoss's rule dropped in host ns.
+func lostPackets(ctx context.Context, ns string) (int64, error) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "nft", "list", "table", "inet", lossTable).Output()
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`counter packets (\d+)`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no counter in %s's loss table", ns)
+	}
+	return strconv.ParseInt(string(m[1]), 10, 64)
 }
 
 // netemMissing reports whether the kernel lacks tc netem (sch_netem), which
