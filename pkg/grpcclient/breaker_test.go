@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -137,7 +138,20 @@ func TestBreakerOpensWhenTheServiceDoesNotAnswer(t *testing.T) {
 	var u *upstream
 	u = startUpstream(t, "127.0.0.1:0", func(ctx context.Context) error { return u.hang(ctx) })
 	b := NewBreaker(BreakerConfig{Upstream: "progress", Logger: quiet, Failures: 3, CoolDown: time.Hour})
-	client := progressv1.NewProgressServiceClient(dialBreaker(t, u.addr, b, 100*time.Millisecond))
+	conn := dialBreaker(t, u.addr, b, 100*time.Millisecond)
+	// Connected first: on a loaded machine, connecting could take the
+	// first call's whole 100ms, and it would fail without reaching the
+	// service.
+	conn.Connect()
+	for s := conn.GetState(); s != connectivity.Ready; s = conn.GetState() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		changed := conn.WaitForStateChange(ctx, s)
+		cancel()
+		if !changed {
+			t.Fatalf("the connection stayed %v", s)
+		}
+	}
+	client := progressv1.NewProgressServiceClient(conn)
 
 	for i := range 3 {
 		if b.State() != gobreaker.StateClosed {
@@ -150,6 +164,11 @@ func TestBreakerOpensWhenTheServiceDoesNotAnswer(t *testing.T) {
 	}
 	if b.State() != gobreaker.StateOpen {
 		t.Fatalf("breaker %v after 3 calls the service did not answer, want open", b.State())
+	}
+	// A call the client gave up on may still be on its way to the service:
+	// count what reached it once the three did (or a while passed).
+	for deadline := time.Now().Add(2 * time.Second); u.calls.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	reached := u.calls.Load()
 	for range 10 {
