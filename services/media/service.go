@@ -208,6 +208,12 @@ type Service struct {
 	// (a session continued from another host's bytes).
 	partReads atomic.Int64
 	gc        *uploadGC
+	// holdLease is how long a hold on an upload session lasts unrenewed
+	// (hold.go): defaultHoldLease, shorter in tests.
+	holdLease time.Duration
+	// beforePut, when set (by tests), is called by a finish between the
+	// pin of its content blob and the Put of its bytes.
+	beforePut atomic.Pointer[func(sessionID string)]
 
 	metrics *metrics
 	// discussion serves comments and reactions (discussion.go).
@@ -271,15 +277,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	host, _ := os.Hostname()
 	svc := &Service{
-		cfg:      cfg,
-		db:       db,
-		store:    store.NewSQL(db),
-		blobs:    blobs,
-		tools:    thumb.LookupTools(),
-		owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), names.NewID()[:8]),
-		wake:     make(chan struct{}, 1),
-		sweepNow: make(chan struct{}, 1),
-		gc:       newUploadGC(uploadGCEvery),
+		cfg:       cfg,
+		db:        db,
+		store:     store.NewSQL(db),
+		blobs:     blobs,
+		tools:     thumb.LookupTools(),
+		owner:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), names.NewID()[:8]),
+		wake:      make(chan struct{}, 1),
+		sweepNow:  make(chan struct{}, 1),
+		gc:        newUploadGC(uploadGCEvery),
+		holdLease: defaultHoldLease,
 	}
 	if cfg.Publisher != nil {
 		svc.relay = outbox.NewRelay(db, events.Deliver(cfg.Publisher), outbox.Options{

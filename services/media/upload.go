@@ -153,9 +153,11 @@ func (s *Service) tempPath(sessionID string) string {
 
 // dropSession removes a session's bytes, then the session (releasing its
 // pins, whose bytes the sweeper then deletes), on a context of its own: it
-// runs after failures, refusals and cancellations. It reports whether the
-// session is gone; if not, the sweeper retries once it expires.
-func (s *Service) dropSession(ctx context.Context, sess store.Session) bool {
+// runs after failures, refusals and cancellations. holder is the caller's
+// hold on the session (hold.go), "" for none: a session another holds is
+// not its to drop. It reports whether the session is gone; if not, the
+// sweeper retries once it expires.
+func (s *Service) dropSession(ctx context.Context, sess store.Session, holder string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := os.Remove(s.tempPath(sess.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -166,7 +168,7 @@ func (s *Service) dropSession(ctx context.Context, sess store.Session) bool {
 	if !s.dropParts(ctx, sess.ID) {
 		return false
 	}
-	if err := s.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.DeleteSession(ctx, sess.ID, holder); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.cfg.Logger.WarnContext(ctx, "media: deleting upload session", "session", sess.ID, "err", err)
 		return false
 	}
@@ -177,9 +179,10 @@ func (s *Service) dropSession(ctx context.Context, sess store.Session) bool {
 // refuse drops a session whose upload was refused for what it is (its
 // type, kind, size, checksum or structure), so nothing of a refused upload
 // is kept: its bytes go at once, and asking for the session afterwards is
-// NOT_FOUND. The caller holds the session. It returns err.
-func (s *Service) refuse(ctx context.Context, sess store.Session, err error) error {
-	s.dropSession(ctx, sess)
+// NOT_FOUND. The caller holds the session (holder names its hold). It
+// returns err.
+func (s *Service) refuse(ctx context.Context, sess store.Session, holder string, err error) error {
+	s.dropSession(ctx, sess, holder)
 	return err
 }
 
@@ -202,28 +205,29 @@ func refusedForGood(err error) bool {
 var errSessionBusy = status.Error(codes.Aborted, "another write or finish of this upload session is in progress")
 
 // holdSession makes the caller the only one at work on a session: it marks
-// the session busy in this process and takes an exclusive lock on its bytes'
+// the session busy in this process, takes an exclusive lock on its bytes'
 // file, which keeps out other media processes sharing the upload directory
-// (the kernel drops the lock if its holder dies). It returns the session as
-// it stands now (what was read before may be stale: another writer may
-// have committed since, or finished it) with its file open for reading and
+// (the kernel drops the lock if its holder dies), and holds the session in
+// the database, which keeps out other hosts (hold.go). It returns the
+// session as it stands now (what was read before may be stale: another
+// writer may have committed since, or finished it) with its file open for reading and
 // writing, holding exactly the committed bytes: a file that is missing or
 // behind (the session was written on another host) is made or brought up
-// to date from the session's parts (catchUp). release closes it and lets
-// others in.
+// to date from the session's parts (catchUp). h.ctx is the context to work
+// on while held; h.release closes the file and lets others in.
 //
 // A finished session has no file any more: it comes back with f nil, and
 // the caller answers from its ItemID. An open session whose committed
 // bytes are gone (neither in a file here nor in its parts) cannot be
 // resumed: it is dropped and reported NOT_FOUND, so the client starts
 // over rather than upload into bytes that are not there.
-func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, release func(), err error) {
+func (s *Service) holdSession(ctx context.Context, sess store.Session) (cur store.Session, f *os.File, h *sessionHold, err error) {
 	return s.hold(ctx, sess, true)
 }
 
 // hold is holdSession; without withBytes, f is not brought up to date
 // (for a cancel, which needs no bytes).
-func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) (cur store.Session, f *os.File, release func(), err error) {
+func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) (cur store.Session, f *os.File, h *sessionHold, err error) {
 	name := names.UploadSession{Child: sess.ChildID, ID: sess.ID}.String()
 	if _, loaded := s.busy.LoadOrStore(sess.ID, struct{}{}); loaded {
 		return store.Session{}, nil, nil, errSessionBusy
@@ -236,7 +240,7 @@ func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) 
 		switch {
 		case gerr == nil && cur.ItemID != "":
 			unmark()
-			return cur, nil, func() {}, nil
+			return cur, nil, nil, nil
 		case gerr != nil:
 			unmark()
 			return store.Session{}, nil, nil, storeError(gerr, name)
@@ -255,33 +259,38 @@ func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) 
 		unmark()
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
 	}
-	release = func() {
-		s.dropIfEnded(ctx, sess)
+	h, cur, err = s.takeHold(ctx, sess.ID)
+	if err != nil {
+		f.Close()
+		unmark()
+		if errors.Is(err, store.ErrSessionHeld) { // by another host
+			return store.Session{}, nil, nil, errSessionBusy
+		}
+		return store.Session{}, nil, nil, storeError(err, name)
+	}
+	h.onDone = func() {
+		s.dropIfEnded(ctx, sess, h.holder)
 		f.Close()
 		unmark()
 	}
-	cur, err = s.store.GetSession(ctx, sess.ID)
-	if err == nil && !cur.ExpireTime.After(time.Now()) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		release()
-		return store.Session{}, nil, nil, storeError(err, name)
+	if !cur.ExpireTime.After(time.Now()) {
+		h.release(ctx)
+		return store.Session{}, nil, nil, storeError(store.ErrNotFound, name)
 	}
 	if cur.ItemID != "" || !withBytes {
-		return cur, f, release, nil
+		return cur, f, h, nil
 	}
 	if err := s.catchUp(ctx, cur, f); err != nil {
 		if errors.Is(err, errBytesLost) {
 			s.cfg.Logger.WarnContext(ctx, "media: upload session lost its bytes; dropping it", "session", sess.ID, "err", err)
-			s.dropSession(ctx, cur)
-			release()
+			s.dropSession(ctx, cur, h.holder)
+			h.release(ctx)
 			return store.Session{}, nil, nil, status.Errorf(codes.NotFound, "%s not found", name)
 		}
-		release()
+		h.release(ctx)
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
 	}
-	return cur, f, release, nil
+	return cur, f, h, nil
 }
 
 // createLocked creates a session's file, which must not exist, and locks
@@ -293,8 +302,8 @@ func createLocked(path string) (*os.File, error) {
 // dropIfEnded drops a held session that expired, or was ended because its
 // child was deleted, while its holder worked: the holder is the one who
 // may (the sweeper skips a held session), and now, rather than at the
-// sweeper's next round, is when the bytes should go.
-func (s *Service) dropIfEnded(ctx context.Context, sess store.Session) {
+// sweeper's next round, is when the bytes should go. holder names the hold.
+func (s *Service) dropIfEnded(ctx context.Context, sess store.Session, holder string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	cur, err := s.store.GetSession(ctx, sess.ID)
@@ -303,7 +312,7 @@ func (s *Service) dropIfEnded(ctx context.Context, sess store.Session) {
 		_ = os.Remove(s.tempPath(sess.ID)) // dropped already; the bytes with it
 		s.cached.Delete(sess.ID)
 	case err == nil && !cur.ExpireTime.After(time.Now()):
-		s.dropSession(ctx, cur)
+		s.dropSession(ctx, cur, holder)
 	}
 }
 
@@ -336,8 +345,9 @@ func openAndLock(path string, flag int) (*os.File, error) {
 
 // sweepSession drops an expired session unless someone still holds it
 // (its holder drops it on the way out, or the next round does): the same
-// lock as holdSession, so a sweep never removes bytes from under a write
-// in another process. It reports whether the session is gone.
+// lock and the same hold as holdSession, so a sweep never removes bytes
+// from under a write or a finish in another process, here or on another
+// host. It reports whether the session is gone.
 func (s *Service) sweepSession(ctx context.Context, sess store.Session) bool {
 	f, err := openLocked(s.tempPath(sess.ID))
 	if errors.Is(err, errFileLocked) {
@@ -346,7 +356,20 @@ func (s *Service) sweepSession(ctx context.Context, sess store.Session) bool {
 	if err == nil {
 		defer f.Close()
 	}
-	return s.dropSession(ctx, sess)
+	h, _, err := s.takeHold(ctx, sess.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true
+	case errors.Is(err, store.ErrSessionHeld):
+		return false
+	case err != nil:
+		if ctx.Err() == nil {
+			s.cfg.Logger.WarnContext(ctx, "media: holding an expired upload session", "session", sess.ID, "err", err)
+		}
+		return false
+	}
+	defer h.release(ctx)
+	return s.dropSession(ctx, sess, h.holder)
 }
 
 // headOf returns the first SniffLen bytes of an upload (fewer for a
@@ -419,7 +442,14 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 	if err != nil {
 		return store.Item{}, err
 	}
-	defer s.dropSession(ctx, sess)
+	// Held from the start, so no host drops it under this upload (hold.go).
+	h, _, err := s.takeHold(ctx, sess.ID)
+	if err != nil {
+		s.dropSession(ctx, sess, "")
+		return store.Item{}, storeError(err, "upload")
+	}
+	defer h.release(ctx)
+	defer s.dropSession(ctx, sess, h.holder)
 	f, err := os.OpenFile(sess.TempKey, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return store.Item{}, s.internal(ctx, "upload", err)
@@ -432,7 +462,7 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 		return store.Item{}, s.internal(ctx, "upload", err)
 	}
 
-	u := &upload{sess: sess, f: f, h: sha256.New(), what: "upload"}
+	u := &upload{sess: sess, holder: h.holder, f: f, h: sha256.New(), what: "upload"}
 	lastAlive := time.Now()
 	err = s.receive(ctx, u, next, func(_, _ int64, _ []byte) error {
 		if time.Since(lastAlive) <= keepAliveEvery {
@@ -454,18 +484,19 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 	if err := f.Sync(); err != nil {
 		return store.Item{}, s.internal(ctx, "upload", err)
 	}
-	return s.keep(ctx, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
+	return s.keep(ctx, h, p, sess, f, hex.EncodeToString(u.h.Sum(nil)), u.head)
 }
 
 // upload is an upload's bytes as they are received: its session and file,
 // how many bytes are in, the running hash of those, and their head.
 type upload struct {
-	sess store.Session
-	f    *os.File
-	n    int64
-	h    hash.Hash
-	head []byte
-	what string // names the call in errors
+	sess   store.Session
+	holder string // the hold on sess (hold.go)
+	f      *os.File
+	n      int64
+	h      hash.Hash
+	head   []byte
+	what   string // names the call in errors
 }
 
 // receive is the receive loop of every upload path, one stream or session:
@@ -491,7 +522,7 @@ func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, e
 		}
 		from, end := u.n, u.n+int64(len(chunk))
 		if end > size {
-			return s.refuse(ctx, u.sess, tooMany(size))
+			return s.refuse(ctx, u.sess, u.holder, tooMany(size))
 		}
 		if _, err := u.f.WriteAt(chunk, from); err != nil {
 			return s.internal(ctx, u.what, err)
@@ -506,7 +537,7 @@ func (s *Service) receive(ctx context.Context, u *upload, next func() ([]byte, e
 		}
 		if !sniffed && len(u.head) == headLen {
 			if _, _, err := s.classify(u.sess.Metadata, u.head); err != nil {
-				return s.refuse(ctx, u.sess, err)
+				return s.refuse(ctx, u.sess, u.holder, err)
 			}
 			sniffed = true
 		}
@@ -529,8 +560,8 @@ func recvError(err error) error {
 
 // keep turns a complete upload (its bytes in f, original hash known) into
 // an item, or returns the child's item with the same bytes. The caller
-// drops the session afterwards, which releases the pin.
-func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session, f *os.File, originalSHA string, head []byte) (store.Item, error) {
+// holds the session (h) and drops it afterwards, which releases the pin.
+func (s *Service) keep(ctx context.Context, h *sessionHold, p auth.Principal, sess store.Session, f *os.File, originalSHA string, head []byte) (store.Item, error) {
 	meta := sess.Metadata
 	t, kind, err := s.classify(meta, head)
 	if err != nil {
@@ -555,10 +586,23 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 	}
 	defer os.Remove(content.path)
 	contentSHA := content.sha
-	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
+	// The pin lasts only as long as the session, and the session only
+	// while held: renewed here, the hold outlasts the Put by a margin, or
+	// h.ctx ends the Put first.
+	if err := h.check(ctx); err != nil {
 		return store.Item{}, err
 	}
+	ctx = h.ctx
+	if err := s.pin(ctx, contentSHA, store.SessionHolder(sess.ID)); err != nil {
+		return store.Item{}, h.fail(err)
+	}
+	if hook := s.beforePut.Load(); hook != nil {
+		(*hook)(sess.ID)
+	}
 	if err := blob.PutFile(ctx, s.blobs, content.path, content.size, content.sha); err != nil {
+		if h.isLost() {
+			return store.Item{}, errHoldLostStatus
+		}
 		if errors.Is(err, blob.ErrDigestMismatch) {
 			return store.Item{}, s.internal(ctx, "storing upload", fmt.Errorf("rebuilt file changed under us: %w", err))
 		}
@@ -571,7 +615,7 @@ func (s *Service) keep(ctx context.Context, p auth.Principal, sess store.Session
 		Approval: store.Approval{PublishState: publish},
 	}, []store.Job{{Kind: jobThumbnail}})
 	if err != nil {
-		return store.Item{}, storeError(err, "upload")
+		return store.Item{}, h.fail(storeError(err, "upload"))
 	}
 	if created {
 		s.jobEnqueued()
@@ -671,7 +715,7 @@ func (s *Service) createUploadSession(ctx context.Context, p auth.Principal, chi
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		s.dropSession(ctx, sess)
+		s.dropSession(ctx, sess, "")
 		return store.Session{}, s.internal(ctx, "creating upload session", err)
 	}
 	f.Close()
@@ -757,11 +801,11 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 	if sess.ItemID != "" {
 		return store.Session{}, alreadyFinished(sess)
 	}
-	sess, f, release, err := s.holdSession(ctx, sess)
+	sess, f, hold, err := s.holdSession(ctx, sess)
 	if err != nil {
 		return store.Session{}, err
 	}
-	defer release()
+	defer hold.release(ctx)
 	if sess.ItemID != "" {
 		return store.Session{}, alreadyFinished(sess)
 	}
@@ -772,7 +816,7 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 	if err != nil {
 		return store.Session{}, s.internal(ctx, "writing upload session", err)
 	}
-	u := &upload{sess: sess, f: f, n: sess.CommittedOffset, h: h, what: "writing upload session"}
+	u := &upload{sess: sess, holder: hold.holder, f: f, n: sess.CommittedOffset, h: h, what: "writing upload session"}
 	if u.n > 0 && u.n < min(sess.Metadata.SizeBytes, ingest.SniffLen) {
 		// The head so far, for the sniff once it is complete.
 		if u.head, err = headOf(s.uploadFile(f), u.n); err != nil {
@@ -784,9 +828,11 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 		// instance finds it), then the offset moved over it with the
 		// running hash of the bytes up to it and the part, in one
 		// transaction. The file here is a cache of the parts, not synced.
+		// On the hold's context: a writer whose hold lapsed stops.
+		ctx := hold.ctx
 		part := partName(from)
 		if err := s.blobs.PutPart(ctx, sess.ID, part, chunk); err != nil {
-			return s.internal(ctx, "writing upload session", err)
+			return hold.fail(s.internal(ctx, "writing upload session", err))
 		}
 		state, err := hashState(u.h)
 		if err != nil {
@@ -804,7 +850,7 @@ func (s *Service) writeSession(ctx context.Context, sess store.Session, offset i
 			return alreadyFinished(next)
 		}
 		if err != nil {
-			return storeError(err, name)
+			return hold.fail(storeError(err, name))
 		}
 		sess = next
 		s.cached.Store(sess.ID, end)
@@ -830,11 +876,11 @@ func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store
 	if sess.ItemID != "" {
 		return s.finishedItemOf(ctx, sess)
 	}
-	sess, f, release, err := s.holdSession(ctx, sess)
+	sess, f, hold, err := s.holdSession(ctx, sess)
 	if err != nil {
 		return store.Item{}, err
 	}
-	defer release()
+	defer hold.release(ctx)
 	if sess.ItemID != "" {
 		return s.finishedItemOf(ctx, sess)
 	}
@@ -864,16 +910,16 @@ func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store
 	if err != nil {
 		return store.Item{}, s.internal(ctx, "finishing upload session", err)
 	}
-	it, err := s.keep(ctx, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
+	it, err := s.keep(ctx, hold, p, sess, f, hex.EncodeToString(h.Sum(nil)), head)
 	if refusedForGood(err) {
-		return store.Item{}, s.refuse(ctx, sess, err)
+		return store.Item{}, s.refuse(ctx, sess, hold.holder, err)
 	}
 	if err != nil {
 		return store.Item{}, err
 	}
 	// Still held: nobody writes or finishes again until it is marked
 	// finished.
-	s.markFinished(ctx, sess, it.ID)
+	s.markFinished(ctx, sess, hold.holder, it.ID)
 	return it, nil
 }
 
@@ -882,12 +928,12 @@ func (s *Service) finishUpload(ctx context.Context, p auth.Principal, sess store
 // bytes the sweeper removes (sweepParts, or when the session expires),
 // never a finished session without its item.
 // Failures are logged, not returned: the item is stored either way.
-func (s *Service) markFinished(ctx context.Context, sess store.Session, itemID string) {
+func (s *Service) markFinished(ctx context.Context, sess store.Session, holder, itemID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := s.store.FinishSession(ctx, sess.ID, itemID); err != nil {
 		s.cfg.Logger.WarnContext(ctx, "media: marking upload session finished", "session", sess.ID, "err", err)
-		s.dropSession(ctx, sess)
+		s.dropSession(ctx, sess, holder)
 		return
 	}
 	if err := os.Remove(s.tempPath(sess.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -906,11 +952,11 @@ func (s *Service) finishedItemOf(ctx context.Context, sess store.Session) (store
 
 // cancelSession abandons a session and removes its bytes.
 func (s *Service) cancelSession(ctx context.Context, sess store.Session) error {
-	sess, _, release, err := s.hold(ctx, sess, false)
+	sess, _, h, err := s.hold(ctx, sess, false)
 	if err != nil {
 		return err
 	}
-	defer release()
-	s.dropSession(ctx, sess)
+	defer h.release(ctx)
+	s.dropSession(ctx, sess, h.name())
 	return nil
 }

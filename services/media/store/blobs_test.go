@@ -208,7 +208,7 @@ var blobContract = []contractCase{
 		if err := e.s.PinBlob(ctx, sha("s"), store.SessionHolder(sess.ID)); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.DeleteSession(ctx, sess.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, sess.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		wantRefs(t, e.s, map[string]int64{sha("s"): 0})

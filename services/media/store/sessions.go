@@ -11,16 +11,20 @@ import (
 	"github.com/kinbridge/kinbridge/pkg/sqldb"
 )
 
-const sessionColumns = `id, child_id, kind, title, caption, filename, size_bytes, sha256, committed_offset, temp_key,
+// sessionInsertColumns are written by CreateSession; sessionColumns read
+// them back in the same order, with the hold (HoldSession) after them.
+const sessionInsertColumns = `id, child_id, kind, title, caption, filename, size_bytes, sha256, committed_offset, temp_key,
 	uploaded_by, idle_timeout_us, create_time, update_time, expire_time, item_id, hash_state`
+
+const sessionColumns = sessionInsertColumns + `, held_by, held_until`
 
 func scanSession(row scanner) (Session, error) {
 	var s Session
-	var idle, created, updated, expires int64
+	var idle, created, updated, expires, heldUntil int64
 	var hashState string
 	err := row.Scan(&s.ID, &s.ChildID, &s.Metadata.Kind, &s.Metadata.Title, &s.Metadata.Caption, &s.Metadata.Filename,
 		&s.Metadata.SizeBytes, &s.Metadata.SHA256, &s.CommittedOffset, &s.TempKey, &s.UploadedBy, &idle,
-		&created, &updated, &expires, &s.ItemID, &hashState)
+		&created, &updated, &expires, &s.ItemID, &hashState, &s.HeldBy, &heldUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
@@ -29,6 +33,9 @@ func scanSession(row scanner) (Session, error) {
 	}
 	s.IdleTimeout = time.Duration(idle) * time.Microsecond
 	s.CreateTime, s.UpdateTime, s.ExpireTime = sqldb.FromMicros(created), sqldb.FromMicros(updated), sqldb.FromMicros(expires)
+	if heldUntil != 0 {
+		s.HeldUntil = sqldb.FromMicros(heldUntil)
+	}
 	return s, err
 }
 
@@ -52,6 +59,7 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session, caps UploadCaps) 
 	sess.ExpireTime = sess.CreateTime.Add(sess.IdleTimeout)
 	m := sess.Metadata
 	sess.ItemID = ""
+	sess.HeldBy, sess.HeldUntil = "", time.Time{}
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := childLive(ctx, tx, sess.ChildID); err != nil {
 			return err
@@ -59,7 +67,7 @@ func (s *SQL) CreateSession(ctx context.Context, sess Session, caps UploadCaps) 
 		if err := withinCaps(ctx, tx, sess, caps); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionColumns+`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+sessionInsertColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			sess.ID, sess.ChildID, m.Kind, m.Title, m.Caption, m.Filename, m.SizeBytes, m.SHA256, sess.CommittedOffset,
 			sess.TempKey, sess.UploadedBy, sess.IdleTimeout.Microseconds(), sqldb.Micros(sess.CreateTime),
@@ -333,28 +341,72 @@ func deleteSessions(ctx context.Context, tx *sqldb.Tx, where string, args []any,
 	return out, nil
 }
 
-// DeleteSession removes a session and releases its pins. Delete the
-// session's temporary bytes first: if the process dies in between, the
-// session is still listed as expired and the cleanup runs again, whereas
-// the other order would leave bytes no row points to.
-func (s *SQL) DeleteSession(ctx context.Context, id string) error {
+// DeleteSession removes a session and releases its pins, unless another
+// holder's hold on it is live (ErrSessionHeld): a host may be between
+// pinning its bytes and writing them. holder is the caller's hold, "" for
+// none. Delete the session's temporary bytes first: if the process dies in
+// between, the session is still listed as expired and the cleanup runs
+// again, whereas the other order would leave bytes no row points to.
+func (s *SQL) DeleteSession(ctx context.Context, id, holder string) error {
+	now := s.stamp()
 	var found bool
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		delta := refDelta{}
-		deleted, err := deleteSessions(ctx, tx, `id = $1`, []any{id}, delta)
+		deleted, err := deleteSessions(ctx, tx, `id = $1 AND (held_until <= $2 OR held_by = $3)`,
+			[]any{id, sqldb.Micros(now), holder}, delta)
 		if err != nil {
 			return err
 		}
 		found = len(deleted) > 0
-		return delta.apply(ctx, tx, s.stamp())
+		return delta.apply(ctx, tx, now)
 	})
 	if err != nil {
 		return wrap("delete session", err)
 	}
-	if !found {
-		return ErrNotFound
+	if found {
+		return nil
 	}
-	return nil
+	if _, err := s.GetSession(ctx, id); err != nil {
+		return err
+	}
+	return ErrSessionHeld
+}
+
+// HoldSession takes, or renews, holder's hold on a session until leaseFor
+// from now, and returns the session, expired or not. It fails with
+// ErrSessionHeld while another holder's hold is live, ErrNotFound when the
+// session is gone. A hold that lapsed is taken again by whoever asks
+// first, its former holder included: nothing the hold guards (the row,
+// its pins) can have changed hands meanwhile without the row saying so.
+func (s *SQL) HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration) (Session, error) {
+	if holder == "" || leaseFor <= 0 {
+		return Session{}, fmt.Errorf("hold session: holder %q for %v: %w", holder, leaseFor, ErrInvalid)
+	}
+	now := s.stamp()
+	sess, err := scanSession(s.db.QueryRowContext(ctx, `UPDATE upload_sessions SET held_by = $2, held_until = $3
+		WHERE id = $1 AND (held_until <= $4 OR held_by = $2) RETURNING `+sessionColumns,
+		id, holder, sqldb.Micros(now.Add(leaseFor)), sqldb.Micros(now)))
+	if err == nil {
+		return sess, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return Session{}, wrap("hold session", err)
+	}
+	if _, err := s.GetSession(ctx, id); err != nil {
+		return Session{}, err
+	}
+	return Session{}, ErrSessionHeld
+}
+
+// ReleaseSession ends holder's hold on a session, if it still has it; a
+// session gone or held by another is no error.
+func (s *SQL) ReleaseSession(ctx context.Context, id, holder string) error {
+	if holder == "" {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE upload_sessions SET held_by = '', held_until = 0
+		WHERE id = $1 AND held_by = $2`, id, holder)
+	return wrap("release session", err)
 }
 
 // ExpiredSessions lists sessions whose expiry is at or before now, soonest

@@ -84,10 +84,10 @@ var sessionContract = []contractCase{
 		if _, err := e.s.AdvanceSession(ctx, "nope", 0, 1); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("advance of a missing session: %v", err)
 		}
-		if err := e.s.DeleteSession(ctx, created.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, created.ID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.DeleteSession(ctx, created.ID); !errors.Is(err, store.ErrNotFound) {
+		if err := e.s.DeleteSession(ctx, created.ID, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second delete: %v", err)
 		}
 	}},
@@ -135,7 +135,7 @@ var sessionContract = []contractCase{
 		}
 		wantParts(b.ID)
 		// Deleted: so are its parts.
-		if err := e.s.DeleteSession(ctx, a.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, a.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		wantParts(a.ID)
@@ -176,7 +176,7 @@ var sessionContract = []contractCase{
 		if _, err := e.s.FinishSession(ctx, "nope", "m1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("finish of a missing session: %v", err)
 		}
-		if err := e.s.DeleteSession(ctx, sess.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, sess.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		wantRefs(t, e.s, map[string]int64{content: 1})
@@ -319,14 +319,14 @@ var sessionContract = []contractCase{
 		if _, err := e.s.CreateSession(ctx, session("c1", 10), two); !errors.Is(err, store.ErrCapReached) {
 			t.Fatalf("full again: %v", err)
 		}
-		if err := e.s.DeleteSession(ctx, b.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, b.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.s.CreateSession(ctx, session("c1", 10), two); err != nil {
 			t.Fatalf("after a cancel: %v", err)
 		}
 		// And one expiring, before any sweep.
-		if err := e.s.DeleteSession(ctx, c.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, c.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		brief := session("c1", 10)
@@ -369,7 +369,7 @@ var sessionContract = []contractCase{
 		if !errors.As(err, &capErr) || !capErr.FreesAt.IsZero() {
 			t.Fatalf("more than the cap alone: %+v (%v); want a refusal that never frees", capErr, err)
 		}
-		if err := e.s.DeleteSession(ctx, b.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, b.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.s.CreateSession(ctx, session("c1", 70), hundred); err != nil {

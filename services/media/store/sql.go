@@ -36,6 +36,10 @@ func NewSQL(db *sqldb.DB) *SQL {
 	return &SQL{db: db, now: time.Now}
 }
 
+// UseClock makes now the store's clock for the times it stamps and the
+// leases it compares (holds on sessions), so tests can let time pass.
+func (s *SQL) UseClock(now func() time.Time) { s.now = now }
+
 // Times are stored as unix microseconds: portable, ordered, and as precise
 // as PostgreSQL's own timestamps.
 
@@ -70,7 +74,7 @@ func wrap(what string, err error) error {
 		return nil
 	}
 	for _, own := range []error{ErrNotFound, ErrAlreadyExists, ErrStale, ErrOffsetMismatch, ErrInvalid,
-		ErrBlobCondemned, ErrNotPinned, ErrLeaseLost, ErrChildDeleted} {
+		ErrBlobCondemned, ErrNotPinned, ErrLeaseLost, ErrChildDeleted, ErrSessionHeld} {
 		if errors.Is(err, own) {
 			return err
 		}

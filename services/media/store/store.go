@@ -142,6 +142,10 @@ var (
 	// ErrLeaseLost means a job is no longer leased to the worker finishing
 	// it: its lease ran out and another worker claimed it.
 	ErrLeaseLost = errors.New("job lease lost")
+	// ErrSessionHeld means another holder's hold on an upload session is
+	// live (HoldSession): it is at work on the session, which is not to
+	// be taken or deleted under it.
+	ErrSessionHeld = errors.New("upload session is held by another")
 	// ErrChildDeleted means the child was deleted (DeleteChild): nothing
 	// more is stored for it.
 	ErrChildDeleted = errors.New("child was deleted")
@@ -313,6 +317,10 @@ type Session struct {
 	// (crypto/sha256's binary state), as recorded by CommitSession; ""
 	// when not known.
 	HashState string
+	// HeldBy names the hold on the session (HoldSession), "" when none was
+	// taken; the hold is live until HeldUntil (zero: not held).
+	HeldBy    string
+	HeldUntil time.Time
 }
 
 // DefaultIdleTimeout is how long an untouched session lives when its
@@ -423,8 +431,15 @@ type Store interface {
 	// it expires. Finishing it again returns it unchanged.
 	FinishSession(ctx context.Context, id, itemID string) (Session, error)
 	// DeleteSession removes a session with its parts' rows (the caller
-	// deletes their bytes first) and releases its pins.
-	DeleteSession(ctx context.Context, id string) error
+	// deletes their bytes first) and releases its pins, unless a hold on
+	// it other than holder's ("" for none) is live: ErrSessionHeld.
+	DeleteSession(ctx context.Context, id, holder string) error
+	// HoldSession takes or renews holder's hold on a session, expired or
+	// not, until leaseFor from now, and returns the session; ErrSessionHeld
+	// while another holder's hold is live.
+	HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration) (Session, error)
+	// ReleaseSession ends holder's hold on a session if it still has it.
+	ReleaseSession(ctx context.Context, id, holder string) error
 	// ExpiredSessions lists sessions that expired before now, soonest first.
 	ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]Session, error)
 

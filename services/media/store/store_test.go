@@ -41,7 +41,7 @@ func TestContract(t *testing.T) {
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "media.db") }},
 		{"postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
 	}
-	contract := slices.Concat(itemContract, blobContract, sessionContract, jobContract, approvalContract)
+	contract := slices.Concat(itemContract, blobContract, sessionContract, holdContract, jobContract, approvalContract)
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			for _, tc := range contract {
@@ -461,7 +461,7 @@ var itemContract = []contractCase{
 		if err := e.s.CompleteJob(ctx, c1Job.ID, "w1"); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.DeleteSession(ctx, sess.ID); err != nil {
+		if err := e.s.DeleteSession(ctx, sess.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		wantRefs(t, e.s, map[string]int64{sha("uploading"): 0, sha("thumb of " + c1Job.ID): 0})

@@ -1,0 +1,93 @@
+package media
+
+import (
+	"errors"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
+	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/services/media/blob"
+	"github.com/kinbridge/kinbridge/services/media/store"
+)
+
+// TestHeldSessionOutlivesSweepOnAnotherHost: host A is finishing an
+// upload, between the pin of its content blob and the Put of its bytes,
+// when the child is deleted on host B, which ends the session, and B
+// sweeps. B leaves the session, held by A, and so its pin: the blob is
+// not condemned under A's Put. A's finish is then refused (the child is
+// gone) and A drops the session on its way out; after a sweep nothing of
+// the upload is left: no session, no blob row, no bytes.
+func TestHeldSessionOutlivesSweepOnAnotherHost(t *testing.T) {
+	onEachBackend(t, testHeldSessionOutlivesSweepOnAnotherHost)
+}
+
+func testHeldSessionOutlivesSweepOnAnotherHost(t *testing.T, on backend) {
+	byHand := func(c *Config) { c.SweepInterval = 1 << 40 } // swept when woken, and by hand below
+	a := newEnv(t, on, byHand)
+	b := newEnv(t, on, func(c *Config) { byHand(c); c.DSN, c.BlobURL = a.svc.cfg.DSN, a.svc.cfg.BlobURL })
+	data := readFile(t, "ingest/testdata/gps.jpg")
+	content := rebuilt(t, data)
+	ctx := a.as(t, "carol")
+	sess, err := a.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: int64(len(data)), Sha256: hexSHA(data)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sessionID(sess.GetName())
+	if _, err := a.writeSession(ctx, sess.GetName(), 0, data); err != nil {
+		t.Fatal(err)
+	}
+
+	pinned, resume := make(chan struct{}), make(chan struct{})
+	hook := func(sessionID string) {
+		if sessionID == id {
+			close(pinned)
+			<-resume
+		}
+	}
+	a.svc.beforePut.Store(&hook)
+	finished := make(chan error, 1)
+	go func() {
+		_, err := a.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()})
+		finished <- err
+	}()
+	select {
+	case <-pinned:
+	case err := <-finished:
+		t.Fatalf("the finish ended before its Put: %v", err)
+	}
+
+	if _, err := b.peer.DeleteChildData(b.asService(t, "progress"), &mediapeerv1.DeleteChildDataRequest{EventId: "ev-1", Child: child}); err != nil {
+		t.Fatal(err)
+	}
+	b.svc.sweep(t.Context())
+	got, err := b.svc.store.GetSession(t.Context(), id)
+	if err != nil {
+		close(resume)
+		t.Fatalf("B swept the session A holds: %v", err)
+	}
+	if got.ExpireTime.Unix() != 0 {
+		t.Errorf("the child's deletion did not end the session: expires %v", got.ExpireTime)
+	}
+	if n, err := b.svc.store.BlobRefs(t.Context(), content); n != 1 || err != nil {
+		t.Errorf("after B's sweep the blob A is putting has %d references (%v), want A's pin", n, err)
+	}
+
+	close(resume)
+	wantCode(t, <-finished, codes.NotFound, noReason) // the child was deleted
+	a.svc.sweep(t.Context())
+	if _, err := a.svc.store.GetSession(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the session after A's finish: %v", err)
+	}
+	if _, err := a.svc.store.BlobRefs(t.Context(), content); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the blob's row after the sweep: %v", err)
+	}
+	if _, err := a.svc.blobs.Stat(t.Context(), content); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("the deleted child's bytes are still in the blob store: %v", err)
+	}
+	if parts := a.partSessions(t); len(parts) != 0 {
+		t.Errorf("parts left for %v", parts)
+	}
+}
