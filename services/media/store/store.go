@@ -81,10 +81,19 @@
 // the Put would then leave bytes no row knows of. So a holder's pins are
 // released only when no writer works under it:
 //
-//   - a session is deleted only by whoever holds its bytes' file lock (its
-//     writer, a cancel, the sweeper). [Store.DeleteChild] does not delete a
-//     child's sessions: it ends them (they expire at once and take no more
-//     bytes), and the sweeper, or the holder on its way out, deletes them;
+//   - a session is deleted only by whoever holds it (its writer or
+//     finisher, a cancel, a sweeper), or while nobody does. Within one
+//     upload directory the lock on the session's file keeps the others
+//     out; across hosts the hold in the database does ([Store.HoldSession]:
+//     a lease, renewed while its holder works): [Store.DeleteSession]
+//     spares a session another holder's live hold is on. A holder that
+//     cannot renew its hold stops before it lapses, and a finish renews it
+//     right before its PinBlob and Put, so no host drops a session, and
+//     releases its pins, under another host's Put (the media service's
+//     TestHeldSessionOutlivesSweepOnAnotherHost; the contract's cases on
+//     holds). [Store.DeleteChild] does not delete a child's sessions: it
+//     ends them (they expire at once and take no more bytes), and the
+//     sweeper, or the holder on its way out, deletes them;
 //   - a job is deleted by its worker (CompleteJob, FinishJob), or with its
 //     item only while no worker leases it. A leased job outlives its
 //     deleted item: its worker finds the item gone and completes the job,
