@@ -1,13 +1,16 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	mediapeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/peer/v1"
 	mediav1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/media/v1"
+	"github.com/kinbridge/kinbridge/pkg/sqldb"
 	"github.com/kinbridge/kinbridge/services/media/blob"
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
@@ -89,5 +92,51 @@ func testHeldSessionOutlivesSweepOnAnotherHost(t *testing.T, on backend) {
 	}
 	if parts := a.partSessions(t); len(parts) != 0 {
 		t.Errorf("parts left for %v", parts)
+	}
+}
+
+// TestLostHoldStopsItsHolder: a holder whose hold was taken over (it
+// lapsed while the holder's database was away, and another host took the
+// session) learns it at its next renewal, as a finish does right before
+// it pins and writes its bytes: it answers UNAVAILABLE, its work's
+// context ends, and it can neither delete the session nor end the other's
+// hold.
+func TestLostHoldStopsItsHolder(t *testing.T) {
+	e := newEnv(t, sqliteLocal, func(c *Config) { c.SweepInterval = 1 << 40 })
+	ctx := t.Context()
+	sess, err := e.svc.store.CreateSession(ctx, store.Session{ChildID: child, UploadedBy: "carol",
+		Metadata: store.UploadMetadata{SizeBytes: 10}}, store.UploadCaps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, held, err := e.svc.takeHold(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.HeldBy != h.holder || time.Until(held.HeldUntil) <= 0 {
+		t.Fatalf("held: %+v", held)
+	}
+	if err := h.check(ctx); err != nil {
+		t.Fatalf("renewing a hold still ours: %v", err)
+	}
+	if _, _, err := e.svc.takeHold(ctx, sess.ID); !errors.Is(err, store.ErrSessionHeld) {
+		t.Fatalf("a second hold: %v", err)
+	}
+	// Another host's hold, as if ours had lapsed and it took the session.
+	if _, err := e.svc.db.ExecContext(ctx, `UPDATE upload_sessions SET held_by = 'other-host', held_until = $1 WHERE id = $2`,
+		sqldb.Micros(time.Now().Add(time.Hour)), sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, h.check(ctx), codes.Unavailable, noReason)
+	if !errors.Is(context.Cause(h.ctx), errHoldLost) {
+		t.Errorf("the holder's work goes on: %v", context.Cause(h.ctx))
+	}
+	wantCode(t, h.fail(context.Canceled), codes.Unavailable, noReason)
+	if e.svc.dropSession(ctx, sess, h.holder) {
+		t.Error("the former holder dropped a session another holds")
+	}
+	h.release(ctx)
+	if got, err := e.svc.store.GetSession(ctx, sess.ID); err != nil || got.HeldBy != "other-host" {
+		t.Fatalf("after the former holder's release: %+v, %v", got, err)
 	}
 }
