@@ -32,7 +32,8 @@ import (
 // writes the bytes; a holder that lost its hold answers UNAVAILABLE and
 // the client retries. The margin must exceed the clock skew between hosts,
 // since a sweeper compares the hold's end with its own clock: a quarter of
-// a minute against seconds.
+// a minute against seconds. Tests: TestHeldSessionOutlivesSweepOnAnotherHost,
+// TestLostHoldStopsItsHolder, and the store's contract cases on holds.
 
 // defaultHoldLease is how long a hold on a session lasts unrenewed.
 const defaultHoldLease = time.Minute
