@@ -18,6 +18,7 @@ import (
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // TestNoMetricsOrTracesOnThePublicPort: metrics and recent traces name
@@ -42,18 +43,6 @@ func TestNoMetricsOrTracesOnThePublicPort(t *testing.T) {
 			}
 		}
 	}
-}
-
-// closedPort returns an address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
 }
 
 // hangUp returns the address of a listener that accepts connections and
@@ -109,7 +98,7 @@ func newGatewayTo(t *testing.T, target string) (*httptest.Server, string) {
 // content and uploads, readiness.
 func TestUpstreamDownIsNotToldWhere(t *testing.T) {
 	for _, down := range []struct{ name, addr string }{
-		{"nothing listens", closedPort(t)},
+		{"nothing listens", testenv.FreeAddr(t)},
 		{"the connection is dropped", hangUp(t)},
 	} {
 		t.Run(down.name, func(t *testing.T) {

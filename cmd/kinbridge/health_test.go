@@ -65,22 +65,10 @@ func (c healthCase) check(t *testing.T) {
 	}
 }
 
-// freedAddr returns an address where nothing listens: a port just freed.
-func freedAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 func TestHealthAgainstTheSuite(t *testing.T) {
 	s := startSuite(t)
 	ca := testenv.MustCA(t)
-	closed := freedAddr(t)
+	closed := testenv.FreeAddr(t)
 
 	// A health server that says NOT_SERVING, as a draining server does.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,7 +193,7 @@ func TestHealthFollowsTheDatabase(t *testing.T) {
 // TestHealthOfAGatewayWhoseServicesAreAway: the gateway's process is up
 // (/healthz) but not ready (/readyz), which names the service it misses.
 func TestHealthOfAGatewayWhoseServicesAreAway(t *testing.T) {
-	away := freedAddr(t)
+	away := testenv.FreeAddr(t)
 	gw := startRole(t, "gateway", "--data-dir", t.TempDir(), "--gateway-listen", "127.0.0.1:0",
 		"--progress-addr", away, "--media-addr", away, "--notification-addr", away)
 	base := "http://" + gw.Gateway

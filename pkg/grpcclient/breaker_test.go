@@ -77,19 +77,6 @@ func (u *upstream) hang(context.Context) error {
 // quiet drops the breakers' logs of their changes.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// freeAddr returns an address nothing listens on (until the test starts
-// something there).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 // dialBreaker connects to addr through breaker b, with timeout as the
 // default deadline and reconnection attempts close together.
 func dialBreaker(t *testing.T, addr string, b *Breaker, timeout time.Duration) *grpc.ClientConn {
@@ -181,7 +168,7 @@ func TestBreakerOpensWhenTheServiceDoesNotAnswer(t *testing.T) {
 }
 
 func TestBreakerProbesAfterTheCoolDownAndCloses(t *testing.T) {
-	addr := freeAddr(t) // the service is down: nothing listens
+	addr := testenv.FreeAddr(t) // the service is down: nothing listens
 	b := NewBreaker(BreakerConfig{Upstream: "progress", Logger: quiet, Failures: 2, CoolDown: 200 * time.Millisecond})
 	conn := dialBreaker(t, addr, b, time.Minute)
 	client := progressv1.NewProgressServiceClient(conn)
@@ -329,7 +316,7 @@ func TestCallersCannotOpenTheBreaker(t *testing.T) {
 }
 
 func TestBreakerCoversStreams(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	b := NewBreaker(BreakerConfig{Upstream: "progress", Logger: quiet, Failures: 2, CoolDown: 200 * time.Millisecond})
 	conn := dialBreaker(t, addr, b, time.Minute)
 	health := healthpb.NewHealthClient(conn)

@@ -11,7 +11,7 @@ import (
 )
 
 func TestNATSUnreachable(t *testing.T) {
-	addr := closedPort(t)
+	addr := testenv.FreeAddr(t)
 	tests := []struct {
 		name     string
 		url      string

@@ -12,7 +12,7 @@ import (
 )
 
 func TestRedisUnreachable(t *testing.T) {
-	url := "redis://:hunter2@" + closedPort(t)
+	url := "redis://:hunter2@" + testenv.FreeAddr(t)
 	for _, tc := range []struct {
 		require  string
 		wantSkip bool

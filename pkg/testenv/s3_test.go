@@ -15,7 +15,7 @@ import (
 )
 
 func TestS3Unreachable(t *testing.T) {
-	raw := "s3://kb:hunter2secret@" + closedPort(t)
+	raw := "s3://kb:hunter2secret@" + testenv.FreeAddr(t)
 	tests := []struct {
 		require  string
 		wantSkip bool

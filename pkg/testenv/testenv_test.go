@@ -3,7 +3,6 @@ package testenv_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -80,19 +79,8 @@ func TestSkipOrFail(t *testing.T) {
 	}
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestPostgresUnreachable(t *testing.T) {
-	dsn := "postgres://kb:hunter2@" + closedPort(t) + "/postgres?sslmode=disable"
+	dsn := "postgres://kb:hunter2@" + testenv.FreeAddr(t) + "/postgres?sslmode=disable"
 	tests := []struct {
 		require  string
 		wantSkip bool
