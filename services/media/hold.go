@@ -32,8 +32,16 @@ import (
 // writes the bytes; a holder that lost its hold answers UNAVAILABLE and
 // the client retries. The margin must exceed the clock skew between hosts,
 // since a sweeper compares the hold's end with its own clock: a quarter of
-// a minute against seconds. Tests: TestHeldSessionOutlivesSweepOnAnotherHost,
-// TestLostHoldStopsItsHolder, and the store's contract cases on holds.
+// a minute against seconds.
+//
+// A process that dies holding a session leaves its hold until it lapses.
+// Its restart need not wait: a hold's name starts with the upload
+// directory's (uploadDirID), and a process with the session's file lock
+// takes over the holds of its directory (takeHold), since none of its
+// processes at work on the session would have let the lock go.
+//
+// Tests: TestHeldSessionOutlivesSweepOnAnotherHost, TestLostHoldStopsItsHolder,
+// TestRestartTakesOverItsDirectorysHold, and the store's contract cases on holds.
 
 // defaultHoldLease is how long a hold on a session lasts unrenewed.
 const defaultHoldLease = time.Minute
@@ -62,11 +70,20 @@ type sessionHold struct {
 
 // takeHold holds session id for this process, renewing the hold until
 // release, and returns the session as it stands (expired or not).
-// store.ErrSessionHeld says another holds it.
-func (s *Service) takeHold(ctx context.Context, id string) (*sessionHold, store.Session, error) {
-	holder := s.owner + "/" + names.NewID()[:8]
+// store.ErrSessionHeld says another holds it. locked says the caller has
+// the session's file lock in the upload directory: then a hold of another
+// process of the directory is taken over, since that process is not at
+// work on the session (it would have the lock): it died, and its restart
+// continues the upload at once rather than after the hold lapses.
+func (s *Service) takeHold(ctx context.Context, id string, locked bool) (*sessionHold, store.Session, error) {
+	// The directory's name first, so that its processes' holds share a prefix.
+	holder := s.dirID + "/" + s.owner + "/" + names.NewID()[:8]
+	takeOver := ""
+	if locked && fileLocks && s.dirID != "" {
+		takeOver = s.dirID + "/"
+	}
 	start := time.Now()
-	sess, err := s.store.HoldSession(ctx, id, holder, s.holdLease)
+	sess, err := s.store.HoldSession(ctx, id, holder, s.holdLease, takeOver)
 	if err != nil {
 		return nil, store.Session{}, err
 	}
@@ -109,7 +126,7 @@ func (h *sessionHold) renew(ctx context.Context) error {
 		return errHoldLost
 	}
 	start := time.Now()
-	_, err := h.s.store.HoldSession(ctx, h.id, h.holder, h.s.holdLease)
+	_, err := h.s.store.HoldSession(ctx, h.id, h.holder, h.s.holdLease, "")
 	switch {
 	case err == nil:
 		h.mu.Lock()

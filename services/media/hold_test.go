@@ -109,7 +109,7 @@ func TestLostHoldStopsItsHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, held, err := e.svc.takeHold(ctx, sess.ID)
+	h, held, err := e.svc.takeHold(ctx, sess.ID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestLostHoldStopsItsHolder(t *testing.T) {
 	if err := h.check(ctx); err != nil {
 		t.Fatalf("renewing a hold still ours: %v", err)
 	}
-	if _, _, err := e.svc.takeHold(ctx, sess.ID); !errors.Is(err, store.ErrSessionHeld) {
+	if _, _, err := e.svc.takeHold(ctx, sess.ID, false); !errors.Is(err, store.ErrSessionHeld) {
 		t.Fatalf("a second hold: %v", err)
 	}
 	// Another host's hold, as if ours had lapsed and it took the session.
@@ -138,5 +138,48 @@ func TestLostHoldStopsItsHolder(t *testing.T) {
 	h.release(ctx)
 	if got, err := e.svc.store.GetSession(ctx, sess.ID); err != nil || got.HeldBy != "other-host" {
 		t.Fatalf("after the former holder's release: %+v, %v", got, err)
+	}
+}
+
+// TestRestartTakesOverItsDirectorysHold: a media process that dies in the
+// middle of a write leaves its hold in the database until it lapses. Its
+// restart, on the same upload directory, has the session's file lock,
+// which tells it the dead process is not at work: it takes the hold over
+// and the upload continues at once. A live hold of another host's is
+// never taken over (ABORTED, "busy"), lock or not.
+func TestRestartTakesOverItsDirectorysHold(t *testing.T) {
+	e := newEnv(t, sqliteLocal, nil)
+	ctx := e.as(t, "carol")
+	data := readFile(t, "ingest/testdata/gps.jpg")
+	sess, err := e.client.CreateUploadSession(ctx, &mediav1.CreateUploadSessionRequest{Metadata: &mediav1.UploadMetadata{
+		Parent: child, SizeBytes: int64(len(data))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sessionID(sess.GetName())
+	if _, err := e.writeSession(ctx, sess.GetName(), 0, data[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	holdBy := func(holder string) {
+		t.Helper()
+		if _, err := e.svc.db.ExecContext(t.Context(), `UPDATE upload_sessions SET held_by = $1, held_until = $2 WHERE id = $3`,
+			holder, sqldb.Micros(time.Now().Add(time.Hour)), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.svc.dirID == "" {
+		t.Fatal("the upload directory has no name for holds")
+	}
+
+	holdBy("another-host:1:2/media/9/x")
+	_, err = e.writeSession(ctx, sess.GetName(), 1000, data[1000:2000])
+	wantCode(t, err, codes.Aborted, noReason)
+
+	holdBy(e.svc.dirID + "/media/9/x") // a process of this directory that died holding it
+	if _, err := e.writeSession(ctx, sess.GetName(), 1000, data[1000:]); err != nil {
+		t.Fatalf("the write after a dead holder of the same directory: %v", err)
+	}
+	if _, err := e.client.FinishUploadSession(ctx, &mediav1.FinishUploadSessionRequest{Name: sess.GetName()}); err != nil {
+		t.Fatal(err)
 	}
 }

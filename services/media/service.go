@@ -186,6 +186,7 @@ type Service struct {
 	server   *server
 	tools    thumb.Tools
 	owner    string        // this process's name for job leases and sweeps
+	dirID    string        // the upload directory's name in holds (hold.go)
 	scratch  *scratch      // this process's short-lived files, in TempDir
 	wake     chan struct{} // a job was enqueued
 	sweepNow chan struct{} // something was deleted: sweep now
@@ -262,6 +263,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.TempDir, 0o700); err != nil {
 		return nil, fmt.Errorf("media temp dir: %w", err)
 	}
+	dirID, err := uploadDirID(cfg.TempDir)
+	if err != nil {
+		return nil, fmt.Errorf("media upload directory: %w", err)
+	}
 	db, err := sqldb.Open(ctx, cfg.DSN, sqldb.Options{Migrations: store.Migrations(), TracerProvider: cfg.TracerProvider, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("media database: %w", err)
@@ -283,6 +288,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		blobs:     blobs,
 		tools:     thumb.LookupTools(),
 		owner:     fmt.Sprintf("%s/%d/%s", host, os.Getpid(), names.NewID()[:8]),
+		dirID:     dirID,
 		wake:      make(chan struct{}, 1),
 		sweepNow:  make(chan struct{}, 1),
 		gc:        newUploadGC(uploadGCEvery),

@@ -259,7 +259,7 @@ func (s *Service) hold(ctx context.Context, sess store.Session, withBytes bool) 
 		unmark()
 		return store.Session{}, nil, nil, s.internal(ctx, "opening upload session", err)
 	}
-	h, cur, err = s.takeHold(ctx, sess.ID)
+	h, cur, err = s.takeHold(ctx, sess.ID, true)
 	if err != nil {
 		f.Close()
 		unmark()
@@ -353,10 +353,11 @@ func (s *Service) sweepSession(ctx context.Context, sess store.Session) bool {
 	if errors.Is(err, errFileLocked) {
 		return false
 	}
-	if err == nil {
+	locked := err == nil
+	if locked {
 		defer f.Close()
 	}
-	h, _, err := s.takeHold(ctx, sess.ID)
+	h, _, err := s.takeHold(ctx, sess.ID, locked)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return true
@@ -443,7 +444,7 @@ func (s *Service) uploadOnce(ctx context.Context, p auth.Principal, child string
 		return store.Item{}, err
 	}
 	// Held from the start, so no host drops it under this upload (hold.go).
-	h, _, err := s.takeHold(ctx, sess.ID)
+	h, _, err := s.takeHold(ctx, sess.ID, false) // new: nobody else holds it
 	if err != nil {
 		s.dropSession(ctx, sess, "")
 		return store.Item{}, storeError(err, "upload")

@@ -52,7 +52,7 @@ var holdContract = []contractCase{
 		if err != nil {
 			t.Fatal(err)
 		}
-		held, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute)
+		held, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute, "")
 		if err != nil || held.HeldBy != "host-a" || !held.HeldUntil.Equal(c.now().Add(time.Minute).Truncate(time.Microsecond)) {
 			t.Fatalf("hold = %+v, %v", held, err)
 		}
@@ -66,7 +66,7 @@ var holdContract = []contractCase{
 		if err != nil || len(expired) != 1 || expired[0].ID != sess.ID {
 			t.Fatalf("expired = %+v, %v", expired, err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "sweeper-b", time.Minute); !errors.Is(err, store.ErrSessionHeld) {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "sweeper-b", time.Minute, ""); !errors.Is(err, store.ErrSessionHeld) {
 			t.Fatalf("another host's hold while host-a's is live: %v", err)
 		}
 		for _, by := range []string{"sweeper-b", ""} {
@@ -78,7 +78,7 @@ var holdContract = []contractCase{
 
 		// Renewed, it lasts; a renewal that stops lets it lapse.
 		c.advance(50 * time.Second)
-		if _, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute); err != nil {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute, ""); err != nil {
 			t.Fatalf("renewal: %v", err)
 		}
 		c.advance(50 * time.Second)
@@ -90,7 +90,7 @@ var holdContract = []contractCase{
 			t.Fatalf("delete once the hold lapsed: %v", err)
 		}
 		wantRefs(t, e.s, map[string]int64{sha("content"): 0})
-		if _, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("renewal of a deleted session: %v", err)
 		}
 	}},
@@ -103,16 +103,16 @@ var holdContract = []contractCase{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "", time.Minute); !errors.Is(err, store.ErrInvalid) {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "", time.Minute, ""); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("hold without a holder: %v", err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "a", time.Minute); err != nil {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "a", time.Minute, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.s.ReleaseSession(ctx, sess.ID, "b"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute); !errors.Is(err, store.ErrSessionHeld) {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute, ""); !errors.Is(err, store.ErrSessionHeld) {
 			t.Fatalf("a release by another ended a's hold: %v", err)
 		}
 		if err := e.s.ReleaseSession(ctx, sess.ID, "a"); err != nil {
@@ -121,14 +121,14 @@ var holdContract = []contractCase{
 		if got, err := e.s.GetSession(ctx, sess.ID); err != nil || got.HeldBy != "" || !got.HeldUntil.IsZero() {
 			t.Fatalf("released: %+v, %v", got, err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute); err != nil {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute, ""); err != nil {
 			t.Fatalf("hold after a's release: %v", err)
 		}
 		c.advance(2 * time.Minute)
-		if _, err := e.s.HoldSession(ctx, sess.ID, "a", time.Minute); err != nil {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "a", time.Minute, ""); err != nil {
 			t.Fatalf("hold after b's lapsed: %v", err)
 		}
-		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute); !errors.Is(err, store.ErrSessionHeld) {
+		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute, ""); !errors.Is(err, store.ErrSessionHeld) {
 			t.Fatalf("b renews a hold a took over: %v", err)
 		}
 		if err := e.s.DeleteSession(ctx, sess.ID, "b"); !errors.Is(err, store.ErrSessionHeld) {
@@ -139,6 +139,34 @@ var holdContract = []contractCase{
 		}
 		if err := e.s.ReleaseSession(ctx, sess.ID, "a"); err != nil {
 			t.Fatalf("release of a deleted session: %v", err)
+		}
+	}},
+	{"a process of the same upload directory takes over a live hold, no other does", func(t *testing.T, e env) {
+		ctx := context.Background()
+		useClock(t, e)
+		sess, err := e.s.CreateSession(ctx, session("c1", 10), store.UploadCaps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// dir-a's process 1 holds it, and dies without releasing it.
+		if _, err := e.s.HoldSession(ctx, sess.ID, "dir-a/1", time.Minute, "dir-a/"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.HoldSession(ctx, sess.ID, "dir-b/1", time.Minute, "dir-b/"); !errors.Is(err, store.ErrSessionHeld) {
+			t.Fatalf("another directory's process took over a live hold: %v", err)
+		}
+		if _, err := e.s.HoldSession(ctx, sess.ID, "dir-a/2", time.Minute, ""); !errors.Is(err, store.ErrSessionHeld) {
+			t.Fatalf("a live hold was taken over without asking to: %v", err)
+		}
+		got, err := e.s.HoldSession(ctx, sess.ID, "dir-a/2", time.Minute, "dir-a/")
+		if err != nil || got.HeldBy != "dir-a/2" {
+			t.Fatalf("dir-a's process 2 taking over: %+v, %v", got, err)
+		}
+		if _, err := e.s.HoldSession(ctx, sess.ID, "dir-a/1", time.Minute, ""); !errors.Is(err, store.ErrSessionHeld) {
+			t.Fatalf("the dead holder's renewal took its hold back: %v", err)
+		}
+		if err := e.s.DeleteSession(ctx, sess.ID, "dir-a/1"); !errors.Is(err, store.ErrSessionHeld) {
+			t.Fatalf("the former holder deleted under the new hold: %v", err)
 		}
 	}},
 }

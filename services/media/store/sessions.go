@@ -378,14 +378,21 @@ func (s *SQL) DeleteSession(ctx context.Context, id, holder string) error {
 // session is gone. A hold that lapsed is taken again by whoever asks
 // first, its former holder included: nothing the hold guards (the row,
 // its pins) can have changed hands meanwhile without the row saying so.
-func (s *SQL) HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration) (Session, error) {
+//
+// takeOver, when not "", is a prefix of hold names the caller may take
+// over though they are live: the holds of the processes that share its
+// upload directory, when it has the session's file lock there, which no
+// process at work on the session would have let go. One of them that
+// died keeps its hold until the hold lapses; its restart need not wait.
+func (s *SQL) HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration, takeOver string) (Session, error) {
 	if holder == "" || leaseFor <= 0 {
 		return Session{}, fmt.Errorf("hold session: holder %q for %v: %w", holder, leaseFor, ErrInvalid)
 	}
 	now := s.stamp()
 	sess, err := scanSession(s.db.QueryRowContext(ctx, `UPDATE upload_sessions SET held_by = $2, held_until = $3
-		WHERE id = $1 AND (held_until <= $4 OR held_by = $2) RETURNING `+sessionColumns,
-		id, holder, sqldb.Micros(now.Add(leaseFor)), sqldb.Micros(now)))
+		WHERE id = $1 AND (held_until <= $4 OR held_by = $2 OR ($5 <> '' AND substr(held_by, 1, $6) = $5))
+		RETURNING `+sessionColumns,
+		id, holder, sqldb.Micros(now.Add(leaseFor)), sqldb.Micros(now), takeOver, len(takeOver)))
 	if err == nil {
 		return sess, nil
 	}

@@ -445,8 +445,9 @@ type Store interface {
 	DeleteSession(ctx context.Context, id, holder string) error
 	// HoldSession takes or renews holder's hold on a session, expired or
 	// not, until leaseFor from now, and returns the session; ErrSessionHeld
-	// while another holder's hold is live.
-	HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration) (Session, error)
+	// while another holder's hold is live, unless its name starts with
+	// takeOver (not ""): a process sharing the caller's upload directory.
+	HoldSession(ctx context.Context, id, holder string, leaseFor time.Duration, takeOver string) (Session, error)
 	// ReleaseSession ends holder's hold on a session if it still has it.
 	ReleaseSession(ctx context.Context, id, holder string) error
 	// ExpiredSessions lists sessions that expired before now, soonest first.
