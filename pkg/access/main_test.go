@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // Check starts goroutines of its own (the shared calls); none may outlive
@@ -27,29 +27,12 @@ const (
 	contribute = progresspeerv1.Permission_PERMISSION_CONTRIBUTE
 )
 
+// newClock is a test clock at a fixed time.
+func newClock() *testenv.Clock { return testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
+
 func user(id string) auth.Principal { return auth.Principal{Subject: id, Issuer: auth.Issuer} }
 func admin(id string) auth.Principal {
 	return auth.Principal{Subject: id, Admin: true, Issuer: auth.Issuer}
-}
-
-// fakeClock lets tests move time without sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // countingClient counts the calls that reach the client it wraps, so tests

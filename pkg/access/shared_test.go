@@ -98,8 +98,7 @@ func TestSharedCacheExpires(t *testing.T) {
 	fake := &fakeProgress{fn: everyoneContributes}
 	const ttl = time.Minute
 	c := New(fake, ttl, WithShared(sharedCache(t, url, prefix, "s")))
-	clock := newClock()
-	clock.t = time.Now() // Redis keeps the hash for ttl of real time
+	clock := testenv.NewClock(time.Now()) // Redis keeps the hash for ttl of real time
 	c.now = clock.Now
 	ctx := t.Context()
 	wantCode(t, c.Check(ctx, user("u"), "children/kid", view), codes.OK)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 // idp is an external identity provider with RSA, EC and Ed25519 keys.
 type idp struct {
 	t     *testing.T
-	clk   *fakeClock
+	clk   *testenv.Clock
 	srv   *jwksServer
 	rsa   *rsa.PrivateKey
 	ec256 *ecdsa.PrivateKey

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // builtinFixture is a verifier with separate user and service keys, and an
 // attacker's key that neither trusts.
 type builtinFixture struct {
-	clk                       *fakeClock
+	clk                       *testenv.Clock
 	v                         *Verifier
 	users                     *UserIssuer
 	services                  *ServiceIdentity

@@ -21,26 +21,8 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
-
-// fakeClock is the service's clock in these tests: time moves only when
-// a test moves it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // family is a child with an administrator (root), a guardian (maria), a
 // contributor (tom) and a stranger (olga), on a service whose clock the
@@ -49,13 +31,13 @@ type family struct {
 	t     *testing.T
 	svc   *Service
 	s     *server
-	clock *fakeClock
+	clock *testenv.Clock
 	child string
 }
 
 func newFamily(t *testing.T, guardiansMayInvite bool) *family {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	svc, err := New(t.Context(), Config{DSN: "sqlite:" + filepath.Join(t.TempDir(), "progress.db"), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

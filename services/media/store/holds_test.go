@@ -3,40 +3,22 @@ package store_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
-// clock is a store clock that a test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // useClock gives e's store a clock of the test's, starting now.
-func useClock(t *testing.T, e env) *clock {
+func useClock(t *testing.T, e env) *testenv.Clock {
 	t.Helper()
-	c := &clock{t: time.Now()}
+	c := testenv.NewClock(time.Now())
 	sql, ok := e.s.(*store.SQL)
 	if !ok {
 		t.Fatalf("%T has no clock to set", e.s)
 	}
-	sql.UseClock(c.now)
+	sql.UseClock(c.Now)
 	return c
 }
 
@@ -53,7 +35,7 @@ var holdContract = []contractCase{
 			t.Fatal(err)
 		}
 		held, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute, "")
-		if err != nil || held.HeldBy != "host-a" || !held.HeldUntil.Equal(c.now().Add(time.Minute).Truncate(time.Microsecond)) {
+		if err != nil || held.HeldBy != "host-a" || !held.HeldUntil.Equal(c.Now().Add(time.Minute).Truncate(time.Microsecond)) {
 			t.Fatalf("hold = %+v, %v", held, err)
 		}
 		if err := e.s.PinBlob(ctx, sha("content"), store.SessionHolder(sess.ID)); err != nil {
@@ -62,7 +44,7 @@ var holdContract = []contractCase{
 		if _, err := e.s.DeleteChild(ctx, "c1", "ev-1"); err != nil {
 			t.Fatal(err)
 		}
-		expired, err := e.s.ExpiredSessions(ctx, c.now(), 0)
+		expired, err := e.s.ExpiredSessions(ctx, c.Now(), 0)
 		if err != nil || len(expired) != 1 || expired[0].ID != sess.ID {
 			t.Fatalf("expired = %+v, %v", expired, err)
 		}
@@ -77,15 +59,15 @@ var holdContract = []contractCase{
 		wantRefs(t, e.s, map[string]int64{sha("content"): 1})
 
 		// Renewed, it lasts; a renewal that stops lets it lapse.
-		c.advance(50 * time.Second)
+		c.Advance(50 * time.Second)
 		if _, err := e.s.HoldSession(ctx, sess.ID, "host-a", time.Minute, ""); err != nil {
 			t.Fatalf("renewal: %v", err)
 		}
-		c.advance(50 * time.Second)
+		c.Advance(50 * time.Second)
 		if err := e.s.DeleteSession(ctx, sess.ID, "sweeper-b"); !errors.Is(err, store.ErrSessionHeld) {
 			t.Fatalf("delete under a renewed hold: %v", err)
 		}
-		c.advance(11 * time.Second)
+		c.Advance(11 * time.Second)
 		if err := e.s.DeleteSession(ctx, sess.ID, "sweeper-b"); err != nil {
 			t.Fatalf("delete once the hold lapsed: %v", err)
 		}
@@ -124,7 +106,7 @@ var holdContract = []contractCase{
 		if _, err := e.s.HoldSession(ctx, sess.ID, "b", time.Minute, ""); err != nil {
 			t.Fatalf("hold after a's release: %v", err)
 		}
-		c.advance(2 * time.Minute)
+		c.Advance(2 * time.Minute)
 		if _, err := e.s.HoldSession(ctx, sess.ID, "a", time.Minute, ""); err != nil {
 			t.Fatalf("hold after b's lapsed: %v", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -166,24 +165,6 @@ func capture(t *testing.T, nc *nats.Conn, subject string, send func()) *nats.Msg
 	return m
 }
 
-// fakeClock is a time that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestNATSRejectsForgeries publishes on the machine's NATS server what a bus of the deployment
 // did not send: messages without a MAC, with a wrong one, changed after signing, or moved to
 // another subject or deployment. None is delivered; each is counted, and the log says so at a
@@ -196,7 +177,7 @@ func TestNATSRejectsForgeries(t *testing.T) {
 	pub := newNATSBus(t, connect(t, url, nil), p)
 	sub := newNATSBus(t, connect(t, url, nil), p, fanout.WithLogger(logger), fanout.WithMeterProvider(mp))
 	other := newDeploymentBus(t, connect(t, url, nil), p, fanout.Deployment{Secret: secret(2)}, fanout.WithMeterProvider(otherMP))
-	clock := &fakeClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	fanout.SetClock(sub, clock.Now)
 	alice, bob := subscribe(t, sub, "alice", 100), subscribe(t, sub, "bob", 100)
 	otherAlice := subscribe(t, other, "alice", 100)
