@@ -2,15 +2,17 @@
 
 // Package cluster builds a Kinbridge deployment across hosts on one
 // machine: each host a network namespace with its own address, joined by
-// veth pairs to a bridge, with tc netem latency and loss on every link (or
-// loss alone, by nftables, on kernels without netem). It
+// veth pairs to a bridge, with tc netem latency and loss on every link (on
+// kernels without netem: the latency by a netfilter queue, see [linkDelay],
+// and the loss by nftables). It
 // runs two gateways, two instances of each service, and their own
 // PostgreSQL (as the postgres user), NATS, Redis, MinIO and Jaeger, each on
 // its host. `make cluster` starts one to try; TestCluster (`make
 // cluster-e2e`) runs the README's journeys through either gateway and
 // injects faults. Every kinbridge process serves TLS and requires mutual
 // TLS from its callers, with certificates made for the run (see [TLS]).
-// It needs root (namespaces, veths, qdiscs), iproute2 and nftables.
+// It needs root (namespaces, veths, qdiscs), iproute2, nftables and
+// iptables.
 //
 // Nothing is made in the machine's own network namespace: the processes
 // reach only the hosts' addresses, and the test reaches them from the
@@ -102,11 +104,16 @@ type Cluster struct {
 	// Loss is the loss nftables adds on every link when the kernel has no
 	// netem: Config.Netem's ("0.5%"), or empty.
 	Loss string
+	// Delay is the latency a netfilter queue adds on every link (on the
+	// way into each host) when the kernel has no netem: Config.Netem's
+	// (2ms), or 0.
+	Delay time.Duration
 
 	mu     sync.Mutex
 	made   []string // namespaces made, switch first
 	procs  []*Proc
-	relays map[string]*relay // by host
+	relays map[string]*relay     // by host
+	delays map[string]*linkDelay // by host, when Delay is set
 }
 
 // relayed are the hosts whose service is reached through a [relay], which
@@ -190,6 +197,18 @@ func (c *Cluster) LostPackets(ctx context.Context) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// DelayedPackets is how many packets the links' queue delay (Delay) held
+// back so far, over every host: 0 when the links have netem's delay or none.
+func (c *Cluster) DelayedPackets() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var total int64
+	for _, d := range c.delays {
+		total += d.Delayed()
+	}
+	return total
 }
 
 // IP is the address of host.
@@ -279,10 +298,15 @@ func (c *Cluster) network(ctx context.Context) error {
 	}
 	c.Netem = c.cfg.Netem
 	if c.Netem != "" && netemMissing(ctx, sw) {
+		var err error
+		if c.Delay, err = netemDelay(c.Netem); err != nil {
+			return err
+		}
 		c.Loss = netemLoss(c.Netem)
-		c.logf("this kernel has no tc netem (sch_netem): the links carry no added latency; loss %q comes from nftables", c.Loss)
+		c.logf("this kernel has no tc netem (sch_netem): the links' delay %s comes from a netfilter queue, their loss %q from nftables", c.Delay, c.Loss)
 		c.Netem = ""
 	}
+	c.delays = map[string]*linkDelay{}
 	names := make([]string, 0, len(hostOctets))
 	for h := range hostOctets {
 		names = append(names, h)
@@ -297,6 +321,15 @@ func (c *Cluster) network(ctx context.Context) error {
 			if err := addLoss(ctx, c.NS(h), c.Loss); err != nil {
 				return err
 			}
+		}
+		if c.Delay > 0 {
+			d, err := addDelay(ctx, c.NS(h), c.Delay)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.delays[h] = d
+			c.mu.Unlock()
 		}
 	}
 	c.relays = map[string]*relay{}
@@ -723,11 +756,14 @@ func (c *Cluster) Close() {
 	c.mu.Lock()
 	made := slices.Clone(c.made)
 	c.made = nil
-	relays := c.relays
-	c.relays = nil
+	relays, delays := c.relays, c.delays
+	c.relays, c.delays = nil, nil
 	c.mu.Unlock()
 	for _, r := range relays {
 		r.close()
+	}
+	for _, d := range delays {
+		d.close()
 	}
 	for i := len(made) - 1; i >= 0; i-- {
 		for _, pid := range pids(ctx, made[i]) {

@@ -32,9 +32,9 @@ func requireNetns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.SkipOrFail(t, "netns", "the cluster test makes network namespaces, veths and qdiscs: run it as root")
 	}
-	for _, prog := range []string{"ip", "tc", "nft", "setpriv", "psql", "nats-server", "redis-server", "go"} {
+	for _, prog := range []string{"ip", "tc", "nft", "iptables", "setpriv", "psql", "nats-server", "redis-server", "go"} {
 		if _, err := exec.LookPath(prog); err != nil {
-			testenv.SkipOrFail(t, "netns", fmt.Sprintf("%s is not installed (iproute2, nftables, util-linux, postgresql, nats-server, redis-server)", prog))
+			testenv.SkipOrFail(t, "netns", fmt.Sprintf("%s is not installed (iproute2, nftables, iptables, util-linux, postgresql, nats-server, redis-server)", prog))
 		}
 	}
 	if _, err := postgresBin(); err != nil {
@@ -135,6 +135,24 @@ func TestCluster(t *testing.T) {
 			t.Errorf("the links' loss of %s (nftables) dropped no packet", c.Loss)
 		}
 		t.Logf("the links dropped %d packets (loss %s by nftables)", lost, c.Loss)
+	}
+	// And so was the latency: every packet a host sent waited in its queue
+	// (a figure, not asserted: a TCP connect from the client host to a
+	// gateway takes two of those waits, its SYN's and the SYN-ACK's).
+	if c.Delay > 0 {
+		delayed := c.DelayedPackets()
+		if delayed == 0 {
+			t.Errorf("the links' delay of %s (netfilter queue) held back no packet", c.Delay)
+		}
+		began := time.Now()
+		conn, err := Dialer(c.NS("client"))(ctx, "tcp", c.Addr("gw1", portGateway))
+		if err != nil {
+			t.Fatal(err)
+		}
+		connect := time.Since(began)
+		conn.Close()
+		t.Logf("the links delayed %d packets by %s each (netfilter queue); a TCP connect from the client host to gw1 took %s",
+			delayed, c.Delay, connect.Round(10*time.Microsecond))
 	}
 }
 

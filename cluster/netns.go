@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,6 +99,22 @@ func netemLoss(spec string) string {
 		}
 	}
 	return ""
+}
+
+// netemDelay is the delay of a netem spec ("delay 2ms loss 0.5%" -> 2ms),
+// or 0 when it has none.
+func netemDelay(spec string) (time.Duration, error) {
+	f := strings.Fields(spec)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "delay" {
+			d, err := time.ParseDuration(f[i+1])
+			if err != nil || d < 0 {
+				return 0, fmt.Errorf("netem delay %q: want a duration such as 2ms", f[i+1])
+			}
+			return d, nil
+		}
+	}
+	return 0, nil
 }
 
 // lossTable is the nftables table addLoss makes in a host.
