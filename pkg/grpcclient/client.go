@@ -51,11 +51,12 @@ type Options struct {
 	DialOptions []grpc.DialOption
 }
 
-// New returns a lazily connecting client for target ("127.0.0.1:9101",
-// "dns:///progress:9101"), or for every instance of a service given as a
-// comma-separated list of host:port ("10.77.0.11:9101,10.77.0.12:9101"):
-// calls then go round the instances that are up and healthy (see
-// [balancing]), and a retried idempotent call goes to the next one.
+// New returns a lazily connecting client for target ("127.0.0.1:9101"), or
+// for every instance of a service, given as a DNS name with an address per
+// instance ("dns:///progress:9101") or as a comma-separated list of
+// host:port ("10.77.0.11:9101,10.77.0.12:9101"): calls then go round the
+// instances that are up and healthy (see [balancing]), and a retried
+// idempotent call goes to the next one.
 //
 // Transport security is opts.TLS: off unless given, for the suite on
 // loopback or a private network, where service identity travels in signed
@@ -126,7 +127,7 @@ func defaultDeadline(timeout time.Duration) grpc.UnaryClientInterceptor {
 // ServiceConfig returns the gRPC service config that retries the
 // idempotent methods of services on UNAVAILABLE. Non-idempotent methods
 // (creates, for example) are never retried: a retry could record twice.
-// balanced adds round_robin over the healthy instances of a list.
+// balanced adds round_robin over the healthy instances of a DNS name or a list.
 func ServiceConfig(services []protoreflect.ServiceDescriptor, balanced bool) string {
 	type name struct {
 		Service string `json:"service"`

@@ -18,15 +18,16 @@ import (
 const instancesScheme = "kinbridge-instances"
 
 // instances turns target into what grpc.NewClient dials. A single address
-// (or any target without a comma, "dns:///progress:9101") is dialled as it
-// is, with gRPC's default of one connection. A comma-separated list of
-// host:port ("10.77.0.11:9101,10.77.0.12:9101"), one per instance of a
-// service, becomes a fixed set of endpoints for round_robin: balanced
-// reports it, and the caller's service config turns balancing and health
-// checking on.
+// ("127.0.0.1:9101") is dialled as it is, with gRPC's default of one
+// connection. A DNS name ("dns:///progress:9101", as the Helm chart's
+// headless Services give) is resolved by gRPC to every address the name
+// has, one per instance, and a comma-separated list of host:port
+// ("10.77.0.11:9101,10.77.0.12:9101") becomes a fixed set of endpoints:
+// both report balanced, and the caller's service config turns balancing
+// over the instances and health checking on.
 func instances(target string) (dial string, opts []grpc.DialOption, balanced bool, err error) {
 	if !strings.Contains(target, ",") {
-		return target, nil, false, nil
+		return target, nil, strings.HasPrefix(target, "dns:"), nil
 	}
 	var endpoints []resolver.Endpoint
 	seen := map[string]bool{}
@@ -50,7 +51,7 @@ func instances(target string) (dial string, opts []grpc.DialOption, balanced boo
 	return instancesScheme + ":///" + strings.ReplaceAll(target, " ", ""), []grpc.DialOption{grpc.WithResolvers(r)}, true, nil
 }
 
-// balancing is the part of the service config of a list of instances:
+// balancing is the part of the service config of several instances:
 // calls go round the instances whose connection is up and whose gRPC
 // health service (the server's overall status, service name "") says
 // SERVING. An instance that stopped, crashed or is draining (pkg/grpcserver

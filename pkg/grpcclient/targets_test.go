@@ -3,12 +3,14 @@ package grpcclient
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"golang.org/x/net/dns/dnsmessage"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -34,7 +36,12 @@ func (i *instance) GetChild(context.Context, *progressv1.GetChildRequest) (*prog
 
 func startInstance(t *testing.T) *instance {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveInstance(t, "127.0.0.1:0")
+}
+
+func serveInstance(t *testing.T, addr string) *instance {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +59,37 @@ func startInstance(t *testing.T) *instance {
 // the breaker, which sees the service as a whole, stays closed.
 func TestListBalancesOverHealthyInstances(t *testing.T) {
 	a, b := startInstance(t), startInstance(t)
+	balancesOverHealthy(t, a.addr+", "+b.addr, a, b)
+}
+
+// TestDNSNameBalancesOverHealthyInstances is the same through a DNS name
+// with an address per instance, as a Kubernetes headless Service answers
+// (the Helm chart's dns:/// addresses): the name server is the test's own.
+func TestDNSNameBalancesOverHealthyInstances(t *testing.T) {
+	var a, b *instance
+	for attempt := 0; b == nil; attempt++ {
+		a = startInstance(t)
+		_, port, _ := net.SplitHostPort(a.addr)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", port))
+		if err != nil {
+			if attempt == 5 {
+				t.Fatalf("no port free on both 127.0.0.1 and 127.0.0.2: %v", err)
+			}
+			a.srv.Stop()
+			continue
+		}
+		lis.Close()
+		b = serveInstance(t, lis.Addr().String())
+	}
+	_, port, _ := net.SplitHostPort(a.addr)
+	dns := nameServer(t, "progress.kinbridge.test.", netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"))
+	balancesOverHealthy(t, "dns://"+dns+"/progress.kinbridge.test:"+port, a, b)
+}
+
+func balancesOverHealthy(t *testing.T, target string, a, b *instance) {
+	t.Helper()
 	breaker := NewBreaker(BreakerConfig{Caller: "test", Upstream: "progress", Failures: 2})
-	conn, err := New(a.addr+", "+b.addr, Options{
+	conn, err := New(target, Options{
 		Timeout:  5 * time.Second,
 		Services: []protoreflect.ServiceDescriptor{progressv1.File_kinbridge_progress_v1_progress_proto.Services().Get(0)},
 		Breaker:  breaker,
@@ -100,6 +136,48 @@ func TestListBalancesOverHealthyInstances(t *testing.T) {
 	if got := breaker.State(); got != gobreaker.StateClosed {
 		t.Errorf("breaker is %v with one instance of two up, want closed", got)
 	}
+}
+
+// nameServer answers, over UDP, A queries for name (fully qualified) with
+// addrs and every other query with no record; it returns its address.
+func nameServer(t *testing.T, name string, addrs ...netip.Addr) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			reply := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
+			_ = reply.StartQuestions()
+			_ = reply.Question(q)
+			_ = reply.StartAnswers()
+			if q.Type == dnsmessage.TypeA && strings.EqualFold(q.Name.String(), name) {
+				for _, a := range addrs {
+					_ = reply.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET}, dnsmessage.AResource{A: a.As4()})
+				}
+			}
+			if msg, err := reply.Finish(); err == nil {
+				_, _ = pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
 }
 
 // onlyTo calls until 10 calls in a row reached to and none from, then

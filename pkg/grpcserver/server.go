@@ -86,6 +86,10 @@ const LivenessService = "kinbridge.liveness"
 // DefaultReadyInterval is Options.ReadyInterval's default.
 const DefaultReadyInterval = 2 * time.Second
 
+// MaxConnectionAge is how long a caller's connection takes new calls
+// before the server asks it to reconnect (gRPC adds ±10% jitter).
+const MaxConnectionAge = 5 * time.Minute
+
 // MaxRecvMessageBytes is the largest message a server takes: the APIs'
 // largest field is a 4 MiB upload chunk (media), and the message around it
 // adds a few bytes, which gRPC's default limit of exactly 4 MiB refuses.
@@ -153,7 +157,11 @@ func New(opts Options) (*Server, error) {
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		// Clients ping every 30s; allow that without a GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+		// MaxConnectionAge: every few minutes a caller is asked (GOAWAY)
+		// to open new connections for new calls, resolving its DNS name
+		// again, so instances added since (an autoscaler's pods) get calls
+		// too. Calls and streams in flight run on: no grace limit.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second, MaxConnectionAge: MaxConnectionAge}),
 	)...)
 	hs := health.NewServer()
 	hs.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
