@@ -259,6 +259,9 @@ func checkComposePrometheus(t *testing.T, s types.ServiceConfig) {
 // secretName is a variable whose value is, or holds, a secret.
 var secretName = regexp.MustCompile(`PASSWORD|SECRET|_DB$|_URL$|_KEY$|TOKEN`)
 
+// backendURL is a variable naming a backend that replicas must share.
+var backendURL = regexp.MustCompile(`_DB$|^KINBRIDGE_(BLOB|NATS|REDIS)_URL$`)
+
 // checkNoInlineSecrets reads compose.yaml uninterpolated: every secret
 // variable takes its secret from the environment (${...}) or names a
 // compose secret's file; none holds one written in the file.

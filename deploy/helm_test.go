@@ -270,6 +270,22 @@ func checkRole(t *testing.T, r rendered, role string, cm *corev1.ConfigMap, flag
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name != "kinbridge" {
 			t.Errorf("%s comes from Secret %s, want kinbridge (secrets.existingSecret)", e.Name, e.ValueFrom.SecretKeyRef.Name)
 		}
+		// A backend's URL may not be left out: the pod would run on a
+		// database and a folder of its own, apart from its replicas.
+		optional := e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Optional != nil && *e.ValueFrom.SecretKeyRef.Optional
+		if backendURL.MatchString(e.Name) && optional {
+			t.Errorf("%s is optional in the Secret; a pod without it would keep data of its own", e.Name)
+		}
+	}
+	for _, name := range map[string][]string{
+		"progress":     {"KINBRIDGE_PROGRESS_DB", "KINBRIDGE_REDIS_URL"},
+		"media":        {"KINBRIDGE_MEDIA_DB", "KINBRIDGE_BLOB_URL", "KINBRIDGE_REDIS_URL"},
+		"notification": {"KINBRIDGE_NOTIFICATION_DB", "KINBRIDGE_NATS_URL", "KINBRIDGE_REDIS_URL"},
+		"gateway":      {"KINBRIDGE_REDIS_URL"},
+	}[role] {
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name }) {
+			t.Errorf("%s reads no %s from the Secret", role, name)
+		}
 	}
 	if role != "gateway" && !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == EnvName(role+"-db") }) {
 		t.Errorf("no %s from the Secret", EnvName(role+"-db"))
