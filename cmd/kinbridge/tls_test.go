@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -127,6 +128,10 @@ func TestTLSAndMutualTLSThroughTheSuite(t *testing.T) {
 	metrics.Body.Close()
 	if !strings.Contains(string(page), "kinbridge_tls_reload_failures_total 0") {
 		t.Errorf("metrics do not show kinbridge_tls_reload_failures_total at 0")
+	}
+	// The expiry the alert reads, under the name it reads.
+	if !regexp.MustCompile(`(?m)^kinbridge_tls_certificate_expiry_seconds(\{[^}]*\})? \d`).Match(page) {
+		t.Errorf("metrics do not show kinbridge_tls_certificate_expiry_seconds")
 	}
 
 	// gRPC: with mutual TLS, a client without a certificate is refused,

@@ -37,6 +37,11 @@ const DefaultInterval = 10 * time.Second
 // load, and kept the one in use (docs/observability.md).
 const MetricReloadFailures = "kinbridge.tls.reload.failures"
 
+// MetricCertificateExpiry is when the certificate in use expires, as a
+// Unix time in seconds: a renewal that keeps failing shows as a date that
+// draws near (docs/observability.md).
+const MetricCertificateExpiry = "kinbridge.tls.certificate.expiry"
+
 // ScopeName is the instrumentation scope of this package's metrics.
 const ScopeName = "github.com/kinbridge/kinbridge/pkg/tlsconfig"
 
@@ -85,6 +90,17 @@ func NewReloader(certFile, keyFile string, opts Options) (*Reloader, error) {
 	}
 	// At 0 from the start, so an alert on its rate has a series to read.
 	r.failures.Add(context.Background(), 0)
+	_, err = opts.MeterProvider.Meter(ScopeName).Int64ObservableGauge(MetricCertificateExpiry, metric.WithUnit("s"),
+		metric.WithDescription("When the TLS certificate in use expires (Unix time)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if cert := r.cert.Load(); cert != nil {
+				o.Observe(cert.Leaf.NotAfter.Unix())
+			}
+			return nil
+		}))
+	if err != nil {
+		otel.Handle(fmt.Errorf("tlsconfig: metrics: %w", err))
+	}
 	stamps := r.modTimes()
 	cert, err := LoadPair(certFile, keyFile)
 	if err != nil {

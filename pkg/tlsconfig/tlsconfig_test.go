@@ -122,6 +122,36 @@ func failures(t *testing.T, reader *metric.ManualReader) int64 {
 	return 0
 }
 
+// expiry reads kinbridge.tls.certificate.expiry from reader.
+func expiry(t *testing.T, reader *metric.ManualReader) time.Time {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == tlsconfig.MetricCertificateExpiry {
+				if dps := m.Data.(metricdata.Gauge[int64]).DataPoints; len(dps) == 1 {
+					return time.Unix(dps[0].Value, 0)
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s metric", tlsconfig.MetricCertificateExpiry)
+	return time.Time{}
+}
+
+// notAfter is when the certificate of pair expires.
+func notAfter(t *testing.T, certFile, keyFile string) time.Time {
+	t.Helper()
+	cert, err := tlsconfig.LoadPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert.Leaf.NotAfter.Truncate(time.Second)
+}
+
 func TestReloadKeepsTheOldPairWhenTheNewOneIsBadAndTakesAGoodOne(t *testing.T) {
 	ca := testenv.MustCA(t)
 	live := ca.MustIssue(t, "live")
@@ -137,6 +167,10 @@ func TestReloadKeepsTheOldPairWhenTheNewOneIsBadAndTakesAGoodOne(t *testing.T) {
 	}
 	cfg := tlsconfig.ServerConfig(r, nil)
 	roots := pool(t, ca)
+	liveExpiry := notAfter(t, live.CertFile, live.KeyFile)
+	if got := expiry(t, reader); !got.Equal(liveExpiry) {
+		t.Errorf("expiry metric %v, want the certificate's %v", got, liveExpiry)
+	}
 
 	other := ca.MustIssue(t, "other")
 	// Each bad pair: what an operator could leave behind.
@@ -175,6 +209,9 @@ func TestReloadKeepsTheOldPairWhenTheNewOneIsBadAndTakesAGoodOne(t *testing.T) {
 		if serial.Cmp(first) != 0 {
 			t.Fatalf("%s: serving serial %v, want the old %v", name, serial, first)
 		}
+		if got := expiry(t, reader); !got.Equal(liveExpiry) {
+			t.Errorf("%s: expiry metric %v, want the old certificate's %v", name, got, liveExpiry)
+		}
 	}
 	if !strings.Contains(logs.String(), "still serving the previous one") {
 		t.Errorf("the failures were not logged:\n%s", logs.String())
@@ -190,6 +227,9 @@ func TestReloadKeepsTheOldPairWhenTheNewOneIsBadAndTakesAGoodOne(t *testing.T) {
 	}
 	if serial.Cmp(other.Serial) != 0 {
 		t.Fatalf("serving serial %v after a good reload, want the new %v", serial, other.Serial)
+	}
+	if got, want := expiry(t, reader), notAfter(t, other.CertFile, other.KeyFile); !got.Equal(want) {
+		t.Errorf("expiry metric %v after a good reload, want the new certificate's %v", got, want)
 	}
 }
 
