@@ -278,6 +278,9 @@ func (s *server) RedeemInvitation(ctx context.Context, req *progressv1.RedeemInv
 		return nil, storeError(err, "invitation")
 	}
 	now := s.now()
+	if g, ok := s.redeemedBy(ctx, inv, p.Subject); ok {
+		return g, nil
+	}
 	if err := notActive(inv, now); err != nil {
 		return nil, err
 	}
@@ -297,6 +300,9 @@ func (s *server) RedeemInvitation(ctx context.Context, req *progressv1.RedeemInv
 		if gerr != nil {
 			return nil, storeError(gerr, "invitation")
 		}
+		if g, ok := s.redeemedBy(ctx, current, p.Subject); ok {
+			return g, nil
+		}
 		if err := notActive(current, now); err != nil {
 			return nil, err
 		}
@@ -311,6 +317,21 @@ func (s *server) RedeemInvitation(ctx context.Context, req *progressv1.RedeemInv
 	s.notify()
 	s.accessChanged(ctx, child.String())
 	return guardianshipToProto(g), nil
+}
+
+// redeemedBy answers a redemption the caller made already (a retry after
+// a lost answer, or the same request twice at once) with the guardianship
+// it gave, as the first answer would have: only someone else's redemption
+// is "already used".
+func (s *server) redeemedBy(ctx context.Context, inv store.Invitation, user string) (*progressv1.Guardianship, bool) {
+	if inv.RedeemTime.IsZero() || inv.Redeemer != user {
+		return nil, false
+	}
+	g, err := s.store.GetGuardianship(ctx, inv.ChildID, user)
+	if err != nil {
+		return nil, false // removed since: the link stays used
+	}
+	return guardianshipToProto(g), true
 }
 
 // joinedBody is the event's text: who joined, as what, invited by whom.

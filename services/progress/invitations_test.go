@@ -374,6 +374,42 @@ func TestRedeemRace(t *testing.T) {
 	}
 }
 
+// TestRedeemRetriedByTheRedeemer: the same user redeeming again (the first
+// answer lost, or two requests at once) gets the guardianship it gave, not
+// "already used", and nothing is recorded twice; once that guardianship is
+// removed, the used link stays used.
+func TestRedeemRetriedByTheRedeemer(t *testing.T) {
+	f := newFamily(t, true)
+	inv := f.invite("maria", &progressv1.Invitation{Relation: "aunt"})
+	const n = 4
+	got := make([]*progressv1.Guardianship, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { got[i], errs[i] = f.redeem("olga", inv.GetToken()) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || got[i].GetName() != f.child+"/guardians/olga" || got[i].GetRelation() != "aunt" {
+			t.Fatalf("redeem %d by the same user: %v, %v", i, got[i], errs[i])
+		}
+	}
+	if again, err := f.redeem("olga", inv.GetToken()); err != nil || again.GetName() != got[0].GetName() {
+		t.Fatalf("a later retry: %v, %v", again, err)
+	}
+	if n := len(f.events()); n != 3 { // two grants by root, one redeem
+		t.Fatalf("%d events, want 3", n)
+	}
+	_, err := f.redeem("ivan", inv.GetToken())
+	refused(t, "someone else", err, codes.FailedPrecondition, progressv1.ErrorReason_ERROR_REASON_INVITATION_REDEEMED)
+
+	if _, err := f.s.DeleteGuardianship(f.as("root"), &progressv1.DeleteGuardianshipRequest{Name: f.child + "/guardians/olga"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.redeem("olga", inv.GetToken())
+	refused(t, "the redeemer, removed since", err, codes.FailedPrecondition, progressv1.ErrorReason_ERROR_REASON_INVITATION_REDEEMED)
+}
+
 func TestInvitationCap(t *testing.T) {
 	f := newFamily(t, true)
 	var first *progressv1.Invitation

@@ -132,6 +132,8 @@ type ProgressServiceClient interface {
 	// child with the invitation's role and relation, and the child's
 	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
 	// An invitation is used once: of two redeems at the same time one wins.
+	// The user who redeemed it, sending it again (a retry after a lost
+	// answer), gets the guardianship it gave while they still have it.
 	//
 	// Errors (ErrorInfo domain "progress.kinbridge"):
 	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
@@ -689,6 +691,8 @@ type ProgressServiceServer interface {
 	// child with the invitation's role and relation, and the child's
 	// guardians hear of it (GUARDIANSHIP_GRANTED). Any signed-in user.
 	// An invitation is used once: of two redeems at the same time one wins.
+	// The user who redeemed it, sending it again (a retry after a lost
+	// answer), gets the guardianship it gave while they still have it.
 	//
 	// Errors (ErrorInfo domain "progress.kinbridge"):
 	//   - NOT_FOUND: no invitation has this token. Nothing more is said, so
