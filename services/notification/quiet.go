@@ -2,6 +2,7 @@ package notification
 
 import (
 	"context"
+	"slices"
 	"time"
 	_ "time/tzdata" // users' time zones on machines without a zoneinfo database
 
@@ -54,48 +55,117 @@ func quietHoursOf(st store.Settings) quietHours {
 	return quietHours{loc: loc, start: st.QuietStart, end: st.QuietEnd}
 }
 
-// at reports whether t is within the quiet hours (start included, end
-// excluded, on the user's local wall clock) and when that next changes;
-// zero when it never does.
+// at reports whether t is within the quiet hours and when that next
+// changes; zero when it never does. They follow the user's wall clock
+// (start included, end excluded), and on the nights the clocks change:
+// a wall-clock time inside them is quiet on both passes of a repeated
+// hour, and the clocks going back never end them early (see quietAt).
 func (q quietHours) at(t time.Time) (quiet bool, next time.Time) {
 	if q.start < 0 || q.start == q.end {
 		return false, time.Time{}
 	}
 	local := t.In(q.loc)
-	m := local.Hour()*60 + local.Minute()
-	if q.start < q.end {
-		quiet = m >= q.start && m < q.end
-	} else { // wraps midnight
-		quiet = m >= q.start || m < q.end
-	}
+	quiet = q.quietAt(local)
 	boundary := q.start
 	if quiet {
 		boundary = q.end
 	}
-	return quiet, nextWallClock(local, boundary)
+	next = nextWallClock(local, boundary)
+	// A change of the clocks may jump into or out of them before the
+	// clock reads the boundary.
+	for c := local; ; {
+		_, change := c.ZoneBounds()
+		if change.IsZero() || !change.Before(next) {
+			return quiet, next
+		}
+		if q.quietAt(change) != quiet {
+			return quiet, change
+		}
+		c = change
+	}
 }
 
+// quietAt reports whether the local time t is quiet. Besides a wall clock
+// inside the quiet hours, that is the hour repeated after the clocks went
+// back from inside them, until the clock reads their end: otherwise 01:15
+// to 06:00 would send what it held at 01:00 on the second pass, waking the
+// user.
+func (q quietHours) quietAt(t time.Time) bool {
+	if q.covers(minuteOfDay(t)) {
+		return true
+	}
+	wentBack, _ := t.ZoneBounds()
+	if wentBack.IsZero() {
+		return false
+	}
+	before := wentBack.Add(-time.Nanosecond)
+	_, offBefore := before.Zone()
+	_, offAfter := wentBack.Zone()
+	repeated := time.Duration(offBefore-offAfter) * time.Second
+	if repeated <= 0 || t.Sub(wentBack) >= repeated || !q.covers(minuteOfDay(before)) {
+		return false
+	}
+	// Quiet unless the clock read the end since it went back (minutes
+	// counted from then, modulo a day for clocks going back over midnight).
+	since := func(m int) int { return (m - minuteOfDay(wentBack) + 24*60) % (24 * 60) }
+	return since(q.end) > since(minuteOfDay(t))
+}
+
+// covers reports whether minute m of the day is within the quiet hours.
+func (q quietHours) covers(m int) bool {
+	if q.start < q.end {
+		return m >= q.start && m < q.end
+	}
+	return m >= q.start || m < q.end // wraps midnight
+}
+
+func minuteOfDay(t time.Time) int { return t.Hour()*60 + t.Minute() }
+
 // nextWallClock is the first instant after t at which the local clock of
-// t's location reads minute m of the day. On a day when that time does not
-// exist (the clocks spring forward over it) it is the instant the clocks
-// jump.
+// t's location reads minute m of the day. Of a time the clocks repeat
+// that counts either pass; a day whose clocks skip m has none (at covers
+// the jump).
 func nextWallClock(t time.Time, m int) time.Time {
 	y, mo, d := t.Date()
-	for i := range 3 {
-		c := time.Date(y, mo, d+i, m/60, m%60, 0, 0, t.Location())
-		if c.Hour()*60+c.Minute() != m {
-			// The clocks skip m that day, and time.Date went back by the
-			// jump: the boundary is the jump, the first minute reading later.
-			day := c.Day()
-			for c.Hour()*60+c.Minute() < m && c.Day() == day {
-				c = c.Add(time.Minute)
+	for i := -1; i <= 3; i++ { // -1: clocks that go back over midnight
+		for _, c := range wallClockInstants(y, mo, d+i, m, t.Location()) {
+			if c.After(t) {
+				return c
 			}
 		}
-		if c.After(t) {
-			return c
+	}
+	return t.Add(24 * time.Hour) // unreachable: some day in three reads m
+}
+
+// wallClockInstants are the instants, earliest first, at which the clock
+// of loc reads minute m of the given day: none when the clocks skip it,
+// two when they repeat it.
+func wallClockInstants(y int, mo time.Month, d, m int, loc *time.Location) []time.Time {
+	// time.Date picks one of a repeated time's instants, either; the other
+	// has the offset of the zone just before or just after that one.
+	c := time.Date(y, mo, d, m/60, m%60, 0, 0, loc)
+	_, off := c.Zone()
+	offsets := []int{off}
+	zoneStart, zoneEnd := c.ZoneBounds()
+	if !zoneStart.IsZero() {
+		_, off := zoneStart.Add(-time.Nanosecond).Zone()
+		offsets = append(offsets, off)
+	}
+	if !zoneEnd.IsZero() {
+		_, off := zoneEnd.Zone()
+		offsets = append(offsets, off)
+	}
+	wall := time.Date(y, mo, d, m/60, m%60, 0, 0, time.UTC)
+	var instants []time.Time
+	for _, off := range offsets {
+		at := wall.Add(-time.Duration(off) * time.Second).In(loc)
+		reads := at.Year() == wall.Year() && at.YearDay() == wall.YearDay() && minuteOfDay(at) == m
+		if reads && !slices.ContainsFunc(instants, at.Equal) {
+			instants = append(instants, at)
 		}
 	}
-	return t.Add(24 * time.Hour) // unreachable: a day later the clock read m
+	slices.SortFunc(instants, time.Time.Compare)
+	return instants
 }
 
 // evaluate reads the feed's user's settings and starts or ends its hold
