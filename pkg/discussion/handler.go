@@ -137,6 +137,9 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// CommentNotice is the body of every COMMENT_ADDED notification.
+const CommentNotice = "Open it to read the comment."
+
 // quoted is an item's title as notifications quote it.
 func quoted(title string) string {
 	if title == "" {
@@ -161,7 +164,10 @@ func (h *Handler) CreateComment(ctx context.Context, item Ref, text string) (*di
 	if err != nil {
 		return nil, err
 	}
-	ev := event(p, notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, item, it, "New comment on "+quoted(it.Title), t)
+	// The notification does not quote the comment: inboxes and digests
+	// would keep the text after the comment is deleted (a comment removed
+	// by a contributor must be gone for everyone). The item shows it.
+	ev := event(p, notificationv1.EventType_EVENT_TYPE_COMMENT_ADDED, item, it, "New comment on "+quoted(it.Title), CommentNotice)
 	c, err := st.AddComment(ctx, Comment{ChildID: item.Child, ItemID: item.ID, Author: p.Subject, Text: t}, ev)
 	if err != nil {
 		return nil, h.storeError(ctx, err, item.String())

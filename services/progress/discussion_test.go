@@ -16,6 +16,7 @@ import (
 	notificationpeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/peer/v1"
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/discussion"
 )
 
 // discussionFixture is a child with a teacher (contributor), two relatives
@@ -158,7 +159,7 @@ func TestCreateComment(t *testing.T) {
 		t.Fatalf("COMMENT_ADDED events = %d, want 3 (one per comment stored)", len(evs))
 	}
 	if ev := evs[0]; ev.GetAudience() != notificationpeerv1.Audience_AUDIENCE_OTHERS || ev.GetActor() != "mum" ||
-		ev.GetLink() != f.assessment || ev.GetChild() != f.child || ev.GetBody() != "Well done!" || !strings.Contains(ev.GetTitle(), "Fractions quiz") {
+		ev.GetLink() != f.assessment || ev.GetChild() != f.child || ev.GetBody() != discussion.CommentNotice || !strings.Contains(ev.GetTitle(), "Fractions quiz") {
 		t.Fatalf("event = %v", ev)
 	}
 	list, err := f.s.ListComments(f.gran, &progressv1.ListCommentsRequest{Parent: f.milestone, PageSize: 1})
