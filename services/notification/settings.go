@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -155,6 +156,11 @@ func checkTimeZone(tz string) *validate.Field {
 		return f("is required: an IANA time zone such as Europe/Lisbon")
 	case tz == "Local":
 		return f("must name a time zone such as Europe/Lisbon: Local would be the server's own")
+	case path.Clean(tz) != tz || strings.HasPrefix(tz, "right/") || strings.HasPrefix(tz, "posix/") || tz == "Factory":
+		// Names a host's zoneinfo folder answers but the tz database
+		// does not list (the embedded copy, which a container without
+		// zoneinfo reads, lacks them): one set of names on every host.
+		return f("is not an IANA time zone; use a name such as Europe/Lisbon or America/Sao_Paulo")
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
 		return f("is not an IANA time zone; use a name such as Europe/Lisbon or America/Sao_Paulo")

@@ -152,6 +152,13 @@ func TestSettingsValidation(t *testing.T) {
 		{"an empty zone", &notificationv1.UserSettings{TimeZone: ""}, []string{"time_zone"}, []string{"settings.time_zone"}},
 		{"no such zone", &notificationv1.UserSettings{TimeZone: "Mars/Olympus_Mons"}, []string{"time_zone"}, []string{"settings.time_zone"}},
 		{"a path", &notificationv1.UserSettings{TimeZone: "../../etc/passwd"}, []string{"time_zone"}, []string{"settings.time_zone"}},
+		// Names some hosts' zoneinfo folders answer, but not the tz
+		// database: refused on every host alike.
+		{"a doubled slash", &notificationv1.UserSettings{TimeZone: "Europe//Lisbon"}, []string{"time_zone"}, []string{"settings.time_zone"}},
+		{"leap-second zoneinfo", &notificationv1.UserSettings{TimeZone: "right/Europe/Lisbon"}, []string{"time_zone"}, []string{"settings.time_zone"}},
+		{"posix zoneinfo", &notificationv1.UserSettings{TimeZone: "posix/Asia/Tokyo"}, []string{"time_zone"}, []string{"settings.time_zone"}},
+		{"Factory", &notificationv1.UserSettings{TimeZone: "Factory"}, []string{"time_zone"}, []string{"settings.time_zone"}},
+		{"a trailing slash", &notificationv1.UserSettings{TimeZone: "Europe/Lisbon/"}, []string{"time_zone"}, []string{"settings.time_zone"}},
 		{"start alone", &notificationv1.UserSettings{QuietHours: &notificationv1.QuietHours{Start: "22:00"}}, []string{"quiet_hours"}, []string{"settings.quiet_hours.end"}},
 		{"end alone", &notificationv1.UserSettings{QuietHours: &notificationv1.QuietHours{End: "07:00"}}, []string{"quiet_hours"}, []string{"settings.quiet_hours.start"}},
 		{"24:00", &notificationv1.UserSettings{QuietHours: &notificationv1.QuietHours{Start: "24:00", End: "07:00"}}, []string{"quiet_hours"}, []string{"settings.quiet_hours.start"}},
