@@ -56,8 +56,8 @@ func CheckText(field, text string) (string, *validate.Field) {
 		return "", &validate.Field{Path: field, Description: "must be text: no control characters other than tabs and line breaks"}
 	case strings.IndexFunc(t, isBidiControl) >= 0:
 		return "", &validate.Field{Path: field, Description: "must be text: no bidirectional embedding, override or isolate characters (U+202A-U+202E, U+2066-U+2069)"}
-	case n == 0:
-		return "", &validate.Field{Path: field, Description: "is required"}
+	case n == 0 || strings.IndexFunc(t, isVisible) < 0:
+		return "", &validate.Field{Path: field, Description: "is required: at least one visible character"}
 	case n > MaxCommentRunes:
 		return "", &validate.Field{Path: field, Description: fmt.Sprintf("must be at most %d characters (it has %d)", MaxCommentRunes, n)}
 	}
@@ -67,6 +67,13 @@ func CheckText(field, text string) (string, *validate.Field) {
 // isForbiddenControl reports a control character a comment may not hold.
 func isForbiddenControl(r rune) bool {
 	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// isVisible reports a character that shows on its own: not a space, not a
+// format character (zero-width space, joiner, byte order mark), not a mark
+// that only combines with another.
+func isVisible(r rune) bool {
+	return !unicode.IsSpace(r) && !unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me)
 }
 
 // isBidiControl reports an explicit bidirectional formatting character:

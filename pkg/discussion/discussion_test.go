@@ -28,6 +28,11 @@ func TestCheckText(t *testing.T) {
 		{"a right-to-left override", "paid \u202Eevil\u202C", "", true},
 		{"an isolate", "a\u2067b\u2069", "", true},
 		{"Hebrew and Arabic as they are", "שלום مرحبا", "שלום مرحبا", false},
+		{"zero-width spaces only", "\u200B\u200B", "", true},
+		{"byte order marks only", "\uFEFF \uFEFF", "", true},
+		{"combining marks only", "\u0301\u0308", "", true},
+		{"an emoji with a joiner", "👩\u200D👧", "👩\u200D👧", false},
+		{"an accent on a letter", "e\u0301", "e\u0301", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, bad := discussion.CheckText("comment.text", tc.in)
