@@ -113,12 +113,23 @@ func (s *SQL) NotificationsBetween(ctx context.Context, user string, from, to ti
 	return out, rows.Err()
 }
 
-// SaveDigestToken stores an unsubscribe token's SHA-256 (hex) for user.
+// DigestTokenLifetime is how long a digest's unsubscribe link works: long
+// past when anyone acts on a mail, and it bounds the tokens kept per user
+// (one a day) to a year's.
+const DigestTokenLifetime = 365 * 24 * time.Hour
+
+// SaveDigestToken stores an unsubscribe token's SHA-256 (hex) for user,
+// and forgets the user's tokens older than DigestTokenLifetime.
 func (s *SQL) SaveDigestToken(ctx context.Context, user, tokenHash string, now time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO digest_tokens (token_hash, user_id, create_time) VALUES ($1, $2, $3)`,
 		tokenHash, user, sqldb.Micros(now))
 	if err != nil {
 		return fmt.Errorf("save digest token: %w", err)
+	}
+	_, err = s.db.ExecContext(ctx, `DELETE FROM digest_tokens WHERE user_id = $1 AND create_time < $2`,
+		user, sqldb.Micros(now.Add(-DigestTokenLifetime)))
+	if err != nil {
+		return fmt.Errorf("forget old digest tokens: %w", err)
 	}
 	return nil
 }

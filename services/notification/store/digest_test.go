@@ -147,5 +147,27 @@ var digestContract = []struct {
 		if _, err := s.DigestTokenUser(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown token: %v", err)
 		}
+		// A year on, the next digest's token forgets that one (and only
+		// the user's own).
+		if err := s.SaveDigestToken(ctx, "bo", "hash-bo", t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveDigestToken(ctx, "ana", "hash2", t0.Add(store.DigestTokenLifetime-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.DigestTokenUser(ctx, "hash1"); err != nil || u != "ana" {
+			t.Fatalf("a token just under a year old: %q %v", u, err)
+		}
+		if err := s.SaveDigestToken(ctx, "ana", "hash3", t0.Add(store.DigestTokenLifetime+time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DigestTokenUser(ctx, "hash1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a token over a year old: %v", err)
+		}
+		for _, h := range []string{"hash2", "hash3", "hash-bo"} {
+			if _, err := s.DigestTokenUser(ctx, h); err != nil {
+				t.Fatalf("%s: %v", h, err)
+			}
+		}
 	}},
 }
