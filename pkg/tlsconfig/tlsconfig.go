@@ -4,7 +4,7 @@
 //
 // The certificate and key are held by a [Reloader]: a certificate is
 // renewed by replacing its files, and the process picks them up on SIGHUP
-// or when their modification time changes, without a restart. A pair that
+// or when their contents change, without a restart. A pair that
 // does not load (unreadable, not PEM, a key that does not match) never
 // replaces the one in use: the process goes on serving the old one, logs
 // the failure and counts it (kinbridge_tls_reload_failures_total).
@@ -12,6 +12,7 @@ package tlsconfig
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -29,8 +30,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
-// DefaultInterval is how often a Reloader looks at its files'
-// modification times.
+// DefaultInterval is how often a Reloader looks at its files.
 const DefaultInterval = 10 * time.Second
 
 // MetricReloadFailures counts the reloads that found a pair that does not
@@ -47,7 +47,7 @@ const ScopeName = "github.com/kinbridge/kinbridge/pkg/tlsconfig"
 
 // Options configure a Reloader. Every field may be left zero.
 type Options struct {
-	// Interval between looks at the files' modification times
+	// Interval between looks at the files
 	// (DefaultInterval when 0).
 	Interval      time.Duration
 	Logger        *slog.Logger         // slog.Default() when nil
@@ -64,8 +64,8 @@ type Reloader struct {
 	cert              atomic.Pointer[tls.Certificate]
 	failures          metric.Int64Counter
 
-	mu     sync.Mutex // one reload at a time; guards stamps
-	stamps [2]time.Time
+	mu   sync.Mutex        // one reload at a time; guards seen
+	seen [sha256.Size]byte // the files' fingerprint when last loaded or refused
 }
 
 // NewReloader loads certFile and keyFile, and fails, naming the file at
@@ -101,13 +101,13 @@ func NewReloader(certFile, keyFile string, opts Options) (*Reloader, error) {
 	if err != nil {
 		otel.Handle(fmt.Errorf("tlsconfig: metrics: %w", err))
 	}
-	stamps := r.modTimes()
+	seen := r.fingerprint()
 	cert, err := LoadPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
 	r.cert.Store(cert)
-	r.stamps = stamps
+	r.seen = seen
 	return r, nil
 }
 
@@ -170,15 +170,15 @@ func (r *Reloader) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certi
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.reload(r.modTimes())
+	return r.reload(r.fingerprint())
 }
 
-// reload loads the pair whose files had the modification times stamps;
-// call it with mu held.
-func (r *Reloader) reload(stamps [2]time.Time) error {
+// reload loads the pair whose files had the fingerprint seen; call it
+// with mu held.
+func (r *Reloader) reload(seen [sha256.Size]byte) error {
 	// Whatever the outcome, these files were looked at: a bad pair is
 	// reported once, not at every poll, and tried again when it changes.
-	r.stamps = stamps
+	r.seen = seen
 	cert, err := LoadPair(r.certFile, r.keyFile)
 	if err != nil {
 		r.failures.Add(context.Background(), 1)
@@ -192,29 +192,32 @@ func (r *Reloader) reload(stamps [2]time.Time) error {
 	return nil
 }
 
-// modTimes returns the files' modification times, zero for a file that
-// cannot be read.
-func (r *Reloader) modTimes() [2]time.Time {
-	var stamps [2]time.Time
-	for i, f := range []string{r.certFile, r.keyFile} {
-		if fi, err := os.Stat(f); err == nil {
-			stamps[i] = fi.ModTime()
-		}
+// fingerprint is a hash of the files' contents (an unreadable file counts
+// as empty). Contents, not modification times: a file rewritten within
+// the same clock tick, or put back with its old time (cp -p, a restored
+// backup, a Kubernetes Secret's symlink swap), is still seen to change.
+func (r *Reloader) fingerprint() [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range []string{r.certFile, r.keyFile} {
+		b, _ := os.ReadFile(f)
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
 	}
-	return stamps
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
-// reloadIfChanged reloads when a file's modification time is not the one
-// last looked at.
+// reloadIfChanged reloads when the files are not what was last looked at.
 func (r *Reloader) reloadIfChanged() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if stamps := r.modTimes(); stamps != r.stamps {
-		_ = r.reload(stamps)
+	if seen := r.fingerprint(); seen != r.seen {
+		_ = r.reload(seen)
 	}
 }
 
-// Watch reloads on SIGHUP, and when the files' modification times change,
+// Watch reloads on SIGHUP, and when the files' contents change,
 // until ctx is done or stop is called; stop returns once watching has
 // ended. SIGHUP is taken from its arrival here, so it no longer ends the
 // process.
