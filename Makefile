@@ -26,7 +26,9 @@ test: lint check-generated check-thirdparty check-web check-deploy unit ## Lint,
 
 .PHONY: unit
 unit: ## Run unit and integration tests (-race). Real backends are used when reachable.
-	$(GO_TEST) ./...
+	# cmd/kinbridge's suite tests take most of go test's default 10 minutes
+	# per package on a busy 2-core machine: a timeout is for a hang.
+	$(GO_TEST) -timeout 30m ./...
 
 .PHONY: e2e
 e2e: ## Run end-to-end journeys against a `kinbridge serve all` built from this tree (backends, Jaeger, node and chromium when present; see KINBRIDGE_TEST_REQUIRE).
