@@ -164,17 +164,21 @@ func TestApprovalJourney(t *testing.T) {
 		t.Errorf("Ben lists drafts %+v", assessments.Assessments)
 	}
 
-	// Ann cannot approve her own work; Ben can, once.
-	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", ann, `{}`, http.StatusForbidden, nil)
-	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", ann, `{}`, http.StatusForbidden, nil)
-	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", maria, `{}`, http.StatusForbidden, nil)
-	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", ben, `{"etag": "`+assessment.Etag+`"}`, http.StatusOK, &assessment)
-	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", ben, `{}`, http.StatusOK, &photo)
+	// Ann cannot approve her own work; Ben can, once, naming the version
+	// he read (its etag: without it, 400).
+	approvalCall(t, gw, "GET", "/v1/"+photo.Name, ben, "", http.StatusOK, &photo) // processed since the upload
+	etagOf := func(r record) string { return `{"etag": "` + r.Etag + `"}` }
+	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", ann, etagOf(assessment), http.StatusForbidden, nil)
+	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", ann, etagOf(photo), http.StatusForbidden, nil)
+	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", maria, etagOf(assessment), http.StatusForbidden, nil)
+	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", ben, `{}`, http.StatusBadRequest, nil) // INVALID_ARGUMENT
+	approvalCall(t, gw, "POST", "/v1/"+assessment.Name+":approve", ben, etagOf(assessment), http.StatusOK, &assessment)
+	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", ben, etagOf(photo), http.StatusOK, &photo)
 	if assessment.State != "PUBLISH_STATE_PUBLISHED" || assessment.ApprovedBy != "ben" ||
 		photo.PublishState != "PUBLISH_STATE_PUBLISHED" || photo.ApprovedBy != "ben" {
 		t.Fatalf("approved %+v and %+v", assessment, photo)
 	}
-	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", admin, `{}`, http.StatusBadRequest, nil) // FAILED_PRECONDITION
+	approvalCall(t, gw, "POST", "/v1/"+photo.Name+":approve", admin, etagOf(photo), http.StatusBadRequest, nil) // FAILED_PRECONDITION
 
 	// The parent now sees both and was told of both.
 	waitInbox(t, gw, maria, "EVENT_TYPE_ASSESSMENT_RECORDED "+assessment.Name, "EVENT_TYPE_MEDIA_READY "+photo.Name)

@@ -36,7 +36,14 @@ import (
 //     administrators see them with publish_state DRAFT;
 //   - another contributor than the uploader, or an administrator, approves
 //     a draft; the uploader gets PERMISSION_DENIED, a published item
-//     FAILED_PRECONDITION;
+//     FAILED_PRECONDITION; the approval names the etag it approves
+//     (INVALID_ARGUMENT without one);
+//   - a contributor's change of the title, caption or kind of an item of a
+//     child that requires approval makes it a draft again (published, it
+//     disappears from the guardians until approved again, and the other
+//     contributors are asked once it is processed); whoever edits a draft
+//     other than its uploader may not approve it either
+//     (Approval.EditedBy). An administrator's edit changes no state;
 //   - when processing ends, a published item is announced to the guardians
 //     (MEDIA_READY) and a draft to the child's other contributors
 //     (APPROVAL_REQUESTED, audience CONTRIBUTORS); an approval announces
@@ -66,6 +73,35 @@ func (s *Service) uploadState(ctx context.Context, p auth.Principal, childID str
 		return store.Draft, nil
 	}
 	return store.Published, nil
+}
+
+// afterEdit sets the approval of an item p has just changed, uploaded by
+// uploader, for a child that may require approval: a contributor's edit
+// makes it a draft again, and an editor who is not its uploader may not
+// approve it. A draft stays one whoever edits it, and an administrator's
+// edit changes nothing, as they approve anyway.
+func afterEdit(a *store.Approval, p auth.Principal, approvalRequired bool, uploader string) {
+	if p.Admin {
+		return
+	}
+	if approvalRequired {
+		a.PublishState = store.Draft
+	}
+	if a.PublishState == store.Draft && p.Subject != uploader {
+		a.EditedBy = p.Subject
+	}
+}
+
+// redraftedEvents announces an edit by editor that made a processed,
+// published item a draft again to the other contributors; an item still
+// processing is announced when processing ends.
+func redraftedEvents(editor string) func(before, after store.Item) []outbox.Message {
+	return func(before, after store.Item) []outbox.Message {
+		if before.PublishState != store.Published || after.PublishState != store.Draft || after.State != store.StateReady {
+			return nil
+		}
+		return []outbox.Message{approvalRequestedEventBy(after, editor)}
+	}
 }
 
 // hidden reports whether an item is hidden from a caller holding g: a
@@ -121,6 +157,12 @@ func approvedEvents(it store.Item) []outbox.Message {
 // approvalRequestedEvent tells the child's other contributors that a draft
 // awaits their approval.
 func approvalRequestedEvent(it store.Item) outbox.Message {
+	return approvalRequestedEventBy(it, it.UploadedBy)
+}
+
+// approvalRequestedEventBy is approvalRequestedEvent naming actor, who may
+// have edited the item rather than uploaded it.
+func approvalRequestedEventBy(it store.Item, actor string) outbox.Message {
 	m := events.Message(&notificationpeerv1.Event{
 		Type:      notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED,
 		Child:     names.Child{ID: it.ChildID}.String(),
@@ -128,7 +170,7 @@ func approvalRequestedEvent(it store.Item) outbox.Message {
 		Body:      it.Caption,
 		Link:      names.MediaItem{Child: it.ChildID, ID: it.ID}.String(),
 		OccurTime: timestamppb.Now(),
-		Actor:     it.UploadedBy,
+		Actor:     actor,
 		Audience:  notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS,
 	})
 	return m
@@ -147,6 +189,9 @@ func (s *Service) approveItem(ctx context.Context, child, id string, rev int64) 
 	}
 	if !p.Admin && p.Subject == cur.UploadedBy {
 		return store.Item{}, status.Errorf(codes.PermissionDenied, "%s was uploaded by you: another contributor or an administrator approves it", name)
+	}
+	if !p.Admin && p.Subject == cur.EditedBy {
+		return store.Item{}, status.Errorf(codes.PermissionDenied, "%s was edited by you: another contributor or an administrator approves it", name)
 	}
 	it, err := s.store.ApproveItem(ctx, child, id, p.Subject, rev, approvedEvents)
 	if errors.Is(err, store.ErrAlreadyPublished) {
@@ -176,6 +221,11 @@ func (s *server) ApproveMediaItem(ctx context.Context, req *mediav1.ApproveMedia
 	rn, err := validate.Name("name", req.GetName(), names.ParseMediaItem)
 	if err != nil {
 		return nil, err
+	}
+	// The approver approves what they read: an approval without its etag
+	// might publish an edit made since.
+	if req.GetEtag() == "" {
+		return nil, validate.InvalidArgument(validate.Field{Path: "etag", Description: "is required: the etag of the version you approve"})
 	}
 	rev, err := etag.Revision("etag", req.GetEtag())
 	if err != nil {

@@ -238,11 +238,13 @@ func TestApprovalApproves(t *testing.T) {
 		name string
 		want codes.Code
 	}{
-		{"the uploader", e.as(t, "carol"), "", d.GetName(), codes.PermissionDenied},
-		{"a guardian", e.as(t, "gina"), "", d.GetName(), codes.PermissionDenied},
-		{"a stranger", e.as(t, "olga"), "", d.GetName(), codes.NotFound},
+		{"the uploader", e.as(t, "carol"), d.GetEtag(), d.GetName(), codes.PermissionDenied},
+		{"a guardian", e.as(t, "gina"), d.GetEtag(), d.GetName(), codes.PermissionDenied},
+		{"a stranger", e.as(t, "olga"), d.GetEtag(), d.GetName(), codes.NotFound},
 		{"a stale etag", e.as(t, "dan"), "v99", d.GetName(), codes.Aborted},
-		{"a missing item", e.as(t, "dan"), "", child + "/media/nope", codes.NotFound},
+		{"a missing item", e.as(t, "dan"), d.GetEtag(), child + "/media/nope", codes.NotFound},
+		{"no etag", e.as(t, "dan"), "", d.GetName(), codes.InvalidArgument},
+		{"no etag, an administrator", e.asAdmin(t, "root"), "", d.GetName(), codes.InvalidArgument},
 	} {
 		_, err := e.client.ApproveMediaItem(tt.ctx, &mediav1.ApproveMediaItemRequest{Name: tt.name, Etag: tt.etag})
 		if status.Code(err) != tt.want {
@@ -272,7 +274,7 @@ func TestApprovalApproves(t *testing.T) {
 		t.Errorf("the guardian lists %v, %v", resp, err)
 	}
 
-	_, err = e.client.ApproveMediaItem(e.asAdmin(t, "root"), &mediav1.ApproveMediaItemRequest{Name: d.GetName()})
+	_, err = e.client.ApproveMediaItem(e.asAdmin(t, "root"), &mediav1.ApproveMediaItemRequest{Name: d.GetName(), Etag: got.GetEtag()})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("approving again: %v", err)
 	}
@@ -301,10 +303,123 @@ func TestApprovalByAdministrator(t *testing.T) {
 	if err != nil || up.GetPublishState() != draftState {
 		t.Fatalf("update = %v, %v; want still a draft", up, err)
 	}
-	got, err := e.client.ApproveMediaItem(e.asAdmin(t, "root"), &mediav1.ApproveMediaItemRequest{Name: d.GetName()})
+	// dan rewrote carol's draft: neither approves it.
+	for _, user := range []string{"dan", "carol"} {
+		_, err := e.client.ApproveMediaItem(e.as(t, user), &mediav1.ApproveMediaItemRequest{Name: d.GetName(), Etag: up.GetEtag()})
+		if status.Code(err) != codes.PermissionDenied {
+			t.Errorf("%s approves dan's edit: %v, want PERMISSION_DENIED", user, err)
+		}
+	}
+	got, err := e.client.ApproveMediaItem(e.asAdmin(t, "root"), &mediav1.ApproveMediaItemRequest{Name: d.GetName(), Etag: up.GetEtag()})
 	if err != nil || got.GetPublishState() != publishedState || got.GetApprovedBy() != "root" || got.GetTitle() != "Renamed" {
 		t.Fatalf("approved %v, %v", got, err)
 	}
+}
+
+// TestApprovalNeedsEtag: an approval without the etag of what it approves
+// is INVALID_ARGUMENT on etag, and publishes nothing.
+func TestApprovalNeedsEtag(t *testing.T) {
+	e := newApprovalEnv(t, true)
+	d := e.uploadPhoto(t, "carol")
+	_, err := e.client.ApproveMediaItem(e.as(t, "dan"), &mediav1.ApproveMediaItemRequest{Name: d.GetName()})
+	var onEtag bool
+	for _, det := range status.Convert(err).Details() {
+		if br, ok := det.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 && br.GetFieldViolations()[0].GetField() == "etag" {
+			onEtag = true
+		}
+	}
+	if status.Code(err) != codes.InvalidArgument || !onEtag {
+		t.Fatalf("approving without an etag: %v, want INVALID_ARGUMENT on etag", err)
+	}
+	if _, err := e.client.GetMediaItem(e.as(t, "gina"), &mediav1.GetMediaItemRequest{Name: d.GetName()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("the guardian gets the draft: %v", err)
+	}
+}
+
+// TestApprovalEdits: a contributor's edit of a published item makes it a
+// draft again, hidden from the guardians until someone other than its
+// writers approves it; an administrator's edit keeps it published.
+func TestApprovalEdits(t *testing.T) {
+	e := newApprovalEnv(t, true)
+	d := e.uploadPhoto(t, "carol")
+	it, err := e.client.ApproveMediaItem(e.as(t, "dan"), &mediav1.ApproveMediaItemRequest{Name: d.GetName(), Etag: d.GetEtag()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gina := e.as(t, "gina")
+	seen := func(wantTitle string) {
+		t.Helper()
+		got, err := e.client.GetMediaItem(gina, &mediav1.GetMediaItemRequest{Name: d.GetName()})
+		list, lerr := e.client.ListMediaItems(gina, &mediav1.ListMediaItemsRequest{Parent: child})
+		if wantTitle == "" {
+			if status.Code(err) != codes.NotFound || lerr != nil || len(list.GetMediaItems()) != 0 {
+				t.Fatalf("the guardian gets %v, %v and lists %v, %v; want nothing", got, err, list, lerr)
+			}
+			if _, _, err := e.readAll(gina, d.GetName(), "small", 0, 0); status.Code(err) != codes.NotFound {
+				t.Fatalf("the guardian reads the thumbnail: %v, want NOT_FOUND", err)
+			}
+			return
+		}
+		if err != nil || got.GetTitle() != wantTitle || got.GetPublishState() != publishedState {
+			t.Fatalf("the guardian gets %v, %v; want %q published", got, err, wantTitle)
+		}
+	}
+	edit := func(ctx context.Context, etag, caption string) *mediav1.MediaItem {
+		t.Helper()
+		up, err := e.client.UpdateMediaItem(ctx, &mediav1.UpdateMediaItemRequest{
+			MediaItem:  &mediav1.MediaItem{Name: d.GetName(), Etag: etag, Title: caption},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up
+	}
+	approve := func(ctx context.Context, etag string) (*mediav1.MediaItem, error) {
+		return e.client.ApproveMediaItem(ctx, &mediav1.ApproveMediaItemRequest{Name: d.GetName(), Etag: etag})
+	}
+	seen("Sports day")
+	before := len(e.outboxEvents(t))
+
+	// The uploader's edit of what was approved.
+	it = edit(e.as(t, "carol"), it.GetEtag(), "Sports day, rewritten")
+	if it.GetPublishState() != draftState || it.GetApprovedBy() != "" || it.GetApproveTime() != nil {
+		t.Fatalf("carol's edit: %v; want a draft without approval", it)
+	}
+	seen("")
+	if evs := e.outboxEvents(t)[before:]; len(evs) != 1 || evs[0].GetType() != approvalRequested || evs[0].GetActor() != "carol" ||
+		evs[0].GetAudience() != contributors {
+		t.Fatalf("events of carol's edit: %v, want APPROVAL_REQUESTED to the contributors", evs)
+	}
+	if _, err := approve(e.as(t, "carol"), it.GetEtag()); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("carol approves her edit: %v, want PERMISSION_DENIED", err)
+	}
+	if it, err = approve(e.as(t, "dan"), it.GetEtag()); err != nil {
+		t.Fatal(err)
+	}
+	seen("Sports day, rewritten")
+
+	// Another contributor's edit: neither they nor the uploader approve it.
+	it = edit(e.as(t, "dan"), it.GetEtag(), "Sports day, by dan")
+	if it.GetPublishState() != draftState {
+		t.Fatalf("dan's edit: %v; want a draft", it)
+	}
+	seen("")
+	for _, user := range []string{"dan", "carol"} {
+		if _, err := approve(e.as(t, user), it.GetEtag()); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("%s approves dan's edit: %v, want PERMISSION_DENIED", user, err)
+		}
+	}
+	if it, err = approve(e.asAdmin(t, "root"), it.GetEtag()); err != nil {
+		t.Fatal(err)
+	}
+	seen("Sports day, by dan")
+
+	// An administrator's edit stays published.
+	it = edit(e.asAdmin(t, "root"), it.GetEtag(), "Sports day, by root")
+	if it.GetPublishState() != publishedState || it.GetApprovedBy() != "root" {
+		t.Fatalf("root's edit: %v; want it published still", it)
+	}
+	seen("Sports day, by root")
 }
 
 // TestApprovalEvents: what ends processing and what approves announce,

@@ -48,12 +48,18 @@ type itemEdit struct {
 
 // updateItem applies e to item id of child at revision rev (0: whatever
 // the revision), if the caller may contribute for the child. A kind that
-// does not fit the content is refused.
+// does not fit the content is refused. As for what progress records
+// (services/progress/approval.go), a contributor's change of an item of a
+// child that requires approval makes it a draft again, and an editor other
+// than its uploader may not approve it; an administrator's changes no
+// state.
 func (s *Service) updateItem(ctx context.Context, child, id string, rev int64, e itemEdit) (store.Item, error) {
-	if _, err := s.authorize(ctx, child, contribute); err != nil {
+	p, g, err := s.grant(ctx, child, contribute)
+	if err != nil {
 		return store.Item{}, err
 	}
-	it, err := s.store.UpdateItem(ctx, child, id, rev, func(it *store.Item) error {
+	it, err := s.store.UpdateItemAnnouncing(ctx, child, id, rev, func(it *store.Item) error {
+		title, caption, kind := it.Title, it.Caption, it.Kind
 		if e.title != nil {
 			it.Title = *e.title
 		}
@@ -67,8 +73,14 @@ func (s *Service) updateItem(ctx context.Context, child, id string, rev int64, e
 			}
 			it.Kind = *e.kind
 		}
+		if it.Title != title || it.Caption != caption || it.Kind != kind {
+			afterEdit(&it.Approval, p, g.ApprovalRequired, it.UploadedBy)
+		}
 		return nil
-	})
+	}, redraftedEvents(p.Subject))
+	if err == nil {
+		s.notify()
+	}
 	return it, storeError(err, names.MediaItem{Child: child, ID: id}.String())
 }
 

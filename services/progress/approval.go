@@ -32,7 +32,16 @@ import (
 //     contributors and administrators see them with state DRAFT;
 //   - another contributor of the child than the author, or an
 //     administrator, approves a draft; the author gets PERMISSION_DENIED,
-//     and a published record FAILED_PRECONDITION;
+//     and a published record FAILED_PRECONDITION; the approval names the
+//     etag it approves (INVALID_ARGUMENT without one), so that what is
+//     published is what the approver read;
+//   - a contributor's edit that changes a record of a child that requires
+//     approval makes it a draft again (published, it disappears from the
+//     guardians until approved again, and the other contributors are
+//     asked, APPROVAL_REQUESTED); whoever edits a draft other than its
+//     author may not approve it either (Approval.EditedBy), so guardians
+//     only see what someone who did not write it approved. An
+//     administrator's edit changes no state: they may approve anyway;
 //   - a draft's creation tells the child's other contributors
 //     (APPROVAL_REQUESTED, audience CONTRIBUTORS); the guardians' event
 //     (ASSESSMENT_RECORDED, MILESTONE_ACHIEVED) goes out with the approval,
@@ -78,6 +87,29 @@ func (s *server) childAccess(ctx context.Context, childID string) (auth.Principa
 		return p, store.RoleNone, false, childNotFound(childID)
 	}
 	return p, role, requireApproval, nil
+}
+
+// afterEdit sets the approval of a record p has just changed, author's,
+// for a child where what p records is a draft (authorizeAuthor's draft):
+// it is a draft again, and an editor who is not its author may not
+// approve it. A draft stays one whoever edits it, and an administrator's
+// edit changes nothing, as they approve anyway.
+func afterEdit(a *store.Approval, p auth.Principal, draft bool, author string) {
+	if p.Admin {
+		return
+	}
+	if draft {
+		a.State = store.Draft
+	}
+	if a.State == store.Draft && p.Subject != author {
+		a.EditedBy = p.Subject
+	}
+}
+
+// redrafted reports whether an edit turned a published record back into
+// a draft, which then needs its approval requested.
+func redrafted(before, after store.Approval) bool {
+	return before.State == store.Published && after.State == store.Draft
 }
 
 // publishState is the state of a record as created.
@@ -148,34 +180,50 @@ func assessmentBody(a store.Assessment) string {
 // assessmentEvent announces an assessment: to the guardians when it is
 // published, to the other contributors when it is a draft.
 func assessmentEvent(a store.Assessment) outbox.Message {
+	return assessmentEventBy(a, a.RecordedBy)
+}
+
+// assessmentEventBy is assessmentEvent naming actor, who may have edited
+// the assessment rather than recorded it.
+func assessmentEventBy(a store.Assessment, actor string) outbox.Message {
 	link := names.Assessment{Child: a.ChildID, ID: a.ID}.String()
 	if a.State == store.Draft {
 		return recordEvent(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, a.ChildID,
-			"Approval requested: assessment in "+a.Subject, assessmentBody(a), link, a.RecordedBy,
+			"Approval requested: assessment in "+a.Subject, assessmentBody(a), link, actor,
 			notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS)
 	}
 	return recordEvent(notificationv1.EventType_EVENT_TYPE_ASSESSMENT_RECORDED, a.ChildID,
-		"New assessment in "+a.Subject, assessmentBody(a), link, a.RecordedBy, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
+		"New assessment in "+a.Subject, assessmentBody(a), link, actor, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
 }
 
 // milestoneEvent announces a milestone as assessmentEvent does an
 // assessment.
 func milestoneEvent(m store.Milestone) outbox.Message {
+	return milestoneEventBy(m, m.RecordedBy)
+}
+
+// milestoneEventBy is milestoneEvent naming actor.
+func milestoneEventBy(m store.Milestone, actor string) outbox.Message {
 	link := names.Milestone{Child: m.ChildID, ID: m.ID}.String()
 	if m.State == store.Draft {
 		return recordEvent(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, m.ChildID,
-			"Approval requested: milestone", m.Title, link, m.RecordedBy, notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS)
+			"Approval requested: milestone", m.Title, link, actor, notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS)
 	}
 	return recordEvent(notificationv1.EventType_EVENT_TYPE_MILESTONE_ACHIEVED, m.ChildID,
-		"New milestone", m.Title, link, m.RecordedBy, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
+		"New milestone", m.Title, link, actor, notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED)
 }
 
 // approver checks an approval of the record named name before it is made:
-// the etag, the caller a contributor of the child (or an administrator),
-// and not the record's author (read by author): another contributor or an
+// the etag (required: the approver approves what they read), the caller a
+// contributor of the child (or an administrator), and neither the record's
+// author nor its last editor (read by writers): another contributor or an
 // administrator approves it. It returns the caller and the revision the
-// etag asks for (0 when none).
-func (s *server) approver(ctx context.Context, name, childID, etagValue string, author func(context.Context) (string, error)) (auth.Principal, int64, error) {
+// etag names.
+func (s *server) approver(ctx context.Context, name, childID, etagValue string,
+	writers func(context.Context) (store.Approval, string, error)) (auth.Principal, int64, error) {
+	if etagValue == "" {
+		return auth.Principal{}, 0, validate.InvalidArgument(validate.Field{Path: "etag", Description: "is required: the etag of the version you approve"})
+	}
 	rev, err := etag.Revision("etag", etagValue)
 	if err != nil {
 		return auth.Principal{}, 0, err
@@ -184,12 +232,15 @@ func (s *server) approver(ctx context.Context, name, childID, etagValue string, 
 	if err != nil {
 		return auth.Principal{}, 0, err
 	}
-	recordedBy, err := author(ctx)
+	approval, recordedBy, err := writers(ctx)
 	if err != nil {
 		return auth.Principal{}, 0, storeError(err, name)
 	}
 	if !p.Admin && p.Subject == recordedBy {
 		return auth.Principal{}, 0, status.Errorf(codes.PermissionDenied, "%s was recorded by you: another contributor or an administrator approves it", name)
+	}
+	if !p.Admin && p.Subject == approval.EditedBy {
+		return auth.Principal{}, 0, status.Errorf(codes.PermissionDenied, "%s was edited by you: another contributor or an administrator approves it", name)
 	}
 	return p, rev, nil
 }
@@ -216,9 +267,9 @@ func (s *server) ApproveAssessment(ctx context.Context, req *progressv1.ApproveA
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (string, error) {
+	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (store.Approval, string, error) {
 		a, err := s.store.GetAssessment(ctx, childID, id)
-		return a.RecordedBy, err
+		return a.Approval, a.RecordedBy, err
 	})
 	if err != nil {
 		return nil, err
@@ -246,9 +297,9 @@ func (s *server) ApproveMilestone(ctx context.Context, req *progressv1.ApproveMi
 		return nil, err
 	}
 	childID, id := rn.Child, rn.ID
-	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (string, error) {
+	p, rev, err := s.approver(ctx, req.GetName(), childID, req.GetEtag(), func(ctx context.Context) (store.Approval, string, error) {
 		m, err := s.store.GetMilestone(ctx, childID, id)
-		return m.RecordedBy, err
+		return m.Approval, m.RecordedBy, err
 	})
 	if err != nil {
 		return nil, err

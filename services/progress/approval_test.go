@@ -125,6 +125,7 @@ type record struct {
 	approvedBy string
 	approved   bool // approve_time set
 	etag       string
+	title      string
 }
 
 // kind drives one kind of record through the same rules.
@@ -135,15 +136,16 @@ type kind struct {
 	get       func(s *server, ctx context.Context, name string) (record, error)
 	list      func(s *server, ctx context.Context, child string, state progressv1.PublishState) ([]string, error)
 	approve   func(s *server, ctx context.Context, name, etag string) (record, error)
+	retitle   func(s *server, ctx context.Context, name, etag, title string) (record, error)
 	summary   func(s *server, ctx context.Context, child string) int // assessments or milestones it counts
 }
 
 func assessmentRecord(a *progressv1.Assessment) record {
-	return record{a.GetName(), a.GetState(), a.GetRecordedBy(), a.GetApprovedBy(), a.GetApproveTime() != nil, a.GetEtag()}
+	return record{a.GetName(), a.GetState(), a.GetRecordedBy(), a.GetApprovedBy(), a.GetApproveTime() != nil, a.GetEtag(), a.GetTitle()}
 }
 
 func milestoneRecord(m *progressv1.Milestone) record {
-	return record{m.GetName(), m.GetState(), m.GetRecordedBy(), m.GetApprovedBy(), m.GetApproveTime() != nil, m.GetEtag()}
+	return record{m.GetName(), m.GetState(), m.GetRecordedBy(), m.GetApprovedBy(), m.GetApproveTime() != nil, m.GetEtag(), m.GetTitle()}
 }
 
 var kinds = []kind{
@@ -170,6 +172,12 @@ var kinds = []kind{
 		},
 		approve: func(s *server, ctx context.Context, name, etag string) (record, error) {
 			a, err := s.ApproveAssessment(ctx, &progressv1.ApproveAssessmentRequest{Name: name, Etag: etag})
+			return assessmentRecord(a), err
+		},
+		retitle: func(s *server, ctx context.Context, name, etag, title string) (record, error) {
+			a, err := s.UpdateAssessment(ctx, &progressv1.UpdateAssessmentRequest{
+				Assessment: &progressv1.Assessment{Name: name, Etag: etag, Title: title},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 			return assessmentRecord(a), err
 		},
 		summary: func(s *server, ctx context.Context, child string) int {
@@ -202,6 +210,12 @@ var kinds = []kind{
 		},
 		approve: func(s *server, ctx context.Context, name, etag string) (record, error) {
 			m, err := s.ApproveMilestone(ctx, &progressv1.ApproveMilestoneRequest{Name: name, Etag: etag})
+			return milestoneRecord(m), err
+		},
+		retitle: func(s *server, ctx context.Context, name, etag, title string) (record, error) {
+			m, err := s.UpdateMilestone(ctx, &progressv1.UpdateMilestoneRequest{
+				Milestone:  &progressv1.Milestone{Name: name, Etag: etag, Title: title},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 			return milestoneRecord(m), err
 		},
 		summary: func(s *server, ctx context.Context, child string) int {
@@ -361,11 +375,11 @@ func TestApprovalApproves(t *testing.T) {
 				name  string
 				want  codes.Code
 			}{
-				{"the author", "ann", false, "", d.name, codes.PermissionDenied},
-				{"a guardian", "gina", false, "", d.name, codes.PermissionDenied},
-				{"a stranger", "olga", false, "", d.name, codes.NotFound},
+				{"the author", "ann", false, d.etag, d.name, codes.PermissionDenied},
+				{"a guardian", "gina", false, d.etag, d.name, codes.PermissionDenied},
+				{"a stranger", "olga", false, d.etag, d.name, codes.NotFound},
 				{"a stale etag", "ben", false, "v99", d.name, codes.Aborted},
-				{"a missing record", "ben", false, "", e.child + "/" + k.name + "s/nope", codes.NotFound},
+				{"a missing record", "ben", false, d.etag, e.child + "/" + k.name + "s/nope", codes.NotFound},
 			} {
 				if _, err := k.approve(s, e.as(tt.user, tt.admin), tt.name, tt.etag); status.Code(err) != tt.want {
 					t.Errorf("%s: %v, want %v", tt.who, err, tt.want)
@@ -398,7 +412,7 @@ func TestApprovalApproves(t *testing.T) {
 				t.Fatalf("summary counts %d after the approval, want 1", n)
 			}
 
-			_, err = k.approve(s, e.as("root", true), d.name, "")
+			_, err = k.approve(s, e.as("root", true), d.name, got.etag)
 			if status.Code(err) != codes.FailedPrecondition {
 				t.Fatalf("approving again: %v, want FAILED_PRECONDITION", err)
 			}
@@ -434,9 +448,176 @@ func TestApprovalByAdministrator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := k.approve(s, e.as("root", true), d.name, "")
+			got, err := k.approve(s, e.as("root", true), d.name, d.etag)
 			if err != nil || got.state != published || got.approvedBy != "root" {
 				t.Fatalf("approved %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestApprovalNeedsEtag: an approval names the version it approves.
+func TestApprovalNeedsEtag(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newApprovalEnv(t, true)
+			s := e.svc.server
+			d, err := k.create(s, e.as("ann", false), e.child)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.newEvents()
+			for _, who := range []struct {
+				user  string
+				admin bool
+			}{{"ben", false}, {"root", true}} {
+				_, err := k.approve(s, e.as(who.user, who.admin), d.name, "")
+				if status.Code(err) != codes.InvalidArgument || !hasFieldViolation(err, "etag") {
+					t.Errorf("%s approves without an etag: %v, want INVALID_ARGUMENT on etag", who.user, err)
+				}
+			}
+			if got, err := k.get(s, e.as("ann", false), d.name); err != nil || got.state != draft {
+				t.Fatalf("after refused approvals: %+v, %v", got, err)
+			}
+			e.wantEvents(d.name)
+		})
+	}
+}
+
+func hasFieldViolation(err error, field string) bool {
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// TestApprovalEdits: guardians see only what someone other than its
+// writers approved. A contributor's edit of a published record makes it a
+// draft again, and neither its author nor its last editor approves it; an
+// administrator's edit keeps it published.
+func TestApprovalEdits(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newApprovalEnv(t, true)
+			s := e.svc.server
+			gina := e.as("gina", false)
+			d, err := k.create(s, e.as("ann", false), e.child)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := k.approve(s, e.as("ben", false), d.name, d.etag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.newEvents()
+			seen := func(wantTitle string) {
+				t.Helper()
+				got, err := k.get(s, gina, d.name)
+				if wantTitle == "" {
+					if status.Code(err) != codes.NotFound {
+						t.Fatalf("the guardian reads %+v, %v; want NOT_FOUND", got, err)
+					}
+					if names, err := k.list(s, gina, e.child, progressv1.PublishState_PUBLISH_STATE_UNSPECIFIED); err != nil || len(names) != 0 {
+						t.Fatalf("the guardian lists %v, %v; want nothing", names, err)
+					}
+					return
+				}
+				if err != nil || got.title != wantTitle || got.state != published {
+					t.Fatalf("the guardian reads %+v, %v; want %q published", got, err, wantTitle)
+				}
+			}
+			seen(r.title)
+
+			// The author's edit of what was approved is a draft again.
+			r, err = k.retitle(s, e.as("ann", false), d.name, r.etag, "Rewritten by ann")
+			if err != nil || r.state != draft || r.approvedBy != "" || r.approved {
+				t.Fatalf("ann's edit: %+v, %v; want a draft without approval", r, err)
+			}
+			seen("")
+			e.wantEvents(d.name, ev(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, "ann", notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS))
+			if _, err := k.approve(s, e.as("ann", false), d.name, r.etag); status.Code(err) != codes.PermissionDenied {
+				t.Fatalf("ann approves her edit: %v, want PERMISSION_DENIED", err)
+			}
+			r, err = k.approve(s, e.as("ben", false), d.name, r.etag)
+			if err != nil || r.state != published || r.approvedBy != "ben" {
+				t.Fatalf("ben approves ann's edit: %+v, %v", r, err)
+			}
+			seen("Rewritten by ann")
+			e.wantEvents(d.name, ev(k.published, "ann", notificationpeerv1.Audience_AUDIENCE_UNSPECIFIED))
+
+			// Another contributor's edit: they may not approve their words,
+			// nor may the author; an administrator may.
+			r, err = k.retitle(s, e.as("ben", false), d.name, r.etag, "Rewritten by ben")
+			if err != nil || r.state != draft {
+				t.Fatalf("ben's edit: %+v, %v; want a draft", r, err)
+			}
+			seen("")
+			e.wantEvents(d.name, ev(notificationv1.EventType_EVENT_TYPE_APPROVAL_REQUESTED, "ben", notificationpeerv1.Audience_AUDIENCE_CONTRIBUTORS))
+			for _, user := range []string{"ben", "ann"} {
+				if _, err := k.approve(s, e.as(user, false), d.name, r.etag); status.Code(err) != codes.PermissionDenied {
+					t.Fatalf("%s approves ben's edit: %v, want PERMISSION_DENIED", user, err)
+				}
+			}
+			r, err = k.approve(s, e.as("root", true), d.name, r.etag)
+			if err != nil || r.state != published || r.approvedBy != "root" {
+				t.Fatalf("root approves ben's edit: %+v, %v", r, err)
+			}
+			seen("Rewritten by ben")
+			e.newEvents()
+
+			// An edit that changes nothing guardians see changes nothing.
+			r, err = k.retitle(s, e.as("ann", false), d.name, r.etag, "Rewritten by ben")
+			if err != nil || r.state != published || r.approvedBy != "root" {
+				t.Fatalf("an edit to the same title: %+v, %v; want it published still", r, err)
+			}
+
+			// An administrator's edit stays published.
+			r, err = k.retitle(s, e.as("root", true), d.name, r.etag, "Rewritten by root")
+			if err != nil || r.state != published || r.approvedBy != "root" {
+				t.Fatalf("root's edit: %+v, %v; want it published still", r, err)
+			}
+			seen("Rewritten by root")
+			e.wantEvents(d.name)
+		})
+	}
+}
+
+// TestApprovalDraftEditedByAnother: whoever rewrites someone's draft may
+// not approve it; a third contributor or an administrator does.
+func TestApprovalDraftEditedByAnother(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			e := newApprovalEnv(t, true)
+			s := e.svc.server
+			d, err := k.create(s, e.as("ann", false), e.child)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := k.retitle(s, e.as("ben", false), d.name, d.etag, "Rewritten by ben")
+			if err != nil || r.state != draft {
+				t.Fatalf("ben's edit: %+v, %v", r, err)
+			}
+			// The author's later edit leaves ben's words in it.
+			r, err = k.retitle(s, e.as("ann", false), d.name, r.etag, "Rewritten by ben, then ann")
+			if err != nil || r.state != draft {
+				t.Fatalf("ann's edit: %+v, %v", r, err)
+			}
+			for _, user := range []string{"ben", "ann"} {
+				if _, err := k.approve(s, e.as(user, false), d.name, r.etag); status.Code(err) != codes.PermissionDenied {
+					t.Fatalf("%s approves: %v, want PERMISSION_DENIED", user, err)
+				}
+			}
+			if r, err = k.approve(s, e.as("root", true), d.name, r.etag); err != nil || r.state != published {
+				t.Fatalf("root approves: %+v, %v", r, err)
+			}
+			if g, err := k.get(s, e.as("gina", false), d.name); err != nil || g.title != "Rewritten by ben, then ann" {
+				t.Fatalf("the guardian reads %+v, %v", g, err)
 			}
 		})
 	}

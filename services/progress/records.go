@@ -12,6 +12,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/names"
+	"github.com/kinbridge/kinbridge/pkg/outbox"
 	"github.com/kinbridge/kinbridge/pkg/pagetoken"
 	"github.com/kinbridge/kinbridge/pkg/validate"
 	"github.com/kinbridge/kinbridge/services/progress/store"
@@ -292,10 +293,12 @@ func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAss
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorizeChild(ctx, childID, store.RoleContributor); err != nil {
+	p, draft, err := s.authorizeAuthor(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
 	a, err := s.store.UpdateAssessment(ctx, childID, id, rev, func(a *store.Assessment) error {
+		before := *a
 		if paths["subject"] {
 			a.Subject = strings.TrimSpace(in.Subject)
 		}
@@ -314,11 +317,24 @@ func (s *server) UpdateAssessment(ctx context.Context, req *progressv1.UpdateAss
 		if paths["teacher_comment"] {
 			a.TeacherComment = in.TeacherComment
 		}
-		return checkAssessment("assessment.", *a)
+		if err := checkAssessment("assessment.", *a); err != nil {
+			return err
+		}
+		// Every field this sets is one guardians see.
+		if *a != before {
+			afterEdit(&a.Approval, p, draft, a.RecordedBy)
+		}
+		return nil
+	}, func(before, after store.Assessment) []outbox.Message {
+		if !redrafted(before.Approval, after.Approval) {
+			return nil
+		}
+		return []outbox.Message{assessmentEventBy(after, p.Subject)}
 	})
 	if err != nil {
 		return nil, storeError(err, in.GetName())
 	}
+	s.notify()
 	scale, _, _, err := s.scale(ctx, childID)
 	if err != nil {
 		return nil, err
@@ -498,10 +514,12 @@ func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMile
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorizeChild(ctx, childID, store.RoleContributor); err != nil {
+	p, draft, err := s.authorizeAuthor(ctx, childID)
+	if err != nil {
 		return nil, err
 	}
 	m, err := s.store.UpdateMilestone(ctx, childID, id, rev, func(m *store.Milestone) error {
+		before := *m
 		if paths["title"] {
 			m.Title = strings.TrimSpace(in.Title)
 		}
@@ -514,11 +532,23 @@ func (s *server) UpdateMilestone(ctx context.Context, req *progressv1.UpdateMile
 		if paths["achieved_date"] {
 			m.AchievedDate = in.AchievedDate
 		}
-		return checkMilestone("milestone.", *m)
+		if err := checkMilestone("milestone.", *m); err != nil {
+			return err
+		}
+		if *m != before {
+			afterEdit(&m.Approval, p, draft, m.RecordedBy)
+		}
+		return nil
+	}, func(before, after store.Milestone) []outbox.Message {
+		if !redrafted(before.Approval, after.Approval) {
+			return nil
+		}
+		return []outbox.Message{milestoneEventBy(after, p.Subject)}
 	})
 	if err != nil {
 		return nil, storeError(err, in.GetName())
 	}
+	s.notify()
 	out := milestoneToProto(m)
 	s.milestoneReactions(ctx, childID, out)
 	return out, nil

@@ -338,9 +338,10 @@ export interface paths {
          * Publishes a draft assessment (see Child.require_approval): guardians see it from now on and are notified (ASSESSMENT_RECORDED)
          * @description Publishes a draft assessment (see Child.require_approval): guardians
          *     see it from now on and are notified (ASSESSMENT_RECORDED). Another
-         *     contributor of the child than the one who recorded it, or an
-         *     administrator; the author gets PERMISSION_DENIED, and an assessment
-         *     that is already published FAILED_PRECONDITION.
+         *     contributor of the child than the one who recorded it and the one who
+         *     last edited it, or an administrator; they get PERMISSION_DENIED, and
+         *     an assessment that is already published FAILED_PRECONDITION. The etag
+         *     is required (INVALID_ARGUMENT without it).
          */
         post: operations["ApproveAssessment"];
         delete?: never;
@@ -659,9 +660,11 @@ export interface paths {
          * @description Publishes a draft item (see the progress service's
          *     Child.require_approval): guardians see it from now on, and are told
          *     with MEDIA_READY once it is also processed. Another contributor of the
-         *     child than its uploader, or an administrator; the uploader gets
-         *     PERMISSION_DENIED, and an item that is already published
-         *     FAILED_PRECONDITION.
+         *     child than its uploader and the one who last edited it, or an
+         *     administrator; they get PERMISSION_DENIED, and an item that is already
+         *     published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
+         *     without it). A contributor's change of the title, caption or kind of
+         *     an item of a child that requires approval makes it a draft again.
          */
         post: operations["ApproveMediaItem"];
         delete?: never;
@@ -1395,25 +1398,24 @@ export interface components {
         /** @description Request of ApproveAssessment. */
         ApproveAssessmentBody: {
             /**
-             * @description When set, the approval happens only if this is the current etag: what
-             *     the approver read is what is published.
+             * @description Required: the etag of the version the approver read. The approval
+             *     happens only if it is still current (ABORTED otherwise), so what is
+             *     published is what the approver read.
              */
             etag?: string;
         };
         /** @description Request of ApproveMediaItem. */
         ApproveMediaItemBody: {
             /**
-             * @description When set, the approval happens only if this is the current etag: what
-             *     the approver read is what is published.
+             * @description Required: the etag of the version the approver read. The approval
+             *     happens only if it is still current (ABORTED otherwise), so what is
+             *     published is what the approver read.
              */
             etag?: string;
         };
         /** @description Request of ApproveMilestone. */
         ApproveMilestoneBody: {
-            /**
-             * @description When set, the approval happens only if this is the current etag: what
-             *     the approver read is what is published.
-             */
+            /** @description Required, as in ApproveAssessmentRequest. */
             etag?: string;
         };
         /**
@@ -1423,10 +1425,14 @@ export interface components {
         Assessment: {
             /**
              * Format: date-time
-             * @description When the draft was approved; absent when it was published at once.
+             * @description When the draft was approved; absent when it was published at once, and
+             *     while it is a draft.
              */
             approveTime?: $Read<string>;
-            /** @description The user who approved the draft; empty when it was published at once. */
+            /**
+             * @description The user who approved the draft; empty when it was published at once,
+             *     and while it is a draft (again, after an edit).
+             */
             approvedBy?: $Read<string>;
             /**
              * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
@@ -1528,8 +1534,9 @@ export interface components {
              *     approval before guardians see it: assessments, milestones and media
              *     items created by a contributor who is not an administrator are then
              *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
-             *     administrator approves them. Set by administrators only. Turning it
-             *     off publishes no existing draft: each still needs its approval.
+             *     administrator approves them, and so is a contributor's edit of what
+             *     was published. Set by administrators only. Turning it off publishes
+             *     no existing draft: each still needs its approval.
              */
             requireApproval?: boolean;
             /** @description The school the child attends. */
@@ -1887,10 +1894,14 @@ export interface components {
         MediaItem: {
             /**
              * Format: date-time
-             * @description When the draft was approved; absent when it was published at once.
+             * @description When the draft was approved; absent when it was published at once, and
+             *     while it is a draft.
              */
             approveTime?: $Read<string>;
-            /** @description The user who approved the draft; empty when it was published at once. */
+            /**
+             * @description The user who approved the draft; empty when it was published at once,
+             *     and while it is a draft (again, after an edit).
+             */
             approvedBy?: $Read<string>;
             /** @description A caption or story. */
             caption?: string;
@@ -2003,10 +2014,14 @@ export interface components {
             achievedDate: string;
             /**
              * Format: date-time
-             * @description When the draft was approved; absent when it was published at once.
+             * @description When the draft was approved; absent when it was published at once, and
+             *     while it is a draft.
              */
             approveTime?: $Read<string>;
-            /** @description The user who approved the draft; empty when it was published at once. */
+            /**
+             * @description The user who approved the draft; empty when it was published at once,
+             *     and while it is a draft (again, after an edit).
+             */
             approvedBy?: $Read<string>;
             /** @description The area of life it belongs to. */
             category?: components["schemas"]["MilestoneCategory"];
@@ -2118,8 +2133,8 @@ export interface components {
          * @description Whether guardians may see an assessment, a milestone or a media item.
          *
          *      - PUBLISH_STATE_UNSPECIFIED: Not set.
-         *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
-         *     contributors and administrators see it.
+         *      - PUBLISH_STATE_DRAFT: Recorded or edited by a contributor for a child that requires approval
+         *     and not yet approved: only contributors and administrators see it.
          *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
          * @default PUBLISH_STATE_UNSPECIFIED
          * @enum {string}
@@ -2851,8 +2866,9 @@ export interface operations {
                      *     approval before guardians see it: assessments, milestones and media
                      *     items created by a contributor who is not an administrator are then
                      *     drafts (PUBLISH_STATE_DRAFT) until another contributor or an
-                     *     administrator approves them. Set by administrators only. Turning it
-                     *     off publishes no existing draft: each still needs its approval.
+                     *     administrator approves them, and so is a contributor's edit of what
+                     *     was published. Set by administrators only. Turning it off publishes
+                     *     no existing draft: each still needs its approval.
                      */
                     requireApproval?: boolean;
                     /** @description The school the child attends. */
@@ -2925,8 +2941,8 @@ export interface operations {
                  *     PUBLISH_STATE_DRAFT lists nothing.
                  *
                  *      - PUBLISH_STATE_UNSPECIFIED: Not set.
-                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
-                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_DRAFT: Recorded or edited by a contributor for a child that requires approval
+                 *     and not yet approved: only contributors and administrators see it.
                  *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
                  */
                 state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
@@ -3086,10 +3102,14 @@ export interface operations {
                 "application/json": {
                     /**
                      * Format: date-time
-                     * @description When the draft was approved; absent when it was published at once.
+                     * @description When the draft was approved; absent when it was published at once, and
+                     *     while it is a draft.
                      */
                     approveTime?: $Read<string>;
-                    /** @description The user who approved the draft; empty when it was published at once. */
+                    /**
+                     * @description The user who approved the draft; empty when it was published at once,
+                     *     and while it is a draft (again, after an edit).
+                     */
                     approvedBy?: $Read<string>;
                     /**
                      * @description The day the work was assessed, `YYYY-MM-DD` in the child's time zone,
@@ -3874,8 +3894,8 @@ export interface operations {
                  *     PUBLISH_STATE_DRAFT lists nothing.
                  *
                  *      - PUBLISH_STATE_UNSPECIFIED: Not set.
-                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
-                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_DRAFT: Recorded or edited by a contributor for a child that requires approval
+                 *     and not yet approved: only contributors and administrators see it.
                  *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
                  */
                 publishState?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
@@ -3993,10 +4013,14 @@ export interface operations {
                 "application/json": {
                     /**
                      * Format: date-time
-                     * @description When the draft was approved; absent when it was published at once.
+                     * @description When the draft was approved; absent when it was published at once, and
+                     *     while it is a draft.
                      */
                     approveTime?: $Read<string>;
-                    /** @description The user who approved the draft; empty when it was published at once. */
+                    /**
+                     * @description The user who approved the draft; empty when it was published at once,
+                     *     and while it is a draft (again, after an edit).
+                     */
                     approvedBy?: $Read<string>;
                     /** @description A caption or story. */
                     caption?: string;
@@ -4626,8 +4650,8 @@ export interface operations {
                  *     PUBLISH_STATE_DRAFT lists nothing.
                  *
                  *      - PUBLISH_STATE_UNSPECIFIED: Not set.
-                 *      - PUBLISH_STATE_DRAFT: Recorded for a child that requires approval and not yet approved: only
-                 *     contributors and administrators see it.
+                 *      - PUBLISH_STATE_DRAFT: Recorded or edited by a contributor for a child that requires approval
+                 *     and not yet approved: only contributors and administrators see it.
                  *      - PUBLISH_STATE_PUBLISHED: Visible to everyone who follows the child.
                  */
                 state?: "PUBLISH_STATE_UNSPECIFIED" | "PUBLISH_STATE_DRAFT" | "PUBLISH_STATE_PUBLISHED";
@@ -4789,10 +4813,14 @@ export interface operations {
                     achievedDate?: string;
                     /**
                      * Format: date-time
-                     * @description When the draft was approved; absent when it was published at once.
+                     * @description When the draft was approved; absent when it was published at once, and
+                     *     while it is a draft.
                      */
                     approveTime?: $Read<string>;
-                    /** @description The user who approved the draft; empty when it was published at once. */
+                    /**
+                     * @description The user who approved the draft; empty when it was published at once,
+                     *     and while it is a draft (again, after an edit).
+                     */
                     approvedBy?: $Read<string>;
                     /** @description The area of life it belongs to. */
                     category?: components["schemas"]["MilestoneCategory"];

@@ -21,11 +21,14 @@ const (
 
 // Approval is how an item came to be published: at once (Published, no
 // approver), or as a draft approved later by ApprovedBy. A zero
-// PublishState is stored as Published.
+// PublishState is stored as Published. EditedBy is who last changed the
+// item since its approval, when not its uploader: like the uploader, they
+// may not approve it.
 type Approval struct {
 	PublishState PublishState
 	ApprovedBy   string
 	ApproveTime  time.Time // zero unless approved
+	EditedBy     string
 }
 
 // ErrAlreadyPublished means an approval found its item published.
@@ -40,9 +43,25 @@ type Approvals interface {
 	// expectRevision (0: any) is not current.
 	ApproveItem(ctx context.Context, childID, id, approver string, expectRevision int64,
 		announce func(Item) []outbox.Message) (Item, error)
+	// UpdateItemAnnouncing is UpdateItem with the events announce makes
+	// of the item before and after the change, in its transaction. Its
+	// change may turn the item back into a draft and set its EditedBy; the
+	// rest of its Approval is ApproveItem's alone.
+	UpdateItemAnnouncing(ctx context.Context, childID, id string, expectRevision int64, change func(*Item) error,
+		announce func(before, after Item) []outbox.Message) (Item, error)
 	// FinishJobAnnouncing is FinishJob announcing what it stored.
 	FinishJobAnnouncing(ctx context.Context, id, owner string, change func(*Item) error,
 		announce func(Item) []outbox.Message) (Item, error)
+}
+
+// edited is the approval an update stores when its change left next: the
+// change may turn the item back into a draft, which drops its approval,
+// and name its editor, but only ApproveItem publishes.
+func edited(cur, next Approval) Approval {
+	if next.PublishState == Draft {
+		return Approval{PublishState: Draft, EditedBy: next.EditedBy}
+	}
+	return cur
 }
 
 // stateOf is the publish state to store: zero is published.
@@ -91,8 +110,9 @@ func (s *SQL) ApproveItem(ctx context.Context, childID, id, approver string, exp
 		next.Revision = cur.Revision + 1
 		next.Approval = Approval{PublishState: Published, ApprovedBy: approver, ApproveTime: next.UpdateTime}
 		err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+			// What is approved is approved whoever wrote it: no editor is left.
 			ok, err := oneRowChanged(tx.ExecContext(ctx, `UPDATE media_items SET publish_state = $1, approved_by = $2,
-				approve_time = $3, update_time = $3, revision = $4 WHERE child_id = $5 AND id = $6 AND revision = $7`,
+				approve_time = $3, update_time = $3, edited_by = '', revision = $4 WHERE child_id = $5 AND id = $6 AND revision = $7`,
 				next.PublishState, next.ApprovedBy, sqldb.Micros(next.ApproveTime), next.Revision, childID, id, cur.Revision))
 			if err != nil {
 				return err

@@ -98,6 +98,30 @@ var approvalContract = []contractCase{
 		if len(ann.items) != 1 || count(t, e.db, "outbox_messages") != 1 {
 			t.Errorf("refused approvals announced: %+v", ann.items)
 		}
+		// An edit may make it a draft again, with its editor, which drops
+		// the approval, and announce it; an approval forgets the editor.
+		var announcedEdit []store.Item
+		redrafted, err := e.s.UpdateItemAnnouncing(ctx, "c1", "m1", 0, func(it *store.Item) error {
+			it.Title, it.PublishState, it.EditedBy = "rewritten", store.Draft, "erin"
+			return nil
+		}, func(before, after store.Item) []outbox.Message {
+			announcedEdit = append(announcedEdit, before, after)
+			return nil
+		})
+		want := store.Approval{PublishState: store.Draft, EditedBy: "erin"}
+		if got, rerr := e.s.GetItem(ctx, "c1", "m1"); err != nil || redrafted.Approval != want || rerr != nil || got.Approval != want {
+			t.Fatalf("redrafted %+v, %v; read back %+v, %v", redrafted.Approval, err, got.Approval, rerr)
+		}
+		if len(announcedEdit) != 2 || announcedEdit[0].PublishState != store.Published || announcedEdit[1].Approval != want {
+			t.Fatalf("the edit announced %+v", announcedEdit)
+		}
+		again, err := e.s.ApproveItem(ctx, "c1", "m1", "dan", 0, ann.announce)
+		if err != nil || again.PublishState != store.Published || again.EditedBy != "" {
+			t.Fatalf("approving the edit: %+v, %v", again.Approval, err)
+		}
+		if got, err := e.s.GetItem(ctx, "c1", "m1"); err != nil || got.Approval != again.Approval {
+			t.Fatalf("read back %+v, %v", got.Approval, err)
+		}
 	}},
 	{"approval and the end of processing see each other", func(t *testing.T, e env) {
 		ctx := context.Background()

@@ -124,11 +124,11 @@ func childLive(ctx context.Context, tx *sqldb.Tx, childID string) error {
 // read them back in the same order.
 const itemInsertColumns = `child_id, id, kind, title, caption, content_type, size_bytes, original_sha256, content_sha256,
 	width, height, duration_us, taken_time, state, failure_reason, thumbnails, uploaded_by, filename,
-	create_time, update_time, revision, publish_state, approved_by, approve_time`
+	create_time, update_time, revision, publish_state, approved_by, approve_time, edited_by`
 
 const itemColumns = `child_id, id, kind, title, caption, content_type, size_bytes, COALESCE(original_sha256, ''), content_sha256,
 	width, height, duration_us, taken_time, state, failure_reason, thumbnails, uploaded_by, filename,
-	create_time, update_time, revision, publish_state, approved_by, approve_time`
+	create_time, update_time, revision, publish_state, approved_by, approve_time, edited_by`
 
 func scanItem(row scanner) (Item, error) {
 	var it Item
@@ -138,7 +138,7 @@ func scanItem(row scanner) (Item, error) {
 	err := row.Scan(&it.ChildID, &it.ID, &it.Kind, &it.Title, &it.Caption, &it.ContentType, &it.SizeBytes,
 		&it.OriginalSHA256, &it.ContentSHA256, &it.Width, &it.Height, &durationUS, &taken, &it.State,
 		&it.FailureReason, &thumbs, &it.UploadedBy, &it.Filename, &created, &updated, &it.Revision,
-		&it.PublishState, &it.ApprovedBy, &approved)
+		&it.PublishState, &it.ApprovedBy, &approved, &it.EditedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, ErrNotFound
 	}
@@ -214,12 +214,12 @@ func (s *SQL) CreateItem(ctx context.Context, it Item, jobs []Job, events ...out
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO media_items (`+itemInsertColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 				it.ChildID, it.ID, it.Kind, it.Title, it.Caption, it.ContentType, it.SizeBytes, nullable(it.OriginalSHA256),
 				it.ContentSHA256, it.Width, it.Height, it.Duration.Microseconds(), takenArg(it.TakenTime), it.State,
 				it.FailureReason, encodeThumbnails(it.Thumbnails), it.UploadedBy, it.Filename,
 				sqldb.Micros(it.CreateTime), sqldb.Micros(it.UpdateTime), it.Revision,
-				it.PublishState, it.ApprovedBy, approveTimeArg(it.ApproveTime)); err != nil {
+				it.PublishState, it.ApprovedBy, approveTimeArg(it.ApproveTime), it.EditedBy); err != nil {
 				return err
 			}
 			if err := insertJobs(ctx, tx, jobs); err != nil {
@@ -325,7 +325,7 @@ func (s *SQL) nextItem(cur Item, change func(*Item) error) (Item, error) {
 	}
 	next.ChildID, next.ID, next.OriginalSHA256 = cur.ChildID, cur.ID, cur.OriginalSHA256
 	next.UploadedBy, next.CreateTime = cur.UploadedBy, cur.CreateTime
-	next.Approval = cur.Approval // ApproveItem's alone
+	next.Approval = edited(cur.Approval, next.Approval) // publishing is ApproveItem's alone
 	next.Revision, next.UpdateTime = cur.Revision+1, s.stamp()
 	normalize(&next)
 	return next, nil
@@ -337,11 +337,12 @@ func (s *SQL) nextItem(cur Item, change func(*Item) error) (Item, error) {
 func updateItemRow(ctx context.Context, tx *sqldb.Tx, cur, next Item, delta refDelta) error {
 	res, err := tx.ExecContext(ctx, `UPDATE media_items SET kind = $1, title = $2, caption = $3, content_type = $4,
 		size_bytes = $5, content_sha256 = $6, width = $7, height = $8, duration_us = $9, taken_time = $10, state = $11,
-		failure_reason = $12, thumbnails = $13, filename = $14, update_time = $15, revision = $16
-		WHERE child_id = $17 AND id = $18 AND revision = $19`,
+		failure_reason = $12, thumbnails = $13, filename = $14, update_time = $15, revision = $16, publish_state = $17,
+		approved_by = $18, approve_time = $19, edited_by = $20 WHERE child_id = $21 AND id = $22 AND revision = $23`,
 		next.Kind, next.Title, next.Caption, next.ContentType, next.SizeBytes, next.ContentSHA256, next.Width,
 		next.Height, next.Duration.Microseconds(), takenArg(next.TakenTime), next.State, next.FailureReason,
 		encodeThumbnails(next.Thumbnails), next.Filename, sqldb.Micros(next.UpdateTime), next.Revision,
+		next.PublishState, next.ApprovedBy, approveTimeArg(next.ApproveTime), next.EditedBy,
 		cur.ChildID, cur.ID, cur.Revision)
 	if err != nil {
 		return err
@@ -361,6 +362,12 @@ func updateItemRow(ctx context.Context, tx *sqldb.Tx, cur, next Item, delta refD
 // the revision it read is still current, and is retried when another writer
 // got in between and the caller did not pin a revision.
 func (s *SQL) UpdateItem(ctx context.Context, childID, id string, expectRevision int64, change func(*Item) error, events ...outbox.Message) (Item, error) {
+	return s.UpdateItemAnnouncing(ctx, childID, id, expectRevision, change, func(Item, Item) []outbox.Message { return events })
+}
+
+// UpdateItemAnnouncing is UpdateItem announcing what it changed.
+func (s *SQL) UpdateItemAnnouncing(ctx context.Context, childID, id string, expectRevision int64, change func(*Item) error,
+	announce func(before, after Item) []outbox.Message) (Item, error) {
 	for {
 		cur, err := s.GetItem(ctx, childID, id)
 		if err != nil {
@@ -381,7 +388,7 @@ func (s *SQL) UpdateItem(ctx context.Context, childID, id string, expectRevision
 			if err := delta.apply(ctx, tx, next.UpdateTime); err != nil {
 				return err
 			}
-			return addEvents(ctx, tx, events)
+			return addEvents(ctx, tx, announce(cur, next))
 		})
 		switch {
 		case err == nil:

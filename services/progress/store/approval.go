@@ -23,11 +23,14 @@ const (
 
 // Approval is how a record came to be published: at once (State
 // Published, no approver), or as a draft approved later by ApprovedBy.
-// A zero State is stored as Published.
+// A zero State is stored as Published. EditedBy is who last changed the
+// record since its approval, when not its author: like the author, they
+// may not approve it.
 type Approval struct {
 	State       PublishState
 	ApprovedBy  string
 	ApproveTime time.Time // zero unless approved
+	EditedBy    string
 }
 
 // ErrAlreadyPublished means an approval found its record published.
@@ -50,6 +53,16 @@ type Approvals interface {
 	// ApproveMilestone is ApproveAssessment for a milestone.
 	ApproveMilestone(ctx context.Context, childID, id, approver string, expectRevision int64,
 		announce func(Milestone) []outbox.Message) (Milestone, error)
+}
+
+// edited is the approval an update stores when its change left next: the
+// change may turn the record back into a draft, which drops its approval,
+// and name its editor, but only an approval publishes.
+func edited(cur, next Approval) Approval {
+	if next.State == Draft {
+		return Approval{State: Draft, EditedBy: next.EditedBy}
+	}
+	return cur
 }
 
 // stateOf is the state to store: a zero state is published.
@@ -107,8 +120,9 @@ func (s *SQL) Access(ctx context.Context, childID, user string) (Role, bool, boo
 func (s *SQL) approve(ctx context.Context, table, childID, id, approver string, expectRevision int64,
 	readBack func(context.Context, execer) error, announce func() []outbox.Message) error {
 	now := s.stamp()
+	// What is approved is approved whoever wrote it: no editor is left.
 	query := `UPDATE ` + table + ` SET state = $1, approved_by = $2, approve_time = $3, update_time = $3,
-		revision = revision + 1 WHERE child_id = $4 AND id = $5 AND state = $6`
+		edited_by = '', revision = revision + 1 WHERE child_id = $4 AND id = $5 AND state = $6`
 	args := []any{Published, approver, sqldb.Micros(now), childID, id, Draft}
 	if expectRevision != 0 {
 		query, args = query+` AND revision = $7`, append(args, expectRevision)

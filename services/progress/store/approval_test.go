@@ -129,9 +129,31 @@ var approvalContract = []struct {
 			t.Fatalf("refused approvals announced: %+v", ann.rows)
 		}
 		// An update keeps the approval.
-		updated, err := s.UpdateAssessment(ctx, "c1", "a1", 0, func(a *store.Assessment) error { a.Title = "retitled"; return nil })
+		updated, err := s.UpdateAssessment(ctx, "c1", "a1", 0, func(a *store.Assessment) error { a.Title = "retitled"; return nil }, nil)
 		if err != nil || updated.Approval != approved.Approval {
 			t.Fatalf("update = %+v, %v", updated, err)
+		}
+		// An update may make it a draft again, with its editor, which
+		// drops the approval; it may not publish; an approval forgets the
+		// editor.
+		redrafted, err := s.UpdateAssessment(ctx, "c1", "a1", 0, func(a *store.Assessment) error {
+			a.Title, a.State, a.EditedBy = "rewritten", store.Draft, "dan"
+			return nil
+		}, nil)
+		want := store.Approval{State: store.Draft, EditedBy: "dan"}
+		if got, rerr := s.GetAssessment(ctx, "c1", "a1"); err != nil || redrafted.Approval != want || rerr != nil || got.Approval != want {
+			t.Fatalf("redrafted = %+v, %v; read back %+v, %v", redrafted.Approval, err, got.Approval, rerr)
+		}
+		sneaky, err := s.UpdateAssessment(ctx, "c1", "a1", 0, func(a *store.Assessment) error {
+			a.Approval = store.Approval{State: store.Published, ApprovedBy: "dan"}
+			return nil
+		}, nil)
+		if err != nil || sneaky.Approval != want {
+			t.Fatalf("an update that publishes = %+v, %v", sneaky.Approval, err)
+		}
+		again, err := s.ApproveAssessment(ctx, "c1", "a1", "carl", 0, ann.announce)
+		if err != nil || again.State != store.Published || again.EditedBy != "" {
+			t.Fatalf("approving the edit = %+v, %v", again.Approval, err)
 		}
 	}},
 	{"a draft milestone is approved once", func(t *testing.T, s store.Store) {

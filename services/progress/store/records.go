@@ -109,13 +109,20 @@ type Records interface {
 	CreateAssessment(ctx context.Context, a Assessment, events ...outbox.Message) (_ Assessment, created bool, _ error)
 	GetAssessment(ctx context.Context, childID, id string) (Assessment, error)
 	ListAssessments(ctx context.Context, q AssessmentQuery) ([]Assessment, error)
-	UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error) (Assessment, error)
+	// UpdateAssessment applies change to the assessment and stores it,
+	// with the events announce (when not nil) makes of it before and
+	// after. change may turn it back into a draft and set its EditedBy;
+	// the rest of its Approval is the approval's alone.
+	UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error,
+		announce func(before, after Assessment) []outbox.Message) (Assessment, error)
 	DeleteAssessment(ctx context.Context, childID, id string, expectRevision int64) error
 
 	CreateMilestone(ctx context.Context, m Milestone, events ...outbox.Message) (_ Milestone, created bool, _ error)
 	GetMilestone(ctx context.Context, childID, id string) (Milestone, error)
 	ListMilestones(ctx context.Context, q MilestoneQuery) ([]Milestone, error)
-	UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error) (Milestone, error)
+	// UpdateMilestone is UpdateAssessment for a milestone.
+	UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error,
+		announce func(before, after Milestone) []outbox.Message) (Milestone, error)
 	DeleteMilestone(ctx context.Context, childID, id string, expectRevision int64) error
 
 	// GradingScale returns the child's own scale; found is false while the

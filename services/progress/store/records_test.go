@@ -104,13 +104,13 @@ var recordsContract = []struct {
 		if _, _, err := s.CreateAssessment(ctx, assessment("nochild", "a9", "Math", "2026-03-01")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("assessment of a missing child: %v", err)
 		}
-		if _, err := s.UpdateAssessment(ctx, "c1", "a1", 7, func(*store.Assessment) error { return nil }); !errors.Is(err, store.ErrStale) {
+		if _, err := s.UpdateAssessment(ctx, "c1", "a1", 7, func(*store.Assessment) error { return nil }, nil); !errors.Is(err, store.ErrStale) {
 			t.Fatalf("stale update: %v", err)
 		}
 		if revision(t, s, "c1") != rev1 {
 			t.Fatal("a refused update raised the revision")
 		}
-		up, err := s.UpdateAssessment(ctx, "c1", "a1", 1, func(a *store.Assessment) error { a.Score.Earned = 10; return nil })
+		up, err := s.UpdateAssessment(ctx, "c1", "a1", 1, func(a *store.Assessment) error { a.Score.Earned = 10; return nil }, nil)
 		if err != nil || up.Score.Earned != 10 || up.Revision != 2 || up.RecordedBy != "teacher" {
 			t.Fatalf("update: %+v %v", up, err)
 		}

@@ -96,14 +96,14 @@ func (f *filter) query(columns, table, order string, limit int) string {
 
 const assessmentColumns = `child_id, id, subject, title, kind, score_kind, points_earned, points_possible, letter_grade,
 	assessed_date, teacher_comment, recorded_by, COALESCE(request_id, ''), create_time, update_time, revision,
-	state, approved_by, approve_time`
+	state, approved_by, approve_time, edited_by`
 
 func scanAssessment(row scanner) (Assessment, error) {
 	var a Assessment
 	var created, updated, approved int64
 	err := row.Scan(&a.ChildID, &a.ID, &a.Subject, &a.Title, &a.Kind, &a.Score.Kind, &a.Score.Earned, &a.Score.Possible,
 		&a.Score.Letter, &a.AssessedDate, &a.TeacherComment, &a.RecordedBy, &a.RequestID, &created, &updated, &a.Revision,
-		&a.State, &a.ApprovedBy, &approved)
+		&a.State, &a.ApprovedBy, &approved, &a.EditedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Assessment{}, ErrNotFound
 	}
@@ -189,27 +189,45 @@ func (s *SQL) ListAssessments(ctx context.Context, q AssessmentQuery) ([]Assessm
 }
 
 // UpdateAssessment changes an assessment with an optimistic
-// read-modify-write, raising the child's progress revision with it.
-func (s *SQL) UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error) (Assessment, error) {
+// read-modify-write, raising the child's progress revision with it and
+// adding the events announce makes of the assessment before and after.
+func (s *SQL) UpdateAssessment(ctx context.Context, childID, id string, expectRevision int64, change func(*Assessment) error,
+	announce func(before, after Assessment) []outbox.Message) (Assessment, error) {
+	var before Assessment
 	a, err := optimistic(expectRevision,
-		func() (Assessment, error) { return s.GetAssessment(ctx, childID, id) },
+		func() (Assessment, error) {
+			var err error
+			before, err = s.GetAssessment(ctx, childID, id)
+			return before, err
+		},
 		func(a *Assessment) *int64 { return &a.Revision },
 		change,
 		func(a *Assessment, read int64) (bool, error) {
 			a.ChildID, a.ID, a.UpdateTime = childID, id, s.stamp()
-			return s.writeRecord(ctx, childID, `UPDATE assessments SET subject = $1, title = $2, kind = $3, score_kind = $4,
-				points_earned = $5, points_possible = $6, letter_grade = $7, assessed_date = $8, teacher_comment = $9,
-				update_time = $10, revision = $11 WHERE child_id = $12 AND id = $13 AND revision = $14`,
+			a.Approval = edited(before.Approval, a.Approval)
+			return s.writeRecord(ctx, childID, announceEdit(announce, before, *a), `UPDATE assessments SET subject = $1, title = $2,
+				kind = $3, score_kind = $4, points_earned = $5, points_possible = $6, letter_grade = $7, assessed_date = $8,
+				teacher_comment = $9, update_time = $10, revision = $11, state = $12, approved_by = $13, approve_time = $14,
+				edited_by = $15 WHERE child_id = $16 AND id = $17 AND revision = $18`,
 				a.Subject, a.Title, a.Kind, a.Score.Kind, a.Score.Earned, a.Score.Possible, a.Score.Letter, a.AssessedDate,
-				a.TeacherComment, sqldb.Micros(a.UpdateTime), a.Revision, childID, id, read)
+				a.TeacherComment, sqldb.Micros(a.UpdateTime), a.Revision, a.State, a.ApprovedBy, approveTimeArg(a.ApproveTime),
+				a.EditedBy, childID, id, read)
 		})
 	return a, wrap("update assessment", err)
 }
 
+// announceEdit is what announce makes of an edit; nothing without it.
+func announceEdit[T any](announce func(before, after T) []outbox.Message, before, after T) []outbox.Message {
+	if announce == nil {
+		return nil
+	}
+	return announce(before, after)
+}
+
 // writeRecord runs an UPDATE of one of a child's records and, when it
-// changed its row, raises the child's progress revision in the same
-// transaction.
-func (s *SQL) writeRecord(ctx context.Context, childID, query string, args ...any) (bool, error) {
+// changed its row, raises the child's progress revision and adds events
+// in the same transaction.
+func (s *SQL) writeRecord(ctx context.Context, childID string, events []outbox.Message, query string, args ...any) (bool, error) {
 	var written bool
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		ok, err := oneRow(tx.ExecContext(ctx, query, args...))
@@ -217,7 +235,10 @@ func (s *SQL) writeRecord(ctx context.Context, childID, query string, args ...an
 			return err
 		}
 		written = true
-		return touchProgress(ctx, tx, childID)
+		if err := touchProgress(ctx, tx, childID); err != nil {
+			return err
+		}
+		return addEvents(ctx, tx, events)
 	})
 	return written, err
 }
@@ -262,13 +283,13 @@ func (s *SQL) deleteRecord(ctx context.Context, table, childID, id string, expec
 }
 
 const milestoneColumns = `child_id, id, title, description, category, achieved_date, recorded_by, COALESCE(request_id, ''),
-	create_time, update_time, revision, state, approved_by, approve_time`
+	create_time, update_time, revision, state, approved_by, approve_time, edited_by`
 
 func scanMilestone(row scanner) (Milestone, error) {
 	var m Milestone
 	var created, updated, approved int64
 	err := row.Scan(&m.ChildID, &m.ID, &m.Title, &m.Description, &m.Category, &m.AchievedDate, &m.RecordedBy, &m.RequestID,
-		&created, &updated, &m.Revision, &m.State, &m.ApprovedBy, &approved)
+		&created, &updated, &m.Revision, &m.State, &m.ApprovedBy, &approved, &m.EditedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Milestone{}, ErrNotFound
 	}
@@ -340,17 +361,27 @@ func (s *SQL) ListMilestones(ctx context.Context, q MilestoneQuery) ([]Milestone
 	return out, rows.Err()
 }
 
-// UpdateMilestone changes a milestone with an optimistic read-modify-write.
-func (s *SQL) UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error) (Milestone, error) {
+// UpdateMilestone changes a milestone as UpdateAssessment does an
+// assessment.
+func (s *SQL) UpdateMilestone(ctx context.Context, childID, id string, expectRevision int64, change func(*Milestone) error,
+	announce func(before, after Milestone) []outbox.Message) (Milestone, error) {
+	var before Milestone
 	m, err := optimistic(expectRevision,
-		func() (Milestone, error) { return s.GetMilestone(ctx, childID, id) },
+		func() (Milestone, error) {
+			var err error
+			before, err = s.GetMilestone(ctx, childID, id)
+			return before, err
+		},
 		func(m *Milestone) *int64 { return &m.Revision },
 		change,
 		func(m *Milestone, read int64) (bool, error) {
 			m.ChildID, m.ID, m.UpdateTime = childID, id, s.stamp()
-			return s.writeRecord(ctx, childID, `UPDATE milestones SET title = $1, description = $2, category = $3,
-				achieved_date = $4, update_time = $5, revision = $6 WHERE child_id = $7 AND id = $8 AND revision = $9`,
-				m.Title, m.Description, m.Category, m.AchievedDate, sqldb.Micros(m.UpdateTime), m.Revision, childID, id, read)
+			m.Approval = edited(before.Approval, m.Approval)
+			return s.writeRecord(ctx, childID, announceEdit(announce, before, *m), `UPDATE milestones SET title = $1,
+				description = $2, category = $3, achieved_date = $4, update_time = $5, revision = $6, state = $7,
+				approved_by = $8, approve_time = $9, edited_by = $10 WHERE child_id = $11 AND id = $12 AND revision = $13`,
+				m.Title, m.Description, m.Category, m.AchievedDate, sqldb.Micros(m.UpdateTime), m.Revision, m.State, m.ApprovedBy,
+				approveTimeArg(m.ApproveTime), m.EditedBy, childID, id, read)
 		})
 	return m, wrap("update milestone", err)
 }

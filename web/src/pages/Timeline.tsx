@@ -30,22 +30,24 @@ function draftOf(e: Entry): { draft: boolean; author: string } {
   return { draft: false, author: "" };
 }
 
+/** Approves the version the viewer sees: its etag, which the server requires. */
 async function approve(e: Entry): Promise<Entry> {
   const [, child, , id] = e.item.name.split("/") as [string, string, string, string];
   if (e.kind === "assessment")
-    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/assessments/{assessment}:approve", { params: { path: { child, assessment: id } }, body: {} })) };
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/assessments/{assessment}:approve", { params: { path: { child, assessment: id } }, body: { etag: e.item.etag } })) };
   if (e.kind === "milestone")
-    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/milestones/{milestone}:approve", { params: { path: { child, milestone: id } }, body: {} })) };
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/milestones/{milestone}:approve", { params: { path: { child, milestone: id } }, body: { etag: e.item.etag } })) };
   if (e.kind === "media")
-    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/media/{mediaItem}:approve", { params: { path: { child, mediaItem: id } }, body: {} })) };
+    return { ...e, item: await unwrap(api.POST("/v1/children/{child}/media/{mediaItem}:approve", { params: { path: { child, mediaItem: id } }, body: { etag: e.item.etag } })) };
   return e;
 }
 
 /**
  * A draft's mark, and Approve for the child's other contributors and the
  * administrators (the author may not approve their own: the button is
- * not offered, and the server refuses it anyway). Guardians never get
- * drafts from the API.
+ * not offered, and the server refuses it anyway, as it refuses whoever
+ * last edited it, which the refusal under the button then says). Guardians
+ * never get drafts from the API.
  */
 function Approval({ entry, viewer, onApproved }: { entry: Entry; viewer: Viewer; onApproved: (e: Entry) => void }) {
   const [busy, setBusy] = useState(false);

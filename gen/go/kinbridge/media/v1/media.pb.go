@@ -380,9 +380,11 @@ type MediaItem struct {
 	// approval (only contributors and administrators see drafts), PUBLISHED
 	// otherwise. (`state` is where the item is in its processing.)
 	PublishState v11.PublishState `protobuf:"varint,20,opt,name=publish_state,json=publishState,proto3,enum=kinbridge.progress.v1.PublishState" json:"publish_state,omitempty"`
-	// The user who approved the draft; empty when it was published at once.
+	// The user who approved the draft; empty when it was published at once,
+	// and while it is a draft (again, after an edit).
 	ApprovedBy string `protobuf:"bytes,21,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
-	// When the draft was approved; absent when it was published at once.
+	// When the draft was approved; absent when it was published at once, and
+	// while it is a draft.
 	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1829,8 +1831,9 @@ type ApproveMediaItemRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `children/{child}/media/{media}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// When set, the approval happens only if this is the current etag: what
-	// the approver read is what is published.
+	// Required: the etag of the version the approver read. The approval
+	// happens only if it is still current (ABORTED otherwise), so what is
+	// published is what the approver read.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2139,10 +2142,10 @@ const file_kinbridge_media_v1_media_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"x\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x80\x01\n" +
 	"\x17ApproveMediaItemRequest\x12I\n" +
-	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x01\n" +
+	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12\x1a\n" +
+	"\x04etag\x18\x02 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\x04etag\"\xcd\x01\n" +
 	"\x17ReadMediaContentRequest\x12I\n" +
 	"\x04name\x18\x01 \x01(\tB5\xbaH2r02.^children/[a-z0-9]{1,63}/media/[a-z0-9]{1,63}$R\x04name\x12%\n" +
 	"\tthumbnail\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\tthumbnail\x12\x1f\n" +

@@ -91,9 +91,11 @@ type MediaServiceClient interface {
 	// Publishes a draft item (see the progress service's
 	// Child.require_approval): guardians see it from now on, and are told
 	// with MEDIA_READY once it is also processed. Another contributor of the
-	// child than its uploader, or an administrator; the uploader gets
-	// PERMISSION_DENIED, and an item that is already published
-	// FAILED_PRECONDITION.
+	// child than its uploader and the one who last edited it, or an
+	// administrator; they get PERMISSION_DENIED, and an item that is already
+	// published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
+	// without it). A contributor's change of the title, caption or kind of
+	// an item of a child that requires approval makes it a draft again.
 	ApproveMediaItem(ctx context.Context, in *ApproveMediaItemRequest, opts ...grpc.CallOption) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer
@@ -370,9 +372,11 @@ type MediaServiceServer interface {
 	// Publishes a draft item (see the progress service's
 	// Child.require_approval): guardians see it from now on, and are told
 	// with MEDIA_READY once it is also processed. Another contributor of the
-	// child than its uploader, or an administrator; the uploader gets
-	// PERMISSION_DENIED, and an item that is already published
-	// FAILED_PRECONDITION.
+	// child than its uploader and the one who last edited it, or an
+	// administrator; they get PERMISSION_DENIED, and an item that is already
+	// published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
+	// without it). A contributor's change of the title, caption or kind of
+	// an item of a child that requires approval makes it a draft again.
 	ApproveMediaItem(context.Context, *ApproveMediaItemRequest) (*MediaItem, error)
 	// Uploads a file in one stream: an UploadMetadata message first, then the
 	// bytes in chunks. The same bytes already stored for the child answer

@@ -35,8 +35,8 @@ type PublishState int32
 const (
 	// Not set.
 	PublishState_PUBLISH_STATE_UNSPECIFIED PublishState = 0
-	// Recorded for a child that requires approval and not yet approved: only
-	// contributors and administrators see it.
+	// Recorded or edited by a contributor for a child that requires approval
+	// and not yet approved: only contributors and administrators see it.
 	PublishState_PUBLISH_STATE_DRAFT PublishState = 1
 	// Visible to everyone who follows the child.
 	PublishState_PUBLISH_STATE_PUBLISHED PublishState = 2
@@ -442,8 +442,9 @@ type Child struct {
 	// approval before guardians see it: assessments, milestones and media
 	// items created by a contributor who is not an administrator are then
 	// drafts (PUBLISH_STATE_DRAFT) until another contributor or an
-	// administrator approves them. Set by administrators only. Turning it
-	// off publishes no existing draft: each still needs its approval.
+	// administrator approves them, and so is a contributor's edit of what
+	// was published. Set by administrators only. Turning it off publishes
+	// no existing draft: each still needs its approval.
 	RequireApproval bool `protobuf:"varint,11,opt,name=require_approval,json=requireApproval,proto3" json:"require_approval,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -1949,9 +1950,11 @@ type Assessment struct {
 	// approval (only contributors and administrators see drafts), PUBLISHED
 	// otherwise.
 	State PublishState `protobuf:"varint,13,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
-	// The user who approved the draft; empty when it was published at once.
+	// The user who approved the draft; empty when it was published at once,
+	// and while it is a draft (again, after an edit).
 	ApprovedBy string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
-	// When the draft was approved; absent when it was published at once.
+	// When the draft was approved; absent when it was published at once, and
+	// while it is a draft.
 	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2126,9 +2129,11 @@ type Milestone struct {
 	Reactions *v1.ReactionSummary `protobuf:"bytes,30,opt,name=reactions,proto3" json:"reactions,omitempty"`
 	// Whether guardians see it, as for Assessment.state.
 	State PublishState `protobuf:"varint,10,opt,name=state,proto3,enum=kinbridge.progress.v1.PublishState" json:"state,omitempty"`
-	// The user who approved the draft; empty when it was published at once.
+	// The user who approved the draft; empty when it was published at once,
+	// and while it is a draft (again, after an edit).
 	ApprovedBy string `protobuf:"bytes,11,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
-	// When the draft was approved; absent when it was published at once.
+	// When the draft was approved; absent when it was published at once, and
+	// while it is a draft.
 	ApproveTime   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=approve_time,json=approveTime,proto3" json:"approve_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2962,8 +2967,9 @@ type ApproveAssessmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The assessment's name, `children/{child}/assessments/{assessment}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// When set, the approval happens only if this is the current etag: what
-	// the approver read is what is published.
+	// Required: the etag of the version the approver read. The approval
+	// happens only if it is still current (ABORTED otherwise), so what is
+	// published is what the approver read.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3721,8 +3727,7 @@ type ApproveMilestoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The milestone's name, `children/{child}/milestones/{milestone}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// When set, the approval happens only if this is the current etag: what
-	// the approver read is what is published.
+	// Required, as in ApproveAssessmentRequest.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4379,10 +4384,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"updateMask\"~\n" +
 	"\x17DeleteAssessmentRequest\x12O\n" +
 	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x7f\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x87\x01\n" +
 	"\x18ApproveAssessmentRequest\x12O\n" +
-	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xcd\x02\n" +
+	"\x04name\x18\x01 \x01(\tB;\xbaH8r624^children/[a-z0-9]{1,63}/assessments/[a-z0-9]{1,63}$R\x04name\x12\x1a\n" +
+	"\x04etag\x18\x02 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\x04etag\"\xcd\x02\n" +
 	"\x16CreateMilestoneRequest\x128\n" +
 	"\x06parent\x18\x01 \x01(\tB \xbaH\x1dr\x1b2\x19^children/[a-z0-9]{1,63}$R\x06parent\x12\xd0\x01\n" +
 	"\tmilestone\x18\x02 \x01(\v2 .kinbridge.progress.v1.MilestoneB\x8f\x01\xbaH\x8b\x01\xba\x019\n" +
@@ -4439,10 +4444,10 @@ const file_kinbridge_progress_v1_progress_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"}\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x85\x01\n" +
 	"\x17ApproveMilestoneRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"[\n" +
+	"\x04name\x18\x01 \x01(\tB:\xbaH7r523^children/[a-z0-9]{1,63}/milestones/[a-z0-9]{1,63}$R\x04name\x12\x1a\n" +
+	"\x04etag\x18\x02 \x01(\tB\x06\xbaH\x03\xc8\x01\x01R\x04etag\"[\n" +
 	"\x16GetGradingScaleRequest\x12A\n" +
 	"\x04name\x18\x01 \x01(\tB-\xbaH*r(2&^children/[a-z0-9]{1,63}/gradingScale$R\x04name\"m\n" +
 	"\x19UpdateGradingScaleRequest\x12P\n" +
