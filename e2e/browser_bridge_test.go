@@ -25,6 +25,7 @@ type bridgeResult struct {
 	Joined             string   `json:"joined"`
 	JoinURL            string   `json:"joinURL"`
 	GrandmaTabs        []string `json:"grandmaTabs"`
+	Retried            string   `json:"retried"`
 	UsedAgain          string   `json:"usedAgain"`
 	Revoked            string   `json:"revoked"`
 	Unknown            string   `json:"unknown"`
@@ -150,6 +151,7 @@ func checkInvite(t *testing.T, public string, res bridgeResult) {
 		t.Errorf("after signing in through the link grandma's page says %q at %s; want her following Ada, the token off the address", res.Joined, res.JoinURL)
 	}
 	for what, got := range map[string][2]string{
+		"her link again":   {res.Retried, "You now follow Ada"},
 		"the used link":    {res.UsedAgain, "already used"},
 		"a revoked link":   {res.Revoked, "withdrawn"},
 		"an unknown token": {res.Unknown, "not known"},

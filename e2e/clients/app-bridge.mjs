@@ -138,7 +138,13 @@ try {
     found.grandmaTabs = await grandma.getByRole("navigation", { name: "Child" }).getByRole("link").allInnerTexts();
 
     journal.step("the refusals: used, revoked, unknown");
-    found.usedAgain = await openJoin(grandma, found.link);
+    // Grandma's own link again is a retry: she keeps what she joined.
+    // Anyone else finds it used (the guardian, who follows Ada already).
+    found.retried = await openJoin(grandma, found.link);
+    const guardianAt = guardian.url();
+    found.usedAgain = await openJoin(guardian, found.link);
+    await guardian.goto(guardianAt);
+    await guardian.getByRole("heading", { level: 1 }).waitFor();
     await tab(guardian, "Timeline");
     await tab(guardian, "Family");
     await guardian.locator("#invite-relation").fill("uncle");
