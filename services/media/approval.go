@@ -16,6 +16,7 @@ import (
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/access"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/editors"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/names"
@@ -88,7 +89,7 @@ func afterEdit(a *store.Approval, p auth.Principal, approvalRequired bool, uploa
 		a.PublishState = store.Draft
 	}
 	if a.PublishState == store.Draft && p.Subject != uploader {
-		a.EditedBy = p.Subject
+		a.EditedBy = editors.Add(a.EditedBy, p.Subject)
 	}
 }
 
@@ -190,7 +191,7 @@ func (s *Service) approveItem(ctx context.Context, child, id string, rev int64) 
 	if !p.Admin && p.Subject == cur.UploadedBy {
 		return store.Item{}, status.Errorf(codes.PermissionDenied, "%s was uploaded by you: another contributor or an administrator approves it", name)
 	}
-	if !p.Admin && p.Subject == cur.EditedBy {
+	if !p.Admin && editors.Has(cur.EditedBy, p.Subject) {
 		return store.Item{}, status.Errorf(codes.PermissionDenied, "%s was edited by you: another contributor or an administrator approves it", name)
 	}
 	it, err := s.store.ApproveItem(ctx, child, id, p.Subject, rev, approvedEvents)

@@ -14,6 +14,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/auth"
+	"github.com/kinbridge/kinbridge/pkg/editors"
 	"github.com/kinbridge/kinbridge/pkg/etag"
 	"github.com/kinbridge/kinbridge/pkg/events"
 	"github.com/kinbridge/kinbridge/pkg/names"
@@ -102,7 +103,7 @@ func afterEdit(a *store.Approval, p auth.Principal, draft bool, author string) {
 		a.State = store.Draft
 	}
 	if a.State == store.Draft && p.Subject != author {
-		a.EditedBy = p.Subject
+		a.EditedBy = editors.Add(a.EditedBy, p.Subject)
 	}
 }
 
@@ -216,9 +217,9 @@ func milestoneEventBy(m store.Milestone, actor string) outbox.Message {
 // approver checks an approval of the record named name before it is made:
 // the etag (required: the approver approves what they read), the caller a
 // contributor of the child (or an administrator), and neither the record's
-// author nor its last editor (read by writers): another contributor or an
-// administrator approves it. It returns the caller and the revision the
-// etag names.
+// author nor anyone who edited it since its approval (read by writers):
+// another contributor or an administrator approves it. It returns the
+// caller and the revision the etag names.
 func (s *server) approver(ctx context.Context, name, childID, etagValue string,
 	writers func(context.Context) (store.Approval, string, error)) (auth.Principal, int64, error) {
 	if etagValue == "" {
@@ -239,7 +240,7 @@ func (s *server) approver(ctx context.Context, name, childID, etagValue string,
 	if !p.Admin && p.Subject == recordedBy {
 		return auth.Principal{}, 0, status.Errorf(codes.PermissionDenied, "%s was recorded by you: another contributor or an administrator approves it", name)
 	}
-	if !p.Admin && p.Subject == approval.EditedBy {
+	if !p.Admin && editors.Has(approval.EditedBy, p.Subject) {
 		return auth.Principal{}, 0, status.Errorf(codes.PermissionDenied, "%s was edited by you: another contributor or an administrator approves it", name)
 	}
 	return p, rev, nil

@@ -43,7 +43,7 @@ func newApprovalEnv(t *testing.T, requireApproval bool) *approvalEnv {
 	}
 	e.child = c.GetName()
 	for user, role := range map[string]progressv1.Role{"ann": progressv1.Role_ROLE_CONTRIBUTOR, "ben": progressv1.Role_ROLE_CONTRIBUTOR,
-		"gina": progressv1.Role_ROLE_GUARDIAN} {
+		"cal": progressv1.Role_ROLE_CONTRIBUTOR, "gina": progressv1.Role_ROLE_GUARDIAN} {
 		if _, err := s.CreateGuardianship(admin, &progressv1.CreateGuardianshipRequest{Parent: e.child,
 			Guardianship: &progressv1.Guardianship{User: user, Role: role}}); err != nil {
 			t.Fatal(err)
@@ -499,7 +499,7 @@ func hasFieldViolation(err error, field string) bool {
 
 // TestApprovalEdits: guardians see only what someone other than its
 // writers approved. A contributor's edit of a published record makes it a
-// draft again, and neither its author nor its last editor approves it; an
+// draft again, and neither its author nor any editor approves it; an
 // administrator's edit keeps it published.
 func TestApprovalEdits(t *testing.T) {
 	for _, k := range kinds {
@@ -603,12 +603,17 @@ func TestApprovalDraftEditedByAnother(t *testing.T) {
 			if err != nil || r.state != draft {
 				t.Fatalf("ben's edit: %+v, %v", r, err)
 			}
-			// The author's later edit leaves ben's words in it.
+			// cal's edit, then the author's, leave ben's words in it: none
+			// of the three approves.
+			r, err = k.retitle(s, e.as("cal", false), d.name, r.etag, "Rewritten by ben, then cal")
+			if err != nil || r.state != draft {
+				t.Fatalf("cal's edit: %+v, %v", r, err)
+			}
 			r, err = k.retitle(s, e.as("ann", false), d.name, r.etag, "Rewritten by ben, then ann")
 			if err != nil || r.state != draft {
 				t.Fatalf("ann's edit: %+v, %v", r, err)
 			}
-			for _, user := range []string{"ben", "ann"} {
+			for _, user := range []string{"ben", "cal", "ann"} {
 				if _, err := k.approve(s, e.as(user, false), d.name, r.etag); status.Code(err) != codes.PermissionDenied {
 					t.Fatalf("%s approves: %v, want PERMISSION_DENIED", user, err)
 				}

@@ -338,10 +338,11 @@ export interface paths {
          * Publishes a draft assessment (see Child.require_approval): guardians see it from now on and are notified (ASSESSMENT_RECORDED)
          * @description Publishes a draft assessment (see Child.require_approval): guardians
          *     see it from now on and are notified (ASSESSMENT_RECORDED). Another
-         *     contributor of the child than the one who recorded it and the one who
-         *     last edited it, or an administrator; they get PERMISSION_DENIED, and
-         *     an assessment that is already published FAILED_PRECONDITION. The etag
-         *     is required (INVALID_ARGUMENT without it).
+         *     contributor of the child than the one who recorded it and anyone who
+         *     edited it since its approval, or an administrator; they get
+         *     PERMISSION_DENIED, and an assessment that is already published
+         *     FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT without
+         *     it).
          */
         post: operations["ApproveAssessment"];
         delete?: never;
@@ -660,8 +661,8 @@ export interface paths {
          * @description Publishes a draft item (see the progress service's
          *     Child.require_approval): guardians see it from now on, and are told
          *     with MEDIA_READY once it is also processed. Another contributor of the
-         *     child than its uploader and the one who last edited it, or an
-         *     administrator; they get PERMISSION_DENIED, and an item that is already
+         *     child than its uploader and anyone who edited it since its approval,
+         *     or an administrator; they get PERMISSION_DENIED, and an item that is already
          *     published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
          *     without it). A contributor's change of the title, caption or kind of
          *     an item of a child that requires approval makes it a draft again.

@@ -21,9 +21,9 @@ const (
 
 // Approval is how an item came to be published: at once (Published, no
 // approver), or as a draft approved later by ApprovedBy. A zero
-// PublishState is stored as Published. EditedBy is who last changed the
-// item since its approval, when not its uploader: like the uploader, they
-// may not approve it.
+// PublishState is stored as Published. EditedBy is who changed the
+// item since its approval, other than its uploader (pkg/editors: one per line):
+// like the uploader, none of them may approve it.
 type Approval struct {
 	PublishState PublishState
 	ApprovedBy   string

@@ -23,9 +23,9 @@ const (
 
 // Approval is how a record came to be published: at once (State
 // Published, no approver), or as a draft approved later by ApprovedBy.
-// A zero State is stored as Published. EditedBy is who last changed the
-// record since its approval, when not its author: like the author, they
-// may not approve it.
+// A zero State is stored as Published. EditedBy is who changed the
+// record since its approval, other than its author (pkg/editors: one per line):
+// like the author, none of them may approve it.
 type Approval struct {
 	State       PublishState
 	ApprovedBy  string

@@ -91,8 +91,8 @@ type MediaServiceClient interface {
 	// Publishes a draft item (see the progress service's
 	// Child.require_approval): guardians see it from now on, and are told
 	// with MEDIA_READY once it is also processed. Another contributor of the
-	// child than its uploader and the one who last edited it, or an
-	// administrator; they get PERMISSION_DENIED, and an item that is already
+	// child than its uploader and anyone who edited it since its approval,
+	// or an administrator; they get PERMISSION_DENIED, and an item that is already
 	// published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
 	// without it). A contributor's change of the title, caption or kind of
 	// an item of a child that requires approval makes it a draft again.
@@ -372,8 +372,8 @@ type MediaServiceServer interface {
 	// Publishes a draft item (see the progress service's
 	// Child.require_approval): guardians see it from now on, and are told
 	// with MEDIA_READY once it is also processed. Another contributor of the
-	// child than its uploader and the one who last edited it, or an
-	// administrator; they get PERMISSION_DENIED, and an item that is already
+	// child than its uploader and anyone who edited it since its approval,
+	// or an administrator; they get PERMISSION_DENIED, and an item that is already
 	// published FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT
 	// without it). A contributor's change of the title, caption or kind of
 	// an item of a child that requires approval makes it a draft again.

@@ -78,8 +78,8 @@ const (
 // summaries never count them (for anyone). Contributors and administrators
 // see them, with `state` PUBLISH_STATE_DRAFT. A contributor's edit that
 // changes a record of such a child makes it a draft again, to be approved
-// again by someone other than its author and that editor; an
-// administrator's edit keeps it published.
+// again by someone other than its author and everyone who edited it since
+// its approval; an administrator's edit keeps it published.
 type ProgressServiceClient interface {
 	// Creates a child. Administrators only.
 	CreateChild(ctx context.Context, in *CreateChildRequest, opts ...grpc.CallOption) (*Child, error)
@@ -164,10 +164,11 @@ type ProgressServiceClient interface {
 	DeleteAssessment(ctx context.Context, in *DeleteAssessmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Publishes a draft assessment (see Child.require_approval): guardians
 	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
-	// contributor of the child than the one who recorded it and the one who
-	// last edited it, or an administrator; they get PERMISSION_DENIED, and
-	// an assessment that is already published FAILED_PRECONDITION. The etag
-	// is required (INVALID_ARGUMENT without it).
+	// contributor of the child than the one who recorded it and anyone who
+	// edited it since its approval, or an administrator; they get
+	// PERMISSION_DENIED, and an assessment that is already published
+	// FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT without
+	// it).
 	ApproveAssessment(ctx context.Context, in *ApproveAssessmentRequest, opts ...grpc.CallOption) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
@@ -641,8 +642,8 @@ func (c *progressServiceClient) GetUser(ctx context.Context, in *GetUserRequest,
 // summaries never count them (for anyone). Contributors and administrators
 // see them, with `state` PUBLISH_STATE_DRAFT. A contributor's edit that
 // changes a record of such a child makes it a draft again, to be approved
-// again by someone other than its author and that editor; an
-// administrator's edit keeps it published.
+// again by someone other than its author and everyone who edited it since
+// its approval; an administrator's edit keeps it published.
 type ProgressServiceServer interface {
 	// Creates a child. Administrators only.
 	CreateChild(context.Context, *CreateChildRequest) (*Child, error)
@@ -727,10 +728,11 @@ type ProgressServiceServer interface {
 	DeleteAssessment(context.Context, *DeleteAssessmentRequest) (*emptypb.Empty, error)
 	// Publishes a draft assessment (see Child.require_approval): guardians
 	// see it from now on and are notified (ASSESSMENT_RECORDED). Another
-	// contributor of the child than the one who recorded it and the one who
-	// last edited it, or an administrator; they get PERMISSION_DENIED, and
-	// an assessment that is already published FAILED_PRECONDITION. The etag
-	// is required (INVALID_ARGUMENT without it).
+	// contributor of the child than the one who recorded it and anyone who
+	// edited it since its approval, or an administrator; they get
+	// PERMISSION_DENIED, and an assessment that is already published
+	// FAILED_PRECONDITION. The etag is required (INVALID_ARGUMENT without
+	// it).
 	ApproveAssessment(context.Context, *ApproveAssessmentRequest) (*Assessment, error)
 	// Records a milestone. Contributors and administrators; idempotent with a
 	// `request_id` like CreateAssessment.
