@@ -88,8 +88,8 @@ func pool(t *testing.T, ca *testenv.CA) *x509.CertPool {
 	return p
 }
 
-// failures reads kinbridge.tls.reload.failures from reader.
-func failures(t *testing.T, reader *metric.ManualReader) int64 {
+// collected is the metric named name in what reader collects now.
+func collected(t *testing.T, reader *metric.ManualReader, name string) metricdata.Metrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -97,37 +97,33 @@ func failures(t *testing.T, reader *metric.ManualReader) int64 {
 	}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name == tlsconfig.MetricReloadFailures {
-				var n int64
-				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-					n += dp.Value
-				}
-				return n
+			if m.Name == name {
+				return m
 			}
 		}
 	}
-	t.Fatalf("no %s metric", tlsconfig.MetricReloadFailures)
-	return 0
+	t.Fatalf("no %s metric", name)
+	return metricdata.Metrics{}
+}
+
+// failures reads kinbridge.tls.reload.failures from reader.
+func failures(t *testing.T, reader *metric.ManualReader) int64 {
+	t.Helper()
+	var n int64
+	for _, dp := range collected(t, reader, tlsconfig.MetricReloadFailures).Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
 }
 
 // expiry reads kinbridge.tls.certificate.expiry from reader.
 func expiry(t *testing.T, reader *metric.ManualReader) time.Time {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
+	dps := collected(t, reader, tlsconfig.MetricCertificateExpiry).Data.(metricdata.Gauge[int64]).DataPoints
+	if len(dps) != 1 {
+		t.Fatalf("%d points of %s, want 1", len(dps), tlsconfig.MetricCertificateExpiry)
 	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == tlsconfig.MetricCertificateExpiry {
-				if dps := m.Data.(metricdata.Gauge[int64]).DataPoints; len(dps) == 1 {
-					return time.Unix(dps[0].Value, 0)
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s metric", tlsconfig.MetricCertificateExpiry)
-	return time.Time{}
+	return time.Unix(dps[0].Value, 0)
 }
 
 // notAfter is when the certificate of pair expires.
