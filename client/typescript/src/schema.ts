@@ -756,7 +756,7 @@ export interface paths {
          *         POST /v1/{child}/milestones
          *         {"achievedDate":"2026-04-02","category":"MILESTONE_CATEGORY_SPORTS","title":"Rode a bike"}
          *
-         *     answers 200 OK. A contributor's new item waits as a draft; guardians neither see nor hear of it. In the next steps, `{draft}` is its answer's `name`.
+         *     answers 200 OK. A contributor's new item waits as a draft; guardians neither see nor hear of it. In the next steps, `{draft}` is its answer's `name`, `{draftEtag}` is its answer's `etag`.
          */
         post: operations["CreateMilestone"];
         delete?: never;
@@ -904,16 +904,16 @@ export interface paths {
          *     **Example: Approval before publishing** (step 4 of 6, as teacher)
          *
          *         POST /v1/{draft}:approve
-         *         {}
+         *         {"etag":"{draftEtag}"}
          *
          *     answers 403 Forbidden. Its author cannot approve it.
          *
          *     **Example: Approval before publishing** (step 5 of 6, as teacher2)
          *
          *         POST /v1/{draft}:approve
-         *         {}
+         *         {"etag":"{draftEtag}"}
          *
-         *     answers 200 OK. A second contributor or an administrator approves; the guardians are told now.
+         *     answers 200 OK. A second contributor or an administrator approves the version they read (its etag); the guardians are told now.
          */
         post: operations["ApproveMilestone"];
         delete?: never;
@@ -1030,12 +1030,12 @@ export interface paths {
          *
          *     answers 200 OK. Whoever redeems the link becomes a guardian of the child.
          *
-         *     **Example: Inviting a relative** (step 4 of 7, as olga)
+         *     **Example: Inviting a relative** (step 4 of 7, as maria)
          *
          *         POST /v1/invitations:redeem
          *         {"token":"{token}"}
          *
-         *     answers 400 Bad Request with the reason `INVITATION_REDEEMED`. A link works once; an expired one answers INVITATION_EXPIRED, a revoked one INVITATION_REVOKED.
+         *     answers 400 Bad Request with the reason `INVITATION_REDEEMED`. A link works once (its redeemer sending it again gets the same guardianship back); an expired one answers INVITATION_EXPIRED, a revoked one INVITATION_REVOKED.
          */
         post: operations["RedeemInvitation"];
         delete?: never;
