@@ -212,6 +212,7 @@ type upgradeJourneys struct {
 	live       []string // acknowledged live assessments, in order
 	feed       []string // links the live feed delivered
 	reconnects int
+	feedOpen   chan struct{} // closed when the live feed has sent its start position
 	recorded   chan struct{} // closed when liveRecorder has recorded its last
 	// feedDeadline is when the reader stops waiting for the feed to
 	// catch up, once the journeys ended.
@@ -225,7 +226,7 @@ func newUpgradeJourneys(t *testing.T, dataDir string, lb *balancer) *upgradeJour
 		t.Fatal(err)
 	}
 	u := &upgradeJourneys{t: t, lb: lb, issuer: auth.NewUserIssuer(key), photo: testdata(t, "plain.jpg"),
-		client: &http.Client{Timeout: 30 * time.Second}, done: map[int]int{}, children: map[string]string{}, served: map[string]int{}, recorded: make(chan struct{})}
+		client: &http.Client{Timeout: 30 * time.Second}, done: map[int]int{}, children: map[string]string{}, served: map[string]int{}, recorded: make(chan struct{}), feedOpen: make(chan struct{})}
 	u.admin = u.token("admin", true)
 	// The live family exists before the journeys start.
 	var child struct{ Name string }
@@ -332,10 +333,17 @@ func (u *upgradeJourneys) family(ctx context.Context, w int) {
 	}
 }
 
-// liveRecorder records an assessment for the live child every 100ms.
+// liveRecorder records an assessment for the live child every 100ms, from
+// when the live feed is open: what is stored before its start position
+// rightly precedes it, and would be missing from it.
 func (u *upgradeJourneys) liveRecorder(ctx context.Context) {
 	defer close(u.recorded)
 	teacher := u.token("teacher", false)
+	select {
+	case <-u.feedOpen:
+	case <-ctx.Done():
+		return
+	}
 	for i := 0; ctx.Err() == nil; i++ {
 		var named struct{ Name string }
 		if u.call(teacher, "POST", "/v1/"+u.liveChild+"/assessments",
@@ -367,7 +375,7 @@ func (u *upgradeJourneys) liveReader() {
 		}
 		stop()
 	}()
-	lastID := ""
+	lastID, opened := "", false
 	for reading.Err() == nil {
 		gw := u.lb.pick()
 		req, _ := http.NewRequestWithContext(reading, "GET", "http://"+gw+"/v1/notifications/events", nil)
@@ -395,6 +403,10 @@ func (u *upgradeJourneys) liveReader() {
 		for sc.Scan() {
 			line := sc.Text()
 			if id, ok := strings.CutPrefix(line, "id: "); ok {
+				if !opened {
+					opened = true
+					close(u.feedOpen) // the first connection's start position
+				}
 				lastID = id
 			}
 			if data, ok := strings.CutPrefix(line, "data: "); ok && strings.HasPrefix(data, "{") {
