@@ -5,35 +5,23 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // grpcViolates reports whether err is INVALID_ARGUMENT with a BadRequest
 // field violation on field.
 func grpcViolates(err error, field string) bool {
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		return false
-	}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, fv := range br.GetFieldViolations() {
-				if fv.GetField() == field {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return status.Code(err) == codes.InvalidArgument && slices.Contains(testenv.FieldViolations(err), field)
 }
 
 // TestDatesOutsideTheRangeAreRefused: every date of the progress API, on

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
 	"github.com/kinbridge/kinbridge/pkg/outbox"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/media/store"
 )
 
@@ -322,12 +324,7 @@ func TestApprovalNeedsEtag(t *testing.T) {
 	e := newApprovalEnv(t, true)
 	d := e.uploadPhoto(t, "carol")
 	_, err := e.client.ApproveMediaItem(e.as(t, "dan"), &mediav1.ApproveMediaItemRequest{Name: d.GetName()})
-	var onEtag bool
-	for _, det := range status.Convert(err).Details() {
-		if br, ok := det.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 && br.GetFieldViolations()[0].GetField() == "etag" {
-			onEtag = true
-		}
-	}
+	onEtag := slices.Equal(testenv.FieldViolations(err), []string{"etag"})
 	if status.Code(err) != codes.InvalidArgument || !onEtag {
 		t.Fatalf("approving without an etag: %v, want INVALID_ARGUMENT on etag", err)
 	}

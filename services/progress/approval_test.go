@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,6 +17,7 @@ import (
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	progresspeerv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/peer/v1"
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 )
 
 // approvalEnv is a progress service with one child: admin "root",
@@ -472,7 +474,7 @@ func TestApprovalNeedsEtag(t *testing.T) {
 				admin bool
 			}{{"ben", false}, {"root", true}} {
 				_, err := k.approve(s, e.as(who.user, who.admin), d.name, "")
-				if status.Code(err) != codes.InvalidArgument || !hasFieldViolation(err, "etag") {
+				if status.Code(err) != codes.InvalidArgument || !slices.Contains(testenv.FieldViolations(err), "etag") {
 					t.Errorf("%s approves without an etag: %v, want INVALID_ARGUMENT on etag", who.user, err)
 				}
 			}
@@ -482,19 +484,6 @@ func TestApprovalNeedsEtag(t *testing.T) {
 			e.wantEvents(d.name)
 		})
 	}
-}
-
-func hasFieldViolation(err error, field string) bool {
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				if v.GetField() == field {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // TestApprovalEdits: guardians see only what someone other than its
