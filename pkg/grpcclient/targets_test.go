@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver/dns"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	progressv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/progress/v1"
@@ -39,13 +41,13 @@ func startInstance(t *testing.T) *instance {
 	return serveInstance(t, "127.0.0.1:0")
 }
 
-func serveInstance(t *testing.T, addr string) *instance {
+func serveInstance(t *testing.T, addr string, opts ...grpc.ServerOption) *instance {
 	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := &instance{addr: lis.Addr().String(), srv: grpc.NewServer(), health: health.NewServer()}
+	i := &instance{addr: lis.Addr().String(), srv: grpc.NewServer(opts...), health: health.NewServer()}
 	progressv1.RegisterProgressServiceServer(i.srv, i)
 	healthpb.RegisterHealthServer(i.srv, i.health)
 	go i.srv.Serve(lis)
@@ -57,6 +59,10 @@ func serveInstance(t *testing.T, addr string) *instance {
 // calls go to both; once one says NOT_SERVING (as a draining server does)
 // and once it is gone, every call goes to the other without an error, and
 // the breaker, which sees the service as a whole, stays closed.
+// gRPC's DNS resolver resolves a name again at most every 30 s: a test
+// cannot wait that long.
+func init() { dns.SetMinResolutionInterval(50 * time.Millisecond) }
+
 func TestListBalancesOverHealthyInstances(t *testing.T) {
 	a, b := startInstance(t), startInstance(t)
 	balancesOverHealthy(t, a.addr+", "+b.addr, a, b)
@@ -66,24 +72,60 @@ func TestListBalancesOverHealthyInstances(t *testing.T) {
 // with an address per instance, as a Kubernetes headless Service answers
 // (the Helm chart's dns:/// addresses): the name server is the test's own.
 func TestDNSNameBalancesOverHealthyInstances(t *testing.T) {
-	var a, b *instance
-	for attempt := 0; b == nil; attempt++ {
-		a = startInstance(t)
-		_, port, _ := net.SplitHostPort(a.addr)
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", port))
-		if err != nil {
-			if attempt == 5 {
-				t.Fatalf("no port free on both 127.0.0.1 and 127.0.0.2: %v", err)
-			}
-			a.srv.Stop()
-			continue
-		}
-		lis.Close()
-		b = serveInstance(t, lis.Addr().String())
-	}
-	_, port, _ := net.SplitHostPort(a.addr)
-	dns := nameServer(t, "progress.kinbridge.test.", netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"))
+	a, b, port := onePortTwoHosts(t)
+	dns, _ := nameServer(t, "progress.kinbridge.test.", netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"))
 	balancesOverHealthy(t, "dns://"+dns+"/progress.kinbridge.test:"+port, a, b)
+}
+
+// TestDNSNameFindsInstancesAddedLater: an instance the name gains (a pod
+// the autoscaler adds) gets calls once the servers' connections age out
+// (pkg/grpcserver's MaxConnectionAge, short here) and the caller resolves
+// the name again.
+func TestDNSNameFindsInstancesAddedLater(t *testing.T) {
+	aging := grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: 300 * time.Millisecond})
+	a, b, port := onePortTwoHosts(t, aging)
+	dns, answer := nameServer(t, "progress.kinbridge.test.", netip.MustParseAddr("127.0.0.1"))
+	conn, err := New("dns://"+dns+"/progress.kinbridge.test:"+port, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := progressv1.NewProgressServiceClient(conn)
+	call := func() {
+		t.Helper()
+		if _, err := client.GetChild(t.Context(), &progressv1.GetChildRequest{Name: "children/x"}); err != nil {
+			t.Fatalf("GetChild: %v", err)
+		}
+	}
+	call()
+	answer(netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"))
+	deadline := time.Now().Add(10 * time.Second)
+	for b.calls.Load() == 0 {
+		call()
+		if time.Now().After(deadline) {
+			t.Fatalf("the added instance got no call in 10 s (the first got %d)", a.calls.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// onePortTwoHosts starts two instances on one port, one on 127.0.0.1 and
+// one on 127.0.0.2, as two pods behind one name.
+func onePortTwoHosts(t *testing.T, opts ...grpc.ServerOption) (a, b *instance, port string) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		a = serveInstance(t, "127.0.0.1:0", opts...)
+		_, port, _ = net.SplitHostPort(a.addr)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", port))
+		if err == nil {
+			lis.Close()
+			return a, serveInstance(t, lis.Addr().String(), opts...), port
+		}
+		if attempt == 5 {
+			t.Fatalf("no port free on both 127.0.0.1 and 127.0.0.2: %v", err)
+		}
+		a.srv.Stop()
+	}
 }
 
 func balancesOverHealthy(t *testing.T, target string, a, b *instance) {
@@ -139,9 +181,12 @@ func balancesOverHealthy(t *testing.T, target string, a, b *instance) {
 }
 
 // nameServer answers, over UDP, A queries for name (fully qualified) with
-// addrs and every other query with no record; it returns its address.
-func nameServer(t *testing.T, name string, addrs ...netip.Addr) string {
+// addrs and every other query with no record; it returns its address and
+// a func that changes the answer.
+func nameServer(t *testing.T, name string, addrs ...netip.Addr) (string, func(...netip.Addr)) {
 	t.Helper()
+	var answer atomic.Pointer[[]netip.Addr]
+	answer.Store(&addrs)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +213,7 @@ func nameServer(t *testing.T, name string, addrs ...netip.Addr) string {
 			_ = reply.Question(q)
 			_ = reply.StartAnswers()
 			if q.Type == dnsmessage.TypeA && strings.EqualFold(q.Name.String(), name) {
-				for _, a := range addrs {
+				for _, a := range *answer.Load() {
 					_ = reply.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET}, dnsmessage.AResource{A: a.As4()})
 				}
 			}
@@ -177,7 +222,7 @@ func nameServer(t *testing.T, name string, addrs ...netip.Addr) string {
 			}
 		}
 	}()
-	return pc.LocalAddr().String()
+	return pc.LocalAddr().String(), func(addrs ...netip.Addr) { answer.Store(&addrs) }
 }
 
 // onlyTo calls until 10 calls in a row reached to and none from, then

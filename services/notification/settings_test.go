@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	notificationv1 "github.com/kinbridge/kinbridge/gen/go/kinbridge/notification/v1"
 	"github.com/kinbridge/kinbridge/pkg/errinfo"
+	"github.com/kinbridge/kinbridge/pkg/testenv"
 	"github.com/kinbridge/kinbridge/services/notification"
 	"github.com/kinbridge/kinbridge/services/notification/digest"
 	"github.com/kinbridge/kinbridge/services/notification/notificationtest"
@@ -69,18 +69,6 @@ func update(ctx context.Context, e *notificationtest.Env, s *notificationv1.User
 		s.Name = "users/me/settings"
 	}
 	return e.Notifications.UpdateUserSettings(ctx, &notificationv1.UpdateUserSettingsRequest{Settings: s, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
-}
-
-func violations(err error) []string {
-	var out []string
-	for _, d := range status.Convert(err).Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out = append(out, v.GetField())
-			}
-		}
-	}
-	return out
 }
 
 func TestSettingsDefaultsAndUpdates(t *testing.T) {
@@ -195,8 +183,8 @@ func TestSettingsValidation(t *testing.T) {
 				}
 				return
 			}
-			if status.Code(err) != codes.InvalidArgument || strings.Join(violations(err), ",") != strings.Join(tt.bad, ",") {
-				t.Fatalf("%v: violations %v, want INVALID_ARGUMENT on %v", err, violations(err), tt.bad)
+			if status.Code(err) != codes.InvalidArgument || strings.Join(testenv.FieldViolations(err), ",") != strings.Join(tt.bad, ",") {
+				t.Fatalf("%v: violations %v, want INVALID_ARGUMENT on %v", err, testenv.FieldViolations(err), tt.bad)
 			}
 			if after, _ := e.Notifications.GetUserSettings(ctx, &notificationv1.GetUserSettingsRequest{Name: "users/me/settings"}); after.GetEtag() != before.GetEtag() {
 				t.Fatalf("a refused update changed the settings: %v -> %v", before, after)
